@@ -1,0 +1,79 @@
+"""soma: a deep-learning framework on NumPy, readable end to end, with PyTorch's API.
+
+    import soma as torch      # the lectures' PyTorch code runs unchanged
+
+The public surface mirrors PyTorch: tensors and their factories here, layers in ``soma.nn``,
+optimizers in ``soma.optim``, data in ``soma.data`` (also ``soma.utils.data``).
+"""
+
+from soma._version import __version__
+from soma.autograd import (
+    Function, Size, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from soma.autograd.factory import (
+    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+    logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+    randn_like, randperm, tensor, zeros, zeros_like,
+)
+from soma.backend import (
+    bool_ as bool, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+    set_default_dtype, uint8,
+)
+from soma.backend.device import Device as device
+from soma.backend.random import Generator, manual_seed
+from soma.functional import (
+    abs, absolute, add, all, allclose, amax, amin, any, argmax, argmin, argsort, bmm, broadcast_to,
+    cat, ceil, chunk, clamp, clip, clone, concat, concatenate, cos, cumsum, div, divide, dot,
+    einsum, eq, equal, exp, expm1, flatten, flip, floor, floor_divide, fmod, gather, ge, gt,
+    index_select, isfinite, isinf, isnan, le, log, log1p, log2, log10, log_softmax, logical_and,
+    logical_not, logical_or, logical_xor, logsumexp, lt, masked_fill, matmul, max, maximum, mean,
+    min, minimum, mm, mul, multiply, narrow, ne, neg, negative, nonzero, norm, outer, permute, pow,
+    prod, reciprocal, relu, remainder, repeat, reshape, roll, round, rsqrt, scatter_add, sigmoid,
+    sign, sin, softmax, sort, split, sqrt, square, squeeze, stack, std, sub, subtract, sum, swapaxes,
+    t, tanh, topk, transpose, true_divide, trunc, unbind, unflatten, unsqueeze, var, where,
+)
+
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+
+from soma import autograd, backend, functional  # noqa: E402
+from soma import nn  # noqa: E402
+from soma import optim  # noqa: E402
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(x) -> int:
+    return x.numel()
+
+
+def get_num_threads() -> int:
+    """soma never sets thread counts; NumPy's BLAS decides (see ``soma.utils.blas_info``)."""
+    import os
+
+    return os.cpu_count() or 1
+
+
+class cuda:  # noqa: N801  (mirrors the torch.cuda namespace)
+    """soma has only the CPU backend today."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+    @staticmethod
+    def manual_seed(seed) -> None:
+        pass
+
+    @staticmethod
+    def manual_seed_all(seed) -> None:
+        pass

@@ -1,0 +1,47 @@
+"""Automatic differentiation: the Tensor, the graph nodes (Function), and the backward engine."""
+
+from soma.autograd.tensor import Size, Tensor  # noqa: I001  (Tensor first: the rest import it)
+from soma.autograd.function import Context, Function
+from soma.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated.
+
+    No tensor's ``.grad`` changes.
+    """
+    from soma.autograd import engine
+
+    single = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single else tuple(inputs)
+    arrays = engine.backward(outputs, grad_outputs, retain_graph, inputs=inputs)
+    result = []
+    for i, g in enumerate(arrays):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad(): input {i} was not used to compute the outputs; pass allow_unused=True"
+            )
+        result.append(None if g is None else Tensor._wrap(g))
+    return tuple(result)
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Compare ``fn``'s analytic gradients with central finite differences (float64)."""
+    from soma.testing.gradcheck import gradcheck as _gradcheck
+
+    return _gradcheck(fn, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
+
+
+__all__ = [
+    "Context",
+    "Function",
+    "Size",
+    "Tensor",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "inference_mode",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]

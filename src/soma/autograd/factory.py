@@ -1,0 +1,219 @@
+"""Creating tensors: from data, filled with constants, ranges, and random numbers.
+
+Floating factories give the default dtype (float32 unless changed); Python integers give int64;
+random factories draw from the global generator (``soma.manual_seed``) or ``generator=``.
+"""
+
+import numbers
+
+from soma.autograd.tensor import Size, Tensor
+from soma.backend import dtypes, get_xp
+from soma.backend import random as _random
+from soma.backend.device import check_available
+
+_xp = get_xp()
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, numbers.Integral) or s < 0:
+            raise ValueError(f"sizes must be non-negative integers, got {tuple(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _finish(array, dtype, requires_grad, device):
+    if device is not None:
+        check_available(device)
+    if dtype is not None:
+        array = array.astype(dtypes.to_dtype(dtype), copy=False)
+    if requires_grad and array.dtype.kind != "f":
+        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {array.dtype}")
+    return Tensor._wrap(array, requires_grad)
+
+
+def _infer_array(data):
+    """An array from nested lists/numbers/tensors, with PyTorch's dtype inference."""
+    if isinstance(data, Tensor):
+        return data.array.copy()
+    if isinstance(data, _xp.ndarray):
+        return data.copy()
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        data = [d.array if isinstance(d, Tensor) else d for d in data]
+    array = _xp.array(data)
+    if array.dtype == _xp.float64 and not isinstance(data, _xp.generic):
+        array = array.astype(dtypes.get_default_dtype())
+    elif array.dtype.kind == "i":
+        array = array.astype(_xp.int64)
+    elif array.dtype.kind not in "fbu":
+        raise TypeError(f"tensor(): could not infer a numeric dtype from {type(data).__name__}")
+    return array
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors).
+
+    Example:
+        >>> tensor([[1, 2], [3, 4]]).dtype
+        dtype('int64')
+        >>> tensor([0.5, 1.5]).dtype
+        dtype('float32')
+    """
+    return _finish(_infer_array(data), dtype, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with an array or tensor when no conversion is needed."""
+    if isinstance(data, Tensor) and (dtype is None or dtypes.to_dtype(dtype) == data.dtype):
+        return data
+    if isinstance(data, _xp.ndarray):
+        return _finish(data, dtype, False, device)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array) -> Tensor:
+    """A tensor sharing memory with a NumPy array (dtype kept)."""
+    if not isinstance(array, _xp.ndarray):
+        raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
+    return Tensor._wrap(array)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_xp.zeros(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_xp.ones(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_xp.empty(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from the value)."""
+    if dtype is None:
+        dtype = (dtypes.bool_ if isinstance(fill_value, bool) else
+                 dtypes.int64 if isinstance(fill_value, numbers.Integral) else None)
+    array = _xp.full(_shape((size,) if isinstance(size, int) else (tuple(size),)), fill_value,
+                     dtype=dtypes.to_dtype(dtype))
+    return _finish(array, None, requires_grad, device)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Values from ``start`` up to (not including) ``end`` in steps of ``step``."""
+    if end is None:
+        start, end = 0, start
+    values = [start, end, step]
+    integral = all(isinstance(v, numbers.Integral) for v in values)
+    if dtype is None:
+        dtype = dtypes.int64 if integral else dtypes.get_default_dtype()
+    array = _xp.arange(start, end, step, dtype=_xp.float64 if not integral else _xp.int64)
+    return _finish(array, dtype, requires_grad, device)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    return _finish(_xp.linspace(start, end, steps).astype(dtypes.to_dtype(dtype)), None,
+                   requires_grad, device)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None) -> Tensor:
+    return _finish(_xp.logspace(start, end, steps, base=base).astype(dtypes.to_dtype(dtype)),
+                   None, False, device)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_xp.eye(n, m, dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+
+
+# ---------------------------------------------------------------------------- random
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples from [0, 1)."""
+    rng = _random.resolve(generator)
+    array = rng.random(_shape(size), dtype=_xp.float64).astype(dtypes.to_dtype(dtype))
+    return _finish(array, None, requires_grad, device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Samples from the standard normal distribution."""
+    rng = _random.resolve(generator)
+    array = rng.standard_normal(_shape(size)).astype(dtypes.to_dtype(dtype))
+    return _finish(array, None, requires_grad, device)
+
+
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
+    """Integers uniformly from ``[low, high)``; ``randint(high, size)`` starts at 0."""
+    if size is None:
+        low, high, size = 0, low, high
+    rng = _random.resolve(generator)
+    array = rng.integers(low, high, _shape((tuple(size),)), dtype=_xp.int64)
+    return _finish(array, dtype or dtypes.int64, False, device)
+
+
+def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
+    """A random permutation of ``0 .. n-1``."""
+    return _finish(_random.resolve(generator).permutation(n).astype(_xp.int64), dtype, False, device)
+
+
+def normal(mean, std, size=None, generator=None) -> Tensor:
+    """Samples from N(mean, std²); mean and std may be tensors (broadcast) or numbers."""
+    m = mean.array if isinstance(mean, Tensor) else mean
+    s = std.array if isinstance(std, Tensor) else std
+    shape = _shape((tuple(size),)) if size is not None else _xp.broadcast(m, s).shape
+    dtype = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype())
+    return Tensor._wrap(_random.resolve(generator).normal(m, s, shape).astype(dtype))
+
+
+def bernoulli(p, generator=None) -> Tensor:
+    """1 with probability ``p`` (element-wise), else 0."""
+    probs = p.array if isinstance(p, Tensor) else _xp.asarray(p)
+    return Tensor._wrap((_random.resolve(generator).random(probs.shape) < probs).astype(probs.dtype))
+
+
+def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
+    """Sample category indices from (rows of) non-negative weights ``probs``."""
+    rng = _random.resolve(generator)
+    p = probs.array.astype(_xp.float64)
+    rows = p.reshape(-1, p.shape[-1])
+    out = _xp.empty((rows.shape[0], num_samples), dtype=_xp.int64)
+    for i, row in enumerate(rows):  # one draw per distribution: rows are few, categories many
+        total = row.sum()
+        if not total > 0:
+            raise RuntimeError("multinomial: each row of probs must have a positive sum")
+        out[i] = rng.choice(row.size, size=num_samples, replace=replacement, p=row / total)
+    return Tensor._wrap(out.reshape(p.shape[:-1] + (num_samples,)))
+
+
+# ---------------------------------------------------------------------------- *_like
+def _like(x, dtype):
+    return x.dtype if dtype is None else dtypes.to_dtype(dtype)
+
+
+def zeros_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _finish(_xp.zeros(x.shape, dtype=_like(x, dtype)), None, requires_grad, device)
+
+
+def ones_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _finish(_xp.ones(x.shape, dtype=_like(x, dtype)), None, requires_grad, device)
+
+
+def empty_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _finish(_xp.empty(x.shape, dtype=_like(x, dtype)), None, requires_grad, device)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return _finish(_xp.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad, device)
+
+
+def rand_like(x, dtype=None, generator=None) -> Tensor:
+    return rand(*x.shape, generator=generator, dtype=_like(x, dtype))
+
+
+def randn_like(x, dtype=None, generator=None) -> Tensor:
+    return randn(*x.shape, generator=generator, dtype=_like(x, dtype))
+
+
+def randint_like(x, low, high=None, dtype=None, generator=None) -> Tensor:
+    return randint(low, high, tuple(x.shape), generator=generator, dtype=_like(x, dtype))

@@ -1,0 +1,94 @@
+"""``Function``: one differentiable operation, with its forward and backward on raw arrays.
+
+A subclass writes ``forward(ctx, *arrays, **options)`` and, right under it,
+``backward(ctx, *output_grads)``; ``apply`` wraps tensors in and out and records the operation
+in the graph when any input needs a gradient. ``ctx`` is the graph node: it keeps what the
+backward pass needs (``ctx.save(...)``, plain attributes) and the parent tensors.
+"""
+
+from soma.autograd import grad_mode
+from soma.autograd.tensor import Tensor
+
+
+class Context:
+    """A node of the autograd graph: one recorded call of a ``Function``."""
+
+    # NOTE: engine state is underscored so kernels can store any plain name on ctx
+    __slots__ = (
+        "_fn",
+        "_parents",
+        "_released",
+        "_output_hooks",
+        "needs_input_grad",
+        "saved",
+        "n_outputs",
+        "non_differentiable",
+        "__dict__",
+    )
+
+    def __init__(self, fn, parents, needs_input_grad):
+        self._fn = fn
+        self._parents = parents
+        self.needs_input_grad = needs_input_grad
+        self.saved = ()
+        self._released = False
+        self.n_outputs = 1
+        self.non_differentiable = ()
+        self._output_hooks = None
+
+    def save(self, *arrays):
+        """Keep arrays for the backward pass (freed after it unless ``retain_graph``)."""
+        self.saved = arrays
+
+    def mark_non_differentiable(self, *output_indices):
+        """Outputs at these positions (e.g. argmax indices) never carry a gradient."""
+        self.non_differentiable = output_indices
+
+    def name(self) -> str:
+        return f"{self._fn.__name__}Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+
+class Function:
+    """Base class of every differentiable op (see module docstring)."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run ``forward`` on the arrays behind ``args`` and record the call for backward.
+
+        Tensor arguments become their arrays; anything else (Python numbers, tuples, ``None``)
+        is passed through and treated as a constant. Keyword arguments are options, never
+        differentiated.
+        """
+        arrays = []
+        needs = []
+        any_needs = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.array)
+                flag = a.requires_grad
+                needs.append(flag)
+                any_needs = any_needs or flag
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = any_needs and grad_mode.is_grad_enabled()
+        ctx = Context(cls, args if record else None, tuple(needs))
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if not isinstance(out, tuple):
+            return Tensor._from_op(out, ctx if record else None, 0)
+        ctx.n_outputs = len(out)
+        return tuple(
+            Tensor._from_op(o, ctx if record and i not in ctx.non_differentiable else None, i)
+            for i, o in enumerate(out)
+        )

@@ -1,0 +1,877 @@
+"""``Tensor``: an array that remembers how it was made, so gradients can flow back through it.
+
+A tensor holds an xp array (``.array``), an optional gradient (``.grad``, itself a Tensor), a
+``requires_grad`` flag and, when an operation produced it, the graph node of that operation
+(``grad_fn``). Every mathematical method is a one-line call into ``soma.functional``, where the
+operation's forward and backward live side by side.
+
+NOTE: ``.data`` is a Tensor sharing this tensor's memory, as in PyTorch (so code such as
+``w.data -= lr * w.grad`` works); the raw array is ``.array``.
+"""
+
+from collections import namedtuple
+
+from soma import backend
+from soma.backend import dtypes
+from soma.backend.device import Device, check_available
+
+_xp = backend.get_xp()
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints like PyTorch's ``torch.Size``."""
+
+    def __repr__(self):
+        return f"soma.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def _dims(args):
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+class Tensor:
+    """A multi-dimensional array with automatic differentiation.
+
+    Build tensors with the factories (``soma.tensor``, ``soma.zeros``, ``soma.randn`` …);
+    ``Tensor(data)`` also works and gives the default float dtype, like ``torch.Tensor``.
+
+    Example:
+        >>> import soma
+        >>> x = soma.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_output_index", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data=(), requires_grad=False):
+        self.array = _xp.asarray(data.array if isinstance(data, Tensor) else data,
+                                 dtype=dtypes.get_default_dtype())
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._ctx = None
+        self._output_index = 0
+        self._hooks = None
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False):
+        """Wrap an array without copying it (the fast internal constructor)."""
+        t = object.__new__(cls)
+        t.array = array
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = None
+        t._output_index = 0
+        t._hooks = None
+        return t
+
+    @staticmethod
+    def _from_op(array, ctx, index):
+        """Wrap the output of an operation; ``ctx`` is its graph node or None."""
+        if not isinstance(array, _xp.ndarray):
+            array = _xp.asarray(array)
+        t = object.__new__(Tensor)
+        t.array = array
+        t.grad = None
+        t.requires_grad = ctx is not None
+        t._ctx = ctx
+        t._output_index = index
+        t._hooks = None
+        return t
+
+    # ------------------------------------------------------------------ description
+    @property
+    def shape(self) -> Size:
+        return Size(self.array.shape)
+
+    def size(self, dim=None):
+        """The shape, or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[dim]
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    def dim(self) -> int:
+        return self.array.ndim
+
+    def numel(self) -> int:
+        return int(self.array.size)
+
+    def nelement(self) -> int:
+        return int(self.array.size)
+
+    def element_size(self) -> int:
+        return self.array.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.array.nbytes
+
+    @property
+    def device(self) -> Device:
+        return backend.cpu
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def __len__(self):
+        if self.array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    def __repr__(self):
+        body = _xp.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype=soma.{self.array.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ autograd plumbing
+    @property
+    def grad_fn(self):
+        """The graph node that produced this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad, into ``leaf.grad``.
+
+        Args:
+            gradient: d(loss)/d(self) when ``self`` is not a scalar.
+            retain_graph: keep the saved arrays so backward can run through the graph again.
+        """
+        if create_graph:
+            raise NotImplementedError("soma's autograd is first-order: create_graph=True is not supported")
+        _engine.backward(self, gradient, retain_graph)
+
+    def requires_grad_(self, requires_grad=True) -> "Tensor":
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's memory, cut off from the graph."""
+        return Tensor._wrap(self.array)
+
+    def detach_(self) -> "Tensor":
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    @property
+    def data(self) -> "Tensor":
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        self.array = value.array if isinstance(value, Tensor) else _xp.asarray(value)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._ctx is None:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+            hooks = self._hooks
+        else:
+            if self._ctx._output_hooks is None:
+                self._ctx._output_hooks = {}
+            hooks = self._ctx._output_hooks.setdefault(self._output_index, [])
+            hooks.append(hook)
+        return _RemovableHook(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self._ctx is None:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            me = ref()
+            if me is not None:
+                me.grad = grad if me.grad is None else Tensor._wrap(me.grad.array + grad.array)
+
+        self.register_hook(keep)
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self, force=False):
+        """The array behind this tensor (shared memory)."""
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        """The single value of a one-element tensor, as a Python number."""
+        if self.array.size != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to Python scalars, "
+                f"got shape {tuple(self.array.shape)}"
+            )
+        return self.array.reshape(()).item()
+
+    def tolist(self):
+        return self.array.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.array.size} values is ambiguous; "
+                f"use .any() or .all()"
+            )
+        return bool(self.array.reshape(()).item())
+
+    def __iter__(self):
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.array.shape[0]):
+            yield self[i]
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("soma tensors are not picklable; save them with soma.save (safetensors)")
+
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False) -> "Tensor":
+        """Convert dtype and/or device: ``t.to(soma.float64)``, ``t.to("cpu")``, ``t.to(other)``."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+                device = a
+            else:
+                dtype = a
+        if device is not None:
+            check_available(device)
+        if dtype is None or dtypes.to_dtype(dtype) == self.array.dtype:
+            return _F.clone(self) if copy else self
+        return _F.cast(self, dtypes.to_dtype(dtype))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"soma.{self.array.dtype}"
+        return self.to(dtype)
+
+    def type_as(self, other) -> "Tensor":
+        return self.to(other.dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(dtypes.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(dtypes.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(dtypes.float16)
+
+    def long(self) -> "Tensor":
+        return self.to(dtypes.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(dtypes.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(dtypes.bool_)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def cuda(self, device=None) -> "Tensor":
+        check_available("cuda")
+
+    def clone(self) -> "Tensor":
+        return _F.clone(self)
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    # ------------------------------------------------------------------ arithmetic operators
+    def __add__(self, other):
+        return _F.add(self, other)
+
+    def __radd__(self, other):
+        return _F.add(other, self)
+
+    def __sub__(self, other):
+        return _F.sub(self, other)
+
+    def __rsub__(self, other):
+        return _F.sub(other, self)
+
+    def __mul__(self, other):
+        return _F.mul(self, other)
+
+    def __rmul__(self, other):
+        return _F.mul(other, self)
+
+    def __truediv__(self, other):
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _F.div(other, self)
+
+    def __floordiv__(self, other):
+        return _F.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _F.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _F.remainder(self, other)
+
+    def __pow__(self, other):
+        return _F.pow(self, other)
+
+    def __rpow__(self, other):
+        return _F.pow(other, self)
+
+    def __matmul__(self, other):
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _F.matmul(other, self)
+
+    def __neg__(self):
+        return _F.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _F.abs(self)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    # comparisons and logic give bool tensors and carry no gradient
+    def __eq__(self, other):
+        return _F.eq(self, other)
+
+    def __ne__(self, other):
+        return _F.ne(self, other)
+
+    def __lt__(self, other):
+        return _F.lt(self, other)
+
+    def __le__(self, other):
+        return _F.le(self, other)
+
+    def __gt__(self, other):
+        return _F.gt(self, other)
+
+    def __ge__(self, other):
+        return _F.ge(self, other)
+
+    def __and__(self, other):
+        return _F.logical_and(self, other)
+
+    def __or__(self, other):
+        return _F.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _F.logical_xor(self, other)
+
+    def __invert__(self):
+        return _F.logical_not(self)
+
+    def __getitem__(self, index):
+        return _F.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        _F.setitem_(self, index, value)
+
+    # ------------------------------------------------------------------ math methods
+    def add(self, other, alpha=1):
+        return _F.add(self, other if alpha == 1 else _F.mul(other, alpha))
+
+    def sub(self, other, alpha=1):
+        return _F.sub(self, other if alpha == 1 else _F.mul(other, alpha))
+
+    def mul(self, other):
+        return _F.mul(self, other)
+
+    def div(self, other, rounding_mode=None):
+        return _F.div(self, other, rounding_mode=rounding_mode)
+
+    def pow(self, exponent):
+        return _F.pow(self, exponent)
+
+    def neg(self):
+        return _F.neg(self)
+
+    def exp(self):
+        return _F.exp(self)
+
+    def expm1(self):
+        return _F.expm1(self)
+
+    def log(self):
+        return _F.log(self)
+
+    def log1p(self):
+        return _F.log1p(self)
+
+    def log2(self):
+        return _F.log2(self)
+
+    def sqrt(self):
+        return _F.sqrt(self)
+
+    def rsqrt(self):
+        return _F.rsqrt(self)
+
+    def square(self):
+        return _F.square(self)
+
+    def reciprocal(self):
+        return _F.reciprocal(self)
+
+    def abs(self):
+        return _F.abs(self)
+
+    def sign(self):
+        return _F.sign(self)
+
+    def floor(self):
+        return _F.floor(self)
+
+    def ceil(self):
+        return _F.ceil(self)
+
+    def round(self, decimals=0):
+        return _F.round(self, decimals=decimals)
+
+    def sin(self):
+        return _F.sin(self)
+
+    def cos(self):
+        return _F.cos(self)
+
+    def tanh(self):
+        return _F.tanh(self)
+
+    def sigmoid(self):
+        return _F.sigmoid(self)
+
+    def relu(self):
+        return _F.relu(self)
+
+    def softmax(self, dim):
+        return _F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return _F.log_softmax(self, dim)
+
+    def clamp(self, min=None, max=None):
+        return _F.clamp(self, min, max)
+
+    clip = clamp
+
+    def clamp_min(self, min):
+        return _F.clamp(self, min, None)
+
+    def clamp_max(self, max):
+        return _F.clamp(self, None, max)
+
+    def maximum(self, other):
+        return _F.maximum(self, other)
+
+    def minimum(self, other):
+        return _F.minimum(self, other)
+
+    def where(self, condition, other):
+        return _F.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _F.masked_fill(self, mask, value)
+
+    def lerp(self, end, weight):
+        return _F.add(self, _F.mul(_F.sub(end, self), weight))
+
+    def eq(self, other):
+        return _F.eq(self, other)
+
+    def ne(self, other):
+        return _F.ne(self, other)
+
+    def lt(self, other):
+        return _F.lt(self, other)
+
+    def le(self, other):
+        return _F.le(self, other)
+
+    def gt(self, other):
+        return _F.gt(self, other)
+
+    def ge(self, other):
+        return _F.ge(self, other)
+
+    def isnan(self):
+        return _F.isnan(self)
+
+    def isinf(self):
+        return _F.isinf(self)
+
+    def isfinite(self):
+        return _F.isfinite(self)
+
+    def equal(self, other) -> bool:
+        return self.shape == other.shape and bool((self.array == other.array).all())
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        return bool(_xp.allclose(self.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return _F.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return _F.mean(self, dim, keepdim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False):
+        return _F.prod(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return _F.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return _F.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return _F.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return _F.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _F.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _F.argmin(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _F.logsumexp(self, dim, keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        return _F.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim):
+        return _F.cumsum(self, dim)
+
+    def all(self, dim=None, keepdim=False):
+        return _F.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return _F.any(self, dim, keepdim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _F.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim=-1, descending=False):
+        return _F.sort(self, dim, descending)
+
+    def argsort(self, dim=-1, descending=False):
+        return _F.argsort(self, dim, descending)
+
+    # ------------------------------------------------------------------ linear algebra
+    def matmul(self, other):
+        return _F.matmul(self, other)
+
+    def mm(self, other):
+        return _F.mm(self, other)
+
+    def bmm(self, other):
+        return _F.bmm(self, other)
+
+    def dot(self, other):
+        return _F.dot(self, other)
+
+    @property
+    def T(self):
+        return _F.permute(self, tuple(range(self.array.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return _F.transpose(self, -2, -1)
+
+    def t(self):
+        if self.array.ndim > 2:
+            raise ValueError(f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}")
+        return self.T
+
+    # ------------------------------------------------------------------ shape
+    def reshape(self, *shape):
+        return _F.reshape(self, _dims(shape))
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
+            return self.to(shape[0])
+        return _F.reshape(self, _dims(shape))
+
+    def view_as(self, other):
+        return _F.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _F.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim, sizes):
+        return _F.unflatten(self, dim, sizes)
+
+    def transpose(self, dim0, dim1):
+        return _F.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+
+    def permute(self, *dims):
+        return _F.permute(self, _dims(dims))
+
+    def squeeze(self, dim=None):
+        return _F.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _F.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return _F.expand(self, _dims(sizes))
+
+    def expand_as(self, other):
+        return _F.expand(self, other.shape)
+
+    def broadcast_to(self, shape):
+        return _F.expand(self, tuple(shape))
+
+    def repeat(self, *sizes):
+        return _F.repeat(self, _dims(sizes))
+
+    def flip(self, *dims):
+        return _F.flip(self, _dims(dims))
+
+    def roll(self, shifts, dims=None):
+        return _F.roll(self, shifts, dims)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _F.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _F.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return _F.unbind(self, dim)
+
+    def narrow(self, dim, start, length):
+        return _F.narrow(self, dim, start, length)
+
+    def gather(self, dim, index):
+        return _F.gather(self, dim, index)
+
+    def scatter_add(self, dim, index, src):
+        return _F.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return _F.index_select(self, dim, index)
+
+    def nonzero(self, as_tuple=False):
+        return _F.nonzero(self, as_tuple)
+
+    # ------------------------------------------------------------------ in-place operations
+    def _assign(self, result: "Tensor") -> "Tensor":
+        """Make ``self`` hold ``result``: write into its memory, or rebind it in the graph."""
+        if result.requires_grad:
+            if self._ctx is None and self.requires_grad:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation; "
+                    "wrap the update in soma.no_grad() or operate on .data"
+                )
+            # NOTE: the graph keeps the old array; rebinding (not writing) keeps backward right.
+            # The op recorded ``self`` as a parent; point it at a stand-in for the old value,
+            # or the node would become its own parent once ``self`` is rebound below.
+            before = Tensor._from_op(self.array, self._ctx, self._output_index)
+            before.requires_grad = self.requires_grad
+            ctx = result._ctx
+            ctx._parents = tuple(before if p is self else p for p in ctx._parents)
+            self.array = result.array.astype(self.array.dtype, copy=False)
+            self._ctx = result._ctx
+            self._output_index = result._output_index
+            self.requires_grad = True
+            return self
+        if not _xp.can_cast(result.array.dtype, self.array.dtype, casting="same_kind"):
+            raise RuntimeError(
+                f"result type {result.array.dtype} can't be cast to the desired output type "
+                f"{self.array.dtype}"
+            )
+        self.array[...] = result.array
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._assign(self.add(other, alpha=alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._assign(self.sub(other, alpha=alpha))
+
+    def mul_(self, other):
+        return self._assign(_F.mul(self, other))
+
+    def div_(self, other):
+        return self._assign(_F.div(self, other))
+
+    def pow_(self, exponent):
+        return self._assign(_F.pow(self, exponent))
+
+    def clamp_(self, min=None, max=None):
+        return self._assign(_F.clamp(self, min, max))
+
+    clip_ = clamp_
+
+    def neg_(self):
+        return self._assign(_F.neg(self))
+
+    def exp_(self):
+        return self._assign(_F.exp(self))
+
+    def sqrt_(self):
+        return self._assign(_F.sqrt(self))
+
+    def abs_(self):
+        return self._assign(_F.abs(self))
+
+    def relu_(self):
+        return self._assign(_F.relu(self))
+
+    def sigmoid_(self):
+        return self._assign(_F.sigmoid(self))
+
+    def tanh_(self):
+        return self._assign(_F.tanh(self))
+
+    def masked_fill_(self, mask, value):
+        return self._assign(_F.masked_fill(self, mask, value))
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._assign(_F.add(self, _F.mul(_F.mul(tensor1, tensor2), value)))
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._assign(_F.add(self, _F.mul(_F.div(tensor1, tensor2), value)))
+
+    def lerp_(self, end, weight):
+        return self._assign(self.lerp(end, weight))
+
+    def copy_(self, src):
+        src = src if isinstance(src, Tensor) else Tensor._wrap(_xp.asarray(src))
+        return self._assign(_F.expand(src.to(self.dtype), self.shape))
+
+    def _fill_with(self, values) -> "Tensor":
+        """Overwrite the memory with values that carry no graph (initialisers, fill_)."""
+        self.array[...] = values
+        return self
+
+    def zero_(self):
+        return self._fill_with(0)
+
+    def fill_(self, value):
+        return self._fill_with(value.array if isinstance(value, Tensor) else value)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        rng = backend.random.resolve(generator)
+        return self._fill_with(rng.uniform(a, b, self.array.shape))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        rng = backend.random.resolve(generator)
+        return self._fill_with(rng.normal(mean, std, self.array.shape))
+
+    def bernoulli_(self, p=0.5, generator=None):
+        rng = backend.random.resolve(generator)
+        return self._fill_with(rng.random(self.array.shape) < p)
+
+    def exponential_(self, lambd=1.0, generator=None):
+        rng = backend.random.resolve(generator)
+        return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
+
+
+class _RemovableHook:
+    """Handle returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+# NOTE: imported last on purpose: both modules need the Tensor class defined above.
+from soma.autograd import engine as _engine  # noqa: E402
+from soma import functional as _F  # noqa: E402

@@ -1,0 +1,25 @@
+"""Every differentiable operation in soma, as a function on tensors.
+
+The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this package; the
+tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
+"""
+
+from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
+from soma.functional.elementwise import (
+    abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
+    expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
+    logical_and, logical_not, logical_or, logical_xor, lt, masked_fill, maximum, minimum, mul,
+    multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
+    sub, subtract, true_divide, trunc, where,
+)
+from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
+from soma.functional.reduction import (
+    all, amax, amin, any, argmax, argmin, argsort, cumsum, logsumexp, max, mean, min, norm, prod,
+    sort, std, sum, topk, var,
+)
+from soma.functional.shape import (
+    broadcast_to, cat, chunk, concat, concatenate, expand, flatten, flip, gather, getitem,
+    index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
+    squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
+)
+from soma.functional.loss import mse_loss

@@ -1,0 +1,118 @@
+"""Helpers shared by the ops: operand promotion, gradient un-broadcasting, axis handling."""
+
+import numbers
+
+from soma.autograd.tensor import Tensor
+from soma.backend import dtypes, get_xp
+from soma.backend.dtypes import DIMENSIONED, PYTHON_NUMBER, ZERO_DIM
+
+_xp = get_xp()
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: the gradient of broadcasting an operand of that shape."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def normalize_axis(dim, ndim, op="op"):
+    """Turn a possibly negative ``dim`` into a NumPy axis in ``[0, ndim)``."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dimension {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % n
+
+
+def normalize_axes(dim, ndim, op="op"):
+    """``dim`` as a tuple of axes (None → all axes); scalars have none."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        return tuple(sorted(normalize_axis(d, ndim, op) for d in dim))
+    return (normalize_axis(dim, ndim, op),) if ndim else ()
+
+
+def as_tensor(value, dtype=None) -> Tensor:
+    """Wrap a number, list or array as a constant Tensor (a Tensor passes through)."""
+    if isinstance(value, Tensor):
+        return value
+    array = _xp.asarray(value)
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    elif array.dtype == dtypes.float64 and not isinstance(value, _xp.ndarray):
+        array = array.astype(dtypes.get_default_dtype())
+    return Tensor._wrap(array)
+
+
+def _rank(value):
+    if isinstance(value, Tensor):
+        return (ZERO_DIM if value.array.ndim == 0 else DIMENSIONED), value.array.dtype
+    if isinstance(value, bool):
+        return PYTHON_NUMBER, dtypes.bool_
+    if isinstance(value, numbers.Integral):
+        return PYTHON_NUMBER, dtypes.int64
+    return PYTHON_NUMBER, dtypes.float64
+
+
+def binary_operands(a, b):
+    """Bring two operands (Tensors, Python numbers or arrays) to PyTorch's common dtype.
+
+    Python numbers stay Python numbers (NumPy keeps them from widening an array), unless they
+    must lift an integer tensor to float, in which case the tensor is cast instead.
+    """
+    if isinstance(a, _xp.ndarray) or isinstance(a, (list, tuple)):
+        a = as_tensor(a)
+    if isinstance(b, _xp.ndarray) or isinstance(b, (list, tuple)):
+        b = as_tensor(b)
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        da, db = a.array.dtype, b.array.dtype
+        if da == db:
+            return a, b
+    elif ta and isinstance(b, float) and a.array.dtype.kind == "f":
+        return a, b
+    elif tb and isinstance(a, float) and b.array.dtype.kind == "f":
+        return a, b
+    if not ta and not tb:
+        raise TypeError(f"expected at least one Tensor operand, got {type(a)} and {type(b)}")
+    ra, da = _rank(a)
+    rb, db = _rank(b)
+    result = dtypes.promote_types(da, db, ra, rb)
+    return _cast_operand(a, result), _cast_operand(b, result)
+
+
+def _cast_operand(x, dtype):
+    if isinstance(x, Tensor):
+        return x if x.array.dtype == dtype else cast(x, dtype)
+    if dtype.kind == "f" or isinstance(x, bool) or dtype.kind == "b":
+        return x
+    return int(x) if dtype.kind in "iu" else x
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    from soma.functional.elementwise import cast as _cast
+
+    return _cast(x, dtype)
+
+
+def pair(value, n=2, name="argument"):
+    """Expand an int to an n-tuple (``3`` → ``(3, 3)``); check a given tuple's length."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"

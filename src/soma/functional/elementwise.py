@@ -1,0 +1,789 @@
+"""Element-wise arithmetic and transcendental functions, with broadcasting.
+
+Binary ops accept Tensors and Python numbers, promote dtypes as PyTorch does, and sum each
+gradient back to its operand's shape with ``unbroadcast``.
+"""
+
+from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
+from soma.functional._utils import as_tensor, binary_operands, shape_str, unbroadcast
+
+_xp = get_xp()
+
+
+def _shape(a):
+    return a.shape if hasattr(a, "shape") else ()
+
+
+def _broadcast_error(op, a, b):
+    return ValueError(
+        f"{op}: shapes {shape_str(_shape(a))} and {shape_str(_shape(b))} cannot be broadcast "
+        f"together (trailing dimensions must be equal or 1)"
+    )
+
+
+def _check_broadcast(op, a, b):
+    sa, sb = _shape(a), _shape(b)
+    if sa == sb or not sa or not sb:
+        return
+    for x, y in zip(reversed(sa), reversed(sb)):
+        if x != y and x != 1 and y != 1:
+            raise _broadcast_error(op, a, b)
+
+
+# ---------------------------------------------------------------------------- add / sub
+class Add(Function):
+    """y = a + b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("add", a, b)
+        ctx.shapes = (_shape(a), _shape(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx, gy):
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        # dy/da = 1, dy/db = 1
+        return (unbroadcast(gy, sa) if need_a else None, unbroadcast(gy, sb) if need_b else None)
+
+
+def add(a, b, *, alpha=1):
+    """``a + alpha * b`` element-wise, with broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Add.apply(*binary_operands(a, b))
+
+
+class Sub(Function):
+    """y = a - b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("sub", a, b)
+        ctx.shapes = (_shape(a), _shape(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx, gy):
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        # dy/da = 1, dy/db = -1
+        return (unbroadcast(gy, sa) if need_a else None, unbroadcast(-gy, sb) if need_b else None)
+
+
+def sub(a, b, *, alpha=1):
+    """``a - alpha * b`` element-wise, with broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Sub.apply(*binary_operands(a, b))
+
+
+subtract = sub
+
+
+# ---------------------------------------------------------------------------- mul / div
+class Mul(Function):
+    """y = a * b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("mul", a, b)
+        ctx.save(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        # dy/da = b, dy/db = a
+        ga = unbroadcast(gy * b, _shape(a)) if need_a else None
+        gb = unbroadcast(gy * a, _shape(b)) if need_b else None
+        return ga, gb
+
+
+def mul(a, b):
+    """``a * b`` element-wise, with broadcasting."""
+    return Mul.apply(*binary_operands(a, b))
+
+
+multiply = mul
+
+
+class Div(Function):
+    """y = a / b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("div", a, b)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            y = a / b
+        ctx.save(b, y)
+        ctx.shape_a = _shape(a)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        b, y = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        # dy/da = 1/b, dy/db = -a/b² = -y/b
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            ga = unbroadcast(gy / b, ctx.shape_a) if need_a else None
+            gb = unbroadcast(-gy * y / b, _shape(b)) if need_b else None
+        return ga, gb
+
+
+def div(a, b, *, rounding_mode=None):
+    """``a / b`` element-wise (true division; ``rounding_mode`` 'floor' or 'trunc' for integers)."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        q = div(a, b)
+        return Tensor._wrap(_xp.trunc(q.array).astype(q.dtype if _is_float_op(a, b) else _int_dtype(a, b)))
+    a, b = binary_operands(a, b)
+    if not _is_float_op(a, b):
+        a = cast(as_tensor(a), _default_float())
+    return Div.apply(a, b)
+
+
+true_divide = divide = div
+
+
+def _default_float():
+    from soma.backend.dtypes import get_default_dtype
+
+    return get_default_dtype()
+
+
+def _is_float_op(a, b):
+    return any(isinstance(x, Tensor) and x.array.dtype.kind == "f" for x in (a, b)) or any(
+        isinstance(x, float) for x in (a, b)
+    )
+
+
+def _int_dtype(a, b):
+    return next(x.array.dtype for x in (a, b) if isinstance(x, Tensor))
+
+
+def floor_divide(a, b):
+    """``floor(a / b)``; carries no gradient."""
+    a, b = binary_operands(a, b)
+    return Tensor._wrap(_xp.asarray(_raw(a) // _raw(b)))
+
+
+class Remainder(Function):
+    """y = a - floor(a / b) * b (Python's modulo, sign of b)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save(a, b)
+        return _xp.mod(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved
+        # dy/da = 1, dy/db = -floor(a / b)
+        ga = unbroadcast(gy, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gy * _xp.floor(a / b), _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def remainder(a, b):
+    """Element-wise remainder with the sign of the divisor (Python's ``%``)."""
+    return Remainder.apply(*binary_operands(a, b))
+
+
+fmod = remainder
+
+
+def _raw(x):
+    return x.array if isinstance(x, Tensor) else x
+
+
+# ---------------------------------------------------------------------------- pow
+class Pow(Function):
+    """y = a ** b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("pow", a, b)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            y = a**b
+        ctx.save(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved[:2]
+        y = ctx.saved[2]
+        need_a, need_b = ctx.needs_input_grad
+        ga = gb = None
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            if need_a:
+                # dy/da = b * a^(b-1); NOTE: b == 0 gives 0 even where a == 0
+                ga = gy * _xp.where(_xp.equal(b, 0), 0, b * a ** (b - 1))
+                ga = unbroadcast(ga.astype(gy.dtype, copy=False), _shape(a))
+            if need_b:
+                # dy/db = y * ln(a), taken as 0 where a == 0 and b >= 0
+                dy_db = _xp.where((_xp.equal(a, 0)) & (_xp.greater_equal(b, 0)), 0, y * _xp.log(a))
+                gb = unbroadcast((gy * dy_db).astype(gy.dtype, copy=False), _shape(b))
+        return ga, gb
+
+
+def pow(a, b):
+    """``a ** b`` element-wise."""
+    a, b = binary_operands(a, b)
+    if isinstance(a, Tensor) and isinstance(b, int) and a.array.dtype.kind in "iu" and b < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return Pow.apply(a, b)
+
+
+def square(x):
+    """``x * x``."""
+    return mul(x, x)
+
+
+# ---------------------------------------------------------------------------- unary
+class Neg(Function):
+    """y = -x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, gy):
+        return -gy
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+negative = neg
+
+
+class Exp(Function):
+    """y = e^x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with _xp.errstate(over="ignore"):
+            y = _xp.exp(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        return gy * y  # dy/dx = e^x = y
+
+
+def exp(x):
+    """``e ** x``."""
+    return Exp.apply(_float(x))
+
+
+class Expm1(Function):
+    """y = e^x - 1, accurate for small x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with _xp.errstate(over="ignore"):
+            y = _xp.expm1(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        return gy * (y + 1)  # dy/dx = e^x
+
+
+def expm1(x):
+    return Expm1.apply(_float(x))
+
+
+class Log(Function):
+    """y = ln x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return _xp.log(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        with _xp.errstate(divide="ignore"):
+            return gy / x  # dy/dx = 1/x
+
+
+def log(x):
+    """Natural logarithm."""
+    return Log.apply(_float(x))
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return _xp.log1p(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        with _xp.errstate(divide="ignore"):
+            return gy / (1 + x)
+
+
+def log1p(x):
+    return Log1p.apply(_float(x))
+
+
+def log2(x):
+    return div(log(x), float(_xp.log(2.0)))
+
+
+def log10(x):
+    return div(log(x), float(_xp.log(10.0)))
+
+
+class Sqrt(Function):
+    """y = √x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with _xp.errstate(invalid="ignore"):
+            y = _xp.sqrt(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        with _xp.errstate(divide="ignore"):
+            return gy / (2 * y)  # dy/dx = 1 / (2√x)
+
+
+def sqrt(x):
+    return Sqrt.apply(_float(x))
+
+
+def rsqrt(x):
+    """``1 / sqrt(x)``."""
+    return reciprocal(sqrt(x))
+
+
+def reciprocal(x):
+    return div(1.0, x)
+
+
+class Abs(Function):
+    """y = |x|."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return _xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        return gy * _xp.sign(x)  # dy/dx = sign(x), 0 at x = 0
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+absolute = abs
+
+
+class Sin(Function):
+    """y = sin x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return _xp.sin(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        return gy * _xp.cos(x)
+
+
+def sin(x):
+    return Sin.apply(_float(x))
+
+
+class Cos(Function):
+    """y = cos x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return _xp.cos(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        return -gy * _xp.sin(x)
+
+
+def cos(x):
+    return Cos.apply(_float(x))
+
+
+class Tanh(Function):
+    """y = tanh x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _xp.tanh(x)
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        return gy * (1 - y * y)  # dy/dx = 1 - tanh²x
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return Tanh.apply(_float(x))
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        # NOTE: e^-x overflows to inf for x ≪ 0 and 1/(1 + inf) = 0 is the right limit
+        with _xp.errstate(over="ignore"):
+            y = 1 / (1 + _xp.exp(-x))
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        return gy * y * (1 - y)  # dy/dx = σ(x)(1 - σ(x))
+
+
+def sigmoid(x):
+    """Logistic sigmoid 1 / (1 + e^-x)."""
+    return Sigmoid.apply(_float(x))
+
+
+class _PiecewiseConstant(Function):
+    """Shared backward of floor/ceil/round/sign: the derivative is zero almost everywhere."""
+
+    @staticmethod
+    def backward(ctx, gy):
+        return _xp.zeros_like(gy)
+
+
+class Floor(_PiecewiseConstant):
+    @staticmethod
+    def forward(ctx, x):
+        return _xp.floor(x)
+
+
+class Ceil(_PiecewiseConstant):
+    @staticmethod
+    def forward(ctx, x):
+        return _xp.ceil(x)
+
+
+class Round(_PiecewiseConstant):
+    @staticmethod
+    def forward(ctx, x, decimals=0):
+        return _xp.round(x, decimals)
+
+
+class Sign(_PiecewiseConstant):
+    @staticmethod
+    def forward(ctx, x):
+        return _xp.sign(x)
+
+
+def floor(x):
+    return Floor.apply(x)
+
+
+def ceil(x):
+    return Ceil.apply(x)
+
+
+def round(x, decimals=0):
+    """Round half to even, as PyTorch does."""
+    return Round.apply(x, decimals)
+
+
+def sign(x):
+    return Sign.apply(x)
+
+
+def trunc(x):
+    return Tensor._wrap(_xp.trunc(x.array))
+
+
+# ---------------------------------------------------------------------------- clamp / max / where
+class Clamp(Function):
+    """y = min(max(x, lo), hi)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save(x, lo, hi)
+        y = x
+        if lo is not None:
+            y = _xp.maximum(y, lo)
+        if hi is not None:
+            y = _xp.minimum(y, hi)
+        return y.astype(x.dtype, copy=False) if y is not x else x.copy()
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, lo, hi = ctx.saved
+        # gradient passes where lo <= x <= hi
+        mask = _xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            mask &= x >= lo
+        if hi is not None:
+            mask &= x <= hi
+        gx = gy * mask if ctx.needs_input_grad[0] else None
+        glo = ghi = None
+        if lo is not None and ctx.needs_input_grad[1]:
+            glo = unbroadcast(gy * (x < lo), _shape(lo))
+        if hi is not None and ctx.needs_input_grad[2]:
+            above = (x > hi) if lo is None else (x > hi) & (x >= lo)
+            ghi = unbroadcast(gy * above, _shape(hi))
+        return gx, glo, ghi
+
+
+def clamp(x, min=None, max=None):
+    """Limit ``x`` to ``[min, max]``; either bound may be None, a number or a Tensor."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) and min.dtype != x.dtype:
+        min = cast(min, x.dtype)
+    if isinstance(max, Tensor) and max.dtype != x.dtype:
+        max = cast(max, x.dtype)
+    return Clamp.apply(x, min, max)
+
+
+clip = clamp
+
+
+class Maximum(Function):
+    """y = max(a, b) element-wise; ties share the gradient equally."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("maximum", a, b)
+        ctx.save(a, b)
+        return _xp.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved
+        return _split_by_winner(gy, a > b, a == b, a, b, ctx.needs_input_grad)
+
+
+class Minimum(Function):
+    """y = min(a, b) element-wise; ties share the gradient equally."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("minimum", a, b)
+        ctx.save(a, b)
+        return _xp.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved
+        return _split_by_winner(gy, a < b, a == b, a, b, ctx.needs_input_grad)
+
+
+def _split_by_winner(gy, a_wins, tie, a, b, needs):
+    share = a_wins + gy.dtype.type(0.5) * tie  # 1 where a wins, ½ on ties, else 0
+    ga = unbroadcast(gy * share, _shape(a)) if needs[0] else None
+    gb = unbroadcast(gy * (1 - share), _shape(b)) if needs[1] else None
+    return ga, gb
+
+
+def maximum(a, b):
+    return Maximum.apply(*binary_operands(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*binary_operands(a, b))
+
+
+class Where(Function):
+    """y = a where cond else b."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save(cond)
+        ctx.shapes = (_shape(a), _shape(b))
+        return _xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (cond,) = ctx.saved
+        sa, sb = ctx.shapes
+        zero = gy.dtype.type(0)
+        ga = unbroadcast(_xp.where(cond, gy, zero), sa) if ctx.needs_input_grad[1] else None
+        gb = unbroadcast(_xp.where(cond, zero, gy), sb) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+def where(condition, a=None, b=None):
+    """Pick from ``a`` where ``condition`` holds, else from ``b`` (one argument: ``nonzero``)."""
+    if a is None and b is None:
+        from soma.functional.shape import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    a, b = binary_operands(a, b)
+    cond = condition.array if isinstance(condition, Tensor) else _xp.asarray(condition)
+    return Where.apply(cond.astype(bool, copy=False), a, b)
+
+
+def masked_fill(x, mask, value):
+    """``x`` with the positions where ``mask`` is True replaced by ``value``."""
+    mask = mask.array if isinstance(mask, Tensor) else _xp.asarray(mask)
+    if isinstance(value, Tensor):
+        value = value.to(x.dtype)
+    else:
+        value = float(value) if x.array.dtype.kind == "f" else value
+    return Where.apply(mask.astype(bool, copy=False), value, x)
+
+
+# ---------------------------------------------------------------------------- dtype and copies
+class Cast(Function):
+    """y = x converted to another dtype; the gradient converts back."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        if ctx.in_dtype.kind != "f":
+            return None
+        return gy.astype(ctx.in_dtype)
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype`` (differentiable between float dtypes)."""
+    if x.array.dtype.kind != "f" or dtype.kind != "f":
+        return Tensor._wrap(x.array.astype(dtype))
+    return Cast.apply(x, dtype)
+
+
+class Clone(Function):
+    """y = a copy of x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy
+
+
+def clone(x):
+    return Clone.apply(x)
+
+
+def _float(x):
+    """Math functions on integer tensors compute in the default float dtype, as in PyTorch."""
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    if x.array.dtype.kind != "f":
+        return Tensor._wrap(x.array.astype(_default_float()))
+    return x
+
+
+# ---------------------------------------------------------------------------- comparisons
+def _compare(fn, a, b):
+    a, b = binary_operands(a, b)
+    return Tensor._wrap(_xp.asarray(fn(_raw(a), _raw(b))))
+
+
+def eq(a, b):
+    return _compare(_xp.equal, a, b)
+
+
+def ne(a, b):
+    return _compare(_xp.not_equal, a, b)
+
+
+def lt(a, b):
+    return _compare(_xp.less, a, b)
+
+
+def le(a, b):
+    return _compare(_xp.less_equal, a, b)
+
+
+def gt(a, b):
+    return _compare(_xp.greater, a, b)
+
+
+def ge(a, b):
+    return _compare(_xp.greater_equal, a, b)
+
+
+greater, greater_equal, less, less_equal, equal_elementwise = gt, ge, lt, le, eq
+
+
+def logical_and(a, b):
+    return _compare(_xp.logical_and, a, b)
+
+
+def logical_or(a, b):
+    return _compare(_xp.logical_or, a, b)
+
+
+def logical_xor(a, b):
+    return _compare(_xp.logical_xor, a, b)
+
+
+def logical_not(x):
+    if x.array.dtype == bool:
+        return Tensor._wrap(~x.array)
+    return Tensor._wrap(_xp.invert(x.array))
+
+
+def isnan(x):
+    return Tensor._wrap(_xp.isnan(x.array))
+
+
+def isinf(x):
+    return Tensor._wrap(_xp.isinf(x.array))
+
+
+def isfinite(x):
+    return Tensor._wrap(_xp.isfinite(x.array))
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    return bool(_xp.allclose(_raw(a), _raw(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a, b) -> bool:
+    """True when both tensors have the same shape and values."""
+    return a.shape == b.shape and bool((a.array == b.array).all())

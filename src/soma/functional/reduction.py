@@ -1,0 +1,384 @@
+"""Reductions over one, several or all dimensions: sum, mean, prod, max/min, var/std, logsumexp.
+
+All take PyTorch's ``dim`` (int, tuple or None for every dimension) and ``keepdim``. The
+backward of a reduction broadcasts the output gradient back over the reduced axes.
+"""
+
+import builtins
+
+from soma.autograd.function import Function
+from soma.autograd.tensor import MinMax, Tensor
+from soma.backend import get_xp
+from soma.functional._utils import normalize_axes, normalize_axis
+from soma.functional.elementwise import _float
+
+_xp = get_xp()
+
+
+def _expand_back(g, x_shape, axes, keepdim):
+    """Broadcast a reduced gradient back to ``x_shape`` (a read-only view, no copy)."""
+    if not keepdim and axes:
+        g = _xp.expand_dims(g, axes)
+    return _xp.broadcast_to(g, x_shape)
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+class Sum(Function):
+    """y = Σ x over ``axes``."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, dtype=None):
+        ctx.x_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        return x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return _expand_back(gy, ctx.x_shape, ctx.axes, ctx.keepdim)  # dy/dx_i = 1
+
+
+def sum(x, dim=None, keepdim=False, *, dtype=None):
+    """Sum of elements over ``dim`` (all when None). Integers and bools sum as int64."""
+    axes = normalize_axes(dim, x.array.ndim, "sum")
+    if dtype is None and x.array.dtype.kind in "biu":
+        dtype = _xp.int64
+    return Sum.apply(x, axes, keepdim, dtype)
+
+
+class Mean(Function):
+    """y = (1/n) Σ x over ``axes``."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.x_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        ctx.n = _count(x.shape, axes)
+        return x.mean(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, gy):
+        g = gy / gy.dtype.type(ctx.n) if ctx.n else gy  # dy/dx_i = 1/n
+        return _expand_back(g, ctx.x_shape, ctx.axes, ctx.keepdim)
+
+
+def mean(x, dim=None, keepdim=False, *, dtype=None):
+    """Arithmetic mean over ``dim`` (all when None); needs a floating tensor, as in PyTorch."""
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.array.dtype.kind != "f":
+        raise RuntimeError(
+            f"mean(): could not infer output dtype. Input dtype must be floating point, "
+            f"got {x.array.dtype}; convert with .float() first"
+        )
+    axes = normalize_axes(dim, x.array.ndim, "mean")
+    with _xp.errstate(invalid="ignore", divide="ignore"):
+        return Mean.apply(x, axes, keepdim)
+
+
+class Prod(Function):
+    """y = Π x over one axis (or all); zeros handled exactly."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim):
+        ctx.save(x)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        if axis is None:
+            return x.prod()
+        return x.prod(axis=axis, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        axis = ctx.axis
+        flat = x.reshape(-1) if axis is None else _xp.moveaxis(x, axis, -1)
+        # dy/dx_i = Π_{j≠i} x_j = (product left of i) · (product right of i): exact with zeros
+        ones = _xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+        left = _xp.cumprod(_xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        rev = flat[..., ::-1]
+        right = _xp.cumprod(_xp.concatenate([ones, rev[..., :-1]], axis=-1), axis=-1)[..., ::-1]
+        others = left * right
+        if axis is None:
+            return (gy * others).reshape(x.shape)
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, axis)
+        return _xp.moveaxis(others, -1, axis) * g
+
+
+def prod(x, dim=None, keepdim=False):
+    """Product of elements over one ``dim`` (all when None)."""
+    axis = None if dim is None else normalize_axis(dim, x.array.ndim, "prod")
+    return Prod.apply(x, axis, keepdim)
+
+
+# ---------------------------------------------------------------------------- max / min
+class SelectAlongAxis(Function):
+    """y = x at ``index`` along one axis (the values of max/min/topk with dim)."""
+
+    @staticmethod
+    def forward(ctx, x, index, axis, keepdim):
+        ctx.x_shape, ctx.axis, ctx.keepdim = x.shape, axis, keepdim
+        ctx.save(index)
+        y = _xp.take_along_axis(x, index, axis=axis)
+        return y if keepdim else y.squeeze(axis)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (index,) = ctx.saved
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, ctx.axis)
+        gx = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
+        # indices along the axis are distinct (one per output), so a put is a scatter-add
+        _xp.put_along_axis(gx, index, g, axis=ctx.axis)
+        return gx
+
+
+class Extreme(Function):
+    """y = max (or min) over ``axes``; tied elements share the gradient equally."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, largest):
+        y = x.max(axis=axes, keepdims=True) if largest else x.min(axis=axes, keepdims=True)
+        ctx.save(x, y)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return y if keepdim else y.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, y = ctx.saved
+        hit = x == y
+        # d max / dx_i = 1/k for each of the k elements equal to the maximum, else 0
+        share = hit / hit.sum(axis=ctx.axes, keepdims=True)
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, ctx.axes)
+        return (share * g).astype(gy.dtype, copy=False)
+
+
+def _extreme(x, dim, keepdim, largest, name):
+    if x.array.size == 0:
+        raise RuntimeError(f"{name}(): expected a non-empty tensor, got shape {tuple(x.shape)}")
+    if dim is None:
+        return Extreme.apply(x, tuple(range(x.array.ndim)), False, largest)
+    axis = normalize_axis(dim, x.array.ndim, name)
+    if x.array.ndim == 0:
+        return MinMax(x, Tensor._wrap(_xp.zeros((), dtype=_xp.int64)))
+    pick = _xp.argmax if largest else _xp.argmin
+    index = _xp.expand_dims(pick(_nan_first(x.array, largest), axis=axis), axis)
+    values = SelectAlongAxis.apply(x, index, axis, keepdim)
+    indices = index if keepdim else index.squeeze(axis)
+    return MinMax(values, Tensor._wrap(indices.astype(_xp.int64)))
+
+
+def _nan_first(a, largest):
+    """PyTorch's max/min propagate NaN: make NaN win the arg-search."""
+    if a.dtype.kind != "f" or not _xp.isnan(a).any():
+        return a
+    return _xp.where(_xp.isnan(a), _xp.inf if largest else -_xp.inf, a)
+
+
+def max(x, dim=None, keepdim=False):
+    """Largest value; with ``dim`` also the index of the first largest, as (values, indices).
+
+    ``max(a, b)`` with two tensors is the element-wise ``maximum``.
+    """
+    if isinstance(dim, Tensor):
+        from soma.functional.elementwise import maximum
+
+        return maximum(x, dim)
+    return _extreme(x, dim, keepdim, True, "max")
+
+
+def min(x, dim=None, keepdim=False):
+    """Smallest value; with ``dim`` also the index of the first smallest, as (values, indices)."""
+    if isinstance(dim, Tensor):
+        from soma.functional.elementwise import minimum
+
+        return minimum(x, dim)
+    return _extreme(x, dim, keepdim, False, "min")
+
+
+def amax(x, dim=None, keepdim=False):
+    """Largest value over ``dim`` (several dims allowed); ties share the gradient."""
+    return Extreme.apply(x, normalize_axes(dim, x.array.ndim, "amax"), keepdim, True)
+
+
+def amin(x, dim=None, keepdim=False):
+    """Smallest value over ``dim`` (several dims allowed); ties share the gradient."""
+    return Extreme.apply(x, normalize_axes(dim, x.array.ndim, "amin"), keepdim, False)
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Index of the first largest value (over the flattened tensor when ``dim`` is None)."""
+    if dim is None:
+        out = _xp.argmax(_nan_first(x.array, True))
+        return Tensor._wrap(_xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ()))
+    axis = normalize_axis(dim, x.array.ndim, "argmax")
+    return Tensor._wrap(_xp.argmax(_nan_first(x.array, True), axis=axis, keepdims=keepdim).astype(_xp.int64))
+
+
+def argmin(x, dim=None, keepdim=False):
+    """Index of the first smallest value (over the flattened tensor when ``dim`` is None)."""
+    if dim is None:
+        out = _xp.argmin(_nan_first(x.array, False))
+        return Tensor._wrap(_xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ()))
+    axis = normalize_axis(dim, x.array.ndim, "argmin")
+    return Tensor._wrap(_xp.argmin(_nan_first(x.array, False), axis=axis, keepdims=keepdim).astype(_xp.int64))
+
+
+# ---------------------------------------------------------------------------- statistics
+class Var(Function):
+    """y = Σ (x - x̄)² / (n - correction) over ``axes``."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        centered = x - x.mean(axis=axes, keepdims=True)
+        ctx.save(centered)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        ctx.denom = builtins.max(_count(x.shape, axes) - correction, 0)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return (centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(ctx.denom)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (centered,) = ctx.saved
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, ctx.axes)
+        # dy/dx_i = 2 (x_i - x̄) / (n - correction)   (the mean's own term sums to zero)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return g * centered * (2 / centered.dtype.type(ctx.denom))
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim``; unbiased (Bessel's correction, n − 1) unless told otherwise."""
+    if isinstance(unbiased, (tuple, list)) or (isinstance(unbiased, int) and not isinstance(unbiased, bool)):
+        raise TypeError("var(): pass dims as dim=, unbiased must be a bool")
+    x = _float(x)
+    axes = normalize_axes(dim, x.array.ndim, "var")
+    return Var.apply(x, axes, keepdim, _correction(unbiased, correction))
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
+    from soma.functional.elementwise import sqrt
+
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+
+
+class LogSumExp(Function):
+    """y = log Σ e^x over ``axes``, shifted by the maximum so it never overflows."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        m = x.max(axis=axes, keepdims=True)
+        m = _xp.where(_xp.isfinite(m), m, 0)
+        with _xp.errstate(divide="ignore"):
+            y = _xp.log(_xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        ctx.save(x, y)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return y if keepdim else y.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, y = ctx.saved
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, ctx.axes)
+        return g * _xp.exp(x - y)  # dy/dx_i = softmax(x)_i
+
+
+def logsumexp(x, dim, keepdim=False):
+    """``log(sum(exp(x), dim))``, computed stably."""
+    x = _float(x)
+    return LogSumExp.apply(x, normalize_axes(dim, x.array.ndim, "logsumexp"), keepdim)
+
+
+class Norm2(Function):
+    """y = √(Σ x²) over ``axes``; the gradient at y = 0 is taken as 0."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        y = _xp.sqrt((x * x).sum(axis=axes, keepdims=True))
+        ctx.save(x, y)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return y if keepdim else y.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, y = ctx.saved
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, ctx.axes)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return _xp.where(y == 0, 0, g * x / y).astype(gy.dtype, copy=False)  # dy/dx = x / y
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``."""
+    from soma.functional.elementwise import abs as _abs
+    from soma.functional.elementwise import pow as _pow
+
+    x = _float(x)
+    axes = normalize_axes(dim, x.array.ndim, "norm")
+    if p == 2 or p == "fro":
+        return Norm2.apply(x, axes, keepdim)
+    if p == float("inf"):
+        return amax(_abs(x), dim, keepdim)
+    if p == 1:
+        return sum(_abs(x), dim, keepdim)
+    return _pow(sum(_pow(_abs(x), p), dim, keepdim), 1.0 / p)
+
+
+class CumSum(Function):
+    """y_i = Σ_{j ≤ i} x_j along one axis."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return _xp.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gy):
+        # dL/dx_j = Σ_{i ≥ j} gy_i: a cumulative sum from the end
+        return _xp.flip(_xp.cumsum(_xp.flip(gy, ctx.axis), axis=ctx.axis), ctx.axis)
+
+
+def cumsum(x, dim):
+    return CumSum.apply(x, normalize_axis(dim, x.array.ndim, "cumsum"))
+
+
+def all(x, dim=None, keepdim=False):
+    axes = normalize_axes(dim, x.array.ndim, "all")
+    return Tensor._wrap(_xp.asarray(x.array.all(axis=axes, keepdims=keepdim)))
+
+
+def any(x, dim=None, keepdim=False):
+    axes = normalize_axes(dim, x.array.ndim, "any")
+    return Tensor._wrap(_xp.asarray(x.array.any(axis=axes, keepdims=keepdim)))
+
+
+# ---------------------------------------------------------------------------- ordering
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    axis = normalize_axis(dim, x.array.ndim, "topk")
+    n = x.array.shape[axis] if x.array.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk(): k={k} is out of range for dimension {dim} of size {n}")
+    key = -x.array if largest else x.array
+    index = _xp.argsort(key, axis=axis, kind="stable")
+    index = _xp.take(index, _xp.arange(k), axis=axis)
+    values = SelectAlongAxis.apply(x, index, axis, True)
+    return MinMax(values, Tensor._wrap(index.astype(_xp.int64)))
+
+
+def sort(x, dim=-1, descending=False):
+    """Values sorted along ``dim`` and the permutation that sorts them (stable)."""
+    axis = normalize_axis(dim, x.array.ndim, "sort")
+    index = argsort(x, dim, descending).array
+    return MinMax(SelectAlongAxis.apply(x, index, axis, True), Tensor._wrap(index))
+
+
+def argsort(x, dim=-1, descending=False):
+    axis = normalize_axis(dim, x.array.ndim, "argsort")
+    key = -x.array if descending else x.array
+    return Tensor._wrap(_xp.argsort(key, axis=axis, kind="stable").astype(_xp.int64))

@@ -1,0 +1,161 @@
+"""Weight initialisation, as in ``torch.nn.init``: every function fills a tensor in place.
+
+Fan-in/fan-out follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in·Πkernel and
+fan_out = out·Πkernel. Each function takes an optional ``generator=`` for reproducible tests.
+"""
+
+import math
+
+from soma.autograd.grad_mode import no_grad
+from soma.backend import get_xp
+from soma.backend import random as _random
+
+_xp = get_xp()
+
+_GAINS = {
+    "linear": 1.0,
+    "identity": 1.0,
+    "conv1d": 1.0,
+    "conv2d": 1.0,
+    "conv3d": 1.0,
+    "conv_transpose1d": 1.0,
+    "conv_transpose2d": 1.0,
+    "conv_transpose3d": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5.0 / 3,
+    "relu": math.sqrt(2.0),
+    "selu": 3.0 / 4,
+}
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended scale for weights feeding ``nonlinearity`` (e.g. √2 for ReLU).
+
+    Example:
+        >>> round(calculate_gain("leaky_relu", 0.2), 6)
+        1.386750
+    """
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"calculate_gain: unsupported nonlinearity '{nonlinearity}'; known: {sorted(_GAINS) + ['leaky_relu']}")
+    return _GAINS[nonlinearity]
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
+            f"(shape {tuple(tensor.shape)})"
+        )
+    receptive = 1
+    for s in tensor.shape[2:]:
+        receptive *= s
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fan(tensor, mode):
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return fan_in if mode == "fan_in" else fan_out
+
+
+@no_grad()
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with U(a, b)."""
+    return tensor._fill_with(_random.resolve(generator).uniform(a, b, tensor.shape))
+
+
+@no_grad()
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with N(mean, std²)."""
+    return tensor._fill_with(_random.resolve(generator).normal(mean, std, tensor.shape))
+
+
+@no_grad()
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with N(mean, std²) redrawn until every value lies in [a, b]."""
+    rng = _random.resolve(generator)
+    values = rng.normal(mean, std, tensor.shape)
+    bad = (values < a) | (values > b)
+    while bad.any():
+        values[bad] = rng.normal(mean, std, int(bad.sum()))
+        bad = (values < a) | (values > b)
+    return tensor._fill_with(values)
+
+
+@no_grad()
+def constant_(tensor, val):
+    return tensor._fill_with(val)
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+@no_grad()
+def eye_(tensor):
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_ expects a 2-D tensor, got shape {tuple(tensor.shape)}")
+    return tensor._fill_with(_xp.eye(*tensor.shape))
+
+
+@no_grad()
+def dirac_(tensor, groups=1):
+    """Fill a conv weight (out, in, *k) so the convolution is the identity on the first channels."""
+    out_per_group = tensor.shape[0] // groups
+    values = _xp.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(out_per_group, tensor.shape[1])):
+            values[(g * out_per_group + d, d) + centre] = 1
+    return tensor._fill_with(values)
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """Glorot: U(−a, a) with a = gain·√(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """Glorot: N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """He: U(−b, b) with b = gain·√(3 / fan), gain from ``calculate_gain(nonlinearity, a)``."""
+    fan = _fan(tensor, mode)
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """He: N(0, σ²) with σ = gain / √fan."""
+    fan = _fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
+    return normal_(tensor, 0.0, std, generator)
+
+
+@no_grad()
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """Fill with a (semi-)orthogonal matrix, scaled by ``gain`` (Saxe et al., 2013)."""
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = _random.resolve(generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = _xp.linalg.qr(flat)
+    q *= _xp.sign(_xp.diag(r))
+    if rows < cols:
+        q = q.T
+    return tensor._fill_with(gain * q.reshape(tensor.shape))
+

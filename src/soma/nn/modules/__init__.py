@@ -1,0 +1,1 @@
+"""The layers of ``soma.nn``; see each module file for one family."""
