@@ -1,0 +1,1 @@
+"""soma vs PyTorch speed benchmarks: ``python -m benchmarks`` (see README.md here)."""

@@ -1,0 +1,94 @@
+"""``python -m benchmarks [--cases NAME ...] [--rounds N]``: soma vs PyTorch, one table.
+
+Each (case, framework) measurement runs in a fresh subprocess; the frameworks alternate for
+``--rounds`` rounds and the median over rounds is reported. Nothing about BLAS or threads is
+changed: the machine's settings are recorded with the results in ``benchmarks/results/``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.harness import all_cases
+from benchmarks.machine import describe
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _measure(case, framework, min_time):
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run_one", case, framework, "--min-time", str(min_time)],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{case} ({framework}) failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table(rows, machine) -> str:
+    lines = [
+        "| case | soma (ms) | PyTorch (ms) | soma / PyTorch | goal |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['soma_ms']:.2f} | {r['torch_ms']:.2f} | "
+                     f"{r['ratio']:.2f} | ≤ {r['goal']:g} |")
+    env = ", ".join(f"{k}={v}" for k, v in machine["env"].items()) or "no thread/allocator variables set"
+    lines.append("")
+    lines.append(f"{machine['cpu']}, {machine['cores']} cores; Python {machine['python']}; "
+                 f"NumPy {machine['numpy']} ({machine['numpy_blas']}); PyTorch {machine['torch']} "
+                 f"({machine.get('torch_threads')} threads); {env}.")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", nargs="*", help="case names (default: all)")
+    parser.add_argument("--group", help="only cases of this group (e.g. core, conv)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    cases = all_cases()
+    if args.list:
+        for c in cases:
+            print(f"{c.name:28s} [{c.group}] {c.description}")
+        return
+    if args.cases:
+        cases = [c for c in cases if c.name in args.cases]
+    if args.group:
+        cases = [c for c in cases if c.group == args.group]
+    machine = describe()
+    rows = []
+    for case in cases:
+        times = {"soma": [], "torch": []}
+        for _ in range(args.rounds):
+            for fw in ("soma", "torch"):
+                times[fw].append(_measure(case.name, fw, args.min_time)["median_ms"])
+        soma_ms, torch_ms = statistics.median(times["soma"]), statistics.median(times["torch"])
+        row = {"case": case.name, "group": case.group, "description": case.description,
+               "soma_ms": soma_ms, "torch_ms": torch_ms, "ratio": soma_ms / torch_ms,
+               "goal": case.goal, "rounds": times}
+        rows.append(row)
+        print(f"{case.name:28s} soma {soma_ms:9.2f} ms   torch {torch_ms:9.2f} ms   "
+              f"ratio {row['ratio']:.2f}", flush=True)
+    table = _table(rows, machine)
+    print()
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    name = "latest" if not (args.cases or args.group) else "partial"
+    for suffix, text in ((".json", json.dumps({"machine": machine, "rows": rows}, indent=2)),
+                         (".md", table + "\n")):
+        fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, RESULTS / (name + suffix))
+
+
+if __name__ == "__main__":
+    main()
