@@ -115,4 +115,5 @@ def pair(value, n=2, name="argument"):
 
 
 def shape_str(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """A shape as a plain tuple: ``(2, 3)``, ``(4,)``, ``()``."""
+    return str(tuple(int(s) for s in shape))
