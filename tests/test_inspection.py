@@ -95,3 +95,28 @@ def test_nonfinite_gradients_count_as_exploding():
     layer.weight.grad = soma.tensor([[float("nan"), 0.0]])
     layer.bias.grad = soma.zeros(1)
     assert gradient_report(layer).exploding == ["Linear"]
+
+
+def _image_model():
+    return nn.Sequential(nn.Linear(4, 2 * 5 * 5), nn.Unflatten(1, (2, 5, 5)), nn.ReLU())
+
+
+def test_feature_maps_capture_a_named_layer_and_errors_list_the_names():
+    net = _image_model()
+    maps = soma.inspection.feature_maps(net, soma.ones(3, 4), "1")
+    assert tuple(maps.shape) == (3, 2, 5, 5)
+    with pytest.raises(KeyError, match="layers are: 0, 1, 2"):
+        soma.inspection.feature_maps(net, soma.ones(3, 4), "conv9")
+
+
+def test_pictures_are_written_as_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    net = _image_model()
+    maps = soma.inspection.plot_feature_maps(net, soma.randn(1, 4), "2", str(tmp_path / "maps.png"))
+    filters = soma.inspection.plot_filters(soma.randn(6, 3, 5, 5), str(tmp_path / "filters.png"))
+    (net(soma.randn(2, 4)) ** 2).sum().backward()
+    flow = soma.inspection.plot_gradient_flow(net, str(tmp_path / "flow.png"))
+    for path in (maps, filters, flow):
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["filters.png", "flow.png", "maps.png"]
