@@ -6,6 +6,7 @@ data may be a DataLoader, a Dataset (batched here) or a pair ``(inputs, targets)
 
 from soma.autograd.tensor import Tensor
 from soma.backend import is_array
+from soma.data import DataLoader, Dataset, TensorDataset
 
 LOSSES = {
     "cross_entropy": "CrossEntropyLoss",
@@ -60,8 +61,8 @@ def get_optimizer(optimizer, model, lr: float | None = None):
     return cls(model.parameters(), **kwargs)
 
 
-def _tensor(value):
-    return value if isinstance(value, Tensor) else Tensor._wrap(value) if is_array(value) else None
+def _is_tensor_like(value) -> bool:
+    return isinstance(value, Tensor) or is_array(value)
 
 
 def as_loader(data, batch_size: int = 32, shuffle: bool = False, generator=None):
@@ -70,12 +71,10 @@ def as_loader(data, batch_size: int = 32, shuffle: bool = False, generator=None)
     Any other iterable (a list of ``(x, y)`` batches, a generator function's output) is used
     as given.
     """
-    from soma.data import DataLoader, Dataset, TensorDataset
-
     if isinstance(data, DataLoader):
         return data
-    if isinstance(data, tuple) and len(data) == 2 and all(_tensor(v) is not None for v in data):
-        data = TensorDataset(_tensor(data[0]), _tensor(data[1]))
+    if isinstance(data, tuple) and len(data) == 2 and all(_is_tensor_like(v) for v in data):
+        data = TensorDataset(*data)
     if isinstance(data, Dataset) or (
         hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, (list, tuple))
     ):

@@ -34,7 +34,7 @@ class LRFinderResult:
         if len(lrs) < 3:
             return None
         slope = _xp.gradient(loss, lrs)
-        return float(10 ** lrs[int(_xp.argmin(slope))])
+        return self.lrs[skip_start + int(_xp.argmin(slope))]
 
     def to_dict(self) -> dict:
         return {"lrs": list(self.lrs), "losses": list(self.losses), "smoothed": list(self.smoothed),
