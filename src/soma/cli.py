@@ -105,23 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- commands
 def _prepare(args, model: str, **overrides):
-    from soma.models import model_info
-    from soma.train.workflow import prepare_data
+    from soma.train.workflow import check_names, prepare_data
 
-    try:
-        model_info(model)
-    except ValueError as error:
-        raise RunError(str(error), usage=True) from None
+    check_names(model=model)
     return prepare_data(args.data, model, root=args.data_dir, **overrides)
-
-
-def _optimizer(args, model):
-    from soma.train.components import get_optimizer
-
-    try:
-        return get_optimizer(args.optimizer, model, args.lr)
-    except ValueError as error:
-        raise RunError(str(error), usage=True) from None
 
 
 def _loader(dataset, batch_size, shuffle=False, transform=None):
@@ -142,15 +129,17 @@ def _augmentation(input_shape):
 def cmd_train(args) -> int:
     import soma
     from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
+    from soma.train.components import get_optimizer
     from soma.train.workflow import (
-        build_model, check_labels, check_writable, make_scheduler, model_summary,
+        build_model, check_labels, check_names, check_writable, make_scheduler, model_summary,
     )
 
-    out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
+    check_names(args.model, args.optimizer, args.scheduler)
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, val_split=args.val_split, seed=args.seed)
     num_classes = args.num_classes or prepared.num_classes
     check_labels(prepared, num_classes)
+    out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
     model, model_kwargs = build_model(args.model, num_classes, prepared.input_shape)
     print(model_summary(model, prepared.input_shape))
     print(f"data: {args.data}: {len(prepared.train)} train, "
@@ -158,7 +147,7 @@ def cmd_train(args) -> int:
           f"{len(prepared.test)} test samples")
     for note in prepared.notes:
         print(note)
-    optimizer = _optimizer(args, model)
+    optimizer = get_optimizer(args.optimizer, model, args.lr)
     train_loader = _loader(prepared.train, args.batch_size, shuffle=True,
                            transform=_augmentation(prepared.input_shape) if args.augment else None)
     scheduler, interval = make_scheduler(args.scheduler, optimizer, args.epochs, len(train_loader),
@@ -263,8 +252,10 @@ def cmd_evaluate(args) -> int:
 def cmd_lr_find(args) -> int:
     import soma
     from soma.train import lr_find
-    from soma.train.workflow import build_model, check_labels, check_writable
+    from soma.train.components import get_optimizer
+    from soma.train.workflow import build_model, check_labels, check_names, check_writable
 
+    check_names(args.model, args.optimizer)
     check_writable(os.path.dirname(os.path.abspath(args.out)))
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, seed=args.seed)
@@ -272,7 +263,7 @@ def cmd_lr_find(args) -> int:
     check_labels(prepared, num_classes)
     model, _ = build_model(args.model, num_classes, prepared.input_shape)
     result = lr_find(model, _loader(prepared.train, args.batch_size, shuffle=True), "cross_entropy",
-                     _optimizer(args, model), start_lr=args.start_lr, end_lr=args.end_lr,
+                     get_optimizer(args.optimizer, model, args.lr), start_lr=args.start_lr, end_lr=args.end_lr,
                      num_iter=args.num_iter)
     if result.suggestion is None:
         raise RunError("lr-find: the sweep was too short to suggest a rate (raise --num-iter)")
@@ -287,9 +278,9 @@ def cmd_lr_find(args) -> int:
 
 def cmd_summary(args) -> int:
     import soma
-    from soma.train.workflow import build_model, model_summary
+    from soma.train.workflow import build_model, check_names, model_summary
 
-    _known(args.model)
+    check_names(model=args.model)
     model, _ = build_model(args.model, args.num_classes, args.input)
     try:
         with soma.no_grad():
@@ -300,16 +291,6 @@ def cmd_summary(args) -> int:
     print(model_summary(model, args.input))
     print(f"output shape for one input: {tuple(out.shape)}")
     return EXIT_OK
-
-
-def _known(name: str) -> bool:
-    from soma.models import model_info
-
-    try:
-        model_info(name)
-    except ValueError as error:
-        raise RunError(str(error), usage=True) from None
-    return True
 
 
 def cmd_models(args) -> int:

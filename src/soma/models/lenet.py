@@ -51,7 +51,7 @@ def _pool(kind):
     raise ValueError(f"LeNet5: pooling must be 'avg' or 'max', got {kind!r}")
 
 
-@register_model("lenet5", "LeNet-5 (LeCun 1998) on 32x32 inputs; tanh + average pooling",
+@register_model("lenet5", "LeNet-5 (LeCun et al. 1998): 3 convolutions, 2 average poolings, tanh",
                 input_size=(32, 32))
 class LeNet5(nn.Module):
     """LeNet-5: C1-S2-C3-S4-C5 convolutions and pooling, then F6 and the output layer.

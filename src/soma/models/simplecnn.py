@@ -14,7 +14,7 @@ from soma.models.registry import register_model
 
 
 @register_model("simplecnn", "lecture 003's SimpleCNN: 2x (conv3x3-BN-ReLU-dropout-pool), "
-                "Linear; 28x28 inputs", input_size=(28, 28))
+                "Linear", input_size=(28, 28))
 class SimpleCNN(nn.Module):
     """The lecture's SimpleCNN, with the two poolings its ``fc`` layer implies.
 

@@ -174,6 +174,25 @@ def build_model(name: str, num_classes: int, input_shape: tuple, **kwargs):
 SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
 
 
+def check_names(model: str | None = None, optimizer: str | None = None,
+                scheduler: str | None = None) -> None:
+    """Usage errors for unknown model, optimizer or scheduler names, before any work."""
+    from soma import optim
+    from soma.train.components import OPTIMIZERS
+
+    if model is not None:
+        try:
+            model_info(model)
+        except ValueError as error:
+            raise RunError(str(error), usage=True) from None
+    if optimizer is not None and not hasattr(optim, OPTIMIZERS.get(optimizer.lower(), "-")):
+        known = sorted(k for k, v in OPTIMIZERS.items() if hasattr(optim, v))
+        raise RunError(f"unknown optimizer {optimizer!r}; available: {', '.join(known)}", usage=True)
+    if scheduler is not None and scheduler not in SCHEDULERS:
+        raise RunError(f"unknown scheduler {scheduler!r}; available: {', '.join(SCHEDULERS)}",
+                       usage=True)
+
+
 def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: float):
     """(scheduler, interval) for a name in ``SCHEDULERS`` (``(None, "epoch")`` for "none")."""
     if name == "none":
