@@ -83,10 +83,10 @@ def test_modes_and_grad_recording():
 def test_data_forms_give_the_same_result():
     x, y = _blobs(n=40)
     model = _mlp()
-    expected = evaluate(model, (x, y), loss=ce)
+    expected = evaluate(model, (x, y), loss=ce, metrics=["accuracy"])
     dataset = TensorDataset(x, y)
     for data in (dataset, DataLoader(dataset, batch_size=7), [(x[:20], y[:20]), (x[20:], y[20:])]):
-        got = evaluate(model, data, loss=ce)
+        got = evaluate(model, data, loss=ce, metrics=["accuracy"])
         assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
         assert got["accuracy"] == expected["accuracy"]
     np.testing.assert_allclose(predict(model, dataset).numpy(), model(x).detach().numpy(), rtol=1e-5)
@@ -103,7 +103,7 @@ def test_named_things_are_checked():
 
 def test_plain_progress_prints_one_line_per_epoch(capsys):
     x, y = _blobs(n=32)
-    fit(_mlp(), (x, y), loss=ce, epochs=2, val_data=(x, y), verbose="plain")
+    fit(_mlp(), (x, y), loss=ce, epochs=2, val_data=(x, y), metrics=["accuracy"], verbose="plain")
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("epoch 1/2  loss ") and "val_accuracy" in lines[1] and "time" in lines[1]
@@ -140,7 +140,7 @@ def test_digits_mlp_reaches_real_accuracy():
     model = get_model("mlp", num_classes=10, in_channels=1, input_size=(8, 8),
                                   hidden_sizes=(64,))
     h = fit(model, splits.loader("train", batch_size=32), loss=ce, optimizer="adam",
-            lr=3e-3, epochs=6, val_data=splits.val, verbose=False)
+            lr=3e-3, epochs=6, val_data=splits.val, metrics=["accuracy"], verbose=False)
     test = evaluate(model, splits.test, loss=ce, metrics=["accuracy", "f1"])
     assert h["val_accuracy"][-1] > 0.93
     assert test["accuracy"] > 0.94 and test["f1"] > 0.93

@@ -33,6 +33,11 @@ def _fresh_metrics(metrics) -> list:
     return fresh
 
 
+def default_metrics(loss_fn) -> list:
+    """``["accuracy"]`` for classification losses, nothing otherwise (the loss is logged anyway)."""
+    return ["accuracy"] if type(loss_fn).__name__ in ("CrossEntropyLoss", "NLLLoss") else []
+
+
 def _results(loss_mean, metrics) -> dict:
     logs = {"loss": loss_mean.compute()} if loss_mean is not None and loss_mean.count else {}
     logs.update((m.name, m.compute()) for m in metrics)
@@ -50,7 +55,8 @@ class Trainer:
         loss: a callable ``loss(output, target)`` or a name (``"cross_entropy"``, ``"mse"`` …).
         optimizer: an optimizer or a name (``"adam"``, ``"sgd"`` …, built with ``lr``).
         lr: learning rate for a named optimizer (or to override a given one's).
-        metrics: names (``"accuracy"``, ``"f1"``, ``"top5_accuracy"`` …) or Metric objects.
+        metrics: names (``"accuracy"``, ``"f1"``, ``"top5_accuracy"`` …) or Metric objects;
+            default: accuracy for cross-entropy and NLL losses, none for others.
         callbacks: ``soma.train.callbacks.Callback`` objects, run in order.
         scheduler: an LR scheduler, stepped per ``scheduler_interval`` ("epoch" or "batch").
         clip_grad_norm: clip the gradients' total 2-norm to this before each step.
@@ -60,13 +66,13 @@ class Trainer:
     """
 
     def __init__(self, model, loss="cross_entropy", optimizer="adam", *, lr=None,
-                 metrics=("accuracy",), callbacks=(), scheduler=None, scheduler_interval="epoch",
+                 metrics=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
                  clip_grad_norm=None, nan_guard=True, verbose=True, extra=None):
         self.model = model
         self.loss_fn = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, model, lr)
         self.scheduler = scheduler
-        self.metrics = list(metrics)
+        self.metrics = default_metrics(self.loss_fn) if metrics is None else list(metrics)
         self.verbose = verbose
         self.extra = dict(extra or {})
         own = []
@@ -180,7 +186,7 @@ class Trainer:
 
 
 def fit(model, train_data, loss="cross_entropy", optimizer="adam", epochs: int = 1, *,
-        val_data=None, metrics=("accuracy",), callbacks=(), scheduler=None,
+        val_data=None, metrics=None, callbacks=(), scheduler=None,
         scheduler_interval="epoch", clip_grad_norm=None, lr=None, batch_size: int = 32,
         shuffle: bool = True, nan_guard: bool = True, resume=None, verbose=True) -> History:
     """Train ``model`` on ``train_data`` for ``epochs`` epochs and return the ``History``.
@@ -207,13 +213,24 @@ def fit(model, train_data, loss="cross_entropy", optimizer="adam", epochs: int =
                        shuffle=shuffle, resume=resume)
 
 
-def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 256) -> dict:
+def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dict:
     """Mean loss (when ``loss`` is given) and metrics of ``model`` over ``data``.
 
     The model runs in eval mode without gradients; its previous mode is restored after.
+    ``metrics=None`` means accuracy for classification losses (or no loss), none otherwise.
+
+    Example:
+        >>> import soma
+        >>> model = soma.nn.Linear(2, 2)
+        >>> with soma.no_grad():
+        ...     _ = model.weight.copy_(soma.eye(2)), model.bias.zero_()
+        >>> evaluate(model, (soma.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]]), soma.tensor([0, 1, 0])))
+        {'accuracy': 0.6666666666666666}
     """
     loader = as_loader(data, batch_size)
     loss_fn = get_loss(loss) if loss is not None else None
+    if metrics is None:
+        metrics = default_metrics(loss_fn) if loss_fn is not None else ["accuracy"]
     loss_mean, metrics = (Mean() if loss_fn else None), _fresh_metrics(metrics)
     was_training = model.training
     model.eval()
@@ -232,7 +249,13 @@ def evaluate(model, data, loss=None, metrics=("accuracy",), batch_size: int = 25
 
 
 def predict(model, data, batch_size: int = 256):
-    """The model's outputs over ``data`` (inputs, or (input, target) pairs), concatenated."""
+    """The model's outputs over ``data`` (inputs, or (input, target) pairs), concatenated.
+
+    Example:
+        >>> import soma
+        >>> predict(soma.nn.Identity(), soma.arange(5.0).reshape(5, 1), batch_size=2).flatten()
+        tensor([0., 1., 2., 3., 4.])
+    """
     from soma.functional import cat
 
     loader = as_loader(data, batch_size)
