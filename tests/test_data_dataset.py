@@ -8,8 +8,8 @@ from soma.data import ConcatDataset, DataLoader, Subset, TensorDataset, random_s
 
 
 def _ds(n, offset=0):
-    return TensorDataset(np.arange(offset, offset + n, dtype=np.float32)[:, None] * np.ones(2, np.float32),
-                         np.arange(offset, offset + n))
+    values = np.arange(offset, offset + n)
+    return TensorDataset(values[:, None] * np.ones(2, np.float32), values)
 
 
 def test_tensor_dataset_rows_are_tensors_and_sizes_are_checked():
@@ -61,7 +61,8 @@ def test_concat_dataset_indexing_batches_and_errors():
 def test_concat_through_loader_matches_per_sample_order():
     ds = ConcatDataset([_ds(5), _ds(6, offset=50)])
     g = soma.Generator().manual_seed(4)
-    labels = sum([y.tolist() for _, y in DataLoader(ds, batch_size=4, shuffle=True, generator=g)], [])
+    loader = DataLoader(ds, batch_size=4, shuffle=True, generator=g)
+    labels = sum([y.tolist() for _, y in loader], [])
     assert sorted(labels) == list(range(5)) + list(range(50, 56))
 
 

@@ -121,7 +121,8 @@ def test_fast_path_does_no_per_sample_work_and_matches_slow_path(shuffle):
                            generator=soma.Generator().manual_seed(0)))
     assert fast_ds.item_calls == 0 and fast_ds.batch_calls == 3
     slow_ds = Counting(x, np.arange(11))
-    slow = list(DataLoader(slow_ds, batch_size=4, shuffle=shuffle, collate_fn=lambda b: default_collate(b),
+    slow = list(DataLoader(slow_ds, batch_size=4, shuffle=shuffle,
+                           collate_fn=lambda b: default_collate(b),
                            generator=soma.Generator().manual_seed(0)))
     assert slow_ds.item_calls == 11 and slow_ds.batch_calls == 0
     for (fx, fy), (sx, sy) in zip(fast, slow):
@@ -228,7 +229,8 @@ def test_iterable_dataset_batches_and_len():
             return 7
 
     assert [b.tolist() for b in DataLoader(Stream(), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [b.tolist() for b in DataLoader(Stream(), batch_size=3, drop_last=True)] == [[0, 1, 2], [3, 4, 5]]
+    dropped = DataLoader(Stream(), batch_size=3, drop_last=True)
+    assert [b.tolist() for b in dropped] == [[0, 1, 2], [3, 4, 5]]
     assert len(DataLoader(Stream(), batch_size=3)) == 3
     with pytest.raises(ValueError, match="shuffle"):
         DataLoader(Stream(), shuffle=True)
@@ -258,7 +260,8 @@ def test_collate_dtypes_follow_torch(torch_or_skip):
 
 def test_collate_dicts_namedtuples_strings_and_nesting():
     Point = namedtuple("Point", "x y")
-    samples = [{"p": Point(1.0, np.zeros(2)), "name": f"s{i}", "ids": [i, i + 1]} for i in range(3)]
+    samples = [{"p": Point(1.0, np.zeros(2)), "name": f"s{i}", "ids": [i, i + 1]}
+               for i in range(3)]
     out = default_collate(samples)
     assert isinstance(out["p"], Point)
     assert out["p"].x.dtype == soma.float64 and out["p"].y.shape == (3, 2)

@@ -100,7 +100,8 @@ def default_collate(batch: list):
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(sample) != size for sample in batch):
-            raise RuntimeError("default_collate: each element in the batch should be of equal size")
+            raise RuntimeError(
+                "default_collate: each element in the batch should be of equal size")
         return _rebuild(elem, [default_collate(list(field)) for field in zip(*batch)])
     raise TypeError(
         "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "

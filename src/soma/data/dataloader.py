@@ -25,7 +25,8 @@ _xp = get_xp()
 
 def _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers):
     if not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
+        raise ValueError(
+            f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
     if isinstance(dataset, IterableDataset):
         if shuffle not in (None, False):
             raise ValueError(
@@ -33,10 +34,12 @@ def _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_la
                 f"but got shuffle={shuffle}"
             )
         if sampler is not None or batch_sampler is not None:
-            raise ValueError("DataLoader with IterableDataset: sampler and batch_sampler must be None")
+            raise ValueError(
+                "DataLoader with IterableDataset: sampler and batch_sampler must be None")
     if sampler is not None and shuffle:
         raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-    if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+    exclusive = batch_size != 1 or shuffle or sampler is not None or drop_last
+    if batch_sampler is not None and exclusive:
         raise ValueError(
             "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
             "sampler, and drop_last"
@@ -83,7 +86,8 @@ class DataLoader:
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None,
                  persistent_workers: bool = False, pin_memory_device: str = "",
                  in_order: bool = True, transform: Callable | None = None):
-        _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers)
+        _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                       num_workers)
         self.dataset = dataset
         self.num_workers = num_workers
         self.generator = generator
@@ -178,6 +182,7 @@ class DataLoader:
                 return type(batch)(*fields)
             return type(batch)(fields) if isinstance(batch, tuple) else fields
         if isinstance(batch, dict):
-            raise TypeError("DataLoader: transform= needs batches that are arrays or (inputs, ...) "
-                            "sequences, got a dict; transform inside the dataset instead")
+            raise TypeError("DataLoader: transform= needs batches that are arrays or "
+                            "(inputs, ...) sequences, got a dict; transform inside the "
+                            "dataset instead")
         return self.transform(batch)

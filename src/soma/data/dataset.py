@@ -47,7 +47,7 @@ class IterableDataset(Dataset):
 
 
 def _row(array, index):
-    """Row ``index`` of ``array`` as an array view (``a[i, ...]`` keeps a 0-d array, not a scalar)."""
+    """Row ``index`` of ``array`` as a view (``a[i, ...]`` keeps a 0-d array, not a scalar)."""
     return array[index, ...]
 
 
@@ -164,7 +164,8 @@ class ConcatDataset(Dataset):
     def __getitem__(self, index: int):
         if index < 0:
             if -index > len(self):
-                raise IndexError(f"ConcatDataset: index {index} out of range for length {len(self)}")
+                raise IndexError(
+                    f"ConcatDataset: index {index} out of range for length {len(self)}")
             index = len(self) + index
         part = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[part - 1] if part > 0 else 0
@@ -204,7 +205,8 @@ def _fraction_lengths(n: int, fractions) -> list:
     lengths = []
     for i, frac in enumerate(fractions):
         if frac < 0 or frac > 1:
-            raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {frac}")
+            raise ValueError(
+                f"random_split: fraction at index {i} is not between 0 and 1, got {frac}")
         lengths.append(math.floor(n * frac))
     for i in range(n - sum(lengths)):  # hand out the remainder round-robin
         lengths[i % len(lengths)] += 1

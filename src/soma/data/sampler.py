@@ -72,7 +72,8 @@ class RandomSampler(Sampler):
             raise TypeError(f"RandomSampler: replacement should be a boolean, got {replacement!r}")
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
             raise ValueError(
-                f"RandomSampler: num_samples should be a positive integer, got {self.num_samples!r}"
+                f"RandomSampler: num_samples should be a positive integer, "
+                f"got {self.num_samples!r}"
             )
 
     @property
@@ -124,18 +125,21 @@ class WeightedRandomSampler(Sampler):
 
     Example:
         >>> import soma
-        >>> list(WeightedRandomSampler([0.0, 1.0, 0.0], 3, generator=soma.Generator().manual_seed(0)))
+        >>> g = soma.Generator().manual_seed(0)
+        >>> list(WeightedRandomSampler([0.0, 1.0, 0.0], 3, generator=g))
         [1, 1, 1]
     """
 
     def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
         if not isinstance(num_samples, int) or num_samples <= 0:
             raise ValueError(
-                f"WeightedRandomSampler: num_samples should be a positive integer, got {num_samples!r}"
+                f"WeightedRandomSampler: num_samples should be a positive integer, "
+                f"got {num_samples!r}"
             )
         w = _xp.asarray(weights, dtype=_xp.float64).reshape(-1)
         if w.size == 0 or (w < 0).any() or not w.sum() > 0:
-            raise ValueError("WeightedRandomSampler: weights must be non-negative with a positive sum")
+            raise ValueError(
+                "WeightedRandomSampler: weights must be non-negative with a positive sum")
         self.weights = w
         self.num_samples = num_samples
         self.replacement = replacement
@@ -171,7 +175,8 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler, batch_size: int, drop_last: bool):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"BatchSampler: batch_size should be a positive integer, got {batch_size!r}")
+            raise ValueError(
+                f"BatchSampler: batch_size should be a positive integer, got {batch_size!r}")
         if not isinstance(drop_last, bool):
             raise ValueError(f"BatchSampler: drop_last should be a boolean, got {drop_last!r}")
         self.sampler = sampler

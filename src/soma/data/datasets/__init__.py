@@ -6,10 +6,27 @@ PyTorch-style classes (``Digits``, ``MNIST``, ``FashionMNIST``, ``CIFAR10``) giv
 """
 
 from soma.data.datasets.base import DatasetSplits, ImageDataset, stratified_split
+from soma.data.datasets.cifar import CIFAR10, load_cifar10
 from soma.data.datasets.digits import Digits, load_digits
+from soma.data.datasets.files import ChecksumError, DatasetFileError, download, soma_home
+from soma.data.datasets.idx import read_idx, write_idx
+from soma.data.datasets.mnist import MNIST, FashionMNIST, load_fashion_mnist, load_mnist
+from soma.data.datasets.safe_pickle import UnsafePickleError, safe_loads
+from soma.data.datasets.synthetic import (
+    load_circles, load_moons, load_sin, load_spirals, load_xor, make_circles, make_moons,
+    make_sin, make_spirals, make_xor,
+)
 
 _LOADERS = {
     "digits": load_digits,
+    "mnist": load_mnist,
+    "fashion_mnist": load_fashion_mnist,
+    "cifar10": load_cifar10,
+    "sin": load_sin,
+    "xor": load_xor,
+    "spirals": load_spirals,
+    "moons": load_moons,
+    "circles": load_circles,
 }
 
 
@@ -47,11 +64,35 @@ def load(name: str, root=None, val_split: float = 0.0, seed: int = 0, download: 
 
 
 __all__ = [
+    "CIFAR10",
+    "ChecksumError",
+    "DatasetFileError",
     "DatasetSplits",
     "Digits",
+    "FashionMNIST",
     "ImageDataset",
+    "MNIST",
+    "UnsafePickleError",
     "available",
+    "download",
     "load",
+    "load_cifar10",
+    "load_circles",
     "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_moons",
+    "load_sin",
+    "load_spirals",
+    "load_xor",
+    "make_circles",
+    "make_moons",
+    "make_sin",
+    "make_spirals",
+    "make_xor",
+    "read_idx",
+    "safe_loads",
+    "soma_home",
     "stratified_split",
+    "write_idx",
 ]

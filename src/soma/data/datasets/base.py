@@ -40,7 +40,8 @@ class ImageDataset(TensorDataset):
 
     Example:
         >>> import numpy as np
-        >>> ds = ImageDataset(np.full((2, 1, 2, 2), 255, np.uint8), np.array([0, 1]), classes=["a", "b"])
+        >>> images = np.full((2, 1, 2, 2), 255, np.uint8)
+        >>> ds = ImageDataset(images, np.array([0, 1]), classes=["a", "b"])
         >>> image, label = ds[1]
         >>> image.dtype, float(image.max()), int(label), ds.classes[int(label)]
         (dtype('float32'), 1.0, 1, 'b')
@@ -196,3 +197,19 @@ def split_off_val(train: TensorDataset, val_split: float, seed: int, stratify: b
     else:
         rest, part = random_split_indices(len(train), val_split, seed)
     return take(train, rest), take(train, part)
+
+
+def load_image_splits(cls, name: str, root, val_split: float, seed: int, download: bool,
+                      transform=None, **kwargs) -> DatasetSplits:
+    """``DatasetSplits`` from a PyTorch-style image dataset class ``cls(root, train=…)``.
+
+    ``transform`` goes to the training split only (augmentation); val and test stay plain.
+    """
+    train = cls(root, train=True, download=download, **kwargs)
+    test = cls(root, train=False, download=download, **kwargs)
+    train, val = split_off_val(train, val_split, seed, stratify=True)
+    train.transform = transform
+    mean, std = channel_stats(train.data)
+    return DatasetSplits(name, train, test, val, num_classes=len(train.classes),
+                         input_shape=tuple(train.data.shape[1:]), classes=tuple(train.classes),
+                         mean=mean, std=std)

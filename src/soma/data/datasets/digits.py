@@ -9,7 +9,7 @@ import functools
 
 from soma.backend import get_xp
 from soma.data.datasets.base import (
-    DatasetSplits, ImageDataset, channel_stats, split_off_val, stratified_split,
+    DatasetSplits, ImageDataset, load_image_splits, stratified_split,
 )
 
 _xp = get_xp()
@@ -80,10 +80,4 @@ def load_digits(root=None, val_split: float = 0.0, seed: int = 0, download: bool
         >>> len(splits.train), len(splits.val), len(splits.test), splits.input_shape
         (1293, 145, 359, (1, 8, 8))
     """
-    train = Digits(train=True)
-    test = Digits(train=False)
-    train, val = split_off_val(train, val_split, seed, stratify=True)
-    train.transform = transform
-    mean, std = channel_stats(train.data)
-    return DatasetSplits("digits", train, test, val, num_classes=10, input_shape=(1, 8, 8),
-                         classes=CLASSES, mean=mean, std=std)
+    return load_image_splits(Digits, "digits", root, val_split, seed, download, transform)
