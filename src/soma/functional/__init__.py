@@ -4,6 +4,9 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
+from soma.functional.conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+)
 from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
