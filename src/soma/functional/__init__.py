@@ -7,7 +7,11 @@ tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top o
 from soma.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
-from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
+from soma.functional.activation import (
+    celu, elu, exponential, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
+    log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
+    softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
+)
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
