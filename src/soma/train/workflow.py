@@ -6,15 +6,12 @@ registered model for that data; ``check_labels`` and ``check_writable`` catch ba
 any training starts; ``make_scheduler`` builds a learning-rate scheduler by name.
 """
 
+import copy
 import math
 import os
 from dataclasses import dataclass, field
 
-from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
 from soma.models import get_model, model_info
-
-_xp = get_xp()
 
 
 class RunError(Exception):
@@ -26,28 +23,6 @@ class RunError(Exception):
 
 
 # ---------------------------------------------------------------------- data
-def _bilinear_matrix(n_in: int, n_out: int):
-    """(n_out, n_in) weights of 1-D linear interpolation, PyTorch's align_corners=False."""
-    src = (_xp.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-    src = _xp.clip(src, 0, n_in - 1)
-    lo = _xp.floor(src).astype(_xp.int64)
-    hi = _xp.minimum(lo + 1, n_in - 1)
-    frac = src - lo
-    w = _xp.zeros((n_out, n_in))
-    rows = _xp.arange(n_out)
-    _xp.add.at(w, (rows, lo), 1 - frac)
-    _xp.add.at(w, (rows, hi), frac)
-    return w
-
-
-def resize_images(images, size):
-    """Bilinear resize of images (N, C, H, W) to ``size`` = (h, w): one matmul per axis."""
-    h, w = size
-    ry = _bilinear_matrix(images.shape[2], h).astype(images.dtype)
-    rx = _bilinear_matrix(images.shape[3], w).astype(images.dtype)
-    return ry @ images @ rx.T
-
-
 @dataclass
 class PreparedData:
     """A dataset fitted to a model: splits, shapes, and how the inputs were changed."""
@@ -73,20 +48,24 @@ def _unknown_dataset(name: str, error: ValueError) -> RunError:
 
 
 def _fit_split(dataset, target_size, mean, std):
-    """A copy of an image dataset resized to ``target_size`` and normalised (done once)."""
+    """``dataset`` with a transform that resizes its images to ``target_size`` and normalises
+    them, applied per batch (the stored images are shared, not copied)."""
     if dataset is None:
         return None
-    from soma.data import TensorDataset
+    from soma.data import transforms
 
-    images, labels = (t.array for t in dataset.tensors[:2])
-    images = images.astype(_xp.float32) / (255 if images.dtype == _xp.uint8 else 1)
-    if target_size is not None and tuple(images.shape[2:]) != tuple(target_size):
-        images = resize_images(images, target_size)
+    steps = []
+    if tuple(dataset.tensors[0].shape[2:]) != tuple(target_size):
+        steps.append(transforms.Resize(tuple(target_size)))
     if mean:
-        m = _xp.asarray(mean, dtype=_xp.float32).reshape(1, -1, 1, 1)
-        s = _xp.asarray(std, dtype=_xp.float32).reshape(1, -1, 1, 1)
-        images = (images - m) / s
-    return TensorDataset(Tensor._wrap(images.astype(_xp.float32)), Tensor._wrap(labels))
+        steps.append(transforms.Normalize(mean, std))
+    if dataset.transform is not None:
+        steps.insert(0, dataset.transform)
+    if not steps:
+        return dataset
+    fitted = copy.copy(dataset)
+    fitted.transform = transforms.Compose(steps)
+    return fitted
 
 
 def prepare_data(name: str, model: str | None = None, *, root=None, val_split: float = 0.0,
