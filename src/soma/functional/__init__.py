@@ -4,10 +4,10 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
+from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from soma.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
-from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
@@ -15,7 +15,9 @@ from soma.functional.elementwise import (
     multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
     sub, subtract, true_divide, trunc, where,
 )
+from soma.functional.blocks import fold, unfold
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
+from soma.functional.padding import pad
 from soma.functional.reduction import (
     all, amax, amin, any, argmax, argmin, argsort, cumsum, logsumexp, max, mean, min, norm, prod,
     sort, std, sum, topk, var,
