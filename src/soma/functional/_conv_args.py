@@ -105,9 +105,11 @@ def check_fits(in_size, kernel, dilation, pads, op):
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if any(sp > p for sp, p in zip(span, padded)):
         dilated = "" if span == tuple(kernel) else f" (spanning {span} with dilation)"
+        symmetric = all(lo == hi for lo, hi in pads)
+        shown = tuple(lo for lo, _ in pads) if symmetric else tuple(pads)
         raise ValueError(
             f"{op}: kernel size {tuple(kernel)}{dilated} is larger than the padded input "
-            f"{padded} (input {tuple(in_size)} with padding {tuple(pads)})"
+            f"{padded} (input {tuple(in_size)} with padding {shown})"
         )
 
 
