@@ -67,3 +67,23 @@ def test_normal_cdf_float32_keeps_relative_accuracy_in_the_left_tail():
     keep = exact > 1e-37  # float32 normal numbers
     assert (np.abs(ours - exact)[keep] / exact[keep]).max() < 2e-5
     np.testing.assert_array_equal(special.normal_cdf(np.array([-np.inf, np.inf], np.float32)), [0, 1])
+
+
+@pytest.mark.parametrize("dtype,bound", [(np.float64, 1e-15), (np.float32, 4e-7)])
+def test_log1p_matches_math_log1p_relatively(dtype, bound):
+    x = np.concatenate([np.geomspace(1e-300 if dtype == np.float64 else 1e-37, 1e3, 200001),
+                        -np.geomspace(1e-300 if dtype == np.float64 else 1e-37, 1, 100001)[:-1],
+                        np.linspace(-0.99, 3, 10001)]).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = special.log1p(x)
+    assert ours.dtype == dtype
+    exact = np.array([math.log1p(float(v)) for v in x])
+    assert (np.abs(ours - exact) / np.abs(exact)).max() < bound
+
+
+def test_log1p_edges():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = special.log1p(np.array([-1.0, 0.0, -0.0, np.nan]))
+    assert ours[0] == -np.inf and ours[1] == 0 and np.isnan(ours[3])

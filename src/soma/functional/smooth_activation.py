@@ -12,7 +12,7 @@ import math
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.backend.special import normal_cdf
+from soma.backend.special import log1p, normal_cdf
 from soma.functional.elementwise import _float, exp
 
 _xp = get_xp()
@@ -272,7 +272,7 @@ class Softplus(Function):
         e = _xp.abs(t)
         _xp.negative(e, out=e)
         _xp.exp(e, out=e)  # e^{-|βx|} <= 1: never overflows
-        y = _xp.log1p(e)
+        y = log1p(e)
         y += _xp.clip(t, 0.0, _xp.inf)  # log(1 + e^t) = max(t, 0) + log(1 + e^{-|t|})
         if beta != 1:
             y /= beta
@@ -316,7 +316,7 @@ class LogSigmoid(Function):
         _xp.negative(e, out=e)
         _xp.exp(e, out=e)
         y = _xp.clip(x, -_xp.inf, 0.0)
-        y -= _xp.log1p(e)
+        y -= log1p(e)
         ctx.save(x, e)
         return y
 
