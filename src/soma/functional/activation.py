@@ -264,18 +264,19 @@ class Hardswish(Function):
         ctx.save(x)
         y = x + 3.0
         _xp.clip(y, 0.0, 6.0, out=y)
-        y *= x
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            y *= x
         y *= 1 / 6
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (x,) = ctx.saved
-        # dy/dx = 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 for x > 3 (PyTorch's sides)
+        # dy/dx = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3 (PyTorch's sides)
         d = x * (1 / 3)
         d += 0.5
-        d *= (x >= -3.0) & (x <= 3.0)
-        d += x > 3.0
+        d *= (x > -3.0) & (x < 3.0)
+        d += x >= 3.0
         return gy * d
 
 

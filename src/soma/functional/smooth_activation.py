@@ -12,7 +12,7 @@ import math
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.backend.special import normal_cdf
+from soma.backend.special import log1p, normal_cdf
 from soma.functional.elementwise import _float, exp
 
 _xp = get_xp()
@@ -117,7 +117,8 @@ class GELU(Function):
     def forward(ctx, x):
         cdf = normal_cdf(x)
         ctx.save(x, cdf)
-        return x * cdf
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * cdf
 
     @staticmethod
     def backward(ctx, gy):
@@ -144,7 +145,8 @@ class GELUTanh(Function):
         v *= 2 * _SQRT_2_OVER_PI  # 2u
         s = _sigmoid_array(v)  # ½ (1 + tanh u) = σ(2u)
         ctx.save(x, s)
-        return x * s
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * s
 
     @staticmethod
     def backward(ctx, gy):
@@ -189,7 +191,8 @@ class SiLU(Function):
     def forward(ctx, x):
         s = _sigmoid_array(x)
         ctx.save(x, s)
-        return x * s
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * s
 
     @staticmethod
     def backward(ctx, gy):
@@ -228,7 +231,8 @@ class Mish(Function):
         t = n + 2.0
         _xp.divide(n, t, out=t)  # tanh(softplus x)
         ctx.save(x, e, n, t)
-        return x * t
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * t
 
     @staticmethod
     def backward(ctx, gy):
@@ -268,7 +272,7 @@ class Softplus(Function):
         e = _xp.abs(t)
         _xp.negative(e, out=e)
         _xp.exp(e, out=e)  # e^{-|βx|} <= 1: never overflows
-        y = _xp.log1p(e)
+        y = log1p(e)
         y += _xp.clip(t, 0.0, _xp.inf)  # log(1 + e^t) = max(t, 0) + log(1 + e^{-|t|})
         if beta != 1:
             y /= beta
@@ -312,7 +316,7 @@ class LogSigmoid(Function):
         _xp.negative(e, out=e)
         _xp.exp(e, out=e)
         y = _xp.clip(x, -_xp.inf, 0.0)
-        y -= _xp.log1p(e)
+        y -= log1p(e)
         ctx.save(x, e)
         return y
 
@@ -346,7 +350,8 @@ class Softsign(Function):
         d = _xp.abs(x)
         d += 1.0
         ctx.save(d)
-        return x / d
+        with _xp.errstate(invalid="ignore"):  # ±inf / inf is NaN, as in PyTorch
+            return x / d
 
     @staticmethod
     def backward(ctx, gy):
