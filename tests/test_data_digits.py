@@ -85,3 +85,24 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
             load_digits()
     finally:
         digits_module._digits_arrays.cache_clear()
+
+
+def test_soma_data_imports_without_optional_packages():
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "for name in ('sklearn', 'matplotlib', 'tqdm', 'torch'):\n"
+        "    sys.modules[name] = None  # makes any import of them fail\n"
+        "import soma, soma.data, soma.utils.data, soma.data.transforms\n"
+        "from soma.data import load\n"
+        "print(len(load('moons', n_samples=100).train))\n"
+        "try:\n"
+        "    load('digits')\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "80" and "pip install soma[data]" in lines[1]

@@ -236,13 +236,28 @@ def test_iterable_dataset_batches_and_len():
         DataLoader(Stream(), shuffle=True)
 
 
-def test_loader_transform_applies_to_inputs_on_both_paths():
-    double = lambda x: x * 2  # noqa: E731  (arrays on the fast path, Tensors on the slow one)
+def test_loader_transform_sees_tensor_batches_on_both_paths():
+    seen = []
+
+    def double(x):
+        seen.append((type(x), tuple(x.shape)))
+        return x * 2
+
     fast = next(iter(DataLoader(_dataset(4), batch_size=4, transform=double)))
     slow = next(iter(DataLoader(ListDataset(4), batch_size=4, transform=double)))
+    assert seen == [(soma.Tensor, (4, 3)), (soma.Tensor, (4, 2))]
     np.testing.assert_array_equal(fast[0].numpy(), np.arange(12).reshape(4, 3) * 2)
     np.testing.assert_array_equal(fast[1].numpy(), np.arange(4))
     np.testing.assert_array_equal(slow[0].numpy()[:, 0], [0, 2, 4, 6])
+
+
+def test_dataset_transform_sees_tensors_sample_or_batch():
+    seen = []
+    ds = TensorDataset(np.zeros((5, 2), np.float32), np.arange(5),
+                       transform=lambda x: seen.append((type(x), tuple(x.shape))) or x)
+    ds[0]
+    list(DataLoader(ds, batch_size=3))
+    assert seen == [(soma.Tensor, (2,)), (soma.Tensor, (3, 2)), (soma.Tensor, (2, 2))]
 
 
 # ---------------------------------------------------------------------------- collate

@@ -66,8 +66,9 @@ class DataLoader:
         collate_fn: merges a list of samples into a batch (default ``default_collate``).
         drop_last: drop the final batch when it is smaller than ``batch_size``.
         generator: ``soma.Generator`` for shuffling (default: the global generator).
-        transform: soma addition: applied to each batch's inputs (the first field), e.g. a
-            ``soma.data.transforms`` augmentation drawing independent randomness per image.
+        transform: soma addition: applied to each batch's inputs (the first field, a Tensor
+            (N, …)), e.g. a ``soma.data.transforms`` augmentation drawing independent
+            randomness per image.
 
     Example:
         >>> import soma
@@ -135,9 +136,10 @@ class DataLoader:
         fast = fetch is not None and self.collate_fn is default_collate
         for indices in self._index_batches():
             if fast:
-                yield default_convert(self._transform(fetch(indices)))
+                batch = default_convert(fetch(indices))
             else:
-                yield self._transform(self.collate_fn(self._fetch_samples(indices.tolist())))
+                batch = self.collate_fn(self._fetch_samples(indices.tolist()))
+            yield self._transform(batch)
 
     def _index_batches(self):
         array_batches = getattr(self.batch_sampler, "array_batches", None)

@@ -60,8 +60,9 @@ class TensorDataset(Dataset):
 
     Args:
         *tensors: soma Tensors or NumPy arrays with the same length along dimension 0.
-        transform: optional callable applied to the first tensor's rows (a single sample when
-            indexing, a whole batch in ``get_batch``; soma's transforms accept both).
+        transform: optional callable applied to the first tensor's rows, as a soma Tensor: one
+            sample when indexing, a whole batch (N, …) in ``get_batch`` (the loader's fast
+            path); ``soma.data.transforms`` accept both.
         target_transform: optional callable applied to the second tensor's rows.
 
     Example:
@@ -91,7 +92,7 @@ class TensorDataset(Dataset):
 
     def get_batch(self, indices) -> tuple:
         """The samples at ``indices`` (an int array), one fancy-index per tensor."""
-        return self._finish([t.array[indices] for t in self.tensors])
+        return self._finish([Tensor._wrap(t.array[indices]) for t in self.tensors])
 
     def _finish(self, fields):
         fields[0] = _apply(self.transform, fields[0])

@@ -320,25 +320,27 @@ def rotate(x, angles, fill: float = 0.0):
     n, c, h, w = x.shape
     theta = _xp.deg2rad(_xp.asarray(angles, dtype=_xp.float64)).reshape(n, 1, 1)
     dy, dx = _xp.mgrid[0:h, 0:w].astype(_xp.float64)
-    dy, dx = dy - (h - 1) / 2, dx - (w - 1) / 2
-    cos, sin = _xp.cos(theta), _xp.sin(theta)
+    dy, dx = (dy - (h - 1) / 2).astype(x.dtype), (dx - (w - 1) / 2).astype(x.dtype)
+    cos, sin = _xp.cos(theta).astype(x.dtype), _xp.sin(theta).astype(x.dtype)  # x's precision
     # output pixel q samples the input at R(−θ) q (y axis points down)
     sx = _xp.clip(cos * dx - sin * dy + (w - 1) / 2, -1, w).reshape(n, -1)
     sy = _xp.clip(sin * dx + cos * dy + (h - 1) / 2, -1, h).reshape(n, -1)
     x0 = _xp.minimum(_xp.floor(sx), w - 1)
     y0 = _xp.minimum(_xp.floor(sy), h - 1)
-    wx, wy = (sx - x0).astype(x.dtype)[:, None], (sy - y0).astype(x.dtype)[:, None]
+    wx, wy = (sx - x0)[:, None], (sy - y0)[:, None]
     # a one-pixel frame of `fill` stands in for everything outside the image
-    padded = _xp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=fill).reshape(n, c, -1)
-    col0, row0 = x0.astype(_xp.int64) + 1, y0.astype(_xp.int64) + 1
-    batch, chan = _xp.arange(n)[:, None, None], _xp.arange(c)[None, :, None]
-
-    def at(row, col):
-        return padded[batch, chan, (row * (w + 2) + col)[:, None, :]]
-
-    top = at(row0, col0) * (1 - wx) + at(row0, col0 + 1) * wx
-    bottom = at(row0 + 1, col0) * (1 - wx) + at(row0 + 1, col0 + 1) * wx
-    return (top * (1 - wy) + bottom * wy).reshape(n, c, h, w)
+    padded = _xp.full((n, c, h + 2, w + 2), fill, dtype=x.dtype)
+    padded[:, :, 1:-1, 1:-1] = x
+    flat = padded.reshape(-1)
+    plane = (h + 2) * (w + 2)
+    # flat index of each output pixel's top-left neighbour, per image and channel: (N, C, H·W)
+    corner = ((y0 + 1) * (w + 2) + x0 + 1).astype(_xp.int64)[:, None, :] \
+        + (_xp.arange(n * c) * plane).reshape(n, c, 1)
+    top_left, top_right = flat.take(corner), flat[1:].take(corner)
+    bottom_left, bottom_right = flat[w + 2:].take(corner), flat[w + 3:].take(corner)
+    top = top_left + wx * (top_right - top_left)
+    bottom = bottom_left + wx * (bottom_right - bottom_left)
+    return (top + wy * (bottom - top)).reshape(n, c, h, w)
 
 
 class RandomRotation(Transform):

@@ -21,7 +21,8 @@ def _to_float(images):
     array = images.array if isinstance(images, Tensor) else images
     if array.dtype != _xp.uint8:
         return images
-    scaled = array.astype(_xp.float32) / 255
+    scaled = array.astype(_xp.float32)
+    scaled /= 255
     return Tensor._wrap(scaled) if isinstance(images, Tensor) else scaled
 
 
