@@ -1,0 +1,5 @@
+"""Utilities around modules: ``mc_dropout_predict`` (and gradient clipping, from ``ops``)."""
+
+from soma.nn.utils.mc_dropout import mc_dropout_predict
+
+__all__ = ["mc_dropout_predict"]
