@@ -26,4 +26,9 @@ from soma.functional.shape import (
     index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
-from soma.functional.loss import mse_loss
+from soma.functional.cross_entropy import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
+)
+from soma.functional.loss import (
+    cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
+)

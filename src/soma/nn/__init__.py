@@ -9,14 +9,21 @@ from soma.nn.modules.activation import (
 )
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from soma.nn.modules.linear import Bilinear, Identity, Linear
-from soma.nn.modules.loss import MSELoss
+from soma.nn.modules.loss import (
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
+    L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
+)
 from soma.nn.modules.reshape import Flatten, Unflatten
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "Bilinear",
     "Buffer",
     "CELU",
+    "CosineEmbeddingLoss",
+    "CrossEntropyLoss",
     "ELU",
     "Exponential",
     "Flatten",
@@ -25,7 +32,10 @@ __all__ = [
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
+    "HuberLoss",
     "Identity",
+    "KLDivLoss",
+    "L1Loss",
     "LeakyReLU",
     "Linear",
     "LogSigmoid",
@@ -36,6 +46,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "NLLLoss",
     "PReLU",
     "Parameter",
     "ParameterDict",
@@ -46,6 +57,7 @@ __all__ = [
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
     "Softmin",
     "Softplus",
