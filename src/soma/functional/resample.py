@@ -128,9 +128,14 @@ class Nearest(Function):
 
 def _scatter_axis(g, idx, n_in, axis):
     n_out = idx.shape[0]
-    if n_out % n_in == 0 and _xp.array_equal(idx, _xp.arange(n_out) // (n_out // n_in)):
-        shape = g.shape[:axis] + (n_in, n_out // n_in) + g.shape[axis + 1:]
-        return g.reshape(shape).sum(axis=axis + 1)
+    k = n_out // n_in
+    if n_out % n_in == 0 and _xp.array_equal(idx, _xp.arange(n_out) // k):
+        # integer factor: output r, r + k, r + 2k … read input r, r + 1, …: sum k strided views
+        lead = (slice(None),) * axis
+        total = g[lead + (slice(0, None, k),)].copy()
+        for r in range(1, k):
+            total += g[lead + (slice(r, None, k),)]
+        return total
     onehot = (idx[None, :] == _xp.arange(n_in)[:, None]).astype(g.dtype)  # (in, out)
     return along(g, onehot, axis)
 
