@@ -61,6 +61,27 @@ def _add_model_data(p, data_required=True):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-classes", type=_positive_int, default=None,
                    help="classes of the model's output (default: the dataset's)")
+    _add_model_args(p)
+
+
+def _model_arg(text):
+    """``KEY=VALUE`` with VALUE a Python literal (``True``, ``0.25``, ``(6, 12)``) or a word."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def _add_model_args(p):
+    p.add_argument("--model-arg", type=_model_arg, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="constructor argument of the model, e.g. cifar_stem=True or alpha=0.25 "
+                        "(repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,8 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print a model's layers and parameters")
     p.add_argument("--model", required=True)
-    p.add_argument("--input", type=_shape, required=True, help="input size C,H,W (or F)")
-    p.add_argument("--num-classes", type=_positive_int, default=10)
+    p.add_argument("--input", type=_shape, default=None,
+                   help="input size C,H,W (or F); default: the model's reference input "
+                        "(3,224,224 for the ImageNet models)")
+    p.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="classes of the model's output (default: 1000 for the ImageNet "
+                        "models, else 10)")
+    _add_model_args(p)
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
@@ -140,7 +166,8 @@ def cmd_train(args) -> int:
     num_classes = args.num_classes or prepared.num_classes
     check_labels(prepared, num_classes)
     out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
-    model, model_kwargs = build_model(args.model, num_classes, prepared.input_shape)
+    model, model_kwargs = build_model(args.model, num_classes, prepared.input_shape,
+                                      **dict(args.model_arg))
     print(model_summary(model, prepared.input_shape))
     print(f"data: {args.data}: {len(prepared.train)} train, "
           f"{len(prepared.val) if prepared.val is not None else 0} validation, "
@@ -261,7 +288,7 @@ def cmd_lr_find(args) -> int:
     prepared = _prepare(args, args.model, seed=args.seed)
     num_classes = args.num_classes or prepared.num_classes
     check_labels(prepared, num_classes)
-    model, _ = build_model(args.model, num_classes, prepared.input_shape)
+    model, _ = build_model(args.model, num_classes, prepared.input_shape, **dict(args.model_arg))
     result = lr_find(model, _loader(prepared.train, args.batch_size, shuffle=True), "cross_entropy",
                      get_optimizer(args.optimizer, model, args.lr), start_lr=args.start_lr, end_lr=args.end_lr,
                      num_iter=args.num_iter)
@@ -278,10 +305,18 @@ def cmd_lr_find(args) -> int:
 
 def cmd_summary(args) -> int:
     import soma
+    from soma.models import model_info
     from soma.train.workflow import build_model, check_names, model_summary
 
     check_names(model=args.model)
-    model, _ = build_model(args.model, args.num_classes, args.input)
+    reference = model_info(args.model).reference_input
+    if args.input is None:
+        if reference is None:
+            raise RunError(f"{args.model} has no reference input size: give one with --input "
+                           "C,H,W", usage=True)
+        args.input = reference
+    num_classes = args.num_classes or (1000 if reference else 10)
+    model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
     try:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))
@@ -297,9 +332,12 @@ def cmd_models(args) -> int:
     from soma.models import list_models, model_info
 
     for name, description in list_models().items():
-        size = model_info(name).input_size
+        info = model_info(name)
+        size, reference = info.input_size, info.reference_input
         shown = f" [input {size[0]}x{size[1]}]" if size else ""
-        print(f"{name:<14}{description}{shown}")
+        if reference:
+            shown = f" [reference input {'x'.join(str(d) for d in reference)}]"
+        print(f"{name:<16}{description}{shown}")
     return EXIT_OK
 
 

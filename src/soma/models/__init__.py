@@ -8,14 +8,55 @@ from soma.models.registry import ModelInfo, get_model, list_models, model_info, 
 from soma.models.mlp import MLP  # noqa: E402  (importing a model registers it)
 from soma.models.lenet import LeNet5  # noqa: E402
 from soma.models.simplecnn import SimpleCNN  # noqa: E402
+from soma.models import blocks  # noqa: E402
+from soma.models.alexnet import AlexNet, alexnet  # noqa: E402
+from soma.models.densenet import DenseNet, densenet121  # noqa: E402
+from soma.models.efficientnet import EfficientNet, efficientnet_b0  # noqa: E402
+from soma.models.googlenet import GoogLeNet, googlenet  # noqa: E402
+from soma.models.mobilenet import MobileNetV1, MobileNetV2, mobilenet_v1, mobilenet_v2  # noqa: E402
+from soma.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152  # noqa: E402
+from soma.models.squeezenet import SqueezeNet, squeezenet1_1  # noqa: E402
+from soma.models.vgg import (  # noqa: E402
+    VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
+)
 
 __all__ = [
+    "AlexNet",
+    "DenseNet",
+    "EfficientNet",
+    "GoogLeNet",
     "LeNet5",
     "MLP",
+    "MobileNetV1",
+    "MobileNetV2",
     "ModelInfo",
+    "ResNet",
     "SimpleCNN",
+    "SqueezeNet",
+    "VGG",
+    "alexnet",
+    "blocks",
+    "densenet121",
+    "efficientnet_b0",
     "get_model",
+    "googlenet",
     "list_models",
+    "mobilenet_v1",
+    "mobilenet_v2",
     "model_info",
     "register_model",
+    "resnet101",
+    "resnet152",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "squeezenet1_1",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
 ]

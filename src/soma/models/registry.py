@@ -3,6 +3,9 @@ builds one, ``list_models()`` lists them with one line each.
 
 Every builder takes ``num_classes`` and ``in_channels``. A model that needs inputs of one size
 says so with ``input_size=(H, W)`` when registered; the ``soma`` command resizes images to it.
+A model that accepts any size down to a minimum says so with ``min_input_size=(H, W)`` (smaller
+images are enlarged to it), and ``reference_input=(C, H, W)`` names the setting its paper uses
+(ImageNet's 3×224×224), the default of ``soma summary``.
 """
 
 from dataclasses import dataclass
@@ -16,12 +19,15 @@ class ModelInfo:
     builder: object
     description: str
     input_size: tuple | None = None   # (H, W), or None when any size works
+    reference_input: tuple | None = None   # (C, H, W) of the reference setting, e.g. (3, 224, 224)
+    min_input_size: tuple | None = None    # smallest (H, W) accepted when input_size is None
 
 
 _REGISTRY: dict = {}
 
 
-def register_model(name: str, description: str = "", input_size=None):
+def register_model(name: str, description: str = "", input_size=None, reference_input=None,
+                   min_input_size=None):
     """Decorator registering a model class or builder function under ``name``.
 
     Example:
@@ -39,7 +45,9 @@ def register_model(name: str, description: str = "", input_size=None):
         text = description
         if not text and builder.__doc__:
             text = builder.__doc__.strip().splitlines()[0]
-        _REGISTRY[name] = ModelInfo(name, builder, text, tuple(input_size) if input_size else None)
+        _REGISTRY[name] = ModelInfo(name, builder, text, tuple(input_size) if input_size else None,
+                                    tuple(reference_input) if reference_input else None,
+                                    tuple(min_input_size) if min_input_size else None)
         return builder
 
     return add

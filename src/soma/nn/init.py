@@ -4,6 +4,8 @@ Fan-in/fan-out follow PyTorch: for a weight of shape (out, in, *kernel), fan_in 
 fan_out = out·Πkernel. Each function takes an optional ``generator=`` for reproducible tests.
 """
 
+import contextlib
+import functools
 import math
 
 from soma.autograd.grad_mode import no_grad
@@ -26,6 +28,42 @@ _GAINS = {
     "relu": math.sqrt(2.0),
     "selu": 3.0 / 4,
 }
+
+
+_skipping = 0  # > 0 inside ``no_init()``: the fill functions below leave tensors as they are
+
+
+def _skippable(fill):
+    """Make an initialiser do nothing inside ``no_init()`` (the tensor is returned untouched)."""
+
+    @functools.wraps(fill)
+    def maybe_fill(tensor, *args, **kwargs):
+        return tensor if _skipping else fill(tensor, *args, **kwargs)
+
+    return maybe_fill
+
+
+@contextlib.contextmanager
+def no_init():
+    """Within this block, every initialiser here leaves its tensor untouched.
+
+    Modules built inside it keep whatever memory ``empty`` gave their parameters: use it to
+    count the parameters of a large model cheaply (``nn.utils.skip_init`` builds one module this
+    way), or to build layers whose weights are drawn once, afterwards, by a model's own scheme.
+
+    Example:
+        >>> import soma
+        >>> with no_init():
+        ...     layer = soma.nn.Linear(4096, 4096)   # no random draws
+        >>> sum(p.numel() for p in layer.parameters())
+        16781312
+    """
+    global _skipping
+    _skipping += 1
+    try:
+        yield
+    finally:
+        _skipping -= 1
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -62,18 +100,21 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_skippable
 @no_grad()
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
     return tensor._fill_with(_random.resolve(generator).uniform(a, b, tensor.shape))
 
 
+@_skippable
 @no_grad()
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std²)."""
     return tensor._fill_with(_random.resolve(generator).normal(mean, std, tensor.shape))
 
 
+@_skippable
 @no_grad()
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std²) redrawn until every value lies in [a, b]."""
@@ -86,6 +127,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     return tensor._fill_with(values)
 
 
+@_skippable
 @no_grad()
 def constant_(tensor, val):
     return tensor._fill_with(val)
@@ -99,6 +141,7 @@ def ones_(tensor):
     return constant_(tensor, 1.0)
 
 
+@_skippable
 @no_grad()
 def eye_(tensor):
     if tensor.ndim != 2:
@@ -106,6 +149,7 @@ def eye_(tensor):
     return tensor._fill_with(_xp.eye(*tensor.shape))
 
 
+@_skippable
 @no_grad()
 def dirac_(tensor, groups=1):
     """Fill a conv weight (out, in, *k) so the convolution is the identity on the first channels."""
@@ -145,6 +189,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return normal_(tensor, 0.0, std, generator)
 
 
+@_skippable
 @no_grad()
 def orthogonal_(tensor, gain=1.0, generator=None):
     """Fill with a (semi-)orthogonal matrix, scaled by ``gain`` (Saxe et al., 2013)."""

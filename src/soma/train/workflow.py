@@ -84,7 +84,7 @@ def prepare_data(name: str, model: str | None = None, *, root=None, val_split: f
             raise _unknown_dataset(name, error) from None
         raise
     source = tuple(splits.input_shape)
-    target = model_info(model).input_size if model else None
+    target = _target_size(model, source) if model else None
     notes = []
     if len(source) != 3:  # feature vectors: nothing to resize or normalise per channel
         return PreparedData(name, splits.train, splits.val, splits.test, splits.num_classes, source,
@@ -99,6 +99,17 @@ def prepare_data(name: str, model: str | None = None, *, root=None, val_split: f
     fitted = [_fit_split(d, size, mean, std) for d in (splits.train, splits.val, splits.test)]
     return PreparedData(name, *fitted, splits.num_classes, (source[0], *size), source,
                         tuple(splits.classes), mean, std, notes)
+
+
+def _target_size(model: str, source: tuple):
+    """The (H, W) images must be resized to for ``model``, or None to keep them as they are."""
+    info = model_info(model)
+    if info.input_size is not None or len(source) != 3 or info.min_input_size is None:
+        return info.input_size
+    smallest = info.min_input_size
+    if source[1] >= smallest[0] and source[2] >= smallest[1]:
+        return None
+    return (max(source[1], smallest[0]), max(source[2], smallest[1]))
 
 
 def check_labels(prepared: PreparedData, num_classes: int) -> None:
@@ -147,7 +158,12 @@ def build_model(name: str, num_classes: int, input_shape: tuple, **kwargs):
     else:
         raise RunError(f"model {name!r} takes images, but the data has feature vectors of shape "
                        f"{tuple(input_shape)}; use --model mlp", usage=True)
-    return get_model(info.name, num_classes=num_classes, **kwargs), kwargs
+    try:
+        model = get_model(info.name, num_classes=num_classes, **kwargs)
+    except TypeError as error:  # an argument the model does not take (e.g. from --model-arg)
+        raise RunError(f"cannot build {name!r} with arguments {kwargs}: {error}",
+                       usage=True) from None
+    return model, kwargs
 
 
 SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
