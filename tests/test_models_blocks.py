@@ -129,7 +129,7 @@ def test_mobilenet_v1_uses_keras_glorot_with_keras_fans():
     pw = model.conv_pw_13.weight.detach().numpy()                           # 1×1, 1024 → 1024
     assert np.abs(pw).max() <= math.sqrt(6 / 2048)
     assert pw.std() == pytest.approx(math.sqrt(6 / 2048) / math.sqrt(3), rel=0.02)
-    dw = model.conv_dw_13.weight.detach().numpy()                           # Keras kernel (3, 3, 1024, 1)
+    dw = model.conv_dw_13.weight.detach().numpy()        # Keras kernel (3, 3, 1024, 1)
     limit = math.sqrt(6 / (9 * 1024 + 9))
     assert np.abs(dw).max() <= limit and np.abs(dw).max() > 0.9 * limit
     bn = model.conv_dw_13_bn
@@ -212,7 +212,8 @@ def test_squeeze_excitation_formula():
     w2, b2 = se.fc2.weight.detach().numpy()[:, :, 0, 0], se.fc2.bias.detach().numpy()
     hidden = np.maximum(pooled @ w1.T + b1, 0)
     scale = 1 / (1 + np.exp(-(hidden @ w2.T + b2)))
-    np.testing.assert_allclose(se(x).detach().numpy(), x.numpy() * scale[:, :, None, None], rtol=1e-5)
+    expected = x.numpy() * scale[:, :, None, None]
+    np.testing.assert_allclose(se(x).detach().numpy(), expected, rtol=1e-5)
 
 
 def test_stochastic_depth_drops_whole_samples_and_keeps_the_mean():

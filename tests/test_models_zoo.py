@@ -13,6 +13,7 @@ import soma
 from soma import nn
 from soma.inspection import summary
 from soma.models import get_model, list_models, model_info
+from soma.nn.init import no_init as init_skipped
 from soma.nn.utils import skip_init
 
 # torchvision's published parameter counts (``weights.meta["num_params"]``); MobileNet v1 is
@@ -244,3 +245,17 @@ def test_train_resnet18_on_digits_from_the_command_line(tmp_path, capsys):
     assert "inputs resized from 8x8 to 32x32 for resnet18" in out
     accuracy = float(out.split("test: loss")[1].split("accuracy")[1].split()[0])
     assert accuracy > 0.5, out[-400:]
+
+
+@pytest.mark.parametrize("case, name", [("vgg11_train", "vgg11"),
+                                        ("densenet121_train", "densenet121")])
+def test_benchmark_networks_are_the_zoo_models(case, name):
+    """The benchmark builds its networks from nn primitives; they are the zoo's CIFAR variants."""
+    from benchmarks.cases import zoo
+
+    build = {"vgg11_train": zoo._vgg11, "densenet121_train": zoo._densenet121}[case]
+    with init_skipped():
+        bench = build(soma).state_dict()
+        model = get_model(name, num_classes=10, cifar_stem=True).state_dict()
+    assert [(k, tuple(v.shape)) for k, v in bench.items()] == \
+        [(k, tuple(v.shape)) for k, v in model.items()]

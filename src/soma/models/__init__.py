@@ -13,8 +13,12 @@ from soma.models.alexnet import AlexNet, alexnet  # noqa: E402
 from soma.models.densenet import DenseNet, densenet121  # noqa: E402
 from soma.models.efficientnet import EfficientNet, efficientnet_b0  # noqa: E402
 from soma.models.googlenet import GoogLeNet, googlenet  # noqa: E402
-from soma.models.mobilenet import MobileNetV1, MobileNetV2, mobilenet_v1, mobilenet_v2  # noqa: E402
-from soma.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152  # noqa: E402
+from soma.models.mobilenet import (  # noqa: E402
+    MobileNetV1, MobileNetV2, mobilenet_v1, mobilenet_v2,
+)
+from soma.models.resnet import (  # noqa: E402
+    ResNet, resnet18, resnet34, resnet50, resnet101, resnet152,
+)
 from soma.models.squeezenet import SqueezeNet, squeezenet1_1  # noqa: E402
 from soma.models.vgg import (  # noqa: E402
     VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,

@@ -13,8 +13,9 @@ Layout at 224×224 (DenseNet-121, the paper's Table 1):
     denseblock2 (12) → transition2 → denseblock3 (24) → transition3 → denseblock4 (16)   28 → 7
     norm5 → ReLU → global average pooling → classifier (1024 → classes)
 
-Names as torchvision's (``features.conv0.weight``, ``features.denseblock1.denselayer1.norm1.weight``,
-``features.transition1.conv.weight``, ``classifier.bias`` …), and so is the initialisation
+Names as torchvision's (``features.conv0.weight``,
+``features.denseblock1.denselayer1.norm1.weight``, ``features.transition1.conv.weight``,
+``classifier.bias`` …), and so is the initialisation
 (He-normal with fan-in for convolutions, BN γ = 1, β = 0, zero classifier bias).
 """
 

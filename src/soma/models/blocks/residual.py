@@ -8,7 +8,8 @@ size or the channel count (the paper's projection shortcut, option B).
 * ``Bottleneck`` (ResNet-50/101/152): 1×1 reduce, 3×3, 1×1 expand to ``4 · planes``
   (``expansion = 4``); the stride sits on the 3×3 convolution, as in torchvision ("ResNet v1.5").
 
-Names as torchvision's: ``conv1``, ``bn1``, ``conv2``, ``bn2`` (``conv3``, ``bn3``), ``downsample``.
+Names as torchvision's: ``conv1``, ``bn1``, ``conv2``, ``bn2`` (``conv3``, ``bn3``) and
+``downsample``.
 """
 
 from soma import nn
