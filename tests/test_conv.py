@@ -58,6 +58,11 @@ CONV_GRID = [
     ("Conv2d", 2, 3, 4, dict(padding="same", dilation=(1, 3)), (7, 9)),
     ("Conv2d", 2, 3, 5, dict(padding="valid"), (7, 9)),
     ("Conv2d", 1, 1, 3, dict(stride=3), (1 + 3 * 3, 8)),
+    ("Conv2d", 16, 32, 3, dict(padding=1), (6, 6)),                        # channels-last
+    ("Conv2d", 32, 16, 3, dict(stride=2, padding=1), (7, 8)),
+    ("Conv2d", 32, 32, 3, dict(groups=2, padding=1, bias=False), (5, 5)),
+    ("Conv1d", 16, 8, 4, dict(padding="same"), (9,)),
+    ("Conv3d", 16, 4, 3, dict(padding=1), (3, 4, 3)),
     ("Conv3d", 2, 4, 3, dict(padding=1), (5, 4, 6)),
     ("Conv3d", 4, 4, (1, 3, 2), dict(stride=(1, 2, 2), groups=4), (3, 7, 6)),
     ("Conv3d", 2, 2, 2, dict(padding="same", dilation=2), (4, 5, 4)),
