@@ -310,7 +310,8 @@ def test_channel_mismatch_with_groups():
 
 def test_kernel_larger_than_padded_input():
     with pytest.raises(ValueError, match=r"conv2d: kernel size \(5, 5\) is larger than the padded "
-                                         r"input \(4, 4\) \(input \(2, 2\) with padding \(1, 1\)\)"):
+                                         r"input \(4, 4\) \(input \(2, 2\) with padding "
+                                         r"\(1, 1\)\)"):
         nn.Conv2d(1, 1, 5, padding=1)(soma.zeros(1, 1, 2, 2))
     with pytest.raises(ValueError, match=r"spanning \(5,\) with dilation"):
         soma.nn.functional.conv1d(soma.zeros(1, 1, 4), soma.zeros(1, 1, 3), dilation=2)
@@ -330,7 +331,8 @@ def test_wrong_rank_lists_accepted_shapes(layer, shape, accepted):
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: nn.Conv2d(3, 8, 3, groups=2), r"in_channels=3 must be a positive multiple of groups=2"),
+    (lambda: nn.Conv2d(3, 8, 3, groups=2), r"in_channels=3 must be a positive multiple of "
+                                           r"groups=2"),
     (lambda: nn.Conv2d(4, 6, 3, groups=4), r"out_channels=6 must be a positive multiple"),
     (lambda: nn.Conv2d(4, 4, 3, groups=0), r"groups must be a positive integer"),
     (lambda: nn.Conv2d(3, 8, 3, stride=2, padding="same"), r"'same' is not supported for strided"),
