@@ -194,6 +194,33 @@ def test_repr_matches_torch(torch_or_skip, ctor):
     assert repr(eval("nn." + ctor)) == repr(eval("torch_or_skip.nn." + ctor))
 
 
+@pytest.mark.parametrize("cin, cout, groups, k", [(3, 4, 1, 3), (16, 8, 1, 3), (4, 4, 4, 3),
+                                                  (16, 8, 1, 1)])
+def test_any_memory_layout_of_the_input(torch_or_skip, cin, cout, groups, k):
+    """Strided and permuted views (e.g. a channels-last tensor permuted to NCHW) work alike."""
+    torch = torch_or_skip
+    ours, theirs = _twins(torch, "Conv2d", cin, cout, k, groups=groups, padding=k // 2)
+    base = np.random.default_rng(0).standard_normal((2, 9, 7, cin)).astype(np.float32)
+    for view in (lambda a: a.permute(0, 3, 1, 2), lambda a: a.permute(0, 3, 1, 2)[:, :, ::2]):
+        x = view(torch.from_numpy(base))
+        xs = view(soma.tensor(base))
+        np.testing.assert_allclose(ours(xs).detach().numpy(), theirs(x).detach().numpy(),
+                                   rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, cin, cout, groups", [("Conv2d", 3, 4, 1), ("Conv2d", 16, 32, 1),
+                                                     ("Conv2d", 4, 8, 4),
+                                                     ("ConvTranspose2d", 4, 2, 1)])
+def test_empty_batch(torch_or_skip, name, cin, cout, groups):
+    ours, theirs = _twins(torch_or_skip, name, cin, cout, 3, groups=groups, padding=1)
+    x = soma.zeros(0, cin, 5, 5, requires_grad=True)
+    y = ours(x)
+    assert tuple(y.shape) == tuple(theirs(torch_or_skip.zeros(0, cin, 5, 5)).shape)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, cin, 5, 5)
+    assert not ours.weight.grad.numpy().any() and not ours.bias.grad.numpy().any()
+
+
 def test_no_grad_forward_builds_no_graph():
     conv = nn.Conv2d(2, 3, 3)
     x = soma.randn(1, 2, 5, 5)

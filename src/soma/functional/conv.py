@@ -18,18 +18,45 @@ so it runs the same kernels in the other order.
 """
 
 from soma.autograd.function import Function
+from soma.backend import get_xp
 from soma.functional import _depthwise, _im2col, _im2col_narrow, _pointwise
 from soma.functional._conv_args import (
     check_bias, check_input, conv_geometry, transpose_geometry,
 )
 from soma.functional.shape import squeeze, unsqueeze
 
+_xp = get_xp()
+
 # Below this many input channels per group, im2col copies faster channel-major.
 _NARROW = 16
 
 
-def _kernels(g, in_per_group):
-    """The kernel set for this geometry: depthwise, pointwise, or im2col + BLAS."""
+class _EmptyBatch:
+    """Kernels for a batch of zero items: empty outputs, zero weight gradients."""
+
+    @staticmethod
+    def prepare(x, g):
+        return x
+
+    prepare_grad = prepare
+
+    @staticmethod
+    def forward(x, w, b, g):
+        return _xp.zeros((0, w.shape[0]) + g.out_size, dtype=w.dtype)
+
+    @staticmethod
+    def grad_input(q, w, g, n):
+        return _xp.zeros((0, w.shape[1] * g.groups) + g.in_size, dtype=w.dtype)
+
+    @staticmethod
+    def grad_weight(q, p, g, w_shape):
+        return _xp.zeros(w_shape, dtype=q.dtype)
+
+
+def _kernels(g, in_per_group, batch):
+    """The kernel set for this call: depthwise, pointwise, im2col + BLAS (or an empty batch)."""
+    if batch == 0:
+        return _EmptyBatch
     if in_per_group == 1 and g.groups > 1:
         return _depthwise.Dense if _depthwise.use_dense(g) else _depthwise.Taps
     if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
@@ -46,7 +73,7 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
-        kernels = _kernels(geometry, w.shape[1])
+        kernels = _kernels(geometry, w.shape[1], x.shape[0])
         prepared = kernels.prepare(x, geometry)
         need_x, need_w, _ = ctx.needs_input_grad
         ctx.save(prepared if need_w else None, w if need_x else None)
@@ -71,7 +98,7 @@ class ConvTransposeNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
-        kernels = _kernels(geometry, w.shape[1])
+        kernels = _kernels(geometry, w.shape[1], x.shape[0])
         q = kernels.prepare_grad(x, geometry)
         y = kernels.grad_input(q, w, geometry, x.shape[0])
         if b is not None:
