@@ -42,6 +42,15 @@ CONV = [
                                                              dilation=(1, 2, 1)), "groups"),
     ("conv3d", (2, 3, 3, 4, 4), (3, 1, 3, 3, 3), True, dict(groups=3, padding=1), "depthwise"),
     ("conv3d", (1, 2, 4, 3, 4), (2, 2, 2, 2, 3), False, dict(padding="same"), "same"),
+    # 16+ input channels per group: the channels-last kernels
+    ("conv1d", (2, 16, 7), (5, 16, 3), True, dict(stride=2), "wide"),
+    ("conv2d", (2, 16, 5, 4), (3, 16, 3, 2), True, dict(stride=(1, 2), padding=(1, 0)), "wide"),
+    ("conv2d", (1, 32, 4, 4), (4, 16, 3, 3), True, dict(groups=2, padding=1, dilation=(1, 2)),
+     "wide_groups"),
+    ("conv2d", (2, 16, 5, 5), (8, 16, 3, 3), True, dict(padding=1), "wide_adjoint_conv"),
+    ("conv2d", (1, 16, 5, 6), (4, 16, 2, 3), False, dict(padding="same"), "wide_same_even"),
+    ("conv2d", (1, 16, 3, 4), (5, 16, 1, 1), True, {}, "pointwise_batch1"),
+    ("conv3d", (1, 16, 3, 3, 4), (2, 16, 2, 2, 3), True, dict(padding=1), "wide"),
 ]
 
 # name, input, weight (in, out/groups, *k), bias?, kwargs, variant
@@ -51,14 +60,15 @@ TRANSPOSED = [
                                                           groups=2, dilation=2), "all_args"),
     ("conv_transpose2d", (1, 1, 3, 3), (1, 1, 2, 2), True, dict(stride=2, padding=1),
      "lecture_3x3_to_4x4"),
-    ("conv_transpose2d", (2, 3, 4, 3), (3, 2, 3, 2), True, dict(stride=(2, 1), padding=(1, 0),
-                                                              output_padding=(1, 0)), "asymmetric"),
-    ("conv_transpose2d", (2, 4, 3, 3), (4, 1, 3, 3), False, dict(stride=2, groups=2,
-                                                               dilation=(1, 2)), "groups_dilation"),
+    ("conv_transpose2d", (2, 3, 4, 3), (3, 2, 3, 2), True,
+     dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0)), "asymmetric"),
+    ("conv_transpose2d", (2, 4, 3, 3), (4, 1, 3, 3), False,
+     dict(stride=2, groups=2, dilation=(1, 2)), "groups_dilation"),
     ("conv_transpose2d", (2, 3, 4, 4), (3, 1, 3, 3), True, dict(groups=3, padding=1),
      "depthwise_dense"),
-    ("conv_transpose2d", (2, 2, 12, 11), (2, 1, 3, 3), True, dict(groups=2, stride=2, padding=1,
-                                                                output_padding=1), "depthwise_taps"),
+    ("conv_transpose2d", (2, 2, 12, 11), (2, 1, 3, 3), True,
+     dict(groups=2, stride=2, padding=1, output_padding=1), "depthwise_taps"),
+    ("conv_transpose2d", (1, 4, 3, 3), (4, 16, 3, 3), True, dict(stride=2), "wide"),
     ("conv_transpose3d", (1, 2, 2, 3, 2), (2, 3, 2, 2, 3), True, dict(stride=2, padding=(0, 1, 1),
                                                                     output_padding=(1, 0, 1)),
      "basic"),
@@ -86,8 +96,8 @@ PADS = [
 ]
 
 PAD_SPECS = [
-    OpSpec("pad", lambda a, p=p, m=m: F.pad(a, p, mode=m), lambda a, p=p, m=m: TF.pad(a, p, mode=m),
-           shapes=(shape,), variant=f"{m}_{v}")
+    OpSpec("pad", lambda a, p=p, m=m: F.pad(a, p, mode=m),
+           lambda a, p=p, m=m: TF.pad(a, p, mode=m), shapes=(shape,), variant=f"{m}_{v}")
     for m in ("constant", "reflect", "replicate", "circular") for shape, p, v in PADS
 ] + [
     OpSpec("pad", lambda a: F.pad(a, (1, 2, 0, 1), value=2.5),
