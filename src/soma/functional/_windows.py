@@ -54,15 +54,14 @@ def check_input(op, x, d):
 class Windows:
     """The geometry of one pooling call over the trailing ``d`` dimensions of an input."""
 
-    def __init__(self, op, spatial, kernel, stride, padding, dilation=1, ceil_mode=False,
-                 max_pad_rule="effective"):
+    def __init__(self, op, spatial, kernel, stride, padding, dilation=1, ceil_mode=False):
         d = len(spatial)
         self.spatial = tuple(spatial)
         self.kernel = ntuple(kernel, d, op, "kernel_size")
         self.stride = ntuple(kernel if stride is None or stride == () else stride, d, op, "stride")
         self.padding = ntuple(padding, d, op, "padding")
         self.dilation = ntuple(dilation, d, op, "dilation")
-        self._check(op, max_pad_rule)
+        self._check(op)
         self.out = tuple(
             pool_output_size(n, k, s, p, dl, ceil_mode)
             for n, k, s, p, dl in zip(self.spatial, self.kernel, self.stride, self.padding,
@@ -86,19 +85,14 @@ class Windows:
             s == k and dl == 1 and o * k == n for s, k, dl, o, n in
             zip(self.stride, self.kernel, self.dilation, self.out, self.spatial))
 
-    def _check(self, op, max_pad_rule):
+    def _check(self, op):
         for name, values, low in (("kernel_size", self.kernel, 1), ("stride", self.stride, 1),
                                   ("dilation", self.dilation, 1), ("padding", self.padding, 0)):
             if any(v < low for v in values):
                 raise ValueError(f"{op}: {name} must be at least {low}, got {values}")
-        for k, p, dl in zip(self.kernel, self.padding, self.dilation):
-            effective = dl * (k - 1) + 1 if max_pad_rule == "effective" else k
-            if 2 * p > effective:
-                raise ValueError(
-                    f"{op}: padding should be at most half of the kernel size, but got "
-                    f"padding={self.padding} for kernel_size={self.kernel} and "
-                    f"dilation={self.dilation}"
-                )
+        if any(2 * p > k for k, p in zip(self.kernel, self.padding)):
+            raise ValueError(f"{op}: padding should be at most half of the kernel size, but got "
+                             f"padding={self.padding} for kernel_size={self.kernel}")
 
     @property
     def size(self) -> int:

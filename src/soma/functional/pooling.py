@@ -208,7 +208,7 @@ def _window_counts(win, count_include_pad):
 def _avg_pool(op, d, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     check_input(op, x, d)
-    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode, "kernel")
+    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must be non-zero")
