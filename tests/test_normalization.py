@@ -23,7 +23,8 @@ def _pair(layer, c, **kw):
         rng = np.random.default_rng(3)
         with torch.no_grad():
             theirs.weight.copy_(torch.tensor(rng.uniform(0.5, 1.5, c)))
-            theirs.bias.copy_(torch.tensor(rng.standard_normal(c)))
+            if theirs.bias is not None:
+                theirs.bias.copy_(torch.tensor(rng.standard_normal(c)))
     return ours, theirs
 
 
