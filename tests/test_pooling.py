@@ -11,7 +11,8 @@ from tests.layer_helpers import compare_layers, distinct
 
 torch = pytest.importorskip("torch")
 
-SHAPES_2D = [(1, 1, 7, 9), (2, 3, 8, 8), (3, 6, 5)]
+# N·C ≥ 16 planes: windows with more than 4 elements are pooled in the pixels layout
+SHAPES_2D = [(1, 1, 7, 9), (2, 3, 8, 8), (3, 6, 5), (4, 8, 7, 9), (20, 5, 6)]
 GRID_2D = [
     dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=c)
     for k, s, p, d, c in itertools.product([2, 3, (2, 3)], [None, 1, 2, (1, 2)], [0, 1],
@@ -64,7 +65,7 @@ def test_avgpool_divisor_override(kw):
                                 dict(kernel_size=3, stride=1, padding=1, dilation=2,
                                      ceil_mode=True),
                                 dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)])
-@pytest.mark.parametrize("shape", [(2, 3, 11), (1, 1, 8), (4, 9)], ids=str)
+@pytest.mark.parametrize("shape", [(2, 3, 11), (1, 1, 8), (4, 9), (4, 5, 12)], ids=str)
 def test_pool1d_matches_torch(kw, shape):
     x = distinct(np.random.default_rng(0), shape)
     compare_layers(nn.MaxPool1d(**kw, return_indices=True),
@@ -78,7 +79,7 @@ def test_pool1d_matches_torch(kw, shape):
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
                                 dict(kernel_size=(3, 2, 2), stride=(2, 1, 2), padding=(1, 0, 1),
                                      dilation=(1, 2, 1), ceil_mode=True)])
-@pytest.mark.parametrize("shape", [(2, 2, 5, 6, 7), (1, 4, 4, 5)], ids=str)
+@pytest.mark.parametrize("shape", [(2, 2, 5, 6, 7), (1, 4, 4, 5), (3, 8, 4, 5, 4)], ids=str)
 def test_pool3d_matches_torch(kw, shape):
     x = distinct(np.random.default_rng(0), shape)
     compare_layers(nn.MaxPool3d(**kw, return_indices=True),
@@ -268,3 +269,14 @@ def test_repr_matches_torch(make):
 def test_pooling_layers_have_no_state():
     assert nn.MaxPool2d(2).state_dict() == {}
     assert list(nn.AdaptiveAvgPool2d(1).parameters()) == []
+
+
+def test_grids_cover_both_layouts():
+    """The argument grids above run each kernel in both memory layouts (see _windows.py)."""
+    from soma.functional._windows import Windows
+    from soma.functional.pooling import use_pixels
+
+    win = Windows("test", (7, 9), 3, 2, 1)
+    assert use_pixels(win, (4, 8)) and use_pixels(win, (20,))
+    assert not use_pixels(win, (2, 3)) and not use_pixels(win, (1, 1))
+    assert not use_pixels(Windows("test", (8, 8), 2, 2, 0), (4, 8))

@@ -35,6 +35,7 @@ MAX_2D = [
     ("k4_d2_p2_ceil", (1, 1, 9, 10), dict(kernel_size=4, stride=3, padding=2, dilation=2,
                                           ceil_mode=True)),
     ("unbatched", (3, 5, 5), dict(kernel_size=2, stride=1)),
+    ("k3s2p1_pixels", (4, 5, 7, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
 ]
 for variant, shape, kw in MAX_2D:
     SPECS.append(OpSpec("max_pool2d", lambda a, kw=kw: SP.max_pool2d(a, **kw),
@@ -77,6 +78,8 @@ AVG_2D = [
     ("k2x3_s2x1_ceil", (2, 1, 7, 6), dict(kernel_size=(2, 3), stride=(2, 1), ceil_mode=True)),
     ("divisor", (2, 2, 6, 6), dict(kernel_size=3, stride=2, padding=1, divisor_override=5)),
     ("unbatched", (3, 5, 5), dict(kernel_size=2, stride=1)),
+    ("k3s2p1_pixels", (4, 5, 7, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                         count_include_pad=False)),
 ]
 for variant, shape, kw in AVG_2D:
     SPECS.append(OpSpec("avg_pool2d", lambda a, kw=kw: SP.avg_pool2d(a, **kw),
