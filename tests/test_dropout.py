@@ -1,4 +1,5 @@
-"""Dropout layers: mask statistics, scaling, channel masks, alpha dropout, generators, MC dropout."""
+"""Dropout layers: mask statistics and scaling, channel masks, alpha dropout, generators,
+MC dropout."""
 
 import warnings
 

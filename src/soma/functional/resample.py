@@ -156,7 +156,10 @@ def _output_geometry(x, d, size, scale_factor, recompute_scale_factor, mode):
         return tuple(int(s) for s in size), (None,) * d
     if scale_factor is None:
         raise ValueError("interpolate: either size or scale_factor should be defined")
-    scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * d
+    if isinstance(scale_factor, (tuple, list)):
+        scales = tuple(scale_factor)
+    else:
+        scales = (scale_factor,) * d
     if len(scales) != d:
         raise ValueError(f"interpolate: input with spatial size {spatial} needs a scale_factor "
                          f"of {d} elements, got {scales}")
