@@ -96,6 +96,10 @@ def test_resample_errors():
         interpolate(x)
     with pytest.raises(ValueError, match="unknown mode 'cubic'"):
         interpolate(x, size=3, mode="cubic")
+    with pytest.raises(TypeError, match="'bilinear' needs a floating-point input"):
+        interpolate(soma.zeros(1, 1, 2, 2, dtype=soma.uint8), size=3, mode="bilinear")
+    images = soma.tensor(np.arange(4, dtype=np.uint8).reshape(1, 1, 2, 2))
+    assert interpolate(images, scale_factor=2).dtype == np.uint8  # nearest works on images
     with pytest.raises(NotImplementedError, match="antialias"):
         interpolate(x, size=3, mode="bilinear", antialias=True)
     with pytest.raises(ValueError, match=r"Upsample.*needs a size of 2 elements"):

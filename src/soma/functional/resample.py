@@ -180,6 +180,8 @@ def _check_mode(x, mode, align_corners):
     if x.ndim not in (3, 4, 5):
         raise ValueError(f"interpolate: expected 3D, 4D or 5D input (N, C, *spatial), got shape "
                          f"{tuple(x.shape)}")
+    if mode not in ("nearest", "nearest-exact") and x.dtype.kind != "f":
+        raise TypeError(f"interpolate: mode '{mode}' needs a floating-point input, got {x.dtype}")
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != x.ndim - 2:
         raise ValueError(f"interpolate: mode '{mode}' needs {_MODE_DIMS[mode] + 2}D input, got "
                          f"shape {tuple(x.shape)}")
