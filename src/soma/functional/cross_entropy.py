@@ -29,8 +29,13 @@ def _class_weights(t, w, ignore_index, dtype):
 
 
 def _mean_scale(reduction, gy, denom):
-    """d(reduce)/d(loss element) as an array that broadcasts against (N, *)."""
-    return gy / denom if reduction == "mean" else gy
+    """d(reduce)/d(loss element) as an array that broadcasts against (N, *).
+
+    When every target is ignored the mean is 0/0 = NaN, and its gradient is 0 (as PyTorch).
+    """
+    if reduction != "mean":
+        return gy
+    return gy / denom if denom != 0 else _xp.zeros_like(gy)
 
 
 def _classes(a):
@@ -75,8 +80,7 @@ class CrossEntropy(Function):
     def backward(ctx, gy):
         e, s, t, coef, valid, w = ctx.saved
         eps = ctx.smoothing
-        with _xp.errstate(invalid="ignore", divide="ignore"):
-            r = _mean_scale(ctx.reduction, gy, ctx.denom)
+        r = _mean_scale(ctx.reduction, gy, ctx.denom)
         # dL/dx_j = p_j A - (1-ε) w_t [j = t] - (ε/C) w_j,  A = (1-ε) w_t + (ε/C) Σ_c w_c
         a_t = r * (1 - eps) if coef is None else r * (1 - eps) * coef
         total = a_t
@@ -156,8 +160,7 @@ class NLL(Function):
     @staticmethod
     def backward(ctx, gy):
         t, coef = ctx.saved
-        with _xp.errstate(invalid="ignore", divide="ignore"):
-            r = _mean_scale(ctx.reduction, gy, ctx.denom)
+        r = _mean_scale(ctx.reduction, gy, ctx.denom)
         # dL/dx_c = -w_t where c = t, else 0
         picked = -r if coef is None else -r * coef
         g = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
@@ -293,11 +296,13 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, p, t, w, *, reduction):
         with _xp.errstate(divide="ignore"):
-            log_p = _xp.clip(_xp.log(p), -100.0, 0.0)
-        log_q = _xp.clip(log1p(-p), -100.0, 0.0)
-        loss = log_p - log_q
+            log_p = _xp.log(p)
+        log_q = log1p(-p)
+        loss = _xp.clip(log_p, -100.0, 0.0)
+        clipped_q = _xp.clip(log_q, -100.0, 0.0)
+        loss -= clipped_q
         loss *= t
-        loss += log_q
+        loss += clipped_q
         _xp.negative(loss, out=loss)
         if w is not None:
             loss = loss * w
@@ -316,7 +321,7 @@ class BinaryCrossEntropy(Function):
             # dL/dp = (p - t) / (p (1 - p)), the denominator kept >= 1e-12 (PyTorch's EPSILON)
             gp = (p - t) / _xp.clip((1 - p) * p, 1e-12, _xp.inf) * r
         if ctx.needs_input_grad[1]:
-            gt = (log_q - log_p) * r  # dL/dt = log(1 - p) - log p
+            gt = (log_q - log_p) * r  # dL/dt = log(1 - p) - log p, unclamped (±inf at 0, 1)
         return gp, gt, None
 
 
@@ -406,7 +411,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     """
     _check_reduction(reduction, "binary_cross_entropy")
     x, target, weight = _binary_args(input, target, weight, "binary_cross_entropy")
-    lo, hi = float(x.array.min(initial=0.0)), float(x.array.max(initial=1.0))
+    lo, hi = (float(x.array.min()), float(x.array.max())) if x.numel() else (0.0, 1.0)
     if lo < 0 or hi > 1:
         raise ValueError(f"binary_cross_entropy: every input must lie in [0, 1] (probabilities), "
                          f"found values in [{lo:.4g}, {hi:.4g}]; apply sigmoid, or use "
