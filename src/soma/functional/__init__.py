@@ -26,7 +26,7 @@ from soma.functional.shape import (
     index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
-from soma.functional.cross_entropy import (
+from soma.functional.classification_loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
 )
 from soma.functional.loss import (

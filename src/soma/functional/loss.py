@@ -2,7 +2,7 @@
 
 Every loss takes ``reduction``: ``'mean'`` (the default), ``'sum'`` or ``'none'`` (one value per
 element). The classification losses (cross-entropy, NLL, binary cross-entropy) live in
-``cross_entropy.py``; the helpers here are shared with them.
+``classification_loss.py``; the helpers here are shared with them.
 """
 
 from soma.autograd.function import Function
