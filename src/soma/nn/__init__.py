@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init
+from soma.nn import functional, init, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import (
     CELU, ELU, GELU, SELU, Exponential, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
@@ -71,4 +71,5 @@ __all__ = [
     "Unflatten",
     "functional",
     "init",
+    "utils",
 ]
