@@ -89,3 +89,11 @@ def test_log1p_edges():
         warnings.simplefilter("error")
         ours = special.log1p(np.array([-1.0, 0.0, -0.0, np.nan]))
     assert ours[0] == -np.inf and ours[1] == 0 and np.isnan(ours[3])
+
+
+def test_half_precision_computes_in_float32():
+    x = np.linspace(-6, 6, 101).astype(np.float16)
+    expected = special.erf(x.astype(np.float32)).astype(np.float16)
+    np.testing.assert_array_equal(special.erf(x), expected)
+    assert special.normal_cdf(x).dtype == np.float16
+    assert np.isfinite(special.normal_cdf(x)).all()

@@ -419,7 +419,7 @@ from soma.functional.smooth_activation import (  # noqa: E402
 from soma.functional.softmax_family import log_softmax, softmax, softmin  # noqa: E402
 
 __all__ = [
-    "celu", "elu", "exp", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",
+    "celu", "elu", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",
     "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "maxout", "mish", "prelu", "relu",
     "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softshrink",
     "softsign", "step", "tanh", "tanhshrink", "threshold",
