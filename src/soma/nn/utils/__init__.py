@@ -1,0 +1,18 @@
+"""``soma.nn.utils``: helpers around parameters and gradients (PyTorch's ``torch.nn.utils``)."""
+
+from soma.nn.utils.clip_grad import (
+    clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm,
+)
+from soma.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters
+from soma.nn.utils.regularization import l1_penalty, l2_penalty
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "clip_grads_with_norm_",
+    "get_total_norm",
+    "l1_penalty",
+    "l2_penalty",
+    "parameters_to_vector",
+    "vector_to_parameters",
+]
