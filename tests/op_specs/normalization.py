@@ -5,7 +5,7 @@ import torch
 
 import soma
 from soma.functional.batchnorm import batch_norm
-from soma.functional.local_response_norm import local_response_norm
+from soma.functional.response_norm import local_response_norm
 from soma.functional.normalization import group_norm, instance_norm, layer_norm
 from tests.op_specs.spec import OpSpec
 

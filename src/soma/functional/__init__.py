@@ -4,7 +4,11 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
-from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
+from soma.functional.activation import (
+    celu, elu, exponential, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
+    log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
+    softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
+)
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
@@ -22,16 +26,21 @@ from soma.functional.shape import (
     index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
-from soma.functional.loss import mse_loss
+from soma.functional.classification_loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
+)
+from soma.functional.loss import (
+    cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
+)
 from soma.functional.adaptive_pooling import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
     adaptive_max_pool2d, adaptive_max_pool3d,
 )
 from soma.functional.batchnorm import batch_norm
-from soma.functional.dropout import (
+from soma.functional.dropout_family import (
     alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
 )
-from soma.functional.local_response_norm import local_response_norm
+from soma.functional.response_norm import local_response_norm
 from soma.functional.normalization import group_norm, instance_norm, layer_norm
 from soma.functional.pooling import (
     avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,

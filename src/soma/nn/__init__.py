@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init
+from soma.nn import functional, init, utils
 from soma.nn.module import Module
 from soma.nn.modules.adaptive_pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
@@ -20,10 +20,17 @@ from soma.nn.modules.pooling import (
 from soma.nn.modules.upsampling import (
     PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
 )
-from soma.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from soma.nn.modules.activation import (
+    CELU, ELU, GELU, SELU, Exponential, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+    LogSigmoid, LogSoftmax, Maxout, Mish, PReLU, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softmin,
+    Softplus, Softshrink, Softsign, Step, Swish, Tanh, Tanhshrink, Threshold,
+)
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from soma.nn.modules.linear import Bilinear, Identity, Linear
-from soma.nn.modules.loss import MSELoss
+from soma.nn.modules.loss import (
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,
+    L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
+)
 from soma.nn.modules.reshape import Flatten, Unflatten
 from soma.nn.parameter import Buffer, Parameter
 
@@ -38,30 +45,47 @@ __all__ = [
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
     "Bilinear",
     "Buffer",
+    "CELU",
+    "CosineEmbeddingLoss",
+    "CrossEntropyLoss",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
     "Dropout3d",
+    "ELU",
+    "Exponential",
     "FeatureAlphaDropout",
     "Flatten",
+    "GELU",
     "GlobalAvgPool2d",
     "GlobalMaxPool2d",
     "GroupNorm",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "HuberLoss",
     "Identity",
     "InstanceNorm1d",
     "InstanceNorm2d",
     "InstanceNorm3d",
+    "KLDivLoss",
+    "L1Loss",
     "LPPool1d",
     "LPPool2d",
     "LPPool3d",
     "LayerNorm",
+    "LeakyReLU",
     "Linear",
     "LocalResponseNorm",
+    "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
     "MaxPool1d",
@@ -70,29 +94,46 @@ __all__ = [
     "MaxUnpool1d",
     "MaxUnpool2d",
     "MaxUnpool3d",
+    "Maxout",
     "MinPool1d",
     "MinPool2d",
     "MinPool3d",
+    "Mish",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "NLLLoss",
+    "PReLU",
     "Parameter",
     "ParameterDict",
     "ParameterList",
     "PixelShuffle",
     "PixelUnshuffle",
     "ReLU",
+    "ReLU6",
+    "SELU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Step",
     "SumPool1d",
     "SumPool2d",
     "SumPool3d",
+    "Swish",
     "Tanh",
+    "Tanhshrink",
+    "Threshold",
     "Unflatten",
     "Upsample",
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
     "functional",
     "init",
+    "utils",
 ]
