@@ -191,7 +191,8 @@ def scatter_planes(values, idx, shape, d):
 
 
 def _window_table(spatial, size):
-    """Flat in-plane positions of every window, shape (*size, K); short windows repeat their end."""
+    """Flat in-plane positions of every window, shape (*size, K) (short windows repeat their
+    last position, which changes neither the maximum nor which position is first)."""
     d = len(spatial)
     strides = [_prod(spatial[i + 1:]) for i in range(d)]
     flat = _xp.zeros((1,) * (2 * d), dtype=_xp.int64)

@@ -174,7 +174,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 [ 1.,  1.]])
     """
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}")
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got "
+                         f"{tuple(input.shape)}")
     _check_channels("batch_norm", input, [("running_mean", running_mean),
                                           ("running_var", running_var),
                                           ("weight", weight), ("bias", bias)])
