@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --out runs/demo
+	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --augment --out runs/demo
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -n 2 src tests

@@ -152,6 +152,15 @@ def test_scheduler_steps_per_epoch_or_batch(interval, steps):
     assert h["lr"] == [1.0, 0.5**per_epoch, 0.25**per_epoch]   # the rate each epoch started with
 
 
+def test_reduce_lr_on_plateau_through_fit():
+    x, y = _data(n=32)
+    model = _model()
+    opt = soma.optim.SGD(model.parameters(), lr=0.5)
+    plateau = soma.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, threshold=10.0)
+    h = fit(model, (x, y), loss=ce, optimizer=opt, epochs=3, scheduler=plateau, verbose=False)
+    assert h["lr"] == pytest.approx([0.5, 0.05, 0.005])   # no 10x improvement: cut every epoch
+
+
 def test_plateau_scheduler_gets_the_monitored_value():
     x, y = _data(n=32)
     plateau = Plateau()

@@ -19,24 +19,6 @@ def ce(output, target):
     return -soma.log_softmax(output, 1).gather(1, target.reshape(-1, 1)).mean()
 
 
-class StepHalf:
-    """StepLR(step_size=1, gamma=0.5) in the scheduler interface (stand-in until optim lands)."""
-
-    def __init__(self, optimizer):
-        self.optimizer, self.last_epoch = optimizer, 0
-
-    def step(self):
-        self.last_epoch += 1
-        for g in self.optimizer.param_groups:
-            g["lr"] *= 0.5
-
-    def state_dict(self):
-        return {"last_epoch": self.last_epoch}
-
-    def load_state_dict(self, state):
-        self.last_epoch = state["last_epoch"]
-
-
 def _dataset():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 120)
@@ -50,7 +32,7 @@ def _setup(seed, own_generator):
     opt = soma.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
     gen = soma.Generator().manual_seed(seed) if own_generator else None
     loader = DataLoader(_dataset(), batch_size=16, shuffle=True, generator=gen)
-    return model, opt, StepHalf(opt), loader
+    return model, opt, soma.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5), loader
 
 
 def _trainer(model, opt, sched, callbacks=()):

@@ -55,9 +55,12 @@ def _add_model_data(p, data_required=True):
     p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument("--data", required=data_required, help="dataset name (see `soma datasets`)")
     p.add_argument("--data-dir", default=None, help="folder with the dataset files")
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop, adagrad")
-    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate")
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--optimizer", default="adam", help="adam (default), adamw, sgd (momentum "
+                   "0.9), rmsprop, adagrad")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, "
+                   "adagrad 1e-2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-classes", type=_positive_int, default=None,
                    help="classes of the model's output (default: the dataset's)")
@@ -70,9 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a dataset and write a run folder")
     _add_model_data(p)
     p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--scheduler", default="none",
-                   help="none, step, cosine, exponential, plateau, onecycle")
-    p.add_argument("--augment", action="store_true", help="random shifts of the training images")
+    p.add_argument("--scheduler", default="cosine",
+                   help="cosine (default, per batch), none, step, exponential, plateau, onecycle")
+    p.add_argument("--augment", action="store_true",
+                   help="random shifts of the training images (by up to 1/16 of their size)")
     p.add_argument("--val-split", type=_fraction, default=0.1,
                    help="fraction of the training set used for validation (0 for none)")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
@@ -119,19 +123,19 @@ def _loader(dataset, batch_size, shuffle=False, transform=None):
 
 
 def _augmentation(input_shape):
-    """Random shifts by up to 1/8 of the image (pad and crop back), drawn per image."""
+    """Random shifts by up to 1/16 of the image size (edge-padded, cropped back), per image."""
     from soma.data import transforms
 
-    pad = max(1, input_shape[1] // 8)
-    return transforms.RandomCrop(tuple(input_shape[1:]), padding=pad)
+    pad = max(1, round(input_shape[1] / 16))
+    return transforms.RandomCrop(tuple(input_shape[1:]), padding=pad, padding_mode="edge")
 
 
 def cmd_train(args) -> int:
     import soma
     from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
-    from soma.train.components import get_optimizer
     from soma.train.workflow import (
-        build_model, check_labels, check_names, check_writable, make_scheduler, model_summary,
+        build_model, check_labels, check_names, check_writable, make_optimizer, make_scheduler,
+        model_summary,
     )
 
     check_names(args.model, args.optimizer, args.scheduler)
@@ -147,7 +151,7 @@ def cmd_train(args) -> int:
           f"{len(prepared.test)} test samples")
     for note in prepared.notes:
         print(note)
-    optimizer = get_optimizer(args.optimizer, model, args.lr)
+    optimizer = make_optimizer(args.optimizer, model, args.lr)
     train_loader = _loader(prepared.train, args.batch_size, shuffle=True,
                            transform=_augmentation(prepared.input_shape) if args.augment else None)
     scheduler, interval = make_scheduler(args.scheduler, optimizer, args.epochs, len(train_loader),
@@ -252,8 +256,9 @@ def cmd_evaluate(args) -> int:
 def cmd_lr_find(args) -> int:
     import soma
     from soma.train import lr_find
-    from soma.train.components import get_optimizer
-    from soma.train.workflow import build_model, check_labels, check_names, check_writable
+    from soma.train.workflow import (
+        build_model, check_labels, check_names, check_writable, make_optimizer,
+    )
 
     check_names(args.model, args.optimizer)
     check_writable(os.path.dirname(os.path.abspath(args.out)))
@@ -263,7 +268,7 @@ def cmd_lr_find(args) -> int:
     check_labels(prepared, num_classes)
     model, _ = build_model(args.model, num_classes, prepared.input_shape)
     result = lr_find(model, _loader(prepared.train, args.batch_size, shuffle=True), "cross_entropy",
-                     get_optimizer(args.optimizer, model, args.lr), start_lr=args.start_lr, end_lr=args.end_lr,
+                     make_optimizer(args.optimizer, model, args.lr), start_lr=args.start_lr, end_lr=args.end_lr,
                      num_iter=args.num_iter)
     if result.suggestion is None:
         raise RunError("lr-find: the sweep was too short to suggest a rate (raise --num-iter)")
