@@ -1,7 +1,7 @@
 """Piecewise-linear activations (the ReLU family, hard variants, shrinkage, step) and maxout.
 
 The smooth, exponential-based activations live in ``smooth_activation.py`` and the softmax
-family in ``softmax.py``; both are re-exported here, so every activation can be imported from
+family in ``softmax_family.py``; both are re-exported here, so every activation can be imported from
 ``soma.functional.activation``.
 
 Kernels follow docs/DEVELOPING.md: ``clip`` with two bounds (NumPy's vectorised path) instead of
@@ -413,7 +413,7 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
 from soma.functional.smooth_activation import (  # noqa: E402
     celu, elu, exponential, gelu, logsigmoid, mish, selu, silu, softplus, softsign, tanhshrink,
 )
-from soma.functional.softmax import log_softmax, softmax, softmin  # noqa: E402
+from soma.functional.softmax_family import log_softmax, softmax, softmin  # noqa: E402
 
 __all__ = [
     "celu", "elu", "exp", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",
