@@ -14,11 +14,6 @@ from soma.io import CheckpointError
 from soma.train import EarlyStopping, ModelCheckpoint, Trainer
 
 
-def ce(output, target):
-    """Cross-entropy from log_softmax (NOTE: until soma.nn.CrossEntropyLoss lands from ops)."""
-    return -soma.log_softmax(output, 1).gather(1, target.reshape(-1, 1)).mean()
-
-
 def _dataset():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 120)
@@ -36,7 +31,7 @@ def _setup(seed, own_generator):
 
 
 def _trainer(model, opt, sched, callbacks=()):
-    return Trainer(model, ce, opt, scheduler=sched, callbacks=list(callbacks), verbose=False)
+    return Trainer(model, "cross_entropy", opt, scheduler=sched, callbacks=list(callbacks), verbose=False)
 
 
 @pytest.mark.parametrize("own_generator", [False, True])
@@ -75,4 +70,4 @@ def test_resume_refuses_another_architecture(tmp_path):
     other = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 4))
     opt2 = soma.optim.SGD(other.parameters(), lr=0.1)
     with pytest.raises(CheckpointError, match=r"0.weight: checkpoint has shape \(16, 4\), model has \(8, 4\)"):
-        Trainer(other, ce, opt2, verbose=False).fit(loader, epochs=2, resume=tmp_path / "last.safetensors")
+        Trainer(other, "cross_entropy", opt2, verbose=False).fit(loader, epochs=2, resume=tmp_path / "last.safetensors")
