@@ -81,6 +81,40 @@ def test_bad_input_fails_with_a_clear_message(workdir, capsys, argv, code, messa
     assert not (workdir / "runs").exists() or argv[0] != "train"   # nothing trained or written
 
 
+def test_lenet_on_digits_resizes_and_augments(workdir, capsys):
+    argv = ["train", "--model", "lenet5", "--data", "digits", "--epochs", "1", "--val-split", "0",
+            "--augment", "--quiet", "--out", "lenet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "inputs resized from 8x8 to 32x32 for lenet5" in out
+    assert soma.load(workdir / "lenet" / "last.safetensors")["extra"]["input_shape"] == [1, 32, 32]
+    assert not (workdir / "lenet" / "best.safetensors").exists()     # no validation split
+    assert main(["evaluate", "lenet"]) == 0
+    assert "lenet5 from lenet/last.safetensors on the digits test split" in capsys.readouterr().out
+
+
+def test_regression_data_trains_with_mse(workdir, capsys):
+    assert main(["train", "--model", "mlp", "--data", "sin", "--epochs", "2", "--quiet",
+                 "--out", "sin"]) == 0
+    out = capsys.readouterr().out
+    assert "test: loss" in out and "mae" in out and "accuracy" not in out
+    assert not (workdir / "sin" / "confusion_matrix.png").exists()
+
+
+def test_missing_data_files_say_what_is_expected(workdir, capsys):
+    (workdir / "empty").mkdir()
+    assert main(["train", "--model", "mlp", "--data", "mnist", "--data-dir", "empty"]) == 1
+    err = capsys.readouterr().err
+    assert "data files not found. Expected train-images-idx3-ubyte" in err
+    assert "add --download" in err
+
+
+def test_image_models_refuse_feature_vectors(workdir, capsys):
+    assert main(["train", "--model", "lenet5", "--data", "moons", "--quiet"]) == 2
+    assert "takes images" in capsys.readouterr().err
+    assert not (workdir / "runs").exists()
+
+
 def test_unwritable_output_folder_fails_before_training(workdir, capsys):
     (workdir / "file").write_text("a file, not a folder")
     assert main(["train", *TINY, "--out", "file/run"]) == 1
