@@ -61,7 +61,7 @@ def test_summary_and_lr_find(workdir, capsys):
 
 @pytest.mark.parametrize("argv, code, message", [
     (["train", "--model", "resnet9000", "--data", "digits"], 2,
-     "unknown model 'resnet9000'; available models: lenet5, mlp, simplecnn"),
+     "unknown model 'resnet9000'; available models: lenet5, mlp"),
     (["train", "--model", "mlp", "--data", "imagenet22k"], 2,
      "unknown dataset 'imagenet22k'; available datasets: "),
     (["train", "--model", "mlp", "--data", "digits", "--epochs", "0"], 2, "must be a positive integer"),
