@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
-    p = sub.add_parser("evaluate", help="evaluate a trained run (folder or checkpoint) on test data")
+    p = sub.add_parser("evaluate", help="evaluate a run (folder or checkpoint) on test data")
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("--data", default=None, help="dataset name (default: the one trained on)")
     p.add_argument("--data-dir", default=None)
@@ -246,8 +246,8 @@ def _plots(history, confusion, classes, out) -> list:
 
         paths = [plot_history(history, os.path.join(out, "curves.png"))]
         if confusion is not None:
-            paths.append(plot_confusion_matrix(confusion, os.path.join(out, "confusion_matrix.png"),
-                                               class_names=classes or None))
+            path = os.path.join(out, "confusion_matrix.png")
+            paths.append(plot_confusion_matrix(confusion, path, class_names=classes or None))
         return paths
     except ImportError as error:
         print(f"(no plots: {error})", file=sys.stderr)
@@ -277,7 +277,8 @@ def cmd_evaluate(args) -> int:
     ckpt = soma.load(path)
     extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
     if "model" not in extra:
-        raise RunError(f"'{path}' is not a checkpoint of `soma train` (it does not name its model)")
+        raise RunError(f"'{path}' is not a checkpoint of `soma train` "
+                       "(it does not name its model)")
     args.data = args.data or extra["data"]
     prepared = _prepare(args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"],
                         std=extra["std"])
@@ -296,20 +297,18 @@ def cmd_evaluate(args) -> int:
 def cmd_lr_find(args) -> int:
     import soma
     from soma.train import lr_find
-    from soma.train.workflow import (
-        build_model, check_labels, check_names, check_writable, make_optimizer,
-    )
+    from soma.train.workflow import build_model, check_names, check_writable, make_optimizer
 
     check_names(args.model, args.optimizer)
     check_writable(os.path.dirname(os.path.abspath(args.out)))
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, seed=args.seed)
-    num_classes = args.num_classes or prepared.num_classes
-    check_labels(prepared, num_classes)
-    model, _ = build_model(args.model, num_classes, prepared.input_shape)
-    result = lr_find(model, _loader(prepared.train, args.batch_size, shuffle=True), "cross_entropy",
-                     make_optimizer(args.optimizer, model, args.lr), start_lr=args.start_lr, end_lr=args.end_lr,
-                     num_iter=args.num_iter)
+    task = _task(prepared, args.num_classes)
+    model, _ = build_model(args.model, task["num_classes"], prepared.input_shape)
+    loader = _loader(prepared.train, args.batch_size, shuffle=True)
+    optimizer = make_optimizer(args.optimizer, model, args.lr)
+    result = lr_find(model, loader, task["loss"], optimizer, start_lr=args.start_lr,
+                     end_lr=args.end_lr, num_iter=args.num_iter)
     if result.suggestion is None:
         raise RunError("lr-find: the sweep was too short to suggest a rate (raise --num-iter)")
     print(f"suggested learning rate: {result.suggestion:.2e} "
@@ -331,7 +330,8 @@ def cmd_summary(args) -> int:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))
     except (ValueError, RuntimeError) as error:
-        raise RunError(f"{args.model} does not accept inputs of size {args.input}: {error}", usage=True) from None
+        raise RunError(f"{args.model} does not accept inputs of size {args.input}: {error}",
+                       usage=True) from None
     print(model)
     print(model_summary(model, args.input))
     print(f"output shape for one input: {tuple(out.shape)}")

@@ -110,14 +110,15 @@ class EarlyStopping(Callback):
         if self._watch.improved(value):
             self._watch.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.array.copy() for k, v in trainer.model.state_dict().items()}
+                state = trainer.model.state_dict()
+                self.best_weights = {k: v.array.copy() for k, v in state.items()}
             return
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
-            trainer.stop(f"early stopping at epoch {epoch}: {self._watch.monitor} has not improved "
-                         f"for {self.wait} epochs (best {self._watch.best:.4g} at epoch "
-                         f"{self.best_epoch})")
+            trainer.stop(f"early stopping at epoch {epoch}: {self._watch.monitor} has not "
+                         f"improved for {self.wait} epochs (best {self._watch.best:.4g} at "
+                         f"epoch {self.best_epoch})")
 
     def on_train_end(self, trainer):
         if self.best_weights is not None and self.best_epoch != trainer.epoch:
@@ -185,11 +186,13 @@ class LRSchedulerCallback(Callback):
 
     def __init__(self, scheduler, interval: str = "epoch", monitor: str = "val_loss"):
         if interval not in ("epoch", "batch"):
-            raise ValueError(f"LRSchedulerCallback: interval must be 'epoch' or 'batch', got {interval!r}")
+            raise ValueError("LRSchedulerCallback: interval must be 'epoch' or 'batch', "
+                             f"got {interval!r}")
         self.scheduler, self.interval = scheduler, interval
         self.plateau = _wants_metric(scheduler)
         if self.plateau and interval == "batch":
-            raise ValueError(f"{type(scheduler).__name__} needs a monitored value: use interval='epoch'")
+            raise ValueError(f"{type(scheduler).__name__} needs a monitored value: "
+                             "use interval='epoch'")
         self._watch = _Monitor(monitor, "min")
 
     def on_batch_end(self, trainer, batch, logs):
@@ -279,7 +282,8 @@ class GradientMonitor(Callback):
     ``self.reports`` keeps one ``(epoch, vanishing, exploding)`` tuple per epoch.
     """
 
-    def __init__(self, low: float = 1e-7, high: float = 1e3, every: int = 10, verbose: bool = True):
+    def __init__(self, low: float = 1e-7, high: float = 1e3, every: int = 10,
+                 verbose: bool = True):
         self.low, self.high, self.every, self.verbose = low, high, every, verbose
         self.reports = []
         self._max, self._min = {}, {}
@@ -302,7 +306,11 @@ class GradientMonitor(Callback):
         exploding = sorted(n for n, v in self._min.items() if v > self.high)
         self.reports.append((epoch, vanishing, exploding))
         if self.verbose and (vanishing or exploding):
-            parts = ([f"vanishing gradients (norm < {self.low:g}): " + ", ".join(vanishing)] if vanishing else [])
-            parts += ([f"exploding gradients (norm > {self.high:g}): " + ", ".join(exploding)] if exploding else [])
+            parts = []
+            if vanishing:
+                parts.append(f"vanishing gradients (norm < {self.low:g}): " + ", ".join(vanishing))
+            if exploding:
+                parts.append(f"exploding gradients (norm > {self.high:g}): "
+                             + ", ".join(exploding))
             print(f"GradientMonitor, epoch {epoch}: " + "; ".join(parts), file=sys.stderr)
 

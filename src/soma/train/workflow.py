@@ -45,8 +45,8 @@ class PreparedData:
 def _unknown_dataset(name: str, error: ValueError) -> RunError:
     from soma.data import datasets
 
-    return RunError(f"unknown dataset {name!r}; available datasets: {', '.join(datasets.available())}",
-                    usage=True)
+    names = ", ".join(datasets.available())
+    return RunError(f"unknown dataset {name!r}; available datasets: {names}", usage=True)
 
 
 def _fit_split(dataset, target_size, mean, std):
@@ -90,10 +90,11 @@ def prepare_data(name: str, model: str | None = None, *, root=None, val_split: f
     target = model_info(model).input_size if model else None
     notes = []
     if len(source) != 3:  # feature vectors: nothing to resize or normalise per channel
-        return PreparedData(name, splits.train, splits.val, splits.test, splits.num_classes, source,
-                            source, tuple(splits.classes), task=splits.task)
+        return PreparedData(name, splits.train, splits.val, splits.test, splits.num_classes,
+                            source, source, tuple(splits.classes), task=splits.task)
     if target is not None and tuple(target) != source[1:]:
-        notes.append(f"inputs resized from {source[1]}x{source[2]} to {target[0]}x{target[1]} for {model}")
+        notes.append(f"inputs resized from {source[1]}x{source[2]} to "
+                     f"{target[0]}x{target[1]} for {model}")
     if not normalize:
         mean, std = (), ()
     elif mean is None:
@@ -133,7 +134,8 @@ def check_writable(folder) -> str:
             f.write(b"ok")
         os.remove(probe)
     except OSError as error:
-        raise RunError(f"cannot write to the output folder '{folder}': {error.strerror or error}") from None
+        reason = error.strerror or error
+        raise RunError(f"cannot write to the output folder '{folder}': {reason}") from None
     return folder
 
 
@@ -178,7 +180,8 @@ def check_names(model: str | None = None, optimizer: str | None = None,
             raise RunError(str(error), usage=True) from None
     if optimizer is not None and not hasattr(optim, OPTIMIZERS.get(optimizer.lower(), "-")):
         known = sorted(k for k, v in OPTIMIZERS.items() if hasattr(optim, v))
-        raise RunError(f"unknown optimizer {optimizer!r}; available: {', '.join(known)}", usage=True)
+        raise RunError(f"unknown optimizer {optimizer!r}; available: {', '.join(known)}",
+                       usage=True)
     if scheduler is not None and scheduler not in SCHEDULERS:
         raise RunError(f"unknown scheduler {scheduler!r}; available: {', '.join(SCHEDULERS)}",
                        usage=True)
@@ -228,7 +231,8 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
 
 def parameter_table(model) -> str:
     """A plain table of the model's parameters: name, shape, count, and the total."""
-    rows = [(name, "x".join(str(s) for s in p.shape), p.numel()) for name, p in model.named_parameters()]
+    rows = [(name, "x".join(str(s) for s in p.shape), p.numel())
+            for name, p in model.named_parameters()]
     width = max([len(r[0]) for r in rows] + [9])
     lines = [f"{'parameter':<{width}}  {'shape':<14} {'count':>10}", "-" * (width + 27)]
     lines += [f"{n:<{width}}  {s:<14} {c:>10,}" for n, s, c in rows]
