@@ -7,7 +7,7 @@ import pytest
 
 import soma
 from soma.data import (
-    BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler,
+    BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler, Subset,
     SubsetRandomSampler, TensorDataset, WeightedRandomSampler, default_collate, default_convert,
 )
 
@@ -129,6 +129,18 @@ def test_fast_path_does_no_per_sample_work_and_matches_slow_path(shuffle):
         np.testing.assert_array_equal(fx.numpy(), sx.numpy())
         np.testing.assert_array_equal(fy.numpy(), sy.numpy())
         assert fx.dtype == sx.dtype and fy.dtype == sy.dtype
+
+
+def test_subclass_overriding_getitem_only_is_not_bypassed():
+    class Shifted(TensorDataset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x + 100, y
+
+    ds = Shifted(np.zeros((4, 2), np.float32), np.arange(4))
+    batch = next(iter(DataLoader(ds, batch_size=4)))
+    assert batch[0].numpy().min() == 100  # served through the override, sample by sample
+    assert Subset(ds, [0, 1]).get_batch is None
 
 
 def test_map_style_dataset_without_batch_access_takes_the_slow_path():

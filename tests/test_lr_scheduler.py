@@ -1,6 +1,7 @@
 """soma.optim.lr_scheduler side by side with torch.optim.lr_scheduler, step by step."""
 
 import copy
+import json
 import warnings
 
 import numpy as np
@@ -201,6 +202,22 @@ def test_state_dict_round_trip_continues_identically(name):
     sched.load_state_dict(saved_sched)
     resumed = _run(opt, sched, steps - half)
     np.testing.assert_array_equal(resumed, straight[half:])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_state_dicts_survive_json(name):
+    """Checkpoints keep metadata as JSON: int keys become strings, tuples become lists."""
+    _, steps, _ = CASES[name]
+    opt, sched = _fresh(name)
+    straight = _run(opt, sched, steps)
+    opt, sched = _fresh(name)
+    _run(opt, sched, 7)
+    saved_opt = json.loads(json.dumps(opt.state_dict()))
+    saved_sched = json.loads(json.dumps(sched.state_dict()))
+    opt, sched = _fresh(name)
+    opt.load_state_dict(saved_opt)
+    sched.load_state_dict(saved_sched)
+    np.testing.assert_array_equal(_run(opt, sched, steps - 7), straight[7:])
 
 
 @pytest.mark.parametrize("name", list(PLATEAU))

@@ -58,8 +58,9 @@ def test_clip_grad_norm_accepts_a_tensor_a_generator_and_skips_missing_grads():
     layer(soma.ones(4, 3)).sum().backward()
     layer.bias.grad = None
     expected = np.linalg.norm(layer.weight.grad.numpy())
-    np.testing.assert_allclose(utils.clip_grad_norm_(layer.parameters(), 100.0).item(), expected, rtol=1e-6)
-    np.testing.assert_allclose(utils.clip_grad_norm_(layer.weight, 100.0).item(), expected, rtol=1e-6)
+    for parameters in (layer.parameters(), layer.weight):
+        total = utils.clip_grad_norm_(parameters, 100.0)
+        np.testing.assert_allclose(total.item(), expected, rtol=1e-6)
     empty = utils.clip_grad_norm_([soma.nn.Parameter(soma.zeros(2))], 1.0)
     assert empty.item() == 0.0
 
@@ -109,7 +110,8 @@ def test_clip_grad_value_matches_torch(clip_value):
 def test_parameters_to_vector_matches_torch_and_round_trips():
     ours, theirs = _params_with_grads()
     vec = utils.parameters_to_vector(ours)
-    np.testing.assert_array_equal(vec.detach().numpy(), torch.nn.utils.parameters_to_vector(theirs).detach().numpy())
+    expected = torch.nn.utils.parameters_to_vector(theirs).detach().numpy()
+    np.testing.assert_array_equal(vec.detach().numpy(), expected)
     new = np.arange(vec.numel(), dtype=np.float32)
     utils.vector_to_parameters(soma.tensor(new), ours)
     torch.nn.utils.vector_to_parameters(torch.tensor(new), theirs)
@@ -170,8 +172,9 @@ def test_penalty_gradients_by_hand():
     w0 = np.array([[1.0, -2.0], [0.0, 0.5]])
     w2 = np.array([[-1.5, 2.0]])
     # d/dw λ1 |w| + λ2 w² = λ1 sign(w) + 2 λ2 w  (sign(0) = 0)
-    np.testing.assert_allclose(net[0].weight.grad.numpy(), 0.1 * np.sign(w0) + 0.02 * w0, rtol=1e-6)
-    np.testing.assert_allclose(net[2].weight.grad.numpy(), 0.1 * np.sign(w2) + 0.02 * w2, rtol=1e-6)
+    for layer, w in [(net[0], w0), (net[2], w2)]:
+        expected = 0.1 * np.sign(w) + 0.02 * w
+        np.testing.assert_allclose(layer.weight.grad.numpy(), expected, rtol=1e-6)
     assert net[0].bias.grad is None and net[2].bias.grad is None
 
 
@@ -192,11 +195,11 @@ def test_regularised_training_step_shrinks_weights_like_weight_decay():
     net.load_state_dict({k: v.detach().numpy().copy() for k, v in torch_net.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
     y = np.random.default_rng(1).standard_normal((8, 1)).astype(np.float32)
-    loss = soma.nn.functional.mse_loss(net(soma.tensor(x)), soma.tensor(y)) + utils.l2_penalty(net, 0.05)
+    error = soma.nn.functional.mse_loss(net(soma.tensor(x)), soma.tensor(y))
+    loss = error + utils.l2_penalty(net, 0.05)
     loss.backward()
     torch_loss = torch.nn.functional.mse_loss(torch_net(torch.tensor(x)), torch.tensor(y))
     torch_loss.backward()
-    np.testing.assert_allclose(net.weight.grad.numpy(),
-                               torch_net.weight.grad.numpy() + 0.1 * torch_net.weight.detach().numpy(),
-                               rtol=1e-5)
+    decayed = torch_net.weight.grad.numpy() + 0.1 * torch_net.weight.detach().numpy()
+    np.testing.assert_allclose(net.weight.grad.numpy(), decayed, rtol=1e-5)
     np.testing.assert_allclose(net.bias.grad.numpy(), torch_net.bias.grad.numpy(), rtol=1e-5)

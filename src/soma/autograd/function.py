@@ -19,6 +19,7 @@ class Context:
         "_parents",
         "_released",
         "_output_hooks",
+        "_grads",
         "needs_input_grad",
         "saved",
         "n_outputs",
@@ -35,6 +36,7 @@ class Context:
         self.n_outputs = 1
         self.non_differentiable = ()
         self._output_hooks = None
+        self._grads = None
 
     def save(self, *arrays):
         """Keep arrays for the backward pass (freed after it unless ``retain_graph``)."""
@@ -70,20 +72,10 @@ class Function:
         is passed through and treated as a constant. Keyword arguments are options, never
         differentiated.
         """
-        arrays = []
-        needs = []
-        any_needs = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.array)
-                flag = a.requires_grad
-                needs.append(flag)
-                any_needs = any_needs or flag
-            else:
-                arrays.append(a)
-                needs.append(False)
-        record = any_needs and grad_mode.is_grad_enabled()
-        ctx = Context(cls, args if record else None, tuple(needs))
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = True in needs and grad_mode.is_grad_enabled()
+        ctx = Context(cls, args if record else None, needs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, tuple):
             return Tensor._from_op(out, ctx if record else None, 0)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from soma.backend import get_xp
 from soma.data.collate import default_collate, default_convert
-from soma.data.dataset import IterableDataset
+from soma.data.dataset import IterableDataset, batch_fetcher
 from soma.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 
 _xp = get_xp()
@@ -132,7 +132,7 @@ class DataLoader:
 
     # ------------------------------------------------------------------ the three ways to iterate
     def _iter_batches(self):
-        fetch = getattr(self.dataset, "get_batch", None)
+        fetch = batch_fetcher(self.dataset)
         fast = fetch is not None and self.collate_fn is default_collate
         for indices in self._index_batches():
             if fast:

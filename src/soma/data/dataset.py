@@ -5,7 +5,8 @@ samples at once implements ``get_batch(indices)``: given an int64 index array it
 samples already batched (each field an array with a leading batch axis), so a loader builds a
 batch with one fancy-index per field instead of one Python call per sample. ``TensorDataset``
 does; ``Subset`` and ``ConcatDataset`` pass the call through when the datasets they wrap do.
-A dataset without batch access sets ``get_batch = None`` (the ``Dataset`` default).
+A dataset without batch access sets ``get_batch = None`` (the ``Dataset`` default); a subclass
+that overrides ``__getitem__`` but not ``get_batch`` is loaded sample by sample.
 """
 
 import bisect
@@ -44,6 +45,27 @@ class IterableDataset(Dataset):
 
     def __add__(self, other):
         raise TypeError("IterableDataset does not support concatenation with +")
+
+
+def _defining_class(cls, name):
+    return next((k for k in cls.__mro__ if name in vars(k)), None)
+
+
+def batch_fetcher(dataset):
+    """``dataset.get_batch`` if the loader may use it, else ``None`` (per-sample path).
+
+    A subclass that redefines ``__getitem__`` below the class providing ``get_batch`` (say, a
+    ``TensorDataset`` subclass with custom per-sample logic) is served sample by sample, so its
+    ``__getitem__`` is never bypassed.
+    """
+    fetch = getattr(dataset, "get_batch", None)
+    if fetch is None or "get_batch" in vars(dataset):  # None, or set on the instance
+        return fetch
+    cls = type(dataset)
+    getitem_cls, batch_cls = _defining_class(cls, "__getitem__"), _defining_class(cls, "get_batch")
+    if getitem_cls is not batch_cls and issubclass(getitem_cls, batch_cls):
+        return None
+    return fetch
 
 
 def _row(array, index):
@@ -114,7 +136,7 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = indices
         self._index_array = _xp.asarray(indices, dtype=_xp.int64).reshape(-1)
-        if getattr(dataset, "get_batch", None) is None:
+        if batch_fetcher(dataset) is None:
             self.get_batch = None  # NOTE: the wrapped dataset has no batch access; neither do we
 
     def __len__(self) -> int:
@@ -156,7 +178,7 @@ class ConcatDataset(Dataset):
         for d in self.datasets:
             total += len(d)
             self.cumulative_sizes.append(total)
-        if any(getattr(d, "get_batch", None) is None for d in self.datasets):
+        if any(batch_fetcher(d) is None for d in self.datasets):
             self.get_batch = None  # NOTE: one part lacks batch access, so the whole does
 
     def __len__(self) -> int:

@@ -87,7 +87,8 @@ class CrossEntropy(Function):
         if smoothing:
             n_classes = x.shape[1]
             wsum = n_classes if w is None else w.sum()
-            zsum = z.sum(axis=1) if w is None else (z * w.reshape((-1,) + (1,) * (z.ndim - 2))).sum(axis=1)
+            w_b = 1 if w is None else w.reshape((-1,) + (1,) * (z.ndim - 2))
+            zsum = (z * w_b).sum(axis=1)
             smooth = wsum * log_s - zsum  # -Σ_c w_c log p_c
             if valid is not None:
                 smooth *= valid
@@ -202,8 +203,8 @@ def _check_indices(x, t, ignore_index, op):
     if t.dtype.kind not in "iu":
         hint = (" (class probabilities need a float target of the input's shape)"
                 if t.dtype.kind == "f" else "")
-        raise TypeError(f"{op}: class-index target must be an integer tensor (int64), got {t.dtype} "
-                        f"of shape {shape_str(t.shape)}{hint}")
+        raise TypeError(f"{op}: class-index target must be an integer tensor (int64), got "
+                        f"{t.dtype} of shape {shape_str(t.shape)}{hint}")
     if tuple(t.shape) != expected:
         raise ValueError(f"{op}: for input of shape {shape_str(x.shape)} the class-index target "
                          f"must have shape {shape_str(expected)}; got {shape_str(t.shape)}")
@@ -259,7 +260,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     """
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ValueError(
+            f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+        )
     x = _class_input(input, "cross_entropy")
     w = _weight_array(weight, x, "cross_entropy")
     prob = target.dtype.kind == "f" and tuple(target.shape) == tuple(x.shape)
@@ -386,8 +389,8 @@ class BinaryCrossEntropyWithLogits(Function):
 
 def _binary_args(input, target, weight, op):
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{op}: target shape {shape_str(target.shape)} must match the input shape "
-                         f"{shape_str(input.shape)}")
+        raise ValueError(f"{op}: target shape {shape_str(target.shape)} must match the input "
+                         f"shape {shape_str(input.shape)}")
     if target.dtype.kind != "f":
         raise TypeError(f"{op}: target must be a floating tensor of 0/1 labels or probabilities, "
                         f"got {target.dtype}; use target.float()")

@@ -3,6 +3,7 @@
 from bisect import bisect_right
 
 from soma.optim._scheduler import LRScheduler, group_values
+from soma.optim._schedulers_plateau import ReduceLROnPlateau
 
 
 class SequentialLR(LRScheduler):
@@ -112,8 +113,6 @@ class ChainedScheduler(LRScheduler):
 
 
 def _check_parts(owner: str, optimizer, schedulers) -> None:
-    from soma.optim.lr_scheduler import ReduceLROnPlateau
-
     if len(schedulers) < 1:
         raise ValueError(f"{owner} expects at least one scheduler, but got none")
     for i, scheduler in enumerate(schedulers):

@@ -155,6 +155,11 @@ class MultiStepLR(LRScheduler):
         factor = self.gamma ** self.milestones[self.last_epoch]
         return [group["lr"] * factor for group in self.optimizer.param_groups]
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        # a state dict that went through JSON has the milestones as a dict with string keys
+        self.milestones = Counter({int(m): n for m, n in dict(self.milestones).items()})
+
     def _get_closed_form_lr(self) -> list:
         passed = sum(n for m, n in self.milestones.items() if m <= self.last_epoch)
         return [base_lr * self.gamma ** passed for base_lr in self.base_lrs]
