@@ -36,10 +36,10 @@ from soma.functional.adaptive_pooling import (
     adaptive_max_pool2d, adaptive_max_pool3d,
 )
 from soma.functional.batchnorm import batch_norm
-from soma.functional.dropout import (
+from soma.functional.dropout_family import (
     alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
 )
-from soma.functional.local_response_norm import local_response_norm
+from soma.functional.response_norm import local_response_norm
 from soma.functional.normalization import group_norm, instance_norm, layer_norm
 from soma.functional.pooling import (
     avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,

@@ -1,4 +1,5 @@
-"""``soma.nn.utils``: helpers around parameters and gradients (PyTorch's ``torch.nn.utils``)."""
+"""``soma.nn.utils``: helpers around parameters and gradients (PyTorch's ``torch.nn.utils``),
+and ``mc_dropout_predict`` (Monte Carlo dropout)."""
 
 from soma.nn.utils.clip_grad import (
     clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm,
