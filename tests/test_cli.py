@@ -22,7 +22,7 @@ def workdir(tmp_path, monkeypatch):
 def test_train_writes_a_complete_run_and_evaluate_reads_it(workdir, capsys):
     assert main(["train", *TINY, "--out", "run", "--lr", "0.003"]) == 0
     out = capsys.readouterr().out
-    assert "total parameters:" in out                      # the model summary
+    assert "Total params: 50,826" in out                   # the model summary
     assert "test: loss" in out and "outputs written to run/" in out
     for name in ("last.safetensors", "best.safetensors", "history.json", "history.csv",
                  "curves.png", "confusion_matrix.png"):
@@ -52,7 +52,8 @@ def test_listings(capsys):
 def test_summary_and_lr_find(workdir, capsys):
     assert main(["summary", "--model", "mlp", "--input", "1,8,8"]) == 0
     out = capsys.readouterr().out
-    assert "total parameters: 50,826" in out and "output shape for one input: (1, 10)" in out
+    assert "Total params: 50,826" in out and "Total mult-adds" in out
+    assert "output shape for one input: (1, 10)" in out
     assert main(["lr-find", "--model", "mlp", "--data", "digits", "--num-iter", "30",
                  "--out", "lr.png"]) == 0
     out = capsys.readouterr().out
@@ -122,7 +123,7 @@ def test_unwritable_output_folder_fails_before_training(workdir, capsys):
     assert main(["train", *TINY, "--out", "file/run"]) == 1
     captured = capsys.readouterr()
     assert "cannot write to the output folder 'file/run'" in captured.err
-    assert "parameters" not in captured.out                # failed before the model was built
+    assert "params" not in captured.out                    # failed before the model was built
 
 
 def test_evaluate_refuses_a_folder_without_checkpoint(workdir, capsys):

@@ -332,7 +332,6 @@ def cmd_summary(args) -> int:
     except (ValueError, RuntimeError) as error:
         raise RunError(f"{args.model} does not accept inputs of size {args.input}: {error}",
                        usage=True) from None
-    print(model)
     print(model_summary(model, args.input))
     print(f"output shape for one input: {tuple(out.shape)}")
     return EXIT_OK

@@ -229,28 +229,9 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
     raise RunError(f"unknown scheduler {name!r}; available: {', '.join(SCHEDULERS)}", usage=True)
 
 
-def parameter_table(model) -> str:
-    """A plain table of the model's parameters: name, shape, count, and the total."""
-    rows = [(name, "x".join(str(s) for s in p.shape), p.numel())
-            for name, p in model.named_parameters()]
-    width = max([len(r[0]) for r in rows] + [9])
-    lines = [f"{'parameter':<{width}}  {'shape':<14} {'count':>10}", "-" * (width + 27)]
-    lines += [f"{n:<{width}}  {s:<14} {c:>10,}" for n, s, c in rows]
-    total = sum(r[2] for r in rows)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    lines += ["-" * (width + 27), f"total parameters: {total:,} (trainable {trainable:,})"]
-    return "\n".join(lines)
-
-
 def model_summary(model, input_shape) -> str:
-    """The model summary the CLI prints.
+    """The model summary the CLI prints: ``soma.summary``'s layer table (shapes, parameters,
+    mult-adds) for one input of ``input_shape``."""
+    from soma.inspection import summary
 
-    NOTE: hook for ``soma.summary`` (layer table with output shapes and multiply-adds, from the
-    inspection work): it is used as soon as it exists; until then, the parameter table.
-    """
-    import soma
-
-    summary = getattr(soma, "summary", None)
-    if callable(summary):
-        return str(summary(model, input_size=(1, *input_shape)))
-    return f"{type(model).__name__} on inputs {tuple(input_shape)}\n{parameter_table(model)}"
+    return str(summary(model, input_size=(1, *input_shape)))
