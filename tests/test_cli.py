@@ -118,6 +118,14 @@ def test_image_models_refuse_feature_vectors(workdir, capsys):
     assert not (workdir / "runs").exists()
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NumPy's overflow warnings on the way
+def test_a_diverging_run_fails_with_the_nan_guards_message(workdir, capsys):
+    argv = ["train", *TINY, "--optimizer", "sgd", "--lr", "1e6", "--out", "nan"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "training failed: non-finite loss (nan) at epoch 1, batch" in err
+
+
 def test_unwritable_output_folder_fails_before_training(workdir, capsys):
     (workdir / "file").write_text("a file, not a folder")
     assert main(["train", *TINY, "--out", "file/run"]) == 1
