@@ -67,6 +67,9 @@ class _Flattener:
         if isinstance(value, dict):
             return self._encode_dict(value, path)
         where = f" at '{path}'" if path else ""
+        if hasattr(value, "state_dict"):
+            raise TypeError(f"soma.save: cannot save a {type(value).__name__} object{where}; save "
+                            "its state_dict() and load it into a new one with load_state_dict()")
         raise TypeError(
             f"soma.save: cannot save a value of type {type(value).__name__}{where}; files hold "
             "tensors, arrays, numbers, strings, None and dicts/lists/tuples of them (no pickle)"
