@@ -194,6 +194,33 @@ def test_repr_matches_torch(torch_or_skip, ctor):
     assert repr(eval("nn." + ctor)) == repr(eval("torch_or_skip.nn." + ctor))
 
 
+@pytest.mark.parametrize("cin, cout, groups, k", [(3, 4, 1, 3), (16, 8, 1, 3), (4, 4, 4, 3),
+                                                  (16, 8, 1, 1)])
+def test_any_memory_layout_of_the_input(torch_or_skip, cin, cout, groups, k):
+    """Strided and permuted views (e.g. a channels-last tensor permuted to NCHW) work alike."""
+    torch = torch_or_skip
+    ours, theirs = _twins(torch, "Conv2d", cin, cout, k, groups=groups, padding=k // 2)
+    base = np.random.default_rng(0).standard_normal((2, 9, 7, cin)).astype(np.float32)
+    for view in (lambda a: a.permute(0, 3, 1, 2), lambda a: a.permute(0, 3, 1, 2)[:, :, ::2]):
+        x = view(torch.from_numpy(base))
+        xs = view(soma.tensor(base))
+        np.testing.assert_allclose(ours(xs).detach().numpy(), theirs(x).detach().numpy(),
+                                   rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, cin, cout, groups", [("Conv2d", 3, 4, 1), ("Conv2d", 16, 32, 1),
+                                                     ("Conv2d", 4, 8, 4),
+                                                     ("ConvTranspose2d", 4, 2, 1)])
+def test_empty_batch(torch_or_skip, name, cin, cout, groups):
+    ours, theirs = _twins(torch_or_skip, name, cin, cout, 3, groups=groups, padding=1)
+    x = soma.zeros(0, cin, 5, 5, requires_grad=True)
+    y = ours(x)
+    assert tuple(y.shape) == tuple(theirs(torch_or_skip.zeros(0, cin, 5, 5)).shape)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, cin, 5, 5)
+    assert not ours.weight.grad.numpy().any() and not ours.bias.grad.numpy().any()
+
+
 def test_no_grad_forward_builds_no_graph():
     conv = nn.Conv2d(2, 3, 3)
     x = soma.randn(1, 2, 5, 5)
@@ -310,7 +337,8 @@ def test_channel_mismatch_with_groups():
 
 def test_kernel_larger_than_padded_input():
     with pytest.raises(ValueError, match=r"conv2d: kernel size \(5, 5\) is larger than the padded "
-                                         r"input \(4, 4\) \(input \(2, 2\) with padding \(1, 1\)\)"):
+                                         r"input \(4, 4\) \(input \(2, 2\) with padding "
+                                         r"\(1, 1\)\)"):
         nn.Conv2d(1, 1, 5, padding=1)(soma.zeros(1, 1, 2, 2))
     with pytest.raises(ValueError, match=r"spanning \(5,\) with dilation"):
         soma.nn.functional.conv1d(soma.zeros(1, 1, 4), soma.zeros(1, 1, 3), dilation=2)
@@ -330,7 +358,8 @@ def test_wrong_rank_lists_accepted_shapes(layer, shape, accepted):
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: nn.Conv2d(3, 8, 3, groups=2), r"in_channels=3 must be a positive multiple of groups=2"),
+    (lambda: nn.Conv2d(3, 8, 3, groups=2), r"in_channels=3 must be a positive multiple of "
+                                           r"groups=2"),
     (lambda: nn.Conv2d(4, 6, 3, groups=4), r"out_channels=6 must be a positive multiple"),
     (lambda: nn.Conv2d(4, 4, 3, groups=0), r"groups must be a positive integer"),
     (lambda: nn.Conv2d(3, 8, 3, stride=2, padding="same"), r"'same' is not supported for strided"),

@@ -60,14 +60,14 @@ TRANSPOSED = [
                                                           groups=2, dilation=2), "all_args"),
     ("conv_transpose2d", (1, 1, 3, 3), (1, 1, 2, 2), True, dict(stride=2, padding=1),
      "lecture_3x3_to_4x4"),
-    ("conv_transpose2d", (2, 3, 4, 3), (3, 2, 3, 2), True, dict(stride=(2, 1), padding=(1, 0),
-                                                              output_padding=(1, 0)), "asymmetric"),
-    ("conv_transpose2d", (2, 4, 3, 3), (4, 1, 3, 3), False, dict(stride=2, groups=2,
-                                                               dilation=(1, 2)), "groups_dilation"),
+    ("conv_transpose2d", (2, 3, 4, 3), (3, 2, 3, 2), True,
+     dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0)), "asymmetric"),
+    ("conv_transpose2d", (2, 4, 3, 3), (4, 1, 3, 3), False,
+     dict(stride=2, groups=2, dilation=(1, 2)), "groups_dilation"),
     ("conv_transpose2d", (2, 3, 4, 4), (3, 1, 3, 3), True, dict(groups=3, padding=1),
      "depthwise_dense"),
-    ("conv_transpose2d", (2, 2, 12, 11), (2, 1, 3, 3), True, dict(groups=2, stride=2, padding=1,
-                                                                output_padding=1), "depthwise_taps"),
+    ("conv_transpose2d", (2, 2, 12, 11), (2, 1, 3, 3), True,
+     dict(groups=2, stride=2, padding=1, output_padding=1), "depthwise_taps"),
     ("conv_transpose2d", (1, 4, 3, 3), (4, 16, 3, 3), True, dict(stride=2), "wide"),
     ("conv_transpose3d", (1, 2, 2, 3, 2), (2, 3, 2, 2, 3), True, dict(stride=2, padding=(0, 1, 1),
                                                                     output_padding=(1, 0, 1)),
@@ -96,8 +96,8 @@ PADS = [
 ]
 
 PAD_SPECS = [
-    OpSpec("pad", lambda a, p=p, m=m: F.pad(a, p, mode=m), lambda a, p=p, m=m: TF.pad(a, p, mode=m),
-           shapes=(shape,), variant=f"{m}_{v}")
+    OpSpec("pad", lambda a, p=p, m=m: F.pad(a, p, mode=m),
+           lambda a, p=p, m=m: TF.pad(a, p, mode=m), shapes=(shape,), variant=f"{m}_{v}")
     for m in ("constant", "reflect", "replicate", "circular") for shape, p, v in PADS
 ] + [
     OpSpec("pad", lambda a: F.pad(a, (1, 2, 0, 1), value=2.5),

@@ -4,13 +4,14 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
-from soma.functional.conv import (
-    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
-)
 from soma.functional.activation import (
     celu, elu, exponential, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
     log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
     softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
+)
+from soma.functional.blocks import fold, unfold
+from soma.functional.conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
@@ -19,7 +20,6 @@ from soma.functional.elementwise import (
     multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
     sub, subtract, true_divide, trunc, where,
 )
-from soma.functional.blocks import fold, unfold
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from soma.functional.padding import pad
 from soma.functional.reduction import (

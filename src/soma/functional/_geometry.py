@@ -5,6 +5,7 @@ arrays into the padded channels-first or channels-last buffers the kernels slide
 """
 
 import itertools
+import math
 from typing import NamedTuple
 
 from soma.backend import get_xp
@@ -29,11 +30,11 @@ class Geometry(NamedTuple):
 
     @property
     def taps(self) -> int:
-        return _product(self.kernel)
+        return math.prod(self.kernel)
 
     @property
     def positions(self) -> int:
-        return _product(self.out_size)
+        return math.prod(self.out_size)
 
     @property
     def padded_size(self) -> tuple:
@@ -42,13 +43,6 @@ class Geometry(NamedTuple):
     @property
     def padded(self) -> bool:
         return any(lo or hi for lo, hi in self.pads)
-
-
-def _product(sizes) -> int:
-    n = 1
-    for s in sizes:
-        n *= s
-    return n
 
 
 def output_size(in_size, kernel, stride, dilation, pads) -> tuple:

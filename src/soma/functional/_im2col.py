@@ -11,11 +11,11 @@ of image ``n`` (im2col). The backward pass is two more products, ``∂W = gYᵀ 
 im2col) or, for stride 1, a convolution of gY with the flipped kernel. A transposed convolution
 is the adjoint of a convolution, so it runs the same kernels in the other order (``conv.py``).
 
-Layout: channels last. ``col`` is built from an (N, *S, C) buffer, so its copy moves runs of C
-contiguous numbers and BLAS reads it row by row (measured: up to 1.4× faster products than the
-(K·C, N·L) orientation with OpenBLAS). Outputs are (N, O, *out) views of (N, *out, O) memory;
-NumPy's element-wise ops keep that order, so the next convolution reads its input without a
-transposing copy.
+Layout: channels last. ``col`` is built from an (N, *Sp, C) buffer, so its copy moves runs of C
+contiguous numbers (measured 1.3–4× faster than channel-major columns for 128–512 channels,
+and 6–12% faster convolution steps for 64–512 channels overall). Outputs are (N, O, *out) views
+of (N, *out, O) memory; NumPy's element-wise ops keep that order, so the next convolution reads
+its input without a transposing copy. Inputs with few channels use ``_im2col_narrow.py``.
 """
 
 from soma.backend import as_strided, get_xp
@@ -70,7 +70,7 @@ def _weight_matrix(w, groups):
 
 def _rows(a, groups):
     """(N, C, *S) → (G, N·L, C/G): one row per position, channels last (copies if needed)."""
-    n, c = a.shape[:2]
+    c = a.shape[1]
     rows = _xp.moveaxis(a, 1, -1).reshape(-1, c)
     return rows.reshape(-1, groups, c // groups).swapaxes(0, 1)
 
