@@ -214,6 +214,10 @@ def test_cli_lists_and_summarises_the_zoo(capsys):
     out = capsys.readouterr().out
     assert "Total params: 470,072" in out and "Total mult-adds:" in out
     assert "output shape for one input: (1, 1000)" in out
+    assert main(["summary", "--model", "lenet5"]) == 0          # its fixed size, 1×32×32
+    assert "Total params: 61,706" in capsys.readouterr().out
+    assert main(["summary", "--model", "mlp"]) == 2            # any size: --input needed
+    assert "give one with --input" in capsys.readouterr().err
 
 
 def test_cli_rejects_unknown_model_arguments(capsys):

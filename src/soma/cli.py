@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--input", type=_shape, default=None,
                    help="input size C,H,W (or F); default: the model's reference input "
-                        "(3,224,224 for the ImageNet models)")
+                        "(3,224,224 for the ImageNet models) or fixed size (1,32,32 for lenet5)")
     p.add_argument("--num-classes", type=_positive_int, default=None,
                    help="classes of the model's output (default: 1000 for the ImageNet "
                         "models, else 10)")
@@ -348,6 +348,20 @@ def cmd_lr_find(args) -> int:
     return EXIT_OK
 
 
+def _default_input(info):
+    """The model's reference input (C, H, W), or its fixed size with its default channels."""
+    if info.reference_input is not None:
+        return info.reference_input
+    if info.input_size is None:
+        return None
+    import inspect
+
+    channels = inspect.signature(info.builder).parameters.get("in_channels")
+    default = 1 if channels is None or channels.default is inspect.Parameter.empty \
+        else channels.default
+    return (default, *info.input_size)
+
+
 def cmd_summary(args) -> int:
     import soma
     from soma.models import model_info
@@ -356,10 +370,10 @@ def cmd_summary(args) -> int:
     check_names(model=args.model)
     reference = model_info(args.model).reference_input
     if args.input is None:
-        if reference is None:
-            raise RunError(f"{args.model} has no reference input size: give one with --input "
-                           "C,H,W", usage=True)
-        args.input = reference
+        args.input = _default_input(model_info(args.model))
+        if args.input is None:
+            raise RunError(f"{args.model} takes inputs of any size: give one with --input C,H,W",
+                           usage=True)
     num_classes = args.num_classes or (1000 if reference else 10)
     model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
     try:
