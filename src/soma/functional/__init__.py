@@ -23,3 +23,6 @@ from soma.functional.shape import (
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
 from soma.functional.loss import mse_loss
+from soma.functional.recurrent import (
+    gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
+)

@@ -1,11 +1,12 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init
+from soma.nn import functional, init, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import MSELoss
+from soma.nn.modules.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from soma.nn.modules.reshape import Flatten, Unflatten
 from soma.nn.parameter import Buffer, Parameter
 
@@ -13,7 +14,11 @@ __all__ = [
     "Bilinear",
     "Buffer",
     "Flatten",
+    "GRU",
+    "GRUCell",
     "Identity",
+    "LSTM",
+    "LSTMCell",
     "Linear",
     "LogSoftmax",
     "MSELoss",
@@ -23,6 +28,10 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -31,4 +40,5 @@ __all__ = [
     "Unflatten",
     "functional",
     "init",
+    "utils",
 ]
