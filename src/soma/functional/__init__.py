@@ -26,3 +26,4 @@ from soma.functional.loss import mse_loss
 from soma.functional.recurrent import (
     gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
 )
+from soma.functional.embedding import embedding, embedding_bag, one_hot

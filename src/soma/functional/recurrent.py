@@ -41,9 +41,11 @@ def _input_projection(x, w_ih, bias):
     return z.reshape(steps, batch, -1)
 
 
-def _sigmoid_(a):
-    """σ(a) = 1 / (1 + e^-a), in place (e^-a = inf for a ≪ 0 gives the right limit 0)."""
-    _xp.negative(a, out=a)
+def _sigmoid_of_negated_(a):
+    """σ(z) = 1 / (1 + e^-z) in place, from a = -z (e^-z = inf for z ≪ 0 gives the limit 0).
+
+    NOTE: callers keep pre-activations negated (negated weights), which saves a pass.
+    """
     with _xp.errstate(over="ignore"):
         _xp.exp(a, out=a)
     a += 1
@@ -146,10 +148,12 @@ class LSTMLayer(Function):
         steps, batch, _ = x.shape
         hid = c0.shape[-1]
         g_cols = slice(2 * hid, 3 * hid)
-        # NOTE: the g columns are doubled so one sigmoid covers all gates: tanh(z) = 2σ(2z) - 1
+        # NOTE: pre-activations are kept negated, with the g columns doubled, so that one
+        # sigmoid covers all four gates: tanh(z) = 2σ(2z) - 1
         acts = _input_projection(x, w_ih, _sum_bias(b_ih, b_hh))
+        acts *= -1
         acts[..., g_cols] *= 2
-        w_hh_t = w_hh.T.copy()
+        w_hh_t = w_hh.T * -1
         w_hh_t[:, g_cols] *= 2
         ys = _xp.zeros((steps, batch, h0.shape[-1]), dtype=acts.dtype)
         hprev = _xp.empty(ys.shape, dtype=acts.dtype)
@@ -162,7 +166,7 @@ class LSTMLayer(Function):
             hprev[t, :n] = h[:n]
             cprev[t, :n] = c[:n]
             a += h[:n] @ w_hh_t
-            _sigmoid_(a)
+            _sigmoid_of_negated_(a)
             g = a[:, g_cols]
             g *= 2
             g -= 1
@@ -248,17 +252,19 @@ class GRULayer(Function):
         acts = _input_projection(x, w_ih, b_ih)
         if b_hh is not None:
             acts[..., rz] += b_hh[rz]
+        acts[..., rz] *= -1                                    # negated for the sigmoid
         ys = _xp.zeros((steps, batch, hid), dtype=acts.dtype)
         hprev = _xp.empty(ys.shape, dtype=acts.dtype)
         hn_part = _xp.empty(ys.shape, dtype=acts.dtype)
         h = h0.copy()
-        w_hh_t = w_hh.T
+        w_hh_t = w_hh.T.copy()
+        w_hh_t[:, rz] *= -1
         for t, n in _schedule(steps, batch, batch_sizes, reverse):
             a = acts[t, :n]
             hprev[t, :n] = h[:n]
             hh = h[:n] @ w_hh_t
             a[:, rz] += hh[:, rz]
-            _sigmoid_(a[:, rz])
+            _sigmoid_of_negated_(a[:, rz])
             ghn = hh[:, 2 * hid:]
             if b_hh is not None:
                 ghn += b_hh[2 * hid:]

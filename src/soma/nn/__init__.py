@@ -4,6 +4,7 @@ from soma.nn import functional, init, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from soma.nn.modules.embedding import Embedding, EmbeddingBag
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import MSELoss
 from soma.nn.modules.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
@@ -13,6 +14,8 @@ from soma.nn.parameter import Buffer, Parameter
 __all__ = [
     "Bilinear",
     "Buffer",
+    "Embedding",
+    "EmbeddingBag",
     "Flatten",
     "GRU",
     "GRUCell",
