@@ -27,3 +27,4 @@ from soma.functional.recurrent import (
     gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
 )
 from soma.functional.embedding import embedding, embedding_bag, one_hot
+from soma.functional.attention import multi_head_attention_forward, scaled_dot_product_attention
