@@ -23,6 +23,27 @@ from soma.functional.shape import (
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
 from soma.functional.loss import mse_loss
+from soma.functional.adaptive_pooling import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+    adaptive_max_pool2d, adaptive_max_pool3d,
+)
+from soma.functional.batchnorm import batch_norm
+from soma.functional.dropout import (
+    alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
+)
+from soma.functional.local_response_norm import local_response_norm
+from soma.functional.normalization import group_norm, instance_norm, layer_norm
+from soma.functional.pooling import (
+    avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
+)
+from soma.functional.pooling_variants import (
+    lp_pool1d, lp_pool2d, lp_pool3d, min_pool1d, min_pool2d, min_pool3d, sum_pool1d, sum_pool2d,
+    sum_pool3d,
+)
+from soma.functional.resample import (
+    interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
+)
+from soma.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
 from soma.functional.recurrent import (
     gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
 )

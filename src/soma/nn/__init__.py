@@ -2,6 +2,24 @@
 
 from soma.nn import functional, init, utils
 from soma.nn.module import Module
+from soma.nn.modules.adaptive_pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d, GlobalAvgPool2d, GlobalMaxPool2d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
+)
+from soma.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from soma.nn.modules.dropout import (
+    AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout,
+)
+from soma.nn.modules.normalization import (
+    GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm,
+)
+from soma.nn.modules.pooling import (
+    AvgPool1d, AvgPool2d, AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool2d,
+    MaxPool3d, MinPool1d, MinPool2d, MinPool3d, SumPool1d, SumPool2d, SumPool3d,
+)
+from soma.nn.modules.upsampling import (
+    PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
+)
 from soma.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from soma.nn.modules.embedding import Embedding, EmbeddingBag
@@ -12,25 +30,65 @@ from soma.nn.modules.reshape import Flatten, Unflatten
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AlphaDropout",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
     "Bilinear",
     "Buffer",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
     "Embedding",
     "EmbeddingBag",
+    "FeatureAlphaDropout",
     "Flatten",
     "GRU",
     "GRUCell",
+    "GlobalAvgPool2d",
+    "GlobalMaxPool2d",
+    "GroupNorm",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LPPool1d",
+    "LPPool2d",
+    "LPPool3d",
     "LSTM",
     "LSTMCell",
+    "LayerNorm",
     "Linear",
+    "LocalResponseNorm",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
+    "MinPool1d",
+    "MinPool2d",
+    "MinPool3d",
     "Module",
     "ModuleDict",
     "ModuleList",
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "RNN",
     "RNNBase",
     "RNNCell",
@@ -39,8 +97,14 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "SumPool1d",
+    "SumPool2d",
+    "SumPool3d",
     "Tanh",
     "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
     "functional",
     "init",
     "utils",

@@ -1,5 +1,7 @@
-"""Helpers around layers: packed sequences for recurrent networks (``soma.nn.utils.rnn``)."""
+"""Utilities around modules: ``mc_dropout_predict``, packed sequences (``rnn``), and gradient
+clipping (from ``ops``)."""
 
 from soma.nn.utils import rnn
+from soma.nn.utils.mc_dropout import mc_dropout_predict
 
-__all__ = ["rnn"]
+__all__ = ["mc_dropout_predict", "rnn"]
