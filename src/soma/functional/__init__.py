@@ -4,7 +4,11 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
-from soma.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
+from soma.functional.activation import (
+    celu, elu, exponential, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
+    log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
+    softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
+)
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,

@@ -1,0 +1,407 @@
+"""Smooth activations built on exp, erf or log: the ELU family, GELU, SiLU, Mish, Softplus …
+
+Each kernel counts its transcendental calls (they dominate the cost here, see
+docs/DEVELOPING.md): one exp/expm1/erf-like evaluation in the forward pass, and a backward
+pass that reuses what the forward saved instead of recomputing it. Each is stable for
+|x| up to 1e4 and beyond: no overflow or invalid-value warnings, and finite values wherever
+PyTorch's are finite.
+"""
+
+import math
+
+from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
+from soma.backend.special import log1p, normal_cdf
+from soma.functional.elementwise import _float, exp
+
+_xp = get_xp()
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _result(x, y, inplace):
+    """``y``, or ``x`` overwritten by ``y`` when ``inplace`` (PyTorch's ``inplace=True``)."""
+    return x._assign(y) if inplace else y
+
+
+def _sigmoid_array(x):
+    """σ(x) = 1 / (1 + e^-x) as a new array; e^-x overflowing to inf gives the right limit 0."""
+    s = _xp.negative(x)
+    with _xp.errstate(over="ignore"):
+        _xp.exp(s, out=s)
+    s += 1.0
+    return _xp.reciprocal(s, out=s)
+
+
+# ---------------------------------------------------------------------------- ELU family
+class ELU(Function):
+    """y = scale · (max(x, 0) + α (e^{min(x, 0)·s} - 1)), s the input scale (ELU, SELU, CELU)."""
+
+    @staticmethod
+    def forward(ctx, x, *, alpha, scale, input_scale):
+        n = _xp.clip(x, -_xp.inf, 0.0)
+        if input_scale != 1:
+            n *= input_scale
+        with _xp.errstate(over="ignore"):
+            e = _xp.expm1(n, out=n)  # one transcendental call
+        y = e * (alpha * scale)
+        y += _xp.clip(x, 0.0, _xp.inf) * scale
+        ctx.save(x, e)
+        ctx.slope, ctx.scale = alpha * scale * input_scale, scale
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, e = ctx.saved
+        # dy/dx = scale for x > 0, scale·α·s·e^{x·s} = c (e + 1) for x <= 0 (where e is 0 for x > 0)
+        d = e + 1.0
+        d *= ctx.slope
+        d += (x > 0) * gy.dtype.type(ctx.scale - ctx.slope)
+        return gy * d
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Exponential linear unit: ``x`` for ``x > 0``, else ``alpha · (e^x - 1)``.
+
+    Args:
+        input: a tensor of any shape.
+        alpha: the value approached for large negative inputs is ``-alpha``.
+        inplace: overwrite ``input`` with the result.
+
+    Example:
+        >>> import soma
+        >>> elu(soma.tensor([-1.0, 2.0]))
+        tensor([-0.6321,  2.    ])
+    """
+    y = ELU.apply(_float(input), alpha=float(alpha), scale=1.0, input_scale=1.0)
+    return _result(input, y, inplace)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Scaled ELU, ``scale · elu(x, alpha)`` with the self-normalising constants
+    alpha ≈ 1.6733 and scale ≈ 1.0507.
+
+    Example:
+        >>> import soma
+        >>> selu(soma.tensor([-1.0, 2.0]))
+        tensor([-1.1113,  2.1014])
+    """
+    y = ELU.apply(_float(input), alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
+    return _result(input, y, inplace)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Continuously differentiable ELU: ``x`` for ``x > 0``, else ``alpha · (e^{x/alpha} - 1)``.
+
+    Example:
+        >>> import soma
+        >>> celu(soma.tensor([-1.0, 2.0]), alpha=2.0)
+        tensor([-0.7869,  2.    ])
+    """
+    if alpha == 0:
+        raise ValueError("celu: alpha must be non-zero (the input is divided by it)")
+    y = ELU.apply(_float(input), alpha=float(alpha), scale=1.0, input_scale=1.0 / alpha)
+    return _result(input, y, inplace)
+
+
+# ---------------------------------------------------------------------------- GELU
+class GELU(Function):
+    """y = x Φ(x), Φ the standard normal CDF."""
+
+    @staticmethod
+    def forward(ctx, x):
+        cdf = normal_cdf(x)
+        ctx.save(x, cdf)
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * cdf
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, cdf = ctx.saved
+        # dy/dx = Φ(x) + x φ(x),  φ(x) = e^{-x²/2} / √(2π)
+        d = x * x
+        d *= -0.5
+        _xp.exp(d, out=d)
+        d *= x
+        d *= _INV_SQRT_2PI
+        d += cdf
+        return gy * d
+
+
+class GELUTanh(Function):
+    """y = ½ x (1 + tanh u), u = √(2/π) (x + 0.044715 x³); computed as x σ(2u) (one exp)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        v = x * x
+        v *= _GELU_CUBIC
+        v += 1.0
+        v *= x
+        v *= 2 * _SQRT_2_OVER_PI  # 2u
+        s = _sigmoid_array(v)  # ½ (1 + tanh u) = σ(2u)
+        ctx.save(x, s)
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * s
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, s = ctx.saved
+        # dy/dx = σ + x σ (1 - σ) · 2√(2/π) (1 + 3·0.044715 x²)
+        d = x * x
+        d *= 3 * _GELU_CUBIC
+        d += 1.0
+        d *= 2 * _SQRT_2_OVER_PI
+        d *= x
+        d *= s
+        d *= 1.0 - s
+        d += s
+        return gy * d
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit ``x Φ(x)`` (Φ the standard normal CDF).
+
+    Args:
+        input: a tensor of any shape.
+        approximate: ``'none'`` for the exact form (with erf), ``'tanh'`` for
+            ``½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))``.
+
+    Example:
+        >>> import soma
+        >>> gelu(soma.tensor([-1.0, 0.0, 2.0]))
+        tensor([-0.1587,  0.    ,  1.9545])
+    """
+    if approximate == "none":
+        return GELU.apply(_float(input))
+    if approximate == "tanh":
+        return GELUTanh.apply(_float(input))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+# ---------------------------------------------------------------------------- SiLU, Mish
+class SiLU(Function):
+    """y = x σ(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid_array(x)
+        ctx.save(x, s)
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * s
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, s = ctx.saved
+        # dy/dx = σ (1 + x (1 - σ))
+        d = 1.0 - s
+        d *= x
+        d += 1.0
+        d *= s
+        return gy * d
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Sigmoid-weighted linear unit (Swish): ``x · sigmoid(x)``.
+
+    Example:
+        >>> import soma
+        >>> silu(soma.tensor([-1.0, 2.0]))
+        tensor([-0.2689,  1.7616])
+    """
+    return _result(input, SiLU.apply(_float(input)), inplace)
+
+
+swish = silu
+
+
+class Mish(Function):
+    """y = x tanh(softplus x) = x n / (n + 2), n = e^x (e^x + 2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        # NOTE: beyond x = 20, tanh(softplus x) is 1 in every float dtype: clip keeps e^x finite
+        e = _xp.exp(_xp.clip(x, -_xp.inf, 20.0))
+        n = e + 2.0
+        n *= e
+        t = n + 2.0
+        _xp.divide(n, t, out=t)  # tanh(softplus x)
+        ctx.save(x, e, n, t)
+        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+            return x * t
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, e, n, t = ctx.saved
+        # dy/dx = t + x σ(x) sech²(softplus x),  σ = e/(1 + e),  sech² = 4 (n + 1) / (n + 2)²
+        q = n + 2.0
+        d = n + 1.0
+        d /= q
+        d /= q  # NOTE: two divisions, as (n + 2)² overflows float32 near x = 20
+        d *= 4.0
+        s = e + 1.0
+        _xp.divide(e, s, out=s)
+        d *= s
+        d *= x
+        d += t
+        return gy * d
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Mish: ``x · tanh(softplus(x))``.
+
+    Example:
+        >>> import soma
+        >>> mish(soma.tensor([-1.0, 2.0]))
+        tensor([-0.3034,  1.944 ])
+    """
+    return _result(input, Mish.apply(_float(input)), inplace)
+
+
+# ---------------------------------------------------------------------------- softplus family
+class Softplus(Function):
+    """y = log(1 + e^{βx}) / β, and y = x where βx > threshold."""
+
+    @staticmethod
+    def forward(ctx, x, *, beta, threshold):
+        t = x * beta if beta != 1 else x
+        e = _xp.abs(t)
+        _xp.negative(e, out=e)
+        _xp.exp(e, out=e)  # e^{-|βx|} <= 1: never overflows
+        y = log1p(e)
+        y += _xp.clip(t, 0.0, _xp.inf)  # log(1 + e^t) = max(t, 0) + log(1 + e^{-|t|})
+        if beta != 1:
+            y /= beta
+        linear = t > threshold
+        linear = linear if linear.any() else None
+        if linear is not None:
+            y = _xp.where(linear, x, y)
+        ctx.save(t, e, linear)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        t, e, linear = ctx.saved
+        # dy/dx = σ(βx) = (1 or e)/(1 + e) for βx >= 0 or < 0; 1 where the output is linear
+        d = 1.0 - e
+        d *= t >= 0
+        d += e
+        d /= e + 1.0
+        if linear is not None:
+            d[linear] = 1.0
+        return gy * d
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Smooth ReLU ``log(1 + e^{beta·x}) / beta``; linear (``x``) where ``beta·x > threshold``.
+
+    Example:
+        >>> import soma
+        >>> softplus(soma.tensor([-1.0, 0.0, 30.0]))
+        tensor([ 0.3133,  0.6931, 30.    ])
+    """
+    return Softplus.apply(_float(input), beta=float(beta), threshold=float(threshold))
+
+
+class LogSigmoid(Function):
+    """y = log σ(x) = min(x, 0) - log(1 + e^{-|x|})."""
+
+    @staticmethod
+    def forward(ctx, x):
+        e = _xp.abs(x)
+        _xp.negative(e, out=e)
+        _xp.exp(e, out=e)
+        y = _xp.clip(x, -_xp.inf, 0.0)
+        y -= log1p(e)
+        ctx.save(x, e)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, e = ctx.saved
+        # dy/dx = σ(-x) = (1 or e)/(1 + e) for x < 0 or >= 0
+        d = 1.0 - e
+        d *= x < 0
+        d += e
+        d /= e + 1.0
+        return gy * d
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, computed without overflow or log(0).
+
+    Example:
+        >>> import soma
+        >>> logsigmoid(soma.tensor([-100.0, 0.0]))
+        tensor([-100.    ,   -0.6931])
+    """
+    return LogSigmoid.apply(_float(input))
+
+
+class Softsign(Function):
+    """y = x / (1 + |x|)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = _xp.abs(x)
+        d += 1.0
+        ctx.save(d)
+        with _xp.errstate(invalid="ignore"):  # ±inf / inf is NaN, as in PyTorch
+            return x / d
+
+    @staticmethod
+    def backward(ctx, gy):
+        (d,) = ctx.saved
+        return gy / (d * d)  # dy/dx = 1 / (1 + |x|)²
+
+
+def softsign(input: Tensor) -> Tensor:
+    """Softsign ``x / (1 + |x|)``.
+
+    Example:
+        >>> import soma
+        >>> softsign(soma.tensor([-3.0, 1.0]))
+        tensor([-0.75,  0.5 ])
+    """
+    return Softsign.apply(_float(input))
+
+
+class Tanhshrink(Function):
+    """y = x - tanh x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = _xp.tanh(x)
+        ctx.save(t)
+        return x - t
+
+    @staticmethod
+    def backward(ctx, gy):
+        (t,) = ctx.saved
+        return gy * (t * t)  # dy/dx = 1 - (1 - tanh²x) = tanh²x
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``x - tanh(x)``.
+
+    Example:
+        >>> import soma
+        >>> tanhshrink(soma.tensor([0.0, 2.0]))
+        tensor([0.   , 1.036])
+    """
+    return Tanhshrink.apply(_float(input))
+
+
+def exponential(input: Tensor) -> Tensor:
+    """The exponential activation ``e^x`` (Keras' ``'exponential'``); same as ``soma.exp``.
+
+    Example:
+        >>> import soma
+        >>> exponential(soma.tensor([0.0, 1.0]))
+        tensor([1.    , 2.7183])
+    """
+    return exp(input)

@@ -1,0 +1,99 @@
+"""The softmax family: softmax, log_softmax and softmin along one dimension.
+
+Each shifts its input by the maximum along the axis first, so no exponential overflows.
+"""
+
+from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
+from soma.functional._utils import normalize_axis
+from soma.functional.elementwise import _float, neg
+
+_xp = get_xp()
+
+
+class Softmax(Function):
+    """y_i = e^{x_i} / Σ_j e^{x_j} along one axis (shifted by the max: no overflow)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        z = x - x.max(axis=axis, keepdims=True)
+        _xp.exp(z, out=z)
+        z /= z.sum(axis=axis, keepdims=True)
+        ctx.save(z)
+        ctx.axis = axis
+        return z
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        # dL/dx_i = y_i (gy_i - Σ_j gy_j y_j)
+        g = gy * y
+        g -= y * g.sum(axis=ctx.axis, keepdims=True)
+        return g
+
+
+def _softmax_dim(x, dim, name):
+    if dim is None:
+        dim = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
+    return normalize_axis(dim, x.ndim, name)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """Normalised exponentials along ``dim``: non-negative, summing to one.
+
+    Args:
+        input: a tensor of any shape.
+        dim: the dimension that sums to one (give it explicitly; None picks PyTorch's legacy
+            default: 0 for 0-, 1- and 3-d inputs, else 1).
+        dtype: compute in this dtype (the input is converted first).
+
+    Example:
+        >>> import soma
+        >>> softmax(soma.tensor([1.0, 1.0, 2.0]), dim=0)
+        tensor([0.2119, 0.2119, 0.5761])
+    """
+    x = _float(input if dtype is None else input.to(dtype))
+    return Softmax.apply(x, _softmax_dim(x, dim, "softmax"))
+
+
+class LogSoftmax(Function):
+    """y_i = x_i - log Σ_j e^{x_j} along one axis; stable for large inputs."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = x - x.max(axis=axis, keepdims=True)
+        y -= _xp.log(_xp.exp(y).sum(axis=axis, keepdims=True))
+        ctx.save(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved
+        # dL/dx_i = gy_i - p_i Σ_j gy_j,  with p = e^y
+        return gy - _xp.exp(y) * gy.sum(axis=ctx.axis, keepdims=True)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """Logarithm of ``softmax`` along ``dim``, computed without forming the softmax.
+
+    Example:
+        >>> import soma
+        >>> log_softmax(soma.tensor([0.0, 0.0]), dim=0)
+        tensor([-0.6931, -0.6931])
+    """
+    x = _float(input if dtype is None else input.to(dtype))
+    return LogSoftmax.apply(x, _softmax_dim(x, dim, "log_softmax"))
+
+
+def softmin(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """``softmax(-x)`` along ``dim``: the smallest entries get the largest weights.
+
+    Example:
+        >>> import soma
+        >>> softmin(soma.tensor([1.0, 1.0, 2.0]), dim=0)
+        tensor([0.4223, 0.4223, 0.1554])
+    """
+    x = _float(input if dtype is None else input.to(dtype))
+    return Softmax.apply(neg(x), _softmax_dim(x, dim, "softmin"))
