@@ -9,6 +9,9 @@ from soma.functional.activation import (
     log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
     softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
 )
+from soma.functional.conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+)
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
@@ -16,7 +19,9 @@ from soma.functional.elementwise import (
     multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
     sub, subtract, true_divide, trunc, where,
 )
+from soma.functional.blocks import fold, unfold
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
+from soma.functional.padding import pad
 from soma.functional.reduction import (
     all, amax, amin, any, argmax, argmin, argsort, cumsum, logsumexp, max, mean, min, norm, prod,
     sort, std, sum, topk, var,

@@ -26,9 +26,18 @@ from soma.nn.modules.upsampling import (
     PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
 )
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from soma.nn.modules.conv import (
+    Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+)
 from soma.nn.modules.embedding import Embedding, EmbeddingBag
+from soma.nn.modules.fold import Fold, Unfold
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import MSELoss
+from soma.nn.modules.padding import (
+    CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+    ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+    ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d,
+)
 from soma.nn.modules.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from soma.nn.modules.reshape import Flatten, Unflatten
 from soma.nn.parameter import Buffer, Parameter
@@ -50,6 +59,18 @@ __all__ = [
     "Bilinear",
     "Buffer",
     "CELU",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
@@ -60,6 +81,7 @@ __all__ = [
     "Exponential",
     "FeatureAlphaDropout",
     "Flatten",
+    "Fold",
     "GELU",
     "GRU",
     "GRUCell",
@@ -112,6 +134,12 @@ __all__ = [
     "RNNCellBase",
     "ReLU",
     "ReLU6",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
     "SELU",
     "Sequential",
     "SiLU",
@@ -130,9 +158,13 @@ __all__ = [
     "Tanhshrink",
     "Threshold",
     "Unflatten",
+    "Unfold",
     "Upsample",
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
     "functional",
     "init",
     "utils",
