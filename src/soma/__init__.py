@@ -42,6 +42,7 @@ int = int32
 from soma import autograd, backend, functional  # noqa: E402
 from soma import nn  # noqa: E402
 from soma import optim  # noqa: E402
+from soma import data, utils  # noqa: E402
 
 
 def is_tensor(obj) -> bool:
