@@ -19,6 +19,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import shape_str
+from soma.functional.dropout import dropout as _dropout
 from soma.functional.shape import cat, stack, transpose, unbind, unsqueeze
 
 _xp = get_xp()
@@ -321,15 +322,6 @@ def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hprev):
 
 
 # ---------------------------------------------------------------------------- multi-layer drivers
-def _dropout(x, p, generator):
-    """Inverted dropout between stacked layers (each kept value scaled by 1/(1-p))."""
-    from soma.backend import random as _random
-    from soma.functional.elementwise import mul
-
-    keep = _random.resolve(generator).random(x.shape) >= p
-    return mul(x, Tensor._wrap((keep / (1 - p)).astype(x.dtype)))
-
-
 def _apply_layer(mode, x, state, weights, batch_sizes, reverse):
     """One layer, one direction: (outputs, final states)."""
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
@@ -382,7 +374,7 @@ def _run_layers(mode, x, states, weights, num_layers, bidirectional, batch_first
                 acc.append(value)
         x = outs[0] if directions == 1 else cat(outs, 2)
         if dropout > 0 and training and layer < num_layers - 1:
-            x = _dropout(x, dropout, generator)
+            x = _dropout(x, dropout, True, generator=generator)
     out = transpose(x, 0, 1) if batch_first else x
     return out, tuple(stack(acc, 0) for acc in finals)
 
