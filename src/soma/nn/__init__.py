@@ -11,6 +11,7 @@ from soma.nn.modules.adaptive_pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     AdaptiveMaxPool3d, GlobalAvgPool2d, GlobalMaxPool2d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
 )
+from soma.nn.modules.attention import MultiheadAttention
 from soma.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from soma.nn.modules.dropout import (
     AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout,
@@ -40,6 +41,10 @@ from soma.nn.modules.padding import (
 )
 from soma.nn.modules.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from soma.nn.modules.reshape import Flatten, Unflatten
+from soma.nn.modules.transformer import (
+    Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
@@ -122,6 +127,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "PReLU",
     "Parameter",
     "ParameterDict",
@@ -157,6 +163,11 @@ __all__ = [
     "Tanh",
     "Tanhshrink",
     "Threshold",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Unflatten",
     "Unfold",
     "Upsample",

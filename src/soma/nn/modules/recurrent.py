@@ -94,12 +94,11 @@ class RNNBase(Module):
         return shapes
 
     def _check_input(self, x):
-        name = type(self).__name__
         if x.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected a 2-D (unbatched) or 3-D input, got shape "
+            raise ValueError(f"expected a 2-D (unbatched) or 3-D input, got shape "
                              f"{tuple(x.shape)}")
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected input with {self.input_size} features "
+            raise ValueError(f"expected input with {self.input_size} features "
                              f"(input_size) in its last dimension, got input of shape "
                              f"{tuple(x.shape)}")
 
@@ -109,13 +108,13 @@ class RNNBase(Module):
             return [zeros(*s, dtype=x.dtype) for s in shapes]
         states = list(hx) if self.mode == "LSTM" else [hx]
         if len(states) != len(shapes):
-            raise ValueError(f"{type(self).__name__}: expected {len(shapes)} initial states, "
+            raise ValueError(f"expected {len(shapes)} initial states, "
                              f"got {len(states)}")
         if unbatched:
             states = [unsqueeze(s, 1) if s.ndim == 2 else s for s in states]
         for s, shape, what in zip(states, shapes, ("hidden state", "cell state")):
             if tuple(s.shape) != shape:
-                raise ValueError(f"{type(self).__name__}: expected {what} of shape {shape}, got "
+                raise ValueError(f"expected {what} of shape {shape}, got "
                                  f"{tuple(s.shape)}")
         if sorted_indices is not None:
             states = [index_select(s, 1, sorted_indices) for s in states]
@@ -294,9 +293,8 @@ class RNNCellBase(Module):
 
     def _prepare(self, x, states):
         """Batch an unbatched call, check shapes, and fill missing states with zeros."""
-        name = type(self).__name__
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: expected input of shape (batch, {self.input_size}) or "
+            raise ValueError(f"expected input of shape (batch, {self.input_size}) or "
                              f"({self.input_size},), got {tuple(x.shape)}")
         unbatched = x.ndim == 1
         x = unsqueeze(x, 0) if unbatched else x
@@ -308,7 +306,7 @@ class RNNCellBase(Module):
             elif unbatched and s.ndim == 1:
                 s = unsqueeze(s, 0)
             if tuple(s.shape) != (batch, self.hidden_size):
-                raise ValueError(f"{name}: expected state of shape {(batch, self.hidden_size)}, "
+                raise ValueError(f"expected state of shape {(batch, self.hidden_size)}, "
                                  f"got {tuple(s.shape)}")
             out.append(s)
         return x, out, unbatched
