@@ -144,3 +144,34 @@ def test_errors():
     with pytest.raises(ValueError, match=r"layers.0.*self_attn.*embed_dim"):
         soma.nn.TransformerEncoder(soma.nn.TransformerEncoderLayer(D, HEADS, FF), 2)(
             soma.randn(SRC, N, D + 1))
+
+
+# ---------------------------------------------------------------------------- positional encodings
+def test_sinusoidal_table_matches_the_formula():
+    from soma.nn.modules.positional import sinusoidal_encoding
+
+    table = sinusoidal_encoding(50, 6, dtype=soma.float64).numpy()
+    p, i = 37, 2                                        # columns 4 and 5 use frequency index 2
+    angle = p / 10000 ** (4 / 6)
+    np.testing.assert_allclose(table[p, 4:6], [np.sin(angle), np.cos(angle)], rtol=1e-12)
+    np.testing.assert_allclose(table[0], [0, 1, 0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_positional_encodings_add_per_position(batch_first):
+    x = soma.zeros((2, 7, 4) if batch_first else (7, 2, 4))
+    for module in (soma.nn.PositionalEncoding(4, 10, batch_first=batch_first),
+                   soma.nn.LearnedPositionalEncoding(4, 10, batch_first=batch_first)):
+        out = module(x).detach().numpy()
+        table = (module.pe if hasattr(module, "pe") else module.weight).detach().numpy()
+        per_item = out[0] if batch_first else out[:, 0]
+        np.testing.assert_allclose(per_item, table[:7])
+    learned = soma.nn.LearnedPositionalEncoding(4, 10, batch_first=batch_first)
+    learned(x).sum().backward()
+    np.testing.assert_allclose(learned.weight.grad.numpy()[:7], 2)
+    np.testing.assert_allclose(learned.weight.grad.numpy()[7:], 0)
+
+
+def test_positional_encoding_too_long_names_the_lengths():
+    with pytest.raises(ValueError, match=r"length 12.*max_len=10"):
+        soma.nn.PositionalEncoding(4, 10)(soma.zeros(12, 1, 4))

@@ -39,6 +39,7 @@ from soma.nn.modules.padding import (
     ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
     ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d,
 )
+from soma.nn.modules.positional import LearnedPositionalEncoding, PositionalEncoding
 from soma.nn.modules.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from soma.nn.modules.reshape import Flatten, Unflatten
 from soma.nn.modules.transformer import (
@@ -108,6 +109,7 @@ __all__ = [
     "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
+    "LearnedPositionalEncoding",
     "Linear",
     "LocalResponseNorm",
     "LogSigmoid",
@@ -134,6 +136,7 @@ __all__ = [
     "ParameterList",
     "PixelShuffle",
     "PixelUnshuffle",
+    "PositionalEncoding",
     "RNN",
     "RNNBase",
     "RNNCell",
