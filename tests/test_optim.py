@@ -18,7 +18,8 @@ GRID = {
             dict(momentum=0.8, nesterov=True), dict(weight_decay=0.1),
             dict(momentum=0.9, weight_decay=0.05, nesterov=True, maximize=True, lr=0.002)],
     "Adam": [dict(), dict(amsgrad=True), dict(weight_decay=0.1), dict(maximize=True),
-             dict(betas=(0.3, 0.999), eps=1e-6), dict(weight_decay=0.1, decoupled_weight_decay=True),
+             dict(betas=(0.3, 0.999), eps=1e-6),
+             dict(weight_decay=0.1, decoupled_weight_decay=True),
              dict(amsgrad=True, weight_decay=0.05, maximize=True)],
     "AdamW": [dict(), dict(amsgrad=True), dict(weight_decay=0.3), dict(maximize=True),
               dict(betas=(0.5, 0.99), weight_decay=0.0)],
@@ -332,7 +333,7 @@ def test_repr_lists_groups():
     ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
     ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1), "zero dampening"),
     ("SGD", dict(lr=float("nan")), "invalid learning rate: nan"),
-    ("Adam", dict(betas=(1.0, 0.999)), r"beta parameter at index 0: 1.0 \(must be in \[0.0, 1.0\)"),
+    ("Adam", dict(betas=(1.0, 0.999)), r"beta parameter at index 0: 1.0 \(must be in \[0.0, 1.0"),
     ("Adam", dict(betas=(0.9, -0.1)), "beta parameter at index 1"),
     ("Adam", dict(betas=(0.9,)), "betas must be a pair"),
     ("Adam", dict(eps=-1e-8), "invalid epsilon value"),
@@ -374,5 +375,7 @@ def test_invalid_params():
         opt.add_param_group({"params": [w]})
     with pytest.raises(ValueError, match="with names or none"):
         soma.optim.SGD([("w", w), soma.nn.Parameter(soma.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError, match="needs a 'params' entry, got keys \\['lr'\\]"):
+        opt.add_param_group({"lr": 0.1})
     with pytest.warns(UserWarning, match="same parameter twice"):
         soma.optim.SGD([w, w], lr=0.1)

@@ -64,6 +64,9 @@ class Optimizer:
         name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}: param_group must be a dict, but got {type(param_group)}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry, got keys "
+                             f"{sorted(param_group)}")
         params, names = _split_names(name, param_group["params"])
         for p in params:
             if not isinstance(p, Tensor):
@@ -83,7 +86,8 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
-        if self.param_groups and ("param_names" in group) != ("param_names" in self.param_groups[0]):
+        named = "param_names" in group
+        if self.param_groups and named != ("param_names" in self.param_groups[0]):
             raise ValueError(f"{name}: all parameter groups should be with or without names")
         self.param_groups.append(group)
 
