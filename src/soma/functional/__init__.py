@@ -9,6 +9,9 @@ from soma.functional.activation import (
     log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
     softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
 )
+from soma.functional.conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+)
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
@@ -16,7 +19,9 @@ from soma.functional.elementwise import (
     multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
     sub, subtract, true_divide, trunc, where,
 )
+from soma.functional.blocks import fold, unfold
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
+from soma.functional.padding import pad
 from soma.functional.reduction import (
     all, amax, amin, any, argmax, argmin, argsort, cumsum, logsumexp, max, mean, min, norm, prod,
     sort, std, sum, topk, var,
@@ -32,3 +37,29 @@ from soma.functional.classification_loss import (
 from soma.functional.loss import (
     cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
 )
+from soma.functional.adaptive_pooling import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+    adaptive_max_pool2d, adaptive_max_pool3d,
+)
+from soma.functional.batchnorm import batch_norm
+from soma.functional.dropout import (
+    alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
+)
+from soma.functional.local_response_norm import local_response_norm
+from soma.functional.normalization import group_norm, instance_norm, layer_norm
+from soma.functional.pooling import (
+    avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
+)
+from soma.functional.pooling_variants import (
+    lp_pool1d, lp_pool2d, lp_pool3d, min_pool1d, min_pool2d, min_pool3d, sum_pool1d, sum_pool2d,
+    sum_pool3d,
+)
+from soma.functional.resample import (
+    interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
+)
+from soma.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
+from soma.functional.recurrent import (
+    gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
+)
+from soma.functional.embedding import embedding, embedding_bag, one_hot
+from soma.functional.attention import multi_head_attention_forward, scaled_dot_product_attention

@@ -1,0 +1,173 @@
+"""Where the windows of a pooling op sit: output sizes, padding, one strided slice per offset.
+
+A pooling window over ``d`` spatial dimensions is described per dimension by its kernel size
+``k``, stride ``s``, padding ``p`` and dilation ``dil``. The kernels never build a copy of every
+window: for each kernel offset (``k₁ × … × k_d`` of them) they take one strided view of the
+(padded) input holding that offset of every window, and combine the views element-wise. A loop
+over kernel offsets is short; every operation inside it is vectorised over the whole batch.
+"""
+
+import itertools
+import numbers
+
+from soma.backend import get_xp
+
+_xp = get_xp()
+
+
+def ntuple(value, n, op, name):
+    """``value`` as an n-tuple of ints (an int is repeated); errors name the op and argument."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def pool_output_size(size, k, s, p, dil, ceil_mode):
+    """PyTorch's output length of one pooled dimension.
+
+    ``ceil_mode`` rounds the window count up, but the last window must start inside the input
+    or the left padding (a window starting in the right padding is dropped).
+    """
+    span = size + 2 * p - dil * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def check_input(op, x, d):
+    """Pooling takes (N, C, *spatial) or unbatched (C, *spatial) floating-point input."""
+    if x.ndim not in (d + 1, d + 2):
+        raise ValueError(
+            f"{op}: expected a {d + 1}D (unbatched) or {d + 2}D (batched) input, got shape "
+            f"{tuple(x.shape)}"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got {x.dtype}")
+
+
+class Windows:
+    """The geometry of one pooling call over the trailing ``d`` dimensions of an input."""
+
+    def __init__(self, op, spatial, kernel, stride, padding, dilation=1, ceil_mode=False,
+                 max_pad_rule="effective"):
+        d = len(spatial)
+        self.spatial = tuple(spatial)
+        self.kernel = ntuple(kernel, d, op, "kernel_size")
+        self.stride = ntuple(kernel if stride is None or stride == () else stride, d, op, "stride")
+        self.padding = ntuple(padding, d, op, "padding")
+        self.dilation = ntuple(dilation, d, op, "dilation")
+        self._check(op, max_pad_rule)
+        self.out = tuple(
+            pool_output_size(n, k, s, p, dl, ceil_mode)
+            for n, k, s, p, dl in zip(self.spatial, self.kernel, self.stride, self.padding,
+                                      self.dilation)
+        )
+        if any(o < 1 for o in self.out):
+            raise ValueError(
+                f"{op}: input of spatial size {self.spatial} is too small for kernel_size "
+                f"{self.kernel} with padding {self.padding} and dilation {self.dilation}: the "
+                f"output size would be {self.out}"
+            )
+        # the padded length each dimension needs so that every window lies inside it
+        needed = [(o - 1) * s + dl * (k - 1) + 1 for o, s, dl, k in
+                  zip(self.out, self.stride, self.dilation, self.kernel)]
+        self.padded = tuple(max(n_, p + n) for n_, p, n in zip(needed, self.padding, self.spatial))
+        self.needs_pad = any(P != n for P, n in zip(self.padded, self.spatial))
+        self.disjoint = all(s >= dl * (k - 1) + 1 for s, dl, k in
+                            zip(self.stride, self.dilation, self.kernel))
+        # every input position belongs to exactly one window: gradients need no zero fill
+        self.tiles = not self.needs_pad and all(
+            s == k and dl == 1 and o * k == n for s, k, dl, o, n in
+            zip(self.stride, self.kernel, self.dilation, self.out, self.spatial))
+
+    def _check(self, op, max_pad_rule):
+        for name, values, low in (("kernel_size", self.kernel, 1), ("stride", self.stride, 1),
+                                  ("dilation", self.dilation, 1), ("padding", self.padding, 0)):
+            if any(v < low for v in values):
+                raise ValueError(f"{op}: {name} must be at least {low}, got {values}")
+        for k, p, dl in zip(self.kernel, self.padding, self.dilation):
+            effective = dl * (k - 1) + 1 if max_pad_rule == "effective" else k
+            if 2 * p > effective:
+                raise ValueError(
+                    f"{op}: padding should be at most half of the kernel size, but got "
+                    f"padding={self.padding} for kernel_size={self.kernel} and "
+                    f"dilation={self.dilation}"
+                )
+
+    @property
+    def size(self) -> int:
+        """Number of kernel offsets (elements per window)."""
+        n = 1
+        for k in self.kernel:
+            n *= k
+        return n
+
+    def offsets(self):
+        """Each kernel offset as a tuple of per-dimension indices, in row-major order."""
+        return itertools.product(*(range(k) for k in self.kernel))
+
+    def slices(self):
+        """For each offset, the index that views that element of every window (padded input)."""
+        views = []
+        for offset in self.offsets():
+            views.append((Ellipsis,) + tuple(
+                slice(i * dl, i * dl + (o - 1) * s + 1, s)
+                for i, dl, o, s in zip(offset, self.dilation, self.out, self.stride)
+            ))
+        return views
+
+    def pad(self, x, fill):
+        """``x`` inside a (copied) frame of ``fill`` wide enough for every window; or ``x``."""
+        if not self.needs_pad:
+            return x
+        lead = x.shape[: x.ndim - len(self.spatial)]
+        padded = _xp.full(lead + self.padded, fill, dtype=x.dtype)
+        padded[self.interior()] = x
+        return padded
+
+    def interior(self):
+        """The index of the unpadded input inside the padded frame."""
+        return (Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(self.padding, self.spatial))
+
+    def grad_frame(self, lead, dtype):
+        """A frame to accumulate the input gradient in (zeros unless windows tile the input)."""
+        if self.tiles:
+            return _xp.empty(lead + self.padded, dtype=dtype)
+        return _xp.zeros(lead + self.padded, dtype=dtype)
+
+    def crop(self, frame):
+        """The input-sized part of a padded frame."""
+        return frame[self.interior()] if self.needs_pad else frame
+
+    def flat_offsets(self):
+        """Per offset, its displacement in the flattened (unpadded) input plane."""
+        strides = _plane_strides(self.spatial)
+        return _xp.asarray(
+            [sum(i * dl * st for i, dl, st in zip(off, self.dilation, strides))
+             for off in self.offsets()], dtype=_xp.int64)
+
+    def flat_starts(self):
+        """Flattened-plane position of each window's first element, shaped like the output."""
+        strides = _plane_strides(self.spatial)
+        d = len(self.spatial)
+        start = _xp.zeros(self.out, dtype=_xp.int64)
+        for axis, (o, s, p, st) in enumerate(zip(self.out, self.stride, self.padding, strides)):
+            shape = [1] * d
+            shape[axis] = o
+            start = start + ((_xp.arange(o) * s - p) * st).reshape(shape)
+        return start
+
+
+def _plane_strides(spatial):
+    strides = []
+    n = 1
+    for size in reversed(spatial):
+        strides.append(n)
+        n *= size
+    return tuple(reversed(strides))

@@ -1,0 +1,225 @@
+"""Dropout: zero random elements (or whole channels) while training, scaling the rest.
+
+Inverted dropout: kept values are multiplied by 1/(1 − p) during training, so that evaluation
+is the identity. The mask is drawn from the generator given (or soma's global one) as random
+integers compared with a threshold: bytes when ``p`` is a multiple of 1/256 (0.5, 0.25, …),
+16-bit integers otherwise (the keep probability is then rounded to a multiple of 1/65536).
+
+Alpha dropout (for SELU networks) sets dropped values to SELU's negative saturation value and
+applies an affine correction so that inputs with zero mean and unit variance keep them.
+"""
+
+import math
+import warnings
+
+from soma.autograd.function import Function
+from soma.backend import get_xp
+from soma.backend import random as _random
+
+_xp = get_xp()
+
+# SELU's negative saturation value −λα (the value a dropped unit takes in alpha dropout)
+_SELU_SATURATION = 1.7580993408473766
+
+
+def keep_mask(shape, p, generator=None):
+    """A boolean array of ``shape``: True (keep) with probability 1 − p."""
+    rng = _random.resolve(generator)
+    n = math.prod(shape)
+    if float(p * 256).is_integer():
+        bits = rng.integers(0, 256, n, dtype=_xp.uint8)
+        threshold = int(p * 256)
+    else:
+        bits = rng.integers(0, 65536, n, dtype=_xp.uint16)
+        threshold = int(round(p * 65536))
+    return (bits >= threshold).reshape(shape)
+
+
+class Dropout(Function):
+    """y = x · keep / (1 − p), ``keep`` a 0/1 mask (possibly one value per channel)."""
+
+    @staticmethod
+    def forward(ctx, x, *, keep, scale):
+        y = _xp.multiply(x, keep)
+        y *= x.dtype.type(scale)
+        ctx.save(keep)
+        ctx.scale = scale
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (keep,) = ctx.saved
+        # dy/dx = keep / (1 − p)
+        gx = _xp.multiply(gy, keep)
+        gx *= gy.dtype.type(ctx.scale)
+        return gx
+
+
+class AffineNoise(Function):
+    """y = x · coef + shift (alpha dropout's noise, drawn outside)."""
+
+    @staticmethod
+    def forward(ctx, x, *, coef, shift):
+        ctx.save(coef.astype(x.dtype, copy=False))
+        y = x * coef.astype(x.dtype, copy=False)
+        y += shift.astype(x.dtype, copy=False)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (coef,) = ctx.saved
+        return gy * coef
+
+
+def _check_p(p):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _masked(x, p, training, mask_shape, generator):
+    _check_p(p)
+    if not training or p == 0 or x.numel() == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = keep_mask(mask_shape, p, generator)
+    return Dropout.apply(x, keep=keep, scale=1.0 / (1.0 - p))
+
+
+def _inplace(x, y, inplace):
+    if inplace and y is not x:
+        return x._assign(y)
+    return y
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero each element with probability ``p`` while training; scale the rest by 1/(1 − p).
+
+    Args:
+        input: any tensor.
+        p: probability of an element being zeroed (0 ≤ p ≤ 1).
+        training: apply dropout (else return ``input`` unchanged).
+        inplace: write the result into ``input``.
+        generator: a ``soma.Generator`` for the mask (soma's addition; default: the global one).
+
+    Example:
+        >>> import soma
+        >>> y = dropout(soma.ones(1000), 0.5, generator=soma.Generator().manual_seed(0))
+        >>> sorted(set(y.tolist()))
+        [0.0, 2.0]
+    """
+    return _inplace(input, _masked(input, p, training, tuple(input.shape), generator), inplace)
+
+
+def _feature_shape(x):
+    return tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+
+
+def _feature(op, x, p, training, inplace, generator, unbatched):
+    """Drop whole channels of (N, C, *) input, or of (C, *) input when ``unbatched``."""
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an input with a channel dimension, got shape "
+                         f"{tuple(x.shape)}")
+    if unbatched:
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    else:
+        shape = _feature_shape(x)
+    return _inplace(x, _masked(x, p, training, shape, generator), inplace)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``; see ``dropout``.
+
+    Example:
+        >>> import soma
+        >>> y = dropout1d(soma.ones(1, 6, 3), 0.5, generator=soma.Generator().manual_seed(1))
+        >>> bool(((y == 0).all(-1) | (y == 2).all(-1)).all())
+        True
+    """
+    if input.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 2D (C, L) or 3D (N, C, L) input, got shape "
+                         f"{tuple(input.shape)}")
+    return _feature("dropout1d", input, p, training, inplace, generator, input.ndim == 2)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels (feature maps) of (N, C, H, W) input with probability ``p``.
+
+    As in PyTorch, 3D input is treated as (N, C, L) with a warning (channel-wise 1D dropout), and
+    other ranks are accepted with a deprecation warning, masking dimensions 0 and 1.
+
+    Example:
+        >>> import soma
+        >>> y = dropout2d(soma.ones(2, 4, 3, 3), 0.5, generator=soma.Generator().manual_seed(1))
+        >>> bool(((y == 0).all((2, 3)) | (y == 2).all((2, 3))).all())
+        True
+    """
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: received a {input.ndim}-D input; dropout2d expects 4D "
+                      f"(N, C, H, W) input; use dropout for element-wise masks", stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: received a 3D input and assuming channel-wise 1D dropout "
+                      "(input as (N, C, L)); use dropout1d for that, or pass 4D input",
+                      stacklevel=2)
+    return _feature("dropout2d", input, p, training, inplace, generator, False)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``.
+
+    Other ranks are accepted with a deprecation warning, as in PyTorch (treated as unbatched).
+
+    Example:
+        >>> import soma
+        >>> y = dropout3d(soma.ones(2, 4, 2, 2, 2), 0.5, generator=soma.Generator().manual_seed(1))
+        >>> bool(((y == 0).all((2, 3, 4)) | (y == 2).all((2, 3, 4))).all())
+        True
+    """
+    if input.ndim not in (4, 5):
+        warnings.warn(f"dropout3d: received a {input.ndim}-D input; dropout3d expects 5D "
+                      f"(N, C, D, H, W) or 4D (C, D, H, W) input", stacklevel=2)
+    return _feature("dropout3d", input, p, training, inplace, generator, input.ndim != 5)
+
+
+def _alpha(x, p, training, mask_shape, generator):
+    _check_p(p)
+    if not training or p == 0 or x.numel() == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = keep_mask(mask_shape, p, generator)
+    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
+    # kept: a·x + a·s·p;  dropped: a·(−s) + a·s·p   (s = SELU's saturation magnitude)
+    coef = keep * a
+    shift = (keep - 1.0) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
+    return AffineNoise.apply(x, coef=coef, shift=shift)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """Dropout for SELU networks: keeps zero mean and unit variance of its input.
+
+    Dropped values are set to SELU's negative saturation value (−1.7581), then everything is
+    transformed by ``a·x + b`` chosen so that the mean and variance are preserved. Note the
+    default ``training=False``, as in PyTorch.
+
+    Example:
+        >>> import soma
+        >>> x = soma.randn(100000, generator=soma.Generator().manual_seed(0))
+        >>> y = alpha_dropout(x, 0.2, training=True, generator=soma.Generator().manual_seed(1))
+        >>> abs(float(y.mean())) < 0.02, abs(float(y.std()) - 1) < 0.02
+        (True, True)
+    """
+    return _inplace(input, _alpha(input, p, training, tuple(input.shape), generator), inplace)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """Alpha dropout of whole channels of (N, C, *) input; see ``alpha_dropout``.
+
+    Example:
+        >>> import soma
+        >>> y = feature_alpha_dropout(soma.zeros(2, 8, 4), 0.5, training=True)
+        >>> bool((y == y[:, :, :1]).all())
+        True
+    """
+    shape = _feature_shape(input)
+    return _inplace(input, _alpha(input, p, training, shape, generator), inplace)

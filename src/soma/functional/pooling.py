@@ -1,0 +1,268 @@
+"""Max and average pooling over 1, 2 or 3 spatial dimensions (PyTorch's semantics).
+
+One kernel per reduction serves every dimensionality: it loops over the kernel offsets (at most
+``k₁·…·k_d`` short iterations), each an element-wise operation on a strided view of the whole
+batch (see ``_windows.py``). Max pooling routes the gradient to the first maximum of each window
+(row-major scan order, as PyTorch's CPU kernel does); its position is recorded as a small
+integer per output element during the forward pass.
+
+Min pooling (``min_pool2d``) and sum pooling (``sum_pool2d``) are soma's additions named by the
+lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
+"""
+
+import math
+
+from soma.autograd.function import Function
+from soma.backend import get_xp
+from soma.functional._windows import Windows, check_input
+
+_xp = get_xp()
+
+
+def _offset_dtype(n):
+    return _xp.uint8 if n <= 255 else _xp.int32
+
+
+def _first_argmax(frame, views, y):
+    """Index (into ``views``) of the first view equal to ``y`` at each output position."""
+    kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
+    found = frame[views[0]] == y
+    for k in range(1, len(views)):
+        eq = frame[views[k]] == y
+        _xp.greater(eq, found, out=eq)  # equal here and not at an earlier offset
+        if k + 1 < len(views):
+            found |= eq
+        kidx += eq.view(_xp.uint8) * kidx.dtype.type(k)
+    return kidx
+
+
+# ---------------------------------------------------------------------------- max pooling
+class MaxPool(Function):
+    """y = max over each window; indices optional."""
+
+    @staticmethod
+    def forward(ctx, x, *, win, return_indices):
+        frame = win.pad(x, -_xp.inf)
+        views = win.slices()
+        y = frame[views[0]].copy()
+        for view in views[1:]:
+            _xp.maximum(y, frame[view], out=y)
+        kidx = None
+        if return_indices or ctx.needs_input_grad[0]:
+            kidx = _first_argmax(frame, views, y)
+        ctx.save(kidx)
+        ctx.win = win
+        ctx.lead = x.shape[: x.ndim - len(win.spatial)]
+        if not return_indices:
+            return y
+        ctx.mark_non_differentiable(1)
+        return y, win.flat_starts() + win.flat_offsets()[kidx]
+
+    @staticmethod
+    def backward(ctx, gy, _gi=None):
+        (kidx,) = ctx.saved
+        win = ctx.win
+        gframe = win.grad_frame(ctx.lead, gy.dtype)
+        # dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere
+        for k, view in enumerate(win.slices()):
+            hit = kidx == k
+            if win.disjoint:
+                _xp.multiply(gy, hit, out=gframe[view])
+            else:
+                gframe[view] += gy * hit
+        return win.crop(gframe)
+
+
+def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    check_input(op, x, d)
+    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool.apply(x, win=win, return_indices=return_indices)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1D max pooling: the largest value of each window along the last dimension.
+
+    See ``max_pool2d`` for the arguments; sizes are ints (or 1-tuples).
+
+    Shape:
+        (N, C, L) or (C, L) → (N, C, L_out) or (C, L_out)
+
+    Example:
+        >>> import soma
+        >>> max_pool1d(soma.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        tensor([[[3., 2.]]])
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2D max pooling: slide a window over the image and keep the largest value of each.
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W) tensor.
+        kernel_size: window size, an int or (kH, kW).
+        stride: step between windows (default: ``kernel_size``, non-overlapping windows).
+        padding: implicit −∞ padding on both sides, at most half the (dilated) window.
+        dilation: spacing between the elements of a window.
+        ceil_mode: round the output size up (the last window may hang over the edge, but must
+            start inside the input or its left padding).
+        return_indices: also return, for each output, the flat index of its maximum within
+            its (H·W) input plane (as ``max_unpool2d`` expects). Ties: the first maximum in
+            the window (row-major) wins, as in PyTorch's CPU kernel.
+
+    Shape:
+        (N, C, H, W) → (N, C, H_out, W_out), with
+        ``H_out = ⌊(H + 2·padding − dilation·(kH − 1) − 1) / stride⌋ + 1`` (⌈⌉ with ceil_mode).
+
+    Example:
+        >>> import soma
+        >>> x = soma.arange(16.0).reshape(1, 1, 4, 4)
+        >>> max_pool2d(x, 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3D max pooling over (D, H, W) windows; see ``max_pool2d`` for the arguments.
+
+    Shape:
+        (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out) or (C, D_out, H_out, W_out)
+
+    Example:
+        >>> import soma
+        >>> max_pool3d(soma.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
+        [7.0]
+    """
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+# ---------------------------------------------------------------------------- average pooling
+class SumPool(Function):
+    """y = (Σ over each window) / divisor (a number, or one per output position)."""
+
+    @staticmethod
+    def forward(ctx, x, *, win, divisor):
+        frame = win.pad(x, 0)
+        views = win.slices()
+        y = frame[views[0]].copy()
+        for view in views[1:]:
+            y += frame[view]
+        _divide(y, divisor)
+        ctx.win = win
+        ctx.divisor = divisor
+        ctx.lead = x.shape[: x.ndim - len(win.spatial)]
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        win = ctx.win
+        # dL/dx_j = Σ over the windows w containing j of dL/dy_w / divisor_w
+        g = gy.copy()
+        _divide(g, ctx.divisor)
+        gframe = win.grad_frame(ctx.lead, gy.dtype)
+        for view in win.slices():
+            if win.disjoint:
+                gframe[view] = g
+            else:
+                gframe[view] += g
+        return win.crop(gframe)
+
+
+def _divide(y, divisor):
+    if isinstance(divisor, (int, float)):
+        if divisor != 1:
+            y *= y.dtype.type(1.0 / divisor)
+    else:
+        y /= divisor.astype(y.dtype, copy=False)
+
+
+def _window_counts(win, count_include_pad):
+    """Per output position, how many elements PyTorch divides a window's sum by."""
+    counts = []
+    for n, o, k, s, p in zip(win.spatial, win.out, win.kernel, win.stride, win.padding):
+        start = _xp.arange(o) * s - p
+        end = _xp.minimum(start + k, n + p)  # windows stop at the end of the right padding
+        if not count_include_pad:
+            start = _xp.maximum(start, 0)
+            end = _xp.minimum(end, n)
+        counts.append(end - start)
+    if all(int(c.min()) == int(c.max()) for c in counts):
+        return math.prod(int(c[0]) for c in counts)
+    d = len(counts)
+    total = _xp.ones(win.out, dtype=_xp.int64)
+    for axis, c in enumerate(counts):
+        shape = [1] * d
+        shape[axis] = -1
+        total = total * c.reshape(shape)
+    return total
+
+
+def _avg_pool(op, d, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    check_input(op, x, d)
+    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode, "kernel")
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError(f"{op}: divisor_override must be non-zero")
+        divisor = divisor_override
+    else:
+        divisor = _window_counts(win, count_include_pad)
+    return SumPool.apply(x, win=win, divisor=divisor)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1D average pooling along the last dimension; see ``avg_pool2d`` for the arguments.
+
+    Example:
+        >>> import soma
+        >>> avg_pool1d(soma.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        tensor([[[2., 1.]]])
+    """
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2D average pooling: the mean of each window.
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W) tensor.
+        kernel_size, stride, padding, ceil_mode: as in ``max_pool2d`` (zero padding).
+        count_include_pad: count the zero padding in each window's divisor (default True).
+            Windows that ceil_mode hangs past the padding are divided by the part inside it.
+        divisor_override: divide every window's sum by this number instead.
+
+    Shape:
+        (N, C, H, W) → (N, C, H_out, W_out), sizes as in ``max_pool2d`` with dilation 1.
+
+    Example:
+        >>> import soma
+        >>> avg_pool2d(soma.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+    """
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """3D average pooling over (D, H, W) windows; see ``avg_pool2d`` for the arguments.
+
+    Example:
+        >>> import soma
+        >>> avg_pool3d(soma.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
+        [3.5]
+    """
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
