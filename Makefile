@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --out runs/demo
+	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --augment --out runs/demo
 
 # Two test workers on two cores: each worker's BLAS/OpenMP gets one thread (set for the test run
 # only; soma itself never changes threading settings).

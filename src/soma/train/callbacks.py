@@ -227,10 +227,10 @@ class GradientClipping(Callback):
 
 
 class WeightPenalty(Callback):
-    """Add λ₁Σ|w| (L1) and/or λ₂Σw² (L2) over the weights to the training loss.
+    """Add λ₁Σ|w| (L1) and/or λ₂Σw² (L2) to the training loss (``soma.nn.utils`` penalties).
 
-    "Weights" are the parameters with two or more dimensions (biases and normalisation
-    scales are left alone) unless ``include_bias``.
+    Every parameter except biases is penalised, as ``soma.nn.utils.l1_penalty`` does for a
+    module; ``include_bias=True`` penalises the biases too. Validation losses stay unpenalised.
     """
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, include_bias: bool = False):
@@ -239,13 +239,14 @@ class WeightPenalty(Callback):
         self.l1, self.l2, self.include_bias = l1, l2, include_bias
 
     def penalty(self, model):
-        weights = [p for p in model.parameters() if p.requires_grad and (self.include_bias or p.ndim > 1)]
+        from soma.nn.utils import l1_penalty, l2_penalty
+
+        params = list(model.parameters()) if self.include_bias else model
         total = 0.0
-        for w in weights:
-            if self.l1:
-                total = total + self.l1 * w.abs().sum()
-            if self.l2:
-                total = total + self.l2 * (w * w).sum()
+        if self.l1:
+            total = total + l1_penalty(params, self.l1)
+        if self.l2:
+            total = total + l2_penalty(params, self.l2)
         return total
 
     def on_loss(self, trainer, loss):
