@@ -17,10 +17,9 @@ multiplier, out_channels / in_channels) reads input channel ``c``.
 """
 
 import functools
-import itertools
 
 from soma.backend import get_xp
-from soma.functional._im2col import channels_first, interior
+from soma.functional._geometry import channel_major, channels_first, interior, tap_regions
 
 _xp = get_xp()
 
@@ -43,11 +42,8 @@ def use_dense(g) -> bool:
 
 def _regions(g):
     """For each kernel tap, the index of the input window it reads in a padded (C, N, *Sp)."""
-    for tap in itertools.product(*(range(k) for k in g.kernel)):
-        yield (slice(None), slice(None)) + tuple(
-            slice(t * d, t * d + st * (o - 1) + 1, st)
-            for t, d, st, o in zip(tap, g.dilation, g.stride, g.out_size)
-        )
+    for region in tap_regions(g):
+        yield (slice(None), slice(None)) + region
 
 
 def _taps_matrix(w, c):
@@ -63,6 +59,7 @@ class taps:  # noqa: N801  (a namespace of kernels, used like a module)
     """Tap loop over cache-sized channel blocks."""
 
     prepare = staticmethod(channels_first)
+    prepare_grad = staticmethod(channel_major)
 
     @staticmethod
     def forward(buf, w, b, g):
@@ -139,6 +136,8 @@ def _patterns(g, dtype):
 
 class dense:  # noqa: N801
     """Per-channel dense (Sin, L) matrices for small spatial inputs."""
+
+    prepare_grad = staticmethod(channel_major)
 
     @staticmethod
     def prepare(x, g):

@@ -12,7 +12,7 @@ kernels for depthwise convolutions (``_depthwise.py``). A transposed convolution
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional import _depthwise, _im2col
+from soma.functional import _depthwise, _im2col, _im2col_narrow, _pointwise
 from soma.functional._conv_args import (
     check_bias, check_input, conv_geometry, transpose_geometry,
 )
@@ -21,17 +21,17 @@ from soma.functional.shape import squeeze, unsqueeze
 _xp = get_xp()
 
 
+# Below this many input channels per group, im2col copies faster channel-major.
+_NARROW = 16
+
+
 def _kernels(g, in_per_group):
-    """The kernel set for this geometry: depthwise formulations or im2col + BLAS."""
+    """The kernel set for this geometry: depthwise, pointwise, or im2col + BLAS."""
     if in_per_group == 1 and g.groups > 1:
         return _depthwise.dense if _depthwise.use_dense(g) else _depthwise.taps
-    return _im2col
-
-
-def _channel_major(a):
-    """(N, C, *S) → C-contiguous (C, N, *S); free when ``a`` is channel-major already."""
-    a = a.swapaxes(0, 1)
-    return a if a.flags.c_contiguous else _xp.ascontiguousarray(a)
+    if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
+        return _pointwise
+    return _im2col_narrow if in_per_group < _NARROW else _im2col
 
 
 def _bias_grad(gy):
@@ -55,10 +55,10 @@ class ConvNd(Function):
         prepared, w = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
-        gy_cm = _channel_major(gy)
+        q = kernels.prepare_grad(gy, g) if need_x or need_w else None
         # ∂x = Wᵀ ⋆ᵀ gy (a transposed convolution),  ∂W = gy ⋆ x,  ∂b = Σ_{n, p} gy
-        gx = kernels.grad_input(gy_cm, w, g, ctx.n) if need_x else None
-        gw = kernels.grad_weight(gy_cm, prepared, g, ctx.w_shape) if need_w else None
+        gx = kernels.grad_input(q, w, g, ctx.n) if need_x else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
 
@@ -69,23 +69,24 @@ class ConvTransposeNd(Function):
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
         kernels = _kernels(geometry, w.shape[1])
-        y = kernels.grad_input(_channel_major(x), w, geometry, x.shape[0])
+        q = kernels.prepare_grad(x, geometry)
+        y = kernels.grad_input(q, w, geometry, x.shape[0])
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save(_channel_major(x) if need_w else None, w if need_x else None)
+        ctx.save(q if need_w else None, w if need_x else None)
         ctx.geometry, ctx.kernels, ctx.w_shape = geometry, kernels, w.shape
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        x_cm, w = ctx.saved
+        q, w = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
         # the adjoint of the adjoint is the convolution: ∂x = W ⋆ gy,  ∂W = x ⋆ gy
         prepared = kernels.prepare(gy, g) if need_x or need_w else None
         gx = kernels.forward(prepared, w, None, g) if need_x else None
-        gw = kernels.grad_weight(x_cm, prepared, g, ctx.w_shape) if need_w else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
 
