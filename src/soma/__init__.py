@@ -46,6 +46,7 @@ from soma import data, utils  # noqa: E402
 from soma.inspection import summary  # noqa: E402
 from soma import io  # noqa: E402
 from soma.io import load, save  # noqa: E402
+from soma import onnx  # noqa: E402
 
 
 def is_tensor(obj) -> bool:
