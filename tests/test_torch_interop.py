@@ -146,7 +146,8 @@ def test_checkpoint_of_a_model_loads_into_soma(tmp_path):
 def test_checkpoint_dtypes_views_and_nesting(tmp_path):
     base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
     obj = {
-        "f32": torch.randn(3, 2), "f64": base, "i64": torch.arange(-3, 3), "f16": torch.ones(2).half(),
+        "f32": torch.randn(3, 2), "f64": base, "i64": torch.arange(-3, 3),
+        "f16": torch.ones(2).half(),
         "bool": torch.tensor([True, False]), "u8": torch.arange(4, dtype=torch.uint8),
         "t": base.t(), "offset": base[1:, 2:5], "strided": base[::2, ::3], "expanded":
         torch.arange(3.0).expand(2, 3), "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 3),

@@ -169,7 +169,8 @@ class Graph:
                           "follows the dynamic axes in a way export cannot express")
 
     def shape_tensor(self, dims) -> str:
-        """An int64 shape tensor for ``dims`` (ints and ``Sym``), computed at run time if needed."""
+        """An int64 shape tensor for ``dims`` (ints and ``Sym``), computed at run time if
+        needed."""
         if not any(isinstance(d, Sym) for d in dims):
             return self.ints(list(dims))
         parts, run = [], []
