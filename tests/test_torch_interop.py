@@ -71,25 +71,26 @@ def test_nested_containers_and_requires_grad():
 
 
 # ---------------------------------------------------------------------- state dicts, unchanged
-def _pairs():
-    return [
-        (lambda m: m.Linear(5, 3), (4, 5)),
-        (lambda m: m.Conv2d(3, 4, 3, padding=1, groups=1), (2, 3, 6, 6)),
-        (lambda m: m.ConvTranspose2d(4, 2, 3, stride=2), (2, 4, 5, 5)),
-        (lambda m: m.BatchNorm2d(3), (2, 3, 4, 4)),
-        (lambda m: m.LayerNorm(6), (2, 6)),
-        (lambda m: m.GroupNorm(2, 4), (2, 4, 3)),
-        (lambda m: m.PReLU(3), (2, 3)),
-        (lambda m: m.Embedding(10, 4), None),
-        (lambda m: m.LSTM(4, 5, num_layers=2, batch_first=True), (2, 3, 4)),
-        (lambda m: m.GRU(4, 5, bidirectional=True), (3, 2, 4)),
-        (lambda m: m.MultiheadAttention(8, 2, batch_first=True), None),
-        (lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), (2, 5, 8)),
-    ]
+PAIRS = {  # name: (build from an nn namespace, input shape or None)
+    "linear": (lambda m: m.Linear(5, 3), (4, 5)),
+    "conv2d": (lambda m: m.Conv2d(3, 4, 3, padding=1), (2, 3, 6, 6)),
+    "conv_transpose2d": (lambda m: m.ConvTranspose2d(4, 2, 3, stride=2), (2, 4, 5, 5)),
+    "batch_norm2d": (lambda m: m.BatchNorm2d(3), (2, 3, 4, 4)),
+    "layer_norm": (lambda m: m.LayerNorm(6), (2, 6)),
+    "group_norm": (lambda m: m.GroupNorm(2, 4), (2, 4, 3)),
+    "prelu": (lambda m: m.PReLU(3), (2, 3)),
+    "embedding": (lambda m: m.Embedding(10, 4), None),
+    "lstm": (lambda m: m.LSTM(4, 5, num_layers=2, batch_first=True), (2, 3, 4)),
+    "gru": (lambda m: m.GRU(4, 5, bidirectional=True), (3, 2, 4)),
+    "multihead_attention": (lambda m: m.MultiheadAttention(8, 2, batch_first=True), None),
+    "transformer_encoder_layer": (
+        lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), (2, 5, 8)),
+}
 
 
-@pytest.mark.parametrize("build,shape", _pairs(), ids=lambda v: "" if v is None else str(v))
-def test_state_dicts_have_pytorchs_names_shapes_and_dtypes(build, shape):
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_state_dicts_have_pytorchs_names_shapes_and_dtypes(name):
+    build, shape = PAIRS[name]
     tm, sm = build(torch.nn).eval(), build(nn).eval()
     ts, ss = tm.state_dict(), sm.state_dict()
     assert list(ss) == list(ts)
