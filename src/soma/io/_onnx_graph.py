@@ -186,6 +186,15 @@ class Graph:
             parts.append(self.ints(run))
         return self.op("Concat", parts, axis=0)
 
+    def agreed(self, build):
+        """``build(node)`` for the current node, checked to be the same in the second run
+        (for attributes of converters that accept changing sizes)."""
+        value = build(self.node)
+        if self.node.varies and build(self.node.alt) != value:
+            raise ExportError(f"onnx export: {self.node.describe()}: its ONNX attributes "
+                              "would change with the dynamic axes; export with static shapes")
+        return value
+
     def size(self, dims) -> int:
         if any(isinstance(d, Sym) for d in dims):
             raise ExportError(f"onnx export: {self.node.describe()}: an element count depends on "

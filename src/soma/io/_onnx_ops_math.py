@@ -6,11 +6,14 @@ arguments; ``n.options``: its keyword options) and returns the ONNX name of each
 
 import math
 
+from soma.backend import get_xp
 from soma.functional import activation as act
 from soma.functional import elementwise as ew
 from soma.functional import linalg, reduction, smooth_activation as smooth, softmax_family as sm
 from soma.io._onnx_graph import onnx_type, operand, registry
+from soma.io._onnx_trace import ExportError
 
+_xp = get_xp()
 CONVERTERS, converts = registry()
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -310,3 +313,39 @@ def _einsum(g, n):
     equation = ",".join(n.options["inputs"]) + "->" + n.options["output"]
     return g.op("Einsum", [g.value(a) for a in n.args], equation=equation,
                 outputs=[g.output_name(0)])
+
+
+# ---------------------------------------------------------------------- max/min/topk/sort values
+def _selection(node):
+    """What picked ``index`` (computed outside the graph from ``x``): ("max"|"min", k) when it
+    is the (stable) arg-max/min or the sorted top k of ``x`` along the axis, else None."""
+    x, index, axis = node.args[0].array, node.args[1], node.args[2]
+    k = index.shape[axis]
+    for kind, key in (("max", -x), ("min", x)):
+        order = _xp.argsort(key, axis=axis, kind="stable")
+        top = _xp.take(order, _xp.arange(k), axis=axis)
+        if _xp.array_equal(_xp.take_along_axis(x, top, axis), _xp.take_along_axis(x, index, axis)):
+            return kind, k
+    return None
+
+
+@converts(reduction.SelectAlongAxis, dynamic=True)
+def _select(g, n):
+    """The values of max/min with ``dim``, topk and sort: ReduceMax/ReduceMin or TopK.
+
+    The indices were computed outside the graph; here they are recomputed by the ONNX op, so
+    nothing data-dependent is frozen (checked on both runs)."""
+    found = _selection(n)
+    if found is None or _selection(n.alt) != found:
+        raise ExportError(f"onnx export: {n.describe()}: values picked by indices that are not "
+                          "an arg-max/min or a sorted top-k cannot be exported")
+    n.problem = None
+    (kind, k), axis, keepdim, x = found, int(n.args[2]), bool(n.args[3]), _x(g, n)
+    if k == 1:
+        op_type = "ReduceMax" if kind == "max" else "ReduceMin"
+        return g.reduce(op_type, x, [axis], keepdim, outputs=[g.output_name(0)])
+    values, _ = g.op("TopK", [x, g.ints([k])], n_out=2, axis=axis, largest=int(kind == "max"),
+                     sorted=1)
+    if keepdim:
+        return g.op("Identity", [values], outputs=[g.output_name(0)])
+    return g.op("Squeeze", [values, g.ints([axis])], outputs=[g.output_name(0)])

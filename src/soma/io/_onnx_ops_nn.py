@@ -13,6 +13,7 @@ from soma.functional import pooling, resample
 from soma.functional.dropout import AffineNoise, Dropout
 from soma.functional.embedding import Embedding
 from soma.functional.local_response_norm import LocalResponseNorm
+from soma.functional.pooling import _window_counts
 from soma.backend import get_xp
 from soma.io._onnx_graph import registry
 from soma.io._onnx_trace import ExportError
@@ -26,40 +27,49 @@ def _k(g, value, dtype):
 
 
 # ---------------------------------------------------------------------- convolutions
-def _conv_attrs(geometry):
+def _conv_attrs(node):
+    geometry = node.options["geometry"]
     return dict(kernel_shape=list(geometry.kernel), strides=list(geometry.stride),
                 dilations=list(geometry.dilation), group=int(geometry.groups),
                 pads=[p for p, _ in geometry.pads] + [p for _, p in geometry.pads])
 
 
-@converts(conv.ConvNd)
+def _conv_inputs(g, n):
+    x, w, b = n.args
+    return [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+
+
+@converts(conv.ConvNd, dynamic=True)
 def _conv(g, n):
-    x, w, b = n.args
-    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
-    return g.op("Conv", inputs, outputs=[g.output_name(0)], **_conv_attrs(n.options["geometry"]))
+    return g.op("Conv", _conv_inputs(g, n), outputs=[g.output_name(0)], **g.agreed(_conv_attrs))
 
 
-@converts(conv.ConvTransposeNd)
-def _conv_transpose(g, n):
-    x, w, b = n.args
-    geo = n.options["geometry"]
-    # seen from the convolution it is the adjoint of: its output is that convolution's input
+def _transpose_attrs(node):
+    """A transposed convolution is the adjoint of the convolution ``geometry`` describes: its
+    output is that convolution's input; output_padding is what the size formula leaves over."""
+    geo = node.options["geometry"]
     extra = [o - ((i - 1) * s - lo - hi + d * (k - 1) + 1) for o, i, s, (lo, hi), d, k in
              zip(geo.in_size, geo.out_size, geo.stride, geo.pads, geo.dilation, geo.kernel)]
-    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
-    return g.op("ConvTranspose", inputs, output_padding=extra, outputs=[g.output_name(0)],
-                **_conv_attrs(geo))
+    return dict(_conv_attrs(node), output_padding=extra)
+
+
+@converts(conv.ConvTransposeNd, dynamic=True)
+def _conv_transpose(g, n):
+    return g.op("ConvTranspose", _conv_inputs(g, n), outputs=[g.output_name(0)],
+                **g.agreed(_transpose_attrs))
 
 
 # ---------------------------------------------------------------------- pooling
-def _window_attrs(n, win):
-    """Kernel, strides and explicit pads covering soma's padded frame exactly."""
-    ends = [P - p - s for P, p, s in zip(win.padded, win.padding, win.spatial)]
-    for P, k, s, dl, o in zip(win.padded, win.kernel, win.stride, win.dilation, win.out):
-        if (P - dl * (k - 1) - 1) // s + 1 != o:
-            raise ExportError(f"onnx export: {n.describe()}: window geometry not expressible")
+def _window_attrs(win):
+    """Kernel, strides, symmetric pads and ceil_mode: the same windows at any input size
+    (onnxruntime's ceil mode drops a last window that starts in the padding, as PyTorch's)."""
     return dict(kernel_shape=list(win.kernel), strides=list(win.stride),
-                pads=list(win.padding) + ends)
+                pads=list(win.padding) * 2, ceil_mode=int(win.ceil_mode))
+
+
+def _max_pool_attrs(node):
+    win = node.options["win"]
+    return dict(_window_attrs(win), dilations=list(win.dilation))
 
 
 def _check_rank(n, g, x, win, op):
@@ -67,31 +77,49 @@ def _check_rank(n, g, x, win, op):
         raise ExportError(f"onnx export: {n.describe()}: {op} needs a batched (N, C, ...) input")
 
 
-@converts(pooling.MaxPool)
+@converts(pooling.MaxPool, dynamic=True)
 def _max_pool(g, n):
-    x, win = n.args[0], n.options["win"]
-    _check_rank(n, g, x, win, "MaxPool")
-    return g.op("MaxPool", [g.value(x)], dilations=list(win.dilation),
-                outputs=[g.output_name(0)], **_window_attrs(n, win))
+    x = n.args[0]
+    _check_rank(n, g, x, n.options["win"], "MaxPool")
+    return g.op("MaxPool", [g.value(x)], outputs=[g.output_name(0)], **g.agreed(_max_pool_attrs))
 
 
-@converts(pooling.SumPool)
+def _same_counts(divisor, counts) -> bool:
+    if isinstance(divisor, (int, float)) or isinstance(counts, int):
+        return _xp.ndim(divisor) == 0 and _xp.ndim(counts) == 0 and divisor == counts
+    return divisor.shape == counts.shape and bool(_xp.array_equal(divisor, counts))
+
+
+def _avg_pool_attrs(node):
+    """AveragePool attributes, and the factor its result still needs (None if none)."""
+    win, divisor = node.options["win"], node.options["divisor"]
+    for include in (1, 0):
+        if _same_counts(divisor, _window_counts(win, count_include_pad=bool(include))):
+            return dict(_window_attrs(win), count_include_pad=include), None
+    # another divisor: average over soma's padded frame (every window whole), then rescale
+    frame = list(win.padding) + [P - p - n for P, p, n in
+                                 zip(win.padded, win.padding, win.spatial)]
+    attrs = dict(kernel_shape=list(win.kernel), strides=list(win.stride), pads=frame,
+                 count_include_pad=1)
+    factor = win.size / (divisor if isinstance(divisor, (int, float)) else
+                         divisor.astype("float64"))
+    return attrs, _xp.asarray(factor).tolist()
+
+
+@converts(pooling.SumPool, dynamic=True)
 def _sum_pool(g, n):
-    x, win, divisor = n.args[0], n.options["win"], n.options["divisor"]
+    x, win = n.args[0], n.options["win"]
     _check_rank(n, g, x, win, "AveragePool")
     if any(d != 1 for d in win.dilation):
         raise ExportError(f"onnx export: {n.describe()}: dilated average pooling")
-    dtype = g.dtype(x)
+    attrs, factor = g.agreed(_avg_pool_attrs)
     out = [g.output_name(0)]
-    same = isinstance(divisor, (int, float)) and divisor == win.size
-    mean = g.op("AveragePool", [g.value(x)], count_include_pad=1, outputs=out if same else None,
-                **_window_attrs(n, win))
-    if same:
-        return mean
-    # soma divides each window's sum by ``divisor``; AveragePool divided by the window size
-    factor = win.size / (divisor if isinstance(divisor, (int, float)) else
-                         divisor.astype("float64"))
-    return g.op("Mul", [mean, g.const(factor, dtype=dtype, hint="pool_scale")], outputs=out)
+    if factor is None and _avg_pool_attrs(n.alt)[1] is None:
+        n.problem = None  # the divisor array is PyTorch's count rule, which AveragePool applies
+        return g.op("AveragePool", [g.value(x)], outputs=out, **attrs)
+    mean = g.op("AveragePool", [g.value(x)], **attrs)
+    return g.op("Mul", [mean, g.const(factor, dtype=g.dtype(x), hint="pool_scale")],
+                outputs=out)
 
 
 @converts(adaptive_pooling.GlobalAvg)

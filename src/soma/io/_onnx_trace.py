@@ -27,7 +27,7 @@ class ExportError(RuntimeError):
 class Node:
     """One recorded op: its Function, arguments, options, outputs and where it ran."""
 
-    __slots__ = ("fn", "args", "options", "ctx", "where", "index", "alt", "problem")
+    __slots__ = ("fn", "args", "options", "ctx", "where", "index", "alt", "varies", "problem")
 
     def __init__(self, ctx, index):
         self.ctx, self.index = ctx, index
@@ -35,7 +35,8 @@ class Node:
         self.args = ctx._parents
         self.options = ctx._options or {}
         self.where = "the model's forward"
-        self.alt = None  # the same node in the second run, when its attributes differ there
+        self.alt = None  # the same node in the second run
+        self.varies = False  # its attributes differ in the second run
         self.problem = None  # why a constant of this node cannot be frozen into the file
 
     @property
@@ -183,7 +184,7 @@ def example_inputs(args, dynamic: dict, changed: bool):
         if changed:
             for axis in dynamic.get(i, {}):
                 n = array.shape[axis]
-                size = n - 1 if n > 2 else n + 1
+                size = 2 * n + 1  # other sizes survive the rounding of strided layers
                 array = _xp.take(array, _xp.arange(size) % n, axis=axis)
             if array.size > 1:
                 array = _xp.roll(array.reshape(-1), 1).reshape(array.shape)
@@ -241,8 +242,8 @@ def _compare(x, y, known, found):
 def align(a: Trace, b: Trace, known: set) -> dict:
     """Match the runs node by node; return the second run's shape of each first-run value.
 
-    Raises ``ExportError`` when the graphs differ or a constant changed between the runs;
-    marks ``node.varies`` (via ``node.alt``) when only attributes changed.
+    Raises ``ExportError`` when the graphs differ. A constant that changed between the runs
+    sets ``node.problem``; attributes that changed set ``node.varies``.
     """
     if len(a.nodes) != len(b.nodes) or len(a.outputs) != len(b.outputs):
         raise ExportError("onnx export: the model builds a different graph for inputs of other "
@@ -257,7 +258,7 @@ def align(a: Trace, b: Trace, known: set) -> dict:
         same = _compare(list(na.args), list(nb.args), known, found)
         same = _compare(na.options, nb.options, known, found) and same
         na.problem = _constant_problem(na, found)
-        na.alt = None if same else nb
+        na.alt, na.varies = nb, not same
         for i in range(na.ctx.n_outputs):
             info = b.shapes.get((id(nb.ctx), i))
             if info is not None:

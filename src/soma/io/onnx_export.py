@@ -128,7 +128,15 @@ def _run_twice(model, args, dynamic):
         m.training = False
     try:
         first = tracing.run(model, tracing.example_inputs(args, dynamic, changed=False))
-        second = tracing.run(model, tracing.example_inputs(args, dynamic, changed=True))
+        changed = tracing.example_inputs(args, dynamic, changed=True)
+        try:
+            second = tracing.run(model, changed)
+        except Exception as error:
+            sizes = [tuple(t.shape) for t in changed]
+            raise ExportError(
+                f"onnx export: checking the export runs the model a second time, on other "
+                f"values (and inputs of shapes {sizes} for the dynamic axes), and that run "
+                f"failed: {type(error).__name__}: {error}") from error
     finally:
         for m, mode in zip(modules, modes):
             m.training = mode
@@ -204,7 +212,7 @@ def _convert(g, node):
     outs = convert(g, node)  # converters of training-only ops refuse here, with their reason
     if node.problem is not None:
         raise ExportError(node.problem)
-    if node.alt is not None and not dynamic:
+    if node.varies and not dynamic:
         raise ExportError(f"onnx export: {node.describe()}: its attributes change with the "
                           "input's size or values (e.g. they follow a dynamic axis); export "
                           "with static shapes")
