@@ -193,6 +193,30 @@ def test_transformer_encoder_layer_with_dynamic_batch_and_length(batch_first, no
     assert "LayerNormalization" in _op_types(proto)
 
 
+class CausalEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
+        return self.encoder(x, mask=mask, is_causal=True)
+
+
+def test_transformer_encoder_stack_with_a_causal_mask():
+    assert_exports(CausalEncoder(), soma.randn(2, 6, 16), soma.randn(3, 6, 16), atol=2e-5)
+
+
+def test_vision_transformer_from_the_zoo():
+    model = soma.models.VisionTransformer(image_size=16, patch_size=4, depth=2, heads=2, dim=16,
+                                          mlp_dim=32, num_classes=5)
+    with soma.no_grad():  # the head starts at zero; random weights make the check meaningful
+        for p in model.parameters():
+            p.array[...] = np.random.randn(*p.shape) * 0.2
+    assert_exports(model, soma.randn(2, 3, 16, 16), soma.randn(3, 3, 16, 16))
+
+
 # ---------------------------------------------------------------------- op families
 ACTIVATIONS = [
     nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU(0.7), nn.SELU(), nn.CELU(1.3), nn.GELU(),
