@@ -50,6 +50,15 @@ def _op_types(proto) -> set:
     return {node.op_type for node in proto.graph.node}
 
 
+class _Wrapper(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
 def _warm_up(model, *shape, steps=2):
     """A few training-mode passes so that batch-norm running statistics are not trivial."""
     model.train()
@@ -353,6 +362,29 @@ def test_max_min_topk_sort_values():
     assert {"ReduceMax", "ReduceMin", "TopK"} <= _op_types(proto)
 
 
+MASK = np.array([[True, False, True, False]])
+INDEX = np.array([[3, 0, 1, 1], [2, 2, 0, 3]])
+
+
+class ElementwiseOps(nn.Module):
+    def forward(self, x):  # (B, 4)
+        a = soma.remainder(x, 0.7) + soma.sin(x) * soma.cos(x) + soma.round(x) + soma.floor(x)
+        a = a + soma.ceil(x) + soma.sign(x) + soma.expm1(x) + soma.log1p(x.abs())
+        b = soma.cumsum(x, 1) + x.prod(dim=1, keepdim=True) + x.norm(dim=1, keepdim=True)
+        c = soma.maximum(x, x * 0.5) - soma.minimum(x, 0.1 * x) + x.clone()
+        c = c + soma.where(soma.tensor(MASK), x, -x) + x.double().float()
+        d = x.repeat(1, 2)[:, :4] + x.mean() + x.sum() * x.var() - x.var(1, keepdim=True)
+        return a + b + c + d
+
+
+def test_elementwise_and_reduction_ops():
+    assert_exports(ElementwiseOps(), soma.randn(2, 4), soma.randn(3, 4), soma.randn(1, 4),
+                   atol=1e-4)
+    gather = _Wrapper(lambda x: x.gather(1, soma.tensor(INDEX)) * 2)
+    proto = assert_exports(gather, soma.randn(2, 4), soma.randn(2, 4), dynamic_axes=None)
+    assert "GatherElements" in _op_types(proto)
+
+
 def test_embedding_with_integer_input():
     model = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 2))
     blob = _export(model.eval(), soma.tensor([[1, 2, 3], [4, 5, 9]]), dynamic_axes=BATCH)
@@ -418,15 +450,6 @@ def test_modes_are_restored_and_statistics_untouched():
 
 
 # ---------------------------------------------------------------------- refusals
-class _Wrapper(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-
 def test_unsupported_op_names_the_op_and_the_layer():
     model = nn.Sequential(nn.Linear(3, 3), nn.LSTM(3, 2, batch_first=True))
     with pytest.raises(ExportError, match=r"LSTMLayer \(in '1' \(LSTM\)\) has no ONNX converter"):

@@ -10,7 +10,7 @@ from soma.backend import get_xp
 from soma.functional import activation as act
 from soma.functional import elementwise as ew
 from soma.functional import linalg, reduction, smooth_activation as smooth, softmax_family as sm
-from soma.io._onnx_graph import onnx_type, operand, registry
+from soma.io._onnx_graph import Sym, onnx_type, operand, registry
 from soma.io._onnx_trace import ExportError
 
 _xp = get_xp()
@@ -271,15 +271,20 @@ def _extreme(g, n):
     return _reduce(g, n, "ReduceMax" if n.args[3] else "ReduceMin", [g.output_name(0)])
 
 
-@converts(reduction.Var)
+@converts(reduction.Var, dynamic=True)
 def _var(g, n):
     x, axes, keepdim, correction = n.args
-    dims = g.dims(x)
-    count = g.size([dims[a] for a in axes])
     xv = g.value(x)
     centred = g.op("Sub", [xv, g.reduce("ReduceMean", xv, axes, True)])
     total = g.reduce("ReduceSum", g.op("Mul", [centred, centred]), axes, bool(keepdim))
-    denominator = _k(g, max(count - correction, 0))
+    dims = [g.dims(x)[a] for a in axes]
+    if any(isinstance(d, Sym) for d in dims):  # the element count, at run time
+        picked = g.op("Gather", [g.op("Shape", [xv]), g.ints(list(axes))], axis=0)
+        count = g.op("Cast", [g.reduce("ReduceProd", picked, [0], False)],
+                     to=onnx_type(g, _dtype(g)))
+        denominator = g.op("Sub", [count, _k(g, correction)])
+    else:
+        denominator = _k(g, max(math.prod(dims) - correction, 0))
     return g.op("Div", [total, denominator], outputs=[g.output_name(0)])
 
 

@@ -20,6 +20,7 @@ from soma.io._onnx_trace import ExportError
 
 _xp = get_xp()
 CONVERTERS, converts = registry()
+REFUSED = {Dropout, AffineNoise, batchnorm.BatchNormTrain}  # converters that explain a refusal
 
 
 def _k(g, value, dtype):

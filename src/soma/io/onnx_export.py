@@ -38,7 +38,7 @@ def _onnx():
 
 def supported_ops() -> list:
     """The names of the soma ops (``Function`` classes) that export to ONNX."""
-    return sorted(fn.__name__ for fn in CONVERTERS)
+    return sorted(fn.__name__ for fn in CONVERTERS if fn not in _onnx_ops_nn.REFUSED)
 
 
 def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None,
