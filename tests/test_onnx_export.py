@@ -217,6 +217,19 @@ def test_transformer_encoder_stack_with_a_causal_mask():
     assert_exports(CausalEncoder(), soma.randn(2, 6, 16), soma.randn(3, 6, 16), atol=2e-5)
 
 
+class EncoderDecoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.transformer = nn.Transformer(16, 2, 1, 1, 32, batch_first=True)
+
+    def forward(self, x):
+        return self.transformer(x, x[:, :3])
+
+
+def test_full_transformer_encoder_decoder():
+    assert_exports(EncoderDecoder(), soma.randn(2, 6, 16), soma.randn(3, 6, 16), atol=2e-5)
+
+
 def test_vision_transformer_from_the_zoo():
     model = soma.models.VisionTransformer(image_size=16, patch_size=4, depth=2, heads=2, dim=16,
                                           mlp_dim=32, num_classes=5)
