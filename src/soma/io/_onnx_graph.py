@@ -39,8 +39,8 @@ class Graph:
         self.nodes, self.initializers = [], []
         self.names, self.reserved, self.taken = {}, {}, set()
         self.params = params      # id(tensor) or id(array) -> state-dict name
-        self.inputs = inputs      # id(tensor) or id(array) -> (input name, array, dynamic axes)
-        self.dyn_axes = {}        # (a, b) -> (input name, axis)
+        self.inputs = inputs      # id(tensor) or id(array) -> input name
+        self.dyn_axes = {}        # (size, size in the second run) -> (input, axis, dim name)
         self.consts, self.cache = {}, {}
         self.node = None          # the node being converted
         self._count = itertools.count()
@@ -106,7 +106,7 @@ class Graph:
         array = arg.array if isinstance(arg, Tensor) else arg
         for key in (id(arg), id(array)):
             if key in self.inputs:
-                return self.inputs[key][0]
+                return self.inputs[key]
             if key in self.params:
                 return self._param(self.params[key], array)
         if isinstance(array, _xp.ndarray):
@@ -156,7 +156,7 @@ class Graph:
         """A 1-element int64 tensor holding ``dim`` at run time."""
         if not isinstance(dim, Sym):
             return self.ints([dim])
-        for (a, b), (name, axis) in self.dyn_axes.items():
+        for (a, b), (name, axis, _) in self.dyn_axes.items():
             if dim.a % a == 0 and dim.b % b == 0 and dim.a // a == dim.b // b:
                 key = ("dim", name, axis, dim.a // a)
                 if key not in self.cache:

@@ -52,6 +52,7 @@ class Trace:
 
     def __init__(self, inputs, outputs, nodes):
         self.inputs, self.outputs, self.nodes = inputs, outputs, nodes
+        self.dynamic = {}  # input index -> {axis: dim name}
         self.shapes = {}  # value key -> (shape, dtype)
         for t in outputs:
             self._note(t)

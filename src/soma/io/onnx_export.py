@@ -124,8 +124,8 @@ def _check_dynamic_names(dynamic_axes, input_names, output_names):
 def _run_twice(model, args, dynamic):
     modules = list(model.modules()) if hasattr(model, "modules") else []
     modes = [m.training for m in modules]
-    for m in modules:
-        m.training = False
+    if modules:
+        model.eval()
     try:
         first = tracing.run(model, tracing.example_inputs(args, dynamic, changed=False))
         changed = tracing.example_inputs(args, dynamic, changed=True)
@@ -149,15 +149,16 @@ def _build(onnx, model, trace, other, input_names, output_names, dynamic_axes, o
     params = _parameter_names(model)
     inputs = {}
     for t, name in zip(trace.inputs, input_names):
-        inputs[id(t)] = inputs[id(t.array)] = (name,)
+        inputs[id(t)] = inputs[id(t.array)] = name
     known = set(params) | set(inputs) | {id(t) for t in other.inputs} | \
         {id(t.array) for t in other.inputs}
     alt = tracing.align(trace, other, known)
     g = Graph(onnx, opset, trace, alt, params, inputs)
     for i, axes in trace.dynamic.items():
         t = trace.inputs[i]
-        for axis in axes:
-            g.dyn_axes.setdefault((t.shape[axis], alt[id(t)][axis]), (input_names[i], axis))
+        for axis, dim_name in axes.items():
+            g.dyn_axes.setdefault((t.shape[axis], alt[id(t)][axis]),
+                                  (input_names[i], axis, dim_name))
     for name in input_names + output_names:
         g.reserve(name)
     late = _reserve_outputs(g, trace, output_names)
@@ -238,14 +239,8 @@ def _output_info(g, t, name, axes):
         if i in axes:
             dims.append(str(axes[i]))
         elif isinstance(d, Sym):
-            found = g.dyn_axes.get((d.a, d.b))
-            dims.append(_input_dim_name(g, found) if found else f"{name}_dim{i}")
+            found = g.dyn_axes.get((d.a, d.b))  # the size of a dynamic input axis: its name
+            dims.append(found[2] if found else f"{name}_dim{i}")
         else:
             dims.append(d)
     return g.helper.make_tensor_value_info(name, onnx_type(g, t.array.dtype), dims)
-
-
-def _input_dim_name(g, found):
-    name, axis = found
-    index = next(i for i, t in enumerate(g.trace.inputs) if g.inputs[id(t)][0] == name)
-    return g.trace.dynamic[index][axis]
