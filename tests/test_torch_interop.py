@@ -290,6 +290,19 @@ def test_a_view_reaching_past_its_storage_is_refused(tmp_path):
         load_pytorch_checkpoint(path)
 
 
+def test_huge_expanded_views_and_zip_bombs_are_refused(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save({"t": torch.zeros(1).expand(2**12, 2**12)}, path)
+    with pytest.raises(CheckpointError, match="expanded view"):
+        load_pytorch_checkpoint(path)
+    entries = _save_tensor(path, torch.zeros(2**20))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    with pytest.raises(CheckpointError, match="zip bomb"):
+        load_pytorch_checkpoint(path)
+
+
 def test_legacy_format_and_non_archives_are_refused(tmp_path):
     legacy = tmp_path / "old.pt"
     torch.save({"t": torch.ones(2)}, legacy, _use_new_zipfile_serialization=False)

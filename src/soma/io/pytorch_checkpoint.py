@@ -8,6 +8,7 @@ their size, stride and offset (views sharing a storage come back right), bounds-
 the storage, and copied into soma Tensors.
 """
 
+import math
 import os
 import zipfile
 
@@ -19,6 +20,8 @@ from soma.io.serialization import CheckpointError
 _xp = get_xp()
 
 __all__ = ["UnsafeCheckpointError", "load_pytorch_checkpoint"]
+
+_MAX_EXPANSION = 64  # elements of one tensor per element of its storage (stride-0 views)
 
 
 class _Archive:
@@ -78,6 +81,12 @@ class _Archive:
         if 0 in size:
             array = _xp.zeros(size, dtype=flat.dtype)
         else:
+            numel = math.prod(size)
+            if numel > _MAX_EXPANSION * flat.size + 2**20:
+                raise CheckpointError(
+                    f"cannot load {self.where}: a tensor of size {size} repeats a storage of "
+                    f"{flat.size} elements {numel // max(flat.size, 1)} times (an expanded view); "
+                    "views that large are not materialised")
             last = offset + sum((n - 1) * st for n, st in zip(size, stride))
             if last >= flat.size:
                 raise CheckpointError(
@@ -101,6 +110,11 @@ def _ints(values, what: str) -> tuple:
 
 
 def _read(zf: zipfile.ZipFile, name: str, where: str) -> bytes:
+    info = zf.getinfo(name)
+    # torch.save stores entries uncompressed; a re-zipped file may compress them, but not 100x
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > 100 * info.compress_size:
+        raise CheckpointError(f"cannot load {where}: entry '{name}' would expand "
+                              f"{info.compress_size} bytes into {info.file_size} (zip bomb?)")
     try:
         return zf.read(name)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
