@@ -43,9 +43,10 @@ from soma import autograd, backend, functional  # noqa: E402
 from soma import nn  # noqa: E402
 from soma import optim  # noqa: E402
 from soma import data, utils  # noqa: E402
+from soma.inspection import summary  # noqa: E402
 from soma import io  # noqa: E402
 from soma.io import load, save  # noqa: E402
-from soma.inspection import summary  # noqa: E402
+from soma import onnx  # noqa: E402
 
 
 def is_tensor(obj) -> bool:

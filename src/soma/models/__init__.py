@@ -8,12 +8,14 @@ from soma.models.registry import ModelInfo, get_model, list_models, model_info, 
 from soma.models.mlp import MLP  # noqa: E402  (importing a model registers it)
 from soma.models.lenet import LeNet5  # noqa: E402
 from soma.models.simplecnn import SimpleCNN  # noqa: E402
+from soma.models.vit import VisionTransformer  # noqa: E402
 
 __all__ = [
     "LeNet5",
     "MLP",
     "ModelInfo",
     "SimpleCNN",
+    "VisionTransformer",
     "get_model",
     "list_models",
     "model_info",
