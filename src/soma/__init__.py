@@ -43,6 +43,8 @@ from soma import autograd, backend, functional  # noqa: E402
 from soma import nn  # noqa: E402
 from soma import optim  # noqa: E402
 from soma import data, utils  # noqa: E402
+from soma import io  # noqa: E402
+from soma.io import load, save  # noqa: E402
 from soma.inspection import summary  # noqa: E402
 
 

@@ -243,7 +243,9 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        if dtype is not None:
+            return a.astype(dtype, copy=bool(copy))
+        return a.copy() if copy else a  # NumPy 2 passes copy=True for np.array(t) and trusts us
 
     def item(self):
         """The single value of a one-element tensor, as a Python number."""

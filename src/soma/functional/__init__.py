@@ -9,6 +9,10 @@ from soma.functional.activation import (
     log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
     softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
 )
+from soma.functional.blocks import fold, unfold
+from soma.functional.conv import (
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+)
 from soma.functional.elementwise import (
     abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
     expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
@@ -17,6 +21,7 @@ from soma.functional.elementwise import (
     sub, subtract, true_divide, trunc, where,
 )
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
+from soma.functional.padding import pad
 from soma.functional.reduction import (
     all, amax, amin, any, argmax, argmin, argsort, cumsum, logsumexp, max, mean, min, norm, prod,
     sort, std, sum, topk, var,
@@ -25,12 +30,6 @@ from soma.functional.shape import (
     broadcast_to, cat, chunk, concat, concatenate, expand, flatten, flip, gather, getitem,
     index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
-)
-from soma.functional.classification_loss import (
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
-)
-from soma.functional.loss import (
-    cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
 )
 from soma.functional.adaptive_pooling import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
@@ -53,3 +52,9 @@ from soma.functional.resample import (
     interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
 )
 from soma.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
+from soma.functional.classification_loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
+)
+from soma.functional.loss import (
+    cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
+)

@@ -1,0 +1,167 @@
+"""Checking a convolution's arguments and turning them into a ``Geometry``.
+
+Every check names the op and the sizes involved, e.g. ``conv2d: expected input with 3 channels
+(in_channels), got 4 channels in input of shape (8, 4, 32, 32)``.
+"""
+
+import numbers
+
+from soma.functional._geometry import Geometry, output_size
+from soma.functional._utils import shape_str
+
+_LAYOUTS = {1: "L", 2: "H, W", 3: "D, H, W"}
+_KERNELS = {1: "k", 2: "kH, kW", 3: "kD, kH, kW"}
+
+
+def expand(value, nd: int, name: str, op: str) -> tuple:
+    """An int or a tuple of ``nd`` ints as a tuple of ``nd`` ints."""
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * nd
+    value = tuple(value)
+    if len(value) == 1:
+        value = value * nd
+    if len(value) != nd or not all(isinstance(v, numbers.Integral) for v in value):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {nd} ints, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def check_input(x, weight, nd: int, op: str) -> None:
+    """Input rank (batched or unbatched), weight rank, and matching float dtypes."""
+    layout = _LAYOUTS[nd]
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected a {nd + 1}-D unbatched input (C, {layout}) or a {nd + 2}-D batched "
+            f"input (N, C, {layout}), got a {x.ndim}-D input of shape {shape_str(x.shape)}"
+        )
+    if weight.ndim != nd + 2:
+        raise ValueError(
+            f"{op}: expected a {nd + 2}-D weight (out_channels, in_channels / groups, "
+            f"{_KERNELS[nd]}), "
+            f"got a {weight.ndim}-D weight of shape {shape_str(weight.shape)}"
+        )
+    if x.dtype != weight.dtype or x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: input ({x.dtype}) and weight ({weight.dtype}) must have the same floating "
+            f"dtype; convert the input (x.to({weight.dtype})) or the model (model.to(...))"
+        )
+
+
+def check_bias(bias, channels: int, op: str) -> None:
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise ValueError(
+            f"{op}: expected a bias of shape ({channels},) (one per output channel), got shape "
+            f"{shape_str(bias.shape)}"
+        )
+
+
+def check_groups(groups, weight_channels: int, role: str, op: str) -> int:
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if weight_channels % groups:
+        raise ValueError(
+            f"{op}: the weight's {weight_channels} {role} channels (dimension 0) are not "
+            f"divisible by groups={groups}"
+        )
+    return int(groups)
+
+
+def check_channels(x_shape, expected: int, per_group: int, groups: int, name: str, op: str):
+    got = x_shape[1]
+    if got != expected:
+        detail = "" if groups == 1 else f" = {per_group} per group × groups {groups}"
+        raise ValueError(
+            f"{op}: expected input with {expected} channels ({name}{detail}), got {got} channels "
+            f"in input of shape {shape_str(x_shape)}"
+        )
+
+
+def _positive(values, name, op, minimum=1):
+    if any(v < minimum for v in values):
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {bound}, got {values}")
+
+
+def resolve_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
+    """(before, after) per dimension from an int, a tuple, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', "
+                             f"got {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                             f"(stride={stride})")
+        # PyTorch's rule: total D·(k − 1), the odd one out goes after (right/bottom)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    pads = expand(padding, nd, "padding", op)
+    _positive(pads, "padding", op, minimum=0)
+    return tuple((p, p) for p in pads)
+
+
+def check_fits(in_size, kernel, dilation, pads, op):
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_size, pads))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(sp > p for sp, p in zip(span, padded)):
+        dilated = "" if span == tuple(kernel) else f" (spanning {span} with dilation)"
+        symmetric = all(lo == hi for lo, hi in pads)
+        shown = tuple(lo for lo, _ in pads) if symmetric else tuple(pads)
+        raise ValueError(
+            f"{op}: kernel size {tuple(kernel)}{dilated} is larger than the padded input "
+            f"{padded} (input {tuple(in_size)} with padding {shown})"
+        )
+
+
+def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, nd, op) -> Geometry:
+    """Validate a convolution's arguments (input shape batched) and describe it."""
+    kernel = tuple(w_shape[2:])
+    stride = expand(stride, nd, "stride", op)
+    dilation = expand(dilation, nd, "dilation", op)
+    _positive(stride, "stride", op)
+    _positive(dilation, "dilation", op)
+    groups = check_groups(groups, w_shape[0], "output", op)
+    check_channels(x_shape, w_shape[1] * groups, w_shape[1], groups, "in_channels", op)
+    pads = resolve_padding(padding, kernel, stride, dilation, nd, op)
+    in_size = tuple(x_shape[2:])
+    check_fits(in_size, kernel, dilation, pads, op)
+    out = output_size(in_size, kernel, stride, dilation, pads)
+    return Geometry(kernel, stride, dilation, pads, groups, in_size, out)
+
+
+def transpose_geometry(x_shape, w_shape, stride, padding, output_padding, groups, dilation, nd,
+                       op) -> Geometry:
+    """Geometry of the convolution whose adjoint this transposed convolution is.
+
+    The transposed convolution's output is that convolution's input, of size
+    (S − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1 per dimension.
+    """
+    kernel = tuple(w_shape[2:])
+    stride = expand(stride, nd, "stride", op)
+    dilation = expand(dilation, nd, "dilation", op)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
+    pads = expand(padding, nd, "padding", op)
+    extra = expand(output_padding, nd, "output_padding", op)
+    _positive(stride, "stride", op)
+    _positive(dilation, "dilation", op)
+    _positive(pads, "padding", op, minimum=0)
+    _positive(extra, "output_padding", op, minimum=0)
+    if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(
+            f"{op}: output_padding {extra} must be smaller than either stride {stride} or "
+            f"dilation {dilation} in each dimension"
+        )
+    groups = check_groups(groups, w_shape[0], "input", op)
+    check_channels(x_shape, w_shape[0], w_shape[0] // groups, groups, "in_channels", op)
+    in_size = tuple(x_shape[2:])
+    out = tuple(
+        (s - 1) * st - 2 * p + d * (k - 1) + e + 1
+        for s, st, p, d, k, e in zip(in_size, stride, pads, dilation, kernel, extra)
+    )
+    if any(o <= 0 for o in out):
+        raise ValueError(
+            f"{op}: the output size {out} is not positive (input {in_size}, stride {stride}, "
+            f"padding {pads}, dilation {dilation}, kernel {kernel}, output_padding {extra})"
+        )
+    return Geometry(kernel, stride, dilation, tuple((p, p) for p in pads), groups, out, in_size)

@@ -1,0 +1,295 @@
+"""Convolutions in 1, 2 and 3 spatial dimensions, and their transposes.
+
+As in PyTorch (and in the lectures' neural networks) a "convolution" is a cross-correlation: the
+kernel is not flipped,
+
+    y[n, o, p] = b[o] + Σ_{c, t} w[o, c, t] · x[n, g·C/G + c, p·s + t·d − pad]
+
+for output position p, kernel tap t, stride s and dilation d, over the input channels c of
+o's group g.
+
+The work is done by one of four kernel sets, picked per call by ``_kernels``: im2col and BLAS
+matrix products over strided views, channels-last (``_im2col.py``) or, for inputs with few
+channels, channel-major (``_im2col_narrow.py``); plain products for 1×1 convolutions
+(``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
+(``_depthwise.py``). Each set provides prepare/forward (y), prepare_grad/grad_input (∂x) and
+grad_weight (∂W). A transposed convolution is the adjoint (the input gradient) of a convolution,
+so it runs the same kernels in the other order.
+"""
+
+from soma.autograd.function import Function
+from soma.backend import get_xp
+from soma.functional import _depthwise, _im2col, _im2col_narrow, _pointwise
+from soma.functional._conv_args import (
+    check_bias, check_input, conv_geometry, transpose_geometry,
+)
+from soma.functional.shape import squeeze, unsqueeze
+
+_xp = get_xp()
+
+# Below this many input channels per group, im2col copies faster channel-major.
+_NARROW = 16
+
+
+class _EmptyBatch:
+    """Kernels for a batch of zero items: empty outputs, zero weight gradients."""
+
+    @staticmethod
+    def prepare(x, g):
+        return x
+
+    prepare_grad = prepare
+
+    @staticmethod
+    def forward(x, w, b, g):
+        return _xp.zeros((0, w.shape[0]) + g.out_size, dtype=w.dtype)
+
+    @staticmethod
+    def grad_input(q, w, g, n):
+        return _xp.zeros((0, w.shape[1] * g.groups) + g.in_size, dtype=w.dtype)
+
+    @staticmethod
+    def grad_weight(q, p, g, w_shape):
+        return _xp.zeros(w_shape, dtype=q.dtype)
+
+
+def _kernels(g, in_per_group, batch):
+    """The kernel set for this call: depthwise, pointwise, im2col + BLAS (or an empty batch)."""
+    if batch == 0:
+        return _EmptyBatch
+    if in_per_group == 1 and g.groups > 1:
+        return _depthwise.Dense if _depthwise.use_dense(g) else _depthwise.Taps
+    if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
+        return _pointwise
+    return _im2col_narrow if in_per_group < _NARROW else _im2col
+
+
+def _bias_grad(gy):
+    return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+
+
+class ConvNd(Function):
+    """y = W ⋆ x + b, cross-correlation over any number of spatial dimensions."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, geometry):
+        kernels = _kernels(geometry, w.shape[1], x.shape[0])
+        prepared = kernels.prepare(x, geometry)
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save(prepared if need_w else None, w if need_x else None)
+        ctx.geometry, ctx.kernels, ctx.n, ctx.w_shape = geometry, kernels, x.shape[0], w.shape
+        return kernels.forward(prepared, w, b, geometry)
+
+    @staticmethod
+    def backward(ctx, gy):
+        prepared, w = ctx.saved
+        g, kernels = ctx.geometry, ctx.kernels
+        need_x, need_w, need_b = ctx.needs_input_grad
+        q = kernels.prepare_grad(gy, g) if need_x or need_w else None
+        # ∂x = Wᵀ ⋆ᵀ gy (a transposed convolution),  ∂W = gy ⋆ x,  ∂b = Σ_{n, p} gy
+        gx = kernels.grad_input(q, w, g, ctx.n) if need_x else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
+        gb = _bias_grad(gy) if need_b else None
+        return gx, gw, gb
+
+
+class ConvTransposeNd(Function):
+    """y = Wᵀ ⋆ᵀ x + b: the adjoint of the convolution described by ``geometry``."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, geometry):
+        kernels = _kernels(geometry, w.shape[1], x.shape[0])
+        q = kernels.prepare_grad(x, geometry)
+        y = kernels.grad_input(q, w, geometry, x.shape[0])
+        if b is not None:
+            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+        need_x, need_w, _ = ctx.needs_input_grad
+        ctx.save(q if need_w else None, w if need_x else None)
+        ctx.geometry, ctx.kernels, ctx.w_shape = geometry, kernels, w.shape
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        q, w = ctx.saved
+        g, kernels = ctx.geometry, ctx.kernels
+        need_x, need_w, need_b = ctx.needs_input_grad
+        # the adjoint of the adjoint is the convolution: ∂x = W ⋆ gy,  ∂W = x ⋆ gy
+        prepared = kernels.prepare(gy, g) if need_x or need_w else None
+        gx = kernels.forward(prepared, w, None, g) if need_x else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
+        gb = _bias_grad(gy) if need_b else None
+        return gx, gw, gb
+
+
+def _batched(x, nd, run):
+    """Run ``run`` on a batched input; an unbatched one gets a batch of one and loses it again."""
+    if x.ndim == nd + 1:
+        return squeeze(run(unsqueeze(x, 0)), 0)
+    return run(x)
+
+
+def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
+    op = f"conv{nd}d"
+    check_input(x, weight, nd, op)
+    check_bias(bias, weight.shape[0], op)
+
+    def run(xb):
+        g = conv_geometry(tuple(xb.shape), tuple(weight.shape), stride, padding, dilation,
+                          groups, nd, op)
+        return ConvNd.apply(xb, weight, bias, geometry=g)
+
+    return _batched(x, nd, run)
+
+
+def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, nd):
+    op = f"conv_transpose{nd}d"
+    check_input(x, weight, nd, op)
+
+    def run(xb):
+        g = transpose_geometry(tuple(xb.shape), tuple(weight.shape), stride, padding,
+                               output_padding, groups, dilation, nd, op)
+        check_bias(bias, weight.shape[1] * g.groups, op)
+        return ConvTransposeNd.apply(xb, weight, bias, geometry=g)
+
+    return _batched(x, nd, run)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) over a signal of several channels.
+
+    Args:
+        input: (N, C_in, L) or unbatched (C_in, L).
+        weight: (C_out, C_in / groups, k).
+        bias: optional (C_out,).
+        stride, dilation: int or 1-tuple.
+        padding: int, 1-tuple, ``'valid'`` (none) or ``'same'`` (output as long as the input;
+            stride 1 only).
+        groups: split the channels into this many independent convolutions.
+
+    Shape:
+        (N, C_in, L) → (N, C_out, ⌊(L + 2·padding − dilation·(k − 1) − 1) / stride⌋ + 1)
+
+    Example:
+        >>> import soma
+        >>> x = soma.tensor([[[0., 1, 2, 1, 2, 0, 1, 2, 0]]])
+        >>> conv1d(x, soma.tensor([[[-1., 2, -1]]])).tolist()
+        [[[0.0, 2.0, -2.0, 3.0, -3.0, 0.0, 3.0]]]
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) over an image of several channels.
+
+    Args:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W).
+        weight: (C_out, C_in / groups, kH, kW).
+        bias: optional (C_out,).
+        stride, dilation: int or (sH, sW).
+        padding: int, (pH, pW), ``'valid'`` or ``'same'`` (stride 1 only; an odd total padding
+            puts the extra row/column at the bottom/right, as PyTorch does).
+        groups: independent convolutions over channel groups (``groups == C_in``: depthwise).
+
+    Shape:
+        (N, C_in, H, W) → (N, C_out, H_out, W_out) with
+        H_out = ⌊(H + 2·pH − dH·(kH − 1) − 1) / sH⌋ + 1, and likewise W_out.
+
+    Example:
+        >>> import soma
+        >>> x = soma.ones(1, 1, 4, 4)
+        >>> conv2d(x, soma.ones(2, 1, 3, 3), padding=1).shape
+        soma.Size([1, 2, 4, 4])
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution (cross-correlation) over a volume of several channels.
+
+    Args:
+        input: (N, C_in, D, H, W) or unbatched (C_in, D, H, W).
+        weight: (C_out, C_in / groups, kD, kH, kW).
+        bias: optional (C_out,).
+        stride, padding, dilation, groups: as in ``conv2d``, with three sizes.
+
+    Shape:
+        (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out), each as in ``conv2d``.
+
+    Example:
+        >>> import soma
+        >>> conv3d(soma.ones(1, 2, 3, 4, 5), soma.ones(6, 2, 3, 3, 3)).shape
+        soma.Size([1, 6, 1, 2, 3])
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution: the adjoint of ``conv1d``, which up-samples by ``stride``.
+
+    Args:
+        input: (N, C_in, L) or unbatched (C_in, L).
+        weight: (C_in, C_out / groups, k) (note: in_channels first).
+        bias: optional (C_out,).
+        stride, padding, dilation: those of the convolution this is the transpose of.
+        output_padding: extra size on one side of the output (smaller than stride or
+            dilation), to pick among the input sizes that convolution maps to the same size.
+        groups: independent transposed convolutions over channel groups.
+
+    Shape:
+        (N, C_in, L) → (N, C_out, (L − 1)·stride − 2·padding + dilation·(k − 1)
+        + output_padding + 1)
+
+    Example:
+        >>> import soma
+        >>> conv_transpose1d(soma.tensor([[[1., 2.]]]), soma.tensor([[[1., 10., 100.]]]),
+        ...                  stride=2).tolist()
+        [[[1.0, 10.0, 102.0, 20.0, 200.0]]]
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 1)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution (the adjoint of ``conv2d``), e.g. to up-sample feature maps.
+
+    Args:
+        input: (N, C_in, H, W) or unbatched (C_in, H, W).
+        weight: (C_in, C_out / groups, kH, kW).
+        bias: optional (C_out,).
+        stride, padding, output_padding, groups, dilation: as in ``conv_transpose1d``.
+
+    Shape:
+        (N, C_in, H, W) → (N, C_out, H_out, W_out) with
+        H_out = (H − 1)·sH − 2·pH + dH·(kH − 1) + output_padding + 1, and likewise W_out.
+
+    Example:
+        >>> import soma
+        >>> conv_transpose2d(soma.ones(1, 1, 3, 3), soma.ones(1, 1, 2, 2), stride=2,
+        ...                  padding=1).shape
+        soma.Size([1, 1, 4, 4])
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 2)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution (the adjoint of ``conv3d``).
+
+    Args:
+        input: (N, C_in, D, H, W) or unbatched (C_in, D, H, W).
+        weight: (C_in, C_out / groups, kD, kH, kW).
+        bias, stride, padding, output_padding, groups, dilation: as in ``conv_transpose2d``.
+
+    Shape:
+        (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out), each as in ``conv_transpose2d``.
+
+    Example:
+        >>> import soma
+        >>> conv_transpose3d(soma.ones(1, 2, 2, 2, 2), soma.ones(2, 3, 2, 2, 2), stride=2).shape
+        soma.Size([1, 3, 4, 4, 4])
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 3)
