@@ -1,4 +1,4 @@
-"""``soma.backend.special``: erf and the normal CDF against the standard library, tails included."""
+"""``soma.backend.special``: erf, the normal CDF and log1p against the standard library."""
 
 import math
 import warnings
@@ -13,7 +13,8 @@ def _grid():
     dense = np.linspace(-7, 7, 140001)
     tiny = np.geomspace(1e-300, 1e-2, 3000)
     tails = np.geomspace(1e-2, 1e4, 6000)
-    edges = np.array([0.46875, 4.0, 27.0, 5.9, 6.0, 1e300, np.nextafter(0.46875, 1), np.nextafter(4, 5)])
+    edges = np.array([0.46875, 4.0, 27.0, 5.9, 6.0, 1e300,
+                      np.nextafter(0.46875, 1), np.nextafter(4, 5)])
     points = np.concatenate([dense, tiny, tails, edges])
     return np.concatenate([points, -points, [0.0, -0.0]])
 
@@ -66,7 +67,8 @@ def test_normal_cdf_float32_keeps_relative_accuracy_in_the_left_tail():
     exact = np.array([0.5 * math.erfc(-float(v) / math.sqrt(2)) for v in x])
     keep = exact > 1e-37  # float32 normal numbers
     assert (np.abs(ours - exact)[keep] / exact[keep]).max() < 2e-5
-    np.testing.assert_array_equal(special.normal_cdf(np.array([-np.inf, np.inf], np.float32)), [0, 1])
+    infinities = np.array([-np.inf, np.inf], np.float32)
+    np.testing.assert_array_equal(special.normal_cdf(infinities), [0, 1])
 
 
 @pytest.mark.parametrize("dtype,bound", [(np.float64, 1e-15), (np.float32, 4e-7)])
@@ -87,3 +89,11 @@ def test_log1p_edges():
         warnings.simplefilter("error")
         ours = special.log1p(np.array([-1.0, 0.0, -0.0, np.nan]))
     assert ours[0] == -np.inf and ours[1] == 0 and np.isnan(ours[3])
+
+
+def test_half_precision_computes_in_float32():
+    x = np.linspace(-6, 6, 101).astype(np.float16)
+    expected = special.erf(x.astype(np.float32)).astype(np.float16)
+    np.testing.assert_array_equal(special.erf(x), expected)
+    assert special.normal_cdf(x).dtype == np.float16
+    assert np.isfinite(special.normal_cdf(x)).all()

@@ -69,8 +69,25 @@ def mlp_inference(torch):
     return step
 
 
+def activations_step(torch):
+    """Forward and backward of the common activations on one 1000x128 float32 batch."""
+    F = torch.nn.functional
+    x = torch.randn(1000, 128, requires_grad=True)
+    fns = [F.relu, F.leaky_relu, F.gelu, F.silu, F.elu, F.softplus, torch.sigmoid, torch.tanh]
+
+    def step():
+        x.grad = None
+        total = fns[0](x).sum()
+        for f in fns[1:]:
+            total = total + f(x).sum()
+        total.backward()
+
+    return step
+
+
 CASES = [
     Case("sin3x_train", "core", "lecture Net 1-64-128-1, Adam, batch 1000", sin3x_training_step),
     Case("mlp_train", "core", "MLP 784-512-256-10, SGD-momentum, CE, batch 128", mlp_training_step),
     Case("mlp_infer", "core", "MLP 784-512-256-10 inference, batch 1024", mlp_inference),
+    Case("activations", "core", "8 activations fwd+bwd (relu … tanh), 1000x128", activations_step),
 ]

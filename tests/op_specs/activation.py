@@ -19,7 +19,8 @@ def _away(*points, shape=(3, 4), low=-4.0, high=4.0):
 
 
 def _unary(name, fs, ft, kinks=(), variant="", low=-4.0, high=4.0, shape=(3, 4)):
-    return OpSpec(name, fs, ft, variant=variant, make=_away(*kinks, shape=shape, low=low, high=high))
+    make = _away(*kinks, shape=shape, low=low, high=high)
+    return OpSpec(name, fs, ft, variant=variant, make=make)
 
 
 SPECS = [

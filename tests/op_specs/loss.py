@@ -53,9 +53,11 @@ SPECS = []
 for red in REDUCTIONS:
     SPECS += [
         OpSpec("mse_loss", lambda x, t, r=red: S.mse_loss(x, t, reduction=r),
-               lambda x, t, r=red: T.mse_loss(x, t, reduction=r), shapes=((3, 4), (3, 4)), variant=red),
+               lambda x, t, r=red: T.mse_loss(x, t, reduction=r), shapes=((3, 4), (3, 4)),
+               variant=red),
         OpSpec("l1_loss", lambda x, t, r=red: S.l1_loss(x, t, reduction=r),
-               lambda x, t, r=red: T.l1_loss(x, t, reduction=r), make=_offset_pair((3, 4)), variant=red),
+               lambda x, t, r=red: T.l1_loss(x, t, reduction=r), make=_offset_pair((3, 4)),
+               variant=red),
         OpSpec("kl_div", lambda x, t, r=red: S.kl_div(x, t, reduction=r),
                lambda x, t, r=red: _torch_kl_div(x, t, reduction=r),
                make=lambda rng: [_log_probs(rng, (3, 4)), _probs(rng, (3, 4))], variant=red),
@@ -71,7 +73,8 @@ for red in REDUCTIONS:
     for beta in (1.0, 0.3, 0.0):
         SPECS.append(OpSpec("smooth_l1_loss",
                             lambda x, t, r=red, b=beta: S.smooth_l1_loss(x, t, r, b),
-                            lambda x, t, r=red, b=beta: T.smooth_l1_loss(x, t, reduction=r, beta=b),
+                            lambda x, t, r=red, b=beta: T.smooth_l1_loss(x, t, reduction=r,
+                                                                         beta=b),
                             make=_offset_pair((3, 4), (beta,)), variant=f"{red},beta={beta}"))
 
 SPECS += [
@@ -80,7 +83,8 @@ SPECS += [
            make=lambda rng: [_log_probs(rng, (3, 4)), _probs(rng, (3, 4))], variant="batchmean"),
     OpSpec("kl_div", lambda x, t: S.kl_div(x, t, reduction="sum"),
            lambda x, t: T.kl_div(x, t, reduction="sum"), grad_inputs=(0,),
-           make=lambda rng: [_log_probs(rng, (2, 3)), np.array([[0.5, 0.5, 0.0], [0.2, 0.0, 0.8]])],
+           make=lambda rng: [_log_probs(rng, (2, 3)),
+                             np.array([[0.5, 0.5, 0.0], [0.2, 0.0, 0.8]])],
            variant="zero_targets"),
 ]
 
@@ -104,7 +108,8 @@ SPECS.append(OpSpec(
 _bce_pair = lambda rng, shape=(3, 4): [rng.uniform(0.05, 0.95, shape), rng.uniform(0, 1, shape)]
 for red in REDUCTIONS:
     SPECS += [
-        OpSpec("binary_cross_entropy", lambda p, t, r=red: S.binary_cross_entropy(p, t, reduction=r),
+        OpSpec("binary_cross_entropy",
+               lambda p, t, r=red: S.binary_cross_entropy(p, t, reduction=r),
                lambda p, t, r=red: T.binary_cross_entropy(p, t, reduction=r), make=_bce_pair,
                variant=red),
         OpSpec("binary_cross_entropy",
@@ -115,7 +120,8 @@ for red in REDUCTIONS:
         OpSpec("binary_cross_entropy_with_logits",
                lambda x, t, r=red: S.binary_cross_entropy_with_logits(x, t, reduction=r),
                lambda x, t, r=red: T.binary_cross_entropy_with_logits(x, t, reduction=r),
-               make=lambda rng: [rng.uniform(-4, 4, (3, 4)), rng.uniform(0, 1, (3, 4))], variant=red),
+               make=lambda rng: [rng.uniform(-4, 4, (3, 4)), rng.uniform(0, 1, (3, 4))],
+               variant=red),
         OpSpec("binary_cross_entropy_with_logits",
                lambda x, t, w, k, r=red: S.binary_cross_entropy_with_logits(x, t, w, reduction=r,
                                                                             pos_weight=k),
@@ -140,7 +146,8 @@ for xs, ts in LAYOUTS:
     lay = f"{len(xs)}d"
     for red in REDUCTIONS:
         for opts in [{}, {"label_smoothing": 0.15}, {"ignore_index": 1},
-                     {"weight": True}, {"weight": True, "ignore_index": 2, "label_smoothing": 0.3}]:
+                     {"weight": True},
+                     {"weight": True, "ignore_index": 2, "label_smoothing": 0.3}]:
             name = ",".join(f"{k}={v}" for k, v in opts.items())
             ignore = opts.get("ignore_index")
 
@@ -178,8 +185,10 @@ for xs, ts in LAYOUTS:
                 grads = (0, 1)
             else:
                 ls = opts.get("label_smoothing", 0.0)
-                fs = lambda x, q, r=red, ls=ls: S.cross_entropy(x, q, reduction=r, label_smoothing=ls)
-                ft = lambda x, q, r=red, ls=ls: T.cross_entropy(x, q, reduction=r, label_smoothing=ls)
+                fs = lambda x, q, r=red, ls=ls: S.cross_entropy(x, q, reduction=r,
+                                                                label_smoothing=ls)
+                ft = lambda x, q, r=red, ls=ls: T.cross_entropy(x, q, reduction=r,
+                                                                label_smoothing=ls)
                 grads = (0, 1)
             SPECS.append(OpSpec("cross_entropy", fs, ft, make=make_p, grad_inputs=grads,
                                 variant=f"probs,{lay},{red},{name}"))

@@ -243,7 +243,9 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        if dtype is not None:
+            return a.astype(dtype, copy=bool(copy))
+        return a.copy() if copy else a  # NumPy 2 passes copy=True for np.array(t) and trusts us
 
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
@@ -284,6 +286,25 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         raise TypeError("soma tensors are not picklable; save them with soma.save (safetensors)")
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a leaf with its own memory (and a copy of ``.grad``), as in PyTorch."""
+        import copy
+
+        if self._ctx is not None:
+            raise RuntimeError("only tensors created by the user (graph leaves) support deepcopy; "
+                               "call .detach() first")
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.array = self.array.copy()
+        new.grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
+        new.requires_grad = self.requires_grad
+        new._ctx = None
+        new._output_index = 0
+        new._hooks = None
+        for name, value in getattr(self, "__dict__", {}).items():  # Parameter/Buffer extras
+            setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False) -> "Tensor":
         """Convert dtype and/or device: ``t.to(soma.float64)``, ``t.to("cpu")``, ``t.to(other)``."""

@@ -90,6 +90,8 @@ def erf(x):
     x = numpy.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(numpy.float64)
+    if x.dtype.itemsize < 4:  # half precision: the polynomials would overflow
+        return erf(x.astype(numpy.float32)).astype(x.dtype)
     ax = numpy.abs(x)
     inner = ax <= _SMALL
     erfc = _erfc_mid(numpy.clip(ax, _SMALL, _MID))
@@ -138,6 +140,8 @@ def normal_cdf(x):
     left tail, where ½ (1 + erf) would cancel.
     """
     x = numpy.asarray(x)
+    if x.dtype.kind == "f" and x.dtype.itemsize < 4:
+        return normal_cdf(x.astype(numpy.float32)).astype(x.dtype)
     if x.dtype != numpy.float32:
         cdf = erf(x * _SQRT_HALF)
         cdf += 1.0

@@ -31,7 +31,7 @@ from soma.functional.shape import (
     index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
-from soma.functional.cross_entropy import (
+from soma.functional.classification_loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
 )
 from soma.functional.loss import (
@@ -42,10 +42,10 @@ from soma.functional.adaptive_pooling import (
     adaptive_max_pool2d, adaptive_max_pool3d,
 )
 from soma.functional.batchnorm import batch_norm
-from soma.functional.dropout import (
+from soma.functional.dropout_family import (
     alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
 )
-from soma.functional.local_response_norm import local_response_norm
+from soma.functional.response_norm import local_response_norm
 from soma.functional.normalization import group_norm, instance_norm, layer_norm
 from soma.functional.pooling import (
     avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
@@ -58,3 +58,8 @@ from soma.functional.resample import (
     interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
 )
 from soma.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
+from soma.functional.recurrent import (
+    gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
+)
+from soma.functional.embedding import embedding, embedding_bag, one_hot
+from soma.functional.attention import multi_head_attention_forward, scaled_dot_product_attention

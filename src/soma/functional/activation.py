@@ -1,8 +1,8 @@
 """Piecewise-linear activations (the ReLU family, hard variants, shrinkage, step) and maxout.
 
 The smooth, exponential-based activations live in ``smooth_activation.py`` and the softmax
-family in ``softmax.py``; both are re-exported here, so every activation can be imported from
-``soma.functional.activation``.
+family in ``softmax_family.py``; both are re-exported here, so every activation can be
+imported from ``soma.functional.activation``.
 
 Kernels follow docs/DEVELOPING.md: ``clip`` with two bounds (NumPy's vectorised path) instead of
 ``maximum(x, 0)``, masks multiplied in instead of ``where``, and gradients built from what the
@@ -184,7 +184,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
         tensor([-1. ,  0.5,  1. ])
     """
     if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+        raise ValueError(
+            f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})"
+        )
     return _result(input, Hardtanh.apply(_float(input), lo=min_val, hi=max_val), inplace)
 
 
@@ -206,7 +208,8 @@ class Threshold(Function):
     def forward(ctx, x, *, threshold, value):
         above = x > threshold
         ctx.save(above)
-        return _xp.where(above, x, x.dtype.type(value))  # NOTE: a mask product would turn -inf into NaN
+        # NOTE: where, not a mask product: -inf · 0 would give NaN
+        return _xp.where(above, x, x.dtype.type(value))
 
     @staticmethod
     def backward(ctx, gy):
@@ -413,10 +416,10 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
 from soma.functional.smooth_activation import (  # noqa: E402
     celu, elu, exponential, gelu, logsigmoid, mish, selu, silu, softplus, softsign, tanhshrink,
 )
-from soma.functional.softmax import log_softmax, softmax, softmin  # noqa: E402
+from soma.functional.softmax_family import log_softmax, softmax, softmin  # noqa: E402
 
 __all__ = [
-    "celu", "elu", "exp", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",
+    "celu", "elu", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",
     "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "maxout", "mish", "prelu", "relu",
     "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softshrink",
     "softsign", "step", "tanh", "tanhshrink", "threshold",

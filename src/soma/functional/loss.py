@@ -2,7 +2,7 @@
 
 Every loss takes ``reduction``: ``'mean'`` (the default), ``'sum'`` or ``'none'`` (one value per
 element). The classification losses (cross-entropy, NLL, binary cross-entropy) live in
-``cross_entropy.py``; the helpers here are shared with them.
+``classification_loss.py``; the helpers here are shared with them.
 """
 
 from soma.autograd.function import Function
@@ -42,8 +42,8 @@ def _grad_of_reduction(gy, shape, reduction, dtype):
 def _check_same_shape(x, t, op):
     if tuple(x.shape) != tuple(t.shape):
         raise ValueError(
-            f"{op}: input shape {shape_str(x.shape)} and target shape {shape_str(t.shape)} differ; "
-            f"they must match (did you forget .squeeze() or .unsqueeze(1)?)"
+            f"{op}: input shape {shape_str(x.shape)} and target shape {shape_str(t.shape)} "
+            f"differ; they must match (did you forget .squeeze() or .unsqueeze(1)?)"
         )
 
 
@@ -107,7 +107,8 @@ class L1(Function):
     def backward(ctx, gy):
         (d,) = ctx.saved
         # dL/dx = sign(x - t) (0 where equal),  dL/dt = -dL/dx
-        return _pair_grads(ctx, _xp.sign(d) * _grad_of_reduction(gy, d.shape, ctx.reduction, d.dtype))
+        scale = _grad_of_reduction(gy, d.shape, ctx.reduction, d.dtype)
+        return _pair_grads(ctx, _xp.sign(d) * scale)
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -149,7 +150,8 @@ class Huber(Function):
         return _pair_grads(ctx, g)
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
     """Huber loss: squared error ``d²/2`` for ``|d| < delta``, linear ``delta (|d| - delta/2)``
     beyond (``d = input - target``): robust to outliers.
 
@@ -219,7 +221,8 @@ class KLDiv(Function):
         return gx, gt
 
 
-def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence KL(target ‖ q), with ``input = log q`` (log-probabilities).
 
     Args:
@@ -271,7 +274,8 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
 
 
 def _check_cosine_shapes(x1, x2, t):
-    shapes = f"input1 {shape_str(x1.shape)}, input2 {shape_str(x2.shape)}, target {shape_str(t.shape)}"
+    shapes = (f"input1 {shape_str(x1.shape)}, input2 {shape_str(x2.shape)}, "
+              f"target {shape_str(t.shape)}")
     if t.ndim > 1 or x1.ndim != t.ndim + 1:
         raise ValueError(
             f"cosine_embedding_loss: expected a 0-d target with 1-d inputs or a 1-d target with "

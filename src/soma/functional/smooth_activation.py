@@ -58,7 +58,7 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, e = ctx.saved
-        # dy/dx = scale for x > 0, scale·α·s·e^{x·s} = c (e + 1) for x <= 0 (where e is 0 for x > 0)
+        # dy/dx = scale for x > 0, scale·α·s·e^{x·s} = c (e + 1) for x <= 0 (e is 0 for x > 0)
         d = e + 1.0
         d *= ctx.slope
         d += (x > 0) * gy.dtype.type(ctx.scale - ctx.slope)

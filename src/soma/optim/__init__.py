@@ -1,7 +1,10 @@
-"""Optimizers (``torch.optim``): SGD, Adam, AdamW, and the learning-rate schedulers."""
+"""Optimizers (``torch.optim``) and, in ``soma.optim.lr_scheduler``, learning-rate schedules."""
 
+from soma.optim import lr_scheduler
+from soma.optim.adagrad import Adagrad
 from soma.optim.adam import Adam, AdamW
 from soma.optim.optimizer import Optimizer
+from soma.optim.rmsprop import RMSprop
 from soma.optim.sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

@@ -1,79 +1,126 @@
 """Adam and AdamW: adaptive moment estimation (Kingma & Ba, 2015; Loshchilov & Hutter, 2019)."""
 
-import math
-
 from soma.backend import get_xp
-from soma.optim.optimizer import Optimizer, check_beta, check_non_negative
+from soma.optim.optimizer import Optimizer, check_number, lerp_
 
 _xp = get_xp()
 
 
 class Adam(Optimizer):
-    """Adam, exactly as ``torch.optim.Adam``.
+    """Adam, as ``torch.optim.Adam``.
 
-    For each parameter θ with gradient g, at step t (β₁, β₂ = betas, η = lr):
+    For each parameter θ with gradient g, at step t (lr η, betas β₁ β₂, weight_decay λ):
 
-        g ← g + λθ                                     (weight_decay λ: L2 penalty)
-        m ← β₁ m + (1 − β₁) g
-        v ← β₂ v + (1 − β₂) g²
-        v̂ ← max(v̂, v) if amsgrad, else v
+        g ← −g                                    if maximize
+        g ← g + λθ                                if λ ≠ 0 (θ ← θ(1 − ηλ) instead if decoupled)
+        m ← m + (1 − β₁)(g − m)                   first moment
+        v ← β₂v + (1 − β₂)g²                      second moment
+        v̂ ← max(v̂, v) if amsgrad, else v̂ = v
         θ ← θ − η/(1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)
+
+    State: ``step`` (t, a float), ``exp_avg`` (m), ``exp_avg_sq`` (v) and, with amsgrad,
+    ``max_exp_avg_sq`` (v̂).
+
+    Args:
+        params: parameters or parameter groups to optimize.
+        lr: learning rate η.
+        betas: decay rates (β₁, β₂) of the two moment averages, each in [0, 1).
+        eps: ε, added to the denominator for stability.
+        weight_decay: λ; an L2 term added to the gradient (see ``AdamW`` for decoupled decay).
+        amsgrad: normalize by the largest second moment seen so far (Reddi et al., 2018).
+        maximize: ascend the objective instead of descending it.
+        decoupled_weight_decay: shrink the weights directly, as AdamW (PyTorch's flag).
+
+    Example:
+        >>> import soma
+        >>> w = soma.nn.Parameter(soma.tensor([1.0, -2.0]))
+        >>> opt = Adam([w], lr=0.1)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> [round(x, 4) for x in w.tolist()]   # the first step moves each weight by about lr
+        [0.9, -1.9]
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
-        check_non_negative("learning rate", lr)
-        check_non_negative("epsilon value", eps)
-        check_non_negative("weight_decay value", weight_decay)
-        check_beta("beta at index 0", betas[0])
-        check_beta("beta at index 1", betas[1])
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False) -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
 
-    def _decay(self, p, g, group):
-        """Adam's weight decay is an L2 term added to the gradient."""
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.array
-        return g
+    def _validate(self, group):
+        name = type(self).__name__
+        check_number(name, "learning rate", group["lr"])
+        check_number(name, "epsilon value", group["eps"])
+        if len(group["betas"]) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {group['betas']}")
+        check_number(name, "beta parameter at index 0", group["betas"][0], high=1.0,
+                     high_open=True)
+        check_number(name, "beta parameter at index 1", group["betas"][1], high=1.0,
+                     high_open=True)
+        check_number(name, "weight_decay value", group["weight_decay"])
 
     def _update(self, p, g, state, group):
-        if group["maximize"]:
-            g = -g
-        g = self._decay(p, g, group)
-        beta1, beta2 = group["betas"]
         if not state:
-            state["step"] = 0
+            state["step"] = 0.0
             state["exp_avg"] = _xp.zeros_like(p.array)
             state["exp_avg_sq"] = _xp.zeros_like(p.array)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = _xp.zeros_like(p.array)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = _xp.zeros_like(p.array)
         state["step"] += 1
         t = state["step"]
+        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        if group["maximize"]:
+            g = -g
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.array *= 1 - lr * wd
+            else:
+                g = g + wd * p.array
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (g - m) * (1 - beta1)              # m ← m + (1 − β₁)(g − m), as torch's lerp
+        tmp = _xp.empty_like(m)
+        lerp_(m, g, 1 - beta1, tmp)
+        _xp.multiply(g, 1 - beta2, out=tmp)     # v ← β₂v + ((1 − β₂)g)g, as torch.addcmul_
+        tmp *= g
         v *= beta2
-        v += (1 - beta2) * g * g
+        v += tmp
         if group["amsgrad"]:
-            _xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        step_size = group["lr"] / (1 - beta1**t)
-        denom = _xp.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
-        p.array -= step_size * (m / denom)
+            v = _xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        step_size = lr / (1 - beta1**t)
+        denom = _xp.sqrt(v)
+        denom /= (1 - beta2**t) ** 0.5
+        denom += group["eps"]
+        _xp.multiply(m, -step_size, out=tmp)    # θ ← θ + (−s·m)/denom, as torch.addcdiv_
+        tmp /= denom
+        p.array += tmp
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay, exactly as ``torch.optim.AdamW``.
+    """Adam with decoupled weight decay, as ``torch.optim.AdamW``.
 
-    Same as Adam, except the decay shrinks the weights directly instead of entering g:
+    As ``Adam``, except that the decay shrinks the weights before the step instead of entering
+    the gradient (so it is not rescaled by the adaptive denominator):
 
-        θ ← θ (1 − η λ),   then the Adam step with the undecayed gradient.
+        θ ← θ(1 − ηλ),  then the Adam step with the undecayed gradient.
+
+    The default ``weight_decay`` is 0.01.
+
+    Example:
+        >>> import soma
+        >>> w = soma.nn.Parameter(soma.tensor([1.0]))
+        >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+        >>> (w * w).sum().backward(); opt.step()
+        >>> round(w.item(), 4)              # 1·(1 − 0.05) − 0.1
+        0.85
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
 
-    def _decay(self, p, g, group):
-        if group["weight_decay"]:
-            p.array *= 1 - group["lr"] * group["weight_decay"]
-        return g
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:   # AdamW stays AdamW, whatever the state dict says
+            group["decoupled_weight_decay"] = True

@@ -1,52 +1,75 @@
-"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+"""Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
 
-from soma.optim.optimizer import Optimizer, check_non_negative
+from soma.optim.optimizer import Optimizer, check_number
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent (optionally with momentum), exactly as ``torch.optim.SGD``.
+    """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
 
-    For each parameter θ with gradient g, at step t:
+    For each parameter θ with gradient g, at step t (lr η, momentum μ, dampening τ,
+    weight_decay λ):
 
-        g ← g + λθ                                   (weight_decay λ)
-        b ← g                    if t = 1
-        b ← μ b + (1 − τ) g      otherwise           (momentum μ, dampening τ)
-        g ← g + μ b  if nesterov,  else  g ← b
-        θ ← θ − η g                                  (lr η)
+        g ← −g                          if maximize
+        g ← g + λθ                      if λ ≠ 0
+        b ← g                           if t = 1
+        b ← μb + (1 − τ)g               otherwise        (if μ ≠ 0)
+        g ← g + μb  if nesterov,  else  g ← b             (if μ ≠ 0)
+        θ ← θ − ηg
 
-    The lecture's momentum v ← αv − εg, θ ← θ + v is the same update with η·b = −v.
+    State: ``momentum_buffer`` (b), only when μ ≠ 0. The lecture's momentum
+    v ← αv − εg, θ ← θ + v is the same update with v = −ηb.
+
+    Args:
+        params: parameters or parameter groups to optimize.
+        lr: learning rate η.
+        momentum: momentum factor μ.
+        dampening: dampening τ of the gradient entering the momentum buffer.
+        weight_decay: L2 penalty λ.
+        nesterov: use Nesterov momentum (needs μ > 0 and τ = 0).
+        maximize: ascend the objective instead of descending it.
 
     Example:
         >>> import soma
         >>> w = soma.nn.Parameter(soma.tensor([1.0]))
-        >>> opt = SGD([w], lr=0.1)
-        >>> (w * w).sum().backward(); opt.step()
-        >>> round(w.item(), 6)
-        0.8
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     opt.zero_grad()
+        ...     (w * w).sum().backward()
+        ...     opt.step()
+        >>> round(w.item(), 4)      # 1 − 0.2 = 0.8, then 0.8 − 0.1·(0.9·2 + 1.6)
+        0.46
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False):
-        check_non_negative("learning rate", lr)
-        check_non_negative("momentum value", momentum)
-        check_non_negative("weight_decay value", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, group):
+        check_number("SGD", "learning rate", group["lr"])
+        check_number("SGD", "momentum value", group["momentum"])
+        check_number("SGD", "dampening value", group["dampening"], low=float("-inf"))
+        check_number("SGD", "weight_decay value", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening "
+                             f"(got momentum={group['momentum']}, "
+                             f"dampening={group['dampening']})")
 
     def _update(self, p, g, state, group):
         if group["maximize"]:
             g = -g
-        if group["weight_decay"]:
+        if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p.array
         momentum = group["momentum"]
-        if momentum:
+        if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g
+                dampening = group["dampening"]
+                buf += g if dampening == 0 else (1 - dampening) * g
             g = g + momentum * buf if group["nesterov"] else buf
         p.array -= group["lr"] * g

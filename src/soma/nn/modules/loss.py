@@ -17,7 +17,9 @@ class _Loss(Module):
         super().__init__()
         if reduction not in self._reductions:
             names = ", ".join(repr(r) for r in self._reductions)
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {names}; got {reduction!r}")
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of {names}; got {reduction!r}"
+            )
         self.reduction = reduction
 
     def extra_repr(self):
@@ -149,7 +151,9 @@ class CrossEntropyLoss(_WeightedLoss):
                  reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
+            raise ValueError(
+                f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}"
+            )
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):

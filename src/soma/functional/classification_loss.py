@@ -18,10 +18,10 @@ from soma.functional.loss import _check_reduction, _grad_of_reduction, _reduce
 _xp = get_xp()
 
 
-def _class_weights(t, w, ignore_index, dtype):
+def _class_weights(t, w, ignore_index, dtype, any_ignored):
     """(targets with ignored ones set to class 0, per-target weight w_t·valid or None, valid)."""
-    valid = t != ignore_index
-    if valid.all():
+    valid = (t != ignore_index) if any_ignored else None
+    if valid is None or valid.all():
         return t, (None if w is None else w[t]), None
     t = t * valid
     coef = w[t] * valid if w is not None else valid.astype(dtype)
@@ -29,8 +29,13 @@ def _class_weights(t, w, ignore_index, dtype):
 
 
 def _mean_scale(reduction, gy, denom):
-    """d(reduce)/d(loss element) as an array that broadcasts against (N, *)."""
-    return gy / denom if reduction == "mean" else gy
+    """d(reduce)/d(loss element) as an array that broadcasts against (N, *).
+
+    When every target is ignored the mean is 0/0 = NaN, and its gradient is 0 (as PyTorch).
+    """
+    if reduction != "mean":
+        return gy
+    return gy / denom if denom != 0 else _xp.zeros_like(gy)
 
 
 def _classes(a):
@@ -38,45 +43,66 @@ def _classes(a):
     return a[:, None] if a.ndim else a
 
 
+def _pick(a, t):
+    """a[n, t[n, ...], ...]: the entry of each target's class (axis 1)."""
+    if a.ndim == 2:
+        return a[_xp.arange(a.shape[0]), t]  # NOTE: 3x faster than take_along_axis at (128, 10)
+    return _xp.take_along_axis(a, t[:, None], axis=1)[:, 0]
+
+
+def _add_at_targets(g, t, v):
+    """g[n, t[n, ...], ...] += v[n, ...] (each position is hit once: no scatter-add needed)."""
+    if g.ndim == 2:
+        g[_xp.arange(g.shape[0]), t] += v
+    else:
+        index = t[:, None]
+        _xp.put_along_axis(g, index, _xp.take_along_axis(g, index, axis=1) + _classes(v), axis=1)
+
+
+def _reduce_counted(ctx, loss, coef):
+    """Reduce per-target losses; 'mean' divides by the counted weight Σ w_t·valid (PyTorch's)."""
+    ctx.denom = None
+    if ctx.reduction != "mean":
+        return _reduce(loss, ctx.reduction)
+    ctx.denom = loss.dtype.type(loss.size if coef is None else coef.sum())
+    if ctx.denom == 0:
+        return loss.dtype.type("nan")  # nothing counted: 0/0, as in PyTorch
+    return loss.sum() / ctx.denom
+
+
 class CrossEntropy(Function):
     """L = reduce(-(1-ε) w_t log p_t - (ε/C) Σ_c w_c log p_c), p = softmax(x) along axis 1."""
 
     @staticmethod
-    def forward(ctx, x, t, w, *, ignore_index, smoothing, reduction):
+    def forward(ctx, x, t, w, *, ignore_index, any_ignored, smoothing, reduction):
         z = x - x.max(axis=1, keepdims=True)
         e = _xp.exp(z)
         s = e.sum(axis=1, keepdims=True)
         log_s = _xp.log(s)[:, 0]
-        t, coef, valid = _class_weights(t, w, ignore_index, x.dtype)
+        t, coef, valid = _class_weights(t, w, ignore_index, x.dtype, any_ignored)
         # NOTE: log p never materialises: log p_c = z_c - log Σ e^z
-        loss = log_s - _xp.take_along_axis(z, t[:, None], axis=1)[:, 0]  # -log p_t
+        loss = log_s - _pick(z, t)  # -log p_t
         if coef is not None:
             loss *= coef
         if smoothing:
             n_classes = x.shape[1]
             wsum = n_classes if w is None else w.sum()
-            zsum = z.sum(axis=1) if w is None else (z * w.reshape((-1,) + (1,) * (z.ndim - 2))).sum(axis=1)
+            w_b = 1 if w is None else w.reshape((-1,) + (1,) * (z.ndim - 2))
+            zsum = (z * w_b).sum(axis=1)
             smooth = wsum * log_s - zsum  # -Σ_c w_c log p_c
             if valid is not None:
                 smooth *= valid
             loss *= 1 - smoothing
             loss += (smoothing / n_classes) * smooth
-        denom = None
-        if reduction == "mean":
-            denom = x.dtype.type(loss.size if coef is None else coef.sum())
         ctx.save(e, s, t, coef, valid, w)
-        ctx.smoothing, ctx.reduction, ctx.denom = smoothing, reduction, denom
-        if reduction == "mean":
-            with _xp.errstate(invalid="ignore", divide="ignore"):  # nothing counted: NaN, as torch
-                return loss.sum() / denom
-        return _reduce(loss, reduction)
+        ctx.smoothing, ctx.reduction = smoothing, reduction
+        return _reduce_counted(ctx, loss, coef)
 
     @staticmethod
     def backward(ctx, gy):
         e, s, t, coef, valid, w = ctx.saved
         eps = ctx.smoothing
-        with _xp.errstate(invalid="ignore", divide="ignore"):
-            r = _mean_scale(ctx.reduction, gy, ctx.denom)
+        r = _mean_scale(ctx.reduction, gy, ctx.denom)
         # dL/dx_j = p_j A - (1-ε) w_t [j = t] - (ε/C) w_j,  A = (1-ε) w_t + (ε/C) Σ_c w_c
         a_t = r * (1 - eps) if coef is None else r * (1 - eps) * coef
         total = a_t
@@ -85,9 +111,7 @@ class CrossEntropy(Function):
             a_s = r * (eps / n_classes) if valid is None else r * (eps / n_classes) * valid
             total = a_t + a_s * (n_classes if w is None else w.sum())
         g = e * (_classes(total) / s)
-        index = t[:, None]
-        picked = _xp.take_along_axis(g, index, axis=1) - _classes(a_t)
-        _xp.put_along_axis(g, index, picked, axis=1)
+        _add_at_targets(g, t, -a_t)
         if eps:
             w_b = 1 if w is None else w.reshape((-1,) + (1,) * (g.ndim - 2))
             g -= _classes(a_s) * w_b
@@ -112,11 +136,7 @@ class SoftCrossEntropy(Function):
         loss = total * log_s[:, 0] - (a * z).sum(axis=1)  # -Σ a_c (z_c - log Σ e^z)
         ctx.save(e, s, a, total, z, log_s, w_b)
         ctx.smoothing, ctx.reduction = smoothing, reduction
-        ctx.denom = x.dtype.type(loss.size)
-        if reduction == "mean":
-            with _xp.errstate(invalid="ignore", divide="ignore"):
-                return loss.sum() / ctx.denom
-        return _reduce(loss, reduction)
+        return _reduce_counted(ctx, loss, None)
 
     @staticmethod
     def backward(ctx, gy):
@@ -140,28 +160,23 @@ class NLL(Function):
     """L = reduce(-w_t x_t): x holds log-probabilities along axis 1."""
 
     @staticmethod
-    def forward(ctx, x, t, w, *, ignore_index, reduction):
-        t, coef, _ = _class_weights(t, w, ignore_index, x.dtype)
-        loss = -_xp.take_along_axis(x, t[:, None], axis=1)[:, 0]
+    def forward(ctx, x, t, w, *, ignore_index, any_ignored, reduction):
+        t, coef, _ = _class_weights(t, w, ignore_index, x.dtype, any_ignored)
+        loss = -_pick(x, t)
         if coef is not None:
             loss *= coef
         ctx.save(t, coef)
         ctx.x_shape, ctx.reduction = x.shape, reduction
-        ctx.denom = x.dtype.type(loss.size if coef is None else coef.sum())
-        if reduction == "mean":
-            with _xp.errstate(invalid="ignore", divide="ignore"):
-                return loss.sum() / ctx.denom
-        return _reduce(loss, reduction)
+        return _reduce_counted(ctx, loss, coef)
 
     @staticmethod
     def backward(ctx, gy):
         t, coef = ctx.saved
-        with _xp.errstate(invalid="ignore", divide="ignore"):
-            r = _mean_scale(ctx.reduction, gy, ctx.denom)
+        r = _mean_scale(ctx.reduction, gy, ctx.denom)
         # dL/dx_c = -w_t where c = t, else 0
         picked = -r if coef is None else -r * coef
         g = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
-        _xp.put_along_axis(g, t[:, None], _classes(_xp.asarray(picked, dtype=gy.dtype)), axis=1)
+        _add_at_targets(g, t, picked)
         return g, None, None
 
 
@@ -188,19 +203,25 @@ def _check_indices(x, t, ignore_index, op):
     if t.dtype.kind not in "iu":
         hint = (" (class probabilities need a float target of the input's shape)"
                 if t.dtype.kind == "f" else "")
-        raise TypeError(f"{op}: class-index target must be an integer tensor (int64), got {t.dtype} "
-                        f"of shape {shape_str(t.shape)}{hint}")
+        raise TypeError(f"{op}: class-index target must be an integer tensor (int64), got "
+                        f"{t.dtype} of shape {shape_str(t.shape)}{hint}")
     if tuple(t.shape) != expected:
         raise ValueError(f"{op}: for input of shape {shape_str(x.shape)} the class-index target "
                          f"must have shape {shape_str(expected)}; got {shape_str(t.shape)}")
     a = t.array
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if a.size == 0:
+        return False
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= 0 and hi < n_classes:
+        return lo <= ignore_index <= hi  # whether an ignored target may be present
     bad = ((a < 0) | (a >= n_classes)) & (a != ignore_index)
     if bad.any():
         value = int(a[bad].flat[0])
         raise IndexError(f"{op}: target class {value} is out of range for {n_classes} classes "
                          f"(input {shape_str(x.shape)}); expected values in [0, {n_classes - 1}]"
                          f" or ignore_index={ignore_index}")
+    return True
 
 
 def _batched(x, t, prob):
@@ -239,15 +260,16 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     """
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ValueError(
+            f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}"
+        )
     x = _class_input(input, "cross_entropy")
     w = _weight_array(weight, x, "cross_entropy")
     prob = target.dtype.kind == "f" and tuple(target.shape) == tuple(x.shape)
     if prob and ignore_index >= 0:
         raise ValueError("cross_entropy: ignore_index is not supported for class-probability "
                          "(floating point) targets")
-    if not prob:
-        _check_indices(x, target, ignore_index, "cross_entropy")
+    any_ignored = False if prob else _check_indices(x, target, ignore_index, "cross_entropy")
     unbatched = x.ndim == 1
     if unbatched:
         x, target = _batched(x, target, prob)
@@ -256,7 +278,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         q = target if target.dtype == x.dtype else target.to(x.dtype)
         out = SoftCrossEntropy.apply(x, q, w, **options)
     else:
-        out = CrossEntropy.apply(x, target.array, w, ignore_index=ignore_index, **options)
+        out = CrossEntropy.apply(x, target.array, w, ignore_index=ignore_index,
+                                 any_ignored=any_ignored, **options)
     return _unbatched(out, reduction) if unbatched else out
 
 
@@ -278,11 +301,12 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     _check_reduction(reduction, "nll_loss")
     x = _class_input(input, "nll_loss")
     w = _weight_array(weight, x, "nll_loss")
-    _check_indices(x, target, ignore_index, "nll_loss")
+    any_ignored = _check_indices(x, target, ignore_index, "nll_loss")
     unbatched = x.ndim == 1
     if unbatched:
         x, target = _batched(x, target, False)
-    out = NLL.apply(x, target.array, w, ignore_index=ignore_index, reduction=reduction)
+    out = NLL.apply(x, target.array, w, ignore_index=ignore_index, any_ignored=any_ignored,
+                    reduction=reduction)
     return _unbatched(out, reduction) if unbatched else out
 
 
@@ -293,11 +317,13 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, p, t, w, *, reduction):
         with _xp.errstate(divide="ignore"):
-            log_p = _xp.clip(_xp.log(p), -100.0, 0.0)
-        log_q = _xp.clip(log1p(-p), -100.0, 0.0)
-        loss = log_p - log_q
+            log_p = _xp.log(p)
+        log_q = log1p(-p)
+        loss = _xp.clip(log_p, -100.0, 0.0)
+        clipped_q = _xp.clip(log_q, -100.0, 0.0)
+        loss -= clipped_q
         loss *= t
-        loss += log_q
+        loss += clipped_q
         _xp.negative(loss, out=loss)
         if w is not None:
             loss = loss * w
@@ -316,7 +342,7 @@ class BinaryCrossEntropy(Function):
             # dL/dp = (p - t) / (p (1 - p)), the denominator kept >= 1e-12 (PyTorch's EPSILON)
             gp = (p - t) / _xp.clip((1 - p) * p, 1e-12, _xp.inf) * r
         if ctx.needs_input_grad[1]:
-            gt = (log_q - log_p) * r  # dL/dt = log(1 - p) - log p
+            gt = (log_q - log_p) * r  # dL/dt = log(1 - p) - log p, unclamped (±inf at 0, 1)
         return gp, gt, None
 
 
@@ -363,8 +389,8 @@ class BinaryCrossEntropyWithLogits(Function):
 
 def _binary_args(input, target, weight, op):
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{op}: target shape {shape_str(target.shape)} must match the input shape "
-                         f"{shape_str(input.shape)}")
+        raise ValueError(f"{op}: target shape {shape_str(target.shape)} must match the input "
+                         f"shape {shape_str(input.shape)}")
     if target.dtype.kind != "f":
         raise TypeError(f"{op}: target must be a floating tensor of 0/1 labels or probabilities, "
                         f"got {target.dtype}; use target.float()")
@@ -406,7 +432,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     """
     _check_reduction(reduction, "binary_cross_entropy")
     x, target, weight = _binary_args(input, target, weight, "binary_cross_entropy")
-    lo, hi = float(x.array.min(initial=0.0)), float(x.array.max(initial=1.0))
+    lo, hi = (float(x.array.min()), float(x.array.max())) if x.numel() else (0.0, 1.0)
     if lo < 0 or hi > 1:
         raise ValueError(f"binary_cross_entropy: every input must lie in [0, 1] (probabilities), "
                          f"found values in [{lo:.4g}, {hi:.4g}]; apply sigmoid, or use "

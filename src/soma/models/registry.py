@@ -1,0 +1,64 @@
+"""Models by name: ``register_model`` adds a builder, ``get_model("lenet5", num_classes=10)``
+builds one, ``list_models()`` lists them with one line each.
+
+Every builder takes ``num_classes`` and ``in_channels``. A model that needs inputs of one size
+says so with ``input_size=(H, W)`` when registered; the ``soma`` command resizes images to it.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered model: its builder, a one-line description and the input size it expects."""
+
+    name: str
+    builder: object
+    description: str
+    input_size: tuple | None = None   # (H, W), or None when any size works
+
+
+_REGISTRY: dict = {}
+
+
+def register_model(name: str, description: str = "", input_size=None):
+    """Decorator registering a model class or builder function under ``name``.
+
+    Example:
+        >>> import soma
+        >>> @register_model("tiny_doc_example", "one linear layer")
+        ... def tiny(num_classes=10, in_channels=1):
+        ...     return soma.nn.Linear(in_channels, num_classes)
+        >>> get_model("tiny_doc_example", num_classes=3).out_features
+        3
+    """
+
+    def add(builder):
+        if name in _REGISTRY and _REGISTRY[name].builder is not builder:
+            raise ValueError(f"register_model: a model named {name!r} is already registered")
+        text = description
+        if not text and builder.__doc__:
+            text = builder.__doc__.strip().splitlines()[0]
+        _REGISTRY[name] = ModelInfo(name, builder, text, tuple(input_size) if input_size else None)
+        return builder
+
+    return add
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registry entry of ``name``; an unknown name lists the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        names = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown model {name!r}; available models: {names}") from None
+
+
+def get_model(name: str, **kwargs):
+    """Build the model registered as ``name`` with keyword arguments for its constructor."""
+    return model_info(name).builder(**kwargs)
+
+
+def list_models() -> dict:
+    """``{name: one-line description}`` of every registered model, sorted by name."""
+    return {name: _REGISTRY[name].description for name in sorted(_REGISTRY)}

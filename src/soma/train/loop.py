@@ -1,0 +1,274 @@
+"""The training loop: ``fit``, ``evaluate`` and ``predict``, and the ``Trainer`` behind them.
+
+One epoch, top to bottom (``Trainer._train_one_epoch``): for each batch, zero the gradients,
+run the model, compute the loss (callbacks may add penalties or stop on NaN), backpropagate
+(callbacks may clip gradients), step the optimizer, and accumulate the loss and metrics. After
+the epoch, ``evaluate`` runs on the validation data without gradients, the epoch's logs go into
+the ``History``, and the callbacks see them (schedulers step, checkpoints are written, early
+stopping decides).
+"""
+
+import copy
+import sys
+import time
+
+from soma.autograd.grad_mode import no_grad
+from soma.io.checkpoint import load_checkpoint, save_checkpoint
+from soma.train.callbacks import GradientClipping, LRSchedulerCallback, TerminateOnNaN
+from soma.train.components import (
+    as_loader, batch_size_of, forward, get_loss, get_optimizer, split_batch,
+)
+from soma.train.history import History
+from soma.train.metrics import Mean, get_metric
+from soma.train.progress import make_progress
+
+
+def _fresh_metrics(metrics) -> list:
+    """New, empty metric objects (names are resolved; objects are copied, then reset)."""
+    fresh = []
+    for m in metrics:
+        m = copy.deepcopy(m) if not isinstance(m, str) else get_metric(m)
+        m.reset()
+        fresh.append(m)
+    return fresh
+
+
+def default_metrics(loss_fn) -> list:
+    """``["accuracy"]`` for classification losses, none otherwise (the loss is logged anyway)."""
+    return ["accuracy"] if type(loss_fn).__name__ in ("CrossEntropyLoss", "NLLLoss") else []
+
+
+def _results(loss_mean, metrics) -> dict:
+    logs = {"loss": loss_mean.compute()} if loss_mean is not None and loss_mean.count else {}
+    logs.update((m.name, m.compute()) for m in metrics)
+    return logs
+
+
+class Trainer:
+    """A model with its loss, optimizer, metrics and callbacks; ``fit`` trains it.
+
+    ``trainer.epoch`` counts finished epochs; ``trainer.history`` records them. Callbacks
+    receive the trainer and may call ``trainer.stop(reason)``.
+
+    Args:
+        model: the ``soma.nn.Module`` to train.
+        loss: a callable ``loss(output, target)`` or a name (``"cross_entropy"``, ``"mse"`` …).
+        optimizer: an optimizer or a name (``"adam"``, ``"sgd"`` …, built with ``lr``).
+        lr: learning rate for a named optimizer (or to override a given one's).
+        metrics: names (``"accuracy"``, ``"f1"``, ``"top5_accuracy"`` …) or Metric objects;
+            default: accuracy for cross-entropy and NLL losses, none for others.
+        callbacks: ``soma.train.callbacks.Callback`` objects, run in order.
+        scheduler: an LR scheduler, stepped per ``scheduler_interval`` ("epoch" or "batch").
+        clip_grad_norm: clip the gradients' total 2-norm to this before each step.
+        nan_guard: stop at the first non-finite loss (``TerminateOnNaN``).
+        verbose: True (tqdm bar, plain lines without tqdm), "plain", or False (quiet).
+        extra: JSON-able values stored in every checkpoint this trainer writes.
+    """
+
+    def __init__(self, model, loss="cross_entropy", optimizer="adam", *, lr=None,
+                 metrics=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
+                 clip_grad_norm=None, nan_guard=True, verbose=True, extra=None):
+        self.model = model
+        self.loss_fn = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer, model, lr)
+        self.scheduler = scheduler
+        self.metrics = default_metrics(self.loss_fn) if metrics is None else list(metrics)
+        self.verbose = verbose
+        self.extra = dict(extra or {})
+        own = []
+        if scheduler is not None:
+            own.append(LRSchedulerCallback(scheduler, scheduler_interval))
+        if clip_grad_norm is not None:
+            own.append(GradientClipping(max_norm=clip_grad_norm))
+        guard = [TerminateOnNaN()] if nan_guard else []
+        progress = make_progress(verbose)
+        self.callbacks = own + list(callbacks) + guard + ([progress] if progress else [])
+        self.history = History()
+        self.epoch, self.epochs, self.batch = 0, 0, 0
+        self.train_loader = None
+        self.stop_training, self.stop_reason, self.failed = False, None, False
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train_data, epochs: int = 1, *, val_data=None, batch_size: int = 32,
+            shuffle: bool = True, resume=None) -> History:
+        """Train until ``epochs`` epochs are finished (counting those of a resumed run)."""
+        self.train_loader = as_loader(train_data, batch_size, shuffle)
+        val_loader = None if val_data is None else as_loader(val_data, batch_size)
+        self.epochs = epochs
+        self.stop_training, self.stop_reason, self.failed = False, None, False
+        if resume is not None:
+            self.load_checkpoint(resume)
+        self._call("on_train_begin")
+        try:
+            while self.epoch < epochs and not self.stop_training:
+                self._run_epoch(val_loader)
+        finally:
+            self._call("on_train_end")
+        if self.stop_reason and self.verbose:
+            print(self.stop_reason, file=sys.stderr)
+        return self.history
+
+    def _run_epoch(self, val_loader) -> None:
+        epoch = self.epoch + 1
+        start = time.perf_counter()
+        lr = self.optimizer.param_groups[0]["lr"]
+        self._call("on_epoch_begin", epoch)
+        logs = self._train_one_epoch()
+        if self.stop_training:  # cut short inside the epoch: it does not count
+            return
+        if val_loader is not None:
+            val = evaluate(self.model, val_loader, self.loss_fn, self.metrics)
+            logs.update(("val_" + key, value) for key, value in val.items())
+        logs["lr"] = lr
+        logs["time"] = time.perf_counter() - start
+        self.epoch = epoch
+        record = self.history.append(logs)
+        self._call("on_epoch_end", epoch, record)
+
+    def _train_one_epoch(self) -> dict:
+        self.model.train()
+        loss_mean, metrics = Mean(), _fresh_metrics(self.metrics)
+        for self.batch, batch in enumerate(self.train_loader, start=1):
+            x, y = split_batch(batch)
+            self._call("on_batch_begin", self.batch)
+            self.optimizer.zero_grad()
+            output = forward(self.model, x)
+            loss = self._call("on_loss", self.loss_fn(output, y))
+            if self.stop_training:
+                break
+            loss.backward()
+            self._call("on_after_backward")
+            self.optimizer.step()
+            value = loss.item()
+            loss_mean.update(value, batch_size_of(x, y))
+            for m in metrics:
+                m.update(output.detach(), y)
+            logs = {"batch_loss": value, **_results(loss_mean, metrics)}
+            self._call("on_batch_end", self.batch, logs)
+        return _results(loss_mean, metrics)
+
+    def _call(self, hook: str, *args):
+        """Run ``hook`` on every callback; ``on_loss`` threads the loss through them."""
+        if hook == "on_loss":
+            loss = args[0]
+            for cb in self.callbacks:
+                loss = cb.on_loss(self, loss)
+            return loss
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+        return None
+
+    def stop(self, reason: str, failed: bool = False) -> None:
+        """Ask the loop to stop (after this batch's loss, or after this epoch's callbacks)."""
+        self.stop_training, self.stop_reason = True, reason
+        self.failed = self.failed or failed
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, path, extra: dict | None = None) -> None:
+        """Write everything needed to continue this run exactly (see ``soma.io``)."""
+        states = [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]
+        save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch,
+                        history=self.history, loaders=[self.train_loader],
+                        extra={**self.extra, **(extra or {}), "callbacks": states})
+
+    def load_checkpoint(self, path) -> dict:
+        """Restore a checkpoint written by ``save_checkpoint``; training continues after it."""
+        ckpt = load_checkpoint(path, self.model, self.optimizer, self.scheduler,
+                               loaders=[self.train_loader])
+        self.epoch = ckpt["epoch"]
+        self.history = History.from_dict(ckpt["history"] or {})
+        saved = list(ckpt["extra"].get("callbacks", []))
+        for cb in self.callbacks:  # match callbacks to saved states by type, in order
+            match = next((s for s in saved if s["type"] == type(cb).__name__), None)
+            if match is not None:
+                saved.remove(match)
+                cb.load_state_dict(match["state"])
+        return ckpt
+
+
+def fit(model, train_data, loss="cross_entropy", optimizer="adam", epochs: int = 1, *,
+        val_data=None, metrics=None, callbacks=(), scheduler=None,
+        scheduler_interval="epoch", clip_grad_norm=None, lr=None, batch_size: int = 32,
+        shuffle: bool = True, nan_guard: bool = True, resume=None, verbose=True) -> History:
+    """Train ``model`` on ``train_data`` for ``epochs`` epochs and return the ``History``.
+
+    ``train_data`` (and ``val_data``) may be a DataLoader, a Dataset (batched with
+    ``batch_size``) or a pair ``(inputs, targets)``. ``resume`` is a checkpoint written by
+    ``ModelCheckpoint`` or ``Trainer.save_checkpoint``: training continues after its last
+    finished epoch with the same weights, optimizer, scheduler and random state, so 2 epochs
+    plus 2 resumed equal 4 straight. See ``Trainer`` for the other arguments.
+
+    Example:
+        >>> import soma
+        >>> x = soma.randn(64, 3); y = x.sum(1, keepdim=True)
+        >>> model = soma.nn.Linear(3, 1)
+        >>> h = fit(model, (x, y), loss="mse", optimizer="sgd", lr=0.1, epochs=20,
+        ...         metrics=[], verbose=False)
+        >>> h["loss"][-1] < 0.01
+        True
+    """
+    trainer = Trainer(model, loss, optimizer, lr=lr, metrics=metrics, callbacks=callbacks,
+                      scheduler=scheduler, scheduler_interval=scheduler_interval,
+                      clip_grad_norm=clip_grad_norm, nan_guard=nan_guard, verbose=verbose)
+    return trainer.fit(train_data, epochs, val_data=val_data, batch_size=batch_size,
+                       shuffle=shuffle, resume=resume)
+
+
+def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dict:
+    """Mean loss (when ``loss`` is given) and metrics of ``model`` over ``data``.
+
+    The model runs in eval mode without gradients; its previous mode is restored after.
+    ``metrics=None`` means accuracy for classification losses (or no loss), none otherwise.
+
+    Example:
+        >>> import soma
+        >>> model = soma.nn.Linear(2, 2)
+        >>> with soma.no_grad():
+        ...     _ = model.weight.copy_(soma.eye(2)), model.bias.zero_()
+        >>> x, y = soma.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]]), soma.tensor([0, 1, 0])
+        >>> evaluate(model, (x, y))
+        {'accuracy': 0.6666666666666666}
+    """
+    loader = as_loader(data, batch_size)
+    loss_fn = get_loss(loss) if loss is not None else None
+    if metrics is None:
+        metrics = default_metrics(loss_fn) if loss_fn is not None else ["accuracy"]
+    loss_mean, metrics = (Mean() if loss_fn else None), _fresh_metrics(metrics)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for batch in loader:
+                x, y = split_batch(batch)
+                output = forward(model, x)
+                if loss_fn is not None:
+                    loss_mean.update(loss_fn(output, y).item(), batch_size_of(x, y))
+                for m in metrics:
+                    m.update(output, y)
+    finally:
+        model.train(was_training)
+    return _results(loss_mean, metrics)
+
+
+def predict(model, data, batch_size: int = 256):
+    """The model's outputs over ``data`` (inputs, or (input, target) pairs), concatenated.
+
+    Example:
+        >>> import soma
+        >>> predict(soma.nn.Identity(), soma.arange(5.0).reshape(5, 1), batch_size=2).flatten()
+        tensor([0., 1., 2., 3., 4.])
+    """
+    from soma.functional import cat
+
+    loader = as_loader(data, batch_size)
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with no_grad():
+            for batch in loader:
+                x, _ = split_batch(batch)
+                outputs.append(forward(model, x))
+    finally:
+        model.train(was_training)
+    return cat(outputs)
