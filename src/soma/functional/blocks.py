@@ -6,6 +6,7 @@ K = kH·kW values per channel and L blocks. ``fold`` sums such columns back into
 """
 
 from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._conv_args import check_fits, expand
 from soma.functional._geometry import (
@@ -78,7 +79,7 @@ class Fold(Function):
         return _unfold(gy, ctx.geometry)
 
 
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Extract sliding blocks as columns (im2col).
 
     Args:
@@ -102,7 +103,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return Unfold.apply(input, geometry=g)
 
 
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sum columns of sliding blocks back into an image (col2im), the adjoint of ``unfold``.
 
     Args:

@@ -10,6 +10,7 @@ gradient sums each output entry back onto the input entry it was copied from.
 """
 
 from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import shape_str
 
@@ -123,7 +124,7 @@ def _pairs(x, pad, mode):
     return pairs[::-1]
 
 
-def pad(input, pad, mode: str = "constant", value=None):
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad (or crop, with negative amounts) the last dimensions of ``input``.
 
     Args:
