@@ -33,6 +33,54 @@ def _schedule(steps, batch, batch_sizes, reverse):
     return [(t, int(batch_sizes[t])) for t in times]
 
 
+def _track(state0, steps, batch_sizes, reverse):
+    """States in processing order, (T+1, B, F): row 0 is the initial state, row k+1 is written
+    by the k-th step (its active rows only).
+
+    In the reverse direction a shorter sequence starts late, from the initial state, so every
+    row starts as a copy of it. Elsewhere the rows a step does not write are never read
+    (zeros, so that arithmetic on whole arrays stays finite).
+    """
+    shape = (steps + 1,) + state0.shape
+    track = _xp.empty(shape, state0.dtype) if batch_sizes is None else _xp.zeros(shape, state0.dtype)
+    track[0] = state0
+    if batch_sizes is not None and reverse:
+        track[1:] = state0
+    return track
+
+
+def _in_time_order(track, reverse):
+    """The state after each step, indexed by time: (T, B, F) view."""
+    return track[1:][::-1] if reverse else track[1:]
+
+
+def _previous(track, reverse):
+    """The state each step started from, indexed by time: (T, B, F) view."""
+    return track[:-1][::-1] if reverse else track[:-1]
+
+
+def _lengths(batch_sizes, batch):
+    return (_xp.asarray(batch_sizes)[None, :] > _xp.arange(batch)[:, None]).sum(axis=1)
+
+
+def _outputs(track, batch_sizes, reverse):
+    """Outputs in time order (zero past each sequence's end) and each sequence's final state."""
+    ys = _in_time_order(track, reverse)
+    if batch_sizes is not None:
+        batch = track.shape[1]
+        active = _xp.arange(batch)[None, :] < _xp.asarray(batch_sizes)[:, None]
+        ys = ys * active[..., None].astype(ys.dtype)
+    return ys, _final(track, batch_sizes, reverse)
+
+
+def _final(track, batch_sizes, reverse):
+    """Each sequence's last state (a copy: it must not alias the outputs)."""
+    if batch_sizes is None or reverse:
+        return track[-1].copy()                    # in reverse every sequence ends at time 0
+    batch = track.shape[1]
+    return track[_lengths(batch_sizes, batch), _xp.arange(batch)]
+
+
 def _input_projection(x, w_ih, bias):
     """x Wᵢₕᵀ + bias for every time step at once: (T, B, I) → (T, B, G)."""
     steps, batch, _ = x.shape
@@ -45,10 +93,10 @@ def _input_projection(x, w_ih, bias):
 def _sigmoid_of_negated_(a):
     """σ(z) = 1 / (1 + e^-z) in place, from a = -z (e^-z = inf for z ≪ 0 gives the limit 0).
 
-    NOTE: callers keep pre-activations negated (negated weights), which saves a pass.
+    NOTE: callers keep pre-activations negated (negated weights), which saves a pass; they
+    also silence the overflow warning once around their loop.
     """
-    with _xp.errstate(over="ignore"):
-        _xp.exp(a, out=a)
+    _xp.exp(a, out=a)
     a += 1
     _xp.reciprocal(a, out=a)
     return a
@@ -71,6 +119,11 @@ def _input_side_grads(needs, dz, x, w_ih):
     return gx, gw, gb
 
 
+def _hidden_weight_grad(dz, track, reverse):
+    """dWₕₕ = Σₜ dzₜᵀ hₜ₋₁ over all steps, one product."""
+    return _flat(dz).T @ _flat(_previous(track, reverse))
+
+
 def _check_sizes(batch_sizes, steps, batch):
     if batch_sizes is None:
         return None
@@ -83,6 +136,12 @@ def _check_sizes(batch_sizes, steps, batch):
     return sizes
 
 
+def _sum_bias(b_ih, b_hh):
+    if b_ih is None:
+        return b_hh
+    return b_ih if b_hh is None else b_ih + b_hh
+
+
 # ---------------------------------------------------------------------------- Elman RNN
 class RNNLayer(Function):
     """hₜ = act(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ), act = tanh or relu, over a whole sequence."""
@@ -90,50 +149,39 @@ class RNNLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, *, relu, batch_sizes, reverse):
         steps, batch, _ = x.shape
-        ys = _input_projection(x, w_ih, _sum_bias(b_ih, b_hh))
-        hprev = _xp.empty(ys.shape, dtype=ys.dtype)
-        h = h0.copy()
+        z = _input_projection(x, w_ih, _sum_bias(b_ih, b_hh))
+        hs = _track(h0, steps, batch_sizes, reverse)
         w_hh_t = w_hh.T
-        for t, n in _schedule(steps, batch, batch_sizes, reverse):
-            a = ys[t, :n]
-            hprev[t, :n] = h[:n]
-            a += h[:n] @ w_hh_t
+        for k, (t, n) in enumerate(_schedule(steps, batch, batch_sizes, reverse)):
+            h = _xp.add(z[t, :n], hs[k, :n] @ w_hh_t, out=hs[k + 1, :n])
             if relu:
-                a *= a > 0
+                h *= h > 0
             else:
-                _xp.tanh(a, out=a)
-            h[:n] = a
-            if n < batch:
-                ys[t, n:] = 0
-        ctx.save(x, w_ih, w_hh, ys, hprev)
+                _xp.tanh(h, out=h)
+        ctx.save(x, w_ih, w_hh, hs)
         ctx.options = (relu, batch_sizes, reverse)
-        return ys, h
+        return _outputs(hs, batch_sizes, reverse)
 
     @staticmethod
     def backward(ctx, gy, gh):
-        x, w_ih, w_hh, ys, hprev = ctx.saved
+        x, w_ih, w_hh, hs = ctx.saved
         relu, batch_sizes, reverse = ctx.options
-        steps, batch, _ = ys.shape
+        steps, batch, _ = x.shape
+        ys = _in_time_order(hs, reverse)
         # d(pre-activation) = dh · act'(·): 1 - h² for tanh, [h > 0] for relu
         deriv = (ys > 0).astype(ys.dtype) if relu else 1 - ys * ys
         dz = _xp.zeros(ys.shape, dtype=ys.dtype)
-        dh = _zero_or_copy(gh, hprev.shape[1:], ys.dtype)
+        dh = _zero_or_copy(gh, hs.shape[1:], ys.dtype)
         for t, n in reversed(_schedule(steps, batch, batch_sizes, reverse)):
             dhn = dh[:n]
             if gy is not None:
                 dhn += gy[t, :n]
             _xp.multiply(dhn, deriv[t, :n], out=dz[t, :n])
-            dh[:n] = dz[t, :n] @ w_hh                          # dhₜ₋₁ = dzₜ Wₕₕ
+            _xp.matmul(dz[t, :n], w_hh, out=dhn)                # dhₜ₋₁ = dzₜ Wₕₕ
         needs = ctx.needs_input_grad
         gx, gw_ih, gb = _input_side_grads((needs[0], needs[2], needs[4] or needs[5]), dz, x, w_ih)
-        gw_hh = _flat(dz).T @ _flat(hprev) if needs[3] else None   # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
+        gw_hh = _hidden_weight_grad(dz, hs, reverse) if needs[3] else None
         return gx, dh if needs[1] else None, gw_ih, gw_hh, gb, gb
-
-
-def _sum_bias(b_ih, b_hh):
-    if b_ih is None:
-        return b_hh
-    return b_ih if b_hh is None else b_ih + b_hh
 
 
 # ---------------------------------------------------------------------------- LSTM
@@ -156,47 +204,43 @@ class LSTMLayer(Function):
         acts[..., g_cols] *= 2
         w_hh_t = w_hh.T * -1
         w_hh_t[:, g_cols] *= 2
-        ys = _xp.zeros((steps, batch, h0.shape[-1]), dtype=acts.dtype)
-        hprev = _xp.empty(ys.shape, dtype=acts.dtype)
-        cprev = _xp.empty((steps, batch, hid), dtype=acts.dtype)
-        tcs = _xp.empty(cprev.shape, dtype=acts.dtype)
-        ms = None if w_hr is None else _xp.empty(cprev.shape, dtype=acts.dtype)
-        h, c = h0.copy(), c0.copy()
-        for t, n in _schedule(steps, batch, batch_sizes, reverse):
-            a = acts[t, :n]
-            hprev[t, :n] = h[:n]
-            cprev[t, :n] = c[:n]
-            a += h[:n] @ w_hh_t
-            _sigmoid_of_negated_(a)
-            g = a[:, g_cols]
-            g *= 2
-            g -= 1
-            cn = c[:n]
-            cn *= a[:, hid:2 * hid]
-            cn += a[:, :hid] * g
-            tc = _xp.tanh(cn, out=tcs[t, :n])
-            if ms is None:
-                _xp.multiply(a[:, 3 * hid:], tc, out=ys[t, :n])
-            else:
-                _xp.multiply(a[:, 3 * hid:], tc, out=ms[t, :n])
-                _xp.matmul(ms[t, :n], w_hr.T, out=ys[t, :n])
-            h[:n] = ys[t, :n]
-        ctx.save(x, w_ih, w_hh, w_hr, acts, hprev, cprev, tcs, ms)
+        hs = _track(h0, steps, batch_sizes, reverse)
+        cs = _track(c0, steps, batch_sizes, reverse)
+        tcs = _xp.zeros((steps, batch, hid), dtype=acts.dtype)
+        ms = None if w_hr is None else _xp.zeros(tcs.shape, dtype=acts.dtype)
+        with _xp.errstate(over="ignore"):
+            for k, (t, n) in enumerate(_schedule(steps, batch, batch_sizes, reverse)):
+                a = acts[t, :n]
+                a += hs[k, :n] @ w_hh_t
+                _sigmoid_of_negated_(a)
+                g = a[:, g_cols]
+                g *= 2
+                g -= 1
+                c = _xp.multiply(a[:, hid:2 * hid], cs[k, :n], out=cs[k + 1, :n])
+                c += a[:, :hid] * g
+                tc = _xp.tanh(c, out=tcs[t, :n])
+                if ms is None:
+                    _xp.multiply(a[:, 3 * hid:], tc, out=hs[k + 1, :n])
+                else:
+                    _xp.multiply(a[:, 3 * hid:], tc, out=ms[t, :n])
+                    _xp.matmul(ms[t, :n], w_hr.T, out=hs[k + 1, :n])
+        ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms)
         ctx.options = (batch_sizes, reverse)
-        return ys, h, c
+        ys, h_last = _outputs(hs, batch_sizes, reverse)
+        return ys, h_last, _final(cs, batch_sizes, reverse)
 
     @staticmethod
     def backward(ctx, gy, gh, gc):
-        x, w_ih, w_hh, w_hr, acts, hprev, cprev, tcs, ms = ctx.saved
+        x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
-        hid = cprev.shape[-1]
-        factors, carry = _lstm_factors(acts, cprev, tcs)
+        hid = cs.shape[-1]
+        factors, carry = _lstm_factors(acts, _previous(cs, reverse), tcs)
         dz = _xp.zeros(acts.shape, dtype=acts.dtype)
         dz4 = dz.reshape(steps, batch, 4, hid)
-        dh = _zero_or_copy(gh, hprev.shape[1:], acts.dtype)
-        dc = _zero_or_copy(gc, cprev.shape[1:], acts.dtype)
-        dhs = None if w_hr is None else _xp.zeros(hprev.shape, dtype=acts.dtype)
+        dh = _zero_or_copy(gh, hs.shape[1:], acts.dtype)
+        dc = _zero_or_copy(gc, cs.shape[1:], acts.dtype)
+        dhs = None if w_hr is None else _xp.zeros((steps,) + hs.shape[1:], dtype=acts.dtype)
         forget = acts[..., hid:2 * hid]
         for t, n in reversed(_schedule(steps, batch, batch_sizes, reverse)):
             dhn = dh[:n]
@@ -210,8 +254,13 @@ class LSTMLayer(Function):
             _xp.multiply(factors[t, :n, :3], dcn[:, None], out=dz4[t, :n, :3])
             _xp.multiply(factors[t, :n, 3], dhn, out=dz4[t, :n, 3])
             dcn *= forget[t, :n]                               # dcₜ₋₁ = dcₜ f
-            dh[:n] = dz[t, :n] @ w_hh                          # dhₜ₋₁ = dzₜ Wₕₕ
-        return _lstm_grads(ctx.needs_input_grad, dz, dh, dc, dhs, x, w_ih, hprev, ms)
+            _xp.matmul(dz[t, :n], w_hh, out=dh[:n])            # dhₜ₋₁ = dzₜ Wₕₕ
+        needs = ctx.needs_input_grad
+        gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
+        gw_hh = _hidden_weight_grad(dz, hs, reverse) if needs[4] else None
+        gw_hr = _flat(dhs).T @ _flat(ms) if dhs is not None and needs[7] else None
+        return (gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb, gb,
+                gw_hr)
 
 
 def _lstm_factors(acts, cprev, tcs):
@@ -222,19 +271,18 @@ def _lstm_factors(acts, cprev, tcs):
     steps, batch, four_h = acts.shape
     a4 = acts.reshape(steps, batch, 4, four_h // 4)
     i, f, g, o = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2], a4[:, :, 3]
-    factors = _xp.empty(a4.shape, dtype=acts.dtype)
-    factors[:, :, 0] = g * i * (1 - i)
-    factors[:, :, 1] = cprev * f * (1 - f)
-    factors[:, :, 2] = i * (1 - g * g)
-    factors[:, :, 3] = tcs * o * (1 - o)
-    return factors, o * (1 - tcs * tcs)
-
-
-def _lstm_grads(needs, dz, dh, dc, dhs, x, w_ih, hprev, ms):
-    gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
-    gw_hh = _flat(dz).T @ _flat(hprev) if needs[4] else None   # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
-    gw_hr = _flat(dhs).T @ _flat(ms) if dhs is not None and needs[7] else None
-    return (gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb, gb, gw_hr)
+    factors = _xp.subtract(1, a4)                              # 1 - σ for i, f, o
+    factors *= a4                                              # σ' = σ (1 - σ)
+    factors[:, :, 0] *= g
+    factors[:, :, 1] *= cprev
+    _xp.multiply(g, g, out=factors[:, :, 2])
+    _xp.subtract(1, factors[:, :, 2], out=factors[:, :, 2])
+    factors[:, :, 2] *= i
+    factors[:, :, 3] *= tcs
+    carry = tcs * tcs
+    _xp.subtract(1, carry, out=carry)
+    carry *= o
+    return factors, carry
 
 
 # ---------------------------------------------------------------------------- GRU
@@ -254,49 +302,45 @@ class GRULayer(Function):
         if b_hh is not None:
             acts[..., rz] += b_hh[rz]
         acts[..., rz] *= -1                                    # negated for the sigmoid
-        ys = _xp.zeros((steps, batch, hid), dtype=acts.dtype)
-        hprev = _xp.empty(ys.shape, dtype=acts.dtype)
-        hn_part = _xp.empty(ys.shape, dtype=acts.dtype)
-        h = h0.copy()
+        hs = _track(h0, steps, batch_sizes, reverse)
+        hn_part = _xp.zeros((steps, batch, hid), dtype=acts.dtype)
         w_hh_t = w_hh.T.copy()
         w_hh_t[:, rz] *= -1
-        for t, n in _schedule(steps, batch, batch_sizes, reverse):
-            a = acts[t, :n]
-            hprev[t, :n] = h[:n]
-            hh = h[:n] @ w_hh_t
-            a[:, rz] += hh[:, rz]
-            _sigmoid_of_negated_(a[:, rz])
-            ghn = hh[:, 2 * hid:]
-            if b_hh is not None:
-                ghn += b_hh[2 * hid:]
-            hn_part[t, :n] = ghn
-            new = a[:, 2 * hid:]
-            new += a[:, :hid] * ghn
-            _xp.tanh(new, out=new)
-            hn = h[:n]                                         # h ← n + z (h - n)
-            hn -= new
-            hn *= a[:, hid:2 * hid]
-            hn += new
-            ys[t, :n] = hn
-        ctx.save(x, w_ih, w_hh, acts, hprev, hn_part)
+        with _xp.errstate(over="ignore"):
+            for k, (t, n) in enumerate(_schedule(steps, batch, batch_sizes, reverse)):
+                a = acts[t, :n]
+                hh = hs[k, :n] @ w_hh_t
+                a[:, rz] += hh[:, rz]
+                _sigmoid_of_negated_(a[:, rz])
+                ghn = hh[:, 2 * hid:]
+                if b_hh is not None:
+                    ghn += b_hh[2 * hid:]
+                hn_part[t, :n] = ghn
+                new = a[:, 2 * hid:]
+                new += a[:, :hid] * ghn
+                _xp.tanh(new, out=new)
+                h = _xp.subtract(hs[k, :n], new, out=hs[k + 1, :n])   # h ← n + z (h - n)
+                h *= a[:, hid:2 * hid]
+                h += new
+        ctx.save(x, w_ih, w_hh, acts, hs, hn_part)
         ctx.options = (batch_sizes, reverse)
-        return ys, h
+        return _outputs(hs, batch_sizes, reverse)
 
     @staticmethod
     def backward(ctx, gy, gh):
-        x, w_ih, w_hh, acts, hprev, hn_part = ctx.saved
+        x, w_ih, w_hh, acts, hs, hn_part = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
-        hid = hprev.shape[-1]
+        hid = hs.shape[-1]
         r, z, new = acts[..., :hid], acts[..., hid:2 * hid], acts[..., 2 * hid:]
         # d(pre-activation) factors over all steps:  dz_n = dh (1 - z)(1 - n²),
         # dz_z = dh (hₜ₋₁ - n) σ'_z,  dz_r = dz_n (hₜ₋₁Wₕₙᵀ + bₕₙ) σ'_r
         f_new = (1 - z) * (1 - new * new)
-        f_upd = (hprev - new) * z * (1 - z)
+        f_upd = (_previous(hs, reverse) - new) * z * (1 - z)
         f_reset = hn_part * r * (1 - r)
         dzh = _xp.zeros(acts.shape, dtype=acts.dtype)          # d(hidden-side pre-activation)
-        dzn = _xp.zeros(hprev.shape, dtype=acts.dtype)         # d(input-side n pre-activation)
-        dh = _zero_or_copy(gh, hprev.shape[1:], acts.dtype)
+        dzn = _xp.zeros(hn_part.shape, dtype=acts.dtype)       # d(input-side n pre-activation)
+        dh = _zero_or_copy(gh, hs.shape[1:], acts.dtype)
         for t, n in reversed(_schedule(steps, batch, batch_sizes, reverse)):
             dhn = dh[:n]
             if gy is not None:
@@ -308,15 +352,15 @@ class GRULayer(Function):
             _xp.multiply(dn, r[t, :n], out=d[:, 2 * hid:])
             dhn *= z[t, :n]
             dhn += d @ w_hh                                    # dhₜ₋₁ = dh z + dzₕ Wₕₕ
-        return _gru_grads(ctx.needs_input_grad, dzh, dzn, dh, x, w_ih, hprev)
+        return _gru_grads(ctx.needs_input_grad, dzh, dzn, dh, x, w_ih, hs, reverse)
 
 
-def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hprev):
+def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hs, reverse):
     hid = dzn.shape[-1]
     dzi = dzh.copy()
     dzi[..., 2 * hid:] = dzn
     gx, gw_ih, gb_ih = _input_side_grads((needs[0], needs[2], needs[4]), dzi, x, w_ih)
-    gw_hh = _flat(dzh).T @ _flat(hprev) if needs[3] else None
+    gw_hh = _hidden_weight_grad(dzh, hs, reverse) if needs[3] else None
     gb_hh = _flat(dzh).sum(axis=0) if needs[5] else None
     return gx, dh if needs[1] else None, gw_ih, gw_hh, gb_ih, gb_hh
 
