@@ -145,7 +145,8 @@ def test_sorted_packed_sequence_output_is_packed_like_torch():
     out_s, _ = ours(pack_padded_sequence(soma.tensor(x), lengths))
     out_t, _ = theirs(torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths))
     np.testing.assert_array_equal(out_s.batch_sizes.numpy(), out_t.batch_sizes.numpy())
-    np.testing.assert_allclose(out_s.data.detach().numpy(), out_t.data.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(out_s.data.detach().numpy(), out_t.data.detach().numpy(),
+                               atol=1e-12)
     padded, lens = pad_packed_sequence(out_s)
     assert lens.tolist() == lengths
     assert np.all(padded.detach().numpy()[lengths[2]:, 2] == 0)

@@ -4,7 +4,8 @@ from benchmarks.harness import Case
 
 
 def lstm_training_step(torch):
-    """LSTM(32→128, 1 layer, batch_first), seq 50, batch 32, linear head on the last step, MSE, Adam."""
+    """LSTM(32→128, 1 layer, batch_first), seq 50, batch 32, linear head on the last step,
+    MSE, Adam."""
     lstm = torch.nn.LSTM(32, 128, batch_first=True)
     head = torch.nn.Linear(128, 1)
     x = torch.randn(32, 50, 32)

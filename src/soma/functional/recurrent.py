@@ -13,14 +13,13 @@ and ``batch_sizes[t]`` = how many of them are still running at time ``t``. At st
 the first ``batch_sizes[t]`` rows are updated; the others keep their state, so each
 sequence's final state is the one after its own last element (in the reverse direction each
 sequence starts from its own last element), and outputs past a sequence's end are zero.
+
+The public functions (stacked and bidirectional layers, single-step cells) are in
+``soma.functional.rnn_layers``.
 """
 
 from soma.autograd.function import Function
-from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import shape_str
-from soma.functional.dropout import dropout as _dropout
-from soma.functional.shape import cat, stack, transpose, unbind, unsqueeze
 
 _xp = get_xp()
 
@@ -42,7 +41,8 @@ def _track(state0, steps, batch_sizes, reverse):
     (zeros, so that arithmetic on whole arrays stays finite).
     """
     shape = (steps + 1,) + state0.shape
-    track = _xp.empty(shape, state0.dtype) if batch_sizes is None else _xp.zeros(shape, state0.dtype)
+    fill = _xp.empty if batch_sizes is None else _xp.zeros
+    track = fill(shape, dtype=state0.dtype)
     track[0] = state0
     if batch_sizes is not None and reverse:
         track[1:] = state0
@@ -111,7 +111,7 @@ def _flat(a):
 
 
 def _input_side_grads(needs, dz, x, w_ih):
-    """Gradients of x, Wᵢₕ and the bias from d(pre-activation) of every step, in one product each."""
+    """Gradients of x, Wᵢₕ and the bias from d(pre-activation) of all steps, one product each."""
     dz2, x2 = _flat(dz), _flat(x)
     gx = (dz2 @ w_ih).reshape(x.shape) if needs[0] else None
     gw = dz2.T @ x2 if needs[1] else None
@@ -124,7 +124,7 @@ def _hidden_weight_grad(dz, track, reverse):
     return _flat(dz).T @ _flat(_previous(track, reverse))
 
 
-def _check_sizes(batch_sizes, steps, batch):
+def check_batch_sizes(batch_sizes, steps, batch):
     if batch_sizes is None:
         return None
     sizes = _xp.asarray(batch_sizes, dtype=_xp.int64)
@@ -264,7 +264,7 @@ class LSTMLayer(Function):
 
 
 def _lstm_factors(acts, cprev, tcs):
-    """Per-gate d(pre-activation)/d(c or h) over all steps at once, (T, B, 4, H), and o(1 - tanh²c).
+    """Per-gate d(pre-activation)/d(c or h) for all steps at once, (T, B, 4, H), and o(1 - tanh²c).
 
     dzᵢ = dc · g σ'ᵢ,  dz_f = dc · cₜ₋₁ σ'_f,  dz_g = dc · i (1 - g²),  dzₒ = dh · tanh(c) σ'ₒ
     """
@@ -363,178 +363,3 @@ def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hs, reverse):
     gw_hh = _hidden_weight_grad(dzh, hs, reverse) if needs[3] else None
     gb_hh = _flat(dzh).sum(axis=0) if needs[5] else None
     return gx, dh if needs[1] else None, gw_ih, gw_hh, gb_ih, gb_hh
-
-
-# ---------------------------------------------------------------------------- multi-layer drivers
-def _apply_layer(mode, x, state, weights, batch_sizes, reverse):
-    """One layer, one direction: (outputs, final states)."""
-    w_ih, w_hh, b_ih, b_hh, w_hr = weights
-    options = {"batch_sizes": batch_sizes, "reverse": reverse}
-    if mode == "LSTM":
-        y, h, c = LSTMLayer.apply(x, state[0], state[1], w_ih, w_hh, b_ih, b_hh, w_hr, **options)
-        return y, (h, c)
-    if mode == "GRU":
-        y, h = GRULayer.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, **options)
-        return y, (h,)
-    y, h = RNNLayer.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, relu=mode == "RNN_RELU", **options)
-    return y, (h,)
-
-
-def _check_recurrent_args(op, x, states, weights, num_layers, directions):
-    if x.ndim != 3:
-        raise ValueError(f"{op}: expected a 3-D input (seq, batch, features), got shape "
-                         f"{shape_str(x.shape)}")
-    if len(weights) != num_layers * directions:
-        raise ValueError(f"{op}: expected {num_layers * directions} weight groups "
-                         f"(num_layers × directions), got {len(weights)}")
-    if x.shape[-1] != weights[0][0].shape[1]:
-        raise ValueError(f"{op}: input of shape {shape_str(x.shape)} does not fit weight_ih_l0 of "
-                         f"shape {shape_str(weights[0][0].shape)} (expected "
-                         f"{weights[0][0].shape[1]} input features)")
-    for s in states:
-        if s.ndim != 3 or s.shape[:2] != (num_layers * directions, x.shape[1]):
-            raise ValueError(f"{op}: initial state of shape {shape_str(s.shape)} does not fit "
-                             f"{num_layers * directions} layers×directions and batch {x.shape[1]}")
-
-
-def _run_layers(mode, x, states, weights, num_layers, bidirectional, batch_first, dropout,
-                training, batch_sizes, generator):
-    op = mode.lower()
-    directions = 2 if bidirectional else 1
-    if batch_first:
-        x = transpose(x, 0, 1)
-    _check_recurrent_args(op, x, states, weights, num_layers, directions)
-    batch_sizes = _check_sizes(batch_sizes, x.shape[0], x.shape[1])
-    per_layer = [unbind(s, 0) for s in states]
-    finals = [[] for _ in states]
-    for layer in range(num_layers):
-        outs = []
-        for d in range(directions):
-            k = layer * directions + d
-            y, last = _apply_layer(mode, x, [s[k] for s in per_layer], weights[k], batch_sizes,
-                                   reverse=d == 1)
-            outs.append(y)
-            for acc, value in zip(finals, last):
-                acc.append(value)
-        x = outs[0] if directions == 1 else cat(outs, 2)
-        if dropout > 0 and training and layer < num_layers - 1:
-            x = _dropout(x, dropout, True, generator=generator)
-    out = transpose(x, 0, 1) if batch_first else x
-    return out, tuple(stack(acc, 0) for acc in finals)
-
-
-def rnn(input: Tensor, hx: Tensor, weights, *, nonlinearity: str = "tanh", num_layers: int = 1,
-        bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
-        training: bool = False, batch_sizes=None, generator=None):
-    """Multi-layer Elman RNN, hₜ = act(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ), fused per layer.
-
-    Args:
-        input: (seq, batch, features), or (batch, seq, features) with ``batch_first``.
-        hx: initial hidden state (num_layers · directions, batch, hidden).
-        weights: one ``(w_ih, w_hh, b_ih, b_hh, None)`` group per layer and direction, in
-            PyTorch's order (layer 0 forward, layer 0 reverse, layer 1 forward, …); biases may
-            be None.
-        nonlinearity: ``"tanh"`` or ``"relu"``.
-        dropout, training: dropout on each layer's output except the last, when training.
-        batch_sizes: for sequences of different lengths, sorted longest first: how many are
-            still running at each time step (PyTorch's packed-sequence ``batch_sizes``).
-
-    Returns:
-        ``(output, h_n)``: output (seq, batch, directions · hidden) and the final states.
-
-    Example:
-        >>> import soma
-        >>> w = (soma.randn(4, 3), soma.randn(4, 4), None, None, None)
-        >>> out, h = rnn(soma.randn(5, 2, 3), soma.zeros(1, 2, 4), [w])
-        >>> tuple(out.shape), tuple(h.shape)
-        ((5, 2, 4), (1, 2, 4))
-    """
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"rnn: unknown nonlinearity '{nonlinearity}' (expected 'tanh' or 'relu')")
-    mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-    out, (h,) = _run_layers(mode, input, (hx,), weights, num_layers, bidirectional, batch_first,
-                            dropout, training, batch_sizes, generator)
-    return out, h
-
-
-def lstm(input: Tensor, hx, weights, *, num_layers: int = 1, bidirectional: bool = False,
-         batch_first: bool = False, dropout: float = 0.0, training: bool = False,
-         batch_sizes=None, generator=None):
-    """Multi-layer LSTM, fused per layer (see ``rnn`` for the arguments).
-
-    ``hx`` is ``(h0, c0)``; each weight group is ``(w_ih, w_hh, b_ih, b_hh, w_hr)`` with
-    ``w_hr`` the projection (``proj_size``) or None.
-
-    Returns:
-        ``(output, (h_n, c_n))``.
-
-    Example:
-        >>> import soma
-        >>> w = (soma.randn(16, 3), soma.randn(16, 4), None, None, None)
-        >>> out, (h, c) = lstm(soma.randn(5, 2, 3), (soma.zeros(1, 2, 4), soma.zeros(1, 2, 4)), [w])
-        >>> tuple(out.shape), tuple(c.shape)
-        ((5, 2, 4), (1, 2, 4))
-    """
-    out, (h, c) = _run_layers("LSTM", input, tuple(hx), weights, num_layers, bidirectional,
-                              batch_first, dropout, training, batch_sizes, generator)
-    return out, (h, c)
-
-
-def gru(input: Tensor, hx: Tensor, weights, *, num_layers: int = 1, bidirectional: bool = False,
-        batch_first: bool = False, dropout: float = 0.0, training: bool = False,
-        batch_sizes=None, generator=None):
-    """Multi-layer GRU, fused per layer (see ``rnn`` for the arguments).
-
-    Example:
-        >>> import soma
-        >>> w = (soma.randn(12, 3), soma.randn(12, 4), None, None, None)
-        >>> out, h = gru(soma.randn(5, 2, 3), soma.zeros(1, 2, 4), [w])
-        >>> tuple(out.shape)
-        (5, 2, 4)
-    """
-    out, (h,) = _run_layers("GRU", input, (hx,), weights, num_layers, bidirectional, batch_first,
-                            dropout, training, batch_sizes, generator)
-    return out, h
-
-
-# ---------------------------------------------------------------------------- single steps
-def _cell(mode, op, input, states, w_ih, w_hh, b_ih, b_hh):
-    if input.ndim != 2 or input.shape[1] != w_ih.shape[1]:
-        raise ValueError(f"{op}: input of shape {shape_str(input.shape)} does not fit weight_ih of "
-                         f"shape {shape_str(w_ih.shape)} (expected (batch, {w_ih.shape[1]}))")
-    for s in states:
-        if s.ndim != 2 or s.shape[0] != input.shape[0]:
-            raise ValueError(f"{op}: state of shape {shape_str(s.shape)} does not fit input of "
-                             f"shape {shape_str(input.shape)} (expected (batch, hidden))")
-    _, last = _apply_layer(mode, unsqueeze(input, 0), states, (w_ih, w_hh, b_ih, b_hh, None),
-                           None, False)
-    return last
-
-
-def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
-    """One step h' = tanh(x Wᵢₕᵀ + bᵢₕ + h Wₕₕᵀ + bₕₕ); input (batch, in), hx (batch, hidden)."""
-    return _cell("RNN_TANH", "rnn_tanh_cell", input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
-
-
-def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
-    """One step h' = relu(x Wᵢₕᵀ + bᵢₕ + h Wₕₕᵀ + bₕₕ); input (batch, in), hx (batch, hidden)."""
-    return _cell("RNN_RELU", "rnn_relu_cell", input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
-
-
-def lstm_cell(input: Tensor, hx, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One LSTM step: ``(h', c')`` from input (batch, in) and ``hx = (h, c)``, each (batch, hidden).
-
-    Example:
-        >>> import soma
-        >>> h, c = lstm_cell(soma.randn(2, 3), (soma.zeros(2, 4), soma.zeros(2, 4)),
-        ...                  soma.randn(16, 3), soma.randn(16, 4))
-        >>> tuple(h.shape)
-        (2, 4)
-    """
-    h, c = _cell("LSTM", "lstm_cell", input, tuple(hx), w_ih, w_hh, b_ih, b_hh)
-    return h, c
-
-
-def gru_cell(input: Tensor, hx: Tensor, w_ih, w_hh, b_ih=None, b_hh=None) -> Tensor:
-    """One GRU step: h' from input (batch, in) and hx (batch, hidden)."""
-    return _cell("GRU", "gru_cell", input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
