@@ -190,99 +190,135 @@ class LSTMLayer(Function):
 
     i, f, o = σ(·), g = tanh(·) of xₜ Wᵢₕᵀ + hₜ₋₁ Wₕₕᵀ + b;  cₜ = f cₜ₋₁ + i g;
     hₜ = o tanh(cₜ), projected to hₜ Wₕᵣᵀ when ``w_hr`` is given (``proj_size``).
+
+    NOTE: inside, every per-step array is feature-major, (features, batch): a gate is then a
+    contiguous block of rows, and NumPy's element-wise loops run 2-3x faster on contiguous
+    blocks than on the strided column blocks of a (batch, 4·hidden) layout (measured).
     """
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, *, batch_sizes, reverse):
         steps, batch, _ = x.shape
         hid = c0.shape[-1]
-        g_cols = slice(2 * hid, 3 * hid)
-        # NOTE: pre-activations are kept negated, with the g columns doubled, so that one
+        g_rows = slice(2 * hid, 3 * hid)
+        # NOTE: pre-activations are kept negated, with the g rows doubled, so that one
         # sigmoid covers all four gates: tanh(z) = 2σ(2z) - 1
-        acts = _input_projection(x, w_ih, _sum_bias(b_ih, b_hh))
-        acts *= -1
-        acts[..., g_cols] *= 2
-        w_hh_t = w_hh.T * -1
-        w_hh_t[:, g_cols] *= 2
-        hs = _track(h0, steps, batch_sizes, reverse)
-        cs = _track(c0, steps, batch_sizes, reverse)
-        tcs = _xp.zeros((steps, batch, hid), dtype=acts.dtype)
+        z = _input_projection(x, w_ih, _sum_bias(b_ih, b_hh))
+        acts = _xp.empty((steps, 4 * hid, batch), dtype=z.dtype)
+        _xp.negative(z.transpose(0, 2, 1), out=acts)
+        acts[:, g_rows] *= 2
+        w = w_hh * -1
+        w[g_rows] *= 2
+        hs = _track(h0.T, steps, batch_sizes, reverse)
+        cs = _track(c0.T, steps, batch_sizes, reverse)
+        tcs = _xp.zeros((steps, hid, batch), dtype=acts.dtype)
         ms = None if w_hr is None else _xp.zeros(tcs.shape, dtype=acts.dtype)
         with _xp.errstate(over="ignore"):
             for k, (t, n) in enumerate(_schedule(steps, batch, batch_sizes, reverse)):
-                a = acts[t, :n]
-                a += hs[k, :n] @ w_hh_t
+                a = acts[t][:, :n]
+                a += w @ hs[k][:, :n]
                 _sigmoid_of_negated_(a)
-                g = a[:, g_cols]
+                g = a[g_rows]
                 g *= 2
                 g -= 1
-                c = _xp.multiply(a[:, hid:2 * hid], cs[k, :n], out=cs[k + 1, :n])
-                c += a[:, :hid] * g
-                tc = _xp.tanh(c, out=tcs[t, :n])
+                c = _xp.multiply(a[hid:2 * hid], cs[k][:, :n], out=cs[k + 1][:, :n])
+                c += a[:hid] * g
+                tc = _xp.tanh(c, out=tcs[t][:, :n])
                 if ms is None:
-                    _xp.multiply(a[:, 3 * hid:], tc, out=hs[k + 1, :n])
+                    _xp.multiply(a[3 * hid:], tc, out=hs[k + 1][:, :n])
                 else:
-                    _xp.multiply(a[:, 3 * hid:], tc, out=ms[t, :n])
-                    _xp.matmul(ms[t, :n], w_hr.T, out=hs[k + 1, :n])
+                    _xp.multiply(a[3 * hid:], tc, out=ms[t][:, :n])
+                    hs[k + 1][:, :n] = w_hr @ ms[t][:, :n]
         ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms)
         ctx.options = (batch_sizes, reverse)
-        ys, h_last = _outputs(hs, batch_sizes, reverse)
-        return ys, h_last, _final(cs, batch_sizes, reverse)
+        return (_feature_major_outputs(hs, batch_sizes, reverse),
+                _feature_major_final(hs, batch_sizes, reverse),
+                _feature_major_final(cs, batch_sizes, reverse))
 
     @staticmethod
     def backward(ctx, gy, gh, gc):
         x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
-        hid = cs.shape[-1]
+        hid = cs.shape[1]
         factors, carry = _lstm_factors(acts, _previous(cs, reverse), tcs)
         dz = _xp.zeros(acts.shape, dtype=acts.dtype)
-        dz4 = dz.reshape(steps, batch, 4, hid)
-        dh = _zero_or_copy(gh, hs.shape[1:], acts.dtype)
-        dc = _zero_or_copy(gc, cs.shape[1:], acts.dtype)
+        dz4 = dz.reshape(steps, 4, hid, batch)
+        gy = None if gy is None else _xp.ascontiguousarray(gy.transpose(0, 2, 1))
+        dh = _zero_or_copy(None if gh is None else gh.T, hs.shape[1:], acts.dtype)
+        dc = _zero_or_copy(None if gc is None else gc.T, cs.shape[1:], acts.dtype)
         dhs = None if w_hr is None else _xp.zeros((steps,) + hs.shape[1:], dtype=acts.dtype)
-        forget = acts[..., hid:2 * hid]
+        forget, w_hh_t = acts[:, hid:2 * hid], w_hh.T
         for t, n in reversed(_schedule(steps, batch, batch_sizes, reverse)):
-            dhn = dh[:n]
+            dhn = dh[:, :n]
             if gy is not None:
-                dhn += gy[t, :n]
+                dhn += gy[t][:, :n]
             if dhs is not None:
-                dhs[t, :n] = dhn
-                dhn = dhn @ w_hr                               # d(o·tanh c) = dh Wₕᵣ
-            dcn = dc[:n]
-            dcn += dhn * carry[t, :n]                          # dc += dh · o (1 - tanh²c)
-            _xp.multiply(factors[t, :n, :3], dcn[:, None], out=dz4[t, :n, :3])
-            _xp.multiply(factors[t, :n, 3], dhn, out=dz4[t, :n, 3])
-            dcn *= forget[t, :n]                               # dcₜ₋₁ = dcₜ f
-            _xp.matmul(dz[t, :n], w_hh, out=dh[:n])            # dhₜ₋₁ = dzₜ Wₕₕ
-        needs = ctx.needs_input_grad
-        gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
-        gw_hh = _hidden_weight_grad(dz, hs, reverse) if needs[4] else None
-        gw_hr = _flat(dhs).T @ _flat(ms) if dhs is not None and needs[7] else None
-        return (gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb, gb,
-                gw_hr)
+                dhs[t][:, :n] = dhn
+                dhn = w_hr.T @ dhn                             # d(o·tanh c) = Wₕᵣᵀ dh
+            dcn = dc[:, :n]
+            dcn += dhn * carry[t][:, :n]                       # dc += dh · o (1 - tanh²c)
+            _xp.multiply(factors[t, :3, :, :n], dcn, out=dz4[t, :3, :, :n])
+            _xp.multiply(factors[t, 3, :, :n], dhn, out=dz4[t, 3, :, :n])
+            dcn *= forget[t][:, :n]                            # dcₜ₋₁ = dcₜ f
+            dh[:, :n] = w_hh_t @ dz[t][:, :n]                  # dhₜ₋₁ = Wₕₕᵀ dzₜ
+        return _lstm_grads(ctx.needs_input_grad, dz, dh, dc, dhs, x, w_ih, hs, ms, reverse)
+
+
+def _feature_major_outputs(track, batch_sizes, reverse):
+    """(T, B, F) outputs in time order from a feature-major track, zero past each end."""
+    ys = _in_time_order(track, reverse).transpose(0, 2, 1)
+    if batch_sizes is None:
+        return ys
+    batch = track.shape[2]
+    active = _xp.arange(batch)[None, :] < _xp.asarray(batch_sizes)[:, None]
+    return ys * active[..., None].astype(ys.dtype)
+
+
+def _feature_major_final(track, batch_sizes, reverse):
+    """(B, F): each sequence's last state from a feature-major track (a copy)."""
+    if batch_sizes is None or reverse:
+        return track[-1].T.copy()
+    batch = track.shape[2]
+    return track[_lengths(batch_sizes, batch), :, _xp.arange(batch)]
 
 
 def _lstm_factors(acts, cprev, tcs):
-    """Per-gate d(pre-activation)/d(c or h) for all steps at once, (T, B, 4, H), and o(1 - tanh²c).
+    """Per-gate d(pre-activation)/d(c or h) for all steps at once, (T, 4, H, B), and
+    o(1 - tanh²c), (T, H, B).
 
     dzᵢ = dc · g σ'ᵢ,  dz_f = dc · cₜ₋₁ σ'_f,  dz_g = dc · i (1 - g²),  dzₒ = dh · tanh(c) σ'ₒ
     """
-    steps, batch, four_h = acts.shape
-    a4 = acts.reshape(steps, batch, 4, four_h // 4)
-    i, f, g, o = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2], a4[:, :, 3]
+    steps, four_h, batch = acts.shape
+    a4 = acts.reshape(steps, 4, four_h // 4, batch)
+    i, f, g, o = a4[:, 0], a4[:, 1], a4[:, 2], a4[:, 3]
     factors = _xp.subtract(1, a4)                              # 1 - σ for i, f, o
     factors *= a4                                              # σ' = σ (1 - σ)
-    factors[:, :, 0] *= g
-    factors[:, :, 1] *= cprev
-    _xp.multiply(g, g, out=factors[:, :, 2])
-    _xp.subtract(1, factors[:, :, 2], out=factors[:, :, 2])
-    factors[:, :, 2] *= i
-    factors[:, :, 3] *= tcs
+    factors[:, 0] *= g
+    factors[:, 1] *= cprev
+    _xp.multiply(g, g, out=factors[:, 2])
+    _xp.subtract(1, factors[:, 2], out=factors[:, 2])
+    factors[:, 2] *= i
+    factors[:, 3] *= tcs
     carry = tcs * tcs
     _xp.subtract(1, carry, out=carry)
     carry *= o
     return factors, carry
+
+
+def _lstm_grads(needs, dz, dh, dc, dhs, x, w_ih, hs, ms, reverse):
+    """Every gradient from the per-step d(pre-activation), in batch-major products."""
+    dz = _xp.ascontiguousarray(dz.transpose(0, 2, 1))          # (T, B, 4H)
+    gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
+    gw_hh = None
+    if needs[4]:                                               # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
+        hprev = _xp.ascontiguousarray(_previous(hs, reverse).transpose(0, 2, 1))
+        gw_hh = _flat(dz).T @ _flat(hprev)
+    gw_hr = None
+    if dhs is not None and needs[7]:                           # dWₕᵣ = Σₜ dhₜ mₜᵀ
+        gw_hr = _xp.tensordot(dhs, ms, axes=([0, 2], [0, 2]))
+    return (gx, dh.T.copy() if needs[1] else None, dc.T.copy() if needs[2] else None, gw_ih,
+            gw_hh, gb, gb, gw_hr)
 
 
 # ---------------------------------------------------------------------------- GRU
