@@ -326,7 +326,7 @@ class GRULayer(Function):
     """GRU over a sequence; gates in PyTorch's order (reset r, update z, new n).
 
     r, z = σ(xₜ Wᵢᵣ,ᵢ𝓏ᵀ + hₜ₋₁ Wₕᵣ,ₕ𝓏ᵀ + b);  n = tanh(xₜ Wᵢₙᵀ + bᵢₙ + r (hₜ₋₁ Wₕₙᵀ + bₕₙ));
-    hₜ = (1 - z) n + z hₜ₋₁.
+    hₜ = (1 - z) n + z hₜ₋₁.  Per-step arrays are feature-major, as in ``LSTMLayer``.
     """
 
     @staticmethod
@@ -334,41 +334,44 @@ class GRULayer(Function):
         steps, batch, _ = x.shape
         hid = h0.shape[-1]
         rz = slice(0, 2 * hid)
-        acts = _input_projection(x, w_ih, b_ih)
+        z = _input_projection(x, w_ih, b_ih)
+        acts = _xp.ascontiguousarray(z.transpose(0, 2, 1))     # (T, 3H, B)
         if b_hh is not None:
-            acts[..., rz] += b_hh[rz]
-        acts[..., rz] *= -1                                    # negated for the sigmoid
-        hs = _track(h0, steps, batch_sizes, reverse)
-        hn_part = _xp.zeros((steps, batch, hid), dtype=acts.dtype)
-        w_hh_t = w_hh.T.copy()
-        w_hh_t[:, rz] *= -1
+            acts[:, rz] += b_hh[rz, None]
+        acts[:, rz] *= -1                                      # negated for the sigmoid
+        w = w_hh.copy()
+        w[rz] *= -1
+        b_hn = None if b_hh is None else b_hh[2 * hid:, None]
+        hs = _track(h0.T, steps, batch_sizes, reverse)
+        hn_part = _xp.zeros((steps, hid, batch), dtype=acts.dtype)
         with _xp.errstate(over="ignore"):
             for k, (t, n) in enumerate(_schedule(steps, batch, batch_sizes, reverse)):
-                a = acts[t, :n]
-                hh = hs[k, :n] @ w_hh_t
-                a[:, rz] += hh[:, rz]
-                _sigmoid_of_negated_(a[:, rz])
-                ghn = hh[:, 2 * hid:]
-                if b_hh is not None:
-                    ghn += b_hh[2 * hid:]
-                hn_part[t, :n] = ghn
-                new = a[:, 2 * hid:]
-                new += a[:, :hid] * ghn
+                a = acts[t][:, :n]
+                hh = w @ hs[k][:, :n]
+                a[rz] += hh[rz]
+                _sigmoid_of_negated_(a[rz])
+                ghn = hh[2 * hid:]
+                if b_hn is not None:
+                    ghn += b_hn
+                hn_part[t][:, :n] = ghn
+                new = a[2 * hid:]
+                new += a[:hid] * ghn
                 _xp.tanh(new, out=new)
-                h = _xp.subtract(hs[k, :n], new, out=hs[k + 1, :n])   # h ← n + z (h - n)
-                h *= a[:, hid:2 * hid]
+                h = _xp.subtract(hs[k][:, :n], new, out=hs[k + 1][:, :n])   # h ← n + z (h - n)
+                h *= a[hid:2 * hid]
                 h += new
         ctx.save(x, w_ih, w_hh, acts, hs, hn_part)
         ctx.options = (batch_sizes, reverse)
-        return _outputs(hs, batch_sizes, reverse)
+        return (_feature_major_outputs(hs, batch_sizes, reverse),
+                _feature_major_final(hs, batch_sizes, reverse))
 
     @staticmethod
     def backward(ctx, gy, gh):
         x, w_ih, w_hh, acts, hs, hn_part = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
-        hid = hs.shape[-1]
-        r, z, new = acts[..., :hid], acts[..., hid:2 * hid], acts[..., 2 * hid:]
+        hid = hs.shape[1]
+        r, z, new = acts[:, :hid], acts[:, hid:2 * hid], acts[:, 2 * hid:]
         # d(pre-activation) factors over all steps:  dz_n = dh (1 - z)(1 - n²),
         # dz_z = dh (hₜ₋₁ - n) σ'_z,  dz_r = dz_n (hₜ₋₁Wₕₙᵀ + bₕₙ) σ'_r
         f_new = (1 - z) * (1 - new * new)
@@ -376,26 +379,33 @@ class GRULayer(Function):
         f_reset = hn_part * r * (1 - r)
         dzh = _xp.zeros(acts.shape, dtype=acts.dtype)          # d(hidden-side pre-activation)
         dzn = _xp.zeros(hn_part.shape, dtype=acts.dtype)       # d(input-side n pre-activation)
-        dh = _zero_or_copy(gh, hs.shape[1:], acts.dtype)
+        gy = None if gy is None else _xp.ascontiguousarray(gy.transpose(0, 2, 1))
+        dh = _zero_or_copy(None if gh is None else gh.T, hs.shape[1:], acts.dtype)
+        w_hh_t = w_hh.T
         for t, n in reversed(_schedule(steps, batch, batch_sizes, reverse)):
-            dhn = dh[:n]
+            dhn = dh[:, :n]
             if gy is not None:
-                dhn += gy[t, :n]
-            d = dzh[t, :n]
-            dn = _xp.multiply(dhn, f_new[t, :n], out=dzn[t, :n])
-            _xp.multiply(dn, f_reset[t, :n], out=d[:, :hid])
-            _xp.multiply(dhn, f_upd[t, :n], out=d[:, hid:2 * hid])
-            _xp.multiply(dn, r[t, :n], out=d[:, 2 * hid:])
-            dhn *= z[t, :n]
-            dhn += d @ w_hh                                    # dhₜ₋₁ = dh z + dzₕ Wₕₕ
+                dhn += gy[t][:, :n]
+            d = dzh[t][:, :n]
+            dn = _xp.multiply(dhn, f_new[t][:, :n], out=dzn[t][:, :n])
+            _xp.multiply(dn, f_reset[t][:, :n], out=d[:hid])
+            _xp.multiply(dhn, f_upd[t][:, :n], out=d[hid:2 * hid])
+            _xp.multiply(dn, r[t][:, :n], out=d[2 * hid:])
+            dhn *= z[t][:, :n]
+            dhn += w_hh_t @ d                                  # dhₜ₋₁ = dh z + Wₕₕᵀ dzₕ
         return _gru_grads(ctx.needs_input_grad, dzh, dzn, dh, x, w_ih, hs, reverse)
 
 
 def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hs, reverse):
-    hid = dzn.shape[-1]
+    """Every gradient from the per-step d(pre-activation), in batch-major products."""
+    hid = dzn.shape[1]
+    dzh = _xp.ascontiguousarray(dzh.transpose(0, 2, 1))        # (T, B, 3H)
     dzi = dzh.copy()
-    dzi[..., 2 * hid:] = dzn
+    dzi[..., 2 * hid:] = dzn.transpose(0, 2, 1)
     gx, gw_ih, gb_ih = _input_side_grads((needs[0], needs[2], needs[4]), dzi, x, w_ih)
-    gw_hh = _hidden_weight_grad(dzh, hs, reverse) if needs[3] else None
+    gw_hh = None
+    if needs[3]:                                               # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
+        hprev = _xp.ascontiguousarray(_previous(hs, reverse).transpose(0, 2, 1))
+        gw_hh = _flat(dzh).T @ _flat(hprev)
     gb_hh = _flat(dzh).sum(axis=0) if needs[5] else None
-    return gx, dh if needs[1] else None, gw_ih, gw_hh, gb_ih, gb_hh
+    return gx, dh.T.copy() if needs[1] else None, gw_ih, gw_hh, gb_ih, gb_hh
