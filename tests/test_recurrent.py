@@ -219,6 +219,14 @@ def test_wrong_hidden_state_shape_names_both_shapes():
         lstm(soma.randn(5, 3, 4), (soma.zeros(1, 3, 6), soma.zeros(1, 3, 5)))
 
 
+def test_dtype_mismatch_is_an_error_not_a_silent_promotion():
+    lstm = soma.nn.LSTM(4, 6)
+    with pytest.raises(TypeError, match="float32, float64"):
+        lstm(soma.randn(5, 3, 4, dtype=soma.float64))
+    with pytest.raises(TypeError, match="one dtype"):
+        soma.nn.GRUCell(4, 6)(soma.randn(3, 4, dtype=soma.float64))
+
+
 def test_cell_input_size_error():
     with pytest.raises(ValueError, match=r"GRUCell.*\(batch, 4\).*\(3, 5\)"):
         soma.nn.GRUCell(4, 6)(soma.randn(3, 5))

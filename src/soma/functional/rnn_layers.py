@@ -44,6 +44,16 @@ def _check_recurrent_args(op, x, states, weights, num_layers, directions):
         if s.ndim != 3 or s.shape[:2] != (num_layers * directions, x.shape[1]):
             raise ValueError(f"{op}: initial state of shape {shape_str(s.shape)} does not fit "
                              f"{num_layers * directions} layers×directions and batch {x.shape[1]}")
+    _check_dtypes(op, [x, *states], [w for group in weights for w in group if w is not None])
+
+
+def _check_dtypes(op, values, weights):
+    """Inputs, states and weights must share one floating dtype (no silent promotion)."""
+    dtypes = {w.dtype for w in weights}
+    if len(dtypes) > 1 or any(v.dtype not in dtypes for v in values):
+        found = ", ".join(sorted({str(t.dtype) for t in [*values, *weights]}))
+        raise TypeError(f"{op}: input, states and weights must have one dtype, got {found}; "
+                        f"convert the input (x.to(weight.dtype)) or the model (model.to(...))")
 
 
 def _run_layers(mode, x, states, weights, num_layers, bidirectional, batch_first, dropout,
@@ -151,12 +161,12 @@ def gru(input: Tensor, hx: Tensor, weights, *, num_layers: int = 1, bidirectiona
 def _cell(mode, op, input, states, w_ih, w_hh, b_ih, b_hh):
     if input.ndim != 2 or input.shape[1] != w_ih.shape[1]:
         raise ValueError(f"{op}: input of shape {shape_str(input.shape)} does not fit weight_ih "
-                         f"of "
-                         f"shape {shape_str(w_ih.shape)} (expected (batch, {w_ih.shape[1]}))")
+                         f"of shape {shape_str(w_ih.shape)} (expected (batch, {w_ih.shape[1]}))")
     for s in states:
         if s.ndim != 2 or s.shape[0] != input.shape[0]:
             raise ValueError(f"{op}: state of shape {shape_str(s.shape)} does not fit input of "
                              f"shape {shape_str(input.shape)} (expected (batch, hidden))")
+    _check_dtypes(op, [input, *states], [w for w in (w_ih, w_hh, b_ih, b_hh) if w is not None])
     _, last = _apply_layer(mode, unsqueeze(input, 0), states, (w_ih, w_hh, b_ih, b_hh, None),
                            None, False)
     return last
