@@ -202,13 +202,14 @@ class LSTMLayer(Function):
         hid = c0.shape[-1]
         g_rows = slice(2 * hid, 3 * hid)
         # NOTE: pre-activations are kept negated, with the g rows doubled, so that one
-        # sigmoid covers all four gates: tanh(z) = 2σ(2z) - 1
-        z = _input_projection(x, w_ih, _sum_bias(b_ih, b_hh))
-        acts = _xp.empty((steps, 4 * hid, batch), dtype=z.dtype)
-        _xp.negative(z.transpose(0, 2, 1), out=acts)
-        acts[:, g_rows] *= 2
-        w = w_hh * -1
-        w[g_rows] *= 2
+        # sigmoid covers all four gates: tanh(z) = 2σ(2z) - 1. The scaling goes into (copies
+        # of) the weights, not into the big per-step arrays.
+        scale = _xp.full((4 * hid, 1), -1, dtype=w_hh.dtype)
+        scale[g_rows] = -2
+        bias = _sum_bias(b_ih, b_hh)
+        z = _input_projection(x, w_ih * scale, None if bias is None else bias * scale[:, 0])
+        acts = _xp.ascontiguousarray(z.transpose(0, 2, 1))     # (T, 4H, B)
+        w = w_hh * scale
         hs = _track(h0.T, steps, batch_sizes, reverse)
         cs = _track(c0.T, steps, batch_sizes, reverse)
         tcs = _xp.zeros((steps, hid, batch), dtype=acts.dtype)
