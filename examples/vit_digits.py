@@ -6,6 +6,9 @@ pre-norm Transformer encoder lets every patch attend to every other. The class t
 vector goes to a linear classifier. Nothing here is convolutional beyond the patch embedding:
 the spatial structure has to be learned through attention and the position embeddings.
 
+With the defaults (dim 32, depth 2, 4 heads, 18,218 parameters, AdamW with a cosine schedule,
+30 epochs) the test accuracy was 0.947 (0.889 after 10 epochs).
+
     python examples/vit_digits.py [--epochs 30]
 """
 
