@@ -19,11 +19,16 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.demo-installed
 
+# The demo's matrix products are small: one BLAS thread beats several that spin waiting for the
+# cores (set for the demo run only; soma itself never changes threading settings).
 demo: $(VENV)/.demo-installed
-	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --out runs/demo
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --augment --out runs/demo
 
+# Two test workers on two cores: each worker's BLAS/OpenMP gets one thread (set for the test run
+# only; soma itself never changes threading settings).
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -n 2 src tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 src tests
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks

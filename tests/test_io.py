@@ -70,6 +70,8 @@ def test_nested_values_of_every_kind_round_trip():
 def test_unsupported_values_are_refused_with_their_path():
     with pytest.raises(TypeError, match=r"type function at 'opt.fn'.*no pickle"):
         soma.save({"opt": {"fn": lambda x: x}}, io.BytesIO())
+    with pytest.raises(TypeError, match=r"cannot save a Sequential object; save its state_dict"):
+        soma.save(_model(), io.BytesIO())
 
 
 def _saved(tmp_path):

@@ -10,15 +10,10 @@ import pytest
 import soma
 from soma import nn
 from soma.train import (
-    Callback, CSVLogger, EarlyStopping, GradientMonitor, JSONLogger, LRSchedulerCallback,
+    Callback, CSVLogger, EarlyStopping, GradientClipping, GradientMonitor, JSONLogger, LRSchedulerCallback,
     ModelCheckpoint, Trainer, WeightPenalty, fit,
 )
 from soma.train.history import History
-
-
-def ce(output, target):
-    """Cross-entropy from log_softmax (NOTE: until soma.nn.CrossEntropyLoss lands from ops)."""
-    return -soma.log_softmax(output, 1).gather(1, target.reshape(-1, 1)).mean()
 
 
 def _data(n=96, seed=0):
@@ -71,7 +66,7 @@ def test_early_stopping_max_mode_for_accuracy():
 def test_early_stopping_ends_fit():
     x, y = _data()
     es = EarlyStopping(monitor="val_loss", patience=3)
-    h = fit(_model(), (x, y), loss=ce, optimizer="sgd", lr=0.0, epochs=20, val_data=(x, y),
+    h = fit(_model(), (x, y), loss="cross_entropy", optimizer="sgd", lr=0.0, epochs=20, val_data=(x, y),
             callbacks=[es], verbose=False)     # lr 0: never improves after epoch 1
     assert len(h) == 4 and es.stopped_epoch == 4
 
@@ -79,7 +74,7 @@ def test_early_stopping_ends_fit():
 def test_monitor_falls_back_to_training_value_without_validation(capsys):
     x, y = _data()
     es = EarlyStopping(patience=1)
-    fit(_model(), (x, y), loss=ce, optimizer="sgd", lr=0.0, epochs=5, callbacks=[es], verbose=False)
+    fit(_model(), (x, y), loss="cross_entropy", optimizer="sgd", lr=0.0, epochs=5, callbacks=[es], verbose=False)
     assert "monitoring 'loss' instead" in capsys.readouterr().err
     assert es.stopped_epoch == 2
 
@@ -98,7 +93,7 @@ def test_model_checkpoint_keeps_best_and_last(tmp_path):
     xv, yv = _data(n=60, seed=1)
     record = WeightsPerEpoch()
     ckpt = ModelCheckpoint(tmp_path / "run", monitor="val_loss")
-    h = fit(_model(), (x, y), loss=ce, optimizer="sgd", lr=0.5, epochs=6, val_data=(xv, yv),
+    h = fit(_model(), (x, y), loss="cross_entropy", optimizer="sgd", lr=0.5, epochs=6, val_data=(xv, yv),
             callbacks=[ckpt, record], verbose=False)
     best_epoch = int(np.argmin(h["val_loss"])) + 1
     assert ckpt.best_epoch == best_epoch and ckpt.best_score == min(h["val_loss"])
@@ -145,17 +140,26 @@ def test_scheduler_steps_per_epoch_or_batch(interval, steps):
     model = _model()
     opt = soma.optim.SGD(model.parameters(), lr=1.0)
     sched = HalveEveryStep(opt)
-    h = fit(model, (x, y), loss=ce, optimizer=opt, epochs=3, batch_size=16, scheduler=sched,
+    h = fit(model, (x, y), loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16, scheduler=sched,
             scheduler_interval=interval, verbose=False)
     assert sched.steps == steps
     per_epoch = 1 if interval == "epoch" else 4
     assert h["lr"] == [1.0, 0.5**per_epoch, 0.25**per_epoch]   # the rate each epoch started with
 
 
+def test_reduce_lr_on_plateau_through_fit():
+    x, y = _data(n=32)
+    model = _model()
+    opt = soma.optim.SGD(model.parameters(), lr=0.5)
+    plateau = soma.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, threshold=10.0)
+    h = fit(model, (x, y), loss="cross_entropy", optimizer=opt, epochs=3, scheduler=plateau, verbose=False)
+    assert h["lr"] == pytest.approx([0.5, 0.05, 0.005])   # no 10x improvement: cut every epoch
+
+
 def test_plateau_scheduler_gets_the_monitored_value():
     x, y = _data(n=32)
     plateau = Plateau()
-    h = fit(_model(), (x, y), loss=ce, epochs=3, val_data=(x, y), verbose=False,
+    h = fit(_model(), (x, y), loss="cross_entropy", epochs=3, val_data=(x, y), verbose=False,
             callbacks=[LRSchedulerCallback(plateau, monitor="val_loss")])
     assert plateau.seen == h["val_loss"]
     with pytest.raises(ValueError, match="needs a monitored value"):
@@ -183,7 +187,7 @@ def test_l2_penalty_shrinks_weights_in_training():
     for l2 in (0.0, 0.1):
         soma.manual_seed(0)
         model = _model()
-        fit(model, (x, y), loss=ce, optimizer="sgd", lr=0.1, epochs=5, verbose=False,
+        fit(model, (x, y), loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=5, verbose=False,
             callbacks=[WeightPenalty(l2=l2)])
         norms.append(float((model[0].weight ** 2).sum()))
     assert norms[1] < 0.7 * norms[0]
@@ -193,7 +197,7 @@ def test_nan_guard_names_epoch_batch_and_value_and_keeps_weights_finite(capsys):
     x, y = _data(n=64)
     x.numpy()[40] = np.nan            # batch 3 of 4 (batch size 16), in every epoch
     model = _model()
-    trainer = Trainer(model, ce, "sgd", lr=0.1, verbose="plain")
+    trainer = Trainer(model, "cross_entropy", "sgd", lr=0.1, verbose="plain")
     h = trainer.fit((x, y), epochs=3, batch_size=16, shuffle=False)
     assert trainer.failed and len(h) == 0
     assert "non-finite loss (nan) at epoch 1, batch 3" in trainer.stop_reason
@@ -206,7 +210,7 @@ def test_gradient_monitor_names_vanishing_and_exploding_layers(capsys):
     model = _model()
     model[2].weight.data.fill_(0.0)     # the output ignores the hidden layer: layer 0 gets no gradient
     monitor = GradientMonitor(low=1e-7, high=1e3, every=1)
-    fit(model, (x, y), loss=lambda o, t: ce(o, t) * 1e6, optimizer="sgd", lr=0.0, epochs=1,
+    fit(model, (x, y), loss=lambda o, t: soma.nn.functional.cross_entropy(o, t) * 1e6, optimizer="sgd", lr=0.0, epochs=1,
         callbacks=[monitor], verbose=False)
     epoch, vanishing, exploding = monitor.reports[0]
     assert vanishing == ["0.bias", "0.weight"]
@@ -214,10 +218,32 @@ def test_gradient_monitor_names_vanishing_and_exploding_layers(capsys):
     assert "vanishing gradients" in capsys.readouterr().err
 
 
+def test_gradient_clipping_by_norm_and_by_value():
+    x, y = _data(n=32)
+    seen = []
+
+    class Record(Callback):
+        def on_after_backward(self, trainer):
+            grads = [p.grad.numpy() for p in trainer.model.parameters()]
+            seen.append((np.sqrt(sum((g**2).sum() for g in grads)), max(np.abs(g).max() for g in grads)))
+
+    fit(_model(), (x, y), loss="cross_entropy", lr=0.1, epochs=1, batch_size=8, clip_grad_norm=0.01,
+        callbacks=[Record()], verbose=False)     # fit's clipping runs before user callbacks
+    assert len(seen) == 4 and all(norm == pytest.approx(0.01, rel=1e-3) for norm, _ in seen)
+    seen.clear()
+    clip = GradientClipping(clip_value=1e-3)
+    fit(_model(), (x, y), loss="cross_entropy", lr=0.1, epochs=1, batch_size=8,
+        callbacks=[clip, Record()], verbose=False)
+    assert all(largest <= 1e-3 + 1e-9 for _, largest in seen)
+    assert clip.last_norm is None
+    with pytest.raises(ValueError, match="exactly one of max_norm and clip_value"):
+        GradientClipping()
+
+
 # ---------------------------------------------------------------------- loggers
 def test_csv_and_json_loggers_write_the_history(tmp_path):
     x, y = _data(n=32)
-    h = fit(_model(), (x, y), loss=ce, epochs=3, val_data=(x, y), verbose=False,
+    h = fit(_model(), (x, y), loss="cross_entropy", epochs=3, val_data=(x, y), verbose=False,
             callbacks=[CSVLogger(tmp_path / "h.csv"), JSONLogger(tmp_path / "h.json")])
     with open(tmp_path / "h.csv") as f:
         rows = list(csv.DictReader(f))

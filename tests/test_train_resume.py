@@ -14,29 +14,6 @@ from soma.io import CheckpointError
 from soma.train import EarlyStopping, ModelCheckpoint, Trainer
 
 
-def ce(output, target):
-    """Cross-entropy from log_softmax (NOTE: until soma.nn.CrossEntropyLoss lands from ops)."""
-    return -soma.log_softmax(output, 1).gather(1, target.reshape(-1, 1)).mean()
-
-
-class StepHalf:
-    """StepLR(step_size=1, gamma=0.5) in the scheduler interface (stand-in until optim lands)."""
-
-    def __init__(self, optimizer):
-        self.optimizer, self.last_epoch = optimizer, 0
-
-    def step(self):
-        self.last_epoch += 1
-        for g in self.optimizer.param_groups:
-            g["lr"] *= 0.5
-
-    def state_dict(self):
-        return {"last_epoch": self.last_epoch}
-
-    def load_state_dict(self, state):
-        self.last_epoch = state["last_epoch"]
-
-
 def _dataset():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 120)
@@ -50,11 +27,11 @@ def _setup(seed, own_generator):
     opt = soma.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
     gen = soma.Generator().manual_seed(seed) if own_generator else None
     loader = DataLoader(_dataset(), batch_size=16, shuffle=True, generator=gen)
-    return model, opt, StepHalf(opt), loader
+    return model, opt, soma.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5), loader
 
 
 def _trainer(model, opt, sched, callbacks=()):
-    return Trainer(model, ce, opt, scheduler=sched, callbacks=list(callbacks), verbose=False)
+    return Trainer(model, "cross_entropy", opt, scheduler=sched, callbacks=list(callbacks), verbose=False)
 
 
 @pytest.mark.parametrize("own_generator", [False, True])
@@ -93,4 +70,4 @@ def test_resume_refuses_another_architecture(tmp_path):
     other = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 4))
     opt2 = soma.optim.SGD(other.parameters(), lr=0.1)
     with pytest.raises(CheckpointError, match=r"0.weight: checkpoint has shape \(16, 4\), model has \(8, 4\)"):
-        Trainer(other, ce, opt2, verbose=False).fit(loader, epochs=2, resume=tmp_path / "last.safetensors")
+        Trainer(other, "cross_entropy", opt2, verbose=False).fit(loader, epochs=2, resume=tmp_path / "last.safetensors")

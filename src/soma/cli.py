@@ -55,9 +55,14 @@ def _add_model_data(p, data_required=True):
     p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument("--data", required=data_required, help="dataset name (see `soma datasets`)")
     p.add_argument("--data-dir", default=None, help="folder with the dataset files")
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop, adagrad")
-    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate")
+    p.add_argument("--download", action="store_true",
+                   help="download missing dataset files (checksum-verified)")
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--optimizer", default="adam", help="adam (default), adamw, sgd (momentum "
+                   "0.9), rmsprop, adagrad")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, "
+                   "adagrad 1e-2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-classes", type=_positive_int, default=None,
                    help="classes of the model's output (default: the dataset's)")
@@ -70,19 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a dataset and write a run folder")
     _add_model_data(p)
     p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--scheduler", default="none",
-                   help="none, step, cosine, exponential, plateau, onecycle")
-    p.add_argument("--augment", action="store_true", help="random shifts of the training images")
+    p.add_argument("--scheduler", default="cosine",
+                   help="cosine (default, per batch), none, step, exponential, plateau, onecycle")
+    p.add_argument("--augment", action="store_true",
+                   help="random shifts of the training images (by up to 1/16 of their size)")
     p.add_argument("--val-split", type=_fraction, default=0.1,
                    help="fraction of the training set used for validation (0 for none)")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
-    p = sub.add_parser("evaluate", help="evaluate a trained run (folder or checkpoint) on test data")
+    p = sub.add_parser("evaluate", help="evaluate a run (folder or checkpoint) on test data")
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("--data", default=None, help="dataset name (default: the one trained on)")
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--download", action="store_true")
     p.add_argument("--batch-size", type=_positive_int, default=256)
 
     p = sub.add_parser("lr-find", help="sweep the learning rate and suggest one")
@@ -108,7 +115,12 @@ def _prepare(args, model: str, **overrides):
     from soma.train.workflow import check_names, prepare_data
 
     check_names(model=model)
-    return prepare_data(args.data, model, root=args.data_dir, **overrides)
+    try:
+        return prepare_data(args.data, model, root=args.data_dir, download=args.download,
+                            **overrides)
+    except FileNotFoundError as error:
+        raise RunError(f"{error}\n(with the soma command: add --download, or --data-dir FOLDER "
+                       "where the files are)") from None
 
 
 def _loader(dataset, batch_size, shuffle=False, transform=None):
@@ -119,52 +131,74 @@ def _loader(dataset, batch_size, shuffle=False, transform=None):
 
 
 def _augmentation(input_shape):
-    """Random shifts by up to 1/8 of the image (pad and crop back), drawn per image."""
+    """Random shifts by up to 1/16 of the image size (edge-padded, cropped back), per image."""
     from soma.data import transforms
 
-    pad = max(1, input_shape[1] // 8)
-    return transforms.RandomCrop(tuple(input_shape[1:]), padding=pad)
+    pad = max(1, round(input_shape[1] / 16))
+    return transforms.RandomCrop(tuple(input_shape[1:]), padding=pad, padding_mode="edge")
+
+
+def _task(prepared, num_classes=None) -> dict:
+    """Loss, metrics and number of model outputs for the dataset's task."""
+    from soma.train.workflow import check_labels
+
+    if prepared.task == "regression":
+        targets = prepared.train.tensors[1]
+        outputs = targets.shape[1] if targets.ndim > 1 else 1
+        return {"task": "regression", "loss": "mse", "metrics": ["mae"], "num_classes": outputs}
+    num_classes = num_classes or prepared.num_classes
+    check_labels(prepared, num_classes)
+    return {"task": "classification", "loss": "cross_entropy", "metrics": ["accuracy"],
+            "num_classes": num_classes}
+
+
+def _describe_data(args, prepared) -> None:
+    val = len(prepared.val) if prepared.val is not None else 0
+    print(f"data: {args.data}: {len(prepared.train)} train, {val} validation, "
+          f"{len(prepared.test)} test samples")
+    for note in prepared.notes:
+        print(note)
+
+
+def _make_trainer(args, prepared, task, out):
+    """Model, optimizer, schedule and callbacks of a `soma train` run, in a Trainer."""
+    from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
+    from soma.train.workflow import build_model, make_optimizer, make_scheduler, model_summary
+
+    model, model_kwargs = build_model(args.model, task["num_classes"], prepared.input_shape)
+    print(model_summary(model, prepared.input_shape))
+    _describe_data(args, prepared)
+    optimizer = make_optimizer(args.optimizer, model, args.lr)
+    steps = -(-len(prepared.train) // args.batch_size)
+    scheduler, interval = make_scheduler(args.scheduler, optimizer, args.epochs, steps,
+                                         optimizer.param_groups[0]["lr"])
+    extra = {"model": args.model, "model_kwargs": model_kwargs, "data": args.data, **task,
+             "input_shape": list(prepared.input_shape), "mean": list(prepared.mean),
+             "std": list(prepared.std), "seed": args.seed}
+    callbacks = [ModelCheckpoint(out, monitor="val_loss" if prepared.val is not None else "loss",
+                                 save_best=prepared.val is not None),
+                 JSONLogger(os.path.join(out, "history.json")),
+                 CSVLogger(os.path.join(out, "history.csv"))]
+    return Trainer(model, task["loss"], optimizer, metrics=task["metrics"], callbacks=callbacks,
+                   scheduler=scheduler, scheduler_interval=interval, verbose=not args.quiet,
+                   extra=extra)
 
 
 def cmd_train(args) -> int:
     import soma
-    from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
-    from soma.train.components import get_optimizer
-    from soma.train.workflow import (
-        build_model, check_labels, check_names, check_writable, make_scheduler, model_summary,
-    )
+    from soma.train.workflow import check_names, check_writable, model_kwargs_for
 
     check_names(args.model, args.optimizer, args.scheduler)
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, val_split=args.val_split, seed=args.seed)
-    num_classes = args.num_classes or prepared.num_classes
-    check_labels(prepared, num_classes)
+    task = _task(prepared, args.num_classes)
+    model_kwargs_for(args.model, prepared.input_shape)   # a model that cannot take the data: usage
     out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
-    model, model_kwargs = build_model(args.model, num_classes, prepared.input_shape)
-    print(model_summary(model, prepared.input_shape))
-    print(f"data: {args.data}: {len(prepared.train)} train, "
-          f"{len(prepared.val) if prepared.val is not None else 0} validation, "
-          f"{len(prepared.test)} test samples")
-    for note in prepared.notes:
-        print(note)
-    optimizer = get_optimizer(args.optimizer, model, args.lr)
-    train_loader = _loader(prepared.train, args.batch_size, shuffle=True,
-                           transform=_augmentation(prepared.input_shape) if args.augment else None)
-    scheduler, interval = make_scheduler(args.scheduler, optimizer, args.epochs, len(train_loader),
-                                         optimizer.param_groups[0]["lr"])
-    monitor = "val_loss" if prepared.val is not None else "loss"
-    extra = {"model": args.model, "model_kwargs": model_kwargs, "data": args.data,
-             "num_classes": num_classes, "input_shape": list(prepared.input_shape),
-             "mean": list(prepared.mean), "std": list(prepared.std), "seed": args.seed}
-    callbacks = [ModelCheckpoint(out, monitor=monitor, save_best=prepared.val is not None),
-                 JSONLogger(os.path.join(out, "history.json")),
-                 CSVLogger(os.path.join(out, "history.csv"))]
-    trainer = Trainer(model, "cross_entropy", optimizer, metrics=["accuracy"], callbacks=callbacks,
-                      scheduler=scheduler, scheduler_interval=interval,
-                      verbose=not args.quiet, extra=extra)
+    trainer = _make_trainer(args, prepared, task, out)
+    augment = _augmentation(prepared.input_shape) if args.augment else None
     try:
-        trainer.fit(train_loader, args.epochs, val_data=_loader(prepared.val, 256),
-                    resume=args.resume)
+        trainer.fit(_loader(prepared.train, args.batch_size, shuffle=True, transform=augment),
+                    args.epochs, val_data=_loader(prepared.val, 256), resume=args.resume)
     except KeyboardInterrupt:
         path = os.path.join(out, "interrupted.safetensors")
         trainer.save_checkpoint(path)
@@ -173,17 +207,24 @@ def cmd_train(args) -> int:
         return EXIT_INTERRUPTED
     if trainer.failed:
         raise RunError(f"training failed: {trainer.stop_reason}")
-    return _finish_run(trainer, prepared, out, num_classes)
+    return _finish_run(trainer, prepared, task, out)
 
 
-def _finish_run(trainer, prepared, out, num_classes) -> int:
-    from soma.train import evaluate
+def _test_metrics(task) -> list:
     from soma.train.metrics import ConfusionMatrix
 
-    matrix = ConfusionMatrix(num_classes)
-    test = evaluate(trainer.model, _loader(prepared.test, 256), loss="cross_entropy",
-                    metrics=["accuracy", "f1", matrix])
-    confusion = test.pop("confusion_matrix")
+    if task["task"] == "regression":
+        return ["mae"]
+    return ["accuracy", "f1", ConfusionMatrix(task["num_classes"])]
+
+
+def _finish_run(trainer, prepared, task, out) -> int:
+    from soma.train import evaluate
+    from soma.train.progress import format_logs
+
+    test = evaluate(trainer.model, _loader(prepared.test, 256), loss=task["loss"],
+                    metrics=_test_metrics(task))
+    confusion = test.pop("confusion_matrix", None)
     trainer.history.test = test
     written = [os.path.join(out, "last.safetensors")]
     trainer.save_checkpoint(written[0])
@@ -192,8 +233,7 @@ def _finish_run(trainer, prepared, out, num_classes) -> int:
     if os.path.exists(os.path.join(out, "best.safetensors")):
         written.append(os.path.join(out, "best.safetensors"))
     written += _plots(trainer.history, confusion, prepared.classes, out)
-    print(f"test: loss {test['loss']:.4f}  accuracy {test['accuracy']:.4f}  "
-          f"macro-F1 {test['f1']:.4f}  ({len(prepared.test)} samples)")
+    print(f"test: {format_logs(test)}  ({len(prepared.test)} samples)")
     print(f"outputs written to {out}/:")
     for path in written:
         print(f"  {path}")
@@ -204,9 +244,11 @@ def _plots(history, confusion, classes, out) -> list:
     try:
         from soma.inspection import plot_confusion_matrix, plot_history
 
-        return [plot_history(history, os.path.join(out, "curves.png")),
-                plot_confusion_matrix(confusion, os.path.join(out, "confusion_matrix.png"),
-                                      class_names=classes or None)]
+        paths = [plot_history(history, os.path.join(out, "curves.png"))]
+        if confusion is not None:
+            path = os.path.join(out, "confusion_matrix.png")
+            paths.append(plot_confusion_matrix(confusion, path, class_names=classes or None))
+        return paths
     except ImportError as error:
         print(f"(no plots: {error})", file=sys.stderr)
         return []
@@ -228,13 +270,15 @@ def cmd_evaluate(args) -> int:
     import soma
     from soma.io import check_state_dict
     from soma.train import evaluate
+    from soma.train.progress import format_logs
     from soma.train.workflow import build_model
 
     path = _checkpoint_path(args.run)
     ckpt = soma.load(path)
     extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
     if "model" not in extra:
-        raise RunError(f"'{path}' is not a checkpoint of `soma train` (it does not name its model)")
+        raise RunError(f"'{path}' is not a checkpoint of `soma train` "
+                       "(it does not name its model)")
     args.data = args.data or extra["data"]
     prepared = _prepare(args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"],
                         std=extra["std"])
@@ -242,29 +286,29 @@ def cmd_evaluate(args) -> int:
                            **extra["model_kwargs"])
     check_state_dict(model, ckpt["model"])
     model.load_state_dict(ckpt["model"])
-    test = evaluate(model, _loader(prepared.test, args.batch_size), loss="cross_entropy",
-                    metrics=["accuracy", "f1"])
-    print(f"{extra['model']} from {path} on {args.data} test split ({len(prepared.test)} samples): "
-          f"loss {test['loss']:.4f}  accuracy {test['accuracy']:.4f}  macro-F1 {test['f1']:.4f}")
+    task = _task(prepared, extra["num_classes"])
+    test = evaluate(model, _loader(prepared.test, args.batch_size), loss=task["loss"],
+                    metrics=_test_metrics(task)[:2])
+    print(f"{extra['model']} from {path} on the {args.data} test split "
+          f"({len(prepared.test)} samples): {format_logs(test)}")
     return EXIT_OK
 
 
 def cmd_lr_find(args) -> int:
     import soma
     from soma.train import lr_find
-    from soma.train.components import get_optimizer
-    from soma.train.workflow import build_model, check_labels, check_names, check_writable
+    from soma.train.workflow import build_model, check_names, check_writable, make_optimizer
 
     check_names(args.model, args.optimizer)
     check_writable(os.path.dirname(os.path.abspath(args.out)))
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, seed=args.seed)
-    num_classes = args.num_classes or prepared.num_classes
-    check_labels(prepared, num_classes)
-    model, _ = build_model(args.model, num_classes, prepared.input_shape)
-    result = lr_find(model, _loader(prepared.train, args.batch_size, shuffle=True), "cross_entropy",
-                     get_optimizer(args.optimizer, model, args.lr), start_lr=args.start_lr, end_lr=args.end_lr,
-                     num_iter=args.num_iter)
+    task = _task(prepared, args.num_classes)
+    model, _ = build_model(args.model, task["num_classes"], prepared.input_shape)
+    loader = _loader(prepared.train, args.batch_size, shuffle=True)
+    optimizer = make_optimizer(args.optimizer, model, args.lr)
+    result = lr_find(model, loader, task["loss"], optimizer, start_lr=args.start_lr,
+                     end_lr=args.end_lr, num_iter=args.num_iter)
     if result.suggestion is None:
         raise RunError("lr-find: the sweep was too short to suggest a rate (raise --num-iter)")
     print(f"suggested learning rate: {result.suggestion:.2e} "
@@ -286,8 +330,8 @@ def cmd_summary(args) -> int:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))
     except (ValueError, RuntimeError) as error:
-        raise RunError(f"{args.model} does not accept inputs of size {args.input}: {error}", usage=True) from None
-    print(model)
+        raise RunError(f"{args.model} does not accept inputs of size {args.input}: {error}",
+                       usage=True) from None
     print(model_summary(model, args.input))
     print(f"output shape for one input: {tuple(out.shape)}")
     return EXIT_OK

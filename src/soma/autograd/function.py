@@ -17,8 +17,10 @@ class Context:
     __slots__ = (
         "_fn",
         "_parents",
+        "_options",
         "_released",
         "_output_hooks",
+        "_grads",
         "needs_input_grad",
         "saved",
         "n_outputs",
@@ -29,12 +31,14 @@ class Context:
     def __init__(self, fn, parents, needs_input_grad):
         self._fn = fn
         self._parents = parents
+        self._options = None
         self.needs_input_grad = needs_input_grad
         self.saved = ()
         self._released = False
         self.n_outputs = 1
         self.non_differentiable = ()
         self._output_hooks = None
+        self._grads = None
 
     def save(self, *arrays):
         """Keep arrays for the backward pass (freed after it unless ``retain_graph``)."""
@@ -70,20 +74,12 @@ class Function:
         is passed through and treated as a constant. Keyword arguments are options, never
         differentiated.
         """
-        arrays = []
-        needs = []
-        any_needs = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.array)
-                flag = a.requires_grad
-                needs.append(flag)
-                any_needs = any_needs or flag
-            else:
-                arrays.append(a)
-                needs.append(False)
-        record = any_needs and grad_mode.is_grad_enabled()
-        ctx = Context(cls, args if record else None, tuple(needs))
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = True in needs and grad_mode.is_grad_enabled()
+        ctx = Context(cls, args if record else None, needs)
+        if record:
+            ctx._options = kwargs  # read by graph walkers (ONNX export), never by backward
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, tuple):
             return Tensor._from_op(out, ctx if record else None, 0)

@@ -49,6 +49,23 @@ def sliding_windows(x, window_shape, axis):
     return numpy.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
 
 
+def transpose2d(a):
+    """A contiguous copy of the transpose of the 2D array ``a``, copied in blocks of rows.
+
+    NumPy's plain ``ascontiguousarray(a.T)`` walks one of the two arrays across its rows, which
+    is cache-hostile for large arrays; blocks of rows keep the reads within the cache. Row pitches
+    that are multiples of 4 KiB map the rows of a block onto the same cache sets, so those take
+    blocks of 8 rows instead of 256 (measured on the 2-core development machine: 2.5 ms instead
+    of 6-15 ms for 1.6 M float32 values).
+    """
+    rows, cols = a.shape
+    out = numpy.empty((cols, rows), dtype=a.dtype)
+    block = 8 if (cols * a.itemsize) % 4096 == 0 else 256
+    for i in range(0, rows, block):
+        out[:, i:i + block] = a[i:i + block].T
+    return out
+
+
 def as_strided(x, shape, strides):
     """Strided view of ``x`` with the given shape and byte strides (read-only)."""
     return numpy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
@@ -76,5 +93,6 @@ __all__ = [
     "set_default_dtype",
     "sliding_windows",
     "to_dtype",
+    "transpose2d",
     "uint8",
 ]

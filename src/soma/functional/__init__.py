@@ -9,6 +9,7 @@ from soma.functional.activation import (
     log_softmax, logsigmoid, maxout, mish, prelu, relu, relu6, selu, sigmoid, silu, softmax,
     softmin, softplus, softshrink, softsign, step, tanh, tanhshrink, threshold,
 )
+from soma.functional.blocks import fold, unfold
 from soma.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
@@ -19,7 +20,6 @@ from soma.functional.elementwise import (
     multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
     sub, subtract, true_divide, trunc, where,
 )
-from soma.functional.blocks import fold, unfold
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from soma.functional.padding import pad
 from soma.functional.reduction import (
@@ -42,10 +42,10 @@ from soma.functional.adaptive_pooling import (
     adaptive_max_pool2d, adaptive_max_pool3d,
 )
 from soma.functional.batchnorm import batch_norm
-from soma.functional.dropout import (
+from soma.functional.dropout_family import (
     alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
 )
-from soma.functional.local_response_norm import local_response_norm
+from soma.functional.response_norm import local_response_norm
 from soma.functional.normalization import group_norm, instance_norm, layer_norm
 from soma.functional.pooling import (
     avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,

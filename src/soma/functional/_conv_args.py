@@ -6,7 +6,7 @@ Every check names the op and the sizes involved, e.g. ``conv2d: expected input w
 
 import numbers
 
-from soma.functional._im2col import Geometry, output_size
+from soma.functional._geometry import Geometry, output_size
 from soma.functional._utils import shape_str
 
 _LAYOUTS = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -59,8 +59,8 @@ def check_groups(groups, weight_channels: int, role: str, op: str) -> int:
         raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
     if weight_channels % groups:
         raise ValueError(
-            f"{op}: the weight's {weight_channels} {role} channels (dimension 0) are not divisible "
-            f"by groups={groups}"
+            f"{op}: the weight's {weight_channels} {role} channels (dimension 0) are not "
+            f"divisible by groups={groups}"
         )
     return int(groups)
 

@@ -4,10 +4,10 @@ Here each output is a short weighted sum over the K kernel taps of one channel, 
 matrix product per group would be thousands of tiny products. Two vectorised formulations
 instead, chosen by the size of the spatial input:
 
-* **taps** (large inputs): a loop over the K kernel taps, each one multiply-add of a strided
+* **Taps** (large inputs): a loop over the K kernel taps, each one multiply-add of a strided
   window view of the whole batch; channels are processed in blocks that fit in cache, so the
   running sum is not streamed through memory K times.
-* **dense** (small inputs, e.g. 8×8 or less): the convolution of one channel is a linear map of
+* **Dense** (small inputs, e.g. 8×8 or less): the convolution of one channel is a linear map of
   its Sin input pixels to its L output pixels, a (Sin, L) matrix ``T_c = Σ_t w_ct P_t`` built from
   0/1 tap patterns ``P_t``. Then y = x @ T, ∂x = gy @ Tᵀ and ∂T = xᵀ @ gy are batched BLAS
   products over channels, and ∂w_ct = ⟨∂T_c, P_t⟩ one more product.
@@ -17,10 +17,10 @@ multiplier, out_channels / in_channels) reads input channel ``c``.
 """
 
 import functools
-import itertools
+import math
 
 from soma.backend import get_xp
-from soma.functional._im2col import channels_first, interior
+from soma.functional._geometry import channel_major, channels_first, interior, tap_regions
 
 _xp = get_xp()
 
@@ -30,24 +30,15 @@ _BLOCK = 1 << 17
 _DENSE_PIXELS_PER_TAP = 12
 
 
-def _in_pixels(g):
-    n = 1
-    for s in g.in_size:
-        n *= s
-    return n
-
-
 def use_dense(g) -> bool:
-    return _in_pixels(g) <= _DENSE_PIXELS_PER_TAP * g.taps
+    """Whether the dense formulation is the cheaper one for this geometry."""
+    return math.prod(g.in_size) <= _DENSE_PIXELS_PER_TAP * g.taps
 
 
 def _regions(g):
     """For each kernel tap, the index of the input window it reads in a padded (C, N, *Sp)."""
-    for tap in itertools.product(*(range(k) for k in g.kernel)):
-        yield (slice(None), slice(None)) + tuple(
-            slice(t * d, t * d + st * (o - 1) + 1, st)
-            for t, d, st, o in zip(tap, g.dilation, g.stride, g.out_size)
-        )
+    for region in tap_regions(g):
+        yield (slice(None), slice(None)) + region
 
 
 def _taps_matrix(w, c):
@@ -59,10 +50,11 @@ def _expand(a, ndim):
     return a.reshape(a.shape + (1,) * ndim)
 
 
-class taps:  # noqa: N801  (a namespace of kernels, used like a module)
-    """Tap loop over cache-sized channel blocks."""
+class Taps:
+    """Tap loop over cache-sized channel blocks (a set of kernels, used like a module)."""
 
     prepare = staticmethod(channels_first)
+    prepare_grad = staticmethod(channel_major)
 
     @staticmethod
     def forward(buf, w, b, g):
@@ -137,8 +129,10 @@ def _patterns(g, dtype):
     return p
 
 
-class dense:  # noqa: N801
-    """Per-channel dense (Sin, L) matrices for small spatial inputs."""
+class Dense:
+    """Per-channel dense (Sin, L) matrices for small spatial inputs (a set of kernels)."""
+
+    prepare_grad = staticmethod(channel_major)
 
     @staticmethod
     def prepare(x, g):
@@ -154,7 +148,7 @@ class dense:  # noqa: N801
     @staticmethod
     def forward(x_cm, w, b, g):
         c, _, n = x_cm.shape[:3]
-        y = _xp.matmul(x_cm, dense._matrices(w, g, c)).reshape(w.shape[0], n, -1)
+        y = _xp.matmul(x_cm, Dense._matrices(w, g, c)).reshape(w.shape[0], n, -1)
         if b is not None:
             y += b[:, None, None]
         return y.reshape((w.shape[0], n) + g.out_size).swapaxes(0, 1)
@@ -163,7 +157,7 @@ class dense:  # noqa: N801
     def grad_input(gy_cm, w, g, n):
         c = g.groups
         gy = gy_cm.reshape(c, -1, n, g.positions)
-        gx = _xp.matmul(gy, dense._matrices(w, g, c).swapaxes(2, 3))
+        gx = _xp.matmul(gy, Dense._matrices(w, g, c).swapaxes(2, 3))
         gx = gx[:, 0] if gx.shape[1] == 1 else gx.sum(axis=1)
         return gx.reshape((c, n) + g.in_size).swapaxes(0, 1)
 

@@ -1,152 +1,126 @@
-"""Convolution kernels on raw arrays: im2col, col2im and the three BLAS products of a convolution.
+"""Convolution kernels on raw arrays: im2col, col2im and the BLAS products of a convolution.
 
 A convolution of ``x`` (N, C, *S) with ``w`` (O, C/G, *k) is one matrix product per group:
 
-    y[g] = W[g] @ col[g],    W[g]: (O/G, C/G·K),    col[g]: (C/G·K, N·L)
+    y[g] = col[g] @ W[g]ᵀ,    col[g]: (N·L, K·C/G),    W[g]: (O/G, K·C/G)
 
-where K = Πk is the number of kernel taps, L = Πout the number of output positions, and column
-``(n, l)`` of ``col`` holds the input values that tap each kernel entry at output position ``l``
-of image ``n`` (im2col). The backward pass is two more products: ``gW = gY @ colᵀ`` and
-``gcol = Wᵀ @ gY``, and ``gcol`` is summed back onto the input positions it was read from
-(col2im, the adjoint of im2col). A transposed convolution is the adjoint of a convolution, so it
-runs the same three kernels in the other order (see ``conv.py``).
+where K = Πk is the number of kernel taps, L = Πout the number of output positions, and row
+``(n, l)`` of ``col`` holds the input values that the kernel's taps read at output position ``l``
+of image ``n`` (im2col). The backward pass is two more products, ``∂W = gYᵀ @ col`` and either
+``∂col = gY @ W`` summed back onto the input positions it was read from (col2im, the adjoint of
+im2col) or, for stride 1, a convolution of gY with the flipped kernel. A transposed convolution
+is the adjoint of a convolution, so it runs the same kernels in the other order (``conv.py``).
 
-Layout: the kernels work channel-major, (C, N, *S) in memory, so that ``col`` comes out of one
-strided copy with long contiguous runs and ``W @ col`` is a single large BLAS call over the whole
-batch. Results are returned as (N, C, *S) views of channel-major arrays: NumPy's element-wise
-ops keep that memory order, so the next convolution reads its input without a transposing copy.
+Layout: channels last. ``col`` is built from an (N, *Sp, C) buffer, so its copy moves runs of C
+contiguous numbers (measured 1.3–4× faster than channel-major columns for 128–512 channels,
+and 6–12% faster convolution steps for 64–512 channels overall). Outputs are (N, O, *out) views
+of (N, *out, O) memory; NumPy's element-wise ops keep that order, so the next convolution reads
+its input without a transposing copy. Inputs with few channels use ``_im2col_narrow.py``.
 """
 
-import itertools
-from typing import NamedTuple
-
 from soma.backend import as_strided, get_xp
+from soma.functional._geometry import (
+    adjoint_geometry, channels_last, flipped, interior, matmul, tap_regions,
+)
 
 _xp = get_xp()
 
 
-class Geometry(NamedTuple):
-    """Shape parameters of one convolution, seen from the convolution's input side.
-
-    ``pads`` holds (before, after) zero padding per spatial dimension; ``in_size`` and
-    ``out_size`` are the unpadded input and the output spatial sizes.
-    """
-
-    kernel: tuple
-    stride: tuple
-    dilation: tuple
-    pads: tuple
-    groups: int
-    in_size: tuple
-    out_size: tuple
-
-    @property
-    def taps(self) -> int:
-        n = 1
-        for k in self.kernel:
-            n *= k
-        return n
-
-    @property
-    def positions(self) -> int:
-        n = 1
-        for s in self.out_size:
-            n *= s
-        return n
-
-    @property
-    def padded_size(self) -> tuple:
-        return tuple(s + lo + hi for s, (lo, hi) in zip(self.in_size, self.pads))
-
-
-def output_size(in_size, kernel, stride, dilation, pads) -> tuple:
-    """floor((S + before + after − D·(k − 1) − 1) / stride) + 1 per spatial dimension."""
-    return tuple(
-        (s + lo + hi - d * (k - 1) - 1) // st + 1
-        for s, k, st, d, (lo, hi) in zip(in_size, kernel, stride, dilation, pads)
-    )
-
-
-def interior(g):
-    """Index of the unpadded input inside a padded (C, N, *Sp) buffer."""
-    return (slice(None), slice(None)) + tuple(
-        slice(lo, lo + s) for s, (lo, _) in zip(g.in_size, g.pads)
-    )
-
-
-def channels_first(x, g):
-    """(N, C, *S) → zero-padded (C, N, *Sp) array; a free view when there is no padding."""
-    xt = x.swapaxes(0, 1)
-    if not any(lo or hi for lo, hi in g.pads):
-        return xt
-    buf = _xp.zeros(xt.shape[:2] + g.padded_size, dtype=x.dtype)
-    buf[interior(g)] = xt
-    return buf
+def windows(buf, g):
+    """Strided view (N, *out, *k, C) of a padded (N, *Sp, C) buffer: every tap at every output."""
+    sn, *ss, sc = buf.strides
+    shape = (buf.shape[0], *g.out_size, *g.kernel, buf.shape[-1])
+    strides = (sn, *(st * s for st, s in zip(g.stride, ss)),
+               *(d * s for d, s in zip(g.dilation, ss)), sc)
+    return as_strided(buf, shape, strides)
 
 
 def im2col(x, g):
-    """Columns (G, C/G·K, N·L) of ``x`` (N, C, *S): every kernel tap at every output position."""
-    buf = channels_first(x, g)
-    sc, sn, *ss = buf.strides
-    shape = (buf.shape[0], *g.kernel, buf.shape[1], *g.out_size)
-    strides = (sc, *(d * s for d, s in zip(g.dilation, ss)), sn,
-               *(st * s for st, s in zip(g.stride, ss)))
-    windows = as_strided(buf, shape, strides)
-    # NOTE: reshape copies here (the windows overlap) except for pointwise convolutions of a
-    # channel-major input, where the columns are the input itself.
-    return windows.reshape(g.groups, -1, x.shape[0] * g.positions)
+    """Columns (G, N·L, K·C/G) of ``x`` (N, C, *S), taps outer and channels inner per row."""
+    win = windows(channels_last(x, g), g)
+    rows = x.shape[0] * g.positions
+    if g.groups == 1:
+        # NOTE: reshape copies (the windows overlap), except for a pointwise convolution of a
+        # channels-last input, whose columns are the input itself
+        return win.reshape(1, rows, -1)
+    win = win.reshape(win.shape[:-1] + (g.groups, -1))
+    win = _xp.moveaxis(win, -2, 0)  # (G, N, *out, *k, C/G)
+    return win.reshape(g.groups, rows, -1)
 
 
 def col2im(gcol, g, n, c):
     """Adjoint of ``im2col``: add each column entry onto the input position it was read from.
 
-    Returns an (N, C, *S) view of a channel-major buffer.
+    ``gcol`` is (G, N·L, K·C/G); returns (N, C, *S), a view of channels-last memory.
     """
-    buf = _xp.zeros((c, n) + g.padded_size, dtype=gcol.dtype)
-    taps = gcol.reshape((c, *g.kernel, n, *g.out_size))
-    for tap in itertools.product(*(range(k) for k in g.kernel)):
-        region = tuple(
-            slice(t * d, t * d + st * (o - 1) + 1, st)
-            for t, d, st, o in zip(tap, g.dilation, g.stride, g.out_size)
-        )
-        buf[(slice(None), slice(None)) + region] += taps[(slice(None),) + tap]
-    return buf[interior(g)].swapaxes(0, 1)
+    buf = _xp.zeros((n,) + g.padded_size + (c,), dtype=gcol.dtype)
+    taps = gcol.reshape((g.groups, n) + g.out_size + g.kernel + (c // g.groups,))
+    taps = _xp.moveaxis(taps, 0, -2).reshape((n,) + g.out_size + (g.taps, c))
+    for t, region in enumerate(tap_regions(g)):
+        buf[(slice(None),) + region] += taps[..., t, :]
+    return _xp.moveaxis(buf[interior(g, lead=1)], -1, 1)
 
 
-def _grouped(w, groups):
-    """(O, C/G, *k) → (G, O/G, C/G·K)."""
-    return w.reshape(groups, w.shape[0] // groups, -1)
+def _weight_matrix(w, groups):
+    """(O, C/G, *k) → (G, O/G, K·C/G), taps outer and channels inner like the columns."""
+    o, cg = w.shape[:2]
+    wm = w.reshape(groups, o // groups, cg, -1).swapaxes(2, 3)
+    return wm.reshape(groups, o // groups, -1)
 
 
-def _matmul(a, b):
-    """Product batched over groups; a single 2-D BLAS call when there is one group."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return _xp.matmul(a, b)
+def _rows(a, groups):
+    """(N, C, *S) → (G, N·L, C/G): one row per position, channels last (copies if needed)."""
+    c = a.shape[1]
+    rows = _xp.moveaxis(a, 1, -1).reshape(-1, c)
+    return rows.reshape(-1, groups, c // groups).swapaxes(0, 1)
 
 
-# The four kernels every convolution strategy provides (see ``conv.py``). ``gy_cm`` is the
-# output gradient in channel-major form: a C-contiguous (O, N, *out) array.
+def _to_layout(rows, n, size):
+    """(G, N·L, O/G) products → (N, O, *size), a view of channels-last memory."""
+    g, nl, og = rows.shape
+    flat = rows[0] if g == 1 else rows.swapaxes(0, 1).reshape(nl, g * og)
+    return _xp.moveaxis(flat.reshape((n,) + size + (g * og,)), -1, 1)
+
+
+# The kernels every convolution strategy provides (see ``conv.py``):
+#   prepare(x, g)               what forward and grad_weight need from the input
+#   forward(p, w, b, g)         y
+#   prepare_grad(gy, g)         what grad_input and grad_weight need from the output gradient
+#   grad_input(q, w, g, n)      ∂L/∂x
+#   grad_weight(q, p, g, shape) ∂L/∂W
 prepare = im2col
 
 
 def forward(col, w, b, g):
-    """y = W ⋆ x + b from the columns of x: (N, O, *out), a view of channel-major memory."""
-    o = w.shape[0]
-    y = _matmul(_grouped(w, g.groups), col).reshape(o, -1)
+    """y = col @ Wᵀ + b, per group: (N, O, *out)."""
+    y = matmul(col, _weight_matrix(w, g.groups).swapaxes(1, 2))
     if b is not None:
-        y += b[:, None]
-    return y.reshape((o, -1) + g.out_size).swapaxes(0, 1)
+        y += b.reshape(g.groups, 1, -1)
+    return _to_layout(y, col.shape[1] // g.positions, g.out_size)
 
 
-def grad_input(gy_cm, w, g, n):
-    """∂L/∂x = col2im(Wᵀ @ gY)."""
-    gy = gy_cm.reshape(g.groups, -1, n * g.positions)
-    gcol = _matmul(_grouped(w, g.groups).swapaxes(1, 2), gy)
-    return col2im(gcol, g, n, w.shape[1] * g.groups)
+def prepare_grad(gy, g):
+    return _rows(gy, g.groups)
 
 
-def grad_weight(gy_cm, col, g, w_shape):
-    """∂L/∂W = gY @ colᵀ."""
-    gy = gy_cm.reshape(g.groups, -1, col.shape[2])
-    return _matmul(gy, col.swapaxes(1, 2)).reshape(w_shape)
+def grad_input(gy_rows, w, g, n):
+    """∂L/∂x: col2im(gY @ W), or for stride 1 the convolution of gY with the flipped kernel.
+
+    The second form makes BLAS write C·N·S numbers instead of K times as many; it is used when
+    its columns are not larger (out_channels ≤ in_channels).
+    """
+    o, cg = w.shape[:2]
+    adjoint = adjoint_geometry(g)
+    if adjoint is not None and o <= cg * g.groups:
+        gy = _to_layout(gy_rows, n, g.out_size)
+        return forward(im2col(gy, adjoint), flipped(w, g.groups), None, adjoint)
+    gcol = matmul(gy_rows, _weight_matrix(w, g.groups))
+    return col2im(gcol, g, n, cg * g.groups)
+
+
+def grad_weight(gy_rows, col, g, w_shape):
+    """∂L/∂W = gYᵀ @ col per group, back in (O, C/G, *k) layout."""
+    o, cg = w_shape[:2]
+    gw = matmul(gy_rows.swapaxes(1, 2), col)  # (G, O/G, K·C/G)
+    gw = gw.reshape(o, -1, cg).swapaxes(1, 2)
+    return gw.reshape(w_shape)

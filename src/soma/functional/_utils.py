@@ -67,19 +67,18 @@ def binary_operands(a, b):
     Python numbers stay Python numbers (NumPy keeps them from widening an array), unless they
     must lift an integer tensor to float, in which case the tensor is cast instead.
     """
-    if isinstance(a, _xp.ndarray) or isinstance(a, (list, tuple)):
-        a = as_tensor(a)
-    if isinstance(b, _xp.ndarray) or isinstance(b, (list, tuple)):
-        b = as_tensor(b)
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
-        da, db = a.array.dtype, b.array.dtype
-        if da == db:
+        if a.array.dtype == b.array.dtype:
             return a, b
-    elif ta and isinstance(b, float) and a.array.dtype.kind == "f":
+    elif ta and type(b) is float and a.array.dtype.kind == "f":
         return a, b
-    elif tb and isinstance(a, float) and b.array.dtype.kind == "f":
+    elif tb and type(a) is float and b.array.dtype.kind == "f":
         return a, b
+    if not ta and isinstance(a, (_xp.ndarray, list, tuple)):
+        a, ta = as_tensor(a), True
+    if not tb and isinstance(b, (_xp.ndarray, list, tuple)):
+        b, tb = as_tensor(b), True
     if not ta and not tb:
         raise TypeError(f"expected at least one Tensor operand, got {type(a)} and {type(b)}")
     ra, da = _rank(a)
@@ -115,4 +114,5 @@ def pair(value, n=2, name="argument"):
 
 
 def shape_str(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """A shape as a plain tuple: ``(2, 3)``, ``(4,)``, ``()``."""
+    return str(tuple(int(s) for s in shape))

@@ -5,6 +5,13 @@ A pooling window over ``d`` spatial dimensions is described per dimension by its
 window: for each kernel offset (``k₁ × … × k_d`` of them) they take one strided view of the
 (padded) input holding that offset of every window, and combine the views element-wise. A loop
 over kernel offsets is short; every operation inside it is vectorised over the whole batch.
+
+Two memory layouts are supported. *Planes* is the input's own (N, C, H, W): a view of one
+offset is strided in H and W, so NumPy's innermost loop runs over one output row only (W_out
+elements, often 7-28), and each operation pays that loop's overhead per row. *Pixels* is
+(H, W, N·C), a transposed copy: there a view of one offset has the whole N·C batch of each pixel
+contiguous innermost, and each operation runs at memory speed. Kernels with many offsets
+(overlapping windows) repay the two transpositions; see ``use_pixels``.
 """
 
 import itertools
@@ -54,15 +61,15 @@ def check_input(op, x, d):
 class Windows:
     """The geometry of one pooling call over the trailing ``d`` dimensions of an input."""
 
-    def __init__(self, op, spatial, kernel, stride, padding, dilation=1, ceil_mode=False,
-                 max_pad_rule="effective"):
+    def __init__(self, op, spatial, kernel, stride, padding, dilation=1, ceil_mode=False):
         d = len(spatial)
         self.spatial = tuple(spatial)
         self.kernel = ntuple(kernel, d, op, "kernel_size")
         self.stride = ntuple(kernel if stride is None or stride == () else stride, d, op, "stride")
         self.padding = ntuple(padding, d, op, "padding")
         self.dilation = ntuple(dilation, d, op, "dilation")
-        self._check(op, max_pad_rule)
+        self.ceil_mode = bool(ceil_mode)
+        self._check(op)
         self.out = tuple(
             pool_output_size(n, k, s, p, dl, ceil_mode)
             for n, k, s, p, dl in zip(self.spatial, self.kernel, self.stride, self.padding,
@@ -85,20 +92,16 @@ class Windows:
         self.tiles = not self.needs_pad and all(
             s == k and dl == 1 and o * k == n for s, k, dl, o, n in
             zip(self.stride, self.kernel, self.dilation, self.out, self.spatial))
+        self.pixels = False  # layout of the arrays given to pad/slices/crop (see module doc)
 
-    def _check(self, op, max_pad_rule):
+    def _check(self, op):
         for name, values, low in (("kernel_size", self.kernel, 1), ("stride", self.stride, 1),
                                   ("dilation", self.dilation, 1), ("padding", self.padding, 0)):
             if any(v < low for v in values):
                 raise ValueError(f"{op}: {name} must be at least {low}, got {values}")
-        for k, p, dl in zip(self.kernel, self.padding, self.dilation):
-            effective = dl * (k - 1) + 1 if max_pad_rule == "effective" else k
-            if 2 * p > effective:
-                raise ValueError(
-                    f"{op}: padding should be at most half of the kernel size, but got "
-                    f"padding={self.padding} for kernel_size={self.kernel} and "
-                    f"dilation={self.dilation}"
-                )
+        if any(2 * p > k for k, p in zip(self.kernel, self.padding)):
+            raise ValueError(f"{op}: padding should be at most half of the kernel size, but got "
+                             f"padding={self.padding} for kernel_size={self.kernel}")
 
     @property
     def size(self) -> int:
@@ -112,34 +115,41 @@ class Windows:
         """Each kernel offset as a tuple of per-dimension indices, in row-major order."""
         return itertools.product(*(range(k) for k in self.kernel))
 
+    def _index(self, spatial):
+        return spatial + (Ellipsis,) if self.pixels else (Ellipsis,) + spatial
+
+    def _frame_shape(self, batch):
+        return self.padded + batch if self.pixels else batch + self.padded
+
     def slices(self):
         """For each offset, the index that views that element of every window (padded input)."""
         views = []
         for offset in self.offsets():
-            views.append((Ellipsis,) + tuple(
+            views.append(self._index(tuple(
                 slice(i * dl, i * dl + (o - 1) * s + 1, s)
                 for i, dl, o, s in zip(offset, self.dilation, self.out, self.stride)
-            ))
+            )))
         return views
 
     def pad(self, x, fill):
         """``x`` inside a (copied) frame of ``fill`` wide enough for every window; or ``x``."""
         if not self.needs_pad:
             return x
-        lead = x.shape[: x.ndim - len(self.spatial)]
-        padded = _xp.full(lead + self.padded, fill, dtype=x.dtype)
+        d = len(self.spatial)
+        batch = x.shape[d:] if self.pixels else x.shape[: x.ndim - d]
+        padded = _xp.full(self._frame_shape(batch), fill, dtype=x.dtype)
         padded[self.interior()] = x
         return padded
 
     def interior(self):
         """The index of the unpadded input inside the padded frame."""
-        return (Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(self.padding, self.spatial))
+        return self._index(tuple(slice(p, p + n) for p, n in zip(self.padding, self.spatial)))
 
-    def grad_frame(self, lead, dtype):
+    def grad_frame(self, batch, dtype):
         """A frame to accumulate the input gradient in (zeros unless windows tile the input)."""
         if self.tiles:
-            return _xp.empty(lead + self.padded, dtype=dtype)
-        return _xp.zeros(lead + self.padded, dtype=dtype)
+            return _xp.empty(self._frame_shape(batch), dtype=dtype)
+        return _xp.zeros(self._frame_shape(batch), dtype=dtype)
 
     def crop(self, frame):
         """The input-sized part of a padded frame."""

@@ -10,6 +10,8 @@ padded by repeating their last element, and scatters its gradient back with one 
 Global pooling is adaptive pooling to size 1: ``adaptive_avg_pool2d(x, 1)``.
 """
 
+import math
+
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._windows import Windows, check_input
@@ -45,9 +47,17 @@ def _regular(spatial, size):
 
 
 def along(x, matrix, axis):
-    """Multiply the vectors of ``x`` along ``axis`` by ``matrix`` (n_out × n_in)."""
-    y = _xp.tensordot(x, matrix, axes=([axis], [1]))
-    return _xp.moveaxis(y, -1, axis)
+    """Multiply the vectors of ``x`` along ``axis`` by ``matrix`` (n_out × n_in).
+
+    No transposition: the last axis is one matrix product ``x · Aᵀ``; any other axis is a
+    batch of products ``A · x[i]`` over the (before, n_in, after) view of ``x``.
+    """
+    before = math.prod(x.shape[:axis])
+    after = math.prod(x.shape[axis + 1:])
+    out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
+    if after == 1:
+        return (x.reshape(before, x.shape[axis]) @ matrix.T).reshape(out_shape)
+    return _xp.matmul(matrix, x.reshape(before, x.shape[axis], after)).reshape(out_shape)
 
 
 # ---------------------------------------------------------------------------- average
@@ -69,7 +79,7 @@ class Separable(Function):
             if a is not None:
                 y = along(y, a.astype(x.dtype, copy=False), x.ndim - d + i)
         ctx.matrices = matrices
-        return _xp.ascontiguousarray(y)
+        return y
 
     @staticmethod
     def backward(ctx, gy):
@@ -79,7 +89,7 @@ class Separable(Function):
         for i, a in enumerate(ctx.matrices):
             if a is not None:
                 g = along(g, a.T.astype(gy.dtype, copy=False), gy.ndim - d + i)
-        return _xp.ascontiguousarray(g)
+        return g
 
 
 class GlobalAvg(Function):
@@ -181,7 +191,8 @@ def scatter_planes(values, idx, shape, d):
 
 
 def _window_table(spatial, size):
-    """Flat in-plane positions of every window, shape (*size, K); short windows repeat their end."""
+    """Flat in-plane positions of every window, shape (*size, K) (short windows repeat their
+    last position, which changes neither the maximum nor which position is first)."""
     d = len(spatial)
     strides = [_prod(spatial[i + 1:]) for i in range(d)]
     flat = _xp.zeros((1,) * (2 * d), dtype=_xp.int64)

@@ -6,8 +6,12 @@ K = kH·kW values per channel and L blocks. ``fold`` sums such columns back into
 """
 
 from soma.autograd.function import Function
+from soma.backend import get_xp
 from soma.functional._conv_args import check_fits, expand
-from soma.functional._im2col import Geometry, col2im, im2col, output_size
+from soma.functional._geometry import (
+    Geometry, channels_last, interior, output_size, tap_regions,
+)
+from soma.functional._im2col import windows
 from soma.functional._utils import shape_str
 from soma.functional.shape import squeeze, unsqueeze
 
@@ -25,21 +29,40 @@ def _geometry(in_size, kernel_size, dilation, padding, stride, op):
     return Geometry(kernel, stride, dilation, pads, 1, tuple(in_size), out)
 
 
+_xp = get_xp()
+
+
+def _unfold(x, g):
+    """(N, C, *S) → (N, C·K, L) columns, channel-major rows as PyTorch orders them."""
+    n, c = x.shape[:2]
+    win = windows(channels_last(x, g), g)  # (N, *out, *k, C)
+    nd = len(g.kernel)
+    order = (0, 2 * nd + 1) + tuple(range(nd + 1, 2 * nd + 1)) + tuple(range(1, nd + 1))
+    return win.transpose(order).reshape(n, c * g.taps, g.positions)
+
+
+def _fold(cols, g, c):
+    """Adjoint of ``_unfold``: (N, C·K, L) → (N, C, *S), summing overlapping entries."""
+    n = cols.shape[0]
+    buf = _xp.zeros((n, c) + g.padded_size, dtype=cols.dtype)
+    taps = cols.reshape((n, c, g.taps) + g.out_size)
+    for t, region in enumerate(tap_regions(g)):
+        buf[(slice(None), slice(None)) + region] += taps[:, :, t]
+    return buf[interior(g)]
+
+
 class Unfold(Function):
     """cols[n, c·K + t, l] = x[n, c, position of tap t in block l]."""
 
     @staticmethod
     def forward(ctx, x, *, geometry):
-        n, c = x.shape[:2]
-        ctx.geometry, ctx.nc = geometry, (n, c)
-        col = im2col(x, geometry).reshape(-1, n, geometry.positions)
-        return col.swapaxes(0, 1)
+        ctx.geometry, ctx.channels = geometry, x.shape[1]
+        return _unfold(x, geometry)
 
     @staticmethod
     def backward(ctx, gy):
-        # ∂x = col2im(gy): each pixel gathers the gradient of every column entry it was copied to
-        n, c = ctx.nc
-        return col2im(gy.swapaxes(0, 1), ctx.geometry, n, c)
+        # ∂x = fold(gy): each pixel gathers the gradient of every column entry it was copied to
+        return _fold(gy, ctx.geometry, ctx.channels)
 
 
 class Fold(Function):
@@ -48,12 +71,11 @@ class Fold(Function):
     @staticmethod
     def forward(ctx, cols, *, geometry, channels):
         ctx.geometry = geometry
-        return col2im(cols.swapaxes(0, 1), geometry, cols.shape[0], channels)
+        return _fold(cols, geometry, channels)
 
     @staticmethod
     def backward(ctx, gy):
-        g = ctx.geometry
-        return im2col(gy, g).reshape(-1, gy.shape[0], g.positions).swapaxes(0, 1)
+        return _unfold(gy, ctx.geometry)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):

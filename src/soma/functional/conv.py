@@ -1,18 +1,25 @@
 """Convolutions in 1, 2 and 3 spatial dimensions, and their transposes.
 
 As in PyTorch (and in the lectures' neural networks) a "convolution" is a cross-correlation: the
-kernel is not flipped. ``y[n, o, p] = b[o] + Σ_{c, t} w[o, c, t] · x[n, g·C/G + c, p·s + t·d − pad]``
-for output position p, kernel tap t, stride s and dilation d, over the input channels of o's
-group.
+kernel is not flipped,
 
-The kernels are BLAS matrix products over strided views (``_im2col.py``), with vectorised
-kernels for depthwise convolutions (``_depthwise.py``). A transposed convolution is the adjoint
-(the input gradient) of a convolution, so it runs the same kernels in the other order.
+    y[n, o, p] = b[o] + Σ_{c, t} w[o, c, t] · x[n, g·C/G + c, p·s + t·d − pad]
+
+for output position p, kernel tap t, stride s and dilation d, over the input channels c of
+o's group g.
+
+The work is done by one of four kernel sets, picked per call by ``_kernels``: im2col and BLAS
+matrix products over strided views, channels-last (``_im2col.py``) or, for inputs with few
+channels, channel-major (``_im2col_narrow.py``); plain products for 1×1 convolutions
+(``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
+(``_depthwise.py``). Each set provides prepare/forward (y), prepare_grad/grad_input (∂x) and
+grad_weight (∂W). A transposed convolution is the adjoint (the input gradient) of a convolution,
+so it runs the same kernels in the other order.
 """
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional import _depthwise, _im2col
+from soma.functional import _depthwise, _im2col, _im2col_narrow, _pointwise
 from soma.functional._conv_args import (
     check_bias, check_input, conv_geometry, transpose_geometry,
 )
@@ -20,18 +27,41 @@ from soma.functional.shape import squeeze, unsqueeze
 
 _xp = get_xp()
 
+# Below this many input channels per group, im2col copies faster channel-major.
+_NARROW = 16
 
-def _kernels(g, in_per_group):
-    """The kernel set for this geometry: depthwise formulations or im2col + BLAS."""
+
+class _EmptyBatch:
+    """Kernels for a batch of zero items: empty outputs, zero weight gradients."""
+
+    @staticmethod
+    def prepare(x, g):
+        return x
+
+    prepare_grad = prepare
+
+    @staticmethod
+    def forward(x, w, b, g):
+        return _xp.zeros((0, w.shape[0]) + g.out_size, dtype=w.dtype)
+
+    @staticmethod
+    def grad_input(q, w, g, n):
+        return _xp.zeros((0, w.shape[1] * g.groups) + g.in_size, dtype=w.dtype)
+
+    @staticmethod
+    def grad_weight(q, p, g, w_shape):
+        return _xp.zeros(w_shape, dtype=q.dtype)
+
+
+def _kernels(g, in_per_group, batch):
+    """The kernel set for this call: depthwise, pointwise, im2col + BLAS (or an empty batch)."""
+    if batch == 0:
+        return _EmptyBatch
     if in_per_group == 1 and g.groups > 1:
-        return _depthwise.dense if _depthwise.use_dense(g) else _depthwise.taps
-    return _im2col
-
-
-def _channel_major(a):
-    """(N, C, *S) → C-contiguous (C, N, *S); free when ``a`` is channel-major already."""
-    a = a.swapaxes(0, 1)
-    return a if a.flags.c_contiguous else _xp.ascontiguousarray(a)
+        return _depthwise.Dense if _depthwise.use_dense(g) else _depthwise.Taps
+    if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
+        return _pointwise
+    return _im2col_narrow if in_per_group < _NARROW else _im2col
 
 
 def _bias_grad(gy):
@@ -43,7 +73,7 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
-        kernels = _kernels(geometry, w.shape[1])
+        kernels = _kernels(geometry, w.shape[1], x.shape[0])
         prepared = kernels.prepare(x, geometry)
         need_x, need_w, _ = ctx.needs_input_grad
         ctx.save(prepared if need_w else None, w if need_x else None)
@@ -55,10 +85,10 @@ class ConvNd(Function):
         prepared, w = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
-        gy_cm = _channel_major(gy)
+        q = kernels.prepare_grad(gy, g) if need_x or need_w else None
         # ∂x = Wᵀ ⋆ᵀ gy (a transposed convolution),  ∂W = gy ⋆ x,  ∂b = Σ_{n, p} gy
-        gx = kernels.grad_input(gy_cm, w, g, ctx.n) if need_x else None
-        gw = kernels.grad_weight(gy_cm, prepared, g, ctx.w_shape) if need_w else None
+        gx = kernels.grad_input(q, w, g, ctx.n) if need_x else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
 
@@ -68,24 +98,25 @@ class ConvTransposeNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
-        kernels = _kernels(geometry, w.shape[1])
-        y = kernels.grad_input(_channel_major(x), w, geometry, x.shape[0])
+        kernels = _kernels(geometry, w.shape[1], x.shape[0])
+        q = kernels.prepare_grad(x, geometry)
+        y = kernels.grad_input(q, w, geometry, x.shape[0])
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save(_channel_major(x) if need_w else None, w if need_x else None)
+        ctx.save(q if need_w else None, w if need_x else None)
         ctx.geometry, ctx.kernels, ctx.w_shape = geometry, kernels, w.shape
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        x_cm, w = ctx.saved
+        q, w = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
         # the adjoint of the adjoint is the convolution: ∂x = W ⋆ gy,  ∂W = x ⋆ gy
         prepared = kernels.prepare(gy, g) if need_x or need_w else None
         gx = kernels.forward(prepared, w, None, g) if need_x else None
-        gw = kernels.grad_weight(x_cm, prepared, g, ctx.w_shape) if need_w else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
 

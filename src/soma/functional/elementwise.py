@@ -13,7 +13,7 @@ _xp = get_xp()
 
 
 def _shape(a):
-    return a.shape if hasattr(a, "shape") else ()
+    return a.shape if isinstance(a, _xp.ndarray) else ()
 
 
 def _broadcast_error(op, a, b):
@@ -23,13 +23,12 @@ def _broadcast_error(op, a, b):
     )
 
 
-def _check_broadcast(op, a, b):
-    sa, sb = _shape(a), _shape(b)
-    if sa == sb or not sa or not sb:
-        return
-    for x, y in zip(reversed(sa), reversed(sb)):
-        if x != y and x != 1 and y != 1:
-            raise _broadcast_error(op, a, b)
+def _broadcasting(op, fn, a, b):
+    """``fn(a, b)``, turning NumPy's broadcast error into one that names the op and shapes."""
+    try:
+        return fn(a, b)
+    except ValueError:
+        raise _broadcast_error(op, a, b) from None
 
 
 # ---------------------------------------------------------------------------- add / sub
@@ -38,9 +37,8 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("add", a, b)
         ctx.shapes = (_shape(a), _shape(b))
-        return a + b
+        return _broadcasting("add", _xp.add, a, b)
 
     @staticmethod
     def backward(ctx, gy):
@@ -62,9 +60,8 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("sub", a, b)
         ctx.shapes = (_shape(a), _shape(b))
-        return a - b
+        return _broadcasting("sub", _xp.subtract, a, b)
 
     @staticmethod
     def backward(ctx, gy):
@@ -90,9 +87,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("mul", a, b)
         ctx.save(a, b)
-        return a * b
+        return _broadcasting("mul", _xp.multiply, a, b)
 
     @staticmethod
     def backward(ctx, gy):
@@ -117,9 +113,8 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("div", a, b)
         with _xp.errstate(divide="ignore", invalid="ignore"):
-            y = a / b
+            y = _broadcasting("div", _xp.true_divide, a, b)
         ctx.save(b, y)
         ctx.shape_a = _shape(a)
         return y
@@ -208,9 +203,8 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("pow", a, b)
-        with _xp.errstate(divide="ignore", invalid="ignore"):
-            y = a**b
+        with _xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            y = _broadcasting("pow", _xp.power, a, b)
         ctx.save(a, b, y)
         return y
 
@@ -589,9 +583,8 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("maximum", a, b)
         ctx.save(a, b)
-        return _xp.maximum(a, b)
+        return _broadcasting("maximum", _xp.maximum, a, b)
 
     @staticmethod
     def backward(ctx, gy):
@@ -604,9 +597,8 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _check_broadcast("minimum", a, b)
         ctx.save(a, b)
-        return _xp.minimum(a, b)
+        return _broadcasting("minimum", _xp.minimum, a, b)
 
     @staticmethod
     def backward(ctx, gy):

@@ -27,22 +27,24 @@ class RowNorm(Function):
     @staticmethod
     def forward(ctx, x, w, b, *, rows, view, wshape, spec, eps, on_stats=None):
         xr = x.reshape(rows)
-        s = rows[1]
-        mean = xr.sum(axis=1, keepdims=True) / x.dtype.type(s)
+        t = x.dtype.type
+        mean = xr.sum(axis=1, keepdims=True) / t(rows[1])
         xhat = xr - mean
-        var = _xp.einsum("rs,rs->r", xhat, xhat)[:, None] / x.dtype.type(s)
-        invstd = 1.0 / _xp.sqrt(var + x.dtype.type(eps))
+        var = _xp.einsum("rs,rs->r", xhat, xhat)[:, None] / t(rows[1])
+        invstd = 1.0 / _xp.sqrt(var + t(eps))
         xhat *= invstd
         if on_stats is not None:
-            on_stats(mean[:, 0], var[:, 0], s)
-        y = xhat.reshape(view)
-        if w is not None:
-            y = y * w.reshape(wshape)
-        if b is not None:
-            y = y + b.reshape(wshape)
+            on_stats(mean[:, 0], var[:, 0], rows[1])
         ctx.save(xhat, invstd, w)
         ctx.b_shape = None if b is None else b.shape
         ctx.view, ctx.wshape, ctx.spec = view, wshape, spec
+        y = xhat.reshape(view)
+        if w is not None:
+            y = y * w.reshape(wshape)
+            if b is not None:
+                y += b.reshape(wshape)
+        elif b is not None:
+            y = y + b.reshape(wshape)
         return y.reshape(x.shape)
 
     @staticmethod
@@ -50,24 +52,23 @@ class RowNorm(Function):
         xhat, invstd, w = ctx.saved
         g = gy.reshape(ctx.view)
         need_x, need_w, need_b = ctx.needs_input_grad
-        sum_axes = (0,) if len(ctx.view) == 2 else (0, 2)
         gw = gb = None
         if need_w:
             gw = _xp.einsum(ctx.spec, g, xhat.reshape(ctx.view)).reshape(w.shape)
         if need_b:
-            gb = g.sum(axis=sum_axes).reshape(ctx.b_shape)
-        gx = None
-        if need_x:
-            gh = (g if w is None else g * w.reshape(ctx.wshape)).reshape(xhat.shape)
-            s = xhat.shape[1]
-            mean_g = gh.sum(axis=1, keepdims=True) / gy.dtype.type(s)
-            mean_gx = _xp.einsum("rs,rs->r", gh, xhat)[:, None] / gy.dtype.type(s)
-            # dL/dx = (g − mean(g) − x̂·mean(g·x̂)) / σ
-            gx = gh - mean_g
-            gx -= xhat * mean_gx
-            gx *= invstd
-            gx = gx.reshape(gy.shape)
-        return gx, gw, gb
+            gb = g.sum(axis=(0,) if len(ctx.view) == 2 else (0, 2)).reshape(ctx.b_shape)
+        if not need_x:
+            return None, gw, gb
+        gh = (g if w is None else g * w.reshape(ctx.wshape)).reshape(xhat.shape)
+        t = gy.dtype.type
+        mean_g = gh.sum(axis=1, keepdims=True) / t(xhat.shape[1])
+        mean_gx = _xp.einsum("rs,rs->r", gh, xhat)[:, None] / t(xhat.shape[1])
+        # dL/dx = (g − mean(g) − x̂·mean(g·x̂)) / σ
+        gx = xhat * -mean_gx
+        gx += gh
+        gx -= mean_g
+        gx *= invstd
+        return gx.reshape(gy.shape), gw, gb
 
 
 def _check_param(op, name, t, shape):

@@ -13,10 +13,43 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 import math
 
 from soma.autograd.function import Function
-from soma.backend import get_xp
+from soma.backend import get_xp, transpose2d
 from soma.functional._windows import Windows, check_input
 
 _xp = get_xp()
+
+
+# ---------------------------------------------------------------------------- layouts
+def use_pixels(win, lead):
+    """Pool in the pixels layout (see ``_windows.py``) when there are many kernel offsets and
+    the batch of planes is longer than an output row (the two layouts' innermost loops)."""
+    planes = math.prod(lead)
+    return win.size > 4 and planes >= 16 and planes > win.out[-1]
+
+
+def to_pixels(x, d):
+    """(*lead, *spatial) → (*spatial, prod(lead)), a transposed copy."""
+    spatial = x.shape[x.ndim - d:]
+    planes = x.size // max(1, math.prod(spatial))
+    return transpose2d(x.reshape(planes, -1)).reshape(spatial + (planes,))
+
+
+def to_planes(t, lead):
+    """(*spatial, prod(lead)) → (*lead, *spatial), the inverse of ``to_pixels``."""
+    spatial = t.shape[:-1]
+    return transpose2d(t.reshape(-1, t.shape[-1])).reshape(tuple(lead) + spatial)
+
+
+def _enter(ctx, x, win):
+    """Pick the layout for this call; return the input in it."""
+    d = len(win.spatial)
+    ctx.lead = x.shape[: x.ndim - d]
+    win.pixels = use_pixels(win, ctx.lead)
+    return to_pixels(x, d) if win.pixels else x
+
+
+def _batch_shape(win, lead, g):
+    return g.shape[len(win.spatial):] if win.pixels else lead
 
 
 def _offset_dtype(n):
@@ -24,7 +57,11 @@ def _offset_dtype(n):
 
 
 def _first_argmax(frame, views, y):
-    """Index (into ``views``) of the first view equal to ``y`` at each output position."""
+    """Index (into ``views``) of the first view equal to ``y`` at each output position.
+
+    NOTE: a window whose maximum is NaN matches no view and reports offset 0 (its gradient goes
+    to the window's first element; PyTorch's goes to the NaN). The forward value is NaN in both.
+    """
     kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
     found = frame[views[0]] == y
     for k in range(1, len(views)):
@@ -42,7 +79,7 @@ class MaxPool(Function):
 
     @staticmethod
     def forward(ctx, x, *, win, return_indices):
-        frame = win.pad(x, -_xp.inf)
+        frame = win.pad(_enter(ctx, x, win), -_xp.inf)
         views = win.slices()
         y = frame[views[0]].copy()
         for view in views[1:]:
@@ -52,25 +89,31 @@ class MaxPool(Function):
             kidx = _first_argmax(frame, views, y)
         ctx.save(kidx)
         ctx.win = win
-        ctx.lead = x.shape[: x.ndim - len(win.spatial)]
+        if win.pixels:
+            y = to_planes(y, ctx.lead)
         if not return_indices:
             return y
         ctx.mark_non_differentiable(1)
-        return y, win.flat_starts() + win.flat_offsets()[kidx]
+        starts = win.flat_starts()
+        if win.pixels:
+            return y, to_planes(starts[..., None] + win.flat_offsets()[kidx], ctx.lead)
+        return y, starts + win.flat_offsets()[kidx]
 
     @staticmethod
     def backward(ctx, gy, _gi=None):
         (kidx,) = ctx.saved
         win = ctx.win
-        gframe = win.grad_frame(ctx.lead, gy.dtype)
+        g = to_pixels(gy, len(win.spatial)) if win.pixels else gy
+        gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
         # dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere
         for k, view in enumerate(win.slices()):
             hit = kidx == k
             if win.disjoint:
-                _xp.multiply(gy, hit, out=gframe[view])
+                _xp.multiply(g, hit, out=gframe[view])
             else:
-                gframe[view] += gy * hit
-        return win.crop(gframe)
+                gframe[view] += g * hit
+        gx = win.crop(gframe)
+        return to_planes(gx, ctx.lead) if win.pixels else gx
 
 
 def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -150,30 +193,32 @@ class SumPool(Function):
 
     @staticmethod
     def forward(ctx, x, *, win, divisor):
-        frame = win.pad(x, 0)
+        frame = win.pad(_enter(ctx, x, win), 0)
         views = win.slices()
         y = frame[views[0]].copy()
         for view in views[1:]:
             y += frame[view]
-        _divide(y, divisor)
         ctx.win = win
+        if win.pixels and hasattr(divisor, "ndim"):
+            divisor = divisor[..., None]  # one per output pixel, broadcast over the batch
         ctx.divisor = divisor
-        ctx.lead = x.shape[: x.ndim - len(win.spatial)]
-        return y
+        _divide(y, divisor)
+        return to_planes(y, ctx.lead) if win.pixels else y
 
     @staticmethod
     def backward(ctx, gy):
         win = ctx.win
         # dL/dx_j = Σ over the windows w containing j of dL/dy_w / divisor_w
-        g = gy.copy()
+        g = to_pixels(gy, len(win.spatial)) if win.pixels else gy.copy()
         _divide(g, ctx.divisor)
-        gframe = win.grad_frame(ctx.lead, gy.dtype)
+        gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
         for view in win.slices():
             if win.disjoint:
                 gframe[view] = g
             else:
                 gframe[view] += g
-        return win.crop(gframe)
+        gx = win.crop(gframe)
+        return to_planes(gx, ctx.lead) if win.pixels else gx
 
 
 def _divide(y, divisor):
@@ -208,7 +253,7 @@ def _window_counts(win, count_include_pad):
 def _avg_pool(op, d, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     check_input(op, x, d)
-    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode, "kernel")
+    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must be non-zero")

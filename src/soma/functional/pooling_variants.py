@@ -128,7 +128,7 @@ def min_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 # ---------------------------------------------------------------------------- sum pooling
 def _sum_pool(op, d, x, kernel_size, stride, padding, ceil_mode):
     check_input(op, x, d)
-    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode, "kernel")
+    win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode)
     return SumPool.apply(x, win=win, divisor=1)
 
 
@@ -146,9 +146,8 @@ def sum_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
 def sum_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
     """2D sum pooling (soma's addition, named by the lectures): the sum of each window.
 
-    The same windows as ``avg_pool2d`` (zero padding), without the division; equal to PyTorch's
-    ``avg_pool2d(..., divisor_override=kH·kW)`` and, for non-negative powers, ``lp_pool2d(x, 1,
-    ...)``.
+    The same windows as ``avg_pool2d`` (zero padding), without the division: PyTorch's
+    ``avg_pool2d(..., divisor_override=1)``, and without padding ``lp_pool2d(x, 1, ...)``.
 
     Example:
         >>> import soma

@@ -128,9 +128,14 @@ class Nearest(Function):
 
 def _scatter_axis(g, idx, n_in, axis):
     n_out = idx.shape[0]
-    if n_out % n_in == 0 and _xp.array_equal(idx, _xp.arange(n_out) // (n_out // n_in)):
-        shape = g.shape[:axis] + (n_in, n_out // n_in) + g.shape[axis + 1:]
-        return g.reshape(shape).sum(axis=axis + 1)
+    k = n_out // n_in
+    if n_out % n_in == 0 and _xp.array_equal(idx, _xp.arange(n_out) // k):
+        # integer factor: output r, r + k, r + 2k … read input r, r + 1, …: sum k strided views
+        lead = (slice(None),) * axis
+        total = g[lead + (slice(0, None, k),)].copy()
+        for r in range(1, k):
+            total += g[lead + (slice(r, None, k),)]
+        return total
     onehot = (idx[None, :] == _xp.arange(n_in)[:, None]).astype(g.dtype)  # (in, out)
     return along(g, onehot, axis)
 
@@ -151,7 +156,10 @@ def _output_geometry(x, d, size, scale_factor, recompute_scale_factor, mode):
         return tuple(int(s) for s in size), (None,) * d
     if scale_factor is None:
         raise ValueError("interpolate: either size or scale_factor should be defined")
-    scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * d
+    if isinstance(scale_factor, (tuple, list)):
+        scales = tuple(scale_factor)
+    else:
+        scales = (scale_factor,) * d
     if len(scales) != d:
         raise ValueError(f"interpolate: input with spatial size {spatial} needs a scale_factor "
                          f"of {d} elements, got {scales}")
@@ -172,6 +180,8 @@ def _check_mode(x, mode, align_corners):
     if x.ndim not in (3, 4, 5):
         raise ValueError(f"interpolate: expected 3D, 4D or 5D input (N, C, *spatial), got shape "
                          f"{tuple(x.shape)}")
+    if mode not in ("nearest", "nearest-exact") and x.dtype.kind != "f":
+        raise TypeError(f"interpolate: mode '{mode}' needs a floating-point input, got {x.dtype}")
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != x.ndim - 2:
         raise ValueError(f"interpolate: mode '{mode}' needs {_MODE_DIMS[mode] + 2}D input, got "
                          f"shape {tuple(x.shape)}")

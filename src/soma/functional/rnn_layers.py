@@ -9,7 +9,7 @@ between while training) and checks the arguments.
 
 from soma.autograd.tensor import Tensor
 from soma.functional._utils import shape_str
-from soma.functional.dropout import dropout as _dropout
+from soma.functional.dropout_family import dropout as _dropout
 from soma.functional.recurrent import GRULayer, LSTMLayer, RNNLayer, check_batch_sizes
 from soma.functional.shape import cat, stack, transpose, unbind, unsqueeze
 

@@ -1,4 +1,4 @@
-"""Max unpooling: the partial inverse of max pooling (values back at their maxima, zeros elsewhere)."""
+"""Max unpooling: the partial inverse of max pooling (maxima back in place, zeros elsewhere)."""
 
 import math
 

@@ -1,8 +1,28 @@
-"""Seeing inside models and runs: plots of training curves, LR sweeps and confusion matrices.
+"""Looking inside models and runs: summaries with parameters and mult-adds, gradient
+diagnostics, pictures of filters, feature maps and gradient flow, and plots of training runs
+(loss/metric curves, LR-finder sweeps, confusion matrices).
 
 matplotlib is imported lazily, when a plot is drawn (``pip install soma[plot]``).
 """
 
+from soma.inspection.gradients import GradientReport, LayerGradient, gradient_report
 from soma.inspection.plots import plot_confusion_matrix, plot_history, plot_lr_find
+from soma.inspection.summary import ModelSummary, summary
+from soma.inspection.visualize import (
+    feature_maps, plot_feature_maps, plot_filters, plot_gradient_flow,
+)
 
-__all__ = ["plot_confusion_matrix", "plot_history", "plot_lr_find"]
+__all__ = [
+    "GradientReport",
+    "LayerGradient",
+    "ModelSummary",
+    "feature_maps",
+    "gradient_report",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_gradient_flow",
+    "plot_history",
+    "plot_lr_find",
+    "summary",
+]

@@ -64,7 +64,8 @@ def plot_history(history, path, keys=None, title: str | None = None) -> str:
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
     epochs = history["epoch"]
     for ax, key in zip(axes[0], keys):
-        ax.plot(epochs, history[key], marker="o", markersize=3, label="train" if key != "lr" else "lr")
+        label = "train" if key != "lr" else "lr"
+        ax.plot(epochs, history[key], marker="o", markersize=3, label=label)
         if "val_" + key in history:
             ax.plot(epochs, history["val_" + key], marker="o", markersize=3, label="validation")
         if key == "lr":
@@ -79,7 +80,8 @@ def plot_history(history, path, keys=None, title: str | None = None) -> str:
 
 
 def plot_lr_find(result, path, title: str = "learning-rate finder") -> str:
-    """The LR finder's sweep: raw and smoothed loss against the rate (log axis), suggestion marked."""
+    """The LR finder's sweep: raw and smoothed loss against the rate (log axis), suggestion
+    marked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.lrs, result.losses, alpha=0.3, label="loss")
@@ -107,7 +109,7 @@ def plot_confusion_matrix(matrix, path, class_names=None, normalize: bool = Fals
         raise ValueError(f"plot_confusion_matrix: expected a square matrix, got shape {cm.shape}")
     shown = cm / _xp.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     n = len(cm)
-    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(n)]
+    names = [str(c) for c in (class_names if class_names is not None else range(n))]
     plt = _pyplot()
     size = min(max(4.0, 0.5 * n + 2), 16.0)
     fig, ax = plt.subplots(figsize=(size, size))

@@ -15,7 +15,8 @@ The default is the common modern reading of it: tanh activations, average poolin
 subsampling layers, every C3 map connected to every S2 map, and a linear output layer trained
 with cross-entropy. What the paper did differently, and the options that come closer:
 
-* activation: the paper squashes with a scaled tanh, 1.7159·tanh(2a/3): ``activation="scaled_tanh"``
+* activation: the paper squashes with a scaled tanh, 1.7159·tanh(2a/3):
+  ``activation="scaled_tanh"``
   (``"relu"`` gives today's usual choice);
 * S2/S4: the paper's subsampling sums each 2×2 block, multiplies by a trainable coefficient,
   adds a trainable bias and applies the squashing function; ``pooling="avg"`` (default) is that
@@ -93,6 +94,7 @@ class LeNet5(nn.Module):
 
     def forward(self, x):
         if x.ndim != 4 or tuple(x.shape[2:]) != (32, 32):
-            raise ValueError(f"LeNet5 expects inputs of shape (N, C, 32, 32), got {tuple(x.shape)}; "
-                             "resize or pad smaller images (MNIST's 28×28 are padded by 2)")
+            raise ValueError(f"LeNet5 expects inputs of shape (N, C, 32, 32), got "
+                             f"{tuple(x.shape)}; resize or pad smaller images (MNIST's 28×28 "
+                             "are padded by 2)")
         return self.classifier(self.features(x))

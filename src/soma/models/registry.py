@@ -50,7 +50,8 @@ def model_info(name: str) -> ModelInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; available models: {', '.join(sorted(_REGISTRY))}") from None
+        names = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown model {name!r}; available models: {names}") from None
 
 
 def get_model(name: str, **kwargs):

@@ -38,7 +38,8 @@ class SimpleCNN(nn.Module):
         super().__init__()
         self.pooling = pooling
         # First sequence: CONV -> BatchNorm -> ReLU -> Dropout (-> pool)
-        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=32, kernel_size=3, stride=1, padding=1)
+        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=32, kernel_size=3, stride=1,
+                               padding=1)
         self.bn1 = nn.BatchNorm2d(32)
         self.relu1 = nn.ReLU()
         self.dropout1 = nn.Dropout(dropout)

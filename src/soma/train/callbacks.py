@@ -110,14 +110,15 @@ class EarlyStopping(Callback):
         if self._watch.improved(value):
             self._watch.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.array.copy() for k, v in trainer.model.state_dict().items()}
+                state = trainer.model.state_dict()
+                self.best_weights = {k: v.array.copy() for k, v in state.items()}
             return
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
-            trainer.stop(f"early stopping at epoch {epoch}: {self._watch.monitor} has not improved "
-                         f"for {self.wait} epochs (best {self._watch.best:.4g} at epoch "
-                         f"{self.best_epoch})")
+            trainer.stop(f"early stopping at epoch {epoch}: {self._watch.monitor} has not "
+                         f"improved for {self.wait} epochs (best {self._watch.best:.4g} at "
+                         f"epoch {self.best_epoch})")
 
     def on_train_end(self, trainer):
         if self.best_weights is not None and self.best_epoch != trainer.epoch:
@@ -185,11 +186,13 @@ class LRSchedulerCallback(Callback):
 
     def __init__(self, scheduler, interval: str = "epoch", monitor: str = "val_loss"):
         if interval not in ("epoch", "batch"):
-            raise ValueError(f"LRSchedulerCallback: interval must be 'epoch' or 'batch', got {interval!r}")
+            raise ValueError("LRSchedulerCallback: interval must be 'epoch' or 'batch', "
+                             f"got {interval!r}")
         self.scheduler, self.interval = scheduler, interval
         self.plateau = _wants_metric(scheduler)
         if self.plateau and interval == "batch":
-            raise ValueError(f"{type(scheduler).__name__} needs a monitored value: use interval='epoch'")
+            raise ValueError(f"{type(scheduler).__name__} needs a monitored value: "
+                             "use interval='epoch'")
         self._watch = _Monitor(monitor, "min")
 
     def on_batch_end(self, trainer, batch, logs):
@@ -227,10 +230,10 @@ class GradientClipping(Callback):
 
 
 class WeightPenalty(Callback):
-    """Add λ₁Σ|w| (L1) and/or λ₂Σw² (L2) over the weights to the training loss.
+    """Add λ₁Σ|w| (L1) and/or λ₂Σw² (L2) to the training loss (``soma.nn.utils`` penalties).
 
-    "Weights" are the parameters with two or more dimensions (biases and normalisation
-    scales are left alone) unless ``include_bias``.
+    Every parameter except biases is penalised, as ``soma.nn.utils.l1_penalty`` does for a
+    module; ``include_bias=True`` penalises the biases too. Validation losses stay unpenalised.
     """
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, include_bias: bool = False):
@@ -239,13 +242,14 @@ class WeightPenalty(Callback):
         self.l1, self.l2, self.include_bias = l1, l2, include_bias
 
     def penalty(self, model):
-        weights = [p for p in model.parameters() if p.requires_grad and (self.include_bias or p.ndim > 1)]
+        from soma.nn.utils import l1_penalty, l2_penalty
+
+        params = list(model.parameters()) if self.include_bias else model
         total = 0.0
-        for w in weights:
-            if self.l1:
-                total = total + self.l1 * w.abs().sum()
-            if self.l2:
-                total = total + self.l2 * (w * w).sum()
+        if self.l1:
+            total = total + l1_penalty(params, self.l1)
+        if self.l2:
+            total = total + l2_penalty(params, self.l2)
         return total
 
     def on_loss(self, trainer, loss):
@@ -278,7 +282,8 @@ class GradientMonitor(Callback):
     ``self.reports`` keeps one ``(epoch, vanishing, exploding)`` tuple per epoch.
     """
 
-    def __init__(self, low: float = 1e-7, high: float = 1e3, every: int = 10, verbose: bool = True):
+    def __init__(self, low: float = 1e-7, high: float = 1e3, every: int = 10,
+                 verbose: bool = True):
         self.low, self.high, self.every, self.verbose = low, high, every, verbose
         self.reports = []
         self._max, self._min = {}, {}
@@ -301,7 +306,11 @@ class GradientMonitor(Callback):
         exploding = sorted(n for n, v in self._min.items() if v > self.high)
         self.reports.append((epoch, vanishing, exploding))
         if self.verbose and (vanishing or exploding):
-            parts = ([f"vanishing gradients (norm < {self.low:g}): " + ", ".join(vanishing)] if vanishing else [])
-            parts += ([f"exploding gradients (norm > {self.high:g}): " + ", ".join(exploding)] if exploding else [])
+            parts = []
+            if vanishing:
+                parts.append(f"vanishing gradients (norm < {self.low:g}): " + ", ".join(vanishing))
+            if exploding:
+                parts.append(f"exploding gradients (norm > {self.high:g}): "
+                             + ", ".join(exploding))
             print(f"GradientMonitor, epoch {epoch}: " + "; ".join(parts), file=sys.stderr)
 

@@ -39,7 +39,8 @@ def get_loss(loss):
         raise ValueError(f"unknown loss {loss!r}; give a callable or one of {sorted(LOSSES)}")
     cls = getattr(nn, LOSSES[loss.lower()], None)
     if cls is None:
-        raise ValueError(f"loss {loss!r} needs soma.nn.{LOSSES[loss.lower()]}, which this build lacks")
+        raise ValueError(f"loss {loss!r} needs soma.nn.{LOSSES[loss.lower()]}, "
+                         "which this build lacks")
     return cls()
 
 
@@ -75,9 +76,8 @@ def as_loader(data, batch_size: int = 32, shuffle: bool = False, generator=None)
         return data
     if isinstance(data, tuple) and len(data) == 2 and all(_is_tensor_like(v) for v in data):
         data = TensorDataset(*data)
-    if isinstance(data, Dataset) or (
-        hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, (list, tuple))
-    ):
+    map_style = hasattr(data, "__getitem__") and hasattr(data, "__len__")
+    if isinstance(data, Dataset) or (map_style and not isinstance(data, (list, tuple))):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
     if not hasattr(data, "__iter__"):
         raise TypeError(f"training data must be a DataLoader, a Dataset or (inputs, targets); "

@@ -34,7 +34,7 @@ def _fresh_metrics(metrics) -> list:
 
 
 def default_metrics(loss_fn) -> list:
-    """``["accuracy"]`` for classification losses, nothing otherwise (the loss is logged anyway)."""
+    """``["accuracy"]`` for classification losses, none otherwise (the loss is logged anyway)."""
     return ["accuracy"] if type(loss_fn).__name__ in ("CrossEntropyLoss", "NLLLoss") else []
 
 
@@ -143,7 +143,8 @@ class Trainer:
             loss_mean.update(value, batch_size_of(x, y))
             for m in metrics:
                 m.update(output.detach(), y)
-            self._call("on_batch_end", self.batch, {"batch_loss": value, **_results(loss_mean, metrics)})
+            logs = {"batch_loss": value, **_results(loss_mean, metrics)}
+            self._call("on_batch_end", self.batch, logs)
         return _results(loss_mean, metrics)
 
     def _call(self, hook: str, *args):
@@ -224,7 +225,8 @@ def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dic
         >>> model = soma.nn.Linear(2, 2)
         >>> with soma.no_grad():
         ...     _ = model.weight.copy_(soma.eye(2)), model.bias.zero_()
-        >>> evaluate(model, (soma.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]]), soma.tensor([0, 1, 0])))
+        >>> x, y = soma.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]]), soma.tensor([0, 1, 0])
+        >>> evaluate(model, (x, y))
         {'accuracy': 0.6666666666666666}
     """
     loader = as_loader(data, batch_size)

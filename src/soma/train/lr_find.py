@@ -37,8 +37,9 @@ class LRFinderResult:
         return self.lrs[skip_start + int(_xp.argmin(slope))]
 
     def to_dict(self) -> dict:
-        return {"lrs": list(self.lrs), "losses": list(self.losses), "smoothed": list(self.smoothed),
-                "diverged": self.diverged, "suggestion": self.suggestion}
+        return {"lrs": list(self.lrs), "losses": list(self.losses),
+                "smoothed": list(self.smoothed), "diverged": self.diverged,
+                "suggestion": self.suggestion}
 
     def plot(self, path, title: str = "learning-rate finder") -> str:
         """Save the curve (log lr vs smoothed loss, suggestion marked) as a PNG."""
@@ -97,7 +98,8 @@ def lr_find(model, data, loss="cross_entropy", optimizer="sgd", *, start_lr: flo
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     if num_iter < 2 or not 0 <= smooth < 1:
-        raise ValueError(f"lr_find: need num_iter >= 2 and 0 <= smooth < 1, got {num_iter}, {smooth}")
+        raise ValueError(f"lr_find: need num_iter >= 2 and 0 <= smooth < 1, "
+                         f"got {num_iter} and {smooth}")
     if isinstance(optimizer, type):
         optimizer = optimizer(model.parameters(), lr=start_lr)
     optimizer = get_optimizer(optimizer, model)

@@ -77,8 +77,9 @@ def confusion_matrix(output, target, num_classes: int | None = None):
         num_classes = int(max(pred.max(initial=-1), t.max(initial=-1))) + 1
     for name, labels in (("target", t), ("prediction", pred)):
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            bad = labels[(labels < 0) | (labels >= num_classes)]
             raise ValueError(f"confusion_matrix: {name} labels outside [0, {num_classes}): "
-                             f"{sorted(set(labels[(labels < 0) | (labels >= num_classes)].tolist()))[:10]}")
+                             f"{sorted(set(bad.tolist()))[:10]}")
     flat = _xp.bincount(t * num_classes + pred, minlength=num_classes * num_classes)
     return flat.reshape(num_classes, num_classes)
 
@@ -352,5 +353,7 @@ def get_metric(metric) -> Metric:
             return TopKAccuracy(int(name[3:-9]))
         if name in _BY_NAME:
             return _BY_NAME[name]()
-        raise ValueError(f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} and 'topK_accuracy'")
-    raise TypeError(f"a metric must be a name or a soma.train.metrics.Metric, got {type(metric).__name__}")
+        raise ValueError(f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} "
+                         "and 'topK_accuracy'")
+    raise TypeError("a metric must be a name or a soma.train.metrics.Metric, "
+                    f"got {type(metric).__name__}")

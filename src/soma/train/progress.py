@@ -11,7 +11,7 @@ from soma.train.callbacks import Callback
 
 
 def format_logs(logs: dict, skip=("epoch",)) -> str:
-    """``loss 0.1234  accuracy 0.9712  lr 1.00e-03  time 2.1s``: scalars only, short."""
+    """``loss 0.1234  accuracy 0.9712  lr 1.00e-03  time 2.1s``: scalars only, 4 digits."""
     parts = []
     for key, value in logs.items():
         if key in skip or not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -21,7 +21,7 @@ def format_logs(logs: dict, skip=("epoch",)) -> str:
         elif key == "lr":
             parts.append(f"lr {value:.2e}")
         else:
-            parts.append(f"{key} {value:.4f}")
+            parts.append(f"{key} {value:.4g}")
     return "  ".join(parts)
 
 

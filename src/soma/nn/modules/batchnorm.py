@@ -15,7 +15,7 @@ class _NormBase(Module):
     """Parameters and running statistics shared by batch and instance normalization."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_features <= 0:
             raise ValueError(f"{type(self).__name__}: num_features must be positive, got "
@@ -28,12 +28,10 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dtype))
-            self.bias = Parameter(zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", Parameter(ones(num_features, dtype=dtype))
+                                if affine else None)
+        self.register_parameter("bias", Parameter(zeros(num_features, dtype=dtype))
+                                if affine and bias else None)
         if track_running_stats:
             self.running_mean = Buffer(zeros(num_features, dtype=dtype))
             self.running_var = Buffer(ones(num_features, dtype=dtype))
@@ -53,8 +51,9 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             self.weight.array[...] = 1
+        if self.bias is not None:
             self.bias.array[...] = 0
 
     def _check_channels(self, x, dim=1):
@@ -66,7 +65,8 @@ class _NormBase(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
@@ -108,6 +108,7 @@ class BatchNorm2d(_BatchNorm):
         eps: added to the variance (default 1e-5).
         momentum: weight of each new batch in the running statistics (default 0.1), or None.
         affine: learn γ (``weight``, init 1) and β (``bias``, init 0).
+        bias: with ``affine``, also learn β (default True; keyword only).
         track_running_stats: keep running statistics; if False, batch statistics are used in
             evaluation too.
 

@@ -221,7 +221,7 @@ class _ConvTransposeNd(_ConvNd):
                          True, output_padding, groups, bias, padding_mode, device, dtype)
 
     def _output_padding(self, input, output_size):
-        """The output_padding that gives ``output_size`` (PyTorch's rule), or the configured one."""
+        """The output_padding giving ``output_size`` (PyTorch's rule), else the configured one."""
         if output_size is None:
             return self.output_padding
         nd = self._nd

@@ -4,7 +4,7 @@ import numbers
 import warnings
 
 from soma.autograd.factory import ones, zeros
-from soma.functional.local_response_norm import local_response_norm
+from soma.functional.response_norm import local_response_norm
 from soma.functional.normalization import group_norm, instance_norm, layer_norm
 from soma.nn.module import Module
 from soma.nn.modules.batchnorm import _NormBase
@@ -60,7 +60,7 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -71,6 +71,7 @@ class GroupNorm(Module):
         num_channels: number of channels C (divisible by ``num_groups``).
         eps: added to the variance.
         affine: learn per-channel ``weight`` (init 1) and ``bias`` (init 0).
+        bias: also learn ``bias`` when ``affine`` (default True).
 
     Example:
         >>> import soma
@@ -78,7 +79,8 @@ class GroupNorm(Module):
         (3, 4, 5)
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, bias=True, device=None,
+                 dtype=None):
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
@@ -87,17 +89,16 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(ones(num_channels, dtype=dtype))
-            self.bias = Parameter(zeros(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", Parameter(ones(num_channels, dtype=dtype))
+                                if affine else None)
+        self.register_parameter("bias", Parameter(zeros(num_channels, dtype=dtype))
+                                if affine and bias else None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.affine:
+        if self.weight is not None:
             self.weight.array[...] = 1
+        if self.bias is not None:
             self.bias.array[...] = 0
 
     def forward(self, input):
@@ -107,15 +108,17 @@ class GroupNorm(Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class _InstanceNorm(_NormBase):
     _d = 0
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
 
     def forward(self, input):
         d = self._d

@@ -18,6 +18,10 @@ def _positive(layer, name, value):
         raise ValueError(f"{layer}: {name} must be positive, got {value}")
 
 
+def _single(value):
+    return (value,) if isinstance(value, int) else tuple(value)
+
+
 class _MaxPoolNd(Module):
     _fn = None
 
@@ -139,7 +143,9 @@ class AvgPool1d(_AvgPoolNd):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # NOTE: stored as 1-tuples, as PyTorch's AvgPool1d does (its repr shows them)
+        super().__init__(_single(kernel_size), None if stride is None else _single(stride),
+                         _single(padding), ceil_mode, count_include_pad)
 
     def forward(self, input):
         return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
@@ -197,7 +203,7 @@ class SumPool2d(_SumPoolNd):
     """2D sum pooling (soma's addition, named by the lectures): the sum of each window.
 
     ``AvgPool2d`` without the division (PyTorch: ``LPPool2d(1, k)`` or
-    ``AvgPool2d(k, divisor_override=kH·kW)``).
+    ``AvgPool2d(k, divisor_override=1)``).
 
     Example:
         >>> import soma

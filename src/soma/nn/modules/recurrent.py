@@ -6,7 +6,7 @@ forget and output gates, which lets information (and gradients) survive many ste
 
 Parameter names and shapes are PyTorch's (``weight_ih_l0``, ``weight_hh_l0_reverse``,
 ``bias_ih_l1``, ``weight_hr_l0`` …), so state dicts transfer 1:1. The math lives in
-``soma.functional.recurrent``, fused per layer.
+``soma.functional.recurrent`` (fused per layer) and ``soma.functional.rnn_layers``.
 """
 
 import math

@@ -57,7 +57,8 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
     Example:
         >>> import soma
-        >>> local_response_norm(soma.ones(1, 2, 1), 2, alpha=2.0, beta=1.0, k=0.0).flatten().tolist()
+        >>> y = local_response_norm(soma.ones(1, 2, 1), 2, alpha=2.0, beta=1.0, k=0.0)
+        >>> y.flatten().tolist()
         [1.0, 0.5]
     """
     if input.ndim < 3:

@@ -1,0 +1,68 @@
+"""im2col kernels for narrow inputs (few channels per group, e.g. the first layer on pixels).
+
+Same products as ``_im2col.py`` in the other orientation, channel-major:
+
+    y[g] = W[g] @ col[g],    W[g]: (O/G, C/G·K),    col[g]: (C/G·K, N·L)
+
+With few channels a channels-last row holds only K·C numbers in runs of C, so building it
+moves tiny pieces; channel-major columns are copied in runs of a whole output row instead
+(measured 1.4–1.6× faster for 3 and 6 input channels). Outputs are (N, O, *out) views of
+(O, N, *out) memory. Kernel signatures follow ``_im2col.py``.
+"""
+
+from soma.backend import as_strided, get_xp
+from soma.functional._geometry import channel_major, channels_first, interior, matmul, tap_regions
+
+_xp = get_xp()
+
+
+def im2col(x, g):
+    """Columns (G, C/G·K, N·L) of ``x`` (N, C, *S): every kernel tap at every output position."""
+    buf = channels_first(x, g)
+    sc, sn, *ss = buf.strides
+    shape = (buf.shape[0], *g.kernel, buf.shape[1], *g.out_size)
+    strides = (sc, *(d * s for d, s in zip(g.dilation, ss)), sn,
+               *(st * s for st, s in zip(g.stride, ss)))
+    windows = as_strided(buf, shape, strides)
+    return windows.reshape(g.groups, -1, x.shape[0] * g.positions)
+
+
+def col2im(gcol, g, n, c):
+    """Adjoint of ``im2col``: (G, C/G·K, N·L) → (N, C, *S), a view of channel-major memory."""
+    buf = _xp.zeros((c, n) + g.padded_size, dtype=gcol.dtype)
+    taps = gcol.reshape((c, g.taps, n) + g.out_size)
+    for t, region in enumerate(tap_regions(g)):
+        buf[(slice(None), slice(None)) + region] += taps[:, t]
+    return buf[interior(g)].swapaxes(0, 1)
+
+
+def _grouped(w, groups):
+    """(O, C/G, *k) → (G, O/G, C/G·K)."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
+
+
+prepare = im2col
+
+
+def forward(col, w, b, g):
+    """y = W @ col + b, per group: (N, O, *out)."""
+    o = w.shape[0]
+    y = matmul(_grouped(w, g.groups), col).reshape(o, -1)
+    if b is not None:
+        y += b[:, None]
+    return y.reshape((o, -1) + g.out_size).swapaxes(0, 1)
+
+
+def prepare_grad(gy, g):
+    return channel_major(gy).reshape(g.groups, gy.shape[1] // g.groups, -1)
+
+
+def grad_input(gy_cm, w, g, n):
+    """∂L/∂x = col2im(Wᵀ @ gY)."""
+    gcol = matmul(_grouped(w, g.groups).swapaxes(1, 2), gy_cm)
+    return col2im(gcol, g, n, w.shape[1] * g.groups)
+
+
+def grad_weight(gy_cm, col, g, w_shape):
+    """∂L/∂W = gY @ colᵀ."""
+    return matmul(gy_cm, col.swapaxes(1, 2)).reshape(w_shape)

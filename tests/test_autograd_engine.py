@@ -1,0 +1,165 @@
+"""The backward engine: accumulation, graph reuse, hooks, deep graphs, grad modes, errors."""
+
+import numpy as np
+import pytest
+
+import soma
+
+
+def test_gradients_accumulate_across_backward_calls():
+    w = soma.tensor([1.0, 2.0], requires_grad=True)
+    (w * 3).sum().backward()
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [3 + 2, 3 + 4])
+
+
+def test_a_tensor_used_twice_sums_both_paths():
+    x = soma.tensor(3.0, requires_grad=True)
+    y = x * x + x  # dy/dx = 2x + 1 = 7
+    y.backward()
+    assert x.grad.item() == 7.0
+
+
+def test_shared_gradient_arrays_are_not_aliased_between_leaves():
+    a = soma.ones(3, requires_grad=True)
+    b = soma.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.mul_(5)
+    np.testing.assert_array_equal(b.grad.numpy(), [1, 1, 1])
+
+
+def test_backward_twice_without_retain_graph_explains_itself():
+    x = soma.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = soma.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+def test_non_scalar_backward_needs_a_gradient_and_says_so():
+    x = soma.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"only for scalar outputs.*shape \(2, 3\)"):
+        (x * 2).backward()
+    (x * 2).backward(soma.full((2, 3), 0.5))
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((2, 3)))
+
+
+def test_backward_on_a_tensor_without_grad_explains_itself():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        soma.ones(2).sum().backward()
+
+
+def test_deep_graph_needs_no_recursion():
+    x = soma.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(20000):  # far beyond Python's recursion limit
+        y = y * 1.0001
+    y.backward()
+    assert abs(x.grad.item() - 1.0001**20000) / 1.0001**20000 < 1e-3
+
+
+def test_no_grad_as_context_and_decorator_and_enable_grad_inside():
+    w = soma.ones(2, requires_grad=True)
+    with soma.no_grad():
+        assert not (w * 2).requires_grad
+        with soma.enable_grad():
+            assert (w * 2).requires_grad
+
+    @soma.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(w).requires_grad
+    assert (w * 2).requires_grad
+    with soma.set_grad_enabled(False):
+        assert not soma.is_grad_enabled()
+    assert soma.is_grad_enabled()
+
+
+def test_detach_cuts_the_graph_and_shares_memory():
+    x = soma.tensor([1.0, 2.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.grad_fn is None
+    y = x * 1.0
+    view = y.detach()
+    view.array[0] = 7.0
+    assert y.array[0] == 7.0
+
+
+def test_hooks_on_leaves_and_intermediates_can_rewrite_gradients():
+    x = soma.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    h = x * 3
+    h.register_hook(lambda g: g * 10)
+    h.sum().backward()
+    np.testing.assert_allclose(seen[0], [30.0, 30.0])
+    np.testing.assert_allclose(x.grad.numpy(), [30.0, 30.0])
+
+
+def test_retain_grad_keeps_intermediate_gradients():
+    x = soma.tensor([1.0, 2.0], requires_grad=True)
+    h = x * x
+    h.retain_grad()
+    (h * 3).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), [3.0, 3.0])
+    assert h.grad_fn is not None and not h.is_leaf
+
+
+def test_autograd_grad_returns_without_touching_dot_grad():
+    x = soma.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = soma.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    (gx,) = soma.autograd.grad((x * x * w).sum(), x)
+    np.testing.assert_allclose(gx.numpy(), [4.0, 8.0, 12.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_in_place_update_of_a_leaf_that_requires_grad_is_refused():
+    w = soma.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.add_(1)
+    with soma.no_grad():
+        w.add_(1)
+    np.testing.assert_array_equal(w.numpy(force=True), [2, 2, 2])
+
+
+def test_in_place_op_on_an_intermediate_is_differentiated():
+    x = soma.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    h = x * 2
+    h.mul_(h)  # h = (2x)^2 → dh/dx = 8x
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [8.0, -16.0, 24.0])
+
+
+def test_data_attribute_is_a_tensor_sharing_memory():
+    w = soma.nn.Parameter(soma.tensor([1.0, 2.0]))
+    w.grad = soma.tensor([0.5, 0.5])
+    w.data -= 0.1 * w.grad  # the classic manual SGD step
+    np.testing.assert_allclose(w.numpy(force=True), [0.95, 1.95])
+    assert w.is_leaf and w.requires_grad
+
+
+def test_multi_output_op_with_an_unused_output():
+    x = soma.arange(6.0).reshape(2, 3).requires_grad_()
+    a, b = x.split([1, 2], dim=1)
+    (b * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 2, 2], [0, 2, 2]])
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(RuntimeError, match="floating point"):
+        soma.tensor([1, 2], requires_grad=True)
+
+
+def test_create_graph_is_refused_clearly():
+    x = soma.tensor(1.0, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="first-order"):
+        (x * x).backward(create_graph=True)
