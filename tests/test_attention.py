@@ -41,7 +41,7 @@ def _mha_pair(heads, **kwargs):
 
 
 def _run_mha(framework, module, arrays, masks, **call):
-    """Forward and backward; ``arrays`` of length 1 means self-attention (query is key is value)."""
+    """Forward, backward; one array in ``arrays`` means self-attention (query is key is value)."""
     leaves = [framework.tensor(a, requires_grad=True) for a in arrays]
     q, k, v = (leaves[0],) * 3 if len(leaves) == 1 else leaves
     attn, padding = (None if m is None else framework.tensor(m) for m in masks)
@@ -179,7 +179,8 @@ def test_scaled_dot_product_attention_matches_torch(kind):
         leaves = [fw.tensor(a, requires_grad=True) for a in arrays]
         kw = {k: fw.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
         out = fw.nn.functional.scaled_dot_product_attention(*leaves, **kw)
-        (out * fw.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)))).sum()             .backward()
+        ramp = np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))
+        (out * fw.tensor(ramp)).sum().backward()
         results.append([out.detach().numpy()] + [x.grad.numpy() for x in leaves])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, atol=1e-12)
@@ -231,4 +232,5 @@ def test_mask_of_wrong_shape_names_both_shapes():
     with pytest.raises(ValueError, match="embed_dim"):
         soma.nn.MultiheadAttention(10, 3)
     with pytest.raises(ValueError, match="do not fit"):
-        F.scaled_dot_product_attention(soma.randn(2, 3, 4), soma.randn(2, 5, 3), soma.randn(2, 5, 4))
+        F.scaled_dot_product_attention(soma.randn(2, 3, 4), soma.randn(2, 5, 3),
+                                       soma.randn(2, 5, 4))

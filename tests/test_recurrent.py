@@ -145,7 +145,8 @@ def test_sorted_packed_sequence_output_is_packed_like_torch():
     out_s, _ = ours(pack_padded_sequence(soma.tensor(x), lengths))
     out_t, _ = theirs(torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths))
     np.testing.assert_array_equal(out_s.batch_sizes.numpy(), out_t.batch_sizes.numpy())
-    np.testing.assert_allclose(out_s.data.detach().numpy(), out_t.data.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(out_s.data.detach().numpy(), out_t.data.detach().numpy(),
+                               atol=1e-12)
     padded, lens = pad_packed_sequence(out_s)
     assert lens.tolist() == lengths
     assert np.all(padded.detach().numpy()[lengths[2]:, 2] == 0)
@@ -216,6 +217,14 @@ def test_wrong_hidden_state_shape_names_both_shapes():
     lstm = soma.nn.LSTM(4, 6)
     with pytest.raises(ValueError, match=r"cell state of shape \(1, 3, 6\), got \(1, 3, 5\)"):
         lstm(soma.randn(5, 3, 4), (soma.zeros(1, 3, 6), soma.zeros(1, 3, 5)))
+
+
+def test_dtype_mismatch_is_an_error_not_a_silent_promotion():
+    lstm = soma.nn.LSTM(4, 6)
+    with pytest.raises(TypeError, match="float32, float64"):
+        lstm(soma.randn(5, 3, 4, dtype=soma.float64))
+    with pytest.raises(TypeError, match="one dtype"):
+        soma.nn.GRUCell(4, 6)(soma.randn(3, 4, dtype=soma.float64))
 
 
 def test_cell_input_size_error():

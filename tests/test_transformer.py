@@ -1,4 +1,4 @@
-"""Transformer encoder/decoder layers, stacks and nn.Transformer against PyTorch (weights copied)."""
+"""Transformer encoder/decoder layers, stacks and nn.Transformer vs PyTorch (weights copied)."""
 
 import itertools
 

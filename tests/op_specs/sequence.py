@@ -71,7 +71,8 @@ SPECS = [
     OpSpec("lstm", _soma_lstm,
            lambda x, h, c, *ws: torch.lstm(x, (h, c), list(ws), True, 1, 0.0, False, False, False),
            shapes=_lstm_shapes()),
-    OpSpec("embedding", lambda w, i: F.embedding(i, w), lambda w, i: torch.nn.functional.embedding(i, w),
+    OpSpec("embedding", lambda w, i: F.embedding(i, w),
+           lambda w, i: torch.nn.functional.embedding(i, w),
            make=lambda rng: [rng.uniform(-1, 1, (7, 3)), _ids(rng, (2, 5), 7)], grad_inputs=(0,)),
     OpSpec("embedding", lambda w, i: F.embedding(i, w, padding_idx=2),
            lambda w, i: torch.nn.functional.embedding(i, w, padding_idx=2), variant="padding_idx",
@@ -86,4 +87,32 @@ SPECS = [
            make=lambda rng: [rng.uniform(-1, 1, (6, 3)), _ids(rng, (2, 4), 6)], grad_inputs=(0,)),
     OpSpec("one_hot", lambda i: F.one_hot(i, 5), lambda i: torch.nn.functional.one_hot(i, 5),
            make=lambda rng: [_ids(rng, (2, 3), 5)]),
+]
+
+_Q, _K, _V = (2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 4)
+
+
+def _bool_mask(rng):
+    mask = rng.random((4, 6)) < 0.6
+    mask[:, 0] = True                                   # every query may attend somewhere
+    return mask
+
+
+SPECS += [
+    OpSpec("scaled_dot_product_attention", F.scaled_dot_product_attention,
+           torch.nn.functional.scaled_dot_product_attention, shapes=(_Q, _K, _V)),
+    OpSpec("scaled_dot_product_attention", F.scaled_dot_product_attention,
+           torch.nn.functional.scaled_dot_product_attention, shapes=(_Q, _K, _V, (3, 4, 6)),
+           variant="float_mask_with_gradient"),
+    OpSpec("scaled_dot_product_attention",
+           lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m.bool()),
+           lambda q, k, v, m: torch.nn.functional.scaled_dot_product_attention(
+               q, k, v, attn_mask=m.bool()),
+           make=lambda rng: [rng.uniform(-2, 2, s) for s in (_Q, _K, _V)] + [_bool_mask(rng)],
+           grad_inputs=(0, 1, 2), variant="bool_mask"),
+    OpSpec("scaled_dot_product_attention",
+           lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.7),
+           lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(
+               q, k, v, is_causal=True, scale=0.7), shapes=(_Q, (2, 3, 4, 5), (2, 3, 4, 4)),
+           variant="causal_scaled"),
 ]

@@ -58,7 +58,7 @@ from soma.functional.resample import (
     interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
 )
 from soma.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
-from soma.functional.recurrent import (
+from soma.functional.rnn_layers import (
     gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
 )
 from soma.functional.embedding import embedding, embedding_bag, one_hot

@@ -48,7 +48,10 @@ class Attention(Function):
         q, k, v, p, keep, weights = ctx.saved
         scale, dropout_p, mask_shape = ctx.options
         need_q, need_k, need_v, need_mask = ctx.needs_input_grad
-        dw = _xp.zeros(weights.shape, dtype=weights.dtype) if gy is None else gy @ v.swapaxes(-1, -2)
+        if gy is None:
+            dw = _xp.zeros(weights.shape, dtype=weights.dtype)
+        else:
+            dw = gy @ v.swapaxes(-1, -2)
         if gw is not None:
             dw += gw
         gv = None

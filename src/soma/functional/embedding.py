@@ -100,7 +100,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx=None, max_norm=None,
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {shape_str(weight.shape)}")
     if sparse:
-        raise NotImplementedError("embedding: sparse gradients are not supported; use sparse=False")
+        raise NotImplementedError("embedding: sparse gradients are not supported; use "
+                                  "sparse=False")
     rows = weight.shape[0]
     ids = _check_ids("embedding", input, rows)
     padding_idx = _padding_row("embedding", padding_idx, rows)
@@ -144,8 +145,9 @@ def _bags(op, ids, offsets, include_last_offset):
         bags, length = ids.shape
         return _xp.arange(bags * length).reshape(bags, length), _xp.ones(ids.shape, dtype=bool)
     if ids.ndim != 1 or offsets is None:
-        raise ValueError(f"{op}: expected 2-D input, or 1-D input with offsets; got input of shape "
-                         f"{shape_str(ids.shape)} and offsets={'None' if offsets is None else '…'}")
+        given = "no offsets" if offsets is None else "offsets"
+        raise ValueError(f"{op}: expected 2-D input, or 1-D input with offsets; got input of "
+                         f"shape {shape_str(ids.shape)} and {given}")
     starts = _xp.asarray(offsets.array if isinstance(offsets, Tensor) else offsets,
                          dtype=_xp.int64).reshape(-1)
     ends = starts[1:] if include_last_offset else _xp.append(starts[1:], ids.shape[0])

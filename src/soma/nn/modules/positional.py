@@ -64,7 +64,8 @@ class PositionalEncoding(Module):
     def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0,
                  batch_first: bool = False, dtype=None):
         super().__init__()
-        self.d_model, self.max_len, self.p, self.batch_first = d_model, max_len, dropout, batch_first
+        self.d_model, self.max_len = d_model, max_len
+        self.p, self.batch_first = dropout, batch_first
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, dtype))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -94,7 +95,8 @@ class LearnedPositionalEncoding(Module):
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0,
                  batch_first: bool = False, dtype=None):
         super().__init__()
-        self.d_model, self.max_len, self.p, self.batch_first = d_model, max_len, dropout, batch_first
+        self.d_model, self.max_len = d_model, max_len
+        self.p, self.batch_first = dropout, batch_first
         self.weight = Parameter(empty(max_len, d_model, dtype=dtype))
         self.reset_parameters()
 

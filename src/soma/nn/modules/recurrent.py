@@ -6,7 +6,7 @@ forget and output gates, which lets information (and gradients) survive many ste
 
 Parameter names and shapes are PyTorch's (``weight_ih_l0``, ``weight_hh_l0_reverse``,
 ``bias_ih_l1``, ``weight_hr_l0`` …), so state dicts transfer 1:1. The math lives in
-``soma.functional.recurrent``, fused per layer.
+``soma.functional.recurrent`` (fused per layer) and ``soma.functional.rnn_layers``.
 """
 
 import math
@@ -14,7 +14,7 @@ import numbers
 
 from soma.autograd.factory import empty, zeros
 from soma.autograd.tensor import Tensor
-from soma.functional import recurrent as R
+from soma.functional import rnn_layers as R
 from soma.functional.shape import index_select, squeeze, unsqueeze
 from soma.nn import init
 from soma.nn.module import Module
@@ -54,7 +54,8 @@ class RNNBase(Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else out_size * directions
             for suffix in ("", "_reverse")[:directions]:
-                shapes = {"weight_ih": (gate_size, layer_input), "weight_hh": (gate_size, out_size)}
+                shapes = {"weight_ih": (gate_size, layer_input),
+                          "weight_hh": (gate_size, out_size)}
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
                 if proj_size:
@@ -178,7 +179,7 @@ class RNNBase(Module):
 
 
 class RNN(RNNBase):
-    """Elman RNN: hₜ = tanh(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ) (or relu), stacked and/or bidirectional.
+    """Elman RNN: hₜ = tanh(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ) (or relu), stacked, bidirectional.
 
     Args:
         input_size: features of each time step of the input.

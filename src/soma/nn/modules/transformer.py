@@ -52,7 +52,7 @@ def _activation(layer, activation):
 
 
 def _causal_if_hinted(mask, is_causal, length, dtype):
-    """PyTorch treats ``is_causal`` as a hint about ``mask``; with no mask, build the causal one."""
+    """PyTorch treats ``is_causal`` as a hint about ``mask``; with no mask, build it."""
     if is_causal and mask is None:
         return generate_square_subsequent_mask(length, dtype=dtype)
     return mask
@@ -300,5 +300,5 @@ class Transformer(Module):
 
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
-        """The causal mask (see ``soma.nn.modules.transformer.generate_square_subsequent_mask``)."""
+        """The causal mask (``soma.nn.modules.transformer.generate_square_subsequent_mask``)."""
         return generate_square_subsequent_mask(sz, device, dtype)

@@ -173,7 +173,10 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     rest = tuple(sequences[0].shape[1:])
     steps = int(lengths.max())
     grid = _xp.arange(steps)[None, :]
-    valid = grid < lengths[:, None] if padding_side == "right" else grid >= steps - lengths[:, None]
+    if padding_side == "right":
+        valid = grid < lengths[:, None]
+    else:
+        valid = grid >= steps - lengths[:, None]
     data = cat(sequences, 0)
     padded = full((len(sequences) * steps,) + rest, padding_value, dtype=data.dtype)
     padded[Tensor._wrap(_xp.flatnonzero(valid))] = data
