@@ -46,7 +46,9 @@ def test_listings(capsys):
     assert {line.split()[0] for line in lines} >= {"mlp", "lenet5", "simplecnn"}
     assert all(len(line.split()) > 2 for line in lines)    # a description on every line
     assert main(["datasets"]) == 0
-    assert "digits" in capsys.readouterr().out.split()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert {line.split()[0] for line in lines} >= {"digits", "mnist", "cifar10", "spirals"}
+    assert all(len(line.split()) > 2 for line in lines)    # a description on every line
 
 
 def test_summary_and_lr_find(workdir, capsys):

@@ -346,7 +346,7 @@ def test_kernel_larger_than_padded_input():
 
 @pytest.mark.parametrize("layer, shape, accepted", [
     (lambda: nn.Conv1d(2, 2, 3), (2,), r"2-D unbatched input \(C, L\) or a 3-D batched input "
-                                       r"\(N, C, L\), got a 1-D input of shape \(2\)"),
+                                       r"\(N, C, L\), got a 1-D input of shape \(2,\)"),
     (lambda: nn.Conv2d(2, 2, 3), (1, 1, 2, 5, 5), r"3-D unbatched input \(C, H, W\) or a 4-D "
                                                   r"batched input \(N, C, H, W\), got a 5-D"),
     (lambda: nn.Conv3d(2, 2, 3), (2, 5, 5), r"\(C, D, H, W\) or a 5-D batched input"),

@@ -120,3 +120,34 @@ def test_pictures_are_written_as_png(tmp_path):
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["filters.png", "flow.png", "maps.png"]
+
+
+# The lectures' worked counts (shared/seeds/002_…: output size, parameters, 1×1 bottleneck cost)
+def test_ten_5x5_filters_on_a_32x32x3_image_with_padding_2():
+    s = soma.summary(nn.Conv2d(3, 10, kernel_size=5, stride=1, padding=2), (1, 3, 32, 32))
+    assert s.rows()[0][2] == "[1, 10, 32, 32]"
+    assert s.total_params == 760  # (5·5·3 + 1) · 10
+
+
+def test_5x5_convolution_192_to_32_channels_costs_120_million_multiplications():
+    s = soma.summary(nn.Conv2d(192, 32, kernel_size=5, padding=2, bias=False), (1, 192, 28, 28))
+    assert s.total_params == 153_600
+    assert s.total_mult_adds == 120_422_400
+    assert "Total mult-adds: 120,422,400" in str(s)
+
+
+def test_a_1x1_bottleneck_cuts_the_cost_tenfold():
+    bottleneck = nn.Sequential(
+        nn.Conv2d(192, 16, kernel_size=1, bias=False),
+        nn.Conv2d(16, 32, kernel_size=5, padding=2, bias=False),
+    )
+    s = soma.summary(bottleneck, (1, 192, 28, 28))
+    assert s.total_params == 15_872
+    assert s.total_mult_adds == 12_443_648
+    assert [r[2] for r in s.rows()] == ["[1, 32, 28, 28]", "[1, 16, 28, 28]", "[1, 32, 28, 28]"]
+
+
+def test_summary_counts_batch_norm_statistics_as_buffers_not_parameters():
+    s = soma.summary(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)), (2, 1, 8, 8))
+    assert s.total_params == 4 * 9 + 4 + 8 and s.trainable_params == s.total_params
+    assert s.buffer_elements == 4 + 4 + 1  # running mean, running var, num_batches_tracked

@@ -90,7 +90,7 @@ def test_lecture_zero_border():
 
 @pytest.mark.parametrize("args, error, message", [
     (((2, 3, 4), (1, 2, 3)), ValueError, r"even length"),
-    (((3,), (1, 1, 1, 1)), ValueError, r"pad 2 dimensions, but the input has shape \(3\)"),
+    (((3,), (1, 1, 1, 1)), ValueError, r"pad 2 dimensions, but the input has shape \(3,\)"),
     (((2, 3, 4), (1, 1), "wrap"), ValueError, r"mode must be one of"),
     (((2, 3, 4), (4, 0), "reflect"), ValueError,
      r"reflect padding \(4, 0\) of dimension 2 must be smaller than that dimension's size 4"),

@@ -43,9 +43,10 @@ from soma import autograd, backend, functional  # noqa: E402
 from soma import nn  # noqa: E402
 from soma import optim  # noqa: E402
 from soma import data, utils  # noqa: E402
+from soma.inspection import summary  # noqa: E402
 from soma import io  # noqa: E402
 from soma.io import load, save  # noqa: E402
-from soma.inspection import summary  # noqa: E402
+from soma import onnx  # noqa: E402
 
 
 def is_tensor(obj) -> bool:
@@ -57,9 +58,17 @@ def numel(x) -> int:
 
 
 def get_num_threads() -> int:
-    """soma never sets thread counts; NumPy's BLAS decides (see ``soma.utils.blas_info``)."""
+    """Threads NumPy's BLAS may use, as the environment sets them (soma never changes this).
+
+    Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
+    the number of CPUs.
+    """
     import os
 
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
     return os.cpu_count() or 1
 
 

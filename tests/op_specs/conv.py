@@ -20,7 +20,8 @@ CONV = [
     ("conv1d", (1, 2, 11), (2, 2, 3), False, dict(dilation=3, padding=2), "dilation_batch1"),
     ("conv1d", (2, 4, 9), (6, 2, 3), True, dict(groups=2), "groups"),
     ("conv1d", (2, 3, 8), (6, 1, 3), True, dict(groups=3, padding=1), "depthwise_multiplier"),
-    ("conv1d", (2, 2, 40), (2, 1, 5), True, dict(groups=2, padding=2, stride=3), "depthwise_long"),
+    ("conv1d", (2, 2, 40), (2, 1, 5), True, dict(groups=2, padding=2, stride=3), "depthwise_dense"),
+    ("conv1d", (2, 2, 80), (4, 1, 3), True, dict(groups=2, padding=1, dilation=2), "depthwise_taps"),
     ("conv1d", (2, 2, 7), (3, 2, 4), True, dict(padding="same", dilation=2), "same_even_kernel"),
     ("conv1d", (2, 2, 7), (3, 2, 4), True, dict(padding="valid"), "valid"),
     ("conv2d", (2, 3, 5, 6), (4, 3, 3, 3), True, {}, "basic"),
@@ -41,6 +42,8 @@ CONV = [
     ("conv3d", (1, 4, 5, 4, 5), (4, 2, 3, 2, 3), True, dict(stride=(2, 1, 2), groups=2,
                                                              dilation=(1, 2, 1)), "groups"),
     ("conv3d", (2, 3, 3, 4, 4), (3, 1, 3, 3, 3), True, dict(groups=3, padding=1), "depthwise"),
+    ("conv3d", (1, 2, 7, 7, 7), (2, 1, 3, 3, 3), True, dict(groups=2, stride=2),
+     "depthwise_taps"),
     ("conv3d", (1, 2, 4, 3, 4), (2, 2, 2, 2, 3), False, dict(padding="same"), "same"),
     # 16+ input channels per group: the channels-last kernels
     ("conv1d", (2, 16, 7), (5, 16, 3), True, dict(stride=2), "wide"),

@@ -39,6 +39,8 @@ SPECS = [
            make=lambda rng: [rng.uniform(-1, 1, (3, 4)), np.array([[0, 0, 3], [1, 2, 1], [3, 3, 3]])], grad_inputs=(0,)),
     OpSpec("gather", lambda a, i: a.gather(0, i), lambda a, i: a.gather(0, i), variant="one_per_column",
            make=lambda rng: [rng.uniform(-1, 1, (3, 4)), np.array([[2, 0, 1, 1]])], grad_inputs=(0,)),
+    OpSpec("gather", lambda a, i: a.gather(1, i), lambda a, i: a.gather(1, i), variant="smaller_index",
+           make=lambda rng: [rng.uniform(-1, 1, (3, 4)), np.array([[3, 0], [1, 1]])], grad_inputs=(0,)),
     OpSpec("scatter_add", lambda a, s, i: a.scatter_add(1, i, s), lambda a, s, i: a.scatter_add(1, i, s),
            make=lambda rng: [rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (3, 3)), np.array([[0, 0, 3], [1, 2, 1], [3, 3, 3]])],
            grad_inputs=(0, 1)),

@@ -154,6 +154,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 ready.append(parent_ctx)
         if not retain_graph:
             ctx.saved = ()
+            ctx._options = None
             ctx._released = True
             ctx.__dict__.clear()
     if capture is not None:

@@ -17,6 +17,7 @@ class Context:
     __slots__ = (
         "_fn",
         "_parents",
+        "_options",
         "_released",
         "_output_hooks",
         "_grads",
@@ -30,6 +31,7 @@ class Context:
     def __init__(self, fn, parents, needs_input_grad):
         self._fn = fn
         self._parents = parents
+        self._options = None
         self.needs_input_grad = needs_input_grad
         self.saved = ()
         self._released = False
@@ -76,6 +78,8 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = True in needs and grad_mode.is_grad_enabled()
         ctx = Context(cls, args if record else None, needs)
+        if record:
+            ctx._options = kwargs  # read by graph walkers (ONNX export), never by backward
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, tuple):
             return Tensor._from_op(out, ctx if record else None, 0)

@@ -287,6 +287,25 @@ class Tensor:
     def __reduce_ex__(self, protocol):
         raise TypeError("soma tensors are not picklable; save them with soma.save (safetensors)")
 
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a leaf with its own memory (and a copy of ``.grad``), as in PyTorch."""
+        import copy
+
+        if self._ctx is not None:
+            raise RuntimeError("only tensors created by the user (graph leaves) support deepcopy; "
+                               "call .detach() first")
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.array = self.array.copy()
+        new.grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
+        new.requires_grad = self.requires_grad
+        new._ctx = None
+        new._output_index = 0
+        new._hooks = None
+        for name, value in getattr(self, "__dict__", {}).items():  # Parameter/Buffer extras
+            setattr(new, name, copy.deepcopy(value, memo))
+        return new
+
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False) -> "Tensor":
         """Convert dtype and/or device: ``t.to(soma.float64)``, ``t.to("cpu")``, ``t.to(other)``."""
         for a in args:

@@ -31,6 +31,12 @@ from soma.functional.shape import (
     index_select, narrow, nonzero, permute, repeat, reshape, roll, scatter_add, setitem_, split,
     squeeze, stack, swapaxes, t, transpose, unbind, unflatten, unsqueeze, view,
 )
+from soma.functional.classification_loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
+)
+from soma.functional.loss import (
+    cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
+)
 from soma.functional.adaptive_pooling import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
     adaptive_max_pool2d, adaptive_max_pool3d,
@@ -52,9 +58,8 @@ from soma.functional.resample import (
     interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
 )
 from soma.functional.unpooling import max_unpool1d, max_unpool2d, max_unpool3d
-from soma.functional.classification_loss import (
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss,
+from soma.functional.rnn_layers import (
+    gru, gru_cell, lstm, lstm_cell, rnn, rnn_relu_cell, rnn_tanh_cell,
 )
-from soma.functional.loss import (
-    cosine_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, smooth_l1_loss,
-)
+from soma.functional.embedding import embedding, embedding_bag, one_hot
+from soma.functional.attention import multi_head_attention_forward, scaled_dot_product_attention

@@ -68,6 +68,7 @@ class Windows:
         self.stride = ntuple(kernel if stride is None or stride == () else stride, d, op, "stride")
         self.padding = ntuple(padding, d, op, "padding")
         self.dilation = ntuple(dilation, d, op, "dilation")
+        self.ceil_mode = bool(ceil_mode)
         self._check(op)
         self.out = tuple(
             pool_output_size(n, k, s, p, dl, ceil_mode)

@@ -57,7 +57,11 @@ def _offset_dtype(n):
 
 
 def _first_argmax(frame, views, y):
-    """Index (into ``views``) of the first view equal to ``y`` at each output position."""
+    """Index (into ``views``) of the first view equal to ``y`` at each output position.
+
+    NOTE: a window whose maximum is NaN matches no view and reports offset 0 (its gradient goes
+    to the window's first element; PyTorch's goes to the NaN). The forward value is NaN in both.
+    """
     kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
     found = frame[views[0]] == y
     for k in range(1, len(views)):

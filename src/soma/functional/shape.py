@@ -452,16 +452,19 @@ class Gather(Function):
     def forward(ctx, x, index, axis):
         ctx.x_shape, ctx.axis = x.shape, axis
         ctx.save(index)
-        return _xp.take_along_axis(x, index, axis=axis)
+        # NOTE: the index may be smaller than x along the other axes: only that corner is read
+        ctx.corner = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
+        return _xp.take_along_axis(x[ctx.corner], index, axis=axis)
 
     @staticmethod
     def backward(ctx, gy):
         (index,) = ctx.saved
         gx = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
+        corner = gx[ctx.corner]
         if index.shape[ctx.axis] == 1:
-            _xp.put_along_axis(gx, index, gy, axis=ctx.axis)  # one pick per row: no collisions
+            _xp.put_along_axis(corner, index, gy, axis=ctx.axis)  # one pick per row: no collisions
         else:
-            _scatter_add(gx, _full_index(index, ctx.axis), gy)
+            _scatter_add(corner, _full_index(index, ctx.axis), gy)
         return gx
 
 
@@ -480,6 +483,12 @@ def gather(x, dim, index):
         raise ValueError(
             f"gather: index has {idx.ndim} dimensions but the input has {x.array.ndim} "
             f"(shapes {shape_str(idx.shape)} and {shape_str(x.shape)})"
+        )
+    too_big = [d for d in range(idx.ndim) if d != axis and idx.shape[d] > x.array.shape[d]]
+    if too_big:
+        raise ValueError(
+            f"gather: index of shape {shape_str(idx.shape)} is larger than the input of shape "
+            f"{shape_str(x.shape)} in dimension {too_big[0]} (only dimension {dim} may differ)"
         )
     return Gather.apply(x, idx.astype(_xp.int64, copy=False), axis)
 

@@ -23,6 +23,7 @@ from soma.models.squeezenet import SqueezeNet, squeezenet1_1  # noqa: E402
 from soma.models.vgg import (  # noqa: E402
     VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
 )
+from soma.models.vit import VisionTransformer  # noqa: E402
 
 __all__ = [
     "AlexNet",
@@ -38,6 +39,7 @@ __all__ = [
     "SimpleCNN",
     "SqueezeNet",
     "VGG",
+    "VisionTransformer",
     "alexnet",
     "blocks",
     "densenet121",

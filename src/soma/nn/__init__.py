@@ -2,10 +2,16 @@
 
 from soma.nn import functional, init, utils
 from soma.nn.module import Module
+from soma.nn.modules.activation import (
+    CELU, ELU, GELU, SELU, Exponential, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+    LogSigmoid, LogSoftmax, Maxout, Mish, PReLU, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softmin,
+    Softplus, Softshrink, Softsign, Step, Swish, Tanh, Tanhshrink, Threshold,
+)
 from soma.nn.modules.adaptive_pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     AdaptiveMaxPool3d, GlobalAvgPool2d, GlobalMaxPool2d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
 )
+from soma.nn.modules.attention import MultiheadAttention
 from soma.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from soma.nn.modules.dropout import (
     AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout,
@@ -20,15 +26,11 @@ from soma.nn.modules.pooling import (
 from soma.nn.modules.upsampling import (
     PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
 )
-from soma.nn.modules.activation import (
-    CELU, ELU, GELU, SELU, Exponential, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
-    LogSigmoid, LogSoftmax, Maxout, Mish, PReLU, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softmin,
-    Softplus, Softshrink, Softsign, Step, Swish, Tanh, Tanhshrink, Threshold,
-)
 from soma.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from soma.nn.modules.conv import (
     Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
 )
+from soma.nn.modules.embedding import Embedding, EmbeddingBag
 from soma.nn.modules.fold import Fold, Unfold
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import (
@@ -40,7 +42,13 @@ from soma.nn.modules.padding import (
     ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
     ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d,
 )
+from soma.nn.modules.positional import LearnedPositionalEncoding, PositionalEncoding
+from soma.nn.modules.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from soma.nn.modules.reshape import Flatten, Unflatten
+from soma.nn.modules.transformer import (
+    Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
@@ -81,11 +89,15 @@ __all__ = [
     "Dropout2d",
     "Dropout3d",
     "ELU",
+    "Embedding",
+    "EmbeddingBag",
     "Exponential",
     "FeatureAlphaDropout",
     "Flatten",
     "Fold",
     "GELU",
+    "GRU",
+    "GRUCell",
     "GlobalAvgPool2d",
     "GlobalMaxPool2d",
     "GroupNorm",
@@ -103,8 +115,11 @@ __all__ = [
     "LPPool1d",
     "LPPool2d",
     "LPPool3d",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
+    "LearnedPositionalEncoding",
     "Linear",
     "LocalResponseNorm",
     "LogSigmoid",
@@ -124,6 +139,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "Parameter",
@@ -131,6 +147,11 @@ __all__ = [
     "ParameterList",
     "PixelShuffle",
     "PixelUnshuffle",
+    "PositionalEncoding",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "ReLU6",
     "ReflectionPad1d",
@@ -157,6 +178,11 @@ __all__ = [
     "Tanh",
     "Tanhshrink",
     "Threshold",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Unflatten",
     "Unfold",
     "Upsample",

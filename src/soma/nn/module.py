@@ -398,6 +398,16 @@ class Module:
     def __getstate__(self):
         raise TypeError("soma modules are not pickled; save model.state_dict() with soma.save")
 
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: an independent module tree (shared parameters stay shared)."""
+        import copy
+
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            object.__setattr__(new, name, copy.deepcopy(value, memo))
+        return new
+
 
 def _name_failing_layer(root: Module, error: Exception) -> None:
     """Prefix the error message with the path of the innermost layer that raised it."""

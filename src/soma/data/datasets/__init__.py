@@ -30,6 +30,24 @@ _LOADERS = {
 }
 
 
+_DESCRIPTIONS = {
+    "digits": "8x8 handwritten digits from scikit-learn (1,797 images, 10 classes; bundled)",
+    "mnist": "28x28 handwritten digits, IDX files (70,000 images, 10 classes; download)",
+    "fashion_mnist": "28x28 clothing images, IDX files (70,000 images, 10 classes; download)",
+    "cifar10": "32x32 colour photos, CIFAR-10 batches (60,000 images, 10 classes; download)",
+    "sin": "regression of sin(3x) on [-1, 1], the lecture's first network (synthetic)",
+    "xor": "the four XOR points, or a noisy sample of them (synthetic)",
+    "spirals": "two interleaved spirals, 2 classes (synthetic)",
+    "moons": "two interleaving half circles, 2 classes (synthetic)",
+    "circles": "a small circle inside a large one, 2 classes (synthetic)",
+}
+
+
+def describe(name: str) -> str:
+    """One line saying what the dataset is and where it comes from."""
+    return _DESCRIPTIONS[_normalise(name)]
+
+
 def _normalise(name: str) -> str:
     return name.lower().replace("-", "_")
 
@@ -64,6 +82,7 @@ def load(name: str, root=None, val_split: float = 0.0, seed: int = 0, download: 
 
 
 __all__ = [
+    "describe",
     "CIFAR10",
     "ChecksumError",
     "DatasetFileError",

@@ -1,6 +1,7 @@
 """``soma.nn.utils``: helpers around parameters and gradients (PyTorch's ``torch.nn.utils``),
-and ``mc_dropout_predict`` (Monte Carlo dropout)."""
+packed sequences for recurrent layers (``rnn``) and ``mc_dropout_predict``."""
 
+from soma.nn.utils import rnn
 from soma.nn.utils.clip_grad import (
     clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm,
 )
@@ -19,5 +20,6 @@ __all__ = [
     "mc_dropout_predict",
     "parameters_to_vector",
     "skip_init",
+    "rnn",
     "vector_to_parameters",
 ]
