@@ -6,7 +6,49 @@ from collections import Counter
 from soma.optim._scheduler import LRScheduler, check_positive_int, group_values
 
 
-class LambdaLR(LRScheduler):
+class _LambdaScheduler(LRScheduler):
+    """A schedule driven by user functions of the epoch, one per parameter group.
+
+    Functions cannot be saved: ``state_dict`` leaves plain functions out and keeps callable
+    objects' attributes, as PyTorch does.
+    """
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = self._one_per_group(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def _one_per_group(self, optimizer, lr_lambda) -> list:
+        owner = type(self).__name__
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(optimizer.param_groups):
+                raise ValueError(f"{owner}: expected {len(optimizer.param_groups)} lr_lambdas "
+                                 f"(one per parameter group), but got {len(lr_lambda)}")
+            lambdas = list(lr_lambda)
+        else:
+            lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in lambdas:
+            if not callable(fn):
+                raise TypeError(f"{owner}: lr_lambda should be a function, but got "
+                                f"{type(fn).__name__}")
+        return lambdas
+
+    def state_dict(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for fn, attributes in zip(self.lr_lambdas, saved):
+            if attributes is not None:
+                fn.__dict__.update(attributes)
+
+
+class LambdaLR(_LambdaScheduler):
     """Set each group's rate to its initial rate times a function of the epoch.
 
         η_t = η₀ · λ(t)
@@ -29,23 +71,12 @@ class LambdaLR(LRScheduler):
         [0.25]
     """
 
-    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(type(self).__name__, optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
-    def state_dict(self) -> dict:
-        return _state_without_lambdas(self)
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        _load_without_lambdas(self, state_dict)
-
     def get_lr(self) -> list:
         return [base_lr * lmbda(self.last_epoch)
                 for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """Multiply each group's rate by a function of the epoch, at every step after the first.
 
         η_t = η_{t−1} · λ(t)
@@ -64,17 +95,6 @@ class MultiplicativeLR(LRScheduler):
         >>> sched.get_last_lr()
         [0.125]
     """
-
-    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(type(self).__name__, optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
-    def state_dict(self) -> dict:
-        return _state_without_lambdas(self)
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        _load_without_lambdas(self, state_dict)
 
     def get_lr(self) -> list:
         if self._is_initial:
@@ -332,36 +352,3 @@ class PolynomialLR(LRScheduler):
         done = min(self.total_iters, self.last_epoch)
         return [base_lr * (1.0 - done / self.total_iters) ** self.power
                 for base_lr in self.base_lrs]
-
-
-def _lambdas(owner, optimizer, lr_lambda) -> list:
-    """One function per parameter group."""
-    if isinstance(lr_lambda, (list, tuple)):
-        if len(lr_lambda) != len(optimizer.param_groups):
-            raise ValueError(f"{owner}: expected {len(optimizer.param_groups)} lr_lambdas (one "
-                             f"per parameter group), but got {len(lr_lambda)}")
-        lambdas = list(lr_lambda)
-    else:
-        lambdas = [lr_lambda] * len(optimizer.param_groups)
-    for fn in lambdas:
-        if not callable(fn):
-            raise TypeError(f"{owner}: lr_lambda should be a function, but got "
-                            f"{type(fn).__name__}")
-    return lambdas
-
-
-def _state_without_lambdas(scheduler) -> dict:
-    """The state, with functions left out and callable objects as their attributes."""
-    state = {k: v for k, v in scheduler.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-    state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                           for fn in scheduler.lr_lambdas]
-    return state
-
-
-def _load_without_lambdas(scheduler, state_dict: dict) -> None:
-    state = dict(state_dict)
-    saved = state.pop("lr_lambdas")
-    scheduler.__dict__.update(state)
-    for fn, attributes in zip(scheduler.lr_lambdas, saved):
-        if attributes is not None:
-            fn.__dict__.update(attributes)

@@ -275,42 +275,46 @@ class TerminateOnNaN(Callback):
 
 
 class GradientMonitor(Callback):
-    """Warn about layers whose gradient norms vanish (< ``low``) or explode (> ``high``).
+    """Name the layers whose gradients vanish or explode, epoch by epoch.
 
-    Every ``every`` batches it records each parameter's gradient norm; at the end of an epoch
-    it names the offenders (largest norm seen for vanishing, smallest for exploding).
-    ``self.reports`` keeps one ``(epoch, vanishing, exploding)`` tuple per epoch.
+    Every ``every`` batches, right after backward, it takes a
+    ``soma.inspection.gradient_report`` of the model (its arguments set the thresholds). At
+    the end of an epoch it names the layers found vanishing in every report of the epoch (a
+    persistent condition, not one quiet batch) and those found exploding in any report (once
+    is enough to wreck the weights). ``self.reports`` keeps one ``(epoch, vanishing,
+    exploding)`` tuple per epoch; ``self.last_report`` is the latest full report.
     """
 
-    def __init__(self, low: float = 1e-7, high: float = 1e3, every: int = 10,
-                 verbose: bool = True):
-        self.low, self.high, self.every, self.verbose = low, high, every, verbose
-        self.reports = []
-        self._max, self._min = {}, {}
+    def __init__(self, vanish_ratio: float = 1e-4, vanish_below: float = 1e-10,
+                 explode_above: float = 1e3, every: int = 10, verbose: bool = True):
+        self.thresholds = dict(vanish_ratio=vanish_ratio, vanish_below=vanish_below,
+                               explode_above=explode_above)
+        self.every, self.verbose = every, verbose
+        self.reports, self.last_report = [], None
+        self._vanishing, self._exploding = None, set()
 
     def on_epoch_begin(self, trainer, epoch):
-        self._max, self._min = {}, {}
+        self._vanishing, self._exploding = None, set()
 
     @no_grad()
     def on_after_backward(self, trainer):
         if (trainer.batch - 1) % self.every:
             return
-        for name, p in trainer.model.named_parameters():
-            if p.grad is not None:
-                norm = float((p.grad.array.astype("float64") ** 2).sum() ** 0.5)
-                self._max[name] = max(norm, self._max.get(name, 0.0))
-                self._min[name] = min(norm, self._min.get(name, math.inf))
+        from soma.inspection.gradients import gradient_report
+
+        report = self.last_report = gradient_report(trainer.model, **self.thresholds)
+        vanishing = set(report.vanishing)
+        self._vanishing = vanishing if self._vanishing is None else self._vanishing & vanishing
+        self._exploding |= set(report.exploding)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        vanishing = sorted(n for n, v in self._max.items() if v < self.low)
-        exploding = sorted(n for n, v in self._min.items() if v > self.high)
+        vanishing, exploding = sorted(self._vanishing or ()), sorted(self._exploding)
         self.reports.append((epoch, vanishing, exploding))
         if self.verbose and (vanishing or exploding):
             parts = []
             if vanishing:
-                parts.append(f"vanishing gradients (norm < {self.low:g}): " + ", ".join(vanishing))
+                parts.append("vanishing gradients in " + ", ".join(vanishing))
             if exploding:
-                parts.append(f"exploding gradients (norm > {self.high:g}): "
-                             + ", ".join(exploding))
+                parts.append("exploding gradients in " + ", ".join(exploding))
             print(f"GradientMonitor, epoch {epoch}: " + "; ".join(parts), file=sys.stderr)
 
