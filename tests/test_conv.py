@@ -208,6 +208,29 @@ def test_any_memory_layout_of_the_input(torch_or_skip, cin, cout, groups, k):
                                    rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("x_layout, gy_layout", [("nchw", "nhwc"), ("nhwc", "nchw"),
+                                                 ("nchw", "nchw"), ("cnhw", "nhwc")])
+def test_pointwise_gradients_whatever_the_layouts(torch_or_skip, x_layout, gy_layout):
+    """1×1 kernels follow the layouts of input and gradient (per image, channels-last,
+    channel-major) and mix them in the weight gradient; every pairing must agree with torch."""
+    torch = torch_or_skip
+    ours, theirs = _twins(torch, "Conv2d", 6, 5, 1)
+    rng = np.random.default_rng(3)
+    order = {"nchw": (0, 1, 2, 3), "nhwc": (0, 3, 1, 2), "cnhw": (1, 0, 2, 3)}
+
+    def laid_out(shape, layout):  # an (N, C, H, W) view whose memory is in ``layout`` order
+        stored = tuple(shape[i] for i in np.argsort(order[layout]))
+        return rng.standard_normal(stored).astype(np.float32).transpose(order[layout])
+
+    x, gy = laid_out((2, 6, 9, 8), x_layout), laid_out((2, 5, 9, 8), gy_layout)
+    xs, xt = soma.from_numpy(x).requires_grad_(), torch.tensor(x, requires_grad=True)
+    ours(xs).backward(soma.from_numpy(gy))
+    theirs(xt).backward(torch.tensor(gy))
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(),
+                               rtol=RTOL, atol=ATOL * 10)
+
+
 @pytest.mark.parametrize("name, cin, cout, groups", [("Conv2d", 3, 4, 1), ("Conv2d", 16, 32, 1),
                                                      ("Conv2d", 4, 8, 4),
                                                      ("ConvTranspose2d", 4, 2, 1)])
