@@ -127,6 +127,29 @@ def test_matches_torch_after_100_steps(case, groups):
 
 
 @pytest.mark.parametrize("name", list(GRID))
+@pytest.mark.parametrize("switches", [dict(foreach=True), dict(foreach=False, fused=None),
+                                      dict(fused=True)])
+def test_implementation_switches_are_accepted_and_change_nothing(name, switches):
+    """PyTorch code passes ``foreach``/``fused``; soma has one implementation, whatever they say."""
+    weights, x, y = _problem()
+    plain = Run(soma, name, None, weights, x, y, lr=0.01)
+    switched = Run(soma, name, None, weights, x, y, lr=0.01, **switches)
+    plain.step(5)
+    switched.step(5)
+    for a, b in zip(plain.arrays(), switched.arrays()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(plain.arrays()[0], weights[0])
+
+
+@pytest.mark.parametrize("name", list(GRID))
+@pytest.mark.parametrize("switch", ["capturable", "differentiable"])
+def test_switches_soma_cannot_honour_are_refused(name, switch):
+    w = soma.nn.Parameter(soma.zeros(2))
+    with pytest.raises(ValueError, match=f"{name}: {switch}=True is not supported"):
+        getattr(soma.optim, name)([w], lr=0.1, **{switch: True})
+
+
+@pytest.mark.parametrize("name", list(GRID))
 def test_added_param_group_matches_torch(name):
     """A group added after 20 steps starts its state then and uses its own rate."""
     weights, x, y = _problem(1)

@@ -1,7 +1,7 @@
 """Adagrad: per-coordinate step sizes from the running sum of squared gradients."""
 
 from soma.backend import get_xp
-from soma.optim.optimizer import Optimizer, check_number
+from soma.optim.optimizer import Optimizer, check_implementation, check_number
 
 _xp = get_xp()
 
@@ -44,7 +44,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 eps: float = 1e-10, *, maximize: bool = False,
+                 foreach=None, fused=None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)

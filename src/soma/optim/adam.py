@@ -1,7 +1,7 @@
 """Adam and AdamW: adaptive moment estimation (Kingma & Ba, 2015; Loshchilov & Hutter, 2019)."""
 
 from soma.backend import get_xp
-from soma.optim.optimizer import Optimizer, check_number, lerp_
+from soma.optim.optimizer import Optimizer, check_implementation, check_number, lerp_
 
 _xp = get_xp()
 
@@ -42,7 +42,10 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False) -> None:
+                 decoupled_weight_decay: bool = False,
+                 foreach=None, fused=None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
@@ -116,9 +119,12 @@ class AdamW(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False,
+                 foreach=None, fused=None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, foreach=foreach, fused=fused,
+                         capturable=capturable, differentiable=differentiable)
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)

@@ -244,6 +244,21 @@ def _restore(owner, index, key, value, p):
     return array.copy()
 
 
+def check_implementation(owner: str, foreach=None, fused=None, capturable: bool = False,
+                         differentiable: bool = False) -> None:
+    """Accept PyTorch's implementation switches; refuse the ones that change what a step means.
+
+    ``foreach`` and ``fused`` choose among PyTorch's kernels for the same update; soma has one
+    NumPy implementation (PyTorch's single-tensor rule), so any value is accepted and ignored.
+    ``capturable`` (CUDA graphs) and ``differentiable`` (autograd through ``step``) ask for
+    behaviour soma does not have, so ``True`` is an error rather than silently ignored.
+    """
+    for name, value in (("capturable", capturable), ("differentiable", differentiable)):
+        if value:
+            raise ValueError(f"{owner}: {name}=True is not supported by soma (its steps run "
+                             "outside autograd, on the CPU)")
+
+
 def check_number(owner: str, name: str, value, low: float = 0.0, high: float = None,
                  high_open: bool = False) -> None:
     """Raise a ValueError naming ``owner`` unless ``low <= value <= high`` (``< high``)."""

@@ -1,7 +1,7 @@
 """RMSprop: steps scaled by a running average of squared gradients (Hinton, 2012)."""
 
 from soma.backend import get_xp
-from soma.optim.optimizer import Optimizer, check_number, lerp_
+from soma.optim.optimizer import Optimizer, check_implementation, check_number, lerp_
 
 _xp = get_xp()
 
@@ -44,7 +44,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False,
+                 foreach=None, fused=None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
