@@ -10,6 +10,7 @@ convolutional issue's: a training step within 1.5× of PyTorch's time.
 
 from collections import OrderedDict
 
+from benchmarks.cases.conv import _training_step as _sgd_step
 from benchmarks.harness import Case
 
 VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
@@ -104,14 +105,7 @@ def _training_step(make_net):
         net = make_net(torch)
         x, t = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
         optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        criterion = torch.nn.CrossEntropyLoss()
-
-        def step():
-            optimizer.zero_grad()
-            criterion(net(x), t).backward()
-            optimizer.step()
-
-        return step
+        return _sgd_step(torch, net, x, t, optimizer)
 
     build.__doc__ = make_net.__doc__
     return build

@@ -24,7 +24,9 @@ import math
 
 from soma import functional as F
 from soma import nn
-from soma.models.blocks.mobile import ConvNormActivation, MBConv, make_divisible
+from soma.models.blocks.mobile import (
+    ConvNormActivation, MBConv, init_mobile_weights, make_divisible,
+)
 from soma.models.registry import register_model
 from soma.nn import init
 
@@ -57,7 +59,7 @@ class EfficientNet(nn.Module):
         stages = [(t, k, s, make_divisible(cin * width_mult), make_divisible(cout * width_mult),
                    int(math.ceil(n * depth_mult))) for t, k, s, cin, cout, n in B0_STAGES]
         total_blocks = sum(stage[-1] for stage in stages)
-        with init.no_init():  # every weight is drawn once, by _init_weights
+        with init.no_init():  # every weight is drawn once, by init_mobile_weights
             layers = [ConvNormActivation(in_channels, stages[0][3], 3, 1 if cifar_stem else 2,
                                          activation_layer=nn.SiLU)]
             block_id = 0
@@ -74,21 +76,7 @@ class EfficientNet(nn.Module):
             self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(last, num_classes))
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                init.ones_(m.weight)
-                init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                bound = 1.0 / math.sqrt(m.out_features)
-                init.uniform_(m.weight, -bound, bound)
-                init.zeros_(m.bias)
+        init_mobile_weights(self, _uniform_by_outputs)
 
     def forward(self, x):
         x = F.flatten(self.avgpool(self.features(x)), 1)
@@ -107,3 +95,9 @@ def efficientnet_b0(**kwargs) -> EfficientNet:
         soma.Size([2, 10])
     """
     return EfficientNet(1.0, 1.0, **kwargs)
+
+
+def _uniform_by_outputs(linear) -> None:
+    """The classifier's weight: U(−1/√out, 1/√out), as torchvision's EfficientNet."""
+    bound = 1.0 / math.sqrt(linear.out_features)
+    init.uniform_(linear.weight, -bound, bound)

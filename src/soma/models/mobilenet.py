@@ -38,7 +38,7 @@ from soma import functional as F
 from soma import nn
 from soma.models.blocks.mobile import (
     ConvNormActivation, DepthwiseSeparableConv, InvertedResidual, KerasBatchNorm2d,
-    make_divisible,
+    init_mobile_weights, make_divisible,
 )
 from soma.models.registry import register_model
 from soma.nn import init
@@ -155,7 +155,7 @@ class MobileNetV2(nn.Module):
                              f"got {setting}")
         channels = make_divisible(32 * width_mult, round_nearest)
         self.last_channel = make_divisible(1280 * max(1.0, width_mult), round_nearest)
-        with init.no_init():  # every weight is drawn once, by _init_weights
+        with init.no_init():  # every weight is drawn once, by init_mobile_weights
             features = [ConvNormActivation(in_channels, channels, stride=1 if cifar_stem else 2,
                                            activation_layer=nn.ReLU6)]
             for t, c, n, s in setting:
@@ -168,20 +168,7 @@ class MobileNetV2(nn.Module):
             self.features = nn.Sequential(*features)
             self.classifier = nn.Sequential(nn.Dropout(p=dropout),
                                             nn.Linear(self.last_channel, num_classes))
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                init.ones_(m.weight)
-                init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, 0, 0.01)
-                init.zeros_(m.bias)
+        init_mobile_weights(self, lambda linear: init.normal_(linear.weight, 0, 0.01))
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), (1, 1))

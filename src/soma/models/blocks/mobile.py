@@ -21,6 +21,26 @@ from soma import nn
 from soma.autograd.factory import empty
 
 
+def init_mobile_weights(model: nn.Module, init_linear) -> None:
+    """torchvision's initialisation of its mobile networks (MobileNet v2, EfficientNet).
+
+    Convolutions: He-normal with fan-out, zero bias; batch and group norms: unit scale, zero
+    shift; each Linear: ``init_linear(layer)`` for the weight, zero bias. Modules are visited
+    in registration order, so the random draws come in torchvision's order.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            init_linear(m)
+            nn.init.zeros_(m.bias)
+
+
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
     """Round a channel count to the nearest multiple of ``divisor``, never more than 10% down
     (the rule MobileNet v2 and EfficientNet use to scale widths)."""
