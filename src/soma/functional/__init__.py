@@ -14,11 +14,13 @@ from soma.functional.conv import (
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
 )
 from soma.functional.elementwise import (
-    abs, absolute, add, allclose, cast, ceil, clamp, clip, clone, cos, div, divide, eq, equal, exp,
-    expm1, floor, floor_divide, fmod, ge, gt, isfinite, isinf, isnan, le, log, log1p, log2, log10,
-    logical_and, logical_not, logical_or, logical_xor, lt, masked_fill, maximum, minimum, mul,
-    multiply, ne, neg, negative, pow, reciprocal, remainder, round, rsqrt, sign, sin, sqrt, square,
-    sub, subtract, true_divide, trunc, where,
+    add, allclose, cast, clamp, clip, clone, div, divide, eq, equal, floor_divide, fmod, ge, gt,
+    isfinite, isinf, isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, masked_fill,
+    maximum, minimum, mul, multiply, ne, pow, remainder, square, sub, subtract, true_divide, where,
+)
+from soma.functional.unary import (
+    abs, absolute, ceil, cos, exp, expm1, floor, log, log1p, log2, log10, neg, negative,
+    reciprocal, round, rsqrt, sign, sin, sqrt, trunc,
 )
 from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from soma.functional.padding import pad

@@ -16,7 +16,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axis, shape_str
-from soma.functional.elementwise import _float, exp, sigmoid, tanh
+from soma.functional.unary import _float, exp, sigmoid, tanh
 from soma.functional.shape import unflatten
 
 _xp = get_xp()

@@ -9,7 +9,8 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import shape_str
-from soma.functional.elementwise import clamp, sqrt, where
+from soma.functional.elementwise import clamp, where
+from soma.functional.unary import sqrt
 from soma.functional.reduction import sum as _sum
 
 _xp = get_xp()

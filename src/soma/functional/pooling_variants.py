@@ -6,8 +6,8 @@ sum pooling is its ``lp_pool`` with ``norm_type=1`` (up to ceil-mode edge window
 (an average pool without the division) as small documented additions.
 """
 
-from soma.functional.elementwise import abs as _abs
-from soma.functional.elementwise import neg
+from soma.functional.unary import abs as _abs
+from soma.functional.unary import neg
 from soma.functional.pooling import (
     SumPool, _max_pool, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
 )

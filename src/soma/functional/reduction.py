@@ -10,7 +10,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import MinMax, Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axes, normalize_axis
-from soma.functional.elementwise import _float
+from soma.functional.unary import _float
 
 _xp = get_xp()
 
@@ -264,7 +264,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    from soma.functional.elementwise import sqrt
+    from soma.functional.unary import sqrt
 
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
@@ -315,7 +315,7 @@ class Norm2(Function):
 
 def norm(x, p=2, dim=None, keepdim=False):
     """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``."""
-    from soma.functional.elementwise import abs as _abs
+    from soma.functional.unary import abs as _abs
     from soma.functional.elementwise import pow as _pow
 
     x = _float(x)

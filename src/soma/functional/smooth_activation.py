@@ -13,7 +13,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.special import log1p, normal_cdf
-from soma.functional.elementwise import _float, exp
+from soma.functional.unary import _float, exp
 
 _xp = get_xp()
 

@@ -7,7 +7,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axis
-from soma.functional.elementwise import _float, neg
+from soma.functional.unary import _float, neg
 
 _xp = get_xp()
 

@@ -9,6 +9,7 @@ import math
 from soma.backend import get_xp
 from soma.functional import activation as act
 from soma.functional import elementwise as ew
+from soma.functional import unary as un
 from soma.functional import linalg, reduction, smooth_activation as smooth, softmax_family as sm
 from soma.io._onnx_graph import Sym, onnx_type, operand, registry
 from soma.io._onnx_trace import ExportError
@@ -36,9 +37,9 @@ def _k(g, value):
 # ---------------------------------------------------------------------- arithmetic
 _BINARY = {ew.Add: "Add", ew.Sub: "Sub", ew.Mul: "Mul", ew.Div: "Div", ew.Pow: "Pow",
            ew.Maximum: "Max", ew.Minimum: "Min"}
-_UNARY = {ew.Neg: "Neg", ew.Exp: "Exp", ew.Log: "Log", ew.Sqrt: "Sqrt", ew.Abs: "Abs",
-          ew.Sin: "Sin", ew.Cos: "Cos", ew.Tanh: "Tanh", ew.Sigmoid: "Sigmoid",
-          ew.Floor: "Floor", ew.Ceil: "Ceil", ew.Sign: "Sign", ew.Clone: "Identity",
+_UNARY = {un.Neg: "Neg", un.Exp: "Exp", un.Log: "Log", un.Sqrt: "Sqrt", un.Abs: "Abs",
+          un.Sin: "Sin", un.Cos: "Cos", un.Tanh: "Tanh", un.Sigmoid: "Sigmoid",
+          un.Floor: "Floor", un.Ceil: "Ceil", un.Sign: "Sign", ew.Clone: "Identity",
           act.ReLU: "Relu", act.Hardswish: "HardSwish", smooth.Softsign: "Softsign"}
 
 
@@ -63,17 +64,17 @@ def _remainder(g, n):
     return g.op("Sub", [a, g.op("Mul", [q, b])], outputs=[g.output_name(0)])
 
 
-@converts(ew.Expm1)
+@converts(un.Expm1)
 def _expm1(g, n):
     return g.op("Sub", [g.op("Exp", [_x(g, n)]), _k(g, 1)], outputs=[g.output_name(0)])
 
 
-@converts(ew.Log1p)
+@converts(un.Log1p)
 def _log1p(g, n):
     return g.op("Log", [g.op("Add", [_x(g, n), _k(g, 1)])], outputs=[g.output_name(0)])
 
 
-@converts(ew.Round)
+@converts(un.Round)
 def _round(g, n):
     decimals = n.args[1] if len(n.args) > 1 else 0
     if decimals == 0:
