@@ -20,6 +20,11 @@ _xp = get_xp()
 _PER_IMAGE_MIN_POSITIONS = 64
 
 
+def _channels_last(a):
+    """The (N·L, C) matrix of an (N, C, *S) array (a copy unless it is channels-last already)."""
+    return _xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
 def _matrix(a):
     """(layout, matrix) of an (N, C, *S) array without copying when its memory allows."""
     cm = a.swapaxes(0, 1)
@@ -27,7 +32,7 @@ def _matrix(a):
         return "cm", cm.reshape(a.shape[1], -1)
     if a.flags.c_contiguous and a.size >= _PER_IMAGE_MIN_POSITIONS * a.shape[0] * a.shape[1]:
         return "nc", a.reshape(a.shape[0], a.shape[1], -1)
-    return "cl", _xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+    return "cl", _channels_last(a)
 
 
 def _rows(prepared):
@@ -36,7 +41,7 @@ def _rows(prepared):
     if layout == "cm":
         return m.T
     if layout == "nc":
-        return _xp.moveaxis(m, 1, -1).reshape(-1, m.shape[1])
+        return _channels_last(m)
     return m
 
 

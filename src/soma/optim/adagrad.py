@@ -47,7 +47,7 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10, *, maximize: bool = False,
                  foreach=None, fused=None, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
+        check_implementation(type(self).__name__, capturable, differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)

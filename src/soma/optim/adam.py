@@ -45,7 +45,7 @@ class Adam(Optimizer):
                  decoupled_weight_decay: bool = False,
                  foreach=None, fused=None, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
+        check_implementation(type(self).__name__, capturable, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)

@@ -244,13 +244,12 @@ def _restore(owner, index, key, value, p):
     return array.copy()
 
 
-def check_implementation(owner: str, foreach=None, fused=None, capturable: bool = False,
-                         differentiable: bool = False) -> None:
-    """Accept PyTorch's implementation switches; refuse the ones that change what a step means.
+def check_implementation(owner: str, capturable: bool, differentiable: bool) -> None:
+    """Refuse the PyTorch implementation switches that would change what a step means.
 
-    ``foreach`` and ``fused`` choose among PyTorch's kernels for the same update; soma has one
-    NumPy implementation (PyTorch's single-tensor rule), so any value is accepted and ignored.
-    ``capturable`` (CUDA graphs) and ``differentiable`` (autograd through ``step``) ask for
+    (``foreach`` and ``fused``, which only choose among PyTorch's kernels for the same update,
+    are accepted by every optimizer and ignored: soma has one NumPy implementation, PyTorch's
+    single-tensor rule.) ``capturable`` (CUDA graphs) and ``differentiable`` (autograd through ``step``) ask for
     behaviour soma does not have, so ``True`` is an error rather than silently ignored.
     """
     for name, value in (("capturable", capturable), ("differentiable", differentiable)):

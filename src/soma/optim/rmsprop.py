@@ -47,7 +47,7 @@ class RMSprop(Optimizer):
                  maximize: bool = False,
                  foreach=None, fused=None, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
+        check_implementation(type(self).__name__, capturable, differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)

@@ -45,7 +45,7 @@ class SGD(Optimizer):
                  maximize: bool = False,
                  foreach=None, fused=None, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_implementation(type(self).__name__, foreach, fused, capturable, differentiable)
+        check_implementation(type(self).__name__, capturable, differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
