@@ -275,8 +275,8 @@ def test_pooling_layers_have_no_state():
 
 def test_grids_cover_both_layouts():
     """The argument grids above run each kernel in both memory layouts (see _windows.py)."""
-    from soma.functional._windows import Windows
-    from soma.functional.pooling import use_pixels
+    from soma.functional.pooling._windows import Windows
+    from soma.functional.pooling.max_avg import use_pixels
 
     win = Windows("test", (7, 9), 3, 2, 1)
     assert use_pixels(win, (4, 8)) and use_pixels(win, (20,))

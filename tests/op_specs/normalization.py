@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 import soma
-from soma.functional.batchnorm import batch_norm
-from soma.functional.response_norm import local_response_norm
-from soma.functional.normalization import group_norm, instance_norm, layer_norm
+from soma.functional.normalization.batch import batch_norm
+from soma.functional.normalization.local_response import local_response_norm
+from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from tests.op_specs.spec import OpSpec
 
 TF = torch.nn.functional

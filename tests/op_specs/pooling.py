@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from soma.functional import adaptive_pooling as SA
-from soma.functional import pooling as SP
-from soma.functional import pooling_variants as SV
-from soma.functional import unpooling as SU
+from soma.functional.pooling import adaptive as SA
+from soma.functional.pooling import max_avg as SP
+from soma.functional.pooling import lp_min_sum as SV
+from soma.functional.pooling import unpooling as SU
 from tests.op_specs.spec import OpSpec
 
 TF = torch.nn.functional

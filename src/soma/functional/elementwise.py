@@ -352,7 +352,7 @@ class Where(Function):
 def where(condition, a=None, b=None):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (one argument: ``nonzero``)."""
     if a is None and b is None:
-        from soma.functional.shape import nonzero
+        from soma.functional.indexing import nonzero
 
         return nonzero(condition, as_tuple=True)
     a, b = binary_operands(a, b)

@@ -23,7 +23,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional.adaptive_pooling import Separable, _adaptive_avg, along
+from soma.functional.pooling.adaptive import Separable, _adaptive_avg, along
 
 _xp = get_xp()
 

@@ -8,7 +8,7 @@ becomes ``-1`` or ``0`` (copy) in a Reshape target, or is computed from the grap
 import numbers
 
 from soma.backend import get_xp
-from soma.functional import padding, shape
+from soma.functional import indexing, padding, shape
 from soma.io._onnx_graph import Sym, registry
 from soma.io._onnx_trace import ExportError
 
@@ -118,7 +118,7 @@ def _split(g, n):
     return outputs
 
 
-@converts(shape.Gather)
+@converts(indexing.Gather)
 def _gather(g, n):
     x, index, axis = n.args
     return g.op("GatherElements", [g.value(x), g.value(index)], axis=int(axis),
@@ -173,7 +173,7 @@ def _bounds(s):
             -_BIG - 1 if s.stop is None else int(s.stop), step)
 
 
-@converts(shape.GetItem, dynamic=True)
+@converts(indexing.GetItem, dynamic=True)
 def _getitem(g, n):
     x, index = n.args[0], n.args[1]
     index = index if isinstance(index, tuple) else (index,)

@@ -5,9 +5,9 @@ PyTorch); ``GlobalAvgPool2d`` and ``GlobalMaxPool2d`` are soma's small shorthand
 also drop the two size-1 dimensions.
 """
 
-from soma.functional import adaptive_pooling as A
-from soma.functional import unpooling as U
-from soma.functional._windows import ntuple
+from soma.functional.pooling import adaptive as A
+from soma.functional.pooling import unpooling as U
+from soma.functional.pooling._windows import ntuple
 from soma.nn.module import Module
 
 
@@ -165,7 +165,7 @@ class MaxUnpool2d(_MaxUnpoolNd):
 
     Example:
         >>> import soma
-        >>> from soma.functional.pooling import max_pool2d
+        >>> from soma.functional.pooling.max_avg import max_pool2d
         >>> y, i = max_pool2d(soma.arange(16.0).reshape(1, 1, 4, 4), 2, return_indices=True)
         >>> MaxUnpool2d(2)(y, i)[0, 0]
         tensor([[ 0.,  0.,  0.,  0.],

@@ -6,7 +6,7 @@ The state matches PyTorch's one to one (``weight``, ``bias``, ``running_mean``, 
 
 from soma.autograd.factory import ones, zeros
 from soma.backend import int64
-from soma.functional.batchnorm import batch_norm
+from soma.functional.normalization.batch import batch_norm
 from soma.nn.module import Module
 from soma.nn.parameter import Buffer, Parameter
 

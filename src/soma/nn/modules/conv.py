@@ -9,7 +9,7 @@ import math
 import numbers
 
 from soma.autograd.factory import empty
-from soma.functional import conv as F
+from soma.functional.conv import convolution as F
 from soma.functional.padding import pad
 from soma.nn import init
 from soma.nn.module import Module

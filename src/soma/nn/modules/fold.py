@@ -1,6 +1,6 @@
 """``Unfold`` (sliding blocks to columns, im2col) and ``Fold`` (columns back to an image)."""
 
-from soma.functional.blocks import fold, unfold
+from soma.functional.conv.fold import fold, unfold
 from soma.nn.module import Module
 
 

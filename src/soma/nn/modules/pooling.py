@@ -1,14 +1,14 @@
 """Pooling layers with fixed windows: max, average, min, sum and power-average (LP) pooling.
 
 Each layer stores its window arguments and calls one function of ``soma.functional``; see
-``soma/functional/pooling.py`` for the semantics (PyTorch's, including ``ceil_mode`` and the
+``soma/functional/pooling/max_avg.py`` for the semantics (PyTorch's, including ``ceil_mode`` and the
 index convention of ``return_indices``). ``MinPool*`` and ``SumPool*`` are soma's additions for
 the min and sum pooling the lectures list; PyTorch's spelling of sum pooling is
 ``LPPool2d(1, kernel_size)``.
 """
 
-from soma.functional import pooling as P
-from soma.functional import pooling_variants as V
+from soma.functional.pooling import max_avg as P
+from soma.functional.pooling import lp_min_sum as V
 from soma.nn.module import Module
 
 

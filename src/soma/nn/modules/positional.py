@@ -8,7 +8,7 @@ import math
 from soma.autograd.factory import empty
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional.dropout_family import dropout
+from soma.functional.dropout import dropout
 from soma.functional.shape import unsqueeze
 from soma.nn import init
 from soma.nn.module import Module

@@ -6,7 +6,7 @@ forget and output gates, which lets information (and gradients) survive many ste
 
 Parameter names and shapes are PyTorch's (``weight_ih_l0``, ``weight_hh_l0_reverse``,
 ``bias_ih_l1``, ``weight_hr_l0`` …), so state dicts transfer 1:1. The math lives in
-``soma.functional.recurrent`` (fused per layer) and ``soma.functional.rnn_layers``.
+``soma.functional.recurrent.fused`` (fused per layer) and ``soma.functional.recurrent.layers``.
 """
 
 import math
@@ -14,8 +14,9 @@ import numbers
 
 from soma.autograd.factory import empty, zeros
 from soma.autograd.tensor import Tensor
-from soma.functional import rnn_layers as R
-from soma.functional.shape import index_select, squeeze, unsqueeze
+from soma.functional.recurrent import layers as R
+from soma.functional.indexing import index_select
+from soma.functional.shape import squeeze, unsqueeze
 from soma.nn import init
 from soma.nn.module import Module
 from soma.nn.parameter import Parameter

@@ -16,7 +16,7 @@ import copy
 from soma.autograd.factory import full
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional.activation import gelu, relu
+from soma.functional.activation.piecewise import gelu, relu
 from soma.nn import init
 from soma.nn.module import Module
 from soma.nn.modules.attention import MultiheadAttention

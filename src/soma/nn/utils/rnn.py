@@ -21,7 +21,8 @@ from typing import NamedTuple, Optional
 from soma.autograd.factory import full
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional.shape import cat, index_select, reshape, transpose
+from soma.functional.indexing import index_select
+from soma.functional.shape import cat, reshape, transpose
 
 _xp = get_xp()
 

@@ -14,7 +14,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp, transpose2d
-from soma.functional._windows import Windows, check_input
+from soma.functional.pooling._windows import Windows, check_input
 
 _xp = get_xp()
 

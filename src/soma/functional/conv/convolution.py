@@ -20,8 +20,11 @@ so it runs the same kernels in the other order.
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional import _depthwise, _im2col, _im2col_narrow, _pointwise
-from soma.functional._conv_args import (
+from soma.functional.conv import _depthwise as _depthwise
+from soma.functional.conv import _im2col as _im2col
+from soma.functional.conv import _im2col_narrow as _im2col_narrow
+from soma.functional.conv import _pointwise as _pointwise
+from soma.functional.conv._args import (
     check_bias, check_input, conv_geometry, transpose_geometry,
 )
 from soma.functional.shape import squeeze, unsqueeze

@@ -15,7 +15,7 @@ sequence's final state is the one after its own last element (in the reverse dir
 sequence starts from its own last element), and outputs past a sequence's end are zero.
 
 The public functions (stacked and bidirectional layers, single-step cells) are in
-``soma.functional.rnn_layers``.
+``soma.functional.recurrent.layers``.
 """
 
 from soma.autograd.function import Function

@@ -20,7 +20,7 @@ import functools
 import math
 
 from soma.backend import get_xp
-from soma.functional._geometry import channel_major, channels_first, interior, tap_regions
+from soma.functional.conv._geometry import channel_major, channels_first, interior, tap_regions
 
 _xp = get_xp()
 

@@ -19,7 +19,7 @@ its input without a transposing copy. Inputs with few channels use ``_im2col_nar
 """
 
 from soma.backend import as_strided, get_xp
-from soma.functional._geometry import (
+from soma.functional.conv._geometry import (
     adjoint_geometry, channels_last, flipped, interior, matmul, tap_regions,
 )
 

@@ -4,7 +4,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional._windows import check_input, ntuple
+from soma.functional.pooling._windows import check_input, ntuple
 
 _xp = get_xp()
 
@@ -72,7 +72,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
     Example:
         >>> import soma
-        >>> from soma.functional.pooling import max_pool1d
+        >>> from soma.functional.pooling.max_avg import max_pool1d
         >>> y, i = max_pool1d(soma.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2, return_indices=True)
         >>> max_unpool1d(y, i, 2)
         tensor([[[0., 3., 2., 0.]]])
@@ -95,7 +95,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
     Example:
         >>> import soma
-        >>> from soma.functional.pooling import max_pool2d
+        >>> from soma.functional.pooling.max_avg import max_pool2d
         >>> y, i = max_pool2d(soma.arange(4.0).reshape(1, 1, 2, 2), 2, return_indices=True)
         >>> max_unpool2d(y, i, 2)
         tensor([[[[0., 0.],
@@ -110,7 +110,7 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
     Example:
         >>> import soma
-        >>> from soma.functional.pooling import max_pool3d
+        >>> from soma.functional.pooling.max_avg import max_pool3d
         >>> y, i = max_pool3d(soma.arange(8.0).reshape(1, 1, 2, 2, 2), 2, return_indices=True)
         >>> max_unpool3d(y, i, 2).flatten().tolist()
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0]

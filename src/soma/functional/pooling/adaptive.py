@@ -14,8 +14,8 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional._windows import Windows, check_input
-from soma.functional.pooling import MaxPool, SumPool
+from soma.functional.pooling._windows import Windows, check_input
+from soma.functional.pooling.max_avg import MaxPool, SumPool
 
 _xp = get_xp()
 

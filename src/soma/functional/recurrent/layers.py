@@ -2,15 +2,15 @@
 sequences, and their single steps ``rnn_tanh_cell``, ``rnn_relu_cell``, ``lstm_cell``,
 ``gru_cell`` (PyTorch's ``torch.lstm_cell`` …).
 
-Each layer and direction is one fused Function from ``soma.functional.recurrent``; this module
+Each layer and direction is one fused Function from ``soma.functional.recurrent.fused``; this module
 chains them (layer ``l + 1`` reads the concatenated outputs of layer ``l``, with dropout in
 between while training) and checks the arguments.
 """
 
 from soma.autograd.tensor import Tensor
 from soma.functional._utils import shape_str
-from soma.functional.dropout_family import dropout as _dropout
-from soma.functional.recurrent import GRULayer, LSTMLayer, RNNLayer, check_batch_sizes
+from soma.functional.dropout import dropout as _dropout
+from soma.functional.recurrent.fused import GRULayer, LSTMLayer, RNNLayer, check_batch_sizes
 from soma.functional.shape import cat, stack, transpose, unbind, unsqueeze
 
 

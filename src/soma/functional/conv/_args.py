@@ -6,7 +6,7 @@ Every check names the op and the sizes involved, e.g. ``conv2d: expected input w
 
 import numbers
 
-from soma.functional._geometry import Geometry, output_size
+from soma.functional.conv._geometry import Geometry, output_size
 from soma.functional._utils import shape_str
 
 _LAYOUTS = {1: "L", 2: "H, W", 3: "D, H, W"}

@@ -2,7 +2,7 @@
 
 The smooth, exponential-based activations live in ``smooth_activation.py`` and the softmax
 family in ``softmax_family.py``; both are re-exported here, so every activation can be
-imported from ``soma.functional.activation``.
+imported from ``soma.functional.activation.piecewise``.
 
 Kernels follow docs/DEVELOPING.md: ``clip`` with two bounds (NumPy's vectorised path) instead of
 ``maximum(x, 0)``, masks multiplied in instead of ``where``, and gradients built from what the
@@ -413,10 +413,10 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
 
 
 # NOTE: re-exports, so that every activation is importable from this module
-from soma.functional.smooth_activation import (  # noqa: E402
+from soma.functional.activation.smooth import (  # noqa: E402
     celu, elu, exponential, gelu, logsigmoid, mish, selu, silu, softplus, softsign, tanhshrink,
 )
-from soma.functional.softmax_family import log_softmax, softmax, softmin  # noqa: E402
+from soma.functional.activation.softmax import log_softmax, softmax, softmin  # noqa: E402
 
 __all__ = [
     "celu", "elu", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",

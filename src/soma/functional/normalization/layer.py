@@ -16,7 +16,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional.batchnorm import BatchNormEval
+from soma.functional.normalization.batch import BatchNormEval
 
 _xp = get_xp()
 

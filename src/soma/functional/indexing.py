@@ -1,0 +1,182 @@
+"""Indexing: ``x[index]`` and ``x[index] = v`` with PyTorch's rules, gather and scatter along a
+dimension, ``index_select``, ``nonzero``."""
+
+from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
+from soma.backend import get_xp, scatter_add as _scatter_add
+from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
+
+_xp = get_xp()
+
+# ---------------------------------------------------------------------------- indexing
+def _to_index(index):
+    """Tensors inside an index become arrays; report whether the index is 'advanced'."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    advanced = False
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.array
+            advanced = advanced or i.ndim > 0 or i.dtype == bool
+            if i.ndim == 0 and i.dtype != bool:
+                i = int(i)
+        elif isinstance(i, (list, _xp.ndarray)):
+            i = _xp.asarray(i)
+            advanced = True
+        out.append(i)
+    return tuple(out), advanced
+
+
+class GetItem(Function):
+    """y = x[index]; the backward adds the gradient back (repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, x, index, advanced):
+        ctx.x_shape, ctx.dtype = x.shape, x.dtype
+        ctx.index, ctx.advanced = index, advanced
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, gy):
+        gx = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
+        if ctx.advanced:
+            _scatter_add(gx, ctx.index, gy)
+        else:
+            gx[ctx.index] = gy
+        return gx
+
+
+def getitem(x, index):
+    """``x[index]`` for basic slicing, integer arrays and boolean masks."""
+    index, advanced = _to_index(index)
+    try:
+        return GetItem.apply(x, index, advanced)
+    except IndexError as e:
+        raise IndexError(f"index {index} is invalid for a tensor of shape {shape_str(x.shape)}: {e}") from None
+
+
+class IndexPut(Function):
+    """y = x with y[index] = v (out of place)."""
+
+    @staticmethod
+    def forward(ctx, x, v, index):
+        ctx.index = index
+        ctx.v_shape = getattr(v, "shape", ())
+        y = x.copy()
+        y[index] = v
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = gy.copy()
+            gx[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            gv = unbroadcast(gy[ctx.index], ctx.v_shape)
+        return gx, gv
+
+
+def setitem_(x, index, value):
+    """``x[index] = value``: in the array when no gradient is recorded, else in the graph."""
+    from soma.autograd import grad_mode
+
+    index, _ = _to_index(index)
+    tracked = grad_mode.is_grad_enabled() and (
+        x.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+    )
+    if not tracked:
+        x.array[index] = value.array if isinstance(value, Tensor) else value
+        return x
+    if isinstance(value, Tensor) and value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    return x._assign(IndexPut.apply(x, value, index))
+
+
+def index_select(x, dim, index):
+    """Entries of ``x`` at ``index`` (1-D integers) along ``dim``."""
+    axis = normalize_axis(dim, x.array.ndim, "index_select")
+    idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
+    full = (slice(None),) * axis + (idx,)
+    return GetItem.apply(x, full, True)
+
+
+class Gather(Function):
+    """y[i][j] = x[i][index[i][j]] (for dim = 1): picks along one axis."""
+
+    @staticmethod
+    def forward(ctx, x, index, axis):
+        ctx.x_shape, ctx.axis = x.shape, axis
+        ctx.save(index)
+        # NOTE: the index may be smaller than x along the other axes: only that corner is read
+        ctx.corner = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
+        return _xp.take_along_axis(x[ctx.corner], index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (index,) = ctx.saved
+        gx = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
+        corner = gx[ctx.corner]
+        if index.shape[ctx.axis] == 1:
+            _xp.put_along_axis(corner, index, gy, axis=ctx.axis)  # one pick per row: no collisions
+        else:
+            _scatter_add(corner, _full_index(index, ctx.axis), gy)
+        return gx
+
+
+def _full_index(index, axis):
+    """Open-mesh index tuple that addresses ``arr[..., index, ...]`` element by element."""
+    grids = list(_xp.ogrid[tuple(slice(n) for n in index.shape)])
+    grids[axis] = index
+    return tuple(grids)
+
+
+def gather(x, dim, index):
+    """Pick values along ``dim`` at ``index`` (same number of dimensions as ``x``)."""
+    axis = normalize_axis(dim, x.array.ndim, "gather")
+    idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
+    if idx.ndim != x.array.ndim:
+        raise ValueError(
+            f"gather: index has {idx.ndim} dimensions but the input has {x.array.ndim} "
+            f"(shapes {shape_str(idx.shape)} and {shape_str(x.shape)})"
+        )
+    too_big = [d for d in range(idx.ndim) if d != axis and idx.shape[d] > x.array.shape[d]]
+    if too_big:
+        raise ValueError(
+            f"gather: index of shape {shape_str(idx.shape)} is larger than the input of shape "
+            f"{shape_str(x.shape)} in dimension {too_big[0]} (only dimension {dim} may differ)"
+        )
+    return Gather.apply(x, idx.astype(_xp.int64, copy=False), axis)
+
+
+class ScatterAdd(Function):
+    """y = x, then y[index[i][j]][j] += src[i][j] along one axis."""
+
+    @staticmethod
+    def forward(ctx, x, src, index, axis):
+        ctx.save(index)
+        ctx.axis = axis
+        y = x.copy()
+        _scatter_add(y, _full_index(index, axis), src[tuple(slice(n) for n in index.shape)])
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (index,) = ctx.saved
+        gsrc = _xp.take_along_axis(gy, index, axis=ctx.axis) if ctx.needs_input_grad[1] else None
+        return gy, gsrc
+
+
+def scatter_add(x, dim, index, src):
+    axis = normalize_axis(dim, x.array.ndim, "scatter_add")
+    idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
+    return ScatterAdd.apply(x, as_tensor(src), idx.astype(_xp.int64, copy=False), axis)
+
+
+def nonzero(x, as_tuple=False):
+    """Indices of the non-zero elements: an (n, ndim) tensor, or one index tensor per dim."""
+    idx = _xp.nonzero(x.array)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(_xp.int64)) for i in idx)
+    return Tensor._wrap(_xp.stack(idx, axis=1).astype(_xp.int64))
