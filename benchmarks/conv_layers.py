@@ -90,8 +90,9 @@ def main(argv=None):
     parser.add_argument("--all-threads", action="store_true")
     parser.add_argument("layers", nargs="*", help="layer names (default: all)")
     args = parser.parse_args(argv)
-    import soma
     import torch
+
+    import soma
 
     clock = time.perf_counter if args.all_threads else time.process_time
     if not args.all_threads:

@@ -9,8 +9,8 @@ therefore defines the work for both frameworks.
 import importlib
 import pkgutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def f(x):
 # --- the lecture's code, verbatim ---------------------------------------------------------
 class Net(torch.nn.Module):
     def __init__(self):
-        super(Net, self).__init__()
+        super().__init__()
         # A linear layer applies a linear transformation to the incoming data from 1 feature (input) to 64 features
         self.hidden1 = torch.nn.Linear(1, 64) # 1 input, 64 hidden neurons in layer 1
         self.hidden2 = torch.nn.Linear(64, 128) # 64 input, 128 hidden neurons in layer 2
@@ -55,7 +55,7 @@ for epoch in range(1000):
     running_loss += loss.item() # keep track of the loss for logging purposes
 
     if epoch % 100 == 0:
-        print("Epoch {}: Loss = {}".format(epoch, loss.detach().numpy()))
+        print(f"Epoch {epoch}: Loss = {loss.detach().numpy()}")
 # --- end of the lecture's code ------------------------------------------------------------
 
 

@@ -9,11 +9,21 @@ import pytest
 
 from soma.data import DataLoader, load
 from soma.data.datasets import (
-    CIFAR10, MNIST, DatasetFileError, FashionMNIST, UnsafePickleError, read_idx, safe_loads,
+    CIFAR10,
+    MNIST,
+    DatasetFileError,
+    FashionMNIST,
+    UnsafePickleError,
+    read_idx,
+    safe_loads,
     write_idx,
 )
 from tests.data_files import (
-    CIFAR_CLASSES, cifar_binary_files, cifar_python_batch, cifar_python_files, write_files,
+    CIFAR_CLASSES,
+    cifar_binary_files,
+    cifar_python_batch,
+    cifar_python_files,
+    write_files,
     write_mnist,
 )
 

@@ -7,8 +7,18 @@ import pytest
 
 import soma
 from soma.data import (
-    BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler, Subset,
-    SubsetRandomSampler, TensorDataset, WeightedRandomSampler, default_collate, default_convert,
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    default_convert,
 )
 
 

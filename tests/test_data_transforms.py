@@ -8,8 +8,18 @@ import soma
 from soma.data import DataLoader, TensorDataset
 from soma.data.datasets import ImageDataset
 from soma.data.transforms import (
-    CenterCrop, Compose, GaussianNoise, Lambda, Normalize, RandomCrop, RandomHorizontalFlip,
-    RandomRotation, RandomVerticalFlip, Resize, ToTensor, rotate,
+    CenterCrop,
+    Compose,
+    GaussianNoise,
+    Lambda,
+    Normalize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomVerticalFlip,
+    Resize,
+    ToTensor,
+    rotate,
 )
 
 

@@ -1,6 +1,5 @@
 """Model summaries (the lectures' parameter and operation counts) and gradient diagnostics."""
 
-import numpy as np
 import pytest
 
 import soma

@@ -11,8 +11,18 @@ from soma import nn
 from soma.inspection import summary
 from soma.models import get_model
 from soma.models.blocks import (
-    BasicBlock, Bottleneck, DenseBlock, DenseLayer, DepthwiseSeparableConv, InceptionModule,
-    InvertedResidual, MBConv, SqueezeExcitation, StochasticDepth, make_divisible, projection,
+    BasicBlock,
+    Bottleneck,
+    DenseBlock,
+    DenseLayer,
+    DepthwiseSeparableConv,
+    InceptionModule,
+    InvertedResidual,
+    MBConv,
+    SqueezeExcitation,
+    StochasticDepth,
+    make_divisible,
+    projection,
 )
 from soma.nn import init
 from soma.nn.utils import skip_init

@@ -70,7 +70,7 @@ def _warm_up(model, *shape, steps=2):
 # ---------------------------------------------------------------------- the lectures' models
 class SinNet(nn.Module):  # the lecture's sin(3x) network, verbatim
     def __init__(self):
-        super(SinNet, self).__init__()
+        super().__init__()
         self.hidden1 = nn.Linear(1, 64)
         self.hidden2 = nn.Linear(64, 128)
         self.output = nn.Linear(128, 1)
@@ -84,7 +84,7 @@ class SinNet(nn.Module):  # the lecture's sin(3x) network, verbatim
 
 class LectureSimpleCNN(nn.Module):  # the lecture's SimpleCNN, verbatim (7×7 inputs)
     def __init__(self, input_channels, num_classes):
-        super(LectureSimpleCNN, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(in_channels=input_channels, out_channels=32, kernel_size=3,
                                stride=1, padding=1)
         self.bn1 = nn.BatchNorm2d(32)

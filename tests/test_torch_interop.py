@@ -11,7 +11,11 @@ import pytest
 
 import soma
 from soma.io import (
-    CheckpointError, UnsafeCheckpointError, from_torch, load_pytorch_checkpoint, to_torch,
+    CheckpointError,
+    UnsafeCheckpointError,
+    from_torch,
+    load_pytorch_checkpoint,
+    to_torch,
 )
 
 torch = pytest.importorskip("torch")

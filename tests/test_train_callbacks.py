@@ -10,8 +10,17 @@ import pytest
 import soma
 from soma import nn
 from soma.train import (
-    Callback, CSVLogger, EarlyStopping, GradientClipping, GradientMonitor, JSONLogger, LRSchedulerCallback,
-    ModelCheckpoint, Trainer, WeightPenalty, fit,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    GradientClipping,
+    GradientMonitor,
+    JSONLogger,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    Trainer,
+    WeightPenalty,
+    fit,
 )
 from soma.train.history import History
 

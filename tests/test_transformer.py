@@ -151,7 +151,7 @@ def test_sinusoidal_table_matches_the_formula():
     from soma.nn.modules.positional import sinusoidal_encoding
 
     table = sinusoidal_encoding(50, 6, dtype=soma.float64).numpy()
-    p, i = 37, 2                                        # columns 4 and 5 use frequency index 2
+    p = 37                                              # columns 4 and 5 use frequency index 2
     angle = p / 10000 ** (4 / 6)
     np.testing.assert_allclose(table[p, 4:6], [np.sin(angle), np.cos(angle)], rtol=1e-12)
     np.testing.assert_allclose(table[0], [0, 1, 0, 1, 0, 1])

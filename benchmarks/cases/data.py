@@ -10,7 +10,7 @@ def _epoch(torch, n, shape, batch_size, shuffle):
                                          batch_size=batch_size, shuffle=shuffle)
 
     def step():
-        for xb, yb in loader:
+        for _batch in loader:
             pass
 
     return step

@@ -8,7 +8,13 @@ import torch
 
 import soma
 from soma.functional.dropout import (
-    alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout, keep_mask,
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+    keep_mask,
 )
 from tests.op_specs.spec import OpSpec
 

@@ -5,8 +5,8 @@ import torch
 
 import soma
 from soma.functional.normalization.batch import batch_norm
-from soma.functional.normalization.local_response import local_response_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
+from soma.functional.normalization.local_response import local_response_norm
 from tests.op_specs.spec import OpSpec
 
 TF = torch.nn.functional

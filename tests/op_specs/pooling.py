@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from soma.functional.pooling import adaptive as SA
-from soma.functional.pooling import max_avg as SP
 from soma.functional.pooling import lp_min_sum as SV
+from soma.functional.pooling import max_avg as SP
 from soma.functional.pooling import unpooling as SU
 from tests.op_specs.spec import OpSpec
 

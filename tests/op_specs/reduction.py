@@ -1,9 +1,7 @@
 """Reductions with dim/keepdim, and the ordering ops that carry gradients."""
 
 import numpy as np
-import torch
 
-import soma
 from tests.op_specs.spec import OpSpec
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import torch
 
-import soma
 import soma.nn.functional as F
 from tests.op_specs.spec import OpSpec
 

@@ -1,7 +1,7 @@
 """``OpSpec``: how to call one op in soma and in PyTorch, and on what inputs."""
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 

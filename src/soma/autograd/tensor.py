@@ -894,5 +894,5 @@ class _RemovableHook:
 
 
 # NOTE: imported last on purpose: both modules need the Tensor class defined above.
-from soma.autograd import engine as _engine  # noqa: E402
 from soma import functional as _F  # noqa: E402
+from soma.autograd import engine as _engine  # noqa: E402

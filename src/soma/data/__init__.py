@@ -16,11 +16,20 @@ from soma.data import datasets, transforms
 from soma.data.collate import default_collate, default_convert
 from soma.data.dataloader import DataLoader
 from soma.data.dataset import (
-    ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
 )
 from soma.data.datasets import DatasetSplits, ImageDataset, load, load_digits
 from soma.data.sampler import (
-    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
     WeightedRandomSampler,
 )
 

@@ -185,8 +185,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets=None, max_norm=None,
         >>> embedding_bag(soma.tensor([0, 2, 1]), table, soma.tensor([0, 2]), mode="sum").tolist()
         [[4.0, 6.0], [2.0, 3.0]]
     """
-    from soma.functional.reduction import max as _max, sum as _sum
     from soma.functional.elementwise import div, masked_fill, mul
+    from soma.functional.reduction import max as _max
+    from soma.functional.reduction import sum as _sum
 
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got '{mode}'")

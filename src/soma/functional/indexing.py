@@ -3,7 +3,8 @@ dimension, ``index_select``, ``nonzero``."""
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp, scatter_add as _scatter_add
+from soma.backend import get_xp
+from soma.backend import scatter_add as _scatter_add
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
 
 _xp = get_xp()

@@ -315,8 +315,8 @@ class Norm2(Function):
 
 def norm(x, p=2, dim=None, keepdim=False):
     """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``."""
-    from soma.functional.unary import abs as _abs
     from soma.functional.elementwise import pow as _pow
+    from soma.functional.unary import abs as _abs
 
     x = _float(x)
     axes = normalize_axes(dim, x.array.ndim, "norm")

@@ -5,8 +5,8 @@ and scatter are in ``indexing.py``.
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional.indexing import getitem
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
+from soma.functional.indexing import getitem
 
 _xp = get_xp()
 

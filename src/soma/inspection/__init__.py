@@ -9,7 +9,10 @@ from soma.inspection.gradients import GradientReport, LayerGradient, gradient_re
 from soma.inspection.plots import plot_confusion_matrix, plot_history, plot_lr_find
 from soma.inspection.summary import ModelSummary, summary
 from soma.inspection.visualize import (
-    feature_maps, plot_feature_maps, plot_filters, plot_gradient_flow,
+    feature_maps,
+    plot_feature_maps,
+    plot_filters,
+    plot_gradient_flow,
 )
 
 __all__ = [

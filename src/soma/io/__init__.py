@@ -7,7 +7,12 @@ PyTorch interop: ``to_torch`` / ``from_torch`` convert tensors and state dicts, 
 """
 
 from soma.io.checkpoint import (
-    check_state_dict, load_checkpoint, load_state_dict, rng_state, save_checkpoint, set_rng_state,
+    check_state_dict,
+    load_checkpoint,
+    load_state_dict,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
 )
 from soma.io.pytorch_checkpoint import UnsafeCheckpointError, load_pytorch_checkpoint
 from soma.io.serialization import CheckpointError, load, save, write_atomic

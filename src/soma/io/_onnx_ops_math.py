@@ -7,10 +7,10 @@ arguments; ``n.options``: its keyword options) and returns the ONNX name of each
 import math
 
 from soma.backend import get_xp
-from soma.functional.activation import piecewise as act
 from soma.functional import elementwise as ew
-from soma.functional import unary as un
 from soma.functional import linalg, reduction
+from soma.functional import unary as un
+from soma.functional.activation import piecewise as act
 from soma.functional.activation import smooth as smooth
 from soma.functional.activation import softmax as sm
 from soma.io._onnx_graph import Sym, onnx_type, operand, registry

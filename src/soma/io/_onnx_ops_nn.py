@@ -8,22 +8,17 @@ that are random or that update state while training are refused with a hint to c
 
 import math
 
-from soma.functional import attention
-
-from soma.functional.pooling import adaptive as adaptive_pooling
-
-from soma.functional.normalization import batch as batchnorm
-
+from soma.backend import get_xp
+from soma.functional import attention, resample
 from soma.functional.conv import convolution as conv
-
-from soma.functional.normalization import layer as normalization
-from soma.functional import resample
-from soma.functional.pooling import max_avg as pooling
 from soma.functional.dropout import AffineNoise, Dropout
 from soma.functional.embedding import Embedding
+from soma.functional.normalization import batch as batchnorm
+from soma.functional.normalization import layer as normalization
 from soma.functional.normalization.local_response import LocalResponseNorm
+from soma.functional.pooling import adaptive as adaptive_pooling
+from soma.functional.pooling import max_avg as pooling
 from soma.functional.pooling.max_avg import _window_counts
-from soma.backend import get_xp
 from soma.io._onnx_graph import registry
 from soma.io._onnx_trace import ExportError
 

@@ -13,7 +13,6 @@ The ``onnx`` package is imported only here, when exporting (``pip install soma[o
 import os
 
 from soma._version import __version__
-from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.io import _onnx_ops_math, _onnx_ops_nn, _onnx_ops_shape
 from soma.io import _onnx_trace as tracing

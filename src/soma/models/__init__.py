@@ -4,24 +4,40 @@
     soma.models.list_models()     # {"lenet5": "LeNet-5 (LeCun 1998) …", "mlp": …}
 """
 
-from soma.models.registry import ModelInfo, get_model, list_models, model_info, register_model
-from soma.models.mlp import MLP  # noqa: E402  (importing a model registers it)
-from soma.models.lenet import LeNet5  # noqa: E402
-from soma.models.simplecnn import SimpleCNN  # noqa: E402
 from soma.models import blocks  # noqa: E402
 from soma.models.alexnet import AlexNet, alexnet  # noqa: E402
 from soma.models.densenet import DenseNet, densenet121  # noqa: E402
 from soma.models.efficientnet import EfficientNet, efficientnet_b0  # noqa: E402
 from soma.models.googlenet import GoogLeNet, googlenet  # noqa: E402
+from soma.models.lenet import LeNet5  # noqa: E402
+from soma.models.mlp import MLP  # noqa: E402  (importing a model registers it)
 from soma.models.mobilenet import (  # noqa: E402
-    MobileNetV1, MobileNetV2, mobilenet_v1, mobilenet_v2,
+    MobileNetV1,
+    MobileNetV2,
+    mobilenet_v1,
+    mobilenet_v2,
 )
+from soma.models.registry import ModelInfo, get_model, list_models, model_info, register_model
 from soma.models.resnet import (  # noqa: E402
-    ResNet, resnet18, resnet34, resnet50, resnet101, resnet152,
+    ResNet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
 )
+from soma.models.simplecnn import SimpleCNN  # noqa: E402
 from soma.models.squeezenet import SqueezeNet, squeezenet1_1  # noqa: E402
 from soma.models.vgg import (  # noqa: E402
-    VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
+    VGG,
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
 )
 from soma.models.vit import VisionTransformer  # noqa: E402
 

@@ -25,7 +25,10 @@ import math
 from soma import functional as F
 from soma import nn
 from soma.models.blocks.mobile import (
-    ConvNormActivation, MBConv, init_mobile_weights, make_divisible,
+    ConvNormActivation,
+    MBConv,
+    init_mobile_weights,
+    make_divisible,
 )
 from soma.models.registry import register_model
 from soma.nn import init

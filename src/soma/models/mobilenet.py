@@ -37,8 +37,12 @@ from collections import OrderedDict
 from soma import functional as F
 from soma import nn
 from soma.models.blocks.mobile import (
-    ConvNormActivation, DepthwiseSeparableConv, InvertedResidual, KerasBatchNorm2d,
-    init_mobile_weights, make_divisible,
+    ConvNormActivation,
+    DepthwiseSeparableConv,
+    InvertedResidual,
+    KerasBatchNorm2d,
+    init_mobile_weights,
+    make_divisible,
 )
 from soma.models.registry import register_model
 from soma.nn import init

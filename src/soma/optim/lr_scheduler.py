@@ -14,7 +14,13 @@ from soma.optim._schedulers_combined import ChainedScheduler, SequentialLR
 from soma.optim._schedulers_cosine import CosineAnnealingLR, CosineAnnealingWarmRestarts
 from soma.optim._schedulers_cyclic import CyclicLR, OneCycleLR
 from soma.optim._schedulers_decay import (
-    ConstantLR, ExponentialLR, LambdaLR, LinearLR, MultiplicativeLR, MultiStepLR, PolynomialLR,
+    ConstantLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+    PolynomialLR,
     StepLR,
 )
 from soma.optim._schedulers_plateau import ReduceLROnPlateau

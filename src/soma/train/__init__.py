@@ -6,8 +6,14 @@
 
 from soma.train import callbacks, metrics
 from soma.train.callbacks import (
-    Callback, EarlyStopping, GradientClipping, GradientMonitor, LRSchedulerCallback,
-    ModelCheckpoint, TerminateOnNaN, WeightPenalty,
+    Callback,
+    EarlyStopping,
+    GradientClipping,
+    GradientMonitor,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    TerminateOnNaN,
+    WeightPenalty,
 )
 from soma.train.history import History
 from soma.train.loggers import CSVLogger, JSONLogger

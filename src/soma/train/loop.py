@@ -16,7 +16,12 @@ from soma.autograd.grad_mode import no_grad
 from soma.io.checkpoint import load_checkpoint, save_checkpoint
 from soma.train.callbacks import GradientClipping, LRSchedulerCallback, TerminateOnNaN
 from soma.train.components import (
-    as_loader, batch_size_of, forward, get_loss, get_optimizer, split_batch,
+    as_loader,
+    batch_size_of,
+    forward,
+    get_loss,
+    get_optimizer,
+    split_batch,
 )
 from soma.train.history import History
 from soma.train.metrics import Mean, get_metric
@@ -128,7 +133,7 @@ class Trainer:
     def _train_one_epoch(self) -> dict:
         self.model.train()
         loss_mean, metrics = Mean(), _fresh_metrics(self.metrics)
-        for self.batch, batch in enumerate(self.train_loader, start=1):
+        for self.batch, batch in enumerate(self.train_loader, start=1):  # noqa: B020
             x, y = split_batch(batch)
             self._call("on_batch_begin", self.batch)
             self.optimizer.zero_grad()

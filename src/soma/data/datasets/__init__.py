@@ -13,8 +13,16 @@ from soma.data.datasets.idx import read_idx, write_idx
 from soma.data.datasets.mnist import MNIST, FashionMNIST, load_fashion_mnist, load_mnist
 from soma.data.datasets.safe_pickle import UnsafePickleError, safe_loads
 from soma.data.datasets.synthetic import (
-    load_circles, load_moons, load_sin, load_spirals, load_xor, make_circles, make_moons,
-    make_sin, make_spirals, make_xor,
+    load_circles,
+    load_moons,
+    load_sin,
+    load_spirals,
+    load_xor,
+    make_circles,
+    make_moons,
+    make_sin,
+    make_spirals,
+    make_xor,
 )
 
 _LOADERS = {

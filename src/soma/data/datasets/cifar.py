@@ -18,7 +18,11 @@ from pathlib import Path
 from soma.backend import get_xp
 from soma.data.datasets.base import DatasetSplits, ImageDataset, load_image_splits
 from soma.data.datasets.files import (
-    DatasetFileError, default_root, extract_members, fetch, find_files,
+    DatasetFileError,
+    default_root,
+    extract_members,
+    fetch,
+    find_files,
 )
 from soma.data.datasets.idx import read_bytes
 from soma.data.datasets.safe_pickle import safe_loads

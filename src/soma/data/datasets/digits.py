@@ -9,7 +9,10 @@ import functools
 
 from soma.backend import get_xp
 from soma.data.datasets.base import (
-    DatasetSplits, ImageDataset, load_image_splits, stratified_split,
+    DatasetSplits,
+    ImageDataset,
+    load_image_splits,
+    stratified_split,
 )
 
 _xp = get_xp()

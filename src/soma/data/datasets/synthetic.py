@@ -19,7 +19,10 @@ from soma.backend import random as _random
 from soma.backend.random import Generator
 from soma.data.dataset import TensorDataset
 from soma.data.datasets.base import (
-    DatasetSplits, random_split_indices, split_off_val, stratified_split,
+    DatasetSplits,
+    random_split_indices,
+    split_off_val,
+    stratified_split,
 )
 
 _xp = get_xp()

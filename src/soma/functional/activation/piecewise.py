@@ -16,8 +16,8 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axis, shape_str
-from soma.functional.unary import _float, exp, sigmoid, tanh
 from soma.functional.shape import unflatten
+from soma.functional.unary import _float, sigmoid, tanh
 
 _xp = get_xp()
 
@@ -414,7 +414,17 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
 
 # NOTE: re-exports, so that every activation is importable from this module
 from soma.functional.activation.smooth import (  # noqa: E402
-    celu, elu, exponential, gelu, logsigmoid, mish, selu, silu, softplus, softsign, tanhshrink,
+    celu,
+    elu,
+    exponential,
+    gelu,
+    logsigmoid,
+    mish,
+    selu,
+    silu,
+    softplus,
+    softsign,
+    tanhshrink,
 )
 from soma.functional.activation.softmax import log_softmax, softmax, softmin  # noqa: E402
 

@@ -6,8 +6,8 @@ Every check names the op and the sizes involved, e.g. ``conv2d: expected input w
 
 import numbers
 
-from soma.functional.conv._geometry import Geometry, output_size
 from soma.functional._utils import shape_str
+from soma.functional.conv._geometry import Geometry, output_size
 
 _LAYOUTS = {1: "L", 2: "H, W", 3: "D, H, W"}
 _KERNELS = {1: "k", 2: "kH, kW", 3: "kD, kH, kW"}

@@ -20,7 +20,12 @@ its input without a transposing copy. Inputs with few channels use ``_im2col_nar
 
 from soma.backend import as_strided, get_xp
 from soma.functional.conv._geometry import (
-    adjoint_geometry, channels_last, flipped, interior, matmul, tap_regions,
+    adjoint_geometry,
+    channels_last,
+    flipped,
+    interior,
+    matmul,
+    tap_regions,
 )
 
 _xp = get_xp()

@@ -11,7 +11,13 @@ moves tiny pieces; channel-major columns are copied in runs of a whole output ro
 """
 
 from soma.backend import as_strided, get_xp
-from soma.functional.conv._geometry import channel_major, channels_first, interior, matmul, tap_regions
+from soma.functional.conv._geometry import (
+    channel_major,
+    channels_first,
+    interior,
+    matmul,
+    tap_regions,
+)
 
 _xp = get_xp()
 

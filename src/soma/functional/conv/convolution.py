@@ -25,7 +25,10 @@ from soma.functional.conv import _im2col as _im2col
 from soma.functional.conv import _im2col_narrow as _im2col_narrow
 from soma.functional.conv import _pointwise as _pointwise
 from soma.functional.conv._args import (
-    check_bias, check_input, conv_geometry, transpose_geometry,
+    check_bias,
+    check_input,
+    conv_geometry,
+    transpose_geometry,
 )
 from soma.functional.shape import squeeze, unsqueeze
 

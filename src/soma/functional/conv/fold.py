@@ -8,12 +8,16 @@ K = kH·kW values per channel and L blocks. ``fold`` sums such columns back into
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.functional._utils import shape_str
 from soma.functional.conv._args import check_fits, expand
 from soma.functional.conv._geometry import (
-    Geometry, channels_last, interior, output_size, tap_regions,
+    Geometry,
+    channels_last,
+    interior,
+    output_size,
+    tap_regions,
 )
 from soma.functional.conv._im2col import windows
-from soma.functional._utils import shape_str
 from soma.functional.shape import squeeze, unsqueeze
 
 

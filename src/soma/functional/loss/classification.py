@@ -12,8 +12,8 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.special import log1p
 from soma.functional._utils import shape_str
-from soma.functional.unary import _float
 from soma.functional.loss._reduction import _check_reduction, _grad_of_reduction, _reduce
+from soma.functional.unary import _float
 
 _xp = get_xp()
 

@@ -4,7 +4,10 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional.loss._reduction import (
-    _check_reduction, _grad_of_reduction, _prepare, _reduce,
+    _check_reduction,
+    _grad_of_reduction,
+    _prepare,
+    _reduce,
 )
 
 _xp = get_xp()

@@ -8,7 +8,10 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional.loss._reduction import (
-    _grad_of_reduction, _pair_grads, _prepare, _reduce,
+    _grad_of_reduction,
+    _pair_grads,
+    _prepare,
+    _reduce,
 )
 
 _xp = get_xp()

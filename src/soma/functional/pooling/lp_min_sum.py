@@ -6,12 +6,19 @@ sum pooling is its ``lp_pool`` with ``norm_type=1`` (up to ceil-mode edge window
 (an average pool without the division) as small documented additions.
 """
 
+from soma.functional.pooling._windows import Windows, check_input, ntuple
+from soma.functional.pooling.max_avg import (
+    SumPool,
+    _max_pool,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
 from soma.functional.unary import abs as _abs
 from soma.functional.unary import neg
-from soma.functional.pooling.max_avg import (
-    SumPool, _max_pool, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
-)
-from soma.functional.pooling._windows import Windows, check_input, ntuple
 
 _AVG = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}
 _MAX = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}

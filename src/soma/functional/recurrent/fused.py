@@ -292,7 +292,7 @@ def _lstm_factors(acts, cprev, tcs):
     """
     steps, four_h, batch = acts.shape
     a4 = acts.reshape(steps, 4, four_h // 4, batch)
-    i, f, g, o = a4[:, 0], a4[:, 1], a4[:, 2], a4[:, 3]
+    i, g, o = a4[:, 0], a4[:, 2], a4[:, 3]
     factors = _xp.subtract(1, a4)                              # 1 - σ for i, f, o
     factors *= a4                                              # σ' = σ (1 - σ)
     factors[:, 0] *= g

@@ -17,8 +17,14 @@ Example:
 from soma.models.blocks.dense import DenseBlock, DenseLayer, Transition
 from soma.models.blocks.inception import BasicConv2d, InceptionAux, InceptionModule
 from soma.models.blocks.mobile import (
-    ConvNormActivation, DepthwiseSeparableConv, InvertedResidual, KerasBatchNorm2d, MBConv,
-    SqueezeExcitation, StochasticDepth, make_divisible,
+    ConvNormActivation,
+    DepthwiseSeparableConv,
+    InvertedResidual,
+    KerasBatchNorm2d,
+    MBConv,
+    SqueezeExcitation,
+    StochasticDepth,
+    make_divisible,
 )
 from soma.models.blocks.residual import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
 

@@ -1,7 +1,12 @@
 """Dropout layers: active in training mode, the identity in evaluation mode."""
 
 from soma.functional.dropout import (
-    alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
 )
 from soma.nn.module import Module
 

@@ -4,8 +4,8 @@ import numbers
 import warnings
 
 from soma.autograd.factory import ones, zeros
-from soma.functional.normalization.local_response import local_response_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
+from soma.functional.normalization.local_response import local_response_norm
 from soma.nn.module import Module
 from soma.nn.modules.batchnorm import _NormBase
 from soma.nn.parameter import Parameter

@@ -7,8 +7,8 @@ the min and sum pooling the lectures list; PyTorch's spelling of sum pooling is
 ``LPPool2d(1, kernel_size)``.
 """
 
-from soma.functional.pooling import max_avg as P
 from soma.functional.pooling import lp_min_sum as V
+from soma.functional.pooling import max_avg as P
 from soma.nn.module import Module
 
 

@@ -14,8 +14,8 @@ import numbers
 
 from soma.autograd.factory import empty, zeros
 from soma.autograd.tensor import Tensor
-from soma.functional.recurrent import layers as R
 from soma.functional.indexing import index_select
+from soma.functional.recurrent import layers as R
 from soma.functional.shape import squeeze, unsqueeze
 from soma.nn import init
 from soma.nn.module import Module

@@ -5,7 +5,7 @@ remedy for exploding gradients); clipping by value bounds every component separa
 """
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp

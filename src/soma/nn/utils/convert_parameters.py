@@ -1,6 +1,6 @@
 """Flatten parameters into one vector and back (for second-order methods, averaging, tests)."""
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from soma.autograd.tensor import Tensor
 from soma.functional.shape import cat

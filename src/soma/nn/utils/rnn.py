@@ -16,7 +16,7 @@ Example:
     ([[1.0, 2.0, 3.0], [4.0, 5.0, 0.0]], [3, 2])
 """
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from soma.autograd.factory import full
 from soma.autograd.tensor import Tensor
@@ -32,8 +32,8 @@ class PackedSequence(NamedTuple):
 
     data: Tensor
     batch_sizes: Tensor
-    sorted_indices: Optional[Tensor] = None
-    unsorted_indices: Optional[Tensor] = None
+    sorted_indices: Tensor | None = None
+    unsorted_indices: Tensor | None = None
 
     def to(self, *args, **kwargs) -> "PackedSequence":
         return self._replace(data=self.data.to(*args, **kwargs))
@@ -131,7 +131,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
 
 
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
-                        padding_value: float = 0.0, total_length: Optional[int] = None):
+                        padding_value: float = 0.0, total_length: int | None = None):
     """Undo ``pack_padded_sequence``: ``(padded, lengths)`` in the original batch order.
 
     Args:
