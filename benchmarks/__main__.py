@@ -23,7 +23,9 @@ RESULTS = Path(__file__).parent / "results"
 def _measure(case, framework, min_time):
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.run_one", case, framework, "--min-time", str(min_time)],
-        capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{case} ({framework}) failed:\n{out.stderr[-3000:]}")
@@ -36,13 +38,20 @@ def _table(rows, machine) -> str:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['soma_ms']:.2f} | {r['torch_ms']:.2f} | "
-                     f"{r['ratio']:.2f} | ≤ {r['goal']:g} |")
-    env = ", ".join(f"{k}={v}" for k, v in machine["env"].items()) or "no thread/allocator variables set"
+        lines.append(
+            f"| {r['case']} | {r['soma_ms']:.2f} | {r['torch_ms']:.2f} | "
+            f"{r['ratio']:.2f} | ≤ {r['goal']:g} |"
+        )
+    env = (
+        ", ".join(f"{k}={v}" for k, v in machine["env"].items())
+        or "no thread/allocator variables set"
+    )
     lines.append("")
-    lines.append(f"{machine['cpu']}, {machine['cores']} cores; Python {machine['python']}; "
-                 f"NumPy {machine['numpy']} ({machine['numpy_blas']}); PyTorch {machine['torch']} "
-                 f"({machine.get('torch_threads')} threads); {env}.")
+    lines.append(
+        f"{machine['cpu']}, {machine['cores']} cores; Python {machine['python']}; "
+        f"NumPy {machine['numpy']} ({machine['numpy_blas']}); PyTorch {machine['torch']} "
+        f"({machine.get('torch_threads')} threads); {env}."
+    )
     return "\n".join(lines)
 
 
@@ -71,19 +80,31 @@ def main(argv=None):
             for fw in ("soma", "torch"):
                 times[fw].append(_measure(case.name, fw, args.min_time)["median_ms"])
         soma_ms, torch_ms = statistics.median(times["soma"]), statistics.median(times["torch"])
-        row = {"case": case.name, "group": case.group, "description": case.description,
-               "soma_ms": soma_ms, "torch_ms": torch_ms, "ratio": soma_ms / torch_ms,
-               "goal": case.goal, "rounds": times}
+        row = {
+            "case": case.name,
+            "group": case.group,
+            "description": case.description,
+            "soma_ms": soma_ms,
+            "torch_ms": torch_ms,
+            "ratio": soma_ms / torch_ms,
+            "goal": case.goal,
+            "rounds": times,
+        }
         rows.append(row)
-        print(f"{case.name:28s} soma {soma_ms:9.2f} ms   torch {torch_ms:9.2f} ms   "
-              f"ratio {row['ratio']:.2f}", flush=True)
+        print(
+            f"{case.name:28s} soma {soma_ms:9.2f} ms   torch {torch_ms:9.2f} ms   "
+            f"ratio {row['ratio']:.2f}",
+            flush=True,
+        )
     table = _table(rows, machine)
     print()
     print(table)
     RESULTS.mkdir(exist_ok=True)
     name = "latest" if not (args.cases or args.group) else "partial"
-    for suffix, text in ((".json", json.dumps({"machine": machine, "rows": rows}, indent=2)),
-                         (".md", table + "\n")):
+    for suffix, text in (
+        (".json", json.dumps({"machine": machine, "rows": rows}, indent=2)),
+        (".md", table + "\n"),
+    ):
         fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)

@@ -54,5 +54,9 @@ def time_step(step: Callable, min_time: float = 1.0, warmup: int = 3, repeats: i
             step()
         samples.append((time.perf_counter() - t0) / per_batch * 1e3)
     samples.sort()
-    return {"median_ms": samples[len(samples) // 2], "min_ms": samples[0], "max_ms": samples[-1],
-            "steps_per_sample": per_batch}
+    return {
+        "median_ms": samples[len(samples) // 2],
+        "min_ms": samples[0],
+        "max_ms": samples[-1],
+        "steps_per_sample": per_batch,
+    }

@@ -5,8 +5,14 @@ import platform
 import subprocess
 import sys
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "MALLOC_TOP_PAD_",
-               "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "MALLOC_TOP_PAD_",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+)
 
 
 def _cpu_model() -> str:
@@ -21,8 +27,10 @@ def _cpu_model() -> str:
 
 
 def _numpy_blas() -> str:
-    code = ("import numpy, json; c = numpy.show_config(mode='dicts'); "
-            "b = c['Build Dependencies']['blas']; print(b.get('name'), b.get('version'))")
+    code = (
+        "import numpy, json; c = numpy.show_config(mode='dicts'); "
+        "b = c['Build Dependencies']['blas']; print(b.get('name'), b.get('version'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return out.stdout.strip() or "unknown"
 

@@ -63,12 +63,20 @@ def chrono_init_(lstm: nn.LSTM, max_steps: int, generator=None) -> None:
     forget = np.log(rng.uniform(1, max_steps - 1, hidden))
     with soma.no_grad():
         lstm.bias_hh_l0.array[...] = 0
-        lstm.bias_ih_l0.array[hidden:2 * hidden] = forget
+        lstm.bias_ih_l0.array[hidden : 2 * hidden] = forget
         lstm.bias_ih_l0.array[:hidden] = -forget
 
 
-def train(kind: str, seq_len: int = 50, steps: int = 500, hidden: int = 32, batch: int = 32,
-          lr: float = 2e-2, seed: int = 0, log_every: int = 0) -> float:
+def train(
+    kind: str,
+    seq_len: int = 50,
+    steps: int = 500,
+    hidden: int = 32,
+    batch: int = 32,
+    lr: float = 2e-2,
+    seed: int = 0,
+    log_every: int = 0,
+) -> float:
     """Train one model; return its mean squared error on 1000 fresh sequences."""
     soma.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -97,8 +105,13 @@ def main(seq_len: int = 50, steps: int = 500, seed: int = 0, log_every: int = 10
         results[kind] = train(kind, seq_len, steps, seed=seed, log_every=log_every)
     print(f"\nadding problem, T = {seq_len}: test MSE (predicting the mean gives {baseline:.3f})")
     for kind, mse in results.items():
-        verdict = "solved" if mse < 0.1 * baseline else "no better than the mean" \
-            if mse > 0.8 * baseline else "partly"
+        verdict = (
+            "solved"
+            if mse < 0.1 * baseline
+            else "no better than the mean"
+            if mse > 0.8 * baseline
+            else "partly"
+        )
         print(f"  {kind:4s} {mse:.4f}  ({verdict}; {math.sqrt(mse):.3f} RMS error)")
     return results
 

@@ -28,12 +28,19 @@ from soma.data.texts import load_text
 class CharLSTM(nn.Module):
     """Embedding → LSTM → Linear: next-character logits for every position."""
 
-    def __init__(self, vocab_size: int, embed_dim: int = 32, hidden: int = 128,
-                 num_layers: int = 1, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 32,
+        hidden: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.lstm = nn.LSTM(embed_dim, hidden, num_layers=num_layers, batch_first=True,
-                            dropout=dropout)
+        self.lstm = nn.LSTM(
+            embed_dim, hidden, num_layers=num_layers, batch_first=True, dropout=dropout
+        )
         self.head = nn.Linear(hidden, vocab_size)
 
     def forward(self, ids, state=None):
@@ -67,8 +74,14 @@ def windows(data: np.ndarray, rng, batch: int, seq_len: int):
 
 
 @soma.no_grad()
-def generate(model: CharLSTM, vocab: Vocabulary, prompt: str, length: int,
-             temperature: float = 0.8, generator=None) -> str:
+def generate(
+    model: CharLSTM,
+    vocab: Vocabulary,
+    prompt: str,
+    length: int,
+    temperature: float = 0.8,
+    generator=None,
+) -> str:
     """Continue ``prompt`` by sampling ``length`` characters from the model."""
     model.eval()
     logits, state = model(soma.tensor(vocab.encode(prompt))[None])
@@ -86,7 +99,7 @@ def evaluate(model, data, seq_len: int, criterion) -> float:
     """Mean loss over consecutive windows of ``data`` (no sampling noise)."""
     n = (len(data) - 1) // seq_len
     x = soma.tensor(data[: n * seq_len].reshape(n, seq_len))
-    y = soma.tensor(data[1: n * seq_len + 1].reshape(n, seq_len))
+    y = soma.tensor(data[1 : n * seq_len + 1].reshape(n, seq_len))
     with soma.no_grad():
         model.eval()
         logits, _ = model(x)
@@ -94,8 +107,16 @@ def evaluate(model, data, seq_len: int, criterion) -> float:
         return criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
 
 
-def main(steps: int = 600, hidden: int = 128, seq_len: int = 64, batch: int = 32,
-         lr: float = 3e-3, seed: int = 0, log_every: int = 200, sample_length: int = 400):
+def main(
+    steps: int = 600,
+    hidden: int = 128,
+    seq_len: int = 64,
+    batch: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    log_every: int = 200,
+    sample_length: int = 400,
+):
     """Train on 90% of the sonnets, report the held-out loss, print a sample.
 
     Returns ``(first_loss, final_train_loss, held_out_loss, uniform_loss, sample)``.
@@ -124,11 +145,12 @@ def main(steps: int = 600, hidden: int = 128, seq_len: int = 64, batch: int = 32
             print(f"step {step:5d}  loss {loss.item():.3f} nats/char")
     uniform = math.log(len(vocab))
     held = evaluate(model, held_out, seq_len, criterion)
-    recent = float(np.mean(losses[-max(1, steps // 20):]))
+    recent = float(np.mean(losses[-max(1, steps // 20) :]))
     print(f"\nvocabulary {len(vocab)} characters: uniform guess {uniform:.2f} nats/char")
     print(f"training loss {recent:.3f}, held-out loss {held:.3f} nats/char")
-    sample = generate(model, vocab, "Shall I ", sample_length,
-                      generator=soma.Generator().manual_seed(seed))
+    sample = generate(
+        model, vocab, "Shall I ", sample_length, generator=soma.Generator().manual_seed(seed)
+    )
     print("\n" + sample)
     return losses[0], recent, held, uniform, sample
 

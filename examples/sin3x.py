@@ -26,9 +26,9 @@ class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
         # A linear layer applies a linear transformation to the incoming data from 1 feature (input) to 64 features
-        self.hidden1 = torch.nn.Linear(1, 64) # 1 input, 64 hidden neurons in layer 1
-        self.hidden2 = torch.nn.Linear(64, 128) # 64 input, 128 hidden neurons in layer 2
-        self.output = torch.nn.Linear(128, 1) # 128 input, 1 output
+        self.hidden1 = torch.nn.Linear(1, 64)  # 1 input, 64 hidden neurons in layer 1
+        self.hidden2 = torch.nn.Linear(64, 128)  # 64 input, 128 hidden neurons in layer 2
+        self.output = torch.nn.Linear(128, 1)  # 128 input, 1 output
 
     def forward(self, x):
         # relu is an activation function
@@ -41,18 +41,18 @@ class Net(torch.nn.Module):
         return x
 
 
-net = Net() # our neural network which tries to learn the function f(x) = sin(3x)
-criterion = torch.nn.MSELoss() # mean-squared error loss
-optimizer = torch.optim.Adam(net.parameters(), lr=0.01) # Using Adam optimizer
+net = Net()  # our neural network which tries to learn the function f(x) = sin(3x)
+criterion = torch.nn.MSELoss()  # mean-squared error loss
+optimizer = torch.optim.Adam(net.parameters(), lr=0.01)  # Using Adam optimizer
 
 for epoch in range(1000):
     running_loss = 0.0
-    optimizer.zero_grad() # zero the gradient buffers
-    outputs = net(x.unsqueeze(1)) # calculate the output from the net (net(x) approximates f(x))
-    loss = criterion(outputs.squeeze(), f(x)) # f(x) is the target function (sin(3x))
-    loss.backward() # back-propagate the loss
-    optimizer.step() # Does the update, update the weights of the network
-    running_loss += loss.item() # keep track of the loss for logging purposes
+    optimizer.zero_grad()  # zero the gradient buffers
+    outputs = net(x.unsqueeze(1))  # calculate the output from the net (net(x) approximates f(x))
+    loss = criterion(outputs.squeeze(), f(x))  # f(x) is the target function (sin(3x))
+    loss.backward()  # back-propagate the loss
+    optimizer.step()  # Does the update, update the weights of the network
+    running_loss += loss.item()  # keep track of the loss for logging purposes
 
     if epoch % 100 == 0:
         print(f"Epoch {epoch}: Loss = {loss.detach().numpy()}")
@@ -71,7 +71,9 @@ def main(out_dir=None):
     outside = (mse_on(-3, -1) + mse_on(1, 3)) / 2
     print(f"final training loss: {loss.item():.2e}")
     print(f"MSE inside the training range  [-1, 1]:        {inside:.2e}")
-    print(f"MSE outside the training range [-3,-1]∪[1, 3]: {outside:.2e}  <- the net does not generalise there")
+    print(
+        f"MSE outside the training range [-3,-1]∪[1, 3]: {outside:.2e}  <- the net does not generalise there"
+    )
     if out_dir:
         path = plot(out_dir)
         if path:

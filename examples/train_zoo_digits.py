@@ -38,20 +38,31 @@ CONFIGS = {
 
 def train(name: str, epochs: int, lr: float, batch_size: int, seed: int) -> dict:
     soma.manual_seed(seed)
-    data = prepare_data("digits", name, seed=seed)          # 8×8 → 32×32, normalised
+    data = prepare_data("digits", name, seed=seed)  # 8×8 → 32×32, normalised
     model = get_model(name, num_classes=10, in_channels=1, **CONFIGS[name][0])
     params = sum(p.numel() for p in model.parameters())
-    shifts = transforms.RandomCrop((32, 32), padding=4)     # shifts of up to 4 pixels
+    shifts = transforms.RandomCrop((32, 32), padding=4)  # shifts of up to 4 pixels
     loader = DataLoader(data.train, batch_size=batch_size, shuffle=True, transform=shifts)
     optimizer = Adam(model.parameters(), lr=lr)
-    trainer = Trainer(model, "cross_entropy", optimizer, verbose="plain",
-                      scheduler=CosineAnnealingLR(optimizer, T_max=epochs))
+    trainer = Trainer(
+        model,
+        "cross_entropy",
+        optimizer,
+        verbose="plain",
+        scheduler=CosineAnnealingLR(optimizer, T_max=epochs),
+    )
     start = time.perf_counter()
     trainer.fit(loader, epochs)
     seconds = time.perf_counter() - start
     test = evaluate(model, DataLoader(data.test, batch_size=256), loss="cross_entropy")
-    return {"model": name, "params": params, "epochs": epochs, "seconds": seconds,
-            "test_accuracy": test["accuracy"], "test_samples": len(data.test)}
+    return {
+        "model": name,
+        "params": params,
+        "epochs": epochs,
+        "seconds": seconds,
+        "test_accuracy": test["accuracy"],
+        "test_samples": len(data.test),
+    }
 
 
 def main(argv=None) -> None:
@@ -66,9 +77,12 @@ def main(argv=None) -> None:
         model_args, settings = CONFIGS[name]
         settings = {k: getattr(args, k) or v for k, v in settings.items()}
         r = train(name, settings["epochs"], settings["lr"], settings["batch_size"], args.seed)
-        print(f"{r['model']} ({r['params']:,} parameters, {model_args}): "
-              f"test accuracy {r['test_accuracy']:.4f} on {r['test_samples']} images after "
-              f"{r['epochs']} epochs, {r['seconds']:.0f} s of training", flush=True)
+        print(
+            f"{r['model']} ({r['params']:,} parameters, {model_args}): "
+            f"test accuracy {r['test_accuracy']:.4f} on {r['test_samples']} images after "
+            f"{r['epochs']} epochs, {r['seconds']:.0f} s of training",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -31,16 +31,36 @@ def accuracy(model, loader) -> float:
     return correct / total
 
 
-def main(epochs: int = 30, dim: int = 32, depth: int = 2, heads: int = 4, lr: float = 3e-3,
-         batch_size: int = 64, seed: int = 0, log: bool = True) -> float:
+def main(
+    epochs: int = 30,
+    dim: int = 32,
+    depth: int = 2,
+    heads: int = 4,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    log: bool = True,
+) -> float:
     """Train on the 1,438 training digits; return the accuracy on the 359 test digits."""
     soma.manual_seed(seed)
     splits = load_digits()
-    train = DataLoader(splits.train, batch_size=batch_size, shuffle=True,
-                       generator=soma.Generator().manual_seed(seed))
+    train = DataLoader(
+        splits.train,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=soma.Generator().manual_seed(seed),
+    )
     test = DataLoader(splits.test, batch_size=256)
-    model = VisionTransformer(image_size=8, patch_size=2, in_channels=1, num_classes=10,
-                              dim=dim, depth=depth, heads=heads, mlp_dim=2 * dim)
+    model = VisionTransformer(
+        image_size=8,
+        patch_size=2,
+        in_channels=1,
+        num_classes=10,
+        dim=dim,
+        depth=depth,
+        heads=heads,
+        mlp_dim=2 * dim,
+    )
     optimizer = soma.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     scheduler = soma.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     criterion = nn.CrossEntropyLoss()
@@ -54,8 +74,10 @@ def main(epochs: int = 30, dim: int = 32, depth: int = 2, heads: int = 4, lr: fl
             total += loss.item() * len(labels)
         scheduler.step()
         if log and (epoch % 5 == 4 or epoch == epochs - 1):
-            print(f"epoch {epoch + 1:3d}  loss {total / len(splits.train):.3f}  "
-                  f"test accuracy {accuracy(model, test):.3f}")
+            print(
+                f"epoch {epoch + 1:3d}  loss {total / len(splits.train):.3f}  "
+                f"test accuracy {accuracy(model, test):.3f}"
+            )
     result = accuracy(model, test)
     if log:
         parameters = sum(p.numel() for p in model.parameters())

@@ -39,5 +39,7 @@ def to_torch(t, requires_grad=False):
 
 def copy_weights(soma_module, torch_module):
     """Load a torch module's state dict into the soma module of the same structure."""
-    soma_module.load_state_dict({k: v.detach().numpy().copy() for k, v in torch_module.state_dict().items()})
+    soma_module.load_state_dict(
+        {k: v.detach().numpy().copy() for k, v in torch_module.state_dict().items()}
+    )
     return soma_module

@@ -93,7 +93,7 @@ class Py2Pickler:
         self.put()
         for start in range(0, len(values), 1000):
             self.out += b"("
-            for v in values[start:start + 1000]:
+            for v in values[start : start + 1000]:
                 emit(v)
             self.out += b"e"
 
@@ -114,27 +114,41 @@ def cifar_python_batch(images, labels, batch_label: bytes = b"training batch 1 o
     p = Py2Pickler()
     data = images.reshape(len(images), -1)
     names = [f"img_{i}.png".encode() for i in range(len(images))]
-    p.dict_of([
-        (b"data", lambda: p.array_u1(data)),
-        (b"labels", lambda: p.list_of(list(labels), p.int)),
-        (b"batch_label", lambda: p.string(batch_label)),
-        (b"filenames", lambda: p.list_of(names, p.string)),
-    ])
+    p.dict_of(
+        [
+            (b"data", lambda: p.array_u1(data)),
+            (b"labels", lambda: p.list_of(list(labels), p.int)),
+            (b"batch_label", lambda: p.string(batch_label)),
+            (b"filenames", lambda: p.list_of(names, p.string)),
+        ]
+    )
     return p.finish()
 
 
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                 "truck"]
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 def cifar_python_meta() -> bytes:
     p = Py2Pickler()
     names = [n.encode() for n in CIFAR_CLASSES]
-    p.dict_of([
-        (b"num_cases_per_batch", lambda: p.int(10000)),
-        (b"label_names", lambda: p.list_of(names, p.string)),
-        (b"num_vis", lambda: p.int(3072)),
-    ])
+    p.dict_of(
+        [
+            (b"num_cases_per_batch", lambda: p.int(10000)),
+            (b"label_names", lambda: p.list_of(names, p.string)),
+            (b"num_vis", lambda: p.int(3072)),
+        ]
+    )
     return p.finish()
 
 

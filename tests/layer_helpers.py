@@ -42,8 +42,9 @@ def compare_layers(ours, theirs, x, *, rtol=1e-7, atol=1e-10, copy=True, seed=1)
     params_t = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         assert p.grad is not None, f"no gradient for {name}"
-        np.testing.assert_allclose(p.grad.numpy(), params_t[name].grad.numpy(), rtol=rtol,
-                                   atol=atol * 10, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad.numpy(), params_t[name].grad.numpy(), rtol=rtol, atol=atol * 10, err_msg=name
+        )
     return out_s, out_t
 
 

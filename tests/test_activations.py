@@ -14,15 +14,37 @@ S = soma.nn.functional
 
 # (soma constructor, torch constructor) over the options that change the formula
 TWINS = [
-    ("ReLU", {}), ("ReLU6", {}), ("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 0.2}),
-    ("ELU", {}), ("ELU", {"alpha": 0.3}), ("SELU", {}), ("CELU", {}), ("CELU", {"alpha": 1.7}),
-    ("GELU", {}), ("GELU", {"approximate": "tanh"}), ("SiLU", {}), ("Mish", {}),
-    ("Softplus", {}), ("Softplus", {"beta": 2.0, "threshold": 3.0}), ("Softsign", {}),
-    ("Hardsigmoid", {}), ("Hardtanh", {}), ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}),
-    ("Hardswish", {}), ("LogSigmoid", {}), ("Tanhshrink", {}),
-    ("Threshold", {"threshold": 0.2, "value": -3.0}), ("Softshrink", {}),
-    ("Hardshrink", {"lambd": 0.8}), ("Sigmoid", {}), ("Tanh", {}), ("Softmax", {"dim": 1}),
-    ("LogSoftmax", {"dim": -1}), ("Softmin", {"dim": 0}), ("PReLU", {}),
+    ("ReLU", {}),
+    ("ReLU6", {}),
+    ("LeakyReLU", {}),
+    ("LeakyReLU", {"negative_slope": 0.2}),
+    ("ELU", {}),
+    ("ELU", {"alpha": 0.3}),
+    ("SELU", {}),
+    ("CELU", {}),
+    ("CELU", {"alpha": 1.7}),
+    ("GELU", {}),
+    ("GELU", {"approximate": "tanh"}),
+    ("SiLU", {}),
+    ("Mish", {}),
+    ("Softplus", {}),
+    ("Softplus", {"beta": 2.0, "threshold": 3.0}),
+    ("Softsign", {}),
+    ("Hardsigmoid", {}),
+    ("Hardtanh", {}),
+    ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}),
+    ("Hardswish", {}),
+    ("LogSigmoid", {}),
+    ("Tanhshrink", {}),
+    ("Threshold", {"threshold": 0.2, "value": -3.0}),
+    ("Softshrink", {}),
+    ("Hardshrink", {"lambd": 0.8}),
+    ("Sigmoid", {}),
+    ("Tanh", {}),
+    ("Softmax", {"dim": 1}),
+    ("LogSoftmax", {"dim": -1}),
+    ("Softmin", {"dim": 0}),
+    ("PReLU", {}),
     ("PReLU", {"num_parameters": 3, "init": 0.1}),
 ]
 IDS = [f"{name}{kw or ''}" for name, kw in TWINS]
@@ -61,14 +83,22 @@ def test_module_matches_torch_forward_and_gradients(name, kw, dtype, rtol, atol)
         rtol = max(rtol, 1e-7)  # NOTE: PyTorch's backward uses a float32 1/alpha or 1/6 here
     np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=rtol, atol=atol)
     for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=rtol * 10, atol=atol * 10,
-                                   err_msg=f"gradient of {n}")
+        np.testing.assert_allclose(
+            p.grad.numpy(),
+            q.grad.numpy(),
+            rtol=rtol * 10,
+            atol=atol * 10,
+            err_msg=f"gradient of {n}",
+        )
 
 
 REPR_EXTRA = [
-    ("ReLU", {"inplace": True}), ("ELU", {"alpha": 0.5, "inplace": True}),
+    ("ReLU", {"inplace": True}),
+    ("ELU", {"alpha": 0.5, "inplace": True}),
     ("Hardtanh", {"min_val": -2, "max_val": 2, "inplace": True}),
-    ("Threshold", {"threshold": 0.1, "value": 20}), ("ReLU6", {"inplace": True}), ("Softmax", {}),
+    ("Threshold", {"threshold": 0.1, "value": 20}),
+    ("ReLU6", {"inplace": True}),
+    ("Softmax", {}),
 ]
 
 
@@ -92,16 +122,49 @@ def test_module_defaults_match_torch_signatures():
 
 
 # ---------------------------------------------------------------------------- extreme inputs
-EXTREME = [-1e4, -1e3, -100.0, -89.0, -30.0, -20.5, -1e-30, 0.0, 1e-30, 20.5, 30.0, 89.0, 100.0,
-           1e3, 1e4]
+EXTREME = [
+    -1e4,
+    -1e3,
+    -100.0,
+    -89.0,
+    -30.0,
+    -20.5,
+    -1e-30,
+    0.0,
+    1e-30,
+    20.5,
+    30.0,
+    89.0,
+    100.0,
+    1e3,
+    1e4,
+]
 ELEMENTWISE = [
-    ("relu", {}), ("relu6", {}), ("leaky_relu", {}), ("elu", {}), ("selu", {}),
-    ("celu", {"alpha": 0.5}), ("gelu", {}), ("gelu", {"approximate": "tanh"}), ("silu", {}),
-    ("mish", {}), ("softplus", {}),
-    ("softplus", {"beta": 5.0, "threshold": 1000.0}), ("softsign", {}), ("hardsigmoid", {}),
-    ("hardtanh", {}), ("hardswish", {}), ("logsigmoid", {}), ("tanhshrink", {}),
-    ("threshold", {"threshold": 1.0, "value": 0.0}), ("softshrink", {}), ("hardshrink", {}),
-    ("sigmoid", {}), ("tanh", {}), ("softmax", {"dim": 0}), ("log_softmax", {"dim": 0}),
+    ("relu", {}),
+    ("relu6", {}),
+    ("leaky_relu", {}),
+    ("elu", {}),
+    ("selu", {}),
+    ("celu", {"alpha": 0.5}),
+    ("gelu", {}),
+    ("gelu", {"approximate": "tanh"}),
+    ("silu", {}),
+    ("mish", {}),
+    ("softplus", {}),
+    ("softplus", {"beta": 5.0, "threshold": 1000.0}),
+    ("softsign", {}),
+    ("hardsigmoid", {}),
+    ("hardtanh", {}),
+    ("hardswish", {}),
+    ("logsigmoid", {}),
+    ("tanhshrink", {}),
+    ("threshold", {"threshold": 1.0, "value": 0.0}),
+    ("softshrink", {}),
+    ("hardshrink", {}),
+    ("sigmoid", {}),
+    ("tanh", {}),
+    ("softmax", {"dim": 0}),
+    ("log_softmax", {"dim": 0}),
     ("softmin", {"dim": 0}),
 ]
 
@@ -131,10 +194,17 @@ def test_extreme_inputs_are_stable_and_match_torch(name, kw, dtype):
 # NOTE: asserted, not read from PyTorch: its value at ±inf depends on the CPU's vector unit
 # (the pinned build returns gelu(inf) = nan on some machines and inf on others).
 LIMITS_AT_INFINITY = {
-    "relu": (np.inf, 0.0), "elu": (np.inf, -1.0), "gelu": (np.inf, np.nan),
-    "silu": (np.inf, np.nan), "mish": (np.inf, np.nan), "softplus": (np.inf, 0.0),
-    "hardtanh": (1.0, -1.0), "leaky_relu": (np.inf, -np.inf), "logsigmoid": (0.0, -np.inf),
-    "softsign": (np.nan, np.nan), "hardswish": (np.inf, np.nan),
+    "relu": (np.inf, 0.0),
+    "elu": (np.inf, -1.0),
+    "gelu": (np.inf, np.nan),
+    "silu": (np.inf, np.nan),
+    "mish": (np.inf, np.nan),
+    "softplus": (np.inf, 0.0),
+    "hardtanh": (1.0, -1.0),
+    "leaky_relu": (np.inf, -np.inf),
+    "logsigmoid": (0.0, -np.inf),
+    "softsign": (np.nan, np.nan),
+    "hardswish": (np.inf, np.nan),
 }
 
 
@@ -210,8 +280,9 @@ def test_step_uses_greater_or_equal_and_has_zero_gradient():
 
 def test_maxout_layer_against_a_hand_computation():
     layer = soma.nn.Maxout(2, 2, pieces=3)
-    layer.weight.data.copy_(soma.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0],
-                                         [2.0, 0.0], [0.0, 0.5], [1.0, 1.0]]))
+    layer.weight.data.copy_(
+        soma.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0], [2.0, 0.0], [0.0, 0.5], [1.0, 1.0]])
+    )
     layer.bias.data.copy_(soma.tensor([0.0, 0.0, 0.0, 0.0, 0.0, -10.0]))
     x = soma.tensor([[3.0, -1.0], [-2.0, -4.0]], requires_grad=True)
     y = layer(x)
@@ -219,8 +290,9 @@ def test_maxout_layer_against_a_hand_computation():
     np.testing.assert_array_equal(y.detach().numpy(), [[3.0, 6.0], [6.0, -2.0]])
     y.sum().backward()
     # the gradient reaches only the winning piece of each unit
-    np.testing.assert_array_equal(layer.weight.grad.numpy(),
-                                  [[3, -1], [0, 0], [-2, -4], [3, -1], [-2, -4], [0, 0]])
+    np.testing.assert_array_equal(
+        layer.weight.grad.numpy(), [[3, -1], [0, 0], [-2, -4], [3, -1], [-2, -4], [0, 0]]
+    )
     np.testing.assert_array_equal(x.grad.numpy(), [[1 + 2, 0], [-1 + 0, -1 + 0.5]])
     assert repr(layer) == "Maxout(in_features=2, out_features=2, pieces=3, bias=True)"
 
@@ -237,24 +309,30 @@ def test_prelu_weight_is_a_trained_parameter_initialised_like_torch():
     layer = soma.nn.PReLU(3, init=0.1)
     assert [n for n, _ in layer.named_parameters()] == ["weight"]
     np.testing.assert_allclose(layer.weight.detach().numpy(), [0.1, 0.1, 0.1], rtol=1e-7)
-    np.testing.assert_allclose(soma.nn.PReLU().weight.detach().numpy(),
-                               torch.nn.PReLU().weight.detach().numpy())
+    np.testing.assert_allclose(
+        soma.nn.PReLU().weight.detach().numpy(), torch.nn.PReLU().weight.detach().numpy()
+    )
 
 
 # ---------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call,match", [
-    (lambda: S.prelu(soma.zeros(2, 3), soma.zeros(4)),
-     r"weight has 4 elements.*\(2, 3\).*3 channels"),
-    (lambda: soma.nn.PReLU(2)(soma.zeros(5, 3)), "weight has 2 elements"),
-    (lambda: S.hardtanh(soma.zeros(2), 1.0, -1.0), "min_val"),
-    (lambda: soma.nn.Hardtanh(2.0, 1.0), "min_val"),
-    (lambda: S.gelu(soma.zeros(2), approximate="fast"), "'none' or 'tanh'"),
-    (lambda: soma.nn.GELU("erf"), "'none' or 'tanh'"),
-    (lambda: S.softshrink(soma.zeros(2), -1.0), "lambd"),
-    (lambda: S.celu(soma.zeros(2), 0.0), "alpha"),
-    (lambda: S.maxout(soma.zeros(2, 5), 2), r"\(2, 5\).*5.*multiple of pieces \(2\)"),
-    (lambda: soma.nn.Maxout(3, 2, 2)(soma.zeros(4, 5)), r"3 features.*\(4, 5\)"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (
+            lambda: S.prelu(soma.zeros(2, 3), soma.zeros(4)),
+            r"weight has 4 elements.*\(2, 3\).*3 channels",
+        ),
+        (lambda: soma.nn.PReLU(2)(soma.zeros(5, 3)), "weight has 2 elements"),
+        (lambda: S.hardtanh(soma.zeros(2), 1.0, -1.0), "min_val"),
+        (lambda: soma.nn.Hardtanh(2.0, 1.0), "min_val"),
+        (lambda: S.gelu(soma.zeros(2), approximate="fast"), "'none' or 'tanh'"),
+        (lambda: soma.nn.GELU("erf"), "'none' or 'tanh'"),
+        (lambda: S.softshrink(soma.zeros(2), -1.0), "lambd"),
+        (lambda: S.celu(soma.zeros(2), 0.0), "alpha"),
+        (lambda: S.maxout(soma.zeros(2, 5), 2), r"\(2, 5\).*5.*multiple of pieces \(2\)"),
+        (lambda: soma.nn.Maxout(3, 2, 2)(soma.zeros(4, 5)), r"3 features.*\(4, 5\)"),
+    ],
+)
 def test_bad_arguments_give_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

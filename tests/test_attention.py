@@ -19,7 +19,7 @@ def _masks(kind, heads, length, rng):
     attn = padding = None
     if kind in ("bool", "both"):
         attn = rng.random((length, S)) < 0.3
-        attn[:, 0] = False                              # every query keeps one key
+        attn[:, 0] = False  # every query keeps one key
     if kind == "float":
         attn = rng.standard_normal((length, S))
     if kind == "bool_3d":
@@ -79,24 +79,36 @@ def _inputs(rng, self_attention, batch_first, kdim=E, vdim=E):
     return [q, k, v], length
 
 
-GRID = list(itertools.product((1, 2, 4), MASKS, (False, True), ("avg", "per_head", "none"),
-                              ("self", "cross")))
+GRID = list(
+    itertools.product(
+        (1, 2, 4), MASKS, (False, True), ("avg", "per_head", "none"), ("self", "cross")
+    )
+)
 
 
-@pytest.mark.parametrize("heads,mask,batch_first,weights,kind", GRID,
-                         ids=[f"h{h}-{m}-{'bf' if b else 'sf'}-{w}-{k}" for h, m, b, w, k in GRID])
+@pytest.mark.parametrize(
+    "heads,mask,batch_first,weights,kind",
+    GRID,
+    ids=[f"h{h}-{m}-{'bf' if b else 'sf'}-{w}-{k}" for h, m, b, w, k in GRID],
+)
 def test_multihead_attention_matches_torch(heads, mask, batch_first, weights, kind):
     rng = np.random.default_rng(heads)
     arrays, length = _inputs(rng, kind == "self", batch_first)
     masks = _masks(mask, heads, length, rng)
     call = dict(need_weights=weights != "none", average_attn_weights=weights == "avg")
     ours, theirs = _mha_pair(heads, batch_first=batch_first)
-    _compare(_run_mha(soma, ours, arrays, masks, **call),
-             _run_mha(torch, theirs, arrays, masks, **call))
+    _compare(
+        _run_mha(soma, ours, arrays, masks, **call), _run_mha(torch, theirs, arrays, masks, **call)
+    )
 
 
-OPTIONS = [dict(kdim=5, vdim=3), dict(bias=False), dict(add_bias_kv=True),
-           dict(add_zero_attn=True), dict(add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=7)]
+OPTIONS = [
+    dict(kdim=5, vdim=3),
+    dict(bias=False),
+    dict(add_bias_kv=True),
+    dict(add_zero_attn=True),
+    dict(add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=7),
+]
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=[",".join(o) for o in OPTIONS])
@@ -116,10 +128,12 @@ def test_unbatched_multihead_attention_matches_torch():
     padding = np.zeros(S, dtype=bool)
     padding[-2:] = True
     ours, theirs = _mha_pair(2)
-    out_s, w_s = ours(soma.tensor(q), soma.tensor(k), soma.tensor(k),
-                      key_padding_mask=soma.tensor(padding))
-    out_t, w_t = theirs(torch.tensor(q), torch.tensor(k), torch.tensor(k),
-                        key_padding_mask=torch.tensor(padding))
+    out_s, w_s = ours(
+        soma.tensor(q), soma.tensor(k), soma.tensor(k), key_padding_mask=soma.tensor(padding)
+    )
+    out_t, w_t = theirs(
+        torch.tensor(q), torch.tensor(k), torch.tensor(k), key_padding_mask=torch.tensor(padding)
+    )
     assert tuple(out_s.shape) == (L, E) and tuple(w_s.shape) == (L, S)
     np.testing.assert_allclose(out_s.detach().numpy(), out_t.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(w_s.detach().numpy(), w_t.detach().numpy(), atol=1e-12)
@@ -129,12 +143,14 @@ def test_unbatched_multihead_attention_matches_torch():
 def test_fully_masked_query_gives_nan_or_zero_like_torch(need_weights):
     x = np.random.default_rng(5).standard_normal((S, N, E))
     padding = np.zeros((N, S), dtype=bool)
-    padding[1] = True                                   # batch item 1 may look at nothing
+    padding[1] = True  # batch item 1 may look at nothing
     ours, theirs = _mha_pair(2)
-    out_s, _ = ours(*(soma.tensor(x),) * 3, key_padding_mask=soma.tensor(padding),
-                    need_weights=need_weights)
-    out_t, _ = theirs(*(torch.tensor(x),) * 3, key_padding_mask=torch.tensor(padding),
-                      need_weights=need_weights)
+    out_s, _ = ours(
+        *(soma.tensor(x),) * 3, key_padding_mask=soma.tensor(padding), need_weights=need_weights
+    )
+    out_t, _ = theirs(
+        *(torch.tensor(x),) * 3, key_padding_mask=torch.tensor(padding), need_weights=need_weights
+    )
     np.testing.assert_allclose(out_s.detach().numpy(), out_t.detach().numpy(), atol=1e-12)
     assert np.isnan(out_s.detach().numpy()[:, 1]).all() == need_weights
 
@@ -150,7 +166,7 @@ def test_attention_dropout_only_in_training():
     mha.train()
     _, w = mha(x, x, x, average_attn_weights=False)
     zeros = (w.detach().numpy() == 0).mean()
-    assert 0.35 < zeros < 0.65                          # about half the weights dropped
+    assert 0.35 < zeros < 0.65  # about half the weights dropped
 
 
 # ---------------------------------------------------------------------------- sdpa
@@ -201,10 +217,12 @@ def test_grouped_query_attention_matches_torch():
 
 def test_sdpa_dropout_is_reproducible_with_a_generator():
     q = soma.randn(2, L, 5)
-    a = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5,
-                                       generator=soma.Generator().manual_seed(1))
-    b = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5,
-                                       generator=soma.Generator().manual_seed(1))
+    a = F.scaled_dot_product_attention(
+        q, q, q, dropout_p=0.5, generator=soma.Generator().manual_seed(1)
+    )
+    b = F.scaled_dot_product_attention(
+        q, q, q, dropout_p=0.5, generator=soma.Generator().manual_seed(1)
+    )
     c = F.scaled_dot_product_attention(q, q, q)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert not np.allclose(a.numpy(), c.numpy())
@@ -224,13 +242,17 @@ def test_wrong_embed_dim_names_layer_and_shapes():
 def test_mask_of_wrong_shape_names_both_shapes():
     mha = soma.nn.MultiheadAttention(E, 2)
     x = soma.randn(L, N, E)
-    with pytest.raises(ValueError, match=r"MultiheadAttention.*attn_mask of shape \(3, 3\).*"
-                                         r"\(4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"MultiheadAttention.*attn_mask of shape \(3, 3\).*"
+        r"\(4, 4\)",
+    ):
         mha(x, x, x, attn_mask=soma.zeros(3, 3, dtype=soma.bool))
     with pytest.raises(ValueError, match=r"key_padding_mask of shape \(3, 5\).*\(3, 4\)"):
         mha(x, x, x, key_padding_mask=soma.zeros(N, 5, dtype=soma.bool))
     with pytest.raises(ValueError, match="embed_dim"):
         soma.nn.MultiheadAttention(10, 3)
     with pytest.raises(ValueError, match="do not fit"):
-        F.scaled_dot_product_attention(soma.randn(2, 3, 4), soma.randn(2, 5, 3),
-                                       soma.randn(2, 5, 4))
+        F.scaled_dot_product_attention(
+            soma.randn(2, 3, 4), soma.randn(2, 5, 3), soma.randn(2, 5, 4)
+        )

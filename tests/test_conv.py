@@ -33,8 +33,9 @@ def _compare(ours, theirs, x, torch, **forward_kwargs):
     for name, p in ours.named_parameters():
         expected = named[name].grad.numpy()
         scale = max(1.0, float(np.abs(expected).max()))
-        np.testing.assert_allclose(p.grad.numpy(), expected, rtol=RTOL, atol=ATOL * scale,
-                                   err_msg=f"gradient of {name}")
+        np.testing.assert_allclose(
+            p.grad.numpy(), expected, rtol=RTOL, atol=ATOL * scale, err_msg=f"gradient of {name}"
+        )
 
 
 def _twins(torch, name, *args, **kwargs):
@@ -51,14 +52,14 @@ CONV_GRID = [
     ("Conv2d", 3, 8, 3, dict(padding=1), (9, 9)),
     ("Conv2d", 3, 5, (3, 2), dict(stride=(2, 1), padding=(1, 0)), (10, 7)),
     ("Conv2d", 4, 6, 3, dict(groups=2, dilation=2, padding=2), (8, 9)),
-    ("Conv2d", 6, 6, 3, dict(groups=6, padding=1), (6, 6)),                 # depthwise, dense
-    ("Conv2d", 6, 12, 3, dict(groups=6, stride=2, padding=1), (17, 16)),    # depthwise, taps
-    ("Conv2d", 8, 16, 1, {}, (5, 5)),                                       # pointwise
-    ("Conv2d", 8, 4, 1, dict(stride=2, bias=False), (6, 5)),                # projection
+    ("Conv2d", 6, 6, 3, dict(groups=6, padding=1), (6, 6)),  # depthwise, dense
+    ("Conv2d", 6, 12, 3, dict(groups=6, stride=2, padding=1), (17, 16)),  # depthwise, taps
+    ("Conv2d", 8, 16, 1, {}, (5, 5)),  # pointwise
+    ("Conv2d", 8, 4, 1, dict(stride=2, bias=False), (6, 5)),  # projection
     ("Conv2d", 2, 3, 4, dict(padding="same", dilation=(1, 3)), (7, 9)),
     ("Conv2d", 2, 3, 5, dict(padding="valid"), (7, 9)),
     ("Conv2d", 1, 1, 3, dict(stride=3), (1 + 3 * 3, 8)),
-    ("Conv2d", 16, 32, 3, dict(padding=1), (6, 6)),                        # channels-last
+    ("Conv2d", 16, 32, 3, dict(padding=1), (6, 6)),  # channels-last
     ("Conv2d", 32, 16, 3, dict(stride=2, padding=1), (7, 8)),
     ("Conv2d", 32, 32, 3, dict(groups=2, padding=1, bias=False), (5, 5)),
     ("Conv1d", 16, 8, 4, dict(padding="same"), (9,)),
@@ -78,10 +79,15 @@ def test_conv_matches_torch(torch_or_skip, name, cin, cout, k, kwargs, size, bat
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("name, size, padding", [
-    ("Conv1d", (9,), 2), ("Conv2d", (7, 6), (1, 2)), ("Conv2d", (6, 6), "same"),
-    ("Conv3d", (4, 5, 4), 1),
-])
+@pytest.mark.parametrize(
+    "name, size, padding",
+    [
+        ("Conv1d", (9,), 2),
+        ("Conv2d", (7, 6), (1, 2)),
+        ("Conv2d", (6, 6), "same"),
+        ("Conv3d", (4, 5, 4), 1),
+    ],
+)
 def test_padding_modes_match_torch(torch_or_skip, mode, name, size, padding):
     kernel = 4 if padding == "same" else 3
     ours, theirs = _twins(torch_or_skip, name, 2, 3, kernel, padding=padding, padding_mode=mode)
@@ -94,8 +100,14 @@ TRANSPOSED_GRID = [
     ("ConvTranspose1d", 3, 2, 3, dict(stride=2, padding=1, output_padding=1), (6,)),
     ("ConvTranspose1d", 4, 6, 2, dict(groups=2, dilation=3), (5,)),
     ("ConvTranspose2d", 4, 3, 4, dict(stride=2, padding=1), (5, 6)),
-    ("ConvTranspose2d", 4, 6, (3, 2), dict(stride=(2, 3), padding=(1, 0),
-                                           output_padding=(1, 2), groups=2), (4, 3)),
+    (
+        "ConvTranspose2d",
+        4,
+        6,
+        (3, 2),
+        dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), groups=2),
+        (4, 3),
+    ),
     ("ConvTranspose2d", 6, 6, 3, dict(groups=6, stride=2, padding=1), (12, 12)),
     ("ConvTranspose2d", 3, 3, 3, dict(groups=3, dilation=2, bias=False), (4, 4)),
     ("ConvTranspose3d", 2, 3, 2, dict(stride=2), (3, 2, 3)),
@@ -119,8 +131,10 @@ def test_conv_transpose_output_size(torch_or_skip):
         ours(soma.tensor(x), output_size=(11, 11))
 
 
-@pytest.mark.parametrize("name, size", [("Conv1d", (7,)), ("Conv2d", (6, 5)),
-                                        ("Conv3d", (4, 3, 5)), ("ConvTranspose2d", (4, 3))])
+@pytest.mark.parametrize(
+    "name, size",
+    [("Conv1d", (7,)), ("Conv2d", (6, 5)), ("Conv3d", (4, 3, 5)), ("ConvTranspose2d", (4, 3))],
+)
 def test_unbatched_input(torch_or_skip, name, size):
     ours, theirs = _twins(torch_or_skip, name, 2, 4, 3, padding=1)
     x = np.random.default_rng(0).standard_normal((2,) + size).astype(np.float32)
@@ -133,8 +147,13 @@ def test_chained_layers_match_torch(torch_or_skip):
 
     def build(lib):
         return lib.nn.Sequential(
-            lib.nn.Conv2d(3, 8, 3, padding=1), lib.nn.ReLU(), lib.nn.Conv2d(8, 8, 3, groups=8),
-            lib.nn.Conv2d(8, 4, 1), lib.nn.Flatten(), lib.nn.Linear(4 * 5 * 5, 3))
+            lib.nn.Conv2d(3, 8, 3, padding=1),
+            lib.nn.ReLU(),
+            lib.nn.Conv2d(8, 8, 3, groups=8),
+            lib.nn.Conv2d(8, 4, 1),
+            lib.nn.Flatten(),
+            lib.nn.Linear(4 * 5 * 5, 3),
+        )
 
     theirs = build(torch)
     ours = copy_weights(build(soma), theirs)
@@ -144,33 +163,43 @@ def test_chained_layers_match_torch(torch_or_skip):
 
 def test_state_dict_transfers_both_ways(torch_or_skip):
     torch = torch_or_skip
-    for name, args in [("Conv2d", (3, 6, 3)), ("ConvTranspose2d", (3, 6, 3)),
-                       ("Conv1d", (4, 2, 5))]:
+    for name, args in [
+        ("Conv2d", (3, 6, 3)),
+        ("ConvTranspose2d", (3, 6, 3)),
+        ("Conv1d", (4, 2, 5)),
+    ]:
         ours = getattr(nn, name)(*args, groups=1)
         theirs = getattr(torch.nn, name)(*args)
         assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight", "bias"]
-        theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                                for k, v in ours.state_dict().items()})
+        theirs.load_state_dict(
+            {k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()}
+        )
         size = (2, args[0], 8) + ((8,) if name.endswith("2d") else ())
         x = np.random.default_rng(0).standard_normal(size).astype(np.float32)
-        np.testing.assert_allclose(ours(soma.tensor(x)).detach().numpy(),
-                                   theirs(torch.from_numpy(x)).detach().numpy(), rtol=RTOL,
-                                   atol=ATOL)
+        np.testing.assert_allclose(
+            ours(soma.tensor(x)).detach().numpy(),
+            theirs(torch.from_numpy(x)).detach().numpy(),
+            rtol=RTOL,
+            atol=ATOL,
+        )
 
 
-@pytest.mark.parametrize("layer, fan_in", [
-    (lambda: nn.Conv2d(64, 32, 3), 64 * 9),
-    (lambda: nn.Conv2d(64, 64, 3, groups=4), 16 * 9),
-    (lambda: nn.ConvTranspose2d(32, 64, 3), 64 * 9),
-    (lambda: nn.Conv1d(128, 96, 5), 128 * 5),
-])
+@pytest.mark.parametrize(
+    "layer, fan_in",
+    [
+        (lambda: nn.Conv2d(64, 32, 3), 64 * 9),
+        (lambda: nn.Conv2d(64, 64, 3, groups=4), 16 * 9),
+        (lambda: nn.ConvTranspose2d(32, 64, 3), 64 * 9),
+        (lambda: nn.Conv1d(128, 96, 5), 128 * 5),
+    ],
+)
 def test_default_initialisation(layer, fan_in):
     """kaiming_uniform(a=√5) weights and U(±1/√fan_in) biases, as in PyTorch."""
     m = layer()
     bound = 1 / math.sqrt(fan_in)
     w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
-    assert abs(w.std() - bound / math.sqrt(3)) < 0.03 * bound   # std of U(−a, a) is a/√3
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.03 * bound  # std of U(−a, a) is a/√3
     assert np.abs(w).max() > 0.95 * bound
 
 
@@ -182,20 +211,24 @@ def test_reset_parameters_takes_a_generator():
     np.testing.assert_array_equal(a.bias.detach().numpy(), b.bias.detach().numpy())
 
 
-@pytest.mark.parametrize("ctor", [
-    "Conv2d(3, 8, 3, padding='same', bias=False, padding_mode='reflect')",
-    "Conv1d(4, 4, 3, groups=4)",
-    "Conv3d(2, 4, (1, 2, 3), stride=(1, 2, 1), padding=(0, 1, 2), padding_mode='circular')",
-    "Conv2d(3, 6, 5, padding='valid', dilation=2)",
-    "ConvTranspose2d(3, 8, (3, 2), stride=2, output_padding=1, dilation=2)",
-    "ConvTranspose1d(4, 2, 3, groups=2, bias=False)",
-])
+@pytest.mark.parametrize(
+    "ctor",
+    [
+        "Conv2d(3, 8, 3, padding='same', bias=False, padding_mode='reflect')",
+        "Conv1d(4, 4, 3, groups=4)",
+        "Conv3d(2, 4, (1, 2, 3), stride=(1, 2, 1), padding=(0, 1, 2), padding_mode='circular')",
+        "Conv2d(3, 6, 5, padding='valid', dilation=2)",
+        "ConvTranspose2d(3, 8, (3, 2), stride=2, output_padding=1, dilation=2)",
+        "ConvTranspose1d(4, 2, 3, groups=2, bias=False)",
+    ],
+)
 def test_repr_matches_torch(torch_or_skip, ctor):
     assert repr(eval("nn." + ctor)) == repr(eval("torch_or_skip.nn." + ctor))
 
 
-@pytest.mark.parametrize("cin, cout, groups, k", [(3, 4, 1, 3), (16, 8, 1, 3), (4, 4, 4, 3),
-                                                  (16, 8, 1, 1)])
+@pytest.mark.parametrize(
+    "cin, cout, groups, k", [(3, 4, 1, 3), (16, 8, 1, 3), (4, 4, 4, 3), (16, 8, 1, 1)]
+)
 def test_any_memory_layout_of_the_input(torch_or_skip, cin, cout, groups, k):
     """Strided and permuted views (e.g. a channels-last tensor permuted to NCHW) work alike."""
     torch = torch_or_skip
@@ -204,12 +237,14 @@ def test_any_memory_layout_of_the_input(torch_or_skip, cin, cout, groups, k):
     for view in (lambda a: a.permute(0, 3, 1, 2), lambda a: a.permute(0, 3, 1, 2)[:, :, ::2]):
         x = view(torch.from_numpy(base))
         xs = view(soma.tensor(base))
-        np.testing.assert_allclose(ours(xs).detach().numpy(), theirs(x).detach().numpy(),
-                                   rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(
+            ours(xs).detach().numpy(), theirs(x).detach().numpy(), rtol=RTOL, atol=ATOL
+        )
 
 
-@pytest.mark.parametrize("x_layout, gy_layout", [("nchw", "nhwc"), ("nhwc", "nchw"),
-                                                 ("nchw", "nchw"), ("cnhw", "nhwc")])
+@pytest.mark.parametrize(
+    "x_layout, gy_layout", [("nchw", "nhwc"), ("nhwc", "nchw"), ("nchw", "nchw"), ("cnhw", "nhwc")]
+)
 def test_pointwise_gradients_whatever_the_layouts(torch_or_skip, x_layout, gy_layout):
     """1×1 kernels follow the layouts of input and gradient (per image, channels-last,
     channel-major) and mix them in the weight gradient; every pairing must agree with torch."""
@@ -227,13 +262,20 @@ def test_pointwise_gradients_whatever_the_layouts(torch_or_skip, x_layout, gy_la
     ours(xs).backward(soma.from_numpy(gy))
     theirs(xt).backward(torch.tensor(gy))
     np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(),
-                               rtol=RTOL, atol=ATOL * 10)
+    np.testing.assert_allclose(
+        ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=RTOL, atol=ATOL * 10
+    )
 
 
-@pytest.mark.parametrize("name, cin, cout, groups", [("Conv2d", 3, 4, 1), ("Conv2d", 16, 32, 1),
-                                                     ("Conv2d", 4, 8, 4),
-                                                     ("ConvTranspose2d", 4, 2, 1)])
+@pytest.mark.parametrize(
+    "name, cin, cout, groups",
+    [
+        ("Conv2d", 3, 4, 1),
+        ("Conv2d", 16, 32, 1),
+        ("Conv2d", 4, 8, 4),
+        ("ConvTranspose2d", 4, 2, 1),
+    ],
+)
 def test_empty_batch(torch_or_skip, name, cin, cout, groups):
     ours, theirs = _twins(torch_or_skip, name, cin, cout, 3, groups=groups, padding=1)
     x = soma.zeros(0, cin, 5, 5, requires_grad=True)
@@ -266,14 +308,20 @@ def _conv2d_single(image, kernel, **kwargs):
 
 def test_lecture_5x5_image_with_3x3_kernel():
     """Layers-in-detail lecture: the 3×3 feature map of the 5×5 image."""
-    np.testing.assert_array_equal(_conv2d_single(IMAGE_5x5, KERNEL_3x3),
-                                  [[51, 66, 20], [31, 49, 101], [15, 53, -2]])
+    np.testing.assert_array_equal(
+        _conv2d_single(IMAGE_5x5, KERNEL_3x3), [[51, 66, 20], [31, 49, 101], [15, 53, -2]]
+    )
 
 
 def test_lecture_5x5_image_with_padding_1():
     """The same image zero-padded by 1 keeps its 5×5 size; the centre is the unpadded result."""
-    expected = [[21, 59, 37, -19, 2], [30, 51, 66, 20, 43], [-14, 31, 49, 101, -19],
-                [59, 15, 53, -2, 21], [49, 57, 64, 76, 10]]
+    expected = [
+        [21, 59, 37, -19, 2],
+        [30, 51, 66, 20, 43],
+        [-14, 31, 49, 101, -19],
+        [59, 15, 53, -2, 21],
+        [49, 57, 64, 76, 10],
+    ]
     np.testing.assert_array_equal(_conv2d_single(IMAGE_5x5, KERNEL_3x3, padding=1), expected)
 
 
@@ -346,51 +394,89 @@ def test_channel_mismatch_names_layer_and_channels():
         model(soma.zeros(8, 4, 32, 32))
     message = str(info.value)
     assert "layer '0' (Conv2d)" in message
-    assert ("conv2d: expected input with 3 channels (in_channels), got 4 channels in input of "
-            "shape (8, 4, 32, 32)") in message
+    assert (
+        "conv2d: expected input with 3 channels (in_channels), got 4 channels in input of "
+        "shape (8, 4, 32, 32)"
+    ) in message
 
 
 def test_channel_mismatch_with_groups():
-    with pytest.raises(ValueError, match=r"expected input with 6 channels \(in_channels = 3 per "
-                                         r"group × groups 2\), got 4 channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected input with 6 channels \(in_channels = 3 per "
+        r"group × groups 2\), got 4 channels",
+    ):
         nn.Conv2d(6, 4, 3, groups=2)(soma.zeros(1, 4, 5, 5))
     with pytest.raises(ValueError, match=r"conv_transpose2d: expected input with 4 channels"):
         nn.ConvTranspose2d(4, 2, 3)(soma.zeros(1, 3, 5, 5))
 
 
 def test_kernel_larger_than_padded_input():
-    with pytest.raises(ValueError, match=r"conv2d: kernel size \(5, 5\) is larger than the padded "
-                                         r"input \(4, 4\) \(input \(2, 2\) with padding "
-                                         r"\(1, 1\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d: kernel size \(5, 5\) is larger than the padded "
+        r"input \(4, 4\) \(input \(2, 2\) with padding "
+        r"\(1, 1\)\)",
+    ):
         nn.Conv2d(1, 1, 5, padding=1)(soma.zeros(1, 1, 2, 2))
     with pytest.raises(ValueError, match=r"spanning \(5,\) with dilation"):
         soma.nn.functional.conv1d(soma.zeros(1, 1, 4), soma.zeros(1, 1, 3), dilation=2)
 
 
-@pytest.mark.parametrize("layer, shape, accepted", [
-    (lambda: nn.Conv1d(2, 2, 3), (2,), r"2-D unbatched input \(C, L\) or a 3-D batched input "
-                                       r"\(N, C, L\), got a 1-D input of shape \(2,\)"),
-    (lambda: nn.Conv2d(2, 2, 3), (1, 1, 2, 5, 5), r"3-D unbatched input \(C, H, W\) or a 4-D "
-                                                  r"batched input \(N, C, H, W\), got a 5-D"),
-    (lambda: nn.Conv3d(2, 2, 3), (2, 5, 5), r"\(C, D, H, W\) or a 5-D batched input"),
-    (lambda: nn.ConvTranspose2d(2, 2, 3), (2, 5), r"conv_transpose2d: expected a 3-D unbatched"),
-])
+@pytest.mark.parametrize(
+    "layer, shape, accepted",
+    [
+        (
+            lambda: nn.Conv1d(2, 2, 3),
+            (2,),
+            r"2-D unbatched input \(C, L\) or a 3-D batched input "
+            r"\(N, C, L\), got a 1-D input of shape \(2,\)",
+        ),
+        (
+            lambda: nn.Conv2d(2, 2, 3),
+            (1, 1, 2, 5, 5),
+            r"3-D unbatched input \(C, H, W\) or a 4-D "
+            r"batched input \(N, C, H, W\), got a 5-D",
+        ),
+        (lambda: nn.Conv3d(2, 2, 3), (2, 5, 5), r"\(C, D, H, W\) or a 5-D batched input"),
+        (
+            lambda: nn.ConvTranspose2d(2, 2, 3),
+            (2, 5),
+            r"conv_transpose2d: expected a 3-D unbatched",
+        ),
+    ],
+)
 def test_wrong_rank_lists_accepted_shapes(layer, shape, accepted):
     with pytest.raises(ValueError, match=accepted):
         layer()(soma.zeros(*shape))
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: nn.Conv2d(3, 8, 3, groups=2), r"in_channels=3 must be a positive multiple of "
-                                           r"groups=2"),
-    (lambda: nn.Conv2d(4, 6, 3, groups=4), r"out_channels=6 must be a positive multiple"),
-    (lambda: nn.Conv2d(4, 4, 3, groups=0), r"groups must be a positive integer"),
-    (lambda: nn.Conv2d(3, 8, 3, stride=2, padding="same"), r"'same' is not supported for strided"),
-    (lambda: nn.Conv2d(3, 8, 3, padding="full"), r"padding must be an int, a tuple, 'valid' or"),
-    (lambda: nn.Conv2d(3, 8, 3, padding_mode="mirror"), r"padding_mode must be one of"),
-    (lambda: nn.Conv2d(3, 8, (3, 3, 3)), r"kernel_size must be an int or a tuple of 2 ints"),
-    (lambda: nn.ConvTranspose2d(3, 8, 3, padding_mode="reflect"), r'only padding_mode="zeros"'),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda: nn.Conv2d(3, 8, 3, groups=2),
+            r"in_channels=3 must be a positive multiple of "
+            r"groups=2",
+        ),
+        (lambda: nn.Conv2d(4, 6, 3, groups=4), r"out_channels=6 must be a positive multiple"),
+        (lambda: nn.Conv2d(4, 4, 3, groups=0), r"groups must be a positive integer"),
+        (
+            lambda: nn.Conv2d(3, 8, 3, stride=2, padding="same"),
+            r"'same' is not supported for strided",
+        ),
+        (
+            lambda: nn.Conv2d(3, 8, 3, padding="full"),
+            r"padding must be an int, a tuple, 'valid' or",
+        ),
+        (lambda: nn.Conv2d(3, 8, 3, padding_mode="mirror"), r"padding_mode must be one of"),
+        (lambda: nn.Conv2d(3, 8, (3, 3, 3)), r"kernel_size must be an int or a tuple of 2 ints"),
+        (
+            lambda: nn.ConvTranspose2d(3, 8, 3, padding_mode="reflect"),
+            r'only padding_mode="zeros"',
+        ),
+    ],
+)
 def test_constructor_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
@@ -403,18 +489,27 @@ def test_functional_argument_errors():
         F.conv2d(x, w, stride=(0, 1))
     with pytest.raises(ValueError, match=r"conv2d: padding must be non-negative"):
         F.conv2d(x, w, padding=-1)
-    with pytest.raises(ValueError, match=r"conv2d: the weight's 4 output channels .* not "
-                                         r"divisible by groups=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d: the weight's 4 output channels .* not "
+        r"divisible by groups=3",
+    ):
         F.conv2d(soma.zeros(1, 6, 6, 6), w, groups=3)
     with pytest.raises(ValueError, match=r"expected a bias of shape \(4,\)"):
         F.conv2d(x, w, soma.zeros(3))
-    with pytest.raises(ValueError, match=r"expected a 4-D weight \(out_channels, in_channels / "
-                                         r"groups, kH, kW\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected a 4-D weight \(out_channels, in_channels / "
+        r"groups, kH, kW\)",
+    ):
         F.conv2d(x, soma.zeros(4, 2, 3))
     with pytest.raises(TypeError, match=r"input \(float64\) and weight \(float32\)"):
         F.conv2d(x.double(), w)
-    with pytest.raises(ValueError, match=r"output_padding \(2, 2\) must be smaller than either "
-                                         r"stride \(2, 2\) or dilation \(1, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"output_padding \(2, 2\) must be smaller than either "
+        r"stride \(2, 2\) or dilation \(1, 1\)",
+    ):
         F.conv_transpose2d(x, soma.zeros(2, 3, 3, 3), stride=2, output_padding=2)
 
 

@@ -24,8 +24,12 @@ def test_tensor_dataset_rows_are_tensors_and_sizes_are_checked():
 
 
 def test_tensor_dataset_transforms_apply_to_inputs_and_targets():
-    ds = TensorDataset(np.ones((3, 2), np.float32), np.arange(3),
-                       transform=lambda x: x * 5, target_transform=lambda y: y + 10)
+    ds = TensorDataset(
+        np.ones((3, 2), np.float32),
+        np.arange(3),
+        transform=lambda x: x * 5,
+        target_transform=lambda y: y + 10,
+    )
     x, y = ds[1]
     assert x.tolist() == [5.0, 5.0] and y.tolist() == 11
     bx, by = ds.get_batch(np.array([0, 2]))

@@ -32,8 +32,9 @@ def test_test_split_is_stratified_fixed_and_disjoint():
     ours = np.concatenate([s.train.data, s.val.data, s.test.data]).reshape(1797, -1)
     ref = (sk().images / 16).astype(np.float32).reshape(1797, -1)
     # every image exactly once across the three splits
-    for a, b in zip(np.unique(ours, axis=0, return_counts=True),
-                    np.unique(ref, axis=0, return_counts=True)):
+    for a, b in zip(
+        np.unique(ours, axis=0, return_counts=True), np.unique(ref, axis=0, return_counts=True)
+    ):
         np.testing.assert_array_equal(a, b)
 
 

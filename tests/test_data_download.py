@@ -63,8 +63,11 @@ def _sha(data: bytes) -> str:
 
 
 def _files_under(folder: Path) -> list:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) \
-        if folder.exists() else []
+    return (
+        sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        if folder.exists()
+        else []
+    )
 
 
 def test_download_verifies_writes_and_reuses(server, tmp_path):
@@ -117,8 +120,10 @@ def test_fetch_falls_back_to_the_next_mirror(server, tmp_path):
 
 def _serve_mnist(server, monkeypatch, good=True):
     arrays = write_mnist(server.root, np.random.default_rng(0))
-    resources = {name: _sha((server.root / (name + ".gz")).read_bytes()) if good else "f" * 64
-                 for name in MNIST.resources}
+    resources = {
+        name: _sha((server.root / (name + ".gz")).read_bytes()) if good else "f" * 64
+        for name in MNIST.resources
+    }
     monkeypatch.setattr(MNIST, "resources", resources)
     return arrays
 

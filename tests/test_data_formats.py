@@ -49,16 +49,21 @@ def test_idx_big_endian_on_disk(tmp_path):
     assert (tmp_path / "x").read_bytes() == bytes(header + values)
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"\x00\x00", "too short"),
-    (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", "bad IDX magic number 0x01000801"),
-    (b"\x00\x00\x07\x01\x00\x00\x00\x01\x05", "bad IDX magic number"),
-    (b"\x00\x00\x08\x00", "bad IDX magic number"),
-    (b"\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00", "truncated header"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x03\x05\x06",
-     r"truncated: header says uint8 values of shape \(3,\)"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x01\x05\x06", "trailing bytes"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"\x00\x00", "too short"),
+        (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", "bad IDX magic number 0x01000801"),
+        (b"\x00\x00\x07\x01\x00\x00\x00\x01\x05", "bad IDX magic number"),
+        (b"\x00\x00\x08\x00", "bad IDX magic number"),
+        (b"\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00", "truncated header"),
+        (
+            b"\x00\x00\x08\x01\x00\x00\x00\x03\x05\x06",
+            r"truncated: header says uint8 values of shape \(3,\)",
+        ),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x01\x05\x06", "trailing bytes"),
+    ],
+)
 def test_corrupt_idx_files_are_refused_naming_the_file(tmp_path, raw, message):
     path = tmp_path / "broken-idx1-ubyte"
     path.write_bytes(raw)
@@ -151,26 +156,39 @@ def test_py2_style_batch_is_a_real_pickle_and_parses_the_same():
 
 
 def test_python3_protocol2_and_3_pickles_parse():
-    value = {"data": np.arange(12, dtype=np.uint8).reshape(3, 4), "labels": [1, 2, 3],
-             "name": b"x\xff", "pi": 3.5, "flag": True, "none": None, "big": 2**40, "neg": -7}
+    value = {
+        "data": np.arange(12, dtype=np.uint8).reshape(3, 4),
+        "labels": [1, 2, 3],
+        "name": b"x\xff",
+        "pi": 3.5,
+        "flag": True,
+        "none": None,
+        "big": 2**40,
+        "neg": -7,
+    }
     for protocol in (2, 3):
         out = safe_loads(pickle.dumps(value, protocol=protocol))
         np.testing.assert_array_equal(out.pop("data"), value["data"])
         assert out == {k: v for k, v in value.items() if k != "data"}
 
 
-@pytest.mark.parametrize("payload, message", [
-    (b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.",
-     "names the global os.system"),
-    (pickle.dumps({1, 2}, protocol=2), "builtins.set|__builtin__.set"),
-    (pickle.dumps([1], protocol=4), "protocol 4"),
-    (b"\x80\x02]q\x00(K\x01K\x02e", "ends before its STOP"),
-    (b"\x80\x02T\xff\xff\x00\x00abc.", "runs past the end"),
-    (b"\x80\x02\x93.", r"opcode 0x93 \(STACK_GLOBAL\)"),
-    (b"\x80\x02K\x01K\x02.", "STOP with a malformed stack"),
-    (b"\x80\x02cnumpy\ndtype\nU\x02O8K\x00K\x01\x87R.", "call of dtype"),
-    (b"\x80\x02h\x05.", "malformed stream"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (
+            b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.",
+            "names the global os.system",
+        ),
+        (pickle.dumps({1, 2}, protocol=2), "builtins.set|__builtin__.set"),
+        (pickle.dumps([1], protocol=4), "protocol 4"),
+        (b"\x80\x02]q\x00(K\x01K\x02e", "ends before its STOP"),
+        (b"\x80\x02T\xff\xff\x00\x00abc.", "runs past the end"),
+        (b"\x80\x02\x93.", r"opcode 0x93 \(STACK_GLOBAL\)"),
+        (b"\x80\x02K\x01K\x02.", "STOP with a malformed stack"),
+        (b"\x80\x02cnumpy\ndtype\nU\x02O8K\x00K\x01\x87R.", "call of dtype"),
+        (b"\x80\x02h\x05.", "malformed stream"),
+    ],
+)
 def test_unsafe_or_malformed_pickles_are_refused(payload, message):
     with pytest.raises(UnsafePickleError, match=message) as info:
         safe_loads(payload, "evil_batch")

@@ -63,15 +63,19 @@ def _labels(loader):
     return [y.tolist() for _, y in loader]
 
 
-@pytest.mark.parametrize("n, bs, drop_last", [(10, 3, False), (10, 3, True), (9, 3, False),
-                                               (9, 3, True), (2, 5, False), (2, 5, True)])
+@pytest.mark.parametrize(
+    "n, bs, drop_last",
+    [(10, 3, False), (10, 3, True), (9, 3, False), (9, 3, True), (2, 5, False), (2, 5, True)],
+)
 def test_sequential_order_last_batch_and_len_match_torch(torch_or_skip, n, bs, drop_last):
     torch = torch_or_skip
     x = np.arange(n * 3, dtype=np.float32).reshape(n, 3)
     ours = DataLoader(TensorDataset(x, np.arange(n)), batch_size=bs, drop_last=drop_last)
     ref = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(x), torch.arange(n)),
-        batch_size=bs, drop_last=drop_last)
+        batch_size=bs,
+        drop_last=drop_last,
+    )
     got = [(bx.numpy(), by.numpy()) for bx, by in ours]
     want = [(bx.numpy(), by.numpy()) for bx, by in ref]
     assert len(ours) == len(ref) == len(want)
@@ -91,8 +95,9 @@ def test_batch_is_a_list_of_tensors_like_torch():
 
 
 def test_shuffle_is_a_permutation_and_changes_per_epoch():
-    loader = DataLoader(_dataset(20), batch_size=6, shuffle=True,
-                        generator=soma.Generator().manual_seed(1))
+    loader = DataLoader(
+        _dataset(20), batch_size=6, shuffle=True, generator=soma.Generator().manual_seed(1)
+    )
     epoch1 = sum(_labels(loader), [])
     epoch2 = sum(_labels(loader), [])
     assert sorted(epoch1) == sorted(epoch2) == list(range(20))
@@ -104,12 +109,21 @@ def test_shuffle_seeding_reproducible_with_generator_and_global_seed():
     def epochs(loader):
         return [sum(_labels(loader), []) for _ in range(3)]
 
-    a = epochs(DataLoader(_dataset(15), batch_size=4, shuffle=True,
-                          generator=soma.Generator().manual_seed(7)))
-    b = epochs(DataLoader(_dataset(15), batch_size=4, shuffle=True,
-                          generator=soma.Generator().manual_seed(7)))
-    c = epochs(DataLoader(_dataset(15), batch_size=4, shuffle=True,
-                          generator=soma.Generator().manual_seed(8)))
+    a = epochs(
+        DataLoader(
+            _dataset(15), batch_size=4, shuffle=True, generator=soma.Generator().manual_seed(7)
+        )
+    )
+    b = epochs(
+        DataLoader(
+            _dataset(15), batch_size=4, shuffle=True, generator=soma.Generator().manual_seed(7)
+        )
+    )
+    c = epochs(
+        DataLoader(
+            _dataset(15), batch_size=4, shuffle=True, generator=soma.Generator().manual_seed(8)
+        )
+    )
     assert a == b and a != c
     soma.manual_seed(3)
     d = epochs(DataLoader(_dataset(15), batch_size=4, shuffle=True))
@@ -127,13 +141,22 @@ def test_shuffled_rows_stay_paired():
 def test_fast_path_does_no_per_sample_work_and_matches_slow_path(shuffle):
     x = np.random.default_rng(0).normal(size=(11, 2, 3)).astype(np.float32)
     fast_ds = Counting(x, np.arange(11))
-    fast = list(DataLoader(fast_ds, batch_size=4, shuffle=shuffle,
-                           generator=soma.Generator().manual_seed(0)))
+    fast = list(
+        DataLoader(
+            fast_ds, batch_size=4, shuffle=shuffle, generator=soma.Generator().manual_seed(0)
+        )
+    )
     assert fast_ds.item_calls == 0 and fast_ds.batch_calls == 3
     slow_ds = Counting(x, np.arange(11))
-    slow = list(DataLoader(slow_ds, batch_size=4, shuffle=shuffle,
-                           collate_fn=lambda b: default_collate(b),
-                           generator=soma.Generator().manual_seed(0)))
+    slow = list(
+        DataLoader(
+            slow_ds,
+            batch_size=4,
+            shuffle=shuffle,
+            collate_fn=lambda b: default_collate(b),
+            generator=soma.Generator().manual_seed(0),
+        )
+    )
     assert slow_ds.item_calls == 11 and slow_ds.batch_calls == 0
     for (fx, fy), (sx, sy) in zip(fast, slow):
         np.testing.assert_array_equal(fx.numpy(), sx.numpy())
@@ -193,8 +216,11 @@ def test_batch_size_none_yields_converted_samples():
 
 def test_sampler_and_batch_sampler_options():
     ds = _dataset(10)
-    loader = DataLoader(ds, batch_size=3, sampler=SubsetRandomSampler(
-        [1, 3, 5, 7], generator=soma.Generator().manual_seed(0)))
+    loader = DataLoader(
+        ds,
+        batch_size=3,
+        sampler=SubsetRandomSampler([1, 3, 5, 7], generator=soma.Generator().manual_seed(0)),
+    )
     assert sorted(sum(_labels(loader), [])) == [1, 3, 5, 7] and len(loader) == 2
     custom = DataLoader(ds, batch_sampler=[[9, 0], [4]])
     assert _labels(custom) == [[9, 0], [4]] and custom.batch_size is None
@@ -202,14 +228,17 @@ def test_sampler_and_batch_sampler_options():
     assert _labels(bs) == [[0, 1, 2, 3], [4, 5, 6, 7]] and len(bs) == 2
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(sampler=[0, 1], shuffle=True), "mutually exclusive with shuffle"),
-    (dict(batch_sampler=[[0]], batch_size=2), "batch_sampler option is mutually exclusive"),
-    (dict(batch_sampler=[[0]], drop_last=True), "batch_sampler option is mutually exclusive"),
-    (dict(batch_size=None, drop_last=True), "mutually exclusive with drop_last"),
-    (dict(num_workers=-1), "num_workers"),
-    (dict(batch_size=0), "positive integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(sampler=[0, 1], shuffle=True), "mutually exclusive with shuffle"),
+        (dict(batch_sampler=[[0]], batch_size=2), "batch_sampler option is mutually exclusive"),
+        (dict(batch_sampler=[[0]], drop_last=True), "batch_sampler option is mutually exclusive"),
+        (dict(batch_size=None, drop_last=True), "mutually exclusive with drop_last"),
+        (dict(num_workers=-1), "num_workers"),
+        (dict(batch_size=0), "positive integer"),
+    ],
+)
 def test_invalid_option_combinations_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DataLoader(_dataset(), **kwargs)
@@ -275,8 +304,11 @@ def test_loader_transform_sees_tensor_batches_on_both_paths():
 
 def test_dataset_transform_sees_tensors_sample_or_batch():
     seen = []
-    ds = TensorDataset(np.zeros((5, 2), np.float32), np.arange(5),
-                       transform=lambda x: seen.append((type(x), tuple(x.shape))) or x)
+    ds = TensorDataset(
+        np.zeros((5, 2), np.float32),
+        np.arange(5),
+        transform=lambda x: seen.append((type(x), tuple(x.shape))) or x,
+    )
     ds[0]
     list(DataLoader(ds, batch_size=3))
     assert seen == [(soma.Tensor, (2,)), (soma.Tensor, (3, 2)), (soma.Tensor, (2, 2))]
@@ -285,8 +317,18 @@ def test_dataset_transform_sees_tensors_sample_or_batch():
 # ---------------------------------------------------------------------------- collate
 def test_collate_dtypes_follow_torch(torch_or_skip):
     torch = torch_or_skip
-    samples = [(np.float64(i), np.ones(2, np.float64) * i, float(i), i, True, np.int32(i),
-                np.ones(3, np.float32)) for i in range(3)]
+    samples = [
+        (
+            np.float64(i),
+            np.ones(2, np.float64) * i,
+            float(i),
+            i,
+            True,
+            np.int32(i),
+            np.ones(3, np.float32),
+        )
+        for i in range(3)
+    ]
     ours = default_collate(samples)
     ref = torch.utils.data.default_collate(samples)
     assert isinstance(ours, list) and len(ours) == len(ref)
@@ -297,8 +339,9 @@ def test_collate_dtypes_follow_torch(torch_or_skip):
 
 def test_collate_dicts_namedtuples_strings_and_nesting():
     Point = namedtuple("Point", "x y")
-    samples = [{"p": Point(1.0, np.zeros(2)), "name": f"s{i}", "ids": [i, i + 1]}
-               for i in range(3)]
+    samples = [
+        {"p": Point(1.0, np.zeros(2)), "name": f"s{i}", "ids": [i, i + 1]} for i in range(3)
+    ]
     out = default_collate(samples)
     assert isinstance(out["p"], Point)
     assert out["p"].x.dtype == soma.float64 and out["p"].y.shape == (3, 2)

@@ -71,8 +71,9 @@ def test_normalize_errors():
 def test_resize_matches_torch_bilinear(torch_or_skip, size, dtype):
     torch = torch_or_skip
     x = _images(h=6, w=7).astype(dtype)
-    want = torch.nn.functional.interpolate(torch.from_numpy(x), size=size, mode="bilinear",
-                                           align_corners=False).numpy()
+    want = torch.nn.functional.interpolate(
+        torch.from_numpy(x), size=size, mode="bilinear", align_corners=False
+    ).numpy()
     out = Resize(size)(x)
     assert out.dtype == dtype and out.shape == want.shape
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6 if dtype == np.float32 else 1e-12)
@@ -100,8 +101,12 @@ def test_random_crop_windows_are_real_windows_and_seeded():
     np.testing.assert_array_equal(out, again)
     offsets = set()
     for i in range(50):  # the check loops; the transform does not
-        hits = [(t, l) for t in range(4) for l in range(4)
-                if np.array_equal(out[i], x[i, :, t:t + 5, l:l + 5])]
+        hits = [
+            (t, l)
+            for t in range(4)
+            for l in range(4)
+            if np.array_equal(out[i], x[i, :, t : t + 5, l : l + 5])
+        ]
         assert hits
         offsets.add(hits[0])
     assert len(offsets) > 5  # independent offsets per image
@@ -141,9 +146,13 @@ def test_rotation_by_zero_is_identity_and_by_90_is_rot90():
     np.testing.assert_array_equal(rotate(x, [0, 0, 0]), x)
     np.testing.assert_array_equal(RandomRotation(0)(x), x)
     np.testing.assert_allclose(rotate(x, [90] * 3), np.rot90(x, 1, axes=(2, 3)), atol=1e-5)
-    np.testing.assert_allclose(rotate(x, [-90, 180, 270]),
-                               np.stack([np.rot90(x[0], -1, (1, 2)), np.rot90(x[1], 2, (1, 2)),
-                                         np.rot90(x[2], 3, (1, 2))]), atol=1e-5)
+    np.testing.assert_allclose(
+        rotate(x, [-90, 180, 270]),
+        np.stack(
+            [np.rot90(x[0], -1, (1, 2)), np.rot90(x[1], 2, (1, 2)), np.rot90(x[2], 3, (1, 2))]
+        ),
+        atol=1e-5,
+    )
 
 
 def _torch_rotate(torch, x, angles):
@@ -153,16 +162,18 @@ def _torch_rotate(torch, x, angles):
     theta = np.zeros((n, 2, 3))
     theta[:, 0, 0], theta[:, 0, 1] = np.cos(t), -np.sin(t) * (h - 1) / (w - 1)
     theta[:, 1, 0], theta[:, 1, 1] = np.sin(t) * (w - 1) / (h - 1), np.cos(t)
-    grid = torch.nn.functional.affine_grid(torch.from_numpy(theta), (n, x.shape[1], h, w),
-                                           align_corners=True)
-    return torch.nn.functional.grid_sample(torch.from_numpy(x), grid, mode="bilinear",
-                                           padding_mode="zeros", align_corners=True).numpy()
+    grid = torch.nn.functional.affine_grid(
+        torch.from_numpy(theta), (n, x.shape[1], h, w), align_corners=True
+    )
+    return torch.nn.functional.grid_sample(
+        torch.from_numpy(x), grid, mode="bilinear", padding_mode="zeros", align_corners=True
+    ).numpy()
 
 
 @pytest.mark.parametrize("shape", [(5, 2, 9, 9), (4, 3, 6, 11)])
 def test_rotation_matches_torch_grid_sample(torch_or_skip, shape):
     x = np.random.default_rng(0).random(shape)
-    angles = [3.0, -7.5, 25.0, 60.0, -140.0][:shape[0]]
+    angles = [3.0, -7.5, 25.0, 60.0, -140.0][: shape[0]]
     want = _torch_rotate(torch_or_skip, x, angles)
     np.testing.assert_allclose(rotate(x, angles), want, atol=1e-10)
 
@@ -203,8 +214,11 @@ def test_dataset_transform_runs_per_batch_on_the_fast_path():
         calls.append(x.shape)
         return x
 
-    ds = ImageDataset(np.zeros((10, 1, 4, 4), np.uint8), np.arange(10) % 3,
-                      transform=Compose([spy, RandomHorizontalFlip()]))
+    ds = ImageDataset(
+        np.zeros((10, 1, 4, 4), np.uint8),
+        np.arange(10) % 3,
+        transform=Compose([spy, RandomHorizontalFlip()]),
+    )
     batches = list(DataLoader(ds, batch_size=4))
     assert calls == [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
     assert batches[0][0].dtype == np.float32
@@ -214,10 +228,16 @@ def test_loader_transform_is_reproducible_with_a_generator():
     x = _images(n=12, c=1, h=5, w=5)
 
     def run():
-        aug = Compose([RandomCrop(5, padding=1, generator=_g(9)),
-                       RandomHorizontalFlip(generator=_g(10))])
-        loader = DataLoader(TensorDataset(x, np.arange(12)), batch_size=5, shuffle=True,
-                            generator=_g(11), transform=aug)
+        aug = Compose(
+            [RandomCrop(5, padding=1, generator=_g(9)), RandomHorizontalFlip(generator=_g(10))]
+        )
+        loader = DataLoader(
+            TensorDataset(x, np.arange(12)),
+            batch_size=5,
+            shuffle=True,
+            generator=_g(11),
+            transform=aug,
+        )
         return [b[0].numpy() for b in loader]
 
     for a, b in zip(run(), run()):

@@ -15,8 +15,9 @@ def test_deepcopy_module_is_independent_and_keeps_sharing():
     clone = copy.deepcopy(model)
     assert clone[0] is clone[2] and clone[0] is not shared
     assert isinstance(clone[0].weight, soma.nn.Parameter) and clone[0].weight.requires_grad
-    np.testing.assert_array_equal(clone[0].weight.numpy(force=True),
-                                  shared.weight.numpy(force=True))
+    np.testing.assert_array_equal(
+        clone[0].weight.numpy(force=True), shared.weight.numpy(force=True)
+    )
     np.testing.assert_array_equal(clone[0].weight.grad.numpy(), np.ones((3, 3)))
     clone[0].weight.array[...] = 0
     assert np.any(shared.weight.array != 0)

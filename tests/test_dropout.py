@@ -65,11 +65,16 @@ def test_generator_makes_masks_reproducible():
     np.testing.assert_array_equal(nn.Dropout(0.5)(x).numpy(), d.numpy())
 
 
-@pytest.mark.parametrize("layer,shape,plane_axes", [
-    ("Dropout1d", (40, 50, 6), (2,)), ("Dropout1d", (400, 6), (1,)),
-    ("Dropout2d", (40, 50, 3, 4), (2, 3)), ("Dropout3d", (40, 50, 2, 3, 2), (2, 3, 4)),
-    ("Dropout3d", (400, 2, 3, 2), (1, 2, 3)),
-])
+@pytest.mark.parametrize(
+    "layer,shape,plane_axes",
+    [
+        ("Dropout1d", (40, 50, 6), (2,)),
+        ("Dropout1d", (400, 6), (1,)),
+        ("Dropout2d", (40, 50, 3, 4), (2, 3)),
+        ("Dropout3d", (40, 50, 2, 3, 2), (2, 3, 4)),
+        ("Dropout3d", (400, 2, 3, 2), (1, 2, 3)),
+    ],
+)
 def test_channel_dropout_zeroes_whole_channels(layer, shape, plane_axes):
     x = soma.ones(*shape, requires_grad=True)
     y = getattr(nn, layer)(0.4)(x)
@@ -110,7 +115,7 @@ def test_alpha_dropout_keeps_mean_and_variance(p):
     y = nn.AlphaDropout(p)(x).numpy()
     assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
     # dropped units all take one value: a·(−1.7581) + b
-    a = 1 / np.sqrt((1.7580993408473766 ** 2 * p + 1) * (1 - p))
+    a = 1 / np.sqrt((1.7580993408473766**2 * p + 1) * (1 - p))
     low = -1.7580993408473766 * a * (1 - p)
     assert _within(np.isclose(y, low, atol=1e-6).sum(), N, p)
 
@@ -126,8 +131,15 @@ def test_alpha_dropout_eval_and_feature_variant():
     assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
 
 
-@pytest.mark.parametrize("make", [lambda m: m.Dropout(), lambda m: m.Dropout2d(0.2, True),
-                                  lambda m: m.AlphaDropout(0.1), lambda m: m.Dropout1d(0.3)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.Dropout(),
+        lambda m: m.Dropout2d(0.2, True),
+        lambda m: m.AlphaDropout(0.1),
+        lambda m: m.Dropout1d(0.3),
+    ],
+)
 def test_repr_matches_torch(make):
     assert repr(make(nn)) == repr(make(torch.nn))
 

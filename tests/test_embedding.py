@@ -12,10 +12,13 @@ from tests.conftest import copy_weights
 @pytest.mark.parametrize("padding_idx", [None, 3, -1])
 @pytest.mark.parametrize("scale_grad_by_freq", [False, True])
 def test_embedding_matches_torch(padding_idx, scale_grad_by_freq):
-    theirs = torch.nn.Embedding(10, 4, padding_idx=padding_idx,
-                                scale_grad_by_freq=scale_grad_by_freq).double()
-    ours = copy_weights(soma.nn.Embedding(10, 4, padding_idx=padding_idx,
-                                          scale_grad_by_freq=scale_grad_by_freq), theirs)
+    theirs = torch.nn.Embedding(
+        10, 4, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
+    ).double()
+    ours = copy_weights(
+        soma.nn.Embedding(10, 4, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq),
+        theirs,
+    )
     ours.to(soma.float64)
     ids = np.array([[1, 3, 3, 9], [0, 3, 1, 1], [9, 9, 9, 2]])
     g = np.random.default_rng(0).standard_normal((3, 4, 4))
@@ -41,8 +44,9 @@ def test_max_norm_renormalises_looked_up_rows_like_torch():
     ids = [0, 2, 2, 5]
     out_s, out_t = ours(soma.tensor(ids)), theirs(torch.tensor(ids))
     np.testing.assert_allclose(out_s.detach().numpy(), out_t.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(ours.weight.detach().numpy(), theirs.weight.detach().numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        ours.weight.detach().numpy(), theirs.weight.detach().numpy(), rtol=1e-6
+    )
     assert np.allclose(ours.weight.detach().numpy()[1], w[1])  # not looked up: untouched
 
 
@@ -69,11 +73,17 @@ def test_embedding_bag_matches_torch(mode, layout, padding_idx):
     for fw in (soma, torch):
         weight = fw.tensor(w, requires_grad=True)
         out = fw.nn.functional.embedding_bag(
-            fw.tensor(ids), weight, None if offsets is None else fw.tensor(offsets), mode=mode,
+            fw.tensor(ids),
+            weight,
+            None if offsets is None else fw.tensor(offsets),
+            mode=mode,
             per_sample_weights=None if psw is None else fw.tensor(psw),
-            include_last_offset=last, padding_idx=padding_idx)
-        (out * fw.tensor(np.arange(out.numel(), dtype=float).reshape(tuple(out.shape)))).sum() \
-            .backward()
+            include_last_offset=last,
+            padding_idx=padding_idx,
+        )
+        (
+            out * fw.tensor(np.arange(out.numel(), dtype=float).reshape(tuple(out.shape)))
+        ).sum().backward()
         results.append((out.detach().numpy(), weight.grad.numpy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, atol=1e-12)
@@ -83,15 +93,19 @@ def test_embedding_bag_module_matches_torch():
     theirs = torch.nn.EmbeddingBag(10, 3, mode="mean")
     ours = copy_weights(soma.nn.EmbeddingBag(10, 3, mode="mean"), theirs)
     ids, offsets = [1, 2, 4, 5, 4], [0, 2]
-    np.testing.assert_allclose(ours(soma.tensor(ids), soma.tensor(offsets)).detach().numpy(),
-                               theirs(torch.tensor(ids), torch.tensor(offsets)).detach().numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        ours(soma.tensor(ids), soma.tensor(offsets)).detach().numpy(),
+        theirs(torch.tensor(ids), torch.tensor(offsets)).detach().numpy(),
+        rtol=1e-6,
+    )
 
 
 def test_one_hot_matches_torch():
     ids = np.array([[0, 3], [2, 1]])
-    assert F.one_hot(soma.tensor(ids)).tolist() == \
-        torch.nn.functional.one_hot(torch.tensor(ids)).tolist()
+    assert (
+        F.one_hot(soma.tensor(ids)).tolist()
+        == torch.nn.functional.one_hot(torch.tensor(ids)).tolist()
+    )
     assert F.one_hot(soma.tensor(ids), 6).dtype == np.int64
     assert tuple(F.one_hot(soma.tensor(ids), 6).shape) == (2, 2, 6)
 

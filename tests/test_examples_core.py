@@ -18,7 +18,9 @@ def test_sin3x_example_fits_inside_and_fails_outside(tmp_path, monkeypatch, caps
     namespace = runpy.run_path(str(EXAMPLES / "sin3x.py"))
     inside, outside = namespace["main"](str(tmp_path))
     printed = capsys.readouterr().out
-    losses = [float(line.split("= ")[1]) for line in printed.splitlines() if line.startswith("Epoch")]
+    losses = [
+        float(line.split("= ")[1]) for line in printed.splitlines() if line.startswith("Epoch")
+    ]
     assert len(losses) == 10 and losses[0] > 0.1
     # NOTE: Adam at lr 0.01 spikes now and then (the lecture's own log shows 1.2e-3 at epoch
     # 500), and where a spike falls depends on BLAS summation order; the claim is that the

@@ -8,11 +8,19 @@ from soma.inspection import gradient_report
 
 
 def test_summary_counts_for_a_dense_network():
-    net = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 1))
+    net = nn.Sequential(
+        nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 1)
+    )
     s = soma.summary(net, (1000, 1))
     assert s.total_params == 2 * 64 + 65 * 128 + 129
     assert s.total_mult_adds == 1000 * (64 + 64 * 128 + 128)
-    assert [r[2] for r in s.rows()][1:] == ["[1000, 64]", "[1000, 64]", "[1000, 128]", "[1000, 128]", "[1000, 1]"]
+    assert [r[2] for r in s.rows()][1:] == [
+        "[1000, 64]",
+        "[1000, 64]",
+        "[1000, 128]",
+        "[1000, 128]",
+        "[1000, 1]",
+    ]
     text = str(s)
     assert "Total params: 8,577" in text and "Total mult-adds: 8,384,000" in text
 
@@ -111,7 +119,9 @@ def test_feature_maps_capture_a_named_layer_and_errors_list_the_names():
 def test_pictures_are_written_as_png(tmp_path):
     pytest.importorskip("matplotlib")
     net = _image_model()
-    maps = soma.inspection.plot_feature_maps(net, soma.randn(1, 4), "2", str(tmp_path / "maps.png"))
+    maps = soma.inspection.plot_feature_maps(
+        net, soma.randn(1, 4), "2", str(tmp_path / "maps.png")
+    )
     filters = soma.inspection.plot_filters(soma.randn(6, 3, 5, 5), str(tmp_path / "filters.png"))
     (net(soma.randn(2, 4)) ** 2).sum().backward()
     flow = soma.inspection.plot_gradient_flow(net, str(tmp_path / "flow.png"))

@@ -46,7 +46,7 @@ def test_nested_values_of_every_kind_round_trip():
         "arr": np.arange(3.0),
         "nums": [1, 2.5, None, "x", True, float("inf")],
         "tup": (1, (2, 3)),
-        3: {"__odd": 1},                       # non-string key, key with the marker prefix
+        3: {"__odd": 1},  # non-string key, key with the marker prefix
         "deep": {"a.b": soma.ones(1), "a": {"b": soma.zeros(1)}},  # colliding paths
         "dtype": soma.float64,
         "npscalar": np.float32(1.5),
@@ -91,7 +91,17 @@ def test_truncated_files_are_refused(tmp_path, keep):
 def test_flipped_bytes_anywhere_are_refused(tmp_path):
     path, blob = _saved(tmp_path)
     header_end = 8 + int.from_bytes(blob[:8], "little")
-    positions = [0, 3, 9, 30, header_end - 40, header_end - 2, header_end, header_end + 1000, len(blob) - 1]
+    positions = [
+        0,
+        3,
+        9,
+        30,
+        header_end - 40,
+        header_end - 2,
+        header_end,
+        header_end + 1000,
+        len(blob) - 1,
+    ]
     for pos in positions:
         damaged = bytearray(blob)
         damaged[pos] ^= 0x5A
@@ -127,15 +137,15 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         soma.save({"w": soma.zeros(3)}, path)
-    assert soma.load(path)["w"].tolist() == [1.0, 1.0, 1.0]   # the old file is intact
-    assert os.listdir(tmp_path) == ["m.safetensors"]          # no temporary left behind
+    assert soma.load(path)["w"].tolist() == [1.0, 1.0, 1.0]  # the old file is intact
+    assert os.listdir(tmp_path) == ["m.safetensors"]  # no temporary left behind
 
 
 def test_metadata_is_readable_json(tmp_path):
     path = tmp_path / "m.safetensors"
     soma.save({"w": soma.ones(2), "lr": 0.1}, path)
     blob = path.read_bytes()
-    header = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])
+    header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])
     meta = json.loads(header["__metadata__"]["soma"])
     assert meta["structure"] == {"w": {"__tensor__": "w"}, "lr": 0.1}
     assert meta["tensors"] == {"w": {"dtype": "float32", "shape": [2]}}
@@ -148,7 +158,9 @@ def test_checkpoint_restore_checks_names_shapes_dtypes(tmp_path):
     ckpt = soma.io.load_checkpoint(path, _model())
     assert ckpt["epoch"] == 3 and ckpt["extra"] == {"model": "mlp"}
     wrong = soma.nn.Sequential(soma.nn.Linear(4, 8), soma.nn.ReLU(), soma.nn.Linear(8, 5))
-    with pytest.raises(CheckpointError, match=r"2.weight: checkpoint has shape \(3, 8\), model has \(5, 8\)"):
+    with pytest.raises(
+        CheckpointError, match=r"2.weight: checkpoint has shape \(3, 8\), model has \(5, 8\)"
+    ):
         soma.io.load_checkpoint(path, wrong)
     with pytest.raises(CheckpointError, match="dtype float32, model has float64"):
         soma.io.load_checkpoint(path, _model().double())

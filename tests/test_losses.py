@@ -33,8 +33,13 @@ def _compare_module(name, kwargs, inputs, grad_inputs=(0,), rtol=1e-5, atol=1e-6
     (ls * soma.tensor(v)).sum().backward()
     (lt * torch.tensor(v)).sum().backward()
     for i in grad_inputs:
-        np.testing.assert_allclose(xs[i].grad.numpy(), xt[i].grad.numpy(), rtol=rtol, atol=atol,
-                                   err_msg=f"{name}{kwargs}: gradient of input {i}")
+        np.testing.assert_allclose(
+            xs[i].grad.numpy(),
+            xt[i].grad.numpy(),
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"{name}{kwargs}: gradient of input {i}",
+        )
     return ls
 
 
@@ -60,14 +65,19 @@ def test_cross_entropy_loss_grid(x_shape, t_shape, reduction, weighted, ignore_i
     _compare_module("CrossEntropyLoss", kwargs, [x, t], tensors=tensors)
     if not smoothing:
         logp = torch.log_softmax(torch.tensor(x), 1 if x.ndim > 1 else 0).numpy()
-        _compare_module("NLLLoss", dict(reduction=reduction, ignore_index=ignore_index), [logp, t],
-                        tensors=tensors)
+        _compare_module(
+            "NLLLoss",
+            dict(reduction=reduction, ignore_index=ignore_index),
+            [logp, t],
+            tensors=tensors,
+        )
 
 
 @pytest.mark.parametrize("x_shape", [(16, 10), (3, 5, 4, 2), (7,)], ids=["2d", "4d", "unbatched"])
-@pytest.mark.parametrize("reduction,weighted,smoothing",
-                         list(itertools.product(["mean", "sum", "none"], [None, True],
-                                                [0.0, 0.25])))
+@pytest.mark.parametrize(
+    "reduction,weighted,smoothing",
+    list(itertools.product(["mean", "sum", "none"], [None, True], [0.0, 0.25])),
+)
 def test_cross_entropy_with_probability_targets(x_shape, reduction, weighted, smoothing):
     n_classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
     axis = 1 if len(x_shape) > 1 else 0
@@ -75,8 +85,13 @@ def test_cross_entropy_with_probability_targets(x_shape, reduction, weighted, sm
     q = RNG.uniform(0, 1, x_shape).astype(F32)
     q /= q.sum(axis=axis, keepdims=True)
     tensors = [("weight", RNG.uniform(0.1, 3, n_classes).astype(F32))] if weighted else []
-    _compare_module("CrossEntropyLoss", dict(reduction=reduction, label_smoothing=smoothing),
-                    [x, q], grad_inputs=(0, 1), tensors=tensors)
+    _compare_module(
+        "CrossEntropyLoss",
+        dict(reduction=reduction, label_smoothing=smoothing),
+        [x, q],
+        grad_inputs=(0, 1),
+        tensors=tensors,
+    )
 
 
 def test_mean_with_weights_divides_by_the_counted_weights():
@@ -103,8 +118,9 @@ def test_every_target_ignored_gives_nan_like_torch():
             warnings.simplefilter("error")
             loss = S.cross_entropy(xs, soma.tensor(t), ws, label_smoothing=smoothing)
             loss.backward()
-        expected = torch.nn.functional.cross_entropy(xt, torch.tensor(t), wt,
-                                                     label_smoothing=smoothing)
+        expected = torch.nn.functional.cross_entropy(
+            xt, torch.tensor(t), wt, label_smoothing=smoothing
+        )
         expected.backward()
         assert np.isnan(loss.item()) and np.isnan(expected.item())
         np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())  # zeros, as PyTorch
@@ -131,8 +147,9 @@ def test_cross_entropy_is_stable_for_huge_logits(dtype):
         warnings.simplefilter("error")
         ls = S.cross_entropy(xs, soma.tensor(t), reduction="none", label_smoothing=0.1)
         ls.sum().backward()
-    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t), reduction="none",
-                                           label_smoothing=0.1)
+    lt = torch.nn.functional.cross_entropy(
+        xt, torch.tensor(t), reduction="none", label_smoothing=0.1
+    )
     lt.sum().backward()
     np.testing.assert_allclose(ls.detach().numpy(), lt.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-7)
@@ -145,8 +162,9 @@ def test_bce_loss_grid(reduction, weight_shape):
     p = RNG.uniform(0.01, 0.99, (3, 4)).astype(F32)
     t = RNG.uniform(0, 1, (3, 4)).astype(F32)
     tensors = [("weight", RNG.uniform(0.5, 2, weight_shape).astype(F32))] if weight_shape else []
-    _compare_module("BCELoss", dict(reduction=reduction), [p, t], grad_inputs=(0, 1),
-                    tensors=tensors)
+    _compare_module(
+        "BCELoss", dict(reduction=reduction), [p, t], grad_inputs=(0, 1), tensors=tensors
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -159,8 +177,9 @@ def test_bce_with_logits_loss_grid(reduction, weighted, pos_weighted):
         tensors.append(("weight", RNG.uniform(0.5, 2, (5, 1)).astype(F32)))
     if pos_weighted:
         tensors.append(("pos_weight", RNG.uniform(0.5, 3, (4,)).astype(F32)))
-    _compare_module("BCEWithLogitsLoss", dict(reduction=reduction), [x, t], grad_inputs=(0, 1),
-                    tensors=tensors)
+    _compare_module(
+        "BCEWithLogitsLoss", dict(reduction=reduction), [x, t], grad_inputs=(0, 1), tensors=tensors
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -181,16 +200,25 @@ def test_binary_losses_are_stable_at_the_extremes(dtype):
             finite = np.isfinite(theirs.numpy())
             assert np.isfinite(ours.numpy()[finite]).all(), fn
             # ±inf only in BCE's target gradient at p = 0 or 1, where PyTorch has them too
-            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-6, atol=1e-6,
-                                       err_msg=fn)
+            np.testing.assert_allclose(
+                ours.numpy(), theirs.numpy(), rtol=2e-6, atol=1e-6, err_msg=fn
+            )
 
 
 # ---------------------------------------------------------------------------- regression, KL
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("name,kwargs", [
-    ("MSELoss", {}), ("L1Loss", {}), ("HuberLoss", {}), ("HuberLoss", {"delta": 0.3}),
-    ("SmoothL1Loss", {}), ("SmoothL1Loss", {"beta": 2.5}), ("SmoothL1Loss", {"beta": 0.0}),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("MSELoss", {}),
+        ("L1Loss", {}),
+        ("HuberLoss", {}),
+        ("HuberLoss", {"delta": 0.3}),
+        ("SmoothL1Loss", {}),
+        ("SmoothL1Loss", {"beta": 2.5}),
+        ("SmoothL1Loss", {"beta": 0.0}),
+    ],
+)
 def test_regression_loss_grid(name, kwargs, reduction):
     x = RNG.standard_normal((4, 3)).astype(F32) * 2
     t = RNG.standard_normal((4, 3)).astype(F32)
@@ -206,8 +234,12 @@ def test_kl_div_loss_grid(reduction, log_target):
         t = np.log(t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # PyTorch's note on 'mean'
-        _compare_module("KLDivLoss", dict(reduction=reduction, log_target=log_target), [x, t],
-                        grad_inputs=(0, 1))
+        _compare_module(
+            "KLDivLoss",
+            dict(reduction=reduction, log_target=log_target),
+            [x, t],
+            grad_inputs=(0, 1),
+        )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -216,8 +248,12 @@ def test_cosine_embedding_loss_grid(reduction, margin):
     a = RNG.standard_normal((6, 4)).astype(F32)
     b = RNG.standard_normal((6, 4)).astype(F32)
     y = np.array([1, -1, 1, -1, -1, 1])
-    _compare_module("CosineEmbeddingLoss", dict(margin=margin, reduction=reduction), [a, b, y],
-                    grad_inputs=(0, 1))
+    _compare_module(
+        "CosineEmbeddingLoss",
+        dict(margin=margin, reduction=reduction),
+        [a, b, y],
+        grad_inputs=(0, 1),
+    )
 
 
 def test_weights_are_buffers_in_the_state_dict():
@@ -231,8 +267,10 @@ def test_weights_are_buffers_in_the_state_dict():
 
 def test_loss_reprs_list_non_default_options():
     assert repr(soma.nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
-    assert repr(soma.nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1)) == \
-        "CrossEntropyLoss(reduction='sum', label_smoothing=0.1)"
+    assert (
+        repr(soma.nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1))
+        == "CrossEntropyLoss(reduction='sum', label_smoothing=0.1)"
+    )
     assert repr(soma.nn.HuberLoss(delta=2.0)) == "HuberLoss(delta=2.0)"
     assert repr(soma.nn.CosineEmbeddingLoss(0.5)) == "CosineEmbeddingLoss(margin=0.5)"
 
@@ -241,41 +279,92 @@ def test_loss_reprs_list_non_default_options():
 X = soma.zeros(4, 3)
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda: S.cross_entropy(X, soma.tensor([0, 1, 2])), ValueError,
-     r"cross_entropy: for input of shape \(4, 3\).*shape \(4,\); got \(3,\)"),
-    (lambda: S.cross_entropy(X, soma.tensor([[0], [1], [2], [0]])), ValueError, r"got \(4, 1\)"),
-    (lambda: S.cross_entropy(X, soma.tensor([0.0, 1.0, 2.0, 0.0])), TypeError,
-     r"integer tensor.*float32.*\(4,\).*probabilities"),
-    (lambda: S.cross_entropy(X, soma.tensor([0, 1, 3, 0])), IndexError,
-     r"target class 3 is out of range for 3 classes.*\(4, 3\).*\[0, 2\]"),
-    (lambda: S.cross_entropy(X, soma.tensor([0, -1, 2, 0])), IndexError, "target class -1"),
-    (lambda: S.nll_loss(X, soma.tensor([0, 1, 7, 0])), IndexError, "nll_loss: target class 7"),
-    (lambda: S.nll_loss(soma.zeros(3), soma.tensor([1])), ValueError, r"shape \(\); got \(1,\)"),
-    (lambda: S.cross_entropy(X, soma.tensor([0, 1, 2, 0]), soma.ones(4)), ValueError,
-     r"weight must hold one value per class, shape \(3,\); got \(4,\)"),
-    (lambda: S.cross_entropy(X, soma.zeros(4, 3), ignore_index=0), ValueError, "ignore_index"),
-    (lambda: S.cross_entropy(X, soma.tensor([0, 1, 2, 0]), label_smoothing=1.5), ValueError,
-     "label_smoothing"),
-    (lambda: S.cross_entropy(X, soma.tensor([0, 1, 2, 0]), reduction="avg"), ValueError,
-     "reduction must be one of 'mean', 'sum', 'none'; got 'avg'"),
-    (lambda: S.cross_entropy(soma.tensor(1.0), soma.tensor(0)), ValueError, "0-d"),
-    (lambda: S.binary_cross_entropy(soma.full((4,), 0.5), soma.ones(4, 1)), ValueError,
-     r"target shape \(4, 1\) must match the input shape \(4,\)"),
-    (lambda: S.binary_cross_entropy(soma.full((4,), 0.5), soma.tensor([1, 0, 1, 0])), TypeError,
-     "int64"),
-    (lambda: S.binary_cross_entropy(soma.tensor([0.5, 1.5]), soma.ones(2)), ValueError,
-     r"\[0, 1\].*\[0.5, 1.5\].*with_logits"),
-    (lambda: S.binary_cross_entropy_with_logits(X, soma.ones(4, 3), pos_weight=soma.ones(2)),
-     ValueError, r"pos_weight of shape \(2,\) does not broadcast to the input shape \(4, 3\)"),
-    (lambda: S.mse_loss(soma.zeros(4, 1), soma.zeros(4)), ValueError, r"\(4, 1\).*\(4,\)"),
-    (lambda: S.huber_loss(X, X, delta=0.0), ValueError, "delta"),
-    (lambda: S.smooth_l1_loss(X, X, beta=-1.0), ValueError, "beta"),
-    (lambda: S.kl_div(X, X, reduction="batch"), ValueError, "batchmean"),
-    (lambda: S.cosine_embedding_loss(X, X, soma.ones(3)), ValueError, r"target's batch size"),
-    (lambda: S.cosine_embedding_loss(X, X, soma.ones(4, 1)), ValueError, "1-d target with 2-d"),
-    (lambda: soma.nn.CrossEntropyLoss(reduction="avg"), ValueError, "CrossEntropyLoss: reduction"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (
+            lambda: S.cross_entropy(X, soma.tensor([0, 1, 2])),
+            ValueError,
+            r"cross_entropy: for input of shape \(4, 3\).*shape \(4,\); got \(3,\)",
+        ),
+        (
+            lambda: S.cross_entropy(X, soma.tensor([[0], [1], [2], [0]])),
+            ValueError,
+            r"got \(4, 1\)",
+        ),
+        (
+            lambda: S.cross_entropy(X, soma.tensor([0.0, 1.0, 2.0, 0.0])),
+            TypeError,
+            r"integer tensor.*float32.*\(4,\).*probabilities",
+        ),
+        (
+            lambda: S.cross_entropy(X, soma.tensor([0, 1, 3, 0])),
+            IndexError,
+            r"target class 3 is out of range for 3 classes.*\(4, 3\).*\[0, 2\]",
+        ),
+        (lambda: S.cross_entropy(X, soma.tensor([0, -1, 2, 0])), IndexError, "target class -1"),
+        (lambda: S.nll_loss(X, soma.tensor([0, 1, 7, 0])), IndexError, "nll_loss: target class 7"),
+        (
+            lambda: S.nll_loss(soma.zeros(3), soma.tensor([1])),
+            ValueError,
+            r"shape \(\); got \(1,\)",
+        ),
+        (
+            lambda: S.cross_entropy(X, soma.tensor([0, 1, 2, 0]), soma.ones(4)),
+            ValueError,
+            r"weight must hold one value per class, shape \(3,\); got \(4,\)",
+        ),
+        (lambda: S.cross_entropy(X, soma.zeros(4, 3), ignore_index=0), ValueError, "ignore_index"),
+        (
+            lambda: S.cross_entropy(X, soma.tensor([0, 1, 2, 0]), label_smoothing=1.5),
+            ValueError,
+            "label_smoothing",
+        ),
+        (
+            lambda: S.cross_entropy(X, soma.tensor([0, 1, 2, 0]), reduction="avg"),
+            ValueError,
+            "reduction must be one of 'mean', 'sum', 'none'; got 'avg'",
+        ),
+        (lambda: S.cross_entropy(soma.tensor(1.0), soma.tensor(0)), ValueError, "0-d"),
+        (
+            lambda: S.binary_cross_entropy(soma.full((4,), 0.5), soma.ones(4, 1)),
+            ValueError,
+            r"target shape \(4, 1\) must match the input shape \(4,\)",
+        ),
+        (
+            lambda: S.binary_cross_entropy(soma.full((4,), 0.5), soma.tensor([1, 0, 1, 0])),
+            TypeError,
+            "int64",
+        ),
+        (
+            lambda: S.binary_cross_entropy(soma.tensor([0.5, 1.5]), soma.ones(2)),
+            ValueError,
+            r"\[0, 1\].*\[0.5, 1.5\].*with_logits",
+        ),
+        (
+            lambda: S.binary_cross_entropy_with_logits(
+                X, soma.ones(4, 3), pos_weight=soma.ones(2)
+            ),
+            ValueError,
+            r"pos_weight of shape \(2,\) does not broadcast to the input shape \(4, 3\)",
+        ),
+        (lambda: S.mse_loss(soma.zeros(4, 1), soma.zeros(4)), ValueError, r"\(4, 1\).*\(4,\)"),
+        (lambda: S.huber_loss(X, X, delta=0.0), ValueError, "delta"),
+        (lambda: S.smooth_l1_loss(X, X, beta=-1.0), ValueError, "beta"),
+        (lambda: S.kl_div(X, X, reduction="batch"), ValueError, "batchmean"),
+        (lambda: S.cosine_embedding_loss(X, X, soma.ones(3)), ValueError, r"target's batch size"),
+        (
+            lambda: S.cosine_embedding_loss(X, X, soma.ones(4, 1)),
+            ValueError,
+            "1-d target with 2-d",
+        ),
+        (
+            lambda: soma.nn.CrossEntropyLoss(reduction="avg"),
+            ValueError,
+            "CrossEntropyLoss: reduction",
+        ),
+    ],
+)
 def test_malformed_arguments_give_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()

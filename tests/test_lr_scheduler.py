@@ -31,49 +31,153 @@ CASES = {
     "CosineAnnealingLR": ("sgd", 45, lambda m, o: m.CosineAnnealingLR(o, 10, eta_min=1e-3)),
     "CosineAnnealingLR-odd": ("adam", 30, lambda m, o: m.CosineAnnealingLR(o, T_max=7)),
     "WarmRestarts": ("sgd", 40, lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=5)),
-    "WarmRestarts-mult": ("sgd", 60, lambda m, o: m.CosineAnnealingWarmRestarts(
-        o, T_0=3, T_mult=2, eta_min=0.01)),
-    "CyclicLR-triangular": ("sgd", 50, lambda m, o: m.CyclicLR(
-        o, base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=4, step_size_down=6)),
-    "CyclicLR-triangular2": ("sgd", 50, lambda m, o: m.CyclicLR(
-        o, 0.01, [0.1, 0.2], step_size_up=5, mode="triangular2", base_momentum=0.7)),
-    "CyclicLR-exp_range": ("sgd", 50, lambda m, o: m.CyclicLR(
-        o, 0.01, 0.1, step_size_up=3, mode="exp_range", gamma=0.97)),
-    "CyclicLR-adam": ("adam", 40, lambda m, o: m.CyclicLR(
-        o, 0.001, 0.01, step_size_up=4, base_momentum=0.85, max_momentum=0.95)),
-    "CyclicLR-scale_fn": ("sgd", 40, lambda m, o: m.CyclicLR(
-        o, 0.01, 0.1, step_size_up=2, scale_fn=Scale(0.9), scale_mode="iterations",
-        cycle_momentum=False)),
-    "CyclicLR-lambda": ("sgd", 40, lambda m, o: m.CyclicLR(
-        o, 0.01, 0.1, step_size_up=3, scale_fn=lambda c: 1 / c)),
-    "OneCycleLR-cos": ("sgd", 100, lambda m, o: m.OneCycleLR(o, max_lr=[0.1, 0.2],
-                                                             total_steps=100)),
-    "OneCycleLR-linear": ("sgd", 60, lambda m, o: m.OneCycleLR(
-        o, 0.1, epochs=6, steps_per_epoch=10, anneal_strategy="linear", pct_start=0.25)),
-    "OneCycleLR-three_phase": ("adam", 50, lambda m, o: m.OneCycleLR(
-        o, 0.05, total_steps=50, three_phase=True, div_factor=10.0, final_div_factor=100.0)),
-    "OneCycleLR-no_momentum": ("sgd", 30, lambda m, o: m.OneCycleLR(
-        o, 0.05, total_steps=30, cycle_momentum=False, pct_start=0.5)),
-    "LinearLR": ("sgd", 12, lambda m, o: m.LinearLR(o, start_factor=0.25, end_factor=0.9,
-                                                    total_iters=6)),
+    "WarmRestarts-mult": (
+        "sgd",
+        60,
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
+    ),
+    "CyclicLR-triangular": (
+        "sgd",
+        50,
+        lambda m, o: m.CyclicLR(
+            o, base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=4, step_size_down=6
+        ),
+    ),
+    "CyclicLR-triangular2": (
+        "sgd",
+        50,
+        lambda m, o: m.CyclicLR(
+            o, 0.01, [0.1, 0.2], step_size_up=5, mode="triangular2", base_momentum=0.7
+        ),
+    ),
+    "CyclicLR-exp_range": (
+        "sgd",
+        50,
+        lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="exp_range", gamma=0.97),
+    ),
+    "CyclicLR-adam": (
+        "adam",
+        40,
+        lambda m, o: m.CyclicLR(
+            o, 0.001, 0.01, step_size_up=4, base_momentum=0.85, max_momentum=0.95
+        ),
+    ),
+    "CyclicLR-scale_fn": (
+        "sgd",
+        40,
+        lambda m, o: m.CyclicLR(
+            o,
+            0.01,
+            0.1,
+            step_size_up=2,
+            scale_fn=Scale(0.9),
+            scale_mode="iterations",
+            cycle_momentum=False,
+        ),
+    ),
+    "CyclicLR-lambda": (
+        "sgd",
+        40,
+        lambda m, o: m.CyclicLR(o, 0.01, 0.1, step_size_up=3, scale_fn=lambda c: 1 / c),
+    ),
+    "OneCycleLR-cos": (
+        "sgd",
+        100,
+        lambda m, o: m.OneCycleLR(o, max_lr=[0.1, 0.2], total_steps=100),
+    ),
+    "OneCycleLR-linear": (
+        "sgd",
+        60,
+        lambda m, o: m.OneCycleLR(
+            o, 0.1, epochs=6, steps_per_epoch=10, anneal_strategy="linear", pct_start=0.25
+        ),
+    ),
+    "OneCycleLR-three_phase": (
+        "adam",
+        50,
+        lambda m, o: m.OneCycleLR(
+            o, 0.05, total_steps=50, three_phase=True, div_factor=10.0, final_div_factor=100.0
+        ),
+    ),
+    "OneCycleLR-no_momentum": (
+        "sgd",
+        30,
+        lambda m, o: m.OneCycleLR(o, 0.05, total_steps=30, cycle_momentum=False, pct_start=0.5),
+    ),
+    "LinearLR": (
+        "sgd",
+        12,
+        lambda m, o: m.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6),
+    ),
     "LinearLR-down": ("sgd", 12, lambda m, o: m.LinearLR(o, 1.0, 0.1, total_iters=8)),
     "ConstantLR": ("sgd", 10, lambda m, o: m.ConstantLR(o, factor=0.4, total_iters=4)),
     "LambdaLR": ("sgd", 20, lambda m, o: m.LambdaLR(o, [lambda e: 0.9**e, Scale(0.8)])),
     "MultiplicativeLR": ("sgd", 20, lambda m, o: m.MultiplicativeLR(o, lambda e: 0.95)),
     "PolynomialLR": ("sgd", 12, lambda m, o: m.PolynomialLR(o, total_iters=8, power=1.5)),
-    "SequentialLR": ("sgd", 30, lambda m, o: m.SequentialLR(
-        o, [m.LinearLR(o, start_factor=0.1, total_iters=5), m.CosineAnnealingLR(o, 20)], [5])),
-    "SequentialLR-three": ("sgd", 30, lambda m, o: m.SequentialLR(
-        o, [m.ConstantLR(o, 0.5, total_iters=3), m.ExponentialLR(o, 0.8),
-            m.StepLR(o, 4, 0.5)], [4, 12])),
-    "ChainedScheduler": ("sgd", 25, lambda m, o: m.ChainedScheduler(
-        [m.ConstantLR(o, factor=0.1, total_iters=4), m.ExponentialLR(o, gamma=0.9)])),
-    "ChainedScheduler-cosine": ("sgd", 25, lambda m, o: m.ChainedScheduler(
-        [m.LinearLR(o, 0.5, total_iters=5), m.CosineAnnealingLR(o, 8, eta_min=0.001)], o)),
+    "SequentialLR": (
+        "sgd",
+        30,
+        lambda m, o: m.SequentialLR(
+            o, [m.LinearLR(o, start_factor=0.1, total_iters=5), m.CosineAnnealingLR(o, 20)], [5]
+        ),
+    ),
+    "SequentialLR-three": (
+        "sgd",
+        30,
+        lambda m, o: m.SequentialLR(
+            o,
+            [m.ConstantLR(o, 0.5, total_iters=3), m.ExponentialLR(o, 0.8), m.StepLR(o, 4, 0.5)],
+            [4, 12],
+        ),
+    ),
+    "ChainedScheduler": (
+        "sgd",
+        25,
+        lambda m, o: m.ChainedScheduler(
+            [m.ConstantLR(o, factor=0.1, total_iters=4), m.ExponentialLR(o, gamma=0.9)]
+        ),
+    ),
+    "ChainedScheduler-cosine": (
+        "sgd",
+        25,
+        lambda m, o: m.ChainedScheduler(
+            [m.LinearLR(o, 0.5, total_iters=5), m.CosineAnnealingLR(o, 8, eta_min=0.001)], o
+        ),
+    ),
 }
 
-METRICS = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.0, 3.0, 3.0, 3.1, 3.2, 3.3, 2.0, 2.0, 2.0, 2.0, 2.0,
-           2.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+METRICS = [
+    5.0,
+    4.0,
+    4.0,
+    3.9999,
+    4.1,
+    4.0,
+    3.0,
+    3.0,
+    3.1,
+    3.2,
+    3.3,
+    2.0,
+    2.0,
+    2.0,
+    2.0,
+    2.0,
+    2.1,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+    1.0,
+]
 PLATEAU = {
     "default": dict(patience=2),
     "max-abs": dict(mode="max", threshold=0.5, threshold_mode="abs", patience=1, factor=0.5),
@@ -131,7 +235,7 @@ def _assert_rows(ours, theirs):
 def test_matches_torch_every_step(name):
     runs, steps = _pair(name)
     ours, theirs = (_run(opt, sched, steps) for opt, sched in runs)
-    assert len(np.unique(ours[:, 0])) > 1            # the rate really changes
+    assert len(np.unique(ours[:, 0])) > 1  # the rate really changes
     _assert_rows(ours, theirs)
 
 
@@ -156,17 +260,25 @@ def test_warm_restarts_with_fractional_epochs():
             for batch in range(4):
                 sched.step(epoch + batch / 4)
                 values.append(_values(opt, sched) + [sched.T_cur, sched.T_i, sched.last_epoch])
-        sched.step(3.5)   # jumping back works too
+        sched.step(3.5)  # jumping back works too
         values.append(_values(opt, sched) + [sched.T_cur, sched.T_i, sched.last_epoch])
         rows.append(np.array(values))
     _assert_rows(*rows)
 
 
-@pytest.mark.parametrize("name, epochs", [
-    ("StepLR", [4, 7, 2]), ("MultiStepLR", [5, 9, 1]), ("ExponentialLR", [3, 8]),
-    ("CosineAnnealingLR", [3, 14, 25]), ("LinearLR", [2, 9, 0]), ("ConstantLR", [2, 6]),
-    ("PolynomialLR", [3, 10]), ("LambdaLR", [4, 2]),
-])
+@pytest.mark.parametrize(
+    "name, epochs",
+    [
+        ("StepLR", [4, 7, 2]),
+        ("MultiStepLR", [5, 9, 1]),
+        ("ExponentialLR", [3, 8]),
+        ("CosineAnnealingLR", [3, 14, 25]),
+        ("LinearLR", [2, 9, 0]),
+        ("ConstantLR", [2, 6]),
+        ("PolynomialLR", [3, 10]),
+        ("LambdaLR", [4, 2]),
+    ],
+)
 def test_step_with_an_epoch_uses_the_closed_form(name, epochs):
     runs, _ = _pair(name)
     rows = []
@@ -197,7 +309,7 @@ def test_state_dict_round_trip_continues_identically(name):
     opt, sched = _fresh(name)
     _run(opt, sched, half)
     saved_opt, saved_sched = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())
-    opt, sched = _fresh(name)          # as PyTorch documents: scheduler first, then the loads
+    opt, sched = _fresh(name)  # as PyTorch documents: scheduler first, then the loads
     opt.load_state_dict(saved_opt)
     sched.load_state_dict(saved_sched)
     resumed = _run(opt, sched, steps - half)
@@ -234,8 +346,7 @@ def test_plateau_state_dict_round_trip(name):
     opt, sched = fresh()
     opt.load_state_dict(saved[0])
     sched.load_state_dict(saved[1])
-    np.testing.assert_array_equal(_run(opt, sched, len(METRICS) - 12, METRICS[12:]),
-                                  straight[12:])
+    np.testing.assert_array_equal(_run(opt, sched, len(METRICS) - 12, METRICS[12:]), straight[12:])
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -308,34 +419,44 @@ def test_one_cycle_refuses_to_step_past_the_end():
 M = soma.optim.lr_scheduler
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda o: M.StepLR(o, step_size=0), ValueError, "positive integer step_size"),
-    (lambda o: M.ConstantLR(o, factor=1.5), ValueError, "factor must be in"),
-    (lambda o: M.LinearLR(o, start_factor=0), ValueError, "start_factor must be in"),
-    (lambda o: M.LinearLR(o, end_factor=2), ValueError, "end_factor must be in"),
-    (lambda o: M.PolynomialLR(o, total_iters=0), ValueError, "total_iters"),
-    (lambda o: M.CosineAnnealingLR(o, T_max=0), ValueError, "positive T_max"),
-    (lambda o: M.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "positive integer T_0"),
-    (lambda o: M.CosineAnnealingWarmRestarts(o, 2, T_mult=0), ValueError, "T_mult >= 1"),
-    (lambda o: M.CyclicLR(o, 0.1, 1.0, mode="square"), ValueError, "mode 'square' is invalid"),
-    (lambda o: M.CyclicLR(o, [0.1], 1.0), ValueError, "base_lr must have the same length"),
-    (lambda o: M.OneCycleLR(o, 0.1), ValueError, "either total_steps or"),
-    (lambda o: M.OneCycleLR(o, 0.1, total_steps=0), ValueError, "positive integer total_steps"),
-    (lambda o: M.OneCycleLR(o, 0.1, 10, pct_start=1.5), ValueError, "pct_start"),
-    (lambda o: M.OneCycleLR(o, 0.1, 10, anneal_strategy="cosine"), ValueError, "'cos' or"),
-    (lambda o: M.ReduceLROnPlateau(o, factor=1.0), ValueError, "factor should be < 1.0"),
-    (lambda o: M.ReduceLROnPlateau(o, mode="low"), ValueError, "mode 'low' is unknown"),
-    (lambda o: M.ReduceLROnPlateau(o, threshold_mode="x"), ValueError, "threshold mode 'x'"),
-    (lambda o: M.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "min_lr must have the same"),
-    (lambda o: M.LambdaLR(o, [lambda e: 1.0]), ValueError, "expected 2 lr_lambdas"),
-    (lambda o: M.MultiplicativeLR(o, 0.9), TypeError, "lr_lambda should be a function"),
-    (lambda o: M.SequentialLR(o, [M.StepLR(o, 2)], [3]), ValueError, "one more scheduler"),
-    (lambda o: M.SequentialLR(o, [M.ReduceLROnPlateau(o)], []), ValueError, "ReduceLROnPlat"),
-    (lambda o: M.ChainedScheduler([]), ValueError, "at least one scheduler"),
-    (lambda o: M.ChainedScheduler([M.StepLR(o, 2), M.StepLR(_optimizer(soma, "sgd"), 2)]),
-     ValueError, "same optimizer"),
-    (lambda o: M.StepLR(object(), 2), TypeError, "object is not an Optimizer"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda o: M.StepLR(o, step_size=0), ValueError, "positive integer step_size"),
+        (lambda o: M.ConstantLR(o, factor=1.5), ValueError, "factor must be in"),
+        (lambda o: M.LinearLR(o, start_factor=0), ValueError, "start_factor must be in"),
+        (lambda o: M.LinearLR(o, end_factor=2), ValueError, "end_factor must be in"),
+        (lambda o: M.PolynomialLR(o, total_iters=0), ValueError, "total_iters"),
+        (lambda o: M.CosineAnnealingLR(o, T_max=0), ValueError, "positive T_max"),
+        (lambda o: M.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "positive integer T_0"),
+        (lambda o: M.CosineAnnealingWarmRestarts(o, 2, T_mult=0), ValueError, "T_mult >= 1"),
+        (lambda o: M.CyclicLR(o, 0.1, 1.0, mode="square"), ValueError, "mode 'square' is invalid"),
+        (lambda o: M.CyclicLR(o, [0.1], 1.0), ValueError, "base_lr must have the same length"),
+        (lambda o: M.OneCycleLR(o, 0.1), ValueError, "either total_steps or"),
+        (
+            lambda o: M.OneCycleLR(o, 0.1, total_steps=0),
+            ValueError,
+            "positive integer total_steps",
+        ),
+        (lambda o: M.OneCycleLR(o, 0.1, 10, pct_start=1.5), ValueError, "pct_start"),
+        (lambda o: M.OneCycleLR(o, 0.1, 10, anneal_strategy="cosine"), ValueError, "'cos' or"),
+        (lambda o: M.ReduceLROnPlateau(o, factor=1.0), ValueError, "factor should be < 1.0"),
+        (lambda o: M.ReduceLROnPlateau(o, mode="low"), ValueError, "mode 'low' is unknown"),
+        (lambda o: M.ReduceLROnPlateau(o, threshold_mode="x"), ValueError, "threshold mode 'x'"),
+        (lambda o: M.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "min_lr must have the same"),
+        (lambda o: M.LambdaLR(o, [lambda e: 1.0]), ValueError, "expected 2 lr_lambdas"),
+        (lambda o: M.MultiplicativeLR(o, 0.9), TypeError, "lr_lambda should be a function"),
+        (lambda o: M.SequentialLR(o, [M.StepLR(o, 2)], [3]), ValueError, "one more scheduler"),
+        (lambda o: M.SequentialLR(o, [M.ReduceLROnPlateau(o)], []), ValueError, "ReduceLROnPlat"),
+        (lambda o: M.ChainedScheduler([]), ValueError, "at least one scheduler"),
+        (
+            lambda o: M.ChainedScheduler([M.StepLR(o, 2), M.StepLR(_optimizer(soma, "sgd"), 2)]),
+            ValueError,
+            "same optimizer",
+        ),
+        (lambda o: M.StepLR(object(), 2), TypeError, "object is not an Optimizer"),
+    ],
+)
 def test_invalid_arguments(make, error, match):
     with pytest.raises(error, match=match):
         make(_optimizer(soma, "sgd"))
@@ -347,7 +468,7 @@ def test_cycle_momentum_needs_momentum_or_betas():
         M.CyclicLR(opt, 0.01, 0.1)
     with pytest.raises(ValueError, match="must support momentum or beta1"):
         M.OneCycleLR(opt, 0.1, total_steps=10)
-    M.CyclicLR(opt, 0.01, 0.1, cycle_momentum=False)   # fine without momentum cycling
+    M.CyclicLR(opt, 0.01, 0.1, cycle_momentum=False)  # fine without momentum cycling
 
 
 def test_public_names():

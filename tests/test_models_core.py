@@ -26,9 +26,19 @@ def _torch_lenet(torch, activation, pool):
     class TorchLeNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.features = nn.Sequential(nn.Conv2d(1, 6, 5), act(), pool(2), nn.Conv2d(6, 16, 5), act(),
-                                          pool(2), nn.Conv2d(16, 120, 5), act())
-            self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(120, 84), act(), nn.Linear(84, 10))
+            self.features = nn.Sequential(
+                nn.Conv2d(1, 6, 5),
+                act(),
+                pool(2),
+                nn.Conv2d(6, 16, 5),
+                act(),
+                pool(2),
+                nn.Conv2d(16, 120, 5),
+                act(),
+            )
+            self.classifier = nn.Sequential(
+                nn.Flatten(), nn.Linear(120, 84), act(), nn.Linear(84, 10)
+            )
 
         def forward(self, x):
             return self.classifier(self.features(x))
@@ -39,7 +49,7 @@ def _torch_lenet(torch, activation, pool):
 @pytest.mark.parametrize("activation, pooling", [("tanh", "avg"), ("relu", "max")])
 def test_lenet5_matches_torch(torch_or_skip, activation, pooling):
     model = LeNet5(activation=activation, pooling=pooling)
-    assert sum(p.numel() for p in model.parameters()) == 61_706   # the paper's 60k, with full C3
+    assert sum(p.numel() for p in model.parameters()) == 61_706  # the paper's 60k, with full C3
     _compare(model, _torch_lenet(torch_or_skip, activation, pooling), soma.randn(3, 1, 32, 32))
 
 
@@ -48,7 +58,9 @@ def test_lenet5_options_and_input_check():
     x = soma.randn(2, 3, 32, 32)
     assert tuple(model(x).shape) == (2, 5)
     assert float(model.features[1](soma.tensor(1.0))) == pytest.approx(1.0, abs=1e-4)  # f(1) = 1
-    with pytest.raises(ValueError, match=r"LeNet5 expects inputs of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"):
+    with pytest.raises(
+        ValueError, match=r"LeNet5 expects inputs of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"
+    ):
         LeNet5()(soma.randn(2, 1, 28, 28))
     with pytest.raises(ValueError, match="pooling must be 'avg' or 'max'"):
         LeNet5(pooling="sum")
@@ -61,7 +73,9 @@ def _torch_simplecnn(torch):
     class TorchSimpleCNN(nn.Module):
         def __init__(self, input_channels, num_classes):
             super().__init__()
-            self.conv1 = nn.Conv2d(in_channels=input_channels, out_channels=32, kernel_size=3, stride=1, padding=1)
+            self.conv1 = nn.Conv2d(
+                in_channels=input_channels, out_channels=32, kernel_size=3, stride=1, padding=1
+            )
             self.bn1 = nn.BatchNorm2d(32)
             self.relu1 = nn.ReLU()
             self.dropout1 = nn.Dropout(0.5)
@@ -83,12 +97,23 @@ def _torch_simplecnn(torch):
 
 def test_simplecnn_matches_torch(torch_or_skip):
     twin = _torch_simplecnn(torch_or_skip)
-    with torch_or_skip.no_grad():   # non-trivial running statistics for eval mode
+    with torch_or_skip.no_grad():  # non-trivial running statistics for eval mode
         twin.bn1.running_mean.uniform_(-0.5, 0.5)
         twin.bn2.running_var.uniform_(0.5, 2.0)
     model = SimpleCNN(1, 10)
     assert [n for n, _ in model.named_children()] == [
-        "conv1", "bn1", "relu1", "dropout1", "conv2", "bn2", "relu2", "dropout2", "pool1", "pool2", "fc"]
+        "conv1",
+        "bn1",
+        "relu1",
+        "dropout1",
+        "conv2",
+        "bn2",
+        "relu2",
+        "dropout2",
+        "pool1",
+        "pool2",
+        "fc",
+    ]
     _compare(model, twin, soma.randn(2, 1, 28, 28), atol=1e-4)
 
 
@@ -102,19 +127,34 @@ def test_simplecnn_as_printed_only_fits_7x7_inputs():
 
 def test_mlp_matches_torch(torch_or_skip):
     nn = torch_or_skip.nn
-    twin = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(),
-                         nn.Linear(16, 3))
-    model = get_model("mlp", num_classes=3, in_channels=1, input_size=(8, 8), hidden_sizes=(32, 16),
-                      activation="tanh")
+    twin = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 3)
+    )
+    model = get_model(
+        "mlp",
+        num_classes=3,
+        in_channels=1,
+        input_size=(8, 8),
+        hidden_sizes=(32, 16),
+        activation="tanh",
+    )
     copy_weights(model.layers, twin)
     with soma.no_grad():
         x = soma.randn(4, 1, 8, 8)
-        np.testing.assert_allclose(model(x).numpy(), twin(to_torch(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            model(x).numpy(), twin(to_torch(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_mlp_dropout_and_features():
     model = get_model("mlp", num_classes=2, in_features=5, hidden_sizes=(8,), dropout=0.5)
-    assert [type(m).__name__ for m in model.layers] == ["Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    assert [type(m).__name__ for m in model.layers] == [
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
     with pytest.raises(ValueError, match="unknown activation 'swishy'"):
         get_model("mlp", activation="swishy")
 

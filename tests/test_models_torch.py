@@ -31,8 +31,9 @@ def torch_resnet18(torch, num_classes=1000):
             self.bn2 = nn.BatchNorm2d(planes)
             self.downsample = None
             if stride != 1 or inplanes != planes:
-                self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False),
-                                                nn.BatchNorm2d(planes))
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+                )
 
         def forward(self, x):
             identity = x if self.downsample is None else self.downsample(x)
@@ -49,8 +50,9 @@ def torch_resnet18(torch, num_classes=1000):
             inplanes = 64
             for i, planes in enumerate((64, 128, 256, 512)):
                 stride = 1 if i == 0 else 2
-                layer = nn.Sequential(BasicBlock(inplanes, planes, stride),
-                                      BasicBlock(planes, planes, 1))
+                layer = nn.Sequential(
+                    BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes, 1)
+                )
                 setattr(self, f"layer{i + 1}", layer)
                 inplanes = planes
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -65,8 +67,10 @@ def torch_resnet18(torch, num_classes=1000):
 
 
 def _conv_bn_act(nn, cin, cout, k=3, stride=1, groups=1, act=None):
-    layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-              nn.BatchNorm2d(cout)]
+    layers = [
+        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     return nn.Sequential(*layers, act()) if act is not None else nn.Sequential(*layers)
 
 
@@ -79,8 +83,11 @@ def torch_mobilenet_v2(torch, num_classes=1000):
             hidden = inp * t
             self.use_res_connect = stride == 1 and inp == oup
             layers = [] if t == 1 else [_conv_bn_act(nn, inp, hidden, 1, act=nn.ReLU6)]
-            layers += [_conv_bn_act(nn, hidden, hidden, 3, stride, hidden, nn.ReLU6),
-                       nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup)]
+            layers += [
+                _conv_bn_act(nn, hidden, hidden, 3, stride, hidden, nn.ReLU6),
+                nn.Conv2d(hidden, oup, 1, bias=False),
+                nn.BatchNorm2d(oup),
+            ]
             self.conv = nn.Sequential(*layers)
 
         def forward(self, x):
@@ -91,8 +98,15 @@ def torch_mobilenet_v2(torch, num_classes=1000):
             super().__init__()
             features = [_conv_bn_act(nn, 3, 32, 3, 2, act=nn.ReLU6)]
             cin = 32
-            for t, c, n, s in [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
-                               [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]:
+            for t, c, n, s in [
+                [1, 16, 1, 1],
+                [6, 24, 2, 2],
+                [6, 32, 3, 2],
+                [6, 64, 4, 2],
+                [6, 96, 3, 1],
+                [6, 160, 3, 2],
+                [6, 320, 1, 1],
+            ]:
                 for i in range(n):
                     features.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
                     cin = c
@@ -129,9 +143,11 @@ def torch_efficientnet_b0(torch, num_classes=1000):
             self.use_res_connect = stride == 1 and cin == cout
             hidden = cin * t
             layers = [] if t == 1 else [_conv_bn_act(nn, cin, hidden, 1, act=nn.SiLU)]
-            layers += [_conv_bn_act(nn, hidden, hidden, k, stride, hidden, nn.SiLU),
-                       SqueezeExcitation(hidden, max(1, cin // 4)),
-                       _conv_bn_act(nn, hidden, cout, 1)]
+            layers += [
+                _conv_bn_act(nn, hidden, hidden, k, stride, hidden, nn.SiLU),
+                SqueezeExcitation(hidden, max(1, cin // 4)),
+                _conv_bn_act(nn, hidden, cout, 1),
+            ]
             self.block = nn.Sequential(*layers)
 
         def forward(self, x):
@@ -141,12 +157,23 @@ def torch_efficientnet_b0(torch, num_classes=1000):
         def __init__(self):
             super().__init__()
             layers = [_conv_bn_act(nn, 3, 32, 3, 2, act=nn.SiLU)]
-            for t, k, s, cin, cout, n in [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2),
-                                          (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
-                                          (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
-                                          (6, 3, 1, 192, 320, 1)]:
-                layers.append(nn.Sequential(*[MBConv(cin if i == 0 else cout, cout, t, k,
-                                                     s if i == 0 else 1) for i in range(n)]))
+            for t, k, s, cin, cout, n in [
+                (1, 3, 1, 32, 16, 1),
+                (6, 3, 2, 16, 24, 2),
+                (6, 5, 2, 24, 40, 2),
+                (6, 3, 2, 40, 80, 3),
+                (6, 5, 1, 80, 112, 3),
+                (6, 5, 2, 112, 192, 4),
+                (6, 3, 1, 192, 320, 1),
+            ]:
+                layers.append(
+                    nn.Sequential(
+                        *[
+                            MBConv(cin if i == 0 else cout, cout, t, k, s if i == 0 else 1)
+                            for i in range(n)
+                        ]
+                    )
+                )
             layers.append(_conv_bn_act(nn, 320, 1280, 1, act=nn.SiLU))
             self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -172,11 +199,11 @@ def _randomise_batch_norms(torch, model):
 
 def _load(torch_model, name, **kwargs):
     state = {k: v.detach().numpy().copy() for k, v in torch_model.state_dict().items()}
-    model = skip_init(get_model, name, **kwargs)      # every value comes from the state dict
-    assert list(model.state_dict()) == list(state)    # same names, in the same order
+    model = skip_init(get_model, name, **kwargs)  # every value comes from the state dict
+    assert list(model.state_dict()) == list(state)  # same names, in the same order
     for key, value in model.state_dict().items():
         assert tuple(value.shape) == state[key].shape, key
-    model.load_state_dict(state)                      # strict
+    model.load_state_dict(state)  # strict
     return model
 
 
@@ -209,9 +236,10 @@ def test_training_mode_matches_torch_gradients_and_running_stats(name, torch_or_
     torch = torch_or_skip
     reference = REFERENCES[name][0](torch, num_classes=10)
     if name == "mobilenet_v2":
-        reference.classifier[0].p = 0.0                   # no random dropout in either
-    model = _load(reference, name, num_classes=10, **({"dropout": 0.0} if name == "mobilenet_v2"
-                                                      else {}))
+        reference.classifier[0].p = 0.0  # no random dropout in either
+    model = _load(
+        reference, name, num_classes=10, **({"dropout": 0.0} if name == "mobilenet_v2" else {})
+    )
     # float64: with batch statistics over 4 samples of 1×1 maps in the last stage, float32
     # rounding differences are amplified too much for a strict comparison
     reference.double()
@@ -227,44 +255,73 @@ def test_training_mode_matches_torch_gradients_and_running_stats(name, torch_or_
     assert float(loss) == pytest.approx(loss_t.item(), rel=1e-10)
     torch_params = dict(reference.named_parameters())
     for pname, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), torch_params[pname].grad.numpy(),
-                                   rtol=1e-7, atol=1e-9, err_msg=pname)
+        np.testing.assert_allclose(
+            p.grad.numpy(), torch_params[pname].grad.numpy(), rtol=1e-7, atol=1e-9, err_msg=pname
+        )
     torch_buffers = dict(reference.named_buffers())
     for bname, b in model.named_buffers():
-        np.testing.assert_allclose(b.numpy(), torch_buffers[bname].numpy(), rtol=1e-9,
-                                   atol=1e-12, err_msg=bname)
+        np.testing.assert_allclose(
+            b.numpy(), torch_buffers[bname].numpy(), rtol=1e-9, atol=1e-12, err_msg=bname
+        )
 
 
 # torchvision keys and shapes for the models without a reference above (from torchvision's
 # pretrained state dicts)
 KNOWN_KEYS = {
-    "alexnet": {"features.0.weight": (64, 3, 11, 11), "features.10.weight": (256, 256, 3, 3),
-                "classifier.1.weight": (4096, 9216), "classifier.6.bias": (1000,)},
-    "vgg16": {"features.28.weight": (512, 512, 3, 3), "classifier.0.weight": (4096, 25088),
-              "classifier.3.weight": (4096, 4096), "classifier.6.weight": (1000, 4096)},
-    "vgg16_bn": {"features.40.weight": (512, 512, 3, 3), "features.41.running_var": (512,),
-                 "features.1.num_batches_tracked": ()},
-    "googlenet": {"conv1.conv.weight": (64, 3, 7, 7), "conv1.bn.running_mean": (64,),
-                  "inception3a.branch3.1.conv.weight": (32, 16, 3, 3),
-                  "inception5b.branch4.1.conv.weight": (128, 832, 1, 1),
-                  "fc.weight": (1000, 1024)},
-    "resnet50": {"layer1.0.conv3.weight": (256, 64, 1, 1),
-                 "layer1.0.downsample.0.weight": (256, 64, 1, 1),
-                 "layer3.5.conv2.weight": (256, 256, 3, 3), "layer4.2.bn3.weight": (2048,),
-                 "fc.weight": (1000, 2048)},
-    "densenet121": {"features.conv0.weight": (64, 3, 7, 7),
-                    "features.denseblock1.denselayer1.norm1.weight": (64,),
-                    "features.denseblock4.denselayer16.conv2.weight": (32, 128, 3, 3),
-                    "features.transition3.conv.weight": (512, 1024, 1, 1),
-                    "features.norm5.running_var": (1024,), "classifier.weight": (1000, 1024)},
-    "squeezenet1_1": {"features.0.weight": (64, 3, 3, 3),
-                      "features.3.squeeze.weight": (16, 64, 1, 1),
-                      "features.12.expand3x3.weight": (256, 64, 3, 3),
-                      "classifier.1.weight": (1000, 512, 1, 1)},
-    "mobilenet_v1": {"conv1.weight": (32, 3, 3, 3), "conv1_bn.running_mean": (32,),
-                     "conv_dw_1.weight": (32, 1, 3, 3), "conv_pw_1.weight": (64, 32, 1, 1),
-                     "conv_dw_13_bn.weight": (1024,), "conv_preds.weight": (1000, 1024, 1, 1),
-                     "conv_preds.bias": (1000,)},
+    "alexnet": {
+        "features.0.weight": (64, 3, 11, 11),
+        "features.10.weight": (256, 256, 3, 3),
+        "classifier.1.weight": (4096, 9216),
+        "classifier.6.bias": (1000,),
+    },
+    "vgg16": {
+        "features.28.weight": (512, 512, 3, 3),
+        "classifier.0.weight": (4096, 25088),
+        "classifier.3.weight": (4096, 4096),
+        "classifier.6.weight": (1000, 4096),
+    },
+    "vgg16_bn": {
+        "features.40.weight": (512, 512, 3, 3),
+        "features.41.running_var": (512,),
+        "features.1.num_batches_tracked": (),
+    },
+    "googlenet": {
+        "conv1.conv.weight": (64, 3, 7, 7),
+        "conv1.bn.running_mean": (64,),
+        "inception3a.branch3.1.conv.weight": (32, 16, 3, 3),
+        "inception5b.branch4.1.conv.weight": (128, 832, 1, 1),
+        "fc.weight": (1000, 1024),
+    },
+    "resnet50": {
+        "layer1.0.conv3.weight": (256, 64, 1, 1),
+        "layer1.0.downsample.0.weight": (256, 64, 1, 1),
+        "layer3.5.conv2.weight": (256, 256, 3, 3),
+        "layer4.2.bn3.weight": (2048,),
+        "fc.weight": (1000, 2048),
+    },
+    "densenet121": {
+        "features.conv0.weight": (64, 3, 7, 7),
+        "features.denseblock1.denselayer1.norm1.weight": (64,),
+        "features.denseblock4.denselayer16.conv2.weight": (32, 128, 3, 3),
+        "features.transition3.conv.weight": (512, 1024, 1, 1),
+        "features.norm5.running_var": (1024,),
+        "classifier.weight": (1000, 1024),
+    },
+    "squeezenet1_1": {
+        "features.0.weight": (64, 3, 3, 3),
+        "features.3.squeeze.weight": (16, 64, 1, 1),
+        "features.12.expand3x3.weight": (256, 64, 3, 3),
+        "classifier.1.weight": (1000, 512, 1, 1),
+    },
+    "mobilenet_v1": {
+        "conv1.weight": (32, 3, 3, 3),
+        "conv1_bn.running_mean": (32,),
+        "conv_dw_1.weight": (32, 1, 3, 3),
+        "conv_pw_1.weight": (64, 32, 1, 1),
+        "conv_dw_13_bn.weight": (1024,),
+        "conv_preds.weight": (1000, 1024, 1, 1),
+        "conv_preds.bias": (1000,),
+    },
 }
 
 

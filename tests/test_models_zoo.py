@@ -20,13 +20,20 @@ from soma.nn.utils import skip_init
 # Keras' trainable count (its summary's 4,253,864 adds the 21,888 batch-norm statistics)
 PARAMS = {
     "alexnet": 61_100_840,
-    "vgg11": 132_863_336, "vgg11_bn": 132_868_840,
-    "vgg13": 133_047_848, "vgg13_bn": 133_053_736,
-    "vgg16": 138_357_544, "vgg16_bn": 138_365_992,
-    "vgg19": 143_667_240, "vgg19_bn": 143_678_248,
+    "vgg11": 132_863_336,
+    "vgg11_bn": 132_868_840,
+    "vgg13": 133_047_848,
+    "vgg13_bn": 133_053_736,
+    "vgg16": 138_357_544,
+    "vgg16_bn": 138_365_992,
+    "vgg19": 143_667_240,
+    "vgg19_bn": 143_678_248,
     "googlenet": 6_624_904,
-    "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
-    "resnet101": 44_549_160, "resnet152": 60_192_808,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
     "densenet121": 7_978_856,
     "mobilenet_v1": 4_231_976,
     "mobilenet_v2": 3_504_872,
@@ -50,8 +57,20 @@ def test_parameter_count_at_imagenet_settings(name):
 def test_googlenet_with_auxiliary_classifiers_and_the_papers_5x5():
     assert count(skip_init(get_model, "googlenet", aux_logits=True)) == 13_004_888
     # the paper's 5×5 kernels: (25 - 9) more weights per input-output pair of those branches
-    extra = 16 * sum(red * out for red, out in [(16, 32), (32, 96), (16, 48), (24, 64), (24, 64),
-                                                (32, 64), (32, 128), (32, 128), (48, 128)])
+    extra = 16 * sum(
+        red * out
+        for red, out in [
+            (16, 32),
+            (32, 96),
+            (16, 48),
+            (24, 64),
+            (24, 64),
+            (32, 64),
+            (32, 128),
+            (32, 128),
+            (48, 128),
+        ]
+    )
     assert count(skip_init(get_model, "googlenet", ch5x5_kernel_size=5)) == 6_624_904 + extra
 
 
@@ -84,7 +103,7 @@ def _narrow(name, **kwargs):
     if name == "densenet121":
         kwargs.update(growth_rate=8, num_init_features=16)
     if name.startswith("vgg"):
-        kwargs.setdefault("cifar_stem", True)    # same convolutions, a 512-wide classifier
+        kwargs.setdefault("cifar_stem", True)  # same convolutions, a 512-wide classifier
     return get_model(name, num_classes=10, **kwargs)
 
 
@@ -113,9 +132,15 @@ def test_forward_and_backward_on_a_small_batch(name):
 
 # the first stage after the stem, which a CIFAR stem feeds with all 32×32 pixels
 FIRST_STAGE = {
-    "alexnet": "features.1", "googlenet": "inception3a", "densenet121": "features.denseblock1",
-    "mobilenet_v1": "conv_dw_1", "mobilenet_v2": "features.1", "efficientnet_b0": "features.1",
-    "squeezenet1_1": "features.1", "resnet18": "layer1", "resnet50": "layer1",
+    "alexnet": "features.1",
+    "googlenet": "inception3a",
+    "densenet121": "features.denseblock1",
+    "mobilenet_v1": "conv_dw_1",
+    "mobilenet_v2": "features.1",
+    "efficientnet_b0": "features.1",
+    "squeezenet1_1": "features.1",
+    "resnet18": "layer1",
+    "resnet50": "layer1",
     "vgg11_bn": "features.1",
 }
 
@@ -163,6 +188,7 @@ def test_imagenet_shapes_and_mult_adds_at_224(name):
 
 def test_resnet18_mult_adds_by_hand():
     """ResNet-18 at 224: Σ over convolutions of out_pixels · C_out · C_in · k², plus the fc."""
+
     def conv(hw, cin, cout, k):
         return hw * hw * cout * cin * k * k
 
@@ -170,9 +196,9 @@ def test_resnet18_mult_adds_by_hand():
     widths = [(56, 64), (28, 128), (14, 256), (7, 512)]
     cin = 64
     for stage, (hw, c) in enumerate(widths):
-        total += conv(hw, cin, c, 3) + 3 * conv(hw, c, c, 3)        # four 3×3 convolutions
+        total += conv(hw, cin, c, 3) + 3 * conv(hw, c, c, 3)  # four 3×3 convolutions
         if stage:
-            total += conv(hw, cin, c, 1)                             # the projection shortcut
+            total += conv(hw, cin, c, 1)  # the projection shortcut
         cin = c
     total += 512 * 1000
     assert total == 1_814_073_344
@@ -214,9 +240,9 @@ def test_cli_lists_and_summarises_the_zoo(capsys):
     out = capsys.readouterr().out
     assert "Total params: 470,072" in out and "Total mult-adds:" in out
     assert "output shape for one input: (1, 1000)" in out
-    assert main(["summary", "--model", "lenet5"]) == 0          # its fixed size, 1×32×32
+    assert main(["summary", "--model", "lenet5"]) == 0  # its fixed size, 1×32×32
     assert "Total params: 61,706" in capsys.readouterr().out
-    assert main(["summary", "--model", "mlp"]) == 2            # any size: --input needed
+    assert main(["summary", "--model", "mlp"]) == 2  # any size: --input needed
     assert "give one with --input" in capsys.readouterr().err
 
 
@@ -241,9 +267,28 @@ def test_train_resnet18_on_digits_from_the_command_line(tmp_path, capsys):
     """A very short run (1 epoch, narrow network): it trains and learns something."""
     from soma.cli import main
 
-    code = main(["train", "--model", "resnet18", "--data", "digits", "--epochs", "1",
-                 "--model-arg", "cifar_stem=True", "--model-arg", "width=4", "--quiet",
-                 "--batch-size", "32", "--lr", "0.01", "--out", str(tmp_path / "run")])
+    code = main(
+        [
+            "train",
+            "--model",
+            "resnet18",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--model-arg",
+            "cifar_stem=True",
+            "--model-arg",
+            "width=4",
+            "--quiet",
+            "--batch-size",
+            "32",
+            "--lr",
+            "0.01",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "inputs resized from 8x8 to 32x32 for resnet18" in out
@@ -251,8 +296,9 @@ def test_train_resnet18_on_digits_from_the_command_line(tmp_path, capsys):
     assert accuracy > 0.5, out[-400:]
 
 
-@pytest.mark.parametrize("case, name", [("vgg11_train", "vgg11"),
-                                        ("densenet121_train", "densenet121")])
+@pytest.mark.parametrize(
+    "case, name", [("vgg11_train", "vgg11"), ("densenet121_train", "densenet121")]
+)
 def test_benchmark_networks_are_the_zoo_models(case, name):
     """The benchmark builds its networks from nn primitives; they are the zoo's CIFAR variants."""
     from benchmarks.cases import zoo
@@ -261,5 +307,6 @@ def test_benchmark_networks_are_the_zoo_models(case, name):
     with init_skipped():
         bench = build(soma).state_dict()
         model = get_model(name, num_classes=10, cifar_stem=True).state_dict()
-    assert [(k, tuple(v.shape)) for k, v in bench.items()] == \
-        [(k, tuple(v.shape)) for k, v in model.items()]
+    assert [(k, tuple(v.shape)) for k, v in bench.items()] == [
+        (k, tuple(v.shape)) for k, v in model.items()
+    ]

@@ -26,8 +26,14 @@ class Net(nn.Module):
 
 def test_parameters_are_registered_by_assignment_in_order():
     names = [n for n, _ in Net().named_parameters()]
-    assert names == ["hidden1.weight", "hidden1.bias", "hidden2.weight", "hidden2.bias",
-                     "output.weight", "output.bias"]
+    assert names == [
+        "hidden1.weight",
+        "hidden1.bias",
+        "hidden2.weight",
+        "hidden2.bias",
+        "output.weight",
+        "output.bias",
+    ]
     assert sum(p.numel() for p in Net().parameters()) == 64 * 2 + 64 * 128 + 128 + 129
 
 
@@ -118,8 +124,12 @@ def test_pytorch_state_dict_loads_one_to_one(torch_or_skip):
     theirs, ours = TorchNet(), Net()
     ours.load_state_dict(theirs.state_dict())  # torch tensors, loaded directly
     x = np.linspace(-1, 1, 7, dtype=np.float32)[:, None]
-    np.testing.assert_allclose(ours(soma.tensor(x)).detach().numpy(),
-                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours(soma.tensor(x)).detach().numpy(),
+        theirs(torch.tensor(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_linear_initialisation_matches_pytorch_bounds():
@@ -150,7 +160,9 @@ def test_forward_hooks_see_and_may_replace_outputs():
     assert seen == [(5, 2)]
     layer.register_forward_pre_hook(lambda m, inputs: (inputs[0] * 0,))
     layer.register_forward_hook(lambda m, inputs, out: out + 1)
-    np.testing.assert_allclose(layer(soma.ones(1, 2)).detach().numpy(), layer.bias.detach().numpy()[None] + 1)
+    np.testing.assert_allclose(
+        layer(soma.ones(1, 2)).detach().numpy(), layer.bias.detach().numpy()[None] + 1
+    )
 
 
 def test_to_double_converts_parameters_in_place():
@@ -168,10 +180,7 @@ def test_dtype_mismatch_between_input_and_weights_is_explained():
 
 def test_repr_is_a_readable_tree():
     assert repr(nn.Sequential(nn.Linear(2, 3), nn.ReLU())) == (
-        "Sequential(\n"
-        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
-        "  (1): ReLU()\n"
-        ")"
+        "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)"
     )
 
 
@@ -202,20 +211,33 @@ def test_apply_visits_children_then_parent():
     assert order == ["Linear", "ReLU", "Sequential"]
 
 
-@pytest.mark.parametrize("nonlinearity,param", [("relu", None), ("tanh", None), ("leaky_relu", 0.2),
-                                                ("selu", None), ("sigmoid", None), ("linear", None)])
+@pytest.mark.parametrize(
+    "nonlinearity,param",
+    [
+        ("relu", None),
+        ("tanh", None),
+        ("leaky_relu", 0.2),
+        ("selu", None),
+        ("sigmoid", None),
+        ("linear", None),
+    ],
+)
 def test_calculate_gain_matches_pytorch(nonlinearity, param, torch_or_skip):
     torch = torch_or_skip
     assert nn.init.calculate_gain(nonlinearity, param) == pytest.approx(
-        torch.nn.init.calculate_gain(nonlinearity, param))
+        torch.nn.init.calculate_gain(nonlinearity, param)
+    )
 
 
-@pytest.mark.parametrize("fn,expected_std", [
-    ("xavier_uniform_", math.sqrt(2 / (300 + 200))),
-    ("xavier_normal_", math.sqrt(2 / (300 + 200))),
-    ("kaiming_uniform_", math.sqrt(2 / 300)),
-    ("kaiming_normal_", math.sqrt(2 / 300)),
-])
+@pytest.mark.parametrize(
+    "fn,expected_std",
+    [
+        ("xavier_uniform_", math.sqrt(2 / (300 + 200))),
+        ("xavier_normal_", math.sqrt(2 / (300 + 200))),
+        ("kaiming_uniform_", math.sqrt(2 / 300)),
+        ("kaiming_normal_", math.sqrt(2 / 300)),
+    ],
+)
 def test_initialisers_have_the_documented_spread(fn, expected_std):
     w = soma.empty(200, 300)
     kwargs = {"nonlinearity": "relu"} if fn.startswith("kaiming") else {}

@@ -137,11 +137,14 @@ def test_vector_to_parameters_does_not_alias_the_vector():
     np.testing.assert_array_equal(p.detach().numpy(), np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("vec,error,match", [
-    (np.zeros(4), TypeError, "expected a Tensor"),
-    (soma.zeros(5), ValueError, r"hold 4 values.*\(5,\)"),
-    (soma.zeros(2, 2), ValueError, r"expected \(4,\)"),
-])
+@pytest.mark.parametrize(
+    "vec,error,match",
+    [
+        (np.zeros(4), TypeError, "expected a Tensor"),
+        (soma.zeros(5), ValueError, r"hold 4 values.*\(5,\)"),
+        (soma.zeros(2, 2), ValueError, r"expected \(4,\)"),
+    ],
+)
 def test_vector_to_parameters_errors(vec, error, match):
     with pytest.raises(error, match=match):
         utils.vector_to_parameters(vec, [soma.nn.Parameter(soma.zeros(2, 2))])

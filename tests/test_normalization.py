@@ -9,11 +9,22 @@ from tests.layer_helpers import compare_layers
 
 torch = pytest.importorskip("torch")
 
-BN_CASES = [("BatchNorm1d", (6, 4)), ("BatchNorm1d", (5, 4, 7)), ("BatchNorm2d", (3, 4, 5, 6)),
-            ("BatchNorm2d", (2, 4, 1, 1)), ("BatchNorm3d", (2, 4, 3, 2, 5))]
-BN_OPTIONS = [dict(), dict(affine=False), dict(momentum=None), dict(momentum=0.5, eps=1e-3),
-              dict(track_running_stats=False), dict(affine=False, track_running_stats=False),
-              dict(bias=False)]
+BN_CASES = [
+    ("BatchNorm1d", (6, 4)),
+    ("BatchNorm1d", (5, 4, 7)),
+    ("BatchNorm2d", (3, 4, 5, 6)),
+    ("BatchNorm2d", (2, 4, 1, 1)),
+    ("BatchNorm3d", (2, 4, 3, 2, 5)),
+]
+BN_OPTIONS = [
+    dict(),
+    dict(affine=False),
+    dict(momentum=None),
+    dict(momentum=0.5, eps=1e-3),
+    dict(track_running_stats=False),
+    dict(affine=False, track_running_stats=False),
+    dict(bias=False),
+]
 
 
 def _pair(layer, c, **kw):
@@ -86,10 +97,12 @@ def test_batchnorm_cumulative_average_with_momentum_none():
     batches = [np.random.default_rng(i).standard_normal((8, 2)) + i for i in range(4)]
     for b in batches:
         bn(soma.tensor(b))
-    np.testing.assert_allclose(bn.running_mean.numpy(),
-                               np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5)
-    np.testing.assert_allclose(bn.running_var.numpy(),
-                               np.mean([b.var(0, ddof=1) for b in batches], axis=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        bn.running_mean.numpy(), np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        bn.running_var.numpy(), np.mean([b.var(0, ddof=1) for b in batches], axis=0), rtol=1e-5
+    )
 
 
 def test_batchnorm_eval_without_running_stats_uses_batch_statistics():
@@ -119,13 +132,17 @@ def test_batchnorm_repr_matches_torch():
 
 
 # ---------------------------------------------------------------------------- per-sample norms
-@pytest.mark.parametrize("shape,normalized", [((4, 6), 6), ((2, 3, 4, 5), (4, 5)),
-                                               ((3, 2, 4), (3, 2, 4))], ids=str)
-@pytest.mark.parametrize("kw", [dict(), dict(elementwise_affine=False), dict(bias=False),
-                                dict(eps=1e-2)], ids=str)
+@pytest.mark.parametrize(
+    "shape,normalized", [((4, 6), 6), ((2, 3, 4, 5), (4, 5)), ((3, 2, 4), (3, 2, 4))], ids=str
+)
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(elementwise_affine=False), dict(bias=False), dict(eps=1e-2)], ids=str
+)
 def test_layernorm_matches_torch(shape, normalized, kw):
-    ours, theirs = nn.LayerNorm(normalized, **kw).double(), torch.nn.LayerNorm(normalized,
-                                                                                **kw).double()
+    ours, theirs = (
+        nn.LayerNorm(normalized, **kw).double(),
+        torch.nn.LayerNorm(normalized, **kw).double(),
+    )
     if theirs.weight is not None:
         with torch.no_grad():
             theirs.weight.normal_()
@@ -134,8 +151,10 @@ def test_layernorm_matches_torch(shape, normalized, kw):
     assert repr(ours) == repr(theirs)
 
 
-@pytest.mark.parametrize("groups,channels,shape", [(2, 6, (3, 6, 5)), (3, 6, (2, 6, 4, 4)),
-                                                    (1, 4, (2, 4, 3)), (4, 4, (2, 4, 2, 2, 3))])
+@pytest.mark.parametrize(
+    "groups,channels,shape",
+    [(2, 6, (3, 6, 5)), (3, 6, (2, 6, 4, 4)), (1, 4, (2, 4, 3)), (4, 4, (2, 4, 2, 2, 3))],
+)
 @pytest.mark.parametrize("affine", [True, False])
 def test_groupnorm_matches_torch(groups, channels, shape, affine):
     ours = nn.GroupNorm(groups, channels, affine=affine).double()
@@ -148,13 +167,27 @@ def test_groupnorm_matches_torch(groups, channels, shape, affine):
     assert repr(ours) == repr(theirs)
 
 
-@pytest.mark.parametrize("layer,shape", [("InstanceNorm1d", (3, 4, 7)), ("InstanceNorm1d", (4, 7)),
-                                          ("InstanceNorm2d", (2, 4, 5, 6)),
-                                          ("InstanceNorm2d", (4, 5, 6)),
-                                          ("InstanceNorm3d", (2, 4, 3, 2, 5))], ids=str)
-@pytest.mark.parametrize("kw", [dict(), dict(affine=True), dict(track_running_stats=True),
-                                dict(affine=True, track_running_stats=True, momentum=0.4)],
-                         ids=str)
+@pytest.mark.parametrize(
+    "layer,shape",
+    [
+        ("InstanceNorm1d", (3, 4, 7)),
+        ("InstanceNorm1d", (4, 7)),
+        ("InstanceNorm2d", (2, 4, 5, 6)),
+        ("InstanceNorm2d", (4, 5, 6)),
+        ("InstanceNorm3d", (2, 4, 3, 2, 5)),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(affine=True),
+        dict(track_running_stats=True),
+        dict(affine=True, track_running_stats=True, momentum=0.4),
+    ],
+    ids=str,
+)
 def test_instancenorm_matches_torch(layer, shape, kw):
     c = shape[-4 if layer == "InstanceNorm3d" else -3 if layer == "InstanceNorm2d" else -2]
     ours, theirs = getattr(nn, layer)(c, **kw).double(), getattr(torch.nn, layer)(c, **kw).double()
@@ -164,8 +197,7 @@ def test_instancenorm_matches_torch(layer, shape, kw):
             theirs.bias.normal_()
     rng = np.random.default_rng(0)
     for step in range(2):
-        compare_layers(ours, theirs, rng.standard_normal(shape) + step, copy=step == 0,
-                       rtol=1e-9)
+        compare_layers(ours, theirs, rng.standard_normal(shape) + step, copy=step == 0, rtol=1e-9)
         _assert_same_state(ours, theirs)
     ours.eval()
     theirs.eval()

@@ -32,8 +32,9 @@ def _run(blob, *arrays):
     return sess.run(None, dict(zip(names, arrays)))
 
 
-def assert_exports(model, example, *others, dynamic_axes=BATCH, opset_version=17, rtol=1e-5,
-                   atol=1e-5):
+def assert_exports(
+    model, example, *others, dynamic_axes=BATCH, opset_version=17, rtol=1e-5, atol=1e-5
+):
     """Export ``model`` on ``example``; onnxruntime must match soma on it and on ``others``."""
     model.eval()
     blob = _export(model, example, dynamic_axes=dynamic_axes, opset_version=opset_version)
@@ -85,8 +86,9 @@ class SinNet(nn.Module):  # the lecture's sin(3x) network, verbatim
 class LectureSimpleCNN(nn.Module):  # the lecture's SimpleCNN, verbatim (7×7 inputs)
     def __init__(self, input_channels, num_classes):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels=input_channels, out_channels=32, kernel_size=3,
-                               stride=1, padding=1)
+        self.conv1 = nn.Conv2d(
+            in_channels=input_channels, out_channels=32, kernel_size=3, stride=1, padding=1
+        )
         self.bn1 = nn.BatchNorm2d(32)
         self.relu1 = nn.ReLU()
         self.dropout1 = nn.Dropout(0.5)
@@ -118,8 +120,9 @@ def test_lecture_sin3x_net():
     assert_exports(SinNet(), x, soma.randn(3, 1))
 
 
-@pytest.mark.parametrize("activation,pooling", [("tanh", "avg"), ("scaled_tanh", "max"),
-                                                ("relu", "max")])
+@pytest.mark.parametrize(
+    "activation,pooling", [("tanh", "avg"), ("scaled_tanh", "max"), ("relu", "max")]
+)
 def test_lenet5(activation, pooling):
     model = soma.models.LeNet5(activation=activation, pooling=pooling)
     assert_exports(model, soma.randn(2, 1, 32, 32), soma.randn(3, 1, 32, 32))
@@ -142,8 +145,9 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                        nn.BatchNorm2d(cout))
+        self.downsample = nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+        )
 
     def forward(self, x):
         identity = self.downsample(x)
@@ -154,9 +158,17 @@ class BasicBlock(nn.Module):
 
 
 def test_resnet_style_block_with_batch_norm_in_eval_mode():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                          nn.MaxPool2d(3, 2, 1), BasicBlock(8, 16, 2), BasicBlock(16, 16, 1),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+        BasicBlock(8, 16, 2),
+        BasicBlock(16, 16, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5),
+    )
     _warm_up(model, 4, 3, 16, 16)
     proto = assert_exports(model, soma.randn(2, 3, 16, 16), soma.randn(3, 3, 16, 16))
     assert {"GlobalAveragePool", "BatchNormalization", "Add", "MaxPool"} <= _op_types(proto)
@@ -177,28 +189,59 @@ class SqueezeExcite(nn.Module):
 
 def test_mobilenet_style_depthwise_blocks():
     model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU6(),
-        nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False), nn.BatchNorm2d(8), nn.Hardswish(),
-        SqueezeExcite(8), nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
-        nn.Conv2d(16, 16, 3, 2, 1, groups=16), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
-        nn.Dropout(0.2), nn.Linear(16, 4))
+        nn.Conv2d(3, 8, 3, 2, 1),
+        nn.BatchNorm2d(8),
+        nn.ReLU6(),
+        nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False),
+        nn.BatchNorm2d(8),
+        nn.Hardswish(),
+        SqueezeExcite(8),
+        nn.Conv2d(8, 16, 1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU6(),
+        nn.Conv2d(16, 16, 3, 2, 1, groups=16),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(16, 4),
+    )
     _warm_up(model, 4, 3, 16, 16)
     proto = assert_exports(model, soma.randn(2, 3, 16, 16), soma.randn(3, 3, 16, 16))
-    groups = [a.i for n in proto.graph.node if n.op_type == "Conv" for a in n.attribute
-              if a.name == "group"]
+    groups = [
+        a.i
+        for n in proto.graph.node
+        if n.op_type == "Conv"
+        for a in n.attribute
+        if a.name == "group"
+    ]
     assert groups == [1, 8, 1, 1, 1, 16]  # stem, depthwise, SE (2), pointwise, depthwise
 
 
-@pytest.mark.parametrize("batch_first,norm_first,activation", [(True, False, "relu"),
-                                                               (False, True, "gelu")])
-def test_transformer_encoder_layer_with_dynamic_batch_and_length(batch_first, norm_first,
-                                                                 activation):
-    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, activation=activation,
-                                       batch_first=batch_first, norm_first=norm_first)
+@pytest.mark.parametrize(
+    "batch_first,norm_first,activation", [(True, False, "relu"), (False, True, "gelu")]
+)
+def test_transformer_encoder_layer_with_dynamic_batch_and_length(
+    batch_first, norm_first, activation
+):
+    layer = nn.TransformerEncoderLayer(
+        16,
+        4,
+        32,
+        dropout=0.1,
+        activation=activation,
+        batch_first=batch_first,
+        norm_first=norm_first,
+    )
     axes = {0: "batch", 1: "seq"} if batch_first else {0: "seq", 1: "batch"}
     shape = (lambda b, t: (b, t, 16)) if batch_first else (lambda b, t: (t, b, 16))
-    proto = assert_exports(layer, soma.randn(*shape(2, 5)), soma.randn(*shape(3, 7)),
-                           soma.randn(*shape(1, 2)), dynamic_axes={"input": axes}, atol=2e-5)
+    proto = assert_exports(
+        layer,
+        soma.randn(*shape(2, 5)),
+        soma.randn(*shape(3, 7)),
+        soma.randn(*shape(1, 2)),
+        dynamic_axes={"input": axes},
+        atol=2e-5,
+    )
     assert "LayerNormalization" in _op_types(proto)
 
 
@@ -231,8 +274,9 @@ def test_full_transformer_encoder_decoder():
 
 
 def test_vision_transformer_from_the_zoo():
-    model = soma.models.VisionTransformer(image_size=16, patch_size=4, depth=2, heads=2, dim=16,
-                                          mlp_dim=32, num_classes=5)
+    model = soma.models.VisionTransformer(
+        image_size=16, patch_size=4, depth=2, heads=2, dim=16, mlp_dim=32, num_classes=5
+    )
     with soma.no_grad():  # the head starts at zero; random weights make the check meaningful
         for p in model.parameters():
             p.array[...] = np.random.randn(*p.shape) * 0.2
@@ -241,12 +285,35 @@ def test_vision_transformer_from_the_zoo():
 
 # ---------------------------------------------------------------------- op families
 ACTIVATIONS = [
-    nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU(0.7), nn.SELU(), nn.CELU(1.3), nn.GELU(),
-    nn.GELU(approximate="tanh"), nn.SiLU(), nn.Mish(), nn.Softplus(), nn.Softplus(2, 3),
-    nn.Hardtanh(-0.5, 0.8), nn.ReLU6(), nn.Hardsigmoid(), nn.Hardswish(), nn.Softsign(),
-    nn.Tanhshrink(), nn.Hardshrink(0.3), nn.Softshrink(0.2), nn.LogSigmoid(), nn.Sigmoid(),
-    nn.Tanh(), nn.Threshold(0.1, -2.0), nn.PReLU(), nn.PReLU(6), nn.Softmax(dim=-1),
-    nn.LogSoftmax(dim=1), nn.Softmin(dim=1), nn.Step(0.1),
+    nn.ReLU(),
+    nn.LeakyReLU(0.2),
+    nn.ELU(0.7),
+    nn.SELU(),
+    nn.CELU(1.3),
+    nn.GELU(),
+    nn.GELU(approximate="tanh"),
+    nn.SiLU(),
+    nn.Mish(),
+    nn.Softplus(),
+    nn.Softplus(2, 3),
+    nn.Hardtanh(-0.5, 0.8),
+    nn.ReLU6(),
+    nn.Hardsigmoid(),
+    nn.Hardswish(),
+    nn.Softsign(),
+    nn.Tanhshrink(),
+    nn.Hardshrink(0.3),
+    nn.Softshrink(0.2),
+    nn.LogSigmoid(),
+    nn.Sigmoid(),
+    nn.Tanh(),
+    nn.Threshold(0.1, -2.0),
+    nn.PReLU(),
+    nn.PReLU(6),
+    nn.Softmax(dim=-1),
+    nn.LogSoftmax(dim=1),
+    nn.Softmin(dim=1),
+    nn.Step(0.1),
 ]
 
 
@@ -260,8 +327,9 @@ def test_activations(layer):
 @pytest.mark.parametrize("opset", [17, 20])
 def test_gelu_is_decomposed_before_opset_20(opset):
     for approximate in ("none", "tanh"):
-        proto = assert_exports(nn.GELU(approximate=approximate), soma.randn(4, 5) * 3,
-                               opset_version=opset)
+        proto = assert_exports(
+            nn.GELU(approximate=approximate), soma.randn(4, 5) * 3, opset_version=opset
+        )
         assert ("Gelu" in _op_types(proto)) == (opset >= 20)
 
 
@@ -280,12 +348,16 @@ LAYERS = {
     "upsample_nearest": (nn.Upsample(scale_factor=2), (3, 5, 5)),
     "upsample_nearest_size": (nn.Upsample(size=(4, 14)), (3, 5, 5)),
     "upsample_bilinear": (nn.Upsample(scale_factor=2, mode="bilinear"), (3, 5, 5)),
-    "upsample_bilinear_corners": (nn.Upsample(size=(5, 13), mode="bilinear",
-                                              align_corners=True), (3, 5, 5)),
+    "upsample_bilinear_corners": (
+        nn.Upsample(size=(5, 13), mode="bilinear", align_corners=True),
+        (3, 5, 5),
+    ),
     "upsample_bicubic": (nn.Upsample(scale_factor=1.5, mode="bicubic"), (3, 6, 6)),
     "upsample_linear1d": (nn.Upsample(scale_factor=3, mode="linear"), (3, 5)),
-    "conv_transpose": (nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
-                       (3, 5, 5)),
+    "conv_transpose": (
+        nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+        (3, 5, 5),
+    ),
     "conv_transpose_groups": (nn.ConvTranspose2d(3, 6, 2, stride=2, groups=3), (3, 5, 5)),
     "conv_same_dilated": (nn.Conv2d(3, 4, 3, padding="same", dilation=2), (3, 9, 9)),
     "conv_strided_grouped": (nn.Conv2d(3, 6, (3, 2), stride=(2, 1), groups=3), (3, 9, 9)),
@@ -301,8 +373,7 @@ LAYERS = {
     "instance_norm": (nn.InstanceNorm2d(3, affine=True), (3, 5, 5)),
     "batch_norm1d": (nn.BatchNorm1d(5), (5,)),
     "local_response_norm_odd": (nn.LocalResponseNorm(3), (5, 4, 4)),
-    "local_response_norm_even": (nn.LocalResponseNorm(2, alpha=0.3, beta=0.6, k=1.5),
-                                 (5, 4, 4)),
+    "local_response_norm_even": (nn.LocalResponseNorm(2, alpha=0.3, beta=0.6, k=1.5), (5, 4, 4)),
     "unflatten": (nn.Sequential(nn.Flatten(), nn.Unflatten(1, (5, 5))), (5, 5)),
 }
 
@@ -326,35 +397,60 @@ class TensorOps(nn.Module):
     def forward(self, x):  # (B, T, 6)
         t = soma.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1)
         a, c = t.chunk(2, dim=-1)
-        y = soma.cat([c, a], -1) * 2.0 - 1 + t ** 2 / 3
+        y = soma.cat([c, a], -1) * 2.0 - 1 + t**2 / 3
         y = y[:, 1:, :] + y[:, :-1].flip(1)
         flat = y.transpose(1, 2).reshape(x.shape[0], -1)
-        stats = (y.mean(dim=1, keepdim=True) + y.sum(-1, keepdim=True)
-                 + y.amax(dim=2, keepdim=True) - y.var(dim=1, keepdim=True))
+        stats = (
+            y.mean(dim=1, keepdim=True)
+            + y.sum(-1, keepdim=True)
+            + y.amax(dim=2, keepdim=True)
+            - y.var(dim=1, keepdim=True)
+        )
         w = soma.sqrt(soma.exp(-y.abs())) + soma.clamp(y, -0.5, 0.5) + stats
         w = w + y.logsumexp(-1, keepdim=True)
         q = soma.matmul(w, self.lin.weight) + soma.einsum("btd,de->bte", y, self.lin.weight)
         r = q[..., 0] + q[:, None, :, 2].squeeze(1)
-        return soma.cat([r, flat[:, :3], y.roll(1, 2)[:, 0, :2], q[:, [0, 2]][:, :, 1],
-                         y.permute(0, 2, 1)[:, 0, 1:2]], dim=1)
+        return soma.cat(
+            [
+                r,
+                flat[:, :3],
+                y.roll(1, 2)[:, 0, :2],
+                q[:, [0, 2]][:, :, 1],
+                y.permute(0, 2, 1)[:, 0, 1:2],
+            ],
+            dim=1,
+        )
 
 
 def test_tensor_ops_in_a_forward():
-    assert_exports(TensorOps(), soma.randn(2, 4, 6), soma.randn(3, 4, 6), soma.randn(1, 4, 6),
-                   atol=1e-4)
+    assert_exports(
+        TensorOps(), soma.randn(2, 4, 6), soma.randn(3, 4, 6), soma.randn(1, 4, 6), atol=1e-4
+    )
 
 
 def test_fully_convolutional_model_with_dynamic_height_and_width():
     model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
-        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8), nn.MaxPool2d(2, ceil_mode=True),
-        nn.AvgPool2d(3, 2, 1, count_include_pad=False), nn.AvgPool2d(2, ceil_mode=True),
-        nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), nn.LeakyReLU(0.1),
-        nn.Conv2d(4, 2, 1))
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, 1),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.AvgPool2d(3, 2, 1, count_include_pad=False),
+        nn.AvgPool2d(2, ceil_mode=True),
+        nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1),
+        nn.LeakyReLU(0.1),
+        nn.Conv2d(4, 2, 1),
+    )
     _warm_up(model, 4, 3, 16, 16)
     axes = {"input": {0: "batch", 2: "height", 3: "width"}}
-    proto = assert_exports(model, soma.randn(2, 3, 16, 16), soma.randn(1, 3, 20, 27),
-                           soma.randn(3, 3, 13, 9), dynamic_axes=axes)
+    proto = assert_exports(
+        model,
+        soma.randn(2, 3, 16, 16),
+        soma.randn(1, 3, 20, 27),
+        soma.randn(3, 3, 13, 9),
+        dynamic_axes=axes,
+    )
     dims = proto.graph.output[0].type.tensor_type.shape.dim
     assert dims[0].dim_param == "batch" and dims[1].dim_value == 2
     assert dims[2].dim_param and dims[3].dim_param  # sizes that follow height and width
@@ -391,8 +487,9 @@ class ElementwiseOps(nn.Module):
 
 
 def test_elementwise_and_reduction_ops():
-    assert_exports(ElementwiseOps(), soma.randn(2, 4), soma.randn(3, 4), soma.randn(1, 4),
-                   atol=1e-4)
+    assert_exports(
+        ElementwiseOps(), soma.randn(2, 4), soma.randn(3, 4), soma.randn(1, 4), atol=1e-4
+    )
     gather = _Wrapper(lambda x: x.gather(1, soma.tensor(INDEX)) * 2)
     proto = assert_exports(gather, soma.randn(2, 4), soma.randn(2, 4), dynamic_axes=None)
     assert "GatherElements" in _op_types(proto)
@@ -419,8 +516,13 @@ class TwoInputs(nn.Module):
 def test_several_inputs_and_outputs_with_names():
     model = TwoInputs()
     a, b = soma.randn(2, 3), soma.randn(2, 2)
-    blob = _export(model, (a, b), input_names=["a", "b"], output_names=["y", "s", "echo"],
-                   dynamic_axes={"a": {0: "n"}, "b": {0: "n"}, "y": {0: "n"}})
+    blob = _export(
+        model,
+        (a, b),
+        input_names=["a", "b"],
+        output_names=["y", "s", "echo"],
+        dynamic_axes={"a": {0: "n"}, "b": {0: "n"}, "y": {0: "n"}},
+    )
     proto = onnx.load_from_string(blob)
     assert [o.name for o in proto.graph.output] == ["y", "s", "echo"]
     assert proto.graph.output[1].type.tensor_type.shape.dim[0].dim_param == "n"
@@ -458,8 +560,9 @@ def test_modes_are_restored_and_statistics_untouched():
     model.eval()
     x = soma.randn(3, 4)
     with soma.no_grad():
-        np.testing.assert_allclose(_run(blob, x.numpy())[0], model(x).numpy(), rtol=1e-6,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            _run(blob, x.numpy())[0], model(x).numpy(), rtol=1e-6, atol=1e-6
+        )
 
 
 # ---------------------------------------------------------------------- refusals
@@ -489,8 +592,11 @@ class Positions(nn.Module):
 
 def test_constants_following_a_dynamic_axis_are_refused():
     assert_exports(Positions(), soma.randn(2, 5, 4), soma.randn(3, 5, 4))
-    with pytest.raises(ExportError, match=r"Embedding \(in 'pos' \(Embedding\)\) .*follows the "
-                                          "input's size"):
+    with pytest.raises(
+        ExportError,
+        match=r"Embedding \(in 'pos' \(Embedding\)\) .*follows the "
+        "input's size",
+    ):
         _export(Positions(), soma.randn(2, 3, 4), dynamic_axes={"input": [0, 1]})
     with pytest.raises(ExportError, match=r"second time.*shapes \[\(5, 11, 4\)\].*failed"):
         _export(Positions(), soma.randn(2, 5, 4), dynamic_axes={"input": [0, 1]})

@@ -49,7 +49,9 @@ def test_forward_and_gradients_match_pytorch(spec, torch_or_skip):
     loss_s, loss_t = 0.0, 0.0
     for s, t in zip(out_s, out_t):
         expected = t.detach().numpy()
-        assert tuple(s.shape) == tuple(expected.shape), f"{spec.id}: shape {tuple(s.shape)} != {expected.shape}"
+        assert tuple(s.shape) == tuple(expected.shape), (
+            f"{spec.id}: shape {tuple(s.shape)} != {expected.shape}"
+        )
         assert s.dtype == expected.dtype, f"{spec.id}: dtype {s.dtype} != {expected.dtype}"
         np.testing.assert_allclose(s.detach().numpy(), expected, rtol=spec.rtol, atol=spec.atol)
         if s.requires_grad and t.requires_grad and expected.dtype.kind == "f":
@@ -64,9 +66,15 @@ def test_forward_and_gradients_match_pytorch(spec, torch_or_skip):
         g_t = theirs[i].grad
         g_s = ours[i].grad
         if g_t is None:
-            assert g_s is None or not np.any(g_s.numpy()), f"{spec.id}: input {i} got a gradient torch does not give"
+            assert g_s is None or not np.any(g_s.numpy()), (
+                f"{spec.id}: input {i} got a gradient torch does not give"
+            )
             continue
         assert g_s is not None, f"{spec.id}: no gradient for input {i}"
         np.testing.assert_allclose(
-            g_s.numpy(), g_t.numpy(), rtol=spec.rtol, atol=spec.atol, err_msg=f"{spec.id}: gradient of input {i}"
+            g_s.numpy(),
+            g_t.numpy(),
+            rtol=spec.rtol,
+            atol=spec.atol,
+            err_msg=f"{spec.id}: gradient of input {i}",
         )

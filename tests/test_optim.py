@@ -14,21 +14,49 @@ STEPS = 100
 
 # optimizer name -> option grid (each entry one configuration, on top of a common lr)
 GRID = {
-    "SGD": [dict(), dict(momentum=0.9), dict(momentum=0.9, dampening=0.5),
-            dict(momentum=0.8, nesterov=True), dict(weight_decay=0.1),
-            dict(momentum=0.9, weight_decay=0.05, nesterov=True, maximize=True, lr=0.002)],
-    "Adam": [dict(), dict(amsgrad=True), dict(weight_decay=0.1), dict(maximize=True),
-             dict(betas=(0.3, 0.999), eps=1e-6),
-             dict(weight_decay=0.1, decoupled_weight_decay=True),
-             dict(amsgrad=True, weight_decay=0.05, maximize=True)],
-    "AdamW": [dict(), dict(amsgrad=True), dict(weight_decay=0.3), dict(maximize=True),
-              dict(betas=(0.5, 0.99), weight_decay=0.0)],
-    "Adagrad": [dict(), dict(lr_decay=0.01), dict(weight_decay=0.1),
-                dict(initial_accumulator_value=0.5), dict(eps=1e-3), dict(maximize=True),
-                dict(lr_decay=0.05, weight_decay=0.02, initial_accumulator_value=0.1)],
-    "RMSprop": [dict(), dict(centered=True), dict(momentum=0.9), dict(centered=True, momentum=0.5),
-                dict(weight_decay=0.1), dict(alpha=0.5, eps=1e-4), dict(maximize=True),
-                dict(alpha=0.9, centered=True, momentum=0.3, weight_decay=0.01, maximize=True)],
+    "SGD": [
+        dict(),
+        dict(momentum=0.9),
+        dict(momentum=0.9, dampening=0.5),
+        dict(momentum=0.8, nesterov=True),
+        dict(weight_decay=0.1),
+        dict(momentum=0.9, weight_decay=0.05, nesterov=True, maximize=True, lr=0.002),
+    ],
+    "Adam": [
+        dict(),
+        dict(amsgrad=True),
+        dict(weight_decay=0.1),
+        dict(maximize=True),
+        dict(betas=(0.3, 0.999), eps=1e-6),
+        dict(weight_decay=0.1, decoupled_weight_decay=True),
+        dict(amsgrad=True, weight_decay=0.05, maximize=True),
+    ],
+    "AdamW": [
+        dict(),
+        dict(amsgrad=True),
+        dict(weight_decay=0.3),
+        dict(maximize=True),
+        dict(betas=(0.5, 0.99), weight_decay=0.0),
+    ],
+    "Adagrad": [
+        dict(),
+        dict(lr_decay=0.01),
+        dict(weight_decay=0.1),
+        dict(initial_accumulator_value=0.5),
+        dict(eps=1e-3),
+        dict(maximize=True),
+        dict(lr_decay=0.05, weight_decay=0.02, initial_accumulator_value=0.1),
+    ],
+    "RMSprop": [
+        dict(),
+        dict(centered=True),
+        dict(momentum=0.9),
+        dict(centered=True, momentum=0.5),
+        dict(weight_decay=0.1),
+        dict(alpha=0.5, eps=1e-4),
+        dict(maximize=True),
+        dict(alpha=0.9, centered=True, momentum=0.3, weight_decay=0.01, maximize=True),
+    ],
 }
 LR = {"SGD": 0.05, "Adam": 0.01, "AdamW": 0.01, "Adagrad": 0.05, "RMSprop": 0.002}
 CASES = [(name, {"lr": LR[name], **opts}) for name, grid in GRID.items() for opts in grid]
@@ -43,8 +71,12 @@ def _ids(case):
 def _problem(seed=0):
     """Initial weights of a 3→8→2 tanh MLP and a regression batch, as float64 arrays."""
     rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal((8, 3)) * 0.5, rng.standard_normal(8) * 0.1,
-               rng.standard_normal((2, 8)) * 0.5, rng.standard_normal(2) * 0.1]
+    weights = [
+        rng.standard_normal((8, 3)) * 0.5,
+        rng.standard_normal(8) * 0.1,
+        rng.standard_normal((2, 8)) * 0.5,
+        rng.standard_normal(2) * 0.1,
+    ]
     x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
     return weights, x, y
 
@@ -63,7 +95,7 @@ class Run:
         self.params = [fw.tensor(w.copy(), dtype=fw.float64, requires_grad=True) for w in weights]
         self.x, self.y = fw.tensor(x, dtype=fw.float64), fw.tensor(y, dtype=fw.float64)
         if fw is torch:
-            opts = {**opts, "foreach": False}   # the single-tensor rule, which soma follows
+            opts = {**opts, "foreach": False}  # the single-tensor rule, which soma follows
         self.opt = getattr(fw.optim, name)(_groups(self.params, second_lr), **opts)
 
     def step(self, n=1):
@@ -90,14 +122,21 @@ def _assert_same(a_list, b_list, rtol=1e-10):
 
 def _torch_state_to_numpy(sd):
     """A torch optimizer state dict with every tensor converted to a NumPy array."""
-    state = {k: {n: (v.numpy().copy() if torch.is_tensor(v) else v) for n, v in s.items()}
-             for k, s in sd["state"].items()}
+    state = {
+        k: {n: (v.numpy().copy() if torch.is_tensor(v) else v) for n, v in s.items()}
+        for k, s in sd["state"].items()
+    }
     return {"state": state, "param_groups": copy.deepcopy(sd["param_groups"])}
 
 
 def _soma_state_to_torch(sd):
-    state = {k: {n: (torch.from_numpy(v.numpy().copy()) if isinstance(v, soma.Tensor) else v)
-                 for n, v in s.items()} for k, s in sd["state"].items()}
+    state = {
+        k: {
+            n: (torch.from_numpy(v.numpy().copy()) if isinstance(v, soma.Tensor) else v)
+            for n, v in s.items()
+        }
+        for k, s in sd["state"].items()
+    }
     return {"state": state, "param_groups": copy.deepcopy(sd["param_groups"])}
 
 
@@ -112,7 +151,7 @@ def test_matches_torch_after_100_steps(case, groups):
     for run in runs:
         run.step(STEPS)
     ours, theirs = runs[0].arrays(), runs[1].arrays()
-    assert not np.allclose(ours[0], weights[0])            # the weights did move
+    assert not np.allclose(ours[0], weights[0])  # the weights did move
     _assert_same(ours, theirs)
     # the optimizer state matches too, value for value
     for p_s, p_t in zip(runs[0].params, runs[1].params):
@@ -127,8 +166,9 @@ def test_matches_torch_after_100_steps(case, groups):
 
 
 @pytest.mark.parametrize("name", list(GRID))
-@pytest.mark.parametrize("switches", [dict(foreach=True), dict(foreach=False, fused=None),
-                                      dict(fused=True)])
+@pytest.mark.parametrize(
+    "switches", [dict(foreach=True), dict(foreach=False, fused=None), dict(fused=True)]
+)
 def test_implementation_switches_are_accepted_and_change_nothing(name, switches):
     """PyTorch code passes ``foreach``/``fused``; soma has one implementation, whatever they say."""
     weights, x, y = _problem()
@@ -172,6 +212,7 @@ def test_closure_is_evaluated_and_its_loss_returned():
     runs = [Run(fw, "SGD", None, weights, x, y, lr=0.1, momentum=0.9) for fw in (soma, torch)]
     losses = []
     for run in runs:
+
         def closure(run=run):
             run.opt.zero_grad()
             loss = _loss(run.fw, run.params, run.x, run.y)
@@ -214,7 +255,7 @@ def test_state_dict_round_trip_continues_exactly(case):
     first = Run(soma, name, opts["lr"] / 2, weights, x, y, **opts)
     first.step(STEPS // 2)
     saved = first.opt.state_dict()
-    resumed = Run(soma, name, 1.0, first.arrays(), x, y, lr=123.0)   # other hyperparameters
+    resumed = Run(soma, name, 1.0, first.arrays(), x, y, lr=123.0)  # other hyperparameters
     resumed.opt.load_state_dict(saved)
     assert resumed.opt.param_groups[0]["lr"] == opts["lr"]
     resumed.step(STEPS - STEPS // 2)
@@ -252,8 +293,9 @@ def test_torch_continues_from_a_soma_state_dict(case):
 
 def test_state_dict_layout_is_torchs():
     weights, x, y = _problem(6)
-    runs = [Run(fw, "Adam", LR["Adam"], weights, x, y, lr=0.01, amsgrad=True)
-            for fw in (soma, torch)]
+    runs = [
+        Run(fw, "Adam", LR["Adam"], weights, x, y, lr=0.01, amsgrad=True) for fw in (soma, torch)
+    ]
     for run in runs:
         run.step(3)
     ours, theirs = runs[0].opt.state_dict(), runs[1].opt.state_dict()
@@ -292,9 +334,10 @@ def test_float32_parameters_keep_float32_state():
 def test_load_casts_state_to_the_parameter_dtype_and_copies():
     w = soma.nn.Parameter(soma.zeros(3))
     opt = soma.optim.SGD([w], lr=0.1, momentum=0.9)
-    buf = np.array([1.0, 2.0, 3.0])   # float64, as from a float64 run
-    opt.load_state_dict({"state": {0: {"momentum_buffer": buf}},
-                         "param_groups": [{"lr": 0.5, "params": [0]}]})
+    buf = np.array([1.0, 2.0, 3.0])  # float64, as from a float64 run
+    opt.load_state_dict(
+        {"state": {0: {"momentum_buffer": buf}}, "param_groups": [{"lr": 0.5, "params": [0]}]}
+    )
     state = opt.state[w]["momentum_buffer"]
     assert state.dtype == np.float32 and state is not buf
     buf[0] = 100.0
@@ -311,11 +354,13 @@ def test_load_state_dict_errors():
     with pytest.raises(ValueError, match="group 0 has 1 parameters in the state dict but 2"):
         opt.load_state_dict({"state": {}, "param_groups": [{**group, "params": [0]}]})
     with pytest.raises(ValueError, match=r"'momentum_buffer' of parameter 1 has shape \(5,\)"):
-        opt.load_state_dict({"state": {1: {"momentum_buffer": np.zeros(5)}},
-                             "param_groups": [group]})
+        opt.load_state_dict(
+            {"state": {1: {"momentum_buffer": np.zeros(5)}}, "param_groups": [group]}
+        )
     with pytest.raises(ValueError, match="state for parameter 7"):
-        opt.load_state_dict({"state": {7: {"momentum_buffer": np.zeros(5)}},
-                             "param_groups": [group]})
+        opt.load_state_dict(
+            {"state": {7: {"momentum_buffer": np.zeros(5)}}, "param_groups": [group]}
+        )
 
 
 # ---------------------------------------------------------------------- groups, grads, repr
@@ -333,8 +378,9 @@ def test_zero_grad():
 
 def test_param_groups_take_defaults_and_names():
     a, b = soma.nn.Parameter(soma.zeros(2)), soma.nn.Parameter(soma.zeros(2))
-    opt = soma.optim.SGD([{"params": a}, {"params": [b], "lr": 0.5, "momentum": 0.1}],
-                         lr=0.1, momentum=0.9)
+    opt = soma.optim.SGD(
+        [{"params": a}, {"params": [b], "lr": 0.5, "momentum": 0.1}], lr=0.1, momentum=0.9
+    )
     assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[0]["momentum"] == 0.9
     assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0.1
     assert opt.param_groups[0]["params"] == [a]
@@ -349,23 +395,30 @@ def test_repr_lists_groups():
     assert text.startswith("SGD (\nParameter Group 0\n") and "    momentum: 0.9" in text
 
 
-@pytest.mark.parametrize("name, kwargs, match", [
-    ("SGD", dict(lr=-0.1), "SGD: invalid learning rate: -0.1"),
-    ("SGD", dict(momentum=-0.5), "invalid momentum value"),
-    ("SGD", dict(weight_decay=-1), "invalid weight_decay value"),
-    ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
-    ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1), "zero dampening"),
-    ("SGD", dict(lr=float("nan")), "invalid learning rate: nan"),
-    ("Adam", dict(betas=(1.0, 0.999)), r"beta parameter at index 0: 1.0 \(must be in \[0.0, 1.0"),
-    ("Adam", dict(betas=(0.9, -0.1)), "beta parameter at index 1"),
-    ("Adam", dict(betas=(0.9,)), "betas must be a pair"),
-    ("Adam", dict(eps=-1e-8), "invalid epsilon value"),
-    ("AdamW", dict(weight_decay=-0.1), "AdamW: invalid weight_decay value"),
-    ("Adagrad", dict(lr_decay=-1), "invalid lr_decay value"),
-    ("Adagrad", dict(initial_accumulator_value=-1), "invalid initial_accumulator_value"),
-    ("RMSprop", dict(alpha=-0.1), "invalid alpha value"),
-    ("RMSprop", dict(momentum=-0.1), "invalid momentum value"),
-])
+@pytest.mark.parametrize(
+    "name, kwargs, match",
+    [
+        ("SGD", dict(lr=-0.1), "SGD: invalid learning rate: -0.1"),
+        ("SGD", dict(momentum=-0.5), "invalid momentum value"),
+        ("SGD", dict(weight_decay=-1), "invalid weight_decay value"),
+        ("SGD", dict(nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+        ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1), "zero dampening"),
+        ("SGD", dict(lr=float("nan")), "invalid learning rate: nan"),
+        (
+            "Adam",
+            dict(betas=(1.0, 0.999)),
+            r"beta parameter at index 0: 1.0 \(must be in \[0.0, 1.0",
+        ),
+        ("Adam", dict(betas=(0.9, -0.1)), "beta parameter at index 1"),
+        ("Adam", dict(betas=(0.9,)), "betas must be a pair"),
+        ("Adam", dict(eps=-1e-8), "invalid epsilon value"),
+        ("AdamW", dict(weight_decay=-0.1), "AdamW: invalid weight_decay value"),
+        ("Adagrad", dict(lr_decay=-1), "invalid lr_decay value"),
+        ("Adagrad", dict(initial_accumulator_value=-1), "invalid initial_accumulator_value"),
+        ("RMSprop", dict(alpha=-0.1), "invalid alpha value"),
+        ("RMSprop", dict(momentum=-0.1), "invalid momentum value"),
+    ],
+)
 def test_invalid_hyperparameters(name, kwargs, match):
     w = soma.nn.Parameter(soma.zeros(2))
     with pytest.raises(ValueError, match=match):

@@ -53,14 +53,20 @@ def test_integer_tensors_keep_their_dtype():
 
 
 LAYERS = [
-    ("ZeroPad1d", (1, 2), (2, 3, 5)), ("ZeroPad2d", (1, 0, 2, 1), (2, 3, 4, 5)),
-    ("ZeroPad3d", 1, (1, 2, 3, 4, 2)), ("ConstantPad1d", 2, (3, 4)),
+    ("ZeroPad1d", (1, 2), (2, 3, 5)),
+    ("ZeroPad2d", (1, 0, 2, 1), (2, 3, 4, 5)),
+    ("ZeroPad3d", 1, (1, 2, 3, 4, 2)),
+    ("ConstantPad1d", 2, (3, 4)),
     ("ConstantPad2d", (0, 1, 1, 2), (3, 4, 5)),
     ("ConstantPad3d", (1, 0, 0, 1, 2, 0), (2, 2, 3, 2)),
-    ("ReflectionPad1d", (2, 1), (2, 3, 5)), ("ReflectionPad2d", 2, (2, 3, 4, 5)),
-    ("ReflectionPad3d", (1, 0, 2, 1, 1, 1), (1, 2, 3, 4, 3)), ("ReplicationPad1d", 3, (3, 4)),
-    ("ReplicationPad2d", (0, 3, 1, 1), (3, 4, 5)), ("ReplicationPad3d", 2, (1, 2, 2, 3, 3)),
-    ("CircularPad1d", (1, 2), (2, 3, 5)), ("CircularPad2d", (2, 2, 1, 0), (2, 3, 4, 5)),
+    ("ReflectionPad1d", (2, 1), (2, 3, 5)),
+    ("ReflectionPad2d", 2, (2, 3, 4, 5)),
+    ("ReflectionPad3d", (1, 0, 2, 1, 1, 1), (1, 2, 3, 4, 3)),
+    ("ReplicationPad1d", 3, (3, 4)),
+    ("ReplicationPad2d", (0, 3, 1, 1), (3, 4, 5)),
+    ("ReplicationPad3d", 2, (1, 2, 2, 3, 3)),
+    ("CircularPad1d", (1, 2), (2, 3, 5)),
+    ("CircularPad2d", (2, 2, 1, 0), (2, 3, 4, 5)),
     ("CircularPad3d", 1, (1, 2, 3, 4, 3)),
 ]
 
@@ -88,18 +94,28 @@ def test_lecture_zero_border():
     assert y[0, 0].tolist() == [0.0] * 7 and y[0, 3].tolist() == [0.0] + [1.0] * 5 + [0.0]
 
 
-@pytest.mark.parametrize("args, error, message", [
-    (((2, 3, 4), (1, 2, 3)), ValueError, r"even length"),
-    (((3,), (1, 1, 1, 1)), ValueError, r"pad 2 dimensions, but the input has shape \(3,\)"),
-    (((2, 3, 4), (1, 1), "wrap"), ValueError, r"mode must be one of"),
-    (((2, 3, 4), (4, 0), "reflect"), ValueError,
-     r"reflect padding \(4, 0\) of dimension 2 must be smaller than that dimension's size 4"),
-    (((2, 3, 4), (0, 5), "circular"), ValueError, r"circular padding \(0, 5\) of dimension 2 must "
-                                                  r"be at most"),
-    (((4,), (1, 1), "reflect"), ValueError, r"needs a 2-D or 3-D input"),
-    (((2, 4), (1, 1, 1, 1), "replicate"), ValueError, r"needs a 3-D or 4-D input"),
-    (((2, 3), (-2, -2)), ValueError, r"negative size"),
-])
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        (((2, 3, 4), (1, 2, 3)), ValueError, r"even length"),
+        (((3,), (1, 1, 1, 1)), ValueError, r"pad 2 dimensions, but the input has shape \(3,\)"),
+        (((2, 3, 4), (1, 1), "wrap"), ValueError, r"mode must be one of"),
+        (
+            ((2, 3, 4), (4, 0), "reflect"),
+            ValueError,
+            r"reflect padding \(4, 0\) of dimension 2 must be smaller than that dimension's size 4",
+        ),
+        (
+            ((2, 3, 4), (0, 5), "circular"),
+            ValueError,
+            r"circular padding \(0, 5\) of dimension 2 must "
+            r"be at most",
+        ),
+        (((4,), (1, 1), "reflect"), ValueError, r"needs a 2-D or 3-D input"),
+        (((2, 4), (1, 1, 1, 1), "replicate"), ValueError, r"needs a 3-D or 4-D input"),
+        (((2, 3), (-2, -2)), ValueError, r"negative size"),
+    ],
+)
 def test_pad_errors(args, error, message):
     shape, pad, *mode = args
     with pytest.raises(error, match=message):

@@ -15,8 +15,9 @@ torch = pytest.importorskip("torch")
 SHAPES_2D = [(1, 1, 7, 9), (2, 3, 8, 8), (3, 6, 5), (4, 8, 7, 9), (20, 5, 6)]
 GRID_2D = [
     dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=c)
-    for k, s, p, d, c in itertools.product([2, 3, (2, 3)], [None, 1, 2, (1, 2)], [0, 1],
-                                           [1, 2], [False, True])
+    for k, s, p, d, c in itertools.product(
+        [2, 3, (2, 3)], [None, 1, 2, (1, 2)], [0, 1], [1, 2], [False, True]
+    )
 ]
 
 
@@ -35,25 +36,37 @@ def test_maxpool2d_matches_torch(shape, kw):
     if not _fits(shape, kw):
         pytest.skip("output would be empty")
     x = distinct(np.random.default_rng(0), shape)
-    compare_layers(nn.MaxPool2d(**kw, return_indices=True),
-                   torch.nn.MaxPool2d(**kw, return_indices=True), x)
+    compare_layers(
+        nn.MaxPool2d(**kw, return_indices=True), torch.nn.MaxPool2d(**kw, return_indices=True), x
+    )
 
 
 @pytest.mark.parametrize("shape", SHAPES_2D, ids=str)
-@pytest.mark.parametrize("kw", [g for g in GRID_2D if g["dilation"] == 1],
-                         ids=lambda kw: ",".join(f"{v}" for v in kw.values()))
+@pytest.mark.parametrize(
+    "kw",
+    [g for g in GRID_2D if g["dilation"] == 1],
+    ids=lambda kw: ",".join(f"{v}" for v in kw.values()),
+)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avgpool2d_matches_torch(shape, kw, count_include_pad):
     kw = {k: v for k, v in kw.items() if k != "dilation"}
     if not _fits(shape, kw):
         pytest.skip("output would be empty")
     x = np.random.default_rng(0).standard_normal(shape)
-    compare_layers(nn.AvgPool2d(**kw, count_include_pad=count_include_pad),
-                   torch.nn.AvgPool2d(**kw, count_include_pad=count_include_pad), x)
+    compare_layers(
+        nn.AvgPool2d(**kw, count_include_pad=count_include_pad),
+        torch.nn.AvgPool2d(**kw, count_include_pad=count_include_pad),
+        x,
+    )
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1, divisor_override=4),
-                                dict(kernel_size=2, divisor_override=3, ceil_mode=True)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=3, stride=2, padding=1, divisor_override=4),
+        dict(kernel_size=2, divisor_override=3, ceil_mode=True),
+    ],
+)
 def test_avgpool_divisor_override(kw):
     x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
     compare_layers(nn.AvgPool2d(**kw), torch.nn.AvgPool2d(**kw), x)
@@ -61,40 +74,65 @@ def test_avgpool_divisor_override(kw):
     compare_layers(nn.AvgPool3d(**kw), torch.nn.AvgPool3d(**kw), x3)
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
-                                dict(kernel_size=3, stride=1, padding=1, dilation=2,
-                                     ceil_mode=True),
-                                dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=3, stride=1, padding=1, dilation=2, ceil_mode=True),
+        dict(kernel_size=4, stride=3, padding=2, ceil_mode=True),
+    ],
+)
 @pytest.mark.parametrize("shape", [(2, 3, 11), (1, 1, 8), (4, 9), (4, 5, 12)], ids=str)
 def test_pool1d_matches_torch(kw, shape):
     x = distinct(np.random.default_rng(0), shape)
-    compare_layers(nn.MaxPool1d(**kw, return_indices=True),
-                   torch.nn.MaxPool1d(**kw, return_indices=True), x)
+    compare_layers(
+        nn.MaxPool1d(**kw, return_indices=True), torch.nn.MaxPool1d(**kw, return_indices=True), x
+    )
     kw = {k: v for k, v in kw.items() if k != "dilation"}
     for cip in (True, False):
-        compare_layers(nn.AvgPool1d(**kw, count_include_pad=cip),
-                       torch.nn.AvgPool1d(**kw, count_include_pad=cip), x)
+        compare_layers(
+            nn.AvgPool1d(**kw, count_include_pad=cip),
+            torch.nn.AvgPool1d(**kw, count_include_pad=cip),
+            x,
+        )
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
-                                dict(kernel_size=(3, 2, 2), stride=(2, 1, 2), padding=(1, 0, 1),
-                                     dilation=(1, 2, 1), ceil_mode=True)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(
+            kernel_size=(3, 2, 2),
+            stride=(2, 1, 2),
+            padding=(1, 0, 1),
+            dilation=(1, 2, 1),
+            ceil_mode=True,
+        ),
+    ],
+)
 @pytest.mark.parametrize("shape", [(2, 2, 5, 6, 7), (1, 4, 4, 5), (3, 8, 4, 5, 4)], ids=str)
 def test_pool3d_matches_torch(kw, shape):
     x = distinct(np.random.default_rng(0), shape)
-    compare_layers(nn.MaxPool3d(**kw, return_indices=True),
-                   torch.nn.MaxPool3d(**kw, return_indices=True), x)
+    compare_layers(
+        nn.MaxPool3d(**kw, return_indices=True), torch.nn.MaxPool3d(**kw, return_indices=True), x
+    )
     kw = {k: v for k, v in kw.items() if k != "dilation"}
-    compare_layers(nn.AvgPool3d(**kw, count_include_pad=False),
-                   torch.nn.AvgPool3d(**kw, count_include_pad=False), x)
+    compare_layers(
+        nn.AvgPool3d(**kw, count_include_pad=False),
+        torch.nn.AvgPool3d(**kw, count_include_pad=False),
+        x,
+    )
 
 
 @pytest.mark.parametrize("layer", ["MaxPool2d", "AvgPool2d"])
 @pytest.mark.parametrize("args", [(2,), (3, 2, 1)], ids=str)
 def test_float32_matches_torch(layer, args):
     x = np.random.default_rng(0).standard_normal((4, 8, 14, 14)).astype(np.float32)
-    compare_layers(getattr(nn, layer)(*args), getattr(torch.nn, layer)(*args), x, rtol=1e-6,
-                   atol=1e-6)
+    compare_layers(
+        getattr(nn, layer)(*args), getattr(torch.nn, layer)(*args), x, rtol=1e-6, atol=1e-6
+    )
 
 
 # ---------------------------------------------------------------------------- ties and edges
@@ -111,13 +149,20 @@ def test_max_ties_first_maximum_wins():
     np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 2], [8, 10]])
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
-                                dict(kernel_size=3, stride=2, dilation=2, ceil_mode=True)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=1, padding=1),
+        dict(kernel_size=3, stride=2, dilation=2, ceil_mode=True),
+    ],
+)
 def test_max_ties_match_torch(kw):
     """Inputs with many equal values: indices and gradients follow PyTorch's CPU kernel."""
     x = np.random.default_rng(0).integers(0, 3, (2, 2, 9, 8)).astype(np.float64)
-    compare_layers(nn.MaxPool2d(**kw, return_indices=True),
-                   torch.nn.MaxPool2d(**kw, return_indices=True), x)
+    compare_layers(
+        nn.MaxPool2d(**kw, return_indices=True), torch.nn.MaxPool2d(**kw, return_indices=True), x
+    )
 
 
 def test_ceil_mode_drops_window_starting_in_right_padding():
@@ -135,7 +180,8 @@ def test_ceil_mode_partial_window_average():
     for cip in (True, False):
         ours = nn.AvgPool2d(2, 2, 1, ceil_mode=True, count_include_pad=cip)(soma.tensor(x))
         theirs = torch.nn.AvgPool2d(2, 2, 1, ceil_mode=True, count_include_pad=cip)(
-            torch.tensor(x))
+            torch.tensor(x)
+        )
         np.testing.assert_allclose(ours.numpy(), theirs.numpy())
 
 
@@ -167,8 +213,9 @@ def test_sum_pool_is_undivided_average():
 
 
 @pytest.mark.parametrize("norm_type", [1, 2, 3])
-@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2,
-                                                           ceil_mode=True)])
+@pytest.mark.parametrize(
+    "kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True)]
+)
 def test_lppool_matches_torch(norm_type, kw):
     x = np.random.default_rng(0).uniform(0.1, 2.0, (2, 3, 7, 8))
     compare_layers(nn.LPPool2d(norm_type, **kw), torch.nn.LPPool2d(norm_type, **kw), x)
@@ -185,20 +232,36 @@ ADAPTIVE_SIZES = [1, 2, 3, 4, (5, 7), (None, 3), (7, 9), (9, 10)]
 def test_adaptive_pool2d_matches_torch(size, shape):
     x = distinct(np.random.default_rng(0), shape)
     compare_layers(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), x)
-    compare_layers(nn.AdaptiveMaxPool2d(size, return_indices=True),
-                   torch.nn.AdaptiveMaxPool2d(size, return_indices=True), x)
+    compare_layers(
+        nn.AdaptiveMaxPool2d(size, return_indices=True),
+        torch.nn.AdaptiveMaxPool2d(size, return_indices=True),
+        x,
+    )
 
 
-@pytest.mark.parametrize("d,shape,size", [(1, (2, 3, 10), 3), (1, (2, 3, 10), 5),
-                                           (1, (4, 7), 1), (3, (1, 2, 5, 6, 7), (2, 4, 3)),
-                                           (3, (2, 3, 4, 4), 1),
-                                           (3, (1, 2, 4, 6, 3), (2, None, 2))])
+@pytest.mark.parametrize(
+    "d,shape,size",
+    [
+        (1, (2, 3, 10), 3),
+        (1, (2, 3, 10), 5),
+        (1, (4, 7), 1),
+        (3, (1, 2, 5, 6, 7), (2, 4, 3)),
+        (3, (2, 3, 4, 4), 1),
+        (3, (1, 2, 4, 6, 3), (2, None, 2)),
+    ],
+)
 def test_adaptive_pool_1d_3d_matches_torch(d, shape, size):
     x = distinct(np.random.default_rng(0), shape)
-    compare_layers(getattr(nn, f"AdaptiveAvgPool{d}d")(size),
-                   getattr(torch.nn, f"AdaptiveAvgPool{d}d")(size), x)
-    compare_layers(getattr(nn, f"AdaptiveMaxPool{d}d")(size, True),
-                   getattr(torch.nn, f"AdaptiveMaxPool{d}d")(size, True), x)
+    compare_layers(
+        getattr(nn, f"AdaptiveAvgPool{d}d")(size),
+        getattr(torch.nn, f"AdaptiveAvgPool{d}d")(size),
+        x,
+    )
+    compare_layers(
+        getattr(nn, f"AdaptiveMaxPool{d}d")(size, True),
+        getattr(torch.nn, f"AdaptiveMaxPool{d}d")(size, True),
+        x,
+    )
 
 
 def test_global_pooling_helpers():
@@ -212,9 +275,16 @@ def test_global_pooling_helpers():
 
 
 # ---------------------------------------------------------------------------- unpooling
-@pytest.mark.parametrize("d,shape,k,s,p", [(1, (2, 3, 9), 2, 2, 0), (2, (2, 3, 8, 6), 2, 2, 0),
-                                            (2, (1, 2, 7, 9), 2, 2, 1), (2, (1, 2, 7, 9), 3, 3, 1),
-                                            (3, (1, 2, 4, 5, 4), 2, 2, 0)])
+@pytest.mark.parametrize(
+    "d,shape,k,s,p",
+    [
+        (1, (2, 3, 9), 2, 2, 0),
+        (2, (2, 3, 8, 6), 2, 2, 0),
+        (2, (1, 2, 7, 9), 2, 2, 1),
+        (2, (1, 2, 7, 9), 3, 3, 1),
+        (3, (1, 2, 4, 5, 4), 2, 2, 0),
+    ],
+)
 def test_maxunpool_round_trip_matches_torch(d, shape, k, s, p):
     x = distinct(np.random.default_rng(0), shape)
     pool_s = getattr(nn, f"MaxPool{d}d")(k, s, p, return_indices=True)
@@ -258,12 +328,19 @@ def test_errors_name_layer_and_shapes():
         nn.AdaptiveAvgPool2d(0)(soma.zeros(1, 1, 4, 4))
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: m.MaxPool2d(2), lambda m: m.MaxPool2d(3, 2, 1, ceil_mode=True),
-    lambda m: m.AvgPool2d(3, 2, 1), lambda m: m.AdaptiveAvgPool2d(1),
-    lambda m: m.AdaptiveMaxPool2d((3, 4)), lambda m: m.LPPool2d(2, 3),
-    lambda m: m.MaxUnpool2d(2), lambda m: m.AvgPool1d(3),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.MaxPool2d(2),
+        lambda m: m.MaxPool2d(3, 2, 1, ceil_mode=True),
+        lambda m: m.AvgPool2d(3, 2, 1),
+        lambda m: m.AdaptiveAvgPool2d(1),
+        lambda m: m.AdaptiveMaxPool2d((3, 4)),
+        lambda m: m.LPPool2d(2, 3),
+        lambda m: m.MaxUnpool2d(2),
+        lambda m: m.AvgPool1d(3),
+    ],
+)
 def test_repr_matches_torch(make):
     assert repr(make(nn)) == repr(make(torch.nn))
 

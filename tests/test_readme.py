@@ -29,8 +29,9 @@ def test_readme_autograd_block_computes_what_its_comment_says():
     start = np.linspace(-1, 1, 5, dtype=np.float32)
     x = namespace["x"]
     np.testing.assert_allclose(x.grad.numpy(), 3 * np.sin(6 * start), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(x.detach().numpy(), start - 0.1 * 3 * np.sin(6 * start),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        x.detach().numpy(), start - 0.1 * 3 * np.sin(6 * start), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
@@ -38,9 +39,10 @@ def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     pytest.importorskip("onnx")
     monkeypatch.chdir(tmp_path)
-    reference = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 128), torch.nn.ReLU(),
-                                    torch.nn.Linear(128, 10))
-    torch.save(reference.state_dict(), tmp_path / "model.pt")   # what the last block loads
+    reference = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
+    )
+    torch.save(reference.state_dict(), tmp_path / "model.pt")  # what the last block loads
 
     namespace: dict = {"__name__": "readme"}
     for number, block in enumerate(_python_blocks(), start=1):
@@ -49,7 +51,7 @@ def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
         except Exception as error:  # pragma: no cover - the message is the point
             pytest.fail(f"README python block {number} failed: {error!r}\n{block}")
 
-    assert max(namespace["history"]["val_accuracy"]) > 0.9       # the MLP learns the digits
+    assert max(namespace["history"]["val_accuracy"]) > 0.9  # the MLP learns the digits
     assert (tmp_path / "filters.png").stat().st_size > 0
     assert (tmp_path / "maps.png").stat().st_size > 0
     assert (tmp_path / "model.onnx").stat().st_size > 0

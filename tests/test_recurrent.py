@@ -22,10 +22,14 @@ KINDS = {
     "lstm_proj": ("LSTM", {"proj_size": 3}),
     "gru": ("GRU", {}),
 }
-GRID = list(itertools.product(KINDS, (1, 2), (False, True), (False, True), (False, True),
-                              (False, True)))
-IDS = [f"{k}-L{n}-{'bi' if b else 'uni'}-{'bf' if bf else 'tm'}-{'h0' if h else 'noh0'}-"
-       f"{'varlen' if v else 'full'}" for k, n, b, bf, h, v in GRID]
+GRID = list(
+    itertools.product(KINDS, (1, 2), (False, True), (False, True), (False, True), (False, True))
+)
+IDS = [
+    f"{k}-L{n}-{'bi' if b else 'uni'}-{'bf' if bf else 'tm'}-{'h0' if h else 'noh0'}-"
+    f"{'varlen' if v else 'full'}"
+    for k, n, b, bf, h, v in GRID
+]
 
 SEQ, BATCH, IN, HID = 5, 3, 4, 6
 LENGTHS = [3, 5, 2]  # unsorted on purpose: packing sorts, unpacking restores the order
@@ -36,8 +40,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarnin
 
 def _pair(kind, num_layers, bidirectional, batch_first, bias=True):
     name, extra = KINDS[kind]
-    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
-                  bias=bias, **extra)
+    kwargs = dict(
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        bias=bias,
+        **extra,
+    )
     theirs = getattr(torch.nn, name)(IN, HID, **kwargs).double()
     ours = getattr(soma.nn, name)(IN, HID, **kwargs).to(soma.float64)
     copy_weights(ours, theirs)
@@ -58,8 +67,9 @@ def _run(framework, module, x, states, lengths, batch_first):
     hs = [framework.tensor(s, requires_grad=True) for s in states]
     inp = xt
     if lengths is not None:
-        inp = nn_utils.pack_padded_sequence(xt, framework.tensor(lengths), batch_first=batch_first,
-                                            enforce_sorted=False)
+        inp = nn_utils.pack_padded_sequence(
+            xt, framework.tensor(lengths), batch_first=batch_first, enforce_sorted=False
+        )
     hx = None if not hs else (tuple(hs) if len(hs) == 2 else hs[0])
     out, finals = module(inp, hx)
     if lengths is not None:
@@ -93,8 +103,9 @@ def test_layer_matches_torch(kind, num_layers, bidirectional, batch_first, with_
     _backward([out_s] + fin_s, 1, soma)
     _backward([out_t] + fin_t, 1, torch)
     for i, (a, b) in enumerate(zip(leaves_s, leaves_t)):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-11,
-                                   err_msg=f"gradient of leaf {i}")
+        np.testing.assert_allclose(
+            a.grad.numpy(), b.grad.numpy(), atol=1e-11, err_msg=f"gradient of leaf {i}"
+        )
     grads_t = {n: p.grad for n, p in theirs.named_parameters()}
     for n, p in ours.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), grads_t[n].numpy(), atol=1e-11, err_msg=n)
@@ -145,11 +156,12 @@ def test_sorted_packed_sequence_output_is_packed_like_torch():
     out_s, _ = ours(pack_padded_sequence(soma.tensor(x), lengths))
     out_t, _ = theirs(torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths))
     np.testing.assert_array_equal(out_s.batch_sizes.numpy(), out_t.batch_sizes.numpy())
-    np.testing.assert_allclose(out_s.data.detach().numpy(), out_t.data.detach().numpy(),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        out_s.data.detach().numpy(), out_t.data.detach().numpy(), atol=1e-12
+    )
     padded, lens = pad_packed_sequence(out_s)
     assert lens.tolist() == lengths
-    assert np.all(padded.detach().numpy()[lengths[2]:, 2] == 0)
+    assert np.all(padded.detach().numpy()[lengths[2] :, 2] == 0)
 
 
 def test_dropout_between_layers_is_active_only_in_training():
@@ -165,8 +177,14 @@ def test_dropout_between_layers_is_active_only_in_training():
 
 
 # ---------------------------------------------------------------------------- cells
-CELLS = [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}),
-         ("GRUCell", {}), ("LSTMCell", {"bias": False}), ("GRUCell", {"bias": False})]
+CELLS = [
+    ("RNNCell", {}),
+    ("RNNCell", {"nonlinearity": "relu"}),
+    ("LSTMCell", {}),
+    ("GRUCell", {}),
+    ("LSTMCell", {"bias": False}),
+    ("GRUCell", {"bias": False}),
+]
 
 
 @pytest.mark.parametrize("name,kwargs", CELLS, ids=[f"{n}-{k}" for n, k in CELLS])
@@ -244,6 +262,8 @@ def test_constructor_errors():
 
 
 def test_repr_lists_arguments():
-    assert repr(soma.nn.LSTM(4, 6, num_layers=2, batch_first=True)) == \
-        "LSTM(4, 6, num_layers=2, batch_first=True)"
+    assert (
+        repr(soma.nn.LSTM(4, 6, num_layers=2, batch_first=True))
+        == "LSTM(4, 6, num_layers=2, batch_first=True)"
+    )
     assert repr(soma.nn.GRUCell(3, 5, bias=False)) == "GRUCell(3, 5, bias=False)"

@@ -11,12 +11,27 @@ from tests.layer_helpers import compare_layers
 
 torch = pytest.importorskip("torch")
 
-MODES = [("nearest", 1), ("nearest", 2), ("nearest", 3), ("nearest-exact", 2),
-         ("linear", 1), ("bilinear", 2), ("trilinear", 3), ("bicubic", 2), ("area", 2)]
+MODES = [
+    ("nearest", 1),
+    ("nearest", 2),
+    ("nearest", 3),
+    ("nearest-exact", 2),
+    ("linear", 1),
+    ("bilinear", 2),
+    ("trilinear", 3),
+    ("bicubic", 2),
+    ("area", 2),
+]
 SHAPE = {1: (2, 3, 7), 2: (2, 3, 6, 9), 3: (1, 2, 4, 5, 3)}
-GEOMETRY = [dict(scale_factor=2), dict(scale_factor=3), dict(scale_factor=0.5),
-            dict(scale_factor=1.5, recompute_scale_factor=True), dict(scale_factor=2.7),
-            dict(size=11), dict(size=4)]
+GEOMETRY = [
+    dict(scale_factor=2),
+    dict(scale_factor=3),
+    dict(scale_factor=0.5),
+    dict(scale_factor=1.5, recompute_scale_factor=True),
+    dict(scale_factor=2.7),
+    dict(size=11),
+    dict(size=4),
+]
 
 
 @pytest.mark.parametrize("mode,d", MODES, ids=str)
@@ -40,16 +55,22 @@ def test_nearest_indices_follow_pytorch_float32_rule(n_in, n_out, mode):
     np.testing.assert_array_equal(ours, theirs)
     for sf in (n_out / n_in, 1 / 3, 2.1):
         ours = interpolate(soma.tensor(x), scale_factor=sf, mode=mode).numpy()
-        theirs = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=sf,
-                                                 mode=mode).numpy()
+        theirs = torch.nn.functional.interpolate(
+            torch.tensor(x), scale_factor=sf, mode=mode
+        ).numpy()
         np.testing.assert_array_equal(ours, theirs)
 
 
-@pytest.mark.parametrize("shape,sf,mode", [((1, 2, 5), 1.1, "nearest"),
-                                            ((1, 2, 5), 2.1, "nearest"),
-                                            ((1, 1, 3, 5), 2.1, "nearest"),
-                                            ((1, 1, 4, 5), 1.1, "nearest"),
-                                            ((1, 1, 4, 5), 1.1, "bicubic")])
+@pytest.mark.parametrize(
+    "shape,sf,mode",
+    [
+        ((1, 2, 5), 1.1, "nearest"),
+        ((1, 2, 5), 2.1, "nearest"),
+        ((1, 1, 3, 5), 2.1, "nearest"),
+        ((1, 1, 4, 5), 1.1, "nearest"),
+        ((1, 1, 4, 5), 1.1, "bicubic"),
+    ],
+)
 def test_scale_factor_corner_cases_forward_matches_and_gradient_is_exact(shape, sf, mode):
     """Where a scale factor disagrees with the rounded size, the forward pass is PyTorch's
     (including its 2D-only ×1/×2 shortcuts); the backward pass is the exact gradient of it
@@ -64,13 +85,21 @@ def test_scale_factor_corner_cases_forward_matches_and_gradient_is_exact(shape, 
 
 def test_fixed_mode_upsampling_layers():
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
-    compare_layers(nn.UpsamplingNearest2d(scale_factor=2),
-                   torch.nn.UpsamplingNearest2d(scale_factor=2), x)
-    compare_layers(nn.UpsamplingBilinear2d(size=(7, 9)),
-                   torch.nn.UpsamplingBilinear2d(size=(7, 9)), x, rtol=1e-9)
-    for make in (lambda m: m.Upsample(scale_factor=2), lambda m: m.Upsample(size=(4, 5)),
-                 lambda m: m.UpsamplingBilinear2d(scale_factor=2),
-                 lambda m: m.Upsample(scale_factor=(2, 3), mode="bilinear")):
+    compare_layers(
+        nn.UpsamplingNearest2d(scale_factor=2), torch.nn.UpsamplingNearest2d(scale_factor=2), x
+    )
+    compare_layers(
+        nn.UpsamplingBilinear2d(size=(7, 9)),
+        torch.nn.UpsamplingBilinear2d(size=(7, 9)),
+        x,
+        rtol=1e-9,
+    )
+    for make in (
+        lambda m: m.Upsample(scale_factor=2),
+        lambda m: m.Upsample(size=(4, 5)),
+        lambda m: m.UpsamplingBilinear2d(scale_factor=2),
+        lambda m: m.Upsample(scale_factor=(2, 3), mode="bilinear"),
+    ):
         assert repr(make(nn)) == repr(make(torch.nn))
 
 
@@ -78,8 +107,9 @@ def test_fixed_mode_upsampling_layers():
 def test_pixel_shuffle_layers_match_torch_and_invert(r, shape):
     x = np.random.default_rng(0).standard_normal(shape)
     ys, _ = compare_layers(nn.PixelShuffle(r), torch.nn.PixelShuffle(r), x)
-    back, _ = compare_layers(nn.PixelUnshuffle(r), torch.nn.PixelUnshuffle(r),
-                             ys[0].detach().numpy())
+    back, _ = compare_layers(
+        nn.PixelUnshuffle(r), torch.nn.PixelUnshuffle(r), ys[0].detach().numpy()
+    )
     np.testing.assert_array_equal(back[0].detach().numpy(), x)
     assert repr(nn.PixelShuffle(r)) == repr(torch.nn.PixelShuffle(r))
 

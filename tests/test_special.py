@@ -13,8 +13,9 @@ def _grid():
     dense = np.linspace(-7, 7, 140001)
     tiny = np.geomspace(1e-300, 1e-2, 3000)
     tails = np.geomspace(1e-2, 1e4, 6000)
-    edges = np.array([0.46875, 4.0, 27.0, 5.9, 6.0, 1e300,
-                      np.nextafter(0.46875, 1), np.nextafter(4, 5)])
+    edges = np.array(
+        [0.46875, 4.0, 27.0, 5.9, 6.0, 1e300, np.nextafter(0.46875, 1), np.nextafter(4, 5)]
+    )
     points = np.concatenate([dense, tiny, tails, edges])
     return np.concatenate([points, -points, [0.0, -0.0]])
 
@@ -73,9 +74,13 @@ def test_normal_cdf_float32_keeps_relative_accuracy_in_the_left_tail():
 
 @pytest.mark.parametrize("dtype,bound", [(np.float64, 1e-15), (np.float32, 4e-7)])
 def test_log1p_matches_math_log1p_relatively(dtype, bound):
-    x = np.concatenate([np.geomspace(1e-300 if dtype == np.float64 else 1e-37, 1e3, 200001),
-                        -np.geomspace(1e-300 if dtype == np.float64 else 1e-37, 1, 100001)[:-1],
-                        np.linspace(-0.99, 3, 10001)]).astype(dtype)
+    x = np.concatenate(
+        [
+            np.geomspace(1e-300 if dtype == np.float64 else 1e-37, 1e3, 200001),
+            -np.geomspace(1e-300 if dtype == np.float64 else 1e-37, 1, 100001)[:-1],
+            np.linspace(-0.99, 3, 10001),
+        ]
+    ).astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ours = special.log1p(x)

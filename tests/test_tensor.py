@@ -10,7 +10,9 @@ def test_factories_follow_pytorch_dtype_inference(torch_or_skip):
     torch = torch_or_skip
     cases = [[1, 2], [1.0, 2.0], [True, False], 3, 2.5, [[1, 2.5]]]
     for data in cases:
-        assert str(soma.tensor(data).dtype) == str(torch.tensor(data).dtype).removeprefix("torch."), data
+        assert str(soma.tensor(data).dtype) == str(torch.tensor(data).dtype).removeprefix(
+            "torch."
+        ), data
     assert soma.zeros(2).dtype == soma.float32
     assert soma.arange(5).dtype == soma.int64
     assert soma.arange(0, 1, 0.25).dtype == soma.float32
@@ -30,7 +32,9 @@ DTYPES = ["float32", "float64", "int64", "int32", "bool"]
 
 
 @pytest.mark.parametrize("a", DTYPES)
-@pytest.mark.parametrize("b", DTYPES + ["py_int", "py_float", "zero_dim_float64", "zero_dim_int64"])
+@pytest.mark.parametrize(
+    "b", DTYPES + ["py_int", "py_float", "zero_dim_float64", "zero_dim_int64"]
+)
 def test_binary_promotion_matches_pytorch(a, b, torch_or_skip):
     torch = torch_or_skip
 
@@ -127,7 +131,10 @@ def test_random_factories_are_reproducible_with_manual_seed():
     for u, v in zip(a, b):
         assert u.tolist() == v.tolist()
     g = soma.Generator().manual_seed(1)
-    assert soma.rand(3, generator=g).tolist() == soma.rand(3, generator=soma.Generator().manual_seed(1)).tolist()
+    assert (
+        soma.rand(3, generator=g).tolist()
+        == soma.rand(3, generator=soma.Generator().manual_seed(1)).tolist()
+    )
 
 
 def test_factory_shapes_and_values():
@@ -153,7 +160,9 @@ def test_max_with_dim_returns_values_and_first_index_of_ties(torch_or_skip):
 def test_broadcasting_error_names_the_op_and_both_shapes():
     with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast"):
         soma.ones(2, 3) + soma.ones(4)
-    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied"):
+    with pytest.raises(
+        ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied"
+    ):
         soma.ones(2, 3) @ soma.ones(4, 5)
 
 

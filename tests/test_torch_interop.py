@@ -21,8 +21,17 @@ from soma.io import (
 torch = pytest.importorskip("torch")
 nn = soma.nn
 
-DTYPES = [torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16,
-          torch.int8, torch.uint8, torch.bool]
+DTYPES = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.int64,
+    torch.int32,
+    torch.int16,
+    torch.int8,
+    torch.uint8,
+    torch.bool,
+]
 
 
 # ---------------------------------------------------------------------- tensors and containers
@@ -59,7 +68,8 @@ def test_non_contiguous_views_and_bfloat16():
 
 def test_nested_containers_and_requires_grad():
     obj = collections.OrderedDict(
-        a=torch.ones(2, requires_grad=True), b=[torch.zeros(1), (torch.arange(3), "x")],
+        a=torch.ones(2, requires_grad=True),
+        b=[torch.zeros(1), (torch.arange(3), "x")],
         c={"n": 3, "f": 0.5, "none": None},
     )
     s = from_torch(obj)
@@ -88,7 +98,9 @@ PAIRS = {  # name: (build from an nn namespace, input shape or None)
     "gru": (lambda m: m.GRU(4, 5, bidirectional=True), (3, 2, 4)),
     "multihead_attention": (lambda m: m.MultiheadAttention(8, 2, batch_first=True), None),
     "transformer_encoder_layer": (
-        lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), (2, 5, 8)),
+        lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+        (2, 5, 8),
+    ),
 }
 
 
@@ -110,29 +122,39 @@ def test_state_dicts_have_pytorchs_names_shapes_and_dtypes(name):
     out_t = tm(x)
     out_s = sm(soma.tensor(x.numpy()))
     out_t, out_s = (out_t[0], out_s[0]) if isinstance(out_t, tuple) else (out_t, out_s)
-    np.testing.assert_allclose(out_s.detach().numpy(), out_t.detach().numpy(), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out_s.detach().numpy(), out_t.detach().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_soma_state_dict_loads_into_torch():
-    sm = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(),
-                       nn.Linear(2 * 4 * 4, 3))
+    sm = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3)
+    )
     sm.train()
     sm(soma.randn(4, 1, 6, 6))  # move the running statistics off their initial values
-    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2),
-                             torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(32, 3))
+    tm = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3),
+        torch.nn.BatchNorm2d(2),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 3),
+    )
     tm.load_state_dict(to_torch(sm.state_dict()))
     assert int(tm[1].num_batches_tracked) == 1
     sm.eval(), tm.eval()
     x = np.random.randn(2, 1, 6, 6).astype(np.float32)
-    np.testing.assert_allclose(sm(soma.tensor(x)).detach().numpy(),
-                               tm(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        sm(soma.tensor(x)).detach().numpy(),
+        tm(torch.from_numpy(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 # ---------------------------------------------------------------------- torch.save files
 def test_checkpoint_of_a_model_loads_into_soma(tmp_path):
-    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
-                             torch.nn.Linear(8, 2))
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
     tm.train()
     tm(torch.randn(5, 4))
     path = tmp_path / "model.pth"
@@ -144,28 +166,55 @@ def test_checkpoint_of_a_model_loads_into_soma(tmp_path):
     sm.load_state_dict(sd)
     tm.eval()
     x = np.random.randn(3, 4).astype(np.float32)
-    np.testing.assert_allclose(sm(soma.tensor(x)).detach().numpy(),
-                               tm(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        sm(soma.tensor(x)).detach().numpy(),
+        tm(torch.from_numpy(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_checkpoint_dtypes_views_and_nesting(tmp_path):
     base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
     obj = {
-        "f32": torch.randn(3, 2), "f64": base, "i64": torch.arange(-3, 3),
+        "f32": torch.randn(3, 2),
+        "f64": base,
+        "i64": torch.arange(-3, 3),
         "f16": torch.ones(2).half(),
-        "bool": torch.tensor([True, False]), "u8": torch.arange(4, dtype=torch.uint8),
-        "t": base.t(), "offset": base[1:, 2:5], "strided": base[::2, ::3], "expanded":
-        torch.arange(3.0).expand(2, 3), "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 3),
+        "bool": torch.tensor([True, False]),
+        "u8": torch.arange(4, dtype=torch.uint8),
+        "t": base.t(),
+        "offset": base[1:, 2:5],
+        "strided": base[::2, ::3],
+        "expanded": torch.arange(3.0).expand(2, 3),
+        "scalar": torch.tensor(2.5),
+        "empty": torch.zeros(0, 3),
         "bf16": torch.tensor([0.5, -4.0], dtype=torch.bfloat16),
         "param": torch.nn.Parameter(torch.ones(2)),
-        "nested": {"list": [torch.ones(1), 3, "s"], "tuple": (1, 2.5, None, True), "size":
-                   torch.Size([2, 3]), 7: "int key"},
+        "nested": {
+            "list": [torch.ones(1), 3, "s"],
+            "tuple": (1, 2.5, None, True),
+            "size": torch.Size([2, 3]),
+            7: "int key",
+        },
     }
     path = tmp_path / "mixed.pt"
     torch.save(obj, path)
     got = load_pytorch_checkpoint(str(path))
-    for key in ["f32", "f64", "i64", "f16", "bool", "u8", "t", "offset", "strided", "expanded",
-                "scalar", "empty"]:
+    for key in [
+        "f32",
+        "f64",
+        "i64",
+        "f16",
+        "bool",
+        "u8",
+        "t",
+        "offset",
+        "strided",
+        "expanded",
+        "scalar",
+        "empty",
+    ]:
         want = obj[key].numpy()
         assert got[key].dtype == want.dtype and tuple(got[key].shape) == want.shape, key
         np.testing.assert_array_equal(got[key].numpy(), want, err_msg=key)
@@ -186,8 +235,10 @@ def test_checkpoint_with_optimizer_state(tmp_path):
     assert got["epoch"] == 3
     assert got["optimizer"]["param_groups"][0]["lr"] == 0.01
     assert got["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
-    np.testing.assert_array_equal(got["optimizer"]["state"][0]["exp_avg"].numpy(),
-                                  opt.state_dict()["state"][0]["exp_avg"].numpy())
+    np.testing.assert_array_equal(
+        got["optimizer"]["state"][0]["exp_avg"].numpy(),
+        opt.state_dict()["state"][0]["exp_avg"].numpy(),
+    )
 
 
 class _Evil:
@@ -281,8 +332,14 @@ def test_a_view_reaching_past_its_storage_is_refused(tmp_path):
 
     class Rebuild:
         def __reduce__(self):  # a 2x3 tensor over a 4-element storage
-            return torch._utils._rebuild_tensor_v2, ("S", 0, (2, 3), (3, 1), False,
-                                                     collections.OrderedDict())
+            return torch._utils._rebuild_tensor_v2, (
+                "S",
+                0,
+                (2, 3),
+                (3, 1),
+                False,
+                collections.OrderedDict(),
+            )
 
     import io
 

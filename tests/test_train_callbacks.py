@@ -64,7 +64,7 @@ def test_early_stopping_patience_min_delta_and_restore():
 
 def test_early_stopping_max_mode_for_accuracy():
     trainer = FakeTrainer(nn.Linear(1, 1))
-    es = EarlyStopping(monitor="val_accuracy", patience=1)   # 'auto' picks max for accuracy
+    es = EarlyStopping(monitor="val_accuracy", patience=1)  # 'auto' picks max for accuracy
     es.on_epoch_end(trainer, 1, {"val_accuracy": 0.5})
     es.on_epoch_end(trainer, 2, {"val_accuracy": 0.6})
     assert trainer.reason is None
@@ -75,15 +75,33 @@ def test_early_stopping_max_mode_for_accuracy():
 def test_early_stopping_ends_fit():
     x, y = _data()
     es = EarlyStopping(monitor="val_loss", patience=3)
-    h = fit(_model(), (x, y), loss="cross_entropy", optimizer="sgd", lr=0.0, epochs=20, val_data=(x, y),
-            callbacks=[es], verbose=False)     # lr 0: never improves after epoch 1
+    h = fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        optimizer="sgd",
+        lr=0.0,
+        epochs=20,
+        val_data=(x, y),
+        callbacks=[es],
+        verbose=False,
+    )  # lr 0: never improves after epoch 1
     assert len(h) == 4 and es.stopped_epoch == 4
 
 
 def test_monitor_falls_back_to_training_value_without_validation(capsys):
     x, y = _data()
     es = EarlyStopping(patience=1)
-    fit(_model(), (x, y), loss="cross_entropy", optimizer="sgd", lr=0.0, epochs=5, callbacks=[es], verbose=False)
+    fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        optimizer="sgd",
+        lr=0.0,
+        epochs=5,
+        callbacks=[es],
+        verbose=False,
+    )
     assert "monitoring 'loss' instead" in capsys.readouterr().err
     assert es.stopped_epoch == 2
 
@@ -102,8 +120,17 @@ def test_model_checkpoint_keeps_best_and_last(tmp_path):
     xv, yv = _data(n=60, seed=1)
     record = WeightsPerEpoch()
     ckpt = ModelCheckpoint(tmp_path / "run", monitor="val_loss")
-    h = fit(_model(), (x, y), loss="cross_entropy", optimizer="sgd", lr=0.5, epochs=6, val_data=(xv, yv),
-            callbacks=[ckpt, record], verbose=False)
+    h = fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        optimizer="sgd",
+        lr=0.5,
+        epochs=6,
+        val_data=(xv, yv),
+        callbacks=[ckpt, record],
+        verbose=False,
+    )
     best_epoch = int(np.argmin(h["val_loss"])) + 1
     assert ckpt.best_epoch == best_epoch and ckpt.best_score == min(h["val_loss"])
     best = soma.load(ckpt.best_path)
@@ -149,27 +176,53 @@ def test_scheduler_steps_per_epoch_or_batch(interval, steps):
     model = _model()
     opt = soma.optim.SGD(model.parameters(), lr=1.0)
     sched = HalveEveryStep(opt)
-    h = fit(model, (x, y), loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16, scheduler=sched,
-            scheduler_interval=interval, verbose=False)
+    h = fit(
+        model,
+        (x, y),
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=3,
+        batch_size=16,
+        scheduler=sched,
+        scheduler_interval=interval,
+        verbose=False,
+    )
     assert sched.steps == steps
     per_epoch = 1 if interval == "epoch" else 4
-    assert h["lr"] == [1.0, 0.5**per_epoch, 0.25**per_epoch]   # the rate each epoch started with
+    assert h["lr"] == [1.0, 0.5**per_epoch, 0.25**per_epoch]  # the rate each epoch started with
 
 
 def test_reduce_lr_on_plateau_through_fit():
     x, y = _data(n=32)
     model = _model()
     opt = soma.optim.SGD(model.parameters(), lr=0.5)
-    plateau = soma.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, threshold=10.0)
-    h = fit(model, (x, y), loss="cross_entropy", optimizer=opt, epochs=3, scheduler=plateau, verbose=False)
-    assert h["lr"] == pytest.approx([0.5, 0.05, 0.005])   # no 10x improvement: cut every epoch
+    plateau = soma.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.1, patience=0, threshold=10.0
+    )
+    h = fit(
+        model,
+        (x, y),
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=3,
+        scheduler=plateau,
+        verbose=False,
+    )
+    assert h["lr"] == pytest.approx([0.5, 0.05, 0.005])  # no 10x improvement: cut every epoch
 
 
 def test_plateau_scheduler_gets_the_monitored_value():
     x, y = _data(n=32)
     plateau = Plateau()
-    h = fit(_model(), (x, y), loss="cross_entropy", epochs=3, val_data=(x, y), verbose=False,
-            callbacks=[LRSchedulerCallback(plateau, monitor="val_loss")])
+    h = fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        epochs=3,
+        val_data=(x, y),
+        verbose=False,
+        callbacks=[LRSchedulerCallback(plateau, monitor="val_loss")],
+    )
     assert plateau.seen == h["val_loss"]
     with pytest.raises(ValueError, match="needs a monitored value"):
         LRSchedulerCallback(Plateau(), interval="batch")
@@ -184,9 +237,11 @@ def test_weight_penalty_adds_l1_and_l2_of_the_weights_only():
     assert float(penalty.penalty(model)) == pytest.approx(expected, rel=1e-5)
     loss = penalty.on_loss(type("T", (), {"model": model})(), soma.tensor(1.0))
     assert float(loss) == pytest.approx(1 + expected, rel=1e-5)
-    loss.backward()   # d/dw (λ₁|w| + λ₂w²) = λ₁ sign(w) + 2λ₂w
+    loss.backward()  # d/dw (λ₁|w| + λ₂w²) = λ₁ sign(w) + 2λ₂w
     w = weights[0]
-    np.testing.assert_allclose(model[0].weight.grad.numpy(), 0.01 * np.sign(w) + 0.2 * w, rtol=1e-5)
+    np.testing.assert_allclose(
+        model[0].weight.grad.numpy(), 0.01 * np.sign(w) + 0.2 * w, rtol=1e-5
+    )
     assert model[0].bias.grad is None
 
 
@@ -196,15 +251,23 @@ def test_l2_penalty_shrinks_weights_in_training():
     for l2 in (0.0, 0.1):
         soma.manual_seed(0)
         model = _model()
-        fit(model, (x, y), loss="cross_entropy", optimizer="sgd", lr=0.1, epochs=5, verbose=False,
-            callbacks=[WeightPenalty(l2=l2)])
+        fit(
+            model,
+            (x, y),
+            loss="cross_entropy",
+            optimizer="sgd",
+            lr=0.1,
+            epochs=5,
+            verbose=False,
+            callbacks=[WeightPenalty(l2=l2)],
+        )
         norms.append(float((model[0].weight ** 2).sum()))
     assert norms[1] < 0.7 * norms[0]
 
 
 def test_nan_guard_names_epoch_batch_and_value_and_keeps_weights_finite(capsys):
     x, y = _data(n=64)
-    x.numpy()[40] = np.nan            # batch 3 of 4 (batch size 16), in every epoch
+    x.numpy()[40] = np.nan  # batch 3 of 4 (batch size 16), in every epoch
     model = _model()
     trainer = Trainer(model, "cross_entropy", "sgd", lr=0.1, verbose="plain")
     h = trainer.fit((x, y), epochs=3, batch_size=16, shuffle=False)
@@ -217,10 +280,20 @@ def test_nan_guard_names_epoch_batch_and_value_and_keeps_weights_finite(capsys):
 def test_gradient_monitor_names_vanishing_and_exploding_layers(capsys):
     x, y = _data(n=32)
     model = _model()
-    model[2].weight.data.fill_(0.0)     # the output ignores the hidden layer: layer 0 gets no gradient
+    model[2].weight.data.fill_(
+        0.0
+    )  # the output ignores the hidden layer: layer 0 gets no gradient
     monitor = GradientMonitor(explode_above=1e3, every=1)
-    fit(model, (x, y), loss=lambda o, t: soma.nn.functional.cross_entropy(o, t) * 1e6, optimizer="sgd", lr=0.0, epochs=1,
-        callbacks=[monitor], verbose=False)
+    fit(
+        model,
+        (x, y),
+        loss=lambda o, t: soma.nn.functional.cross_entropy(o, t) * 1e6,
+        optimizer="sgd",
+        lr=0.0,
+        epochs=1,
+        callbacks=[monitor],
+        verbose=False,
+    )
     epoch, vanishing, exploding = monitor.reports[0]
     assert vanishing == ["0"] and exploding == ["2"]
     assert monitor.last_report.vanishing == ["0"]
@@ -234,15 +307,34 @@ def test_gradient_clipping_by_norm_and_by_value():
     class Record(Callback):
         def on_after_backward(self, trainer):
             grads = [p.grad.numpy() for p in trainer.model.parameters()]
-            seen.append((np.sqrt(sum((g**2).sum() for g in grads)), max(np.abs(g).max() for g in grads)))
+            seen.append(
+                (np.sqrt(sum((g**2).sum() for g in grads)), max(np.abs(g).max() for g in grads))
+            )
 
-    fit(_model(), (x, y), loss="cross_entropy", lr=0.1, epochs=1, batch_size=8, clip_grad_norm=0.01,
-        callbacks=[Record()], verbose=False)     # fit's clipping runs before user callbacks
+    fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        lr=0.1,
+        epochs=1,
+        batch_size=8,
+        clip_grad_norm=0.01,
+        callbacks=[Record()],
+        verbose=False,
+    )  # fit's clipping runs before user callbacks
     assert len(seen) == 4 and all(norm == pytest.approx(0.01, rel=1e-3) for norm, _ in seen)
     seen.clear()
     clip = GradientClipping(clip_value=1e-3)
-    fit(_model(), (x, y), loss="cross_entropy", lr=0.1, epochs=1, batch_size=8,
-        callbacks=[clip, Record()], verbose=False)
+    fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        lr=0.1,
+        epochs=1,
+        batch_size=8,
+        callbacks=[clip, Record()],
+        verbose=False,
+    )
     assert all(largest <= 1e-3 + 1e-9 for _, largest in seen)
     assert clip.last_norm is None
     with pytest.raises(ValueError, match="exactly one of max_norm and clip_value"):
@@ -252,8 +344,15 @@ def test_gradient_clipping_by_norm_and_by_value():
 # ---------------------------------------------------------------------- loggers
 def test_csv_and_json_loggers_write_the_history(tmp_path):
     x, y = _data(n=32)
-    h = fit(_model(), (x, y), loss="cross_entropy", epochs=3, val_data=(x, y), verbose=False,
-            callbacks=[CSVLogger(tmp_path / "h.csv"), JSONLogger(tmp_path / "h.json")])
+    h = fit(
+        _model(),
+        (x, y),
+        loss="cross_entropy",
+        epochs=3,
+        val_data=(x, y),
+        verbose=False,
+        callbacks=[CSVLogger(tmp_path / "h.csv"), JSONLogger(tmp_path / "h.json")],
+    )
     with open(tmp_path / "h.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]

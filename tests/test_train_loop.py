@@ -40,12 +40,31 @@ class Spy(nn.Module):
 
 def test_fit_learns_and_records_history():
     x, y = _blobs()
-    h = fit(_mlp(), (x, y), loss="cross_entropy", optimizer="adam", lr=0.05, epochs=5,
-            val_data=(x, y), metrics=["accuracy", "f1"], batch_size=32, verbose=False)
+    h = fit(
+        _mlp(),
+        (x, y),
+        loss="cross_entropy",
+        optimizer="adam",
+        lr=0.05,
+        epochs=5,
+        val_data=(x, y),
+        metrics=["accuracy", "f1"],
+        batch_size=32,
+        verbose=False,
+    )
     assert len(h) == 5 and h["epoch"] == [1, 2, 3, 4, 5]
     assert h["val_accuracy"][-1] > 0.95
     assert h["loss"][-1] < h["loss"][0]
-    assert set(h.keys()) >= {"loss", "accuracy", "f1", "val_loss", "val_accuracy", "val_f1", "lr", "time"}
+    assert set(h.keys()) >= {
+        "loss",
+        "accuracy",
+        "f1",
+        "val_loss",
+        "val_accuracy",
+        "val_f1",
+        "lr",
+        "time",
+    }
     assert h["lr"] == [0.05] * 5
     back = History.from_dict(json.loads(h.to_json()))
     assert back["val_loss"] == h["val_loss"]
@@ -54,10 +73,21 @@ def test_fit_learns_and_records_history():
 def test_training_loss_is_the_sample_mean_over_the_epoch():
     x, y = _blobs(n=50)
     model = _mlp()
-    h = fit(model, (x, y), loss="cross_entropy", optimizer="sgd", lr=0.0, epochs=1, batch_size=16,
-            shuffle=False, metrics=[], verbose=False)  # lr 0: weights fixed, batches 16+16+16+2
-    assert h["loss"][0] == pytest.approx(evaluate(model, (x, y), loss="cross_entropy", metrics=[])["loss"],
-                                         rel=1e-5)
+    h = fit(
+        model,
+        (x, y),
+        loss="cross_entropy",
+        optimizer="sgd",
+        lr=0.0,
+        epochs=1,
+        batch_size=16,
+        shuffle=False,
+        metrics=[],
+        verbose=False,
+    )  # lr 0: weights fixed, batches 16+16+16+2
+    assert h["loss"][0] == pytest.approx(
+        evaluate(model, (x, y), loss="cross_entropy", metrics=[])["loss"], rel=1e-5
+    )
 
 
 def test_modes_and_grad_recording():
@@ -65,12 +95,12 @@ def test_modes_and_grad_recording():
     spy = Spy(_mlp())
     spy.eval()
     fit(spy, (x, y), loss="cross_entropy", epochs=1, val_data=(x, y), batch_size=32, verbose=False)
-    assert (True, True) in spy.calls and (False, False) in spy.calls   # train step / validation
+    assert (True, True) in spy.calls and (False, False) in spy.calls  # train step / validation
     assert set(spy.calls) == {(True, True), (False, False)}
     spy.calls.clear()
     spy.train()
     evaluate(spy, (x, y))
-    assert set(spy.calls) == {(False, False)} and spy.training          # mode restored
+    assert set(spy.calls) == {(False, False)} and spy.training  # mode restored
     out = predict(spy, x, batch_size=10)
     assert tuple(out.shape) == (64, 3) and not out.requires_grad
 
@@ -84,7 +114,9 @@ def test_data_forms_give_the_same_result():
         got = evaluate(model, data, loss="cross_entropy", metrics=["accuracy"])
         assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
         assert got["accuracy"] == expected["accuracy"]
-    np.testing.assert_allclose(predict(model, dataset).numpy(), model(x).detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        predict(model, dataset).numpy(), model(x).detach().numpy(), rtol=1e-5
+    )
 
 
 def test_named_things_are_checked():
@@ -98,10 +130,22 @@ def test_named_things_are_checked():
 
 def test_plain_progress_prints_one_line_per_epoch(capsys):
     x, y = _blobs(n=32)
-    fit(_mlp(), (x, y), loss="cross_entropy", epochs=2, val_data=(x, y), metrics=["accuracy"], verbose="plain")
+    fit(
+        _mlp(),
+        (x, y),
+        loss="cross_entropy",
+        epochs=2,
+        val_data=(x, y),
+        metrics=["accuracy"],
+        verbose="plain",
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("epoch 1/2  loss ") and "val_accuracy" in lines[1] and "time" in lines[1]
+    assert (
+        lines[0].startswith("epoch 1/2  loss ")
+        and "val_accuracy" in lines[1]
+        and "time" in lines[1]
+    )
 
 
 def test_tqdm_progress_and_quiet_mode(capsys):
@@ -132,10 +176,18 @@ def test_plain_fallback_without_tqdm(monkeypatch, capsys):
 
 def test_digits_mlp_reaches_real_accuracy():
     splits = load("digits", val_split=0.1, seed=0)
-    model = get_model("mlp", num_classes=10, in_channels=1, input_size=(8, 8),
-                                  hidden_sizes=(64,))
-    h = fit(model, splits.loader("train", batch_size=32), loss="cross_entropy", optimizer="adam",
-            lr=3e-3, epochs=6, val_data=splits.val, metrics=["accuracy"], verbose=False)
+    model = get_model("mlp", num_classes=10, in_channels=1, input_size=(8, 8), hidden_sizes=(64,))
+    h = fit(
+        model,
+        splits.loader("train", batch_size=32),
+        loss="cross_entropy",
+        optimizer="adam",
+        lr=3e-3,
+        epochs=6,
+        val_data=splits.val,
+        metrics=["accuracy"],
+        verbose=False,
+    )
     test = evaluate(model, splits.test, loss="cross_entropy", metrics=["accuracy", "f1"])
     assert h["val_accuracy"][-1] > 0.93
     assert test["accuracy"] > 0.94 and test["f1"] > 0.93

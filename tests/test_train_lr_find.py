@@ -11,7 +11,9 @@ from soma.train import lr_find
 def _regression(n=512):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]]) + 0.1 * rng.normal(size=(n, 1))).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]]) + 0.1 * rng.normal(size=(n, 1))).astype(
+        np.float32
+    )
     return soma.tensor(x), soma.tensor(y)
 
 
@@ -20,20 +22,36 @@ def test_suggestion_on_linear_regression():
     # lr = 2/λmax(2·E[xxᵀ]) ≈ 1, and the loss falls fastest a decade or so below that; the sweep
     # must suggest a rate there and stop once the loss blows up.
     x, y = _regression()
-    result = lr_find(nn.Linear(4, 1), (x, y), loss="mse", optimizer="sgd", start_lr=1e-5,
-                     end_lr=10, num_iter=100, batch_size=512)
+    result = lr_find(
+        nn.Linear(4, 1),
+        (x, y),
+        loss="mse",
+        optimizer="sgd",
+        start_lr=1e-5,
+        end_lr=10,
+        num_iter=100,
+        batch_size=512,
+    )
     assert result.diverged
     assert 1.0 < result.lrs[-1] < 10
     assert 1e-2 < result.suggestion < 0.5
     i = result.lrs.index(result.suggestion)
-    assert result.smoothed[i + 5] < result.smoothed[i - 5]   # the loss is falling there
+    assert result.smoothed[i + 5] < result.smoothed[i - 5]  # the loss is falling there
     assert len(result.lrs) == len(result.losses) == len(result.smoothed)
 
 
 def test_smoothing_is_bias_corrected():
     x, y = _regression(64)
-    result = lr_find(nn.Linear(4, 1), (x, y), loss="mse", start_lr=1e-9, end_lr=1e-8, num_iter=5,
-                     smooth=0.9, batch_size=64)   # rates too small to move: the loss is flat
+    result = lr_find(
+        nn.Linear(4, 1),
+        (x, y),
+        loss="mse",
+        start_lr=1e-9,
+        end_lr=1e-8,
+        num_iter=5,
+        smooth=0.9,
+        batch_size=64,
+    )  # rates too small to move: the loss is flat
     assert result.smoothed[0] == pytest.approx(result.losses[0], rel=1e-6)
     assert result.smoothed == pytest.approx(result.losses, rel=1e-4)
 
@@ -42,13 +60,15 @@ def test_model_and_optimizer_are_restored():
     x, y = _regression()
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
     opt = soma.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(3):                          # give the optimizer some state to protect
+    for _ in range(3):  # give the optimizer some state to protect
         opt.zero_grad()
         soma.nn.functional.mse_loss(model(x), y).backward()
         opt.step()
     model.eval()
     before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-    state_before = {i: {k: np.array(v) for k, v in s.items()} for i, s in opt.state_dict()["state"].items()}
+    state_before = {
+        i: {k: np.array(v) for k, v in s.items()} for i, s in opt.state_dict()["state"].items()
+    }
     lr_find(model, (x, y), loss="mse", optimizer=opt, num_iter=30, batch_size=16)
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), before[k], err_msg=k)
@@ -63,8 +83,9 @@ def test_model_and_optimizer_are_restored():
 
 def test_optimizer_class_and_argument_checks():
     x, y = _regression(64)
-    result = lr_find(nn.Linear(4, 1), (x, y), loss="mse", optimizer=soma.optim.SGD, num_iter=40,
-                     batch_size=8)
+    result = lr_find(
+        nn.Linear(4, 1), (x, y), loss="mse", optimizer=soma.optim.SGD, num_iter=40, batch_size=8
+    )
     assert len(result.lrs) > 3 and result.lrs[0] == pytest.approx(1e-7)
     with pytest.raises(ValueError, match="start_lr < end_lr"):
         lr_find(nn.Linear(4, 1), (x, y), loss="mse", start_lr=1.0, end_lr=0.1)

@@ -34,15 +34,18 @@ def test_confusion_matrix_matches_sklearn():
     scores, target = _data()
     expected = skm.confusion_matrix(target, scores.argmax(1), labels=range(6))
     np.testing.assert_array_equal(M.confusion_matrix(scores, target), expected)
-    np.testing.assert_array_equal(M.confusion_matrix(scores, target, num_classes=8)[:6, :6], expected)
+    np.testing.assert_array_equal(
+        M.confusion_matrix(scores, target, num_classes=8)[:6, :6], expected
+    )
 
 
 @pytest.mark.parametrize("average", [None, "macro", "micro", "weighted"])
 def test_precision_recall_f1_match_sklearn(average):
     scores, target = _data(n=80, c=7, seed=3)  # small n: some classes are never predicted
     pred = scores.argmax(1)
-    p, r, f, _ = skm.precision_recall_fscore_support(target, pred, labels=range(7), average=average,
-                                                     zero_division=0)
+    p, r, f, _ = skm.precision_recall_fscore_support(
+        target, pred, labels=range(7), average=average, zero_division=0
+    )
     np.testing.assert_allclose(M.precision(scores, target, num_classes=7, average=average), p)
     np.testing.assert_allclose(M.recall(scores, target, num_classes=7, average=average), r)
     np.testing.assert_allclose(M.f1_score(scores, target, num_classes=7, average=average), f)
@@ -53,8 +56,12 @@ def test_zero_division_counts_as_zero():
     pred, target = np.array([0, 1, 1, 3]), np.array([0, 1, 2, 2])
     p = M.precision(pred, target, num_classes=4, average=None)
     r = M.recall(pred, target, num_classes=4, average=None)
-    np.testing.assert_allclose(p, skm.precision_score(target, pred, labels=range(4), average=None, zero_division=0))
-    np.testing.assert_allclose(r, skm.recall_score(target, pred, labels=range(4), average=None, zero_division=0))
+    np.testing.assert_allclose(
+        p, skm.precision_score(target, pred, labels=range(4), average=None, zero_division=0)
+    )
+    np.testing.assert_allclose(
+        r, skm.recall_score(target, pred, labels=range(4), average=None, zero_division=0)
+    )
 
 
 def test_regression_errors_match_sklearn():
@@ -67,7 +74,7 @@ def test_regression_errors_match_sklearn():
 def _stream(metric, scores, target, batch=37):
     metric.reset()
     for i in range(0, len(target), batch):
-        metric.update(soma.tensor(scores[i:i + batch]), soma.tensor(target[i:i + batch]))
+        metric.update(soma.tensor(scores[i : i + batch]), soma.tensor(target[i : i + batch]))
     return metric.compute()
 
 
@@ -76,12 +83,19 @@ def test_streaming_metrics_equal_whole_data_values():
     pred = scores.argmax(1)
     assert _stream(M.Accuracy(), scores, target) == pytest.approx(skm.accuracy_score(target, pred))
     assert _stream(M.TopKAccuracy(3), scores, target) == pytest.approx(
-        skm.top_k_accuracy_score(target, scores, k=3))
-    for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+        skm.top_k_accuracy_score(target, scores, k=3)
+    )
+    for name, fn in (
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ):
         assert _stream(M.get_metric(name), scores, target) == pytest.approx(
-            fn(target, pred, average="macro", zero_division=0)), name
-    np.testing.assert_array_equal(_stream(M.ConfusionMatrix(), scores, target),
-                                  skm.confusion_matrix(target, pred))
+            fn(target, pred, average="macro", zero_division=0)
+        ), name
+    np.testing.assert_array_equal(
+        _stream(M.ConfusionMatrix(), scores, target), skm.confusion_matrix(target, pred)
+    )
     y = scores[:, :2]
     t = scores[:, 2:4]
     assert _stream(M.MeanSquaredError(), y, t) == pytest.approx(skm.mean_squared_error(t, y))

@@ -31,7 +31,9 @@ def _setup(seed, own_generator):
 
 
 def _trainer(model, opt, sched, callbacks=()):
-    return Trainer(model, "cross_entropy", opt, scheduler=sched, callbacks=list(callbacks), verbose=False)
+    return Trainer(
+        model, "cross_entropy", opt, scheduler=sched, callbacks=list(callbacks), verbose=False
+    )
 
 
 @pytest.mark.parametrize("own_generator", [False, True])
@@ -45,7 +47,9 @@ def test_two_plus_two_epochs_equal_four(tmp_path, own_generator):
     soma.rand(100)  # disturb the global generator between the runs
 
     model, opt, sched, loader = _setup(1, own_generator)
-    resumed = _trainer(model, opt, sched).fit(loader, epochs=4, resume=tmp_path / "last.safetensors")
+    resumed = _trainer(model, opt, sched).fit(
+        loader, epochs=4, resume=tmp_path / "last.safetensors"
+    )
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), expected[k], err_msg=k)
     assert resumed["epoch"] == [1, 2, 3, 4]
@@ -56,11 +60,13 @@ def test_two_plus_two_epochs_equal_four(tmp_path, own_generator):
 def test_callback_state_survives_resume(tmp_path):
     model, opt, sched, loader = _setup(0, False)
     es = EarlyStopping(monitor="loss", patience=5)
-    _trainer(model, opt, sched, [es, ModelCheckpoint(tmp_path, monitor="loss")]).fit(loader, epochs=2)
+    _trainer(model, opt, sched, [es, ModelCheckpoint(tmp_path, monitor="loss")]).fit(
+        loader, epochs=2
+    )
     es2 = EarlyStopping(monitor="loss", patience=5)
     model, opt, sched, loader = _setup(0, False)
     trainer = _trainer(model, opt, sched, [es2])
-    trainer.fit(loader, epochs=2, resume=tmp_path / "last.safetensors")   # nothing left to do
+    trainer.fit(loader, epochs=2, resume=tmp_path / "last.safetensors")  # nothing left to do
     assert trainer.epoch == 2 and es2.best_epoch == es.best_epoch and es2.wait == es.wait
 
 
@@ -69,5 +75,9 @@ def test_resume_refuses_another_architecture(tmp_path):
     _trainer(model, opt, sched, [ModelCheckpoint(tmp_path, monitor="loss")]).fit(loader, epochs=1)
     other = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 4))
     opt2 = soma.optim.SGD(other.parameters(), lr=0.1)
-    with pytest.raises(CheckpointError, match=r"0.weight: checkpoint has shape \(16, 4\), model has \(8, 4\)"):
-        Trainer(other, "cross_entropy", opt2, verbose=False).fit(loader, epochs=2, resume=tmp_path / "last.safetensors")
+    with pytest.raises(
+        CheckpointError, match=r"0.weight: checkpoint has shape \(16, 4\), model has \(8, 4\)"
+    ):
+        Trainer(other, "cross_entropy", opt2, verbose=False).fit(
+            loader, epochs=2, resume=tmp_path / "last.safetensors"
+        )

@@ -18,8 +18,9 @@ def test_digits_are_resized_for_lenet_and_normalised(torch_or_skip):
     # normalised with the training split's 8x8 statistics, resized bilinearly as torch does
     raw = soma.data.load("digits", val_split=0.1)
     images = raw.train.tensors[0].numpy()
-    expected = torch.nn.functional.interpolate(torch.from_numpy(images), size=(32, 32),
-                                               mode="bilinear", align_corners=False).numpy()
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(images), size=(32, 32), mode="bilinear", align_corners=False
+    ).numpy()
     expected = (expected - raw.mean[0]) / raw.std[0]
     np.testing.assert_allclose(x.numpy(), expected, rtol=1e-4, atol=1e-5)
     assert abs(float(x.mean())) < 0.05
@@ -28,7 +29,7 @@ def test_digits_are_resized_for_lenet_and_normalised(torch_or_skip):
 def test_models_without_a_fixed_size_keep_the_data_size():
     prepared = prepare_data("digits", "mlp", normalize=False)
     assert prepared.input_shape == (1, 8, 8) and prepared.notes == []
-    assert prepared.train.transform is None             # nothing to do per batch
+    assert prepared.train.transform is None  # nothing to do per batch
 
 
 def test_label_check_names_the_offending_values():
@@ -39,7 +40,9 @@ def test_label_check_names_the_offending_values():
 
 
 def test_unknown_dataset_lists_the_names():
-    with pytest.raises(RunError, match="unknown dataset 'nope'; available datasets: .*digits") as info:
+    with pytest.raises(
+        RunError, match="unknown dataset 'nope'; available datasets: .*digits"
+    ) as info:
         prepare_data("nope", "mlp")
     assert info.value.usage
 

@@ -23,9 +23,17 @@ def lenet5_training_step(torch):
     """LeNet-5: 1×32×32, 5×5 convolutions to 6 and 16 channels, tanh, 2×2 average pooling."""
     nn = torch.nn
     net = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
+        nn.Conv2d(1, 6, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
         nn.Linear(84, 10),
     )
     x, t = torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,))
@@ -80,7 +88,8 @@ def _resnet18(torch, num_classes=10):
             if stride != 1 or inplanes != planes:
                 self.downsample = nn.Sequential(
                     nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(planes))
+                    nn.BatchNorm2d(planes),
+                )
 
         def forward(self, x):
             identity = x if self.downsample is None else self.downsample(x)
@@ -134,24 +143,33 @@ def _mobilenet_v1(torch, width=0.5, num_classes=10):
     nn = torch.nn
 
     def conv_bn(cin, cout, stride):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
-                             nn.BatchNorm2d(cout), nn.ReLU())
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()
+        )
 
     def separable(cin, cout, stride):
         return nn.Sequential(
-            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+            nn.BatchNorm2d(cin),
             nn.ReLU(),
-            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+            nn.Conv2d(cin, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+        )
 
-    plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + \
-        [(1024, 2), (1024, 1)]
+    plan = (
+        [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)]
+        + [(512, 1)] * 5
+        + [(1024, 2), (1024, 1)]
+    )
     channels = int(32 * width)
     layers = [conv_bn(3, channels, 2)]
     for cout, stride in plan:
         layers.append(separable(channels, int(cout * width), stride))
         channels = int(cout * width)
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(channels, num_classes))
+    return nn.Sequential(
+        *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)
+    )
 
 
 def mobilenet_training_step(torch):
@@ -163,14 +181,39 @@ def mobilenet_training_step(torch):
 
 
 CASES = [
-    Case("lenet5_train", "conv", "LeNet-5, 1x32x32, batch 64, tanh, avg pool, SGD-momentum",
-         lenet5_training_step, goal=1.5),
-    Case("simple_cnn_train", "conv", "lecture SimpleCNN, 1x28x28, batch 64, BN, dropout, Adam",
-         simple_cnn_training_step, goal=1.5),
-    Case("resnet18_train", "conv", "CIFAR ResNet-18, 3x32x32, batch 32, SGD-momentum",
-         resnet18_training_step, goal=1.5),
-    Case("mobilenet_train", "conv", "MobileNet v1 x0.5, 3x64x64, batch 32, SGD-momentum",
-         mobilenet_training_step, goal=1.5),
-    Case("resnet18_infer", "conv", "CIFAR ResNet-18 inference, batch 64", resnet18_inference,
-         goal=1.5),
+    Case(
+        "lenet5_train",
+        "conv",
+        "LeNet-5, 1x32x32, batch 64, tanh, avg pool, SGD-momentum",
+        lenet5_training_step,
+        goal=1.5,
+    ),
+    Case(
+        "simple_cnn_train",
+        "conv",
+        "lecture SimpleCNN, 1x28x28, batch 64, BN, dropout, Adam",
+        simple_cnn_training_step,
+        goal=1.5,
+    ),
+    Case(
+        "resnet18_train",
+        "conv",
+        "CIFAR ResNet-18, 3x32x32, batch 32, SGD-momentum",
+        resnet18_training_step,
+        goal=1.5,
+    ),
+    Case(
+        "mobilenet_train",
+        "conv",
+        "MobileNet v1 x0.5, 3x64x64, batch 32, SGD-momentum",
+        mobilenet_training_step,
+        goal=1.5,
+    ),
+    Case(
+        "resnet18_infer",
+        "conv",
+        "CIFAR ResNet-18 inference, batch 64",
+        resnet18_inference,
+        goal=1.5,
+    ),
 ]

@@ -35,8 +35,10 @@ def sin3x_training_step(torch):
 
 def _mlp(torch):
     return torch.nn.Sequential(
-        torch.nn.Linear(784, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 256), torch.nn.ReLU(),
+        torch.nn.Linear(784, 512),
+        torch.nn.ReLU(),
+        torch.nn.Linear(512, 256),
+        torch.nn.ReLU(),
         torch.nn.Linear(256, 10),
     )
 
@@ -87,7 +89,9 @@ def activations_step(torch):
 
 CASES = [
     Case("sin3x_train", "core", "lecture Net 1-64-128-1, Adam, batch 1000", sin3x_training_step),
-    Case("mlp_train", "core", "MLP 784-512-256-10, SGD-momentum, CE, batch 128", mlp_training_step),
+    Case(
+        "mlp_train", "core", "MLP 784-512-256-10, SGD-momentum, CE, batch 128", mlp_training_step
+    ),
     Case("mlp_infer", "core", "MLP 784-512-256-10 inference, batch 1024", mlp_inference),
     Case("activations", "core", "8 activations fwd+bwd (relu … tanh), 1000x128", activations_step),
 ]

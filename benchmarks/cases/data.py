@@ -6,8 +6,9 @@ from benchmarks.harness import Case
 def _epoch(torch, n, shape, batch_size, shuffle):
     x = torch.randn(n, *shape)
     y = torch.randint(0, 10, (n,))
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
-                                         batch_size=batch_size, shuffle=shuffle)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle
+    )
 
     def step():
         for _batch in loader:
@@ -32,10 +33,22 @@ def digits_like_epoch(torch):
 
 
 CASES = [
-    Case("loader_mnist_epoch", "data", "TensorDataset 20000x784, batch 128, shuffle",
-         mnist_like_epoch),
-    Case("loader_cifar_epoch", "data", "TensorDataset 10000x3x32x32, batch 128, shuffle",
-         cifar_like_epoch),
-    Case("loader_digits_epoch", "data", "TensorDataset 1438x1x8x8, batch 64, in order",
-         digits_like_epoch),
+    Case(
+        "loader_mnist_epoch",
+        "data",
+        "TensorDataset 20000x784, batch 128, shuffle",
+        mnist_like_epoch,
+    ),
+    Case(
+        "loader_cifar_epoch",
+        "data",
+        "TensorDataset 10000x3x32x32, batch 128, shuffle",
+        cifar_like_epoch,
+    ),
+    Case(
+        "loader_digits_epoch",
+        "data",
+        "TensorDataset 1438x1x8x8, batch 64, in order",
+        digits_like_epoch,
+    ),
 ]

@@ -34,8 +34,10 @@ LAYERS = {
     "gap": ("AdaptiveAvgPool2d(1)", lambda nn, s: nn.AdaptiveAvgPool2d(1)),
     "dropout": ("Dropout(0.5)", lambda nn, s: nn.Dropout(0.5)),
     "nearest2x": ("Upsample(scale_factor=2)", lambda nn, s: nn.Upsample(scale_factor=2)),
-    "bilinear2x": ("Upsample(scale_factor=2, bilinear)",
-                   lambda nn, s: nn.Upsample(scale_factor=2, mode="bilinear")),
+    "bilinear2x": (
+        "Upsample(scale_factor=2, bilinear)",
+        lambda nn, s: nn.Upsample(scale_factor=2, mode="bilinear"),
+    ),
 }
 
 CASES = [

@@ -73,12 +73,24 @@ def transformer_encoder_training_step(torch):
 
 
 CASES = [
-    Case("lstm_train", "sequence", "LSTM 32→128 batch_first, seq 50, batch 32, linear head, Adam",
-         lstm_training_step, goal=1.5),
-    Case("lstm_unrolled_train", "sequence",
-         "the same LSTM unrolled from basic ops, one graph node per op and step",
-         lstm_unrolled_training_step),
-    Case("transformer_train", "sequence",
-         "2-layer TransformerEncoder d128 h4 ff512, seq 64, batch 16, Adam",
-         transformer_encoder_training_step, goal=1.5),
+    Case(
+        "lstm_train",
+        "sequence",
+        "LSTM 32→128 batch_first, seq 50, batch 32, linear head, Adam",
+        lstm_training_step,
+        goal=1.5,
+    ),
+    Case(
+        "lstm_unrolled_train",
+        "sequence",
+        "the same LSTM unrolled from basic ops, one graph node per op and step",
+        lstm_unrolled_training_step,
+    ),
+    Case(
+        "transformer_train",
+        "sequence",
+        "2-layer TransformerEncoder d128 h4 ff512, seq 64, batch 16, Adam",
+        transformer_encoder_training_step,
+        goal=1.5,
+    ),
 ]

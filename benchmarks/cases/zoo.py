@@ -32,8 +32,14 @@ def _vgg11(torch, num_classes=10):
             self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.classifier = nn.Sequential(
-                nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.5),
-                nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, num_classes))
+                nn.Linear(512, 512),
+                nn.ReLU(),
+                nn.Dropout(0.5),
+                nn.Linear(512, 512),
+                nn.ReLU(),
+                nn.Dropout(0.5),
+                nn.Linear(512, num_classes),
+            )
 
         def forward(self, x):
             return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -72,23 +78,37 @@ def _densenet121(torch, num_classes=10, growth=32, bn_size=4):
             return torch.cat(features, 1)
 
     def transition(cin, cout):
-        return nn.Sequential(OrderedDict([
-            ("norm", nn.BatchNorm2d(cin)), ("relu", nn.ReLU()),
-            ("conv", nn.Conv2d(cin, cout, 1, bias=False)), ("pool", nn.AvgPool2d(2, 2))]))
+        return nn.Sequential(
+            OrderedDict(
+                [
+                    ("norm", nn.BatchNorm2d(cin)),
+                    ("relu", nn.ReLU()),
+                    ("conv", nn.Conv2d(cin, cout, 1, bias=False)),
+                    ("pool", nn.AvgPool2d(2, 2)),
+                ]
+            )
+        )
 
     class DenseNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.features = nn.Sequential(OrderedDict([
-                ("conv0", nn.Conv2d(3, 64, 3, 1, 1, bias=False)),
-                ("norm0", nn.BatchNorm2d(64)), ("relu0", nn.ReLU())]))
+            self.features = nn.Sequential(
+                OrderedDict(
+                    [
+                        ("conv0", nn.Conv2d(3, 64, 3, 1, 1, bias=False)),
+                        ("norm0", nn.BatchNorm2d(64)),
+                        ("relu0", nn.ReLU()),
+                    ]
+                )
+            )
             channels = 64
             for i, n in enumerate((6, 12, 24, 16)):
                 self.features.add_module(f"denseblock{i + 1}", DenseBlock(n, channels))
                 channels += n * growth
                 if i < 3:
-                    self.features.add_module(f"transition{i + 1}",
-                                             transition(channels, channels // 2))
+                    self.features.add_module(
+                        f"transition{i + 1}", transition(channels, channels // 2)
+                    )
                     channels //= 2
             self.features.add_module("norm5", nn.BatchNorm2d(channels))
             self.classifier = nn.Linear(channels, num_classes)
@@ -112,8 +132,18 @@ def _training_step(make_net):
 
 
 CASES = [
-    Case("vgg11_train", "zoo", "VGG-11 (CIFAR head), 3x32x32, batch 16, SGD-momentum",
-         _training_step(_vgg11), goal=1.5),
-    Case("densenet121_train", "zoo", "DenseNet-121 (CIFAR stem), 3x32x32, batch 16, SGD-momentum",
-         _training_step(_densenet121), goal=1.5),
+    Case(
+        "vgg11_train",
+        "zoo",
+        "VGG-11 (CIFAR head), 3x32x32, batch 16, SGD-momentum",
+        _training_step(_vgg11),
+        goal=1.5,
+    ),
+    Case(
+        "densenet121_train",
+        "zoo",
+        "DenseNet-121 (CIFAR stem), 3x32x32, batch 16, SGD-momentum",
+        _training_step(_densenet121),
+        goal=1.5,
+    ),
 ]

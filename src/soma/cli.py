@@ -55,17 +55,30 @@ def _add_model_data(p, data_required=True):
     p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument("--data", required=data_required, help="dataset name (see `soma datasets`)")
     p.add_argument("--data-dir", default=None, help="folder with the dataset files")
-    p.add_argument("--download", action="store_true",
-                   help="download missing dataset files (checksum-verified)")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing dataset files (checksum-verified)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--optimizer", default="adam", help="adam (default), adamw, sgd (momentum "
-                   "0.9), rmsprop, adagrad")
-    p.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, "
-                   "adagrad 1e-2)")
+    p.add_argument(
+        "--optimizer",
+        default="adam",
+        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, adagrad 1e-2)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-classes", type=_positive_int, default=None,
-                   help="classes of the model's output (default: the dataset's)")
+    p.add_argument(
+        "--num-classes",
+        type=_positive_int,
+        default=None,
+        help="classes of the model's output (default: the dataset's)",
+    )
     _add_model_args(p)
 
 
@@ -83,10 +96,14 @@ def _model_arg(text):
 
 
 def _add_model_args(p):
-    p.add_argument("--model-arg", type=_model_arg, action="append", default=[],
-                   metavar="KEY=VALUE",
-                   help="constructor argument of the model, e.g. cifar_stem=True or alpha=0.25 "
-                        "(repeatable)")
+    p.add_argument(
+        "--model-arg",
+        type=_model_arg,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="constructor argument of the model, e.g. cifar_stem=True or alpha=0.25 (repeatable)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,12 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a dataset and write a run folder")
     _add_model_data(p)
     p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--scheduler", default="cosine",
-                   help="cosine (default, per batch), none, step, exponential, plateau, onecycle")
-    p.add_argument("--augment", action="store_true",
-                   help="random shifts of the training images (by up to 1/16 of their size)")
-    p.add_argument("--val-split", type=_fraction, default=0.1,
-                   help="fraction of the training set used for validation (0 for none)")
+    p.add_argument(
+        "--scheduler",
+        default="cosine",
+        help="cosine (default, per batch), none, step, exponential, plateau, onecycle",
+    )
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="random shifts of the training images (by up to 1/16 of their size)",
+    )
+    p.add_argument(
+        "--val-split",
+        type=_fraction,
+        default=0.1,
+        help="fraction of the training set used for validation (0 for none)",
+    )
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
@@ -122,18 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print a model's layers and parameters")
     p.add_argument("--model", required=True)
-    p.add_argument("--input", type=_shape, default=None,
-                   help="input size C,H,W (or F); default: the model's reference input "
-                        "(3,224,224 for the ImageNet models) or fixed size (1,32,32 for lenet5)")
-    p.add_argument("--num-classes", type=_positive_int, default=None,
-                   help="classes of the model's output (default: 1000 for the ImageNet "
-                        "models, else 10)")
+    p.add_argument(
+        "--input",
+        type=_shape,
+        default=None,
+        help="input size C,H,W (or F); default: the model's reference input "
+        "(3,224,224 for the ImageNet models) or fixed size (1,32,32 for lenet5)",
+    )
+    p.add_argument(
+        "--num-classes",
+        type=_positive_int,
+        default=None,
+        help="classes of the model's output (default: 1000 for the ImageNet models, else 10)",
+    )
     _add_model_args(p)
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
     return parser
-
 
 
 # ---------------------------------------------------------------------- commands
@@ -142,18 +175,24 @@ def _prepare(args, model: str, **overrides):
 
     check_names(model=model)
     try:
-        return prepare_data(args.data, model, root=args.data_dir, download=args.download,
-                            **overrides)
+        return prepare_data(
+            args.data, model, root=args.data_dir, download=args.download, **overrides
+        )
     except FileNotFoundError as error:
-        raise RunError(f"{error}\n(with the soma command: add --download, or --data-dir FOLDER "
-                       "where the files are)") from None
+        raise RunError(
+            f"{error}\n(with the soma command: add --download, or --data-dir FOLDER "
+            "where the files are)"
+        ) from None
 
 
 def _loader(dataset, batch_size, shuffle=False, transform=None):
     from soma.data import DataLoader
 
-    return None if dataset is None else DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                                                   transform=transform)
+    return (
+        None
+        if dataset is None
+        else DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, transform=transform)
+    )
 
 
 def _augmentation(input_shape):
@@ -174,14 +213,20 @@ def _task(prepared, num_classes=None) -> dict:
         return {"task": "regression", "loss": "mse", "metrics": ["mae"], "num_classes": outputs}
     num_classes = num_classes or prepared.num_classes
     check_labels(prepared, num_classes)
-    return {"task": "classification", "loss": "cross_entropy", "metrics": ["accuracy"],
-            "num_classes": num_classes}
+    return {
+        "task": "classification",
+        "loss": "cross_entropy",
+        "metrics": ["accuracy"],
+        "num_classes": num_classes,
+    }
 
 
 def _describe_data(args, prepared) -> None:
     val = len(prepared.val) if prepared.val is not None else 0
-    print(f"data: {args.data}: {len(prepared.train)} train, {val} validation, "
-          f"{len(prepared.test)} test samples")
+    print(
+        f"data: {args.data}: {len(prepared.train)} train, {val} validation, "
+        f"{len(prepared.test)} test samples"
+    )
     for note in prepared.notes:
         print(note)
 
@@ -191,24 +236,46 @@ def _make_trainer(args, prepared, task, out):
     from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
     from soma.train.workflow import build_model, make_optimizer, make_scheduler, model_summary
 
-    model, model_kwargs = build_model(args.model, task["num_classes"], prepared.input_shape,
-                                      **dict(args.model_arg))
+    model, model_kwargs = build_model(
+        args.model, task["num_classes"], prepared.input_shape, **dict(args.model_arg)
+    )
     print(model_summary(model, prepared.input_shape))
     _describe_data(args, prepared)
     optimizer = make_optimizer(args.optimizer, model, args.lr)
     steps = -(-len(prepared.train) // args.batch_size)
-    scheduler, interval = make_scheduler(args.scheduler, optimizer, args.epochs, steps,
-                                         optimizer.param_groups[0]["lr"])
-    extra = {"model": args.model, "model_kwargs": model_kwargs, "data": args.data, **task,
-             "input_shape": list(prepared.input_shape), "mean": list(prepared.mean),
-             "std": list(prepared.std), "seed": args.seed}
-    callbacks = [ModelCheckpoint(out, monitor="val_loss" if prepared.val is not None else "loss",
-                                 save_best=prepared.val is not None),
-                 JSONLogger(os.path.join(out, "history.json")),
-                 CSVLogger(os.path.join(out, "history.csv"))]
-    return Trainer(model, task["loss"], optimizer, metrics=task["metrics"], callbacks=callbacks,
-                   scheduler=scheduler, scheduler_interval=interval, verbose=not args.quiet,
-                   extra=extra)
+    scheduler, interval = make_scheduler(
+        args.scheduler, optimizer, args.epochs, steps, optimizer.param_groups[0]["lr"]
+    )
+    extra = {
+        "model": args.model,
+        "model_kwargs": model_kwargs,
+        "data": args.data,
+        **task,
+        "input_shape": list(prepared.input_shape),
+        "mean": list(prepared.mean),
+        "std": list(prepared.std),
+        "seed": args.seed,
+    }
+    callbacks = [
+        ModelCheckpoint(
+            out,
+            monitor="val_loss" if prepared.val is not None else "loss",
+            save_best=prepared.val is not None,
+        ),
+        JSONLogger(os.path.join(out, "history.json")),
+        CSVLogger(os.path.join(out, "history.csv")),
+    ]
+    return Trainer(
+        model,
+        task["loss"],
+        optimizer,
+        metrics=task["metrics"],
+        callbacks=callbacks,
+        scheduler=scheduler,
+        scheduler_interval=interval,
+        verbose=not args.quiet,
+        extra=extra,
+    )
 
 
 def cmd_train(args) -> int:
@@ -219,18 +286,25 @@ def cmd_train(args) -> int:
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, val_split=args.val_split, seed=args.seed)
     task = _task(prepared, args.num_classes)
-    model_kwargs_for(args.model, prepared.input_shape)   # a model that cannot take the data: usage
+    model_kwargs_for(args.model, prepared.input_shape)  # a model that cannot take the data: usage
     out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
     trainer = _make_trainer(args, prepared, task, out)
     augment = _augmentation(prepared.input_shape) if args.augment else None
     try:
-        trainer.fit(_loader(prepared.train, args.batch_size, shuffle=True, transform=augment),
-                    args.epochs, val_data=_loader(prepared.val, 256), resume=args.resume)
+        trainer.fit(
+            _loader(prepared.train, args.batch_size, shuffle=True, transform=augment),
+            args.epochs,
+            val_data=_loader(prepared.val, 256),
+            resume=args.resume,
+        )
     except KeyboardInterrupt:
         path = os.path.join(out, "interrupted.safetensors")
         trainer.save_checkpoint(path)
-        print(f"\nsoma train: interrupted; checkpoint saved to {path} "
-              f"(continue with --resume {path})", file=sys.stderr)
+        print(
+            f"\nsoma train: interrupted; checkpoint saved to {path} "
+            f"(continue with --resume {path})",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if trainer.failed:
         raise RunError(f"training failed: {trainer.stop_reason}")
@@ -249,8 +323,9 @@ def _finish_run(trainer, prepared, task, out) -> int:
     from soma.train import evaluate
     from soma.train.progress import format_logs
 
-    test = evaluate(trainer.model, _loader(prepared.test, 256), loss=task["loss"],
-                    metrics=_test_metrics(task))
+    test = evaluate(
+        trainer.model, _loader(prepared.test, 256), loss=task["loss"], metrics=_test_metrics(task)
+    )
     confusion = test.pop("confusion_matrix", None)
     trainer.history.test = test
     written = [os.path.join(out, "last.safetensors")]
@@ -285,8 +360,10 @@ def _checkpoint_path(run: str) -> str:
     if os.path.isdir(run):
         path = os.path.join(run, "last.safetensors")
         if not os.path.exists(path):
-            raise RunError(f"no checkpoint in '{run}': expected last.safetensors "
-                           "(written by `soma train --out FOLDER`)")
+            raise RunError(
+                f"no checkpoint in '{run}': expected last.safetensors "
+                "(written by `soma train --out FOLDER`)"
+            )
         return path
     if not os.path.exists(run):
         raise RunError(f"no such run folder or checkpoint: '{run}'")
@@ -304,20 +381,29 @@ def cmd_evaluate(args) -> int:
     ckpt = soma.load(path)
     extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
     if "model" not in extra:
-        raise RunError(f"'{path}' is not a checkpoint of `soma train` "
-                       "(it does not name its model)")
+        raise RunError(
+            f"'{path}' is not a checkpoint of `soma train` (it does not name its model)"
+        )
     args.data = args.data or extra["data"]
-    prepared = _prepare(args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"],
-                        std=extra["std"])
-    model, _ = build_model(extra["model"], extra["num_classes"], tuple(extra["input_shape"]),
-                           **extra["model_kwargs"])
+    prepared = _prepare(
+        args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"], std=extra["std"]
+    )
+    model, _ = build_model(
+        extra["model"], extra["num_classes"], tuple(extra["input_shape"]), **extra["model_kwargs"]
+    )
     check_state_dict(model, ckpt["model"])
     model.load_state_dict(ckpt["model"])
     task = _task(prepared, extra["num_classes"])
-    test = evaluate(model, _loader(prepared.test, args.batch_size), loss=task["loss"],
-                    metrics=_test_metrics(task)[:2])
-    print(f"{extra['model']} from {path} on the {args.data} test split "
-          f"({len(prepared.test)} samples): {format_logs(test)}")
+    test = evaluate(
+        model,
+        _loader(prepared.test, args.batch_size),
+        loss=task["loss"],
+        metrics=_test_metrics(task)[:2],
+    )
+    print(
+        f"{extra['model']} from {path} on the {args.data} test split "
+        f"({len(prepared.test)} samples): {format_logs(test)}"
+    )
     return EXIT_OK
 
 
@@ -331,16 +417,26 @@ def cmd_lr_find(args) -> int:
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, seed=args.seed)
     task = _task(prepared, args.num_classes)
-    model, _ = build_model(args.model, task["num_classes"], prepared.input_shape,
-                           **dict(args.model_arg))
+    model, _ = build_model(
+        args.model, task["num_classes"], prepared.input_shape, **dict(args.model_arg)
+    )
     loader = _loader(prepared.train, args.batch_size, shuffle=True)
     optimizer = make_optimizer(args.optimizer, model, args.lr)
-    result = lr_find(model, loader, task["loss"], optimizer, start_lr=args.start_lr,
-                     end_lr=args.end_lr, num_iter=args.num_iter)
+    result = lr_find(
+        model,
+        loader,
+        task["loss"],
+        optimizer,
+        start_lr=args.start_lr,
+        end_lr=args.end_lr,
+        num_iter=args.num_iter,
+    )
     if result.suggestion is None:
         raise RunError("lr-find: the sweep was too short to suggest a rate (raise --num-iter)")
-    print(f"suggested learning rate: {result.suggestion:.2e} "
-          f"({len(result.lrs)} steps{', stopped at divergence' if result.diverged else ''})")
+    print(
+        f"suggested learning rate: {result.suggestion:.2e} "
+        f"({len(result.lrs)} steps{', stopped at divergence' if result.diverged else ''})"
+    )
     try:
         print(f"curve written to {result.plot(args.out)}")
     except ImportError as error:
@@ -357,8 +453,9 @@ def _default_input(info):
     import inspect
 
     channels = inspect.signature(info.builder).parameters.get("in_channels")
-    default = 1 if channels is None or channels.default is inspect.Parameter.empty \
-        else channels.default
+    default = (
+        1 if channels is None or channels.default is inspect.Parameter.empty else channels.default
+    )
     return (default, *info.input_size)
 
 
@@ -372,16 +469,18 @@ def cmd_summary(args) -> int:
     if args.input is None:
         args.input = _default_input(model_info(args.model))
         if args.input is None:
-            raise RunError(f"{args.model} takes inputs of any size: give one with --input C,H,W",
-                           usage=True)
+            raise RunError(
+                f"{args.model} takes inputs of any size: give one with --input C,H,W", usage=True
+            )
     num_classes = args.num_classes or (1000 if reference else 10)
     model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
     try:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))
     except (ValueError, RuntimeError) as error:
-        raise RunError(f"{args.model} does not accept inputs of size {args.input}: {error}",
-                       usage=True) from None
+        raise RunError(
+            f"{args.model} does not accept inputs of size {args.input}: {error}", usage=True
+        ) from None
     print(model_summary(model, args.input))
     print(f"output shape for one input: {tuple(out.shape)}")
     return EXIT_OK

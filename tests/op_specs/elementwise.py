@@ -6,14 +6,31 @@ import torch
 import soma
 from tests.op_specs.spec import OpSpec, away_from
 
-BROADCASTS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1,), (2, 3)), ((), (2, 3)), ((0, 3), (3,))]
+BROADCASTS = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((2, 1, 4), (3, 1)),
+    ((1,), (2, 3)),
+    ((), (2, 3)),
+    ((0, 3), (3,)),
+]
 
 
 def _binary(name, fn_s, fn_t, low=-2.0, high=2.0, make=None):
     out = []
     for sa, sb in BROADCASTS:
-        out.append(OpSpec(name, fn_s, fn_t, shapes=(sa, sb), low=low, high=high,
-                          variant=f"{sa}x{sb}", make=make and (lambda rng, sa=sa, sb=sb: make(rng, sa, sb))))
+        out.append(
+            OpSpec(
+                name,
+                fn_s,
+                fn_t,
+                shapes=(sa, sb),
+                low=low,
+                high=high,
+                variant=f"{sa}x{sb}",
+                make=make and (lambda rng, sa=sa, sb=sb: make(rng, sa, sb)),
+            )
+        )
     return out
 
 
@@ -56,26 +73,91 @@ SPECS = (
         OpSpec("cos", soma.cos, torch.cos),
         OpSpec("tanh", soma.tanh, torch.tanh),
         OpSpec("sigmoid", soma.sigmoid, torch.sigmoid, low=-6, high=6),
-        OpSpec("clamp", lambda a: soma.clamp(a, -1, 0.5), lambda a: torch.clamp(a, -1, 0.5),
-               make=lambda rng: [away_from([-1, 0.5], rng, (4, 5))]),
-        OpSpec("clamp", lambda a: a.clamp(min=0.2), lambda a: a.clamp(min=0.2), variant="min",
-               make=lambda rng: [away_from([0.2], rng, (4, 5))]),
-        OpSpec("clamp", lambda a, lo, hi: soma.clamp(a, lo, hi), lambda a, lo, hi: torch.clamp(a, lo, hi),
-               variant="tensor_bounds", make=lambda rng: [away_from([-0.5, 0.5], rng, (3, 4)), np.full((4,), -0.5) + rng.uniform(-0.01, 0.01, 4), np.full((3, 1), 0.5)]),
-        OpSpec("maximum", soma.maximum, torch.maximum, shapes=((3, 4), (4,)), make=lambda rng: _apart_pair(rng, (3, 4), (4,))),
-        OpSpec("minimum", soma.minimum, torch.minimum, shapes=((3, 4), (4,)), make=lambda rng: _apart_pair(rng, (3, 4), (4,))),
-        OpSpec("maximum", soma.maximum, torch.maximum, variant="ties", gradcheck=False,
-               make=lambda rng: [np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])]),
-        OpSpec("where", lambda c, a, b: soma.where(c > 0, a, b), lambda c, a, b: torch.where(c > 0, a, b),
-               shapes=((3, 4), (3, 4), (4,)), grad_inputs=(1, 2)),
-        OpSpec("masked_fill", lambda a, m: a.masked_fill(m > 0, -1.5), lambda a, m: a.masked_fill(m > 0, -1.5),
-               shapes=((3, 4), (4,)), grad_inputs=(0,)),
-        OpSpec("remainder", lambda a, b: a % b, lambda a, b: a % b, make=lambda rng: [rng.uniform(0.1, 0.9, (3, 4)) + rng.integers(0, 3, (3, 4)), np.full((4,), 1.0)], grad_inputs=(0,)),
+        OpSpec(
+            "clamp",
+            lambda a: soma.clamp(a, -1, 0.5),
+            lambda a: torch.clamp(a, -1, 0.5),
+            make=lambda rng: [away_from([-1, 0.5], rng, (4, 5))],
+        ),
+        OpSpec(
+            "clamp",
+            lambda a: a.clamp(min=0.2),
+            lambda a: a.clamp(min=0.2),
+            variant="min",
+            make=lambda rng: [away_from([0.2], rng, (4, 5))],
+        ),
+        OpSpec(
+            "clamp",
+            lambda a, lo, hi: soma.clamp(a, lo, hi),
+            lambda a, lo, hi: torch.clamp(a, lo, hi),
+            variant="tensor_bounds",
+            make=lambda rng: [
+                away_from([-0.5, 0.5], rng, (3, 4)),
+                np.full((4,), -0.5) + rng.uniform(-0.01, 0.01, 4),
+                np.full((3, 1), 0.5),
+            ],
+        ),
+        OpSpec(
+            "maximum",
+            soma.maximum,
+            torch.maximum,
+            shapes=((3, 4), (4,)),
+            make=lambda rng: _apart_pair(rng, (3, 4), (4,)),
+        ),
+        OpSpec(
+            "minimum",
+            soma.minimum,
+            torch.minimum,
+            shapes=((3, 4), (4,)),
+            make=lambda rng: _apart_pair(rng, (3, 4), (4,)),
+        ),
+        OpSpec(
+            "maximum",
+            soma.maximum,
+            torch.maximum,
+            variant="ties",
+            gradcheck=False,
+            make=lambda rng: [np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])],
+        ),
+        OpSpec(
+            "where",
+            lambda c, a, b: soma.where(c > 0, a, b),
+            lambda c, a, b: torch.where(c > 0, a, b),
+            shapes=((3, 4), (3, 4), (4,)),
+            grad_inputs=(1, 2),
+        ),
+        OpSpec(
+            "masked_fill",
+            lambda a, m: a.masked_fill(m > 0, -1.5),
+            lambda a, m: a.masked_fill(m > 0, -1.5),
+            shapes=((3, 4), (4,)),
+            grad_inputs=(0,),
+        ),
+        OpSpec(
+            "remainder",
+            lambda a, b: a % b,
+            lambda a, b: a % b,
+            make=lambda rng: [
+                rng.uniform(0.1, 0.9, (3, 4)) + rng.integers(0, 3, (3, 4)),
+                np.full((4,), 1.0),
+            ],
+            grad_inputs=(0,),
+        ),
         OpSpec("floor", soma.floor, torch.floor, gradcheck=False),
         OpSpec("sign", soma.sign, torch.sign, gradcheck=False),
-        OpSpec("cast", lambda a: a.to(soma.float32).to(soma.float64), lambda a: a.to(torch.float32).to(torch.float64),
-               atol=1e-6, gradcheck=False),
+        OpSpec(
+            "cast",
+            lambda a: a.to(soma.float32).to(soma.float64),
+            lambda a: a.to(torch.float32).to(torch.float64),
+            atol=1e-6,
+            gradcheck=False,
+        ),
         OpSpec("clone", lambda a: a.clone(), lambda a: a.clone()),
-        OpSpec("lerp", lambda a, b: a.lerp(b, 0.3), lambda a, b: a.lerp(b, 0.3), shapes=((3, 4), (3, 4))),
+        OpSpec(
+            "lerp",
+            lambda a, b: a.lerp(b, 0.3),
+            lambda a, b: a.lerp(b, 0.3),
+            shapes=((3, 4), (3, 4)),
+        ),
     ]
 )

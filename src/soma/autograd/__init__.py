@@ -2,7 +2,13 @@
 
 from soma.autograd.tensor import Size, Tensor  # noqa: I001  (Tensor first: the rest import it)
 from soma.autograd.function import Context, Function
-from soma.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from soma.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):

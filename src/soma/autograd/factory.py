@@ -29,7 +29,9 @@ def _finish(array, dtype, requires_grad, device):
     if dtype is not None:
         array = array.astype(dtypes.to_dtype(dtype), copy=False)
     if requires_grad and array.dtype.kind != "f":
-        raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {array.dtype}")
+        raise RuntimeError(
+            f"only tensors of floating point dtype can require gradients, got {array.dtype}"
+        )
     return Tensor._wrap(array, requires_grad)
 
 
@@ -80,24 +82,38 @@ def from_numpy(array) -> Tensor:
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _finish(_xp.zeros(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+    return _finish(
+        _xp.zeros(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
+    )
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _finish(_xp.ones(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+    return _finish(
+        _xp.ones(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
+    )
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _finish(_xp.empty(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device)
+    return _finish(
+        _xp.empty(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
+    )
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from the value)."""
     if dtype is None:
-        dtype = (dtypes.bool_ if isinstance(fill_value, bool) else
-                 dtypes.int64 if isinstance(fill_value, numbers.Integral) else None)
-    array = _xp.full(_shape((size,) if isinstance(size, int) else (tuple(size),)), fill_value,
-                     dtype=dtypes.to_dtype(dtype))
+        dtype = (
+            dtypes.bool_
+            if isinstance(fill_value, bool)
+            else dtypes.int64
+            if isinstance(fill_value, numbers.Integral)
+            else None
+        )
+    array = _xp.full(
+        _shape((size,) if isinstance(size, int) else (tuple(size),)),
+        fill_value,
+        dtype=dtypes.to_dtype(dtype),
+    )
     return _finish(array, None, requires_grad, device)
 
 
@@ -115,13 +131,18 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    return _finish(_xp.linspace(start, end, steps).astype(dtypes.to_dtype(dtype)), None,
-                   requires_grad, device)
+    return _finish(
+        _xp.linspace(start, end, steps).astype(dtypes.to_dtype(dtype)), None, requires_grad, device
+    )
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None) -> Tensor:
-    return _finish(_xp.logspace(start, end, steps, base=base).astype(dtypes.to_dtype(dtype)),
-                   None, False, device)
+    return _finish(
+        _xp.logspace(start, end, steps, base=base).astype(dtypes.to_dtype(dtype)),
+        None,
+        False,
+        device,
+    )
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -154,7 +175,9 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None) 
 
 def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
-    return _finish(_random.resolve(generator).permutation(n).astype(_xp.int64), dtype, False, device)
+    return _finish(
+        _random.resolve(generator).permutation(n).astype(_xp.int64), dtype, False, device
+    )
 
 
 def normal(mean, std, size=None, generator=None) -> Tensor:
@@ -162,14 +185,18 @@ def normal(mean, std, size=None, generator=None) -> Tensor:
     m = mean.array if isinstance(mean, Tensor) else mean
     s = std.array if isinstance(std, Tensor) else std
     shape = _shape((tuple(size),)) if size is not None else _xp.broadcast(m, s).shape
-    dtype = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype())
+    dtype = next(
+        (t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype()
+    )
     return Tensor._wrap(_random.resolve(generator).normal(m, s, shape).astype(dtype))
 
 
 def bernoulli(p, generator=None) -> Tensor:
     """1 with probability ``p`` (element-wise), else 0."""
     probs = p.array if isinstance(p, Tensor) else _xp.asarray(p)
-    return Tensor._wrap((_random.resolve(generator).random(probs.shape) < probs).astype(probs.dtype))
+    return Tensor._wrap(
+        (_random.resolve(generator).random(probs.shape) < probs).astype(probs.dtype)
+    )
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
@@ -204,7 +231,9 @@ def empty_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
 
 
 def full_like(x, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _finish(_xp.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad, device)
+    return _finish(
+        _xp.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad, device
+    )
 
 
 def rand_like(x, dtype=None, generator=None) -> Tensor:

@@ -55,12 +55,21 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_output_index", "_hooks", "__weakref__")
+    __slots__ = (
+        "array",
+        "grad",
+        "requires_grad",
+        "_ctx",
+        "_output_index",
+        "_hooks",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data=(), requires_grad=False):
-        self.array = _xp.asarray(data.array if isinstance(data, Tensor) else data,
-                                 dtype=dtypes.get_default_dtype())
+        self.array = _xp.asarray(
+            data.array if isinstance(data, Tensor) else data, dtype=dtypes.get_default_dtype()
+        )
         self.grad = None
         self.requires_grad = requires_grad
         self._ctx = None
@@ -175,12 +184,16 @@ class Tensor:
             retain_graph: keep the saved arrays so backward can run through the graph again.
         """
         if create_graph:
-            raise NotImplementedError("soma's autograd is first-order: create_graph=True is not supported")
+            raise NotImplementedError(
+                "soma's autograd is first-order: create_graph=True is not supported"
+            )
         _engine.backward(self, gradient, retain_graph)
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
         if self._ctx is not None and not requires_grad:
-            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use .detach()")
+            raise RuntimeError(
+                "requires_grad_(False) is only allowed on leaf tensors; use .detach()"
+            )
         self.requires_grad = requires_grad
         return self
 
@@ -267,7 +280,9 @@ class Tensor:
 
     def __index__(self):
         if self.array.dtype.kind not in "iub" or self.array.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an index")
+            raise TypeError(
+                "only integer tensors of a single element can be converted to an index"
+            )
         return int(self.item())
 
     def __bool__(self):
@@ -292,8 +307,10 @@ class Tensor:
         import copy
 
         if self._ctx is not None:
-            raise RuntimeError("only tensors created by the user (graph leaves) support deepcopy; "
-                               "call .detach() first")
+            raise RuntimeError(
+                "only tensors created by the user (graph leaves) support deepcopy; "
+                "call .detach() first"
+            )
         new = object.__new__(type(self))
         memo[id(self)] = new
         new.array = self.array.copy()
@@ -605,7 +622,9 @@ class Tensor:
         return self.shape == other.shape and bool((self.array == other.array).all())
 
     def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
-        return bool(_xp.allclose(self.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+        return bool(
+            _xp.allclose(self.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        )
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
@@ -688,7 +707,9 @@ class Tensor:
 
     def t(self):
         if self.array.ndim > 2:
-            raise ValueError(f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}")
+            raise ValueError(
+                f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}"
+            )
         return self.T
 
     # ------------------------------------------------------------------ shape

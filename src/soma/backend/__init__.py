@@ -62,7 +62,7 @@ def transpose2d(a):
     out = numpy.empty((cols, rows), dtype=a.dtype)
     block = 8 if (cols * a.itemsize) % 4096 == 0 else 256
     for i in range(0, rows, block):
-        out[:, i:i + block] = a[i:i + block].T
+        out[:, i : i + block] = a[i : i + block].T
     return out
 
 

@@ -101,7 +101,8 @@ def default_collate(batch: list):
         size = len(elem)
         if any(len(sample) != size for sample in batch):
             raise RuntimeError(
-                "default_collate: each element in the batch should be of equal size")
+                "default_collate: each element in the batch should be of equal size"
+            )
         return _rebuild(elem, [default_collate(list(field)) for field in zip(*batch)])
     raise TypeError(
         "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
@@ -134,4 +135,3 @@ def default_convert(data):
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
         return _rebuild(data, [default_convert(v) for v in data])
     return data
-

@@ -26,7 +26,8 @@ _xp = get_xp()
 def _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers):
     if not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(
-            f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
+            f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}"
+        )
     if isinstance(dataset, IterableDataset):
         if shuffle not in (None, False):
             raise ValueError(
@@ -35,7 +36,8 @@ def _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_la
             )
         if sampler is not None or batch_sampler is not None:
             raise ValueError(
-                "DataLoader with IterableDataset: sampler and batch_sampler must be None")
+                "DataLoader with IterableDataset: sampler and batch_sampler must be None"
+            )
     if sampler is not None and shuffle:
         raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
     exclusive = batch_size != 1 or shuffle or sampler is not None or drop_last
@@ -80,15 +82,31 @@ class DataLoader:
         2
     """
 
-    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None,
-                 sampler=None, batch_sampler=None, num_workers: int = 0,
-                 collate_fn: Callable | None = None, pin_memory: bool = False,
-                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
-                 multiprocessing_context=None, generator=None, *, prefetch_factor=None,
-                 persistent_workers: bool = False, pin_memory_device: str = "",
-                 in_order: bool = True, transform: Callable | None = None):
-        _check_options(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last,
-                       num_workers)
+    def __init__(
+        self,
+        dataset,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler=None,
+        batch_sampler=None,
+        num_workers: int = 0,
+        collate_fn: Callable | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn=None,
+        multiprocessing_context=None,
+        generator=None,
+        *,
+        prefetch_factor=None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
+        transform: Callable | None = None,
+    ):
+        _check_options(
+            dataset, batch_size, shuffle, sampler, batch_sampler, drop_last, num_workers
+        )
         self.dataset = dataset
         self.num_workers = num_workers
         self.generator = generator
@@ -97,8 +115,11 @@ class DataLoader:
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
         if sampler is None and not isinstance(dataset, IterableDataset):
-            sampler = (RandomSampler(dataset, generator=generator) if shuffle
-                       else SequentialSampler(dataset))
+            sampler = (
+                RandomSampler(dataset, generator=generator)
+                if shuffle
+                else SequentialSampler(dataset)
+            )
         if batch_sampler is not None:
             batch_size, drop_last = None, False  # as in PyTorch: the batch sampler decides
         elif batch_size is not None and sampler is not None:
@@ -108,7 +129,8 @@ class DataLoader:
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self._auto_collation = batch_sampler is not None or (
-            isinstance(dataset, IterableDataset) and batch_size is not None)
+            isinstance(dataset, IterableDataset) and batch_size is not None
+        )
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
@@ -184,7 +206,9 @@ class DataLoader:
                 return type(batch)(*fields)
             return type(batch)(fields) if isinstance(batch, tuple) else fields
         if isinstance(batch, dict):
-            raise TypeError("DataLoader: transform= needs batches that are arrays or "
-                            "(inputs, ...) sequences, got a dict; transform inside the "
-                            "dataset instead")
+            raise TypeError(
+                "DataLoader: transform= needs batches that are arrays or "
+                "(inputs, ...) sequences, got a dict; transform inside the "
+                "dataset instead"
+            )
         return self.transform(batch)

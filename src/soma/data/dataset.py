@@ -188,7 +188,8 @@ class ConcatDataset(Dataset):
         if index < 0:
             if -index > len(self):
                 raise IndexError(
-                    f"ConcatDataset: index {index} out of range for length {len(self)}")
+                    f"ConcatDataset: index {index} out of range for length {len(self)}"
+                )
             index = len(self) + index
         part = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[part - 1] if part > 0 else 0
@@ -229,7 +230,8 @@ def _fraction_lengths(n: int, fractions) -> list:
     for i, frac in enumerate(fractions):
         if frac < 0 or frac > 1:
             raise ValueError(
-                f"random_split: fraction at index {i} is not between 0 and 1, got {frac}")
+                f"random_split: fraction at index {i} is not between 0 and 1, got {frac}"
+            )
         lengths.append(math.floor(n * frac))
     for i in range(n - sum(lengths)):  # hand out the remainder round-robin
         lengths[i % len(lengths)] += 1
@@ -266,6 +268,6 @@ def random_split(dataset, lengths, generator=None) -> list:
     perm = _random.resolve(generator).permutation(n).tolist()
     subsets, offset = [], 0
     for length in lengths:
-        subsets.append(Subset(dataset, perm[offset:offset + length]))
+        subsets.append(Subset(dataset, perm[offset : offset + length]))
         offset += length
     return subsets

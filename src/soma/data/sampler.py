@@ -62,8 +62,13 @@ class RandomSampler(Sampler):
         [0, 1, 2, 3, 4]
     """
 
-    def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
-                 generator=None):
+    def __init__(
+        self,
+        data_source,
+        replacement: bool = False,
+        num_samples: int | None = None,
+        generator=None,
+    ):
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
@@ -139,7 +144,8 @@ class WeightedRandomSampler(Sampler):
         w = _xp.asarray(weights, dtype=_xp.float64).reshape(-1)
         if w.size == 0 or (w < 0).any() or not w.sum() > 0:
             raise ValueError(
-                "WeightedRandomSampler: weights must be non-negative with a positive sum")
+                "WeightedRandomSampler: weights must be non-negative with a positive sum"
+            )
         self.weights = w
         self.num_samples = num_samples
         self.replacement = replacement
@@ -176,7 +182,8 @@ class BatchSampler(Sampler):
     def __init__(self, sampler, batch_size: int, drop_last: bool):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(
-                f"BatchSampler: batch_size should be a positive integer, got {batch_size!r}")
+                f"BatchSampler: batch_size should be a positive integer, got {batch_size!r}"
+            )
         if not isinstance(drop_last, bool):
             raise ValueError(f"BatchSampler: drop_last should be a boolean, got {drop_last!r}")
         self.sampler = sampler
@@ -193,7 +200,7 @@ class BatchSampler(Sampler):
         order = epoch_indices()
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
-            yield order[start:start + self.batch_size]
+            yield order[start : start + self.batch_size]
 
     def _list_batches(self) -> Iterator[list]:
         batch = []

@@ -48,8 +48,10 @@ class Transform:
         is_tensor = isinstance(img, Tensor)
         x = img.array if is_tensor else _xp.asarray(img)
         if x.ndim not in (3, 4):
-            raise ValueError(f"{type(self).__name__}: expected an image (C, H, W) or a batch "
-                             f"(N, C, H, W), got shape {x.shape}")
+            raise ValueError(
+                f"{type(self).__name__}: expected an image (C, H, W) or a batch "
+                f"(N, C, H, W), got shape {x.shape}"
+            )
         y = self._batch(x if x.ndim == 4 else x[None], _random.resolve(self.generator))
         y = y if x.ndim == 4 else y[0]
         return Tensor._wrap(y) if is_tensor else y
@@ -133,15 +135,18 @@ class Normalize(Transform):
         self.inplace = inplace
         if any(s == 0 for s in self.std):
             raise ValueError(
-                f"Normalize: std evaluated to zero in {self.std}, leading to division by zero")
+                f"Normalize: std evaluated to zero in {self.std}, leading to division by zero"
+            )
 
     def _batch(self, x, rng):
         if x.dtype.kind != "f":
             raise TypeError(f"Normalize: expected a floating-point image, got {x.dtype}")
         channels = x.shape[1]
         if len(self.mean) not in (1, channels) or len(self.std) not in (1, channels):
-            raise ValueError(f"Normalize: {len(self.mean)} means / {len(self.std)} stds for "
-                             f"images with {channels} channels (shape {x.shape})")
+            raise ValueError(
+                f"Normalize: {len(self.mean)} means / {len(self.std)} stds for "
+                f"images with {channels} channels (shape {x.shape})"
+            )
         mean = _xp.asarray(self.mean, dtype=x.dtype).reshape(-1, 1, 1)
         std = _xp.asarray(self.std, dtype=x.dtype).reshape(-1, 1, 1)
         if self.inplace:
@@ -207,9 +212,10 @@ class CenterCrop(Transform):
         (h, w), (height, width) = self.size, x.shape[2:]
         if h > height or w > width:
             raise ValueError(
-                f"CenterCrop: crop {self.size} is larger than the images {x.shape[2:]}")
+                f"CenterCrop: crop {self.size} is larger than the images {x.shape[2:]}"
+            )
         top, left = int(round((height - h) / 2.0)), int(round((width - w) / 2.0))
-        return x[:, :, top:top + h, left:left + w].copy()
+        return x[:, :, top : top + h, left : left + w].copy()
 
 
 def _padding(padding) -> tuple:
@@ -222,7 +228,8 @@ def _padding(padding) -> tuple:
     if len(padding) == 4:  # (left, top, right, bottom)
         return padding[1], padding[3], padding[0], padding[2]
     raise ValueError(
-        f"RandomCrop: padding should be an int or a 2- or 4-sequence, got {padding!r}")
+        f"RandomCrop: padding should be an int or a 2- or 4-sequence, got {padding!r}"
+    )
 
 
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric")  # np.pad names = torchvision names
@@ -245,11 +252,20 @@ class RandomCrop(Transform):
         (5, 3, 2, 2)
     """
 
-    def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0,
-                 padding_mode: str = "constant", generator=None):
+    def __init__(
+        self,
+        size,
+        padding=None,
+        pad_if_needed: bool = False,
+        fill=0,
+        padding_mode: str = "constant",
+        generator=None,
+    ):
         if padding_mode not in _PAD_MODES:
-            raise ValueError(f"RandomCrop: padding_mode should be one of {list(_PAD_MODES)}, "
-                             f"got {padding_mode!r}")
+            raise ValueError(
+                f"RandomCrop: padding_mode should be one of {list(_PAD_MODES)}, "
+                f"got {padding_mode!r}"
+            )
         self.size = _pair(size, "RandomCrop")
         self.padding = padding
         self.pad_if_needed = pad_if_needed
@@ -274,8 +290,10 @@ class RandomCrop(Transform):
             x = self._pad(x, dh, dh, dw, dw)
         n, _, height, width = x.shape
         if h > height or w > width:
-            raise ValueError(f"RandomCrop: crop {self.size} is larger than the (padded) images "
-                             f"{(height, width)}")
+            raise ValueError(
+                f"RandomCrop: crop {self.size} is larger than the (padded) images "
+                f"{(height, width)}"
+            )
         top = rng.integers(0, height - h + 1, n)
         left = rng.integers(0, width - w + 1, n)
         windows = sliding_windows(x, (h, w), axis=(2, 3))  # (N, C, H-h+1, W-w+1, h, w), a view
@@ -334,10 +352,11 @@ def rotate(x, angles, fill: float = 0.0):
     flat = padded.reshape(-1)
     plane = (h + 2) * (w + 2)
     # flat index of each output pixel's top-left neighbour, per image and channel: (N, C, H·W)
-    corner = ((y0 + 1) * (w + 2) + x0 + 1).astype(_xp.int64)[:, None, :] \
-        + (_xp.arange(n * c) * plane).reshape(n, c, 1)
+    corner = ((y0 + 1) * (w + 2) + x0 + 1).astype(_xp.int64)[:, None, :] + (
+        _xp.arange(n * c) * plane
+    ).reshape(n, c, 1)
     top_left, top_right = flat.take(corner), flat[1:].take(corner)
-    bottom_left, bottom_right = flat[w + 2:].take(corner), flat[w + 3:].take(corner)
+    bottom_left, bottom_right = flat[w + 2 :].take(corner), flat[w + 3 :].take(corner)
     top = top_left + wx * (top_right - top_left)
     bottom = bottom_left + wx * (bottom_right - bottom_left)
     return (top + wy * (bottom - top)).reshape(n, c, h, w)

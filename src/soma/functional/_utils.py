@@ -26,7 +26,9 @@ def normalize_axis(dim, ndim, op="op"):
     """Turn a possibly negative ``dim`` into a NumPy axis in ``[0, ndim)``."""
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise IndexError(f"{op}: dimension {dim} is out of range for a tensor of {ndim} dimensions")
+        raise IndexError(
+            f"{op}: dimension {dim} is out of range for a tensor of {ndim} dimensions"
+        )
     return dim % n
 
 

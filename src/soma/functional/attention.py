@@ -31,7 +31,7 @@ class Attention(Function):
             if _xp.broadcast_shapes(s.shape, mask.shape) == s.shape:
                 s += mask
             else:
-                s = s + mask                           # the mask brings batch dimensions
+                s = s + mask  # the mask brings batch dimensions
         p = _softmax_(s, zero_empty_rows)
         keep = None
         if dropout_p > 0:
@@ -56,7 +56,7 @@ class Attention(Function):
             dw += gw
         gv = None
         if need_v and gy is not None:
-            gv = unbroadcast(weights.swapaxes(-1, -2) @ gy, v.shape)       # dv = wᵀ dy
+            gv = unbroadcast(weights.swapaxes(-1, -2) @ gy, v.shape)  # dv = wᵀ dy
         if keep is not None:
             dw *= keep * (1 / (1 - dropout_p))
         # softmax: ds = p ⊙ (dp - Σ_j dp_j p_j)
@@ -65,7 +65,7 @@ class Attention(Function):
         ds *= p
         gmask = unbroadcast(ds, mask_shape) if need_mask else None
         ds *= scale
-        gq = unbroadcast(ds @ k, q.shape) if need_q else None                 # dq = ds k
+        gq = unbroadcast(ds @ k, q.shape) if need_q else None  # dq = ds k
         gk = unbroadcast(ds.swapaxes(-1, -2) @ q, k.shape) if need_k else None  # dk = dsᵀ q
         return gq, gk, gv, gmask
 
@@ -74,7 +74,7 @@ def _softmax_(s, zero_empty_rows):
     """Softmax over the last axis, in place; a row masked out entirely gives zeros or NaN."""
     top = s.max(axis=-1, keepdims=True)
     if zero_empty_rows:
-        top[top == -_xp.inf] = 0                       # exp(-inf) = 0: the row sums to 0
+        top[top == -_xp.inf] = 0  # exp(-inf) = 0: the row sums to 0
     with _xp.errstate(invalid="ignore"):
         s -= top
         _xp.exp(s, out=s)
@@ -104,28 +104,49 @@ def _causal_mask(length, source, dtype):
     return Tensor._wrap(_xp.where(blocked, -_xp.inf, 0).astype(dtype))
 
 
-def attention(query, key, value, mask=None, *, scale, dropout_p=0.0, generator=None,
-              zero_empty_rows=True):
+def attention(
+    query, key, value, mask=None, *, scale, dropout_p=0.0, generator=None, zero_empty_rows=True
+):
     """The fused core: ``(output, weights)`` for an additive float ``mask`` (or None)."""
-    return Attention.apply(query, key, value, mask, scale=scale, dropout_p=dropout_p,
-                           generator=generator, zero_empty_rows=zero_empty_rows)
+    return Attention.apply(
+        query,
+        key,
+        value,
+        mask,
+        scale=scale,
+        dropout_p=dropout_p,
+        generator=generator,
+        zero_empty_rows=zero_empty_rows,
+    )
 
 
 def _check_qkv(query, key, value):
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
-        raise ValueError(f"scaled_dot_product_attention: query, key and value need at least 2 "
-                         f"dimensions, got {shape_str(query.shape)}, {shape_str(key.shape)}, "
-                         f"{shape_str(value.shape)}")
+        raise ValueError(
+            f"scaled_dot_product_attention: query, key and value need at least 2 "
+            f"dimensions, got {shape_str(query.shape)}, {shape_str(key.shape)}, "
+            f"{shape_str(value.shape)}"
+        )
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise ValueError(
             f"scaled_dot_product_attention: query {shape_str(query.shape)}, key "
             f"{shape_str(key.shape)} and value {shape_str(value.shape)} do not fit: query and "
-            f"key need the same last dimension, key and value the same sequence length")
+            f"key need the same last dimension, key and value the same sequence length"
+        )
 
 
-def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
-                                 dropout_p: float = 0.0, is_causal: bool = False, scale=None,
-                                 enable_gqa: bool = False, *, generator=None) -> Tensor:
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale=None,
+    enable_gqa: bool = False,
+    *,
+    generator=None,
+) -> Tensor:
     """softmax(Q Kᵀ / √E + mask) V, with PyTorch's mask conventions.
 
     Args:
@@ -149,8 +170,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     """
     _check_qkv(query, key, value)
     if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, "
-                         "not both")
+        raise ValueError(
+            "scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both"
+        )
     if is_causal:
         mask = _causal_mask(query.shape[-2], key.shape[-2], query.dtype)
     else:
@@ -158,8 +180,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     if enable_gqa and query.ndim >= 3 and query.shape[-3] != key.shape[-3]:
         return _grouped(query, key, value, mask, scale, dropout_p, generator)
-    return attention(query, key, value, mask, scale=scale, dropout_p=dropout_p,
-                     generator=generator)[0]
+    return attention(
+        query, key, value, mask, scale=scale, dropout_p=dropout_p, generator=generator
+    )[0]
 
 
 def _grouped(query, key, value, mask, scale, dropout_p, generator):
@@ -168,8 +191,10 @@ def _grouped(query, key, value, mask, scale, dropout_p, generator):
 
     heads, kv_heads = query.shape[-3], key.shape[-3]
     if heads % kv_heads:
-        raise ValueError(f"scaled_dot_product_attention: {heads} query heads are not a multiple "
-                         f"of {kv_heads} key/value heads")
+        raise ValueError(
+            f"scaled_dot_product_attention: {heads} query heads are not a multiple "
+            f"of {kv_heads} key/value heads"
+        )
     lead, group = tuple(query.shape[:-3]), heads // kv_heads
     q = reshape(query, lead + (kv_heads, group) + tuple(query.shape[-2:]))
     k, v = unsqueeze(key, -3), unsqueeze(value, -3)
@@ -190,8 +215,11 @@ def _project(query, key, value, w, b, separate):
     embed = query.shape[-1]
     if separate is not None:
         bq, bk, bv = (None,) * 3 if b is None else chunk(b, 3)
-        return linear(query, separate[0], bq), linear(key, separate[1], bk), \
-            linear(value, separate[2], bv)
+        return (
+            linear(query, separate[0], bq),
+            linear(key, separate[1], bk),
+            linear(value, separate[2], bv),
+        )
     if query is key and key is value:
         return chunk(linear(query, w, b), 3, -1)
     bq, bkv = (None, None) if b is None else (b[:embed], b[embed:])
@@ -200,7 +228,7 @@ def _project(query, key, value, w, b, separate):
         k, v = chunk(linear(key, w[embed:], bkv), 2, -1)
         return q, k, v
     bk, bv = (None, None) if b is None else (bkv[:embed], bkv[embed:])
-    return q, linear(key, w[embed:2 * embed], bk), linear(value, w[2 * embed:], bv)
+    return q, linear(key, w[embed : 2 * embed], bk), linear(value, w[2 * embed :], bv)
 
 
 def _heads(x, batch, heads):
@@ -223,14 +251,18 @@ def _merged_mask(attn_mask, key_padding_mask, batch, heads, length, source, dtyp
         elif tuple(mask.shape) == (batch * heads, length, source):
             mask = reshape(mask, (batch, heads, length, source))
         else:
-            raise ValueError(f"{op}: attn_mask of shape {shape_str(mask.shape)} does not match "
-                             f"(L, S) = {(length, source)} or (N·num_heads, L, S) = "
-                             f"{(batch * heads, length, source)}")
+            raise ValueError(
+                f"{op}: attn_mask of shape {shape_str(mask.shape)} does not match "
+                f"(L, S) = {(length, source)} or (N·num_heads, L, S) = "
+                f"{(batch * heads, length, source)}"
+            )
     padding = _additive_mask(key_padding_mask, dtype, op, False)
     if padding is not None:
         if tuple(padding.shape) != (batch, source):
-            raise ValueError(f"{op}: key_padding_mask of shape {shape_str(padding.shape)} does "
-                             f"not match (N, S) = {(batch, source)}")
+            raise ValueError(
+                f"{op}: key_padding_mask of shape {shape_str(padding.shape)} does "
+                f"not match (N, S) = {(batch, source)}"
+            )
         padding = reshape(padding, (batch, 1, 1, source))
         mask = padding if mask is None else add(mask, padding)
     return mask
@@ -276,32 +308,61 @@ def _append_zero_attn(k, v):
 
 def _check_embed(op, query, key, value, embed_dim, num_heads, separate):
     if query.ndim not in (2, 3) or query.shape[-1] != embed_dim:
-        raise ValueError(f"{op}: expected query with {embed_dim} features (embed_dim) in its last "
-                         f"dimension, got shape {shape_str(query.shape)}")
+        raise ValueError(
+            f"{op}: expected query with {embed_dim} features (embed_dim) in its last "
+            f"dimension, got shape {shape_str(query.shape)}"
+        )
     if key.ndim != query.ndim or value.ndim != query.ndim or key.shape[:-1] != value.shape[:-1]:
-        raise ValueError(f"{op}: query {shape_str(query.shape)}, key {shape_str(key.shape)} and "
-                         f"value {shape_str(value.shape)} do not fit (key and value need the same "
-                         f"sequence length and batch)")
+        raise ValueError(
+            f"{op}: query {shape_str(query.shape)}, key {shape_str(key.shape)} and "
+            f"value {shape_str(value.shape)} do not fit (key and value need the same "
+            f"sequence length and batch)"
+        )
     if query.ndim == 3 and key.shape[1] != query.shape[1]:
-        raise ValueError(f"{op}: query {shape_str(query.shape)} and key {shape_str(key.shape)} "
-                         f"have different batch sizes")
+        raise ValueError(
+            f"{op}: query {shape_str(query.shape)} and key {shape_str(key.shape)} "
+            f"have different batch sizes"
+        )
     if embed_dim % num_heads:
         raise ValueError(f"{op}: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
     kdim = separate[1].shape[1] if separate is not None else embed_dim
     vdim = separate[2].shape[1] if separate is not None else embed_dim
     if key.shape[-1] != kdim or value.shape[-1] != vdim:
-        raise ValueError(f"{op}: key {shape_str(key.shape)} and value {shape_str(value.shape)} "
-                         f"do not match kdim={kdim} and vdim={vdim}")
+        raise ValueError(
+            f"{op}: key {shape_str(key.shape)} and value {shape_str(value.shape)} "
+            f"do not match kdim={kdim} and vdim={vdim}"
+        )
 
 
 def multi_head_attention_forward(
-        query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
-        in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn: bool, dropout_p: float,
-        out_proj_weight: Tensor, out_proj_bias, training: bool = True, key_padding_mask=None,
-        need_weights: bool = True, attn_mask=None, use_separate_proj_weight: bool = False,
-        q_proj_weight=None, k_proj_weight=None, v_proj_weight=None, static_k=None,
-        static_v=None, average_attn_weights: bool = True, is_causal: bool = False,
-        *, generator=None):
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    embed_dim_to_check: int,
+    num_heads: int,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn: bool,
+    dropout_p: float,
+    out_proj_weight: Tensor,
+    out_proj_bias,
+    training: bool = True,
+    key_padding_mask=None,
+    need_weights: bool = True,
+    attn_mask=None,
+    use_separate_proj_weight: bool = False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights: bool = True,
+    is_causal: bool = False,
+    *,
+    generator=None,
+):
     """Multi-head attention with PyTorch's argument list and sequence-first layout.
 
     Args:
@@ -324,8 +385,9 @@ def multi_head_attention_forward(
     separate = (q_proj_weight, k_proj_weight, v_proj_weight) if use_separate_proj_weight else None
     _check_embed(op, query, key, value, embed_dim_to_check, num_heads, separate)
     if is_causal and attn_mask is None:
-        raise ValueError(f"{op}: is_causal is a hint that attn_mask is the causal mask; pass "
-                         f"attn_mask too")
+        raise ValueError(
+            f"{op}: is_causal is a hint that attn_mask is the causal mask; pass attn_mask too"
+        )
     unbatched = query.ndim == 2
     if unbatched:
         query, key, value = _same_objects(lambda t: unsqueeze(t, 1), query, key, value)
@@ -333,23 +395,35 @@ def multi_head_attention_forward(
             key_padding_mask = unsqueeze(as_tensor(key_padding_mask), 0)
     length, batch, embed = query.shape
     source = key.shape[0] if static_k is None else static_k.shape[1]
-    mask = _merged_mask(attn_mask, key_padding_mask, batch, num_heads, length, source,
-                        query.dtype)
+    mask = _merged_mask(attn_mask, key_padding_mask, batch, num_heads, length, source, query.dtype)
     q, k, v = _project(query, key, value, in_proj_weight, in_proj_bias, separate)
     if bias_k is not None:
         k, v = _append_bias_kv(k, v, bias_k, bias_v)
         mask = _pad_source(mask, 1)
     q = _heads(q, batch, num_heads)
-    k = _heads(k, batch, num_heads) if static_k is None else \
-        reshape(static_k, (batch, num_heads) + tuple(static_k.shape[1:]))
-    v = _heads(v, batch, num_heads) if static_v is None else \
-        reshape(static_v, (batch, num_heads) + tuple(static_v.shape[1:]))
+    k = (
+        _heads(k, batch, num_heads)
+        if static_k is None
+        else reshape(static_k, (batch, num_heads) + tuple(static_k.shape[1:]))
+    )
+    v = (
+        _heads(v, batch, num_heads)
+        if static_v is None
+        else reshape(static_v, (batch, num_heads) + tuple(static_v.shape[1:]))
+    )
     if add_zero_attn:
         k, v = _append_zero_attn(k, v)
         mask = _pad_source(mask, 1)
-    y, weights = attention(q, k, v, mask, scale=1 / math.sqrt(embed // num_heads),
-                           dropout_p=dropout_p if training else 0.0, generator=generator,
-                           zero_empty_rows=not need_weights)
+    y, weights = attention(
+        q,
+        k,
+        v,
+        mask,
+        scale=1 / math.sqrt(embed // num_heads),
+        dropout_p=dropout_p if training else 0.0,
+        generator=generator,
+        zero_empty_rows=not need_weights,
+    )
     y = reshape(permute(y, (2, 0, 1, 3)), (length, batch, embed))
     out = linear(y, out_proj_weight, out_proj_bias)
     if not need_weights:

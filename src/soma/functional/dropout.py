@@ -118,8 +118,9 @@ def _feature_shape(x):
 def _feature(op, x, p, training, inplace, generator, unbatched):
     """Drop whole channels of (N, C, *) input, or of (C, *) input when ``unbatched``."""
     if x.ndim < 2:
-        raise ValueError(f"{op}: expected an input with a channel dimension, got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"{op}: expected an input with a channel dimension, got shape {tuple(x.shape)}"
+        )
     if unbatched:
         shape = (x.shape[0],) + (1,) * (x.ndim - 1)
     else:
@@ -137,8 +138,10 @@ def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
         True
     """
     if input.ndim not in (2, 3):
-        raise ValueError(f"dropout1d: expected a 2D (C, L) or 3D (N, C, L) input, got shape "
-                         f"{tuple(input.shape)}")
+        raise ValueError(
+            f"dropout1d: expected a 2D (C, L) or 3D (N, C, L) input, got shape "
+            f"{tuple(input.shape)}"
+        )
     return _feature("dropout1d", input, p, training, inplace, generator, input.ndim == 2)
 
 
@@ -155,12 +158,17 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
         True
     """
     if input.ndim not in (3, 4):
-        warnings.warn(f"dropout2d: received a {input.ndim}-D input; dropout2d expects 4D "
-                      f"(N, C, H, W) input; use dropout for element-wise masks", stacklevel=2)
+        warnings.warn(
+            f"dropout2d: received a {input.ndim}-D input; dropout2d expects 4D "
+            f"(N, C, H, W) input; use dropout for element-wise masks",
+            stacklevel=2,
+        )
     if input.ndim == 3:
-        warnings.warn("dropout2d: received a 3D input and assuming channel-wise 1D dropout "
-                      "(input as (N, C, L)); use dropout1d for that, or pass 4D input",
-                      stacklevel=2)
+        warnings.warn(
+            "dropout2d: received a 3D input and assuming channel-wise 1D dropout "
+            "(input as (N, C, L)); use dropout1d for that, or pass 4D input",
+            stacklevel=2,
+        )
     return _feature("dropout2d", input, p, training, inplace, generator, False)
 
 
@@ -176,8 +184,11 @@ def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
         True
     """
     if input.ndim not in (4, 5):
-        warnings.warn(f"dropout3d: received a {input.ndim}-D input; dropout3d expects 5D "
-                      f"(N, C, D, H, W) or 4D (C, D, H, W) input", stacklevel=2)
+        warnings.warn(
+            f"dropout3d: received a {input.ndim}-D input; dropout3d expects 5D "
+            f"(N, C, D, H, W) or 4D (C, D, H, W) input",
+            stacklevel=2,
+        )
     return _feature("dropout3d", input, p, training, inplace, generator, input.ndim != 5)
 
 
@@ -188,7 +199,7 @@ def _alpha(x, p, training, mask_shape, generator):
     if p == 1:
         return x * 0.0
     keep = keep_mask(mask_shape, p, generator)
-    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
+    a = 1.0 / math.sqrt((_SELU_SATURATION**2 * p + 1) * (1 - p))
     # kept: a·x + a·s·p;  dropped: a·(−s) + a·s·p   (s = SELU's saturation magnitude)
     coef = keep * a
     shift = (keep - 1.0) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p

@@ -137,7 +137,9 @@ def div(a, b, *, rounding_mode=None):
         return floor_divide(a, b)
     if rounding_mode == "trunc":
         q = div(a, b)
-        return Tensor._wrap(_xp.trunc(q.array).astype(q.dtype if _is_float_op(a, b) else _int_dtype(a, b)))
+        return Tensor._wrap(
+            _xp.trunc(q.array).astype(q.dtype if _is_float_op(a, b) else _int_dtype(a, b))
+        )
     a, b = binary_operands(a, b)
     if not _is_float_op(a, b):
         a = cast(as_tensor(a), _default_float())

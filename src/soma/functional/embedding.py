@@ -75,9 +75,15 @@ def _renorm_rows_(weight, ids, max_norm, norm_type):
     table[rows[over]] *= scale[:, None].astype(table.dtype)
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx=None, max_norm=None,
-              norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-              sparse: bool = False) -> Tensor:
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx=None,
+    max_norm=None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of ``weight`` picked by the integer ids in ``input``.
 
     Args:
@@ -97,18 +103,22 @@ def embedding(input: Tensor, weight: Tensor, padding_idx=None, max_norm=None,
         [[4.0, 5.0], [0.0, 1.0]]
     """
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
-                         f"shape {shape_str(weight.shape)}")
+        raise ValueError(
+            f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+            f"shape {shape_str(weight.shape)}"
+        )
     if sparse:
-        raise NotImplementedError("embedding: sparse gradients are not supported; use "
-                                  "sparse=False")
+        raise NotImplementedError(
+            "embedding: sparse gradients are not supported; use sparse=False"
+        )
     rows = weight.shape[0]
     ids = _check_ids("embedding", input, rows)
     padding_idx = _padding_row("embedding", padding_idx, rows)
     if max_norm is not None:
         _renorm_rows_(weight, ids, max_norm, norm_type)
-    return Embedding.apply(weight, ids.array, padding_idx=padding_idx,
-                           scale_grad_by_freq=scale_grad_by_freq)
+    return Embedding.apply(
+        weight, ids.array, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
+    )
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -140,31 +150,47 @@ def _bags(op, ids, offsets, include_last_offset):
     """Bags as a padded (bags, longest) grid: positions into ``ids`` and a validity mask."""
     if ids.ndim == 2:
         if offsets is not None:
-            raise ValueError(f"{op}: offsets must be None when input is 2-D (one bag per row), "
-                             f"got input of shape {shape_str(ids.shape)}")
+            raise ValueError(
+                f"{op}: offsets must be None when input is 2-D (one bag per row), "
+                f"got input of shape {shape_str(ids.shape)}"
+            )
         bags, length = ids.shape
         return _xp.arange(bags * length).reshape(bags, length), _xp.ones(ids.shape, dtype=bool)
     if ids.ndim != 1 or offsets is None:
         given = "no offsets" if offsets is None else "offsets"
-        raise ValueError(f"{op}: expected 2-D input, or 1-D input with offsets; got input of "
-                         f"shape {shape_str(ids.shape)} and {given}")
-    starts = _xp.asarray(offsets.array if isinstance(offsets, Tensor) else offsets,
-                         dtype=_xp.int64).reshape(-1)
+        raise ValueError(
+            f"{op}: expected 2-D input, or 1-D input with offsets; got input of "
+            f"shape {shape_str(ids.shape)} and {given}"
+        )
+    starts = _xp.asarray(
+        offsets.array if isinstance(offsets, Tensor) else offsets, dtype=_xp.int64
+    ).reshape(-1)
     ends = starts[1:] if include_last_offset else _xp.append(starts[1:], ids.shape[0])
     starts = starts[:-1] if include_last_offset else starts
     if len(starts) and (starts[0] != 0 or _xp.any(ends < starts) or ends[-1] > ids.shape[0]):
-        raise ValueError(f"{op}: offsets {starts.tolist()} must start at 0 and be non-decreasing "
-                         f"within the {ids.shape[0]} ids")
+        raise ValueError(
+            f"{op}: offsets {starts.tolist()} must start at 0 and be non-decreasing "
+            f"within the {ids.shape[0]} ids"
+        )
     longest = int((ends - starts).max()) if len(starts) else 0
     positions = starts[:, None] + _xp.arange(longest)
     valid = positions < ends[:, None]
     return _xp.where(valid, positions, 0), valid
 
 
-def embedding_bag(input: Tensor, weight: Tensor, offsets=None, max_norm=None,
-                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
-                  sparse: bool = False, per_sample_weights=None,
-                  include_last_offset: bool = False, padding_idx=None) -> Tensor:
+def embedding_bag(
+    input: Tensor,
+    weight: Tensor,
+    offsets=None,
+    max_norm=None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    mode: str = "mean",
+    sparse: bool = False,
+    per_sample_weights=None,
+    include_last_offset: bool = False,
+    padding_idx=None,
+) -> Tensor:
     """Sum, mean or max of the embeddings of each bag of ids, without materialising per-id rows
     outside the bags.
 

@@ -9,6 +9,7 @@ from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroad
 
 _xp = get_xp()
 
+
 # ---------------------------------------------------------------------------- indexing
 def _to_index(index):
     """Tensors inside an index become arrays; report whether the index is 'advanced'."""
@@ -54,7 +55,9 @@ def getitem(x, index):
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:
-        raise IndexError(f"index {index} is invalid for a tensor of shape {shape_str(x.shape)}: {e}") from None
+        raise IndexError(
+            f"index {index} is invalid for a tensor of shape {shape_str(x.shape)}: {e}"
+        ) from None
 
 
 class IndexPut(Function):
@@ -111,7 +114,9 @@ class Gather(Function):
         ctx.x_shape, ctx.axis = x.shape, axis
         ctx.save(index)
         # NOTE: the index may be smaller than x along the other axes: only that corner is read
-        ctx.corner = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
+        ctx.corner = tuple(
+            slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape)
+        )
         return _xp.take_along_axis(x[ctx.corner], index, axis=axis)
 
     @staticmethod

@@ -46,8 +46,10 @@ def matmul(a, b):
     """
     a, b = binary_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
-                         f"{shape_str(a.shape)} and {shape_str(b.shape)}")
+        raise ValueError(
+            f"matmul: both arguments need at least 1 dimension, got shapes "
+            f"{shape_str(a.shape)} and {shape_str(b.shape)}"
+        )
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
@@ -73,7 +75,9 @@ def matmul(a, b):
 def mm(a, b):
     """Product of two matrices."""
     if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"mm: expects two 2-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}")
+        raise ValueError(
+            f"mm: expects two 2-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
+        )
     return matmul(a, b)
 
 
@@ -89,7 +93,9 @@ def bmm(a, b):
 def dot(a, b):
     """Inner product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"dot: expects 1-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}")
+        raise ValueError(
+            f"dot: expects 1-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
+        )
     return matmul(a, b)
 
 
@@ -174,7 +180,9 @@ class Einsum(Function):
             present = set(ctx.output).union(*others) if others else set(ctx.output)
             missing = [c for c in spec if c not in present]
             target = "".join(c for c in spec if c not in missing)
-            g = _xp.einsum(",".join([ctx.output, *others]) + "->" + target, gy, *arrays, optimize=True)
+            g = _xp.einsum(
+                ",".join([ctx.output, *others]) + "->" + target, gy, *arrays, optimize=True
+            )
             if missing:
                 g = _xp.broadcast_to(
                     _xp.expand_dims(g, [spec.index(c) for c in missing]), ops[i].shape

@@ -25,12 +25,15 @@ class ConstantPad(Function):
     @staticmethod
     def forward(ctx, x, *, pads, value):
         lead = x.ndim - len(pads)
-        out_shape = x.shape[:lead] + tuple(s + lo + hi for s, (lo, hi) in
-                                           zip(x.shape[lead:], pads))
-        src = (slice(None),) * lead + tuple(slice(max(-lo, 0), s - max(-hi, 0))
-                                            for s, (lo, hi) in zip(x.shape[lead:], pads))
-        dst = (slice(None),) * lead + tuple(slice(max(lo, 0), o - max(hi, 0))
-                                            for o, (lo, hi) in zip(out_shape[lead:], pads))
+        out_shape = x.shape[:lead] + tuple(
+            s + lo + hi for s, (lo, hi) in zip(x.shape[lead:], pads)
+        )
+        src = (slice(None),) * lead + tuple(
+            slice(max(-lo, 0), s - max(-hi, 0)) for s, (lo, hi) in zip(x.shape[lead:], pads)
+        )
+        dst = (slice(None),) * lead + tuple(
+            slice(max(lo, 0), o - max(hi, 0)) for o, (lo, hi) in zip(out_shape[lead:], pads)
+        )
         y = _xp.full(out_shape, value, dtype=x.dtype)
         y[dst] = x[src]
         ctx.src, ctx.dst, ctx.x_shape = src, dst, x.shape
@@ -39,8 +42,11 @@ class ConstantPad(Function):
     @staticmethod
     def backward(ctx, gy):
         # ∂x = gy at the copied positions; cropped entries get no gradient
-        if all(s.start == 0 and s.stop == n for s, n in zip(ctx.src, ctx.x_shape)
-               if s.start is not None):
+        if all(
+            s.start == 0 and s.stop == n
+            for s, n in zip(ctx.src, ctx.x_shape)
+            if s.start is not None
+        ):
             return gy[ctx.dst]
         gx = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
         gx[ctx.src] = gy[ctx.dst]
@@ -92,11 +98,17 @@ def _check_mode_amounts(mode, shape, pads):
     lead = len(shape) - len(pads)
     for dim, (n, (lo, hi)) in enumerate(zip(shape[lead:], pads), start=lead):
         kept = n - max(-lo, 0) - max(-hi, 0)
-        too_big = {"reflect": max(lo, hi) >= n, "replicate": n == 0 and (lo > 0 or hi > 0),
-                   "circular": max(lo, hi) > kept}[mode]
+        too_big = {
+            "reflect": max(lo, hi) >= n,
+            "replicate": n == 0 and (lo > 0 or hi > 0),
+            "circular": max(lo, hi) > kept,
+        }[mode]
         if too_big:
-            rule = {"reflect": "smaller than", "replicate": "used with a non-empty",
-                    "circular": "at most"}[mode]
+            rule = {
+                "reflect": "smaller than",
+                "replicate": "used with a non-empty",
+                "circular": "at most",
+            }[mode]
             raise ValueError(
                 f"pad: {mode} padding ({lo}, {hi}) of dimension {dim} must be {rule} that "
                 f"dimension's size {n} (input of shape {shape_str(shape)})"
@@ -107,13 +119,17 @@ def _pairs(x, pad, mode):
     """(before, after) per padded dimension, first padded dimension first."""
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
-        raise ValueError(f"pad: the padding must have an even length (pairs of before, after), "
-                         f"got {pad}")
+        raise ValueError(
+            f"pad: the padding must have an even length (pairs of before, after), got {pad}"
+        )
     if len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: {len(pad)} padding values pad {len(pad) // 2} dimensions, but "
-                         f"the input has shape {shape_str(x.shape)}")
-    if mode != "constant" and (len(pad) not in (2, 4, 6) or
-                               x.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2)):
+        raise ValueError(
+            f"pad: {len(pad)} padding values pad {len(pad) // 2} dimensions, but "
+            f"the input has shape {shape_str(x.shape)}"
+        )
+    if mode != "constant" and (
+        len(pad) not in (2, 4, 6) or x.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2)
+    ):
         k = len(pad) // 2
         raise ValueError(
             f"pad: {mode} padding of the last {k} dimension(s) needs a {k + 1}-D or {k + 2}-D "
@@ -151,8 +167,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     lead = input.ndim - len(pairs)
     out = tuple(s + lo + hi for s, (lo, hi) in zip(input.shape[lead:], pairs))
     if any(o < 0 for o in out):
-        raise ValueError(f"pad: padding {tuple(pad)} leaves a negative size {out} for input of "
-                         f"shape {shape_str(input.shape)}")
+        raise ValueError(
+            f"pad: padding {tuple(pad)} leaves a negative size {out} for input of "
+            f"shape {shape_str(input.shape)}"
+        )
     if mode == "constant":
         return ConstantPad.apply(input, pads=pairs, value=0 if value is None else value)
     _check_mode_amounts(mode, tuple(input.shape), pairs)

@@ -211,18 +211,26 @@ def argmax(x, dim=None, keepdim=False):
     """Index of the first largest value (over the flattened tensor when ``dim`` is None)."""
     if dim is None:
         out = _xp.argmax(_nan_first(x.array, True))
-        return Tensor._wrap(_xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ()))
+        return Tensor._wrap(
+            _xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ())
+        )
     axis = normalize_axis(dim, x.array.ndim, "argmax")
-    return Tensor._wrap(_xp.argmax(_nan_first(x.array, True), axis=axis, keepdims=keepdim).astype(_xp.int64))
+    return Tensor._wrap(
+        _xp.argmax(_nan_first(x.array, True), axis=axis, keepdims=keepdim).astype(_xp.int64)
+    )
 
 
 def argmin(x, dim=None, keepdim=False):
     """Index of the first smallest value (over the flattened tensor when ``dim`` is None)."""
     if dim is None:
         out = _xp.argmin(_nan_first(x.array, False))
-        return Tensor._wrap(_xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ()))
+        return Tensor._wrap(
+            _xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ())
+        )
     axis = normalize_axis(dim, x.array.ndim, "argmin")
-    return Tensor._wrap(_xp.argmin(_nan_first(x.array, False), axis=axis, keepdims=keepdim).astype(_xp.int64))
+    return Tensor._wrap(
+        _xp.argmin(_nan_first(x.array, False), axis=axis, keepdims=keepdim).astype(_xp.int64)
+    )
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -255,7 +263,9 @@ def _correction(unbiased, correction):
 
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``; unbiased (Bessel's correction, n − 1) unless told otherwise."""
-    if isinstance(unbiased, (tuple, list)) or (isinstance(unbiased, int) and not isinstance(unbiased, bool)):
+    if isinstance(unbiased, (tuple, list)) or (
+        isinstance(unbiased, int) and not isinstance(unbiased, bool)
+    ):
         raise TypeError("var(): pass dims as dim=, unbiased must be a bool")
     x = _float(x)
     axes = normalize_axes(dim, x.array.ndim, "var")

@@ -78,11 +78,13 @@ def linear_matrix(n_in, n_out, scale_factor, align_corners, dtype):
 
 def _cubic_weights(t, a=-0.75):
     """Keys' cubic convolution weights for the 4 taps at offsets −1, 0, 1, 2 (A = −0.75)."""
+
     def near(s):  # |s| ≤ 1
         return ((a + 2) * s - (a + 3)) * s * s + 1
 
     def far(s):  # 1 < |s| < 2
         return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
@@ -112,7 +114,7 @@ class Nearest(Function):
             if idx is not None:
                 y = y.take(idx, axis=x.ndim - d + i)
         ctx.indices = indices
-        ctx.in_sizes = x.shape[x.ndim - d:]
+        ctx.in_sizes = x.shape[x.ndim - d :]
         return y
 
     @staticmethod
@@ -147,12 +149,15 @@ def _output_geometry(x, d, size, scale_factor, recompute_scale_factor, mode):
         raise ValueError("interpolate: only one of size or scale_factor should be defined")
     if size is not None:
         if recompute_scale_factor:
-            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an "
-                             "explicit size")
+            raise ValueError(
+                "interpolate: recompute_scale_factor is not meaningful with an explicit size"
+            )
         size = tuple(size) if isinstance(size, (tuple, list)) else (size,) * d
         if len(size) != d:
-            raise ValueError(f"interpolate: input with spatial size {spatial} needs a size of "
-                             f"{d} elements, got {size}")
+            raise ValueError(
+                f"interpolate: input with spatial size {spatial} needs a size of "
+                f"{d} elements, got {size}"
+            )
         return tuple(int(s) for s in size), (None,) * d
     if scale_factor is None:
         raise ValueError("interpolate: either size or scale_factor should be defined")
@@ -161,8 +166,10 @@ def _output_geometry(x, d, size, scale_factor, recompute_scale_factor, mode):
     else:
         scales = (scale_factor,) * d
     if len(scales) != d:
-        raise ValueError(f"interpolate: input with spatial size {spatial} needs a scale_factor "
-                         f"of {d} elements, got {scales}")
+        raise ValueError(
+            f"interpolate: input with spatial size {spatial} needs a scale_factor "
+            f"of {d} elements, got {scales}"
+        )
     out = tuple(int(math.floor(n * float(s))) for n, s in zip(spatial, scales))
     if recompute_scale_factor or mode == "area":
         scales = (None,) * d
@@ -172,23 +179,38 @@ def _output_geometry(x, d, size, scale_factor, recompute_scale_factor, mode):
 def _check_mode(x, mode, align_corners):
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
-            raise ValueError("interpolate: align_corners can only be set with the interpolating "
-                             "modes linear | bilinear | bicubic | trilinear")
+            raise ValueError(
+                "interpolate: align_corners can only be set with the interpolating "
+                "modes linear | bilinear | bicubic | trilinear"
+            )
     elif mode not in _MODE_DIMS:
-        raise ValueError(f"interpolate: unknown mode '{mode}' (nearest | nearest-exact | area | "
-                         f"linear | bilinear | bicubic | trilinear)")
+        raise ValueError(
+            f"interpolate: unknown mode '{mode}' (nearest | nearest-exact | area | "
+            f"linear | bilinear | bicubic | trilinear)"
+        )
     if x.ndim not in (3, 4, 5):
-        raise ValueError(f"interpolate: expected 3D, 4D or 5D input (N, C, *spatial), got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"interpolate: expected 3D, 4D or 5D input (N, C, *spatial), got shape "
+            f"{tuple(x.shape)}"
+        )
     if mode not in ("nearest", "nearest-exact") and x.dtype.kind != "f":
         raise TypeError(f"interpolate: mode '{mode}' needs a floating-point input, got {x.dtype}")
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != x.ndim - 2:
-        raise ValueError(f"interpolate: mode '{mode}' needs {_MODE_DIMS[mode] + 2}D input, got "
-                         f"shape {tuple(x.shape)}")
+        raise ValueError(
+            f"interpolate: mode '{mode}' needs {_MODE_DIMS[mode] + 2}D input, got "
+            f"shape {tuple(x.shape)}"
+        )
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
     """Resize the spatial dimensions of a batch (up- or down-sampling).
 
     Args:
@@ -224,16 +246,20 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return _adaptive_avg("interpolate", d, input, out)
     if mode in ("nearest", "nearest-exact"):
         shortcuts = mode == "nearest" and d == 2
-        indices = tuple(None if n == o and (shortcuts or s in (None, 1.0)) and mode == "nearest"
-                        else nearest_index(n, o, s, mode == "nearest-exact", shortcuts)
-                        for n, o, s in zip(spatial, out, scales))
+        indices = tuple(
+            None
+            if n == o and (shortcuts or s in (None, 1.0)) and mode == "nearest"
+            else nearest_index(n, o, s, mode == "nearest-exact", shortcuts)
+            for n, o, s in zip(spatial, out, scales)
+        )
         return Nearest.apply(input, indices=indices)
     build = cubic_matrix if mode == "bicubic" else linear_matrix
     dtype = _xp.dtype(input.dtype)
     # NOTE: like PyTorch, equal sizes copy the input whatever the scale factor says
-    matrices = tuple(None if n == o and mode != "bicubic" else
-                     build(n, o, s, bool(align_corners), dtype)
-                     for n, o, s in zip(spatial, out, scales))
+    matrices = tuple(
+        None if n == o and mode != "bicubic" else build(n, o, s, bool(align_corners), dtype)
+        for n, o, s in zip(spatial, out, scales)
+    )
     return Separable.apply(input, matrices=matrices)
 
 
@@ -266,8 +292,10 @@ def pixel_shuffle(input, upscale_factor):
     """
     r = int(upscale_factor)
     if input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
-        raise ValueError(f"pixel_shuffle: expected input of shape (*, C·r², H, W) with r = "
-                         f"{upscale_factor}, got {tuple(input.shape)}")
+        raise ValueError(
+            f"pixel_shuffle: expected input of shape (*, C·r², H, W) with r = "
+            f"{upscale_factor}, got {tuple(input.shape)}"
+        )
     *lead, c, h, w = input.shape
     lead = tuple(lead)
     x = input.reshape(lead + (c // (r * r), r, r, h, w))
@@ -286,8 +314,10 @@ def pixel_unshuffle(input, downscale_factor):
     """
     r = int(downscale_factor)
     if input.ndim < 3 or r < 1 or input.shape[-1] % r or input.shape[-2] % r:
-        raise ValueError(f"pixel_unshuffle: expected input of shape (*, C, H·r, W·r) with r = "
-                         f"{downscale_factor}, got {tuple(input.shape)}")
+        raise ValueError(
+            f"pixel_unshuffle: expected input of shape (*, C, H·r, W·r) with r = "
+            f"{downscale_factor}, got {tuple(input.shape)}"
+        )
     *lead, c, h, w = input.shape
     lead = tuple(lead)
     x = input.reshape(lead + (c, h // r, r, w // r, r))

@@ -41,7 +41,7 @@ def _resolve_shape(x, shape, op):
                 f"{op}: shape {shape_str(shape)} is invalid for input of shape "
                 f"{shape_str(x.shape)} ({size} elements)"
             )
-        shape = shape[: free[0]] + (size // known,) + shape[free[0] + 1:]
+        shape = shape[: free[0]] + (size // known,) + shape[free[0] + 1 :]
     elif known != size:
         raise ValueError(
             f"{op}: shape {shape_str(shape)} is invalid for input of shape {shape_str(x.shape)} "
@@ -68,14 +68,14 @@ def flatten(x, start_dim=0, end_dim=-1):
     s = normalize_axis(start_dim, x.array.ndim, "flatten")
     e = normalize_axis(end_dim, x.array.ndim, "flatten")
     shape = x.array.shape
-    return reshape(x, shape[:s] + (-1 if shape[s:e + 1] else 1,) + shape[e + 1:])
+    return reshape(x, shape[:s] + (-1 if shape[s : e + 1] else 1,) + shape[e + 1 :])
 
 
 def unflatten(x, dim, sizes):
     """Split dimension ``dim`` into ``sizes``."""
     axis = normalize_axis(dim, x.array.ndim, "unflatten")
     shape = x.array.shape
-    return reshape(x, shape[:axis] + tuple(sizes) + shape[axis + 1:])
+    return reshape(x, shape[:axis] + tuple(sizes) + shape[axis + 1 :])
 
 
 def squeeze(x, dim=None):
@@ -114,7 +114,9 @@ def permute(x, dims):
     """Reorder the dimensions: ``y.shape[i] == x.shape[dims[i]]``."""
     axes = tuple(normalize_axis(d, x.array.ndim, "permute") for d in dims)
     if sorted(axes) != list(range(x.array.ndim)):
-        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of {x.array.ndim} dimensions")
+        raise ValueError(
+            f"permute: dims {tuple(dims)} are not a permutation of {x.array.ndim} dimensions"
+        )
     return Permute.apply(x, axes)
 
 
@@ -158,7 +160,9 @@ def expand(x, sizes):
     shape = tuple(x.array.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     for have, want in zip(x.array.shape, shape[lead:]):
         if have != want and have != 1:
-            raise ValueError(f"expand: cannot expand shape {shape_str(x.shape)} to {shape_str(sizes)}")
+            raise ValueError(
+                f"expand: cannot expand shape {shape_str(x.shape)} to {shape_str(sizes)}"
+            )
     if shape == x.array.shape:
         return x
     return Expand.apply(x, shape)

@@ -60,17 +60,27 @@ class GradientReport:
         return not self.vanishing and not self.exploding
 
     def __str__(self):
-        lines = [f"{'layer':28s} {'type':14s} {'grad norm':>11s} {'weight norm':>12s} "
-                 f"{'grad/weight':>12s}  status"]
+        lines = [
+            f"{'layer':28s} {'type':14s} {'grad norm':>11s} {'weight norm':>12s} "
+            f"{'grad/weight':>12s}  status"
+        ]
         for r in self.rows:
-            lines.append(f"{r.name:28s} {r.kind:14s} {r.grad_norm:11.3e} {r.weight_norm:12.3e} "
-                         f"{r.ratio:12.3e}  {r.status}")
+            lines.append(
+                f"{r.name:28s} {r.kind:14s} {r.grad_norm:11.3e} {r.weight_norm:12.3e} "
+                f"{r.ratio:12.3e}  {r.status}"
+            )
         if self.vanishing:
-            lines.append("Vanishing gradients in: " + ", ".join(self.vanishing)
-                         + " (try ReLU-family activations, normalisation, residual connections)")
+            lines.append(
+                "Vanishing gradients in: "
+                + ", ".join(self.vanishing)
+                + " (try ReLU-family activations, normalisation, residual connections)"
+            )
         if self.exploding:
-            lines.append("Exploding gradients in: " + ", ".join(self.exploding)
-                         + " (try gradient clipping, a lower learning rate, smaller initial weights)")
+            lines.append(
+                "Exploding gradients in: "
+                + ", ".join(self.exploding)
+                + " (try gradient clipping, a lower learning rate, smaller initial weights)"
+            )
         if self.healthy:
             lines.append("No vanishing or exploding gradients.")
         return "\n".join(lines)
@@ -110,8 +120,16 @@ def gradient_report(model, vanish_ratio=1e-4, vanish_below=1e-10, explode_above=
         if not any(True for _ in module.parameters(recurse=False)):
             continue
         has_grad, finite, grad_norm, weight_norm = _layer_norms(module)
-        measured.append((name or type(module).__name__, type(module).__name__, has_grad, finite,
-                         grad_norm, weight_norm))
+        measured.append(
+            (
+                name or type(module).__name__,
+                type(module).__name__,
+                has_grad,
+                finite,
+                grad_norm,
+                weight_norm,
+            )
+        )
     largest = max((m[4] for m in measured if m[2] and m[3]), default=0.0)
     rows = []
     for name, kind, has_grad, finite, grad_norm, weight_norm in measured:

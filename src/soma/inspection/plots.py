@@ -56,8 +56,13 @@ def plot_history(history, path, keys=None, title: str | None = None) -> str:
     if not len(history):
         raise ValueError("plot_history: the history has no epochs")
     if keys is None:
-        keys = [k for k in history.keys() if not k.startswith("val_")
-                and k not in ("epoch", "time", "lr") and _numeric(history, k)]
+        keys = [
+            k
+            for k in history.keys()
+            if not k.startswith("val_")
+            and k not in ("epoch", "time", "lr")
+            and _numeric(history, k)
+        ]
         if "lr" in history and len(set(history["lr"])) > 1:
             keys.append("lr")
     plt = _pyplot()
@@ -87,8 +92,12 @@ def plot_lr_find(result, path, title: str = "learning-rate finder") -> str:
     ax.plot(result.lrs, result.losses, alpha=0.3, label="loss")
     ax.plot(result.lrs, result.smoothed, label="smoothed loss")
     if result.suggestion is not None:
-        ax.axvline(result.suggestion, color="tab:red", linestyle="--",
-                   label=f"suggestion {result.suggestion:.2e}")
+        ax.axvline(
+            result.suggestion,
+            color="tab:red",
+            linestyle="--",
+            label=f"suggestion {result.suggestion:.2e}",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
@@ -101,8 +110,9 @@ def plot_lr_find(result, path, title: str = "learning-rate finder") -> str:
     return _save(fig, path)
 
 
-def plot_confusion_matrix(matrix, path, class_names=None, normalize: bool = False,
-                          title: str = "confusion matrix") -> str:
+def plot_confusion_matrix(
+    matrix, path, class_names=None, normalize: bool = False, title: str = "confusion matrix"
+) -> str:
     """A confusion matrix (true classes in rows, predictions in columns) with counts written in."""
     cm = _xp.asarray(matrix.array if hasattr(matrix, "array") else matrix)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
@@ -125,6 +135,13 @@ def plot_confusion_matrix(matrix, path, class_names=None, normalize: bool = Fals
         for i in range(n):
             for j in range(n):
                 text = f"{shown[i, j]:.2f}" if normalize else str(int(cm[i, j]))
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="white" if shown[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if shown[i, j] > threshold else "black",
+                )
     return _save(fig, path)

@@ -91,7 +91,11 @@ class ModelSummary:
         return f"{n:,}" if n else "--"
 
     def _mult_adds_cell(self, call):
-        n = call.total_mult_adds if (call.depth == self.depth or not call.children) else call.own_mult_adds
+        n = (
+            call.total_mult_adds
+            if (call.depth == self.depth or not call.children)
+            else call.own_mult_adds
+        )
         return f"{n:,}" if n else "--"
 
     def rows(self):
@@ -100,8 +104,15 @@ class ModelSummary:
         for call in self.layers:
             indent = "" if call.depth == 0 else "  " * (call.depth - 1) + "└─"
             label = f"{indent}{call.name} ({call.kind})" if call.depth else call.kind
-            out.append((label, _fmt_shape(call.input_shape), _fmt_shape(call.output_shape),
-                        self._params_cell(call), self._mult_adds_cell(call)))
+            out.append(
+                (
+                    label,
+                    _fmt_shape(call.input_shape),
+                    _fmt_shape(call.output_shape),
+                    self._params_cell(call),
+                    self._mult_adds_cell(call),
+                )
+            )
         return out
 
     def __str__(self):
@@ -111,8 +122,13 @@ class ModelSummary:
         line = "=" * sum(widths)
 
         def fmt(r):
-            return (r[0].ljust(widths[0]) + r[1].ljust(widths[1]) + r[2].ljust(widths[2])
-                    + r[3].rjust(widths[3]) + r[4].rjust(widths[4]))
+            return (
+                r[0].ljust(widths[0])
+                + r[1].ljust(widths[1])
+                + r[2].ljust(widths[2])
+                + r[3].rjust(widths[3])
+                + r[4].rjust(widths[4])
+            )
 
         mb = 1024 * 1024
         lines = [line, fmt(header), line] + [fmt(r) for r in rows] + [line]
@@ -181,8 +197,13 @@ def summary(model, input_size=None, input_data=None, depth=3, dtype=None, batch_
         return names.get(id(module), "?")
 
     def pre_hook(module, args):
-        call = LayerCall(name_in_caller(module), type(module).__name__, len(stack), module,
-                         input_shape=_shape_of(args))
+        call = LayerCall(
+            name_in_caller(module),
+            type(module).__name__,
+            len(stack),
+            module,
+            input_shape=_shape_of(args),
+        )
         if stack:
             stack[-1].children.append(call)
         calls.append(call)

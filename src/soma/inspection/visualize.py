@@ -40,7 +40,9 @@ def _grid(images, titles, path, title, cmap="gray", columns=8):
     n = len(images)
     columns = min(columns, n)
     rows = math.ceil(n / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.4 * rows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.4 * columns, 1.4 * rows + 0.4), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, label in zip(axes.flat, images, titles):
@@ -64,7 +66,9 @@ def plot_filters(layer_or_weight, path, max_filters=64):
     weight = getattr(layer_or_weight, "weight", layer_or_weight)
     w = weight.array if isinstance(weight, Tensor) else _xp.asarray(weight)
     if w.ndim != 4:
-        raise ValueError(f"plot_filters: expected a weight of shape (out, in, kh, kw), got {w.shape}")
+        raise ValueError(
+            f"plot_filters: expected a weight of shape (out, in, kh, kw), got {w.shape}"
+        )
     w = w[:max_filters]
     if w.shape[1] == 3:
         images = [_normalise(k.transpose(1, 2, 0)) for k in w]
@@ -80,9 +84,13 @@ def feature_maps(model, x, layer):
     """The output of the sub-module named ``layer`` (e.g. ``"features.0"``) when ``model(x)`` runs."""
     modules = dict(model.named_modules())
     if layer not in modules:
-        raise KeyError(f"feature_maps: no layer named {layer!r}; layers are: {', '.join(n for n in modules if n)}")
+        raise KeyError(
+            f"feature_maps: no layer named {layer!r}; layers are: {', '.join(n for n in modules if n)}"
+        )
     captured = {}
-    handle = modules[layer].register_forward_hook(lambda m, i, out: captured.setdefault("out", out))
+    handle = modules[layer].register_forward_hook(
+        lambda m, i, out: captured.setdefault("out", out)
+    )
     was_training = model.training
     try:
         model.eval()
@@ -98,11 +106,15 @@ def plot_feature_maps(model, x, layer, path, max_maps=32):
     """Draw the channels a layer produces for the first input in ``x`` (one tile per channel)."""
     maps = feature_maps(model, x, layer).array[0]
     if maps.ndim != 3:
-        raise ValueError(f"plot_feature_maps: layer {layer!r} gives per-sample shape {maps.shape}, "
-                         f"expected (channels, height, width)")
+        raise ValueError(
+            f"plot_feature_maps: layer {layer!r} gives per-sample shape {maps.shape}, "
+            f"expected (channels, height, width)"
+        )
     maps = maps[:max_maps]
     titles = [f"ch {i}" for i in range(len(maps))]
-    return _grid([_normalise(m) for m in maps], titles, path, f"feature maps of {layer}", "viridis")
+    return _grid(
+        [_normalise(m) for m in maps], titles, path, f"feature maps of {layer}", "viridis"
+    )
 
 
 def plot_gradient_flow(model, path, **report_options):
@@ -111,7 +123,9 @@ def plot_gradient_flow(model, path, **report_options):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(report.rows)), 3.5))
     norms = [max(r.grad_norm, 1e-30) for r in report.rows]
-    colours = ["tab:red" if r.status in ("vanishing", "exploding") else "tab:blue" for r in report.rows]
+    colours = [
+        "tab:red" if r.status in ("vanishing", "exploding") else "tab:blue" for r in report.rows
+    ]
     ax.bar(range(len(norms)), norms, color=colours)
     ax.set_yscale("log")
     ax.set_xticks(range(len(norms)), [r.name for r in report.rows], rotation=90, fontsize=7)

@@ -38,11 +38,11 @@ class Graph:
         self.trace, self.alt_shapes = trace, alt_shapes
         self.nodes, self.initializers = [], []
         self.names, self.reserved, self.taken = {}, {}, set()
-        self.params = params      # id(tensor) or id(array) -> state-dict name
-        self.inputs = inputs      # id(tensor) or id(array) -> input name
-        self.dyn_axes = {}        # (size, size in the second run) -> (input, axis, dim name)
+        self.params = params  # id(tensor) or id(array) -> state-dict name
+        self.inputs = inputs  # id(tensor) or id(array) -> input name
+        self.dyn_axes = {}  # (size, size in the second run) -> (input, axis, dim name)
         self.consts, self.cache = {}, {}
-        self.node = None          # the node being converted
+        self.node = None  # the node being converted
         self._count = itertools.count()
 
     # ---------------------------------------------------------------- names
@@ -69,8 +69,11 @@ class Graph:
             outputs = [self.fresh(op_type) for _ in range(n_out)]
         names = ["" if i is None else i for i in inputs]
         label = f"{self.node.name}_{self.node.index}/{op_type}" if self.node else op_type
-        self.nodes.append(self.helper.make_node(op_type, names, list(outputs),
-                                                name=f"{label}_{len(self.nodes)}", **attrs))
+        self.nodes.append(
+            self.helper.make_node(
+                op_type, names, list(outputs), name=f"{label}_{len(self.nodes)}", **attrs
+            )
+        )
         return outputs[0] if len(outputs) == 1 else list(outputs)
 
     def const(self, value, dtype=None, hint: str = "const") -> str:
@@ -89,8 +92,9 @@ class Graph:
     def reduce(self, op_type: str, x: str, axes, keepdims: bool, outputs=None) -> str:
         """A Reduce* node over ``axes`` (an input from opset 18, ReduceSum from 13)."""
         if op_type == "ReduceSum" or self.opset >= 18:
-            return self.op(op_type, [x, self.ints(list(axes))], keepdims=int(keepdims),
-                           outputs=outputs)
+            return self.op(
+                op_type, [x, self.ints(list(axes))], keepdims=int(keepdims), outputs=outputs
+            )
         return self.op(op_type, [x], axes=list(axes), keepdims=int(keepdims), outputs=outputs)
 
     # ---------------------------------------------------------------- values
@@ -99,9 +103,11 @@ class Graph:
         if isinstance(arg, Tensor) and arg._ctx is not None:
             name = self.names.get(key_of(arg))
             if name is None:
-                raise ExportError(f"onnx export: {self.node.describe()} uses output "
-                                  f"{arg._output_index} of {arg._ctx.name()}, which its "
-                                  "converter does not produce")
+                raise ExportError(
+                    f"onnx export: {self.node.describe()} uses output "
+                    f"{arg._output_index} of {arg._ctx.name()}, which its "
+                    "converter does not produce"
+                )
             return name
         array = arg.array if isinstance(arg, Tensor) else arg
         for key in (id(arg), id(array)):
@@ -112,14 +118,16 @@ class Graph:
         if isinstance(array, _xp.ndarray):
             return self.const(array if dtype is None else array.astype(dtype), hint="const")
         if dtype is None:
-            raise ExportError(f"onnx export: {self.node.describe()}: no dtype for the constant "
-                              f"{arg!r}")
+            raise ExportError(
+                f"onnx export: {self.node.describe()}: no dtype for the constant {arg!r}"
+            )
         return self.const(array, dtype=dtype, hint="scalar")
 
     def _param(self, name: str, array) -> str:
         if name not in self.cache:
-            self.initializers.append(self.onnx.numpy_helper.from_array(
-                _xp.ascontiguousarray(array), name))
+            self.initializers.append(
+                self.onnx.numpy_helper.from_array(_xp.ascontiguousarray(array), name)
+            )
             self.cache[name] = name
             self.taken.add(name)
         return name
@@ -147,8 +155,10 @@ class Graph:
         """The sizes of ``arg``, refusing dynamic ones (for attributes fixed in the file)."""
         dims = self.dims(arg)
         if any(isinstance(d, Sym) for d in dims):
-            raise ExportError(f"onnx export: {self.node.describe()}: {what} depends on the size "
-                              "of a dynamic axis; export this model with static shapes")
+            raise ExportError(
+                f"onnx export: {self.node.describe()}: {what} depends on the size "
+                "of a dynamic axis; export this model with static shapes"
+            )
         return tuple(dims)
 
     # ---------------------------------------------------------------- runtime shapes
@@ -162,11 +172,14 @@ class Graph:
                 if key not in self.cache:
                     shape = self.op("Shape", [name], start=axis, end=axis + 1)
                     factor = dim.a // a
-                    self.cache[key] = shape if factor == 1 else \
-                        self.op("Mul", [shape, self.ints([factor])])
+                    self.cache[key] = (
+                        shape if factor == 1 else self.op("Mul", [shape, self.ints([factor])])
+                    )
                 return self.cache[key]
-        raise ExportError(f"onnx export: {self.node.describe()}: a size ({dim.a}, then {dim.b}) "
-                          "follows the dynamic axes in a way export cannot express")
+        raise ExportError(
+            f"onnx export: {self.node.describe()}: a size ({dim.a}, then {dim.b}) "
+            "follows the dynamic axes in a way export cannot express"
+        )
 
     def shape_tensor(self, dims) -> str:
         """An int64 shape tensor for ``dims`` (ints and ``Sym``), computed at run time if
@@ -191,14 +204,18 @@ class Graph:
         (for attributes of converters that accept changing sizes)."""
         value = build(self.node)
         if self.node.varies and build(self.node.alt) != value:
-            raise ExportError(f"onnx export: {self.node.describe()}: its ONNX attributes "
-                              "would change with the dynamic axes; export with static shapes")
+            raise ExportError(
+                f"onnx export: {self.node.describe()}: its ONNX attributes "
+                "would change with the dynamic axes; export with static shapes"
+            )
         return value
 
     def size(self, dims) -> int:
         if any(isinstance(d, Sym) for d in dims):
-            raise ExportError(f"onnx export: {self.node.describe()}: an element count depends on "
-                              "a dynamic axis; export this model with static shapes")
+            raise ExportError(
+                f"onnx export: {self.node.describe()}: an element count depends on "
+                "a dynamic axis; export this model with static shapes"
+            )
         return math.prod(dims)
 
 
@@ -215,6 +232,7 @@ def registry():
             for fn in fns:
                 table[fn] = (f, dynamic)
             return f
+
         return register
 
     return table, converts

@@ -37,12 +37,33 @@ def _k(g, value):
 
 
 # ---------------------------------------------------------------------- arithmetic
-_BINARY = {ew.Add: "Add", ew.Sub: "Sub", ew.Mul: "Mul", ew.Div: "Div", ew.Pow: "Pow",
-           ew.Maximum: "Max", ew.Minimum: "Min"}
-_UNARY = {un.Neg: "Neg", un.Exp: "Exp", un.Log: "Log", un.Sqrt: "Sqrt", un.Abs: "Abs",
-          un.Sin: "Sin", un.Cos: "Cos", un.Tanh: "Tanh", un.Sigmoid: "Sigmoid",
-          un.Floor: "Floor", un.Ceil: "Ceil", un.Sign: "Sign", ew.Clone: "Identity",
-          act.ReLU: "Relu", act.Hardswish: "HardSwish", smooth.Softsign: "Softsign"}
+_BINARY = {
+    ew.Add: "Add",
+    ew.Sub: "Sub",
+    ew.Mul: "Mul",
+    ew.Div: "Div",
+    ew.Pow: "Pow",
+    ew.Maximum: "Max",
+    ew.Minimum: "Min",
+}
+_UNARY = {
+    un.Neg: "Neg",
+    un.Exp: "Exp",
+    un.Log: "Log",
+    un.Sqrt: "Sqrt",
+    un.Abs: "Abs",
+    un.Sin: "Sin",
+    un.Cos: "Cos",
+    un.Tanh: "Tanh",
+    un.Sigmoid: "Sigmoid",
+    un.Floor: "Floor",
+    un.Ceil: "Ceil",
+    un.Sign: "Sign",
+    ew.Clone: "Identity",
+    act.ReLU: "Relu",
+    act.Hardswish: "HardSwish",
+    smooth.Softsign: "Softsign",
+}
 
 
 @converts(*_BINARY)
@@ -81,9 +102,10 @@ def _round(g, n):
     decimals = n.args[1] if len(n.args) > 1 else 0
     if decimals == 0:
         return g.op("Round", [_x(g, n)], outputs=[g.output_name(0)])
-    scale = _k(g, 10.0 ** decimals)
-    return g.op("Div", [g.op("Round", [g.op("Mul", [_x(g, n), scale])]), scale],
-                outputs=[g.output_name(0)])
+    scale = _k(g, 10.0**decimals)
+    return g.op(
+        "Div", [g.op("Round", [g.op("Mul", [_x(g, n), scale])]), scale], outputs=[g.output_name(0)]
+    )
 
 
 @converts(ew.Clamp)
@@ -94,9 +116,12 @@ def _clamp(g, n):
     for i, (op_type, bound) in enumerate(ops):
         if bound is None:
             continue
-        last = all(b is None for _, b in ops[i + 1:])
-        y = g.op(op_type, [y, operand(g, bound, _dtype(g))],
-                 outputs=[g.output_name(0)] if last else None)
+        last = all(b is None for _, b in ops[i + 1 :])
+        y = g.op(
+            op_type,
+            [y, operand(g, bound, _dtype(g))],
+            outputs=[g.output_name(0)] if last else None,
+        )
     return y
 
 
@@ -115,8 +140,9 @@ def _cast(g, n):
 # ---------------------------------------------------------------------- activations
 @converts(act.LeakyReLU)
 def _leaky_relu(g, n):
-    return g.op("LeakyRelu", [_x(g, n)], alpha=float(n.options["slope"]),
-                outputs=[g.output_name(0)])
+    return g.op(
+        "LeakyRelu", [_x(g, n)], alpha=float(n.options["slope"]), outputs=[g.output_name(0)]
+    )
 
 
 @converts(act.PReLU)
@@ -144,8 +170,7 @@ def _threshold(g, n):
 
 @converts(act.Hardsigmoid)
 def _hardsigmoid(g, n):
-    return g.op("HardSigmoid", [_x(g, n)], alpha=1.0 / 6.0, beta=0.5,
-                outputs=[g.output_name(0)])
+    return g.op("HardSigmoid", [_x(g, n)], alpha=1.0 / 6.0, beta=0.5, outputs=[g.output_name(0)])
 
 
 @converts(act.Hardshrink, act.Softshrink)
@@ -175,8 +200,7 @@ def _elu(g, n):
     # scale · (max(x, 0) + α (exp(min(x, 0)·s) − 1))
     neg = g.op("Mul", [g.op("Min", [x, _k(g, 0)]), _k(g, s)])
     e = g.op("Mul", [g.op("Sub", [g.op("Exp", [neg]), _k(g, 1)]), _k(g, alpha)])
-    return g.op("Mul", [g.op("Add", [g.op("Max", [x, _k(g, 0)]), e]), _k(g, scale)],
-                outputs=out)
+    return g.op("Mul", [g.op("Add", [g.op("Max", [x, _k(g, 0)]), e]), _k(g, scale)], outputs=out)
 
 
 @converts(smooth.GELU, smooth.GELUTanh)
@@ -264,8 +288,12 @@ def _sum(g, n):
 
 @converts(reduction.Mean, reduction.Prod, reduction.LogSumExp, reduction.Norm2)
 def _simple_reduce(g, n):
-    op_type = {reduction.Mean: "ReduceMean", reduction.Prod: "ReduceProd",
-               reduction.LogSumExp: "ReduceLogSumExp", reduction.Norm2: "ReduceL2"}[n.fn]
+    op_type = {
+        reduction.Mean: "ReduceMean",
+        reduction.Prod: "ReduceProd",
+        reduction.LogSumExp: "ReduceLogSumExp",
+        reduction.Norm2: "ReduceL2",
+    }[n.fn]
     return _reduce(g, n, op_type, [g.output_name(0)])
 
 
@@ -283,8 +311,9 @@ def _var(g, n):
     dims = [g.dims(x)[a] for a in axes]
     if any(isinstance(d, Sym) for d in dims):  # the element count, at run time
         picked = g.op("Gather", [g.op("Shape", [xv]), g.ints(list(axes))], axis=0)
-        count = g.op("Cast", [g.reduce("ReduceProd", picked, [0], False)],
-                     to=onnx_type(g, _dtype(g)))
+        count = g.op(
+            "Cast", [g.reduce("ReduceProd", picked, [0], False)], to=onnx_type(g, _dtype(g))
+        )
         denominator = g.op("Sub", [count, _k(g, correction)])
     else:
         denominator = _k(g, max(math.prod(dims) - correction, 0))
@@ -293,8 +322,9 @@ def _var(g, n):
 
 @converts(reduction.CumSum)
 def _cumsum(g, n):
-    return g.op("CumSum", [_x(g, n), g.const(int(n.args[1]), dtype="int64")],
-                outputs=[g.output_name(0)])
+    return g.op(
+        "CumSum", [_x(g, n), g.const(int(n.args[1]), dtype="int64")], outputs=[g.output_name(0)]
+    )
 
 
 # ---------------------------------------------------------------------- products
@@ -319,8 +349,9 @@ def _linear(g, n):
 @converts(linalg.Einsum)
 def _einsum(g, n):
     equation = ",".join(n.options["inputs"]) + "->" + n.options["output"]
-    return g.op("Einsum", [g.value(a) for a in n.args], equation=equation,
-                outputs=[g.output_name(0)])
+    return g.op(
+        "Einsum", [g.value(a) for a in n.args], equation=equation, outputs=[g.output_name(0)]
+    )
 
 
 # ---------------------------------------------------------------------- max/min/topk/sort values
@@ -345,15 +376,18 @@ def _select(g, n):
     nothing data-dependent is frozen (checked on both runs)."""
     found = _selection(n)
     if found is None or _selection(n.alt) != found:
-        raise ExportError(f"onnx export: {n.describe()}: values picked by indices that are not "
-                          "an arg-max/min or a sorted top-k cannot be exported")
+        raise ExportError(
+            f"onnx export: {n.describe()}: values picked by indices that are not "
+            "an arg-max/min or a sorted top-k cannot be exported"
+        )
     n.problem = None
     (kind, k), axis, keepdim, x = found, int(n.args[2]), bool(n.args[3]), _x(g, n)
     if k == 1:
         op_type = "ReduceMax" if kind == "max" else "ReduceMin"
         return g.reduce(op_type, x, [axis], keepdim, outputs=[g.output_name(0)])
-    values, _ = g.op("TopK", [x, g.ints([k])], n_out=2, axis=axis, largest=int(kind == "max"),
-                     sorted=1)
+    values, _ = g.op(
+        "TopK", [x, g.ints([k])], n_out=2, axis=axis, largest=int(kind == "max"), sorted=1
+    )
     if keepdim:
         return g.op("Identity", [values], outputs=[g.output_name(0)])
     return g.op("Squeeze", [values, g.ints([axis])], outputs=[g.output_name(0)])

@@ -34,9 +34,13 @@ def _k(g, value, dtype):
 # ---------------------------------------------------------------------- convolutions
 def _conv_attrs(node):
     geometry = node.options["geometry"]
-    return dict(kernel_shape=list(geometry.kernel), strides=list(geometry.stride),
-                dilations=list(geometry.dilation), group=int(geometry.groups),
-                pads=[p for p, _ in geometry.pads] + [p for _, p in geometry.pads])
+    return dict(
+        kernel_shape=list(geometry.kernel),
+        strides=list(geometry.stride),
+        dilations=list(geometry.dilation),
+        group=int(geometry.groups),
+        pads=[p for p, _ in geometry.pads] + [p for _, p in geometry.pads],
+    )
 
 
 def _conv_inputs(g, n):
@@ -53,23 +57,35 @@ def _transpose_attrs(node):
     """A transposed convolution is the adjoint of the convolution ``geometry`` describes: its
     output is that convolution's input; output_padding is what the size formula leaves over."""
     geo = node.options["geometry"]
-    extra = [o - ((i - 1) * s - lo - hi + d * (k - 1) + 1) for o, i, s, (lo, hi), d, k in
-             zip(geo.in_size, geo.out_size, geo.stride, geo.pads, geo.dilation, geo.kernel)]
+    extra = [
+        o - ((i - 1) * s - lo - hi + d * (k - 1) + 1)
+        for o, i, s, (lo, hi), d, k in zip(
+            geo.in_size, geo.out_size, geo.stride, geo.pads, geo.dilation, geo.kernel
+        )
+    ]
     return dict(_conv_attrs(node), output_padding=extra)
 
 
 @converts(conv.ConvTransposeNd, dynamic=True)
 def _conv_transpose(g, n):
-    return g.op("ConvTranspose", _conv_inputs(g, n), outputs=[g.output_name(0)],
-                **g.agreed(_transpose_attrs))
+    return g.op(
+        "ConvTranspose",
+        _conv_inputs(g, n),
+        outputs=[g.output_name(0)],
+        **g.agreed(_transpose_attrs),
+    )
 
 
 # ---------------------------------------------------------------------- pooling
 def _window_attrs(win):
     """Kernel, strides, symmetric pads and ceil_mode: the same windows at any input size
     (onnxruntime's ceil mode drops a last window that starts in the padding, as PyTorch's)."""
-    return dict(kernel_shape=list(win.kernel), strides=list(win.stride),
-                pads=list(win.padding) * 2, ceil_mode=int(win.ceil_mode))
+    return dict(
+        kernel_shape=list(win.kernel),
+        strides=list(win.stride),
+        pads=list(win.padding) * 2,
+        ceil_mode=int(win.ceil_mode),
+    )
 
 
 def _max_pool_attrs(node):
@@ -102,12 +118,15 @@ def _avg_pool_attrs(node):
         if _same_counts(divisor, _window_counts(win, count_include_pad=bool(include))):
             return dict(_window_attrs(win), count_include_pad=include), None
     # another divisor: average over soma's padded frame (every window whole), then rescale
-    frame = list(win.padding) + [P - p - n for P, p, n in
-                                 zip(win.padded, win.padding, win.spatial)]
-    attrs = dict(kernel_shape=list(win.kernel), strides=list(win.stride), pads=frame,
-                 count_include_pad=1)
-    factor = win.size / (divisor if isinstance(divisor, (int, float)) else
-                         divisor.astype("float64"))
+    frame = list(win.padding) + [
+        P - p - n for P, p, n in zip(win.padded, win.padding, win.spatial)
+    ]
+    attrs = dict(
+        kernel_shape=list(win.kernel), strides=list(win.stride), pads=frame, count_include_pad=1
+    )
+    factor = win.size / (
+        divisor if isinstance(divisor, (int, float)) else divisor.astype("float64")
+    )
     return attrs, _xp.asarray(factor).tolist()
 
 
@@ -123,8 +142,7 @@ def _sum_pool(g, n):
         n.problem = None  # the divisor array is PyTorch's count rule, which AveragePool applies
         return g.op("AveragePool", [g.value(x)], outputs=out, **attrs)
     mean = g.op("AveragePool", [g.value(x)], **attrs)
-    return g.op("Mul", [mean, g.const(factor, dtype=g.dtype(x), hint="pool_scale")],
-                outputs=out)
+    return g.op("Mul", [mean, g.const(factor, dtype=g.dtype(x), hint="pool_scale")], outputs=out)
 
 
 @converts(adaptive_pooling.GlobalAvg)
@@ -133,8 +151,9 @@ def _global_avg(g, n):
     ndim = len(g.shape(x))
     if ndim == d + 2:
         return g.op("GlobalAveragePool", [g.value(x)], outputs=[g.output_name(0)])
-    return g.reduce("ReduceMean", g.value(x), list(range(ndim - d, ndim)), True,
-                    outputs=[g.output_name(0)])
+    return g.reduce(
+        "ReduceMean", g.value(x), list(range(ndim - d, ndim)), True, outputs=[g.output_name(0)]
+    )
 
 
 @converts(adaptive_pooling.Separable)
@@ -183,9 +202,11 @@ def _batch_norm(g, n):
 
 @converts(batchnorm.BatchNormTrain)
 def _batch_norm_train(g, n):
-    raise ExportError(f"onnx export: {n.describe()} runs batch norm with batch statistics "
-                      "(training mode); call model.eval() before exporting, or pass "
-                      "training=False to batch_norm")
+    raise ExportError(
+        f"onnx export: {n.describe()} runs batch norm with batch statistics "
+        "(training mode); call model.eval() before exporting, or pass "
+        "training=False to batch_norm"
+    )
 
 
 @converts(normalization.RowNorm, dynamic=True)
@@ -210,8 +231,13 @@ def _layer_norm(g, n, x, w, b):
             return g.value(t)
         return g.op("Reshape", [g.value(t), g.ints(trailing)])
 
-    return g.op("LayerNormalization", [g.value(x), param(w, 1.0), param(b, 0.0)], axis=-k,
-                epsilon=float(n.options["eps"]), outputs=[g.output_name(0)])
+    return g.op(
+        "LayerNormalization",
+        [g.value(x), param(w, 1.0), param(b, 0.0)],
+        axis=-k,
+        epsilon=float(n.options["eps"]),
+        outputs=[g.output_name(0)],
+    )
 
 
 def _group_norm(g, n, x, w, b):
@@ -221,9 +247,11 @@ def _group_norm(g, n, x, w, b):
     ndim, dtype = len(g.shape(x)), g.dtype(x)
     xv = g.value(x)
     grouped = g.op("Reshape", [xv, g.ints([0, groups, -1])])
-    normed = g.op("InstanceNormalization", [grouped, g.const([1.0] * groups, dtype=dtype),
-                                            g.const([0.0] * groups, dtype=dtype)],
-                  epsilon=float(o["eps"]))
+    normed = g.op(
+        "InstanceNormalization",
+        [grouped, g.const([1.0] * groups, dtype=dtype), g.const([0.0] * groups, dtype=dtype)],
+        epsilon=float(o["eps"]),
+    )
     y = g.op("Reshape", [normed, g.op("Shape", [xv])])
     channel = [-1] + [1] * (ndim - 2)
     if w is not None:
@@ -238,8 +266,15 @@ def _lrn(g, n):
     x, o = n.args[0], n.options
     size, ndim, dtype = int(o["size"]), len(g.shape(x)), g.dtype(x)
     if size % 2 == 1 and ndim == 4:
-        return g.op("LRN", [g.value(x)], size=size, alpha=float(o["alpha"]),
-                    beta=float(o["beta"]), bias=float(o["k"]), outputs=[g.output_name(0)])
+        return g.op(
+            "LRN",
+            [g.value(x)],
+            size=size,
+            alpha=float(o["alpha"]),
+            beta=float(o["beta"]),
+            bias=float(o["k"]),
+            outputs=[g.output_name(0)],
+        )
     # PyTorch's definition: x / (k + α · mean of x² over a window of channels)^β, the window
     # padded by size // 2 channels before and (size − 1) // 2 after
     xv = g.value(x)
@@ -256,8 +291,10 @@ def _lrn(g, n):
 # ---------------------------------------------------------------------- random ops
 @converts(Dropout, AffineNoise)
 def _random(g, n):
-    raise ExportError(f"onnx export: {n.describe()} draws random numbers (dropout in training "
-                      "mode); call model.eval() before exporting")
+    raise ExportError(
+        f"onnx export: {n.describe()} draws random numbers (dropout in training "
+        "mode); call model.eval() before exporting"
+    )
 
 
 # ---------------------------------------------------------------------- embeddings, attention
@@ -272,8 +309,10 @@ def _attention(g, n):
     q, k, v, mask = n.args
     o = n.options
     if o["dropout_p"] > 0:
-        raise ExportError(f"onnx export: {n.describe()} uses attention dropout (training "
-                          "mode); call model.eval() before exporting")
+        raise ExportError(
+            f"onnx export: {n.describe()} uses attention dropout (training "
+            "mode); call model.eval() before exporting"
+        )
     dtype = g.dtype(q)
     ndim = len(g.shape(k))
     perm = list(range(ndim - 2)) + [ndim - 1, ndim - 2]

@@ -58,8 +58,12 @@ def _expand(g, n):
 
 @converts(shape.Permute)
 def _permute(g, n):
-    return g.op("Transpose", [g.value(n.args[0])], perm=[int(a) for a in n.args[1]],
-                outputs=[g.output_name(0)])
+    return g.op(
+        "Transpose",
+        [g.value(n.args[0])],
+        perm=[int(a) for a in n.args[1]],
+        outputs=[g.output_name(0)],
+    )
 
 
 @converts(shape.Repeat)
@@ -75,8 +79,13 @@ def _repeat(g, n):
 def _flip(g, n):
     axes = [int(a) for a in n.args[1]]
     k = len(axes)
-    inputs = [g.value(n.args[0]), g.ints([-1] * k), g.ints([-_BIG - 1] * k), g.ints(axes),
-              g.ints([-1] * k)]
+    inputs = [
+        g.value(n.args[0]),
+        g.ints([-1] * k),
+        g.ints([-_BIG - 1] * k),
+        g.ints(axes),
+        g.ints([-1] * k),
+    ]
     return g.op("Slice", inputs, outputs=[g.output_name(0)])
 
 
@@ -96,15 +105,22 @@ def _roll(g, n):
         size = g.size([dims[a]])
         s %= size
         if s:
-            y = g.op("Concat", [_slice(g, y, a, size - s, size), _slice(g, y, a, 0, size - s)],
-                     axis=int(a))
+            y = g.op(
+                "Concat",
+                [_slice(g, y, a, size - s, size), _slice(g, y, a, 0, size - s)],
+                axis=int(a),
+            )
     return g.op("Identity", [y], outputs=[g.output_name(0)])
 
 
 @converts(shape.Cat)
 def _cat(g, n):
-    return g.op("Concat", [g.value(a) for a in n.args], axis=int(n.options["axis"]),
-                outputs=[g.output_name(0)])
+    return g.op(
+        "Concat",
+        [g.value(a) for a in n.args],
+        axis=int(n.options["axis"]),
+        outputs=[g.output_name(0)],
+    )
 
 
 @converts(shape.Split)
@@ -121,8 +137,9 @@ def _split(g, n):
 @converts(indexing.Gather)
 def _gather(g, n):
     x, index, axis = n.args
-    return g.op("GatherElements", [g.value(x), g.value(index)], axis=int(axis),
-                outputs=[g.output_name(0)])
+    return g.op(
+        "GatherElements", [g.value(x), g.value(index)], axis=int(axis), outputs=[g.output_name(0)]
+    )
 
 
 # ---------------------------------------------------------------------- indexing
@@ -135,7 +152,7 @@ def _parse(n, index, ndim):
     at = next((i for i, e in enumerate(entries) if e is Ellipsis), None)
     if at is not None:
         used = sum(1 for e in entries if e is not None and e is not Ellipsis)
-        entries[at:at + 1] = [slice(None)] * (ndim - used)
+        entries[at : at + 1] = [slice(None)] * (ndim - used)
     for e in entries:
         if e is None:
             news.append(position)
@@ -150,27 +167,39 @@ def _parse(n, index, ndim):
         elif isinstance(e, _xp.ndarray) and advanced is None:
             if e.dtype == bool:
                 if e.ndim != 1:
-                    raise ExportError(f"onnx export: {n.describe()}: indexing with a boolean "
-                                      f"mask of {e.ndim} dimensions is not supported")
+                    raise ExportError(
+                        f"onnx export: {n.describe()}: indexing with a boolean "
+                        f"mask of {e.ndim} dimensions is not supported"
+                    )
                 e = _xp.nonzero(e)[0]
             advanced = (axis, e.astype(_xp.int64))
             axis, position = axis + 1, position + e.ndim
         else:
-            raise ExportError(f"onnx export: {n.describe()}: index {e!r} is not supported "
-                              "(slices, ints, None and one integer array are)")
+            raise ExportError(
+                f"onnx export: {n.describe()}: index {e!r} is not supported "
+                "(slices, ints, None and one integer array are)"
+            )
     if advanced is not None and (ints or news):
-        raise ExportError(f"onnx export: {n.describe()}: an index array together with integers "
-                          "or None is not supported")
+        raise ExportError(
+            f"onnx export: {n.describe()}: an index array together with integers "
+            "or None is not supported"
+        )
     return slices, ints, advanced, news
 
 
 def _bounds(s):
     step = 1 if s.step is None else int(s.step)
     if step > 0:
-        return (0 if s.start is None else int(s.start),
-                _BIG if s.stop is None else int(s.stop), step)
-    return (_BIG if s.start is None else int(s.start),
-            -_BIG - 1 if s.stop is None else int(s.stop), step)
+        return (
+            0 if s.start is None else int(s.start),
+            _BIG if s.stop is None else int(s.stop),
+            step,
+        )
+    return (
+        _BIG if s.start is None else int(s.start),
+        -_BIG - 1 if s.stop is None else int(s.stop),
+        step,
+    )
 
 
 @converts(indexing.GetItem, dynamic=True)
@@ -201,8 +230,12 @@ def _constant_pad(g, n):
     begins = [0] * lead + [int(lo) for lo, _ in pads]
     ends = [0] * lead + [int(hi) for _, hi in pads]
     fill = g.const(value, dtype=g.dtype(x), hint="pad_value")
-    return g.op("Pad", [g.value(x), g.ints(begins + ends), fill], mode="constant",
-                outputs=[g.output_name(0)])
+    return g.op(
+        "Pad",
+        [g.value(x), g.ints(begins + ends), fill],
+        mode="constant",
+        outputs=[g.output_name(0)],
+    )
 
 
 @converts(padding.GatherPad)

@@ -80,8 +80,10 @@ def _flatten_outputs(out, where="output"):
         for i, o in enumerate(out):
             flat += _flatten_outputs(o, f"{where}[{i}]")
         return flat
-    raise ExportError(f"onnx export: the model returned a {type(out).__name__} at {where}; "
-                      "export needs a Tensor or a (nested) tuple/list of Tensors")
+    raise ExportError(
+        f"onnx export: the model returned a {type(out).__name__} at {where}; "
+        "export needs a Tensor or a (nested) tuple/list of Tensors"
+    )
 
 
 def _toposort(outputs):
@@ -118,14 +120,19 @@ class _Tagger:
     def _pre(self, path, module):
         def hook(mod, args):
             self._claim(args, self.stack[-1] if self.stack else None)
-            label = f"'{path}' ({type(module).__name__})" if path else \
-                f"{type(module).__name__}.forward"
+            label = (
+                f"'{path}' ({type(module).__name__})"
+                if path
+                else f"{type(module).__name__}.forward"
+            )
             self.stack.append(label)
+
         return hook
 
     def _post(self):
         def hook(mod, args, out):
             self._claim(out, self.stack.pop())
+
         return hook
 
     def _claim(self, values, label):
@@ -247,14 +254,18 @@ def align(a: Trace, b: Trace, known: set) -> dict:
     sets ``node.problem``; attributes that changed set ``node.varies``.
     """
     if len(a.nodes) != len(b.nodes) or len(a.outputs) != len(b.outputs):
-        raise ExportError("onnx export: the model builds a different graph for inputs of other "
-                          "values or sizes (Python control flow on tensor values or shapes); "
-                          "export with static shapes or remove the data-dependent branch")
+        raise ExportError(
+            "onnx export: the model builds a different graph for inputs of other "
+            "values or sizes (Python control flow on tensor values or shapes); "
+            "export with static shapes or remove the data-dependent branch"
+        )
     alt = {}
     for na, nb in zip(a.nodes, b.nodes):
         if na.fn is not nb.fn or len(na.args) != len(nb.args):
-            raise ExportError(f"onnx export: {na.describe()}: the model builds a different graph "
-                              f"for other inputs ({nb.describe()} in the second run)")
+            raise ExportError(
+                f"onnx export: {na.describe()}: the model builds a different graph "
+                f"for other inputs ({nb.describe()} in the second run)"
+            )
         found = []
         same = _compare(list(na.args), list(nb.args), known, found)
         same = _compare(na.options, nb.options, known, found) and same
@@ -274,12 +285,16 @@ def align(a: Trace, b: Trace, known: set) -> dict:
 def _constant_problem(node, found):
     for kind, shape_a, shape_b in found:
         if kind == "values":
-            return (f"onnx export: {node.describe()} uses a constant of shape {shape_a} whose "
-                    "values change with the input's values: it was computed from the input "
-                    "outside the recorded graph (a comparison, argmax, .item(), .detach(), "
-                    "no_grad, or an integer cast) and would be frozen into the file")
-        return (f"onnx export: {node.describe()} uses a constant of shape {shape_a} (then "
-                f"{shape_b}) that follows the input's size: it was made outside the recorded "
-                "graph (e.g. soma.arange(x.shape[1]), a mask or a comparison); export with "
-                "static shapes for these axes, or build it from the input with soma ops")
+            return (
+                f"onnx export: {node.describe()} uses a constant of shape {shape_a} whose "
+                "values change with the input's values: it was computed from the input "
+                "outside the recorded graph (a comparison, argmax, .item(), .detach(), "
+                "no_grad, or an integer cast) and would be frozen into the file"
+            )
+        return (
+            f"onnx export: {node.describe()} uses a constant of shape {shape_a} (then "
+            f"{shape_b}) that follows the input's size: it was made outside the recorded "
+            "graph (e.g. soma.arange(x.shape[1]), a mask or a comparison); export with "
+            "static shapes for these axes, or build it from the input with soma ops"
+        )
     return None

@@ -17,9 +17,17 @@ from soma.io.serialization import CheckpointError
 
 # storage class -> NumPy dtype code ("bf16" is widened to float32: NumPy has no bfloat16)
 _STORAGES = {
-    "FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2", "BFloat16Storage": "bf16",
-    "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1",
-    "ByteStorage": "u1", "BoolStorage": "b1", "ComplexFloatStorage": "c8",
+    "FloatStorage": "f4",
+    "DoubleStorage": "f8",
+    "HalfStorage": "f2",
+    "BFloat16Storage": "bf16",
+    "LongStorage": "i8",
+    "IntStorage": "i4",
+    "ShortStorage": "i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+    "BoolStorage": "b1",
+    "ComplexFloatStorage": "c8",
     "ComplexDoubleStorage": "c16",
 }
 _MARK = object()
@@ -66,24 +74,43 @@ class Machine:
         self.stack, self.memo = [], {}
         u1, u4 = (lambda: self._unpack("<B")), (lambda: self._unpack("<I"))
         self.ops = {
-            0x80: self._proto, 0x95: lambda: self._unpack("<Q"), 0x28: self._mark,
-            0x7D: lambda: self._push({}), 0x5D: lambda: self._push([]),
-            0x29: lambda: self._push(()), 0x4E: lambda: self._push(None),
-            0x88: lambda: self._push(True), 0x89: lambda: self._push(False),
-            0x4B: lambda: self._push(u1()), 0x4D: lambda: self._push(self._unpack("<H")),
-            0x4A: lambda: self._push(self._unpack("<i")), 0x8A: self._long1,
+            0x80: self._proto,
+            0x95: lambda: self._unpack("<Q"),
+            0x28: self._mark,
+            0x7D: lambda: self._push({}),
+            0x5D: lambda: self._push([]),
+            0x29: lambda: self._push(()),
+            0x4E: lambda: self._push(None),
+            0x88: lambda: self._push(True),
+            0x89: lambda: self._push(False),
+            0x4B: lambda: self._push(u1()),
+            0x4D: lambda: self._push(self._unpack("<H")),
+            0x4A: lambda: self._push(self._unpack("<i")),
+            0x8A: self._long1,
             0x47: lambda: self._push(self._unpack(">d")),
-            0x58: lambda: self._push(self._text(u4())), 0x8C: lambda: self._push(self._text(u1())),
-            0x43: lambda: self._push(self._take(u1())), 0x42: lambda: self._push(self._take(u4())),
-            0x71: lambda: self._put(u1()), 0x72: lambda: self._put(u4()),
+            0x58: lambda: self._push(self._text(u4())),
+            0x8C: lambda: self._push(self._text(u1())),
+            0x43: lambda: self._push(self._take(u1())),
+            0x42: lambda: self._push(self._take(u4())),
+            0x71: lambda: self._put(u1()),
+            0x72: lambda: self._put(u4()),
             0x94: lambda: self._put(len(self.memo)),
-            0x68: lambda: self._push(self.memo[u1()]), 0x6A: lambda: self._push(self.memo[u4()]),
+            0x68: lambda: self._push(self.memo[u1()]),
+            0x6A: lambda: self._push(self.memo[u4()]),
             0x74: lambda: self._push(tuple(self._pop_mark())),
-            0x85: lambda: self._tuple(1), 0x86: lambda: self._tuple(2),
+            0x85: lambda: self._tuple(1),
+            0x86: lambda: self._tuple(2),
             0x87: lambda: self._tuple(3),
-            0x6C: lambda: self._push(self._pop_mark()), 0x61: self._append, 0x65: self._appends,
-            0x73: self._setitem, 0x75: self._setitems, 0x64: self._dict,
-            0x63: self._global, 0x93: self._stack_global, 0x52: self._reduce, 0x62: self._build,
+            0x6C: lambda: self._push(self._pop_mark()),
+            0x61: self._append,
+            0x65: self._appends,
+            0x73: self._setitem,
+            0x75: self._setitems,
+            0x64: self._dict,
+            0x63: self._global,
+            0x93: self._stack_global,
+            0x52: self._reduce,
+            0x62: self._build,
             0x51: self._persistent,
         }
 
@@ -93,8 +120,9 @@ class Machine:
     def run(self):
         while True:
             if self.pos >= len(self.data):
-                self.fail("the pickle ends before its STOP opcode (truncated file?)",
-                          CheckpointError)
+                self.fail(
+                    "the pickle ends before its STOP opcode (truncated file?)", CheckpointError
+                )
             op = self.data[self.pos]
             self.pos += 1
             if op == 0x2E:  # STOP
@@ -103,22 +131,32 @@ class Machine:
                 return self.stack.pop()
             handler = self.ops.get(op)
             if handler is None:
-                self.fail(f"opcode 0x{op:02x} ({_opname(op)}) is not one this reader allows; "
-                          "only tensors and plain data can be loaded")
+                self.fail(
+                    f"opcode 0x{op:02x} ({_opname(op)}) is not one this reader allows; "
+                    "only tensors and plain data can be loaded"
+                )
             try:
                 handler()
             except CheckpointError:
                 raise
-            except (IndexError, KeyError, TypeError, ValueError, AttributeError,
-                    struct.error) as e:
-                self.fail(f"malformed pickle near opcode 0x{op:02x} ({type(e).__name__}: {e})",
-                          CheckpointError)
+            except (
+                IndexError,
+                KeyError,
+                TypeError,
+                ValueError,
+                AttributeError,
+                struct.error,
+            ) as e:
+                self.fail(
+                    f"malformed pickle near opcode 0x{op:02x} ({type(e).__name__}: {e})",
+                    CheckpointError,
+                )
 
     # ---------------------------------------------------------------- bytes and stack
     def _take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             self.fail("the pickle is cut short (truncated file?)", CheckpointError)
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -134,8 +172,9 @@ class Machine:
     def _proto(self):
         version = self._unpack("<B")
         if version > 5:
-            self.fail(f"pickle protocol {version} is newer than this reader knows",
-                      CheckpointError)
+            self.fail(
+                f"pickle protocol {version} is newer than this reader knows", CheckpointError
+            )
 
     def _long1(self):
         self._push(int.from_bytes(self._take(self._unpack("<B")), "little", signed=True))
@@ -149,7 +188,7 @@ class Machine:
     def _pop_mark(self) -> list:
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i] is _MARK:
-                items = self.stack[i + 1:]
+                items = self.stack[i + 1 :]
                 del self.stack[i:]
                 return items
         raise ValueError("no MARK on the stack")
@@ -209,15 +248,17 @@ class Machine:
         end = self.data.find(b"\n", self.pos)
         if end < 0:
             self.fail("the pickle is cut short (truncated file?)", CheckpointError)
-        text = self.data[self.pos:end].decode("utf-8")
+        text = self.data[self.pos : end].decode("utf-8")
         self.pos = end + 1
         return text
 
     def _push_global(self, module: str, name: str):
         allowed = _allowed_global(module, name)
         if allowed is None:
-            self.fail(f"refusing the global '{module}.{name}': only PyTorch's tensor "
-                      "constructors and plain containers are allowed (never code)")
+            self.fail(
+                f"refusing the global '{module}.{name}': only PyTorch's tensor "
+                "constructors and plain containers are allowed (never code)"
+            )
         self._push(allowed)
 
     def _reduce(self):
@@ -248,8 +289,13 @@ class Machine:
 
     def _persistent(self):
         pid = self._pop()
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
-                and isinstance(pid[1], _Global) and pid[1].role == "storage"):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], _Global)
+            and pid[1].role == "storage"
+        ):
             self.fail(f"unknown persistent id {pid!r}: only typed storages are allowed")
         _, kind, key, _location, numel = pid
         if not isinstance(key, str) or not isinstance(numel, int) or numel < 0:

@@ -35,11 +35,14 @@ def check_state_dict(module, state: dict, where: str = "checkpoint") -> None:
             continue
         array = value.array if isinstance(value, Tensor) else value
         if tuple(array.shape) != tuple(target.shape):
-            problems.append(f"{key}: {where} has shape {tuple(array.shape)}, "
-                            f"model has {tuple(target.shape)}")
+            problems.append(
+                f"{key}: {where} has shape {tuple(array.shape)}, model has {tuple(target.shape)}"
+            )
         elif array.dtype != target.dtype:
-            problems.append(f"{key}: {where} has dtype {array.dtype}, model has {target.dtype} "
-                            f"(convert the model first, e.g. model.to(soma.{array.dtype}))")
+            problems.append(
+                f"{key}: {where} has dtype {array.dtype}, model has {target.dtype} "
+                f"(convert the model first, e.g. model.to(soma.{array.dtype}))"
+            )
     if problems:
         raise CheckpointError(
             f"the {where} does not fit {type(module).__name__}:\n  " + "\n  ".join(problems)
@@ -94,8 +97,17 @@ def set_rng_state(state: dict, loaders=()) -> None:
 
 
 # ---------------------------------------------------------------------- whole checkpoints
-def save_checkpoint(f, model, optimizer=None, scheduler=None, *, epoch: int = 0, history=None,
-                    loaders=(), extra: dict | None = None) -> None:
+def save_checkpoint(
+    f,
+    model,
+    optimizer=None,
+    scheduler=None,
+    *,
+    epoch: int = 0,
+    history=None,
+    loaders=(),
+    extra: dict | None = None,
+) -> None:
     """Write a full training checkpoint (model, optimizer, scheduler, epoch, history, RNG).
 
     Args:
@@ -107,20 +119,24 @@ def save_checkpoint(f, model, optimizer=None, scheduler=None, *, epoch: int = 0,
     """
     if history is not None and hasattr(history, "to_dict"):
         history = history.to_dict()
-    save({
-        "kind": CHECKPOINT_KIND,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "epoch": int(epoch),
-        "history": history,
-        "rng": rng_state(loaders),
-        "extra": extra or {},
-    }, f)
+    save(
+        {
+            "kind": CHECKPOINT_KIND,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "epoch": int(epoch),
+            "history": history,
+            "rng": rng_state(loaders),
+            "extra": extra or {},
+        },
+        f,
+    )
 
 
-def load_checkpoint(f, model=None, optimizer=None, scheduler=None, *, loaders=(),
-                    restore_rng: bool = True) -> dict:
+def load_checkpoint(
+    f, model=None, optimizer=None, scheduler=None, *, loaders=(), restore_rng: bool = True
+) -> dict:
     """Read a training checkpoint and restore it into the objects given.
 
     Each object given is checked against the file first (the model strictly: names, shapes,

@@ -22,8 +22,7 @@ from soma.io.serialization import write_atomic
 
 _xp = get_xp()
 
-CONVERTERS = {**_onnx_ops_math.CONVERTERS, **_onnx_ops_shape.CONVERTERS,
-              **_onnx_ops_nn.CONVERTERS}
+CONVERTERS = {**_onnx_ops_math.CONVERTERS, **_onnx_ops_shape.CONVERTERS, **_onnx_ops_nn.CONVERTERS}
 OPSETS = range(17, 22)
 
 
@@ -40,8 +39,9 @@ def supported_ops() -> list:
     return sorted(fn.__name__ for fn in CONVERTERS if fn not in _onnx_ops_nn.REFUSED)
 
 
-def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None,
-           opset_version: int = 17) -> None:
+def export(
+    model, args, f, input_names=None, output_names=None, dynamic_axes=None, opset_version: int = 17
+) -> None:
     """Export ``model`` to an ONNX file, as ``torch.onnx.export`` does.
 
     The model is run (in evaluation mode; its modes are restored afterwards) on ``args``, and
@@ -68,16 +68,18 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     """
     onnx = _onnx()
     if opset_version not in OPSETS:
-        raise ValueError(f"onnx export: opset_version must be {OPSETS[0]} to {OPSETS[-1]}, "
-                         f"got {opset_version}")
+        raise ValueError(
+            f"onnx export: opset_version must be {OPSETS[0]} to {OPSETS[-1]}, got {opset_version}"
+        )
     args = args if isinstance(args, tuple) else (args,)
     input_names = _names(input_names, len(args), "input")
     dynamic = _dynamic(dynamic_axes, input_names, args)
     trace_a, trace_b = _run_twice(model, args, dynamic)
     output_names = _names(output_names, len(trace_a.outputs), "output")
     _check_dynamic_names(dynamic_axes, input_names, output_names)
-    proto = _build(onnx, model, trace_a, trace_b, input_names, output_names, dynamic_axes or {},
-                   opset_version)
+    proto = _build(
+        onnx, model, trace_a, trace_b, input_names, output_names, dynamic_axes or {}, opset_version
+    )
     onnx.checker.check_model(proto)
     blob = proto.SerializeToString(deterministic=True)
     if hasattr(f, "write"):
@@ -107,8 +109,10 @@ def _dynamic(dynamic_axes, input_names, args) -> dict:
             axes = {a: f"{name}_dim{a % ndim}" for a in axes}
         bad = [a for a in axes if not -ndim <= a < ndim]
         if bad:
-            raise ValueError(f"onnx export: dynamic axes {bad} of '{name}' are out of range for "
-                             f"an input of {ndim} dimensions")
+            raise ValueError(
+                f"onnx export: dynamic axes {bad} of '{name}' are out of range for "
+                f"an input of {ndim} dimensions"
+            )
         out[i] = {a % ndim: str(d) for a, d in axes.items()}
     return out
 
@@ -116,8 +120,10 @@ def _dynamic(dynamic_axes, input_names, args) -> dict:
 def _check_dynamic_names(dynamic_axes, input_names, output_names):
     unknown = [k for k in (dynamic_axes or {}) if k not in input_names + output_names]
     if unknown:
-        raise ValueError(f"onnx export: dynamic_axes names {unknown} are neither inputs "
-                         f"{input_names} nor outputs {output_names}")
+        raise ValueError(
+            f"onnx export: dynamic_axes names {unknown} are neither inputs "
+            f"{input_names} nor outputs {output_names}"
+        )
 
 
 def _run_twice(model, args, dynamic):
@@ -135,7 +141,8 @@ def _run_twice(model, args, dynamic):
             raise ExportError(
                 f"onnx export: checking the export runs the model a second time, on other "
                 f"values (and inputs of shapes {sizes} for the dynamic axes), and that run "
-                f"failed: {type(error).__name__}: {error}") from error
+                f"failed: {type(error).__name__}: {error}"
+            ) from error
     finally:
         for m, mode in zip(modules, modes):
             m.training = mode
@@ -149,15 +156,20 @@ def _build(onnx, model, trace, other, input_names, output_names, dynamic_axes, o
     inputs = {}
     for t, name in zip(trace.inputs, input_names):
         inputs[id(t)] = inputs[id(t.array)] = name
-    known = set(params) | set(inputs) | {id(t) for t in other.inputs} | \
-        {id(t.array) for t in other.inputs}
+    known = (
+        set(params)
+        | set(inputs)
+        | {id(t) for t in other.inputs}
+        | {id(t.array) for t in other.inputs}
+    )
     alt = tracing.align(trace, other, known)
     g = Graph(onnx, opset, trace, alt, params, inputs)
     for i, axes in trace.dynamic.items():
         t = trace.inputs[i]
         for axis, dim_name in axes.items():
-            g.dyn_axes.setdefault((t.shape[axis], alt[id(t)][axis]),
-                                  (input_names[i], axis, dim_name))
+            g.dyn_axes.setdefault(
+                (t.shape[axis], alt[id(t)][axis]), (input_names[i], axis, dim_name)
+            )
     for name in input_names + output_names:
         g.reserve(name)
     late = _reserve_outputs(g, trace, output_names)
@@ -167,16 +179,26 @@ def _build(onnx, model, trace, other, input_names, output_names, dynamic_axes, o
     for out, name in late:
         g.op("Identity", [g.value(out)], outputs=[name])
     graph = onnx.helper.make_graph(
-        g.nodes, "soma_" + type(model).__name__,
-        [_value_info(g, t, name, trace.dynamic.get(i, {}))
-         for i, (t, name) in enumerate(zip(trace.inputs, input_names))],
-        [_output_info(g, t, name, dynamic_axes.get(name)) for t, name in
-         zip(trace.outputs, output_names)],
-        g.initializers)
+        g.nodes,
+        "soma_" + type(model).__name__,
+        [
+            _value_info(g, t, name, trace.dynamic.get(i, {}))
+            for i, (t, name) in enumerate(zip(trace.inputs, input_names))
+        ],
+        [
+            _output_info(g, t, name, dynamic_axes.get(name))
+            for t, name in zip(trace.outputs, output_names)
+        ],
+        g.initializers,
+    )
     opsets = [onnx.helper.make_opsetid("", opset)]
-    return onnx.helper.make_model(graph, opset_imports=opsets, producer_name="soma",
-                                  producer_version=__version__,
-                                  ir_version=onnx.helper.find_min_ir_version_for(opsets))
+    return onnx.helper.make_model(
+        graph,
+        opset_imports=opsets,
+        producer_name="soma",
+        producer_version=__version__,
+        ir_version=onnx.helper.find_min_ir_version_for(opsets),
+    )
 
 
 def _parameter_names(model) -> dict:
@@ -205,17 +227,21 @@ def _reserve_outputs(g, trace, output_names):
 def _convert(g, node):
     entry = CONVERTERS.get(node.fn)
     if entry is None:
-        raise ExportError(f"onnx export: the op {node.name} (in {node.where}) has no ONNX "
-                          "converter yet (soma.onnx.supported_ops() lists those that do)")
+        raise ExportError(
+            f"onnx export: the op {node.name} (in {node.where}) has no ONNX "
+            "converter yet (soma.onnx.supported_ops() lists those that do)"
+        )
     convert, dynamic = entry
     g.node = node
     outs = convert(g, node)  # converters of training-only ops refuse here, with their reason
     if node.problem is not None:
         raise ExportError(node.problem)
     if node.varies and not dynamic:
-        raise ExportError(f"onnx export: {node.describe()}: its attributes change with the "
-                          "input's size or values (e.g. they follow a dynamic axis); export "
-                          "with static shapes")
+        raise ExportError(
+            f"onnx export: {node.describe()}: its attributes change with the "
+            "input's size or values (e.g. they follow a dynamic axis); export "
+            "with static shapes"
+        )
     outs = outs if isinstance(outs, list) else [outs]
     for i, name in enumerate(outs):
         if name is not None:

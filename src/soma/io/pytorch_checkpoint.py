@@ -55,8 +55,10 @@ class _Archive:
         dtype = self._dtype(storage.code)
         expected = storage.numel * dtype.itemsize
         if info is None:
-            raise CheckpointError(f"cannot load {self.where}: storage '{storage.key}' is missing "
-                                  "from the archive (truncated or damaged file)")
+            raise CheckpointError(
+                f"cannot load {self.where}: storage '{storage.key}' is missing "
+                "from the archive (truncated or damaged file)"
+            )
         if info.file_size != expected:
             raise CheckpointError(
                 f"cannot load {self.where}: storage '{storage.key}' holds {info.file_size} bytes, "
@@ -86,7 +88,8 @@ class _Archive:
                 raise CheckpointError(
                     f"cannot load {self.where}: a tensor of size {size} repeats a storage of "
                     f"{flat.size} elements {numel // max(flat.size, 1)} times (an expanded view); "
-                    "views that large are not materialised")
+                    "views that large are not materialised"
+                )
             last = offset + sum((n - 1) * st for n, st in zip(size, stride))
             if last >= flat.size:
                 raise CheckpointError(
@@ -95,8 +98,11 @@ class _Archive:
                 )
             item = flat.dtype.itemsize
             view = _xp.lib.stride_tricks.as_strided(
-                flat[offset:], shape=size, strides=tuple(st * item for st in stride),
-                writeable=False)
+                flat[offset:],
+                shape=size,
+                strides=tuple(st * item for st in stride),
+                writeable=False,
+            )
             array = view.copy()
         t = Tensor._wrap(array)
         t.requires_grad = requires_grad and array.dtype.kind in "fc"
@@ -113,8 +119,10 @@ def _read(zf: zipfile.ZipFile, name: str, where: str) -> bytes:
     info = zf.getinfo(name)
     # torch.save stores entries uncompressed; a re-zipped file may compress them, but not 100x
     if info.compress_type != zipfile.ZIP_STORED and info.file_size > 100 * info.compress_size:
-        raise CheckpointError(f"cannot load {where}: entry '{name}' would expand "
-                              f"{info.compress_size} bytes into {info.file_size} (zip bomb?)")
+        raise CheckpointError(
+            f"cannot load {where}: entry '{name}' would expand "
+            f"{info.compress_size} bytes into {info.file_size} (zip bomb?)"
+        )
     try:
         return zf.read(name)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
@@ -140,8 +148,10 @@ def _open(path: str, where: str) -> zipfile.ZipFile:
 def _pickle_entry(zf: zipfile.ZipFile, where: str) -> str:
     names = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
     if len(names) != 1:
-        raise CheckpointError(f"cannot load {where}: expected one '<name>/data.pkl' in the "
-                              f"archive, found {len(names)} (not a torch.save file?)")
+        raise CheckpointError(
+            f"cannot load {where}: expected one '<name>/data.pkl' in the "
+            f"archive, found {len(names)} (not a torch.save file?)"
+        )
     return names[0]
 
 

@@ -68,8 +68,10 @@ class _Flattener:
             return self._encode_dict(value, path)
         where = f" at '{path}'" if path else ""
         if hasattr(value, "state_dict"):
-            raise TypeError(f"soma.save: cannot save a {type(value).__name__} object{where}; save "
-                            "its state_dict() and load it into a new one with load_state_dict()")
+            raise TypeError(
+                f"soma.save: cannot save a {type(value).__name__} object{where}; save "
+                "its state_dict() and load it into a new one with load_state_dict()"
+            )
         raise TypeError(
             f"soma.save: cannot save a value of type {type(value).__name__}{where}; files hold "
             "tensors, arrays, numbers, strings, None and dicts/lists/tuples of them (no pickle)"
@@ -138,10 +140,12 @@ def save(obj, f) -> None:
     """
     flat = _Flattener()
     structure = flat.encode(obj, "")
-    info = {name: {"dtype": a.dtype.name, "shape": list(a.shape)}
-            for name, a in flat.tensors.items()}
-    meta_json = json.dumps({"format": FORMAT, "version": VERSION, "structure": structure,
-                            "tensors": info})
+    info = {
+        name: {"dtype": a.dtype.name, "shape": list(a.shape)} for name, a in flat.tensors.items()
+    }
+    meta_json = json.dumps(
+        {"format": FORMAT, "version": VERSION, "structure": structure, "tensors": info}
+    )
     metadata = {FORMAT: meta_json, "soma.sha256": _checksum(meta_json, flat.tensors)}
     blob = _safetensors_numpy().save(flat.tensors, metadata=metadata)
     if hasattr(f, "write"):
@@ -218,15 +222,20 @@ def _read_header(blob: bytes, where: str) -> dict:
             "the file is truncated or not a safetensors file"
         )
     try:
-        header = json.loads(blob[8:8 + n])
+        header = json.loads(blob[8 : 8 + n])
     except (UnicodeDecodeError, ValueError):
-        raise CheckpointError(f"cannot load {where}: the header is not valid JSON "
-                              "(corrupt file)") from None
+        raise CheckpointError(
+            f"cannot load {where}: the header is not valid JSON (corrupt file)"
+        ) from None
     if not isinstance(header, dict):
-        raise CheckpointError(f"cannot load {where}: the header is not a JSON object "
-                              "(corrupt file)")
-    ends = [v["data_offsets"][1] for k, v in header.items()
-            if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v]
+        raise CheckpointError(
+            f"cannot load {where}: the header is not a JSON object (corrupt file)"
+        )
+    ends = [
+        v["data_offsets"][1]
+        for k, v in header.items()
+        if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v
+    ]
     expected, found = max(ends, default=0), len(blob) - 8 - n
     if found != expected:
         state = "truncated" if found < expected else "longer than its header says (corrupt)"
@@ -260,6 +269,7 @@ def _restore(meta_json: str, metadata: dict, arrays: dict, where: str):
     for name, info in meta["tensors"].items():
         a = arrays.get(name)
         if a is None or a.dtype.name != info["dtype"] or list(a.shape) != info["shape"]:
-            raise CheckpointError(f"cannot load {where}: tensor '{name}' does not match "
-                                  "its metadata")
+            raise CheckpointError(
+                f"cannot load {where}: tensor '{name}' does not match its metadata"
+            )
     return _decode(meta["structure"], arrays)

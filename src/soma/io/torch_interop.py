@@ -92,6 +92,7 @@ def from_torch(obj):
         >>> from_torch(torch.arange(3)).dtype
         dtype('int64')
     """
+
     def convert(value):
         t = value.detach().cpu()
         if str(t.dtype) == "torch.bfloat16":

@@ -1,7 +1,7 @@
 """The model zoo: reference implementations built from ``soma.nn``, found by name.
 
-    model = soma.models.get_model("lenet5", num_classes=10, in_channels=1)
-    soma.models.list_models()     # {"lenet5": "LeNet-5 (LeCun 1998) …", "mlp": …}
+model = soma.models.get_model("lenet5", num_classes=10, in_channels=1)
+soma.models.list_models()     # {"lenet5": "LeNet-5 (LeCun 1998) …", "mlp": …}
 """
 
 from soma.models import blocks  # noqa: E402

@@ -42,8 +42,14 @@ class AlexNet(nn.Module):
         (N, in_channels, H, W) → (N, num_classes); H, W ≥ 63 (≥ 32 with ``cifar_stem``).
     """
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
-                 cifar_stem: bool = False, lrn: bool = False):
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        dropout: float = 0.5,
+        cifar_stem: bool = False,
+        lrn: bool = False,
+    ):
         super().__init__()
         if cifar_stem:
             conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1)
@@ -86,8 +92,12 @@ def _relu(lrn: bool) -> nn.Module:
     return nn.Sequential(nn.ReLU(), nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
 
 
-@register_model("alexnet", "AlexNet (Krizhevsky et al. 2012), torchvision's one-tower version",
-                reference_input=(3, 224, 224), min_input_size=(63, 63))
+@register_model(
+    "alexnet",
+    "AlexNet (Krizhevsky et al. 2012), torchvision's one-tower version",
+    reference_input=(3, 224, 224),
+    min_input_size=(63, 63),
+)
 def alexnet(**kwargs) -> AlexNet:
     """AlexNet: 61,100,840 parameters at ImageNet settings.
 

@@ -46,27 +46,44 @@ class DenseNet(nn.Module):
         (N, in_channels, H, W) → (N, num_classes).
     """
 
-    def __init__(self, growth_rate: int = 32, block_config=(6, 12, 24, 16),
-                 num_init_features: int = 64, bn_size: int = 4, drop_rate: float = 0.0,
-                 num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False):
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        block_config=(6, 12, 24, 16),
+        num_init_features: int = 64,
+        bn_size: int = 4,
+        drop_rate: float = 0.0,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        cifar_stem: bool = False,
+    ):
         super().__init__()
         kernel, stride, padding = (3, 1, 1) if cifar_stem else (7, 2, 3)
         with init.no_init():  # the convolutions are drawn once, by _init_weights
-            self.features = nn.Sequential(OrderedDict([
-                ("conv0", nn.Conv2d(in_channels, num_init_features, kernel, stride, padding,
-                                    bias=False)),
-                ("norm0", nn.BatchNorm2d(num_init_features)),
-                ("relu0", nn.ReLU()),
-                ("pool0", nn.Identity() if cifar_stem else nn.MaxPool2d(3, 2, padding=1)),
-            ]))
+            self.features = nn.Sequential(
+                OrderedDict(
+                    [
+                        (
+                            "conv0",
+                            nn.Conv2d(
+                                in_channels, num_init_features, kernel, stride, padding, bias=False
+                            ),
+                        ),
+                        ("norm0", nn.BatchNorm2d(num_init_features)),
+                        ("relu0", nn.ReLU()),
+                        ("pool0", nn.Identity() if cifar_stem else nn.MaxPool2d(3, 2, padding=1)),
+                    ]
+                )
+            )
             channels = num_init_features
             for i, num_layers in enumerate(block_config):
                 block = DenseBlock(num_layers, channels, bn_size, growth_rate, drop_rate)
                 self.features.add_module(f"denseblock{i + 1}", block)
                 channels += num_layers * growth_rate
                 if i != len(block_config) - 1:
-                    self.features.add_module(f"transition{i + 1}",
-                                             Transition(channels, channels // 2))
+                    self.features.add_module(
+                        f"transition{i + 1}", Transition(channels, channels // 2)
+                    )
                     channels //= 2
             self.features.add_module("norm5", nn.BatchNorm2d(channels))
         self.classifier = nn.Linear(channels, num_classes)  # weight: PyTorch's default init
@@ -88,8 +105,12 @@ class DenseNet(nn.Module):
         return self.classifier(x)
 
 
-@register_model("densenet121", "DenseNet-121 (Huang et al. 2017): dense blocks (6,12,24,16), k=32",
-                reference_input=(3, 224, 224), min_input_size=(32, 32))
+@register_model(
+    "densenet121",
+    "DenseNet-121 (Huang et al. 2017): dense blocks (6,12,24,16), k=32",
+    reference_input=(3, 224, 224),
+    min_input_size=(32, 32),
+)
 def densenet121(**kwargs) -> DenseNet:
     """DenseNet-121: 7,978,856 parameters at ImageNet settings (``growth_rate`` and
     ``num_init_features`` may be lowered for quick experiments).

@@ -34,9 +34,15 @@ from soma.models.registry import register_model
 from soma.nn import init
 
 # expansion, kernel, stride, input channels, output channels, repeats (B0)
-B0_STAGES = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
-             (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
-             (6, 3, 1, 192, 320, 1)]
+B0_STAGES = [
+    (1, 3, 1, 32, 16, 1),
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),
+    (6, 3, 2, 40, 80, 3),
+    (6, 5, 1, 80, 112, 3),
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),
+]
 
 
 class EfficientNet(nn.Module):
@@ -55,23 +61,43 @@ class EfficientNet(nn.Module):
         (N, in_channels, H, W) → (N, num_classes).
     """
 
-    def __init__(self, width_mult: float = 1.0, depth_mult: float = 1.0, dropout: float = 0.2,
-                 stochastic_depth_prob: float = 0.2, num_classes: int = 1000,
-                 in_channels: int = 3, cifar_stem: bool = False):
+    def __init__(
+        self,
+        width_mult: float = 1.0,
+        depth_mult: float = 1.0,
+        dropout: float = 0.2,
+        stochastic_depth_prob: float = 0.2,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        cifar_stem: bool = False,
+    ):
         super().__init__()
-        stages = [(t, k, s, make_divisible(cin * width_mult), make_divisible(cout * width_mult),
-                   int(math.ceil(n * depth_mult))) for t, k, s, cin, cout, n in B0_STAGES]
+        stages = [
+            (
+                t,
+                k,
+                s,
+                make_divisible(cin * width_mult),
+                make_divisible(cout * width_mult),
+                int(math.ceil(n * depth_mult)),
+            )
+            for t, k, s, cin, cout, n in B0_STAGES
+        ]
         total_blocks = sum(stage[-1] for stage in stages)
         with init.no_init():  # every weight is drawn once, by init_mobile_weights
-            layers = [ConvNormActivation(in_channels, stages[0][3], 3, 1 if cifar_stem else 2,
-                                         activation_layer=nn.SiLU)]
+            layers = [
+                ConvNormActivation(
+                    in_channels, stages[0][3], 3, 1 if cifar_stem else 2, activation_layer=nn.SiLU
+                )
+            ]
             block_id = 0
             for t, k, s, cin, cout, n in stages:
                 stage = []
                 for i in range(n):
                     sd_prob = stochastic_depth_prob * block_id / total_blocks
-                    stage.append(MBConv(cin if i == 0 else cout, cout, t, k, s if i == 0 else 1,
-                                        sd_prob))
+                    stage.append(
+                        MBConv(cin if i == 0 else cout, cout, t, k, s if i == 0 else 1, sd_prob)
+                    )
                     block_id += 1
                 layers.append(nn.Sequential(*stage))
             last = 4 * stages[-1][4]
@@ -86,9 +112,12 @@ class EfficientNet(nn.Module):
         return self.classifier(x)
 
 
-@register_model("efficientnet_b0", "EfficientNet-B0 (Tan & Le 2019): MBConv with "
-                "squeeze-excitation, SiLU, stochastic depth", reference_input=(3, 224, 224),
-                min_input_size=(32, 32))
+@register_model(
+    "efficientnet_b0",
+    "EfficientNet-B0 (Tan & Le 2019): MBConv with squeeze-excitation, SiLU, stochastic depth",
+    reference_input=(3, 224, 224),
+    min_input_size=(32, 32),
+)
 def efficientnet_b0(**kwargs) -> EfficientNet:
     """EfficientNet-B0: 5,288,548 parameters at ImageNet settings.
 

@@ -62,9 +62,16 @@ class GoogLeNet(nn.Module):
         (N, in_channels, H, W) → (N, num_classes).
     """
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = False,
-                 cifar_stem: bool = False, dropout: float = 0.2, dropout_aux: float = 0.7,
-                 ch5x5_kernel_size: int = 3):
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        aux_logits: bool = False,
+        cifar_stem: bool = False,
+        dropout: float = 0.2,
+        dropout_aux: float = 0.7,
+        ch5x5_kernel_size: int = 3,
+    ):
         super().__init__()
         self.aux_logits = aux_logits
         if cifar_stem:
@@ -117,8 +124,12 @@ class GoogLeNet(nn.Module):
         return x
 
 
-@register_model("googlenet", "GoogLeNet / Inception v1 (Szegedy et al. 2015): 9 inception modules",
-                reference_input=(3, 224, 224), min_input_size=(32, 32))
+@register_model(
+    "googlenet",
+    "GoogLeNet / Inception v1 (Szegedy et al. 2015): 9 inception modules",
+    reference_input=(3, 224, 224),
+    min_input_size=(32, 32),
+)
 def googlenet(**kwargs) -> GoogLeNet:
     """GoogLeNet: 6,624,904 parameters at ImageNet settings (13,004,888 with the auxiliary
     classifiers).

@@ -52,8 +52,11 @@ def _pool(kind):
     raise ValueError(f"LeNet5: pooling must be 'avg' or 'max', got {kind!r}")
 
 
-@register_model("lenet5", "LeNet-5 (LeCun et al. 1998): 3 convolutions, 2 average poolings, tanh",
-                input_size=(32, 32))
+@register_model(
+    "lenet5",
+    "LeNet-5 (LeCun et al. 1998): 3 convolutions, 2 average poolings, tanh",
+    input_size=(32, 32),
+)
 class LeNet5(nn.Module):
     """LeNet-5: C1-S2-C3-S4-C5 convolutions and pooling, then F6 and the output layer.
 
@@ -72,29 +75,36 @@ class LeNet5(nn.Module):
         soma.Size([2, 10])
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, activation: str = "tanh",
-                 pooling: str = "avg"):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        activation: str = "tanh",
+        pooling: str = "avg",
+    ):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, kernel_size=5),   # C1
+            nn.Conv2d(in_channels, 6, kernel_size=5),  # C1
             _activation(activation),
-            _pool(pooling),                             # S2
-            nn.Conv2d(6, 16, kernel_size=5),            # C3
+            _pool(pooling),  # S2
+            nn.Conv2d(6, 16, kernel_size=5),  # C3
             _activation(activation),
-            _pool(pooling),                             # S4
-            nn.Conv2d(16, 120, kernel_size=5),          # C5
+            _pool(pooling),  # S4
+            nn.Conv2d(16, 120, kernel_size=5),  # C5
             _activation(activation),
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(120, 84),                         # F6
+            nn.Linear(120, 84),  # F6
             _activation(activation),
-            nn.Linear(84, num_classes),                 # output
+            nn.Linear(84, num_classes),  # output
         )
 
     def forward(self, x):
         if x.ndim != 4 or tuple(x.shape[2:]) != (32, 32):
-            raise ValueError(f"LeNet5 expects inputs of shape (N, C, 32, 32), got "
-                             f"{tuple(x.shape)}; resize or pad smaller images (MNIST's 28×28 "
-                             "are padded by 2)")
+            raise ValueError(
+                f"LeNet5 expects inputs of shape (N, C, 32, 32), got "
+                f"{tuple(x.shape)}; resize or pad smaller images (MNIST's 28×28 "
+                "are padded by 2)"
+            )
         return self.classifier(self.features(x))

@@ -42,9 +42,16 @@ class MLP(nn.Module):
         soma.Size([2, 3])
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size=(28, 28),
-                 in_features: int | None = None, hidden_sizes=(256, 128), activation: str = "relu",
-                 dropout: float = 0.0):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        input_size=(28, 28),
+        in_features: int | None = None,
+        hidden_sizes=(256, 128),
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if in_features is None:
             in_features = in_channels

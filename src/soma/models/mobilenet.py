@@ -48,15 +48,28 @@ from soma.models.registry import register_model
 from soma.nn import init
 
 # MobileNet v1: (pointwise channels, stride) of the 13 depthwise-separable blocks, as in Keras
-V1_BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
-             (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
+V1_BLOCKS = [
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+]
 
 
 def _keras_name(part: str, block_id: int) -> str:
     """``conv_dw_bn`` of block 3 → ``conv_dw_3_bn``; ``conv_pad`` → ``conv_pad_3``."""
     for prefix in ("conv_dw", "conv_pw", "conv_pad"):
         if part.startswith(prefix):
-            return f"{prefix}_{block_id}{part[len(prefix):]}"
+            return f"{prefix}_{block_id}{part[len(prefix) :]}"
     raise ValueError(f"unexpected layer {part!r} in a depthwise-separable block")
 
 
@@ -90,11 +103,20 @@ class MobileNetV1(nn.Sequential):
         (N, in_channels, H, W) → (N, num_classes) logits (Keras' model adds the softmax).
     """
 
-    def __init__(self, alpha: float = 1.0, depth_multiplier: int = 1, dropout: float = 1e-3,
-                 num_classes: int = 1000, in_channels: int = 3, cifar_stem: bool = False):
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        depth_multiplier: int = 1,
+        dropout: float = 1e-3,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        cifar_stem: bool = False,
+    ):
         if alpha <= 0 or depth_multiplier < 1:
-            raise ValueError(f"MobileNetV1: alpha must be > 0 and depth_multiplier >= 1, got "
-                             f"alpha={alpha}, depth_multiplier={depth_multiplier}")
+            raise ValueError(
+                f"MobileNetV1: alpha must be > 0 and depth_multiplier >= 1, got "
+                f"alpha={alpha}, depth_multiplier={depth_multiplier}"
+            )
         channels = int(32 * alpha)
         with init.no_init():  # every weight is drawn once, by _init_weights
             layers = OrderedDict()
@@ -106,9 +128,14 @@ class MobileNetV1(nn.Sequential):
             layers["conv1_bn"] = KerasBatchNorm2d(channels)
             layers["conv1_relu"] = nn.ReLU6()
             for block_id, (filters, stride) in enumerate(V1_BLOCKS, start=1):
-                block = DepthwiseSeparableConv(channels, int(filters * alpha), stride,
-                                               depth_multiplier, norm_layer=KerasBatchNorm2d,
-                                               keras_padding=True)
+                block = DepthwiseSeparableConv(
+                    channels,
+                    int(filters * alpha),
+                    stride,
+                    depth_multiplier,
+                    norm_layer=KerasBatchNorm2d,
+                    keras_padding=True,
+                )
                 for part, layer in block.named_children():
                     layers[_keras_name(part, block_id)] = layer
                 channels = int(filters * alpha)
@@ -146,32 +173,52 @@ class MobileNetV2(nn.Module):
         (N, in_channels, H, W) → (N, num_classes).
     """
 
-    SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
-               [6, 160, 3, 2], [6, 320, 1, 1]]
+    SETTING = [
+        [1, 16, 1, 1],
+        [6, 24, 2, 2],
+        [6, 32, 3, 2],
+        [6, 64, 4, 2],
+        [6, 96, 3, 1],
+        [6, 160, 3, 2],
+        [6, 320, 1, 1],
+    ]
 
-    def __init__(self, num_classes: int = 1000, width_mult: float = 1.0,
-                 inverted_residual_setting=None, round_nearest: int = 8, dropout: float = 0.2,
-                 in_channels: int = 3, cifar_stem: bool = False):
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        width_mult: float = 1.0,
+        inverted_residual_setting=None,
+        round_nearest: int = 8,
+        dropout: float = 0.2,
+        in_channels: int = 3,
+        cifar_stem: bool = False,
+    ):
         super().__init__()
         setting = inverted_residual_setting or self.SETTING
         if any(len(row) != 4 for row in setting):
-            raise ValueError(f"MobileNetV2: inverted_residual_setting rows must be (t, c, n, s), "
-                             f"got {setting}")
+            raise ValueError(
+                f"MobileNetV2: inverted_residual_setting rows must be (t, c, n, s), got {setting}"
+            )
         channels = make_divisible(32 * width_mult, round_nearest)
         self.last_channel = make_divisible(1280 * max(1.0, width_mult), round_nearest)
         with init.no_init():  # every weight is drawn once, by init_mobile_weights
-            features = [ConvNormActivation(in_channels, channels, stride=1 if cifar_stem else 2,
-                                           activation_layer=nn.ReLU6)]
+            features = [
+                ConvNormActivation(
+                    in_channels, channels, stride=1 if cifar_stem else 2, activation_layer=nn.ReLU6
+                )
+            ]
             for t, c, n, s in setting:
                 out = make_divisible(c * width_mult, round_nearest)
                 for i in range(n):
                     features.append(InvertedResidual(channels, out, s if i == 0 else 1, t))
                     channels = out
-            features.append(ConvNormActivation(channels, self.last_channel, 1,
-                                               activation_layer=nn.ReLU6))
+            features.append(
+                ConvNormActivation(channels, self.last_channel, 1, activation_layer=nn.ReLU6)
+            )
             self.features = nn.Sequential(*features)
-            self.classifier = nn.Sequential(nn.Dropout(p=dropout),
-                                            nn.Linear(self.last_channel, num_classes))
+            self.classifier = nn.Sequential(
+                nn.Dropout(p=dropout), nn.Linear(self.last_channel, num_classes)
+            )
         init_mobile_weights(self, lambda linear: init.normal_(linear.weight, 0, 0.01))
 
     def forward(self, x):
@@ -179,9 +226,13 @@ class MobileNetV2(nn.Module):
         return self.classifier(F.flatten(x, 1))
 
 
-@register_model("mobilenet_v1", "MobileNet v1 (Howard et al. 2017), Keras layout: "
-                "depthwise-separable convolutions, width multiplier alpha",
-                reference_input=(3, 224, 224), min_input_size=(32, 32))
+@register_model(
+    "mobilenet_v1",
+    "MobileNet v1 (Howard et al. 2017), Keras layout: "
+    "depthwise-separable convolutions, width multiplier alpha",
+    reference_input=(3, 224, 224),
+    min_input_size=(32, 32),
+)
 def mobilenet_v1(**kwargs) -> MobileNetV1:
     """MobileNet v1: 4,231,976 trainable parameters at α = 1 and ImageNet settings (Keras'
     summary shows 4,253,864, counting the 21,888 batch-norm running statistics too).
@@ -195,8 +246,12 @@ def mobilenet_v1(**kwargs) -> MobileNetV1:
     return MobileNetV1(**kwargs)
 
 
-@register_model("mobilenet_v2", "MobileNet v2 (Sandler et al. 2018): inverted residuals, "
-                "linear bottlenecks", reference_input=(3, 224, 224), min_input_size=(32, 32))
+@register_model(
+    "mobilenet_v2",
+    "MobileNet v2 (Sandler et al. 2018): inverted residuals, linear bottlenecks",
+    reference_input=(3, 224, 224),
+    min_input_size=(32, 32),
+)
 def mobilenet_v2(**kwargs) -> MobileNetV2:
     """MobileNet v2: 3,504,872 parameters at ImageNet settings."""
     return MobileNetV2(**kwargs)

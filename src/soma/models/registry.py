@@ -18,16 +18,17 @@ class ModelInfo:
     name: str
     builder: object
     description: str
-    input_size: tuple | None = None   # (H, W), or None when any size works
-    reference_input: tuple | None = None   # (C, H, W) of the reference setting, e.g. (3, 224, 224)
-    min_input_size: tuple | None = None    # smallest (H, W) accepted when input_size is None
+    input_size: tuple | None = None  # (H, W), or None when any size works
+    reference_input: tuple | None = None  # (C, H, W) of the reference setting, e.g. (3, 224, 224)
+    min_input_size: tuple | None = None  # smallest (H, W) accepted when input_size is None
 
 
 _REGISTRY: dict = {}
 
 
-def register_model(name: str, description: str = "", input_size=None, reference_input=None,
-                   min_input_size=None):
+def register_model(
+    name: str, description: str = "", input_size=None, reference_input=None, min_input_size=None
+):
     """Decorator registering a model class or builder function under ``name``.
 
     Example:
@@ -45,9 +46,14 @@ def register_model(name: str, description: str = "", input_size=None, reference_
         text = description
         if not text and builder.__doc__:
             text = builder.__doc__.strip().splitlines()[0]
-        _REGISTRY[name] = ModelInfo(name, builder, text, tuple(input_size) if input_size else None,
-                                    tuple(reference_input) if reference_input else None,
-                                    tuple(min_input_size) if min_input_size else None)
+        _REGISTRY[name] = ModelInfo(
+            name,
+            builder,
+            text,
+            tuple(input_size) if input_size else None,
+            tuple(reference_input) if reference_input else None,
+            tuple(min_input_size) if min_input_size else None,
+        )
         return builder
 
     return add

@@ -46,9 +46,19 @@ class ResNet(nn.Module):
         (N, in_channels, H, W) → (N, num_classes).
     """
 
-    def __init__(self, block, layers, num_classes: int = 1000, in_channels: int = 3,
-                 cifar_stem: bool = False, width: int = 64, zero_init_residual: bool = False,
-                 groups: int = 1, width_per_group: int = 64, norm_layer=nn.BatchNorm2d):
+    def __init__(
+        self,
+        block,
+        layers,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        cifar_stem: bool = False,
+        width: int = 64,
+        zero_init_residual: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        norm_layer=nn.BatchNorm2d,
+    ):
         super().__init__()
         self._norm_layer = norm_layer
         self.groups, self.base_width = groups, width_per_group
@@ -72,14 +82,31 @@ class ResNet(nn.Module):
     def _make_layer(self, block, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = projection(self.inplanes, planes * block.expansion, stride,
-                                    self._norm_layer)
-        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width,
-                        norm_layer=self._norm_layer)]
+            downsample = projection(
+                self.inplanes, planes * block.expansion, stride, self._norm_layer
+            )
+        layers = [
+            block(
+                self.inplanes,
+                planes,
+                stride,
+                downsample,
+                self.groups,
+                self.base_width,
+                norm_layer=self._norm_layer,
+            )
+        ]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
-            layers.append(block(self.inplanes, planes, groups=self.groups,
-                                base_width=self.base_width, norm_layer=self._norm_layer))
+            layers.append(
+                block(
+                    self.inplanes,
+                    planes,
+                    groups=self.groups,
+                    base_width=self.base_width,
+                    norm_layer=self._norm_layer,
+                )
+            )
         return nn.Sequential(*layers)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
@@ -106,8 +133,9 @@ class ResNet(nn.Module):
 _IMAGENET = dict(reference_input=(3, 224, 224), min_input_size=(32, 32))
 
 
-@register_model("resnet18", "ResNet-18 (He et al. 2016): residual BasicBlocks [2,2,2,2]",
-                **_IMAGENET)
+@register_model(
+    "resnet18", "ResNet-18 (He et al. 2016): residual BasicBlocks [2,2,2,2]", **_IMAGENET
+)
 def resnet18(**kwargs) -> ResNet:
     """ResNet-18: 11,689,512 parameters, 1.8 G mult-adds at 224×224 (1000 classes).
 
@@ -119,8 +147,9 @@ def resnet18(**kwargs) -> ResNet:
     return ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
 
 
-@register_model("resnet34", "ResNet-34 (He et al. 2016): residual BasicBlocks [3,4,6,3]",
-                **_IMAGENET)
+@register_model(
+    "resnet34", "ResNet-34 (He et al. 2016): residual BasicBlocks [3,4,6,3]", **_IMAGENET
+)
 def resnet34(**kwargs) -> ResNet:
     """ResNet-34: 21,797,672 parameters at ImageNet settings."""
     return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)

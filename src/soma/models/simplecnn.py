@@ -13,8 +13,11 @@ from soma import nn
 from soma.models.registry import register_model
 
 
-@register_model("simplecnn", "lecture 003's SimpleCNN: 2x (conv3x3-BN-ReLU-dropout-pool), "
-                "Linear", input_size=(28, 28))
+@register_model(
+    "simplecnn",
+    "lecture 003's SimpleCNN: 2x (conv3x3-BN-ReLU-dropout-pool), Linear",
+    input_size=(28, 28),
+)
 class SimpleCNN(nn.Module):
     """The lecture's SimpleCNN, with the two poolings its ``fc`` layer implies.
 
@@ -33,13 +36,19 @@ class SimpleCNN(nn.Module):
         soma.Size([2, 10])
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, pooling: bool = True,
-                 dropout: float = 0.5):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        pooling: bool = True,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         self.pooling = pooling
         # First sequence: CONV -> BatchNorm -> ReLU -> Dropout (-> pool)
-        self.conv1 = nn.Conv2d(in_channels=in_channels, out_channels=32, kernel_size=3, stride=1,
-                               padding=1)
+        self.conv1 = nn.Conv2d(
+            in_channels=in_channels, out_channels=32, kernel_size=3, stride=1, padding=1
+        )
         self.bn1 = nn.BatchNorm2d(32)
         self.relu1 = nn.ReLU()
         self.dropout1 = nn.Dropout(dropout)

@@ -27,8 +27,9 @@ class Fire(nn.Module):
         soma.Size([1, 128, 8, 8])
     """
 
-    def __init__(self, inplanes: int, squeeze_planes: int, expand1x1_planes: int,
-                 expand3x3_planes: int):
+    def __init__(
+        self, inplanes: int, squeeze_planes: int, expand1x1_planes: int, expand3x3_planes: int
+    ):
         super().__init__()
         self.inplanes = inplanes
         self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)
@@ -40,8 +41,13 @@ class Fire(nn.Module):
 
     def forward(self, x):
         x = self.squeeze_activation(self.squeeze(x))
-        return F.cat([self.expand1x1_activation(self.expand1x1(x)),
-                      self.expand3x3_activation(self.expand3x3(x))], 1)
+        return F.cat(
+            [
+                self.expand1x1_activation(self.expand1x1(x)),
+                self.expand3x3_activation(self.expand3x3(x)),
+            ],
+            1,
+        )
 
 
 class SqueezeNet(nn.Module):
@@ -57,8 +63,13 @@ class SqueezeNet(nn.Module):
         (N, in_channels, H, W) → (N, num_classes).
     """
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
-                 cifar_stem: bool = False):
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        dropout: float = 0.5,
+        cifar_stem: bool = False,
+    ):
         super().__init__()
         stride, padding = (1, 1) if cifar_stem else (2, 0)
         with init.no_init():  # every weight is drawn once, by _init_weights
@@ -78,8 +89,9 @@ class SqueezeNet(nn.Module):
                 Fire(512, 64, 256, 256),
             )
             final_conv = nn.Conv2d(512, num_classes, kernel_size=1)
-            self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv, nn.ReLU(),
-                                            nn.AdaptiveAvgPool2d((1, 1)))
+            self.classifier = nn.Sequential(
+                nn.Dropout(p=dropout), final_conv, nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1))
+            )
         self._init_weights(final_conv)
 
     def _init_weights(self, final_conv) -> None:
@@ -95,8 +107,12 @@ class SqueezeNet(nn.Module):
         return F.flatten(self.classifier(self.features(x)), 1)
 
 
-@register_model("squeezenet1_1", "SqueezeNet 1.1 (Iandola et al. 2016): Fire modules, "
-                "1.2 M parameters", reference_input=(3, 224, 224), min_input_size=(32, 32))
+@register_model(
+    "squeezenet1_1",
+    "SqueezeNet 1.1 (Iandola et al. 2016): Fire modules, 1.2 M parameters",
+    reference_input=(3, 224, 224),
+    min_input_size=(32, 32),
+)
 def squeezenet1_1(**kwargs) -> SqueezeNet:
     """SqueezeNet 1.1: 1,235,496 parameters at ImageNet settings.
 

@@ -23,8 +23,29 @@ CONFIGS = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512,
-          512, 512, 512, "M"],
+    "E": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 
 
@@ -58,8 +79,13 @@ class VGG(nn.Module):
         (N, C, H, W) → (N, num_classes); any H, W ≥ 32.
     """
 
-    def __init__(self, features: nn.Module, num_classes: int = 1000, dropout: float = 0.5,
-                 cifar_stem: bool = False):
+    def __init__(
+        self,
+        features: nn.Module,
+        num_classes: int = 1000,
+        dropout: float = 0.5,
+        cifar_stem: bool = False,
+    ):
         super().__init__()
         self.features = features
         pooled, hidden = (1, 512) if cifar_stem else (7, 4096)
@@ -93,11 +119,18 @@ class VGG(nn.Module):
         return self.classifier(x)
 
 
-def _vgg(config: str, batch_norm: bool, num_classes: int = 1000, in_channels: int = 3,
-         dropout: float = 0.5, cifar_stem: bool = False) -> VGG:
+def _vgg(
+    config: str,
+    batch_norm: bool,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    dropout: float = 0.5,
+    cifar_stem: bool = False,
+) -> VGG:
     with init.no_init():  # every weight is drawn once, by init_weights
-        model = VGG(make_layers(CONFIGS[config], batch_norm, in_channels), num_classes, dropout,
-                    cifar_stem)
+        model = VGG(
+            make_layers(CONFIGS[config], batch_norm, in_channels), num_classes, dropout, cifar_stem
+        )
     model.init_weights()
     return model
 

@@ -6,4 +6,6 @@ This module re-exports ``soma.functional``, where each op's forward and backward
 from soma.functional import *  # noqa: F401,F403
 from soma.functional import __dict__ as _all_ops
 
-__all__ = sorted(name for name in _all_ops if not name.startswith("_") and callable(_all_ops[name]))
+__all__ = sorted(
+    name for name in _all_ops if not name.startswith("_") and callable(_all_ops[name])
+)

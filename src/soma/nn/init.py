@@ -77,7 +77,9 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity not in _GAINS:
-        raise ValueError(f"calculate_gain: unsupported nonlinearity '{nonlinearity}'; known: {sorted(_GAINS) + ['leaky_relu']}")
+        raise ValueError(
+            f"calculate_gain: unsupported nonlinearity '{nonlinearity}'; known: {sorted(_GAINS) + ['leaky_relu']}"
+        )
     return _GAINS[nonlinearity]
 
 
@@ -203,4 +205,3 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if rows < cols:
         q = q.T
     return tensor._fill_with(gain * q.reshape(tensor.shape))
-

@@ -26,7 +26,9 @@ def _to_array(value):
     """The array inside a state-dict value: a soma Tensor, a NumPy array or a torch tensor."""
     if isinstance(value, Tensor):
         return value.array
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor, without importing torch
+    if hasattr(value, "detach") and hasattr(
+        value, "numpy"
+    ):  # a torch.Tensor, without importing torch
         return _xp.asarray(value.detach().cpu().numpy())
     return _xp.asarray(value)
 
@@ -96,11 +98,15 @@ class Module:
                 params[name] = None
             elif name in buffers:
                 if value is not None and not isinstance(value, Tensor):
-                    raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' (Tensor or None expected)")
+                    raise TypeError(
+                        f"cannot assign {type(value).__name__} as buffer '{name}' (Tensor or None expected)"
+                    )
                 buffers[name] = value
             elif name in modules:
                 if value is not None:
-                    raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}'")
+                    raise TypeError(
+                        f"cannot assign {type(value).__name__} as child module '{name}'"
+                    )
                 modules[name] = None
         object.__setattr__(self, name, value)
 
@@ -117,7 +123,9 @@ class Module:
     def register_parameter(self, name: str, param) -> None:
         """Add a parameter (or ``None``, a placeholder such as a disabled bias)."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}")
+            raise TypeError(
+                f"register_parameter: '{name}' must be a Parameter or None, got {type(param).__name__}"
+            )
         self._forget(name)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
@@ -125,7 +133,9 @@ class Module:
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """Add state that is saved in the ``state_dict`` (unless not persistent) but not trained."""
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+            raise TypeError(
+                f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}"
+            )
         self._forget(name)
         self._buffers[name] = tensor
         if not persistent:
@@ -145,7 +155,9 @@ class Module:
         module = self
         for part in target.split(".") if target else []:
             if part not in module._modules:
-                raise AttributeError(f"{type(module).__name__} has no submodule '{part}' (in '{target}')")
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule '{part}' (in '{target}')"
+                )
             module = module._modules[part]
         return module
 
@@ -206,7 +218,9 @@ class Module:
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+                yield from child.named_modules(
+                    memo, f"{prefix}.{name}" if prefix else name, remove_duplicate
+                )
 
     def modules(self):
         for _, m in self.named_modules():
@@ -393,7 +407,12 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
+        return sorted(
+            set(super().__dir__())
+            | set(self._parameters)
+            | set(self._modules)
+            | set(self._buffers)
+        )
 
     def __getstate__(self):
         raise TypeError("soma modules are not pickled; save model.state_dict() with soma.save")

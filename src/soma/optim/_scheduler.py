@@ -73,7 +73,8 @@ class LRScheduler:
             warnings.warn(
                 "Detected call of `lr_scheduler.step()` before `optimizer.step()`: call them in "
                 "the opposite order, or the first value of the schedule is skipped",
-                UserWarning, stacklevel=2,
+                UserWarning,
+                stacklevel=2,
             )
         self._step_count += 1
         if epoch is not None:
@@ -109,8 +110,10 @@ def set_group_values(optimizer: Optimizer, key: str, values: list, owner: str) -
     """Set ``group[key]`` of every group from ``values`` (one per group)."""
     values = list(values)
     if len(values) != len(optimizer.param_groups):
-        raise ValueError(f"{owner}: computed {len(values)} values of '{key}' for "
-                         f"{len(optimizer.param_groups)} parameter groups")
+        raise ValueError(
+            f"{owner}: computed {len(values)} values of '{key}' for "
+            f"{len(optimizer.param_groups)} parameter groups"
+        )
     for group, value in zip(optimizer.param_groups, values):
         group[key] = value
 

@@ -32,8 +32,9 @@ class SequentialLR(LRScheduler):
         [0.1, 0.1, 1.0, 0.5, 0.25]
     """
 
-    def __init__(self, optimizer, schedulers: list, milestones: list,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer, schedulers: list, milestones: list, last_epoch: int = -1
+    ) -> None:
         _check_parts(type(self).__name__, optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
@@ -92,8 +93,10 @@ class ChainedScheduler(LRScheduler):
 
     def __init__(self, schedulers: list, optimizer=None) -> None:
         if len(schedulers) < 1:
-            raise ValueError("ChainedScheduler expects at least one scheduler to be chained, "
-                             "but got no scheduler")
+            raise ValueError(
+                "ChainedScheduler expects at least one scheduler to be chained, "
+                "but got no scheduler"
+            )
         optimizer = optimizer or schedulers[0].optimizer
         _check_parts(type(self).__name__, optimizer, schedulers)
         self._schedulers = schedulers
@@ -117,14 +120,19 @@ def _check_parts(owner: str, optimizer, schedulers) -> None:
         raise ValueError(f"{owner} expects at least one scheduler, but got none")
     for i, scheduler in enumerate(schedulers):
         if not hasattr(scheduler, "optimizer"):
-            raise TypeError(f"{owner}: the scheduler at index {i} should have `optimizer` as "
-                            "its attribute")
+            raise TypeError(
+                f"{owner}: the scheduler at index {i} should have `optimizer` as its attribute"
+            )
         if isinstance(scheduler, ReduceLROnPlateau):
-            raise ValueError(f"{owner} does not support ReduceLROnPlateau (its step needs the "
-                             f"metric), but got one at index {i}")
+            raise ValueError(
+                f"{owner} does not support ReduceLROnPlateau (its step needs the "
+                f"metric), but got one at index {i}"
+            )
         if scheduler.optimizer is not optimizer:
-            raise ValueError(f"{owner} expects all schedulers to belong to the same optimizer, "
-                             f"but the {type(scheduler).__name__} at index {i} has another one")
+            raise ValueError(
+                f"{owner} expects all schedulers to belong to the same optimizer, "
+                f"but the {type(scheduler).__name__} at index {i} has another one"
+            )
 
 
 def _rewind(scheduler) -> None:

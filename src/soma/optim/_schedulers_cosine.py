@@ -35,8 +35,13 @@ class CosineAnnealingLR(LRScheduler):
         [1.0, 0.8536, 0.5, 0.1464, 0.0, 0.1464]
     """
 
-    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803 (PyTorch's name)
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer,
+        T_max: int,
+        eta_min: float = 0.0,  # noqa: N803 (PyTorch's name)
+        last_epoch: int = -1,
+    ) -> None:
         if not isinstance(T_max, numbers.Real) or not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: expected a positive T_max, but got {T_max!r}")
         self.T_max = T_max
@@ -47,18 +52,22 @@ class CosineAnnealingLR(LRScheduler):
         t, period, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return group_values(self.optimizer, "lr")
-        if self._step_count == 1 and t > 0:   # resumed with last_epoch > 0: the closed form
+        if self._step_count == 1 and t > 0:  # resumed with last_epoch > 0: the closed form
             return self._get_closed_form_lr()
-        if (t - 1 - period) % (2 * period) == 0:   # at the bottom: step up from η_min
-            return [group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2
-                    for base_lr, group in zip(self.base_lrs, self.optimizer.param_groups)]
+        if (t - 1 - period) % (2 * period) == 0:  # at the bottom: step up from η_min
+            return [
+                group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2
+                for base_lr, group in zip(self.base_lrs, self.optimizer.param_groups)
+            ]
         ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
         return [ratio * (group["lr"] - eta_min) + eta_min for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list:
-        return [self.eta_min + (base_lr - self.eta_min)
-                * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-                for base_lr in self.base_lrs]
+        return [
+            self.eta_min
+            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+            for base_lr in self.base_lrs
+        ]
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
@@ -87,15 +96,24 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
     """
 
-    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,  # noqa: N803
+        last_epoch: int = -1,
+    ) -> None:
         check_positive_int("CosineAnnealingWarmRestarts", "T_0", T_0)
         if isinstance(T_mult, bool) or not isinstance(T_mult, numbers.Integral) or T_mult < 1:
-            raise ValueError(f"CosineAnnealingWarmRestarts: expected an integer T_mult >= 1, "
-                             f"but got {T_mult!r}")
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected an integer T_mult >= 1, but got {T_mult!r}"
+            )
         if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real):
-            raise ValueError(f"CosineAnnealingWarmRestarts: expected a float or int eta_min, "
-                             f"but got {eta_min!r} of type {type(eta_min).__name__}")
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected a float or int eta_min, "
+                f"but got {eta_min!r} of type {type(eta_min).__name__}"
+            )
         self.T_0 = T_0
         self.T_i = T_0
         self.T_mult = T_mult
@@ -127,8 +145,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def _jump_to(self, epoch: float) -> None:
         """Set T_cur and T_i for an explicit (possibly fractional) epoch."""
         if epoch < 0:
-            raise ValueError(f"CosineAnnealingWarmRestarts: expected a non-negative epoch, "
-                             f"but got {epoch}")
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected a non-negative epoch, but got {epoch}"
+            )
         if epoch < self.T_0:
             self.T_i = self.T_0
             self.T_cur = epoch

@@ -47,11 +47,22 @@ class CyclicLR(LRScheduler):
         ([0.1, 0.3, 0.5, 0.3, 0.1], 0.85)
     """
 
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up: int = 2000,
-                 step_size_down: int = None, mode: str = "triangular", gamma: float = 1.0,
-                 scale_fn=None, scale_mode: str = "cycle", cycle_momentum: bool = True,
-                 base_momentum: float = 0.8, max_momentum: float = 0.9,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer,
+        base_lr,
+        max_lr,
+        step_size_up: int = 2000,
+        step_size_down: int = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn=None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.8,
+        max_momentum: float = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         base_lrs = per_group("base_lr", optimizer, base_lr)
@@ -62,8 +73,10 @@ class CyclicLR(LRScheduler):
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
         if not (up > 0 and down >= 0):
-            raise ValueError(f"CyclicLR: step_size_up must be > 0 and step_size_down >= 0, got "
-                             f"{step_size_up} and {step_size_down}")
+            raise ValueError(
+                f"CyclicLR: step_size_up must be > 0 and step_size_down >= 0, got "
+                f"{step_size_up} and {step_size_down}"
+            )
         self.total_size = up + down
         self.step_ratio = up / self.total_size
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
@@ -78,8 +91,9 @@ class CyclicLR(LRScheduler):
             self.base_momentums = per_group("base_momentum", optimizer, base_momentum)
             self.max_momentums = per_group("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
-                for high, low, group in zip(self.max_momentums, self.base_momentums,
-                                            optimizer.param_groups):
+                for high, low, group in zip(
+                    self.max_momentums, self.base_momentums, optimizer.param_groups
+                ):
                     _set_momentum(group, high, self.use_beta1)
                     group["max_momentum"] = high
                     group["base_momentum"] = low
@@ -104,11 +118,14 @@ class CyclicLR(LRScheduler):
         else:
             height = (x - 1) / (self.step_ratio - 1)
         scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
-        lrs = [base_lr + (max_lr - base_lr) * height * scale
-               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        lrs = [
+            base_lr + (max_lr - base_lr) * height * scale
+            for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)
+        ]
         if self.cycle_momentum:
-            for low, high, group in zip(self.base_momentums, self.max_momentums,
-                                        self.optimizer.param_groups):
+            for low, high, group in zip(
+                self.base_momentums, self.max_momentums, self.optimizer.param_groups
+            ):
                 _set_momentum(group, high - (high - low) * height * scale, self.use_beta1)
         return lrs
 
@@ -123,7 +140,7 @@ class CyclicLR(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         state = dict(state_dict)
         attributes = state.pop("_scale_fn_custom", None)
-        state.pop("_scale_fn_ref", None)   # present in PyTorch's state dicts
+        state.pop("_scale_fn_ref", None)  # present in PyTorch's state dicts
         super().load_state_dict(state)
         if attributes is not None:
             self._scale_fn_custom.__dict__.update(attributes)
@@ -170,21 +187,34 @@ class OneCycleLR(LRScheduler):
         [0.1, 1.0, 0.667, 0.334, 0.001]
     """
 
-    def __init__(self, optimizer, max_lr, total_steps: int = None, epochs: int = None,
-                 steps_per_epoch: int = None, pct_start: float = 0.3,
-                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
-                 base_momentum: float = 0.85, max_momentum: float = 0.95,
-                 div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer,
+        max_lr,
+        total_steps: int = None,
+        epochs: int = None,
+        steps_per_epoch: int = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: expected a float between 0 and 1 pct_start, but got "
-                             f"{pct_start!r}")
+            raise ValueError(
+                f"OneCycleLR: expected a float between 0 and 1 pct_start, but got {pct_start!r}"
+            )
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', "
-                             f"got {anneal_strategy!r}")
+            raise ValueError(
+                f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
+            )
         self._anneal_func_type = anneal_strategy
         self._schedule_phases = _phases(self.total_steps, pct_start, three_phase)
         max_lrs = per_group("max_lr", optimizer, max_lr)
@@ -213,8 +243,10 @@ class OneCycleLR(LRScheduler):
     def get_lr(self) -> list:
         t = self.last_epoch
         if t > self.total_steps:
-            raise ValueError(f"OneCycleLR: tried to step {t} times; the schedule has "
-                             f"total_steps={self.total_steps}")
+            raise ValueError(
+                f"OneCycleLR: tried to step {t} times; the schedule has "
+                f"total_steps={self.total_steps}"
+            )
         lrs = []
         for group in self.optimizer.param_groups:
             start_step = 0.0
@@ -226,8 +258,9 @@ class OneCycleLR(LRScheduler):
                 start_step = end_step
             lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
             if self.cycle_momentum:
-                momentum = self._anneal(group[phase["start_momentum"]],
-                                        group[phase["end_momentum"]], pct)
+                momentum = self._anneal(
+                    group[phase["start_momentum"]], group[phase["end_momentum"]], pct
+                )
                 _set_momentum(group, momentum, self.use_beta1)
         return lrs
 
@@ -245,19 +278,32 @@ def _total_steps(total_steps, epochs, steps_per_epoch) -> int:
 
 def _phases(total_steps: int, pct_start: float, three_phase: bool) -> list:
     """Each phase: its last step and the group keys of its start and end values."""
+
     def phase(end_step, lr, momentum):
-        return {"end_step": end_step, "start_lr": lr[0], "end_lr": lr[1],
-                "start_momentum": momentum[0], "end_momentum": momentum[1]}
+        return {
+            "end_step": end_step,
+            "start_lr": lr[0],
+            "end_lr": lr[1],
+            "start_momentum": momentum[0],
+            "end_momentum": momentum[1],
+        }
 
     up = float(pct_start * total_steps) - 1
     rise = phase(up, ("initial_lr", "max_lr"), ("max_momentum", "base_momentum"))
     if not three_phase:
-        return [rise, phase(total_steps - 1, ("max_lr", "min_lr"),
-                            ("base_momentum", "max_momentum"))]
-    return [rise,
-            phase(float(2 * pct_start * total_steps) - 2, ("max_lr", "initial_lr"),
-                  ("base_momentum", "max_momentum")),
-            phase(total_steps - 1, ("initial_lr", "min_lr"), ("max_momentum", "max_momentum"))]
+        return [
+            rise,
+            phase(total_steps - 1, ("max_lr", "min_lr"), ("base_momentum", "max_momentum")),
+        ]
+    return [
+        rise,
+        phase(
+            float(2 * pct_start * total_steps) - 2,
+            ("max_lr", "initial_lr"),
+            ("base_momentum", "max_momentum"),
+        ),
+        phase(total_steps - 1, ("initial_lr", "min_lr"), ("max_momentum", "max_momentum")),
+    ]
 
 
 def _check_optimizer(optimizer) -> None:
@@ -271,8 +317,10 @@ def _momentum_key(optimizer) -> str:
         return "betas"
     if "momentum" in optimizer.defaults:
         return "momentum"
-    raise ValueError(f"optimizer {type(optimizer).__name__} must support momentum or beta1 with "
-                     "the cycle_momentum option enabled")
+    raise ValueError(
+        f"optimizer {type(optimizer).__name__} must support momentum or beta1 with "
+        "the cycle_momentum option enabled"
+    )
 
 
 def _set_momentum(group: dict, value: float, use_beta1: bool) -> None:

@@ -22,21 +22,26 @@ class _LambdaScheduler(LRScheduler):
         owner = type(self).__name__
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"{owner}: expected {len(optimizer.param_groups)} lr_lambdas "
-                                 f"(one per parameter group), but got {len(lr_lambda)}")
+                raise ValueError(
+                    f"{owner}: expected {len(optimizer.param_groups)} lr_lambdas "
+                    f"(one per parameter group), but got {len(lr_lambda)}"
+                )
             lambdas = list(lr_lambda)
         else:
             lambdas = [lr_lambda] * len(optimizer.param_groups)
         for fn in lambdas:
             if not callable(fn):
-                raise TypeError(f"{owner}: lr_lambda should be a function, but got "
-                                f"{type(fn).__name__}")
+                raise TypeError(
+                    f"{owner}: lr_lambda should be a function, but got {type(fn).__name__}"
+                )
         return lambdas
 
     def state_dict(self) -> dict:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+            for fn in self.lr_lambdas
+        ]
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -72,8 +77,10 @@ class LambdaLR(_LambdaScheduler):
     """
 
     def get_lr(self) -> list:
-        return [base_lr * lmbda(self.last_epoch)
-                for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+        return [
+            base_lr * lmbda(self.last_epoch)
+            for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)
+        ]
 
 
 class MultiplicativeLR(_LambdaScheduler):
@@ -99,8 +106,10 @@ class MultiplicativeLR(_LambdaScheduler):
     def get_lr(self) -> list:
         if self._is_initial:
             return group_values(self.optimizer, "lr")
-        return [group["lr"] * lmbda(self.last_epoch)
-                for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
+        return [
+            group["lr"] * lmbda(self.last_epoch)
+            for lmbda, group in zip(self.lr_lambdas, self.optimizer.param_groups)
+        ]
 
 
 class StepLR(LRScheduler):
@@ -125,8 +134,9 @@ class StepLR(LRScheduler):
         [1.0, 1.0, 0.5, 0.5, 0.25]
     """
 
-    def __init__(self, optimizer, step_size: int, gamma: float = 0.1,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         check_positive_int("StepLR", "step_size", step_size)
         self.step_size = step_size
         self.gamma = gamma
@@ -138,8 +148,10 @@ class StepLR(LRScheduler):
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list:
-        return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
-                for base_lr in self.base_lrs]
+        return [
+            base_lr * self.gamma ** (self.last_epoch // self.step_size)
+            for base_lr in self.base_lrs
+        ]
 
 
 class MultiStepLR(LRScheduler):
@@ -182,7 +194,7 @@ class MultiStepLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list:
         passed = sum(n for m, n in self.milestones.items() if m <= self.last_epoch)
-        return [base_lr * self.gamma ** passed for base_lr in self.base_lrs]
+        return [base_lr * self.gamma**passed for base_lr in self.base_lrs]
 
 
 class ConstantLR(LRScheduler):
@@ -207,8 +219,9 @@ class ConstantLR(LRScheduler):
         [0.5, 0.5, 1.0, 1.0]
     """
 
-    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1
+    ) -> None:
         if factor > 1.0 or factor < 0:
             raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
         self.factor = factor
@@ -252,8 +265,14 @@ class LinearLR(LRScheduler):
         [0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
-    def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
         if end_factor > 1.0 or end_factor < 0:
@@ -270,15 +289,18 @@ class LinearLR(LRScheduler):
         if self._is_initial or self.last_epoch > self.total_iters:
             return group_values(self.optimizer, "lr")
         delta = self.end_factor - self.start_factor
-        factor = 1.0 + delta / (self.total_iters * self.start_factor
-                                + (self.last_epoch - 1) * delta)
+        factor = 1.0 + delta / (
+            self.total_iters * self.start_factor + (self.last_epoch - 1) * delta
+        )
         return [group["lr"] * factor for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list:
         delta = self.end_factor - self.start_factor
         done = min(self.total_iters, self.last_epoch)
-        return [base_lr * (self.start_factor + delta * done / self.total_iters)
-                for base_lr in self.base_lrs]
+        return [
+            base_lr * (self.start_factor + delta * done / self.total_iters)
+            for base_lr in self.base_lrs
+        ]
 
 
 class ExponentialLR(LRScheduler):
@@ -309,7 +331,7 @@ class ExponentialLR(LRScheduler):
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list:
-        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
 class PolynomialLR(LRScheduler):
@@ -334,8 +356,9 @@ class PolynomialLR(LRScheduler):
         [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
 
-    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0,
-                 last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1
+    ) -> None:
         check_positive_int("PolynomialLR", "total_iters", total_iters)
         self.total_iters = total_iters
         self.power = power
@@ -350,5 +373,6 @@ class PolynomialLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list:
         done = min(self.total_iters, self.last_epoch)
-        return [base_lr * (1.0 - done / self.total_iters) ** self.power
-                for base_lr in self.base_lrs]
+        return [
+            base_lr * (1.0 - done / self.total_iters) ** self.power for base_lr in self.base_lrs
+        ]

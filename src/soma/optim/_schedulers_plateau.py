@@ -39,9 +39,18 @@ class ReduceLROnPlateau(LRScheduler):
         [0.25]
     """
 
-    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr=0, eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr=0,
+        eps: float = 1e-8,
+    ) -> None:
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
         if not isinstance(optimizer, Optimizer):
@@ -78,7 +87,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs += 1
         if self.in_cooldown:
             self.cooldown_counter -= 1
-            self.num_bad_epochs = 0   # bad epochs during the cooldown do not count
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
             self.cooldown_counter = self.cooldown
@@ -117,8 +126,10 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown (use 'min' or 'max')")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown "
-                             "(use 'rel' or 'abs')")
+            raise ValueError(
+                f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown "
+                "(use 'rel' or 'abs')"
+            )
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold

@@ -42,22 +42,39 @@ class Adagrad(Optimizer):
         [2.5, 0.0]
     """
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
-                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False,
-                 foreach=None, fused=None, capturable: bool = False,
-                 differentiable: bool = False) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+        foreach=None,
+        fused=None,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):
         check_number("Adagrad", "learning rate", group["lr"])
         check_number("Adagrad", "lr_decay value", group["lr_decay"])
         check_number("Adagrad", "weight_decay value", group["weight_decay"])
-        check_number("Adagrad", "initial_accumulator_value value",
-                     group["initial_accumulator_value"])
+        check_number(
+            "Adagrad", "initial_accumulator_value value", group["initial_accumulator_value"]
+        )
         check_number("Adagrad", "epsilon value", group["eps"])
 
     def _update(self, p, g, state, group):
@@ -75,6 +92,6 @@ class Adagrad(Optimizer):
         s += tmp
         std = _xp.sqrt(s)
         std += group["eps"]
-        _xp.multiply(g, -clr, out=tmp)          # θ ← θ + (−η_t·g)/std, as torch.addcdiv_
+        _xp.multiply(g, -clr, out=tmp)  # θ ← θ + (−η_t·g)/std, as torch.addcdiv_
         tmp /= std
         p.array += tmp

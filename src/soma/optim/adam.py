@@ -40,15 +40,32 @@ class Adam(Optimizer):
         [0.9, -1.9]
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False,
-                 foreach=None, fused=None, capturable: bool = False,
-                 differentiable: bool = False) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        foreach=None,
+        fused=None,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):
@@ -57,10 +74,12 @@ class Adam(Optimizer):
         check_number(name, "epsilon value", group["eps"])
         if len(group["betas"]) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {group['betas']}")
-        check_number(name, "beta parameter at index 0", group["betas"][0], high=1.0,
-                     high_open=True)
-        check_number(name, "beta parameter at index 1", group["betas"][1], high=1.0,
-                     high_open=True)
+        check_number(
+            name, "beta parameter at index 0", group["betas"][0], high=1.0, high_open=True
+        )
+        check_number(
+            name, "beta parameter at index 1", group["betas"][1], high=1.0, high_open=True
+        )
         check_number(name, "weight_decay value", group["weight_decay"])
 
     def _update(self, p, g, state, group):
@@ -83,7 +102,7 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         tmp = _xp.empty_like(m)
         lerp_(m, g, 1 - beta1, tmp)
-        _xp.multiply(g, 1 - beta2, out=tmp)     # v ← β₂v + ((1 − β₂)g)g, as torch.addcmul_
+        _xp.multiply(g, 1 - beta2, out=tmp)  # v ← β₂v + ((1 − β₂)g)g, as torch.addcmul_
         tmp *= g
         v *= beta2
         v += tmp
@@ -93,7 +112,7 @@ class Adam(Optimizer):
         denom = _xp.sqrt(v)
         denom /= (1 - beta2**t) ** 0.5
         denom += group["eps"]
-        _xp.multiply(m, -step_size, out=tmp)    # θ ← θ + (−s·m)/denom, as torch.addcdiv_
+        _xp.multiply(m, -step_size, out=tmp)  # θ ← θ + (−s·m)/denom, as torch.addcdiv_
         tmp /= denom
         p.array += tmp
 
@@ -117,16 +136,37 @@ class AdamW(Adam):
         0.85
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False,
-                 foreach=None, fused=None, capturable: bool = False,
-                 differentiable: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True, foreach=foreach, fused=fused,
-                         capturable=capturable, differentiable=differentiable)
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach=None,
+        fused=None,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+            foreach=foreach,
+            fused=fused,
+            capturable=capturable,
+            differentiable=differentiable,
+        )
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
-        for group in self.param_groups:   # AdamW stays AdamW, whatever the state dict says
+        for group in self.param_groups:  # AdamW stays AdamW, whatever the state dict says
             group["decoupled_weight_decay"] = True

@@ -18,8 +18,10 @@ from soma.backend import get_xp
 
 _xp = get_xp()
 
-_SET_MESSAGE = ("{}: parameters must be in an ordered collection (a list), not a set, whose "
-                "order changes between runs")
+_SET_MESSAGE = (
+    "{}: parameters must be in an ordered collection (a list), not a set, whose "
+    "order changes between runs"
+)
 
 
 class Optimizer:
@@ -65,13 +67,16 @@ class Optimizer:
         if not isinstance(param_group, dict):
             raise TypeError(f"{name}: param_group must be a dict, but got {type(param_group)}")
         if "params" not in param_group:
-            raise ValueError(f"{name}: a parameter group needs a 'params' entry, got keys "
-                             f"{sorted(param_group)}")
+            raise ValueError(
+                f"{name}: a parameter group needs a 'params' entry, got keys {sorted(param_group)}"
+            )
         params, names = _split_names(name, param_group["params"])
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{name}: can only optimize Tensors, but one of the params is "
-                                f"{type(p).__name__}")
+                raise TypeError(
+                    f"{name}: can only optimize Tensors, but one of the params is "
+                    f"{type(p).__name__}"
+                )
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor")
         group = {**param_group, "params": params}
@@ -81,8 +86,9 @@ class Optimizer:
             group.setdefault(key, default)
         self._validate(group)
         if len({id(p) for p in params}) != len(params):
-            warnings.warn(f"{name}: a parameter group contains the same parameter twice",
-                          stacklevel=2)
+            warnings.warn(
+                f"{name}: a parameter group contains the same parameter twice", stacklevel=2
+            )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
@@ -178,8 +184,10 @@ class Optimizer:
         state = defaultdict(dict)
         for key, values in state_dict["state"].items():
             if int(key) not in by_index:
-                raise ValueError(f"{name}.load_state_dict: state for parameter {key}, which is "
-                                 "in no parameter group")
+                raise ValueError(
+                    f"{name}.load_state_dict: state for parameter {key}, which is "
+                    "in no parameter group"
+                )
             p = by_index[int(key)]
             state[p] = {k: _restore(name, key, k, v, p) for k, v in values.items()}
         groups = []
@@ -254,12 +262,15 @@ def check_implementation(owner: str, capturable: bool, differentiable: bool) -> 
     """
     for name, value in (("capturable", capturable), ("differentiable", differentiable)):
         if value:
-            raise ValueError(f"{owner}: {name}=True is not supported by soma (its steps run "
-                             "outside autograd, on the CPU)")
+            raise ValueError(
+                f"{owner}: {name}=True is not supported by soma (its steps run "
+                "outside autograd, on the CPU)"
+            )
 
 
-def check_number(owner: str, name: str, value, low: float = 0.0, high: float = None,
-                 high_open: bool = False) -> None:
+def check_number(
+    owner: str, name: str, value, low: float = 0.0, high: float = None, high_open: bool = False
+) -> None:
     """Raise a ValueError naming ``owner`` unless ``low <= value <= high`` (``< high``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")

@@ -42,14 +42,32 @@ class RMSprop(Optimizer):
         0.98
     """
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False,
-                 foreach=None, fused=None, capturable: bool = False,
-                 differentiable: bool = False) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+        foreach=None,
+        fused=None,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):
@@ -74,7 +92,7 @@ class RMSprop(Optimizer):
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p.array
         v = state["square_avg"]
-        tmp = _xp.multiply(g, 1 - alpha)        # v ← αv + ((1 − α)g)g, as torch.addcmul_
+        tmp = _xp.multiply(g, 1 - alpha)  # v ← αv + ((1 − α)g)g, as torch.addcmul_
         tmp *= g
         v *= alpha
         v += tmp
@@ -93,6 +111,6 @@ class RMSprop(Optimizer):
             buf += g / avg
             p.array -= group["lr"] * buf
         else:
-            _xp.multiply(g, -group["lr"], out=tmp)   # θ ← θ + (−η·g)/d, as torch.addcdiv_
+            _xp.multiply(g, -group["lr"], out=tmp)  # θ ← θ + (−η·g)/d, as torch.addcdiv_
             tmp /= avg
             p.array += tmp

@@ -40,14 +40,30 @@ class SGD(Optimizer):
         0.46
     """
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False,
-                 foreach=None, fused=None, capturable: bool = False,
-                 differentiable: bool = False) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach=None,
+        fused=None,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):
@@ -56,9 +72,11 @@ class SGD(Optimizer):
         check_number("SGD", "dampening value", group["dampening"], low=float("-inf"))
         check_number("SGD", "weight_decay value", group["weight_decay"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening "
-                             f"(got momentum={group['momentum']}, "
-                             f"dampening={group['dampening']})")
+            raise ValueError(
+                "SGD: Nesterov momentum requires a momentum and zero dampening "
+                f"(got momentum={group['momentum']}, "
+                f"dampening={group['dampening']})"
+            )
 
     def _update(self, p, g, state, group):
         if group["maximize"]:

@@ -39,8 +39,17 @@ def numerical_jacobian_vector(fn, inputs, cotangents, index, direction, eps):
     return (up - down) / (2 * eps)
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-              max_full=64, directions=6, seed=0):
+def gradcheck(
+    fn,
+    inputs,
+    eps=1e-6,
+    atol=1e-5,
+    rtol=1e-3,
+    raise_exception=True,
+    max_full=64,
+    directions=6,
+    seed=0,
+):
     """True when every float input's analytic gradient matches finite differences.
 
     Args:

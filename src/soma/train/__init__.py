@@ -1,7 +1,7 @@
 """Training: ``fit``/``evaluate``/``predict``, the ``Trainer``, callbacks, metrics, LR finder.
 
-    history = soma.train.fit(model, train_loader, loss="cross_entropy", optimizer="adam",
-                             epochs=10, val_data=val_loader, metrics=["accuracy"])
+history = soma.train.fit(model, train_loader, loss="cross_entropy", optimizer="adam",
+                         epochs=10, val_data=val_loader, metrics=["accuracy"])
 """
 
 from soma.train import callbacks, metrics

@@ -79,8 +79,11 @@ class _Monitor:
             return float(logs[self.monitor])
         fallback = self.monitor.removeprefix("val_")
         if fallback in logs:  # no validation data: watch the training value instead
-            print(f"{owner}: '{self.monitor}' is not logged (no validation data?); "
-                  f"monitoring '{fallback}' instead", file=sys.stderr)
+            print(
+                f"{owner}: '{self.monitor}' is not logged (no validation data?); "
+                f"monitoring '{fallback}' instead",
+                file=sys.stderr,
+            )
             self.monitor = fallback
             return float(logs[fallback])
         raise KeyError(f"{owner}: '{self.monitor}' is not in the logs; available: {sorted(logs)}")
@@ -99,8 +102,14 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model ends with the weights of its best epoch.
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int = 5,
-                 min_delta: float = 0.0, restore_best_weights: bool = False):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = False,
+    ):
         self._watch = _Monitor(monitor, mode, min_delta)
         self.patience, self.restore_best_weights = patience, restore_best_weights
         self.wait, self.best_epoch, self.stopped_epoch, self.best_weights = 0, 0, 0, None
@@ -116,17 +125,23 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
-            trainer.stop(f"early stopping at epoch {epoch}: {self._watch.monitor} has not "
-                         f"improved for {self.wait} epochs (best {self._watch.best:.4g} at "
-                         f"epoch {self.best_epoch})")
+            trainer.stop(
+                f"early stopping at epoch {epoch}: {self._watch.monitor} has not "
+                f"improved for {self.wait} epochs (best {self._watch.best:.4g} at "
+                f"epoch {self.best_epoch})"
+            )
 
     def on_train_end(self, trainer):
         if self.best_weights is not None and self.best_epoch != trainer.epoch:
             trainer.model.load_state_dict(self.best_weights)
 
     def state_dict(self):
-        return {"best": self._watch.best, "monitor": self._watch.monitor, "wait": self.wait,
-                "best_epoch": self.best_epoch}
+        return {
+            "best": self._watch.best,
+            "monitor": self._watch.monitor,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+        }
 
     def load_state_dict(self, state):
         self._watch.best, self._watch.monitor = state["best"], state["monitor"]
@@ -138,8 +153,14 @@ class ModelCheckpoint(Callback):
     improvement of ``monitor``. Either file resumes training with ``fit(..., resume=path)``.
     """
 
-    def __init__(self, directory, monitor: str = "val_loss", mode: str = "auto",
-                 save_best: bool = True, save_last: bool = True):
+    def __init__(
+        self,
+        directory,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best: bool = True,
+        save_last: bool = True,
+    ):
         self.directory = os.fspath(directory)
         self._watch = _Monitor(monitor, mode)
         self.save_best, self.save_last = save_best, save_last
@@ -164,8 +185,11 @@ class ModelCheckpoint(Callback):
             trainer.save_checkpoint(self.last_path)
 
     def state_dict(self):
-        return {"best": self._watch.best, "monitor": self._watch.monitor,
-                "best_epoch": self.best_epoch}
+        return {
+            "best": self._watch.best,
+            "monitor": self._watch.monitor,
+            "best_epoch": self.best_epoch,
+        }
 
     def load_state_dict(self, state):
         self._watch.best, self._watch.monitor = state["best"], state["monitor"]
@@ -186,13 +210,15 @@ class LRSchedulerCallback(Callback):
 
     def __init__(self, scheduler, interval: str = "epoch", monitor: str = "val_loss"):
         if interval not in ("epoch", "batch"):
-            raise ValueError("LRSchedulerCallback: interval must be 'epoch' or 'batch', "
-                             f"got {interval!r}")
+            raise ValueError(
+                f"LRSchedulerCallback: interval must be 'epoch' or 'batch', got {interval!r}"
+            )
         self.scheduler, self.interval = scheduler, interval
         self.plateau = _wants_metric(scheduler)
         if self.plateau and interval == "batch":
-            raise ValueError(f"{type(scheduler).__name__} needs a monitored value: "
-                             "use interval='epoch'")
+            raise ValueError(
+                f"{type(scheduler).__name__} needs a monitored value: use interval='epoch'"
+            )
         self._watch = _Monitor(monitor, "min")
 
     def on_batch_end(self, trainer, batch, logs):
@@ -212,8 +238,12 @@ class GradientClipping(Callback):
     Uses ``soma.nn.utils.clip_grad_norm_`` / ``clip_grad_value_`` (PyTorch's signatures).
     """
 
-    def __init__(self, max_norm: float | None = None, clip_value: float | None = None,
-                 norm_type: float = 2.0):
+    def __init__(
+        self,
+        max_norm: float | None = None,
+        clip_value: float | None = None,
+        norm_type: float = 2.0,
+    ):
         if (max_norm is None) == (clip_value is None):
             raise ValueError("GradientClipping: give exactly one of max_norm and clip_value")
         self.max_norm, self.clip_value, self.norm_type = max_norm, clip_value, norm_type
@@ -269,7 +299,8 @@ class TerminateOnNaN(Callback):
             trainer.stop(
                 f"non-finite loss ({value}) at epoch {trainer.epoch + 1}, batch {trainer.batch}: "
                 "training stopped before the update (try a lower learning rate, gradient "
-                "clipping, or check the inputs for NaN)", failed=True
+                "clipping, or check the inputs for NaN)",
+                failed=True,
             )
         return loss
 
@@ -285,10 +316,17 @@ class GradientMonitor(Callback):
     exploding)`` tuple per epoch; ``self.last_report`` is the latest full report.
     """
 
-    def __init__(self, vanish_ratio: float = 1e-4, vanish_below: float = 1e-10,
-                 explode_above: float = 1e3, every: int = 10, verbose: bool = True):
-        self.thresholds = dict(vanish_ratio=vanish_ratio, vanish_below=vanish_below,
-                               explode_above=explode_above)
+    def __init__(
+        self,
+        vanish_ratio: float = 1e-4,
+        vanish_below: float = 1e-10,
+        explode_above: float = 1e3,
+        every: int = 10,
+        verbose: bool = True,
+    ):
+        self.thresholds = dict(
+            vanish_ratio=vanish_ratio, vanish_below=vanish_below, explode_above=explode_above
+        )
         self.every, self.verbose = every, verbose
         self.reports, self.last_report = [], None
         self._vanishing, self._exploding = None, set()
@@ -317,4 +355,3 @@ class GradientMonitor(Callback):
             if exploding:
                 parts.append("exploding gradients in " + ", ".join(exploding))
             print(f"GradientMonitor, epoch {epoch}: " + "; ".join(parts), file=sys.stderr)
-

@@ -39,8 +39,9 @@ def get_loss(loss):
         raise ValueError(f"unknown loss {loss!r}; give a callable or one of {sorted(LOSSES)}")
     cls = getattr(nn, LOSSES[loss.lower()], None)
     if cls is None:
-        raise ValueError(f"loss {loss!r} needs soma.nn.{LOSSES[loss.lower()]}, "
-                         "which this build lacks")
+        raise ValueError(
+            f"loss {loss!r} needs soma.nn.{LOSSES[loss.lower()]}, which this build lacks"
+        )
     return cls()
 
 
@@ -80,8 +81,10 @@ def as_loader(data, batch_size: int = 32, shuffle: bool = False, generator=None)
     if isinstance(data, Dataset) or (map_style and not isinstance(data, (list, tuple))):
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
     if not hasattr(data, "__iter__"):
-        raise TypeError(f"training data must be a DataLoader, a Dataset or (inputs, targets); "
-                        f"got {type(data).__name__}")
+        raise TypeError(
+            f"training data must be a DataLoader, a Dataset or (inputs, targets); "
+            f"got {type(data).__name__}"
+        )
     return data
 
 

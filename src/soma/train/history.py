@@ -66,8 +66,11 @@ class History:
 
     def best(self, key: str, mode: str = "min"):
         """(epoch, value) of the best finite value of ``key``."""
-        values = [(r["epoch"], r[key]) for r in self.epochs
-                  if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        values = [
+            (r["epoch"], r[key])
+            for r in self.epochs
+            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+        ]
         if not values:
             raise ValueError(f"History: no finite values of {key!r}")
         pick = min if mode == "min" else max
@@ -94,6 +97,5 @@ class History:
 
     def __repr__(self):
         last = self.epochs[-1] if self.epochs else {}
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items()
-                          if isinstance(v, float))
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
         return f"History({len(self)} epochs{': last ' + shown if shown else ''})"

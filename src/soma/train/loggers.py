@@ -22,8 +22,9 @@ class CSVLogger(Callback):
         history = trainer.history
         columns = [k for k in history.keys() if _scalar_column(history, k)]
         text = io.StringIO()
-        writer = csv.DictWriter(text, columns, delimiter=self.separator, extrasaction="ignore",
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            text, columns, delimiter=self.separator, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(history.epochs)
         write_atomic(self.path, text.getvalue().encode())

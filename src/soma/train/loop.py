@@ -70,9 +70,22 @@ class Trainer:
         extra: JSON-able values stored in every checkpoint this trainer writes.
     """
 
-    def __init__(self, model, loss="cross_entropy", optimizer="adam", *, lr=None,
-                 metrics=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
-                 clip_grad_norm=None, nan_guard=True, verbose=True, extra=None):
+    def __init__(
+        self,
+        model,
+        loss="cross_entropy",
+        optimizer="adam",
+        *,
+        lr=None,
+        metrics=None,
+        callbacks=(),
+        scheduler=None,
+        scheduler_interval="epoch",
+        clip_grad_norm=None,
+        nan_guard=True,
+        verbose=True,
+        extra=None,
+    ):
         self.model = model
         self.loss_fn = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, model, lr)
@@ -94,8 +107,16 @@ class Trainer:
         self.stop_training, self.stop_reason, self.failed = False, None, False
 
     # ------------------------------------------------------------------ the loop
-    def fit(self, train_data, epochs: int = 1, *, val_data=None, batch_size: int = 32,
-            shuffle: bool = True, resume=None) -> History:
+    def fit(
+        self,
+        train_data,
+        epochs: int = 1,
+        *,
+        val_data=None,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        resume=None,
+    ) -> History:
         """Train until ``epochs`` epochs are finished (counting those of a resumed run)."""
         self.train_loader = as_loader(train_data, batch_size, shuffle)
         val_loader = None if val_data is None else as_loader(val_data, batch_size)
@@ -172,14 +193,22 @@ class Trainer:
     def save_checkpoint(self, path, extra: dict | None = None) -> None:
         """Write everything needed to continue this run exactly (see ``soma.io``)."""
         states = [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]
-        save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch,
-                        history=self.history, loaders=[self.train_loader],
-                        extra={**self.extra, **(extra or {}), "callbacks": states})
+        save_checkpoint(
+            path,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            epoch=self.epoch,
+            history=self.history,
+            loaders=[self.train_loader],
+            extra={**self.extra, **(extra or {}), "callbacks": states},
+        )
 
     def load_checkpoint(self, path) -> dict:
         """Restore a checkpoint written by ``save_checkpoint``; training continues after it."""
-        ckpt = load_checkpoint(path, self.model, self.optimizer, self.scheduler,
-                               loaders=[self.train_loader])
+        ckpt = load_checkpoint(
+            path, self.model, self.optimizer, self.scheduler, loaders=[self.train_loader]
+        )
         self.epoch = ckpt["epoch"]
         self.history = History.from_dict(ckpt["history"] or {})
         saved = list(ckpt["extra"].get("callbacks", []))
@@ -191,10 +220,26 @@ class Trainer:
         return ckpt
 
 
-def fit(model, train_data, loss="cross_entropy", optimizer="adam", epochs: int = 1, *,
-        val_data=None, metrics=None, callbacks=(), scheduler=None,
-        scheduler_interval="epoch", clip_grad_norm=None, lr=None, batch_size: int = 32,
-        shuffle: bool = True, nan_guard: bool = True, resume=None, verbose=True) -> History:
+def fit(
+    model,
+    train_data,
+    loss="cross_entropy",
+    optimizer="adam",
+    epochs: int = 1,
+    *,
+    val_data=None,
+    metrics=None,
+    callbacks=(),
+    scheduler=None,
+    scheduler_interval="epoch",
+    clip_grad_norm=None,
+    lr=None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    nan_guard: bool = True,
+    resume=None,
+    verbose=True,
+) -> History:
     """Train ``model`` on ``train_data`` for ``epochs`` epochs and return the ``History``.
 
     ``train_data`` (and ``val_data``) may be a DataLoader, a Dataset (batched with
@@ -212,11 +257,27 @@ def fit(model, train_data, loss="cross_entropy", optimizer="adam", epochs: int =
         >>> h["loss"][-1] < 0.01
         True
     """
-    trainer = Trainer(model, loss, optimizer, lr=lr, metrics=metrics, callbacks=callbacks,
-                      scheduler=scheduler, scheduler_interval=scheduler_interval,
-                      clip_grad_norm=clip_grad_norm, nan_guard=nan_guard, verbose=verbose)
-    return trainer.fit(train_data, epochs, val_data=val_data, batch_size=batch_size,
-                       shuffle=shuffle, resume=resume)
+    trainer = Trainer(
+        model,
+        loss,
+        optimizer,
+        lr=lr,
+        metrics=metrics,
+        callbacks=callbacks,
+        scheduler=scheduler,
+        scheduler_interval=scheduler_interval,
+        clip_grad_norm=clip_grad_norm,
+        nan_guard=nan_guard,
+        verbose=verbose,
+    )
+    return trainer.fit(
+        train_data,
+        epochs,
+        val_data=val_data,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        resume=resume,
+    )
 
 
 def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dict:

@@ -29,17 +29,21 @@ class LRFinderResult:
         n = len(self.lrs)
         skip_start = min(skip_start, n // 10)
         skip_end = min(skip_end, n // 20)
-        lrs = _xp.log10(_xp.asarray(self.lrs[skip_start:n - skip_end]))
-        loss = _xp.asarray(self.smoothed[skip_start:n - skip_end])
+        lrs = _xp.log10(_xp.asarray(self.lrs[skip_start : n - skip_end]))
+        loss = _xp.asarray(self.smoothed[skip_start : n - skip_end])
         if len(lrs) < 3:
             return None
         slope = _xp.gradient(loss, lrs)
         return self.lrs[skip_start + int(_xp.argmin(slope))]
 
     def to_dict(self) -> dict:
-        return {"lrs": list(self.lrs), "losses": list(self.losses),
-                "smoothed": list(self.smoothed), "diverged": self.diverged,
-                "suggestion": self.suggestion}
+        return {
+            "lrs": list(self.lrs),
+            "losses": list(self.losses),
+            "smoothed": list(self.smoothed),
+            "diverged": self.diverged,
+            "suggestion": self.suggestion,
+        }
 
     def plot(self, path, title: str = "learning-rate finder") -> str:
         """Save the curve (log lr vs smoothed loss, suggestion marked) as a PNG."""
@@ -76,9 +80,19 @@ def _batches(loader):
             raise ValueError("lr_find: the data gave no batches")
 
 
-def lr_find(model, data, loss="cross_entropy", optimizer="sgd", *, start_lr: float = 1e-7,
-            end_lr: float = 10.0, num_iter: int = 100, smooth: float = 0.98,
-            diverge_th: float = 4.0, batch_size: int = 32) -> LRFinderResult:
+def lr_find(
+    model,
+    data,
+    loss="cross_entropy",
+    optimizer="sgd",
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    smooth: float = 0.98,
+    diverge_th: float = 4.0,
+    batch_size: int = 32,
+) -> LRFinderResult:
     """Sweep the learning rate exponentially over minibatches and suggest one.
 
     Args:
@@ -98,8 +112,9 @@ def lr_find(model, data, loss="cross_entropy", optimizer="sgd", *, start_lr: flo
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     if num_iter < 2 or not 0 <= smooth < 1:
-        raise ValueError(f"lr_find: need num_iter >= 2 and 0 <= smooth < 1, "
-                         f"got {num_iter} and {smooth}")
+        raise ValueError(
+            f"lr_find: need num_iter >= 2 and 0 <= smooth < 1, got {num_iter} and {smooth}"
+        )
     if isinstance(optimizer, type):
         optimizer = optimizer(model.parameters(), lr=start_lr)
     optimizer = get_optimizer(optimizer, model)
@@ -107,8 +122,17 @@ def lr_find(model, data, loss="cross_entropy", optimizer="sgd", *, start_lr: flo
     optimizer_state = _copy_state(optimizer.state_dict())
     was_training = model.training
     try:
-        return _sweep(model, as_loader(data, batch_size, shuffle=True), get_loss(loss), optimizer,
-                      start_lr, end_lr, num_iter, smooth, diverge_th)
+        return _sweep(
+            model,
+            as_loader(data, batch_size, shuffle=True),
+            get_loss(loss),
+            optimizer,
+            start_lr,
+            end_lr,
+            num_iter,
+            smooth,
+            diverge_th,
+        )
     finally:
         model.load_state_dict(model_state)
         optimizer.load_state_dict(optimizer_state)

@@ -57,8 +57,10 @@ def top_k_accuracy(output, target, k: int = 5) -> float:
 def _top_k_hits(output, target, k):
     scores, t = _array(output), _array(target)
     if scores.ndim != 2 or t.shape != scores.shape[:1]:
-        raise ValueError(f"top_k_accuracy: expected scores (N, C) and targets (N,), got "
-                         f"{tuple(scores.shape)} and {tuple(t.shape)}")
+        raise ValueError(
+            f"top_k_accuracy: expected scores (N, C) and targets (N,), got "
+            f"{tuple(scores.shape)} and {tuple(t.shape)}"
+        )
     k = min(k, scores.shape[1])
     top = _xp.argpartition(-scores, k - 1, axis=1)[:, :k]
     return int((top == t[:, None]).any(axis=1).sum())
@@ -78,8 +80,10 @@ def confusion_matrix(output, target, num_classes: int | None = None):
     for name, labels in (("target", t), ("prediction", pred)):
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels[(labels < 0) | (labels >= num_classes)]
-            raise ValueError(f"confusion_matrix: {name} labels outside [0, {num_classes}): "
-                             f"{sorted(set(bad.tolist()))[:10]}")
+            raise ValueError(
+                f"confusion_matrix: {name} labels outside [0, {num_classes}): "
+                f"{sorted(set(bad.tolist()))[:10]}"
+            )
     flat = _xp.bincount(t * num_classes + pred, minlength=num_classes * num_classes)
     return flat.reshape(num_classes, num_classes)
 
@@ -259,7 +263,7 @@ class ConfusionMatrix(Metric):
         cm = confusion_matrix(pred, t, n)
         if len(self.matrix) < n:
             grown = _xp.zeros((n, n), dtype=_xp.int64)
-            grown[:len(self.matrix), :len(self.matrix)] = self.matrix
+            grown[: len(self.matrix), : len(self.matrix)] = self.matrix
             self.matrix = grown
         self.matrix += cm
 
@@ -335,11 +339,17 @@ class MeanAbsoluteError(_ErrorMean):
 
 
 _BY_NAME = {
-    "accuracy": Accuracy, "acc": Accuracy,
-    "precision": Precision, "recall": Recall, "f1": F1Score, "f1_score": F1Score,
+    "accuracy": Accuracy,
+    "acc": Accuracy,
+    "precision": Precision,
+    "recall": Recall,
+    "f1": F1Score,
+    "f1_score": F1Score,
     "confusion_matrix": ConfusionMatrix,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
 }
 
 
@@ -353,7 +363,9 @@ def get_metric(metric) -> Metric:
             return TopKAccuracy(int(name[3:-9]))
         if name in _BY_NAME:
             return _BY_NAME[name]()
-        raise ValueError(f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} "
-                         "and 'topK_accuracy'")
-    raise TypeError("a metric must be a name or a soma.train.metrics.Metric, "
-                    f"got {type(metric).__name__}")
+        raise ValueError(
+            f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} and 'topK_accuracy'"
+        )
+    raise TypeError(
+        f"a metric must be a name or a soma.train.metrics.Metric, got {type(metric).__name__}"
+    )

@@ -26,8 +26,11 @@ def format_logs(logs: dict, skip=("epoch",)) -> str:
 
 
 def _short(logs: dict) -> dict:
-    return {k: f"{v:.4f}" for k, v in logs.items()
-            if isinstance(v, float) and k not in ("time", "lr", "batch_loss")}
+    return {
+        k: f"{v:.4f}"
+        for k, v in logs.items()
+        if isinstance(v, float) and k not in ("time", "lr", "batch_loss")
+    }
 
 
 class PlainProgress(Callback):
@@ -38,8 +41,11 @@ class PlainProgress(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         width = len(str(trainer.epochs))
-        print(f"epoch {epoch:>{width}}/{trainer.epochs}  {format_logs(logs)}",
-              file=self.file or sys.stdout, flush=True)
+        print(
+            f"epoch {epoch:>{width}}/{trainer.epochs}  {format_logs(logs)}",
+            file=self.file or sys.stdout,
+            flush=True,
+        )
 
 
 class ProgressBar(Callback):
@@ -49,8 +55,9 @@ class ProgressBar(Callback):
         try:
             from tqdm.auto import tqdm
         except ImportError:
-            raise ImportError("the progress bar needs tqdm: pip install soma[progress] "
-                              "(or use verbose='plain')") from None
+            raise ImportError(
+                "the progress bar needs tqdm: pip install soma[progress] (or use verbose='plain')"
+            ) from None
         self._tqdm, self.file, self.bar = tqdm, file, None
 
     def on_epoch_begin(self, trainer, epoch):
@@ -59,9 +66,14 @@ class ProgressBar(Callback):
         except TypeError:
             total = None
         width = len(str(trainer.epochs))
-        self.bar = self._tqdm(total=total, desc=f"epoch {epoch:>{width}}/{trainer.epochs}",
-                              unit="batch", leave=True, dynamic_ncols=True,
-                              file=self.file or sys.stderr)
+        self.bar = self._tqdm(
+            total=total,
+            desc=f"epoch {epoch:>{width}}/{trainer.epochs}",
+            unit="batch",
+            leave=True,
+            dynamic_ncols=True,
+            file=self.file or sys.stderr,
+        )
 
     def on_batch_end(self, trainer, batch, logs):
         self.bar.set_postfix(_short(logs), refresh=False)

@@ -33,8 +33,8 @@ class PreparedData:
     val: object
     test: object
     num_classes: int | None
-    input_shape: tuple              # what the model sees (C, H, W)
-    source_shape: tuple             # what the files hold
+    input_shape: tuple  # what the model sees (C, H, W)
+    source_shape: tuple  # what the files hold
     classes: tuple = ()
     mean: tuple = ()
     std: tuple = ()
@@ -70,9 +70,18 @@ def _fit_split(dataset, target_size, mean, std):
     return fitted
 
 
-def prepare_data(name: str, model: str | None = None, *, root=None, val_split: float = 0.0,
-                 seed: int = 0, normalize: bool = True, mean=None, std=None,
-                 download: bool = False) -> PreparedData:
+def prepare_data(
+    name: str,
+    model: str | None = None,
+    *,
+    root=None,
+    val_split: float = 0.0,
+    seed: int = 0,
+    normalize: bool = True,
+    mean=None,
+    std=None,
+    download: bool = False,
+) -> PreparedData:
     """Load dataset ``name`` and fit its images to ``model``'s expected input size.
 
     Images are normalised per channel with the training split's mean and std, or with
@@ -90,19 +99,39 @@ def prepare_data(name: str, model: str | None = None, *, root=None, val_split: f
     target = _target_size(model, source) if model else None
     notes = []
     if len(source) != 3:  # feature vectors: nothing to resize or normalise per channel
-        return PreparedData(name, splits.train, splits.val, splits.test, splits.num_classes,
-                            source, source, tuple(splits.classes), task=splits.task)
+        return PreparedData(
+            name,
+            splits.train,
+            splits.val,
+            splits.test,
+            splits.num_classes,
+            source,
+            source,
+            tuple(splits.classes),
+            task=splits.task,
+        )
     if target is not None and tuple(target) != source[1:]:
-        notes.append(f"inputs resized from {source[1]}x{source[2]} to "
-                     f"{target[0]}x{target[1]} for {model}")
+        notes.append(
+            f"inputs resized from {source[1]}x{source[2]} to {target[0]}x{target[1]} for {model}"
+        )
     if not normalize:
         mean, std = (), ()
     elif mean is None:
         mean, std = tuple(splits.mean), tuple(max(s, 1e-6) for s in splits.std)
     size = tuple(target) if target is not None else source[1:]
     fitted = [_fit_split(d, size, mean, std) for d in (splits.train, splits.val, splits.test)]
-    return PreparedData(name, *fitted, splits.num_classes, (source[0], *size), source,
-                        tuple(splits.classes), mean, std, notes, splits.task)
+    return PreparedData(
+        name,
+        *fitted,
+        splits.num_classes,
+        (source[0], *size),
+        source,
+        tuple(splits.classes),
+        mean,
+        std,
+        notes,
+        splits.task,
+    )
 
 
 def _target_size(model: str, source: tuple):
@@ -165,8 +194,11 @@ def model_kwargs_for(name: str, input_shape: tuple) -> dict:
         return kwargs
     if "in_features" in accepts:
         return {"in_features": math.prod(input_shape)}
-    raise RunError(f"model {name!r} takes images, but the data has feature vectors of shape "
-                   f"{tuple(input_shape)}; use --model mlp", usage=True)
+    raise RunError(
+        f"model {name!r} takes images, but the data has feature vectors of shape "
+        f"{tuple(input_shape)}; use --model mlp",
+        usage=True,
+    )
 
 
 def build_model(name: str, num_classes: int, input_shape: tuple, **kwargs):
@@ -175,16 +207,18 @@ def build_model(name: str, num_classes: int, input_shape: tuple, **kwargs):
     try:
         model = get_model(name, num_classes=num_classes, **kwargs)
     except TypeError as error:  # an argument the model does not take (e.g. from --model-arg)
-        raise RunError(f"cannot build {name!r} with arguments {kwargs}: {error}",
-                       usage=True) from None
+        raise RunError(
+            f"cannot build {name!r} with arguments {kwargs}: {error}", usage=True
+        ) from None
     return model, kwargs
 
 
 SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
 
 
-def check_names(model: str | None = None, optimizer: str | None = None,
-                scheduler: str | None = None) -> None:
+def check_names(
+    model: str | None = None, optimizer: str | None = None, scheduler: str | None = None
+) -> None:
     """Usage errors for unknown model, optimizer or scheduler names, before any work."""
     from soma import optim
     from soma.train.components import OPTIMIZERS
@@ -196,11 +230,13 @@ def check_names(model: str | None = None, optimizer: str | None = None,
             raise RunError(str(error), usage=True) from None
     if optimizer is not None and not hasattr(optim, OPTIMIZERS.get(optimizer.lower(), "-")):
         known = sorted(k for k, v in OPTIMIZERS.items() if hasattr(optim, v))
-        raise RunError(f"unknown optimizer {optimizer!r}; available: {', '.join(known)}",
-                       usage=True)
+        raise RunError(
+            f"unknown optimizer {optimizer!r}; available: {', '.join(known)}", usage=True
+        )
     if scheduler is not None and scheduler not in SCHEDULERS:
-        raise RunError(f"unknown scheduler {scheduler!r}; available: {', '.join(SCHEDULERS)}",
-                       usage=True)
+        raise RunError(
+            f"unknown scheduler {scheduler!r}; available: {', '.join(SCHEDULERS)}", usage=True
+        )
 
 
 # Rates that train the registered models well in a few epochs (tuned on digits with LeNet-5).

@@ -65,8 +65,9 @@ def available() -> list:
     return sorted(_LOADERS)
 
 
-def load(name: str, root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-         **options) -> DatasetSplits:
+def load(
+    name: str, root=None, val_split: float = 0.0, seed: int = 0, download: bool = False, **options
+) -> DatasetSplits:
     """Load a dataset by name as train/val/test splits with metadata.
 
     Args:

@@ -56,8 +56,12 @@ class ImageDataset(TensorDataset):
                 f"ImageDataset: expected images (N, C, H, W) and integer labels (N,), got shapes "
                 f"{images.shape} and {labels.shape} ({labels.dtype})"
             )
-        super().__init__(images, labels.astype(_xp.int64, copy=False), transform=transform,
-                         target_transform=target_transform)
+        super().__init__(
+            images,
+            labels.astype(_xp.int64, copy=False),
+            transform=transform,
+            target_transform=target_transform,
+        )
         self.classes = list(classes)
 
     @property
@@ -74,20 +78,30 @@ class ImageDataset(TensorDataset):
 
     def take(self, indices) -> "ImageDataset":
         """A new dataset holding copies of the samples at ``indices`` (same transforms)."""
-        return ImageDataset(self.data[indices], self.targets[indices], self.transform,
-                            self.target_transform, self.classes)
+        return ImageDataset(
+            self.data[indices],
+            self.targets[indices],
+            self.transform,
+            self.target_transform,
+            self.classes,
+        )
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(samples={len(self)}, image_shape={self.data.shape[1:]}, "
-                f"dtype={self.data.dtype})")
+        return (
+            f"{type(self).__name__}(samples={len(self)}, image_shape={self.data.shape[1:]}, "
+            f"dtype={self.data.dtype})"
+        )
 
 
 def take(dataset: TensorDataset, indices) -> TensorDataset:
     """The rows of a (Image)TensorDataset at ``indices``, as a dataset of the same kind."""
     if isinstance(dataset, ImageDataset):
         return dataset.take(indices)
-    return TensorDataset(*(t.array[indices] for t in dataset.tensors),
-                         transform=dataset.transform, target_transform=dataset.target_transform)
+    return TensorDataset(
+        *(t.array[indices] for t in dataset.tensors),
+        transform=dataset.transform,
+        target_transform=dataset.target_transform,
+    )
 
 
 def _rng(seed: int):
@@ -169,22 +183,29 @@ class DatasetSplits:
     std: tuple = ()
     task: str = "classification"
 
-    def loader(self, split: str = "train", batch_size: int = 64, shuffle: bool | None = None,
-               **kwargs) -> DataLoader:
+    def loader(
+        self, split: str = "train", batch_size: int = 64, shuffle: bool | None = None, **kwargs
+    ) -> DataLoader:
         """A ``DataLoader`` over one split (shuffled by default for ``"train"`` only)."""
         dataset = getattr(self, split, None) if split in ("train", "val", "test") else None
         if dataset is None:
-            raise ValueError(f"DatasetSplits({self.name}): no split named {split!r} "
-                             f"(have train, test{', val' if self.val is not None else ''})")
+            raise ValueError(
+                f"DatasetSplits({self.name}): no split named {split!r} "
+                f"(have train, test{', val' if self.val is not None else ''})"
+            )
         shuffle = (split == "train") if shuffle is None else shuffle
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, **kwargs)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={len(d)}" for s, d in
-                          (("train", self.train), ("val", self.val), ("test", self.test))
-                          if d is not None)
-        return (f"DatasetSplits({self.name}: {sizes}, input_shape={self.input_shape}, "
-                f"num_classes={self.num_classes})")
+        sizes = ", ".join(
+            f"{s}={len(d)}"
+            for s, d in (("train", self.train), ("val", self.val), ("test", self.test))
+            if d is not None
+        )
+        return (
+            f"DatasetSplits({self.name}: {sizes}, input_shape={self.input_shape}, "
+            f"num_classes={self.num_classes})"
+        )
 
 
 def split_off_val(train: TensorDataset, val_split: float, seed: int, stratify: bool):
@@ -200,8 +221,9 @@ def split_off_val(train: TensorDataset, val_split: float, seed: int, stratify: b
     return take(train, rest), take(train, part)
 
 
-def load_image_splits(cls, name: str, root, val_split: float, seed: int, download: bool,
-                      transform=None, **kwargs) -> DatasetSplits:
+def load_image_splits(
+    cls, name: str, root, val_split: float, seed: int, download: bool, transform=None, **kwargs
+) -> DatasetSplits:
     """``DatasetSplits`` from a PyTorch-style image dataset class ``cls(root, train=…)``.
 
     ``transform`` goes to the training split only (augmentation); val and test stay plain.
@@ -211,6 +233,14 @@ def load_image_splits(cls, name: str, root, val_split: float, seed: int, downloa
     train, val = split_off_val(train, val_split, seed, stratify=True)
     train.transform = transform
     mean, std = channel_stats(train.data)
-    return DatasetSplits(name, train, test, val, num_classes=len(train.classes),
-                         input_shape=tuple(train.data.shape[1:]), classes=tuple(train.classes),
-                         mean=mean, std=std)
+    return DatasetSplits(
+        name,
+        train,
+        test,
+        val,
+        num_classes=len(train.classes),
+        input_shape=tuple(train.data.shape[1:]),
+        classes=tuple(train.classes),
+        mean=mean,
+        std=std,
+    )

@@ -43,13 +43,23 @@ def read_python_batch(path, num_classes: int = 10):
     """Images (n, 3, 32, 32) uint8 and labels (n,) int64 from one python-version batch file."""
     batch = _keys_as_text(safe_loads(read_bytes(path), str(path)), path)
     data, labels = batch.get("data"), batch.get("labels")
-    if not isinstance(data, _xp.ndarray) or data.dtype != _xp.uint8 or data.ndim != 2 \
-            or data.shape[1] != _PIXELS:
-        what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, _xp.ndarray) else \
-            type(data).__name__
+    if (
+        not isinstance(data, _xp.ndarray)
+        or data.dtype != _xp.uint8
+        or data.ndim != 2
+        or data.shape[1] != _PIXELS
+    ):
+        what = (
+            f"{data.dtype} array of shape {data.shape}"
+            if isinstance(data, _xp.ndarray)
+            else type(data).__name__
+        )
         raise DatasetFileError(f"{path}: 'data' should be a uint8 array (n, 3072), got {what}")
-    if not isinstance(labels, list) or len(labels) != len(data) \
-            or not all(isinstance(v, int) for v in labels):
+    if (
+        not isinstance(labels, list)
+        or len(labels) != len(data)
+        or not all(isinstance(v, int) for v in labels)
+    ):
         raise DatasetFileError(f"{path}: 'labels' should be a list of {len(data)} ints")
     labels = _xp.asarray(labels, dtype=_xp.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
@@ -79,11 +89,13 @@ def _class_names(meta_path, default):
         names = [line.strip() for line in meta_path.read_text().splitlines() if line.strip()]
     else:
         meta = _keys_as_text(safe_loads(read_bytes(meta_path), str(meta_path)), meta_path)
-        names = [n.decode("latin1") if isinstance(n, bytes) else n
-                 for n in meta.get("label_names", [])]
+        names = [
+            n.decode("latin1") if isinstance(n, bytes) else n for n in meta.get("label_names", [])
+        ]
     if len(names) != len(default) or not all(isinstance(n, str) for n in names):
         raise DatasetFileError(
-            f"{meta_path}: expected {len(default)} class names, got {names!r:.200}")
+            f"{meta_path}: expected {len(default)} class names, got {names!r:.200}"
+        )
     return tuple(names)
 
 
@@ -103,16 +115,35 @@ class CIFAR10(ImageDataset):
 
     folder = "cifar10"
     mirrors = ("https://www.cs.toronto.edu/~kriz/",)
-    archive = ("cifar-10-python.tar.gz",
-               "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")
+    archive = (
+        "cifar-10-python.tar.gz",
+        "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    )
     python_folder, binary_folder = "cifar-10-batches-py", "cifar-10-batches-bin"
     train_batches = tuple(f"data_batch_{i}" for i in range(1, 6))
     test_batches = ("test_batch",)
-    CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-               "truck")
+    CLASSES = (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    )
 
-    def __init__(self, root=None, train: bool = True, transform=None, target_transform=None,
-                 download: bool = False, base_url: str | None = None):
+    def __init__(
+        self,
+        root=None,
+        train: bool = True,
+        transform=None,
+        target_transform=None,
+        download: bool = False,
+        base_url: str | None = None,
+    ):
         root = default_root(root)
         reader, paths, meta = self._locate(root, train)
         if reader is None and download:
@@ -123,8 +154,9 @@ class CIFAR10(ImageDataset):
         parts = [reader(p, len(self.CLASSES)) for p in paths]
         images = _xp.concatenate([p[0] for p in parts])
         labels = _xp.concatenate([p[1] for p in parts])
-        super().__init__(images, labels, transform, target_transform,
-                         _class_names(meta, self.CLASSES))
+        super().__init__(
+            images, labels, transform, target_transform, _class_names(meta, self.CLASSES)
+        )
         self.train = train
 
     def _locate(self, root: Path, train: bool):
@@ -162,8 +194,15 @@ class CIFAR10(ImageDataset):
         )
 
 
-def load_cifar10(root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-                 transform=None, base_url: str | None = None) -> DatasetSplits:
+def load_cifar10(
+    root=None,
+    val_split: float = 0.0,
+    seed: int = 0,
+    download: bool = False,
+    transform=None,
+    base_url: str | None = None,
+) -> DatasetSplits:
     """CIFAR-10's 50,000 / 10,000 split, plus an optional stratified validation split."""
-    return load_image_splits(CIFAR10, "cifar10", root, val_split, seed, download, transform,
-                             base_url=base_url)
+    return load_image_splits(
+        CIFAR10, "cifar10", root, val_split, seed, download, transform, base_url=base_url
+    )

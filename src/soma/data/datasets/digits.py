@@ -60,16 +60,23 @@ class Digits(ImageDataset):
         (359, (1, 8, 8))
     """
 
-    def __init__(self, root=None, train: bool = True, transform=None, target_transform=None,
-                 download: bool = False):
+    def __init__(
+        self,
+        root=None,
+        train: bool = True,
+        transform=None,
+        target_transform=None,
+        download: bool = False,
+    ):
         images, labels = _digits_arrays()
         train_idx, test_idx = _split_indices()
         idx = train_idx if train else test_idx
         super().__init__(images[idx], labels[idx], transform, target_transform, CLASSES)
 
 
-def load_digits(root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-                transform=None) -> DatasetSplits:
+def load_digits(
+    root=None, val_split: float = 0.0, seed: int = 0, download: bool = False, transform=None
+) -> DatasetSplits:
     """Train (1,438) / test (359) digits, stratified, plus an optional stratified val split.
 
     Args:

@@ -111,8 +111,12 @@ def fetch(filename: str, folder: Path, sha256: str, base_urls) -> Path:
             return download(url, folder / filename, sha256)
         except ChecksumError:
             raise
-        except (urllib.error.URLError, http.client.HTTPException, OSError,
-                IncompleteDownloadError) as e:
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            OSError,
+            IncompleteDownloadError,
+        ) as e:
             failures.append(f"{url}: {type(e).__name__}: {e}")
     raise DatasetFileError(f"could not download {filename}:\n  " + "\n  ".join(failures))
 
@@ -129,7 +133,8 @@ def extract_members(archive: Path, members, folder: Path) -> None:
                     member = tar.getmember(name)
                 except KeyError:
                     raise DatasetFileError(
-                        f"{archive}: the archive has no member {name}") from None
+                        f"{archive}: the archive has no member {name}"
+                    ) from None
                 if not member.isfile():
                     raise DatasetFileError(f"{archive}: member {name} is not a regular file")
                 source = tar.extractfile(member)

@@ -52,8 +52,9 @@ def parse_idx(raw: bytes, path="<bytes>"):
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DatasetFileError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, "
-                               f"file has {len(raw)}")
+        raise DatasetFileError(
+            f"{path}: truncated header: {ndim} dimensions need {header} bytes, file has {len(raw)}"
+        )
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _xp.dtype(IDX_TYPES[code][1])
     expected = int(_xp.prod(dims, dtype=_xp.int64)) * dtype.itemsize
@@ -87,7 +88,8 @@ def write_idx(path, array, compress: bool | None = None) -> None:
     codes = {_xp.dtype(dt).newbyteorder("="): code for code, (_, dt) in IDX_TYPES.items()}
     if array.dtype not in codes or array.ndim == 0:
         raise ValueError(
-            f"write_idx: unsupported array of dtype {array.dtype}, shape {array.shape}")
+            f"write_idx: unsupported array of dtype {array.dtype}, shape {array.shape}"
+        )
     header = bytes([0, 0, codes[array.dtype], array.ndim])
     header += struct.pack(f">{array.ndim}I", *array.shape)
     body = array.astype(array.dtype.newbyteorder(">")).tobytes()

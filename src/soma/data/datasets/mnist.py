@@ -35,20 +35,33 @@ class MNIST(ImageDataset):
     )
     # SHA-256 of the official gzipped files
     resources = {
-        "train-images-idx3-ubyte":
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "train-labels-idx1-ubyte":
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "t10k-images-idx3-ubyte":
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "t10k-labels-idx1-ubyte":
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        "train-images-idx3-ubyte": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     }
-    CLASSES = ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
-               "7 - seven", "8 - eight", "9 - nine")
+    CLASSES = (
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    )
 
-    def __init__(self, root=None, train: bool = True, transform=None, target_transform=None,
-                 download: bool = False, base_url: str | None = None):
+    def __init__(
+        self,
+        root=None,
+        train: bool = True,
+        transform=None,
+        target_transform=None,
+        download: bool = False,
+        base_url: str | None = None,
+    ):
         images, labels = self._read_split(default_root(root), train, download, base_url)
         super().__init__(images, labels, transform, target_transform, self.CLASSES)
         self.train = train
@@ -100,7 +113,8 @@ def _check_pair(images_path, labels_path, num_classes: int):
         )
     if labels.size and labels.max() >= num_classes:
         raise DatasetFileError(
-            f"{labels_path}: label {labels.max()} is outside 0..{num_classes - 1}")
+            f"{labels_path}: label {labels.max()} is outside 0..{num_classes - 1}"
+        )
     return images[:, None], labels.astype(_xp.int64)
 
 
@@ -111,28 +125,55 @@ class FashionMNIST(MNIST):
     torchvision_folder = "FashionMNIST"
     mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
     resources = {
-        "train-images-idx3-ubyte":
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte":
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte":
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte":
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        "train-images-idx3-ubyte": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     }
-    CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-               "Bag", "Ankle boot")
+    CLASSES = (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
 
 
-def load_mnist(root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-               transform=None, base_url: str | None = None) -> DatasetSplits:
+def load_mnist(
+    root=None,
+    val_split: float = 0.0,
+    seed: int = 0,
+    download: bool = False,
+    transform=None,
+    base_url: str | None = None,
+) -> DatasetSplits:
     """MNIST's 60,000 / 10,000 split, plus an optional stratified validation split."""
-    return load_image_splits(MNIST, "mnist", root, val_split, seed, download, transform,
-                             base_url=base_url)
+    return load_image_splits(
+        MNIST, "mnist", root, val_split, seed, download, transform, base_url=base_url
+    )
 
 
-def load_fashion_mnist(root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-                       transform=None, base_url: str | None = None) -> DatasetSplits:
+def load_fashion_mnist(
+    root=None,
+    val_split: float = 0.0,
+    seed: int = 0,
+    download: bool = False,
+    transform=None,
+    base_url: str | None = None,
+) -> DatasetSplits:
     """Fashion-MNIST's 60,000 / 10,000 split, plus an optional stratified validation split."""
-    return load_image_splits(FashionMNIST, "fashion_mnist", root, val_split, seed, download,
-                             transform, base_url=base_url)
+    return load_image_splits(
+        FashionMNIST,
+        "fashion_mnist",
+        root,
+        val_split,
+        seed,
+        download,
+        transform,
+        base_url=base_url,
+    )

@@ -65,14 +65,20 @@ class _Reader:
         self.data, self.name, self.pos = data, name, 0
         self.stack, self.marks, self.memo = [], [], {}
         self.ops = {
-            0x80: self._proto, ord("."): None, ord("("): self._mark,
-            ord("}"): lambda: self._push({}), ord("]"): lambda: self._push([]),
-            ord(")"): lambda: self._push(()), ord("N"): lambda: self._push(None),
-            0x88: lambda: self._push(True), 0x89: lambda: self._push(False),
+            0x80: self._proto,
+            ord("."): None,
+            ord("("): self._mark,
+            ord("}"): lambda: self._push({}),
+            ord("]"): lambda: self._push([]),
+            ord(")"): lambda: self._push(()),
+            ord("N"): lambda: self._push(None),
+            0x88: lambda: self._push(True),
+            0x89: lambda: self._push(False),
             ord("K"): lambda: self._push(self._unpack("<B")),
             ord("M"): lambda: self._push(self._unpack("<H")),
             ord("J"): lambda: self._push(self._unpack("<i")),
-            0x8A: self._long1, ord("G"): lambda: self._push(self._unpack(">d")),
+            0x8A: self._long1,
+            ord("G"): lambda: self._push(self._unpack(">d")),
             ord("U"): lambda: self._push(self._take(self._unpack("<B"))),
             ord("T"): lambda: self._push(self._take(self._unpack("<I"))),
             ord("C"): lambda: self._push(self._take(self._unpack("<B"))),
@@ -83,13 +89,18 @@ class _Reader:
             ord("h"): lambda: self._get(self._unpack("<B")),
             ord("j"): lambda: self._get(self._unpack("<I")),
             ord("t"): lambda: self._push(tuple(self._pop_mark())),
-            0x85: lambda: self._tuple(1), 0x86: lambda: self._tuple(2),
+            0x85: lambda: self._tuple(1),
+            0x86: lambda: self._tuple(2),
             0x87: lambda: self._tuple(3),
             ord("l"): lambda: self._push(self._pop_mark()),
-            ord("a"): self._append, ord("e"): self._appends,
-            ord("s"): self._setitem, ord("u"): self._setitems,
+            ord("a"): self._append,
+            ord("e"): self._appends,
+            ord("s"): self._setitem,
+            ord("u"): self._setitems,
             ord("d"): lambda: self._push(self._pairs(self._pop_mark(), {})),
-            ord("c"): self._global, ord("R"): self._reduce, ord("b"): self._build,
+            ord("c"): self._global,
+            ord("R"): self._reduce,
+            ord("b"): self._build,
         }
 
     def fail(self, reason: str):
@@ -120,7 +131,7 @@ class _Reader:
     def _take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             self.fail(f"a value of {n} bytes runs past the end of the file (truncated?)")
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -205,15 +216,17 @@ class _Reader:
         name = self._line()
         if (module, name) not in _GLOBALS:
             allowed = ", ".join(sorted(f"{m}.{n}" for m, n in _GLOBALS))
-            self.fail(f"it names the global {module}.{name}; only plain data and NumPy arrays "
-                      f"are allowed (globals: {allowed})")
+            self.fail(
+                f"it names the global {module}.{name}; only plain data and NumPy arrays "
+                f"are allowed (globals: {allowed})"
+            )
         self._push(_Global(_GLOBALS[module, name]))
 
     def _line(self) -> str:
         end = self.data.find(b"\n", self.pos, self.pos + 256)
         if end < 0:
             self.fail("unterminated GLOBAL name")
-        text = self.data[self.pos:end].decode("ascii", "replace")
+        text = self.data[self.pos : end].decode("ascii", "replace")
         self.pos = end + 1
         return text
 
@@ -251,8 +264,10 @@ class _Reader:
         for s in shape:
             count *= int(s)
         if count * dtype.dtype.itemsize != len(raw):
-            self.fail(f"array of shape {tuple(shape)} {dtype.dtype} needs "
-                      f"{count * dtype.dtype.itemsize} bytes, the pickle holds {len(raw)}")
+            self.fail(
+                f"array of shape {tuple(shape)} {dtype.dtype} needs "
+                f"{count * dtype.dtype.itemsize} bytes, the pickle holds {len(raw)}"
+            )
         flat = _xp.frombuffer(raw, dtype=dtype.dtype)
         return flat.reshape(tuple(shape), order="F" if fortran else "C")
 

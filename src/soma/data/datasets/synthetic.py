@@ -37,8 +37,14 @@ def _noise(rng, shape, noise):
     return rng.normal(0.0, noise, shape) if noise else 0.0
 
 
-def make_sin(n_samples: int = 1000, low: float = -1.0, high: float = 1.0, noise: float = 0.0,
-             grid: bool = False, generator=None):
+def make_sin(
+    n_samples: int = 1000,
+    low: float = -1.0,
+    high: float = 1.0,
+    noise: float = 0.0,
+    grid: bool = False,
+    generator=None,
+):
     """Points of y = sin(3x) (+ Gaussian noise) with x in [low, high].
 
     Args:
@@ -138,16 +144,22 @@ def make_circles(n_samples: int = 400, noise: float = 0.0, factor: float = 0.5, 
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor}")
     rng = _random.resolve(generator)
     n0, n1, y = _two_classes(n_samples)
-    a = _xp.concatenate([_xp.linspace(0, 2 * math.pi, n0, endpoint=False),
-                         _xp.linspace(0, 2 * math.pi, n1, endpoint=False)])
+    a = _xp.concatenate(
+        [
+            _xp.linspace(0, 2 * math.pi, n0, endpoint=False),
+            _xp.linspace(0, 2 * math.pi, n1, endpoint=False),
+        ]
+    )
     radius = _xp.where(y == 0, 1.0, factor)
     x = _xp.stack([radius * _xp.cos(a), radius * _xp.sin(a)], axis=1)
     return _finish(x + _noise(rng, x.shape, noise), y, rng)
 
 
 def _feature_stats(x) -> tuple:
-    return (tuple(float(m) for m in x.mean(axis=0, dtype=_xp.float64)),
-            tuple(float(s) for s in x.std(axis=0, dtype=_xp.float64)))
+    return (
+        tuple(float(m) for m in x.mean(axis=0, dtype=_xp.float64)),
+        tuple(float(s) for s in x.std(axis=0, dtype=_xp.float64)),
+    )
 
 
 def _splits(name, x, y, test_fraction, val_split, seed, classification=True) -> DatasetSplits:
@@ -159,22 +171,38 @@ def _splits(name, x, y, test_fraction, val_split, seed, classification=True) -> 
     train = TensorDataset(x[rest], y[rest])
     train, val = split_off_val(train, val_split, seed + 1, stratify=classification)
     mean, std = _feature_stats(train.tensors[0].array)
-    return DatasetSplits(name, train, TensorDataset(x[test], y[test]), val,
-                         num_classes=2 if classification else None, input_shape=x.shape[1:],
-                         classes=("class 0", "class 1") if classification else (),
-                         mean=mean, std=std,
-                         task="classification" if classification else "regression")
+    return DatasetSplits(
+        name,
+        train,
+        TensorDataset(x[test], y[test]),
+        val,
+        num_classes=2 if classification else None,
+        input_shape=x.shape[1:],
+        classes=("class 0", "class 1") if classification else (),
+        mean=mean,
+        std=std,
+        task="classification" if classification else "regression",
+    )
 
 
 def _loader(make, name, classification=True):
-    def load(root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-             n_samples: int = 1000, test_fraction: float = 0.2, **options) -> DatasetSplits:
+    def load(
+        root=None,
+        val_split: float = 0.0,
+        seed: int = 0,
+        download: bool = False,
+        n_samples: int = 1000,
+        test_fraction: float = 0.2,
+        **options,
+    ) -> DatasetSplits:
         x, y = make(n_samples, generator=Generator().manual_seed(seed), **options)
         return _splits(name, x.array, y.array, test_fraction, val_split, seed, classification)
 
     load.__name__ = f"load_{name}"
-    load.__doc__ = (f"``DatasetSplits`` of ``{make.__name__}(n_samples, **options)`` seeded with "
-                    f"``seed``; ``test_fraction`` of it goes to ``.test``.")
+    load.__doc__ = (
+        f"``DatasetSplits`` of ``{make.__name__}(n_samples, **options)`` seeded with "
+        f"``seed``; ``test_fraction`` of it goes to ``.test``."
+    )
     return load
 
 
@@ -184,18 +212,35 @@ load_moons = _loader(make_moons, "moons")
 load_circles = _loader(make_circles, "circles")
 
 
-def load_xor(root=None, val_split: float = 0.0, seed: int = 0, download: bool = False,
-             n_samples: int | None = None, noise: float = 0.1,
-             test_fraction: float = 0.2) -> DatasetSplits:
+def load_xor(
+    root=None,
+    val_split: float = 0.0,
+    seed: int = 0,
+    download: bool = False,
+    n_samples: int | None = None,
+    noise: float = 0.1,
+    test_fraction: float = 0.2,
+) -> DatasetSplits:
     """XOR as ``DatasetSplits``: the four points as both train and test (``n_samples=None``),
     or a noisy sample of ``n_samples`` points split like the other synthetic sets."""
     if n_samples is not None:
         x, y = make_xor(n_samples, noise, generator=Generator().manual_seed(seed))
         return _splits("xor", x.array, y.array, test_fraction, val_split, seed)
     if val_split:
-        raise ValueError("load('xor'): the four XOR points have no room for a validation split; "
-                         "pass n_samples= for a sampled version")
+        raise ValueError(
+            "load('xor'): the four XOR points have no room for a validation split; "
+            "pass n_samples= for a sampled version"
+        )
     x, y = make_xor()
     mean, std = _feature_stats(x.array)
-    return DatasetSplits("xor", TensorDataset(x, y), TensorDataset(x, y), None, num_classes=2,
-                         input_shape=(2,), classes=("0", "1"), mean=mean, std=std)
+    return DatasetSplits(
+        "xor",
+        TensorDataset(x, y),
+        TensorDataset(x, y),
+        None,
+        num_classes=2,
+        input_shape=(2,),
+        classes=("0", "1"),
+        mean=mean,
+        std=std,
+    )

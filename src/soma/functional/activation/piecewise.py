@@ -169,8 +169,9 @@ class Hardtanh(Function):
         return gy * inside  # dy/dx = 1 strictly inside (lo, hi), else 0
 
 
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
-             inplace: bool = False) -> Tensor:
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
     """Hard tanh: ``x`` clipped to ``[min_val, max_val]``.
 
     Args:
@@ -429,8 +430,32 @@ from soma.functional.activation.smooth import (  # noqa: E402
 from soma.functional.activation.softmax import log_softmax, softmax, softmin  # noqa: E402
 
 __all__ = [
-    "celu", "elu", "exponential", "gelu", "hardshrink", "hardsigmoid", "hardswish",
-    "hardtanh", "leaky_relu", "log_softmax", "logsigmoid", "maxout", "mish", "prelu", "relu",
-    "relu6", "selu", "sigmoid", "silu", "softmax", "softmin", "softplus", "softshrink",
-    "softsign", "step", "tanh", "tanhshrink", "threshold",
+    "celu",
+    "elu",
+    "exponential",
+    "gelu",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "leaky_relu",
+    "log_softmax",
+    "logsigmoid",
+    "maxout",
+    "mish",
+    "prelu",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softmin",
+    "softplus",
+    "softshrink",
+    "softsign",
+    "step",
+    "tanh",
+    "tanhshrink",
+    "threshold",
 ]

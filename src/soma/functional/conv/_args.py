@@ -87,11 +87,13 @@ def resolve_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
         if padding == "valid":
             return ((0, 0),) * nd
         if padding != "same":
-            raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', "
-                             f"got {padding!r}")
+            raise ValueError(
+                f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}"
+            )
         if any(s != 1 for s in stride):
-            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
-                             f"(stride={stride})")
+            raise ValueError(
+                f"{op}: padding='same' is not supported for strided convolutions (stride={stride})"
+            )
         # PyTorch's rule: total D·(k − 1), the odd one out goes after (right/bottom)
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
@@ -129,8 +131,9 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, nd, op) -
     return Geometry(kernel, stride, dilation, pads, groups, in_size, out)
 
 
-def transpose_geometry(x_shape, w_shape, stride, padding, output_padding, groups, dilation, nd,
-                       op) -> Geometry:
+def transpose_geometry(
+    x_shape, w_shape, stride, padding, output_padding, groups, dilation, nd, op
+) -> Geometry:
     """Geometry of the convolution whose adjoint this transposed convolution is.
 
     The transposed convolution's output is that convolution's input, of size

@@ -115,15 +115,17 @@ class Taps:
 def _patterns(g, dtype):
     """0/1 tensor P (K, Sin, L): P[t, i, l] = 1 when tap t reads input pixel i at output l."""
     axes = []
-    for s, k, st, d, (lo, _), o in zip(g.in_size, g.kernel, g.stride, g.dilation, g.pads,
-                                       g.out_size):
+    for s, k, st, d, (lo, _), o in zip(
+        g.in_size, g.kernel, g.stride, g.dilation, g.pads, g.out_size
+    ):
         pos = _xp.arange(o)[None, :] * st - lo + _xp.arange(k)[:, None] * d  # (k, o)
         axes.append((pos, s))
     p = _xp.ones((1, 1, 1), dtype=bool)
     for pos, s in axes:
         onehot = pos[:, None, :] == _xp.arange(s)[None, :, None]  # (k, s, o)
         p = (p[:, None, :, None, :, None] & onehot[None, :, None, :, None, :]).reshape(
-            p.shape[0] * onehot.shape[0], p.shape[1] * s, p.shape[2] * onehot.shape[2])
+            p.shape[0] * onehot.shape[0], p.shape[1] * s, p.shape[2] * onehot.shape[2]
+        )
     p = p.astype(dtype)
     p.flags.writeable = False
     return p

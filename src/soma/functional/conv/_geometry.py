@@ -55,15 +55,18 @@ def output_size(in_size, kernel, stride, dilation, pads) -> tuple:
 
 def interior(g, lead=2):
     """Index of the unpadded input inside a padded buffer with ``lead`` leading axes."""
-    return (slice(None),) * lead + tuple(slice(lo, lo + s) for s, (lo, _) in
-                                         zip(g.in_size, g.pads))
+    return (slice(None),) * lead + tuple(
+        slice(lo, lo + s) for s, (lo, _) in zip(g.in_size, g.pads)
+    )
 
 
 def tap_regions(g):
     """For each kernel tap, the slices of the padded spatial axes it reads at every output."""
     for tap in itertools.product(*(range(k) for k in g.kernel)):
-        yield tuple(slice(t * d, t * d + st * (o - 1) + 1, st)
-                    for t, d, st, o in zip(tap, g.dilation, g.stride, g.out_size))
+        yield tuple(
+            slice(t * d, t * d + st * (o - 1) + 1, st)
+            for t, d, st, o in zip(tap, g.dilation, g.stride, g.out_size)
+        )
 
 
 def channels_first(x, g):
@@ -102,8 +105,10 @@ def adjoint_geometry(g):
     """
     if any(s != 1 for s in g.stride):
         return None
-    pads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
-                 for k, d, (lo, hi) in zip(g.kernel, g.dilation, g.pads))
+    pads = tuple(
+        (d * (k - 1) - lo, d * (k - 1) - hi)
+        for k, d, (lo, hi) in zip(g.kernel, g.dilation, g.pads)
+    )
     if any(lo < 0 or hi < 0 for lo, hi in pads):
         return None
     return Geometry(g.kernel, g.stride, g.dilation, pads, g.groups, g.out_size, g.in_size)

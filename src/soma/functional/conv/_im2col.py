@@ -35,8 +35,12 @@ def windows(buf, g):
     """Strided view (N, *out, *k, C) of a padded (N, *Sp, C) buffer: every tap at every output."""
     sn, *ss, sc = buf.strides
     shape = (buf.shape[0], *g.out_size, *g.kernel, buf.shape[-1])
-    strides = (sn, *(st * s for st, s in zip(g.stride, ss)),
-               *(d * s for d, s in zip(g.dilation, ss)), sc)
+    strides = (
+        sn,
+        *(st * s for st, s in zip(g.stride, ss)),
+        *(d * s for d, s in zip(g.dilation, ss)),
+        sc,
+    )
     return as_strided(buf, shape, strides)
 
 

@@ -27,8 +27,12 @@ def im2col(x, g):
     buf = channels_first(x, g)
     sc, sn, *ss = buf.strides
     shape = (buf.shape[0], *g.kernel, buf.shape[1], *g.out_size)
-    strides = (sc, *(d * s for d, s in zip(g.dilation, ss)), sn,
-               *(st * s for st, s in zip(g.stride, ss)))
+    strides = (
+        sc,
+        *(d * s for d, s in zip(g.dilation, ss)),
+        sn,
+        *(st * s for st, s in zip(g.stride, ss)),
+    )
     windows = as_strided(buf, shape, strides)
     return windows.reshape(g.groups, -1, x.shape[0] * g.positions)
 

@@ -141,8 +141,9 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
     check_bias(bias, weight.shape[0], op)
 
     def run(xb):
-        g = conv_geometry(tuple(xb.shape), tuple(weight.shape), stride, padding, dilation,
-                          groups, nd, op)
+        g = conv_geometry(
+            tuple(xb.shape), tuple(weight.shape), stride, padding, dilation, groups, nd, op
+        )
         return ConvNd.apply(xb, weight, bias, geometry=g)
 
     return _batched(x, nd, run)
@@ -153,16 +154,32 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     check_input(x, weight, nd, op)
 
     def run(xb):
-        g = transpose_geometry(tuple(xb.shape), tuple(weight.shape), stride, padding,
-                               output_padding, groups, dilation, nd, op)
+        g = transpose_geometry(
+            tuple(xb.shape),
+            tuple(weight.shape),
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+            nd,
+            op,
+        )
         check_bias(bias, weight.shape[1] * g.groups, op)
         return ConvTransposeNd.apply(xb, weight, bias, geometry=g)
 
     return _batched(x, nd, run)
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """1-D convolution (cross-correlation) over a signal of several channels.
 
     Args:
@@ -186,8 +203,15 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """2-D convolution (cross-correlation) over an image of several channels.
 
     Args:
@@ -212,8 +236,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
 
-def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
+def conv3d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """3-D convolution (cross-correlation) over a volume of several channels.
 
     Args:
@@ -233,8 +264,16 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv(input, weight, bias, stride, padding, dilation, groups, 3)
 
 
-def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
-                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """1-D transposed convolution: the adjoint of ``conv1d``, which up-samples by ``stride``.
 
     Args:
@@ -256,12 +295,21 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         ...                  stride=2).tolist()
         [[[1.0, 10.0, 102.0, 20.0, 200.0]]]
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
-                           dilation, 1)
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1
+    )
 
 
-def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
-                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """2-D transposed convolution (the adjoint of ``conv2d``), e.g. to up-sample feature maps.
 
     Args:
@@ -280,12 +328,21 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         ...                  padding=1).shape
         soma.Size([1, 1, 4, 4])
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
-                           dilation, 2)
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2
+    )
 
 
-def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
-                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose3d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """3-D transposed convolution (the adjoint of ``conv3d``).
 
     Args:
@@ -301,5 +358,6 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         >>> conv_transpose3d(soma.ones(1, 2, 2, 2, 2), soma.ones(2, 3, 2, 2, 2), stride=2).shape
         soma.Size([1, 3, 4, 4, 4])
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
-                           dilation, 3)
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 3
+    )

@@ -27,8 +27,10 @@ def _geometry(in_size, kernel_size, dilation, padding, stride, op):
     stride = expand(stride, 2, "stride", op)
     pads = tuple((p, p) for p in expand(padding, 2, "padding", op))
     if min(kernel + dilation + stride) <= 0 or min(p for p, _ in pads) < 0:
-        raise ValueError(f"{op}: kernel_size, dilation and stride must be positive and padding "
-                         f"non-negative, got {kernel}, {dilation}, {stride}, {padding}")
+        raise ValueError(
+            f"{op}: kernel_size, dilation and stride must be positive and padding "
+            f"non-negative, got {kernel}, {dilation}, {stride}, {padding}"
+        )
     check_fits(in_size, kernel, dilation, pads, op)
     out = output_size(in_size, kernel, stride, dilation, pads)
     return Geometry(kernel, stride, dilation, pads, 1, tuple(in_size), out)
@@ -99,8 +101,10 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
         [[0.0, 1.0, 3.0, 4.0], [1.0, 2.0, 4.0, 5.0], [3.0, 4.0, 6.0, 7.0], [4.0, 5.0, 7.0, 8.0]]
     """
     if input.ndim not in (3, 4):
-        raise ValueError(f"unfold: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
-                         f"{shape_str(input.shape)}")
+        raise ValueError(
+            f"unfold: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+            f"{shape_str(input.shape)}"
+        )
     if input.ndim == 3:
         return squeeze(unfold(unsqueeze(input, 0), kernel_size, dilation, padding, stride), 0)
     g = _geometry(tuple(input.shape[2:]), kernel_size, dilation, padding, stride, "unfold")
@@ -124,13 +128,22 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
         [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
     """
     if input.ndim not in (2, 3):
-        raise ValueError(f"fold: expected a 2-D (C·K, L) or 3-D (N, C·K, L) input, got shape "
-                         f"{shape_str(input.shape)}")
+        raise ValueError(
+            f"fold: expected a 2-D (C·K, L) or 3-D (N, C·K, L) input, got shape "
+            f"{shape_str(input.shape)}"
+        )
     if input.ndim == 2:
-        return squeeze(fold(unsqueeze(input, 0), output_size, kernel_size, dilation, padding,
-                            stride), 0)
-    g = _geometry(expand(output_size, 2, "output_size", "fold"), kernel_size, dilation, padding,
-                  stride, "fold")
+        return squeeze(
+            fold(unsqueeze(input, 0), output_size, kernel_size, dilation, padding, stride), 0
+        )
+    g = _geometry(
+        expand(output_size, 2, "output_size", "fold"),
+        kernel_size,
+        dilation,
+        padding,
+        stride,
+        "fold",
+    )
     rows, blocks = input.shape[1:]
     if rows % g.taps or blocks != g.positions:
         raise ValueError(

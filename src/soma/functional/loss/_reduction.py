@@ -48,7 +48,6 @@ def _prepare(input, target, reduction, op):
     return input, target
 
 
-
 def _reduce_tensor(v, reduction):
     """``reduction`` applied to a Tensor (for losses composed of other ops)."""
     if reduction == "mean":

@@ -193,21 +193,30 @@ def _weight_array(weight, x, op):
     if weight is None:
         return None
     if tuple(weight.shape) != (n_classes,):
-        raise ValueError(f"{op}: weight must hold one value per class, shape ({n_classes},); "
-                         f"got {shape_str(weight.shape)} for input {shape_str(x.shape)}")
+        raise ValueError(
+            f"{op}: weight must hold one value per class, shape ({n_classes},); "
+            f"got {shape_str(weight.shape)} for input {shape_str(x.shape)}"
+        )
     return weight.to(x.dtype) if weight.dtype != x.dtype else weight
 
 
 def _check_indices(x, t, ignore_index, op):
     expected = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
     if t.dtype.kind not in "iu":
-        hint = (" (class probabilities need a float target of the input's shape)"
-                if t.dtype.kind == "f" else "")
-        raise TypeError(f"{op}: class-index target must be an integer tensor (int64), got "
-                        f"{t.dtype} of shape {shape_str(t.shape)}{hint}")
+        hint = (
+            " (class probabilities need a float target of the input's shape)"
+            if t.dtype.kind == "f"
+            else ""
+        )
+        raise TypeError(
+            f"{op}: class-index target must be an integer tensor (int64), got "
+            f"{t.dtype} of shape {shape_str(t.shape)}{hint}"
+        )
     if tuple(t.shape) != expected:
-        raise ValueError(f"{op}: for input of shape {shape_str(x.shape)} the class-index target "
-                         f"must have shape {shape_str(expected)}; got {shape_str(t.shape)}")
+        raise ValueError(
+            f"{op}: for input of shape {shape_str(x.shape)} the class-index target "
+            f"must have shape {shape_str(expected)}; got {shape_str(t.shape)}"
+        )
     a = t.array
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     if a.size == 0:
@@ -218,9 +227,11 @@ def _check_indices(x, t, ignore_index, op):
     bad = ((a < 0) | (a >= n_classes)) & (a != ignore_index)
     if bad.any():
         value = int(a[bad].flat[0])
-        raise IndexError(f"{op}: target class {value} is out of range for {n_classes} classes "
-                         f"(input {shape_str(x.shape)}); expected values in [0, {n_classes - 1}]"
-                         f" or ignore_index={ignore_index}")
+        raise IndexError(
+            f"{op}: target class {value} is out of range for {n_classes} classes "
+            f"(input {shape_str(x.shape)}); expected values in [0, {n_classes - 1}]"
+            f" or ignore_index={ignore_index}"
+        )
     return True
 
 
@@ -234,9 +245,15 @@ def _unbatched(out, reduction):
 
 
 # ---------------------------------------------------------------------------- public functions
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
-                  ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross-entropy between ``softmax(input)`` along dim 1 and the target classes.
 
     Args:
@@ -267,8 +284,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     w = _weight_array(weight, x, "cross_entropy")
     prob = target.dtype.kind == "f" and tuple(target.shape) == tuple(x.shape)
     if prob and ignore_index >= 0:
-        raise ValueError("cross_entropy: ignore_index is not supported for class-probability "
-                         "(floating point) targets")
+        raise ValueError(
+            "cross_entropy: ignore_index is not supported for class-probability "
+            "(floating point) targets"
+        )
     any_ignored = False if prob else _check_indices(x, target, ignore_index, "cross_entropy")
     unbatched = x.ndim == 1
     if unbatched:
@@ -278,13 +297,20 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         q = target if target.dtype == x.dtype else target.to(x.dtype)
         out = SoftCrossEntropy.apply(x, q, w, **options)
     else:
-        out = CrossEntropy.apply(x, target.array, w, ignore_index=ignore_index,
-                                 any_ignored=any_ignored, **options)
+        out = CrossEntropy.apply(
+            x, target.array, w, ignore_index=ignore_index, any_ignored=any_ignored, **options
+        )
     return _unbatched(out, reduction) if unbatched else out
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
-             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of the target classes, given log-probabilities (``log_softmax``).
 
     Args:
@@ -305,8 +331,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
     unbatched = x.ndim == 1
     if unbatched:
         x, target = _batched(x, target, False)
-    out = NLL.apply(x, target.array, w, ignore_index=ignore_index, any_ignored=any_ignored,
-                    reduction=reduction)
+    out = NLL.apply(
+        x, target.array, w, ignore_index=ignore_index, any_ignored=any_ignored, reduction=reduction
+    )
     return _unbatched(out, reduction) if unbatched else out
 
 
@@ -389,11 +416,15 @@ class BinaryCrossEntropyWithLogits(Function):
 
 def _binary_args(input, target, weight, op):
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{op}: target shape {shape_str(target.shape)} must match the input "
-                         f"shape {shape_str(input.shape)}")
+        raise ValueError(
+            f"{op}: target shape {shape_str(target.shape)} must match the input "
+            f"shape {shape_str(input.shape)}"
+        )
     if target.dtype.kind != "f":
-        raise TypeError(f"{op}: target must be a floating tensor of 0/1 labels or probabilities, "
-                        f"got {target.dtype}; use target.float()")
+        raise TypeError(
+            f"{op}: target must be a floating tensor of 0/1 labels or probabilities, "
+            f"got {target.dtype}; use target.float()"
+        )
     x = _float(input)
     target = target if target.dtype == x.dtype else target.to(x.dtype)
     return x, target, _broadcast_weight(weight, x, op, "weight")
@@ -407,13 +438,16 @@ def _broadcast_weight(weight, x, op, name):
     except ValueError:
         shape = None
     if shape != tuple(x.shape):
-        raise ValueError(f"{op}: {name} of shape {shape_str(weight.shape)} does not broadcast to "
-                         f"the input shape {shape_str(x.shape)}")
+        raise ValueError(
+            f"{op}: {name} of shape {shape_str(weight.shape)} does not broadcast to "
+            f"the input shape {shape_str(x.shape)}"
+        )
     return weight if weight.dtype == x.dtype else weight.to(x.dtype)
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, *, reduction: str = "mean"
+) -> Tensor:
     """Binary cross-entropy ``-(t log p + (1 - t) log(1 - p))`` of probabilities ``p``.
 
     Each log is clamped at -100, so p = 0 or 1 gives a finite loss (as in PyTorch). Prefer
@@ -434,15 +468,22 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     x, target, weight = _binary_args(input, target, weight, "binary_cross_entropy")
     lo, hi = (float(x.array.min()), float(x.array.max())) if x.numel() else (0.0, 1.0)
     if lo < 0 or hi > 1:
-        raise ValueError(f"binary_cross_entropy: every input must lie in [0, 1] (probabilities), "
-                         f"found values in [{lo:.4g}, {hi:.4g}]; apply sigmoid, or use "
-                         f"binary_cross_entropy_with_logits on raw scores")
+        raise ValueError(
+            f"binary_cross_entropy: every input must lie in [0, 1] (probabilities), "
+            f"found values in [{lo:.4g}, {hi:.4g}]; apply sigmoid, or use "
+            f"binary_cross_entropy_with_logits on raw scores"
+        )
     return BinaryCrossEntropy.apply(x, target, weight, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
-                                     weight: Tensor | None = None, *, reduction: str = "mean",
-                                     pos_weight: Tensor | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """Binary cross-entropy of ``sigmoid(input)``, computed stably from the raw scores.
 
     Args:

@@ -50,8 +50,9 @@ class KLDiv(Function):
         return gx, gt
 
 
-def kl_div(input: Tensor, target: Tensor, reduction: str = "mean",
-           log_target: bool = False) -> Tensor:
+def kl_div(
+    input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False
+) -> Tensor:
     """Kullback-Leibler divergence KL(target ‖ q), with ``input = log q`` (log-probabilities).
 
     Args:

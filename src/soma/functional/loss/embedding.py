@@ -10,8 +10,9 @@ from soma.functional.unary import sqrt
 _COSINE_EPS = 1e-12  # PyTorch's: keeps |x|² away from 0
 
 
-def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
-                          reduction: str = "mean") -> Tensor:
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
     """Cosine embedding loss: ``1 - cos(x1, x2)`` where ``target = 1`` (pull together),
     ``max(0, cos(x1, x2) - margin)`` where ``target = -1`` (push apart).
 
@@ -38,13 +39,16 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
 
 
 def _check_cosine_shapes(x1, x2, t):
-    shapes = (f"input1 {shape_str(x1.shape)}, input2 {shape_str(x2.shape)}, "
-              f"target {shape_str(t.shape)}")
+    shapes = (
+        f"input1 {shape_str(x1.shape)}, input2 {shape_str(x2.shape)}, target {shape_str(t.shape)}"
+    )
     if t.ndim > 1 or x1.ndim != t.ndim + 1:
         raise ValueError(
             f"cosine_embedding_loss: expected a 0-d target with 1-d inputs or a 1-d target with "
             f"2-d inputs; got {shapes}"
         )
     if tuple(x1.shape) != tuple(x2.shape) or (t.ndim == 1 and x1.shape[0] != t.shape[0]):
-        raise ValueError(f"cosine_embedding_loss: input shapes must match each other and the "
-                         f"target's batch size; got {shapes}")
+        raise ValueError(
+            f"cosine_embedding_loss: input shapes must match each other and the "
+            f"target's batch size; got {shapes}"
+        )

@@ -16,6 +16,7 @@ from soma.functional.loss._reduction import (
 
 _xp = get_xp()
 
+
 # ---------------------------------------------------------------------------- MSE, L1
 class MSE(Function):
     """L = reduce((x - t)²)."""
@@ -106,8 +107,9 @@ class Huber(Function):
         return _pair_grads(ctx, g)
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
-               delta: float = 1.0) -> Tensor:
+def huber_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+) -> Tensor:
     """Huber loss: squared error ``d²/2`` for ``|d| < delta``, linear ``delta (|d| - delta/2)``
     beyond (``d = input - target``): robust to outliers.
 
@@ -122,8 +124,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     return Huber.apply(input, target, delta=float(delta), scale=1.0, reduction=reduction)
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
-                   beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
     """Smooth L1: ``d²/(2 beta)`` for ``|d| < beta``, ``|d| - beta/2`` beyond (Huber / beta);
     ``beta = 0`` is the L1 loss.
 

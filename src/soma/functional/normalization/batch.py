@@ -146,12 +146,22 @@ def _check_channels(op, x, arrays):
     c = x.shape[1] if x.ndim > 1 else None
     for name, t in arrays:
         if t is not None and (t.ndim != 1 or t.shape[0] != c):
-            raise ValueError(f"{op}: {name} has shape {tuple(t.shape)} but the input of shape "
-                             f"{tuple(x.shape)} has {c} channels (dimension 1)")
+            raise ValueError(
+                f"{op}: {name} has shape {tuple(t.shape)} but the input of shape "
+                f"{tuple(x.shape)} has {c} channels (dimension 1)"
+            )
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+):
     """Normalise each channel over the batch (and spatial positions), then scale and shift.
 
     Args:
@@ -174,25 +184,35 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 [ 1.,  1.]])
     """
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of shape (N, C, *), got "
-                         f"{tuple(input.shape)}")
-    _check_channels("batch_norm", input, [("running_mean", running_mean),
-                                          ("running_var", running_var),
-                                          ("weight", weight), ("bias", bias)])
+        raise ValueError(
+            f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}"
+        )
+    _check_channels(
+        "batch_norm",
+        input,
+        [
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("weight", weight),
+            ("bias", bias),
+        ],
+    )
     if training:
         if input.numel() // input.shape[1] <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {list(input.shape)}")
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input "
+                f"size {list(input.shape)}"
+            )
         running = None
         if running_mean is not None or running_var is not None:
             running = (_array(running_mean), _array(running_var), momentum)
         return BatchNormTrain.apply(input, weight, bias, eps=eps, running=running)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
-    return BatchNormEval.apply(input, weight, bias, mean=_array(running_mean),
-                               var=_array(running_var), eps=eps)
+    return BatchNormEval.apply(
+        input, weight, bias, mean=_array(running_mean), var=_array(running_var), eps=eps
+    )
 
 
 def _array(t):
     return None if t is None else t.array
-

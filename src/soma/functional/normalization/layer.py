@@ -92,15 +92,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                 [ 0.0000,  0.0000]])
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
-        raise ValueError(f"layer_norm: input of shape {tuple(input.shape)} does not end with "
-                         f"normalized_shape {shape}")
+    if tuple(input.shape[input.ndim - len(shape) :]) != shape or len(shape) > input.ndim:
+        raise ValueError(
+            f"layer_norm: input of shape {tuple(input.shape)} does not end with "
+            f"normalized_shape {shape}"
+        )
     _check_param("layer_norm", "weight", weight, shape)
     _check_param("layer_norm", "bias", bias, shape)
     s = math.prod(shape)
     rows = (input.numel() // s if s else 0, s)
-    return RowNorm.apply(input, weight, bias, rows=rows, view=rows, wshape=(s,),
-                         spec="rs,rs->s", eps=eps)
+    return RowNorm.apply(
+        input, weight, bias, rows=rows, view=rows, wshape=(s,), spec="rs,rs->s", eps=eps
+    )
 
 
 def _grouped(op, x, groups, weight, bias, eps, on_stats=None):
@@ -108,9 +111,17 @@ def _grouped(op, x, groups, weight, bias, eps, on_stats=None):
     _check_param(op, "weight", weight, (c,))
     _check_param(op, "bias", bias, (c,))
     per_group = x.numel() // (n * groups) if n * groups else 0
-    return RowNorm.apply(x, weight, bias, rows=(n * groups, per_group),
-                         view=(n, c, x.numel() // (n * c) if n * c else 0), wshape=(c, 1),
-                         spec="ncl,ncl->c", eps=eps, on_stats=on_stats)
+    return RowNorm.apply(
+        x,
+        weight,
+        bias,
+        rows=(n * groups, per_group),
+        view=(n, c, x.numel() // (n * c) if n * c else 0),
+        wshape=(c, 1),
+        spec="ncl,ncl->c",
+        eps=eps,
+        on_stats=on_stats,
+    )
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -128,13 +139,23 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         [-1.0, 1.0, -1.0, 1.0]
     """
     if input.ndim < 2 or input.shape[1] % num_groups:
-        raise ValueError(f"group_norm: expected input of shape (N, C, *) with C divisible by "
-                         f"num_groups={num_groups}, got {tuple(input.shape)}")
+        raise ValueError(
+            f"group_norm: expected input of shape (N, C, *) with C divisible by "
+            f"num_groups={num_groups}, got {tuple(input.shape)}"
+        )
     return _grouped("group_norm", input, num_groups, weight, bias, eps)
 
 
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats=True, momentum=0.1, eps=1e-5):
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+):
     """Normalise each channel of each sample over its spatial positions.
 
     Args:
@@ -152,17 +173,22 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                  [-1.,  1.]]])
     """
     if input.ndim < 3:
-        raise ValueError(f"instance_norm: expected input of shape (N, C, *spatial), got "
-                         f"{tuple(input.shape)}")
+        raise ValueError(
+            f"instance_norm: expected input of shape (N, C, *spatial), got {tuple(input.shape)}"
+        )
     if not use_input_stats:
         if running_mean is None or running_var is None:
-            raise ValueError("instance_norm: running statistics are needed without "
-                             "use_input_stats")
-        return BatchNormEval.apply(input, weight, bias, mean=running_mean.array,
-                                   var=running_var.array, eps=eps)
+            raise ValueError(
+                "instance_norm: running statistics are needed without use_input_stats"
+            )
+        return BatchNormEval.apply(
+            input, weight, bias, mean=running_mean.array, var=running_var.array, eps=eps
+        )
     if input.numel() // max(1, input.shape[0] * input.shape[1]) <= 1:
-        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
-                         f"{list(input.shape)}")
+        raise ValueError(
+            f"Expected more than 1 spatial element when training, got input size "
+            f"{list(input.shape)}"
+        )
     on_stats = None
     if running_mean is not None or running_var is not None:
         on_stats = _running_updater(running_mean, running_var, momentum, input.shape[:2])
@@ -181,4 +207,5 @@ def _running_updater(running_mean, running_var, momentum, nc):
             a *= 1 - momentum
             unbiased = var.reshape(nc).mean(axis=0) * (count / max(count - 1, 1))
             a += momentum * unbiased.astype(a.dtype)
+
     return update

@@ -10,10 +10,10 @@ def _channel_window_sum(a, before, after):
     """out[:, c] = Σ_{t = −before … after} a[:, c + t], channels outside the input counting 0."""
     c = a.shape[1]
     padded = _xp.zeros((a.shape[0], c + before + after) + a.shape[2:], dtype=a.dtype)
-    padded[:, before:before + c] = a
+    padded[:, before : before + c] = a
     out = padded[:, 0:c].copy()
     for t in range(1, before + after + 1):
-        out += padded[:, t:t + c]
+        out += padded[:, t : t + c]
     return out
 
 
@@ -62,8 +62,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         [1.0, 0.5]
     """
     if input.ndim < 3:
-        raise ValueError(f"local_response_norm: expected 3D or higher dimensionality input, got "
-                         f"shape {tuple(input.shape)}")
+        raise ValueError(
+            f"local_response_norm: expected 3D or higher dimensionality input, got "
+            f"shape {tuple(input.shape)}"
+        )
     if size < 1:
         raise ValueError(f"local_response_norm: size must be positive, got {size}")
     return LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)

@@ -72,8 +72,9 @@ class Windows:
         self._check(op)
         self.out = tuple(
             pool_output_size(n, k, s, p, dl, ceil_mode)
-            for n, k, s, p, dl in zip(self.spatial, self.kernel, self.stride, self.padding,
-                                      self.dilation)
+            for n, k, s, p, dl in zip(
+                self.spatial, self.kernel, self.stride, self.padding, self.dilation
+            )
         )
         if any(o < 1 for o in self.out):
             raise ValueError(
@@ -82,26 +83,38 @@ class Windows:
                 f"output size would be {self.out}"
             )
         # the padded length each dimension needs so that every window lies inside it
-        needed = [(o - 1) * s + dl * (k - 1) + 1 for o, s, dl, k in
-                  zip(self.out, self.stride, self.dilation, self.kernel)]
+        needed = [
+            (o - 1) * s + dl * (k - 1) + 1
+            for o, s, dl, k in zip(self.out, self.stride, self.dilation, self.kernel)
+        ]
         self.padded = tuple(max(n_, p + n) for n_, p, n in zip(needed, self.padding, self.spatial))
         self.needs_pad = any(P != n for P, n in zip(self.padded, self.spatial))
-        self.disjoint = all(s >= dl * (k - 1) + 1 for s, dl, k in
-                            zip(self.stride, self.dilation, self.kernel))
+        self.disjoint = all(
+            s >= dl * (k - 1) + 1 for s, dl, k in zip(self.stride, self.dilation, self.kernel)
+        )
         # every input position belongs to exactly one window: gradients need no zero fill
         self.tiles = not self.needs_pad and all(
-            s == k and dl == 1 and o * k == n for s, k, dl, o, n in
-            zip(self.stride, self.kernel, self.dilation, self.out, self.spatial))
+            s == k and dl == 1 and o * k == n
+            for s, k, dl, o, n in zip(
+                self.stride, self.kernel, self.dilation, self.out, self.spatial
+            )
+        )
         self.pixels = False  # layout of the arrays given to pad/slices/crop (see module doc)
 
     def _check(self, op):
-        for name, values, low in (("kernel_size", self.kernel, 1), ("stride", self.stride, 1),
-                                  ("dilation", self.dilation, 1), ("padding", self.padding, 0)):
+        for name, values, low in (
+            ("kernel_size", self.kernel, 1),
+            ("stride", self.stride, 1),
+            ("dilation", self.dilation, 1),
+            ("padding", self.padding, 0),
+        ):
             if any(v < low for v in values):
                 raise ValueError(f"{op}: {name} must be at least {low}, got {values}")
         if any(2 * p > k for k, p in zip(self.kernel, self.padding)):
-            raise ValueError(f"{op}: padding should be at most half of the kernel size, but got "
-                             f"padding={self.padding} for kernel_size={self.kernel}")
+            raise ValueError(
+                f"{op}: padding should be at most half of the kernel size, but got "
+                f"padding={self.padding} for kernel_size={self.kernel}"
+            )
 
     @property
     def size(self) -> int:
@@ -125,10 +138,14 @@ class Windows:
         """For each offset, the index that views that element of every window (padded input)."""
         views = []
         for offset in self.offsets():
-            views.append(self._index(tuple(
-                slice(i * dl, i * dl + (o - 1) * s + 1, s)
-                for i, dl, o, s in zip(offset, self.dilation, self.out, self.stride)
-            )))
+            views.append(
+                self._index(
+                    tuple(
+                        slice(i * dl, i * dl + (o - 1) * s + 1, s)
+                        for i, dl, o, s in zip(offset, self.dilation, self.out, self.stride)
+                    )
+                )
+            )
         return views
 
     def pad(self, x, fill):
@@ -159,8 +176,12 @@ class Windows:
         """Per offset, its displacement in the flattened (unpadded) input plane."""
         strides = _plane_strides(self.spatial)
         return _xp.asarray(
-            [sum(i * dl * st for i, dl, st in zip(off, self.dilation, strides))
-             for off in self.offsets()], dtype=_xp.int64)
+            [
+                sum(i * dl * st for i, dl, st in zip(off, self.dilation, strides))
+                for off in self.offsets()
+            ],
+            dtype=_xp.int64,
+        )
 
     def flat_starts(self):
         """Flattened-plane position of each window's first element, shaped like the output."""

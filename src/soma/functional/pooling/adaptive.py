@@ -53,8 +53,8 @@ def along(x, matrix, axis):
     batch of products ``A · x[i]`` over the (before, n_in, after) view of ``x``.
     """
     before = math.prod(x.shape[:axis])
-    after = math.prod(x.shape[axis + 1:])
-    out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1:]
+    after = math.prod(x.shape[axis + 1 :])
+    out_shape = x.shape[:axis] + (matrix.shape[0],) + x.shape[axis + 1 :]
     if after == 1:
         return (x.reshape(before, x.shape[axis]) @ matrix.T).reshape(out_shape)
     return _xp.matmul(matrix, x.reshape(before, x.shape[axis], after)).reshape(out_shape)
@@ -123,8 +123,9 @@ def _adaptive_avg(op, d, x, output_size):
     win = _regular(spatial, size)
     if win is not None:
         return SumPool.apply(x, win=win, divisor=win.size)
-    matrices = tuple(None if n == o else _averaging_matrix(n, o, x.dtype)
-                     for n, o in zip(spatial, size))
+    matrices = tuple(
+        None if n == o else _averaging_matrix(n, o, x.dtype) for n, o in zip(spatial, size)
+    )
     return Separable.apply(x, matrices=matrices)
 
 
@@ -183,7 +184,7 @@ def scatter_planes(values, idx, shape, d):
     ``idx`` has the shape of ``values``: the leading dimensions pick the plane (the last ``d``
     dimensions of ``shape``), the index the position inside it.
     """
-    plane = _prod(shape[len(shape) - d:])
+    plane = _prod(shape[len(shape) - d :])
     n = _prod(shape[: len(shape) - d])
     flat = idx.reshape(n, -1) + (_xp.arange(n) * plane)[:, None]
     total = _xp.bincount(flat.ravel(), weights=values.ravel(), minlength=n * plane)
@@ -194,7 +195,7 @@ def _window_table(spatial, size):
     """Flat in-plane positions of every window, shape (*size, K) (short windows repeat their
     last position, which changes neither the maximum nor which position is first)."""
     d = len(spatial)
-    strides = [_prod(spatial[i + 1:]) for i in range(d)]
+    strides = [_prod(spatial[i + 1 :]) for i in range(d)]
     flat = _xp.zeros((1,) * (2 * d), dtype=_xp.int64)
     for i, (n, o) in enumerate(zip(spatial, size)):
         start, end = _bounds(n, o)

@@ -82,15 +82,17 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
 # ---------------------------------------------------------------------------- min pooling
 def _min_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    out = _max_pool(op, d, neg(x), kernel_size, stride, padding, dilation, ceil_mode,
-                    return_indices)
+    out = _max_pool(
+        op, d, neg(x), kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
     if return_indices:
         return neg(out[0]), out[1]
     return neg(out)
 
 
-def min_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def min_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """1D min pooling (soma's addition): ``−max_pool1d(−x)``; see ``min_pool2d``.
 
     Example:
@@ -98,12 +100,14 @@ def min_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> min_pool1d(soma.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
         tensor([[[1., 0.]]])
     """
-    return _min_pool("min_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _min_pool(
+        "min_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def min_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def min_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """2D min pooling (soma's addition, named by the lectures): the smallest value of each window.
 
     Computed as ``−max_pool2d(−x)``, so the arguments, output size, padding (with +∞ here)
@@ -115,12 +119,14 @@ def min_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         tensor([[[[ 0.,  2.],
                   [ 8., 10.]]]])
     """
-    return _min_pool("min_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _min_pool(
+        "min_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def min_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def min_pool3d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """3D min pooling (soma's addition); see ``min_pool2d``.
 
     Example:
@@ -128,8 +134,9 @@ def min_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> min_pool3d(soma.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
         [0.0]
     """
-    return _min_pool("min_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _min_pool(
+        "min_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
 # ---------------------------------------------------------------------------- sum pooling

@@ -29,7 +29,7 @@ def use_pixels(win, lead):
 
 def to_pixels(x, d):
     """(*lead, *spatial) → (*spatial, prod(lead)), a transposed copy."""
-    spatial = x.shape[x.ndim - d:]
+    spatial = x.shape[x.ndim - d :]
     planes = x.size // max(1, math.prod(spatial))
     return transpose2d(x.reshape(planes, -1)).reshape(spatial + (planes,))
 
@@ -49,7 +49,7 @@ def _enter(ctx, x, win):
 
 
 def _batch_shape(win, lead, g):
-    return g.shape[len(win.spatial):] if win.pixels else lead
+    return g.shape[len(win.spatial) :] if win.pixels else lead
 
 
 def _offset_dtype(n):
@@ -122,8 +122,9 @@ def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, retur
     return MaxPool.apply(x, win=win, return_indices=return_indices)
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """1D max pooling: the largest value of each window along the last dimension.
 
     See ``max_pool2d`` for the arguments; sizes are ints (or 1-tuples).
@@ -136,12 +137,14 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> max_pool1d(soma.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
         tensor([[[3., 2.]]])
     """
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _max_pool(
+        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """2D max pooling: slide a window over the image and keep the largest value of each.
 
     Args:
@@ -167,12 +170,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         tensor([[[[ 5.,  7.],
                   [13., 15.]]]])
     """
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _max_pool(
+        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool3d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """3D max pooling over (D, H, W) windows; see ``max_pool2d`` for the arguments.
 
     Shape:
@@ -183,8 +188,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         >>> max_pool3d(soma.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
         [7.0]
     """
-    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    return _max_pool(
+        "max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
 # ---------------------------------------------------------------------------- average pooling
@@ -250,8 +256,9 @@ def _window_counts(win, count_include_pad):
     return total
 
 
-def _avg_pool(op, d, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override):
+def _avg_pool(
+    op, d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
     check_input(op, x, d)
     win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
@@ -263,8 +270,9 @@ def _avg_pool(op, d, x, kernel_size, stride, padding, ceil_mode, count_include_p
     return SumPool.apply(x, win=win, divisor=divisor)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+def avg_pool1d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
     """1D average pooling along the last dimension; see ``avg_pool2d`` for the arguments.
 
     Example:
@@ -272,12 +280,20 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         >>> avg_pool1d(soma.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
         tensor([[[2., 1.]]])
     """
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, None)
+    return _avg_pool(
+        "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
+    )
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     """2D average pooling: the mean of each window.
 
     Args:
@@ -296,12 +312,28 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         tensor([[[[ 2.5000,  4.5000],
                   [10.5000, 12.5000]]]])
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)
+    return _avg_pool(
+        "avg_pool2d",
+        2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
 
 
-def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool3d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     """3D average pooling over (D, H, W) windows; see ``avg_pool2d`` for the arguments.
 
     Example:
@@ -309,5 +341,14 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         >>> avg_pool3d(soma.arange(8.0).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
         [3.5]
     """
-    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)
+    return _avg_pool(
+        "avg_pool3d",
+        3,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )

@@ -15,13 +15,14 @@ class MaxUnpool(Function):
     @staticmethod
     def forward(ctx, x, idx, *, out_shape, d, op):
         rows = math.prod(x.shape[: x.ndim - d])
-        plane = math.prod(out_shape[len(out_shape) - d:])
-        flat_idx = idx.reshape(rows, math.prod(x.shape[x.ndim - d:]))
+        plane = math.prod(out_shape[len(out_shape) - d :])
+        flat_idx = idx.reshape(rows, math.prod(x.shape[x.ndim - d :]))
         if flat_idx.size and (flat_idx.min() < 0 or flat_idx.max() >= plane):
             bad = int(flat_idx.min()) if flat_idx.min() < 0 else int(flat_idx.max())
-            size = "x".join(str(s) for s in out_shape[len(out_shape) - d:])
-            raise ValueError(f"{op}: found an invalid max index {bad} (output planes are of "
-                             f"size {size})")
+            size = "x".join(str(s) for s in out_shape[len(out_shape) - d :])
+            raise ValueError(
+                f"{op}: found an invalid max index {bad} (output planes are of size {size})"
+            )
         y = _xp.zeros((rows, plane), dtype=x.dtype)
         _xp.put_along_axis(y, flat_idx, x.reshape(flat_idx.shape), axis=1)
         ctx.save(flat_idx)
@@ -37,28 +38,33 @@ class MaxUnpool(Function):
 
 
 def _output_size(op, x, d, kernel, stride, padding, output_size):
-    default = [(n - 1) * s + k - 2 * p
-               for n, k, s, p in zip(x.shape[x.ndim - d:], kernel, stride, padding)]
+    default = [
+        (n - 1) * s + k - 2 * p
+        for n, k, s, p in zip(x.shape[x.ndim - d :], kernel, stride, padding)
+    ]
     if output_size is None:
         return tuple(default)
     output_size = tuple(int(s) for s in output_size)
     if len(output_size) == d + 2 or (len(output_size) == d + 1 and x.ndim == d + 1):
-        output_size = output_size[len(output_size) - d:]
+        output_size = output_size[len(output_size) - d :]
     if len(output_size) != d:
-        raise ValueError(f"{op}: output_size must have {d} or {d + 2} elements, got "
-                         f"{output_size}")
+        raise ValueError(f"{op}: output_size must have {d} or {d + 2} elements, got {output_size}")
     for i, (size, base, s) in enumerate(zip(output_size, default, stride)):
         if not base - s < size < base + s:
-            raise ValueError(f"{op}: invalid output_size {output_size}: dimension {i} must be "
-                             f"between {base - s} and {base + s} (exclusive)")
+            raise ValueError(
+                f"{op}: invalid output_size {output_size}: dimension {i} must be "
+                f"between {base - s} and {base + s} (exclusive)"
+            )
     return output_size
 
 
 def _max_unpool(op, d, x, indices, kernel_size, stride, padding, output_size):
     check_input(op, x, d)
     if tuple(indices.shape) != tuple(x.shape):
-        raise ValueError(f"{op}: indices of shape {tuple(indices.shape)} do not match the input "
-                         f"of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{op}: indices of shape {tuple(indices.shape)} do not match the input "
+            f"of shape {tuple(x.shape)}"
+        )
     kernel = ntuple(kernel_size, d, op, "kernel_size")
     stride = ntuple(kernel if stride is None else stride, d, op, "stride")
     padding = ntuple(padding, d, op, "padding")
@@ -77,8 +83,9 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
         >>> max_unpool1d(y, i, 2)
         tensor([[[0., 3., 2., 0.]]])
     """
-    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
-                       output_size)
+    return _max_unpool(
+        "max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size
+    )
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -101,8 +108,9 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
         tensor([[[[0., 0.],
                   [0., 3.]]]])
     """
-    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
-                       output_size)
+    return _max_unpool(
+        "max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size
+    )
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -115,5 +123,6 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
         >>> max_unpool3d(y, i, 2).flatten().tolist()
         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0]
     """
-    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
-                       output_size)
+    return _max_unpool(
+        "max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size
+    )

@@ -76,7 +76,7 @@ def _outputs(track, batch_sizes, reverse):
 def _final(track, batch_sizes, reverse):
     """Each sequence's last state (a copy: it must not alias the outputs)."""
     if batch_sizes is None or reverse:
-        return track[-1].copy()                    # in reverse every sequence ends at time 0
+        return track[-1].copy()  # in reverse every sequence ends at time 0
     batch = track.shape[1]
     return track[_lengths(batch_sizes, batch), _xp.arange(batch)]
 
@@ -177,7 +177,7 @@ class RNNLayer(Function):
             if gy is not None:
                 dhn += gy[t, :n]
             _xp.multiply(dhn, deriv[t, :n], out=dz[t, :n])
-            _xp.matmul(dz[t, :n], w_hh, out=dhn)                # dhₜ₋₁ = dzₜ Wₕₕ
+            _xp.matmul(dz[t, :n], w_hh, out=dhn)  # dhₜ₋₁ = dzₜ Wₕₕ
         needs = ctx.needs_input_grad
         gx, gw_ih, gb = _input_side_grads((needs[0], needs[2], needs[4] or needs[5]), dz, x, w_ih)
         gw_hh = _hidden_weight_grad(dz, hs, reverse) if needs[3] else None
@@ -208,7 +208,7 @@ class LSTMLayer(Function):
         scale[g_rows] = -2
         bias = _sum_bias(b_ih, b_hh)
         z = _input_projection(x, w_ih * scale, None if bias is None else bias * scale[:, 0])
-        acts = _xp.ascontiguousarray(z.transpose(0, 2, 1))     # (T, 4H, B)
+        acts = _xp.ascontiguousarray(z.transpose(0, 2, 1))  # (T, 4H, B)
         w = w_hh * scale
         hs = _track(h0.T, steps, batch_sizes, reverse)
         cs = _track(c0.T, steps, batch_sizes, reverse)
@@ -222,19 +222,21 @@ class LSTMLayer(Function):
                 g = a[g_rows]
                 g *= 2
                 g -= 1
-                c = _xp.multiply(a[hid:2 * hid], cs[k][:, :n], out=cs[k + 1][:, :n])
+                c = _xp.multiply(a[hid : 2 * hid], cs[k][:, :n], out=cs[k + 1][:, :n])
                 c += a[:hid] * g
                 tc = _xp.tanh(c, out=tcs[t][:, :n])
                 if ms is None:
-                    _xp.multiply(a[3 * hid:], tc, out=hs[k + 1][:, :n])
+                    _xp.multiply(a[3 * hid :], tc, out=hs[k + 1][:, :n])
                 else:
-                    _xp.multiply(a[3 * hid:], tc, out=ms[t][:, :n])
+                    _xp.multiply(a[3 * hid :], tc, out=ms[t][:, :n])
                     hs[k + 1][:, :n] = w_hr @ ms[t][:, :n]
         ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms)
         ctx.options = (batch_sizes, reverse)
-        return (_feature_major_outputs(hs, batch_sizes, reverse),
-                _feature_major_final(hs, batch_sizes, reverse),
-                _feature_major_final(cs, batch_sizes, reverse))
+        return (
+            _feature_major_outputs(hs, batch_sizes, reverse),
+            _feature_major_final(hs, batch_sizes, reverse),
+            _feature_major_final(cs, batch_sizes, reverse),
+        )
 
     @staticmethod
     def backward(ctx, gy, gh, gc):
@@ -249,20 +251,20 @@ class LSTMLayer(Function):
         dh = _zero_or_copy(None if gh is None else gh.T, hs.shape[1:], acts.dtype)
         dc = _zero_or_copy(None if gc is None else gc.T, cs.shape[1:], acts.dtype)
         dhs = None if w_hr is None else _xp.zeros((steps,) + hs.shape[1:], dtype=acts.dtype)
-        forget, w_hh_t = acts[:, hid:2 * hid], w_hh.T
+        forget, w_hh_t = acts[:, hid : 2 * hid], w_hh.T
         for t, n in reversed(_schedule(steps, batch, batch_sizes, reverse)):
             dhn = dh[:, :n]
             if gy is not None:
                 dhn += gy[t][:, :n]
             if dhs is not None:
                 dhs[t][:, :n] = dhn
-                dhn = w_hr.T @ dhn                             # d(o·tanh c) = Wₕᵣᵀ dh
+                dhn = w_hr.T @ dhn  # d(o·tanh c) = Wₕᵣᵀ dh
             dcn = dc[:, :n]
-            dcn += dhn * carry[t][:, :n]                       # dc += dh · o (1 - tanh²c)
+            dcn += dhn * carry[t][:, :n]  # dc += dh · o (1 - tanh²c)
             _xp.multiply(factors[t, :3, :, :n], dcn, out=dz4[t, :3, :, :n])
             _xp.multiply(factors[t, 3, :, :n], dhn, out=dz4[t, 3, :, :n])
-            dcn *= forget[t][:, :n]                            # dcₜ₋₁ = dcₜ f
-            dh[:, :n] = w_hh_t @ dz[t][:, :n]                  # dhₜ₋₁ = Wₕₕᵀ dzₜ
+            dcn *= forget[t][:, :n]  # dcₜ₋₁ = dcₜ f
+            dh[:, :n] = w_hh_t @ dz[t][:, :n]  # dhₜ₋₁ = Wₕₕᵀ dzₜ
         return _lstm_grads(ctx.needs_input_grad, dz, dh, dc, dhs, x, w_ih, hs, ms, reverse)
 
 
@@ -293,8 +295,8 @@ def _lstm_factors(acts, cprev, tcs):
     steps, four_h, batch = acts.shape
     a4 = acts.reshape(steps, 4, four_h // 4, batch)
     i, g, o = a4[:, 0], a4[:, 2], a4[:, 3]
-    factors = _xp.subtract(1, a4)                              # 1 - σ for i, f, o
-    factors *= a4                                              # σ' = σ (1 - σ)
+    factors = _xp.subtract(1, a4)  # 1 - σ for i, f, o
+    factors *= a4  # σ' = σ (1 - σ)
     factors[:, 0] *= g
     factors[:, 1] *= cprev
     _xp.multiply(g, g, out=factors[:, 2])
@@ -309,17 +311,25 @@ def _lstm_factors(acts, cprev, tcs):
 
 def _lstm_grads(needs, dz, dh, dc, dhs, x, w_ih, hs, ms, reverse):
     """Every gradient from the per-step d(pre-activation), in batch-major products."""
-    dz = _xp.ascontiguousarray(dz.transpose(0, 2, 1))          # (T, B, 4H)
+    dz = _xp.ascontiguousarray(dz.transpose(0, 2, 1))  # (T, B, 4H)
     gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
     gw_hh = None
-    if needs[4]:                                               # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
+    if needs[4]:  # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
         hprev = _xp.ascontiguousarray(_previous(hs, reverse).transpose(0, 2, 1))
         gw_hh = _flat(dz).T @ _flat(hprev)
     gw_hr = None
-    if dhs is not None and needs[7]:                           # dWₕᵣ = Σₜ dhₜ mₜᵀ
+    if dhs is not None and needs[7]:  # dWₕᵣ = Σₜ dhₜ mₜᵀ
         gw_hr = _xp.tensordot(dhs, ms, axes=([0, 2], [0, 2]))
-    return (gx, dh.T.copy() if needs[1] else None, dc.T.copy() if needs[2] else None, gw_ih,
-            gw_hh, gb, gb, gw_hr)
+    return (
+        gx,
+        dh.T.copy() if needs[1] else None,
+        dc.T.copy() if needs[2] else None,
+        gw_ih,
+        gw_hh,
+        gb,
+        gb,
+        gw_hr,
+    )
 
 
 # ---------------------------------------------------------------------------- GRU
@@ -336,13 +346,13 @@ class GRULayer(Function):
         hid = h0.shape[-1]
         rz = slice(0, 2 * hid)
         z = _input_projection(x, w_ih, b_ih)
-        acts = _xp.ascontiguousarray(z.transpose(0, 2, 1))     # (T, 3H, B)
+        acts = _xp.ascontiguousarray(z.transpose(0, 2, 1))  # (T, 3H, B)
         if b_hh is not None:
             acts[:, rz] += b_hh[rz, None]
-        acts[:, rz] *= -1                                      # negated for the sigmoid
+        acts[:, rz] *= -1  # negated for the sigmoid
         w = w_hh.copy()
         w[rz] *= -1
-        b_hn = None if b_hh is None else b_hh[2 * hid:, None]
+        b_hn = None if b_hh is None else b_hh[2 * hid :, None]
         hs = _track(h0.T, steps, batch_sizes, reverse)
         hn_part = _xp.zeros((steps, hid, batch), dtype=acts.dtype)
         with _xp.errstate(over="ignore"):
@@ -351,20 +361,22 @@ class GRULayer(Function):
                 hh = w @ hs[k][:, :n]
                 a[rz] += hh[rz]
                 _sigmoid_of_negated_(a[rz])
-                ghn = hh[2 * hid:]
+                ghn = hh[2 * hid :]
                 if b_hn is not None:
                     ghn += b_hn
                 hn_part[t][:, :n] = ghn
-                new = a[2 * hid:]
+                new = a[2 * hid :]
                 new += a[:hid] * ghn
                 _xp.tanh(new, out=new)
-                h = _xp.subtract(hs[k][:, :n], new, out=hs[k + 1][:, :n])   # h ← n + z (h - n)
-                h *= a[hid:2 * hid]
+                h = _xp.subtract(hs[k][:, :n], new, out=hs[k + 1][:, :n])  # h ← n + z (h - n)
+                h *= a[hid : 2 * hid]
                 h += new
         ctx.save(x, w_ih, w_hh, acts, hs, hn_part)
         ctx.options = (batch_sizes, reverse)
-        return (_feature_major_outputs(hs, batch_sizes, reverse),
-                _feature_major_final(hs, batch_sizes, reverse))
+        return (
+            _feature_major_outputs(hs, batch_sizes, reverse),
+            _feature_major_final(hs, batch_sizes, reverse),
+        )
 
     @staticmethod
     def backward(ctx, gy, gh):
@@ -372,14 +384,14 @@ class GRULayer(Function):
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
         hid = hs.shape[1]
-        r, z, new = acts[:, :hid], acts[:, hid:2 * hid], acts[:, 2 * hid:]
+        r, z, new = acts[:, :hid], acts[:, hid : 2 * hid], acts[:, 2 * hid :]
         # d(pre-activation) factors over all steps:  dz_n = dh (1 - z)(1 - n²),
         # dz_z = dh (hₜ₋₁ - n) σ'_z,  dz_r = dz_n (hₜ₋₁Wₕₙᵀ + bₕₙ) σ'_r
         f_new = (1 - z) * (1 - new * new)
         f_upd = (_previous(hs, reverse) - new) * z * (1 - z)
         f_reset = hn_part * r * (1 - r)
-        dzh = _xp.zeros(acts.shape, dtype=acts.dtype)          # d(hidden-side pre-activation)
-        dzn = _xp.zeros(hn_part.shape, dtype=acts.dtype)       # d(input-side n pre-activation)
+        dzh = _xp.zeros(acts.shape, dtype=acts.dtype)  # d(hidden-side pre-activation)
+        dzn = _xp.zeros(hn_part.shape, dtype=acts.dtype)  # d(input-side n pre-activation)
         gy = None if gy is None else _xp.ascontiguousarray(gy.transpose(0, 2, 1))
         dh = _zero_or_copy(None if gh is None else gh.T, hs.shape[1:], acts.dtype)
         w_hh_t = w_hh.T
@@ -390,22 +402,22 @@ class GRULayer(Function):
             d = dzh[t][:, :n]
             dn = _xp.multiply(dhn, f_new[t][:, :n], out=dzn[t][:, :n])
             _xp.multiply(dn, f_reset[t][:, :n], out=d[:hid])
-            _xp.multiply(dhn, f_upd[t][:, :n], out=d[hid:2 * hid])
-            _xp.multiply(dn, r[t][:, :n], out=d[2 * hid:])
+            _xp.multiply(dhn, f_upd[t][:, :n], out=d[hid : 2 * hid])
+            _xp.multiply(dn, r[t][:, :n], out=d[2 * hid :])
             dhn *= z[t][:, :n]
-            dhn += w_hh_t @ d                                  # dhₜ₋₁ = dh z + Wₕₕᵀ dzₕ
+            dhn += w_hh_t @ d  # dhₜ₋₁ = dh z + Wₕₕᵀ dzₕ
         return _gru_grads(ctx.needs_input_grad, dzh, dzn, dh, x, w_ih, hs, reverse)
 
 
 def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hs, reverse):
     """Every gradient from the per-step d(pre-activation), in batch-major products."""
     hid = dzn.shape[1]
-    dzh = _xp.ascontiguousarray(dzh.transpose(0, 2, 1))        # (T, B, 3H)
+    dzh = _xp.ascontiguousarray(dzh.transpose(0, 2, 1))  # (T, B, 3H)
     dzi = dzh.copy()
-    dzi[..., 2 * hid:] = dzn.transpose(0, 2, 1)
+    dzi[..., 2 * hid :] = dzn.transpose(0, 2, 1)
     gx, gw_ih, gb_ih = _input_side_grads((needs[0], needs[2], needs[4]), dzi, x, w_ih)
     gw_hh = None
-    if needs[3]:                                               # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
+    if needs[3]:  # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
         hprev = _xp.ascontiguousarray(_previous(hs, reverse).transpose(0, 2, 1))
         gw_hh = _flat(dzh).T @ _flat(hprev)
     gb_hh = _flat(dzh).sum(axis=0) if needs[5] else None

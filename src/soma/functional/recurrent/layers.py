@@ -31,19 +31,26 @@ def _apply_layer(mode, x, state, weights, batch_sizes, reverse):
 
 def _check_recurrent_args(op, x, states, weights, num_layers, directions):
     if x.ndim != 3:
-        raise ValueError(f"{op}: expected a 3-D input (seq, batch, features), got shape "
-                         f"{shape_str(x.shape)}")
+        raise ValueError(
+            f"{op}: expected a 3-D input (seq, batch, features), got shape {shape_str(x.shape)}"
+        )
     if len(weights) != num_layers * directions:
-        raise ValueError(f"{op}: expected {num_layers * directions} weight groups "
-                         f"(num_layers × directions), got {len(weights)}")
+        raise ValueError(
+            f"{op}: expected {num_layers * directions} weight groups "
+            f"(num_layers × directions), got {len(weights)}"
+        )
     if x.shape[-1] != weights[0][0].shape[1]:
-        raise ValueError(f"{op}: input of shape {shape_str(x.shape)} does not fit weight_ih_l0 of "
-                         f"shape {shape_str(weights[0][0].shape)} (expected "
-                         f"{weights[0][0].shape[1]} input features)")
+        raise ValueError(
+            f"{op}: input of shape {shape_str(x.shape)} does not fit weight_ih_l0 of "
+            f"shape {shape_str(weights[0][0].shape)} (expected "
+            f"{weights[0][0].shape[1]} input features)"
+        )
     for s in states:
         if s.ndim != 3 or s.shape[:2] != (num_layers * directions, x.shape[1]):
-            raise ValueError(f"{op}: initial state of shape {shape_str(s.shape)} does not fit "
-                             f"{num_layers * directions} layers×directions and batch {x.shape[1]}")
+            raise ValueError(
+                f"{op}: initial state of shape {shape_str(s.shape)} does not fit "
+                f"{num_layers * directions} layers×directions and batch {x.shape[1]}"
+            )
     _check_dtypes(op, [x, *states], [w for group in weights for w in group if w is not None])
 
 
@@ -52,12 +59,25 @@ def _check_dtypes(op, values, weights):
     dtypes = {w.dtype for w in weights}
     if len(dtypes) > 1 or any(v.dtype not in dtypes for v in values):
         found = ", ".join(sorted({str(t.dtype) for t in [*values, *weights]}))
-        raise TypeError(f"{op}: input, states and weights must have one dtype, got {found}; "
-                        f"convert the input (x.to(weight.dtype)) or the model (model.to(...))")
+        raise TypeError(
+            f"{op}: input, states and weights must have one dtype, got {found}; "
+            f"convert the input (x.to(weight.dtype)) or the model (model.to(...))"
+        )
 
 
-def _run_layers(mode, x, states, weights, num_layers, bidirectional, batch_first, dropout,
-                training, batch_sizes, generator):
+def _run_layers(
+    mode,
+    x,
+    states,
+    weights,
+    num_layers,
+    bidirectional,
+    batch_first,
+    dropout,
+    training,
+    batch_sizes,
+    generator,
+):
     op = mode.lower()
     directions = 2 if bidirectional else 1
     if batch_first:
@@ -70,8 +90,9 @@ def _run_layers(mode, x, states, weights, num_layers, bidirectional, batch_first
         outs = []
         for d in range(directions):
             k = layer * directions + d
-            y, last = _apply_layer(mode, x, [s[k] for s in per_layer], weights[k], batch_sizes,
-                                   reverse=d == 1)
+            y, last = _apply_layer(
+                mode, x, [s[k] for s in per_layer], weights[k], batch_sizes, reverse=d == 1
+            )
             outs.append(y)
             for acc, value in zip(finals, last):
                 acc.append(value)
@@ -82,9 +103,20 @@ def _run_layers(mode, x, states, weights, num_layers, bidirectional, batch_first
     return out, tuple(stack(acc, 0) for acc in finals)
 
 
-def rnn(input: Tensor, hx: Tensor, weights, *, nonlinearity: str = "tanh", num_layers: int = 1,
-        bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
-        training: bool = False, batch_sizes=None, generator=None):
+def rnn(
+    input: Tensor,
+    hx: Tensor,
+    weights,
+    *,
+    nonlinearity: str = "tanh",
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    dropout: float = 0.0,
+    training: bool = False,
+    batch_sizes=None,
+    generator=None,
+):
     """Multi-layer Elman RNN, hₜ = act(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ), fused per layer.
 
     Args:
@@ -111,14 +143,35 @@ def rnn(input: Tensor, hx: Tensor, weights, *, nonlinearity: str = "tanh", num_l
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn: unknown nonlinearity '{nonlinearity}' (expected 'tanh' or 'relu')")
     mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-    out, (h,) = _run_layers(mode, input, (hx,), weights, num_layers, bidirectional, batch_first,
-                            dropout, training, batch_sizes, generator)
+    out, (h,) = _run_layers(
+        mode,
+        input,
+        (hx,),
+        weights,
+        num_layers,
+        bidirectional,
+        batch_first,
+        dropout,
+        training,
+        batch_sizes,
+        generator,
+    )
     return out, h
 
 
-def lstm(input: Tensor, hx, weights, *, num_layers: int = 1, bidirectional: bool = False,
-         batch_first: bool = False, dropout: float = 0.0, training: bool = False,
-         batch_sizes=None, generator=None):
+def lstm(
+    input: Tensor,
+    hx,
+    weights,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    dropout: float = 0.0,
+    training: bool = False,
+    batch_sizes=None,
+    generator=None,
+):
     """Multi-layer LSTM, fused per layer (see ``rnn`` for the arguments).
 
     ``hx`` is ``(h0, c0)``; each weight group is ``(w_ih, w_hh, b_ih, b_hh, w_hr)`` with
@@ -135,14 +188,35 @@ def lstm(input: Tensor, hx, weights, *, num_layers: int = 1, bidirectional: bool
         >>> tuple(out.shape), tuple(c.shape)
         ((5, 2, 4), (1, 2, 4))
     """
-    out, (h, c) = _run_layers("LSTM", input, tuple(hx), weights, num_layers, bidirectional,
-                              batch_first, dropout, training, batch_sizes, generator)
+    out, (h, c) = _run_layers(
+        "LSTM",
+        input,
+        tuple(hx),
+        weights,
+        num_layers,
+        bidirectional,
+        batch_first,
+        dropout,
+        training,
+        batch_sizes,
+        generator,
+    )
     return out, (h, c)
 
 
-def gru(input: Tensor, hx: Tensor, weights, *, num_layers: int = 1, bidirectional: bool = False,
-        batch_first: bool = False, dropout: float = 0.0, training: bool = False,
-        batch_sizes=None, generator=None):
+def gru(
+    input: Tensor,
+    hx: Tensor,
+    weights,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    dropout: float = 0.0,
+    training: bool = False,
+    batch_sizes=None,
+    generator=None,
+):
     """Multi-layer GRU, fused per layer (see ``rnn`` for the arguments).
 
     Example:
@@ -152,23 +226,39 @@ def gru(input: Tensor, hx: Tensor, weights, *, num_layers: int = 1, bidirectiona
         >>> tuple(out.shape)
         (5, 2, 4)
     """
-    out, (h,) = _run_layers("GRU", input, (hx,), weights, num_layers, bidirectional, batch_first,
-                            dropout, training, batch_sizes, generator)
+    out, (h,) = _run_layers(
+        "GRU",
+        input,
+        (hx,),
+        weights,
+        num_layers,
+        bidirectional,
+        batch_first,
+        dropout,
+        training,
+        batch_sizes,
+        generator,
+    )
     return out, h
 
 
 # ---------------------------------------------------------------------------- single steps
 def _cell(mode, op, input, states, w_ih, w_hh, b_ih, b_hh):
     if input.ndim != 2 or input.shape[1] != w_ih.shape[1]:
-        raise ValueError(f"{op}: input of shape {shape_str(input.shape)} does not fit weight_ih "
-                         f"of shape {shape_str(w_ih.shape)} (expected (batch, {w_ih.shape[1]}))")
+        raise ValueError(
+            f"{op}: input of shape {shape_str(input.shape)} does not fit weight_ih "
+            f"of shape {shape_str(w_ih.shape)} (expected (batch, {w_ih.shape[1]}))"
+        )
     for s in states:
         if s.ndim != 2 or s.shape[0] != input.shape[0]:
-            raise ValueError(f"{op}: state of shape {shape_str(s.shape)} does not fit input of "
-                             f"shape {shape_str(input.shape)} (expected (batch, hidden))")
+            raise ValueError(
+                f"{op}: state of shape {shape_str(s.shape)} does not fit input of "
+                f"shape {shape_str(input.shape)} (expected (batch, hidden))"
+            )
     _check_dtypes(op, [input, *states], [w for w in (w_ih, w_hh, b_ih, b_hh) if w is not None])
-    _, last = _apply_layer(mode, unsqueeze(input, 0), states, (w_ih, w_hh, b_ih, b_hh, None),
-                           None, False)
+    _, last = _apply_layer(
+        mode, unsqueeze(input, 0), states, (w_ih, w_hh, b_ih, b_hh, None), None, False
+    )
     return last
 
 

@@ -21,8 +21,9 @@ class DenseLayer(nn.Module):
     ``forward`` takes the list of all earlier feature maps and returns only the new channels.
     """
 
-    def __init__(self, num_input_features: int, growth_rate: int, bn_size: int,
-                 drop_rate: float = 0.0):
+    def __init__(
+        self, num_input_features: int, growth_rate: int, bn_size: int, drop_rate: float = 0.0
+    ):
         super().__init__()
         self.norm1 = nn.BatchNorm2d(num_input_features)
         self.relu1 = nn.ReLU()
@@ -60,12 +61,19 @@ class DenseBlock(nn.Module):
         soma.Size([1, 256, 8, 8])
     """
 
-    def __init__(self, num_layers: int, num_input_features: int, bn_size: int = 4,
-                 growth_rate: int = 32, drop_rate: float = 0.0):
+    def __init__(
+        self,
+        num_layers: int,
+        num_input_features: int,
+        bn_size: int = 4,
+        growth_rate: int = 32,
+        drop_rate: float = 0.0,
+    ):
         super().__init__()
         for i in range(num_layers):
-            layer = DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size,
-                               drop_rate)
+            layer = DenseLayer(
+                num_input_features + i * growth_rate, growth_rate, bn_size, drop_rate
+            )
             self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, x):

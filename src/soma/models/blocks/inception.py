@@ -50,8 +50,17 @@ class InceptionModule(nn.Module):
         soma.Size([1, 256, 28, 28])
     """
 
-    def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int,
-                 ch5x5: int, pool_proj: int, ch5x5_kernel_size: int = 5):
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3red: int,
+        ch3x3: int,
+        ch5x5red: int,
+        ch5x5: int,
+        pool_proj: int,
+        ch5x5_kernel_size: int = 5,
+    ):
         super().__init__()
         k = ch5x5_kernel_size
         self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)

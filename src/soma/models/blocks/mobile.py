@@ -63,12 +63,30 @@ class ConvNormActivation(nn.Sequential):
         soma.Size([1, 8, 16, 16])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 groups: int = 1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU,
-                 dilation: int = 1):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        norm_layer=nn.BatchNorm2d,
+        activation_layer=nn.ReLU,
+        dilation: int = 1,
+    ):
         padding = (kernel_size - 1) // 2 * dilation
-        layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
-                            dilation=dilation, groups=groups, bias=norm_layer is None)]
+        layers = [
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                dilation=dilation,
+                groups=groups,
+                bias=norm_layer is None,
+            )
+        ]
         if norm_layer is not None:
             layers.append(norm_layer(out_channels))
         if activation_layer is not None:
@@ -104,9 +122,16 @@ class DepthwiseSeparableConv(nn.Sequential):
         2528
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 depth_multiplier: int = 1, norm_layer=nn.BatchNorm2d,
-                 activation_layer=nn.ReLU6, keras_padding: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        depth_multiplier: int = 1,
+        norm_layer=nn.BatchNorm2d,
+        activation_layer=nn.ReLU6,
+        keras_padding: bool = False,
+    ):
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"DepthwiseSeparableConv: stride must be 1 or 2, got {stride}")
@@ -115,8 +140,9 @@ class DepthwiseSeparableConv(nn.Sequential):
             self.conv_pad = nn.ZeroPad2d((0, 1, 0, 1))
             padding = 0
         depthwise = in_channels * depth_multiplier
-        self.conv_dw = nn.Conv2d(in_channels, depthwise, 3, stride, padding, groups=in_channels,
-                                 bias=False)
+        self.conv_dw = nn.Conv2d(
+            in_channels, depthwise, 3, stride, padding, groups=in_channels, bias=False
+        )
         self.conv_dw_bn = norm_layer(depthwise)
         self.conv_dw_relu = activation_layer()
         self.conv_pw = nn.Conv2d(depthwise, out_channels, 1, bias=False)
@@ -137,8 +163,9 @@ class InvertedResidual(nn.Module):
         soma.Size([1, 24, 4, 4])
     """
 
-    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: float,
-                 norm_layer=nn.BatchNorm2d):
+    def __init__(
+        self, inp: int, oup: int, stride: int, expand_ratio: float, norm_layer=nn.BatchNorm2d
+    ):
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"InvertedResidual: stride must be 1 or 2, got {stride}")
@@ -146,12 +173,22 @@ class InvertedResidual(nn.Module):
         self.use_res_connect = stride == 1 and inp == oup
         layers = []
         if expand_ratio != 1:
-            layers.append(ConvNormActivation(inp, hidden, 1, norm_layer=norm_layer,
-                                             activation_layer=nn.ReLU6))
+            layers.append(
+                ConvNormActivation(
+                    inp, hidden, 1, norm_layer=norm_layer, activation_layer=nn.ReLU6
+                )
+            )
         layers += [
-            ConvNormActivation(hidden, hidden, 3, stride, groups=hidden, norm_layer=norm_layer,
-                               activation_layer=nn.ReLU6),
-            nn.Conv2d(hidden, oup, 1, bias=False),    # linear bottleneck: no activation
+            ConvNormActivation(
+                hidden,
+                hidden,
+                3,
+                stride,
+                groups=hidden,
+                norm_layer=norm_layer,
+                activation_layer=nn.ReLU6,
+            ),
+            nn.Conv2d(hidden, oup, 1, bias=False),  # linear bottleneck: no activation
             norm_layer(oup),
         ]
         self.conv = nn.Sequential(*layers)
@@ -173,8 +210,13 @@ class SqueezeExcitation(nn.Module):
         soma.Size([2, 32, 4, 4])
     """
 
-    def __init__(self, input_channels: int, squeeze_channels: int, activation=nn.ReLU,
-                 scale_activation=nn.Sigmoid):
+    def __init__(
+        self,
+        input_channels: int,
+        squeeze_channels: int,
+        activation=nn.ReLU,
+        scale_activation=nn.Sigmoid,
+    ):
         super().__init__()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
@@ -233,9 +275,16 @@ class MBConv(nn.Module):
         soma.Size([1, 24, 4, 4])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expand_ratio: float,
-                 kernel_size: int, stride: int, stochastic_depth_prob: float = 0.0,
-                 norm_layer=nn.BatchNorm2d):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        expand_ratio: float,
+        kernel_size: int,
+        stride: int,
+        stochastic_depth_prob: float = 0.0,
+        norm_layer=nn.BatchNorm2d,
+    ):
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"MBConv: stride must be 1 or 2, got {stride}")
@@ -243,14 +292,25 @@ class MBConv(nn.Module):
         expanded = make_divisible(in_channels * expand_ratio, 8)
         layers = []
         if expanded != in_channels:
-            layers.append(ConvNormActivation(in_channels, expanded, 1, norm_layer=norm_layer,
-                                             activation_layer=nn.SiLU))
+            layers.append(
+                ConvNormActivation(
+                    in_channels, expanded, 1, norm_layer=norm_layer, activation_layer=nn.SiLU
+                )
+            )
         layers += [
-            ConvNormActivation(expanded, expanded, kernel_size, stride, groups=expanded,
-                               norm_layer=norm_layer, activation_layer=nn.SiLU),
+            ConvNormActivation(
+                expanded,
+                expanded,
+                kernel_size,
+                stride,
+                groups=expanded,
+                norm_layer=norm_layer,
+                activation_layer=nn.SiLU,
+            ),
             SqueezeExcitation(expanded, max(1, in_channels // 4), activation=nn.SiLU),
-            ConvNormActivation(expanded, out_channels, 1, norm_layer=norm_layer,
-                               activation_layer=None),
+            ConvNormActivation(
+                expanded, out_channels, 1, norm_layer=norm_layer, activation_layer=None
+            ),
         ]
         self.block = nn.Sequential(*layers)
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
@@ -267,6 +327,12 @@ class MBConv(nn.Module):
 KerasBatchNorm2d = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01)
 
 __all__ = [
-    "ConvNormActivation", "DepthwiseSeparableConv", "InvertedResidual", "KerasBatchNorm2d",
-    "MBConv", "SqueezeExcitation", "StochasticDepth", "make_divisible",
+    "ConvNormActivation",
+    "DepthwiseSeparableConv",
+    "InvertedResidual",
+    "KerasBatchNorm2d",
+    "MBConv",
+    "SqueezeExcitation",
+    "StochasticDepth",
+    "make_divisible",
 ]

@@ -15,11 +15,20 @@ Names as torchvision's: ``conv1``, ``bn1``, ``conv2``, ``bn2`` (``conv3``, ``bn3
 from soma import nn
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1,
-            dilation: int = 1) -> nn.Conv2d:
+def conv3x3(
+    in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1
+) -> nn.Conv2d:
     """3×3 convolution with padding, no bias (a batch norm follows)."""
-    return nn.Conv2d(in_planes, out_planes, 3, stride, padding=dilation, groups=groups,
-                     bias=False, dilation=dilation)
+    return nn.Conv2d(
+        in_planes,
+        out_planes,
+        3,
+        stride,
+        padding=dilation,
+        groups=groups,
+        bias=False,
+        dilation=dilation,
+    )
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -51,13 +60,23 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1,
-                 norm_layer=nn.BatchNorm2d):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample=None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer=nn.BatchNorm2d,
+    ):
         super().__init__()
         if groups != 1 or base_width != 64:
-            raise ValueError("BasicBlock only supports groups=1 and base_width=64, got "
-                             f"groups={groups}, base_width={base_width}")
+            raise ValueError(
+                "BasicBlock only supports groups=1 and base_width=64, got "
+                f"groups={groups}, base_width={base_width}"
+            )
         if dilation > 1:
             raise ValueError(f"BasicBlock: dilation > 1 is not supported, got {dilation}")
         self.conv1 = conv3x3(inplanes, planes, stride)
@@ -90,9 +109,17 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample=None,
-                 groups: int = 1, base_width: int = 64, dilation: int = 1,
-                 norm_layer=nn.BatchNorm2d):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample=None,
+        groups: int = 1,
+        base_width: int = 64,
+        dilation: int = 1,
+        norm_layer=nn.BatchNorm2d,
+    ):
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
         self.conv1 = conv1x1(inplanes, width)

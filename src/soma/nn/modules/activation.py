@@ -380,12 +380,15 @@ class Maxout(Module):
         (5, 2)
     """
 
-    def __init__(self, in_features: int, out_features: int, pieces: int, bias: bool = True,
-                 dtype=None):
+    def __init__(
+        self, in_features: int, out_features: int, pieces: int, bias: bool = True, dtype=None
+    ):
         super().__init__()
         if min(in_features, out_features, pieces) < 1:
-            raise ValueError(f"Maxout: in_features, out_features and pieces must be positive, got "
-                             f"({in_features}, {out_features}, {pieces})")
+            raise ValueError(
+                f"Maxout: in_features, out_features and pieces must be positive, got "
+                f"({in_features}, {out_features}, {pieces})"
+            )
         self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
         self.weight = Parameter(empty(out_features * pieces, in_features, dtype=dtype))
         if bias:
@@ -402,18 +405,47 @@ class Maxout(Module):
 
     def forward(self, x):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Maxout: expected input with {self.in_features} features in its "
-                             f"last dimension, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"Maxout: expected input with {self.in_features} features in its "
+                f"last dimension, got shape {tuple(x.shape)}"
+            )
         return F.maxout(F.linear(x, self.weight, self.bias), self.pieces, dim=-1)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"pieces={self.pieces}, bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"pieces={self.pieces}, bias={self.bias is not None}"
+        )
 
 
 __all__ = [
-    "CELU", "ELU", "Exponential", "GELU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
-    "LeakyReLU", "LogSigmoid", "LogSoftmax", "Maxout", "Mish", "PReLU", "ReLU", "ReLU6", "SELU",
-    "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus", "Softshrink", "Softsign", "Step",
-    "Swish", "Tanh", "Tanhshrink", "Threshold",
+    "CELU",
+    "ELU",
+    "Exponential",
+    "GELU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Maxout",
+    "Mish",
+    "PReLU",
+    "ReLU",
+    "ReLU6",
+    "SELU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Step",
+    "Swish",
+    "Tanh",
+    "Tanhshrink",
+    "Threshold",
 ]

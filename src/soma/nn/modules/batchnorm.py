@@ -14,24 +14,38 @@ from soma.nn.parameter import Buffer, Parameter
 class _NormBase(Module):
     """Parameters and running statistics shared by batch and instance normalization."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None, *, bias=True):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
         super().__init__()
         if num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got "
-                             f"{num_features}")
+            raise ValueError(
+                f"{type(self).__name__}: num_features must be positive, got {num_features}"
+            )
         if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got "
-                             f"{momentum}")
+            raise ValueError(
+                f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}"
+            )
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        self.register_parameter("weight", Parameter(ones(num_features, dtype=dtype))
-                                if affine else None)
-        self.register_parameter("bias", Parameter(zeros(num_features, dtype=dtype))
-                                if affine and bias else None)
+        self.register_parameter(
+            "weight", Parameter(ones(num_features, dtype=dtype)) if affine else None
+        )
+        self.register_parameter(
+            "bias", Parameter(zeros(num_features, dtype=dtype)) if affine and bias else None
+        )
         if track_running_stats:
             self.running_mean = Buffer(zeros(num_features, dtype=dtype))
             self.running_var = Buffer(ones(num_features, dtype=dtype))
@@ -64,9 +78,11 @@ class _NormBase(Module):
             )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class _BatchNorm(_NormBase):
@@ -75,8 +91,9 @@ class _BatchNorm(_NormBase):
     def forward(self, input):
         if input.ndim not in self._dims:
             wanted = " or ".join(f"{d}D" for d in self._dims)
-            raise ValueError(f"expected {wanted} input, got {input.ndim}D input of shape "
-                             f"{tuple(input.shape)}")
+            raise ValueError(
+                f"expected {wanted} input, got {input.ndim}D input of shape {tuple(input.shape)}"
+            )
         self._check_channels(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -85,9 +102,16 @@ class _BatchNorm(_NormBase):
                 factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch_stats = self.training or self.running_mean is None
         tracked = not self.training or self.track_running_stats
-        return batch_norm(input, self.running_mean if tracked else None,
-                          self.running_var if tracked else None, self.weight, self.bias,
-                          use_batch_stats, factor, self.eps)
+        return batch_norm(
+            input,
+            self.running_mean if tracked else None,
+            self.running_var if tracked else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
 
 
 class BatchNorm1d(_BatchNorm):

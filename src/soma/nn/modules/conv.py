@@ -32,20 +32,35 @@ class _ConvNd(Module):
 
     _nd = 2
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 transposed, output_padding, groups, bias, padding_mode, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        transposed,
+        output_padding,
+        groups,
+        bias,
+        padding_mode,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name, nd = type(self).__name__, self._nd
         if not isinstance(groups, numbers.Integral) or groups <= 0:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
         for what, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
             if channels <= 0 or channels % groups:
-                raise ValueError(f"{name}: {what}={channels} must be a positive multiple of "
-                                 f"groups={groups}")
+                raise ValueError(
+                    f"{name}: {what}={channels} must be a positive multiple of groups={groups}"
+                )
         if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got "
-                             f"{padding_mode!r}")
+            raise ValueError(
+                f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
+            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _ntuple(kernel_size, nd, "kernel_size", name)
         self.stride = _ntuple(stride, nd, "stride", name)
@@ -54,8 +69,11 @@ class _ConvNd(Module):
         self.transposed, self.groups, self.padding_mode = transposed, groups, padding_mode
         self.padding = self._check_padding(padding, name)
         self._reversed_padding_repeated_twice = self._explicit_padding()
-        shape = (in_channels, out_channels // groups) if transposed else \
-            (out_channels, in_channels // groups)
+        shape = (
+            (in_channels, out_channels // groups)
+            if transposed
+            else (out_channels, in_channels // groups)
+        )
         self.weight = Parameter(empty(*shape, *self.kernel_size, dtype=dtype))
         if bias:
             self.bias = Parameter(empty(out_channels, dtype=dtype))
@@ -67,11 +85,14 @@ class _ConvNd(Module):
         if not isinstance(padding, str):
             return _ntuple(padding, self._nd, "padding", name)
         if padding not in ("valid", "same"):
-            raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same', got "
-                             f"{padding!r}")
+            raise ValueError(
+                f"{name}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}"
+            )
         if padding == "same" and any(s != 1 for s in self.stride):
-            raise ValueError(f"{name}: padding='same' is not supported for strided "
-                             f"convolutions (stride={self.stride})")
+            raise ValueError(
+                f"{name}: padding='same' is not supported for strided "
+                f"convolutions (stride={self.stride})"
+            )
         return padding
 
     def _explicit_padding(self):
@@ -96,8 +117,10 @@ class _ConvNd(Module):
 
     def extra_repr(self) -> str:
         nd = self._nd
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         if self.padding != (0,) * len(self.padding):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * nd:
@@ -118,17 +141,48 @@ class _Conv(_ConvNd):
 
     _function = None
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         False, 0, groups, bias, padding_mode, device, dtype)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            False,
+            0,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
 
     def forward(self, input):
         conv = type(self)._function
         if self.padding_mode == "zeros":
-            return conv(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+            return conv(
+                input,
+                self.weight,
+                self.bias,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.groups,
+            )
         padded = pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
         return conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
@@ -208,17 +262,45 @@ class _ConvTransposeNd(_ConvNd):
 
     _function = None
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", device=None, dtype=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ):
         if padding_mode != "zeros":
-            raise ValueError(f'{type(self).__name__}: only padding_mode="zeros" is supported, '
-                             f"got {padding_mode!r}")
+            raise ValueError(
+                f'{type(self).__name__}: only padding_mode="zeros" is supported, '
+                f"got {padding_mode!r}"
+            )
         if isinstance(padding, str):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple, got "
-                             f"{padding!r}")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         True, output_padding, groups, bias, padding_mode, device, dtype)
+            raise ValueError(
+                f"{type(self).__name__}: padding must be an int or a tuple, got {padding!r}"
+            )
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            True,
+            output_padding,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
 
     def _output_padding(self, input, output_size):
         """The output_padding giving ``output_size`` (PyTorch's rule), else the configured one."""
@@ -229,12 +311,15 @@ class _ConvTransposeNd(_ConvNd):
         if len(output_size) in (nd + 1, nd + 2):
             output_size = output_size[-nd:]
         if len(output_size) != nd:
-            raise ValueError(f"{type(self).__name__}: output_size must have {nd} spatial sizes "
-                             f"(or include the batch and channel sizes), got {output_size}")
+            raise ValueError(
+                f"{type(self).__name__}: output_size must have {nd} spatial sizes "
+                f"(or include the batch and channel sizes), got {output_size}"
+            )
         smallest = tuple(
             (s - 1) * st - 2 * p + d * (k - 1) + 1
-            for s, st, p, d, k in zip(input.shape[-nd:], self.stride, self.padding,
-                                      self.dilation, self.kernel_size)
+            for s, st, p, d, k in zip(
+                input.shape[-nd:], self.stride, self.padding, self.dilation, self.kernel_size
+            )
         )
         largest = tuple(lo + st - 1 for lo, st in zip(smallest, self.stride))
         if any(not lo <= s <= hi for s, lo, hi in zip(output_size, smallest, largest)):
@@ -247,8 +332,16 @@ class _ConvTransposeNd(_ConvNd):
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
-        return type(self)._function(input, self.weight, self.bias, self.stride, self.padding,
-                                    output_padding, self.groups, self.dilation)
+        return type(self)._function(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -23,8 +23,7 @@ class _DropoutNd(Module):
         self.generator = generator
 
     def forward(self, input):
-        return type(self)._fn(input, self.p, self.training, self.inplace,
-                              generator=self.generator)
+        return type(self)._fn(input, self.p, self.training, self.inplace, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

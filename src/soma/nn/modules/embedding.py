@@ -16,8 +16,10 @@ def _check_table(layer, num_embeddings, embedding_dim, padding_idx):
     if padding_idx is None:
         return None
     if not -num_embeddings <= padding_idx < num_embeddings:
-        raise ValueError(f"{layer}: padding_idx must be within num_embeddings "
-                         f"({num_embeddings}), got {padding_idx}")
+        raise ValueError(
+            f"{layer}: padding_idx must be within num_embeddings "
+            f"({num_embeddings}), got {padding_idx}"
+        )
     return padding_idx % num_embeddings
 
 
@@ -25,8 +27,10 @@ def _table(layer, num_embeddings, embedding_dim, weight, dtype):
     if weight is None:
         return Parameter(empty(num_embeddings, embedding_dim, dtype=dtype)), True
     if tuple(weight.shape) != (num_embeddings, embedding_dim):
-        raise ValueError(f"{layer}: _weight of shape {tuple(weight.shape)} does not match "
-                         f"(num_embeddings, embedding_dim) = ({num_embeddings}, {embedding_dim})")
+        raise ValueError(
+            f"{layer}: _weight of shape {tuple(weight.shape)} does not match "
+            f"(num_embeddings, embedding_dim) = ({num_embeddings}, {embedding_dim})"
+        )
     return Parameter(weight.array if isinstance(weight, Tensor) else weight), False
 
 
@@ -53,9 +57,20 @@ class Embedding(Module):
         (1, 3, 3)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,
-                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False,
-                 _weight=None, _freeze: bool = False, device=None, dtype=None):
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx=None,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight=None,
+        _freeze: bool = False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.padding_idx = _check_table("Embedding", num_embeddings, embedding_dim, padding_idx)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
@@ -76,20 +91,45 @@ class Embedding(Module):
                 self.weight.array[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
-        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                         self.scale_grad_by_freq, self.sparse)
+        return embedding(
+            input,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx=None,
-                        max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                        sparse: bool = False) -> "Embedding":
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx=None,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> "Embedding":
         """An ``Embedding`` holding ``embeddings`` (2-D); frozen unless ``freeze=False``."""
         if embeddings.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
-                             f"{tuple(embeddings.shape)}")
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                f"{tuple(embeddings.shape)}"
+            )
         rows, dim = embeddings.shape
-        return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-                   _weight=embeddings, _freeze=freeze)
+        return cls(
+            rows,
+            dim,
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            _weight=embeddings,
+            _freeze=freeze,
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -114,15 +154,25 @@ class EmbeddingBag(Module):
         (2, 3)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm=None,
-                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
-                 sparse: bool = False, _weight=None, include_last_offset: bool = False,
-                 padding_idx=None, device=None, dtype=None):
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        _weight=None,
+        include_last_offset: bool = False,
+        padding_idx=None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if mode not in ("sum", "mean", "max"):
             raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got '{mode}'")
-        self.padding_idx = _check_table("EmbeddingBag", num_embeddings, embedding_dim,
-                                        padding_idx)
+        self.padding_idx = _check_table("EmbeddingBag", num_embeddings, embedding_dim, padding_idx)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.mode = max_norm, norm_type, mode
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
@@ -138,18 +188,46 @@ class EmbeddingBag(Module):
                 self.weight.array[self.padding_idx] = 0
 
     def forward(self, input: Tensor, offsets=None, per_sample_weights=None) -> Tensor:
-        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
-                             self.scale_grad_by_freq, self.mode, self.sparse, per_sample_weights,
-                             self.include_last_offset, self.padding_idx)
+        return embedding_bag(
+            input,
+            self.weight,
+            offsets,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.mode,
+            self.sparse,
+            per_sample_weights,
+            self.include_last_offset,
+            self.padding_idx,
+        )
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, max_norm=None,
-                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                        mode: str = "mean", sparse: bool = False,
-                        include_last_offset: bool = False, padding_idx=None) -> "EmbeddingBag":
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        max_norm=None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        mode: str = "mean",
+        sparse: bool = False,
+        include_last_offset: bool = False,
+        padding_idx=None,
+    ) -> "EmbeddingBag":
         rows, dim = embeddings.shape
-        bag = cls(rows, dim, max_norm, norm_type, scale_grad_by_freq, mode, sparse, embeddings,
-                  include_last_offset, padding_idx)
+        bag = cls(
+            rows,
+            dim,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            mode,
+            sparse,
+            embeddings,
+            include_last_offset,
+            padding_idx,
+        )
         bag.weight.requires_grad = not freeze
         return bag
 

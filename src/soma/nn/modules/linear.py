@@ -40,10 +40,14 @@ class Linear(Module):
         (5, 2)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None
+    ):
         super().__init__()
         if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: feature counts must be non-negative, got ({in_features}, {out_features})")
+            raise ValueError(
+                f"Linear: feature counts must be non-negative, got ({in_features}, {out_features})"
+            )
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
@@ -77,7 +81,11 @@ class Bilinear(Module):
 
     def __init__(self, in1_features, in2_features, out_features, bias=True, dtype=None):
         super().__init__()
-        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.in1_features, self.in2_features, self.out_features = (
+            in1_features,
+            in2_features,
+            out_features,
+        )
         self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype))
         if bias:
             self.bias = Parameter(empty(out_features, dtype=dtype))
@@ -94,12 +102,18 @@ class Bilinear(Module):
     def forward(self, x1, x2):
         from soma.functional.linalg import einsum
 
-        y = einsum("bi,kij,bj->bk", x1.reshape(-1, self.in1_features), self.weight,
-                   x2.reshape(-1, self.in2_features))
+        y = einsum(
+            "bi,kij,bj->bk",
+            x1.reshape(-1, self.in1_features),
+            self.weight,
+            x2.reshape(-1, self.in2_features),
+        )
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(tuple(x1.shape[:-1]) + (self.out_features,))
 
     def extra_repr(self):
-        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
-                f"out_features={self.out_features}, bias={self.bias is not None}")
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )

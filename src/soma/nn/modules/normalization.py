@@ -30,8 +30,15 @@ class LayerNorm(Module):
         True
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape,
+        eps=1e-5,
+        elementwise_affine=True,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (int(normalized_shape),)
@@ -59,8 +66,10 @@ class LayerNorm(Module):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(Module):
@@ -79,20 +88,25 @@ class GroupNorm(Module):
         (3, 4, 5)
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, bias=True, device=None,
-                 dtype=None):
+    def __init__(
+        self, num_groups, num_channels, eps=1e-5, affine=True, bias=True, device=None, dtype=None
+    ):
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
-                             f"num_groups ({num_groups})")
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                f"num_groups ({num_groups})"
+            )
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        self.register_parameter("weight", Parameter(ones(num_channels, dtype=dtype))
-                                if affine else None)
-        self.register_parameter("bias", Parameter(zeros(num_channels, dtype=dtype))
-                                if affine and bias else None)
+        self.register_parameter(
+            "weight", Parameter(ones(num_channels, dtype=dtype)) if affine else None
+        )
+        self.register_parameter(
+            "bias", Parameter(zeros(num_channels, dtype=dtype)) if affine and bias else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -103,39 +117,65 @@ class GroupNorm(Module):
 
     def forward(self, input):
         if input.ndim < 2 or input.shape[1] != self.num_channels:
-            raise ValueError(f"expected input with {self.num_channels} channels (num_channels) "
-                             f"in dimension 1, got input of shape {tuple(input.shape)}")
+            raise ValueError(
+                f"expected input with {self.num_channels} channels (num_channels) "
+                f"in dimension 1, got input of shape {tuple(input.shape)}"
+            )
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class _InstanceNorm(_NormBase):
     _d = 0
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None, *, bias=True):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
-                         bias=bias)
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=False,
+        track_running_stats=False,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
 
     def forward(self, input):
         d = self._d
         if input.ndim not in (d + 1, d + 2):
-            raise ValueError(f"expected {d + 1}D (unbatched) or {d + 2}D input, got "
-                             f"{input.ndim}D input of shape {tuple(input.shape)}")
+            raise ValueError(
+                f"expected {d + 1}D (unbatched) or {d + 2}D input, got "
+                f"{input.ndim}D input of shape {tuple(input.shape)}"
+            )
         dim = input.ndim - d - 1
         if input.shape[dim] != self.num_features:
             if self.affine or self.track_running_stats:
                 self._check_channels(input, dim)
-            warnings.warn(f"{type(self).__name__}({self.num_features}) got input of shape "
-                          f"{tuple(input.shape)} with {input.shape[dim]} channels",
-                          stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__}({self.num_features}) got input of shape "
+                f"{tuple(input.shape)} with {input.shape[dim]} channels",
+                stacklevel=2,
+            )
         x = input.unsqueeze(0) if dim == 0 else input
-        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training or not self.track_running_stats,
-                          0.0 if self.momentum is None else self.momentum, self.eps)
+        y = instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            0.0 if self.momentum is None else self.momentum,
+            self.eps,
+        )
         return y.squeeze(0) if dim == 0 else y
 
 
@@ -200,4 +240,3 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
-

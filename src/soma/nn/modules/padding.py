@@ -24,8 +24,10 @@ class _PadNd(Module):
             padding = (int(padding),) * n
         padding = tuple(int(p) for p in padding)
         if len(padding) != n:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of {n} "
-                             f"ints, got {padding}")
+            raise ValueError(
+                f"{type(self).__name__}: padding must be an int or a tuple of {n} "
+                f"ints, got {padding}"
+            )
         self.padding = padding
 
     def forward(self, input):

@@ -38,8 +38,10 @@ def sinusoidal_encoding(max_len: int, d_model: int, dtype=None) -> Tensor:
 def _check_length(layer, x, batch_first, max_len):
     length = x.shape[1 if batch_first and x.ndim == 3 else 0]
     if length > max_len:
-        raise ValueError(f"sequence of length {length} (input shape {tuple(x.shape)}) is longer "
-                         f"than max_len={max_len} of {layer}")
+        raise ValueError(
+            f"sequence of length {length} (input shape {tuple(x.shape)}) is longer "
+            f"than max_len={max_len} of {layer}"
+        )
     return length
 
 
@@ -61,8 +63,14 @@ class PositionalEncoding(Module):
         (2, 10, 8)
     """
 
-    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0,
-                 batch_first: bool = False, dtype=None):
+    def __init__(
+        self,
+        d_model: int,
+        max_len: int = 5000,
+        dropout: float = 0.0,
+        batch_first: bool = False,
+        dtype=None,
+    ):
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
         self.p, self.batch_first = dropout, batch_first
@@ -77,7 +85,8 @@ class PositionalEncoding(Module):
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, max_len={self.max_len}, dropout={self.p}" + (
-            ", batch_first=True" if self.batch_first else "")
+            ", batch_first=True" if self.batch_first else ""
+        )
 
 
 class LearnedPositionalEncoding(Module):
@@ -92,8 +101,14 @@ class LearnedPositionalEncoding(Module):
         (10, 2, 8)
     """
 
-    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0,
-                 batch_first: bool = False, dtype=None):
+    def __init__(
+        self,
+        d_model: int,
+        max_len: int = 512,
+        dropout: float = 0.0,
+        batch_first: bool = False,
+        dtype=None,
+    ):
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
         self.p, self.batch_first = dropout, batch_first
@@ -112,4 +127,5 @@ class LearnedPositionalEncoding(Module):
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, max_len={self.max_len}, dropout={self.p}" + (
-            ", batch_first=True" if self.batch_first else "")
+            ", batch_first=True" if self.batch_first else ""
+        )

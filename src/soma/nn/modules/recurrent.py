@@ -33,9 +33,20 @@ def _check_positive(name, layer, value):
 class RNNBase(Module):
     """Shared constructor, parameters and forward of ``RNN``, ``LSTM`` and ``GRU``."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None):
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         for arg in ("input_size", "hidden_size", "num_layers"):
@@ -43,8 +54,10 @@ class RNNBase(Module):
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         if proj_size < 0 or proj_size >= hidden_size or (proj_size and mode != "LSTM"):
-            raise ValueError(f"{name}: proj_size must be 0, or (LSTM only) between 1 and "
-                             f"hidden_size - 1 = {hidden_size - 1}, got {proj_size}")
+            raise ValueError(
+                f"{name}: proj_size must be 0, or (LSTM only) between 1 and "
+                f"hidden_size - 1 = {hidden_size - 1}, got {proj_size}"
+            )
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size
@@ -55,8 +68,10 @@ class RNNBase(Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else out_size * directions
             for suffix in ("", "_reverse")[:directions]:
-                shapes = {"weight_ih": (gate_size, layer_input),
-                          "weight_hh": (gate_size, out_size)}
+                shapes = {
+                    "weight_ih": (gate_size, layer_input),
+                    "weight_hh": (gate_size, out_size),
+                }
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
                 if proj_size:
@@ -76,16 +91,22 @@ class RNNBase(Module):
     @property
     def all_weights(self) -> list:
         """Parameters per layer and direction: ``[[w_ih, w_hh, b_ih, b_hh, (w_hr)], …]``."""
-        return [[getattr(self, n) for n in self._flat_weights_names if n.endswith(f"_l{k}{s}")]
-                for k in range(self.num_layers)
-                for s in ("", "_reverse")[: 2 if self.bidirectional else 1]]
+        return [
+            [getattr(self, n) for n in self._flat_weights_names if n.endswith(f"_l{k}{s}")]
+            for k in range(self.num_layers)
+            for s in ("", "_reverse")[: 2 if self.bidirectional else 1]
+        ]
 
     def _weight_groups(self) -> list:
         groups = []
         for k in range(self.num_layers):
             for s in ("", "_reverse")[: 2 if self.bidirectional else 1]:
-                groups.append(tuple(getattr(self, f"{kind}_l{k}{s}", None) for kind in (
-                    "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")))
+                groups.append(
+                    tuple(
+                        getattr(self, f"{kind}_l{k}{s}", None)
+                        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+                    )
+                )
         return groups
 
     def _state_shapes(self, batch):
@@ -97,12 +118,15 @@ class RNNBase(Module):
 
     def _check_input(self, x):
         if x.ndim not in (2, 3):
-            raise ValueError(f"expected a 2-D (unbatched) or 3-D input, got shape "
-                             f"{tuple(x.shape)}")
+            raise ValueError(
+                f"expected a 2-D (unbatched) or 3-D input, got shape {tuple(x.shape)}"
+            )
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"expected input with {self.input_size} features "
-                             f"(input_size) in its last dimension, got input of shape "
-                             f"{tuple(x.shape)}")
+            raise ValueError(
+                f"expected input with {self.input_size} features "
+                f"(input_size) in its last dimension, got input of shape "
+                f"{tuple(x.shape)}"
+            )
 
     def _initial_states(self, hx, batch, x, unbatched, sorted_indices):
         shapes = self._state_shapes(batch)
@@ -110,14 +134,12 @@ class RNNBase(Module):
             return [zeros(*s, dtype=x.dtype) for s in shapes]
         states = list(hx) if self.mode == "LSTM" else [hx]
         if len(states) != len(shapes):
-            raise ValueError(f"expected {len(shapes)} initial states, "
-                             f"got {len(states)}")
+            raise ValueError(f"expected {len(shapes)} initial states, got {len(states)}")
         if unbatched:
             states = [unsqueeze(s, 1) if s.ndim == 2 else s for s in states]
         for s, shape, what in zip(states, shapes, ("hidden state", "cell state")):
             if tuple(s.shape) != shape:
-                raise ValueError(f"expected {what} of shape {shape}, got "
-                                 f"{tuple(s.shape)}")
+                raise ValueError(f"expected {what} of shape {shape}, got {tuple(s.shape)}")
         if sorted_indices is not None:
             states = [index_select(s, 1, sorted_indices) for s in states]
         return states
@@ -140,8 +162,9 @@ class RNNBase(Module):
         states = self._initial_states(hx, batch, x, unbatched, sorted_indices)
         out, finals = self._run(x, states, batch_first, batch_sizes)
         if packed:
-            out = PackedSequence(padded_to_packed(out, batch_sizes), batch_sizes, sorted_indices,
-                                 unsorted_indices)
+            out = PackedSequence(
+                padded_to_packed(out, batch_sizes), batch_sizes, sorted_indices, unsorted_indices
+            )
             if unsorted_indices is not None:
                 finals = tuple(index_select(s, 1, unsorted_indices) for s in finals)
         elif unbatched:
@@ -150,9 +173,14 @@ class RNNBase(Module):
         return out, (finals if self.mode == "LSTM" else finals[0])
 
     def _run(self, x, states, batch_first, batch_sizes):
-        options = dict(num_layers=self.num_layers, bidirectional=self.bidirectional,
-                       batch_first=batch_first, dropout=self.dropout, training=self.training,
-                       batch_sizes=batch_sizes)
+        options = dict(
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            batch_first=batch_first,
+            dropout=self.dropout,
+            training=self.training,
+            batch_sizes=batch_sizes,
+        )
         weights = self._weight_groups()
         if self.mode == "LSTM":
             out, finals = R.lstm(x, tuple(states), weights, **options)
@@ -172,8 +200,12 @@ class RNNBase(Module):
             s += f", num_layers={self.num_layers}"
         if self.mode == "RNN_RELU":
             s += ", nonlinearity='relu'"
-        for flag, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False)):
+        for flag, default in (
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+        ):
             if getattr(self, flag) != default:
                 s += f", {flag}={getattr(self, flag)}"
         return s
@@ -205,16 +237,37 @@ class RNN(RNNBase):
         ((5, 3, 20), (2, 3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: unknown nonlinearity '{nonlinearity}' (expected 'tanh' or "
-                             f"'relu')")
+            raise ValueError(
+                f"RNN: unknown nonlinearity '{nonlinearity}' (expected 'tanh' or 'relu')"
+            )
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device=device, dtype=dtype)
+        super().__init__(
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
 
 
 class LSTM(RNNBase):
@@ -238,11 +291,32 @@ class LSTM(RNNBase):
         ((3, 5, 20), (1, 3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, device=None, dtype=None):
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, device=device, dtype=dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device=device,
+            dtype=dtype,
+        )
 
 
 class GRU(RNNBase):
@@ -260,19 +334,45 @@ class GRU(RNNBase):
         ((5, 3, 40), (2, 3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None):
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device=device, dtype=dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
 
 
 # ---------------------------------------------------------------------------- cells
 class RNNCellBase(Module):
     """Shared parameters and forward of the one-step cells."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_chunks: int,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         _check_positive("input_size", name, input_size)
@@ -296,8 +396,10 @@ class RNNCellBase(Module):
     def _prepare(self, x, states):
         """Batch an unbatched call, check shapes, and fill missing states with zeros."""
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"expected input of shape (batch, {self.input_size}) or "
-                             f"({self.input_size},), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input of shape (batch, {self.input_size}) or "
+                f"({self.input_size},), got {tuple(x.shape)}"
+            )
         unbatched = x.ndim == 1
         x = unsqueeze(x, 0) if unbatched else x
         batch = x.shape[0]
@@ -308,8 +410,9 @@ class RNNCellBase(Module):
             elif unbatched and s.ndim == 1:
                 s = unsqueeze(s, 0)
             if tuple(s.shape) != (batch, self.hidden_size):
-                raise ValueError(f"expected state of shape {(batch, self.hidden_size)}, "
-                                 f"got {tuple(s.shape)}")
+                raise ValueError(
+                    f"expected state of shape {(batch, self.hidden_size)}, got {tuple(s.shape)}"
+                )
             out.append(s)
         return x, out, unbatched
 
@@ -331,8 +434,15 @@ class RNNCell(RNNCellBase):
         (3, 20)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", device=None, dtype=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity '{nonlinearity}'")
         self.nonlinearity = nonlinearity
@@ -356,8 +466,9 @@ class LSTMCell(RNNCellBase):
         ((3, 20), (3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__(input_size, hidden_size, bias, 4, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx=None):
@@ -376,8 +487,9 @@ class GRUCell(RNNCellBase):
         (3, 20)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__(input_size, hidden_size, bias, 3, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor = None) -> Tensor:

@@ -35,8 +35,12 @@ def _norm(a, p):
     return (_xp.abs(a) ** p).sum() ** (1 / p)
 
 
-def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float = 2.0,
-                   error_if_nonfinite: bool = False, foreach=None) -> Tensor:
+def get_total_norm(
+    tensors: Iterable[Tensor] | Tensor,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach=None,
+) -> Tensor:
     """The p-norm of all ``tensors`` together, as if concatenated into one vector.
 
     Args:
@@ -63,8 +67,9 @@ def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float = 2.0,
     return Tensor._wrap(_xp.asarray(total, dtype=arrays[0].dtype))
 
 
-def clip_grads_with_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                          total_norm: Tensor, foreach=None) -> None:
+def clip_grads_with_norm_(
+    parameters: Iterable[Tensor] | Tensor, max_norm: float, total_norm: Tensor, foreach=None
+) -> None:
     """Scale every ``.grad`` by ``min(1, max_norm / (total_norm + 1e-6))``, in place."""
     grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
@@ -75,9 +80,13 @@ def clip_grads_with_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float
         g *= g.dtype.type(coef)  # NOTE: always applied, as PyTorch does (coef 1 leaves g as is)
 
 
-def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
-                    foreach=None) -> Tensor:
+def clip_grad_norm_(
+    parameters: Iterable[Tensor] | Tensor,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach=None,
+) -> Tensor:
     """Rescale the gradients so that their total norm is at most ``max_norm``; in place.
 
     The total norm is taken over all gradients together, as if concatenated into one vector;
@@ -111,8 +120,9 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     return total
 
 
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,
-                     foreach=None) -> None:
+def clip_grad_value_(
+    parameters: Iterable[Tensor] | Tensor, clip_value: float, foreach=None
+) -> None:
     """Clamp every gradient component into ``[-clip_value, clip_value]``, in place.
 
     Example:

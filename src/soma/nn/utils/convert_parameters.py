@@ -34,11 +34,13 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     parameters = list(parameters)
     needed = sum(p.numel() for p in parameters)
     if vec.ndim != 1 or vec.numel() != needed:
-        raise ValueError(f"vector_to_parameters: the parameters hold {needed} values but the "
-                         f"vector has shape {tuple(vec.shape)}; expected ({needed},)")
+        raise ValueError(
+            f"vector_to_parameters: the parameters hold {needed} values but the "
+            f"vector has shape {tuple(vec.shape)}; expected ({needed},)"
+        )
     flat = vec.array
     start = 0
     for p in parameters:
         n = p.numel()
-        p.array = flat[start:start + n].reshape(p.shape).astype(p.dtype, copy=True)
+        p.array = flat[start : start + n].reshape(p.shape).astype(p.dtype, copy=True)
         start += n

@@ -90,8 +90,9 @@ def invert_permutation(permutation):
     return Tensor._wrap(inverse)
 
 
-def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
-                         enforce_sorted: bool = True) -> PackedSequence:
+def pack_padded_sequence(
+    input: Tensor, lengths, batch_first: bool = False, enforce_sorted: bool = True
+) -> PackedSequence:
     """Pack a padded batch whose sequence ``b`` has ``lengths[b]`` valid steps.
 
     Args:
@@ -103,16 +104,21 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     lengths = _int_array(lengths)
     batch_dim = 0 if batch_first else 1
     if input.ndim < 2 or len(lengths) != input.shape[batch_dim]:
-        raise ValueError(f"pack_padded_sequence: {len(lengths)} lengths for an input of shape "
-                         f"{tuple(input.shape)} (batch dimension {batch_dim})")
+        raise ValueError(
+            f"pack_padded_sequence: {len(lengths)} lengths for an input of shape "
+            f"{tuple(input.shape)} (batch dimension {batch_dim})"
+        )
     if len(lengths) and lengths.min() <= 0:
-        raise ValueError(f"pack_padded_sequence: every length must be at least 1, got "
-                         f"{lengths.tolist()}")
+        raise ValueError(
+            f"pack_padded_sequence: every length must be at least 1, got {lengths.tolist()}"
+        )
     sorted_indices = None
     if enforce_sorted:
         if _xp.any(lengths[1:] > lengths[:-1]):
-            raise ValueError(f"pack_padded_sequence: lengths {lengths.tolist()} are not sorted in "
-                             f"decreasing order; sort them or pass enforce_sorted=False")
+            raise ValueError(
+                f"pack_padded_sequence: lengths {lengths.tolist()} are not sorted in "
+                f"decreasing order; sort them or pass enforce_sorted=False"
+            )
     else:
         order = _xp.argsort(-lengths, kind="stable")
         sorted_indices = Tensor._wrap(order)
@@ -122,16 +128,26 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
         input = transpose(input, 0, 1)
     steps = int(lengths[0])
     if steps > input.shape[0]:
-        raise ValueError(f"pack_padded_sequence: a length of {steps} exceeds the {input.shape[0]} "
-                         f"time steps of the input")
+        raise ValueError(
+            f"pack_padded_sequence: a length of {steps} exceeds the {input.shape[0]} "
+            f"time steps of the input"
+        )
     batch_sizes = (lengths[None, :] > _xp.arange(steps)[:, None]).sum(axis=1)
     data = padded_to_packed(input[:steps], batch_sizes)
-    return PackedSequence(data, Tensor._wrap(batch_sizes.astype(_xp.int64)), sorted_indices,
-                          invert_permutation(sorted_indices))
+    return PackedSequence(
+        data,
+        Tensor._wrap(batch_sizes.astype(_xp.int64)),
+        sorted_indices,
+        invert_permutation(sorted_indices),
+    )
 
 
-def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
-                        padding_value: float = 0.0, total_length: int | None = None):
+def pad_packed_sequence(
+    sequence: PackedSequence,
+    batch_first: bool = False,
+    padding_value: float = 0.0,
+    total_length: int | None = None,
+):
     """Undo ``pack_padded_sequence``: ``(padded, lengths)`` in the original batch order.
 
     Args:
@@ -142,8 +158,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     steps = len(sizes)
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(f"pad_packed_sequence: total_length={total_length} is shorter than "
-                             f"the longest sequence ({steps} steps)")
+            raise ValueError(
+                f"pad_packed_sequence: total_length={total_length} is shorter than "
+                f"the longest sequence ({steps} steps)"
+            )
         steps = total_length
     padded = packed_to_padded(data, sizes, padding_value, steps)
     lengths = (sizes[None, :] > _xp.arange(sizes[0])[:, None]).sum(axis=1)
@@ -155,8 +173,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     return padded, Tensor._wrap(lengths.astype(_xp.int64))
 
 
-def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
-                 padding_side: str = "right") -> Tensor:
+def pad_sequence(
+    sequences, batch_first: bool = False, padding_value: float = 0.0, padding_side: str = "right"
+) -> Tensor:
     """Stack sequences of shapes (Lᵢ, *) into (max L, batch, *) (or batch first), padded.
 
     Example:
@@ -165,8 +184,9 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
         [[1.0, 1.0], [1.0, 0.0]]
     """
     if padding_side not in ("right", "left"):
-        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got "
-                         f"'{padding_side}'")
+        raise ValueError(
+            f"pad_sequence: padding_side must be 'right' or 'left', got '{padding_side}'"
+        )
     sequences = list(sequences)
     if not sequences:
         raise ValueError("pad_sequence: expected a non-empty list of sequences")
