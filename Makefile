@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ demo: $(VENV)/.demo-installed
 
 # Two test workers on two cores: each worker's BLAS/OpenMP gets one thread (set for the test run
 # only; soma itself never changes threading settings).
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed lint
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 src tests
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks
