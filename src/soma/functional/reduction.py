@@ -7,7 +7,8 @@ backward of a reduction broadcasts the output gradient back over the reduced axe
 import builtins
 
 from soma.autograd.function import Function
-from soma.autograd.tensor import MinMax, Tensor
+from soma.autograd.size import MinMax
+from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axes, normalize_axis
 from soma.functional.unary import _float

@@ -1,0 +1,486 @@
+"""The method table of ``Tensor``: operators and math methods, each a one-line call into
+``soma.functional``, where the operation's forward and backward live side by side.
+
+``Tensor`` (in ``tensor.py``) inherits these; the core there holds storage, gradient, dtype and
+device, conversion and ``backward``. Calling into ``functional`` from here is the one deliberate
+upward dependency in the tree (see ``docs/DEVELOPING.md``).
+"""
+
+from soma import backend
+from soma.autograd.size import Size, dims_of
+
+_xp = backend.get_xp()
+
+
+class TensorMethods:
+    """Operators, math, reductions, linear algebra, shape and in-place arithmetic methods."""
+
+    __slots__ = ()
+
+    # ------------------------------------------------------------------ arithmetic operators
+    def __add__(self, other):
+        return _F.add(self, other)
+
+    def __radd__(self, other):
+        return _F.add(other, self)
+
+    def __sub__(self, other):
+        return _F.sub(self, other)
+
+    def __rsub__(self, other):
+        return _F.sub(other, self)
+
+    def __mul__(self, other):
+        return _F.mul(self, other)
+
+    def __rmul__(self, other):
+        return _F.mul(other, self)
+
+    def __truediv__(self, other):
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _F.div(other, self)
+
+    def __floordiv__(self, other):
+        return _F.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _F.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _F.remainder(self, other)
+
+    def __pow__(self, other):
+        return _F.pow(self, other)
+
+    def __rpow__(self, other):
+        return _F.pow(other, self)
+
+    def __matmul__(self, other):
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _F.matmul(other, self)
+
+    def __neg__(self):
+        return _F.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _F.abs(self)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    # comparisons and logic give bool tensors and carry no gradient
+    def __eq__(self, other):
+        return _F.eq(self, other)
+
+    def __ne__(self, other):
+        return _F.ne(self, other)
+
+    def __lt__(self, other):
+        return _F.lt(self, other)
+
+    def __le__(self, other):
+        return _F.le(self, other)
+
+    def __gt__(self, other):
+        return _F.gt(self, other)
+
+    def __ge__(self, other):
+        return _F.ge(self, other)
+
+    def __and__(self, other):
+        return _F.logical_and(self, other)
+
+    def __or__(self, other):
+        return _F.logical_or(self, other)
+
+    def __xor__(self, other):
+        return _F.logical_xor(self, other)
+
+    def __invert__(self):
+        return _F.logical_not(self)
+
+    def __getitem__(self, index):
+        return _F.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        _F.setitem_(self, index, value)
+
+    # ------------------------------------------------------------------ math methods
+    def add(self, other, alpha=1):
+        return _F.add(self, other if alpha == 1 else _F.mul(other, alpha))
+
+    def sub(self, other, alpha=1):
+        return _F.sub(self, other if alpha == 1 else _F.mul(other, alpha))
+
+    def mul(self, other):
+        return _F.mul(self, other)
+
+    def div(self, other, rounding_mode=None):
+        return _F.div(self, other, rounding_mode=rounding_mode)
+
+    def pow(self, exponent):
+        return _F.pow(self, exponent)
+
+    def neg(self):
+        return _F.neg(self)
+
+    def exp(self):
+        return _F.exp(self)
+
+    def expm1(self):
+        return _F.expm1(self)
+
+    def log(self):
+        return _F.log(self)
+
+    def log1p(self):
+        return _F.log1p(self)
+
+    def log2(self):
+        return _F.log2(self)
+
+    def sqrt(self):
+        return _F.sqrt(self)
+
+    def rsqrt(self):
+        return _F.rsqrt(self)
+
+    def square(self):
+        return _F.square(self)
+
+    def reciprocal(self):
+        return _F.reciprocal(self)
+
+    def abs(self):
+        return _F.abs(self)
+
+    def sign(self):
+        return _F.sign(self)
+
+    def floor(self):
+        return _F.floor(self)
+
+    def ceil(self):
+        return _F.ceil(self)
+
+    def round(self, decimals=0):
+        return _F.round(self, decimals=decimals)
+
+    def sin(self):
+        return _F.sin(self)
+
+    def cos(self):
+        return _F.cos(self)
+
+    def tanh(self):
+        return _F.tanh(self)
+
+    def sigmoid(self):
+        return _F.sigmoid(self)
+
+    def relu(self):
+        return _F.relu(self)
+
+    def softmax(self, dim):
+        return _F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return _F.log_softmax(self, dim)
+
+    def clamp(self, min=None, max=None):
+        return _F.clamp(self, min, max)
+
+    clip = clamp
+
+    def clamp_min(self, min):
+        return _F.clamp(self, min, None)
+
+    def clamp_max(self, max):
+        return _F.clamp(self, None, max)
+
+    def maximum(self, other):
+        return _F.maximum(self, other)
+
+    def minimum(self, other):
+        return _F.minimum(self, other)
+
+    def where(self, condition, other):
+        return _F.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _F.masked_fill(self, mask, value)
+
+    def lerp(self, end, weight):
+        return _F.add(self, _F.mul(_F.sub(end, self), weight))
+
+    def eq(self, other):
+        return _F.eq(self, other)
+
+    def ne(self, other):
+        return _F.ne(self, other)
+
+    def lt(self, other):
+        return _F.lt(self, other)
+
+    def le(self, other):
+        return _F.le(self, other)
+
+    def gt(self, other):
+        return _F.gt(self, other)
+
+    def ge(self, other):
+        return _F.ge(self, other)
+
+    def isnan(self):
+        return _F.isnan(self)
+
+    def isinf(self):
+        return _F.isinf(self)
+
+    def isfinite(self):
+        return _F.isfinite(self)
+
+    def equal(self, other) -> bool:
+        return self.shape == other.shape and bool((self.array == other.array).all())
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+        return bool(
+            _xp.allclose(self.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        )
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return _F.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return _F.mean(self, dim, keepdim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim=False):
+        return _F.prod(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return _F.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return _F.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return _F.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return _F.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _F.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _F.argmin(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _F.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _F.logsumexp(self, dim, keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        return _F.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim):
+        return _F.cumsum(self, dim)
+
+    def all(self, dim=None, keepdim=False):
+        return _F.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return _F.any(self, dim, keepdim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _F.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim=-1, descending=False):
+        return _F.sort(self, dim, descending)
+
+    def argsort(self, dim=-1, descending=False):
+        return _F.argsort(self, dim, descending)
+
+    # ------------------------------------------------------------------ linear algebra
+    def matmul(self, other):
+        return _F.matmul(self, other)
+
+    def mm(self, other):
+        return _F.mm(self, other)
+
+    def bmm(self, other):
+        return _F.bmm(self, other)
+
+    def dot(self, other):
+        return _F.dot(self, other)
+
+    @property
+    def T(self):
+        return _F.permute(self, tuple(range(self.array.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return _F.transpose(self, -2, -1)
+
+    def t(self):
+        if self.array.ndim > 2:
+            raise ValueError(
+                f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}"
+            )
+        return self.T
+
+    # ------------------------------------------------------------------ shape
+    def reshape(self, *shape):
+        return _F.reshape(self, dims_of(shape))
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
+            return self.to(shape[0])
+        return _F.reshape(self, dims_of(shape))
+
+    def view_as(self, other):
+        return _F.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _F.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim, sizes):
+        return _F.unflatten(self, dim, sizes)
+
+    def transpose(self, dim0, dim1):
+        return _F.transpose(self, dim0, dim1)
+
+    swapaxes = transpose
+
+    def permute(self, *dims):
+        return _F.permute(self, dims_of(dims))
+
+    def squeeze(self, dim=None):
+        return _F.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _F.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return _F.expand(self, dims_of(sizes))
+
+    def expand_as(self, other):
+        return _F.expand(self, other.shape)
+
+    def broadcast_to(self, shape):
+        return _F.expand(self, tuple(shape))
+
+    def repeat(self, *sizes):
+        return _F.repeat(self, dims_of(sizes))
+
+    def flip(self, *dims):
+        return _F.flip(self, dims_of(dims))
+
+    def roll(self, shifts, dims=None):
+        return _F.roll(self, shifts, dims)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _F.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _F.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return _F.unbind(self, dim)
+
+    def narrow(self, dim, start, length):
+        return _F.narrow(self, dim, start, length)
+
+    def gather(self, dim, index):
+        return _F.gather(self, dim, index)
+
+    def scatter_add(self, dim, index, src):
+        return _F.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return _F.index_select(self, dim, index)
+
+    def nonzero(self, as_tuple=False):
+        return _F.nonzero(self, as_tuple)
+
+    # ------------------------------------------------------------------ in-place arithmetic
+    def add_(self, other, alpha=1):
+        return self._assign(self.add(other, alpha=alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._assign(self.sub(other, alpha=alpha))
+
+    def mul_(self, other):
+        return self._assign(_F.mul(self, other))
+
+    def div_(self, other):
+        return self._assign(_F.div(self, other))
+
+    def pow_(self, exponent):
+        return self._assign(_F.pow(self, exponent))
+
+    def clamp_(self, min=None, max=None):
+        return self._assign(_F.clamp(self, min, max))
+
+    clip_ = clamp_
+
+    def neg_(self):
+        return self._assign(_F.neg(self))
+
+    def exp_(self):
+        return self._assign(_F.exp(self))
+
+    def sqrt_(self):
+        return self._assign(_F.sqrt(self))
+
+    def abs_(self):
+        return self._assign(_F.abs(self))
+
+    def relu_(self):
+        return self._assign(_F.relu(self))
+
+    def sigmoid_(self):
+        return self._assign(_F.sigmoid(self))
+
+    def tanh_(self):
+        return self._assign(_F.tanh(self))
+
+    def masked_fill_(self, mask, value):
+        return self._assign(_F.masked_fill(self, mask, value))
+
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._assign(_F.add(self, _F.mul(_F.mul(tensor1, tensor2), value)))
+
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._assign(_F.add(self, _F.mul(_F.div(tensor1, tensor2), value)))
+
+    def lerp_(self, end, weight):
+        return self._assign(self.lerp(end, weight))
+
+
+# NOTE: ``soma.functional`` imports ``Tensor``, so it cannot be imported here while
+# ``tensor.py`` is still defining the class; ``tensor.py`` binds it once ``Tensor`` exists.
+_F = None
