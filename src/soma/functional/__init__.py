@@ -108,6 +108,12 @@ from soma.functional.loss.classification import (
 )
 from soma.functional.loss.divergence import kl_div
 from soma.functional.loss.embedding import cosine_embedding_loss
+from soma.functional.loss.generative import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gaussian_kl,
+    vae_loss,
+)
 from soma.functional.loss.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from soma.functional.normalization.batch import batch_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
