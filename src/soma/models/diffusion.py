@@ -39,9 +39,11 @@ _xp = get_xp()
 
 def linear_beta_schedule(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02):
     """β_t evenly spaced from ``beta_start`` to ``beta_end`` (Ho et al.'s values for T = 1000),
-    both scaled by 1000/T. Returns a float64 array of length T."""
+    both scaled by 1000/T and capped at 0.999 (reached only for T < 50, where a linear
+    schedule is a poor choice). Returns a float64 array of length T."""
     scale = 1000.0 / timesteps
-    return _xp.linspace(beta_start * scale, beta_end * scale, timesteps, dtype=_xp.float64)
+    betas = _xp.linspace(beta_start * scale, beta_end * scale, timesteps, dtype=_xp.float64)
+    return _xp.minimum(betas, 0.999)
 
 
 def cosine_beta_schedule(timesteps: int, s: float = 0.008, max_beta: float = 0.999):
@@ -191,7 +193,11 @@ class DDPM(nn.Module):
         abar_prev = _xp.concatenate([[1.0], abar[:-1]])
         # NOTE: Python floats for the samplers' arithmetic (NumPy float64 scalars would
         # promote the float32 samples to float64)
-        self._abar, self._abar_prev, self._betas = abar.tolist(), abar_prev.tolist(), betas.tolist()
+        self._abar, self._abar_prev, self._betas = (
+            abar.tolist(),
+            abar_prev.tolist(),
+            betas.tolist(),
+        )
         for name, value in (
             ("betas", betas),
             ("alphas_cumprod", abar),
