@@ -1,0 +1,158 @@
+"""Pictures of generative models, saved as PNG: sample grids, reconstructions beside their
+inputs, latent interpolations, a 2-D latent scatter coloured by class, the diffusion chain from
+noise to sample, and 2-D point clouds (toy data against samples).
+
+Images are (N, C, H, W) tensors or arrays with values in ``value_range`` (``(0, 1)`` for
+autoencoders and VAEs, ``(-1, 1)`` for GANs and diffusion models); grey images when C = 1.
+Needs matplotlib (``pip install soma[plot]``); drawn off-screen (Agg backend).
+"""
+
+import math
+
+from soma.autograd.grad_mode import no_grad
+from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
+from soma.inspection.visualize import _pyplot, _save
+
+_xp = get_xp()
+
+
+def _array(images):
+    return images.detach().numpy() if isinstance(images, Tensor) else _xp.asarray(images)
+
+
+def _tiles(images, value_range):
+    """(N, C, H, W) values → list of (H, W) or (H, W, 3) arrays in [0, 1] for imshow."""
+    a = _array(images).astype(_xp.float32)
+    lo, hi = value_range
+    a = _xp.clip((a - lo) / (hi - lo), 0.0, 1.0)
+    if a.ndim == 3:
+        a = a[:, None]
+    return [img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0) for img in a]
+
+
+def _mosaic(rows_of_tiles, path, title, row_labels=None, scale=0.9):
+    plt = _pyplot()
+    rows, cols = len(rows_of_tiles), max(len(r) for r in rows_of_tiles)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(scale * cols + 0.6, scale * rows + 0.5), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, row in enumerate(rows_of_tiles):
+        for j, tile in enumerate(row):
+            axes[i, j].imshow(tile, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        if row_labels:
+            axes[i, 0].text(
+                -0.15,
+                0.5,
+                row_labels[i],
+                transform=axes[i, 0].transAxes,
+                ha="right",
+                va="center",
+                fontsize=8,
+            )
+    fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return _save(fig, path)
+
+
+def plot_samples(
+    images, path, value_range=(0, 1), columns: int = 8, title: str = "samples"
+) -> str:
+    """A grid of generated images.
+
+    Example:
+        >>> import os, tempfile, soma
+        >>> path = plot_samples(soma.rand(16, 1, 8, 8), os.path.join(tempfile.mkdtemp(), "s.png"))
+        >>> os.path.getsize(path) > 0
+        True
+    """
+    tiles = _tiles(images, value_range)
+    rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    return _mosaic(rows, path, title)
+
+
+def plot_reconstructions(
+    inputs, reconstructions, path, value_range=(0, 1), title: str = "reconstructions"
+) -> str:
+    """Inputs in the first row, their reconstructions under them (up to 12 columns)."""
+    a, b = _tiles(inputs, value_range)[:12], _tiles(reconstructions, value_range)[:12]
+    return _mosaic([a, b], path, title, row_labels=["input", "output"])
+
+
+@no_grad()
+def plot_interpolation(
+    model, x_a, x_b, path, steps: int = 10, value_range=(0, 1), title=None
+) -> str:
+    """decode((1 − λ)·z_a + λ·z_b) for λ from 0 to 1, one row per pair of images.
+
+    ``model`` has ``encode`` (returning z, or (μ, log σ²) for a VAE, of which μ is used) and
+    ``decode``; ``x_a`` and ``x_b`` are (N, C, H, W) batches of the same size.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        za, zb = model.encode(x_a), model.encode(x_b)
+        if isinstance(za, tuple):
+            za, zb = za[0], zb[0]
+        rows = []
+        for i in range(za.shape[0]):
+            lams = [k / (steps - 1) for k in range(steps)]
+            codes = [za[i : i + 1] * (1 - lam) + zb[i : i + 1] * lam for lam in lams]
+            rows.append([_tiles(model.decode(c), value_range)[0] for c in codes])
+    finally:
+        model.train(was_training)
+    return _mosaic(rows, path, title or f"latent interpolation ({steps} steps)")
+
+
+def plot_latent_scatter(codes, labels, path, title: str = "latent space") -> str:
+    """The first two latent coordinates of each sample, coloured by class (a 2-D projection by
+    PCA when the codes have more dimensions)."""
+    z = _array(codes).astype(_xp.float64)
+    y = _array(labels).ravel()
+    axis_names = ("z₁", "z₂")
+    if z.shape[1] > 2:
+        centred = z - z.mean(0)
+        _, _, vt = _xp.linalg.svd(centred, full_matrices=False)
+        z, axis_names = centred @ vt[:2].T, ("PC 1", "PC 2")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.4))
+    points = ax.scatter(z[:, 0], z[:, 1], c=y, cmap="tab10", s=6, alpha=0.8)
+    fig.colorbar(points, ax=ax, ticks=sorted(set(y.tolist())))
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_diffusion_chain(
+    chain, path, n: int = 6, value_range=(-1, 1), title: str = "from noise to sample"
+) -> str:
+    """One row per sample: x_T (noise) on the left, x_0 on the right, the chain in between.
+
+    ``chain`` is the list returned by ``DDPM.sample(..., chain_every=k)``.
+    """
+    steps = [_tiles(x, value_range)[:n] for x in chain]
+    rows = [[step[i] for step in steps] for i in range(min(n, len(steps[0])))]
+    return _mosaic(rows, path, title)
+
+
+def plot_points(samples, path, reference=None, title: str = "samples") -> str:
+    """2-D samples (orange) over reference data (grey), e.g. a diffusion model on two moons."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    if reference is not None:
+        r = _array(reference)
+        ax.scatter(r[:, 0], r[:, 1], s=4, c="0.6", label="data")
+    s = _array(samples)
+    ax.scatter(s[:, 0], s[:, 1], s=4, c="tab:orange", label="samples")
+    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    ax.set_title(title, fontsize=10)
+    ax.set_aspect("equal", adjustable="datalim")
+    return _save(fig, path)
+
+
+def grid_size(n: int) -> int:
+    """Columns of a near-square grid for n images."""
+    return max(1, math.ceil(math.sqrt(n)))
