@@ -478,3 +478,17 @@ def test_ddim_with_eta_zero_is_deterministic_and_ancestral_is_not():
     assert len(chain) == 11 and np.array_equal(chain[-1].numpy(), samples.numpy())
     with pytest.raises(ValueError, match="steps"):
         ddpm.ddim_sample(2, steps=0)
+
+
+def test_benchmark_denoiser_is_the_unet_denoiser():
+    """The benchmark writes its denoiser from nn primitives; it is UNetDenoiser(1, 32, (1, 2)),
+    and its training step runs in soma."""
+    from benchmarks.cases import generative
+
+    bench = generative._unet(soma)
+    model = UNetDenoiser(1, 32, (1, 2), groups=8)
+    assert n_params(bench) == n_params(model)
+    assert sorted(tuple(p.shape) for p in bench.parameters()) == sorted(
+        tuple(p.shape) for p in model.parameters()
+    )
+    generative.ddpm_denoiser_training_step(soma)()

@@ -32,28 +32,26 @@ def _tiles(images, value_range):
 
 
 def _mosaic(rows_of_tiles, path, title, row_labels=None, scale=0.9):
+    """One image of tiles on a grid with 1-pixel gaps, drawn with a single imshow."""
     plt = _pyplot()
+    h, w = rows_of_tiles[0][0].shape[:2]
+    rgb = rows_of_tiles[0][0].ndim == 3
     rows, cols = len(rows_of_tiles), max(len(r) for r in rows_of_tiles)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(scale * cols + 0.6, scale * rows + 0.5), squeeze=False
-    )
-    for ax in axes.flat:
-        ax.axis("off")
+    shape = (rows * (h + 1) + 1, cols * (w + 1) + 1) + ((3,) if rgb else ())
+    canvas = _xp.ones(shape, dtype=_xp.float32)
     for i, row in enumerate(rows_of_tiles):
         for j, tile in enumerate(row):
-            axes[i, j].imshow(tile, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        if row_labels:
-            axes[i, 0].text(
-                -0.15,
-                0.5,
-                row_labels[i],
-                transform=axes[i, 0].transAxes,
-                ha="right",
-                va="center",
-                fontsize=8,
-            )
-    fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+            top, left = 1 + i * (h + 1), 1 + j * (w + 1)
+            canvas[top : top + h, left : left + w] = tile
+    fig, ax = plt.subplots(figsize=(scale * cols + (0.8 if row_labels else 0.2), scale * rows + 0.4))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([(h + 1) * (i + 0.5) for i in range(rows)] if row_labels else [])
+    if row_labels:
+        ax.set_yticklabels(row_labels, fontsize=8)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(title, fontsize=10)
     return _save(fig, path)
 
 
