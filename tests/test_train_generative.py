@@ -177,3 +177,21 @@ def test_cli_dcgan_ddpm_and_autoencoder_runs(workdir, capsys):
     assert "test: mse" in capsys.readouterr().out
     assert main(["sample", "denoising_autoencoder"]) == 2
     assert "does not generate" in capsys.readouterr().err
+
+
+def test_pictures_of_a_chain_and_of_points(tmp_path):
+    pytest.importorskip("matplotlib")
+    from soma.inspection import plot_diffusion_chain, plot_points, plot_samples
+
+    class Zero(soma.nn.Module):  # any ε_θ will do for the picture
+        def forward(self, x, t):
+            return x * 0
+
+    model = DDPM(Zero(), (1, 2, 2), timesteps=10)
+    _, chain = model.sample(3, chain_every=5)
+    assert len(chain) == 3  # x_T, x_5, x_0
+    assert plot_diffusion_chain(chain, tmp_path / "chain.png", n=3).endswith("chain.png")
+    assert plot_points(soma.randn(50, 2), str(tmp_path / "p.png"), reference=soma.randn(50, 2))
+    rgb = plot_samples(soma.rand(5, 3, 4, 4), str(tmp_path / "rgb.png"), columns=3)
+    for name in ("chain.png", "p.png", "rgb.png"):
+        assert (tmp_path / name).stat().st_size > 1000

@@ -43,7 +43,9 @@ def _mosaic(rows_of_tiles, path, title, row_labels=None, scale=0.9):
         for j, tile in enumerate(row):
             top, left = 1 + i * (h + 1), 1 + j * (w + 1)
             canvas[top : top + h, left : left + w] = tile
-    fig, ax = plt.subplots(figsize=(scale * cols + (0.8 if row_labels else 0.2), scale * rows + 0.4))
+    fig, ax = plt.subplots(
+        figsize=(scale * cols + (0.8 if row_labels else 0.2), scale * rows + 0.4)
+    )
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([(h + 1) * (i + 0.5) for i in range(rows)] if row_labels else [])
