@@ -192,6 +192,6 @@ def test_pictures_of_a_chain_and_of_points(tmp_path):
     assert len(chain) == 3  # x_T, x_5, x_0
     assert plot_diffusion_chain(chain, tmp_path / "chain.png", n=3).endswith("chain.png")
     assert plot_points(soma.randn(50, 2), str(tmp_path / "p.png"), reference=soma.randn(50, 2))
-    rgb = plot_samples(soma.rand(5, 3, 4, 4), str(tmp_path / "rgb.png"), columns=3)
+    plot_samples(soma.rand(5, 3, 4, 4), str(tmp_path / "rgb.png"), columns=3)
     for name in ("chain.png", "p.png", "rgb.png"):
         assert (tmp_path / name).stat().st_size > 1000

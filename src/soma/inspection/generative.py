@@ -8,13 +8,19 @@ Needs matplotlib (``pip install soma[plot]``); drawn off-screen (Agg backend).
 """
 
 import math
+import os
 
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.inspection.visualize import _pyplot, _save
+from soma.inspection.visualize import _pyplot
+from soma.inspection.visualize import _save as _save_figure
 
 _xp = get_xp()
+
+
+def _save(fig, path) -> str:
+    return _save_figure(fig, os.fspath(path))
 
 
 def _array(images):
