@@ -115,8 +115,8 @@ class _Autoencoder(nn.Module):
         if self.noise_level == 0:
             return x
         if self.noise == "gaussian":
-            return x + randn(*x.shape) * self.noise_level
-        return x * (rand(*x.shape) >= self.noise_level).to(x.dtype)
+            return x + randn(*x.shape, device=x.device) * self.noise_level
+        return x * (rand(*x.shape, device=x.device) >= self.noise_level).to(x.dtype)
 
     def forward(self, x):
         if self.training:

@@ -224,8 +224,8 @@ class DDPM(nn.Module):
 
     def loss(self, x0, generator=None):
         """Ho et al.'s simplified loss: mean ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖², t ~ U{0…T−1}."""
-        t = randint(0, self.timesteps, (x0.shape[0],), generator=generator)
-        noise = randn(*x0.shape, generator=generator)
+        t = randint(0, self.timesteps, (x0.shape[0],), generator=generator, device=x0.device)
+        noise = randn(*x0.shape, generator=generator, device=x0.device)
         return F.mse_loss(self.denoiser(self.q_sample(x0, t, noise), t), noise)
 
     def _predict_x0(self, x, t: int, eps):
@@ -236,7 +236,7 @@ class DDPM(nn.Module):
         return x0
 
     def _eps(self, x, t: int):
-        return self.denoiser(x, tensor([t] * x.shape[0]))
+        return self.denoiser(x, tensor([t] * x.shape[0], device=x.device))
 
     def _run(self, step, times, n, generator, chain_every):
         was_training = self.training
@@ -244,7 +244,7 @@ class DDPM(nn.Module):
         chain = []
         try:
             with no_grad():
-                x = randn(n, *self.sample_shape, generator=generator)
+                x = randn(n, *self.sample_shape, generator=generator, device=self.betas.device)
                 for i, t in enumerate(times):
                     if chain_every and i % chain_every == 0:
                         chain.append(x)
@@ -269,7 +269,7 @@ class DDPM(nn.Module):
             if t == 0:
                 return mean
             var = beta * (1 - abar_prev) / (1 - abar)  # β̃_t
-            return mean + randn(*x.shape, generator=generator) * math.sqrt(var)
+            return mean + randn(*x.shape, generator=generator, device=x.device) * math.sqrt(var)
 
         return self._run(step, range(self.timesteps - 1, -1, -1), n, generator, chain_every)
 
@@ -295,7 +295,7 @@ class DDPM(nn.Module):
             sigma = eta * math.sqrt((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev))
             x = x0 * math.sqrt(abar_prev) + eps * math.sqrt(max(1 - abar_prev - sigma**2, 0.0))
             if sigma > 0:
-                x = x + randn(*x.shape, generator=generator) * sigma
+                x = x + randn(*x.shape, generator=generator, device=x.device) * sigma
             return x
 
         return self._run(step, times, n, generator, chain_every)

@@ -174,9 +174,10 @@ class DCGAN(nn.Module):
 
     def sample(self, n: int, labels=None, generator=None):
         """``n`` images; a conditional model takes ``labels`` (default: random classes)."""
-        z = randn(n, self.latent_dim, generator=generator)
+        device = next(self.parameters()).device
+        z = randn(n, self.latent_dim, generator=generator, device=device)
         if self.num_classes and labels is None:
-            labels = randint(0, self.num_classes, (n,), generator=generator)
+            labels = randint(0, self.num_classes, (n,), generator=generator, device=device)
         return self.generator(z, labels)
 
 

@@ -70,7 +70,7 @@ class VAE(nn.Module):
     @staticmethod
     def reparameterize(mu, logvar, generator=None):
         """z = μ + σ·ε, ε ~ N(0, I), σ = exp(½ log σ²): a sample that gradients pass through."""
-        eps = randn(*mu.shape, generator=generator)
+        eps = randn(*mu.shape, generator=generator, device=mu.device)
         return mu + (logvar * 0.5).exp() * eps
 
     def decode(self, z):
@@ -89,7 +89,8 @@ class VAE(nn.Module):
 
     def sample(self, n: int, generator=None):
         """``n`` new images: decode(z) for z ~ N(0, I)."""
-        return self.decode(randn(n, self.latent_dim, generator=generator))
+        z = randn(n, self.latent_dim, generator=generator, device=self.fc_mu.weight.device)
+        return self.decode(z)
 
 
 @register_model("vae", "variational autoencoder (Kingma & Welling 2014), convolutional")

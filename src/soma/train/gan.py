@@ -97,7 +97,9 @@ class GANTrainer(Trainer):
             real, labels = split_batch(batch)
             labels = labels if model.num_classes else None
             self._call("on_batch_begin", self.batch)
-            fake = model.generator(randn(real.shape[0], model.latent_dim), labels)
+            fake = model.generator(
+                randn(real.shape[0], model.latent_dim, device=real.device), labels
+            )
             # 1. discriminator: real → "real", fake (detached) → "fake"
             pair.discriminator.zero_grad()
             real_logits = model.discriminator(real, labels)

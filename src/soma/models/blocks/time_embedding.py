@@ -34,7 +34,7 @@ def sinusoidal_embedding(t, dim: int, max_period: float = 10000.0):
     if dim % 2:
         raise ValueError(f"sinusoidal_embedding: dim must be even, got {dim}")
     half = dim // 2
-    freqs = (arange(half, dtype=float32) * (-math.log(max_period) / half)).exp()
+    freqs = (arange(half, dtype=float32, device=t.device) * (-math.log(max_period) / half)).exp()
     angles = t.to(float32).reshape(-1, 1) * freqs.reshape(1, -1)
     return F.cat([angles.sin(), angles.cos()], dim=1)
 
