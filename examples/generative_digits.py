@@ -175,9 +175,7 @@ def run_gan(data, classifier, out, epochs=30, base_channels=32):
     return {
         "samples with confidence >= 0.8": share,
         "classes of confident samples": classes.tolist(),
-        "classes covered (>= 1% of confident samples)": int(
-            (classes >= 0.01 * classes.sum()).sum()
-        ),
+        "classes covered (>= 5 of the 500 samples confidently)": int((classes >= 5).sum()),
     }
 
 
