@@ -119,6 +119,22 @@ def test_conv_autoencoder_matches_torch_forward_and_backward():
     assert_grads_match(ours, theirs)
 
 
+def test_dense_autoencoder_matches_torch_forward_and_backward():
+    theirs = tnn.Sequential(
+        tnn.Flatten(), tnn.Linear(64, 32), tnn.ReLU(), tnn.Linear(32, 4),
+        tnn.Linear(4, 32), tnn.ReLU(), tnn.Linear(32, 64), tnn.Tanh(), tnn.Unflatten(1, (1, 8, 8)),
+    )  # fmt: skip
+    ours = DenseAutoencoder(64, latent_dim=4, hidden=(32,), output="tanh")
+    copy_in_order(ours, theirs)
+    x = np.random.default_rng(5).random((3, 1, 8, 8), dtype=np.float32)
+    y_ours, y_theirs = ours(soma.tensor(x)), theirs(torch.tensor(x))
+    assert tuple(y_ours.shape) == (3, 1, 8, 8)
+    close(y_ours, y_theirs)
+    soma.functional.l1_loss(y_ours, soma.tensor(x)).backward()
+    TF.l1_loss(y_theirs, torch.tensor(x)).backward()
+    assert_grads_match(ours, theirs)
+
+
 def test_denoising_autoencoder_corrupts_only_while_training():
     dae = get_model("denoising_autoencoder", noise_level=0.5)
     x = soma.rand(2, 1, 8, 8)
