@@ -54,6 +54,7 @@ def _mosaic(rows_of_tiles, path, title, row_labels=None, scale=0.9):
     )
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
+    ax.tick_params(length=0)
     ax.set_yticks([(h + 1) * (i + 0.5) for i in range(rows)] if row_labels else [])
     if row_labels:
         ax.set_yticklabels(row_labels, fontsize=8)
