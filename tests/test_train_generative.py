@@ -124,6 +124,16 @@ def _train(model, *extra):
     return main([*argv, "--quiet", "--out", model, *extra])
 
 
+def test_cli_summaries_of_the_generative_models(capsys):
+    assert main(["summary", "--model", "vae", "--input", "1,8,8"]) == 0
+    assert "output shapes for one input: (1, 1, 8, 8), (1, 8), (1, 8)" in capsys.readouterr().out
+    assert main(["summary", "--model", "dcgan", "--input", "3,64,64"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 3,576,704" in out and "Total params: 2,765,568" in out
+    assert main(["summary", "--model", "ddpm", "--input", "1,8,8"]) == 0
+    assert "UNetDenoiser: 439,393 parameters; T = 1000" in capsys.readouterr().out
+
+
 def test_cli_vae_run_and_sample(workdir, capsys):
     assert _train("vae") == 0
     out = capsys.readouterr().out

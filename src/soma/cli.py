@@ -490,6 +490,10 @@ def cmd_summary(args) -> int:
             )
     num_classes = args.num_classes or (1000 if reference else 10)
     model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
+    from soma.train.generative_workflow import is_generative, summarise
+
+    if is_generative(args.model):  # inputs are latent codes or (x_t, t): their own summary
+        return summarise(model, args.model, tuple(args.input))
     try:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))

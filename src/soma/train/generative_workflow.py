@@ -316,3 +316,30 @@ def sample_run(args) -> int:
         )
     print(f"{args.n} samples from {ckpt_path} written to {out}")
     return 0
+
+
+def summarise(model, name: str, input_shape) -> int:
+    """``soma summary`` for a generative model: the parts that take one input each."""
+    import soma
+    from soma.train.workflow import model_summary
+
+    kind = KINDS[name]
+    if kind == "gan":
+        print("generator:")
+        print(model_summary(model.generator, (model.latent_dim,)))
+        print("discriminator:")
+        print(model_summary(model.discriminator, input_shape))
+        return 0
+    if kind == "diffusion":
+        count = sum(p.numel() for p in model.parameters())
+        print(
+            f"{type(model.denoiser).__name__}: {count:,} parameters; T = {model.timesteps}, "
+            f"{model.schedule} schedule; samples of shape {model.sample_shape}"
+        )
+        return 0
+    print(model_summary(model, input_shape))
+    with soma.no_grad():
+        out = model.eval()(soma.zeros(1, *input_shape))
+    shapes = [tuple(o.shape) for o in out] if isinstance(out, tuple) else [tuple(out.shape)]
+    print(f"output shapes for one input: {', '.join(str(s) for s in shapes)}")
+    return 0
