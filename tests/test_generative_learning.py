@@ -38,6 +38,7 @@ def classifier(data):
 
 @pytest.mark.slow
 def test_conv_autoencoder_reconstructs_far_better_than_the_mean_image(data, tmp_path):
+    pytest.importorskip("matplotlib")
     figures = EXAMPLE["run_autoencoder"](data, str(tmp_path), epochs=30)
     # measured: 0.0073 against 0.0727
     assert figures["test MSE"] < figures["mean-image baseline MSE"] / 5
