@@ -42,6 +42,13 @@ def test_gan_step_updates_each_network_with_its_own_optimizer():
     assert logs["loss"] == pytest.approx(logs["d_loss"] + logs["g_loss"])
 
 
+@pytest.mark.parametrize("kind", ["hinge", "wasserstein"])
+def test_gan_trains_with_the_other_losses(kind):
+    x, y = _images(16)
+    history = fit_gan(DCGAN(8, 1, 16, 4), (x, y), 1, batch_size=8, loss=kind, verbose=False)
+    assert np.isfinite(history["d_loss"][-1]) and np.isfinite(history["g_loss"][-1])
+
+
 def test_gan_generator_step_sees_the_updated_discriminator_and_detached_fakes():
     """One batch by hand, the same way GANTrainer does it, compared with the trainer."""
     x, y = _images(8)
