@@ -300,3 +300,44 @@ __all__ = [
     "init",
     "utils",
 ]
+
+# issue 11 (optim helper): more layers and losses, lazy layers
+from soma.nn.modules.activation import GLU, Softmax2d
+from soma.nn.modules.distance import CosineSimilarity, PairwiseDistance
+from soma.nn.modules.lazy import LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear, LazyModuleMixin
+from soma.nn.modules.loss import (
+    CTCLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
+from soma.nn.modules.normalization import RMSNorm
+from soma.nn.modules.reshape import ChannelShuffle
+
+__all__ += [
+    "CTCLoss",
+    "ChannelShuffle",
+    "CosineSimilarity",
+    "GLU",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyLinear",
+    "LazyModuleMixin",
+    "MarginRankingLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "PairwiseDistance",
+    "PoissonNLLLoss",
+    "RMSNorm",
+    "SoftMarginLoss",
+    "Softmax2d",
+    "TripletMarginLoss",
+]
