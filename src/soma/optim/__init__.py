@@ -17,3 +17,7 @@ from soma.optim.sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
 __all__ += ["ASGD", "LBFGS", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop"]
+
+from soma.optim import swa_utils  # noqa: E402
+
+__all__ += ["swa_utils"]
