@@ -197,3 +197,58 @@ SPECS += [
         variant="zero_infinity",
     ),
 ]
+
+
+def _multilabel_targets(rng, n=3, c=5):
+    """Rows of class indices ended by −1 (PyTorch's layout), some rows with no −1."""
+    rows = []
+    for i in range(n):
+        k = int(rng.integers(1, c + 1)) if i else c  # the first row lists every class
+        row = list(rng.permutation(c)[:k]) + [-1] * (c - k)
+        rows.append(row)
+    return np.array(rows)
+
+
+def _l1(fw):
+    return lambda x, y: (x - y).abs().sum(-1)
+
+
+for red in REDUCTIONS:
+    SPECS += [
+        OpSpec(
+            "multilabel_margin_loss",
+            lambda x, t, r=red: S.multilabel_margin_loss(x, t, r),
+            lambda x, t, r=red: T.multilabel_margin_loss(x, t, reduction=r),
+            make=lambda rng: [rng.uniform(-1, 1, (3, 5)), _multilabel_targets(rng)],
+            variant=red,
+        ),
+        OpSpec(
+            "triplet_margin_with_distance_loss",
+            lambda a, p, n, r=red: S.triplet_margin_with_distance_loss(
+                a, p, n, distance_function=_l1(S), margin=1.5, swap=True, reduction=r
+            ),
+            lambda a, p, n, r=red: T.triplet_margin_with_distance_loss(
+                a, p, n, distance_function=_l1(T), margin=1.5, swap=True, reduction=r
+            ),
+            shapes=((4, 3), (4, 3), (4, 3)),
+            gradcheck=False,  # |·| and min kinks
+            variant=red,
+        ),
+    ]
+
+SPECS += [
+    OpSpec(
+        "multilabel_margin_loss",
+        lambda x, t: S.multilabel_margin_loss(x, t),
+        lambda x, t: T.multilabel_margin_loss(x, t),
+        make=lambda rng: [rng.uniform(-1, 1, 4), np.array([2, 0, -1, 3])],
+        variant="unbatched",
+    ),
+    OpSpec(
+        "triplet_margin_with_distance_loss",
+        lambda a, p, n: S.triplet_margin_with_distance_loss(a, p, n),
+        lambda a, p, n: T.triplet_margin_with_distance_loss(a, p, n),
+        shapes=((4, 3), (4, 3), (4, 3)),
+        variant="default_distance",
+    ),
+]

@@ -117,9 +117,11 @@ from soma.functional.loss.ranking import (
     hinge_embedding_loss,
     margin_ranking_loss,
     multi_margin_loss,
+    multilabel_margin_loss,
     multilabel_soft_margin_loss,
     soft_margin_loss,
     triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from soma.functional.loss.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from soma.functional.normalization.batch import batch_norm

@@ -310,11 +310,13 @@ from soma.nn.modules.loss import (
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     MarginRankingLoss,
+    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     PoissonNLLLoss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from soma.nn.modules.normalization import RMSNorm
 from soma.nn.modules.reshape import ChannelShuffle
@@ -332,6 +334,7 @@ __all__ += [
     "LazyLinear",
     "LazyModuleMixin",
     "MarginRankingLoss",
+    "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss",
     "MultiMarginLoss",
     "PairwiseDistance",
@@ -340,4 +343,5 @@ __all__ += [
     "SoftMarginLoss",
     "Softmax2d",
     "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
 ]

@@ -172,3 +172,81 @@ def triplet_margin_loss(
     if swap:
         d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
     return _reduce_tensor(clamp(margin + d_pos - d_neg, min=0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    *,
+    distance_function=None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Tensor:
+    """Triplet loss with any distance: ``max(0, d(a, p) − d(a, n) + margin)``.
+
+    ``distance_function(x1, x2)`` returns one distance per row (default:
+    ``pairwise_distance``); ``swap`` uses min(d(a, n), d(p, n)).
+
+    Example:
+        >>> import soma
+        >>> a, pos, neg = soma.zeros(1, 2), soma.ones(1, 2), soma.full((1, 2), 3.0)
+        >>> l1 = lambda x, y: (x - y).abs().sum(-1)
+        >>> triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1, margin=5.0)
+        tensor(1.)
+    """
+    _check_reduction(reduction, "triplet_margin_with_distance_loss")
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be > 0, got {margin}")
+    distance = distance_function if distance_function is not None else pairwise_distance
+    d_pos = distance(anchor, positive)
+    d_neg = distance(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, distance(positive, negative))
+    return _reduce_tensor(clamp(margin + d_pos - d_neg, min=0.0), reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: every labelled class should score 1 above every other class,
+
+        ℓ = (1/C) Σ_{j ∈ labels} Σ_{i ∉ labels} max(0, 1 − (x_j − x_i))
+
+    ``target`` holds class indices, the labels of a sample up to its first −1 (PyTorch's
+    layout), the same shape as ``input``: (N, C) or (C,).
+
+    Example:
+        >>> import soma
+        >>> x = soma.tensor([[0.1, 0.2, 0.4, 0.8]])
+        >>> multilabel_margin_loss(x, soma.tensor([[3, 0, -1, 1]]))
+        tensor(0.8500)
+    """
+    _check_reduction(reduction, "multilabel_margin_loss")
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"multilabel_margin_loss: expected input and target of the same shape, (N, C) or "
+            f"(C,); got input {shape_str(input.shape)}, target {shape_str(target.shape)}"
+        )
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    labels = _label_mask(target.array.reshape(x.shape))
+    # z[n, j, i] = max(0, 1 − x_j + x_i), counted where j is a label and i is not
+    z = clamp(1 - x.unsqueeze(2) + x.unsqueeze(1), min=0.0)
+    pairs = labels[:, :, None] & ~labels[:, None, :]
+    z = where(Tensor._wrap(pairs), z, 0.0)
+    loss = _sum(z, (1, 2)) / x.shape[1]
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce_tensor(loss, reduction)
+
+
+def _label_mask(target):
+    """(N, C) bool: the classes listed in each row of ``target`` before its first −1."""
+    from soma.backend import get_xp
+
+    xp = get_xp()
+    n, c = target.shape
+    listed = xp.cumprod(target >= 0, axis=1).astype(bool)  # positions before the first −1
+    mask = xp.zeros((n, c), dtype=bool)
+    rows = xp.repeat(xp.arange(n)[:, None], c, axis=1)
+    mask[rows[listed], target[listed]] = True
+    return mask

@@ -299,6 +299,47 @@ class TripletMarginLoss(_Loss):
         )
 
 
+class TripletMarginWithDistanceLoss(_Loss):
+    """Triplet loss with any distance function; see ``F.triplet_margin_with_distance_loss``."""
+
+    def __init__(
+        self,
+        *,
+        distance_function=None,
+        margin: float = 1.0,
+        swap: bool = False,
+        reduction: str = "mean",
+    ):
+        super().__init__(reduction)
+        if margin <= 0:
+            raise ValueError(
+                f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}"
+            )
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor, positive, negative):
+        from soma.functional.loss.ranking import triplet_margin_with_distance_loss
+
+        return triplet_margin_with_distance_loss(
+            anchor,
+            positive,
+            negative,
+            distance_function=self.distance_function,
+            margin=self.margin,
+            swap=self.swap,
+            reduction=self.reduction,
+        )
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss over class-index targets; see ``F.multilabel_margin_loss``."""
+
+    def forward(self, input, target):
+        from soma.functional.loss.ranking import multilabel_margin_loss
+
+        return multilabel_margin_loss(input, target, self.reduction)
+
+
 class GaussianNLLLoss(_Loss):
     """Gaussian negative log-likelihood of a predicted mean and variance; see
     ``F.gaussian_nll_loss``."""
