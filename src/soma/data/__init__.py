@@ -24,6 +24,7 @@ from soma.data.dataset import (
     random_split,
 )
 from soma.data.datasets import DatasetSplits, ImageDataset, load, load_digits
+from soma.data.distributed_sampler import DistributedSampler
 from soma.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -39,6 +40,7 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DatasetSplits",
+    "DistributedSampler",
     "ImageDataset",
     "IterableDataset",
     "RandomSampler",
