@@ -33,6 +33,7 @@ from soma.data.sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
+from soma.data.worker_pool import WorkerInfo, get_worker_info
 
 __all__ = [
     "BatchSampler",
@@ -49,10 +50,12 @@ __all__ = [
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",
+    "WorkerInfo",
     "WeightedRandomSampler",
     "datasets",
     "default_collate",
     "default_convert",
+    "get_worker_info",
     "load",
     "load_digits",
     "random_split",
