@@ -178,3 +178,28 @@ def test_distributed_sampler_drives_the_loaders_fast_path():
         data, batch_size=2, sampler=DistributedSampler(data, 2, 1, shuffle=False)
     )
     assert [b[0].flatten().tolist() for b in loader] == [[1.0, 3.0], [5.0, 7.0], [9.0]]
+
+
+@needs_mpi
+def test_soma_launch_runs_a_command_as_an_mpi_job():
+    env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    code = (
+        "import sys, soma.distributed as d; d.init_process_group(); "
+        "sys.stdout.write(f'<r{d.get_rank()}>'); sys.stdout.flush()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "soma.cli", "launch", "-n", "2", "--", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "<r0>" in done.stdout and "<r1>" in done.stdout  # one token per rank (lines may mix)
+
+
+def test_soma_launch_needs_a_command():
+    from soma.distributed.launch import launch_command
+
+    with pytest.raises(ValueError, match="give the command"):
+        launch_command(2, [])
