@@ -68,6 +68,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--profile", metavar="CASE", help="split one case's step time")
+    parser.add_argument("--steps", type=int, default=20, help="steps profiled (--profile)")
     parser.add_argument(
         "--allow-noisy",
         action="store_true",
@@ -75,6 +77,11 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     cases = all_cases()
+    if args.profile:
+        from benchmarks.profile import main as profile
+
+        profile(next(c for c in cases if c.name == args.profile), args.steps)
+        return 0
     if args.list:
         for c in cases:
             print(f"{c.name:28s} [{c.group}] {c.description}")
