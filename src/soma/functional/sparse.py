@@ -38,7 +38,7 @@ class SparseDenseMM(Function):
         ctx.save(v, x)
         ctx.rows, ctx.cols = rows, cols
         y = _xp.zeros((n_rows, x.shape[1]), dtype=_xp.result_type(v, x))
-        scatter_add(y, rows, v[:, None] * x[cols])
+        _add_rows(y, rows, v[:, None] * x[cols])
         return y
 
     @staticmethod
@@ -52,9 +52,20 @@ class SparseDenseMM(Function):
             gv = (picked * x[cols]).sum(axis=1).astype(v.dtype, copy=False)
         if ctx.needs_input_grad[1]:
             # dL/dX = Aᵀ dL/dY: X[c_k] receives v_k dL/dY[r_k]
-            gx = _xp.zeros_like(x)
-            scatter_add(gx, cols, v[:, None].astype(x.dtype) * picked)
+            gx = _xp.zeros(x.shape, dtype=x.dtype)
+            _add_rows(gx, cols, v[:, None].astype(x.dtype) * picked)
         return gv, gx
+
+
+def _add_rows(target, rows, values):
+    """target[rows[k]] += values[k] (rows repeat), for a fresh C-contiguous 2-D ``target``.
+
+    NOTE: scattered as single elements of the flattened array: about 3x faster than adding
+    whole rows (measured for embedding gradients, docs/DEVELOPING.md).
+    """
+    width = target.shape[1]
+    flat = (rows[:, None] * width + _xp.arange(width)).reshape(-1)
+    scatter_add(target.reshape(-1), flat, values.reshape(-1))
 
 
 class ToDense(Function):
