@@ -6,6 +6,8 @@ The public surface mirrors PyTorch: tensors and their factories here, layers in 
 optimizers in ``soma.optim``, data in ``soma.data`` (also ``soma.utils.data``).
 """
 
+import os as _os
+
 from soma._version import __version__
 from soma.autograd import (
     Function,
@@ -209,13 +211,11 @@ def get_num_threads() -> int:
     Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
     the number of CPUs.
     """
-    import os
-
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(name, "")
+        value = _os.environ.get(name, "")
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return os.cpu_count() or 1
+    return _os.cpu_count() or 1
 
 
 class cuda:  # noqa: N801  (mirrors the torch.cuda namespace)

@@ -8,7 +8,9 @@ sqrt, sin, tanh, rounding …) are in ``unary.py``.
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.backend.dtypes import get_default_dtype
 from soma.functional._utils import as_tensor, binary_operands, shape_str, unbroadcast
+from soma.functional.indexing import nonzero
 
 _xp = get_xp()
 
@@ -150,8 +152,6 @@ true_divide = divide = div
 
 
 def _default_float():
-    from soma.backend.dtypes import get_default_dtype
-
     return get_default_dtype()
 
 
@@ -354,8 +354,6 @@ class Where(Function):
 def where(condition, a=None, b=None):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (one argument: ``nonzero``)."""
     if a is None and b is None:
-        from soma.functional.indexing import nonzero
-
         return nonzero(condition, as_tuple=True)
     a, b = binary_operands(a, b)
     cond = condition.array if isinstance(condition, Tensor) else _xp.asarray(condition)

@@ -4,6 +4,7 @@
 data may be a DataLoader, a Dataset (batched here) or a pair ``(inputs, targets)`` of tensors.
 """
 
+from soma import nn, optim
 from soma.autograd.tensor import Tensor
 from soma.backend import is_array
 from soma.data import DataLoader, Dataset, TensorDataset
@@ -33,8 +34,6 @@ def get_loss(loss):
     """A loss module from a name in ``LOSSES`` (or ``loss`` itself when it is callable)."""
     if callable(loss):
         return loss
-    from soma import nn
-
     if not isinstance(loss, str) or loss.lower() not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; give a callable or one of {sorted(LOSSES)}")
     cls = getattr(nn, LOSSES[loss.lower()], None)
@@ -52,8 +51,6 @@ def get_optimizer(optimizer, model, lr: float | None = None):
             for group in optimizer.param_groups:
                 group["lr"] = lr
         return optimizer
-    from soma import optim
-
     name = OPTIMIZERS.get(optimizer.lower())
     cls = getattr(optim, name, None) if name else None
     if cls is None:

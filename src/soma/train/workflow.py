@@ -12,7 +12,11 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from soma import data, optim
+from soma.data import datasets, transforms
 from soma.models import get_model, model_info
+from soma.optim import lr_scheduler as S
+from soma.train.components import OPTIMIZERS
 
 
 class RunError(Exception):
@@ -43,8 +47,6 @@ class PreparedData:
 
 
 def _unknown_dataset(name: str, error: ValueError) -> RunError:
-    from soma.data import datasets
-
     names = ", ".join(datasets.available())
     return RunError(f"unknown dataset {name!r}; available datasets: {names}", usage=True)
 
@@ -54,8 +56,6 @@ def _fit_split(dataset, target_size, mean, std):
     them, applied per batch (the stored images are shared, not copied)."""
     if dataset is None:
         return None
-    from soma.data import transforms
-
     steps = []
     if tuple(dataset.tensors[0].shape[2:]) != tuple(target_size):
         steps.append(transforms.Resize(tuple(target_size)))
@@ -87,8 +87,6 @@ def prepare_data(
     Images are normalised per channel with the training split's mean and std, or with
     ``mean``/``std`` when given (to evaluate with the statistics a model was trained with).
     """
-    from soma import data
-
     try:
         splits = data.load(name, root=root, val_split=val_split, seed=seed, download=download)
     except ValueError as error:
@@ -220,9 +218,6 @@ def check_names(
     model: str | None = None, optimizer: str | None = None, scheduler: str | None = None
 ) -> None:
     """Usage errors for unknown model, optimizer or scheduler names, before any work."""
-    from soma import optim
-    from soma.train.components import OPTIMIZERS
-
     if model is not None:
         try:
             model_info(model)
@@ -252,9 +247,6 @@ OPTIMIZER_DEFAULTS = {
 def make_optimizer(name: str, model, lr: float | None = None):
     """Optimizer ``name`` over ``model``'s parameters with ``OPTIMIZER_DEFAULTS`` (SGD gets
     momentum 0.9); ``lr`` overrides the default rate."""
-    from soma import optim
-    from soma.train.components import OPTIMIZERS
-
     check_names(optimizer=name)
     kwargs = dict(OPTIMIZER_DEFAULTS.get(name.lower(), {}))
     if lr is not None:
@@ -266,8 +258,6 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
     """(scheduler, interval) for a name in ``SCHEDULERS`` (``(None, "epoch")`` for "none")."""
     if name == "none":
         return None, "epoch"
-    from soma.optim import lr_scheduler as S
-
     if name == "step":
         return S.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
     if name == "cosine":  # annealed every batch, to 0 at the end of the last epoch
@@ -284,6 +274,8 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
 def model_summary(model, input_shape) -> str:
     """The model summary the CLI prints: ``soma.summary``'s layer table (shapes, parameters,
     mult-adds) for one input of ``input_shape``."""
+    # NOTE: lazy, and an upward import (inspection sits above train and re-exports train's
+    # plots): this is the CLI's glue, importing it here keeps the packages free of a cycle.
     from soma.inspection import summary
 
     return str(summary(model, input_size=(1, *input_shape)))

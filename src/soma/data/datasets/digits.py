@@ -26,6 +26,7 @@ CLASSES = tuple(str(d) for d in range(10))
 def _digits_arrays():
     """Images (1797, 1, 8, 8) float32 in [0, 1] and labels (1797,) int64 (read once)."""
     try:
+        # optional dependency (scikit-learn ships the digits images)
         from sklearn.datasets import load_digits as _sklearn_load_digits
     except ImportError:
         raise ImportError(
