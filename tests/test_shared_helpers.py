@@ -1,7 +1,10 @@
 """The helpers soma keeps one of (issue 10 §3): the n-tuple expansion and window geometry."""
 
+import pickle
+
 import pytest
 
+from soma._safe_pickle import SafeUnpickler
 from soma.functional._utils import ntuple
 from soma.functional._window_geometry import offset_slices, output_length, output_size
 
@@ -42,3 +45,47 @@ def test_output_length_worked_by_hand():
 def test_offset_slices_view_each_offset_of_every_window():
     # kernel 2, stride 3, dilation 2, 2 outputs: offset 0 reads 0 and 3, offset 1 reads 2 and 5
     assert offset_slices((2,), (2,), (3,), (2,)) == [(slice(0, 4, 3),), (slice(2, 6, 3),)]
+
+
+# ------------------------------------------------------------- the one restricted unpickler
+class _Plain(SafeUnpickler):
+    unsafe_error = RuntimeError
+    malformed_error = EOFError
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_plain_data_round_trips(protocol):
+    value = {"a": [1, -2, 3.5, None, True, 2**70], "b": ("x", "é"), 7: {"nested": []}}
+    if protocol >= 3:
+        value["c"] = b"\x00\xff"  # protocol 2 writes bytes as a call of _codecs.encode
+    assert _Plain(pickle.dumps(value, protocol=protocol), "plain").run() == value
+
+
+def test_text_opcodes_of_protocol_0_are_refused():
+    with pytest.raises(RuntimeError, match=r"p0: pickle byte 3: opcode 0x70 \(PUT\) is not one"):
+        _Plain(pickle.dumps([1], protocol=0), "p0").run()
+
+
+def test_globals_are_refused_by_default_and_never_imported(capsys):
+    with pytest.raises(
+        RuntimeError, match=r"evil.pkl: .*refusing the global '(__builtin__|builtins).print'"
+    ):
+        _Plain(pickle.dumps(_Evil(), protocol=2), "evil.pkl").run()
+    assert capsys.readouterr().out == ""
+
+
+def test_truncation_and_a_newer_protocol_name_the_file():
+    raw = pickle.dumps([1, 2, 3], protocol=2)
+    with pytest.raises(EOFError, match=r"short.pkl: .*before its STOP"):
+        _Plain(raw[:-1], "short.pkl").run()
+
+    class Old(_Plain):
+        max_protocol = 2
+
+    with pytest.raises(RuntimeError, match=r"protocol 4 \(this reader reads protocols 0-2\)"):
+        Old(pickle.dumps([1], protocol=4), "new.pkl").run()
