@@ -20,6 +20,7 @@ ROOT = Path(soma.__file__).resolve().parent
 RANK = {
     "_version": 0,
     "_safe_pickle": 0,  # the restricted unpickler: standard library only
+    "_registry": 0,  # the by-name registry style: standard library only
     "backend": 0,
     "autograd": 1,
     "functional": 2,

@@ -4,6 +4,7 @@ import pickle
 
 import pytest
 
+from soma._registry import Registry
 from soma._safe_pickle import SafeUnpickler
 from soma.functional._utils import ntuple
 from soma.functional._window_geometry import offset_slices, output_length, output_size
@@ -89,3 +90,52 @@ def test_truncation_and_a_newer_protocol_name_the_file():
 
     with pytest.raises(RuntimeError, match=r"protocol 4 \(this reader reads protocols 0-2\)"):
         Old(pickle.dumps([1], protocol=4), "new.pkl").run()
+
+
+# ------------------------------------------------------------- one registry style
+def test_registry_names_aliases_and_errors():
+    shapes = Registry("shape")
+
+    @shapes.register("Square", "four equal sides", aliases=("quad",), corners=4)
+    def square(side):
+        return side * side
+
+    assert shapes.get("square").builder is square and shapes.get("QUAD").options == {"corners": 4}
+    assert "quad" in shapes and "circle" not in shapes and shapes.names() == ["Square"]
+    with pytest.raises(ValueError, match=r"unknown shape 'circle'; available shapes: Square"):
+        shapes.get("circle")
+    with pytest.raises(ValueError, match="register_shape: a shape named 'quad' is already"):
+        shapes.register("quad")(lambda side: side)
+
+
+def test_every_family_is_read_from_its_registry(monkeypatch):
+    import soma
+    from soma.data import datasets
+    from soma.nn.registry import ACTIVATIONS, LOSSES
+    from soma.optim.registry import OPTIMIZERS, SCHEDULERS
+    from soma.train.components import get_loss, get_optimizer
+    from soma.train.workflow import RunError, check_names, make_optimizer, make_scheduler
+
+    assert {"adam", "adamw", "sgd", "rmsprop", "adagrad"} <= set(OPTIMIZERS.names())
+    assert {"step", "cosine", "exponential", "plateau", "onecycle"} <= set(SCHEDULERS.names())
+    assert {"mse", "cross_entropy", "mae"} <= set(LOSSES.names(aliases=True))
+    assert {"relu", "tanh", "gelu"} <= set(ACTIVATIONS.names())
+    model = soma.nn.Linear(2, 1)
+    sgd = make_optimizer("SGD", model)  # the registered defaults
+    assert sgd.param_groups[0]["lr"] == 0.05 and sgd.param_groups[0]["momentum"] == 0.9
+    assert type(get_optimizer("adam", model)).__name__ == "Adam"
+    assert type(get_loss("mae")).__name__ == "L1Loss"
+    scheduler, interval = make_scheduler("cosine", sgd, epochs=3, steps_per_epoch=5, lr=0.05)
+    assert interval == "batch" and scheduler.T_max == 15
+    with pytest.raises(RunError, match="unknown scheduler 'warp'; available schedulers: cosine"):
+        check_names(scheduler="warp")
+
+    # a new dataset is one decorated function: load() and the listing see it
+    monkeypatch.setattr(datasets.DATASETS, "_entries", dict(datasets.DATASETS._entries))
+
+    @datasets.register_dataset("test_tiny", "two points (test)")
+    def load_tiny(root=None, val_split=0.0, seed=0, download=False):
+        return "splits"
+
+    assert soma.data.load("test-tiny") == "splits"
+    assert datasets.list_datasets()["test_tiny"] == "two points (test)"

@@ -155,6 +155,7 @@ from soma.nn.modules.upsampling import (
     UpsamplingNearest2d,
 )
 from soma.nn.parameter import Buffer, Parameter
+from soma.nn.registry import list_activations, list_losses, register_activation, register_loss
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -300,3 +301,4 @@ __all__ = [
     "init",
     "utils",
 ]
+__all__ += ["list_activations", "list_losses", "register_activation", "register_loss"]

@@ -12,6 +12,7 @@ from soma.data.datasets.base import (
     DatasetSplits,
     ImageDataset,
     load_image_splits,
+    register_dataset,
     stratified_split,
 )
 
@@ -75,6 +76,9 @@ class Digits(ImageDataset):
         super().__init__(images[idx], labels[idx], transform, target_transform, CLASSES)
 
 
+@register_dataset(
+    "digits", "8x8 handwritten digits from scikit-learn (1,797 images, 10 classes; bundled)"
+)
 def load_digits(
     root=None, val_split: float = 0.0, seed: int = 0, download: bool = False, transform=None
 ) -> DatasetSplits:

@@ -12,6 +12,7 @@ from soma.autograd.factory import empty
 from soma.nn import init
 from soma.nn.module import Module
 from soma.nn.parameter import Parameter
+from soma.nn.registry import register_activation
 
 
 def _inplace_repr(inplace):
@@ -29,6 +30,7 @@ class _Elementwise(Module):
         return _inplace_repr(self.inplace)
 
 
+@register_activation("relu", "max(0, x)")
 class ReLU(_Elementwise):
     """max(x, 0). Shape: any, output the same shape.
 
@@ -49,6 +51,7 @@ class SELU(_Elementwise):
         return F.selu(x, self.inplace)
 
 
+@register_activation("silu", "x·σ(x) (swish)")
 class SiLU(_Elementwise):
     """x · sigmoid(x), also called Swish."""
 
@@ -86,6 +89,7 @@ class Hardswish(_Elementwise):
         return ""  # PyTorch does not show inplace here
 
 
+@register_activation("sigmoid", "σ(x) = 1 / (1 + e^-x)")
 class Sigmoid(Module):
     """1 / (1 + e^-x)."""
 
@@ -93,6 +97,7 @@ class Sigmoid(Module):
         return F.sigmoid(x)
 
 
+@register_activation("tanh", "tanh(x)")
 class Tanh(Module):
     """tanh x."""
 
@@ -128,6 +133,7 @@ class Exponential(Module):
         return F.exponential(x)
 
 
+@register_activation("leaky_relu", "x for x > 0, 0.01·x below")
 class LeakyReLU(Module):
     """x for x > 0, else ``negative_slope · x``.
 
@@ -148,6 +154,7 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
+@register_activation("elu", "x for x > 0, e^x − 1 below")
 class ELU(Module):
     """x for x > 0, else ``alpha · (e^x - 1)``."""
 
@@ -169,6 +176,7 @@ class CELU(ELU):
         return F.celu(x, self.alpha, self.inplace)
 
 
+@register_activation("gelu", "x·Φ(x), Φ the standard normal CDF")
 class GELU(Module):
     """x Φ(x); ``approximate='tanh'`` uses the tanh formula."""
 

@@ -8,6 +8,7 @@ are not accepted: use ``reduction``.
 from soma import functional as F
 from soma.autograd.tensor import Tensor
 from soma.nn.module import Module
+from soma.nn.registry import register_loss
 
 
 class _Loss(Module):
@@ -32,6 +33,7 @@ class _WeightedLoss(_Loss):
         self.register_buffer("weight", weight)
 
 
+@register_loss("mse", "mean squared error")
 class MSELoss(_Loss):
     """Mean squared error, the lecture's loss for regression: mean((y − t)²).
 
@@ -45,6 +47,7 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
+@register_loss("l1", "mean absolute error", aliases=("mae",))
 class L1Loss(_Loss):
     """Mean absolute error: mean(|y − t|)."""
 
@@ -52,6 +55,7 @@ class L1Loss(_Loss):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
+@register_loss("huber", "Huber: squared below delta, absolute above")
 class HuberLoss(_Loss):
     """Squared error within ``delta`` of the target, linear beyond it."""
 
@@ -68,6 +72,7 @@ class HuberLoss(_Loss):
         return ", ".join(filter(None, [super().extra_repr(), f"delta={self.delta}"]))
 
 
+@register_loss("smooth_l1", "smooth L1: Huber divided by beta")
 class SmoothL1Loss(_Loss):
     """Huber loss divided by ``beta``: quadratic within ``beta``, L1 beyond."""
 
@@ -97,6 +102,7 @@ class KLDivLoss(_Loss):
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
+@register_loss("bce", "binary cross-entropy of probabilities")
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities (after a sigmoid); logs clamped at -100."""
 
@@ -107,6 +113,7 @@ class BCELoss(_WeightedLoss):
         return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
+@register_loss("bce_with_logits", "binary cross-entropy of logits (stable)")
 class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy of ``sigmoid(input)`` computed stably from the logits.
 
@@ -132,6 +139,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
         )
 
 
+@register_loss("cross_entropy", "softmax cross-entropy of logits and class indices")
 class CrossEntropyLoss(_WeightedLoss):
     """Cross-entropy of ``softmax(input)`` along dim 1 against class indices or probabilities.
 
@@ -186,6 +194,7 @@ class CrossEntropyLoss(_WeightedLoss):
         return ", ".join(filter(None, parts))
 
 
+@register_loss("nll", "negative log-likelihood of log-probabilities")
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of the target classes, given log-probabilities."""
 
