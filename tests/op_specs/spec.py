@@ -6,6 +6,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class _Absent:
+    """Stands in for ``torch`` when it is not installed: any attribute is itself, and calling
+    it fails. The table then loads, the finite-difference checks run, and only the PyTorch
+    comparisons (which call the ``torch`` lambdas) skip."""
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError("PyTorch is not installed")
+
+
+try:
+    import torch
+
+    TF = torch.nn.functional
+except ImportError:  # optional dependency: PyTorch is the oracle, not a requirement
+    torch = TF = _Absent()
+
+
 @dataclass
 class OpSpec:
     """One row of the op table.
@@ -21,6 +41,10 @@ class OpSpec:
         atol, rtol: float64 comparison tolerances against PyTorch.
         gradcheck: run the finite-difference check (False for ops with kinks at random points).
         variant: distinguishes several rows of the same op.
+        reference: optional NumPy ``f(*arrays)`` giving the expected output, checked without
+            PyTorch (forward-only rows of ops that have no gradient use it).
+        keeps_graph: False for an op PyTorch itself gives no gradient (``floor_divide``); any
+            other op with a float output must record a ``grad_fn`` when an input requires grad.
     """
 
     name: str
@@ -36,6 +60,8 @@ class OpSpec:
     gradcheck: bool = True
     variant: str = ""
     kwargs: dict = field(default_factory=dict)
+    reference: Callable | None = None
+    keeps_graph: bool = True
 
     @property
     def id(self) -> str:

@@ -193,7 +193,27 @@ def remainder(a, b):
     return Remainder.apply(*binary_operands(a, b))
 
 
-fmod = remainder
+class Fmod(Function):
+    """y = a - trunc(a / b) * b (C's ``%``, sign of a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save(a, b)
+        return _xp.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved
+        # dy/da = 1, dy/db = -trunc(a / b)
+        ga = unbroadcast(gy, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gy * _xp.trunc(a / b), _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def fmod(a, b):
+    """Element-wise remainder with the sign of the dividend (C's ``%``): ``fmod(-3, 2) = -1``,
+    where ``remainder(-3, 2) = 1``."""
+    return Fmod.apply(*binary_operands(a, b))
 
 
 def _raw(x):
@@ -440,6 +460,7 @@ def ge(a, b):
 
 
 greater, greater_equal, less, less_equal, equal_elementwise = gt, ge, lt, le, eq
+not_equal = ne
 
 
 def logical_and(a, b):
@@ -455,8 +476,14 @@ def logical_xor(a, b):
 
 
 def logical_not(x):
-    if x.array.dtype == bool:
-        return Tensor._wrap(~x.array)
+    """``x == 0`` as booleans, for every dtype (``~x`` is the bitwise complement of integers)."""
+    return Tensor._wrap(_xp.logical_not(x.array))
+
+
+def bitwise_not(x):
+    """The bitwise complement of an integer tensor (``~x``; logical not of a boolean one)."""
+    if x.array.dtype.kind not in "biu":
+        raise TypeError(f"bitwise_not: expected an integer or bool tensor, got {x.array.dtype}")
     return Tensor._wrap(_xp.invert(x.array))
 
 
