@@ -5,25 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tests.torch_oracle import torch  # a stand-in that skips when PyTorch is missing
 
-class _Absent:
-    """Stands in for ``torch`` when it is not installed: any attribute is itself, and calling
-    it fails. The table then loads, the finite-difference checks run, and only the PyTorch
-    comparisons (which call the ``torch`` lambdas) skip."""
-
-    def __getattr__(self, name):
-        return self
-
-    def __call__(self, *args, **kwargs):
-        raise ImportError("PyTorch is not installed")
-
-
-try:
-    import torch
-
-    TF = torch.nn.functional
-except ImportError:  # optional dependency: PyTorch is the oracle, not a requirement
-    torch = TF = _Absent()
+TF = torch.nn.functional
 
 
 @dataclass
