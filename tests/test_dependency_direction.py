@@ -1,6 +1,6 @@
 """Imports flow downward through the layers of ``src/soma`` (issue 10), checked from the source.
 
-backend → autograd → functional → nn → optim/data → train/models/io → inspection
+backend → autograd → functional → nn → optim/data/distributed → train/models/io → inspection
 → the public surface (soma/__init__.py) → cli
 
 Every ``import`` statement is parsed with ``ast``, function-local ones included (a lazy import
@@ -29,6 +29,7 @@ RANK = {
     "optim": 4,
     "data": 4,
     "utils": 4,  # soma.utils.data is soma.data under PyTorch's name
+    "distributed": 4,  # data-parallel training over MPI: builds on nn
     "train": 5,
     "models": 5,
     "io": 5,
@@ -48,6 +49,10 @@ EXCEPTIONS = {
     ("soma.train.callbacks", "soma.inspection.gradients"): "GradientMonitor's report",
     # ... and the CLI's glue code prints inspection's model summary.
     ("soma.train.workflow", "soma.inspection.summary"): "the CLI's model summary",
+    # PyTorch's names nn.SyncBatchNorm and nn.parallel.DistributedDataParallel, re-exported
+    # lazily (module __getattr__) from soma.distributed, which builds on nn.
+    ("soma.nn", "soma.distributed.sync_batchnorm"): "nn.SyncBatchNorm",
+    ("soma.nn.parallel", "soma.distributed.data_parallel"): "nn.parallel.DistributedDataParallel",
 }
 
 # Files whose function-local imports need no comment each, and why.

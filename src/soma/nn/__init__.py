@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init, utils
+from soma.nn import functional, init, parallel, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import (
     CELU,
@@ -302,3 +302,13 @@ __all__ = [
     "utils",
 ]
 __all__ += ["list_activations", "list_losses", "register_activation", "register_loss"]
+
+
+def __getattr__(name):
+    # NOTE: a lazy import guarding a cycle: SyncBatchNorm lives in soma.distributed (above nn
+    # in the tree), which imports nn.
+    if name == "SyncBatchNorm":
+        from soma.distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")
