@@ -25,6 +25,7 @@ RANK = {
     "autograd": 1,
     "functional": 2,
     "testing": 2,  # re-exports autograd's gradcheck for tests
+    "sparse": 2,  # soma.sparse (PyTorch's torch.sparse) re-exports functional/sparse.py
     "nn": 3,
     "optim": 4,
     "data": 4,
@@ -44,6 +45,7 @@ EXCEPTIONS = {
     # The one deliberate exception: Tensor's operators and math methods are one-line calls
     # into soma.functional (imported at the bottom of tensor.py, once Tensor exists).
     ("soma.autograd.tensor", "soma.functional"): "Tensor methods call functional",
+    ("soma.autograd.tensor_methods", "soma.functional.sparse"): "Tensor.to_sparse (the same)",
     # inspection re-exports train's plots, so train may import inspection only lazily: the
     # GradientMonitor callback reports with inspection's gradient_report ...
     ("soma.train.callbacks", "soma.inspection.gradients"): "GradientMonitor's report",
