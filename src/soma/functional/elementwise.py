@@ -88,7 +88,11 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # NOTE: save only what a gradient needs (as PyTorch): an in-place change of an operand
+        # that no gradient reads is allowed
+        ctx.save(a if need_b else None, b if need_a else None)
+        ctx.shapes = (_shape(a), _shape(b))
         return _broadcasting("mul", _xp.multiply, a, b)
 
     @staticmethod
@@ -96,8 +100,8 @@ class Mul(Function):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         # dy/da = b, dy/db = a
-        ga = unbroadcast(gy * b, _shape(a)) if need_a else None
-        gb = unbroadcast(gy * a, _shape(b)) if need_b else None
+        ga = unbroadcast(gy * b, ctx.shapes[0]) if need_a else None
+        gb = unbroadcast(gy * a, ctx.shapes[1]) if need_b else None
         return ga, gb
 
 

@@ -37,7 +37,10 @@ class GetItem(Function):
     def forward(ctx, x, index, advanced):
         ctx.x_shape, ctx.dtype = x.shape, x.dtype
         ctx.index, ctx.advanced = index, advanced
-        return x[index]
+        y = x[index]
+        if not isinstance(y, _xp.ndarray):  # integers only: a 0-d view, not a NumPy scalar copy
+            y = x[index + (Ellipsis,)]
+        return y
 
     @staticmethod
     def backward(ctx, gy):
