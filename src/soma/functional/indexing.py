@@ -95,6 +95,7 @@ def setitem_(x, index, value):
     )
     if not tracked:
         x.array[index] = value.array if isinstance(value, Tensor) else value
+        x._bump_version()
         return x
     if isinstance(value, Tensor) and value.dtype != x.dtype:
         value = value.to(x.dtype)
