@@ -43,6 +43,14 @@ from soma.functional.conv.convolution import (
     conv_transpose2d,
     conv_transpose3d,
 )
+from soma.functional.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+)
 from soma.functional.conv.fold import fold, unfold
 from soma.functional.dropout import (
     alpha_dropout,

@@ -78,14 +78,16 @@ class Module:
             )
         if registries is not None:
             params, buffers, modules = self._parameters, self._buffers, self._modules
+            # NOTE: a name re-assigned in its own registry keeps its slot (dict order), as in
+            # PyTorch: children(), state_dict() and Sequential slicing depend on that order
             if isinstance(value, Parameter):
-                self._forget(name)
+                self._forget(name, keep=params)
                 params[name] = value
             elif isinstance(value, Module):
-                self._forget(name)
+                self._forget(name, keep=modules)
                 modules[name] = value
             elif isinstance(value, Buffer):
-                self._forget(name)
+                self._forget(name, keep=buffers)
                 buffers[name] = value
                 if not value.persistent:
                     self._non_persistent.add(name)
@@ -110,9 +112,10 @@ class Module:
                 modules[name] = None
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent.discard(name)
 
     def __delattr__(self, name):

@@ -1,6 +1,9 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
 
+from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
+
+_xp = get_xp()
 
 
 class SGD(Optimizer):
@@ -87,7 +90,7 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                buf = state["momentum_buffer"] = _xp.array(g, dtype=p.array.dtype)  # never a scalar
             else:
                 buf *= momentum
                 dampening = group["dampening"]
