@@ -243,3 +243,10 @@ def test_int_tensor_to_negative_int_power_raises_pytorchs_error():
     ours = soma.tensor(base) ** soma.tensor(exponent)
     assert ours.tolist() == (torch.tensor(base) ** torch.tensor(exponent)).tolist()
     assert ours.dtype == soma.int64
+
+
+def test_tensor_with_float64_dtype_is_not_rounded_through_float32():
+    # found while testing custom Functions: tensor([0.3], dtype=float64) held 0.30000001
+    assert soma.tensor([0.3], dtype=soma.float64).tolist() == [0.3]
+    assert soma.tensor(0.1, dtype=soma.float64).item() == 0.1
+    assert soma.tensor([0.3]).dtype == soma.float32

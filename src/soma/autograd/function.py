@@ -101,6 +101,8 @@ class Context:
             return ()
         out = []
         for parent, edge in zip(self._parents, self._edges):
+            if not isinstance(parent, Tensor):  # constants are not inputs of the node
+                continue
             if edge is None:
                 out.append((None, 0))
             elif edge[0] is None:

@@ -263,7 +263,9 @@ class Tensor(TensorMethods):
             if self._ctx._output_hooks is None:
                 self._ctx._output_hooks = {}
             hooks = self._ctx._output_hooks.setdefault(self._output_index, [])
-            hooks.append(hook)
+            # NOTE: retain_grad's hook runs last, after hooks registered later (as PyTorch)
+            at = len(hooks) - 1 if hooks and getattr(hooks[-1], "_retains", False) else len(hooks)
+            hooks.insert(at, hook)
         return _RemovableHook(hooks, hook)
 
     def retain_grad(self) -> None:
