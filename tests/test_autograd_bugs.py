@@ -71,19 +71,28 @@ def test_engine_raises_naming_the_op_on_a_wrongly_shaped_gradient():
         Bad.apply(x).backward()
 
 
+def _reassigned(lib):
+    class Net(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = lib.nn.Conv2d(1, 2, 3)
+            self.fc = lib.nn.Linear(2, 2)
+            self.register_buffer("scale", lib.ones(1))
+            self.w = lib.nn.Parameter(lib.ones(1))
+            self.b = lib.nn.Parameter(lib.ones(1))
+
+    net = Net()
+    net.conv1 = lib.nn.Conv2d(1, 2, 5)
+    net.w = lib.nn.Parameter(lib.zeros(1))
+    return net
+
+
 def test_reassigning_a_submodule_keeps_its_slot():
     for lib in (soma, torch):
-
-        class Net(lib.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.conv1 = lib.nn.Conv2d(1, 2, 3)
-                self.fc = lib.nn.Linear(2, 2)
-
-        net = Net()
-        net.conv1 = lib.nn.Conv2d(1, 2, 5)
+        net = _reassigned(lib)
         assert [n for n, _ in net.named_children()] == ["conv1", "fc"]
-        assert list(net.state_dict())[:2] == ["conv1.weight", "conv1.bias"]
+        assert list(net.state_dict()) == list(_reassigned(torch).state_dict())
+        assert list(net.state_dict())[:2] == ["w", "b"]
         head = lib.nn.Sequential(*list(net.children())[:-1])
         assert isinstance(head[0], lib.nn.Conv2d) and len(head) == 1
 
@@ -114,7 +123,9 @@ def test_bitwise_ops_on_int32_keep_int32():
     a, b = [5, 3, -8], [3, 1, 2]
     for op in ("__and__", "__or__", "__xor__", "__lshift__", "__rshift__"):
         ours = getattr(soma.tensor(a, dtype=soma.int32), op)(soma.tensor(b, dtype=soma.int32))
-        theirs = getattr(torch.tensor(a, dtype=torch.int32), op)(torch.tensor(b, dtype=torch.int32))
+        theirs = getattr(torch.tensor(a, dtype=torch.int32), op)(
+            torch.tensor(b, dtype=torch.int32)
+        )
         assert ours.dtype == soma.int32 and ours.tolist() == theirs.tolist(), op
 
 

@@ -226,7 +226,7 @@ def test_grad_fn_names_and_next_functions_match_pytorch():
         x = lib.tensor([3.0, 4.0])
         y = (w * x).sum()
         names = [y.grad_fn.name()]
-        (mul, _), = y.grad_fn.next_functions
+        ((mul, _),) = y.grad_fn.next_functions
         names.append(mul.name())
         names += [None if f is None else f.name() for f, _ in mul.next_functions]
         return names, repr(w * 2).split("grad_fn=")[1].split(" ")[0].rstrip(")>")
@@ -261,8 +261,12 @@ def test_autograd_grad_and_backward_arguments_match_pytorch():
         z = lib.tensor([5.0], requires_grad=True)
         y1, y2 = x * x, x.sum() * 3
         g = lib.autograd.grad(
-            [y1, y2], [x, z], grad_outputs=[lib.ones(2), None], retain_graph=True,
-            allow_unused=True, materialize_grads=True,
+            [y1, y2],
+            [x, z],
+            grad_outputs=[lib.ones(2), None],
+            retain_graph=True,
+            allow_unused=True,
+            materialize_grads=True,
         )
         lib.autograd.backward([y1.sum(), (x * 2).sum()], inputs=[x])
         return [t.tolist() for t in g] + [x.grad.tolist(), z.grad]
@@ -290,8 +294,12 @@ def test_jacobian_and_vjp_match_pytorch():
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
     v = np.array([1.0, 2.0, 3.0])
-    out, vjp = soma.autograd.functional.vjp(f(soma), tuple(soma.tensor(a) for a in args), soma.tensor(v))
-    tout, tvjp = torch.autograd.functional.vjp(f(torch), tuple(torch.tensor(a) for a in args), torch.tensor(v))
+    out, vjp = soma.autograd.functional.vjp(
+        f(soma), tuple(soma.tensor(a) for a in args), soma.tensor(v)
+    )
+    tout, tvjp = torch.autograd.functional.vjp(
+        f(torch), tuple(torch.tensor(a) for a in args), torch.tensor(v)
+    )
     np.testing.assert_allclose(out.numpy(), tout.numpy())
     for a, b in zip(vjp, tvjp):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
@@ -307,7 +315,9 @@ def test_module_backward_hooks_match_pytorch():
         net[2].bias.data = lib.zeros(2)
         log = []
         net[1].register_full_backward_hook(
-            lambda m, gin, gout: log.append((type(m).__name__, gin[0].sum().item(), gout[0].sum().item()))
+            lambda m, gin, gout: log.append(
+                (type(m).__name__, gin[0].sum().item(), gout[0].sum().item())
+            )
         )
         net[2].register_full_backward_pre_hook(lambda m, gout: (gout[0] * 2,))
         order = []

@@ -61,14 +61,6 @@ from soma.backend import (
 )
 from soma.backend.device import Device as device
 from soma.backend.random import Generator, manual_seed
-from soma.functional.bitwise import (
-    bitwise_and,
-    bitwise_left_shift,
-    bitwise_not,
-    bitwise_or,
-    bitwise_right_shift,
-    bitwise_xor,
-)
 from soma.functional import (
     abs,
     absolute,
@@ -180,6 +172,14 @@ from soma.functional import (
     unsqueeze,
     var,
     where,
+)
+from soma.functional.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
 )
 
 float = float32

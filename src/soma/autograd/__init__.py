@@ -104,7 +104,11 @@ def grad(
 
 
 def backward(
-    tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+    tensors,
+    grad_tensors=None,
+    retain_graph=None,
+    create_graph=False,
+    grad_variables=None,
     inputs=None,
 ):
     """Accumulate into the leaves' ``.grad`` the gradients of ``tensors`` (a sum of them)."""

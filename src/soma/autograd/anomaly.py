@@ -96,7 +96,9 @@ def _user_line():
     """The innermost frame outside soma: where the user's code created the op."""
     for frame in reversed(traceback.extract_stack()[:-3]):
         if not os.path.abspath(frame.filename).startswith(_SOMA_DIR):
-            return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+            return (
+                f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+            )
     return "(inside soma)"
 
 
@@ -138,6 +140,5 @@ def on_backward(ctx, grads):
         kind = None if g is None else _bad(_xp.asarray(g))
         if kind is not None:
             raise RuntimeError(
-                f"Function '{ctx.name()}' returned {kind} values in its {i}th output"
-                f"{_where(ctx)}"
+                f"Function '{ctx.name()}' returned {kind} values in its {i}th output{_where(ctx)}"
             )

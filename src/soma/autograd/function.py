@@ -200,7 +200,9 @@ class Function:
         ctx = Context(cls, args if record else None, needs)
         if record:
             ctx._options = kwargs  # read by graph walkers (ONNX export), never by backward
-            ctx._edges = tuple([(a._ctx, a._output_index) if n else None for a, n in zip(args, needs)])
+            ctx._edges = tuple(
+                [(a._ctx, a._output_index) if n else None for a, n in zip(args, needs)]
+            )
         out = cls.forward(ctx, *arrays, **kwargs)
         if not isinstance(out, tuple):
             t = Tensor._from_op(out, ctx if record else None, 0)
@@ -272,7 +274,9 @@ def _record_versions(ctx, args, outs):
         if base is _MISSING:  # not an array
             continue
         for a in args:
-            if isinstance(a, Tensor) and (a.array is s or (base is not None and _root(a.array) is base)):
+            if isinstance(a, Tensor) and (
+                a.array is s or (base is not None and _root(a.array) is base)
+            ):
                 vc = getattr(a, "_vc", None)
                 if vc is None:
                     vc = a._vc = [0, None]

@@ -152,7 +152,7 @@ class Function:
     @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError(
-            f"a custom Function must define backward(ctx, *grads) to be differentiated"
+            "a custom Function must define backward(ctx, *grads) to be differentiated"
         )
 
     vjp = backward

@@ -30,7 +30,9 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
     return out, (grads[0] if single else grads)
 
 
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+def jacobian(
+    func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"
+):
     """The Jacobian of ``func`` at ``inputs``: one backward pass per output element.
 
     Shape: output.shape + input.shape (nested tuples for several outputs/inputs, as PyTorch).

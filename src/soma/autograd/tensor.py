@@ -208,7 +208,9 @@ class Tensor(TensorMethods):
         grads = _engine.backward(self, gradient, retain_graph, inputs=inputs)
         for t, g in zip(inputs, grads):
             if g is not None:
-                t.grad = Tensor._wrap(g.copy()) if t.grad is None else Tensor._wrap(t.grad.array + g)
+                t.grad = (
+                    Tensor._wrap(g.copy()) if t.grad is None else Tensor._wrap(t.grad.array + g)
+                )
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
         if self._ctx is not None and not requires_grad:

@@ -433,7 +433,9 @@ class TensorMethods:
 
         dtype = dtypes.to_dtype(dtype)
         array = self.array
-        if dtype.itemsize != array.dtype.itemsize and (array.ndim == 0 or array.strides[-1] != array.itemsize):
+        if dtype.itemsize != array.dtype.itemsize and (
+            array.ndim == 0 or array.strides[-1] != array.itemsize
+        ):
             raise RuntimeError(
                 f"view(dtype): to view a {array.dtype} tensor of shape {tuple(array.shape)} as "
                 f"{dtype} (another element size), its last dimension must be contiguous and "

@@ -35,14 +35,6 @@ from soma.functional.activation.piecewise import (
     threshold,
 )
 from soma.functional.attention import multi_head_attention_forward, scaled_dot_product_attention
-from soma.functional.conv.convolution import (
-    conv1d,
-    conv2d,
-    conv3d,
-    conv_transpose1d,
-    conv_transpose2d,
-    conv_transpose3d,
-)
 from soma.functional.bitwise import (
     bitwise_and,
     bitwise_left_shift,
@@ -50,6 +42,14 @@ from soma.functional.bitwise import (
     bitwise_or,
     bitwise_right_shift,
     bitwise_xor,
+)
+from soma.functional.conv.convolution import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
 )
 from soma.functional.conv.fold import fold, unfold
 from soma.functional.dropout import (

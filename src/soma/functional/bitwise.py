@@ -15,10 +15,16 @@ _xp = get_xp()
 def _operands(name, a, b):
     a, b = binary_operands(a, b)
     for x in (a, b):
-        kind = x.array.dtype.kind if isinstance(x, Tensor) else ("b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f")
+        kind = (
+            x.array.dtype.kind
+            if isinstance(x, Tensor)
+            else ("b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f")
+        )
         if kind not in "iub":
             dtype = x.array.dtype if isinstance(x, Tensor) else type(x).__name__
-            raise TypeError(f'"{name}" not implemented for \'{dtype}\': bitwise ops need integer or bool tensors')
+            raise TypeError(
+                f"\"{name}\" not implemented for '{dtype}': bitwise ops need integer or bool tensors"
+            )
     return (a.array if isinstance(a, Tensor) else a), (b.array if isinstance(b, Tensor) else b)
 
 

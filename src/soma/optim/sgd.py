@@ -90,7 +90,9 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = _xp.array(g, dtype=p.array.dtype)  # never a scalar
+                buf = state["momentum_buffer"] = _xp.array(
+                    g, dtype=p.array.dtype
+                )  # never a scalar
             else:
                 buf *= momentum
                 dampening = group["dampening"]

@@ -15,8 +15,7 @@ when it is part of a graph, takes the result's place in it); a leaf that require
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import lift_0d
-from soma.functional._utils import normalize_axis, shape_str
+from soma.functional._utils import lift_0d, normalize_axis, shape_str
 from soma.functional.shape import unflatten
 from soma.functional.unary import _float, sigmoid, tanh
 

@@ -12,8 +12,8 @@ import math
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import lift_0d
 from soma.backend.special import log1p, normal_cdf
+from soma.functional._utils import lift_0d
 from soma.functional.unary import _float, exp
 
 _xp = get_xp()

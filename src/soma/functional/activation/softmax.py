@@ -6,8 +6,7 @@ Each shifts its input by the maximum along the axis first, so no exponential ove
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import lift_0d
-from soma.functional._utils import normalize_axis
+from soma.functional._utils import lift_0d, normalize_axis
 from soma.functional.unary import _float, neg
 
 _xp = get_xp()
