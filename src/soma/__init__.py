@@ -59,6 +59,7 @@ from soma.backend import (
     set_default_dtype,
     uint8,
 )
+from soma.backend.allocator import allocator_settings, configure_allocator
 from soma.backend.device import Device as device
 from soma.backend.random import Generator, manual_seed
 from soma.functional import (
@@ -182,12 +183,15 @@ from soma.functional.bitwise import (
     bitwise_xor,
 )
 
+configure_allocator()  # keep freed memory for the next step (see backend/allocator.py)
+
 float = float32
 double = float64
 half = float16
 long = int64
 int = int32
 
+# issue 11 (optim helper): sparse COO tensors
 from soma import (  # noqa: E402  # noqa: E402
     autograd,
     backend,
@@ -197,8 +201,11 @@ from soma import (  # noqa: E402  # noqa: E402
     nn,  # noqa: E402
     onnx,  # noqa: E402
     optim,  # noqa: E402
+    sparse,  # noqa: E402
     utils,
 )
+from soma.functional.sparse import mm as spmm  # noqa: E402
+from soma.functional.sparse import sparse_coo, sparse_coo_tensor  # noqa: E402
 from soma.inspection import summary  # noqa: E402
 from soma.io import load, save  # noqa: E402
 
