@@ -7,6 +7,7 @@ the lecture's "NaN at a named op". It costs a stack walk per op: a debugging mod
 PyTorch.
 """
 
+import functools
 import os
 import threading
 import traceback
@@ -57,8 +58,6 @@ class detect_anomaly:
         return self._mode.__exit__(*exc_info)
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with detect_anomaly(self.check_nan):

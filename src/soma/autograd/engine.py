@@ -15,6 +15,7 @@ shape raises, naming the op), converted to the input's dtype, always arrays (nev
 scalars).
 """
 
+from soma.autograd import anomaly as _anomaly
 from soma.autograd import grad_mode
 from soma.autograd.function import check_versions
 from soma.autograd.tensor import Tensor
@@ -171,8 +172,6 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
         if ctx._post_hooks:
             in_grads = _run_node_posthooks(ctx, in_grads, out_grads)
         if anomaly:
-            from soma.autograd import anomaly as _anomaly
-
             _anomaly.on_backward(ctx, in_grads)
         parents = ctx._parents
         for i, g in enumerate(in_grads):  # NOTE: kernels return none for trailing constants

@@ -23,7 +23,7 @@ PyTorch's Tensor-level API (``@staticmethod forward(ctx, ...)`` working on Tenso
 
 import weakref
 
-from soma.autograd import grad_mode
+from soma.autograd import anomaly, grad_mode
 from soma.autograd.tensor import Tensor
 
 _TYPE_NAMES = {
@@ -222,8 +222,6 @@ class Function:
             if ctx.saved:
                 _record_versions(ctx, args, outs)
             if grad_mode.anomaly_mode:
-                from soma.autograd import anomaly
-
                 anomaly.on_forward(ctx, outs)
         return outs[0] if not isinstance(out, tuple) else outs
 

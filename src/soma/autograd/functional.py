@@ -17,7 +17,7 @@ def _prepare(inputs):
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), vᵀ·J): the output and the vector-Jacobian product for each input."""
-    from soma.autograd import grad
+    from soma.autograd import grad  # NOTE: lazy: soma.autograd's __init__ imports this module
 
     if create_graph:
         raise NotImplementedError("vjp(create_graph=True): soma's autograd is first-order")
@@ -37,7 +37,7 @@ def jacobian(
 
     Shape: output.shape + input.shape (nested tuples for several outputs/inputs, as PyTorch).
     """
-    from soma.autograd import grad
+    from soma.autograd import grad  # NOTE: lazy: soma.autograd's __init__ imports this module
 
     if create_graph:
         raise NotImplementedError("jacobian(create_graph=True): soma's autograd is first-order")

@@ -232,7 +232,7 @@ class Tensor(TensorMethods):
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's memory (and version counter), cut off from the graph."""
-        from soma.autograd.function import mark_viewed
+        from soma.autograd.function import mark_viewed  # NOTE: lazy: function.py imports tensor.py
 
         t = Tensor._wrap(self.array)
         base = getattr(self, "_base", None)

@@ -433,6 +433,7 @@ class TensorMethods:
 
     def _view_dtype(self, dtype):
         """``view(dtype)``: the same bytes read as another dtype (no gradient), as PyTorch."""
+        # NOTE: lazy: tensor.py (which function.py imports) is being defined when this loads
         from soma.autograd.function import mark_viewed
         from soma.autograd.tensor import Tensor
         from soma.backend import dtypes

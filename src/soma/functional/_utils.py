@@ -1,5 +1,7 @@
 """Helpers shared by the ops: operand promotion, gradient un-broadcasting, axis handling."""
 
+import functools
+import inspect
 import numbers
 
 from soma.autograd.tensor import Tensor
@@ -143,9 +145,6 @@ def lift_0d(fn):
     ``out=`` (or call array methods) cannot take; lifting once here keeps every such kernel
     free of 0-d special cases. Costs one ``ndim`` test for other inputs.
     """
-    import functools
-    import inspect
-
     params = list(inspect.signature(fn).parameters)
     inplace_at = params.index("inplace") if "inplace" in params else None
 
