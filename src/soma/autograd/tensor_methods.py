@@ -480,6 +480,509 @@ class TensorMethods:
     def lerp_(self, end, weight):
         return self._assign(self.lerp(end, weight))
 
+    # ------------------------------------------------------------------ added for PyTorch parity
+    # (issue 11 §3) trigonometric, special and element-wise math
+    def tan(self):
+        return _F.tan(self)
+
+    def asin(self):
+        return _F.asin(self)
+
+    def acos(self):
+        return _F.acos(self)
+
+    def atan(self):
+        return _F.atan(self)
+
+    def atan2(self, other):
+        return _F.atan2(self, other)
+
+    def sinh(self):
+        return _F.sinh(self)
+
+    def cosh(self):
+        return _F.cosh(self)
+
+    def asinh(self):
+        return _F.asinh(self)
+
+    def acosh(self):
+        return _F.acosh(self)
+
+    def atanh(self):
+        return _F.atanh(self)
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+    def deg2rad(self):
+        return _F.deg2rad(self)
+
+    def rad2deg(self):
+        return _F.rad2deg(self)
+
+    def erf(self):
+        return _F.erf(self)
+
+    def erfc(self):
+        return _F.erfc(self)
+
+    def erfinv(self):
+        return _F.erfinv(self)
+
+    def exp2(self):
+        return _F.exp2(self)
+
+    def log10(self):
+        return _F.log10(self)
+
+    def logaddexp(self, other):
+        return _F.logaddexp(self, other)
+
+    def logaddexp2(self, other):
+        return _F.logaddexp2(self, other)
+
+    def logit(self, eps=None):
+        return _F.logit(self, eps)
+
+    def sinc(self):
+        return _F.sinc(self)
+
+    def xlogy(self, other):
+        return _F.xlogy(self, other)
+
+    def trunc(self):
+        return _F.trunc(self)
+
+    fix = trunc
+
+    def frac(self):
+        return _F.frac(self)
+
+    def copysign(self, other):
+        return _F.copysign(self, other)
+
+    def hypot(self, other):
+        return _F.hypot(self, other)
+
+    def fmax(self, other):
+        return _F.fmax(self, other)
+
+    def fmin(self, other):
+        return _F.fmin(self, other)
+
+    def float_power(self, exponent):
+        return _F.float_power(self, exponent)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _F.nan_to_num(self, nan, posinf, neginf)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _F.isclose(self, other, rtol, atol, equal_nan)
+
+    def signbit(self):
+        return _F.signbit(self)
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        return _F.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        return _F.addcdiv(self, tensor1, tensor2, value=value)
+
+    def fmod(self, other):
+        return _F.fmod(self, other)
+
+    def remainder(self, other):
+        return _F.remainder(self, other)
+
+    def floor_divide(self, other):
+        return _F.floor_divide(self, other)
+
+    def true_divide(self, other):
+        return _F.div(self, other)
+
+    divide, multiply, subtract = div, mul, sub
+
+    def negative(self):
+        return _F.neg(self)
+
+    def absolute(self):
+        return _F.abs(self)
+
+    def positive(self):
+        return self
+
+    def logical_and(self, other):
+        return _F.logical_and(self, other)
+
+    def logical_or(self, other):
+        return _F.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _F.logical_xor(self, other)
+
+    def logical_not(self):
+        return _F.logical_not(self)
+
+    def greater(self, other):
+        return _F.gt(self, other)
+
+    def greater_equal(self, other):
+        return _F.ge(self, other)
+
+    def less(self, other):
+        return _F.lt(self, other)
+
+    def less_equal(self, other):
+        return _F.le(self, other)
+
+    def not_equal(self, other):
+        return _F.ne(self, other)
+
+    # cumulative, order statistics and counting
+    def cumprod(self, dim, dtype=None):
+        return _F.cumprod(self, dim, dtype=dtype)
+
+    def cummax(self, dim):
+        return _F.cummax(self, dim)
+
+    def cummin(self, dim):
+        return _F.cummin(self, dim)
+
+    def logcumsumexp(self, dim):
+        return _F.logcumsumexp(self, dim)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return _F.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim=None, keepdim=False):
+        return _F.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim=False):
+        return _F.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        return _F.mode(self, dim, keepdim)
+
+    def msort(self):
+        return _F.msort(self)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return _F.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        return _F.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        return _F.bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):
+        return _F.histc(self, bins, min, max)
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        return _F.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def count_nonzero(self, dim=None):
+        return _F.count_nonzero(self, dim)
+
+    def nansum(self, dim=None, keepdim=False, dtype=None):
+        return _F.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim=False, dtype=None):
+        return _F.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def argwhere(self):
+        return _F.nonzero(self)
+
+    # scatter, index_* and masks (out of place; the in-place forms are below)
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        return _F.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_reduce(self, dim, index, src, reduce, include_self=True):
+        return _F.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def index_add(self, dim, index, source, alpha=1):
+        return _F.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_copy(self, dim, index, source):
+        return _F.index_copy(self, dim, index, source)
+
+    def index_fill(self, dim, index, value):
+        return _F.index_fill(self, dim, index, value)
+
+    def masked_scatter(self, mask, source):
+        return _F.masked_scatter(self, mask, source)
+
+    def masked_select(self, mask):
+        return _F.masked_select(self, mask)
+
+    def take(self, index):
+        return _F.take(self, index)
+
+    def take_along_dim(self, indices, dim=None):
+        return _F.take_along_dim(self, indices, dim)
+
+    # matrices, windows and products
+    def tril(self, diagonal=0):
+        return _F.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _F.triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        return _F.diag(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return _F.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        return _F.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset=0):
+        return _F.diagflat(self, offset)
+
+    def trace(self):
+        return _F.trace(self)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        return _F.rot90(self, k, dims)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return _F.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def unfold(self, dimension, size, step):
+        from soma.functional.matrix import unfold
+
+        return unfold(self, dimension, size, step)
+
+    def movedim(self, source, destination):
+        return _F.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def outer(self, other):
+        return _F.outer(self, other)
+
+    ger = outer
+
+    def inner(self, other):
+        return _F.inner(self, other)
+
+    def kron(self, other):
+        return _F.kron(self, other)
+
+    def mv(self, vec):
+        return _F.mv(self, vec)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _F.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return _F.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return _F.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _F.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _F.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    # in-place forms: compute out of place, then take the result's place (``_assign``)
+    def tan_(self):
+        return self._assign(_F.tan(self))
+
+    def asin_(self):
+        return self._assign(_F.asin(self))
+
+    def acos_(self):
+        return self._assign(_F.acos(self))
+
+    def atan_(self):
+        return self._assign(_F.atan(self))
+
+    def atan2_(self, other):
+        return self._assign(_F.atan2(self, other))
+
+    def sinh_(self):
+        return self._assign(_F.sinh(self))
+
+    def cosh_(self):
+        return self._assign(_F.cosh(self))
+
+    def asinh_(self):
+        return self._assign(_F.asinh(self))
+
+    def acosh_(self):
+        return self._assign(_F.acosh(self))
+
+    def atanh_(self):
+        return self._assign(_F.atanh(self))
+
+    arcsin_, arccos_, arctan_, arctan2_ = asin_, acos_, atan_, atan2_
+    arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
+
+    def sin_(self):
+        return self._assign(_F.sin(self))
+
+    def cos_(self):
+        return self._assign(_F.cos(self))
+
+    def deg2rad_(self):
+        return self._assign(_F.deg2rad(self))
+
+    def rad2deg_(self):
+        return self._assign(_F.rad2deg(self))
+
+    def log_(self):
+        return self._assign(_F.log(self))
+
+    def log1p_(self):
+        return self._assign(_F.log1p(self))
+
+    def log2_(self):
+        return self._assign(_F.log2(self))
+
+    def log10_(self):
+        return self._assign(_F.log10(self))
+
+    def expm1_(self):
+        return self._assign(_F.expm1(self))
+
+    def exp2_(self):
+        return self._assign(_F.exp2(self))
+
+    def erf_(self):
+        return self._assign(_F.erf(self))
+
+    def erfc_(self):
+        return self._assign(_F.erfc(self))
+
+    def erfinv_(self):
+        return self._assign(_F.erfinv(self))
+
+    def logit_(self, eps=None):
+        return self._assign(_F.logit(self, eps))
+
+    def sinc_(self):
+        return self._assign(_F.sinc(self))
+
+    def xlogy_(self, other):
+        return self._assign(_F.xlogy(self, other))
+
+    def floor_(self):
+        return self._assign(_F.floor(self))
+
+    def ceil_(self):
+        return self._assign(_F.ceil(self))
+
+    def round_(self, decimals=0):
+        return self._assign(_F.round(self, decimals=decimals))
+
+    def trunc_(self):
+        return self._assign(_F.trunc(self))
+
+    fix_ = trunc_
+
+    def frac_(self):
+        return self._assign(_F.frac(self))
+
+    def sign_(self):
+        return self._assign(_F.sign(self))
+
+    def reciprocal_(self):
+        return self._assign(_F.reciprocal(self))
+
+    def square_(self):
+        return self._assign(_F.square(self))
+
+    def rsqrt_(self):
+        return self._assign(_F.rsqrt(self))
+
+    def fmod_(self, other):
+        return self._assign(_F.fmod(self, other))
+
+    def remainder_(self, other):
+        return self._assign(_F.remainder(self, other))
+
+    def copysign_(self, other):
+        return self._assign(_F.copysign(self, other))
+
+    def hypot_(self, other):
+        return self._assign(_F.hypot(self, other))
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self._assign(_F.nan_to_num(self, nan, posinf, neginf))
+
+    def clamp_min_(self, min):
+        return self._assign(_F.clamp(self, min, None))
+
+    def clamp_max_(self, max):
+        return self._assign(_F.clamp(self, None, max))
+
+    def cumsum_(self, dim):
+        return self._assign(_F.cumsum(self, dim))
+
+    def cumprod_(self, dim):
+        return self._assign(_F.cumprod(self, dim))
+
+    def tril_(self, diagonal=0):
+        return self._assign(_F.tril(self, diagonal))
+
+    def triu_(self, diagonal=0):
+        return self._assign(_F.triu(self, diagonal))
+
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return self._assign(_F.scatter(self, dim, index, src, value=value, reduce=reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._assign(_F.scatter_add(self, dim, index, src))
+
+    def scatter_reduce_(self, dim, index, src, reduce, include_self=True):
+        return self._assign(
+            _F.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+        )
+
+    def index_add_(self, dim, index, source, alpha=1):
+        return self._assign(_F.index_add(self, dim, index, source, alpha=alpha))
+
+    def index_copy_(self, dim, index, source):
+        return self._assign(_F.index_copy(self, dim, index, source))
+
+    def index_fill_(self, dim, index, value):
+        return self._assign(_F.index_fill(self, dim, index, value))
+
+    def masked_scatter_(self, mask, source):
+        return self._assign(_F.masked_scatter(self, mask, source))
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        return self._assign(_F.addmm(self, mat1, mat2, beta=beta, alpha=alpha))
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        return self._assign(_F.addmv(self, mat, vec, beta=beta, alpha=alpha))
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        return self._assign(_F.addr(self, vec1, vec2, beta=beta, alpha=alpha))
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return self._assign(_F.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        return self._assign(_F.addbmm(self, batch1, batch2, beta=beta, alpha=alpha))
+
+    def logical_and_(self, other):
+        return self._assign(_F.logical_and(self, other))
+
+    def logical_or_(self, other):
+        return self._assign(_F.logical_or(self, other))
+
+    def logical_xor_(self, other):
+        return self._assign(_F.logical_xor(self, other))
+
+    def logical_not_(self):
+        return self._assign(_F.logical_not(self))
+
 
 # NOTE: ``soma.functional`` imports ``Tensor``, so it cannot be imported here while
 # ``tensor.py`` is still defining the class; ``tensor.py`` binds it once ``Tensor`` exists.
