@@ -162,7 +162,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx, x, src, index, axis):
         ctx.save(index)
-        ctx.axis = axis
+        ctx.axis, ctx.src_shape = axis, src.shape
         y = x.copy()
         _scatter_add(y, _full_index(index, axis), src[tuple(slice(n) for n in index.shape)])
         return y
@@ -170,7 +170,12 @@ class ScatterAdd(Function):
     @staticmethod
     def backward(ctx, gy):
         (index,) = ctx.saved
-        gsrc = _xp.take_along_axis(gy, index, axis=ctx.axis) if ctx.needs_input_grad[1] else None
+        gsrc = None
+        if ctx.needs_input_grad[1]:
+            # NOTE: index (and src) may be smaller than x in the other dimensions, src larger
+            # than index: only the addressed corner of each carries a gradient
+            gsrc = _xp.zeros(ctx.src_shape, dtype=gy.dtype)
+            gsrc[tuple(slice(n) for n in index.shape)] = gy[_full_index(index, ctx.axis)]
         return gy, gsrc
 
 

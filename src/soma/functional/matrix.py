@@ -250,8 +250,8 @@ def unfold(input, dimension, size, step):
     """``Tensor.unfold``: every window of ``size`` elements, ``step`` apart, along
     ``dimension``; that dimension becomes the window count and a new last dimension of length
     ``size`` holds each window."""
-    if input.array.ndim == 0:
-        input = reshape(input, (1,))
+    if input.array.ndim == 0:  # a 0-d tensor is its own single window: shape (size,)
+        return reshape(unfold(reshape(input, (1,)), dimension, size, step), (-1,))
     axis = normalize_axis(dimension, input.array.ndim, "unfold")
     n = input.array.shape[axis]
     if size > n or size < 0 or step <= 0:
