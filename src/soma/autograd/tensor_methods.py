@@ -971,6 +971,29 @@ class TensorMethods:
     def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
         return self._assign(_F.addbmm(self, batch1, batch2, beta=beta, alpha=alpha))
 
+    def float_power_(self, exponent):
+        return self._assign(_F.float_power(self, exponent))
+
+    def eq_(self, other):
+        return self._assign(_F.eq(self, other))
+
+    def ne_(self, other):
+        return self._assign(_F.ne(self, other))
+
+    def lt_(self, other):
+        return self._assign(_F.lt(self, other))
+
+    def le_(self, other):
+        return self._assign(_F.le(self, other))
+
+    def gt_(self, other):
+        return self._assign(_F.gt(self, other))
+
+    def ge_(self, other):
+        return self._assign(_F.ge(self, other))
+
+    greater_, greater_equal_, less_, less_equal_, not_equal_ = gt_, ge_, lt_, le_, ne_
+
     def logical_and_(self, other):
         return self._assign(_F.logical_and(self, other))
 

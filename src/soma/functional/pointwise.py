@@ -175,3 +175,10 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 def signbit(input):
     """True where the sign bit is set (negative numbers and -0.0)."""
     return Tensor._wrap(_xp.signbit(input.array))
+
+
+def argwhere(input):
+    """The indices of the non-zero elements, one row per element: shape (n, ndim)."""
+    from soma.functional.indexing import nonzero
+
+    return nonzero(input)
