@@ -19,8 +19,14 @@ def t(values, dtype=None):
 def test_unique_matches_pytorch(torch_or_skip):
     torch = torch_or_skip
     a = np.array([[3, 1, 3], [2, 1, 1]])
-    for kw in ({}, {"return_inverse": True}, {"return_counts": True},
-               {"return_inverse": True, "return_counts": True}, {"dim": 1}, {"dim": 0}):
+    for kw in (
+        {},
+        {"return_inverse": True},
+        {"return_counts": True},
+        {"return_inverse": True, "return_counts": True},
+        {"dim": 1},
+        {"dim": 0},
+    ):
         ours = soma.unique(t(a), **kw)
         theirs = torch.unique(torch.tensor(a), **kw)
         ours = ours if isinstance(ours, tuple) else (ours,)
@@ -83,8 +89,9 @@ def test_bucketize_and_searchsorted_match_pytorch(torch_or_skip):
     unsorted = np.array([5.0, 1.0, 3.0])
     sorter = np.argsort(unsorted)
     o = soma.searchsorted(t(unsorted), t([2.0, 5.0]), sorter=t(sorter))
-    e = torch.searchsorted(torch.tensor(unsorted), torch.tensor([2.0, 5.0]),
-                           sorter=torch.tensor(sorter))
+    e = torch.searchsorted(
+        torch.tensor(unsorted), torch.tensor([2.0, 5.0]), sorter=torch.tensor(sorter)
+    )
     np.testing.assert_array_equal(o.numpy(), e.numpy())
 
 
@@ -105,7 +112,9 @@ def test_erf_family_special_values():
 
 def test_logaddexp_and_logcumsumexp_stay_finite():
     big = t([1000.0, -1000.0], soma.float64)
-    assert soma.logaddexp(big, big).tolist() == pytest.approx([1000 + math.log(2), -1000 + math.log(2)])
+    assert soma.logaddexp(big, big).tolist() == pytest.approx(
+        [1000 + math.log(2), -1000 + math.log(2)]
+    )
     y = soma.logcumsumexp(t([-math.inf, 0.0, 800.0], soma.float64), 0).numpy()
     assert y[0] == -math.inf and y[1] == 0.0 and y[2] == pytest.approx(800.0)
 
@@ -213,8 +222,26 @@ def test_inplace_relu_in_a_graph_matches_pytorch(torch_or_skip):
 
 def test_tensor_inplace_methods_match_out_of_place():
     x = np.array([[0.3, -0.2], [0.7, 0.1]])
-    for name in ("tan", "asin", "atan", "sinh", "cosh", "erf", "erfinv", "exp2", "log1p",
-                 "expm1", "trunc", "frac", "sin", "cos", "tril", "triu", "sign", "square"):
+    for name in (
+        "tan",
+        "asin",
+        "atan",
+        "sinh",
+        "cosh",
+        "erf",
+        "erfinv",
+        "exp2",
+        "log1p",
+        "expm1",
+        "trunc",
+        "frac",
+        "sin",
+        "cos",
+        "tril",
+        "triu",
+        "sign",
+        "square",
+    ):
         a = t(x)
         expected = getattr(a, name)().numpy()
         assert getattr(a, name + "_")() is a
@@ -311,12 +338,49 @@ def test_every_new_method_and_its_inplace_form_exists(torch_or_skip):
 def test_new_functions_exist_where_pytorch_has_them(torch_or_skip):
     torch = torch_or_skip
     names = [n for n in NEW_TENSOR_METHODS if hasattr(torch, n)]
-    names += ["cdist", "cosine_similarity", "pairwise_distance", "pdist", "meshgrid",
-              "cartesian_prod", "block_diag", "tril_indices", "triu_indices", "std_mean",
-              "var_mean", "bucketize", "searchsorted", "tensordot", "relu_", "selu_", "celu_",
-              "rrelu", "rrelu_", "threshold_", "deg2rad", "rad2deg"]
+    names += [
+        "cdist",
+        "cosine_similarity",
+        "pairwise_distance",
+        "pdist",
+        "meshgrid",
+        "cartesian_prod",
+        "block_diag",
+        "tril_indices",
+        "triu_indices",
+        "std_mean",
+        "var_mean",
+        "bucketize",
+        "searchsorted",
+        "tensordot",
+        "relu_",
+        "selu_",
+        "celu_",
+        "rrelu",
+        "rrelu_",
+        "threshold_",
+        "deg2rad",
+        "rad2deg",
+    ]
     assert [n for n in names if not hasattr(soma, n)] == []
-    functional = ["normalize", "cosine_similarity", "pairwise_distance", "pdist", "glu",
-                  "gumbel_softmax", "grid_sample", "affine_grid", "one_hot", "rrelu", "relu_",
-                  "elu_", "leaky_relu_", "hardtanh_", "threshold_", "selu_", "celu_", "rrelu_"]
+    functional = [
+        "normalize",
+        "cosine_similarity",
+        "pairwise_distance",
+        "pdist",
+        "glu",
+        "gumbel_softmax",
+        "grid_sample",
+        "affine_grid",
+        "one_hot",
+        "rrelu",
+        "relu_",
+        "elu_",
+        "leaky_relu_",
+        "hardtanh_",
+        "threshold_",
+        "selu_",
+        "celu_",
+        "rrelu_",
+    ]
     assert [n for n in functional if not hasattr(F, n)] == []

@@ -14,64 +14,98 @@ SPECS = []
 for p in (1.0, 2.0, 3.0, float("inf")):
     SPECS += [
         OpSpec(
-            "normalize", lambda a, p=p: F.normalize(a, p, 1), lambda a, p=p: TF.normalize(a, p, 1),
-            shapes=((3, 4),), variant=f"p={p}",
-        ),
-        OpSpec(
-            "pairwise_distance", lambda a, b, p=p: F.pairwise_distance(a, b, p),
-            lambda a, b, p=p: TF.pairwise_distance(a, b, p), shapes=((3, 4), (3, 4)),
+            "normalize",
+            lambda a, p=p: F.normalize(a, p, 1),
+            lambda a, p=p: TF.normalize(a, p, 1),
+            shapes=((3, 4),),
             variant=f"p={p}",
         ),
         OpSpec(
-            "cdist", lambda a, b, p=p: soma.cdist(a, b, p), lambda a, b, p=p: torch.cdist(a, b, p),
-            shapes=((2, 3, 4), (2, 5, 4)), variant=f"p={p}",
+            "pairwise_distance",
+            lambda a, b, p=p: F.pairwise_distance(a, b, p),
+            lambda a, b, p=p: TF.pairwise_distance(a, b, p),
+            shapes=((3, 4), (3, 4)),
+            variant=f"p={p}",
+        ),
+        OpSpec(
+            "cdist",
+            lambda a, b, p=p: soma.cdist(a, b, p),
+            lambda a, b, p=p: torch.cdist(a, b, p),
+            shapes=((2, 3, 4), (2, 5, 4)),
+            variant=f"p={p}",
         ),
     ]
 SPECS += [
     OpSpec(
-        "normalize", lambda a: F.normalize(a, dim=-1), lambda a: TF.normalize(a, dim=-1),
-        make=lambda rng: [np.array([[3.0, 4.0], [0.0, 0.0]])], variant="zero_row",
+        "normalize",
+        lambda a: F.normalize(a, dim=-1),
+        lambda a: TF.normalize(a, dim=-1),
+        make=lambda rng: [np.array([[3.0, 4.0], [0.0, 0.0]])],
+        variant="zero_row",
         gradcheck=False,  # x / eps near a zero row: a slope of 1e12, beyond finite differences
     ),
-    OpSpec("normalize", lambda a: F.normalize(a, dim=0), lambda a: TF.normalize(a, dim=0),
-           shapes=((),), variant="0d"),
+    OpSpec(
+        "normalize",
+        lambda a: F.normalize(a, dim=0),
+        lambda a: TF.normalize(a, dim=0),
+        shapes=((),),
+        variant="0d",
+    ),
     OpSpec(
         "cosine_similarity", F.cosine_similarity, TF.cosine_similarity, shapes=((3, 4), (3, 4))
     ),
     OpSpec(
-        "cosine_similarity", lambda a, b: F.cosine_similarity(a, b, dim=-1),
-        lambda a, b: TF.cosine_similarity(a, b, dim=-1), shapes=((2, 3, 4), (3, 4)),
+        "cosine_similarity",
+        lambda a, b: F.cosine_similarity(a, b, dim=-1),
+        lambda a, b: TF.cosine_similarity(a, b, dim=-1),
+        shapes=((2, 3, 4), (3, 4)),
         variant="broadcast",
     ),
     OpSpec(
-        "pairwise_distance", lambda a, b: F.pairwise_distance(a, b, keepdim=True),
-        lambda a, b: TF.pairwise_distance(a, b, keepdim=True), shapes=((4,), (3, 4)),
+        "pairwise_distance",
+        lambda a, b: F.pairwise_distance(a, b, keepdim=True),
+        lambda a, b: TF.pairwise_distance(a, b, keepdim=True),
+        shapes=((4,), (3, 4)),
         variant="broadcast_keepdim",
     ),
     OpSpec(
-        "cdist", soma.cdist, torch.cdist, variant="coincident",
+        "cdist",
+        soma.cdist,
+        torch.cdist,
+        variant="coincident",
         make=lambda rng: [np.array([[0.0, 1.0], [2.0, 2.0]]), np.array([[0.0, 1.0], [1.0, 3.0]])],
         gradcheck=False,  # not differentiable where two points coincide (gradient taken as 0)
     ),
     OpSpec("cdist", soma.cdist, torch.cdist, shapes=((5, 3), (4, 3)), variant="2d"),
     OpSpec("pdist", F.pdist, TF.pdist, shapes=((4, 3),)),
-    OpSpec("pdist", lambda a: F.pdist(a, 1.5), lambda a: TF.pdist(a, 1.5), shapes=((4, 3),),
-           variant="p=1.5"),
+    OpSpec(
+        "pdist",
+        lambda a: F.pdist(a, 1.5),
+        lambda a: TF.pdist(a, 1.5),
+        shapes=((4, 3),),
+        variant="p=1.5",
+    ),
     # gated activations
     OpSpec("glu", F.glu, TF.glu, shapes=((3, 4),)),
     OpSpec("glu", lambda a: F.glu(a, 0), lambda a: TF.glu(a, 0), shapes=((4, 3),), variant="dim0"),
     OpSpec(
-        "rrelu", lambda a: F.rrelu(a, 0.1, 0.3), lambda a: TF.rrelu(a, 0.1, 0.3),
+        "rrelu",
+        lambda a: F.rrelu(a, 0.1, 0.3),
+        lambda a: TF.rrelu(a, 0.1, 0.3),
         make=lambda rng: [rng.uniform(-2, 2, (3, 4)) + 0.05],
     ),
     # sampling
     OpSpec(
-        "affine_grid", lambda t: F.affine_grid(t, (2, 1, 3, 4), align_corners=False),
-        lambda t: TF.affine_grid(t, (2, 1, 3, 4), align_corners=False), shapes=((2, 2, 3),),
+        "affine_grid",
+        lambda t: F.affine_grid(t, (2, 1, 3, 4), align_corners=False),
+        lambda t: TF.affine_grid(t, (2, 1, 3, 4), align_corners=False),
+        shapes=((2, 2, 3),),
     ),
     OpSpec(
-        "affine_grid", lambda t: F.affine_grid(t, (1, 2, 2, 3, 4), align_corners=True),
-        lambda t: TF.affine_grid(t, (1, 2, 2, 3, 4), align_corners=True), shapes=((1, 3, 4),),
+        "affine_grid",
+        lambda t: F.affine_grid(t, (1, 2, 2, 3, 4), align_corners=True),
+        lambda t: TF.affine_grid(t, (1, 2, 2, 3, 4), align_corners=True),
+        shapes=((1, 3, 4),),
         variant="3d_align",
     ),
 ]

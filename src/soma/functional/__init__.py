@@ -4,20 +4,6 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
-# ---- tensor operations added for PyTorch parity (issue 11 §3)
-from soma.functional.activation.gated import (  # noqa: E402
-    celu_,
-    elu_,
-    glu,
-    gumbel_softmax,
-    hardtanh_,
-    leaky_relu_,
-    relu_,
-    rrelu,
-    rrelu_,
-    selu_,
-    threshold_,
-)
 from soma.functional.activation.piecewise import (
     celu,
     elu,
@@ -58,14 +44,6 @@ from soma.functional.conv.convolution import (
     conv_transpose3d,
 )
 from soma.functional.conv.fold import fold, unfold
-from soma.functional.cumulative import cummax, cummin, cumprod, logcumsumexp  # noqa: E402
-from soma.functional.distance import (  # noqa: E402
-    cdist,
-    cosine_similarity,
-    normalize,
-    pairwise_distance,
-    pdist,
-)
 from soma.functional.dropout import (
     alpha_dropout,
     dropout,
@@ -113,36 +91,15 @@ from soma.functional.elementwise import (
     where,
 )
 from soma.functional.embedding import embedding, embedding_bag, one_hot
-from soma.functional.indexing import (  # noqa: E402
+from soma.functional.indexing import (
     gather,
     getitem,
     index_select,
-    masked_scatter,
-    masked_select,
     nonzero,
     scatter_add,
     setitem_,
-    take,
-    take_along_dim,
 )
-from soma.functional.linalg import (  # noqa: E402
-    addbmm,
-    addmm,
-    addmv,
-    addr,
-    baddbmm,
-    bmm,
-    dot,
-    einsum,
-    inner,
-    kron,
-    linear,
-    matmul,
-    mm,
-    mv,
-    outer,
-    tensordot,
-)
+from soma.functional.linalg import bmm, dot, einsum, linear, matmul, mm, outer
 from soma.functional.loss.classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -152,42 +109,10 @@ from soma.functional.loss.classification import (
 from soma.functional.loss.divergence import kl_div
 from soma.functional.loss.embedding import cosine_embedding_loss
 from soma.functional.loss.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
-from soma.functional.matrix import (  # noqa: E402
-    block_diag,
-    cartesian_prod,
-    diag,
-    diag_embed,
-    diagflat,
-    diagonal,
-    meshgrid,
-    repeat_interleave,
-    rot90,
-    trace,
-    tril,
-    tril_indices,
-    triu,
-    triu_indices,
-)
 from soma.functional.normalization.batch import batch_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from soma.functional.normalization.local_response import local_response_norm
 from soma.functional.padding import pad
-from soma.functional.pointwise import (  # noqa: E402
-    addcdiv,
-    addcmul,
-    clamp_max,
-    clamp_min,
-    copysign,
-    float_power,
-    fmax,
-    fmin,
-    frac,
-    hypot,
-    isclose,
-    lerp,
-    nan_to_num,
-    signbit,
-)
 from soma.functional.pooling.adaptive import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -225,32 +150,26 @@ from soma.functional.recurrent.layers import (
     rnn_relu_cell,
     rnn_tanh_cell,
 )
-from soma.functional.reduction import (  # noqa: E402
+from soma.functional.reduction import (
     all,
     amax,
     amin,
-    aminmax,
     any,
     argmax,
     argmin,
     argsort,
-    count_nonzero,
     cumsum,
     logsumexp,
     max,
     mean,
     min,
-    nanmean,
-    nansum,
     norm,
     prod,
     sort,
     std,
-    std_mean,
     sum,
     topk,
     var,
-    var_mean,
 )
 from soma.functional.resample import (
     interpolate,
@@ -260,15 +179,7 @@ from soma.functional.resample import (
     upsample_bilinear,
     upsample_nearest,
 )
-from soma.functional.sampling import affine_grid, grid_sample  # noqa: E402
-from soma.functional.scatter import (  # noqa: E402
-    index_add,
-    index_copy,
-    index_fill,
-    scatter,
-    scatter_reduce,
-)
-from soma.functional.shape import (  # noqa: E402
+from soma.functional.shape import (
     broadcast_to,
     cat,
     chunk,
@@ -277,8 +188,6 @@ from soma.functional.shape import (  # noqa: E402
     expand,
     flatten,
     flip,
-    moveaxis,
-    movedim,
     narrow,
     permute,
     repeat,
@@ -295,7 +204,128 @@ from soma.functional.shape import (  # noqa: E402
     unsqueeze,
     view,
 )
-from soma.functional.sorting import (  # noqa: E402
+from soma.functional.unary import (
+    abs,
+    absolute,
+    ceil,
+    cos,
+    exp,
+    expm1,
+    floor,
+    log,
+    log1p,
+    log2,
+    log10,
+    neg,
+    negative,
+    reciprocal,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    sqrt,
+    trunc,
+)
+
+# isort: split
+# ---- tensor operations added for PyTorch parity (issue 11 §3)
+from soma.functional.activation.gated import (
+    celu_,
+    elu_,
+    glu,
+    gumbel_softmax,
+    hardtanh_,
+    leaky_relu_,
+    relu_,
+    rrelu,
+    rrelu_,
+    selu_,
+    threshold_,
+)
+from soma.functional.cumulative import cummax, cummin, cumprod, logcumsumexp
+from soma.functional.distance import (
+    cdist,
+    cosine_similarity,
+    normalize,
+    pairwise_distance,
+    pdist,
+)
+from soma.functional.elementwise import (
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+)
+from soma.functional.elementwise import ne as not_equal
+from soma.functional.indexing import (
+    masked_scatter,
+    masked_select,
+    take,
+    take_along_dim,
+)
+from soma.functional.linalg import (
+    addbmm,
+    addmm,
+    addmv,
+    addr,
+    baddbmm,
+    inner,
+    kron,
+    mv,
+    tensordot,
+)
+from soma.functional.linalg import outer as ger
+from soma.functional.matrix import (
+    block_diag,
+    cartesian_prod,
+    diag,
+    diag_embed,
+    diagflat,
+    diagonal,
+    meshgrid,
+    repeat_interleave,
+    rot90,
+    trace,
+    tril,
+    tril_indices,
+    triu,
+    triu_indices,
+)
+from soma.functional.pointwise import (
+    addcdiv,
+    addcmul,
+    argwhere,
+    clamp_max,
+    clamp_min,
+    copysign,
+    float_power,
+    fmax,
+    fmin,
+    frac,
+    hypot,
+    isclose,
+    lerp,
+    nan_to_num,
+    signbit,
+)
+from soma.functional.reduction import (
+    aminmax,
+    count_nonzero,
+    nanmean,
+    nansum,
+    std_mean,
+    var_mean,
+)
+from soma.functional.sampling import affine_grid, grid_sample
+from soma.functional.scatter import (
+    index_add,
+    index_copy,
+    index_fill,
+    scatter,
+    scatter_reduce,
+)
+from soma.functional.shape import moveaxis, movedim
+from soma.functional.sorting import (
     bincount,
     bucketize,
     histc,
@@ -308,7 +338,7 @@ from soma.functional.sorting import (  # noqa: E402
     unique,
     unique_consecutive,
 )
-from soma.functional.special import (  # noqa: E402
+from soma.functional.special import (
     erf,
     erfc,
     erfinv,
@@ -319,7 +349,7 @@ from soma.functional.special import (  # noqa: E402
     sinc,
     xlogy,
 )
-from soma.functional.trigonometric import (  # noqa: E402
+from soma.functional.trigonometric import (
     acos,
     acosh,
     arccos,
@@ -340,26 +370,4 @@ from soma.functional.trigonometric import (  # noqa: E402
     sinh,
     tan,
 )
-from soma.functional.unary import (
-    abs,
-    absolute,
-    ceil,
-    cos,
-    exp,
-    expm1,
-    fix,  # noqa: E402
-    floor,
-    log,
-    log1p,
-    log2,
-    log10,
-    neg,
-    negative,
-    reciprocal,
-    round,
-    rsqrt,
-    sign,
-    sin,
-    sqrt,
-    trunc,
-)
+from soma.functional.unary import fix
