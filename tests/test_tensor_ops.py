@@ -384,3 +384,83 @@ def test_new_functions_exist_where_pytorch_has_them(torch_or_skip):
         "rrelu_",
     ]
     assert [n for n in functional if not hasattr(F, n)] == []
+
+
+# ---------------------------------------------------------------------------- second batch
+def test_histogram_matches_pytorch(torch_or_skip):
+    torch = torch_or_skip
+    a = np.array([0.5, 1.5, 1.7, 3.0, 2.2])
+    h, e = soma.histogram(t(a), 3, range=(0.0, 3.0))
+    th, te = torch.histogram(torch.tensor(a), 3, range=(0.0, 3.0))
+    np.testing.assert_allclose(h.numpy(), th.numpy())
+    np.testing.assert_allclose(e.numpy(), te.numpy())
+
+
+def test_unravel_index_and_broadcast_shapes():
+    r, c = soma.unravel_index(t([0, 5, 7]), (2, 4))
+    assert r.tolist() == [0, 1, 1] and c.tolist() == [0, 1, 3]
+    assert tuple(soma.broadcast_shapes((3, 1), (4,), ())) == (3, 4)
+    with pytest.raises(RuntimeError, match="broadcast"):
+        soma.broadcast_shapes((3,), (4,))
+
+
+def test_fill_diagonal_and_shape_changes_in_place():
+    a = soma.zeros(3, 2)
+    a.fill_diagonal_(5.0)
+    assert a.tolist() == [[5.0, 0.0], [0.0, 5.0], [0.0, 0.0]]
+    b = soma.zeros(5, 2)
+    b.fill_diagonal_(1.0, wrap=True)  # NumPy/PyTorch: restart after a blank row
+    assert b.tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    x = soma.ones(2, 3)
+    assert x.unsqueeze_(0) is x and x.shape == (1, 2, 3)
+    assert x.squeeze_() is x and x.shape == (2, 3)
+    assert x.t_() is x and x.shape == (3, 2)
+
+
+def test_random_fills_draw_from_their_distributions():
+    g = soma.Generator().manual_seed(0)
+    x = soma.empty(20000).random_(3, 7, generator=g)
+    assert set(x.tolist()) == {3.0, 4.0, 5.0, 6.0}
+    assert soma.empty(20000).geometric_(0.25, generator=g).mean().item() == pytest.approx(
+        4, rel=0.05
+    )
+    ln = soma.empty(20000, dtype=soma.float64).log_normal_(0.0, 0.5, generator=g)
+    assert soma.log(ln).std().item() == pytest.approx(0.5, rel=0.05)
+    c = soma.empty(20001).cauchy_(2.0, generator=g)
+    assert c.median().item() == pytest.approx(2.0, abs=0.05)
+    probs = t([[0.0, 1.0, 0.0]])
+    assert probs.multinomial(2, replacement=True, generator=g).tolist() == [[1, 1]]
+
+
+def test_infinity_tests():
+    a = t([math.inf, -math.inf, 1.0, math.nan])
+    assert a.isposinf().tolist() == [True, False, False, False]
+    assert soma.isneginf(a).tolist() == [False, True, False, False]
+    assert soma.isreal(a).tolist() == [True] * 4
+
+
+def test_top_level_functional_aliases_match_pytorch_signatures(torch_or_skip):
+    torch = torch_or_skip
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 5))
+    w = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+    ours = soma.conv2d(t(x, soma.float64), t(w, soma.float64), None, 1, 1)
+    theirs = torch.conv2d(torch.tensor(x), torch.tensor(w), None, 1, 1)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-12)
+    ours = soma.max_pool2d(t(x, soma.float64), 2)
+    np.testing.assert_allclose(ours.numpy(), torch.max_pool2d(torch.tensor(x), 2).numpy())
+    y = soma.layer_norm(t(x, soma.float64), (5,))
+    np.testing.assert_allclose(
+        y.numpy(), torch.layer_norm(torch.tensor(x), (5,)).numpy(), atol=1e-12
+    )
+
+
+SECOND_BATCH = """diff cross cov corrcoef dist quantile nanquantile histogram renorm heaviside isposinf
+isneginf isreal sgn gcd lcm ldexp hardshrink prelu vdot matrix_power ravel select tensor_split
+hsplit vsplit dsplit tile swapdims fliplr flipud sum_to_size select_scatter slice_scatter
+diagonal_scatter index_put put multinomial fill_diagonal_ squeeze_ unsqueeze_ transpose_ t_
+swapaxes_ swapdims_ random_ geometric_ log_normal_ cauchy_ absolute_ negative_ multiply_ divide_
+subtract_ true_divide_ floor_divide_ multiply divide subtract""".split()
+
+
+def test_second_batch_of_methods_exists():
+    assert [n for n in SECOND_BATCH if not hasattr(soma.Tensor, n)] == []

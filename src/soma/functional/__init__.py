@@ -242,6 +242,37 @@ from soma.functional.activation.gated import (
     selu_,
     threshold_,
 )
+from soma.functional.arrange import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    broadcast_shapes,
+    broadcast_tensors,
+    column_stack,
+    combinations,
+    diagonal_scatter,
+    diff,
+    dsplit,
+    dstack,
+    fliplr,
+    flipud,
+    hsplit,
+    hstack,
+    index_put,
+    put,
+    ravel,
+    row_stack,
+    select,
+    select_scatter,
+    slice_scatter,
+    swapdims,
+    tensor_split,
+    tile,
+    unravel_index,
+    vander,
+    vsplit,
+    vstack,
+)
 from soma.functional.cumulative import cummax, cummin, cumprod, logcumsumexp
 from soma.functional.distance import (
     cdist,
@@ -269,10 +300,15 @@ from soma.functional.linalg import (
     addmv,
     addr,
     baddbmm,
+    bilinear,
+    chain_matmul,
+    cross,
     inner,
     kron,
+    matrix_power,
     mv,
     tensordot,
+    vdot,
 )
 from soma.functional.linalg import outer as ger
 from soma.functional.matrix import (
@@ -302,10 +338,21 @@ from soma.functional.pointwise import (
     fmax,
     fmin,
     frac,
+    gcd,
+    heaviside,
     hypot,
     isclose,
+    isin,
+    isneginf,
+    isposinf,
+    isreal,
+    lcm,
+    ldexp,
     lerp,
     nan_to_num,
+    positive,
+    rsub,
+    sgn,
     signbit,
 )
 from soma.functional.reduction import (
@@ -316,6 +363,7 @@ from soma.functional.reduction import (
     std_mean,
     var_mean,
 )
+from soma.functional.resample import channel_shuffle
 from soma.functional.sampling import affine_grid, grid_sample
 from soma.functional.scatter import (
     index_add,
@@ -348,6 +396,18 @@ from soma.functional.special import (
     logit,
     sinc,
     xlogy,
+)
+from soma.functional.statistics import (
+    corrcoef,
+    cov,
+    cumulative_trapezoid,
+    dist,
+    histogram,
+    nanquantile,
+    quantile,
+    renorm,
+    trapezoid,
+    trapz,
 )
 from soma.functional.trigonometric import (
     acos,

@@ -374,3 +374,83 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * Σ_b batch1[b] @ batch2[b]``."""
     return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def vdot(input, other):
+    """The dot product of two 1-D tensors (no conjugation: soma is real)."""
+    return dot(input, other)
+
+
+def cross(input, other, dim=None):
+    """The 3-D cross product along ``dim`` (default: the first dimension of size 3).
+
+    ``torch.linalg.cross`` defaults to the last dimension; this follows ``torch.cross``.
+    """
+    from soma.functional.indexing import index_select
+    from soma.functional.shape import cat
+
+    a, b = binary_operands(input, other)
+    shape = _xp.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    if dim is None:
+        dim = next((i for i, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dimension of size 3 in shape {shape_str(shape)}")
+    axis = dim % len(shape)
+    if shape[axis] != 3:
+        raise RuntimeError(
+            f"cross: dimension {dim} must have size 3, got shape {shape_str(shape)}"
+        )
+    a, b = a.expand(*shape), b.expand(*shape)
+
+    def part(t, i):
+        from soma.autograd.tensor import Tensor
+
+        return index_select(t, axis, Tensor._wrap(_xp.asarray([i])))
+
+    x = part(a, 1) * part(b, 2) - part(a, 2) * part(b, 1)
+    y = part(a, 2) * part(b, 0) - part(a, 0) * part(b, 2)
+    z = part(a, 0) * part(b, 1) - part(a, 1) * part(b, 0)
+    return cat([x, y, z], axis)
+
+
+def matrix_power(input, n):
+    """``input`` multiplied by itself ``n`` times (n >= 0; 0 gives the identity)."""
+    from soma.autograd.tensor import Tensor
+
+    if n < 0:
+        raise NotImplementedError("matrix_power: negative powers need a matrix inverse")
+    if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(
+            f"matrix_power: expected square matrices, got shape {shape_str(input.shape)}"
+        )
+    if n == 0:
+        eye = _xp.broadcast_to(_xp.eye(input.shape[-1], dtype=input.array.dtype), input.shape)
+        return Tensor._wrap(eye.copy())
+    result, base = None, input
+    while n:  # square-and-multiply
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+def chain_matmul(*matrices):
+    """The product of the matrices, left to right."""
+    if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
+        matrices = tuple(matrices[0])
+    out = matrices[0]
+    for m in matrices[1:]:
+        out = mm(out, m)
+    return out
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y_k = x1ᵀ W_k x2 + b_k`` for each pair of rows.
+
+    Shape:
+        input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias (out,) → (*, out)
+    """
+    y = einsum("...i,kij,...j->...k", input1, weight, input2)
+    return y if bias is None else y + bias

@@ -182,3 +182,76 @@ def argwhere(input):
     from soma.functional.indexing import nonzero
 
     return nonzero(input)
+
+
+def heaviside(input, values):
+    """The step function: 0 where x < 0, 1 where x > 0, ``values`` where x == 0."""
+    a, v = binary_operands(input, values)
+    x, val = _raw(a), _raw(v)
+    return Tensor._wrap(_xp.asarray(_xp.heaviside(x, val)).astype(_xp.result_type(x, val)))
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """True where an element of ``elements`` occurs in ``test_elements``."""
+    e = _raw(as_tensor(elements))
+    t = _raw(as_tensor(test_elements))
+    return Tensor._wrap(_xp.isin(e, t, assume_unique=assume_unique, invert=invert))
+
+
+def isposinf(input):
+    """True where the element is +inf."""
+    return Tensor._wrap(_xp.isposinf(input.array))
+
+
+def isneginf(input):
+    """True where the element is -inf."""
+    return Tensor._wrap(_xp.isneginf(input.array))
+
+
+def isreal(input):
+    """True everywhere (soma has no complex tensors)."""
+    return Tensor._wrap(_xp.ones(input.array.shape, dtype=bool))
+
+
+def sgn(input):
+    """The sign (−1, 0 or 1) for real tensors, as ``sign``."""
+    from soma.functional.unary import sign
+
+    return sign(input)
+
+
+def positive(input):
+    """The input itself (unary ``+``)."""
+    return input
+
+
+def _integers(a, b, op):
+    a, b = binary_operands(a, b)
+    x, y = _raw(a), _raw(b)
+    if _xp.result_type(x, y).kind not in "iu":
+        raise RuntimeError(f"{op}: expected integer tensors, got {_xp.result_type(x, y)}")
+    return x, y
+
+
+def gcd(input, other):
+    """Element-wise greatest common divisor of integer tensors (non-negative)."""
+    x, y = _integers(input, other, "gcd")
+    return Tensor._wrap(_xp.asarray(_xp.gcd(x, y)))
+
+
+def lcm(input, other):
+    """Element-wise least common multiple of integer tensors (non-negative)."""
+    x, y = _integers(input, other, "lcm")
+    return Tensor._wrap(_xp.asarray(_xp.lcm(x, y)))
+
+
+def ldexp(input, other):
+    """``input * 2 ** other``."""
+    from soma.functional.special import exp2
+
+    return mul(input, exp2(other if isinstance(other, Tensor) else as_tensor(other)))
+
+
+def rsub(input, other, *, alpha=1):
+    """``other - alpha * input`` (subtraction with the operands reversed)."""
+    return sub(other, input if alpha == 1 else mul(input, alpha))

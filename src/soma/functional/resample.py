@@ -324,3 +324,16 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = x.permute(tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3))
     return x.reshape(lead + (c * r * r, h // r, w // r))
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of ``groups`` groups (ShuffleNet): (N, g·k, *) viewed as
+    (N, g, k, *), transposed to (N, k, g, *) and flattened back."""
+    from soma.functional.shape import reshape, transpose
+
+    n, c = input.shape[0], input.shape[1]
+    if groups <= 0 or c % groups:
+        raise RuntimeError(f"channel_shuffle: {c} channels cannot be split into {groups} groups")
+    rest = tuple(input.shape[2:])
+    x = reshape(input, (n, groups, c // groups, *rest))
+    return reshape(transpose(x, 1, 2), (n, c, *rest))
