@@ -235,3 +235,27 @@ SPECS += [
         make=_distinct((3, 4)),
     ),
 ]
+
+# 0-d, empty and integer rows of the older ordering and moving ops
+SPECS += [
+    OpSpec("topk", lambda a: a.topk(1), lambda a: a.topk(1), shapes=((),), variant="0d"),
+    OpSpec("topk", lambda a: a.topk(0), lambda a: a.topk(0), shapes=((0,),), variant="empty"),
+    OpSpec(
+        "topk",
+        lambda a: a.topk(2),
+        lambda a: a.topk(2),
+        variant="int64",
+        make=lambda rng: [rng.permutation(5)],
+    ),
+    OpSpec("flip", lambda a: a.flip(0), lambda a: a.flip(0), shapes=((),), variant="0d"),
+    OpSpec("flip", lambda a: a.flip(0), lambda a: a.flip(0), shapes=((0, 2),), variant="empty"),
+    OpSpec("roll", lambda a: a.roll(2), lambda a: a.roll(2), shapes=((2, 3),), variant="flat"),
+    OpSpec(
+        "roll",
+        lambda a: a.roll((1, -1), (0, 1)),
+        lambda a: a.roll((1, -1), (0, 1)),
+        variant="int64",
+        make=lambda rng: [rng.integers(0, 9, (2, 3))],
+    ),
+    OpSpec("roll", lambda a: a.roll(1), lambda a: a.roll(1), shapes=((),), variant="0d"),
+]

@@ -386,6 +386,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     n = x.array.shape[axis] if x.array.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk(): k={k} is out of range for dimension {dim} of size {n}")
+    if x.array.ndim == 0:  # the one element (k = 1) or nothing (k = 0) — PyTorch keeps 0-d
+        return MinMax(x.clone(), Tensor._wrap(_xp.zeros((), dtype=_xp.int64)))
     key = -x.array if largest else x.array
     index = _xp.argsort(key, axis=axis, kind="stable")
     index = _xp.take(index, _xp.arange(k), axis=axis)

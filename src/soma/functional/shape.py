@@ -217,7 +217,12 @@ class Flip(Function):
 
 
 def flip(x, dims):
-    return Flip.apply(x, tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims))
+    axes = tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims)
+    if x.array.ndim == 0:  # a 0-d tensor has nothing to reverse
+        from soma.functional.elementwise import clone
+
+        return clone(x)
+    return Flip.apply(x, axes)
 
 
 class Roll(Function):
