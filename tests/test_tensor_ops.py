@@ -464,3 +464,19 @@ subtract_ true_divide_ floor_divide_ multiply divide subtract""".split()
 
 def test_second_batch_of_methods_exists():
     assert [n for n in SECOND_BATCH if not hasattr(soma.Tensor, n)] == []
+
+
+def test_det_gradient_at_a_singular_matrix_is_the_adjugate():
+    # det [[a, b], [c, d]] = ad - bc: the gradient is [[d, -c], [-b, a]], 0 nowhere here
+    a = soma.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=soma.float64, requires_grad=True)
+    d = soma.linalg.det(a)
+    assert d.item() == pytest.approx(0.0, abs=1e-12)
+    d.backward()
+    np.testing.assert_allclose(a.grad.numpy(), [[4.0, -2.0], [-2.0, 1.0]], atol=1e-12)
+
+
+def test_linalg_and_special_namespaces():
+    assert soma.linalg.solve(soma.eye(2) * 2, soma.ones(2)).tolist() == [0.5, 0.5]
+    s, logabs = soma.linalg.slogdet(-soma.eye(3))
+    assert s.item() == -1.0 and logabs.item() == 0.0
+    assert soma.special.expit(soma.tensor(0.0)).item() == 0.5

@@ -177,6 +177,7 @@ from soma.functional import (
 
 # isort: split
 # ---- tensor operations added for PyTorch parity (issue 11 §3)
+from soma import linalg, special
 from soma.functional import (
     acos,
     acosh,
