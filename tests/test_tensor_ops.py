@@ -480,3 +480,31 @@ def test_linalg_and_special_namespaces():
     s, logabs = soma.linalg.slogdet(-soma.eye(3))
     assert s.item() == -1.0 and logabs.item() == 0.0
     assert soma.special.expit(soma.tensor(0.0)).item() == 0.5
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x, m: x.index_add_(1, m.tensor([0, 2, 0]), x.detach()[:, :3] * 2),
+        lambda x, m: x.scatter_(1, m.tensor([[1], [0]]), 0.5),
+        lambda x, m: x.masked_scatter_(x > 0, x.detach() * 3 + 1),
+        lambda x, m: x.tril_(-1),
+        lambda x, m: x.cumprod_(1),
+        lambda x, m: x.atan_(),
+        lambda x, m: x.unsqueeze_(0),
+        lambda x, m: x.fill_diagonal_(2.0),
+    ],
+)
+def test_inplace_methods_in_a_graph_match_pytorch(op, torch_or_skip):
+    torch = torch_or_skip
+    a = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    ours = t(a, soma.float64).requires_grad_()
+    theirs = torch.tensor(a, requires_grad=True)
+    y_s = ours * 1.5
+    y_t = theirs * 1.5
+    op(y_s, soma)
+    op(y_t, torch)
+    np.testing.assert_allclose(y_s.detach().numpy(), y_t.detach().numpy(), atol=1e-12)
+    (y_s * y_s).sum().backward()
+    (y_t * y_t).sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-12)
