@@ -459,7 +459,8 @@ isneginf isreal sgn gcd lcm ldexp hardshrink prelu vdot matrix_power ravel selec
 hsplit vsplit dsplit tile swapdims fliplr flipud sum_to_size select_scatter slice_scatter
 diagonal_scatter index_put put multinomial fill_diagonal_ squeeze_ unsqueeze_ transpose_ t_
 swapaxes_ swapdims_ random_ geometric_ log_normal_ cauchy_ absolute_ negative_ multiply_ divide_
-subtract_ true_divide_ floor_divide_ multiply divide subtract""".split()
+subtract_ true_divide_ floor_divide_ multiply divide subtract lgamma digamma polygamma mvlgamma
+lgamma_ digamma_ polygamma_ mvlgamma_""".split()
 
 
 def test_second_batch_of_methods_exists():

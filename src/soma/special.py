@@ -2,7 +2,8 @@
 
 import math
 
-from soma.functional import (  # noqa: F401
+from soma.functional import (  # noqa: F401  # noqa: F401
+    digamma,
     erf,
     erfc,
     erfinv,
@@ -12,11 +13,15 @@ from soma.functional import (  # noqa: F401
     log_softmax,
     logit,
     logsumexp,
+    polygamma,
     round,
     sinc,
     softmax,
     xlogy,
 )
+from soma.functional import digamma as psi  # noqa: F401
+from soma.functional import lgamma as gammaln  # noqa: F401
+from soma.functional import mvlgamma as multigammaln  # noqa: F401
 from soma.functional import sigmoid as expit  # noqa: F401
 from soma.functional.elementwise import mul
 

@@ -121,3 +121,49 @@ SPECS = [
     OpSpec("special.log_ndtr", soma.special.log_ndtr, torch.special.log_ndtr, low=-8, high=3),
     OpSpec("special.expit", soma.special.expit, torch.special.expit),
 ]
+
+SPECS += [
+    OpSpec("lgamma", soma.lgamma, torch.lgamma, low=0.1, high=6),
+    OpSpec("lgamma", soma.lgamma, torch.lgamma, low=-3.9, high=-3.1, variant="negative"),
+    OpSpec("digamma", soma.digamma, torch.digamma, low=0.2, high=6, rtol=1e-9, atol=1e-9),
+    OpSpec(
+        "digamma",
+        soma.digamma,
+        torch.digamma,
+        low=-2.9,
+        high=-2.1,
+        variant="negative",
+        rtol=1e-9,
+        atol=1e-9,
+    ),
+    OpSpec(
+        "polygamma",
+        lambda a: soma.polygamma(1, a),
+        lambda a: torch.polygamma(1, a),
+        low=0.2,
+        high=6,
+        rtol=1e-8,
+        grad_inputs=(),
+    ),
+    OpSpec(
+        "mvlgamma", lambda a: soma.mvlgamma(a, 3), lambda a: torch.mvlgamma(a, 3), low=1.1, high=5
+    ),
+    OpSpec(
+        "special.gammaln",
+        soma.special.gammaln,
+        torch.special.gammaln,
+        shapes=((),),
+        low=0.5,
+        high=3,
+        variant="0d",
+    ),
+    OpSpec(
+        "lgamma",
+        soma.lgamma,
+        torch.lgamma,
+        variant="int64",
+        make=lambda rng: [rng.integers(1, 9, (2, 3))],
+        rtol=1e-6,
+        atol=1e-6,
+    ),
+]

@@ -89,6 +89,18 @@ class TensorInplaceMethods:
     def logit_(self, eps=None):
         return self._assign(_F.logit(self, eps))
 
+    def lgamma_(self):
+        return self._assign(_F.lgamma(self))
+
+    def digamma_(self):
+        return self._assign(_F.digamma(self))
+
+    def polygamma_(self, n):
+        return self._assign(_F.polygamma(n, self))
+
+    def mvlgamma_(self, p):
+        return self._assign(_F.mvlgamma(self, p))
+
     def sinc_(self):
         return self._assign(_F.sinc(self))
 

@@ -84,6 +84,18 @@ class TensorOpsMethods:
     def sinc(self):
         return _F.sinc(self)
 
+    def lgamma(self):
+        return _F.lgamma(self)
+
+    def digamma(self):
+        return _F.digamma(self)
+
+    def polygamma(self, n):
+        return _F.polygamma(n, self)
+
+    def mvlgamma(self, p):
+        return _F.mvlgamma(self, p)
+
     def xlogy(self, other):
         return _F.xlogy(self, other)
 

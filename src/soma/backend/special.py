@@ -310,3 +310,107 @@ def erfinv(y):
     with numpy.errstate(invalid="ignore"):
         edge = numpy.where(numpy.abs(v) == 1, numpy.copysign(numpy.inf, v), numpy.nan)
     return numpy.where(inside, z, edge).reshape(y.shape).astype(dtype)
+
+
+# Lanczos approximation of Γ (g = 7, 9 terms; relative error about 1e-15), as in Numerical
+# Recipes and many libm-free implementations.
+_LANCZOS_G = 7.0
+_LANCZOS = (
+    0.99999999999980993,
+    676.5203681218851,
+    -1259.1392167224028,
+    771.32342877765313,
+    -176.61502916214059,
+    12.507343278686905,
+    -0.13857109526572012,
+    9.9843695780195716e-6,
+    1.5056327351493116e-7,
+)
+_HALF_LOG_TWO_PI = 0.9189385332046728
+
+
+def _lgamma_right(x):
+    """ln Γ(x) for x >= 0.5."""
+    z = x - 1.0
+    series = numpy.full_like(z, _LANCZOS[0])
+    for k, c in enumerate(_LANCZOS[1:], start=1):
+        series += c / (z + k)
+    t = z + _LANCZOS_G + 0.5
+    return _HALF_LOG_TWO_PI + (z + 0.5) * numpy.log(t) - t + numpy.log(series)
+
+
+def lgamma(x):
+    """ln |Γ(x)| element-wise, in float64 then ``x``'s float dtype (+inf at 0, -1, -2 …)."""
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = x.astype(numpy.float64)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        right = _lgamma_right(numpy.maximum(v, 0.5))
+        # reflection: ln|Γ(x)| = ln(π / |sin πx|) - ln Γ(1 - x) for x < 0.5
+        left = numpy.log(numpy.pi / numpy.abs(numpy.sin(numpy.pi * v))) - _lgamma_right(
+            numpy.maximum(1.0 - v, 0.5)
+        )
+        out = numpy.where(v >= 0.5, right, left)
+        pole = (v <= 0) & (v == numpy.floor(v))
+        out = numpy.where(pole, numpy.inf, out)
+        out = numpy.where(numpy.isposinf(v), numpy.inf, out)
+    return out.astype(dtype)
+
+
+def _shifted_series(v, shift_terms, asymptotic):
+    """Sum ``shift_terms(x + k)`` for k = 0..9 and the asymptotic series at x + 10."""
+    total = numpy.zeros_like(v)
+    x = v.copy()
+    for _ in range(10):
+        total += shift_terms(x)
+        x += 1.0
+    return total + asymptotic(x)
+
+
+def digamma(x):
+    """ψ(x) = d ln Γ(x) / dx element-wise (NaN at 0, -1, -2 …)."""
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = x.astype(numpy.float64)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = numpy.where(v >= 0.5, v, 1.0 - v)  # reflection below ½: ψ(1-x) - π cot(πx)
+
+        def asymptotic(z):
+            inv2 = 1.0 / (z * z)
+            return (
+                numpy.log(z)
+                - 0.5 / z
+                - inv2
+                * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
+            )
+
+        psi = _shifted_series(pos, lambda z: -1.0 / z, asymptotic)
+        psi = numpy.where(v >= 0.5, psi, psi - numpy.pi / numpy.tan(numpy.pi * v))
+        pole = (v <= 0) & (v == numpy.floor(v))
+        psi = numpy.where(pole, numpy.nan, psi)
+    return psi.astype(dtype)
+
+
+def trigamma(x):
+    """ψ'(x) = d ψ(x) / dx element-wise (inf at 0, -1, -2 …)."""
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = x.astype(numpy.float64)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = numpy.where(v >= 0.5, v, 1.0 - v)  # reflection: π² / sin²(πx) - ψ'(1 - x)
+
+        def asymptotic(z):
+            inv = 1.0 / z
+            inv2 = inv * inv
+            return (
+                inv
+                + 0.5 * inv2
+                + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
+            )
+
+        psi1 = _shifted_series(pos, lambda z: 1.0 / (z * z), asymptotic)
+        reflected = (numpy.pi / numpy.sin(numpy.pi * v)) ** 2 - psi1
+        psi1 = numpy.where(v >= 0.5, psi1, reflected)
+        pole = (v <= 0) & (v == numpy.floor(v))
+        psi1 = numpy.where(pole, numpy.inf, psi1)
+    return psi1.astype(dtype)

@@ -387,13 +387,17 @@ from soma.functional.sorting import (
     unique_consecutive,
 )
 from soma.functional.special import (
+    digamma,
     erf,
     erfc,
     erfinv,
     exp2,
+    lgamma,
     logaddexp,
     logaddexp2,
     logit,
+    mvlgamma,
+    polygamma,
     sinc,
     xlogy,
 )

@@ -8,6 +8,7 @@ Integer inputs compute in the default float dtype, as in PyTorch.
 import math
 
 from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import special as _special
 from soma.functional._utils import binary_operands, unbroadcast
@@ -210,3 +211,74 @@ class Sinc(Function):
 def sinc(input):
     """The normalised sinc function ``sin(πx) / (πx)``."""
     return Sinc.apply(_float(input))
+
+
+class LGamma(Function):
+    """y = ln |Γ(x)|."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return _special.lgamma(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        return gy * _special.digamma(x).astype(gy.dtype, copy=False)  # dy/dx = ψ(x)
+
+
+def lgamma(input):
+    """``log |Γ(x)|`` element-wise (+inf at 0, -1, -2 …)."""
+    return LGamma.apply(_float(input))
+
+
+class Digamma(Function):
+    """y = ψ(x) = d ln Γ(x) / dx."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return _special.digamma(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        return gy * _special.trigamma(x).astype(gy.dtype, copy=False)  # dy/dx = ψ'(x)
+
+
+def digamma(input):
+    """The digamma function ψ(x), the derivative of ``lgamma``."""
+    return Digamma.apply(_float(input))
+
+
+class Trigamma(Function):
+    """y = ψ'(x); its own derivative (ψ'') is not implemented."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return _special.trigamma(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        raise NotImplementedError(
+            "polygamma(1, x): the gradient (polygamma(2, x)) is not implemented"
+        )
+
+
+def polygamma(n, input):
+    """The n-th derivative of ψ: n = 0 is ``digamma``, n = 1 the trigamma function."""
+    if n == 0:
+        return digamma(input)
+    if n == 1:
+        return Trigamma.apply(_float(input))
+    raise NotImplementedError(f"polygamma: n={n} is not implemented (0 and 1 are)")
+
+
+def mvlgamma(input, p):
+    """The multivariate log-gamma ``p(p-1)/4 · ln π + Σ_{i<p} lgamma(x - i/2)``."""
+    from soma.functional.reduction import sum as _sum
+    from soma.functional.shape import unsqueeze
+
+    x = _float(input)
+    offsets = Tensor._wrap(-_xp.arange(p, dtype=x.array.dtype) / 2)
+    return _sum(lgamma(unsqueeze(x, -1) + offsets), -1) + p * (p - 1) / 4 * math.log(math.pi)
