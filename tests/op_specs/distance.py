@@ -133,3 +133,23 @@ for mode in ("bilinear", "nearest"):
                     gradcheck=mode == "bilinear" and pad == "zeros",
                 )
             )
+
+
+def _volume(rng):
+    return [rng.uniform(-2, 2, (1, 2, 3, 4, 5)), rng.uniform(-1.2, 1.2, (1, 2, 2, 3, 3))]
+
+
+for mode in ("bilinear", "nearest"):
+    for pad in ("zeros", "border", "reflection"):
+        SPECS.append(
+            OpSpec(
+                "grid_sample",
+                lambda x, g, m=mode, p=pad: F.grid_sample(x, g, m, p, align_corners=p == "border"),
+                lambda x, g, m=mode, p=pad: TF.grid_sample(
+                    x, g, m, p, align_corners=p == "border"
+                ),
+                make=_volume,
+                variant=f"3d,{mode},{pad}",
+                gradcheck=mode == "bilinear" and pad == "zeros",
+            )
+        )

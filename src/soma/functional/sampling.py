@@ -1,12 +1,14 @@
 """Sampling an image at arbitrary points: ``affine_grid`` builds the sampling points of an affine
-transform, ``grid_sample`` reads an image at them (bilinear or nearest), as spatial transformer
-networks do.
+transform, ``grid_sample`` reads an image (or a 3-D volume) at them, bilinearly (trilinearly)
+or from the nearest pixel, as spatial transformer networks do.
 
 Coordinates are normalised to [-1, 1] across the image: with ``align_corners=True`` -1 and 1
 are the centres of the corner pixels, with ``False`` (the default) their outer edges. Points
 outside the image read zeros, the nearest border pixel, or the image reflected at its border
 (``padding_mode``). The gradient reaches both the image and the sampling points (bilinear).
 """
+
+import itertools
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
@@ -88,76 +90,90 @@ def _source_index(coord, size, padding_mode, align):
     return pix, grad
 
 
-class GridSample2d(Function):
-    """y[n, c, i, j] = the image x[n, c] read at grid[n, i, j] (bilinear or nearest)."""
+class GridSample(Function):
+    """y[n, c, *p] = the image x[n, c] read at grid[n, *p] (bilinear/trilinear or nearest), for
+    2-D images (N, C, H, W) and 3-D volumes (N, C, D, H, W)."""
 
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align):
-        n, c, h, w = x.shape
-        ix, gx_mult = _source_index(grid[..., 0], w, padding_mode, align)
-        iy, gy_mult = _source_index(grid[..., 1], h, padding_mode, align)
-        flat = _xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, c)  # (N·H·W, C)
-        batch = _xp.arange(n).reshape(n, 1, 1)
-        corners = []
+        n, c = x.shape[:2]
+        sizes = x.shape[2:]  # (H, W) or (D, H, W); the grid's last axis is (x, y[, z])
+        k = len(sizes)
+        pix, mults = [], []
+        for j in range(k):  # spatial axis j is read by grid coordinate k - 1 - j
+            p, m = _source_index(grid[..., k - 1 - j], sizes[j], padding_mode, align)
+            pix.append(p)
+            mults.append(m)
+        flat = _xp.ascontiguousarray(_xp.moveaxis(x, 1, -1)).reshape(-1, c)  # (N·∏sizes, C)
+        batch = _xp.arange(n).reshape((n,) + (1,) * k)
         if mode == "nearest":
-            xs, ys = _xp.rint(ix), _xp.rint(iy)  # round half to even, as PyTorch
-            corners.append((xs, ys, _xp.ones_like(ix)))
+            base, frac = [_xp.rint(p) for p in pix], None  # round half to even, as PyTorch
+            offsets = [(0,) * k]
         else:
-            x0, y0 = _xp.floor(ix), _xp.floor(iy)
-            fx, fy = ix - x0, iy - y0
-            for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-                wgt = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
-                corners.append((x0 + dx, y0 + dy, wgt))
-        y = _xp.zeros(grid.shape[:3] + (c,), dtype=x.dtype)
+            base = [_xp.floor(p) for p in pix]
+            frac = [p - b for p, b in zip(pix, base)]
+            offsets = list(itertools.product((0, 1), repeat=k))
+        y = _xp.zeros(grid.shape[:-1] + (c,), dtype=x.dtype)
         reads = []
-        for cx, cy, wgt in corners:
-            valid = (cx >= 0) & (cx <= w - 1) & (cy >= 0) & (cy <= h - 1)
-            lin = (batch * h + _xp.clip(cy, 0, h - 1).astype(_xp.int64)) * w
-            lin = lin + _xp.clip(cx, 0, w - 1).astype(_xp.int64)
-            v = flat[lin] * valid[..., None]  # (N, Ho, Wo, C)
+        for off in offsets:
+            lin = batch
+            valid = True
+            wgt = 1.0
+            for j in range(k):
+                idx = base[j] + off[j]
+                valid = valid & (idx >= 0) & (idx <= sizes[j] - 1)
+                lin = lin * sizes[j] + _xp.clip(idx, 0, sizes[j] - 1).astype(_xp.int64)
+                if frac is not None:
+                    wgt = wgt * (frac[j] if off[j] else 1 - frac[j])
+            wgt = _xp.broadcast_to(_xp.asarray(wgt, dtype=x.dtype), valid.shape)
+            v = flat[lin] * valid[..., None]  # (N, *out, C)
             y += v * wgt[..., None]
-            reads.append((lin, valid, wgt, v))
+            reads.append((off, lin, valid, wgt, v))
         ctx.save(grid)
-        ctx.reads, ctx.x_shape, ctx.mode = reads, x.shape, mode
-        ctx.mults = (gx_mult, gy_mult)
-        ctx.frac = None if mode == "nearest" else (fx, fy)
-        return y.transpose(0, 3, 1, 2)
+        ctx.reads, ctx.x_shape, ctx.frac, ctx.mults = reads, x.shape, frac, mults
+        return _xp.moveaxis(y, -1, 1)
 
     @staticmethod
     def backward(ctx, gy):
-        n, c, h, w = ctx.x_shape
-        g = gy.transpose(0, 2, 3, 1)  # (N, Ho, Wo, C)
+        n, c = ctx.x_shape[:2]
+        sizes = ctx.x_shape[2:]
+        k = len(sizes)
+        g = _xp.moveaxis(gy, 1, -1)  # (N, *out, C)
         gx = ggrid = None
         if ctx.needs_input_grad[0]:
-            gflat = _xp.zeros((n * h * w, c), dtype=gy.dtype)
-            for lin, valid, wgt, _ in ctx.reads:
-                vals = g * (wgt * valid)[..., None]
-                _xp.add.at(gflat, lin.reshape(-1), vals.reshape(-1, c))
-            gx = gflat.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+            gflat = _xp.zeros((n * int(_xp.prod(sizes)), c), dtype=gy.dtype)
+            for _, lin, valid, wgt, _ in ctx.reads:
+                _xp.add.at(gflat, lin.reshape(-1), (g * (wgt * valid)[..., None]).reshape(-1, c))
+            gx = _xp.moveaxis(gflat.reshape((n, *sizes, c)), -1, 1)
         if ctx.needs_input_grad[1]:
             (grid,) = ctx.saved
             ggrid = _xp.zeros_like(grid)
-            if ctx.mode != "nearest":
-                fx, fy = ctx.frac
-                v00, v10, v01, v11 = (r[3] for r in ctx.reads)
-                # d y / d ix = (1-fy)(v10 - v00) + fy (v11 - v01); likewise for iy
-                d_ix = ((1 - fy)[..., None] * (v10 - v00) + fy[..., None] * (v11 - v01)) * g
-                d_iy = ((1 - fx)[..., None] * (v01 - v00) + fx[..., None] * (v11 - v10)) * g
-                ggrid[..., 0] = d_ix.sum(-1) * ctx.mults[0]
-                ggrid[..., 1] = d_iy.sum(-1) * ctx.mults[1]
+            if ctx.frac is not None:
+                for j in range(k):
+                    # d y / d pix_j = Σ_corners ±(∏_{i≠j} w_i) v_corner
+                    d = _xp.zeros(g.shape, dtype=gy.dtype)
+                    for off, _, _, _, v in ctx.reads:
+                        w = 1.0
+                        for i in range(k):
+                            if i != j:
+                                w = w * (ctx.frac[i] if off[i] else 1 - ctx.frac[i])
+                        d += (v if off[j] else -v) * _xp.asarray(w)[..., None]
+                    ggrid[..., k - 1 - j] = (d * g).sum(-1) * ctx.mults[j]
         return gx, ggrid
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Read each image of ``input`` at the points of ``grid`` (normalised (x, y) in [-1, 1]).
+    """Read each image of ``input`` at the points of ``grid`` (normalised (x, y[, z]) in
+    [-1, 1]).
 
     Args:
-        mode: ``'bilinear'`` or ``'nearest'``.
+        mode: ``'bilinear'`` (trilinear for volumes) or ``'nearest'``.
         padding_mode: ``'zeros'``, ``'border'`` or ``'reflection'`` for points outside.
         align_corners: see the module docstring (default False).
 
     Shape:
-        input (N, C, H, W), grid (N, H_out, W_out, 2) → (N, C, H_out, W_out)
+        input (N, C, H, W), grid (N, H_out, W_out, 2) → (N, C, H_out, W_out);
+        input (N, C, D, H, W), grid (N, D_out, H_out, W_out, 3) → (N, C, D_out, H_out, W_out)
     """
     if mode not in ("bilinear", "nearest"):
         raise NotImplementedError(
@@ -167,15 +183,16 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ValueError(
             f"grid_sample: padding_mode must be zeros, border or reflection, got {padding_mode!r}"
         )
-    if input.ndim != 4:
-        raise NotImplementedError(
-            f"grid_sample: only 4-D (N, C, H, W) inputs are implemented, got shape {shape_str(input.shape)}"
+    if input.ndim not in (4, 5):
+        raise RuntimeError(
+            f"grid_sample: expected a 4-D or 5-D input, got shape {shape_str(input.shape)}"
         )
-    if grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+    k = input.ndim - 2
+    if grid.ndim != input.ndim or grid.shape[-1] != k or grid.shape[0] != input.shape[0]:
         raise RuntimeError(
             f"grid_sample: grid of shape {shape_str(grid.shape)} does not fit input of shape "
-            f"{shape_str(input.shape)} (expected ({input.shape[0]}, H_out, W_out, 2))"
+            f"{shape_str(input.shape)} (expected ({input.shape[0]}, {'*, ' * k}{k}))"
         )
     if grid.dtype != input.dtype:
         grid = grid.to(input.dtype)
-    return GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
+    return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
