@@ -212,3 +212,20 @@ SPECS = [
         shapes=((3, 4), (2, 3, 5), (2, 5, 4)),
     ),
 ]
+
+SPECS += [
+    OpSpec(
+        "einsum",
+        lambda a, b: soma.einsum(a, [0, 1], b, [1, 2], [0, 2]),
+        lambda a, b: torch.einsum(a, [0, 1], b, [1, 2], [0, 2]),
+        shapes=((2, 3), (3, 4)),
+        variant="sublist",
+    ),
+    OpSpec(
+        "einsum",
+        lambda a: soma.einsum(a, [Ellipsis, 0, 0]),
+        lambda a: torch.einsum(a, [Ellipsis, 0, 0]),
+        shapes=((2, 3, 3),),
+        variant="sublist_ellipsis_implicit",
+    ),
+]

@@ -245,6 +245,20 @@ def _expand_ellipsis(inputs, rhs, has_arrow, operands):
     return new_inputs, out, squeeze
 
 
+def _sublist_equation(args):
+    """``(a, [0, 1], b, [1, 2], [0, 2])`` → ``("ab,bc->ac", (a, b))`` (Ellipsis → ``...``)."""
+
+    def letters(sub):
+        return "".join("..." if s is Ellipsis else _LETTERS[s] for s in sub)
+
+    ops, subs = list(args[0::2]), list(args[1::2])
+    out = None
+    if len(args) % 2:  # a trailing output sublist
+        out = ops.pop()
+    lhs = ",".join(letters(s) for s in subs)
+    return (lhs + ("->" + letters(out) if out is not None else "")), tuple(ops)
+
+
 def einsum(equation, *operands):
     """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``.
 
@@ -257,6 +271,8 @@ def einsum(equation, *operands):
         >>> soma.einsum("ii", soma.eye(3)).item()
         3.0
     """
+    if not isinstance(equation, str):  # the sublist form: einsum(a, [0, 1], b, [1, 2], [0, 2])
+        equation, operands = _sublist_equation((equation, *operands))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
