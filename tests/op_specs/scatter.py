@@ -211,3 +211,34 @@ SPECS = [
         variant="flat",
     ),
 ]
+
+SPECS += [
+    OpSpec(
+        "scatter",
+        lambda x, s, i: x.scatter(0, i, s),
+        lambda x, s, i: x.scatter(0, i, s),
+        make=lambda rng: [np.array(1.5), np.array(-2.0), np.array(0)],
+        grad_inputs=(0, 1),
+        variant="0d",
+    ),
+    OpSpec(
+        "scatter_reduce",
+        lambda x, s, i: x.scatter_reduce(0, i, s, "prod"),
+        lambda x, s, i: x.scatter_reduce(0, i, s, "prod"),
+        make=lambda rng: [np.array(1.5), np.array(-2.0), np.array(0)],
+        grad_inputs=(0, 1),
+        variant="0d",
+    ),
+    OpSpec(
+        "scatter_add",
+        lambda x, s, i: x.scatter_add(1, i, s),
+        lambda x, s, i: x.scatter_add(1, i, s),
+        make=lambda rng: [
+            rng.uniform(-1, 1, (0, 3)),
+            rng.uniform(-1, 1, (0, 2)),
+            np.zeros((0, 2), dtype=np.int64),
+        ],
+        grad_inputs=(0, 1),
+        variant="empty",
+    ),
+]

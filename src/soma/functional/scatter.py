@@ -75,6 +75,9 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """
     if src is None:
         src = value
+    if input.array.ndim == 0:  # a 0-d tensor is addressed as a one-element vector
+        s = _vector(src) if isinstance(src, Tensor) else src
+        return _scalar(scatter(_vector(input), 0, _vector(index), s, reduce=reduce))
     axis = normalize_axis(dim, input.array.ndim, "scatter")
     if reduce is not None:
         how = {"add": "sum", "multiply": "prod"}.get(reduce)
@@ -195,6 +198,11 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         raise RuntimeError(
             f"scatter_reduce(): reduce must be one of sum, prod, mean, amax, amin, got {reduce!r}"
         )
+    if input.array.ndim == 0:
+        out = scatter_reduce(
+            _vector(input), 0, _vector(index), _vector(src), reduce, include_self=include_self
+        )
+        return _scalar(out)
     axis = normalize_axis(dim, input.array.ndim, "scatter_reduce")
     idx = _index_array(index, input, axis, "scatter_reduce")
     src = as_tensor(src)
