@@ -167,3 +167,44 @@ SPECS += [
         atol=1e-6,
     ),
 ]
+
+
+def _eye_like(x):
+    n = x.shape[-1]
+    eye = np.eye(n) * 3
+    return soma.tensor(eye) if isinstance(x, soma.Tensor) else torch.tensor(eye)
+
+
+def _sym(x):
+    return x + x.transpose(-1, -2)
+
+
+SPECS += [
+    _linalg(
+        "cholesky",
+        lambda x: soma.linalg.cholesky(x @ x.transpose(-1, -2) + _eye_like(x)),
+        lambda x: torch.linalg.cholesky(x @ x.transpose(-1, -2) + _eye_like(x)),
+        shapes=((2, 3, 3),),
+    ),
+    _linalg(
+        "cholesky",
+        lambda x: soma.linalg.cholesky(x @ x.transpose(-1, -2) + _eye_like(x), upper=True),
+        lambda x: torch.linalg.cholesky(x @ x.transpose(-1, -2) + _eye_like(x), upper=True),
+        shapes=((3, 3),),
+        variant="upper",
+    ),
+    _linalg(
+        "eigvalsh",
+        lambda x: soma.linalg.eigvalsh(_sym(x)),
+        lambda x: torch.linalg.eigvalsh(_sym(x)),
+        shapes=((2, 3, 3),),
+    ),
+    # eigenvectors are defined up to sign: compare a sign-free function of them (V diag(w) Vᵀ
+    # columns squared), which still exercises the eigenvector gradient
+    _linalg(
+        "eigh",
+        lambda x: soma.linalg.eigh(_sym(x))[1] ** 2,
+        lambda x: torch.linalg.eigh(_sym(x))[1] ** 2,
+        shapes=((3, 3),),
+    ),
+]
