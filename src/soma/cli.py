@@ -64,13 +64,15 @@ def _add_model_data(p, data_required=True):
     p.add_argument(
         "--optimizer",
         default="adam",
-        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad",
+        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad, adadelta, adamax, "
+        "nadam, radam, asgd, rprop",
     )
     p.add_argument(
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, adagrad 1e-2)",
+        help="learning rate (default: adam/adamw/adamax/nadam 3e-3, sgd/asgd 0.05, rmsprop 1e-3, "
+        "adagrad/radam 1e-2, adadelta 1, rprop 1e-2)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

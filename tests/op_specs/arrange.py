@@ -259,6 +259,7 @@ SPECS = [
         lambda a: F.channel_shuffle(a, 2),
         lambda a: TF.channel_shuffle(a, 2),
         shapes=((2, 6, 3),),
+        variant="groups=2",
     ),
     _same("sum_to_size", lambda a: a.sum_to_size(3, 1), ((2, 3, 4),)),
     _same("multiply", lambda a, b: a.multiply(b), ((3, 4), (4,))),

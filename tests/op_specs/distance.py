@@ -1,155 +1,109 @@
-"""Distances and similarities (normalize, cosine_similarity, pairwise_distance, cdist, pdist),
-the gated activations (glu, rrelu in eval mode) and image sampling (affine_grid,
-grid_sample)."""
+"""Distances, gating, RMS norm and channel shuffle (issue 11): table rows."""
 
 import numpy as np
-import torch
-import torch.nn.functional as TF
 
-import soma
-import soma.nn.functional as F
+import soma.functional as S
+from tests.conftest import torch
 from tests.op_specs.spec import OpSpec
 
-SPECS = []
-for p in (1.0, 2.0, 3.0, float("inf")):
-    SPECS += [
-        OpSpec(
-            "normalize",
-            lambda a, p=p: F.normalize(a, p, 1),
-            lambda a, p=p: TF.normalize(a, p, 1),
-            shapes=((3, 4),),
-            variant=f"p={p}",
-        ),
-        OpSpec(
-            "pairwise_distance",
-            lambda a, b, p=p: F.pairwise_distance(a, b, p),
-            lambda a, b, p=p: TF.pairwise_distance(a, b, p),
-            shapes=((3, 4), (3, 4)),
-            variant=f"p={p}",
-        ),
-        OpSpec(
-            "cdist",
-            lambda a, b, p=p: soma.cdist(a, b, p),
-            lambda a, b, p=p: torch.cdist(a, b, p),
-            shapes=((2, 3, 4), (2, 5, 4)),
-            variant=f"p={p}",
-        ),
-    ]
-SPECS += [
+T = torch.nn.functional if torch is not None else None
+
+SPECS = [
     OpSpec(
-        "normalize",
-        lambda a: F.normalize(a, dim=-1),
-        lambda a: TF.normalize(a, dim=-1),
-        make=lambda rng: [np.array([[3.0, 4.0], [0.0, 0.0]])],
-        variant="zero_row",
-        gradcheck=False,  # x / eps near a zero row: a slope of 1e12, beyond finite differences
-    ),
-    OpSpec(
-        "normalize",
-        lambda a: F.normalize(a, dim=0),
-        lambda a: TF.normalize(a, dim=0),
-        shapes=((),),
-        variant="0d",
-    ),
-    OpSpec(
-        "cosine_similarity", F.cosine_similarity, TF.cosine_similarity, shapes=((3, 4), (3, 4))
+        "cosine_similarity",
+        lambda a, b: S.cosine_similarity(a, b),
+        lambda a, b: T.cosine_similarity(a, b),
+        shapes=((3, 4), (3, 4)),
     ),
     OpSpec(
         "cosine_similarity",
-        lambda a, b: F.cosine_similarity(a, b, dim=-1),
-        lambda a, b: TF.cosine_similarity(a, b, dim=-1),
-        shapes=((2, 3, 4), (3, 4)),
-        variant="broadcast",
+        lambda a, b: S.cosine_similarity(a, b, dim=0, eps=1e-3),
+        lambda a, b: T.cosine_similarity(a, b, dim=0, eps=1e-3),
+        shapes=((4, 3), (1, 3)),
+        variant="dim=0,broadcast",
+    ),
+    OpSpec(
+        "cosine_similarity",  # a norm below eps: clamped for the value, not the gradient
+        lambda a, b: S.cosine_similarity(a, b, dim=1, eps=0.5),
+        lambda a, b: T.cosine_similarity(a, b, dim=1, eps=0.5),
+        make=lambda rng: [rng.uniform(-0.1, 0.1, (2, 3)), rng.uniform(-2, 2, (2, 3))],
+        gradcheck=False,
+        variant="small_norm",
     ),
     OpSpec(
         "pairwise_distance",
-        lambda a, b: F.pairwise_distance(a, b, keepdim=True),
-        lambda a, b: TF.pairwise_distance(a, b, keepdim=True),
-        shapes=((4,), (3, 4)),
-        variant="broadcast_keepdim",
+        lambda a, b: S.pairwise_distance(a, b),
+        lambda a, b: T.pairwise_distance(a, b),
+        shapes=((3, 4), (3, 4)),
     ),
     OpSpec(
-        "cdist",
-        soma.cdist,
-        torch.cdist,
-        variant="coincident",
-        make=lambda rng: [np.array([[0.0, 1.0], [2.0, 2.0]]), np.array([[0.0, 1.0], [1.0, 3.0]])],
-        gradcheck=False,  # not differentiable where two points coincide (gradient taken as 0)
-    ),
-    OpSpec("cdist", soma.cdist, torch.cdist, shapes=((5, 3), (4, 3)), variant="2d"),
-    OpSpec("pdist", F.pdist, TF.pdist, shapes=((4, 3),)),
-    OpSpec(
-        "pdist",
-        lambda a: F.pdist(a, 1.5),
-        lambda a: TF.pdist(a, 1.5),
-        shapes=((4, 3),),
-        variant="p=1.5",
-    ),
-    # gated activations
-    OpSpec("glu", F.glu, TF.glu, shapes=((3, 4),)),
-    OpSpec("glu", lambda a: F.glu(a, 0), lambda a: TF.glu(a, 0), shapes=((4, 3),), variant="dim0"),
-    OpSpec(
-        "rrelu",
-        lambda a: F.rrelu(a, 0.1, 0.3),
-        lambda a: TF.rrelu(a, 0.1, 0.3),
-        make=lambda rng: [rng.uniform(-2, 2, (3, 4)) + 0.05],
-    ),
-    # sampling
-    OpSpec(
-        "affine_grid",
-        lambda t: F.affine_grid(t, (2, 1, 3, 4), align_corners=False),
-        lambda t: TF.affine_grid(t, (2, 1, 3, 4), align_corners=False),
-        shapes=((2, 2, 3),),
+        "pairwise_distance",
+        lambda a, b: S.pairwise_distance(a, b, p=3.0, keepdim=True),
+        lambda a, b: T.pairwise_distance(a, b, p=3.0, keepdim=True),
+        shapes=((3, 4), (3, 4)),
+        variant="p=3,keepdim",
     ),
     OpSpec(
-        "affine_grid",
-        lambda t: F.affine_grid(t, (1, 2, 2, 3, 4), align_corners=True),
-        lambda t: TF.affine_grid(t, (1, 2, 2, 3, 4), align_corners=True),
-        shapes=((1, 3, 4),),
-        variant="3d_align",
+        "pairwise_distance",
+        lambda a, b: S.pairwise_distance(a, b, p=1.0, eps=0.0),
+        lambda a, b: T.pairwise_distance(a, b, p=1.0, eps=0.0),
+        shapes=((4,), (4,)),
+        variant="p=1,1d",
+    ),
+    OpSpec(
+        "normalize",
+        lambda a: S.normalize(a),
+        lambda a: T.normalize(a),
+        shapes=((3, 4),),
+    ),
+    OpSpec(
+        "normalize",
+        lambda a: S.normalize(a, p=1.0, dim=0),
+        lambda a: T.normalize(a, p=1.0, dim=0),
+        shapes=((3, 4),),
+        variant="p=1,dim=0",
+    ),
+    OpSpec("glu", lambda a: S.glu(a), lambda a: T.glu(a), shapes=((3, 4),)),
+    OpSpec(
+        "glu",
+        lambda a: S.glu(a, dim=0),
+        lambda a: T.glu(a, dim=0),
+        shapes=((4, 2, 3),),
+        variant="dim=0",
+    ),
+    OpSpec(
+        "rms_norm",
+        lambda a: S.rms_norm(a, (4,)),
+        lambda a: T.rms_norm(a, (4,)),
+        shapes=((3, 4),),
+    ),
+    OpSpec(
+        "rms_norm",
+        lambda a, w: S.rms_norm(a, (3, 4), w, eps=1e-5),
+        lambda a, w: T.rms_norm(a, (3, 4), w, eps=1e-5),
+        shapes=((2, 3, 4), (3, 4)),
+        variant="weight,2d",
+    ),
+    OpSpec(
+        "channel_shuffle",
+        lambda a: S.channel_shuffle(a, 3),
+        lambda a: T.channel_shuffle(a, 3),
+        shapes=((2, 6, 5),),
     ),
 ]
 
 
-def _grid(rng, low=-1.3, high=1.3):
-    """An image and sampling points that stay off pixel-grid lines and reflection folds."""
-    img = rng.uniform(-2, 2, (2, 3, 4, 5))
-    pts = rng.uniform(low, high, (2, 3, 2, 2))
-    return [img, pts]
+def _signs(rng, shape):
+    return rng.choice([-1.0, 1.0], size=shape)
 
 
-for mode in ("bilinear", "nearest"):
-    for pad in ("zeros", "border", "reflection"):
-        for align in (False, True):
-            SPECS.append(
-                OpSpec(
-                    "grid_sample",
-                    lambda x, g, m=mode, p=pad, a=align: F.grid_sample(x, g, m, p, a),
-                    lambda x, g, m=mode, p=pad, a=align: TF.grid_sample(x, g, m, p, a),
-                    make=_grid,
-                    variant=f"{mode},{pad},align={align}",
-                    # nearest is piecewise constant in the grid, and bilinear has kinks at the
-                    # pixel lines the random points may straddle: compare to PyTorch only there
-                    gradcheck=mode == "bilinear" and pad == "zeros",
-                )
-            )
-
-
-def _volume(rng):
-    return [rng.uniform(-2, 2, (1, 2, 3, 4, 5)), rng.uniform(-1.2, 1.2, (1, 2, 2, 3, 3))]
-
-
-for mode in ("bilinear", "nearest"):
-    for pad in ("zeros", "border", "reflection"):
-        SPECS.append(
-            OpSpec(
-                "grid_sample",
-                lambda x, g, m=mode, p=pad: F.grid_sample(x, g, m, p, align_corners=p == "border"),
-                lambda x, g, m=mode, p=pad: TF.grid_sample(
-                    x, g, m, p, align_corners=p == "border"
-                ),
-                make=_volume,
-                variant=f"3d,{mode},{pad}",
-                gradcheck=mode == "bilinear" and pad == "zeros",
-            )
-        )
+SPECS += [
+    OpSpec(
+        "normalize",
+        lambda a: S.normalize(a, dim=-1),
+        lambda a: T.normalize(a, dim=-1),
+        make=lambda rng: [np.concatenate([rng.uniform(-1, 1, (1, 3)), np.zeros((1, 3))])],
+        gradcheck=False,  # a zero row: the norm is clamped at eps
+        variant="zero_row",
+    ),
+]

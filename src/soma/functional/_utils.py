@@ -118,3 +118,8 @@ def pair(value, n=2, name="argument"):
 def shape_str(shape) -> str:
     """A shape as a plain tuple: ``(2, 3)``, ``(4,)``, ``()``."""
     return str(tuple(int(s) for s in shape))
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A shape that does not fit an op: PyTorch raises RuntimeError there, soma's older code
+    ValueError; this is both, so ``except RuntimeError`` and ``except ValueError`` catch it."""

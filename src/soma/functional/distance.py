@@ -10,10 +10,10 @@ import math
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import normalize_axis, shape_str
+from soma.functional._utils import ShapeError, normalize_axis, shape_str
 from soma.functional.elementwise import clamp, div, mul, sub
 from soma.functional.reduction import sum as _sum
-from soma.functional.shape import reshape, unsqueeze
+from soma.functional.shape import expand, reshape, unsqueeze
 from soma.functional.unary import _float
 
 _xp = get_xp()
@@ -74,6 +74,25 @@ def _pnorm(x, p, dim, keepdim=False):
     return PNorm.apply(x, p, normalize_axis(dim, x.array.ndim, "norm"), keepdim)
 
 
+def _clamp_values_only(t, min):
+    """``t`` with its values clamped at ``min`` but the gradient of ``t`` itself.
+
+    NOTE: PyTorch clamps the norms of cosine_similarity in place under no_grad, so the
+    gradient passes through the clamp unchanged; this reproduces that.
+    """
+    d = t.detach()
+    return t + (clamp(d, min, None) - d)
+
+
+def _broadcast_shape(a, b, op):
+    try:
+        return _xp.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ShapeError(
+            f"{op}: shapes {shape_str(a.shape)} and {shape_str(b.shape)} do not broadcast"
+        ) from None
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(‖input‖_p, eps)`` along ``dim``: unit vectors (zero vectors stay zero).
 
@@ -82,6 +101,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         >>> normalize(soma.tensor([[3.0, 4.0]])).tolist()
         [[0.6000000238418579, 0.800000011920929]]
     """
+    if out is not None:
+        raise TypeError("normalize: out= is not supported; assign the result instead")
     x = _float(input)
     if x.array.ndim == 0:
         x = reshape(x, (1,))
@@ -94,16 +115,20 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast together):
     ``Σ (x1 / max(‖x1‖, eps)) · (x2 / max(‖x2‖, eps))``."""
     a, b = _float(x1), _float(x2)
-    shape = _xp.broadcast_shapes(a.array.shape, b.array.shape)
+    shape = tuple(_broadcast_shape(a, b, "cosine_similarity"))
     axis = normalize_axis(dim, len(shape), "cosine_similarity")
-    na = clamp(_pnorm(a, 2, axis - len(shape) + a.array.ndim, keepdim=True), eps, None)
-    nb = clamp(_pnorm(b, 2, axis - len(shape) + b.array.ndim, keepdim=True), eps, None)
+    # NOTE: the norms are of the broadcast vectors, as in PyTorch (it matters when ``dim``
+    # itself is broadcast)
+    a, b = expand(a, shape), expand(b, shape)
+    na = _clamp_values_only(_pnorm(a, 2, axis, keepdim=True), eps)
+    nb = _clamp_values_only(_pnorm(b, 2, axis, keepdim=True), eps)
     return _sum(mul(div(a, na), div(b, nb)), axis)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """``‖x1 - x2 + eps‖_p`` over the last dimension (the rows of x1 and x2 paired up)."""
     a, b = _float(x1), _float(x2)
+    _broadcast_shape(a, b, "pairwise_distance")
     ndim = max(a.array.ndim, b.array.ndim)
     diff = sub(a, b) + eps
     if ndim == 0:

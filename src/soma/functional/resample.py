@@ -326,14 +326,22 @@ def pixel_unshuffle(input, downscale_factor):
     return x.reshape(lead + (c * r * r, h // r, w // r))
 
 
+# ---------------------------------------------------------------------------- channel shuffle
 def channel_shuffle(input, groups):
     """Interleave the channels of ``groups`` groups (ShuffleNet): (N, g·k, *) viewed as
-    (N, g, k, *), transposed to (N, k, g, *) and flattened back."""
-    from soma.functional.shape import reshape, transpose
+    (N, g, k, *), transposed to (N, k, g, *) and flattened back.
 
-    n, c = input.shape[0], input.shape[1]
-    if groups <= 0 or c % groups:
-        raise RuntimeError(f"channel_shuffle: {c} channels cannot be split into {groups} groups")
-    rest = tuple(input.shape[2:])
-    x = reshape(input, (n, groups, c // groups, *rest))
-    return reshape(transpose(x, 1, 2), (n, c, *rest))
+    Example:
+        >>> import soma
+        >>> channel_shuffle(soma.arange(4.0).reshape(1, 4, 1), 2).flatten().tolist()
+        [0.0, 2.0, 1.0, 3.0]
+    """
+    g = int(groups)
+    if input.ndim < 3 or g < 1 or input.shape[1] % g:
+        raise ValueError(
+            f"channel_shuffle: expected input (N, C, *) with C divisible by groups = {groups}, "
+            f"got {tuple(input.shape)}"
+        )
+    n, c, *rest = input.shape
+    x = input.reshape((n, g, c // g, *rest))
+    return x.transpose(1, 2).reshape((n, c, *rest))

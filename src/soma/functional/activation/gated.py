@@ -7,7 +7,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import random as _random
-from soma.functional._utils import normalize_axis, shape_str
+from soma.functional._utils import ShapeError, normalize_axis, shape_str
 from soma.functional.activation.piecewise import hardtanh, leaky_relu, relu, threshold
 from soma.functional.activation.smooth import _sigmoid_array, celu, elu, selu
 from soma.functional.activation.softmax import softmax
@@ -48,8 +48,8 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     x = _float(input)
     axis = normalize_axis(dim, x.array.ndim, "glu")
     if x.array.ndim == 0 or x.array.shape[axis] % 2:
-        raise RuntimeError(
-            f"glu: halving dimension {dim} needs an even size, got shape {shape_str(x.shape)}"
+        raise ShapeError(
+            f"glu: halving dimension {dim} of input {shape_str(x.shape)} needs an even size"
         )
     return GLU.apply(x, axis)
 
