@@ -157,3 +157,16 @@ for mode in ("bilinear", "nearest"):
                 gradcheck=mode == "bilinear" and pad == "zeros",
             )
         )
+
+for pad in ("zeros", "border", "reflection"):
+    for align in (False, True):
+        SPECS.append(
+            OpSpec(
+                "grid_sample",
+                lambda x, g, p=pad, a=align: F.grid_sample(x, g, "bicubic", p, a),
+                lambda x, g, p=pad, a=align: TF.grid_sample(x, g, "bicubic", p, a),
+                make=_grid,
+                variant=f"bicubic,{pad},align={align}",
+                gradcheck=pad == "zeros",
+            )
+        )

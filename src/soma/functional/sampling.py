@@ -1,6 +1,6 @@
 """Sampling an image at arbitrary points: ``affine_grid`` builds the sampling points of an affine
-transform, ``grid_sample`` reads an image (or a 3-D volume) at them, bilinearly (trilinearly)
-or from the nearest pixel, as spatial transformer networks do.
+transform, ``grid_sample`` reads an image (or a 3-D volume) at them, bilinearly (trilinearly),
+bicubically or from the nearest pixel, as spatial transformer networks do.
 
 Coordinates are normalised to [-1, 1] across the image: with ``align_corners=True`` -1 and 1
 are the centres of the corner pixels, with ``False`` (the default) their outer edges. Points
@@ -162,12 +162,100 @@ class GridSample(Function):
         return gx, ggrid
 
 
+_CUBIC_A = -0.75  # PyTorch's (and OpenCV's) cubic convolution constant
+
+
+def _cubic_weights(t):
+    """The four tap weights at offsets -1, 0, 1, 2 of a point t ∈ [0, 1) past a pixel, and
+    their derivatives in t (Keys' cubic convolution)."""
+    a = _CUBIC_A
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1, (3 * (a + 2) * x - 2 * (a + 3)) * x
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a, (3 * a * x - 10 * a) * x + 8 * a
+
+    w0, d0 = far(t + 1)
+    w1, d1 = near(t)
+    w2, d2 = near(1 - t)
+    w3, d3 = far(2 - t)
+    return (w0, w1, w2, w3), (d0, d1, -d2, -d3)
+
+
+def _tap_index(i, size, padding_mode, align):
+    """Integer tap coordinates with padding applied to each tap, and whether they are inside."""
+    if padding_mode == "zeros":
+        return i, (i >= 0) & (i <= size - 1)
+    if padding_mode == "reflection":
+        low2, high2 = (0, 2 * (size - 1)) if align else (-1, 2 * size - 1)
+        i, _ = _reflect(i, low2, high2)
+    i = _xp.clip(i, 0, size - 1)
+    return i, _xp.ones(i.shape, dtype=bool)
+
+
+class GridSampleBicubic(Function):
+    """y[n, c, i, j] = Σ over a 4×4 neighbourhood of cubic-convolution weights × pixels."""
+
+    @staticmethod
+    def forward(ctx, x, grid, padding_mode, align):
+        n, c, h, w = x.shape
+        pix, mults = [], []
+        for size, coord in ((w, grid[..., 0]), (h, grid[..., 1])):
+            p, m = _source_index(coord, size, "zeros", align)  # padding acts on each tap
+            pix.append(p)
+            mults.append(m)
+        base = [_xp.floor(p) for p in pix]
+        weights = [_cubic_weights(p - b) for p, b in zip(pix, base)]
+        flat = _xp.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, c)
+        batch = _xp.arange(n).reshape(n, 1, 1)
+        y = _xp.zeros(grid.shape[:-1] + (c,), dtype=x.dtype)
+        reads = []
+        for dy in range(4):
+            iy, vy = _tap_index(base[1] + dy - 1, h, padding_mode, align)
+            for dx in range(4):
+                ix, vx = _tap_index(base[0] + dx - 1, w, padding_mode, align)
+                valid = vx & vy
+                lin = (batch * h + _xp.clip(iy, 0, h - 1).astype(_xp.int64)) * w
+                lin = lin + _xp.clip(ix, 0, w - 1).astype(_xp.int64)
+                v = flat[lin] * valid[..., None]
+                wgt = weights[0][0][dx] * weights[1][0][dy]
+                y += v * wgt[..., None]
+                reads.append((dx, dy, lin, valid, wgt, v))
+        ctx.save(grid)
+        ctx.reads, ctx.x_shape, ctx.weights, ctx.mults = reads, x.shape, weights, mults
+        return y.transpose(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, gy):
+        n, c, h, w = ctx.x_shape
+        g = gy.transpose(0, 2, 3, 1)
+        gx = ggrid = None
+        if ctx.needs_input_grad[0]:
+            gflat = _xp.zeros((n * h * w, c), dtype=gy.dtype)
+            for _, _, lin, valid, wgt, _ in ctx.reads:
+                _xp.add.at(gflat, lin.reshape(-1), (g * (wgt * valid)[..., None]).reshape(-1, c))
+            gx = gflat.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        if ctx.needs_input_grad[1]:
+            (grid,) = ctx.saved
+            (wx, dwx), (wy, dwy) = ctx.weights
+            d_ix = _xp.zeros(g.shape, dtype=gy.dtype)
+            d_iy = _xp.zeros(g.shape, dtype=gy.dtype)
+            for dx, dy, _, _, _, v in ctx.reads:
+                d_ix += v * (dwx[dx] * wy[dy])[..., None]
+                d_iy += v * (wx[dx] * dwy[dy])[..., None]
+            ggrid = _xp.zeros_like(grid)
+            ggrid[..., 0] = (d_ix * g).sum(-1) * ctx.mults[0]
+            ggrid[..., 1] = (d_iy * g).sum(-1) * ctx.mults[1]
+        return gx, ggrid
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Read each image of ``input`` at the points of ``grid`` (normalised (x, y[, z]) in
     [-1, 1]).
 
     Args:
-        mode: ``'bilinear'`` (trilinear for volumes) or ``'nearest'``.
+        mode: ``'bilinear'`` (trilinear for volumes), ``'nearest'`` or ``'bicubic'`` (2-D).
         padding_mode: ``'zeros'``, ``'border'`` or ``'reflection'`` for points outside.
         align_corners: see the module docstring (default False).
 
@@ -175,10 +263,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         input (N, C, H, W), grid (N, H_out, W_out, 2) → (N, C, H_out, W_out);
         input (N, C, D, H, W), grid (N, D_out, H_out, W_out, 3) → (N, C, D_out, H_out, W_out)
     """
-    if mode not in ("bilinear", "nearest"):
-        raise NotImplementedError(
-            f"grid_sample: mode {mode!r} is not implemented (bilinear, nearest)"
-        )
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"grid_sample: mode must be bilinear, nearest or bicubic, got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(
             f"grid_sample: padding_mode must be zeros, border or reflection, got {padding_mode!r}"
@@ -195,4 +281,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         )
     if grid.dtype != input.dtype:
         grid = grid.to(input.dtype)
+    if mode == "bicubic":
+        if k != 2:
+            raise RuntimeError("grid_sample: bicubic interpolation needs a 4-D input")
+        return GridSampleBicubic.apply(input, grid, padding_mode, bool(align_corners))
     return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
