@@ -1,8 +1,8 @@
 """``soma.linalg``: PyTorch's ``torch.linalg`` names for the linear algebra soma has — norms,
-solve / inv / det / slogdet, cholesky, eigh / eigvalsh, cross, multi_dot, matrix_power, vecdot.
+solve / inv / det / slogdet, cholesky, eigh / eigvalsh, svd / svdvals, qr, cross, multi_dot, matrix_power, vecdot.
 
 The kernels live in ``soma.functional`` (``linalg.py``, ``inverse.py``, ``decomposition.py``,
-``distance.py``); svd, qr, eig and lstsq are not implemented yet.
+``distance.py``); eig and lstsq are not implemented yet.
 """
 
 import math
@@ -10,7 +10,14 @@ import math
 from soma.functional import amax, amin, matmul, matrix_power, vdot  # noqa: F401
 from soma.functional import cross as _cross
 from soma.functional import sum as _sum
-from soma.functional.decomposition import cholesky, eigh, eigvalsh  # noqa: F401
+from soma.functional.decomposition import (  # noqa: F401
+    cholesky,
+    eigh,
+    eigvalsh,
+    qr,
+    svd,
+    svdvals,
+)
 from soma.functional.distance import _pnorm
 from soma.functional.inverse import det, inv, logdet, slogdet, solve  # noqa: F401
 from soma.functional.matrix import diagonal as _diagonal

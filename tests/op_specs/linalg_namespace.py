@@ -208,3 +208,32 @@ SPECS += [
         shapes=((3, 3),),
     ),
 ]
+
+# singular vectors are defined up to sign: compare sign-free functions of them
+SPECS += [
+    _linalg("svdvals", soma.linalg.svdvals, torch.linalg.svdvals, shapes=((2, 4, 3),)),
+    _linalg(
+        "svd",
+        lambda a: tuple(t**2 if i != 1 else t for i, t in enumerate(soma.linalg.svd(a, False))),
+        lambda a: tuple(
+            t**2 if i != 1 else t for i, t in enumerate(torch.linalg.svd(a, full_matrices=False))
+        ),
+        shapes=((4, 3),),
+        variant="tall",
+    ),
+    _linalg(
+        "svd",
+        lambda a: tuple(t**2 if i != 1 else t for i, t in enumerate(soma.linalg.svd(a, False))),
+        lambda a: tuple(
+            t**2 if i != 1 else t for i, t in enumerate(torch.linalg.svd(a, full_matrices=False))
+        ),
+        shapes=((2, 3, 5),),
+        variant="wide_batched",
+    ),
+    _linalg(
+        "qr",
+        lambda a: tuple(soma.linalg.qr(a)),
+        lambda a: tuple(torch.linalg.qr(a)),
+        shapes=((2, 4, 3),),
+    ),
+]

@@ -1,8 +1,9 @@
-"""Factorisations of symmetric matrices: the Cholesky factor and the symmetric eigen-
-decomposition (eigh, eigvalsh), batched over leading dimensions, with gradients.
+"""Matrix factorisations with gradients, batched over leading dimensions: the Cholesky factor
+and the symmetric eigendecomposition (eigh, eigvalsh), the singular value decomposition (svd,
+svdvals) and QR.
 
-Both read only the lower triangle of their input, as PyTorch does by default; their gradients
-are returned symmetrised, as PyTorch's are.
+cholesky and eigh read only the lower triangle of their input, as PyTorch does by default, and
+return symmetrised gradients, as PyTorch's are.
 """
 
 from soma.autograd.function import Function
@@ -123,3 +124,122 @@ class _EighResult(tuple):
     @property
     def eigenvectors(self):
         return self[1]
+
+
+class SVD(Function):
+    """(U, S, Vh) with A = U diag(S) Vh, the reduced decomposition (k = min(m, n))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        u, s, vh = _xp.linalg.svd(a, full_matrices=False)
+        ctx.save(u, s, vh)
+        return u, s, vh
+
+    @staticmethod
+    def backward(ctx, gu, gs, gvh):
+        u, s, vh = ctx.saved
+        v = _t(vh)
+        k = s.shape[-1]
+        eye = _xp.eye(k, dtype=s.dtype)
+        inner = _xp.zeros(u.shape[:-2] + (k, k), dtype=s.dtype)
+        if gs is not None:
+            inner = inner + gs[..., :, None] * eye
+        sq = s * s
+        gap = sq[..., None, :] - sq[..., :, None]  # s_j² - s_i²
+        with _xp.errstate(divide="ignore"):
+            f = _xp.where(eye > 0, 0.0, 1.0 / _xp.where(eye > 0, 1.0, gap))
+        smat = s[..., None, :] * eye  # diag(s)
+        # Townsend (2016): the rotation of the singular vectors as A changes
+        extra = 0.0
+        if gu is not None:
+            ugu = _t(u) @ gu
+            inner = inner + (f * (ugu - _t(ugu))) @ smat
+            proj = gu - u @ ugu  # (I - U Uᵀ) gU
+            extra = extra + (proj / s[..., None, :]) @ vh
+        if gvh is not None:
+            gv = _t(gvh)
+            vgv = _t(v) @ gv
+            inner = inner + smat @ (f * (vgv - _t(vgv)))
+            proj = gv - v @ vgv  # (I - V Vᵀ) gV
+            extra = extra + u @ _t(proj / s[..., None, :])
+        return u @ inner @ vh + extra
+
+
+def svd(A, full_matrices=True):
+    """The singular value decomposition ``A = U diag(S) Vh`` as ``(U, S, Vh)``.
+
+    Only the reduced form (``full_matrices=False``) carries gradients; ``full_matrices=True``
+    is computed without a graph when ``A`` is not square.
+    """
+    a = _float(A)
+    if a.ndim < 2:
+        raise RuntimeError(f"svd: expected (*, m, n) matrices, got shape {shape_str(a.shape)}")
+    m, n = a.shape[-2:]
+    if full_matrices and m != n:
+        u, s, vh = _xp.linalg.svd(a.array, full_matrices=True)
+        return _SVDResult(Tensor._wrap(u), Tensor._wrap(s), Tensor._wrap(vh))
+    return _SVDResult(*SVD.apply(a))
+
+
+def svdvals(A):
+    """The singular values of each matrix, in descending order."""
+    return svd(A, full_matrices=False)[1]
+
+
+class _SVDResult(tuple):
+    """``(U, S, Vh)`` with PyTorch's field names."""
+
+    __slots__ = ()
+
+    def __new__(cls, u, s, vh):
+        return super().__new__(cls, (u, s, vh))
+
+    U = property(lambda self: self[0])
+    S = property(lambda self: self[1])
+    Vh = property(lambda self: self[2])
+
+
+class QR(Function):
+    """(Q, R) with A = Q R, Q with orthonormal columns, R upper triangular (m >= n)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        q, r = _xp.linalg.qr(a, mode="reduced")
+        ctx.save(q, r)
+        return q, r
+
+    @staticmethod
+    def backward(ctx, gq, gr):
+        q, r = ctx.saved
+        gq = _xp.zeros_like(q) if gq is None else gq
+        gr = _xp.zeros_like(r) if gr is None else gr
+        # M = R gRᵀ - gQᵀ Q; gA = (gQ + Q copyltu(M)) R⁻ᵀ, copyltu mirroring the lower triangle
+        mm = r @ _t(gr) - _t(gq) @ q
+        low = _xp.tril(mm, -1)
+        sym = low + _t(low) + _xp.tril(_xp.triu(mm))
+        b = gq + q @ sym
+        return _t(_xp.linalg.solve(r, _t(b)))  # b R⁻ᵀ
+
+
+def qr(A, mode="reduced"):
+    """The QR decomposition ``A = Q R`` as ``(Q, R)`` (``mode='reduced'``; gradients need
+    m >= n)."""
+    a = _float(A)
+    if a.ndim < 2:
+        raise RuntimeError(f"qr: expected (*, m, n) matrices, got shape {shape_str(a.shape)}")
+    if mode != "reduced" or a.shape[-2] < a.shape[-1]:
+        q, r = _xp.linalg.qr(a.array, mode="complete" if mode == "complete" else "reduced")
+        return _QRResult(Tensor._wrap(q), Tensor._wrap(r))
+    return _QRResult(*QR.apply(a))
+
+
+class _QRResult(tuple):
+    """``(Q, R)`` with PyTorch's field names."""
+
+    __slots__ = ()
+
+    def __new__(cls, q, r):
+        return super().__new__(cls, (q, r))
+
+    Q = property(lambda self: self[0])
+    R = property(lambda self: self[1])
