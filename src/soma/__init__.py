@@ -378,6 +378,7 @@ from soma.functional import (
     vstack,
     xlogy,
 )
+from soma.functional.decomposition import pinverse
 
 configure_allocator()  # keep freed memory for the next step (see backend/allocator.py)
 

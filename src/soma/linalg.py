@@ -14,6 +14,7 @@ from soma.functional.decomposition import (  # noqa: F401
     cholesky,
     eigh,
     eigvalsh,
+    pinv,
     qr,
     svd,
     svdvals,

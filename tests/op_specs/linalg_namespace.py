@@ -237,3 +237,8 @@ SPECS += [
         shapes=((2, 4, 3),),
     ),
 ]
+
+SPECS += [
+    _linalg("pinv", soma.linalg.pinv, torch.linalg.pinv, shapes=((2, 4, 3),)),
+    OpSpec("pinverse", lambda a: a.pinverse(), lambda a: a.pinverse(), shapes=((3, 5),)),
+]

@@ -405,6 +405,11 @@ class TensorOpsMethods:
     def vdot(self, other):
         return _F.vdot(self, other)
 
+    def pinverse(self, rcond=1e-15):
+        from soma.functional.decomposition import pinverse
+
+        return pinverse(self, rcond)
+
     def matrix_power(self, n):
         return _F.matrix_power(self, n)
 

@@ -243,3 +243,30 @@ class _QRResult(tuple):
 
     Q = property(lambda self: self[0])
     R = property(lambda self: self[1])
+
+
+def pinv(A, *, rtol=None, hermitian=False):
+    """The Moore–Penrose pseudo-inverse ``V diag(1/s) Uᵀ``, singular values below
+    ``rtol · max(s)`` treated as zero (default rtol: ``max(m, n) · eps``)."""
+    from soma.functional.elementwise import where
+
+    a = _float(A)
+    u, s, vh = svd(a, full_matrices=False)
+    if rtol is None:
+        rtol = max(a.shape[-2:]) * float(_xp.finfo(a.array.dtype).eps)
+    cutoff = s.array.max(axis=-1, keepdims=True) * rtol if s.array.size else 0.0
+    keep = s.array > cutoff
+    safe = where(Tensor._wrap(keep), s, 1.0)
+    inv_s = where(Tensor._wrap(keep), 1.0 / safe, 0.0)
+    return (_t_tensor(vh) * inv_s.unsqueeze(-2)) @ _t_tensor(u)
+
+
+def _t_tensor(x):
+    from soma.functional.shape import transpose
+
+    return transpose(x, -1, -2)
+
+
+def pinverse(input, rcond=1e-15):
+    """``torch.pinverse``: the pseudo-inverse with relative cutoff ``rcond``."""
+    return pinv(input, rtol=rcond)
