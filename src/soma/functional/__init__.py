@@ -112,6 +112,12 @@ from soma.functional.loss.classification import (
 from soma.functional.loss.ctc import ctc_loss
 from soma.functional.loss.divergence import kl_div
 from soma.functional.loss.embedding import cosine_embedding_loss
+from soma.functional.loss.generative import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gaussian_kl,
+    vae_loss,
+)
 from soma.functional.loss.probabilistic import gaussian_nll_loss, poisson_nll_loss
 from soma.functional.loss.ranking import (
     hinge_embedding_loss,

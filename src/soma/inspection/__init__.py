@@ -5,6 +5,14 @@ diagnostics, pictures of filters, feature maps and gradient flow, and plots of t
 matplotlib is imported lazily, when a plot is drawn (``pip install soma[plot]``).
 """
 
+from soma.inspection.generative import (
+    plot_diffusion_chain,
+    plot_interpolation,
+    plot_latent_scatter,
+    plot_points,
+    plot_reconstructions,
+    plot_samples,
+)
 from soma.inspection.gradients import GradientReport, LayerGradient, gradient_report
 from soma.inspection.plots import plot_confusion_matrix, plot_history, plot_lr_find
 from soma.inspection.summary import ModelSummary, summary
@@ -16,6 +24,12 @@ from soma.inspection.visualize import (
 )
 
 __all__ = [
+    "plot_diffusion_chain",
+    "plot_interpolation",
+    "plot_latent_scatter",
+    "plot_points",
+    "plot_reconstructions",
+    "plot_samples",
     "GradientReport",
     "LayerGradient",
     "ModelSummary",

@@ -73,6 +73,7 @@ from soma.nn.modules.dropout import (
 )
 from soma.nn.modules.embedding import Embedding, EmbeddingBag
 from soma.nn.modules.fold import Fold, Unfold
+from soma.nn.modules.generative_loss import GANLoss, VAELoss
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import (
     BCELoss,
@@ -157,6 +158,8 @@ from soma.nn.modules.upsampling import (
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
+    "GANLoss",
+    "VAELoss",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
