@@ -509,3 +509,10 @@ def test_inplace_methods_in_a_graph_match_pytorch(op, torch_or_skip):
     (y_s * y_s).sum().backward()
     (y_t * y_t).sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-12)
+
+
+def test_matrix_rank_by_hand():
+    a = soma.tensor([[1.0, 2.0], [2.0, 4.0], [0.0, 0.0]])
+    assert soma.linalg.matrix_rank(a).item() == 1
+    assert soma.linalg.matrix_rank(soma.eye(3)).item() == 3
+    assert soma.linalg.matrix_rank(soma.eye(3) * 1e-3, atol=0.01).item() == 0

@@ -2,7 +2,7 @@
 solve / inv / det / slogdet, cholesky, eigh / eigvalsh, svd / svdvals, qr, cross, multi_dot, matrix_power, vecdot.
 
 The kernels live in ``soma.functional`` (``linalg.py``, ``inverse.py``, ``decomposition.py``,
-``distance.py``); eig and lstsq are not implemented yet.
+``distance.py``); eig is not implemented yet.
 """
 
 import math
@@ -14,6 +14,8 @@ from soma.functional.decomposition import (  # noqa: F401
     cholesky,
     eigh,
     eigvalsh,
+    lstsq,
+    matrix_rank,
     pinv,
     qr,
     svd,

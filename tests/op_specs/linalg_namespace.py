@@ -242,3 +242,12 @@ SPECS += [
     _linalg("pinv", soma.linalg.pinv, torch.linalg.pinv, shapes=((2, 4, 3),)),
     OpSpec("pinverse", lambda a: a.pinverse(), lambda a: a.pinverse(), shapes=((3, 5),)),
 ]
+
+SPECS += [
+    _linalg(
+        "lstsq",
+        lambda a, b: soma.linalg.lstsq(a, b).solution,
+        lambda a, b: torch.linalg.lstsq(a, b).solution,
+        shapes=((5, 3), (5, 2)),
+    ),
+]

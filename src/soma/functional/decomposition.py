@@ -270,3 +270,42 @@ def _t_tensor(x):
 def pinverse(input, rcond=1e-15):
     """``torch.pinverse``: the pseudo-inverse with relative cutoff ``rcond``."""
     return pinv(input, rtol=rcond)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution X minimising ‖A X − B‖ (through the pseudo-inverse), as
+    ``(solution, residuals, rank, singular_values)``; only ``solution`` is filled in (the
+    others are empty, as PyTorch's default CPU driver leaves them)."""
+    from soma.functional.linalg import matmul
+
+    a, b = _float(A), _float(B)
+    solution = matmul(pinv(a, rtol=rcond), b)
+    empty = Tensor._wrap(_xp.zeros((0,), dtype=a.array.dtype))
+    rank = Tensor._wrap(_xp.zeros((0,), dtype=_xp.int64))
+    return _LstsqResult(solution, empty, rank, empty)
+
+
+class _LstsqResult(tuple):
+    """``(solution, residuals, rank, singular_values)`` with PyTorch's field names."""
+
+    __slots__ = ()
+
+    def __new__(cls, *parts):
+        return super().__new__(cls, parts)
+
+    solution = property(lambda self: self[0])
+    residuals = property(lambda self: self[1])
+    rank = property(lambda self: self[2])
+    singular_values = property(lambda self: self[3])
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """The number of singular values above ``max(atol, rtol · σ_max)`` (default rtol:
+    ``max(m, n) · eps``)."""
+    a = _float(A)
+    s = _xp.linalg.svd(a.array, compute_uv=False)
+    if rtol is None:
+        rtol = 0.0 if atol else max(a.shape[-2:]) * float(_xp.finfo(a.array.dtype).eps)
+    top = s.max(axis=-1, keepdims=True) if s.size else _xp.zeros(s.shape[:-1] + (1,))
+    cutoff = _xp.maximum(atol or 0.0, rtol * top)
+    return Tensor._wrap(_xp.asarray((s > cutoff).sum(axis=-1), dtype=_xp.int64))
