@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 
+from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 from soma.train.workflow import RunError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -65,15 +66,13 @@ def _add_model_data(p, data_required=True):
     p.add_argument(
         "--optimizer",
         default="adam",
-        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad, adadelta, adamax, "
-        "nadam, radam, asgd, rprop",
+        help=f"one of {', '.join(OPTIMIZERS.names())} (default adam)",
     )
     p.add_argument(
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: adam/adamw/adamax/nadam 3e-3, sgd/asgd 0.05, rmsprop 1e-3, "
-        "adagrad/radam 1e-2, adadelta 1, rprop 1e-2)",
+        help="learning rate (default: the optimizer's registered rate, e.g. adam 3e-3, sgd 0.05)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -119,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler",
         default="cosine",
-        help="cosine (default, per batch), none, step, exponential, plateau, onecycle",
+        help=f"none or one of {', '.join(SCHEDULERS.names())} (default cosine)",
     )
     p.add_argument(
         "--augment",

@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init, utils
+from soma.nn import functional, init, parallel, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import (
     CELU,
@@ -156,6 +156,7 @@ from soma.nn.modules.upsampling import (
     UpsamplingNearest2d,
 )
 from soma.nn.parameter import Buffer, Parameter
+from soma.nn.registry import list_activations, list_losses, register_activation, register_loss
 
 __all__ = [
     "GANLoss",
@@ -357,8 +358,7 @@ def __getattr__(name):
         from soma.distributed.sync_batchnorm import SyncBatchNorm
 
         return SyncBatchNorm
-    if name == "parallel":
-        from soma.nn import parallel
-
-        return parallel
     raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")
+
+
+__all__ += ["list_activations", "list_losses", "register_activation", "register_loss"]
