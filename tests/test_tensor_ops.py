@@ -480,6 +480,8 @@ def test_linalg_and_special_namespaces():
     assert soma.linalg.solve(soma.eye(2) * 2, soma.ones(2)).tolist() == [0.5, 0.5]
     s, logabs = soma.linalg.slogdet(-soma.eye(3))
     assert s.item() == -1.0 and logabs.item() == 0.0
+    a = np.array([[[2.0, 1.0], [1.0, -3.0]], [[1.0, 0.5], [0.0, 2.0]]])
+    assert soma.linalg.slogdet(t(a)).sign.tolist() == [-1.0, 1.0]
     assert soma.special.expit(soma.tensor(0.0)).item() == 0.5
 
 

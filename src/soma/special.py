@@ -38,6 +38,7 @@ def ndtri(input):
 
 def log_ndtr(input):
     """``log Φ(x)``, accurate in the left tail (through erfc)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.unary import log
 
     return log(mul(erfc(mul(input, -1 / math.sqrt(2))), 0.5))

@@ -306,9 +306,8 @@ class TensorOpsMethods:
         return _F.repeat_interleave(self, repeats, dim, output_size=output_size)
 
     def unfold(self, dimension, size, step):
-        from soma.functional.matrix import unfold
-
-        return unfold(self, dimension, size, step)
+        # NOTE: not F.unfold (that is im2col, PyTorch's nn.functional.unfold)
+        return _F.matrix.unfold(self, dimension, size, step)
 
     def movedim(self, source, destination):
         return _F.movedim(self, source, destination)
@@ -406,9 +405,7 @@ class TensorOpsMethods:
         return _F.vdot(self, other)
 
     def pinverse(self, rcond=1e-15):
-        from soma.functional.decomposition import pinverse
-
-        return pinverse(self, rcond)
+        return _F.decomposition.pinverse(self, rcond)
 
     def matrix_power(self, n):
         return _F.matrix_power(self, n)
@@ -468,6 +465,7 @@ class TensorOpsMethods:
         return _F.put(self, index, source, accumulate)
 
     def multinomial(self, num_samples, replacement=False, *, generator=None):
+        # lazy: a sibling module that imports this one, or one loaded only when used
         from soma.autograd.factory import multinomial
 
         return multinomial(self, num_samples, replacement, generator=generator)

@@ -306,13 +306,6 @@ from soma.functional.distance import (
     cdist,
     pdist,
 )
-from soma.functional.elementwise import (
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-)
-from soma.functional.elementwise import ne as not_equal
 from soma.functional.indexing import (
     masked_scatter,
     masked_select,

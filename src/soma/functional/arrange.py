@@ -174,6 +174,7 @@ def flipud(input):
 
 def broadcast_shapes(*shapes):
     """The shape that the given shapes broadcast to."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.autograd.size import Size
 
     try:
@@ -235,6 +236,7 @@ def combinations(input, r=2, with_replacement=False):
 
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix: columns x^(N-1), …, x, 1 (reversed with ``increasing``)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.cumulative import cumprod
 
     n = x.shape[0] if N is None else int(N)
@@ -280,6 +282,7 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
 
 def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     """A copy of ``input`` with ``src`` written onto the ``offset`` diagonal of dims dim1, dim2."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.matrix import _diagonal_positions
 
     n = input.ndim
@@ -316,6 +319,7 @@ def index_put(input, indices, values, accumulate=False):
     positions of the index tensors ``indices``."""
     if not accumulate:
         return _written(input, tuple(indices), values)
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.indexing import _to_index
 
     idx, _ = _to_index(tuple(indices))

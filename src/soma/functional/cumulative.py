@@ -28,12 +28,14 @@ def _axis(x, dim, op):
 
 def _as_1d(x):
     """0-d tensors are accumulated as one-element vectors (then reshaped back)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import reshape
 
     return reshape(x, (1,)) if x.array.ndim == 0 else x
 
 
 def _back_to_0d(x, y):
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import reshape
 
     return reshape(y, ()) if x.array.ndim == 0 else y

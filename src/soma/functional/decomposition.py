@@ -61,6 +61,7 @@ def cholesky(A, *, upper=False):
     _square(a, "cholesky")
     lower = Cholesky.apply(a)
     if upper:
+        # lazy: a sibling module that imports this one, or one loaded only when used
         from soma.functional.shape import transpose
 
         return transpose(lower, -1, -2)
@@ -97,6 +98,7 @@ def eigh(A, UPLO="L"):
     a = _float(A)
     _square(a, "eigh")
     if UPLO != "L":
+        # lazy: a sibling module that imports this one, or one loaded only when used
         from soma.functional.shape import transpose
 
         a = transpose(a, -1, -2)
@@ -248,6 +250,7 @@ class _QRResult(tuple):
 def pinv(A, *, rtol=None, hermitian=False):
     """The Moore–Penrose pseudo-inverse ``V diag(1/s) Uᵀ``, singular values below
     ``rtol · max(s)`` treated as zero (default rtol: ``max(m, n) · eps``)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.elementwise import where
 
     a = _float(A)
@@ -262,6 +265,7 @@ def pinv(A, *, rtol=None, hermitian=False):
 
 
 def _t_tensor(x):
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import transpose
 
     return transpose(x, -1, -2)
@@ -276,6 +280,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares solution X minimising ‖A X − B‖ (through the pseudo-inverse), as
     ``(solution, residuals, rank, singular_values)``; only ``solution`` is filled in (the
     others are empty, as PyTorch's default CPU driver leaves them)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.linalg import matmul
 
     a, b = _float(A), _float(B)

@@ -154,6 +154,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 def pdist(input, p=2.0):
     """The distances between every pair of rows i < j of a (N, M) tensor, as a 1-D tensor."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.indexing import getitem
 
     x = _float(input)

@@ -48,6 +48,7 @@ def solve(A, B, *, left=True):
     a, b = _float(A), _float(B)
     _square(a, "solve")
     if not left:
+        # lazy: a sibling module that imports this one, or one loaded only when used
         from soma.functional.shape import transpose
 
         return transpose(solve(transpose(a, -1, -2), transpose(b, -1, -2)), -1, -2)
@@ -141,6 +142,7 @@ def slogdet(A):
 
 def logdet(A):
     """``log det A`` (NaN where the determinant is negative, -inf where it is 0)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.elementwise import where
 
     sign, logabs = slogdet(A)

@@ -407,7 +407,10 @@ def cross(input, other, dim=None):
 
     ``torch.linalg.cross`` defaults to the last dimension; this follows ``torch.cross``.
     """
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.indexing import index_select
+
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import cat
 
     a, b = binary_operands(input, other)
@@ -424,6 +427,7 @@ def cross(input, other, dim=None):
     a, b = a.expand(*shape), b.expand(*shape)
 
     def part(t, i):
+        # lazy: a sibling module that imports this one, or one loaded only when used
         from soma.autograd.tensor import Tensor
 
         return index_select(t, axis, Tensor._wrap(_xp.asarray([i])))
@@ -436,6 +440,7 @@ def cross(input, other, dim=None):
 
 def matrix_power(input, n):
     """``input`` multiplied by itself ``n`` times (n >= 0; 0 gives the identity)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.autograd.tensor import Tensor
 
     if n < 0:

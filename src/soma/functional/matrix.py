@@ -151,6 +151,7 @@ def trace(input):
     """The sum of the main diagonal of a 2-D tensor."""
     if input.array.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, got shape {shape_str(input.shape)}")
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.reduction import sum as _sum
 
     return _sum(Diagonal.apply(input, 0, 0, 1))
@@ -205,6 +206,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
     ``repeat_interleave(counts)`` alone gives ``[0]*counts[0] + [1]*counts[1] + …``.
     """
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.indexing import index_select
 
     if repeats is None:  # the one-argument form: indices repeated by the counts

@@ -179,6 +179,7 @@ def signbit(input):
 
 def argwhere(input):
     """The indices of the non-zero elements, one row per element: shape (n, ndim)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.indexing import nonzero
 
     return nonzero(input)
@@ -215,6 +216,7 @@ def isreal(input):
 
 def sgn(input):
     """The sign (−1, 0 or 1) for real tensors, as ``sign``."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.unary import sign
 
     return sign(input)
@@ -247,6 +249,7 @@ def lcm(input, other):
 
 def ldexp(input, other):
     """``input * 2 ** other``."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.special import exp2
 
     return mul(input, exp2(other if isinstance(other, Tensor) else as_tensor(other)))

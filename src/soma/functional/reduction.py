@@ -358,6 +358,7 @@ def cumsum(x, dim, *, dtype=None):
         x = Tensor._wrap(x.array.astype(_xp.int64))
     axis = normalize_axis(dim, x.array.ndim, "cumsum")
     if x.array.ndim == 0:
+        # lazy: a sibling module that imports this one, or one loaded only when used
         from soma.functional.shape import reshape
 
         return reshape(CumSum.apply(reshape(x, (1,)), 0), ())
@@ -447,6 +448,7 @@ _AMinMax = namedtuple("aminmax", ["min", "max"])
 
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """``sum`` with NaN counted as zero."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.pointwise import nan_to_num
 
     return sum(_nan_as_zero(x, nan_to_num), dim, keepdim, dtype=dtype)
@@ -454,7 +456,10 @@ def nansum(x, dim=None, keepdim=False, *, dtype=None):
 
 def nanmean(x, dim=None, keepdim=False, *, dtype=None):
     """``mean`` over the non-NaN elements."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.elementwise import div
+
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.pointwise import nan_to_num
 
     if x.array.dtype.kind != "f":

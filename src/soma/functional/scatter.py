@@ -225,12 +225,14 @@ def _slice_index(input, dim, index, op):
 
 
 def _vector(x):
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import reshape
 
     return reshape(as_tensor(x), (-1,))
 
 
 def _scalar(x):
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import reshape
 
     return reshape(x, ())

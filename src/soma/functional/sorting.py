@@ -151,6 +151,7 @@ def mode(input, dim=-1, keepdim=False):
 
 def msort(input):
     """``sort(input, dim=0).values``."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.reduction import sort
 
     return sort(input, 0).values

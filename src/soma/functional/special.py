@@ -276,7 +276,10 @@ def polygamma(n, input):
 
 def mvlgamma(input, p):
     """The multivariate log-gamma ``p(p-1)/4 · ln π + Σ_{i<p} lgamma(x - i/2)``."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.reduction import sum as _sum
+
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.shape import unsqueeze
 
     x = _float(input)

@@ -132,6 +132,7 @@ def corrcoef(input):
     c = cov(input)
     if c.ndim == 0:
         return div(c, c)
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.matrix import diagonal
 
     d = sqrt(diagonal(c))
@@ -177,6 +178,7 @@ trapz = trapezoid
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoidal integral along ``dim`` (one element shorter than ``y``)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.reduction import cumsum
 
     y = _float(y)
@@ -190,6 +192,7 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
 
 def dist(input, other, p=2):
     """The p-norm of ``input - other`` over all elements."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.distance import _pnorm
 
     d = sub(_float(input), _float(other))
@@ -198,6 +201,7 @@ def dist(input, other, p=2):
 
 def renorm(input, p, dim, maxnorm):
     """Rescale each slice along ``dim`` whose p-norm exceeds ``maxnorm`` to norm ``maxnorm``."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
     from soma.functional.distance import _pnorm
 
     x = _float(input)
