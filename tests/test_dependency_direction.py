@@ -26,6 +26,8 @@ RANK = {
     "functional": 2,
     "testing": 2,  # re-exports autograd's gradcheck for tests
     "sparse": 2,  # soma.sparse (PyTorch's torch.sparse) re-exports functional/sparse.py
+    "linalg": 2,  # soma.linalg (PyTorch's torch.linalg) re-exports functional's linear algebra
+    "special": 2,  # soma.special (PyTorch's torch.special) re-exports functional's functions
     "nn": 3,
     "optim": 4,
     "data": 4,

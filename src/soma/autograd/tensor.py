@@ -15,14 +15,16 @@ import weakref
 
 from soma import backend
 from soma.autograd.size import Size
+from soma.autograd.tensor_inplace_methods import TensorInplaceMethods
 from soma.autograd.tensor_methods import TensorMethods
+from soma.autograd.tensor_ops_methods import TensorOpsMethods
 from soma.backend import dtypes
 from soma.backend.device import Device, check_available
 
 _xp = backend.get_xp()
 
 
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     """A multi-dimensional array with automatic differentiation.
 
     Build tensors with the factories (``soma.tensor``, ``soma.zeros``, ``soma.randn`` …);
@@ -514,6 +516,10 @@ from soma import functional as _F  # noqa: E402
 from soma.autograd import engine as _engine  # noqa: E402
 from soma.autograd import grad_mode as _grad_mode  # noqa: E402
 from soma.autograd import inplace as _inplace  # noqa: E402
+from soma.autograd import tensor_inplace_methods as _inplace_methods  # noqa: E402
 from soma.autograd import tensor_methods as _methods  # noqa: E402
+from soma.autograd import tensor_ops_methods as _ops_methods  # noqa: E402
 
 _methods._F = _F
+_ops_methods._F = _F
+_inplace_methods._F = _F

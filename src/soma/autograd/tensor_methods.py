@@ -388,11 +388,11 @@ class TensorMethods:
     def topk(self, k, dim=-1, largest=True, sorted=True):
         return _F.topk(self, k, dim, largest, sorted)
 
-    def sort(self, dim=-1, descending=False):
-        return _F.sort(self, dim, descending)
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        return _F.sort(self, dim, descending, stable=stable)
 
-    def argsort(self, dim=-1, descending=False):
-        return _F.argsort(self, dim, descending)
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return _F.argsort(self, dim, descending, stable=stable)
 
     # ------------------------------------------------------------------ linear algebra
     def matmul(self, other):

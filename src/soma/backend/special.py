@@ -125,6 +125,8 @@ def erf(x):
     x = numpy.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(numpy.float64)
+    if x.ndim == 0:  # the kernels write into their buffers, which a 0-d array cannot be
+        return erf(x.reshape(1)).reshape(())
     if x.dtype.itemsize < 4:  # half precision: the polynomials would overflow
         return erf(x.astype(numpy.float32)).astype(x.dtype)
     ax = numpy.abs(x)
@@ -219,3 +221,196 @@ def log1p(x):
     u *= w
     u += x * rounds_to_one
     return u
+
+
+def erfc(x):
+    """The complementary error function 1 - erf(x), accurate in the right tail, element-wise.
+
+    Computed in float64 (Cody's erfc branches are evaluated directly, never as 1 - erf, so
+    erfc(10) = 2.1e-45 keeps its digits) and returned in ``x``'s float dtype.
+    """
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    return _erfc64(x.astype(numpy.float64).reshape(-1)).reshape(x.shape).astype(dtype)
+
+
+def _erfc64(z):
+    az = numpy.abs(z)
+    tail = _erfc_mid(numpy.clip(az, _SMALL, _MID))
+    outer = az > _MID
+    if bool(outer.any()):
+        tail = numpy.where(outer, _erfc_large(numpy.clip(az, _MID, _HUGE)), tail)
+    tail = numpy.where(z < 0, 2.0 - tail, tail)  # erfc(-x) = 2 - erfc(x)
+    inner = az <= _SMALL
+    small = 1.0 - _erf_small(numpy.clip(z, -_SMALL, _SMALL))
+    out = numpy.where(inner, small, tail)
+    return numpy.where(numpy.isnan(z), numpy.nan, out)
+
+
+# M. Giles, "Approximating the erfinv function", GPU Computing Gems (2011): single-precision
+# polynomials in w = -ln(1 - y²), for w < 5 and w >= 5; Newton steps then reach float64.
+_GILES_CENTRAL = (
+    2.81022636e-08,
+    3.43273939e-07,
+    -3.5233877e-06,
+    -4.39150654e-06,
+    0.00021858087,
+    -0.00125372503,
+    -0.00417768164,
+    0.246640727,
+    1.50140941,
+)
+_GILES_TAIL = (
+    -0.000200214257,
+    0.000100950558,
+    0.00134934322,
+    -0.00367342844,
+    0.00573950773,
+    -0.0076224613,
+    0.00943887047,
+    1.00167406,
+    2.83297682,
+)
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
+def erfinv(y):
+    """The inverse error function on [-1, 1] (±inf at ±1, NaN outside), in ``y``'s float dtype.
+
+    Giles' polynomial start, then three Newton steps: on erf(z) = |y| up to |y| = ½, and on
+    ln erfc(z) = ln(1 - |y|) beyond (1 - |y| is exact near 1, where erf(z) could no longer tell
+    neighbouring z apart).
+    """
+    y = numpy.asarray(y)
+    dtype = y.dtype if y.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = y.astype(numpy.float64).reshape(-1)
+    inside = numpy.abs(v) < 1
+    u = numpy.where(inside, numpy.abs(v), 0.0)
+    w = -numpy.log((1.0 - u) * (1.0 + u))
+    central = w < 5.0
+    wc = w - 2.5
+    wt = numpy.sqrt(numpy.maximum(w, 5.0)) - 3.0
+    pc = numpy.full_like(u, _GILES_CENTRAL[0])
+    pt = numpy.full_like(u, _GILES_TAIL[0])
+    for a, b in zip(_GILES_CENTRAL[1:], _GILES_TAIL[1:]):
+        pc = a + pc * wc
+        pt = b + pt * wt
+    z = numpy.where(central, pc, pt) * u
+    t = 1.0 - u
+    tail = u > 0.5
+    log_t = numpy.log(numpy.where(tail, t, 1.0))
+    for _ in range(3):
+        c = _erfc64(z)
+        slope = _TWO_OVER_SQRT_PI * numpy.exp(-z * z)
+        # Newton on erf z = u near 0, and on ln erfc z = ln t in the tail (nearly linear there)
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            step_tail = (numpy.log(c) - log_t) * c / slope
+        z = z + numpy.where(tail, step_tail, (u - erf(z)) / slope)
+    z = numpy.copysign(z, v)
+    with numpy.errstate(invalid="ignore"):
+        edge = numpy.where(numpy.abs(v) == 1, numpy.copysign(numpy.inf, v), numpy.nan)
+    return numpy.where(inside, z, edge).reshape(y.shape).astype(dtype)
+
+
+# Lanczos approximation of Γ (g = 7, 9 terms; relative error about 1e-15), as in Numerical
+# Recipes and many libm-free implementations.
+_LANCZOS_G = 7.0
+_LANCZOS = (
+    0.99999999999980993,
+    676.5203681218851,
+    -1259.1392167224028,
+    771.32342877765313,
+    -176.61502916214059,
+    12.507343278686905,
+    -0.13857109526572012,
+    9.9843695780195716e-6,
+    1.5056327351493116e-7,
+)
+_HALF_LOG_TWO_PI = 0.9189385332046728
+
+
+def _lgamma_right(x):
+    """ln Γ(x) for x >= 0.5."""
+    z = x - 1.0
+    series = numpy.full_like(z, _LANCZOS[0])
+    for k, c in enumerate(_LANCZOS[1:], start=1):
+        series += c / (z + k)
+    t = z + _LANCZOS_G + 0.5
+    return _HALF_LOG_TWO_PI + (z + 0.5) * numpy.log(t) - t + numpy.log(series)
+
+
+def lgamma(x):
+    """ln |Γ(x)| element-wise, in float64 then ``x``'s float dtype (+inf at 0, -1, -2 …)."""
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = x.astype(numpy.float64)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        right = _lgamma_right(numpy.maximum(v, 0.5))
+        # reflection: ln|Γ(x)| = ln(π / |sin πx|) - ln Γ(1 - x) for x < 0.5
+        left = numpy.log(numpy.pi / numpy.abs(numpy.sin(numpy.pi * v))) - _lgamma_right(
+            numpy.maximum(1.0 - v, 0.5)
+        )
+        out = numpy.where(v >= 0.5, right, left)
+        pole = (v <= 0) & (v == numpy.floor(v))
+        out = numpy.where(pole, numpy.inf, out)
+        out = numpy.where(numpy.isposinf(v), numpy.inf, out)
+    return out.astype(dtype)
+
+
+def _shifted_series(v, shift_terms, asymptotic):
+    """Sum ``shift_terms(x + k)`` for k = 0..9 and the asymptotic series at x + 10."""
+    total = numpy.zeros_like(v)
+    x = v.copy()
+    for _ in range(10):
+        total += shift_terms(x)
+        x += 1.0
+    return total + asymptotic(x)
+
+
+def digamma(x):
+    """ψ(x) = d ln Γ(x) / dx element-wise (NaN at 0, -1, -2 …)."""
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = x.astype(numpy.float64)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = numpy.where(v >= 0.5, v, 1.0 - v)  # reflection below ½: ψ(1-x) - π cot(πx)
+
+        def asymptotic(z):
+            inv2 = 1.0 / (z * z)
+            return (
+                numpy.log(z)
+                - 0.5 / z
+                - inv2
+                * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
+            )
+
+        psi = _shifted_series(pos, lambda z: -1.0 / z, asymptotic)
+        psi = numpy.where(v >= 0.5, psi, psi - numpy.pi / numpy.tan(numpy.pi * v))
+        pole = (v <= 0) & (v == numpy.floor(v))
+        psi = numpy.where(pole, numpy.nan, psi)
+    return psi.astype(dtype)
+
+
+def trigamma(x):
+    """ψ'(x) = d ψ(x) / dx element-wise (inf at 0, -1, -2 …)."""
+    x = numpy.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+    v = x.astype(numpy.float64)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = numpy.where(v >= 0.5, v, 1.0 - v)  # reflection: π² / sin²(πx) - ψ'(1 - x)
+
+        def asymptotic(z):
+            inv = 1.0 / z
+            inv2 = inv * inv
+            return (
+                inv
+                + 0.5 * inv2
+                + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
+            )
+
+        psi1 = _shifted_series(pos, lambda z: 1.0 / (z * z), asymptotic)
+        reflected = (numpy.pi / numpy.sin(numpy.pi * v)) ** 2 - psi1
+        psi1 = numpy.where(v >= 0.5, psi1, reflected)
+        pole = (v <= 0) & (v == numpy.floor(v))
+        psi1 = numpy.where(pole, numpy.inf, psi1)
+    return psi1.astype(dtype)

@@ -160,3 +160,8 @@ def lift_0d(fn):
         return input if inplace else out.reshape(())
 
     return wrapper
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A shape that does not fit an op: PyTorch raises RuntimeError there, soma's older code
+    ValueError; this is both, so ``except RuntimeError`` and ``except ValueError`` catch it."""

@@ -195,7 +195,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx, x, src, index, axis):
         ctx.save(index)
-        ctx.axis = axis
+        ctx.axis, ctx.src_shape = axis, src.shape
         y = x.copy()
         _scatter_add(y, _full_index(index, axis), src[tuple(slice(n) for n in index.shape)])
         return y
@@ -203,7 +203,12 @@ class ScatterAdd(Function):
     @staticmethod
     def backward(ctx, gy):
         (index,) = ctx.saved
-        gsrc = _xp.take_along_axis(gy, index, axis=ctx.axis) if ctx.needs_input_grad[1] else None
+        gsrc = None
+        if ctx.needs_input_grad[1]:
+            # NOTE: index (and src) may be smaller than x in the other dimensions, src larger
+            # than index: only the addressed corner of each carries a gradient
+            gsrc = _xp.zeros(ctx.src_shape, dtype=gy.dtype)
+            gsrc[tuple(slice(n) for n in index.shape)] = gy[_full_index(index, ctx.axis)]
         return gy, gsrc
 
 
@@ -224,3 +229,107 @@ def nonzero(x, as_tuple=False):
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(_xp.int64)) for i in idx)
     return Tensor._wrap(_xp.stack(idx, axis=1).astype(_xp.int64))
+
+
+# ---------------------------------------------------------------------------- masks and take
+def _mask_array(mask, op):
+    m = mask.array if isinstance(mask, Tensor) else _xp.asarray(mask)
+    if m.dtype != bool:
+        raise RuntimeError(f"{op}: expected a bool mask, got dtype {m.dtype}")
+    return m
+
+
+def masked_select(input, mask):
+    """The elements of ``input`` where ``mask`` (broadcast with it) is True, as a 1-D tensor."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.shape import expand
+
+    m = _mask_array(mask, "masked_select")
+    try:
+        shape = _xp.broadcast_shapes(input.array.shape, m.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"masked_select: mask of shape {shape_str(m.shape)} cannot be broadcast with the input "
+            f"of shape {shape_str(input.shape)}"
+        ) from None
+    x = expand(input, shape) if input.array.shape != shape else input
+    return getitem(x, _xp.broadcast_to(m, shape))
+
+
+class MaskedScatter(Function):
+    """y = x, with the positions where mask is True filled by source's first elements in order."""
+
+    @staticmethod
+    def forward(ctx, x, source, mask):
+        ctx.save(mask)
+        ctx.source_shape = source.shape
+        n = int(mask.sum())
+        y = x.copy()
+        y[mask] = source.reshape(-1)[:n]
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (mask,) = ctx.saved
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            gx = gy * ~mask
+        if ctx.needs_input_grad[1]:
+            gs = _xp.zeros(int(_xp.prod(ctx.source_shape)), dtype=gy.dtype)
+            picked = gy[mask]
+            gs[: picked.size] = picked
+            gs = gs.reshape(ctx.source_shape)
+        return gx, gs
+
+
+def masked_scatter(input, mask, source):
+    """Copy ``source``'s elements, in order, into a copy of ``input`` where ``mask`` is True."""
+    m = _xp.broadcast_to(_mask_array(mask, "masked_scatter"), input.array.shape)
+    source = as_tensor(source)
+    if source.array.size < int(m.sum()):
+        raise RuntimeError(
+            f"masked_scatter: source has {source.array.size} elements but the mask selects "
+            f"{int(m.sum())}"
+        )
+    if source.dtype != input.dtype:
+        source = source.to(input.dtype)
+    return MaskedScatter.apply(input, source, _xp.ascontiguousarray(m))
+
+
+def take(input, index):
+    """Elements of ``input`` viewed as 1-D at ``index`` (the result has the index's shape)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.shape import reshape
+
+    idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
+    n = input.array.size
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"take: index out of range for a tensor of {n} elements")
+    return GetItem.apply(reshape(input, (-1,)), (idx.astype(_xp.int64),), True)
+
+
+def take_along_dim(input, indices, dim=None):
+    """``gather`` along ``dim`` with ``input`` and ``indices`` broadcast against each other
+    (except in ``dim``); without ``dim``, ``take`` on the flattened tensor."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.shape import expand, reshape
+
+    idx = indices.array if isinstance(indices, Tensor) else _xp.asarray(indices)
+    if dim is None:
+        return take(reshape(input, (-1,)), Tensor._wrap(idx.reshape(-1)))
+    axis = normalize_axis(dim, input.array.ndim, "take_along_dim")
+    if idx.ndim != input.array.ndim:
+        raise RuntimeError(
+            f"take_along_dim: input of shape {shape_str(input.shape)} and indices of shape "
+            f"{shape_str(idx.shape)} must have the same number of dimensions"
+        )
+    x_shape = list(input.array.shape)
+    i_shape = list(idx.shape)
+    x_shape[axis] = i_shape[axis] = 1
+    common = list(_xp.broadcast_shapes(tuple(x_shape), tuple(i_shape)))
+    want_x = common.copy()
+    want_x[axis] = input.array.shape[axis]
+    want_i = common.copy()
+    want_i[axis] = idx.shape[axis]
+    x = expand(input, tuple(want_x)) if tuple(want_x) != input.array.shape else input
+    return gather(x, axis, Tensor._wrap(_xp.broadcast_to(idx, tuple(want_i))))

@@ -5,6 +5,7 @@ backward of a reduction broadcasts the output gradient back over the reduced axe
 """
 
 import builtins
+from collections import namedtuple
 
 from soma.autograd.function import Function
 from soma.autograd.size import MinMax
@@ -351,8 +352,12 @@ class CumSum(Function):
         return _xp.flip(_xp.cumsum(_xp.flip(gy, ctx.axis), axis=ctx.axis), ctx.axis)
 
 
-def cumsum(x, dim):
-    """Running sums along ``dim``: y_i = Σ_{j ≤ i} x_j; a 0-d tensor stays 0-d."""
+def cumsum(x, dim, *, dtype=None):
+    """Cumulative sum along ``dim``; integers and bools accumulate as int64, as in PyTorch."""
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x.array.dtype.kind in "biu" and x.array.dtype != _xp.int64:
+        x = Tensor._wrap(x.array.astype(_xp.int64))
     axis = normalize_axis(dim, x.array.ndim, "cumsum")
     if x.array.ndim == 0:
         return CumSum.apply(x.reshape(1), 0).reshape(())
@@ -376,6 +381,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     n = x.array.shape[axis] if x.array.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk(): k={k} is out of range for dimension {dim} of size {n}")
+    if x.array.ndim == 0:  # the one element (k = 1) or nothing (k = 0) — PyTorch keeps 0-d
+        return MinMax(x.clone(), Tensor._wrap(_xp.zeros((), dtype=_xp.int64)))
     key = -x.array if largest else x.array
     index = _xp.argsort(key, axis=axis, kind="stable")
     index = _xp.take(index, _xp.arange(k), axis=axis)
@@ -383,14 +390,92 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     return MinMax(values, Tensor._wrap(index.astype(_xp.int64)))
 
 
-def sort(x, dim=-1, descending=False):
-    """Values sorted along ``dim`` and the permutation that sorts them (stable)."""
+def sort(x, dim=-1, descending=False, *, stable=False):
+    """Values sorted along ``dim`` and the permutation that sorts them.
+
+    The sort is always stable (equal elements keep their order), so ``stable=True`` is what
+    soma does anyway; NaN sorts as the largest value.
+    """
     axis = normalize_axis(dim, x.array.ndim, "sort")
     index = argsort(x, dim, descending).array
+    if x.array.ndim == 0:
+        return MinMax(x.clone(), Tensor._wrap(index))
     return MinMax(SelectAlongAxis.apply(x, index, axis, True), Tensor._wrap(index))
 
 
-def argsort(x, dim=-1, descending=False):
+def argsort(x, dim=-1, descending=False, *, stable=False):
+    """The permutation that sorts ``x`` along ``dim`` (stable; see ``sort``)."""
     axis = normalize_axis(dim, x.array.ndim, "argsort")
-    key = -x.array if descending else x.array
-    return Tensor._wrap(_xp.argsort(key, axis=axis, kind="stable").astype(_xp.int64))
+    a = x.array
+    if a.ndim == 0:
+        return Tensor._wrap(_xp.zeros((), dtype=_xp.int64))
+    if not descending:
+        return Tensor._wrap(_xp.argsort(a, axis=axis, kind="stable").astype(_xp.int64))
+    # descending and stable: sort the reversed array ascending, map back, reverse again
+    n = a.shape[axis]
+    rev = _xp.argsort(_xp.flip(a, axis), axis=axis, kind="stable")
+    index = _xp.flip(n - 1 - rev, axis)
+    return Tensor._wrap(_xp.ascontiguousarray(index).astype(_xp.int64))
+
+
+# ---------------------------------------------------------------------------- paired statistics
+def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var(x, ...), mean(x, ...))`` over the same dimensions."""
+    x = _float(x)
+    return (
+        var(x, dim, unbiased, keepdim, correction=correction),
+        mean(x, dim, keepdim),
+    )
+
+
+def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std(x, ...), mean(x, ...))`` over the same dimensions."""
+    x = _float(x)
+    return (
+        std(x, dim, unbiased, keepdim, correction=correction),
+        mean(x, dim, keepdim),
+    )
+
+
+def aminmax(x, *, dim=None, keepdim=False):
+    """``(amin(x, dim), amax(x, dim))`` as a named pair ``(min, max)``."""
+    return _AMinMax(amin(x, dim, keepdim), amax(x, dim, keepdim))
+
+
+_AMinMax = namedtuple("aminmax", ["min", "max"])
+
+
+def nansum(x, dim=None, keepdim=False, *, dtype=None):
+    """``sum`` with NaN counted as zero."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.pointwise import nan_to_num
+
+    return sum(_nan_as_zero(x, nan_to_num), dim, keepdim, dtype=dtype)
+
+
+def nanmean(x, dim=None, keepdim=False, *, dtype=None):
+    """``mean`` over the non-NaN elements."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.elementwise import div
+
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.pointwise import nan_to_num
+
+    if x.array.dtype.kind != "f":
+        return mean(x, dim, keepdim, dtype=dtype)
+    kept = Tensor._wrap((~_xp.isnan(x.array)).astype(x.array.dtype))
+    total = sum(_nan_as_zero(x, nan_to_num), dim, keepdim)
+    with _xp.errstate(invalid="ignore", divide="ignore"):
+        return div(total, sum(kept, dim, keepdim))
+
+
+def _nan_as_zero(x, nan_to_num):
+    if x.array.dtype.kind != "f":
+        return x
+    return nan_to_num(x, 0.0, float("inf"), float("-inf"))
+
+
+def count_nonzero(x, dim=None):
+    """The number of non-zero elements over ``dim`` (all when None), as int64."""
+    axes = normalize_axes(dim, x.array.ndim, "count_nonzero")
+    return Tensor._wrap(_xp.asarray(_xp.count_nonzero(x.array, axis=axes), dtype=_xp.int64))

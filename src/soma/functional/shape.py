@@ -217,7 +217,12 @@ class Flip(Function):
 
 
 def flip(x, dims):
-    return Flip.apply(x, tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims))
+    axes = tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims)
+    if x.array.ndim == 0:  # a 0-d tensor has nothing to reverse
+        from soma.functional.elementwise import clone
+
+        return clone(x)
+    return Flip.apply(x, axes)
 
 
 class Roll(Function):
@@ -354,3 +359,23 @@ def narrow(x, dim, start, length):
     index = [slice(None)] * x.array.ndim
     index[axis] = slice(start, start + length)
     return getitem(x, tuple(index))
+
+
+def movedim(x, source, destination):
+    """Move dimension(s) ``source`` to position(s) ``destination``, keeping the others' order."""
+    n = x.array.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise ValueError(
+            f"movedim: source {source} and destination {destination} differ in length"
+        )
+    src = [normalize_axis(d, n, "movedim") for d in src]
+    dst = [normalize_axis(d, n, "movedim") for d in dst]
+    order = [d for d in range(n) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, tuple(order))
+
+
+moveaxis = movedim

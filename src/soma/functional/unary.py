@@ -294,16 +294,33 @@ class Sign(_PiecewiseConstant):
         return _xp.sign(x)
 
 
+class Trunc(_PiecewiseConstant):
+    @staticmethod
+    def forward(ctx, x):
+        return _xp.trunc(x)
+
+
+def _integral(x):
+    """Rounding an integer (or bool) tensor returns a copy of it, in its dtype, as in PyTorch."""
+    return x.array.dtype.kind in "biu"
+
+
 def floor(x):
+    if _integral(x):
+        return Tensor._wrap(x.array.copy())
     return Floor.apply(x)
 
 
 def ceil(x):
+    if _integral(x):
+        return Tensor._wrap(x.array.copy())
     return Ceil.apply(x)
 
 
 def round(x, decimals=0):
     """Round half to even, as PyTorch does."""
+    if _integral(x) and decimals == 0:
+        return Tensor._wrap(x.array.copy())
     return Round.apply(x, decimals)
 
 
@@ -312,4 +329,10 @@ def sign(x):
 
 
 def trunc(x):
-    return Tensor._wrap(_xp.trunc(x.array))
+    """Round toward zero; the gradient is zero (almost everywhere)."""
+    if _integral(x):
+        return Tensor._wrap(x.array.copy())
+    return Trunc.apply(x)
+
+
+fix = trunc

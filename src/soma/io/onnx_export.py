@@ -14,7 +14,7 @@ import os
 
 from soma._version import __version__
 from soma.backend import get_xp
-from soma.io import _onnx_ops_math, _onnx_ops_nn, _onnx_ops_shape
+from soma.io import _onnx_ops_math, _onnx_ops_nn, _onnx_ops_shape, _onnx_ops_tensor
 from soma.io import _onnx_trace as tracing
 from soma.io._onnx_graph import Graph, Sym, onnx_type
 from soma.io._onnx_trace import ExportError, key_of
@@ -22,7 +22,12 @@ from soma.io.serialization import write_atomic
 
 _xp = get_xp()
 
-CONVERTERS = {**_onnx_ops_math.CONVERTERS, **_onnx_ops_shape.CONVERTERS, **_onnx_ops_nn.CONVERTERS}
+CONVERTERS = {
+    **_onnx_ops_math.CONVERTERS,
+    **_onnx_ops_shape.CONVERTERS,
+    **_onnx_ops_nn.CONVERTERS,
+    **_onnx_ops_tensor.CONVERTERS,
+}
 OPSETS = range(17, 22)
 
 

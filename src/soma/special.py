@@ -1,0 +1,44 @@
+"""``soma.special``: PyTorch's ``torch.special`` names for the special functions soma has."""
+
+import math
+
+from soma.functional import (  # noqa: F401  # noqa: F401
+    digamma,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    expm1,
+    log1p,
+    log_softmax,
+    logit,
+    logsumexp,
+    polygamma,
+    round,
+    sinc,
+    softmax,
+    xlogy,
+)
+from soma.functional import digamma as psi  # noqa: F401
+from soma.functional import lgamma as gammaln  # noqa: F401
+from soma.functional import mvlgamma as multigammaln  # noqa: F401
+from soma.functional import sigmoid as expit  # noqa: F401
+from soma.functional.elementwise import mul
+
+
+def ndtr(input):
+    """The standard normal CDF ``Φ(x) = ½ (1 + erf(x / √2))``."""
+    return mul(erf(mul(input, 1 / math.sqrt(2))) + 1.0, 0.5)
+
+
+def ndtri(input):
+    """The inverse of the standard normal CDF, ``√2 · erfinv(2p - 1)``."""
+    return mul(erfinv(mul(input, 2.0) - 1.0), math.sqrt(2))
+
+
+def log_ndtr(input):
+    """``log Φ(x)``, accurate in the left tail (through erfc)."""
+    # lazy: a sibling module that imports this one, or one loaded only when used
+    from soma.functional.unary import log
+
+    return log(mul(erfc(mul(input, -1 / math.sqrt(2))), 0.5))
