@@ -22,7 +22,9 @@ from soma.backend import get_xp
 _xp = get_xp()
 
 
-def assign(self: Tensor, result: Tensor) -> Tensor:
+def assign(self: Tensor, result: Tensor, rebind: bool = False) -> Tensor:
+    """``self`` takes ``result``'s value and graph place (``rebind``: also its shape, for
+    ``unsqueeze_``-like ops, by pointing ``self`` at the result instead of writing into it)."""
     ctx = result._ctx
     if ctx is None:
         if not _xp.can_cast(result.array.dtype, self.array.dtype, casting="same_kind"):
@@ -53,7 +55,7 @@ def assign(self: Tensor, result: Tensor) -> Tensor:
     before.requires_grad = self.requires_grad
     ctx._parents = tuple(before if p is self else p for p in ctx._parents)
     vc = getattr(self, "_vc", None)
-    if base is not None or (vc is not None and vc[1] is not None):
+    if not rebind and (base is not None or (vc is not None and vc[1] is not None)):
         if any(s is old for s in ctx.saved):  # the op needs self's old value: keep a copy
             kept = old.copy()
             ctx.saved = tuple(kept if s is old else s for s in ctx.saved)
@@ -76,7 +78,7 @@ def assign(self: Tensor, result: Tensor) -> Tensor:
     self._ctx = ctx
     self._output_index = result._output_index
     self.requires_grad = True
-    if base is not None:
+    if base is not None and written:
         _copy_slices(self, base)
     elif written:
         _regenerate_views(self)

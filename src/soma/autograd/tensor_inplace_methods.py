@@ -316,7 +316,11 @@ class TensorInplaceMethods:
     def _assign_shape(self, result):
         """Take ``result``'s shape and values (and its place in the graph)."""
         if result.requires_grad:
-            return self._assign(result)
+            if result.array.shape == self.array.shape:
+                return self._assign(result)
+            from soma.autograd import inplace  # NOTE: lazy: inplace.py imports tensor.py
+
+            return inplace.assign(self, result, rebind=True)
         self.array = result.array
         return self
 
