@@ -13,6 +13,7 @@ unwritable folders, labels the model cannot predict, a diverged run), 130 interr
 
 import argparse
 import os
+import signal
 import sys
 
 from soma.train.workflow import RunError
@@ -51,16 +52,37 @@ def _shape(text):
     return dims
 
 
+DATA_DIR_HELP = (
+    "dataset root folder (default $SOMA_HOME/datasets, i.e. ~/.cache/soma/datasets); files are "
+    "looked for in ROOT/NAME/: mnist and fashion_mnist as the four IDX files "
+    "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+    "t10k-labels-idx1-ubyte, gzipped or not; torchvision's ROOT/MNIST/raw works too), cifar10 as "
+    "cifar-10-batches-py/ or cifar-10-batches-bin/ (in ROOT/cifar10/ or ROOT/); digits and the "
+    "synthetic sets need no files"
+)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show or the help says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == [] or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _add_model_data(p, data_required=True):
     p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument("--data", required=data_required, help="dataset name (see `soma datasets`)")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset files")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument(
         "--download",
         action="store_true",
         help="download missing dataset files (checksum-verified)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="samples per batch")
     p.add_argument(
         "--optimizer",
         default="adam",
@@ -72,7 +94,7 @@ def _add_model_data(p, data_required=True):
         default=None,
         help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, adagrad 1e-2)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument(
         "--num-classes",
         type=_positive_int,
@@ -107,12 +129,24 @@ def _add_model_args(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="soma", description="Train and inspect soma models.")
+    from soma._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="soma", description="Train and inspect soma models.", formatter_class=_HelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"soma {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, formatter_class=_HelpFormatter, **k)
 
     p = sub.add_parser("train", help="train a model on a dataset and write a run folder")
     _add_model_data(p)
-    p.add_argument("--epochs", type=_positive_int, default=10)
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=10,
+        help="epochs to train (with --resume: a larger value extends the run)",
+    )
     p.add_argument(
         "--scheduler",
         default="cosine",
@@ -129,26 +163,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         help="fraction of the training set used for validation (0 for none)",
     )
-    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
-    p.add_argument("--resume", default=None, help="checkpoint to continue from")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run folder (default runs/MODEL-DATA, or the folder of the --resume checkpoint)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in the --out folder (otherwise refused)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        help="checkpoint (or run folder) to continue from, with the same options",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or per-epoch lines (off a terminal: plain lines, no bar)",
+    )
 
     p = sub.add_parser("evaluate", help="evaluate a run (folder or checkpoint) on test data")
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("--data", default=None, help="dataset name (default: the one trained on)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--download", action="store_true")
-    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument("--download", action="store_true", help="download missing dataset files")
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="samples per batch")
 
     p = sub.add_parser("lr-find", help="sweep the learning rate and suggest one")
     _add_model_data(p)
-    p.add_argument("--start-lr", type=_positive_float, default=1e-7)
-    p.add_argument("--end-lr", type=_positive_float, default=10.0)
-    p.add_argument("--num-iter", type=_positive_int, default=100)
+    p.add_argument(
+        "--start-lr", type=_positive_float, default=1e-7, help="first rate of the sweep"
+    )
+    p.add_argument("--end-lr", type=_positive_float, default=10.0, help="last rate of the sweep")
+    p.add_argument("--num-iter", type=_positive_int, default=100, help="batches in the sweep")
     p.add_argument("--out", default="runs/lr_find.png", help="PNG file for the curve")
 
     p = sub.add_parser("summary", help="print a model's layers and parameters")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument(
         "--input",
         type=_shape,
@@ -231,6 +284,23 @@ def _describe_data(args, prepared) -> None:
         print(note)
 
 
+def _run_options(args, optimizer) -> dict:
+    """The options that define a run (stored in its checkpoints; a resume must match them)."""
+    return {
+        "model": args.model,
+        "model_kwargs": dict(args.model_arg),
+        "data": args.data,
+        "optimizer": args.optimizer.lower(),
+        "lr": optimizer.param_groups[0]["lr"],
+        "scheduler": args.scheduler,
+        "batch_size": args.batch_size,
+        "val_split": args.val_split,
+        "augment": args.augment,
+        "seed": args.seed,
+        "epochs": args.epochs,
+    }
+
+
 def _make_trainer(args, prepared, task, out):
     """Model, optimizer, schedule and callbacks of a `soma train` run, in a Trainer."""
     from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
@@ -242,6 +312,7 @@ def _make_trainer(args, prepared, task, out):
     print(model_summary(model, prepared.input_shape))
     _describe_data(args, prepared)
     optimizer = make_optimizer(args.optimizer, model, args.lr)
+    run = _run_options(args, optimizer)
     steps = -(-len(prepared.train) // args.batch_size)
     scheduler, interval = make_scheduler(
         args.scheduler, optimizer, args.epochs, steps, optimizer.param_groups[0]["lr"]
@@ -255,6 +326,7 @@ def _make_trainer(args, prepared, task, out):
         "mean": list(prepared.mean),
         "std": list(prepared.std),
         "seed": args.seed,
+        "run": run,
     }
     callbacks = [
         ModelCheckpoint(
@@ -273,39 +345,114 @@ def _make_trainer(args, prepared, task, out):
         callbacks=callbacks,
         scheduler=scheduler,
         scheduler_interval=interval,
-        verbose=not args.quiet,
+        verbose=_verbosity(args),
         extra=extra,
+        interrupt_checkpoint=os.path.join(out, "interrupted.safetensors"),
     )
 
 
-def cmd_train(args) -> int:
+def _verbosity(args):
+    """Quiet with --quiet; a progress bar on a terminal; plain lines per epoch otherwise."""
+    if args.quiet:
+        return False
+    return True if sys.stderr.isatty() else "plain"
+
+
+def _resume_checkpoint(path: str) -> str:
+    """--resume PATH: a checkpoint file, or a run folder (its most advanced checkpoint)."""
     import soma
+
+    if not os.path.isdir(path):
+        if not os.path.exists(path):
+            raise RunError(f"--resume: no such checkpoint: '{path}'")
+        return path
+    found = []
+    for rank, name in enumerate(("best", "last", "interrupted")):
+        candidate = os.path.join(path, name + ".safetensors")
+        if os.path.exists(candidate):
+            ckpt = soma.load(candidate)
+            batch = (ckpt.get("position") or {}).get("batch", 0)
+            found.append(((ckpt["epoch"], batch, rank), candidate))
+    if not found:
+        raise RunError(f"--resume: no checkpoint in '{path}' (interrupted, last or best)")
+    return max(found)[1]
+
+
+def _check_resume(trainer, path) -> None:
+    """Refuse to resume a different run; re-plan the schedule for a larger --epochs."""
+    import soma
+    from soma.train.run_folder import ExtendSchedule, resume_differences
+
+    saved = (soma.load(path).get("extra") or {}).get("run")
+    if saved is None:
+        raise RunError(f"--resume: '{path}' was not written by `soma train`", usage=True)
+    now = trainer.extra["run"]
+    differences = resume_differences(saved, now)
+    if differences:
+        raise RunError(
+            f"--resume: '{path}' is a different run:\n  " + "\n  ".join(differences), usage=True
+        )
+    if now["epochs"] > saved["epochs"] and trainer.scheduler is not None:
+        trainer.callbacks.insert(0, ExtendSchedule(trainer.scheduler))
+        print(
+            f"extending the run from {saved['epochs']} to {now['epochs']} epochs: the "
+            f"{saved['scheduler']} schedule is re-planned for {now['epochs']} epochs and "
+            "continues from the step reached",
+            file=sys.stderr,
+        )
+
+
+def cmd_train(args) -> int:
+    from soma.train.run_folder import release_folder
+
+    out = args.out
+    resume = _resume_checkpoint(args.resume) if args.resume else None
+    if out is None:
+        out = (
+            os.path.dirname(resume) or "."
+            if resume
+            else os.path.join("runs", f"{args.model}-{args.data}")
+        )
+    created = not os.path.exists(out)
+    try:
+        return _train(args, out, resume)
+    except BaseException:
+        release_folder(out, created)
+        raise
+
+
+def _train(args, out, resume) -> int:
+    import soma
+    from soma.train import TrainingInterrupted
+    from soma.train.run_folder import check_extras, claim_folder
     from soma.train.workflow import check_names, check_writable, model_kwargs_for
 
     check_names(args.model, args.optimizer, args.scheduler)
+    for note in check_extras(plots=True):
+        print(f"note: {note}", file=sys.stderr)
     soma.manual_seed(args.seed)
     prepared = _prepare(args, args.model, val_split=args.val_split, seed=args.seed)
     task = _task(prepared, args.num_classes)
     model_kwargs_for(args.model, prepared.input_shape)  # a model that cannot take the data: usage
-    out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
+    check_writable(out)
+    claim_folder(out, resuming_from=resume, overwrite=args.overwrite)
     trainer = _make_trainer(args, prepared, task, out)
+    if resume is not None:
+        _check_resume(trainer, resume)
     augment = _augmentation(prepared.input_shape) if args.augment else None
     try:
         trainer.fit(
             _loader(prepared.train, args.batch_size, shuffle=True, transform=augment),
             args.epochs,
             val_data=_loader(prepared.val, 256),
-            resume=args.resume,
+            resume=resume,
         )
-    except KeyboardInterrupt:
-        path = os.path.join(out, "interrupted.safetensors")
-        trainer.save_checkpoint(path)
+    except TrainingInterrupted as stop:
         print(
-            f"\nsoma train: interrupted; checkpoint saved to {path} "
-            f"(continue with --resume {path})",
+            f"\nsoma train: {stop} (continue with --resume {stop.checkpoint})",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return stop.exit_code
     if trainer.failed:
         raise RunError(f"training failed: {trainer.stop_reason}")
     return _finish_run(trainer, prepared, task, out)
@@ -330,6 +477,9 @@ def _finish_run(trainer, prepared, task, out) -> int:
     trainer.history.test = test
     written = [os.path.join(out, "last.safetensors")]
     trainer.save_checkpoint(written[0])
+    stale = os.path.join(out, "interrupted.safetensors")
+    if os.path.exists(stale):  # the run went past the interruption: last.safetensors has it
+        os.remove(stale)
     trainer.history.to_json(os.path.join(out, "history.json"))
     written += [os.path.join(out, name) for name in ("history.json", "history.csv")]
     if os.path.exists(os.path.join(out, "best.safetensors")):
@@ -525,17 +675,37 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse printed the usage error (or --help)
         return int(stop.code or 0)
+    previous = _terminate_like_ctrl_c()
     try:
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("\nsoma: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return getattr(stop, "exit_code", EXIT_INTERRUPTED)
     except RunError as error:
         print(f"soma {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE if error.usage else EXIT_FAILURE
     except (OSError, ValueError, ImportError, RuntimeError) as error:
         print(f"soma {args.command}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_like_ctrl_c():
+    """SIGTERM raises (like Ctrl-C) so files being written are cleaned up; returns the old
+    handler (None off the main thread). ``soma train`` defers both to a batch boundary."""
+    import threading
+
+    from soma.train.interrupts import TrainingInterrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        raise TrainingInterrupted(signum)
+
+    return signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":
