@@ -15,6 +15,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 
 from soma.train.workflow import RunError
 
@@ -506,43 +507,18 @@ def _plots(history, confusion, classes, out) -> list:
         return []
 
 
-def _checkpoint_path(run: str) -> str:
-    if os.path.isdir(run):
-        path = os.path.join(run, "last.safetensors")
-        if not os.path.exists(path):
-            raise RunError(
-                f"no checkpoint in '{run}': expected last.safetensors "
-                "(written by `soma train --out FOLDER`)"
-            )
-        return path
-    if not os.path.exists(run):
-        raise RunError(f"no such run folder or checkpoint: '{run}'")
-    return run
-
-
 def cmd_evaluate(args) -> int:
-    import soma
-    from soma.io import check_state_dict
     from soma.train import evaluate
     from soma.train.progress import format_logs
-    from soma.train.workflow import build_model
+    from soma.train.workflow import load_model, run_checkpoint
 
-    path = _checkpoint_path(args.run)
-    ckpt = soma.load(path)
-    extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
-    if "model" not in extra:
-        raise RunError(
-            f"'{path}' is not a checkpoint of `soma train` (it does not name its model)"
-        )
+    path = run_checkpoint(args.run)
+    model = load_model(path)
+    extra = model.soma_run
     args.data = args.data or extra["data"]
     prepared = _prepare(
         args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"], std=extra["std"]
     )
-    model, _ = build_model(
-        extra["model"], extra["num_classes"], tuple(extra["input_shape"]), **extra["model_kwargs"]
-    )
-    check_state_dict(model, ckpt["model"])
-    model.load_state_dict(ckpt["model"])
     task = _task(prepared, extra["num_classes"])
     test = evaluate(
         model,
@@ -677,7 +653,10 @@ def main(argv=None) -> int:
         return int(stop.code or 0)
     previous = _terminate_like_ctrl_c()
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")  # shown once each, as one line (not raised)
+            warnings.showwarning = _show_warning(args.command)
+            return COMMANDS[args.command](args)
     except KeyboardInterrupt as stop:
         print("\nsoma: interrupted", file=sys.stderr)
         return getattr(stop, "exit_code", EXIT_INTERRUPTED)
@@ -690,6 +669,15 @@ def main(argv=None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(command):
+    """Warnings as one plain line (``soma train: warning: …``), without source paths."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"soma {command}: warning: {message}", file=file or sys.stderr)
+
+    return show
 
 
 def _terminate_like_ctrl_c():

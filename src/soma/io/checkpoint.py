@@ -150,7 +150,9 @@ def _check_types(ckpt: dict, optimizer, scheduler) -> None:
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
         kind = saved.get(name)
         if obj is not None and kind is not None and kind != type(obj).__name__:
-            problems.append(f"{name}: the checkpoint has {kind}, resuming with {type(obj).__name__}")
+            problems.append(
+                f"{name}: the checkpoint has {kind}, resuming with {type(obj).__name__}"
+            )
     if problems:
         raise CheckpointError(
             "the checkpoint was written by another kind of run:\n  " + "\n  ".join(problems)

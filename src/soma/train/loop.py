@@ -18,6 +18,7 @@ import sys
 import time
 
 from soma.autograd.grad_mode import no_grad
+from soma.backend import get_xp
 from soma.io.checkpoint import load_checkpoint, save_checkpoint
 from soma.train.callbacks import GradientClipping, LRSchedulerCallback, TerminateOnNaN
 from soma.train.components import (
@@ -33,6 +34,8 @@ from soma.train.interrupts import DeferredSignals, TrainingInterrupted
 from soma.train.metrics import Mean
 from soma.train.position import EpochPosition, fresh_metrics, results
 from soma.train.progress import make_progress
+
+_xp = get_xp()
 
 
 class TrainingFailed(RuntimeError):
@@ -110,6 +113,7 @@ class Trainer:
         self.train_loader = None
         self.stop_training, self.stop_reason, self.failed = False, None, False
         self.position = None  # an EpochPosition while inside an epoch
+        self.inputs = None  # the current batch's inputs (for callbacks that diagnose)
         self._resume_position = None  # restored from a mid-epoch checkpoint
         self._signals = DeferredSignals()
 
@@ -173,7 +177,8 @@ class Trainer:
         self.position = None
         logs = position.results()
         if val_loader is not None:
-            val = evaluate(self.model, val_loader, self.loss_fn, self.metrics)
+            with _xp.errstate(all="ignore"):
+                val = evaluate(self.model, val_loader, self.loss_fn, self.metrics)
             logs.update(("val_" + key, value) for key, value in val.items())
         logs["lr"] = position.lr
         logs["time"] = time.perf_counter() - start
@@ -183,9 +188,16 @@ class Trainer:
 
     def _train_one_epoch(self, position) -> None:
         self.model.train()
+        with _xp.errstate(
+            all="ignore"
+        ):  # NumPy's overflow warnings: the NaN guard names the layer
+            self._train_batches(position)
+
+    def _train_batches(self, position) -> None:
         start = time.perf_counter() - position.elapsed
         for self.batch, batch in position.batches(self.train_loader):  # noqa: B020
             x, y = split_batch(batch)
+            self.inputs = x
             self._call("on_batch_begin", self.batch)
             self.optimizer.zero_grad()
             output = forward(self.model, x)

@@ -17,6 +17,37 @@ from soma.train.components import as_loader, forward, get_loss, get_optimizer, s
 _xp = get_xp()
 
 
+def _steepest(lrs, loss):
+    """Where the smoothed loss falls fastest against log(lr) (often at the edge of divergence)."""
+    slope = _xp.gradient(_xp.asarray(loss), _xp.log10(_xp.asarray(lrs)))
+    return lrs[int(_xp.argmin(slope))]
+
+
+def _minimum(lrs, loss):
+    """A tenth of the rate at the lowest smoothed loss."""
+    return lrs[int(_xp.argmin(_xp.asarray(loss)))] / 10
+
+
+def _valley(lrs, loss):
+    """fast.ai's "valley": the longest decreasing stretch of the loss (longest decreasing
+    subsequence), and the rate about half-way down it (at 1/3 + 1/6 of its length)."""
+    n = len(loss)
+    run = [1] * n
+    start, end = 0, 0
+    for i in range(1, n):
+        for j in range(i):
+            if loss[i] < loss[j] and run[i] < run[j] + 1:
+                run[i] = run[j] + 1
+        if run[end] < run[i]:
+            end, start = i, i - run[i]
+    third = (end - start) / 3
+    return lrs[max(0, start + int(third) + int(third / 2))]
+
+
+RULES = {"steepest": _steepest, "minimum": _minimum, "valley": _valley}
+DEFAULT_RULE = "steepest"
+
+
 class LRFinderResult:
     """The sweep: ``lrs``, raw ``losses``, ``smoothed`` losses and the ``suggestion``."""
 
@@ -24,17 +55,20 @@ class LRFinderResult:
         self.lrs, self.losses, self.smoothed, self.diverged = lrs, losses, smoothed, diverged
         self.suggestion = self.suggest(skip_start, skip_end)
 
-    def suggest(self, skip_start: int = 10, skip_end: int = 5):
-        """The rate at the steepest descent of the smoothed loss (None if too few points)."""
+    def suggest(self, skip_start: int = 10, skip_end: int = 5, rule: str | None = None):
+        """The suggested rate by ``rule`` (see ``RULES``; default ``DEFAULT_RULE``), or None if
+        the sweep has too few points."""
+        rule = rule or DEFAULT_RULE
+        if rule not in RULES:
+            raise ValueError(f"lr_find: unknown rule {rule!r}; available: {', '.join(RULES)}")
         n = len(self.lrs)
         skip_start = min(skip_start, n // 10)
         skip_end = min(skip_end, n // 20)
-        lrs = _xp.log10(_xp.asarray(self.lrs[skip_start : n - skip_end]))
-        loss = _xp.asarray(self.smoothed[skip_start : n - skip_end])
+        lrs = self.lrs[skip_start : n - skip_end]
+        loss = self.smoothed[skip_start : n - skip_end]
         if len(lrs) < 3:
             return None
-        slope = _xp.gradient(loss, lrs)
-        return self.lrs[skip_start + int(_xp.argmin(slope))]
+        return RULES[rule](lrs, loss)
 
     def to_dict(self) -> dict:
         return {
