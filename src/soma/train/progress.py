@@ -66,8 +66,10 @@ class ProgressBar(Callback):
         except TypeError:
             total = None
         width = len(str(trainer.epochs))
+        position = getattr(trainer, "position", None)  # a resumed epoch starts part-way
         self.bar = self._tqdm(
             total=total,
+            initial=position.batch if position is not None else 0,
             desc=f"epoch {epoch:>{width}}/{trainer.epochs}",
             unit="batch",
             leave=True,
