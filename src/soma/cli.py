@@ -384,9 +384,13 @@ def _check_resume(trainer, path) -> None:
     import soma
     from soma.train.run_folder import ExtendSchedule, resume_differences
 
-    saved = (soma.load(path).get("extra") or {}).get("run")
-    if saved is None:
+    extra = soma.load(path).get("extra") or {}
+    if "model" not in extra:
         raise RunError(f"--resume: '{path}' was not written by `soma train`", usage=True)
+    saved = extra.get("run")
+    if saved is None:  # written before runs recorded their options
+        warnings.warn(f"'{path}' does not record its options: not checked", stacklevel=2)
+        return
     now = trainer.extra["run"]
     differences = resume_differences(saved, now)
     if differences:

@@ -166,7 +166,7 @@ class Trainer:
     def _run_epoch(self, val_loader) -> None:
         epoch = self.epoch + 1
         position = self._resume_position or EpochPosition.start(
-            self.train_loader, self.optimizer.param_groups[0]["lr"], self.metrics
+            self.optimizer.param_groups[0]["lr"], self.metrics
         )
         self._resume_position, self.position = None, position
         start = time.perf_counter() - position.elapsed
@@ -188,9 +188,8 @@ class Trainer:
 
     def _train_one_epoch(self, position) -> None:
         self.model.train()
-        with _xp.errstate(
-            all="ignore"
-        ):  # NumPy's overflow warnings: the NaN guard names the layer
+        # no raw NumPy overflow warnings: the NaN guard (TerminateOnNaN) names the layer instead
+        with _xp.errstate(all="ignore"):
             self._train_batches(position)
 
     def _train_batches(self, position) -> None:

@@ -64,7 +64,7 @@ class EpochPosition:
         self.loss_mean, self.metrics, self.elapsed = loss_mean, metrics, elapsed
 
     @classmethod
-    def start(cls, loader, lr: float, metrics) -> "EpochPosition":
+    def start(cls, lr: float, metrics) -> "EpochPosition":
         """A new epoch (its order is drawn when its batches are first asked for)."""
         return cls(None, 0, lr, Mean(), fresh_metrics(metrics))
 
