@@ -129,3 +129,15 @@ def test_files_written_by_a_run_get_the_usual_permissions(workdir, capsys):
     paths = [os.path.join("run", n) for n in os.listdir("run")] + ["w.safetensors"]
     modes = {p: stat.S_IMODE(os.stat(p).st_mode) for p in paths}
     assert set(modes.values()) == {0o644}, modes
+
+
+def test_fit_off_a_terminal_prints_plain_epoch_lines(capsys):
+    x, y = _regression(32)
+    fit(soma.nn.Linear(3, 1), (x, y), loss="mse", optimizer="sgd", lr=0.01, epochs=2,
+        metrics=[], verbose=True)  # fmt: skip
+    captured = capsys.readouterr()
+    assert [line.split()[:2] for line in captured.out.splitlines()] == [
+        ["epoch", "1/2"],
+        ["epoch", "2/2"],
+    ]
+    assert "\r" not in captured.err

@@ -69,7 +69,8 @@ class Trainer:
         scheduler: an LR scheduler, stepped per ``scheduler_interval`` ("epoch" or "batch").
         clip_grad_norm: clip the gradients' total 2-norm to this before each step.
         nan_guard: stop at the first non-finite loss (``TerminateOnNaN``).
-        verbose: True (tqdm bar, plain lines without tqdm), "plain", or False (quiet).
+        verbose: True (a tqdm bar on a terminal or in a notebook, else plain lines per epoch),
+            "tqdm" (the bar always), "plain", or False (quiet).
         extra: JSON-able values stored in every checkpoint this trainer writes.
         interrupt_checkpoint: where to save a checkpoint when SIGINT/SIGTERM stops training
             (None: no file; ``fit`` raises ``TrainingInterrupted`` either way).
