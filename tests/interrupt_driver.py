@@ -13,7 +13,7 @@ import signal
 import sys
 import tempfile
 
-from soma import cli
+from soma import cli, cli_train  # noqa: I001
 from soma.io import serialization
 from soma.train import Trainer
 from soma.train.callbacks import Callback
@@ -75,7 +75,7 @@ def run(argv):
             self.callbacks.append(_SignalAt(name, point, epoch, batch))
 
         Trainer.__init__ = patched
-    cli._plots = lambda *args: []  # no matplotlib: the matrix is about checkpoints
+    cli_train._plots = lambda *args: []  # no matplotlib: the matrix is about checkpoints
     return cli.main(cli_args)
 
 
