@@ -37,13 +37,12 @@ def test_a_missing_extra_fails_before_any_training(workdir, capsys, monkeypatch)
 
 
 def test_off_a_terminal_the_progress_is_plain_lines_per_epoch(workdir, capsys):
-    assert main(["train", *TINY, "--epochs", "2", "--out", "run"]) == 0  # pytest: not a tty
+    argv = ["train", *TINY, "--epochs", "2", "--val-split", "0", "--out", "run"]
+    assert main(argv) == 0  # under pytest the output is not a terminal
     captured = capsys.readouterr()
     lines = [line for line in captured.out.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in lines] == ["1/2", "2/2"]
     assert "\r" not in captured.err + captured.out and "batch/s" not in captured.err
-    assert main(["train", *TINY, "--out", "quiet", "--quiet"]) == 0
-    assert "epoch 1/1" not in capsys.readouterr().out
 
 
 def test_version_and_defaults_in_every_help(capsys):
@@ -97,6 +96,7 @@ def test_the_cli_names_the_layer_instead_of_numpy_warnings(workdir, capsys):
 
 def test_load_model_returns_the_trained_model_with_its_weights(workdir, capsys):
     assert main(["train", *TINY, "--out", "run", "--quiet"]) == 0
+    assert "epoch 1/1" not in capsys.readouterr().out  # --quiet still means quiet
     model = soma.load_model("run")
     saved = soma.load("run/last.safetensors")["model"]
     for key, value in model.state_dict().items():
