@@ -300,3 +300,17 @@ __all__ = [
     "init",
     "utils",
 ]
+
+
+def __getattr__(name):
+    # NOTE: a lazy import guarding a cycle: SyncBatchNorm lives in soma.distributed (above nn
+    # in the tree), which imports nn.
+    if name == "SyncBatchNorm":
+        from soma.distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    if name == "parallel":
+        from soma.nn import parallel
+
+        return parallel
+    raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")
