@@ -154,3 +154,19 @@ def test_a_failed_start_leaves_no_folder_and_stale_temp_files_are_removed(workdi
     (workdir / "old" / ".last.safetensors.abc123.tmp").write_bytes(b"half a checkpoint")
     assert main(["train", *TINY, "--epochs", "1", "--out", "old"]) == 0
     assert [n for n in os.listdir("old") if n.endswith(".tmp")] == []
+
+
+def test_resume_differences_name_every_changed_option():
+    from soma.train.run_folder import resume_differences
+
+    saved = {"model": "lenet5", "model_kwargs": {}, "data": "digits", "optimizer": "adam",
+             "lr": 3e-3, "scheduler": "cosine", "batch_size": 32, "val_split": 0.1,
+             "augment": False, "seed": 0, "epochs": 4}  # fmt: skip
+    now = {**saved, "model": "mlp", "model_kwargs": {"hidden": 8}, "batch_size": 64, "epochs": 2}
+    assert resume_differences(saved, now) == [
+        "--model: the run used 'lenet5', now 'mlp'",
+        "--model-arg: the run used {}, now {'hidden': 8}",
+        "--batch-size: the run used 32, now 64",
+        "--epochs: the run was planned for 4, now 2 (a resumed run may only be extended)",
+    ]
+    assert resume_differences(saved, {**saved, "epochs": 6}) == []  # extending is allowed

@@ -86,7 +86,7 @@ def resume_differences(saved: dict, now: dict) -> list:
     differences = []
     for key in RESUME_OPTIONS:
         if key in saved and saved[key] != now.get(key):
-            flag = "--" + key.replace("_", "-")
+            flag = "--model-arg" if key == "model_kwargs" else "--" + key.replace("_", "-")
             differences.append(f"{flag}: the run used {saved[key]!r}, now {now.get(key)!r}")
     if "epochs" in saved and now["epochs"] < saved["epochs"]:
         differences.append(
