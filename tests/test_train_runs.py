@@ -122,6 +122,8 @@ def test_resume_with_other_options_is_refused_listing_the_differences(workdir, c
 
 def test_a_larger_epochs_extends_the_run_with_the_stated_schedule_rule(workdir, capsys):
     assert main(["train", *TINY, "--epochs", "2", "--out", "run"]) == 0
+    assert main(["train", *TINY, "--resume", "run"]) == 0  # without --epochs: the run's 2
+    assert "extending" not in capsys.readouterr().err
     assert main(["train", *TINY, "--epochs", "4", "--resume", "run"]) == 0
     err = capsys.readouterr().err
     assert "extending the run from 2 to 4 epochs" in err

@@ -145,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--epochs",
         type=_positive_int,
-        default=10,
-        help="epochs to train (with --resume: a larger value extends the run)",
+        default=None,
+        help="epochs to train (default 10; with --resume: the run's, and a larger value "
+        "extends the run)",
     )
     p.add_argument(
         "--scheduler",

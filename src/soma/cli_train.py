@@ -154,6 +154,14 @@ def _check_resume(trainer, path) -> None:
         )
 
 
+def _planned_epochs(path) -> int:
+    """The --epochs a checkpoint's run was started with (its finished epochs if unrecorded)."""
+    import soma
+
+    ckpt = soma.load(path)
+    return ((ckpt.get("extra") or {}).get("run") or {}).get("epochs") or max(1, ckpt["epoch"])
+
+
 def cmd_train(args) -> int:
     from soma.train.run_folder import release_folder
 
@@ -165,6 +173,8 @@ def cmd_train(args) -> int:
             if resume
             else os.path.join("runs", f"{args.model}-{args.data}")
         )
+    if args.epochs is None:
+        args.epochs = _planned_epochs(resume) if resume else 10
     created = not os.path.exists(out)
     try:
         return _train(args, out, resume)
