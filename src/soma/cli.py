@@ -5,6 +5,7 @@
     soma lr-find --model lenet5 --data digits
     soma summary --model lenet5 --input 1,32,32
     soma models | soma datasets
+    soma train --model vae --data digits; soma sample runs/vae-digits --n 64 --out grid.png
 
 Exit codes: 0 success, 2 bad usage (unknown names, invalid options), 1 failure (missing files,
 unwritable folders, labels the model cannot predict, a diverged run), 130 interrupted (Ctrl-C;
@@ -17,6 +18,7 @@ import signal
 import sys
 import warnings
 
+from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 from soma.train.workflow import RunError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -87,13 +89,13 @@ def _add_model_data(p, data_required=True):
     p.add_argument(
         "--optimizer",
         default="adam",
-        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad",
+        help=f"one of {', '.join(OPTIMIZERS.names())} (default adam)",
     )
     p.add_argument(
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, adagrad 1e-2)",
+        help="learning rate (default: the optimizer's registered rate, e.g. adam 3e-3, sgd 0.05)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument(
@@ -152,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler",
         default="cosine",
-        help="cosine (default, per batch), none, step, exponential, plateau, onecycle",
+        help=f"none or one of {', '.join(SCHEDULERS.names())} (default cosine)",
     )
     p.add_argument(
         "--augment",
@@ -219,6 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(p)
 
+    p = sub.add_parser("sample", help="draw samples from a generative run into a PNG grid")
+    p.add_argument("run", help="run folder or checkpoint of a vae, dcgan or ddpm run")
+    p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
+    p.add_argument("--out", default=None, help="PNG file (default RUN/grid.png)")
+    p.add_argument(
+        "--steps", type=_positive_int, default=None, help="DDIM steps (ddpm; default: all)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
 
@@ -275,6 +286,11 @@ def _task(prepared, num_classes=None) -> dict:
 
 def cmd_train(args) -> int:
     """`soma train`: the run's flow (folder, resume checks, interruptions) is in soma.cli_train."""
+    from soma.train.generative_workflow import is_generative, train_generative
+
+    if is_generative(args.model):  # autoencoders, VAE, DCGAN, DDPM: their own loop and pictures
+        args.epochs = 10 if args.epochs is None else args.epochs
+        return train_generative(args)
     from soma.cli_train import cmd_train as train
 
     return train(args)
@@ -289,11 +305,15 @@ def _test_metrics(task) -> list:
 
 
 def cmd_evaluate(args) -> int:
+    import soma
     from soma.train import evaluate
     from soma.train.progress import format_logs
     from soma.train.workflow import load_model, run_checkpoint
 
     path = run_checkpoint(args.run)
+    extra = soma.load(path).get("extra") or {}
+    if extra.get("task") == "generative":
+        raise RunError(f"'{path}' is a generative run: use `soma sample {args.run}`", usage=True)
     model = load_model(path)
     extra = model.soma_run
     args.data = args.data or extra["data"]
@@ -381,6 +401,10 @@ def cmd_summary(args) -> int:
             )
     num_classes = args.num_classes or (1000 if reference else 10)
     model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
+    from soma.train.generative_workflow import is_generative, summarise
+
+    if is_generative(args.model):  # inputs are latent codes or (x_t, t): their own summary
+        return summarise(model, args.model, tuple(args.input))
     try:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))
@@ -415,6 +439,12 @@ def cmd_datasets(args) -> int:
     return EXIT_OK
 
 
+def cmd_sample(args) -> int:
+    from soma.train.generative_workflow import sample_run
+
+    return sample_run(args)
+
+
 def cmd_launch(args) -> int:
     from soma.distributed.launch import launch
 
@@ -429,6 +459,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "models": cmd_models,
     "datasets": cmd_datasets,
+    "sample": cmd_sample,
     "launch": cmd_launch,
 }
 
