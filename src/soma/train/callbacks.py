@@ -25,6 +25,7 @@ import sys
 import warnings
 
 from soma.autograd.grad_mode import no_grad
+from soma.backend import get_xp
 from soma.nn import utils as nn_utils
 from soma.nn.utils import l1_penalty, l2_penalty
 
@@ -322,8 +323,6 @@ class TerminateOnNaN(Callback):
 
 def _first_non_finite(model, inputs) -> str:
     """``"; first non-finite output in layer 'fc1' (Linear)"``, or weights, or ``""``."""
-    from soma.backend import get_xp
-
     xp = get_xp()
     for name, param in model.named_parameters():
         if not xp.isfinite(param.array).all():

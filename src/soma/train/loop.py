@@ -173,11 +173,11 @@ class Trainer:
         self._resume_position, self.position = None, position
         start = time.perf_counter() - position.elapsed
         self._call("on_epoch_begin", epoch)
-        self._train_one_epoch(position)
+        own_logs = self._train_one_epoch(position)  # a subclass with its own loop returns logs
         if self.stop_training:  # cut short inside the epoch: it does not count
             return
         self.position = None
-        logs = position.results()
+        logs = own_logs if own_logs is not None else position.results()
         if val_loader is not None:
             with _xp.errstate(all="ignore"):
                 val = evaluate(self.model, val_loader, self.loss_fn, self.metrics)
@@ -201,19 +201,26 @@ class Trainer:
             self.inputs = x
             self._call("on_batch_begin", self.batch)
             self.optimizer.zero_grad()
-            output = forward(self.model, x)
-            loss = self._call("on_loss", self.loss_fn(output, y))
+            output, loss = self.compute_loss(x, y)
+            loss = self._call("on_loss", loss)
             if self.stop_training:
                 break
             loss.backward()
             self._call("on_after_backward")
             self.optimizer.step()
             value = loss.item()
-            position.update(value, batch_size_of(x, y), output.detach(), y)
+            position.update(value, batch_size_of(x, y), output, y)
             logs = {"batch_loss": value, **position.results()}
             self._call("on_batch_end", self.batch, logs)
             position.finished(self.batch, time.perf_counter() - start)
             self._check_signals()
+
+    def compute_loss(self, x, y):
+        """``(output, loss)`` of one training batch; ``output`` feeds the metrics (None: no
+        metrics). The place for trainers whose loss is not ``loss_fn(model(x), y)``, such as
+        ``DiffusionTrainer`` (the model's own loss)."""
+        output = forward(self.model, x)
+        return output, self.loss_fn(output, y)
 
     def _call(self, hook: str, *args):
         """Run ``hook`` on every callback; ``on_loss`` threads the loss through them."""

@@ -90,8 +90,8 @@ class EpochPosition:
 
     def update(self, loss: float, n: int, output, target) -> None:
         self.loss_mean.update(loss, n)
-        for m in self.metrics:
-            m.update(output, target)
+        for m in self.metrics if output is not None else ():
+            m.update(output.detach(), target)
 
     def finished(self, batch: int, elapsed: float) -> None:
         self.batch, self.elapsed = batch, elapsed

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from soma import data
 from soma.data import datasets, transforms
+from soma.io.checkpoint import check_state_dict
+from soma.io.serialization import load
 from soma.models import get_model, model_info
 from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 
@@ -286,9 +288,6 @@ def load_model(run, *, eval: bool = True):
         ``model.soma_run`` keeps the rest of what the run stored (dataset, classes, input shape,
         normalisation mean/std), e.g. to prepare new inputs the way training did.
     """
-    from soma.io.checkpoint import check_state_dict
-    from soma.io.serialization import load
-
     path = run_checkpoint(run)
     ckpt = load(path)
     extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
