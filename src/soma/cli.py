@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps", type=_positive_int, default=None, help="DDIM steps (ddpm; default: all)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws")
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
