@@ -141,3 +141,15 @@ def test_fit_off_a_terminal_prints_plain_epoch_lines(capsys):
         ["epoch", "2/2"],
     ]
     assert "\r" not in captured.err
+
+
+def test_a_soma_file_whose_header_length_starts_with_0x80_still_loads():
+    import io
+
+    for k in range(400):  # grow the header until its length's first byte is 0x80
+        buffer = io.BytesIO()
+        soma.save({"w": soma.ones(2), "s": "x" * k}, buffer)
+        if buffer.getvalue()[:1] == b"\x80":
+            break
+    assert buffer.getvalue()[:1] == b"\x80"
+    assert soma.load(io.BytesIO(buffer.getvalue()))["s"] == "x" * k

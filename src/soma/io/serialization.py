@@ -212,13 +212,16 @@ def load(f, map_location=None, weights_only: bool = True):
         with open(name, "rb") as handle:
             blob = handle.read()
     where = f"'{name}'" if name else "the file"
-    if blob[:4] == b"PK\x03\x04" or blob[:1] == b"\x80":  # a zip archive or a raw pickle
-        raise CheckpointError(
-            f"cannot load {where} with soma.load: it is a PyTorch file (torch.save), not "
-            "safetensors; read its tensors with soma.io.load_pytorch_checkpoint(path) "
-            "(no unpickling)"
-        )
-    header = _read_header(blob, where)
+    try:
+        header = _read_header(blob, where)
+    except CheckpointError:
+        if blob[:4] == b"PK\x03\x04" or blob[:1] == b"\x80":  # torch.save's zip, or a pickle
+            raise CheckpointError(
+                f"cannot load {where} with soma.load: it is a PyTorch file (torch.save), not "
+                "safetensors; read its tensors with soma.io.load_pytorch_checkpoint(path) "
+                "(no unpickling)"
+            ) from None
+        raise
     arrays = _read_tensors(blob, where)
     meta_json = header.get("__metadata__", {}).get(FORMAT)
     if meta_json is None:  # a safetensors file written by another tool: a flat dict
