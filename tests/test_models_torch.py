@@ -255,8 +255,13 @@ def test_training_mode_matches_torch_gradients_and_running_stats(name, torch_or_
     assert float(loss) == pytest.approx(loss_t.item(), rel=1e-10)
     torch_params = dict(reference.named_parameters())
     for pname, p in model.named_parameters():
+        expected = torch_params[pname].grad.numpy()
+        # the absolute tolerance scales with the tensor: rounding in the batch statistics moves
+        # an entry near 0 by ~1e-11 of the tensor's largest, and by how much depends on the
+        # CPU's vector unit (ATEN_CPU_CAPABILITY=default gave 2e-9 beside entries of 116)
+        scale = max(1.0, float(np.abs(expected).max()))
         np.testing.assert_allclose(
-            p.grad.numpy(), torch_params[pname].grad.numpy(), rtol=1e-7, atol=1e-9, err_msg=pname
+            p.grad.numpy(), expected, rtol=1e-7, atol=1e-9 * scale, err_msg=pname
         )
     torch_buffers = dict(reference.named_buffers())
     for bname, b in model.named_buffers():

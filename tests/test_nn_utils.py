@@ -80,10 +80,12 @@ def test_nonfinite_norm_raises_only_when_asked():
     with pytest.raises(RuntimeError, match="non-finite"):
         utils.clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
     total_s = utils.clip_grad_norm_(ours, 1.0)
-    total_t = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
-    assert math.isnan(total_s.item()) and math.isnan(total_t.item())
-    for p, q in zip(ours, theirs):
-        np.testing.assert_array_equal(np.isnan(p.grad.numpy()), np.isnan(q.grad.numpy()))
+    # worked by hand, not read from PyTorch (its NaN handling is not ours to assert): a NaN
+    # entry makes the total norm NaN, the clip factor max_norm / (NaN + eps) is NaN, and
+    # NaN · g is NaN for every entry of every gradient
+    assert math.isnan(total_s.item())
+    for p in ours:
+        assert np.isnan(p.grad.numpy()).all()
 
 
 def test_get_total_norm_and_clip_grads_with_norm_match_torch():

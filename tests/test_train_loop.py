@@ -150,7 +150,8 @@ def test_plain_progress_prints_one_line_per_epoch(capsys):
 
 def test_tqdm_progress_and_quiet_mode(capsys):
     x, y = _blobs(n=32)
-    fit(_mlp(), (x, y), loss="cross_entropy", epochs=1, batch_size=8, verbose=True)
+    # verbose="tqdm" asks for the bar even off a terminal (True gives plain lines there)
+    fit(_mlp(), (x, y), loss="cross_entropy", epochs=1, batch_size=8, verbose="tqdm")
     err = capsys.readouterr().err
     assert "epoch 1/1" in err and "4/4" in err and "loss" in err
     fit(_mlp(), (x, y), loss="cross_entropy", epochs=1, verbose=False)

@@ -34,9 +34,14 @@ def test_suggestion_on_linear_regression():
     )
     assert result.diverged
     assert 1.0 < result.lrs[-1] < 10
-    assert 1e-2 < result.suggestion < 0.5
-    i = result.lrs.index(result.suggestion)
+    steepest = result.suggest(rule="steepest")
+    assert 1e-2 < steepest < 0.5
+    i = result.lrs.index(steepest)
     assert result.smoothed[i + 5] < result.smoothed[i - 5]  # the loss is falling there
+    n = len(result.lrs)
+    first, last = min(10, n // 10), n - min(5, n // 20)  # the ends the rules skip
+    lowest = result.lrs[int(np.argmin(result.smoothed[first:last])) + first]
+    assert result.suggestion == pytest.approx(lowest / 10)  # the default rule: a tenth of it
     assert len(result.lrs) == len(result.losses) == len(result.smoothed)
 
 
@@ -96,3 +101,26 @@ def test_plot_writes_a_png(tmp_path):
     result = lr_find(nn.Linear(4, 1), (x, y), loss="mse", num_iter=40, batch_size=8)
     path = result.plot(tmp_path / "lr.png")
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_suggestion_trains_where_the_steepest_slope_failed():
+    """One of the measured cases (docs/RUNS.md: MLP, circles, SGD, seed 1): the steepest-slope
+    rate (1.07) leaves the MLP at chance, a tenth of the minimum-loss rate trains it."""
+    from soma.data import DataLoader
+    from soma.train import evaluate, fit
+    from soma.train.workflow import build_model, make_optimizer, prepare_data
+
+    soma.manual_seed(1)
+    data = prepare_data("circles", "mlp", seed=1)
+    model, _ = build_model("mlp", data.num_classes, data.input_shape)
+    loader = DataLoader(data.train, batch_size=32, shuffle=True)
+    result = lr_find(model, loader, "cross_entropy", make_optimizer("sgd", model))
+    accuracy = {}
+    for rule in ("minimum", "steepest"):
+        soma.manual_seed(1)
+        model, _ = build_model("mlp", data.num_classes, data.input_shape)
+        optimizer = make_optimizer("sgd", model, result.suggest(rule=rule))
+        fit(model, loader, "cross_entropy", optimizer, 10, verbose=False, nan_guard=False)
+        accuracy[rule] = evaluate(model, DataLoader(data.test, batch_size=256))["accuracy"]
+    assert result.suggestion == result.suggest(rule="minimum")
+    assert accuracy["minimum"] >= 0.95 and accuracy["steepest"] < 0.6

@@ -456,3 +456,25 @@ class cuda:  # noqa: N801  (mirrors the torch.cuda namespace)
     @staticmethod
     def manual_seed_all(seed) -> None:
         pass
+
+
+# ---------------------------------------------------------------------- lazy attributes (PEP 562)
+# `import soma` stays light; `soma.models.resnet18`, `soma.train.fit` … import on first use, as
+# SciPy's submodules do. `soma.load_model(run)` reads a trained run back (soma.train.workflow).
+_LAZY_SUBMODULES = ("models", "train", "inspection", "distributed", "testing")
+
+
+def __getattr__(name):
+    import importlib.util  # lazy by design (PEP 562): only when a submodule is first asked for
+
+    if name in _LAZY_SUBMODULES and importlib.util.find_spec(f"soma.{name}") is not None:
+        return importlib.import_module(f"soma.{name}")
+    if name == "load_model":
+        from soma.train.workflow import load_model  # lazy: `import soma` stays light
+
+        return load_model
+    raise AttributeError(f"module 'soma' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"load_model"})

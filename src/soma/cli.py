@@ -14,7 +14,9 @@ unwritable folders, labels the model cannot predict, a diverged run), 130 interr
 
 import argparse
 import os
+import signal
 import sys
+import warnings
 
 from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 from soma.train.workflow import RunError
@@ -53,16 +55,37 @@ def _shape(text):
     return dims
 
 
+DATA_DIR_HELP = (
+    "dataset root folder (default $SOMA_HOME/datasets, i.e. ~/.cache/soma/datasets); files are "
+    "looked for in ROOT/NAME/: mnist and fashion_mnist as the four IDX files "
+    "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+    "t10k-labels-idx1-ubyte, gzipped or not; torchvision's ROOT/MNIST/raw works too), cifar10 as "
+    "cifar-10-batches-py/ or cifar-10-batches-bin/ (in ROOT/cifar10/ or ROOT/); digits and the "
+    "synthetic sets need no files"
+)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show or the help says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == [] or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _add_model_data(p, data_required=True):
     p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument("--data", required=data_required, help="dataset name (see `soma datasets`)")
-    p.add_argument("--data-dir", default=None, help="folder with the dataset files")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument(
         "--download",
         action="store_true",
         help="download missing dataset files (checksum-verified)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="samples per batch")
     p.add_argument(
         "--optimizer",
         default="adam",
@@ -74,7 +97,7 @@ def _add_model_data(p, data_required=True):
         default=None,
         help="learning rate (default: the optimizer's registered rate, e.g. adam 3e-3, sgd 0.05)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument(
         "--num-classes",
         type=_positive_int,
@@ -109,12 +132,25 @@ def _add_model_args(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="soma", description="Train and inspect soma models.")
+    from soma._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="soma", description="Train and inspect soma models.", formatter_class=_HelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"soma {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, formatter_class=_HelpFormatter, **k)
 
     p = sub.add_parser("train", help="train a model on a dataset and write a run folder")
     _add_model_data(p)
-    p.add_argument("--epochs", type=_positive_int, default=10)
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs to train (default 10; with --resume: the run's, and a larger value "
+        "extends the run)",
+    )
     p.add_argument(
         "--scheduler",
         default="cosine",
@@ -131,26 +167,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         help="fraction of the training set used for validation (0 for none)",
     )
-    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA)")
-    p.add_argument("--resume", default=None, help="checkpoint to continue from")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run folder (default runs/MODEL-DATA, or the folder of the --resume checkpoint)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in the --out folder (otherwise refused)",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        help="checkpoint (or run folder) to continue from, with the same options",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or per-epoch lines (off a terminal: plain lines, no bar)",
+    )
 
     p = sub.add_parser("evaluate", help="evaluate a run (folder or checkpoint) on test data")
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("--data", default=None, help="dataset name (default: the one trained on)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--download", action="store_true")
-    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument("--download", action="store_true", help="download missing dataset files")
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="samples per batch")
 
     p = sub.add_parser("lr-find", help="sweep the learning rate and suggest one")
     _add_model_data(p)
-    p.add_argument("--start-lr", type=_positive_float, default=1e-7)
-    p.add_argument("--end-lr", type=_positive_float, default=10.0)
-    p.add_argument("--num-iter", type=_positive_int, default=100)
+    p.add_argument(
+        "--start-lr", type=_positive_float, default=1e-7, help="first rate of the sweep"
+    )
+    p.add_argument("--end-lr", type=_positive_float, default=10.0, help="last rate of the sweep")
+    p.add_argument("--num-iter", type=_positive_int, default=100, help="batches in the sweep")
     p.add_argument("--out", default="runs/lr_find.png", help="PNG file for the curve")
 
     p = sub.add_parser("summary", help="print a model's layers and parameters")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="registered model name (see `soma models`)")
     p.add_argument(
         "--input",
         type=_shape,
@@ -173,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--steps", type=_positive_int, default=None, help="DDIM steps (ddpm; default: all)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draws")
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
@@ -211,14 +266,6 @@ def _loader(dataset, batch_size, shuffle=False, transform=None):
     )
 
 
-def _augmentation(input_shape):
-    """Random shifts by up to 1/16 of the image size (edge-padded, cropped back), per image."""
-    from soma.data import transforms
-
-    pad = max(1, round(input_shape[1] / 16))
-    return transforms.RandomCrop(tuple(input_shape[1:]), padding=pad, padding_mode="edge")
-
-
 def _task(prepared, num_classes=None) -> dict:
     """Loss, metrics and number of model outputs for the dataset's task."""
     from soma.train.workflow import check_labels
@@ -237,98 +284,16 @@ def _task(prepared, num_classes=None) -> dict:
     }
 
 
-def _describe_data(args, prepared) -> None:
-    val = len(prepared.val) if prepared.val is not None else 0
-    print(
-        f"data: {args.data}: {len(prepared.train)} train, {val} validation, "
-        f"{len(prepared.test)} test samples"
-    )
-    for note in prepared.notes:
-        print(note)
-
-
-def _make_trainer(args, prepared, task, out):
-    """Model, optimizer, schedule and callbacks of a `soma train` run, in a Trainer."""
-    from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
-    from soma.train.workflow import build_model, make_optimizer, make_scheduler, model_summary
-
-    model, model_kwargs = build_model(
-        args.model, task["num_classes"], prepared.input_shape, **dict(args.model_arg)
-    )
-    print(model_summary(model, prepared.input_shape))
-    _describe_data(args, prepared)
-    optimizer = make_optimizer(args.optimizer, model, args.lr)
-    steps = -(-len(prepared.train) // args.batch_size)
-    scheduler, interval = make_scheduler(
-        args.scheduler, optimizer, args.epochs, steps, optimizer.param_groups[0]["lr"]
-    )
-    extra = {
-        "model": args.model,
-        "model_kwargs": model_kwargs,
-        "data": args.data,
-        **task,
-        "input_shape": list(prepared.input_shape),
-        "mean": list(prepared.mean),
-        "std": list(prepared.std),
-        "seed": args.seed,
-    }
-    callbacks = [
-        ModelCheckpoint(
-            out,
-            monitor="val_loss" if prepared.val is not None else "loss",
-            save_best=prepared.val is not None,
-        ),
-        JSONLogger(os.path.join(out, "history.json")),
-        CSVLogger(os.path.join(out, "history.csv")),
-    ]
-    return Trainer(
-        model,
-        task["loss"],
-        optimizer,
-        metrics=task["metrics"],
-        callbacks=callbacks,
-        scheduler=scheduler,
-        scheduler_interval=interval,
-        verbose=not args.quiet,
-        extra=extra,
-    )
-
-
 def cmd_train(args) -> int:
-    import soma
+    """`soma train`: the run's flow (folder, resume checks, interruptions) is in soma.cli_train."""
     from soma.train.generative_workflow import is_generative, train_generative
-    from soma.train.workflow import check_names, check_writable, model_kwargs_for
 
     if is_generative(args.model):  # autoencoders, VAE, DCGAN, DDPM: their own loop and pictures
+        args.epochs = 10 if args.epochs is None else args.epochs
         return train_generative(args)
+    from soma.cli_train import cmd_train as train
 
-    check_names(args.model, args.optimizer, args.scheduler)
-    soma.manual_seed(args.seed)
-    prepared = _prepare(args, args.model, val_split=args.val_split, seed=args.seed)
-    task = _task(prepared, args.num_classes)
-    model_kwargs_for(args.model, prepared.input_shape)  # a model that cannot take the data: usage
-    out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
-    trainer = _make_trainer(args, prepared, task, out)
-    augment = _augmentation(prepared.input_shape) if args.augment else None
-    try:
-        trainer.fit(
-            _loader(prepared.train, args.batch_size, shuffle=True, transform=augment),
-            args.epochs,
-            val_data=_loader(prepared.val, 256),
-            resume=args.resume,
-        )
-    except KeyboardInterrupt:
-        path = os.path.join(out, "interrupted.safetensors")
-        trainer.save_checkpoint(path)
-        print(
-            f"\nsoma train: interrupted; checkpoint saved to {path} "
-            f"(continue with --resume {path})",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    if trainer.failed:
-        raise RunError(f"training failed: {trainer.stop_reason}")
-    return _finish_run(trainer, prepared, task, out)
+    return train(args)
 
 
 def _test_metrics(task) -> list:
@@ -339,82 +304,22 @@ def _test_metrics(task) -> list:
     return ["accuracy", "f1", ConfusionMatrix(task["num_classes"])]
 
 
-def _finish_run(trainer, prepared, task, out) -> int:
-    from soma.train import evaluate
-    from soma.train.progress import format_logs
-
-    test = evaluate(
-        trainer.model, _loader(prepared.test, 256), loss=task["loss"], metrics=_test_metrics(task)
-    )
-    confusion = test.pop("confusion_matrix", None)
-    trainer.history.test = test
-    written = [os.path.join(out, "last.safetensors")]
-    trainer.save_checkpoint(written[0])
-    trainer.history.to_json(os.path.join(out, "history.json"))
-    written += [os.path.join(out, name) for name in ("history.json", "history.csv")]
-    if os.path.exists(os.path.join(out, "best.safetensors")):
-        written.append(os.path.join(out, "best.safetensors"))
-    written += _plots(trainer.history, confusion, prepared.classes, out)
-    print(f"test: {format_logs(test)}  ({len(prepared.test)} samples)")
-    print(f"outputs written to {out}/:")
-    for path in written:
-        print(f"  {path}")
-    return EXIT_OK
-
-
-def _plots(history, confusion, classes, out) -> list:
-    try:
-        from soma.inspection import plot_confusion_matrix, plot_history
-
-        paths = [plot_history(history, os.path.join(out, "curves.png"))]
-        if confusion is not None:
-            path = os.path.join(out, "confusion_matrix.png")
-            paths.append(plot_confusion_matrix(confusion, path, class_names=classes or None))
-        return paths
-    except ImportError as error:
-        print(f"(no plots: {error})", file=sys.stderr)
-        return []
-
-
-def _checkpoint_path(run: str) -> str:
-    if os.path.isdir(run):
-        path = os.path.join(run, "last.safetensors")
-        if not os.path.exists(path):
-            raise RunError(
-                f"no checkpoint in '{run}': expected last.safetensors "
-                "(written by `soma train --out FOLDER`)"
-            )
-        return path
-    if not os.path.exists(run):
-        raise RunError(f"no such run folder or checkpoint: '{run}'")
-    return run
-
-
 def cmd_evaluate(args) -> int:
     import soma
-    from soma.io import check_state_dict
     from soma.train import evaluate
     from soma.train.progress import format_logs
-    from soma.train.workflow import build_model
+    from soma.train.workflow import load_model, run_checkpoint
 
-    path = _checkpoint_path(args.run)
-    ckpt = soma.load(path)
-    extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
-    if "model" not in extra:
-        raise RunError(
-            f"'{path}' is not a checkpoint of `soma train` (it does not name its model)"
-        )
+    path = run_checkpoint(args.run)
+    extra = soma.load(path).get("extra") or {}
     if extra.get("task") == "generative":
         raise RunError(f"'{path}' is a generative run: use `soma sample {args.run}`", usage=True)
+    model = load_model(path)
+    extra = model.soma_run
     args.data = args.data or extra["data"]
     prepared = _prepare(
         args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"], std=extra["std"]
     )
-    model, _ = build_model(
-        extra["model"], extra["num_classes"], tuple(extra["input_shape"]), **extra["model_kwargs"]
-    )
-    check_state_dict(model, ckpt["model"])
-    model.load_state_dict(ckpt["model"])
     task = _task(prepared, extra["num_classes"])
     test = evaluate(
         model,
@@ -566,17 +471,49 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse printed the usage error (or --help)
         return int(stop.code or 0)
+    previous = _terminate_like_ctrl_c()
     try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")  # shown once each, as one line (not raised)
+            warnings.showwarning = _show_warning(args.command)
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt as stop:
         print("\nsoma: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return getattr(stop, "exit_code", EXIT_INTERRUPTED)
     except RunError as error:
         print(f"soma {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE if error.usage else EXIT_FAILURE
     except (OSError, ValueError, ImportError, RuntimeError) as error:
         print(f"soma {args.command}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(command):
+    """Warnings as one plain line (``soma train: warning: …``), without source paths."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"soma {command}: warning: {message}", file=file or sys.stderr)
+
+    return show
+
+
+def _terminate_like_ctrl_c():
+    """SIGTERM raises (like Ctrl-C) so files being written are cleaned up; returns the old
+    handler (None off the main thread). ``soma train`` defers both to a batch boundary."""
+    import threading
+
+    from soma.train.interrupts import TrainingInterrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        raise TrainingInterrupted(signum)
+
+    return signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

@@ -172,12 +172,30 @@ class DataLoader:
 
     # ------------------------------------------------------------------ the three ways to iterate
     def _iter_batches(self):
+        return self.iter_plan(self._index_batches())
+
+    def epoch_plan(self) -> list | None:
+        """The index batches of one epoch, drawn now (the sampler's randomness, as iterating
+        would draw it), or None when the order cannot be known ahead (iterable datasets,
+        samplers without ``epoch_indices``). ``iter_plan`` turns them into batches; a trainer
+        keeps the plan so that an interrupted epoch can continue at the same batch."""
+        if isinstance(self.dataset, IterableDataset) or self.batch_sampler is None:
+            return None
+        sampler = getattr(self.batch_sampler, "sampler", None)
+        if getattr(self.batch_sampler, "array_batches", None) is None or not hasattr(
+            sampler, "epoch_indices"
+        ):
+            return None
+        return list(self.batch_sampler.array_batches())
+
+    def iter_plan(self, plan):
+        """Batches for the given index batches (int64 arrays), fetched, collated, transformed."""
         fetch = batch_fetcher(self.dataset)
         fast = fetch is not None and self.collate_fn is default_collate
         if self.num_workers and not fast:
-            yield from self._iter_workers(self._index_batches(), _Fetch(self, batched=True))
+            yield from self._iter_workers(iter(plan), _Fetch(self, batched=True))
             return
-        for indices in self._index_batches():
+        for indices in plan:
             if fast:
                 batch = default_convert(fetch(indices))
             else:

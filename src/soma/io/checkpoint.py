@@ -107,6 +107,7 @@ def save_checkpoint(
     history=None,
     loaders=(),
     extra: dict | None = None,
+    position: dict | None = None,
 ) -> None:
     """Write a full training checkpoint (model, optimizer, scheduler, epoch, history, RNG).
 
@@ -116,6 +117,9 @@ def save_checkpoint(
         history: a ``soma.train.History`` (or its ``to_dict()``).
         loaders: data loaders whose shuffling generators should be restored on resume.
         extra: any JSON-able values to keep with the checkpoint.
+        position: where inside the next epoch training stopped (a mid-epoch checkpoint:
+            the batches finished, the epoch's sample order, the running loss and metrics);
+            None at an epoch boundary. ``soma.train.Trainer`` writes and reads it.
     """
     if history is not None and hasattr(history, "to_dict"):
         history = history.to_dict()
@@ -129,9 +133,30 @@ def save_checkpoint(
             "history": history,
             "rng": rng_state(loaders),
             "extra": extra or {},
+            "position": position,
+            "types": {
+                "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+                "scheduler": type(scheduler).__name__ if scheduler is not None else None,
+            },
         },
         f,
     )
+
+
+def _check_types(ckpt: dict, optimizer, scheduler) -> None:
+    """Refuse to pour one optimizer's (or scheduler's) state into another kind."""
+    saved = ckpt.get("types") or {}
+    problems = []
+    for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        kind = saved.get(name)
+        if obj is not None and kind is not None and kind != type(obj).__name__:
+            problems.append(
+                f"{name}: the checkpoint has {kind}, resuming with {type(obj).__name__}"
+            )
+    if problems:
+        raise CheckpointError(
+            "the checkpoint was written by another kind of run:\n  " + "\n  ".join(problems)
+        )
 
 
 def load_checkpoint(
@@ -154,6 +179,7 @@ def load_checkpoint(
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is not None and ckpt[name] is None:
             raise CheckpointError(f"the checkpoint has no {name} state to restore")
+    _check_types(ckpt, optimizer, scheduler)
     if model is not None:
         check_state_dict(model, ckpt["model"])
         model.load_state_dict(ckpt["model"])

@@ -154,6 +154,13 @@ def save(obj, f) -> None:
         write_atomic(os.fspath(f), blob)
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str, blob: bytes) -> None:
     """Write ``blob`` to ``path`` through a temporary file, fsync and an atomic rename."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -163,6 +170,7 @@ def write_atomic(path: str, blob: bytes) -> None:
             out.write(blob)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual 0644
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -204,7 +212,16 @@ def load(f, map_location=None, weights_only: bool = True):
         with open(name, "rb") as handle:
             blob = handle.read()
     where = f"'{name}'" if name else "the file"
-    header = _read_header(blob, where)
+    try:
+        header = _read_header(blob, where)
+    except CheckpointError:
+        if blob[:4] == b"PK\x03\x04" or blob[:1] == b"\x80":  # torch.save's zip, or a pickle
+            raise CheckpointError(
+                f"cannot load {where} with soma.load: it is a PyTorch file (torch.save), not "
+                "safetensors; read its tensors with soma.io.load_pytorch_checkpoint(path) "
+                "(no unpickling)"
+            ) from None
+        raise
     arrays = _read_tensors(blob, where)
     meta_json = header.get("__metadata__", {}).get(FORMAT)
     if meta_json is None:  # a safetensors file written by another tool: a flat dict

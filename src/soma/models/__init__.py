@@ -108,3 +108,8 @@ __all__ += [
     "vgg19",
     "vgg19_bn",
 ]
+
+# the LeNet-5 constructor by its registered name, like every other model
+from soma.models.lenet import lenet5  # noqa: E402
+
+__all__ += ["lenet5"]

@@ -108,3 +108,14 @@ class LeNet5(nn.Module):
                 "are padded by 2)"
             )
         return self.classifier(self.features(x))
+
+
+def lenet5(num_classes: int = 10, in_channels: int = 1, **kwargs) -> LeNet5:
+    """LeNet-5 (see ``LeNet5``), the constructor by its registered name like ``resnet18``.
+
+    Example:
+        >>> import soma
+        >>> soma.models.lenet5()(soma.randn(1, 1, 32, 32)).shape
+        soma.Size([1, 10])
+    """
+    return LeNet5(num_classes=num_classes, in_channels=in_channels, **kwargs)

@@ -44,3 +44,9 @@ __all__ = [
     "metrics",
     "predict",
 ]
+
+# interruptions and failures (issue 14)
+from soma.train.interrupts import TrainingInterrupted  # noqa: E402
+from soma.train.loop import TrainingFailed  # noqa: E402
+
+__all__ += ["TrainingFailed", "TrainingInterrupted"]

@@ -22,8 +22,10 @@ import inspect
 import math
 import os
 import sys
+import warnings
 
 from soma.autograd.grad_mode import no_grad
+from soma.backend import get_xp
 from soma.nn import utils as nn_utils
 from soma.nn.utils import l1_penalty, l2_penalty
 
@@ -285,22 +287,68 @@ class WeightPenalty(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training at the first NaN or infinite loss, before it reaches the weights.
+    """Stop training at the first NaN or infinite loss, before it reaches the weights, and warn
+    once when the loss grows by ``warn_factor`` (three orders of magnitude) over its best.
 
-    The message names the epoch, the batch and the value; ``fit`` returns the history so far
-    and ``trainer.stop_reason`` keeps the message.
+    The message names the epoch, the batch, the value and the first layer whose output (or
+    weights) went non-finite; ``fit`` raises ``TrainingFailed`` with it and ``Trainer.fit``
+    returns the history so far with ``history.failed`` set and ``trainer.stop_reason`` holding it.
     """
+
+    def __init__(self, warn_factor: float = 1e3):
+        self.warn_factor, self.best, self.warned = warn_factor, math.inf, False
 
     def on_loss(self, trainer, loss):
         value = float(loss.item())
+        where = f"epoch {trainer.epoch + 1}, batch {trainer.batch}"
         if not math.isfinite(value):
+            culprit = _first_non_finite(trainer.model, getattr(trainer, "inputs", None))
             trainer.stop(
-                f"non-finite loss ({value}) at epoch {trainer.epoch + 1}, batch {trainer.batch}: "
-                "training stopped before the update (try a lower learning rate, gradient "
-                "clipping, or check the inputs for NaN)",
+                f"non-finite loss ({value}) at {where}{culprit}: training stopped before the "
+                "update (try a lower learning rate, gradient clipping, or check the inputs "
+                "for NaN)",
                 failed=True,
             )
+        elif value > self.warn_factor * self.best > 0 and not self.warned:
+            self.warned = True
+            message = (
+                f"the training loss is diverging: {value:.4g} at {where}, "
+                f"{value / self.best:.3g} times its best ({self.best:.4g}); "
+                "the learning rate is probably too high"
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        self.best = min(self.best, value)
         return loss
+
+
+def _first_non_finite(model, inputs) -> str:
+    """``"; first non-finite output in layer 'fc1' (Linear)"``, or weights, or ``""``."""
+    xp = get_xp()
+    for name, param in model.named_parameters():
+        if not xp.isfinite(param.array).all():
+            return f"; the weights '{name}' are already non-finite"
+    if inputs is None or not hasattr(inputs, "array"):
+        return ""
+    if not xp.isfinite(inputs.array).all():
+        return "; the inputs contain NaN or Inf"
+    found = []
+
+    def hook(module, args, output):
+        if not found and hasattr(output, "array") and not xp.isfinite(output.array).all():
+            found.append(module)
+
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for _, m in leaves]
+    try:
+        with no_grad(), xp.errstate(all="ignore"):
+            model(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not found:
+        return ""
+    name = next(n for n, m in leaves if m is found[0])
+    return f"; first non-finite output in layer '{name}' ({type(found[0]).__name__})"
 
 
 class GradientMonitor(Callback):

@@ -1,6 +1,6 @@
 """Training a diffusion model: one loss per batch, ε-prediction at random time steps.
 
-For each batch of clean samples x_0 (``DiffusionTrainer._train_one_epoch``): draw t ~ U{0…T−1}
+For each batch of clean samples x_0 (``DiffusionTrainer.compute_loss``): draw t ~ U{0…T−1}
 and ε ~ N(0, I), form x_t in closed form, and regress the denoiser's ε_θ(x_t, t) on ε
 (``DDPM.loss``); backward; step. Labels in the batch are ignored. Everything else is ``fit``'s:
 callbacks, progress bar, scheduler, checkpoints and logs.
@@ -8,9 +8,8 @@ callbacks, progress bar, scheduler, checkpoints and logs.
 
 from soma.autograd.tensor import Tensor
 from soma.data import TensorDataset
-from soma.train.components import as_loader, batch_size_of, split_batch
+from soma.train.components import as_loader
 from soma.train.loop import Trainer
-from soma.train.metrics import Mean
 
 
 def _unused_loss(output, target):
@@ -32,25 +31,9 @@ class DiffusionTrainer(Trainer):
     def __init__(self, model, optimizer="adam", **options):
         super().__init__(model, _unused_loss, optimizer, metrics=[], **options)
 
-    def _train_one_epoch(self) -> dict:
-        self.model.train()
-        loss_mean = Mean()
-        for self.batch, batch in enumerate(self.train_loader, start=1):  # noqa: B020
-            x0, _ = split_batch(batch)
-            self._call("on_batch_begin", self.batch)
-            self.optimizer.zero_grad()
-            loss = self._call("on_loss", self.model.loss(x0))
-            if self.stop_training:
-                break
-            loss.backward()
-            self._call("on_after_backward")
-            self.optimizer.step()
-            value = loss.item()
-            loss_mean.update(value, batch_size_of(x0, None))
-            self._call(
-                "on_batch_end", self.batch, {"batch_loss": value, "loss": loss_mean.compute()}
-            )
-        return {"loss": loss_mean.compute()} if loss_mean.count else {}
+    def compute_loss(self, x0, _labels):
+        """The model's own loss (``DDPM.loss``); no output for metrics."""
+        return None, self.model.loss(x0)
 
 
 def fit_diffusion(

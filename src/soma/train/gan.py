@@ -89,7 +89,9 @@ class GANTrainer(Trainer):
             extra=extra,
         )
 
-    def _train_one_epoch(self) -> dict:
+    def _train_one_epoch(self, position=None) -> dict:
+        # its own loop (two losses, two steps); returns the epoch's logs. A mid-epoch
+        # checkpoint of a GAN restarts its epoch on resume (no EpochPosition tracking yet).
         model, loss, pair = self.model, self.loss_fn, self.optimizer
         model.train()
         means = {key: Mean() for key in ("loss", "d_loss", "g_loss", "d_real", "d_fake")}

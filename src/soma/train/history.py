@@ -34,6 +34,8 @@ class History:
     def __init__(self, epochs=None, test=None):
         self.epochs = [dict(e) for e in epochs or []]
         self.test = dict(test) if test else {}
+        # set by Trainer.fit: why training stopped early (early stopping, NaN loss), if it did
+        self.stop_reason, self.failed = None, False
 
     def append(self, logs: dict) -> dict:
         """Add one epoch's logs (numbered after the previous epoch unless ``logs`` says)."""

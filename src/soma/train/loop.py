@@ -6,13 +6,19 @@ run the model, compute the loss (callbacks may add penalties or stop on NaN), ba
 the epoch, ``evaluate`` runs on the validation data without gradients, the epoch's logs go into
 the ``History``, and the callbacks see them (schedulers step, checkpoints are written, early
 stopping decides).
+
+Interruptions: SIGINT and SIGTERM are deferred to the next batch boundary (see
+``soma.train.interrupts``); the trainer then writes ``interrupt_checkpoint`` (a mid-epoch
+checkpoint: the batch reached, the epoch's sample order, the running loss and metrics and every
+random state, see ``soma.train.position``) and raises ``TrainingInterrupted``. Resuming from it
+continues at the next batch, so the run ends with the weights of an uninterrupted one.
 """
 
-import copy
 import sys
 import time
 
 from soma.autograd.grad_mode import no_grad
+from soma.backend import get_xp
 from soma.functional import cat
 from soma.io.checkpoint import load_checkpoint, save_checkpoint
 from soma.train.callbacks import GradientClipping, LRSchedulerCallback, TerminateOnNaN
@@ -25,29 +31,26 @@ from soma.train.components import (
     split_batch,
 )
 from soma.train.history import History
-from soma.train.metrics import Mean, get_metric
+from soma.train.interrupts import DeferredSignals, TrainingInterrupted
+from soma.train.metrics import Mean
+from soma.train.position import EpochPosition, fresh_metrics, results
 from soma.train.progress import make_progress
 
+_xp = get_xp()
 
-def _fresh_metrics(metrics) -> list:
-    """New, empty metric objects (names are resolved; objects are copied, then reset)."""
-    fresh = []
-    for m in metrics:
-        m = copy.deepcopy(m) if not isinstance(m, str) else get_metric(m)
-        m.reset()
-        fresh.append(m)
-    return fresh
+
+class TrainingFailed(RuntimeError):
+    """``fit`` stopped because training failed (a NaN/Inf loss); ``history`` holds the epochs
+    finished before it and ``reason`` the message."""
+
+    def __init__(self, reason: str, history):
+        super().__init__(reason)
+        self.reason, self.history = reason, history
 
 
 def default_metrics(loss_fn) -> list:
     """``["accuracy"]`` for classification losses, none otherwise (the loss is logged anyway)."""
     return ["accuracy"] if type(loss_fn).__name__ in ("CrossEntropyLoss", "NLLLoss") else []
-
-
-def _results(loss_mean, metrics) -> dict:
-    logs = {"loss": loss_mean.compute()} if loss_mean is not None and loss_mean.count else {}
-    logs.update((m.name, m.compute()) for m in metrics)
-    return logs
 
 
 class Trainer:
@@ -67,8 +70,11 @@ class Trainer:
         scheduler: an LR scheduler, stepped per ``scheduler_interval`` ("epoch" or "batch").
         clip_grad_norm: clip the gradients' total 2-norm to this before each step.
         nan_guard: stop at the first non-finite loss (``TerminateOnNaN``).
-        verbose: True (tqdm bar, plain lines without tqdm), "plain", or False (quiet).
+        verbose: True (a tqdm bar on a terminal or in a notebook, else plain lines per epoch),
+            "tqdm" (the bar always), "plain", or False (quiet).
         extra: JSON-able values stored in every checkpoint this trainer writes.
+        interrupt_checkpoint: where to save a checkpoint when SIGINT/SIGTERM stops training
+            (None: no file; ``fit`` raises ``TrainingInterrupted`` either way).
     """
 
     def __init__(
@@ -86,8 +92,10 @@ class Trainer:
         nan_guard=True,
         verbose=True,
         extra=None,
+        interrupt_checkpoint=None,
     ):
         self.model = model
+        self.interrupt_checkpoint = interrupt_checkpoint
         self.loss_fn = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, model, lr)
         self.scheduler = scheduler
@@ -106,6 +114,10 @@ class Trainer:
         self.epoch, self.epochs, self.batch = 0, 0, 0
         self.train_loader = None
         self.stop_training, self.stop_reason, self.failed = False, None, False
+        self.position = None  # an EpochPosition while inside an epoch
+        self.inputs = None  # the current batch's inputs (for callbacks that diagnose)
+        self._resume_position = None  # restored from a mid-epoch checkpoint
+        self._signals = DeferredSignals()
 
     # ------------------------------------------------------------------ the loop
     def fit(
@@ -118,61 +130,97 @@ class Trainer:
         shuffle: bool = True,
         resume=None,
     ) -> History:
-        """Train until ``epochs`` epochs are finished (counting those of a resumed run)."""
+        """Train until ``epochs`` epochs are finished (counting those of a resumed run).
+
+        Returns the ``History``; ``history.stop_reason`` and ``history.failed`` say whether (and
+        why) training stopped early. Raises ``TrainingInterrupted`` on SIGINT/SIGTERM, after the
+        current batch (and after writing ``interrupt_checkpoint`` when one is set).
+        """
         self.train_loader = as_loader(train_data, batch_size, shuffle)
         val_loader = None if val_data is None else as_loader(val_data, batch_size)
         self.epochs = epochs
         self.stop_training, self.stop_reason, self.failed = False, None, False
         if resume is not None:
             self.load_checkpoint(resume)
-        self._call("on_train_begin")
-        try:
-            while self.epoch < epochs and not self.stop_training:
-                self._run_epoch(val_loader)
-        finally:
-            self._call("on_train_end")
+        with self._signals:
+            self._call("on_train_begin")
+            try:
+                while self.epoch < epochs and not self.stop_training:
+                    self._run_epoch(val_loader)
+                    self._check_signals()
+            finally:
+                self._call("on_train_end")
+        self.history.stop_reason, self.history.failed = self.stop_reason, self.failed
         if self.stop_reason and self.verbose:
             print(self.stop_reason, file=sys.stderr)
         return self.history
 
+    def _check_signals(self) -> None:
+        """At a batch or epoch boundary: act on a deferred SIGINT/SIGTERM."""
+        signum = self._signals.received
+        if signum is None:
+            return
+        path = self.interrupt_checkpoint
+        if path is not None:
+            self.save_checkpoint(path)
+        raise TrainingInterrupted(signum, path)
+
     def _run_epoch(self, val_loader) -> None:
         epoch = self.epoch + 1
-        start = time.perf_counter()
-        lr = self.optimizer.param_groups[0]["lr"]
+        position = self._resume_position or EpochPosition.start(
+            self.optimizer.param_groups[0]["lr"], self.metrics
+        )
+        self._resume_position, self.position = None, position
+        start = time.perf_counter() - position.elapsed
         self._call("on_epoch_begin", epoch)
-        logs = self._train_one_epoch()
+        own_logs = self._train_one_epoch(position)  # a subclass with its own loop returns logs
         if self.stop_training:  # cut short inside the epoch: it does not count
             return
+        self.position = None
+        logs = own_logs if own_logs is not None else position.results()
         if val_loader is not None:
-            val = evaluate(self.model, val_loader, self.loss_fn, self.metrics)
+            with _xp.errstate(all="ignore"):
+                val = evaluate(self.model, val_loader, self.loss_fn, self.metrics)
             logs.update(("val_" + key, value) for key, value in val.items())
-        logs["lr"] = lr
+        logs["lr"] = position.lr
         logs["time"] = time.perf_counter() - start
         self.epoch = epoch
         record = self.history.append(logs)
         self._call("on_epoch_end", epoch, record)
 
-    def _train_one_epoch(self) -> dict:
+    def _train_one_epoch(self, position) -> None:
         self.model.train()
-        loss_mean, metrics = Mean(), _fresh_metrics(self.metrics)
-        for self.batch, batch in enumerate(self.train_loader, start=1):  # noqa: B020
+        # no raw NumPy overflow warnings: the NaN guard (TerminateOnNaN) names the layer instead
+        with _xp.errstate(all="ignore"):
+            self._train_batches(position)
+
+    def _train_batches(self, position) -> None:
+        start = time.perf_counter() - position.elapsed
+        for self.batch, batch in position.batches(self.train_loader):  # noqa: B020
             x, y = split_batch(batch)
+            self.inputs = x
             self._call("on_batch_begin", self.batch)
             self.optimizer.zero_grad()
-            output = forward(self.model, x)
-            loss = self._call("on_loss", self.loss_fn(output, y))
+            output, loss = self.compute_loss(x, y)
+            loss = self._call("on_loss", loss)
             if self.stop_training:
                 break
             loss.backward()
             self._call("on_after_backward")
             self.optimizer.step()
             value = loss.item()
-            loss_mean.update(value, batch_size_of(x, y))
-            for m in metrics:
-                m.update(output.detach(), y)
-            logs = {"batch_loss": value, **_results(loss_mean, metrics)}
+            position.update(value, batch_size_of(x, y), output, y)
+            logs = {"batch_loss": value, **position.results()}
             self._call("on_batch_end", self.batch, logs)
-        return _results(loss_mean, metrics)
+            position.finished(self.batch, time.perf_counter() - start)
+            self._check_signals()
+
+    def compute_loss(self, x, y):
+        """``(output, loss)`` of one training batch; ``output`` feeds the metrics (None: no
+        metrics). The place for trainers whose loss is not ``loss_fn(model(x), y)``, such as
+        ``DiffusionTrainer`` (the model's own loss)."""
+        output = forward(self.model, x)
+        return output, self.loss_fn(output, y)
 
     def _call(self, hook: str, *args):
         """Run ``hook`` on every callback; ``on_loss`` threads the loss through them."""
@@ -194,6 +242,7 @@ class Trainer:
     def save_checkpoint(self, path, extra: dict | None = None) -> None:
         """Write everything needed to continue this run exactly (see ``soma.io``)."""
         states = [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]
+        position = self.position.state_dict() if self.position is not None else None
         save_checkpoint(
             path,
             self.model,
@@ -203,6 +252,7 @@ class Trainer:
             history=self.history,
             loaders=[self.train_loader],
             extra={**self.extra, **(extra or {}), "callbacks": states},
+            position=position,
         )
 
     def load_checkpoint(self, path) -> dict:
@@ -212,6 +262,12 @@ class Trainer:
         )
         self.epoch = ckpt["epoch"]
         self.history = History.from_dict(ckpt["history"] or {})
+        saved_position = ckpt.get("position")
+        self._resume_position = (
+            None
+            if saved_position is None
+            else EpochPosition.from_state_dict(saved_position, self.metrics)
+        )
         saved = list(ckpt["extra"].get("callbacks", []))
         for cb in self.callbacks:  # match callbacks to saved states by type, in order
             match = next((s for s in saved if s["type"] == type(cb).__name__), None)
@@ -249,6 +305,12 @@ def fit(
     finished epoch with the same weights, optimizer, scheduler and random state, so 2 epochs
     plus 2 resumed equal 4 straight. See ``Trainer`` for the other arguments.
 
+    Raises:
+        TrainingFailed: training stopped on a NaN/Inf loss (``error.history`` holds the epochs
+            finished before). ``Trainer.fit`` returns the history instead, with
+            ``history.failed`` and ``history.stop_reason`` set.
+        TrainingInterrupted: SIGINT or SIGTERM arrived (after the current batch).
+
     Example:
         >>> import soma
         >>> x = soma.randn(64, 3); y = x.sum(1, keepdim=True)
@@ -271,7 +333,7 @@ def fit(
         nan_guard=nan_guard,
         verbose=verbose,
     )
-    return trainer.fit(
+    history = trainer.fit(
         train_data,
         epochs,
         val_data=val_data,
@@ -279,6 +341,9 @@ def fit(
         shuffle=shuffle,
         resume=resume,
     )
+    if history.failed:
+        raise TrainingFailed(history.stop_reason, history)
+    return history
 
 
 def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dict:
@@ -300,7 +365,7 @@ def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dic
     loss_fn = get_loss(loss) if loss is not None else None
     if metrics is None:
         metrics = default_metrics(loss_fn) if loss_fn is not None else ["accuracy"]
-    loss_mean, metrics = (Mean() if loss_fn else None), _fresh_metrics(metrics)
+    loss_mean, metrics = (Mean() if loss_fn else None), fresh_metrics(metrics)
     was_training = model.training
     model.eval()
     try:
@@ -314,7 +379,7 @@ def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dic
                     m.update(output, y)
     finally:
         model.train(was_training)
-    return _results(loss_mean, metrics)
+    return results(loss_mean, metrics)
 
 
 def predict(model, data, batch_size: int = 256):

@@ -3,8 +3,10 @@
 Train for ``num_iter`` minibatches while the learning rate grows exponentially from
 ``start_lr`` to ``end_lr``. The loss is smoothed with an exponential moving average (with
 bias correction, as in Adam) and the sweep stops once it exceeds ``diverge_th`` times the best
-value seen. The suggested rate is where the smoothed loss falls fastest, i.e. where its slope
-against log(lr) is most negative. Afterwards the model and optimizer are put back exactly as
+value seen. The suggested rate is a tenth of the rate at the lowest smoothed loss (rule
+``"minimum"``); ``suggest(rule=...)`` also gives fast.ai's ``"valley"`` and the steepest descent
+(``"steepest"``, which often lands at the edge of divergence: in 4 of 21 measured runs training
+at it failed, none at the other two; docs/RUNS.md has the table). Afterwards the model and optimizer are put back exactly as
 they were, so the sweep leaves no trace on the training that follows.
 """
 
@@ -18,6 +20,37 @@ from soma.train.plots import plot_lr_find
 _xp = get_xp()
 
 
+def _steepest(lrs, loss):
+    """Where the smoothed loss falls fastest against log(lr) (often at the edge of divergence)."""
+    slope = _xp.gradient(_xp.asarray(loss), _xp.log10(_xp.asarray(lrs)))
+    return lrs[int(_xp.argmin(slope))]
+
+
+def _minimum(lrs, loss):
+    """A tenth of the rate at the lowest smoothed loss."""
+    return lrs[int(_xp.argmin(_xp.asarray(loss)))] / 10
+
+
+def _valley(lrs, loss):
+    """fast.ai's "valley": the longest decreasing stretch of the loss (longest decreasing
+    subsequence), and the rate about half-way down it (at 1/3 + 1/6 of its length)."""
+    n = len(loss)
+    run = [1] * n
+    start, end = 0, 0
+    for i in range(1, n):
+        for j in range(i):
+            if loss[i] < loss[j] and run[i] < run[j] + 1:
+                run[i] = run[j] + 1
+        if run[end] < run[i]:
+            end, start = i, i - run[i]
+    third = (end - start) / 3
+    return lrs[max(0, start + int(third) + int(third / 2))]
+
+
+RULES = {"steepest": _steepest, "minimum": _minimum, "valley": _valley}
+DEFAULT_RULE = "minimum"  # chosen by measurement: docs/RUNS.md has the table
+
+
 class LRFinderResult:
     """The sweep: ``lrs``, raw ``losses``, ``smoothed`` losses and the ``suggestion``."""
 
@@ -25,17 +58,20 @@ class LRFinderResult:
         self.lrs, self.losses, self.smoothed, self.diverged = lrs, losses, smoothed, diverged
         self.suggestion = self.suggest(skip_start, skip_end)
 
-    def suggest(self, skip_start: int = 10, skip_end: int = 5):
-        """The rate at the steepest descent of the smoothed loss (None if too few points)."""
+    def suggest(self, skip_start: int = 10, skip_end: int = 5, rule: str | None = None):
+        """The suggested rate by ``rule`` (see ``RULES``; default ``DEFAULT_RULE``), or None if
+        the sweep has too few points."""
+        rule = rule or DEFAULT_RULE
+        if rule not in RULES:
+            raise ValueError(f"lr_find: unknown rule {rule!r}; available: {', '.join(RULES)}")
         n = len(self.lrs)
         skip_start = min(skip_start, n // 10)
         skip_end = min(skip_end, n // 20)
-        lrs = _xp.log10(_xp.asarray(self.lrs[skip_start : n - skip_end]))
-        loss = _xp.asarray(self.smoothed[skip_start : n - skip_end])
+        lrs = self.lrs[skip_start : n - skip_end]
+        loss = self.smoothed[skip_start : n - skip_end]
         if len(lrs) < 3:
             return None
-        slope = _xp.gradient(loss, lrs)
-        return self.lrs[skip_start + int(_xp.argmin(slope))]
+        return RULES[rule](lrs, loss)
 
     def to_dict(self) -> dict:
         return {

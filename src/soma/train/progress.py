@@ -1,7 +1,7 @@
 """Showing progress: a tqdm bar per epoch, or one plain line per epoch, or nothing.
 
-``fit(verbose=True)`` uses tqdm when it is installed (``pip install soma[progress]``) and
-falls back to plain lines otherwise; ``verbose="plain"`` asks for the plain lines and
+``fit(verbose=True)`` uses tqdm when it is installed (``pip install soma[progress]``) and the
+output is a terminal or a notebook, and plain lines otherwise; ``verbose="plain"`` asks for the plain lines and
 ``verbose=False`` is quiet (for scripts and CI).
 """
 
@@ -66,8 +66,10 @@ class ProgressBar(Callback):
         except TypeError:
             total = None
         width = len(str(trainer.epochs))
+        position = getattr(trainer, "position", None)  # a resumed epoch starts part-way
         self.bar = self._tqdm(
             total=total,
+            initial=position.batch if position is not None else 0,
             desc=f"epoch {epoch:>{width}}/{trainer.epochs}",
             unit="batch",
             leave=True,
@@ -90,12 +92,18 @@ class ProgressBar(Callback):
             self.bar = None
 
 
+def _interactive(file) -> bool:
+    """A terminal or a notebook: where a redrawn bar reads as a bar."""
+    stream = file or sys.stderr
+    return "ipykernel" in sys.modules or bool(getattr(stream, "isatty", lambda: False)())
+
+
 def make_progress(verbose, file=None):
     """The progress callback for ``verbose`` (True, 'plain', 'tqdm', False), or None."""
     if not verbose:
         return None
-    if verbose == "plain":
-        return PlainProgress(file)
+    if verbose == "plain" or (verbose is True and not _interactive(file)):
+        return PlainProgress(file)  # CI logs and `| tee` get lines, not bar frames
     try:
         return ProgressBar(file)
     except ImportError:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from soma import data
 from soma.data import datasets, transforms
+from soma.io.checkpoint import check_state_dict
+from soma.io.serialization import load
 from soma.models import get_model, model_info
 from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 
@@ -254,3 +256,49 @@ def model_summary(model, input_shape) -> str:
     from soma.inspection import summary
 
     return str(summary(model, input_size=(1, *input_shape)))
+
+
+# ---------------------------------------------------------------------- reading a run back
+def run_checkpoint(run) -> str:
+    """The checkpoint of ``run``: a checkpoint file, or a run folder's ``last.safetensors``."""
+    run = os.fspath(run)
+    if os.path.isdir(run):
+        path = os.path.join(run, "last.safetensors")
+        if not os.path.exists(path):
+            raise RunError(
+                f"no checkpoint in '{run}': expected last.safetensors "
+                "(written by `soma train --out FOLDER`)"
+            )
+        return path
+    if not os.path.exists(run):
+        raise RunError(f"no such run folder or checkpoint: '{run}'")
+    return run
+
+
+def load_model(run, *, eval: bool = True):
+    """The model a ``soma train`` run trained, with its weights: ``soma.load_model("runs/demo")``.
+
+    Args:
+        run: a run folder (its ``last.safetensors`` is read) or one of its checkpoint files
+            (``best.safetensors``, ``interrupted.safetensors``).
+        eval: put the model in eval mode (dropout off, batch-norm running statistics).
+
+    Returns:
+        the model, rebuilt from the registered name and arguments stored in the checkpoint.
+        ``model.soma_run`` keeps the rest of what the run stored (dataset, classes, input shape,
+        normalisation mean/std), e.g. to prepare new inputs the way training did.
+    """
+    path = run_checkpoint(run)
+    ckpt = load(path)
+    extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
+    if "model" not in extra:
+        raise RunError(
+            f"'{path}' is not a checkpoint of `soma train` (it does not name its model)"
+        )
+    model, _ = build_model(
+        extra["model"], extra["num_classes"], tuple(extra["input_shape"]), **extra["model_kwargs"]
+    )
+    check_state_dict(model, ckpt["model"])
+    model.load_state_dict(ckpt["model"])
+    model.soma_run = {k: v for k, v in extra.items() if k != "callbacks"}
+    return model.eval() if eval else model
