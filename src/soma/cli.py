@@ -207,6 +207,10 @@ def _task(prepared, num_classes=None) -> dict:
     """Loss, metrics and number of model outputs for the dataset's task."""
     from soma.train.workflow import check_labels
 
+    if prepared.task == "segmentation":
+        from soma.cli_segmentation import segmentation_task
+
+        return segmentation_task(prepared, num_classes)
     if prepared.task == "regression":
         targets = prepared.train.tensors[1]
         outputs = targets.shape[1] if targets.ndim > 1 else 1
@@ -289,6 +293,11 @@ def cmd_train(args) -> int:
     model_kwargs_for(args.model, prepared.input_shape)  # a model that cannot take the data: usage
     out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
     trainer = _make_trainer(args, prepared, task, out)
+    if args.augment and task["task"] == "segmentation":  # images and masks move together
+        from soma.cli_segmentation import augment_jointly
+
+        augment_jointly(prepared)
+        args.augment = False
     augment = _augmentation(prepared.input_shape) if args.augment else None
     try:
         trainer.fit(
@@ -316,6 +325,10 @@ def _test_metrics(task) -> list:
 
     if task["task"] == "regression":
         return ["mae"]
+    if task["task"] == "segmentation":
+        from soma.cli_segmentation import test_metrics
+
+        return test_metrics(task)
     return ["accuracy", "f1", ConfusionMatrix(task["num_classes"])]
 
 
@@ -327,6 +340,7 @@ def _finish_run(trainer, prepared, task, out) -> int:
         trainer.model, _loader(prepared.test, 256), loss=task["loss"], metrics=_test_metrics(task)
     )
     confusion = test.pop("confusion_matrix", None)
+    per_class_iou = test.pop("iou", None)
     trainer.history.test = test
     written = [os.path.join(out, "last.safetensors")]
     trainer.save_checkpoint(written[0])
@@ -335,6 +349,10 @@ def _finish_run(trainer, prepared, task, out) -> int:
     if os.path.exists(os.path.join(out, "best.safetensors")):
         written.append(os.path.join(out, "best.safetensors"))
     written += _plots(trainer.history, confusion, prepared.classes, out)
+    if per_class_iou is not None:
+        from soma.cli_segmentation import segmentation_outputs
+
+        written += segmentation_outputs(trainer.model, prepared, per_class_iou, out)
     print(f"test: {format_logs(test)}  ({len(prepared.test)} samples)")
     print(f"outputs written to {out}/:")
     for path in written:

@@ -300,3 +300,8 @@ __all__ = [
     "init",
     "utils",
 ]
+
+# segmentation losses
+from soma.nn.modules.loss_segmentation import DiceCELoss, DiceLoss, FocalLoss  # noqa: E402
+
+__all__ += ["DiceCELoss", "DiceLoss", "FocalLoss"]

@@ -18,6 +18,9 @@ LOSSES = {
     "huber": "HuberLoss",
     "bce": "BCELoss",
     "bce_with_logits": "BCEWithLogitsLoss",
+    "dice": "DiceLoss",
+    "focal": "FocalLoss",
+    "dice_ce": "DiceCELoss",
 }
 
 OPTIMIZERS = {

@@ -26,6 +26,7 @@ from soma.train.components import (
 from soma.train.history import History
 from soma.train.metrics import Mean, get_metric
 from soma.train.progress import make_progress
+from soma.train.tasks import default_metrics as _task_metrics
 
 
 def _fresh_metrics(metrics) -> list:
@@ -38,9 +39,10 @@ def _fresh_metrics(metrics) -> list:
     return fresh
 
 
-def default_metrics(loss_fn) -> list:
-    """``["accuracy"]`` for classification losses, none otherwise (the loss is logged anyway)."""
-    return ["accuracy"] if type(loss_fn).__name__ in ("CrossEntropyLoss", "NLLLoss") else []
+def default_metrics(loss_fn, task=None) -> list:
+    """Metrics for ``task`` or the loss's task (see ``soma.train.tasks``): accuracy for
+    classification losses, pixel accuracy and mean IoU for segmentation, none otherwise."""
+    return _task_metrics(loss_fn, task)
 
 
 def _results(loss_mean, metrics) -> dict:
@@ -68,6 +70,8 @@ class Trainer:
         nan_guard: stop at the first non-finite loss (``TerminateOnNaN``).
         verbose: True (tqdm bar, plain lines without tqdm), "plain", or False (quiet).
         extra: JSON-able values stored in every checkpoint this trainer writes.
+        task: ``"classification"``, ``"segmentation"`` or ``"regression"``: picks the default
+            metrics (segmentation: pixel accuracy and mean IoU); default: the loss decides.
     """
 
     def __init__(
@@ -85,12 +89,13 @@ class Trainer:
         nan_guard=True,
         verbose=True,
         extra=None,
+        task=None,
     ):
         self.model = model
         self.loss_fn = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, model, lr)
         self.scheduler = scheduler
-        self.metrics = default_metrics(self.loss_fn) if metrics is None else list(metrics)
+        self.metrics = default_metrics(self.loss_fn, task) if metrics is None else list(metrics)
         self.verbose = verbose
         self.extra = dict(extra or {})
         own = []
@@ -239,6 +244,7 @@ def fit(
     nan_guard: bool = True,
     resume=None,
     verbose=True,
+    task=None,
 ) -> History:
     """Train ``model`` on ``train_data`` for ``epochs`` epochs and return the ``History``.
 
@@ -269,6 +275,7 @@ def fit(
         clip_grad_norm=clip_grad_norm,
         nan_guard=nan_guard,
         verbose=verbose,
+        task=task,
     )
     return trainer.fit(
         train_data,
@@ -280,7 +287,7 @@ def fit(
     )
 
 
-def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dict:
+def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256, task=None) -> dict:
     """Mean loss (when ``loss`` is given) and metrics of ``model`` over ``data``.
 
     The model runs in eval mode without gradients; its previous mode is restored after.
@@ -298,7 +305,7 @@ def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dic
     loader = as_loader(data, batch_size)
     loss_fn = get_loss(loss) if loss is not None else None
     if metrics is None:
-        metrics = default_metrics(loss_fn) if loss_fn is not None else ["accuracy"]
+        metrics = default_metrics(loss_fn, task) if loss_fn or task else ["accuracy"]
     loss_mean, metrics = (Mean() if loss_fn else None), _fresh_metrics(metrics)
     was_training = model.training
     model.eval()

@@ -38,6 +38,18 @@ _LOADERS = {
 }
 
 
+# segmentation (images with per-pixel class masks)
+from soma.data.datasets.masks import SegmentationDataset, read_segmentation_folder  # noqa: E402
+from soma.data.datasets.shapes import (  # noqa: E402
+    load_digit_canvas,
+    load_shapes,
+    make_digit_canvas,
+    make_shapes,
+)
+
+_LOADERS["shapes"] = load_shapes
+_LOADERS["digit_canvas"] = load_digit_canvas
+
 _DESCRIPTIONS = {
     "digits": "8x8 handwritten digits from scikit-learn (1,797 images, 10 classes; bundled)",
     "mnist": "28x28 handwritten digits, IDX files (70,000 images, 10 classes; download)",
@@ -48,6 +60,8 @@ _DESCRIPTIONS = {
     "spirals": "two interleaved spirals, 2 classes (synthetic)",
     "moons": "two interleaving half circles, 2 classes (synthetic)",
     "circles": "a small circle inside a large one, 2 classes (synthetic)",
+    "shapes": "64x64 ellipses, rectangles, triangles on noise, per-pixel masks (segmentation)",
+    "digit_canvas": "48x48 canvases of 3 digits with per-pixel masks, 11 classes (segmentation)",
 }
 
 
@@ -123,4 +137,12 @@ __all__ = [
     "soma_home",
     "stratified_split",
     "write_idx",
+]
+__all__ += [
+    "SegmentationDataset",
+    "load_digit_canvas",
+    "load_shapes",
+    "make_digit_canvas",
+    "make_shapes",
+    "read_segmentation_folder",
 ]
