@@ -74,7 +74,7 @@ def make_shapes(
         image = _xp.full((size, size), background)
         for _ in range(rng.integers(1, max_shapes + 1)):
             kind = int(rng.integers(1, 4))
-            r = rng.uniform(size / 8, size / 4.5)
+            r = rng.uniform(size / 7, size / 4)
             cy, cx = rng.uniform(r, size - r, 2)
             inside = _shape_mask(
                 kind, yy, xx, cy, cx, r, rng.uniform(0.55, 1.0), rng.uniform(0, math.pi)
@@ -161,8 +161,8 @@ def load_shapes(
     val_split: float = 0.0,
     seed: int = 0,
     download: bool = False,
-    n_train: int = 2000,
-    n_test: int = 400,
+    n_train: int = 1000,
+    n_test: int = 200,
     transforms=None,
     **options,
 ) -> DatasetSplits:
@@ -185,8 +185,8 @@ def load_digit_canvas(
     val_split: float = 0.0,
     seed: int = 0,
     download: bool = False,
-    n_train: int = 2000,
-    n_test: int = 400,
+    n_train: int = 1000,
+    n_test: int = 200,
     transforms=None,
     **options,
 ) -> DatasetSplits:
