@@ -11,9 +11,9 @@ class DiceLoss(_Loss):
 
     Example:
         >>> import soma
-        >>> x = soma.tensor([[[[9.0, -9.0]], [[-9.0, 9.0]]]])
-        >>> round(DiceLoss()(x, soma.tensor([[[1, 0]]])).item(), 2)
-        0.75
+        >>> x = soma.tensor([[[[9.0, -9.0]], [[-9.0, 9.0]]]])  # certain: classes [0, 1]
+        >>> round(DiceLoss()(x, soma.tensor([[[1, 0]]])).item(), 2)  # all wrong: 1 − 1/3
+        0.67
     """
 
     def __init__(
