@@ -26,7 +26,7 @@ from soma.train import evaluate, fit
 from soma.train.metrics_segmentation import IoU
 
 MODELS = {
-    "unet": lambda: UNet(1, 4, depth=3, width=8, batch_norm=True),
+    "unet": lambda width=8: UNet(1, 4, depth=3, width=width, batch_norm=True),
     "fpn": lambda: fpn(
         num_classes=4,
         in_channels=1,
@@ -49,13 +49,13 @@ MODELS = {
 
 
 def train(model_name="unet", size=32, n_train=1536, n_test=200, epochs=20, batch_size=16,
-          max_lr=1e-2, seed=0, verbose="plain"):  # fmt: skip
+          max_lr=1e-2, seed=0, verbose="plain", **model_kwargs):  # fmt: skip
     """Train one model; returns (model, test results, per-class IoU, (wall, CPU) seconds of
     training, test split)."""
     soma.manual_seed(seed)
     flips = JointCompose([JointRandomHorizontalFlip(), JointRandomVerticalFlip()])
     data = load_shapes(n_train=n_train, n_test=n_test, size=size, seed=seed, transforms=flips)
-    model = MODELS[model_name]()
+    model = MODELS[model_name](**model_kwargs)
     optimizer = soma.optim.Adam(model.parameters(), lr=max_lr / 25)
     steps = epochs * -(-n_train // batch_size)
     schedule = soma.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=steps)
@@ -75,10 +75,15 @@ def main():
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--n-train", type=int, default=1536)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--width", type=int, default=None, help="U-Net width (default 8)")
     parser.add_argument("--picture", default=None, help="PNG of predicted masks over inputs")
     args = parser.parse_args()
     model, results, per_class, seconds, test = train(
-        args.model, args.size, args.n_train, epochs=args.epochs
+        args.model,
+        args.size,
+        args.n_train,
+        epochs=args.epochs,
+        **({"width": args.width} if args.width else {}),
     )
     params = sum(p.numel() for p in model.parameters())
     print(

@@ -35,6 +35,18 @@ def test_shapes_are_seeded_and_masks_mark_the_shapes():
         assert image[mask > 0].mean() > image[mask == 0].mean() + 0.2
 
 
+def test_shapes_do_not_touch_unless_asked():
+    def touching(y):  # a labelled pixel next to a pixel of another shape class
+        a, b = y[:, 1:, :], y[:, :-1, :]
+        c, d = y[:, :, 1:], y[:, :, :-1]
+        return ((a > 0) & (b > 0) & (a != b)).any() or ((c > 0) & (d > 0) & (c != d)).any()
+
+    _, y = make_shapes(300, size=32, seed=0)
+    assert not touching(y)
+    _, y = make_shapes(300, size=32, seed=0, overlap=True)
+    assert touching(y)
+
+
 def test_shape_geometry_ellipse_area():
     # one noise-free image at a time: the ellipse's pixel count is close to π·a·b
     x, y = make_shapes(200, size=64, max_shapes=1, noise=0.0, seed=0)

@@ -1,8 +1,8 @@
 """Synthetic segmentation data that needs no download.
 
 * ``make_shapes``: ellipses, rectangles and triangles (random size, aspect, rotation and
-  brightness) on a noisy background; the mask labels each pixel 0 (background), 1 (ellipse),
-  2 (rectangle) or 3 (triangle). A later shape covers an earlier one where they overlap.
+  brightness) on a noisy background, apart from each other; the mask labels each pixel 0
+  (background), 1 (ellipse), 2 (rectangle) or 3 (triangle).
 * ``make_digit_canvas``: several of scikit-learn's 8×8 digits, enlarged, placed without overlap
   on a larger canvas; the mask labels each pixel of a digit with its class + 1 (0 is the
   background), and ``labels`` lists the digits placed on each canvas.
@@ -41,12 +41,23 @@ def _shape_mask(kind: int, yy, xx, cy, cx, r, aspect, theta):
     return inside
 
 
+def _grow(mask):
+    """``mask`` grown by one pixel in the four directions."""
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    return grown
+
+
 def make_shapes(
     n: int = 1000,
     size: int = 64,
     max_shapes: int = 3,
     noise: float = 0.1,
     seed: int = 0,
+    overlap: bool = False,
 ):
     """Noisy grayscale images of random shapes and their class masks.
 
@@ -56,6 +67,10 @@ def make_shapes(
         max_shapes: each image has 1 … ``max_shapes`` shapes.
         noise: standard deviation of the Gaussian pixel noise.
         seed: the random seed.
+        overlap: let shapes overlap (a later one covers an earlier one). By default a shape
+            that would touch another (within one pixel) is drawn again elsewhere, a few tries,
+            then left out: where two shapes of similar brightness touch, no network could tell
+            where one ends.
 
     Returns:
         images (n, 1, size, size) float32 and masks (n, size, size) int64 in 0 … 3.
@@ -72,15 +87,22 @@ def make_shapes(
     for i in range(n):
         background = rng.uniform(0.0, 0.35)
         image = _xp.full((size, size), background)
+        taken = _xp.zeros((size, size), bool)  # drawn shapes, grown by one pixel
         for _ in range(rng.integers(1, max_shapes + 1)):
-            kind = int(rng.integers(1, 4))
-            r = rng.uniform(size / 7, size / 4)
-            cy, cx = rng.uniform(r, size - r, 2)
-            inside = _shape_mask(
-                kind, yy, xx, cy, cx, r, rng.uniform(0.55, 1.0), rng.uniform(0, math.pi)
-            )
+            for _ in range(10):
+                kind = int(rng.integers(1, 4))
+                r = rng.uniform(size / 7, size / 4)
+                cy, cx = rng.uniform(r, size - r, 2)
+                inside = _shape_mask(
+                    kind, yy, xx, cy, cx, r, rng.uniform(0.55, 1.0), rng.uniform(0, math.pi)
+                )
+                if overlap or not (inside & taken).any():
+                    break
+            else:
+                continue
             image[inside] = rng.uniform(0.55, 1.0)
             masks[i][inside] = kind
+            taken |= _grow(inside)
         images[i, 0] = image + rng.normal(0.0, noise, image.shape)
     return images, masks
 
