@@ -16,10 +16,10 @@ def train():
 
 @pytest.mark.slow
 def test_unet_learns_to_segment_the_shapes(train):
-    # measured: held-out mean IoU 0.561 (background 0.993), pixel accuracy 0.937, 94 s on the
-    # busy 2-core machine; the full run (1,536 images, 20 epochs) is reported in
-    # docs/SEGMENTATION.md
+    # measured: held-out mean IoU 0.637 (background 0.993), pixel accuracy 0.951, 9 s of CPU
+    # (137 s wall on the shared, overloaded 2-core machine); the full run (1,536 images,
+    # 20 epochs) is reported in docs/SEGMENTATION.md
     _, results, per_class, _, _ = train("unet", n_train=384, n_test=100, epochs=6, verbose=False)
-    assert results["pixel_accuracy"] > 0.9
-    assert results["mean_iou"] > 0.45
+    assert results["pixel_accuracy"] > 0.92
+    assert results["mean_iou"] > 0.5
     assert per_class[0] > 0.97  # the background
