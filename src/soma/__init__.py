@@ -183,6 +183,7 @@ half = float16
 long = int64
 int = int32
 
+# issue 11 (optim helper): sparse COO tensors
 from soma import (  # noqa: E402  # noqa: E402
     autograd,
     backend,
@@ -192,8 +193,11 @@ from soma import (  # noqa: E402  # noqa: E402
     nn,  # noqa: E402
     onnx,  # noqa: E402
     optim,  # noqa: E402
+    sparse,  # noqa: E402
     utils,
 )
+from soma.functional.sparse import mm as spmm  # noqa: E402
+from soma.functional.sparse import sparse_coo, sparse_coo_tensor  # noqa: E402
 from soma.inspection import summary  # noqa: E402
 from soma.io import load, save  # noqa: E402
 

@@ -64,13 +64,15 @@ def _add_model_data(p, data_required=True):
     p.add_argument(
         "--optimizer",
         default="adam",
-        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad",
+        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad, adadelta, adamax, "
+        "nadam, radam, asgd, rprop",
     )
     p.add_argument(
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, adagrad 1e-2)",
+        help="learning rate (default: adam/adamw/adamax/nadam 3e-3, sgd/asgd 0.05, rmsprop 1e-3, "
+        "adagrad/radam 1e-2, adadelta 1, rprop 1e-2)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -166,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
+
+    p = sub.add_parser("launch", help="run a command as an N-process MPI job (mpiexec)")
+    p.add_argument("-n", "--nproc", type=_positive_int, required=True, help="processes")
+    p.add_argument("--hostfile", default=None, help="machines for a cluster run (host:slots)")
+    p.add_argument("command_line", nargs=argparse.REMAINDER, help="-- COMMAND ...")
     return parser
 
 
@@ -526,6 +533,13 @@ def cmd_datasets(args) -> int:
     return EXIT_OK
 
 
+def cmd_launch(args) -> int:
+    from soma.distributed.launch import launch
+
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    return launch(args.nproc, command, args.hostfile)
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -533,6 +547,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "models": cmd_models,
     "datasets": cmd_datasets,
+    "launch": cmd_launch,
 }
 
 

@@ -480,6 +480,19 @@ class TensorMethods:
     def lerp_(self, end, weight):
         return self._assign(self.lerp(end, weight))
 
+    # ------------------------------------------------------------------ sparse (issue 11)
+    is_sparse = False  # a SparseTensor (functional/sparse.py) says True
+
+    def to_sparse(self, sparse_dim=None):
+        """The nonzero entries as a sparse COO tensor (gradients reach this tensor)."""
+        from soma.functional.sparse import to_sparse
+
+        return to_sparse(self, sparse_dim)
+
+    def to_dense(self):
+        """A dense tensor is its own dense form."""
+        return self
+
 
 # NOTE: ``soma.functional`` imports ``Tensor``, so it cannot be imported here while
 # ``tensor.py`` is still defining the class; ``tensor.py`` binds it once ``Tensor`` exists.

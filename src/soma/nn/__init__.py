@@ -301,6 +301,66 @@ __all__ = [
     "utils",
 ]
 
+# issue 11 (optim helper): more layers and losses, lazy layers
+from soma.nn.modules.activation import GLU, Softmax2d
+from soma.nn.modules.distance import CosineSimilarity, PairwiseDistance
+from soma.nn.modules.lazy import LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear, LazyModuleMixin
+from soma.nn.modules.loss import (
+    CTCLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
+)
+from soma.nn.modules.normalization import RMSNorm
+from soma.nn.modules.reshape import ChannelShuffle
+
+__all__ += [
+    "CTCLoss",
+    "ChannelShuffle",
+    "CosineSimilarity",
+    "GLU",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyLinear",
+    "LazyModuleMixin",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "PairwiseDistance",
+    "PoissonNLLLoss",
+    "RMSNorm",
+    "SoftMarginLoss",
+    "Softmax2d",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+]
+
+
+def __getattr__(name):
+    # NOTE: a lazy import guarding a cycle: SyncBatchNorm lives in soma.distributed (above nn
+    # in the tree), which imports nn.
+    if name == "SyncBatchNorm":
+        from soma.distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    if name == "parallel":
+        from soma.nn import parallel
+
+        return parallel
+    raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")
+
+
 # segmentation losses
 from soma.nn.modules.loss_segmentation import DiceCELoss, DiceLoss, FocalLoss  # noqa: E402
 

@@ -82,7 +82,8 @@ class Module:
                 self._forget(name)
                 params[name] = value
             elif isinstance(value, Module):
-                self._forget(name)
+                if name not in modules:  # a replaced child keeps its place (as PyTorch)
+                    self._forget(name)
                 modules[name] = value
             elif isinstance(value, Buffer):
                 self._forget(name)
@@ -359,6 +360,9 @@ class Module:
         Values may be soma tensors, NumPy arrays or PyTorch tensors. With ``strict``, missing
         keys, unexpected keys and wrong shapes are all listed in one error.
         """
+        for name, module in self.named_modules():  # lazy layers take their shapes first
+            if hasattr(module, "_materialize_from_state"):
+                module._materialize_from_state(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

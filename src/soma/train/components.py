@@ -29,6 +29,13 @@ OPTIMIZERS = {
     "adamw": "AdamW",
     "rmsprop": "RMSprop",
     "adagrad": "Adagrad",
+    # issue 11 (LBFGS is left out: its step needs a closure, which the loop does not pass)
+    "adadelta": "Adadelta",
+    "adamax": "Adamax",
+    "asgd": "ASGD",
+    "nadam": "NAdam",
+    "radam": "RAdam",
+    "rprop": "Rprop",
 }
 
 

@@ -246,6 +246,10 @@ OPTIMIZER_DEFAULTS = {
     "adamw": {"lr": 3e-3},
     "rmsprop": {"lr": 1e-3},
     "adagrad": {"lr": 1e-2},
+    "adamax": {"lr": 3e-3},
+    "nadam": {"lr": 3e-3},
+    "radam": {"lr": 1e-2},
+    "asgd": {"lr": 0.05},
 }
 
 

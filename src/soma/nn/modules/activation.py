@@ -449,3 +449,39 @@ __all__ = [
     "Tanhshrink",
     "Threshold",
 ]
+
+
+class GLU(Module):
+    """Gated linear unit ``a ⊗ σ(b)``, the input halved along ``dim`` into a and b.
+
+    Shape:
+        (*, 2M, *) → (*, M, *).
+
+    Example:
+        >>> import soma
+        >>> GLU()(soma.zeros(3, 4)).shape
+        soma.Size([3, 2])
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        from soma.functional.activation.gated import glu
+
+        return glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every spatial position: (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected an input of 3 or 4 dimensions, got {tuple(input.shape)}"
+            )
+        return F.softmax(input, -3)

@@ -213,3 +213,188 @@ class CosineEmbeddingLoss(_Loss):
 
     def extra_repr(self):
         return ", ".join(filter(None, [f"margin={self.margin}", super().extra_repr()]))
+
+
+# ------------------------------------------------------------ issue 11: ranking, probabilistic, CTC
+class MarginRankingLoss(_Loss):
+    """``max(0, −y(x1 − x2) + margin)``; see ``F.margin_ranking_loss``."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        from soma.functional.loss.ranking import margin_ranking_loss
+
+        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """``x`` where y = 1, ``max(0, margin − x)`` where y = −1; see ``F.hinge_embedding_loss``."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        from soma.functional.loss.ranking import hinge_embedding_loss
+
+        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """``log(1 + exp(−y x))``; see ``F.soft_margin_loss``."""
+
+    def forward(self, input, target):
+        from soma.functional.loss.ranking import soft_margin_loss
+
+        return soft_margin_loss(input, target, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """One-vs-all logistic loss averaged over classes; see ``F.multilabel_soft_margin_loss``."""
+
+    def forward(self, input, target):
+        from soma.functional.loss.ranking import multilabel_soft_margin_loss
+
+        return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss; see ``F.multi_margin_loss``."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
+        super().__init__(weight, reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p}")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        from soma.functional.loss.ranking import multi_margin_loss
+
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """``max(0, d(a, p) − d(a, n) + margin)``; see ``F.triplet_margin_loss``."""
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-6,
+        swap: bool = False,
+        reduction: str = "mean",
+    ):
+        super().__init__(reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        from soma.functional.loss.ranking import triplet_margin_loss
+
+        return triplet_margin_loss(
+            anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
+        )
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """Triplet loss with any distance function; see ``F.triplet_margin_with_distance_loss``."""
+
+    def __init__(
+        self,
+        *,
+        distance_function=None,
+        margin: float = 1.0,
+        swap: bool = False,
+        reduction: str = "mean",
+    ):
+        super().__init__(reduction)
+        if margin <= 0:
+            raise ValueError(
+                f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}"
+            )
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor, positive, negative):
+        from soma.functional.loss.ranking import triplet_margin_with_distance_loss
+
+        return triplet_margin_with_distance_loss(
+            anchor,
+            positive,
+            negative,
+            distance_function=self.distance_function,
+            margin=self.margin,
+            swap=self.swap,
+            reduction=self.reduction,
+        )
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss over class-index targets; see ``F.multilabel_margin_loss``."""
+
+    def forward(self, input, target):
+        from soma.functional.loss.ranking import multilabel_margin_loss
+
+        return multilabel_margin_loss(input, target, self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood of a predicted mean and variance; see
+    ``F.gaussian_nll_loss``."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        from soma.functional.loss.probabilistic import gaussian_nll_loss
+
+        return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of counts; see ``F.poisson_nll_loss``."""
+
+    def __init__(
+        self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction="mean"
+    ):
+        super().__init__(reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        from soma.functional.loss.probabilistic import poisson_nll_loss
+
+        return poisson_nll_loss(
+            log_input, target, self.log_input, self.full, eps=self.eps, reduction=self.reduction
+        )
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss; see ``F.ctc_loss``.
+
+    Example:
+        >>> import soma
+        >>> lp = soma.randn(6, 2, 4).log_softmax(2)
+        >>> loss = CTCLoss()(lp, soma.tensor([[1, 2], [3, 3]]), [6, 5], [2, 2])
+        >>> loss.shape
+        soma.Size([])
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        from soma.functional.loss.ctc import ctc_loss
+
+        return ctc_loss(
+            log_probs,
+            targets,
+            input_lengths,
+            target_lengths,
+            self.blank,
+            self.reduction,
+            self.zero_infinity,
+        )
