@@ -121,7 +121,9 @@ def unet(depth: int = 3, width: int = 16, batch_norm: bool = True, **kwargs) -> 
     ``UNet(1, 2)``'s default, with 31,030,658 parameters.
 
     Example:
-        >>> paper = unet(in_channels=1, num_classes=2, depth=4, width=64, batch_norm=False)
+        >>> from soma.nn.utils import skip_init   # count only: no random draws
+        >>> paper = skip_init(unet, in_channels=1, num_classes=2, depth=4, width=64,
+        ...                   batch_norm=False)
         >>> sum(p.numel() for p in paper.parameters())
         31030658
     """
