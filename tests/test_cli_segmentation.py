@@ -1,6 +1,7 @@
 """``soma train --model unet --data shapes``: a segmentation run reports pixel accuracy and IoU
 and draws the predicted masks (on a small version of the shapes, so it runs in seconds)."""
 
+import dataclasses
 import functools
 import json
 
@@ -15,7 +16,10 @@ from soma.data import datasets
 def small_shapes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     small = functools.partial(datasets.load_shapes, n_train=48, n_test=16, size=32)
-    monkeypatch.setitem(datasets._LOADERS, "shapes", small)
+    entry = datasets.DATASETS.get("shapes")
+    monkeypatch.setitem(
+        datasets.DATASETS._entries, "shapes", dataclasses.replace(entry, builder=small)
+    )
     return tmp_path
 
 

@@ -6,6 +6,8 @@ The public surface mirrors PyTorch: tensors and their factories here, layers in 
 optimizers in ``soma.optim``, data in ``soma.data`` (also ``soma.utils.data``).
 """
 
+import os as _os
+
 from soma._version import __version__
 from soma.autograd import (
     Function,
@@ -74,6 +76,7 @@ from soma.functional import (
     argmax,
     argmin,
     argsort,
+    bitwise_not,
     bmm,
     broadcast_to,
     cat,
@@ -101,12 +104,16 @@ from soma.functional import (
     fmod,
     gather,
     ge,
+    greater,
+    greater_equal,
     gt,
     index_select,
     isfinite,
     isinf,
     isnan,
     le,
+    less,
+    less_equal,
     log,
     log1p,
     log2,
@@ -134,6 +141,7 @@ from soma.functional import (
     negative,
     nonzero,
     norm,
+    not_equal,
     outer,
     permute,
     pow,
@@ -216,13 +224,11 @@ def get_num_threads() -> int:
     Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
     the number of CPUs.
     """
-    import os
-
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(name, "")
+        value = _os.environ.get(name, "")
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return os.cpu_count() or 1
+    return _os.cpu_count() or 1
 
 
 class cuda:  # noqa: N801  (mirrors the torch.cuda namespace)

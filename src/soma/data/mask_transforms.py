@@ -22,7 +22,8 @@ import numbers
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import random as _random
-from soma.data.transforms import _float, _pair, rotate
+from soma.data.transforms import _float, rotate
+from soma.functional._utils import ntuple
 
 _xp = get_xp()
 
@@ -116,7 +117,7 @@ class JointRandomCrop(JointTransform):
 
     def __init__(self, size, padding: int = 0, fill: float = 0.0, mask_fill: int = 0,
                  generator=None):  # fmt: skip
-        self.size = _pair(size, "JointRandomCrop")
+        self.size = ntuple(size, 2, "JointRandomCrop", "size")
         self.padding, self.fill, self.mask_fill = int(padding), fill, mask_fill
         self.generator = generator
 

@@ -58,6 +58,7 @@ from soma.functional.dropout import (
 from soma.functional.elementwise import (
     add,
     allclose,
+    bitwise_not,
     cast,
     clamp,
     clip,
@@ -69,11 +70,15 @@ from soma.functional.elementwise import (
     floor_divide,
     fmod,
     ge,
+    greater,
+    greater_equal,
     gt,
     isfinite,
     isinf,
     isnan,
     le,
+    less,
+    less_equal,
     logical_and,
     logical_not,
     logical_or,
@@ -85,6 +90,7 @@ from soma.functional.elementwise import (
     mul,
     multiply,
     ne,
+    not_equal,
     pow,
     remainder,
     square,
@@ -112,6 +118,12 @@ from soma.functional.loss.classification import (
 from soma.functional.loss.ctc import ctc_loss
 from soma.functional.loss.divergence import kl_div
 from soma.functional.loss.embedding import cosine_embedding_loss
+from soma.functional.loss.generative import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gaussian_kl,
+    vae_loss,
+)
 from soma.functional.loss.probabilistic import gaussian_nll_loss, poisson_nll_loss
 from soma.functional.loss.ranking import (
     hinge_embedding_loss,

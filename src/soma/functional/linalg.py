@@ -4,6 +4,7 @@ from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import binary_operands, shape_str, unbroadcast
 from soma.functional.shape import reshape, squeeze, unsqueeze
+from soma.functional.sparse import mm as sparse_mm
 
 _xp = get_xp()
 
@@ -218,6 +219,4 @@ def einsum(equation, *operands):
 
 def _sparse_mm(a, b):
     """A product with a sparse COO operand (``functional/sparse.py``)."""
-    from soma.functional.sparse import mm as sparse_mm
-
     return sparse_mm(a, b)

@@ -10,7 +10,9 @@ dense operand and to the values. Only scalar values are stored (no hybrid dense 
 The ops below are Functions on the values and the dense operand; the indices are constants.
 """
 
+from soma.autograd.factory import tensor
 from soma.autograd.function import Function
+from soma.autograd.size import Size
 from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp, scatter_add
 from soma.functional._utils import shape_str
@@ -132,8 +134,6 @@ class SparseTensor:
     # ------------------------------------------------------------------ description
     @property
     def shape(self):
-        from soma.autograd.size import Size
-
         return Size(self._shape)
 
     def size(self, dim=None):
@@ -334,8 +334,6 @@ def sparse_coo_tensor(
         >>> a.to_dense().tolist()
         [[0.0, 0.0, 3.0], [4.0, 0.0, 5.0]]
     """
-    from soma.autograd.factory import tensor
-
     idx = indices.array if isinstance(indices, Tensor) else _xp.asarray(indices)
     if idx.ndim != 2 or idx.dtype.kind not in "iu":
         raise ValueError(

@@ -6,11 +6,9 @@ half opacity, the background class left clear), with the pixel accuracy of each 
 its title. ``predict_masks(model, images)`` gives the arg-max class per pixel.
 """
 
-import os
-import tempfile
-
 from soma.backend import get_xp
-from soma.inspection.plots import _pyplot
+from soma.train.plots import pyplot as _pyplot
+from soma.train.plots import save_figure
 
 _xp = get_xp()
 
@@ -103,23 +101,7 @@ def plot_segmentation(
         handles = [Patch(color=colours[c], label=str(classes[c])) for c in range(1, num_classes)]
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
         fig.subplots_adjust(bottom=0.12)
-    return _save_atomic(fig, path)
-
-
-def _save_atomic(fig, path) -> str:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(suffix=".png", dir=folder)
-    os.close(handle)
-    try:
-        fig.savefig(temp, dpi=100)
-        os.replace(temp, path)
-    finally:
-        _pyplot().close(fig)
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+    return save_figure(fig, path, tight_bbox=True)  # atomic: temp file + os.replace
 
 
 __all__ = ["plot_segmentation", "predict_masks"]

@@ -1,6 +1,6 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init, utils
+from soma.nn import functional, init, parallel, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import (
     CELU,
@@ -73,6 +73,7 @@ from soma.nn.modules.dropout import (
 )
 from soma.nn.modules.embedding import Embedding, EmbeddingBag
 from soma.nn.modules.fold import Fold, Unfold
+from soma.nn.modules.generative_loss import GANLoss, VAELoss
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import (
     BCELoss,
@@ -155,8 +156,11 @@ from soma.nn.modules.upsampling import (
     UpsamplingNearest2d,
 )
 from soma.nn.parameter import Buffer, Parameter
+from soma.nn.registry import list_activations, list_losses, register_activation, register_loss
 
 __all__ = [
+    "GANLoss",
+    "VAELoss",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
@@ -354,12 +358,10 @@ def __getattr__(name):
         from soma.distributed.sync_batchnorm import SyncBatchNorm
 
         return SyncBatchNorm
-    if name == "parallel":
-        from soma.nn import parallel
-
-        return parallel
     raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")
 
+
+__all__ += ["list_activations", "list_losses", "register_activation", "register_loss"]
 
 # segmentation losses
 from soma.nn.modules.loss_segmentation import DiceCELoss, DiceLoss, FocalLoss  # noqa: E402

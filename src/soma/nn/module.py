@@ -6,6 +6,7 @@ whole tree. Calling a module runs its hooks and ``forward``; when a layer fails,
 the layer's path in the model (``while running layer 'features.3' (Conv2d)``).
 """
 
+import copy
 import itertools
 import threading
 from collections import OrderedDict, namedtuple
@@ -423,8 +424,6 @@ class Module:
 
     def __deepcopy__(self, memo):
         """``copy.deepcopy``: an independent module tree (shared parameters stay shared)."""
-        import copy
-
         new = object.__new__(type(self))
         memo[id(self)] = new
         for name, value in self.__dict__.items():

@@ -2,10 +2,14 @@
 
 from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer(
+    "adadelta", "Adadelta (Zeiler 2012): steps from the ratio of two running RMS averages"
+)
 class Adadelta(Optimizer):
     """Adadelta, as ``torch.optim.Adadelta``.
 

@@ -8,10 +8,12 @@ from soma.optim.optimizer import (
     check_number,
     lerp_,
 )
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer("adamax", "Adamax (Kingma & Ba 2015): Adam with the infinity norm", lr=3e-3)
 class Adamax(Optimizer):
     """Adamax, as ``torch.optim.Adamax``.
 

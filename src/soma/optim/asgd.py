@@ -3,10 +3,14 @@ iterates (Polyak & Juditsky, 1992)."""
 
 from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number, round_scalar
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer(
+    "asgd", "averaged SGD: a decaying rate and a running average of the weights", lr=0.05
+)
 class ASGD(Optimizer):
     """Averaged SGD, as ``torch.optim.ASGD``.
 

@@ -10,6 +10,7 @@ from soma.optim.optimizer import (
     lerp_,
     scalar_dtype,
 )
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
@@ -32,6 +33,7 @@ def _moments(p, g, state, group):
     return g, m, v
 
 
+@register_optimizer("nadam", "NAdam (Dozat 2016): Adam with Nesterov momentum", lr=3e-3)
 class NAdam(Optimizer):
     """NAdam, as ``torch.optim.NAdam``.
 
@@ -120,6 +122,7 @@ class NAdam(Optimizer):
         p.array += (m * ((-lr * mu_next) / (1.0 - mu_product * mu_next))) / denom
 
 
+@register_optimizer("radam", "RAdam (Liu et al. 2020): Adam with a rectified rate", lr=1e-2)
 class RAdam(Optimizer):
     """RAdam, as ``torch.optim.RAdam``.
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from soma.autograd.grad_mode import enable_grad, no_grad
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_default_dtype, get_xp
 
 _xp = get_xp()
 
@@ -298,8 +298,6 @@ def scalar_dtype():
     ``_get_scalar_dtype``); soma keeps such values as Python floats rounded to it, so that a
     trajectory matches PyTorch's to the last bit the rounding decides.
     """
-    from soma.backend import get_default_dtype
-
     return _xp.float64 if get_default_dtype() == _xp.float64 else _xp.float32
 
 

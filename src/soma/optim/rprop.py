@@ -2,10 +2,14 @@
 
 from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer(
+    "rprop", "Rprop (Riedmiller 1993): a step per weight, grown while the sign holds"
+)
 class Rprop(Optimizer):
     """Resilient backpropagation, as ``torch.optim.Rprop``.
 

@@ -1,5 +1,9 @@
-"""Tools to check differentiable code: finite-difference gradient checks."""
+"""Tools to check differentiable code: finite-difference gradient checks.
 
-from soma.testing.gradcheck import gradcheck, numerical_jacobian_vector
+The checker lives in ``soma.autograd.gradcheck`` (it knows tensors and the engine only); this
+package re-exports it under the name tests import.
+"""
+
+from soma.autograd.gradcheck import gradcheck, numerical_jacobian_vector
 
 __all__ = ["gradcheck", "numerical_jacobian_vector"]

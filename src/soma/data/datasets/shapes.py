@@ -15,7 +15,13 @@ so it does not move with the user's seed.
 import math
 
 from soma.backend import get_xp
-from soma.data.datasets.base import DatasetSplits, _rng, channel_stats, random_split_indices
+from soma.data.datasets.base import (
+    DatasetSplits,
+    _rng,
+    channel_stats,
+    random_split_indices,
+    register_dataset,
+)
 from soma.data.datasets.masks import SegmentationDataset
 
 _xp = get_xp()
@@ -178,6 +184,9 @@ def _splits(name, train, test, classes, val_split, seed) -> DatasetSplits:
     )
 
 
+@register_dataset(
+    "shapes", "64x64 ellipses, rectangles, triangles on noise, per-pixel masks (segmentation)"
+)
 def load_shapes(
     root=None,
     val_split: float = 0.0,
@@ -202,6 +211,9 @@ def load_shapes(
     return _splits("shapes", train, test, SHAPE_CLASSES, val_split, seed)
 
 
+@register_dataset(
+    "digit_canvas", "48x48 canvases of 3 digits with per-pixel masks, 11 classes (segmentation)"
+)
 def load_digit_canvas(
     root=None,
     val_split: float = 0.0,

@@ -6,6 +6,7 @@ formula step for step so that the values and the gradients at the kinks agree.
 """
 
 from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
 from soma.functional._utils import shape_str
 from soma.functional.activation.smooth import logsigmoid, softplus
 from soma.functional.distance import pairwise_distance
@@ -132,8 +133,6 @@ def multi_margin_loss(
 
 
 def _arange(n, like):
-    from soma.backend import get_xp
-
     return get_xp().arange(n, dtype=like.dtype)[None, :]
 
 
@@ -241,8 +240,6 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean
 
 def _label_mask(target):
     """(N, C) bool: the classes listed in each row of ``target`` before its first −1."""
-    from soma.backend import get_xp
-
     xp = get_xp()
     n, c = target.shape
     listed = xp.cumprod(target >= 0, axis=1).astype(bool)  # positions before the first −1

@@ -7,7 +7,20 @@ are not accepted: use ``reduction``.
 
 from soma import functional as F
 from soma.autograd.tensor import Tensor
+from soma.functional.loss.ctc import ctc_loss
+from soma.functional.loss.probabilistic import gaussian_nll_loss, poisson_nll_loss
+from soma.functional.loss.ranking import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 from soma.nn.module import Module
+from soma.nn.registry import register_loss
 
 
 class _Loss(Module):
@@ -32,6 +45,7 @@ class _WeightedLoss(_Loss):
         self.register_buffer("weight", weight)
 
 
+@register_loss("mse", "mean squared error")
 class MSELoss(_Loss):
     """Mean squared error, the lecture's loss for regression: mean((y − t)²).
 
@@ -45,6 +59,7 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
+@register_loss("l1", "mean absolute error", aliases=("mae",))
 class L1Loss(_Loss):
     """Mean absolute error: mean(|y − t|)."""
 
@@ -52,6 +67,7 @@ class L1Loss(_Loss):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
+@register_loss("huber", "Huber: squared below delta, absolute above")
 class HuberLoss(_Loss):
     """Squared error within ``delta`` of the target, linear beyond it."""
 
@@ -68,6 +84,7 @@ class HuberLoss(_Loss):
         return ", ".join(filter(None, [super().extra_repr(), f"delta={self.delta}"]))
 
 
+@register_loss("smooth_l1", "smooth L1: Huber divided by beta")
 class SmoothL1Loss(_Loss):
     """Huber loss divided by ``beta``: quadratic within ``beta``, L1 beyond."""
 
@@ -97,6 +114,7 @@ class KLDivLoss(_Loss):
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
+@register_loss("bce", "binary cross-entropy of probabilities")
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities (after a sigmoid); logs clamped at -100."""
 
@@ -107,6 +125,7 @@ class BCELoss(_WeightedLoss):
         return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
+@register_loss("bce_with_logits", "binary cross-entropy of logits (stable)")
 class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy of ``sigmoid(input)`` computed stably from the logits.
 
@@ -132,6 +151,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
         )
 
 
+@register_loss("cross_entropy", "softmax cross-entropy of logits and class indices")
 class CrossEntropyLoss(_WeightedLoss):
     """Cross-entropy of ``softmax(input)`` along dim 1 against class indices or probabilities.
 
@@ -186,6 +206,7 @@ class CrossEntropyLoss(_WeightedLoss):
         return ", ".join(filter(None, parts))
 
 
+@register_loss("nll", "negative log-likelihood of log-probabilities")
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of the target classes, given log-probabilities."""
 
@@ -224,8 +245,6 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        from soma.functional.loss.ranking import margin_ranking_loss
-
         return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
 
 
@@ -237,8 +256,6 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input, target):
-        from soma.functional.loss.ranking import hinge_embedding_loss
-
         return hinge_embedding_loss(input, target, self.margin, self.reduction)
 
 
@@ -246,8 +263,6 @@ class SoftMarginLoss(_Loss):
     """``log(1 + exp(−y x))``; see ``F.soft_margin_loss``."""
 
     def forward(self, input, target):
-        from soma.functional.loss.ranking import soft_margin_loss
-
         return soft_margin_loss(input, target, self.reduction)
 
 
@@ -255,8 +270,6 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     """One-vs-all logistic loss averaged over classes; see ``F.multilabel_soft_margin_loss``."""
 
     def forward(self, input, target):
-        from soma.functional.loss.ranking import multilabel_soft_margin_loss
-
         return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
 
 
@@ -270,8 +283,6 @@ class MultiMarginLoss(_WeightedLoss):
         self.p, self.margin = p, margin
 
     def forward(self, input, target):
-        from soma.functional.loss.ranking import multi_margin_loss
-
         return multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
 
 
@@ -292,8 +303,6 @@ class TripletMarginLoss(_Loss):
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def forward(self, anchor, positive, negative):
-        from soma.functional.loss.ranking import triplet_margin_loss
-
         return triplet_margin_loss(
             anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
         )
@@ -318,8 +327,6 @@ class TripletMarginWithDistanceLoss(_Loss):
         self.distance_function, self.margin, self.swap = distance_function, margin, swap
 
     def forward(self, anchor, positive, negative):
-        from soma.functional.loss.ranking import triplet_margin_with_distance_loss
-
         return triplet_margin_with_distance_loss(
             anchor,
             positive,
@@ -335,8 +342,6 @@ class MultiLabelMarginLoss(_Loss):
     """Multi-label hinge loss over class-index targets; see ``F.multilabel_margin_loss``."""
 
     def forward(self, input, target):
-        from soma.functional.loss.ranking import multilabel_margin_loss
-
         return multilabel_margin_loss(input, target, self.reduction)
 
 
@@ -349,8 +354,6 @@ class GaussianNLLLoss(_Loss):
         self.full, self.eps = full, eps
 
     def forward(self, input, target, var):
-        from soma.functional.loss.probabilistic import gaussian_nll_loss
-
         return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
 
 
@@ -364,8 +367,6 @@ class PoissonNLLLoss(_Loss):
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input, target):
-        from soma.functional.loss.probabilistic import poisson_nll_loss
-
         return poisson_nll_loss(
             log_input, target, self.log_input, self.full, eps=self.eps, reduction=self.reduction
         )
@@ -387,8 +388,6 @@ class CTCLoss(_Loss):
         self.blank, self.zero_infinity = blank, zero_infinity
 
     def forward(self, log_probs, targets, input_lengths, target_lengths):
-        from soma.functional.loss.ctc import ctc_loss
-
         return ctc_loss(
             log_probs,
             targets,

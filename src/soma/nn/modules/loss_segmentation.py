@@ -4,8 +4,10 @@ small classes from being drowned by the background). Each calls ``soma.nn.functi
 
 from soma import functional as F
 from soma.nn.modules.loss import _Loss
+from soma.nn.registry import register_loss
 
 
+@register_loss("dice", "soft Dice loss over the classes (segmentation)")
 class DiceLoss(_Loss):
     """Soft Dice loss over the classes (see ``soma.nn.functional.dice_loss``).
 
@@ -40,6 +42,7 @@ class DiceLoss(_Loss):
         return f"smooth={self.smooth}, squared={self.squared}"
 
 
+@register_loss("focal", "focal loss: cross-entropy scaled by (1 - p_t)^gamma")
 class FocalLoss(_Loss):
     """Multi-class focal loss ``−α_t (1 − p_t)^γ log p_t`` (see ``F.focal_loss``)."""
 
@@ -63,6 +66,7 @@ class FocalLoss(_Loss):
         return f"gamma={self.gamma}"
 
 
+@register_loss("dice_ce", "cross-entropy + soft Dice (segmentation)")
 class DiceCELoss(_Loss):
     """``cross_entropy + dice_weight · dice_loss`` on the same scores and class indices."""
 

@@ -6,6 +6,7 @@ import warnings
 from soma.autograd.factory import ones, zeros
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from soma.functional.normalization.local_response import local_response_norm
+from soma.functional.normalization.rms import rms_norm
 from soma.nn.module import Module
 from soma.nn.modules.batchnorm import _NormBase
 from soma.nn.parameter import Parameter
@@ -105,8 +106,6 @@ class RMSNorm(Module):
             self.weight.array[...] = 1
 
     def forward(self, input):
-        from soma.functional.normalization.rms import rms_norm
-
         return rms_norm(input, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:

@@ -1,5 +1,6 @@
 """Shape-only layers: ``Flatten`` and ``Unflatten``."""
 
+from soma.functional.resample import channel_shuffle
 from soma.functional.shape import flatten, unflatten
 from soma.nn.module import Module
 
@@ -44,8 +45,6 @@ class ChannelShuffle(Module):
         self.groups = groups
 
     def forward(self, x):
-        from soma.functional.resample import channel_shuffle
-
         return channel_shuffle(x, self.groups)
 
     def extra_repr(self):
