@@ -6,6 +6,8 @@ half opacity, the background class left clear), with the pixel accuracy of each 
 its title. ``predict_masks(model, images)`` gives the arg-max class per pixel.
 """
 
+from soma.autograd.factory import tensor
+from soma.autograd.grad_mode import no_grad
 from soma.backend import get_xp
 from soma.train.plots import pyplot as _pyplot
 from soma.train.plots import save_figure
@@ -19,9 +21,6 @@ def _array(x):
 
 def predict_masks(model, images, batch_size: int = 64):
     """The class index per pixel (N, H, W) of ``model``'s scores on ``images`` (eval mode)."""
-    from soma.autograd.factory import tensor
-    from soma.autograd.grad_mode import no_grad
-
     was_training = model.training
     model.eval()
     x = _array(images)
@@ -96,7 +95,7 @@ def plot_segmentation(
             ax.set_title(name, fontsize=8)
             ax.axis("off")
     if classes:
-        from matplotlib.patches import Patch
+        from matplotlib.patches import Patch  # optional dependency, as pyplot
 
         handles = [Patch(color=colours[c], label=str(classes[c])) for c in range(1, num_classes)]
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)

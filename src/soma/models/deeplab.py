@@ -22,7 +22,7 @@ from collections import OrderedDict
 from soma import functional as F
 from soma import nn
 from soma.models.blocks.aspp import DeepLabHead
-from soma.models.registry import register_model
+from soma.models.registry import get_model, register_model
 from soma.models.resnet import ResNet
 
 
@@ -72,8 +72,6 @@ def stage_channels(stage) -> int:
 
 def resnet_backbone(name: str, in_channels: int, return_layers: dict, **kwargs) -> ResNetFeatures:
     """The stages of registered ResNet ``name`` (``"resnet50"`` …) as a ``ResNetFeatures``."""
-    from soma.models.registry import get_model
-
     if not name.startswith("resnet"):
         raise ValueError(f"resnet_backbone: expected a ResNet name, got {name!r}")
     return ResNetFeatures(get_model(name, in_channels=in_channels, **kwargs), return_layers)

@@ -363,6 +363,7 @@ def get_metric(metric) -> Metric:
             return TopKAccuracy(int(name[3:-9]))
         if name in _BY_NAME:
             return _BY_NAME[name]()
+        # metrics_segmentation builds on this module: imported at call time (cycle)
         from soma.train.metrics_segmentation import SEGMENTATION_METRICS
 
         if name in SEGMENTATION_METRICS:

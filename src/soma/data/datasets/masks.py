@@ -92,7 +92,7 @@ class SegmentationDataset(TensorDataset):
 
 def _pil():
     try:
-        from PIL import Image
+        from PIL import Image  # optional dependency: the `image` extra
     except ImportError:
         raise ImportError(
             "soma.data: reading PNG files needs Pillow; install it with `pip install soma[image]`"

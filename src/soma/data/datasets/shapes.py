@@ -22,6 +22,7 @@ from soma.data.datasets.base import (
     random_split_indices,
     register_dataset,
 )
+from soma.data.datasets.digits import Digits
 from soma.data.datasets.masks import SegmentationDataset
 
 _xp = get_xp()
@@ -136,8 +137,6 @@ def make_digit_canvas(
         >>> x.shape, int(y.max()) <= 10, labels.shape
         ((2, 1, 48, 48), True, (2, 3))
     """
-    from soma.data.datasets.digits import Digits
-
     source = Digits(train=train)
     pool, pool_labels = source.data[:, 0], source.targets
     rng = _rng(seed)

@@ -15,13 +15,18 @@ backward of their own; their gradients are those of the ops they are built on.
 """
 
 from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
 from soma.functional.loss._reduction import _check_reduction, _reduce_tensor
 
 
 def _probabilities_and_onehot(input, target, ignore_index, op):
     """(p, g): class probabilities and one-hot targets (N, C, M) over the M pixels, both zero at
     ignored pixels; binary (N, 1, …) inputs use the sigmoid."""
-    from soma.functional import one_hot, sigmoid, softmax
+    from soma.functional import (  # soma.functional re-exports this module: imported at call time (cycle)
+        one_hot,
+        sigmoid,
+        softmax,
+    )
 
     if input.ndim < 2:
         raise ValueError(f"{op}: expected scores (N, C, ...), got shape {tuple(input.shape)}")
@@ -122,7 +127,10 @@ def focal_loss(
         >>> abs(focal_loss(x, t).item() - (1 - p) ** 2 * ce) < 1e-6
         True
     """
-    from soma.functional import gather, log_softmax
+    from soma.functional import (  # soma.functional re-exports this module: imported at call time (cycle)
+        gather,
+        log_softmax,
+    )
 
     _check_reduction(reduction, "focal_loss")
     if input.ndim < 2 or tuple(target.shape) != (input.shape[0], *input.shape[2:]):
@@ -146,8 +154,6 @@ def focal_loss(
 
 
 def _as_array(values, like):
-    from soma.backend import get_xp
-
     xp = get_xp(like.array)
     return xp.asarray(values, dtype=like.array.dtype)
 
@@ -170,6 +176,7 @@ def sigmoid_focal_loss(
         alpha, gamma: as above (0.25 and 2 in the paper).
         reduction: ``"none"`` (torchvision's default), ``"mean"`` or ``"sum"``.
     """
+    # soma.functional re-exports this module: imported at call time (cycle)
     from soma.functional import binary_cross_entropy_with_logits, sigmoid
 
     _check_reduction(reduction, "sigmoid_focal_loss")
