@@ -30,9 +30,9 @@ import soma
 from soma import nn
 from soma.data.datasets.digits import Digits
 from soma.data.datasets.synthetic import make_moons
-from soma.inspection import generative as G
 from soma.models import DCGAN, VAE, ConvAutoencoder, ddpm
 from soma.train import evaluate, fit
+from soma.train import generative_plots as G
 from soma.train.diffusion import fit_diffusion
 from soma.train.gan import fit_gan
 

@@ -6,14 +6,6 @@ and are re-exported here).
 matplotlib is imported lazily, when a plot is drawn (``pip install soma[plot]``).
 """
 
-from soma.inspection.generative import (
-    plot_diffusion_chain,
-    plot_interpolation,
-    plot_latent_scatter,
-    plot_points,
-    plot_reconstructions,
-    plot_samples,
-)
 from soma.inspection.gradients import GradientReport, LayerGradient, gradient_report
 from soma.inspection.summary import ModelSummary, summary
 from soma.inspection.visualize import (
@@ -21,6 +13,14 @@ from soma.inspection.visualize import (
     plot_feature_maps,
     plot_filters,
     plot_gradient_flow,
+)
+from soma.train.generative_plots import (
+    plot_diffusion_chain,
+    plot_interpolation,
+    plot_latent_scatter,
+    plot_points,
+    plot_reconstructions,
+    plot_samples,
 )
 from soma.train.plots import plot_confusion_matrix, plot_history, plot_lr_find
 

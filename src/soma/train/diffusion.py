@@ -6,6 +6,8 @@ and ε ~ N(0, I), form x_t in closed form, and regress the denoiser's ε_θ(x_t,
 callbacks, progress bar, scheduler, checkpoints and logs.
 """
 
+from soma.autograd.tensor import Tensor
+from soma.data import TensorDataset
 from soma.train.components import as_loader, batch_size_of, split_batch
 from soma.train.loop import Trainer
 from soma.train.metrics import Mean
@@ -66,9 +68,6 @@ def fit_diffusion(
 
     ``train_data``: a DataLoader, a Dataset, a pair ``(samples, labels)`` or a tensor of samples.
     """
-    from soma.autograd.tensor import Tensor
-    from soma.data import TensorDataset
-
     if isinstance(train_data, Tensor):
         train_data = TensorDataset(train_data)
     trainer = DiffusionTrainer(model, **options)

@@ -17,12 +17,27 @@ import copy
 import os
 import sys
 
+from soma.autograd.factory import tensor, zeros
+from soma.autograd.grad_mode import no_grad
+from soma.backend.random import manual_seed
+from soma.data import DataLoader
+from soma.io import check_state_dict, load
+from soma.nn import VAELoss
+from soma.train import generative_plots as G
+from soma.train.callbacks import ModelCheckpoint
+from soma.train.diffusion import DiffusionTrainer
+from soma.train.gan import GANTrainer
+from soma.train.loggers import CSVLogger, JSONLogger
+from soma.train.loop import Trainer, evaluate
+from soma.train.plots import plot_history
 from soma.train.workflow import (
     RunError,
     build_model,
+    check_names,
     check_writable,
     make_optimizer,
     make_scheduler,
+    model_summary,
     prepare_data,
 )
 
@@ -100,17 +115,10 @@ def _prepare(args, kind):
 
 
 def _loader(dataset, batch_size, shuffle=False):
-    from soma.data import DataLoader
-
     return None if dataset is None else DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 
 
 def _trainer(args, kind, model, prepared, extra, callbacks):
-    from soma.nn import VAELoss
-    from soma.train import Trainer
-    from soma.train.diffusion import DiffusionTrainer
-    from soma.train.gan import GANTrainer
-
     lr = args.lr or DEFAULT_LR[kind]
     verbose = not args.quiet
     if kind == "gan":
@@ -133,13 +141,9 @@ def _trainer(args, kind, model, prepared, extra, callbacks):
 
 def train_generative(args) -> int:
     """The ``soma train`` command for a model in ``KINDS``."""
-    import soma
-    from soma.train import CSVLogger, JSONLogger, ModelCheckpoint
-    from soma.train.workflow import check_names, model_summary
-
     check_names(args.model, args.optimizer, args.scheduler)
     kind = KINDS[args.model]
-    soma.manual_seed(args.seed)
+    manual_seed(args.seed)
     prepared, value_range = _prepare(args, kind)
     out = check_writable(args.out or os.path.join("runs", f"{args.model}-{args.data}"))
     model, model_kwargs = build_model(
@@ -196,8 +200,6 @@ def train_generative(args) -> int:
         )
     written = [os.path.join(out, n) for n in ("last.safetensors", "history.json", "history.csv")]
     try:
-        from soma.inspection import plot_history
-
         written.append(plot_history(trainer.history, os.path.join(out, "curves.png")))
         written += pictures(model, kind, prepared, value_range, out)
     except ImportError as error:
@@ -210,9 +212,6 @@ def train_generative(args) -> int:
 
 def _test_loss(trainer, kind, prepared) -> dict:
     """Test reconstruction MSE (autoencoders) or negative ELBO (VAE); nothing for the others."""
-    from soma.nn import VAELoss
-    from soma.train import evaluate
-
     if kind not in ("autoencoder", "vae") or prepared.test is None:
         return {}
     loss = VAELoss() if kind == "vae" else "mse"
@@ -229,9 +228,6 @@ def _first_batch(dataset, n):
 
 def pictures(model, kind, prepared, value_range, out, n: int = 64) -> list:
     """The pictures of a finished run, written into ``out``; returns their paths."""
-    from soma.autograd.grad_mode import no_grad
-    from soma.inspection import generative as G
-
     path = lambda name: os.path.join(out, name)  # noqa: E731
     model.eval()
     written = []
@@ -269,17 +265,13 @@ def pictures(model, kind, prepared, value_range, out, n: int = 64) -> list:
 
 def sample_run(args) -> int:
     """The ``soma sample`` command: a grid of ``args.n`` samples from a generative run."""
-    import soma
-    from soma.inspection import generative as G
-    from soma.io import check_state_dict
-
     run = args.run
     ckpt_path = os.path.join(run, "last.safetensors") if os.path.isdir(run) else run
     if not os.path.exists(ckpt_path):
         raise RunError(
             f"no checkpoint at '{ckpt_path}' (train one with `soma train --out FOLDER`)"
         )
-    ckpt = soma.load(ckpt_path)
+    ckpt = load(ckpt_path)
     extra = ckpt.get("extra", {}) if isinstance(ckpt, dict) else {}
     if extra.get("task") != "generative":
         raise RunError(f"'{ckpt_path}' is not a generative run (vae, dcgan, ddpm)", usage=True)
@@ -288,7 +280,7 @@ def sample_run(args) -> int:
             f"{extra['model']} does not generate: see reconstructions.png in the run folder",
             usage=True,
         )
-    soma.manual_seed(args.seed)
+    manual_seed(args.seed)
     model, _ = build_model(
         extra["model"], extra["num_classes"], tuple(extra["input_shape"]), **extra["model_kwargs"]
     )
@@ -297,13 +289,13 @@ def sample_run(args) -> int:
     model.eval()
     out = args.out or os.path.join(run if os.path.isdir(run) else os.path.dirname(run), "grid.png")
     check_writable(os.path.dirname(os.path.abspath(out)))
-    with soma.no_grad():
+    with no_grad():
         if extra["kind"] == "diffusion" and args.steps:
             samples = model.ddim_sample(args.n, steps=args.steps)
         else:
             samples = model.sample(args.n)
     if len(extra["input_shape"]) != 3:
-        mean, std = soma.tensor(extra["mean"]), soma.tensor(extra["std"])
+        mean, std = tensor(extra["mean"]), tensor(extra["std"])
         G.plot_points(samples * std + mean, out, title=f"{args.n} samples from {extra['model']}")
     else:
         columns = G.grid_size(args.n)
@@ -320,9 +312,6 @@ def sample_run(args) -> int:
 
 def summarise(model, name: str, input_shape) -> int:
     """``soma summary`` for a generative model: the parts that take one input each."""
-    import soma
-    from soma.train.workflow import model_summary
-
     kind = KINDS[name]
     if kind == "gan":
         print("generator:")
@@ -338,8 +327,8 @@ def summarise(model, name: str, input_shape) -> int:
         )
         return 0
     print(model_summary(model, input_shape))
-    with soma.no_grad():
-        out = model.eval()(soma.zeros(1, *input_shape))
+    with no_grad():
+        out = model.eval()(zeros(1, *input_shape))
     shapes = [tuple(o.shape) for o in out] if isinstance(out, tuple) else [tuple(out.shape)]
     print(f"output shapes for one input: {', '.join(str(s) for s in shapes)}")
     return 0

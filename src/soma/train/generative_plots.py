@@ -14,13 +14,13 @@ from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.train.plots import pyplot as _pyplot
-from soma.train.plots import save_figure as _save_figure
+from soma.train.plots import save_figure
 
 _xp = get_xp()
 
 
 def _save(fig, path) -> str:
-    return _save_figure(fig, os.fspath(path))
+    return save_figure(fig, os.fspath(path), tight_bbox=True)
 
 
 def _array(images):
