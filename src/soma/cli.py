@@ -270,6 +270,10 @@ def _task(prepared, num_classes=None) -> dict:
     """Loss, metrics and number of model outputs for the dataset's task."""
     from soma.train.workflow import check_labels
 
+    if prepared.task == "segmentation":
+        from soma.cli_segmentation import segmentation_task
+
+        return segmentation_task(prepared, num_classes)
     if prepared.task == "regression":
         targets = prepared.train.tensors[1]
         outputs = targets.shape[1] if targets.ndim > 1 else 1
@@ -301,6 +305,10 @@ def _test_metrics(task) -> list:
 
     if task["task"] == "regression":
         return ["mae"]
+    if task["task"] == "segmentation":
+        from soma.cli_segmentation import test_metrics
+
+        return test_metrics(task)
     return ["accuracy", "f1", ConfusionMatrix(task["num_classes"])]
 
 

@@ -11,6 +11,7 @@ import sys
 import warnings
 
 from soma.cli import EXIT_OK, _loader, _prepare, _task, _test_metrics
+from soma.cli_segmentation import augment_jointly, segmentation_outputs
 from soma.train.workflow import RunError
 
 
@@ -201,6 +202,9 @@ def _train(args, out, resume) -> int:
     trainer = _make_trainer(args, prepared, task, out)
     if resume is not None:
         _check_resume(trainer, resume)
+    if args.augment and task["task"] == "segmentation":  # images and masks move together
+        augment_jointly(prepared)
+        args.augment = False
     augment = _augmentation(prepared.input_shape) if args.augment else None
     try:
         trainer.fit(
@@ -228,6 +232,7 @@ def _finish_run(trainer, prepared, task, out) -> int:
         trainer.model, _loader(prepared.test, 256), loss=task["loss"], metrics=_test_metrics(task)
     )
     confusion = test.pop("confusion_matrix", None)
+    per_class_iou = test.pop("iou", None)
     trainer.history.test = test
     written = [os.path.join(out, "last.safetensors")]
     trainer.save_checkpoint(written[0])
@@ -239,6 +244,8 @@ def _finish_run(trainer, prepared, task, out) -> int:
     if os.path.exists(os.path.join(out, "best.safetensors")):
         written.append(os.path.join(out, "best.safetensors"))
     written += _plots(trainer.history, confusion, prepared.classes, out)
+    if per_class_iou is not None:
+        written += segmentation_outputs(trainer.model, prepared, per_class_iou, out)
     print(f"test: {format_logs(test)}  ({len(prepared.test)} samples)")
     print(f"outputs written to {out}/:")
     for path in written:

@@ -12,7 +12,7 @@ Example:
     ((32, 1, 8, 8), dtype('float32'), dtype('int64'))
 """
 
-from soma.data import datasets, transforms
+from soma.data import datasets, mask_transforms, transforms
 from soma.data.collate import default_collate, default_convert
 from soma.data.dataloader import DataLoader
 from soma.data.dataset import (
@@ -60,4 +60,5 @@ __all__ = [
     "load_digits",
     "random_split",
     "transforms",
+    "mask_transforms",
 ]

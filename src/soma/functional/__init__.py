@@ -143,6 +143,11 @@ from soma.functional.loss.ranking import (
     triplet_margin_with_distance_loss,
 )
 from soma.functional.loss.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
+from soma.functional.loss.segmentation import (  # noqa: E402
+    dice_loss,
+    focal_loss,
+    sigmoid_focal_loss,
+)
 from soma.functional.normalization.batch import batch_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from soma.functional.normalization.local_response import local_response_norm

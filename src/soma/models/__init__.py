@@ -113,3 +113,10 @@ __all__ += [
 from soma.models.lenet import lenet5  # noqa: E402
 
 __all__ += ["lenet5"]
+
+# segmentation (importing registers unet, deeplabv3, fpn)
+from soma.models.deeplab import DeepLabV3, deeplabv3  # noqa: E402
+from soma.models.fpn import FPNSegmentation, fpn  # noqa: E402
+from soma.models.unet import UNet, unet  # noqa: E402
+
+__all__ += ["DeepLabV3", "FPNSegmentation", "UNet", "deeplabv3", "fpn", "unet"]

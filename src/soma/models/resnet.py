@@ -41,6 +41,9 @@ class ResNet(nn.Module):
             identity (Goyal et al. 2017).
         groups, width_per_group: grouped bottlenecks (ResNeXt, wide ResNets), as torchvision's.
         norm_layer: normalisation layer (default ``BatchNorm2d``).
+        replace_stride_with_dilation: three booleans for layer2 … layer4: keep the size there
+            and dilate the 3×3 convolutions instead (Bottleneck only; DeepLabv3's backbone
+            uses ``[False, True, True]``, output stride 8), as torchvision's.
 
     Shape:
         (N, in_channels, H, W) → (N, num_classes).
@@ -58,9 +61,16 @@ class ResNet(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         norm_layer=nn.BatchNorm2d,
+        replace_stride_with_dilation=None,
     ):
         super().__init__()
+        dilate = list(replace_stride_with_dilation or [False, False, False])
+        if len(dilate) != 3:
+            raise ValueError(
+                f"ResNet: replace_stride_with_dilation needs 3 booleans, got {dilate}"
+            )
         self._norm_layer = norm_layer
+        self.dilation = 1
         self.groups, self.base_width = groups, width_per_group
         self.inplanes = width
         with init.no_init():  # every weight here is drawn once, by _init_weights below
@@ -72,14 +82,20 @@ class ResNet(nn.Module):
             self.relu = nn.ReLU()
             self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(3, 2, padding=1)
             self.layer1 = self._make_layer(block, width, layers[0])
-            self.layer2 = self._make_layer(block, width * 2, layers[1], stride=2)
-            self.layer3 = self._make_layer(block, width * 4, layers[2], stride=2)
-            self.layer4 = self._make_layer(block, width * 8, layers[3], stride=2)
+            self.layer2 = self._make_layer(block, width * 2, layers[1], 2, dilate[0])
+            self.layer3 = self._make_layer(block, width * 4, layers[2], 2, dilate[1])
+            self.layer4 = self._make_layer(block, width * 8, layers[3], 2, dilate[2])
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(width * 8 * block.expansion, num_classes)  # PyTorch's default init
         self._init_weights(zero_init_residual)
 
-    def _make_layer(self, block, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+    def _make_layer(
+        self, block, planes: int, blocks: int, stride: int = 1, dilate: bool = False
+    ) -> nn.Sequential:
+        previous_dilation = self.dilation
+        if dilate:  # keep the size, widen the 3×3 kernels' reach instead
+            self.dilation *= stride
+            stride = 1
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = projection(
@@ -93,6 +109,7 @@ class ResNet(nn.Module):
                 downsample,
                 self.groups,
                 self.base_width,
+                previous_dilation,
                 norm_layer=self._norm_layer,
             )
         ]
@@ -104,6 +121,7 @@ class ResNet(nn.Module):
                     planes,
                     groups=self.groups,
                     base_width=self.base_width,
+                    dilation=self.dilation,
                     norm_layer=self._norm_layer,
                 )
             )

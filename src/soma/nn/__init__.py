@@ -362,3 +362,8 @@ def __getattr__(name):
 
 
 __all__ += ["list_activations", "list_losses", "register_activation", "register_loss"]
+
+# segmentation losses
+from soma.nn.modules.loss_segmentation import DiceCELoss, DiceLoss, FocalLoss  # noqa: E402
+
+__all__ += ["DiceCELoss", "DiceLoss", "FocalLoss"]

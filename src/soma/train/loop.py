@@ -35,6 +35,7 @@ from soma.train.interrupts import DeferredSignals, TrainingInterrupted
 from soma.train.metrics import Mean
 from soma.train.position import EpochPosition, fresh_metrics, results
 from soma.train.progress import make_progress
+from soma.train.tasks import default_metrics as _task_metrics
 
 _xp = get_xp()
 
@@ -48,9 +49,10 @@ class TrainingFailed(RuntimeError):
         self.reason, self.history = reason, history
 
 
-def default_metrics(loss_fn) -> list:
-    """``["accuracy"]`` for classification losses, none otherwise (the loss is logged anyway)."""
-    return ["accuracy"] if type(loss_fn).__name__ in ("CrossEntropyLoss", "NLLLoss") else []
+def default_metrics(loss_fn, task=None) -> list:
+    """Metrics for ``task`` or the loss's task (see ``soma.train.tasks``): accuracy for
+    classification losses, pixel accuracy and mean IoU for segmentation, none otherwise."""
+    return _task_metrics(loss_fn, task)
 
 
 class Trainer:
@@ -75,6 +77,8 @@ class Trainer:
         extra: JSON-able values stored in every checkpoint this trainer writes.
         interrupt_checkpoint: where to save a checkpoint when SIGINT/SIGTERM stops training
             (None: no file; ``fit`` raises ``TrainingInterrupted`` either way).
+        task: ``"classification"``, ``"segmentation"`` or ``"regression"``: picks the default
+            metrics (segmentation: pixel accuracy and mean IoU); default: the loss decides.
     """
 
     def __init__(
@@ -93,13 +97,14 @@ class Trainer:
         verbose=True,
         extra=None,
         interrupt_checkpoint=None,
+        task=None,
     ):
         self.model = model
         self.interrupt_checkpoint = interrupt_checkpoint
         self.loss_fn = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, model, lr)
         self.scheduler = scheduler
-        self.metrics = default_metrics(self.loss_fn) if metrics is None else list(metrics)
+        self.metrics = default_metrics(self.loss_fn, task) if metrics is None else list(metrics)
         self.verbose = verbose
         self.extra = dict(extra or {})
         own = []
@@ -296,6 +301,7 @@ def fit(
     nan_guard: bool = True,
     resume=None,
     verbose=True,
+    task=None,
 ) -> History:
     """Train ``model`` on ``train_data`` for ``epochs`` epochs and return the ``History``.
 
@@ -332,6 +338,7 @@ def fit(
         clip_grad_norm=clip_grad_norm,
         nan_guard=nan_guard,
         verbose=verbose,
+        task=task,
     )
     history = trainer.fit(
         train_data,
@@ -346,7 +353,7 @@ def fit(
     return history
 
 
-def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dict:
+def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256, task=None) -> dict:
     """Mean loss (when ``loss`` is given) and metrics of ``model`` over ``data``.
 
     The model runs in eval mode without gradients; its previous mode is restored after.
@@ -364,7 +371,7 @@ def evaluate(model, data, loss=None, metrics=None, batch_size: int = 256) -> dic
     loader = as_loader(data, batch_size)
     loss_fn = get_loss(loss) if loss is not None else None
     if metrics is None:
-        metrics = default_metrics(loss_fn) if loss_fn is not None else ["accuracy"]
+        metrics = default_metrics(loss_fn, task) if loss_fn or task else ["accuracy"]
     loss_mean, metrics = (Mean() if loss_fn else None), fresh_metrics(metrics)
     was_training = model.training
     model.eval()

@@ -363,9 +363,13 @@ def get_metric(metric) -> Metric:
             return TopKAccuracy(int(name[3:-9]))
         if name in _BY_NAME:
             return _BY_NAME[name]()
-        raise ValueError(
-            f"unknown metric {metric!r}; known: {sorted(_BY_NAME)} and 'topK_accuracy'"
-        )
+        # metrics_segmentation builds on this module: imported at call time (cycle)
+        from soma.train.metrics_segmentation import SEGMENTATION_METRICS
+
+        if name in SEGMENTATION_METRICS:
+            return SEGMENTATION_METRICS[name]()
+        known = sorted(_BY_NAME) + sorted(SEGMENTATION_METRICS)
+        raise ValueError(f"unknown metric {metric!r}; known: {known} and 'topK_accuracy'")
     raise TypeError(
         f"a metric must be a name or a soma.train.metrics.Metric, got {type(metric).__name__}"
     )

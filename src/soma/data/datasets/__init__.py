@@ -16,8 +16,17 @@ from soma.data.datasets.cifar import CIFAR10, load_cifar10
 from soma.data.datasets.digits import Digits, load_digits
 from soma.data.datasets.files import ChecksumError, DatasetFileError, download, soma_home
 from soma.data.datasets.idx import read_idx, write_idx
+
+# segmentation (images with per-pixel class masks); importing shapes registers its datasets
+from soma.data.datasets.masks import SegmentationDataset, read_segmentation_folder  # noqa: E402
 from soma.data.datasets.mnist import MNIST, FashionMNIST, load_fashion_mnist, load_mnist
 from soma.data.datasets.safe_pickle import UnsafePickleError, safe_loads
+from soma.data.datasets.shapes import (  # noqa: E402
+    load_digit_canvas,
+    load_shapes,
+    make_digit_canvas,
+    make_shapes,
+)
 from soma.data.datasets.synthetic import (
     load_circles,
     load_moons,
@@ -109,4 +118,12 @@ __all__ = [
     "soma_home",
     "stratified_split",
     "write_idx",
+]
+__all__ += [
+    "SegmentationDataset",
+    "load_digit_canvas",
+    "load_shapes",
+    "make_digit_canvas",
+    "make_shapes",
+    "read_segmentation_folder",
 ]

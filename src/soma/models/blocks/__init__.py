@@ -59,3 +59,21 @@ __all__ = [
     "make_divisible",
     "projection",
 ]
+
+# segmentation: U-Net stages, ASPP (DeepLabv3), feature pyramid (FPN)
+from soma.models.blocks.aspp import ASPP, ASPPConv, ASPPPooling, DeepLabHead  # noqa: E402
+from soma.models.blocks.fpn import FeaturePyramidNetwork, FPNSegmentationHead  # noqa: E402
+from soma.models.blocks.unet import DoubleConv, UNetDown, UNetUp, match_size  # noqa: E402
+
+__all__ += [
+    "ASPP",
+    "ASPPConv",
+    "ASPPPooling",
+    "DeepLabHead",
+    "DoubleConv",
+    "FPNSegmentationHead",
+    "FeaturePyramidNetwork",
+    "UNetDown",
+    "UNetUp",
+    "match_size",
+]
