@@ -218,21 +218,23 @@ def get_num_threads() -> int:
     return os.cpu_count() or 1
 
 
-class cuda:  # noqa: N801  (mirrors the torch.cuda namespace)
-    """soma has only the CPU backend today."""
-
-    @staticmethod
-    def is_available() -> bool:
-        return False
-
-    @staticmethod
-    def device_count() -> int:
-        return 0
-
-    @staticmethod
-    def manual_seed(seed) -> None:
-        pass
-
-    @staticmethod
-    def manual_seed_all(seed) -> None:
-        pass
+# PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …
+from soma.backend.device import get_default_device, set_default_device  # noqa: E402
+from soma.compat import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    accelerator,
+    amp,
+    backends,
+    cuda,
+    install_as_torch,
+    serialization,
+)
+from soma.compat.amp import autocast  # noqa: E402

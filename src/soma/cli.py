@@ -5,6 +5,7 @@
     soma lr-find --model lenet5 --data digits
     soma summary --model lenet5 --input 1,32,32
     soma models | soma datasets
+    soma run SCRIPT.py [ARGS…]     # a PyTorch program, unchanged, on soma
 
 Exit codes: 0 success, 2 bad usage (unknown names, invalid options), 1 failure (missing files,
 unwritable folders, labels the model cannot predict, a diverged run), 130 interrupted (Ctrl-C;
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
+    sub.add_parser("run", help="run a PyTorch script unchanged on soma: soma run SCRIPT.py [ARGS]")
     return parser
 
 
@@ -520,6 +522,11 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:  # the script's own arguments must not meet argparse
+        from soma.compat.runner import main as run_script
+
+        return run_script(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ from soma import backend
 from soma.autograd.size import Size
 from soma.autograd.tensor_methods import TensorMethods
 from soma.backend import dtypes
-from soma.backend.device import Device, check_available
+from soma.backend.device import Device, check_available, is_device_spec
 
 _xp = backend.get_xp()
 
@@ -44,10 +44,23 @@ class Tensor(TensorMethods):
     )
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data=(), requires_grad=False):
-        self.array = _xp.asarray(
-            data.array if isinstance(data, Tensor) else data, dtype=dtypes.get_default_dtype()
-        )
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        """``Tensor(*sizes)``: a new tensor of that shape (zeros: PyTorch leaves it
+        uninitialised); ``Tensor(data)``: a copy of ``data``; both of the default float dtype."""
+        if device is not None:
+            check_available(device)
+        dtype = dtypes.to_dtype(dtype)
+        if _is_sizes(args):
+            shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
+            self.array = _xp.zeros(tuple(int(n) for n in shape), dtype=dtype)
+        elif len(args) <= 1:
+            data = args[0] if args else ()
+            self.array = _xp.array(data.array if isinstance(data, Tensor) else data, dtype=dtype)
+        else:
+            raise TypeError(
+                f"Tensor(): expected sizes (ints) or one data argument, got {len(args)} "
+                f"arguments of types {[type(a).__name__ for a in args]}"
+            )
         self.grad = None
         self.requires_grad = requires_grad
         self._ctx = None
@@ -122,6 +135,28 @@ class Tensor(TensorMethods):
     @property
     def is_cuda(self) -> bool:
         return False
+
+    # NOTE: soma's tensors live on the CPU; programs test these to pick code paths
+    is_cpu = property(lambda self: True, doc="True: every soma tensor is on the CPU")
+    is_xpu = property(lambda self: False, doc="False (no XPU backend)")
+    is_mps = property(lambda self: False, doc="False (no MPS backend)")
+    is_meta = property(lambda self: False, doc="False (no meta tensors)")
+    is_quantized = property(lambda self: False, doc="False (no quantized tensors)")
+
+    def get_device(self) -> int:
+        """-1 for a CPU tensor, as in PyTorch."""
+        return -1
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; others only with an empty spec."""
+        if self.array.ndim == 0:
+            return format(self.array.item(), spec)
+        if spec:
+            raise TypeError(
+                f"unsupported format string {spec!r} passed to Tensor.__format__ "
+                f"(only 0-d tensors take a format spec; this one has shape {tuple(self.shape)})"
+            )
+        return str(self)
 
     def is_floating_point(self) -> bool:
         return self.array.dtype.kind == "f"
@@ -306,7 +341,7 @@ class Tensor(TensorMethods):
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+            elif is_device_spec(a):
                 device = a
             else:
                 dtype = a
@@ -317,9 +352,38 @@ class Tensor(TensorMethods):
         return _F.cast(self, dtypes.to_dtype(dtype))
 
     def type(self, dtype=None):
+        """PyTorch's type name (``"torch.FloatTensor"``), or a copy converted to ``dtype``
+        (a dtype, a tensor type such as ``soma.LongTensor``, or its name)."""
+        from soma.compat.tensor_types import dtype_of, type_name
+
         if dtype is None:
-            return f"soma.{self.array.dtype}"
-        return self.to(dtype)
+            return type_name(self.array.dtype)
+        return self.to(dtype_of(dtype) or dtype)
+
+    # ------------------------------------------------------------------ new tensors like this one
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """A copy of ``data`` with this tensor's dtype (unless ``dtype`` is given)."""
+        return _factory.tensor(data, dtype or self.dtype, device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.zeros(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.ones(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.empty(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.full(
+            size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
 
     def type_as(self, other) -> "Tensor":
         return self.to(other.dtype)
@@ -418,6 +482,15 @@ class Tensor(TensorMethods):
         return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
 
 
+def _is_sizes(args) -> bool:
+    """``Tensor(2, 3)`` and ``Tensor(soma.Size([2, 3]))`` give sizes, not data (as in PyTorch)."""
+    if len(args) == 1 and isinstance(args[0], Size):
+        return True
+    return bool(args) and all(
+        isinstance(a, (int, _xp.integer)) and not isinstance(a, bool) for a in args
+    )
+
+
 class _RemovableHook:
     """Handle returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
@@ -433,6 +506,7 @@ class _RemovableHook:
 # NOTE: imported last on purpose: both modules need the Tensor class defined above.
 from soma import functional as _F  # noqa: E402
 from soma.autograd import engine as _engine  # noqa: E402
+from soma.autograd import factory as _factory  # noqa: E402
 from soma.autograd import tensor_methods as _methods  # noqa: E402
 
 _methods._F = _F

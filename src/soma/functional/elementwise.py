@@ -357,6 +357,10 @@ def where(condition, a=None, b=None):
         from soma.functional.indexing import nonzero
 
         return nonzero(condition, as_tuple=True)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # where(cond, 1.0, 0.0)
+        from soma.autograd.factory import tensor
+
+        a = tensor(a)
     a, b = binary_operands(a, b)
     cond = condition.array if isinstance(condition, Tensor) else _xp.asarray(condition)
     return Where.apply(cond.astype(bool, copy=False), a, b)

@@ -1,6 +1,12 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-from soma.nn import functional, init, utils
+# PyTorch's one-device DataParallel and the nn.parallel namespace (issue 11)
+from soma.nn import (
+    functional,
+    init,
+    parallel,  # noqa: E402
+    utils,
+)
 from soma.nn.module import Module
 from soma.nn.modules.activation import (
     CELU,
@@ -154,6 +160,7 @@ from soma.nn.modules.upsampling import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from soma.nn.parallel import DataParallel  # noqa: E402
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
@@ -299,4 +306,6 @@ __all__ = [
     "functional",
     "init",
     "utils",
+    "DataParallel",
+    "parallel",
 ]
