@@ -100,7 +100,9 @@ def _resolve(torch_name: str):
         except ModuleNotFoundError as error:
             if error.name != f"{soma_parent}.{last}":
                 raise
-    raise ModuleNotFoundError(_missing(torch_name), name=torch_name)
+    # NOTE: no ``name=``: ``from torch import xxx`` would then swallow this message and raise
+    # Python's generic "cannot import name" instead
+    raise ModuleNotFoundError(_missing(torch_name))
 
 
 def _alias(torch_name: str, target=None) -> TorchAlias:
