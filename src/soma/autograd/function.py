@@ -7,6 +7,7 @@ backward pass needs (``ctx.save(...)``, plain attributes) and the parent tensors
 """
 
 from soma.autograd import grad_mode
+from soma.autograd.errors import as_pytorch_error
 from soma.autograd.tensor import Tensor
 
 
@@ -80,7 +81,13 @@ class Function:
         ctx = Context(cls, args if record else None, needs)
         if record:
             ctx._options = kwargs  # read by graph walkers (ONNX export), never by backward
-        out = cls.forward(ctx, *arrays, **kwargs)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except (ValueError, TypeError) as error:  # PyTorch code catches RuntimeError
+            converted = as_pytorch_error(error)
+            if converted is error:
+                raise
+            raise converted from None
         if not isinstance(out, tuple):
             return Tensor._from_op(out, ctx if record else None, 0)
         ctx.n_outputs = len(out)

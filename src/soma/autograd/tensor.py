@@ -11,6 +11,7 @@ NOTE: ``.data`` is a Tensor sharing this tensor's memory, as in PyTorch (so code
 """
 
 from soma import backend
+from soma.autograd.errors import ShapeError
 from soma.autograd.size import Size
 from soma.autograd.tensor_methods import TensorMethods
 from soma.backend import dtypes
@@ -276,7 +277,7 @@ class Tensor(TensorMethods):
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
         if self.array.size != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"item(): only one-element tensors can be converted to Python scalars, "
                 f"got shape {tuple(self.array.shape)}"
             )

@@ -1,5 +1,6 @@
 """Matrix products: ``matmul`` (1-D, 2-D and batched with broadcasting), ``linear``, ``einsum``."""
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import binary_operands, shape_str, unbroadcast
@@ -46,14 +47,14 @@ def matmul(a, b):
     """
     a, b = binary_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: both arguments need at least 1 dimension, got shapes "
             f"{shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: shapes {shape_str(a.shape)} and {shape_str(b.shape)} cannot be multiplied "
             f"({ka} columns in the first, {kb} rows in the second)"
         )
@@ -66,7 +67,7 @@ def matmul(a, b):
     try:
         return MatMul.apply(a, b)
     except ValueError:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: batch dimensions of {shape_str(a.shape)} and {shape_str(b.shape)} cannot be "
             f"broadcast together"
         ) from None
@@ -75,7 +76,7 @@ def matmul(a, b):
 def mm(a, b):
     """Product of two matrices."""
     if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(
+        raise ShapeError(
             f"mm: expects two 2-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     return matmul(a, b)
@@ -84,7 +85,7 @@ def mm(a, b):
 def bmm(a, b):
     """Batched product of (B, m, n) and (B, n, p)."""
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
-        raise ValueError(
+        raise ShapeError(
             f"bmm: expects (B, m, n) and (B, n, p) tensors, got {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     return matmul(a, b)
@@ -93,7 +94,7 @@ def bmm(a, b):
 def dot(a, b):
     """Inner product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(
+        raise ShapeError(
             f"dot: expects 1-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     return matmul(a, b)
@@ -143,7 +144,7 @@ def linear(x, weight, bias=None):
         → (*, out_features)
     """
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(
+        raise ShapeError(
             f"linear: input of shape {shape_str(x.shape)} does not fit weight of shape "
             f"{shape_str(weight.shape)} (expected last dimension {weight.shape[-1]})"
         )
@@ -208,5 +209,5 @@ def einsum(equation, *operands):
         letters = [c for c in lhs if c != ","]
         rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     if len(inputs) != len(operands):
-        raise ValueError(f"einsum: '{equation}' names {len(inputs)} operands, got {len(operands)}")
+        raise ShapeError(f"einsum: '{equation}' names {len(inputs)} operands, got {len(operands)}")
     return Einsum.apply(*operands, inputs=inputs, output=rhs)

@@ -10,6 +10,7 @@ import itertools
 import threading
 from collections import OrderedDict, namedtuple
 
+from soma.autograd.errors import as_pytorch_error
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp
@@ -191,6 +192,9 @@ class Module:
                     pass
             if depth == 0:
                 _name_failing_layer(self, error)
+                converted = as_pytorch_error(error)  # PyTorch code catches RuntimeError
+                if converted is not error:
+                    raise converted from None
             raise
         finally:
             _calls.depth = depth
