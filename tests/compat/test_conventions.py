@@ -189,3 +189,12 @@ def test_flatten_parameters_is_a_no_op():
     assert lstm.flatten_parameters() is None
     assert all(soma.equal(before[k], v) for k, v in lstm.state_dict().items())
     assert list(before) == list(torch.nn.LSTM(3, 4, 2).state_dict())
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_factories_take_size_as_a_keyword(name):
+    for size in [(2, 3), [4], ()]:
+        got = getattr(soma, name)(size=size)
+        assert tuple(got.shape) == tuple(getattr(torch, name)(size=size).shape)
+    with pytest.raises(TypeError, match="size="):
+        getattr(soma, name)(2, size=(2,))
