@@ -158,3 +158,18 @@ def test_checkpoint_dict_with_a_model_inside():
     model = nn.Linear(2, 1)
     loaded = _roundtrip({"model": model, "epoch": 4})
     assert loaded["epoch"] == 4 and soma.equal(loaded["model"].weight, model.weight)
+
+
+def test_load_reads_a_torch_save_file_without_unpickling(tmp_path):
+    torch = pytest.importorskip("torch")
+    tmodel = torch.nn.Linear(3, 2)
+    path = tmp_path / "state.pt"
+    torch.save(tmodel.state_dict(), path)
+    model = nn.Linear(3, 2)
+    model.load_state_dict(soma.load(path, weights_only=True))
+    x = torch.randn(4, 3)
+    got = model(soma.tensor(x.numpy())).detach().numpy()
+    assert abs(got - tmodel(x).detach().numpy()).max() < 1e-6
+    torch.save(tmodel, tmp_path / "whole.pt")  # a pickled module: refused, named
+    with pytest.raises(UnsafeCheckpointError, match="torch.nn.modules.linear.Linear"):
+        soma.load(tmp_path / "whole.pt")

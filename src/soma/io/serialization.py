@@ -221,6 +221,12 @@ def load(f, map_location=None, weights_only: bool = True, **pickle_load_args):
         with open(name, "rb") as handle:
             blob = handle.read()
     where = f"'{name}'" if name else "the file"
+    if blob[:4] == b"PK\x03\x04" and name and os.path.exists(name):
+        # a torch.save zip archive (e.g. loaded by a program under `soma run`): read its
+        # tensors and plain data without unpickling
+        from soma.io.pytorch_checkpoint import load_pytorch_checkpoint
+
+        return load_pytorch_checkpoint(name)
     header = _read_header(blob, where)
     arrays = _read_tensors(blob, where)
     meta_json = header.get("__metadata__", {}).get(FORMAT)
