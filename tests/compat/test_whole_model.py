@@ -170,6 +170,60 @@ def test_load_reads_a_torch_save_file_without_unpickling(tmp_path):
     x = torch.randn(4, 3)
     got = model(soma.tensor(x.numpy())).detach().numpy()
     assert abs(got - tmodel(x).detach().numpy()).max() < 1e-6
-    torch.save(tmodel, tmp_path / "whole.pt")  # a pickled module: refused, named
-    with pytest.raises(UnsafeCheckpointError, match="torch.nn.modules.linear.Linear"):
-        soma.load(tmp_path / "whole.pt")
+
+
+def test_load_rebuilds_a_whole_pytorch_model_as_soma_modules(tmp_path):
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+
+    class Model(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = tnn.Sequential(
+                tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU(), tnn.MaxPool2d(2),
+                tnn.Dropout(0.2), tnn.Flatten(),
+            )  # fmt: skip
+            self.rnn = tnn.LSTM(4, 3, batch_first=True)
+            self.head = tnn.Linear(64, 2)
+            self.tied = self.head  # shared module
+            self.scale = 2.0
+
+        def forward(self, x):
+            return self.head(self.features(x)) * self.scale
+
+    # the pickle names the class by import path: give it one (a program's __main__.Model)
+    import sys
+    import types
+
+    home = types.ModuleType("compat_program_x")
+    Model.__module__, Model.__qualname__, home.Model = "compat_program_x", "Model", Model
+    sys.modules["compat_program_x"] = home
+    try:
+        tmodel = Model()
+        tmodel.features[1].running_mean.add_(0.5)
+        tmodel.eval()
+        torch.save(tmodel, tmp_path / "whole.pt")
+    finally:
+        del sys.modules["compat_program_x"]
+    for weights_only in (True, False):  # not allowed, not imported: refused either way
+        with pytest.raises(UnsafeCheckpointError, match="compat_program_x.Model"):
+            soma.load(tmp_path / "whole.pt", weights_only=weights_only)
+    with soma.serialization.safe_globals([(SomaTwin, "compat_program_x.Model")]):
+        model = soma.load(tmp_path / "whole.pt")
+    assert type(model) is SomaTwin and type(model.features[0]) is nn.Conv2d
+    assert type(model.rnn) is nn.LSTM and type(model.features[4]) is nn.Dropout
+    assert model.tied is model.head and model.scale == 2.0 and model.training is False
+    x = torch.randn(2, 1, 8, 8)
+    expected = tmodel(x).detach().numpy()
+    got = model(soma.tensor(x.numpy())).detach().numpy()
+    assert abs(got - expected).max() < 1e-5
+    np_mean = model.features[1].running_mean.numpy()
+    assert abs(np_mean - 0.5).max() == 0
+    seq = torch.randn(2, 5, 4)
+    out, _ = model.rnn(soma.tensor(seq.numpy()))
+    assert abs(out.detach().numpy() - tmodel.rnn(seq)[0].detach().numpy()).max() < 1e-5
+
+
+class SomaTwin(nn.Module):
+    def forward(self, x):
+        return self.head(self.features(x)) * self.scale

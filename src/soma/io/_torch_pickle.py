@@ -44,6 +44,13 @@ class _Global:
         self.role, self.arg = role, arg
 
 
+class Stub:
+    """An object of an allowed class (a module) the pickle builds: rebuilt after the run."""
+
+    def __init__(self, cls):
+        self.cls, self.state = cls, None
+
+
 class Storage:
     """A storage the pickle refers to: its element type, its key in the archive, its size."""
 
@@ -52,6 +59,8 @@ class Storage:
 
 
 def _allowed_global(module: str, name: str):
+    if module in ("builtins", "__builtin__") and name == "set":  # protocol 2 says __builtin__
+        return _Global("set")
     if module == "collections" and name == "OrderedDict":
         return _Global("ordered_dict")
     if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_parameter"):
@@ -69,7 +78,9 @@ class Machine:
     ``storage.tensor(storage, offset, size, stride, requires_grad)`` builds each tensor.
     """
 
-    def __init__(self, data: bytes, where: str, storage):
+    def __init__(self, data: bytes, where: str, storage, classes=None):
+        # ``classes(module, name)``: the allowed class or function a global names, or None
+        self.classes = classes
         self.data, self.where, self.storage, self.pos = data, where, storage, 0
         self.stack, self.memo = [], {}
         u1, u4 = (lambda: self._unpack("<B")), (lambda: self._unpack("<I"))
@@ -112,6 +123,9 @@ class Machine:
             0x52: self._reduce,
             0x62: self._build,
             0x51: self._persistent,
+            0x81: self._newobj,
+            0x8F: lambda: self._push(set()),
+            0x90: self._additems,
         }
 
     def fail(self, reason: str, error=UnsafeCheckpointError):
@@ -254,6 +268,9 @@ class Machine:
 
     def _push_global(self, module: str, name: str):
         allowed = _allowed_global(module, name)
+        if allowed is None and self.classes is not None:
+            found = self.classes(module, name)
+            allowed = None if found is None else _Global("object", found)
         if allowed is None:
             self.fail(
                 f"refusing the global '{module}.{name}': only PyTorch's tensor "
@@ -270,6 +287,8 @@ class Machine:
     def _call(self, fn: _Global, args: tuple):
         if fn.role == "ordered_dict" and not args:
             return {}
+        if fn.role == "set" and len(args) == 1 and isinstance(args[0], list):
+            return set(args[0])
         if fn.role == "size" and len(args) == 1 and isinstance(args[0], tuple):
             return tuple(int(s) for s in args[0])
         if fn.role == "_rebuild_tensor_v2" and len(args) in (6, 7):
@@ -280,9 +299,24 @@ class Machine:
             return args[0]
         raise TypeError(f"unexpected arguments for {fn.role}")
 
+    def _newobj(self):
+        args, cls = self._pop(), self._pop()
+        if not (isinstance(cls, _Global) and cls.role == "object" and isinstance(cls.arg, type)):
+            self.fail("NEWOBJ on something other than an allowed class")
+        if args != ():
+            raise TypeError("NEWOBJ with arguments")
+        self._push(Stub(cls.arg))
+
+    def _additems(self):
+        items = self._pop_mark()
+        self._container(set).update(items)
+
     def _build(self):
         state = self._pop()
         target = self.stack[-1]
+        if isinstance(target, Stub) and isinstance(state, dict) and target.state is None:
+            target.state = state
+            return
         # OrderedDict state (a state dict's ``_metadata``) carries no tensors: it is dropped
         if not (isinstance(target, dict) and isinstance(state, dict)):
             self.fail(f"BUILD on a {type(target).__name__} is not allowed")

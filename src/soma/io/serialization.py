@@ -226,7 +226,7 @@ def load(f, map_location=None, weights_only: bool = True, **pickle_load_args):
         # tensors and plain data without unpickling
         from soma.io.pytorch_checkpoint import load_pytorch_checkpoint
 
-        return load_pytorch_checkpoint(name)
+        return load_pytorch_checkpoint(name, weights_only=weights_only)
     header = _read_header(blob, where)
     arrays = _read_tensors(blob, where)
     meta_json = header.get("__metadata__", {}).get(FORMAT)

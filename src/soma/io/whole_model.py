@@ -224,9 +224,13 @@ def _walk(path: str, load: bool):
     return None
 
 
+_RENAMED_CLASSES = {"NonDynamicallyQuantizableLinear": "Linear"}  # PyTorch-internal subclasses
+
+
 def torch_to_soma_path(path: str) -> str:
     """soma's path for a PyTorch class or function path (``torch.nn.modules.conv.Conv2d``)."""
     name = path.rpartition(".")[2]
+    name = _RENAMED_CLASSES.get(name, name)
     for prefix, home in (
         ("torch.nn.modules.", "soma.nn"),
         ("torch.nn.parallel.", "soma.nn"),
@@ -271,3 +275,70 @@ def get_unsafe_globals_in_checkpoint(f) -> list:
 
 def _allowed_without_asking(path: str) -> bool:
     return path in _SAFE or path.startswith(("soma.", "torch."))
+
+
+# ---------------------------------------------------------------------- PyTorch's own files
+def torch_class_resolver(weights_only: bool, where: str):
+    """For the no-pickle reader: the allowed class or function a ``torch.save`` global names."""
+    rebuilder = Rebuilder(weights_only, where)
+
+    def resolve(module: str, name: str):
+        try:
+            return rebuilder.lookup(f"{module}.{name}", want_module=False)
+        except UnsafeCheckpointError:
+            return None
+
+    return resolve
+
+
+# attributes soma's layers have that PyTorch's pickled state lacks, with their defaults
+_SOMA_ONLY_DEFAULTS = {"generator": None}
+
+
+def rebuild_torch_objects(value, memo=None):
+    """Turn the reader's stand-ins (``Stub`` modules, allowed globals) into soma objects."""
+    from soma.io._torch_pickle import Stub, _Global
+
+    memo = {} if memo is None else memo
+    if id(value) in memo:
+        return memo[id(value)]
+    if isinstance(value, _Global):
+        return value.arg
+    if isinstance(value, list):
+        return [rebuild_torch_objects(v, memo) for v in value]
+    if isinstance(value, tuple):
+        return tuple(rebuild_torch_objects(v, memo) for v in value)
+    if isinstance(value, dict):
+        return {k: rebuild_torch_objects(v, memo) for k, v in value.items()}
+    if not isinstance(value, Stub):
+        return value
+    cls = value.cls
+    if not issubclass(cls, Module):
+        raise UnsafeCheckpointError(f"{cls.__qualname__} is not a Module; only modules rebuild")
+    obj = cls.__new__(cls)
+    memo[id(value)] = obj
+    Module.__init__(obj)
+    state = value.state or {}
+    object.__setattr__(obj, "training", bool(state.get("training", True)))
+    for name, v in state.items():
+        if not name.startswith("_") and name != "training":
+            object.__setattr__(obj, name, rebuild_torch_objects(v, memo))
+    for name, p in state.get("_parameters", {}).items():
+        param = None if p is None else memo.get(id(p))
+        if p is not None and param is None:
+            param = memo[id(p)] = Parameter(p, p.requires_grad)
+        obj.register_parameter(name, param)
+    hidden = state.get("_non_persistent_buffers_set", set())
+    for name, b in state.get("_buffers", {}).items():
+        obj.register_buffer(name, b, persistent=name not in hidden)
+    for name, m in state.get("_modules", {}).items():
+        obj.add_module(name, None if m is None else rebuild_torch_objects(m, memo))
+    for name, default in _SOMA_ONLY_DEFAULTS.items():
+        if name not in vars(obj) and hasattr(cls, "__init__") and name in _init_names(cls):
+            object.__setattr__(obj, name, default)
+    return obj
+
+
+def _init_names(cls) -> tuple:
+    code = getattr(cls.__init__, "__code__", None)
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] if code else ()
