@@ -220,6 +220,7 @@ def get_num_threads() -> int:
 
 # PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …
 from soma.backend.device import get_default_device, set_default_device  # noqa: E402
+from soma.backend.dtypes import dtype, finfo, iinfo  # noqa: E402
 from soma.compat import (  # noqa: E402
     BoolTensor,
     ByteTensor,
@@ -238,3 +239,15 @@ from soma.compat import (  # noqa: E402
     serialization,
 )
 from soma.compat.amp import autocast  # noqa: E402
+from soma.compat.runtime import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_float32_matmul_precision,
+    get_rng_state,
+    initial_seed,
+    seed,
+    set_float32_matmul_precision,
+    set_num_threads,
+    set_rng_state,
+    use_deterministic_algorithms,
+)

@@ -198,3 +198,66 @@ def test_factories_take_size_as_a_keyword(name):
         assert tuple(got.shape) == tuple(getattr(torch, name)(size=size).shape)
     with pytest.raises(TypeError, match="size="):
         getattr(soma, name)(2, size=(2,))
+
+
+def test_process_wide_switches_are_remembered_and_harmless():
+    soma.set_float32_matmul_precision("high")
+    assert soma.get_float32_matmul_precision() == "high"
+    soma.set_float32_matmul_precision("highest")
+    with pytest.raises(RuntimeError):
+        soma.set_float32_matmul_precision("fastest")
+    soma.use_deterministic_algorithms(True)
+    assert soma.are_deterministic_algorithms_enabled()
+    soma.use_deterministic_algorithms(False)
+    soma.set_num_threads(1)
+    model = soma.nn.Linear(2, 1)
+    assert soma.compile(model) is model and soma.compile(mode="max-autotune")(model) is model
+
+
+def test_seed_and_rng_state_round_trip():
+    soma.manual_seed(5)
+    assert soma.initial_seed() == 5
+    state = soma.get_rng_state()
+    a = soma.rand(3)
+    soma.set_rng_state(state)
+    assert soma.equal(a, soma.rand(3))
+    s = soma.seed()
+    assert soma.initial_seed() == s
+    soma.manual_seed(0)
+
+
+def test_finfo_iinfo_and_dtype_match_pytorch():
+    for name in ("float32", "float64", "float16"):
+        got, expected = soma.finfo(getattr(soma, name)), torch.finfo(getattr(torch, name))
+        assert (got.eps, got.max, got.tiny, got.bits) == (
+            expected.eps, expected.max, expected.tiny, expected.bits
+        )  # fmt: skip
+    assert soma.finfo().eps == torch.finfo().eps
+    assert soma.iinfo(soma.int64).max == torch.iinfo(torch.int64).max
+    assert isinstance(soma.zeros(1).dtype, soma.dtype)
+
+
+def test_variable_is_the_tensor_itself():
+    x = soma.ones(2)
+    assert soma.autograd.Variable(x) is x and not x.requires_grad
+    assert soma.autograd.Variable(x, requires_grad=True).requires_grad
+
+
+def test_assert_close_follows_pytorchs_defaults():
+    from soma.testing import assert_close
+
+    for a, b in [([1.0, 2.0], [1.0, 2.0 + 1e-6]), ([1.0], [1.0 + 1e-4]), ([3], [3])]:
+        sa, sb, ta, tb = soma.tensor(a), soma.tensor(b), torch.tensor(a), torch.tensor(b)
+        try:
+            torch.testing.assert_close(ta, tb)
+            expected_ok = True
+        except AssertionError:
+            expected_ok = False
+        if expected_ok:
+            assert_close(sa, sb)
+        else:
+            with pytest.raises(AssertionError, match="not close"):
+                assert_close(sa, sb)
+    with pytest.raises(AssertionError, match="dtype"):
+        assert_close(soma.tensor([1.0]), soma.tensor([1.0], dtype=soma.float64))
+    assert_close({"a": [soma.tensor(1.0)]}, {"a": [soma.tensor(1.0)]})

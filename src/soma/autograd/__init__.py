@@ -51,3 +51,11 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
 ]
+
+
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802  (PyTorch's old name)
+    """Old PyTorch's tensor wrapper (deprecated there since 0.4): returns ``data`` itself,
+    with ``requires_grad`` set when asked, as PyTorch does today."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data

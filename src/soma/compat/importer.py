@@ -27,6 +27,8 @@ _RENAMED = {
     "torch.cuda": "soma.compat.cuda",
     "torch.serialization": "soma.compat.serialization",
     "torch.amp": "soma.compat.amp",
+    "torch.version": "soma.compat.version",
+    "torch.testing": "soma.testing",
     "torch.cuda.amp": "soma.compat.amp",
 }
 
