@@ -253,9 +253,9 @@ def main(argv=None) -> int:
     report = table(rows)
     if args.missing:
         report += "\n\n" + missing_lists(rows)
-    print(report)
     for path in args.write:
         _write(path, rows, torch.__version__)
+    print(report)
     return 0
 
 
