@@ -59,6 +59,7 @@ from soma.backend import (
     set_default_dtype,
     uint8,
 )
+from soma.backend.allocator import allocator_settings, configure_allocator
 from soma.backend.device import Device as device
 from soma.backend.random import Generator, manual_seed
 from soma.functional import (
@@ -173,6 +174,8 @@ from soma.functional import (
     var,
     where,
 )
+
+configure_allocator()  # keep freed memory for the next step (see backend/allocator.py)
 
 float = float32
 double = float64
