@@ -7,6 +7,7 @@ A program that needs a feature soma does not have yet skips with the reason, and
 as the feature lands.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -42,13 +43,34 @@ PROGRAMS = sorted(
 
 
 def _run(tmp_path_factory, *prefix):
-    out = tmp_path_factory.mktemp("compat") / "results.json"
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    runnable = [p for p in PROGRAMS if not _needs().get(p)]
-    cmd = [sys.executable, *prefix, os.path.join(HERE, "run_all.py"), str(out), *runnable]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(out.read_text())
+    """Run every runnable program once per test session, shared by pytest-xdist's workers."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the directory all workers of this session share
+    out = base / f"compat-results-{'soma' if prefix else 'torch'}.json"
+    with _locked(str(out) + ".lock"):
+        if not out.exists():
+            env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            runnable = [p for p in PROGRAMS if not _needs().get(p)]
+            cmd = [sys.executable, *prefix, os.path.join(HERE, "run_all.py"), str(out), *runnable]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(out.read_text())
+
+
+@contextlib.contextmanager
+def _locked(path):
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each worker runs the programs itself
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")
