@@ -212,12 +212,13 @@ def get_num_threads() -> int:
     Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
     the number of CPUs.
     """
+    import builtins  # NOTE: this module's own `int` is soma.int32 (PyTorch's name)
     import os
 
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
+        if value.isdigit() and builtins.int(value) > 0:
+            return builtins.int(value)
     return os.cpu_count() or 1
 
 

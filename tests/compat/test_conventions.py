@@ -261,3 +261,9 @@ def test_assert_close_follows_pytorchs_defaults():
     with pytest.raises(AssertionError, match="dtype"):
         assert_close(soma.tensor([1.0]), soma.tensor([1.0], dtype=soma.float64))
     assert_close({"a": [soma.tensor(1.0)]}, {"a": [soma.tensor(1.0)]})
+
+
+def test_get_num_threads_reads_the_environment(monkeypatch):
+    # regression: soma's module-level `int` (soma.int32) shadowed the builtin here
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert soma.get_num_threads() == 3
