@@ -227,3 +227,17 @@ def test_load_rebuilds_a_whole_pytorch_model_as_soma_modules(tmp_path):
 class SomaTwin(nn.Module):
     def forward(self, x):
         return self.head(self.features(x)) * self.scale
+
+
+@pytest.mark.parametrize("name,shape", [("lenet5", (2, 1, 32, 32)), ("resnet18", (1, 3, 32, 32)),
+                                        ("vit_tiny", (1, 3, 32, 32))])  # fmt: skip
+def test_zoo_models_round_trip_whole(name, shape):
+    from soma.models import get_model
+
+    soma.manual_seed(0)
+    model = get_model(name, num_classes=10).eval()  # vit_tiny takes 32x32 images
+    loaded = _roundtrip(model)
+    x = soma.randn(*shape)
+    with soma.no_grad():
+        assert soma.equal(loaded(x), model(x))
+    assert type(loaded) is type(model)
