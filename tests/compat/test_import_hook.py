@@ -61,6 +61,9 @@ checks = {
     "DataParallel": torch.nn.parallel.DataParallel is soma.nn.DataParallel,
     "same alias": sys.modules["torch.nn"] is torch.nn is nn,
     "Tensor": torch.Tensor is soma.Tensor and isinstance(torch.ones(2), torch.Tensor),
+    "submodule by attribute": torch.testing.assert_close is __import__(
+        "soma.testing").testing.assert_close,
+    "version": torch.version.cuda is None,
 }
 cudnn.benchmark = True
 checks["cudnn flag"] = soma.backends.cudnn.benchmark is True

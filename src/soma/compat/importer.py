@@ -28,7 +28,6 @@ _RENAMED = {
     "torch.serialization": "soma.compat.serialization",
     "torch.amp": "soma.compat.amp",
     "torch.version": "soma.compat.version",
-    "torch.testing": "soma.testing",
     "torch.cuda.amp": "soma.compat.amp",
 }
 
@@ -61,7 +60,12 @@ class TorchAlias(types.ModuleType):
         except AttributeError:
             if name.startswith("__") and name.endswith("__"):
                 raise AttributeError(name) from None
-            raise NotInSoma(_missing(torch_name)) from None
+            try:  # a soma submodule not imported yet (``torch.testing`` → ``soma.testing``)
+                value = _alias(torch_name)
+            except ImportError:
+                raise NotInSoma(_missing(torch_name)) from None
+            self.__dict__[name] = value
+            return value
         if isinstance(value, types.ModuleType):
             alias = _alias(torch_name, value)
             self.__dict__[name] = alias
