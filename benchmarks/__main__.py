@@ -16,31 +16,37 @@ from pathlib import Path
 
 from benchmarks.harness import all_cases
 from benchmarks.machine import describe
+from benchmarks.quiet import NOISE_CORES, Reading
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def _measure(case, framework, min_time):
+    reading = Reading()
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.run_one", case, framework, "--min-time", str(min_time)],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parent.parent,
     )
+    quiet = reading.stop()
     if out.returncode != 0:
         raise RuntimeError(f"{case} ({framework}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["machine_load"] = quiet
+    return result
 
 
 def _table(rows, machine) -> str:
     lines = [
-        "| case | soma (ms) | PyTorch (ms) | soma / PyTorch | goal |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| case | soma (ms) | PyTorch (ms) | soma / PyTorch | goal | peak RSS soma / PyTorch (MB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['soma_ms']:.2f} | {r['torch_ms']:.2f} | "
-            f"{r['ratio']:.2f} | ≤ {r['goal']:g} |"
+            f"{r['ratio']:.2f} | ≤ {r['goal']:g} | "
+            f"{r.get('soma_peak_rss_mb', 0):.0f} / {r.get('torch_peak_rss_mb', 0):.0f} |"
         )
     env = (
         ", ".join(f"{k}={v}" for k, v in machine["env"].items())
@@ -62,8 +68,20 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--profile", metavar="CASE", help="split one case's step time")
+    parser.add_argument("--steps", type=int, default=20, help="steps profiled (--profile)")
+    parser.add_argument(
+        "--allow-noisy",
+        action="store_true",
+        help="write results even when other processes used the CPU during a measurement",
+    )
     args = parser.parse_args(argv)
     cases = all_cases()
+    if args.profile:
+        from benchmarks.profile import main as profile
+
+        profile(next(c for c in cases if c.name == args.profile), args.steps)
+        return 0
     if args.list:
         for c in cases:
             print(f"{c.name:28s} [{c.group}] {c.description}")
@@ -76,9 +94,14 @@ def main(argv=None):
     rows = []
     for case in cases:
         times = {"soma": [], "torch": []}
+        others = []
+        rss = {"soma": 0.0, "torch": 0.0}
         for _ in range(args.rounds):
             for fw in ("soma", "torch"):
-                times[fw].append(_measure(case.name, fw, args.min_time)["median_ms"])
+                result = _measure(case.name, fw, args.min_time)
+                times[fw].append(result["median_ms"])
+                rss[fw] = max(rss[fw], result.get("peak_rss_mb", 0.0))
+                others.append(result["machine_load"])
         soma_ms, torch_ms = statistics.median(times["soma"]), statistics.median(times["torch"])
         row = {
             "case": case.name,
@@ -89,11 +112,15 @@ def main(argv=None):
             "ratio": soma_ms / torch_ms,
             "goal": case.goal,
             "rounds": times,
+            "soma_peak_rss_mb": rss["soma"],
+            "torch_peak_rss_mb": rss["torch"],
+            "other_cores_max": max((o["other_cores"] or 0.0) for o in others),
+            "noisy": any(o["noisy"] for o in others),
         }
         rows.append(row)
         print(
             f"{case.name:28s} soma {soma_ms:9.2f} ms   torch {torch_ms:9.2f} ms   "
-            f"ratio {row['ratio']:.2f}",
+            f"ratio {row['ratio']:.2f}" + ("   NOISY" if row["noisy"] else ""),
             flush=True,
         )
     table = _table(rows, machine)
@@ -101,6 +128,19 @@ def main(argv=None):
     print(table)
     RESULTS.mkdir(exist_ok=True)
     name = "latest" if not (args.cases or args.group) else "partial"
+    noisy = [r["case"] for r in rows if r["noisy"]]
+    if noisy:
+        print(
+            f"\nnoisy: other processes used more than {NOISE_CORES} cores during {noisy}; "
+            f"the ratios are not trustworthy",
+            file=sys.stderr,
+        )
+        if not args.allow_noisy:
+            print(
+                "results not written (rerun on a quiet machine, or --allow-noisy)", file=sys.stderr
+            )
+            return 1
+        name = "noisy"
     for suffix, text in (
         (".json", json.dumps({"machine": machine, "rows": rows}, indent=2)),
         (".md", table + "\n"),
@@ -112,4 +152,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,6 +6,7 @@ so the two frameworks never share a process (their thread pools would compete).
 
 import argparse
 import json
+import resource
 import sys
 
 from benchmarks.harness import all_cases, time_step
@@ -26,8 +27,11 @@ def main(argv=None):
     step = case.build(fw)
     result = time_step(step, min_time=args.min_time)
     result.update(case=case.name, framework=args.framework)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.framework == "torch":
         result["threads"] = fw.get_num_threads()
+    else:
+        result["allocator"] = fw.allocator_settings()
     json.dump(result, sys.stdout)
     print()
 

@@ -168,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
     sub.add_parser("run", help="run a PyTorch script unchanged on soma: soma run SCRIPT.py [ARGS]")
+
+    p = sub.add_parser("launch", help="run a command as an N-process MPI job (mpiexec)")
+    p.add_argument("-n", "--nproc", type=_positive_int, required=True, help="processes")
+    p.add_argument("--hostfile", default=None, help="machines for a cluster run (host:slots)")
+    p.add_argument("command_line", nargs=argparse.REMAINDER, help="-- COMMAND ...")
     return parser
 
 
@@ -510,6 +515,13 @@ def cmd_datasets(args) -> int:
     return EXIT_OK
 
 
+def cmd_launch(args) -> int:
+    from soma.distributed.launch import launch
+
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    return launch(args.nproc, command, args.hostfile)
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -517,6 +529,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "models": cmd_models,
     "datasets": cmd_datasets,
+    "launch": cmd_launch,
 }
 
 

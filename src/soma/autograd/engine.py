@@ -39,6 +39,11 @@ def _run_hooks(hooks, grad_array):
     return grad_array
 
 
+# Hooks run after a leaf's .grad has been accumulated, by id of the leaf (which the entry keeps
+# alive): {id(leaf): (leaf, [hook, ...])}. Empty unless someone registered one (e.g. DDP).
+POST_ACCUMULATE_HOOKS = {}
+
+
 def _accumulate_leaf(leaf, g, handed_out):
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, g)
@@ -55,6 +60,11 @@ def _accumulate_leaf(leaf, g, handed_out):
         leaf.grad = Tensor._wrap(g)
     else:
         leaf.grad.array = leaf.grad.array + g
+    if POST_ACCUMULATE_HOOKS:
+        entry = POST_ACCUMULATE_HOOKS.get(id(leaf))
+        if entry is not None:
+            for hook in list(entry[1]):
+                hook(leaf)
 
 
 def _seed(root, gradient):

@@ -244,6 +244,20 @@ class Tensor(TensorMethods):
             hooks.append(hook)
         return _RemovableHook(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` each time backward has accumulated a gradient into this leaf's
+        ``.grad`` (PyTorch's API; DistributedDataParallel starts its all-reduce from it)."""
+        if self._ctx is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        registry = _engine.POST_ACCUMULATE_HOOKS
+        hooks = registry.setdefault(id(self), (self, []))[1]
+        hooks.append(hook)
+        return _PostAccumulateHook(registry, id(self), hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._ctx is None:
@@ -502,6 +516,22 @@ class _RemovableHook:
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+class _PostAccumulateHook:
+    """Handle returned by ``register_post_accumulate_grad_hook``."""
+
+    def __init__(self, registry, key, hook):
+        self._registry = registry
+        self._key = key
+        self._hook = hook
+
+    def remove(self):
+        entry = self._registry.get(self._key)
+        if entry is not None and self._hook in entry[1]:
+            entry[1].remove(self._hook)
+            if not entry[1]:
+                del self._registry[self._key]
 
 
 # NOTE: imported last on purpose: both modules need the Tensor class defined above.

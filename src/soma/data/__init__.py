@@ -24,6 +24,7 @@ from soma.data.dataset import (
     random_split,
 )
 from soma.data.datasets import DatasetSplits, ImageDataset, load, load_digits
+from soma.data.distributed_sampler import DistributedSampler
 from soma.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -32,6 +33,7 @@ from soma.data.sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
+from soma.data.worker_pool import WorkerInfo, get_worker_info
 
 __all__ = [
     "BatchSampler",
@@ -39,6 +41,7 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DatasetSplits",
+    "DistributedSampler",
     "ImageDataset",
     "IterableDataset",
     "RandomSampler",
@@ -47,10 +50,12 @@ __all__ = [
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",
+    "WorkerInfo",
     "WeightedRandomSampler",
     "datasets",
     "default_collate",
     "default_convert",
+    "get_worker_info",
     "load",
     "load_digits",
     "random_split",

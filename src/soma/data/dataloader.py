@@ -16,9 +16,11 @@ short final batch, ``len(loader)`` counts batches.
 from collections.abc import Callable, Iterator
 
 from soma.backend import get_xp
+from soma.backend import random as _random
 from soma.data.collate import default_collate, default_convert
 from soma.data.dataset import IterableDataset, batch_fetcher
 from soma.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+from soma.data.worker_pool import WorkerPool
 
 _xp = get_xp()
 
@@ -63,8 +65,13 @@ class DataLoader:
         sampler: the order of indices (exclusive with ``shuffle``).
         batch_sampler: yields whole index batches (exclusive with batch_size, shuffle, sampler,
             drop_last).
-        num_workers: accepted for compatibility; soma loads in the calling process (batches are
-            vectorised, so there is little per-sample work to spread).
+        num_workers: load batches in this many worker processes (see ``worker_pool.py``);
+            0 loads in the calling process. Datasets with batch access (``TensorDataset``)
+            keep their one-slice-per-batch path in the calling process, which is faster than
+            any worker; per-sample datasets (files, per-sample transforms) use the workers.
+        prefetch_factor: batches each worker loads ahead (default 2 with workers).
+        persistent_workers: keep the worker processes alive from one epoch to the next.
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
         collate_fn: merges a list of samples into a batch (default ``default_collate``).
         drop_last: drop the final batch when it is smaller than ``batch_size``.
         generator: ``soma.Generator`` for shuffling (default: the global generator).
@@ -114,6 +121,17 @@ class DataLoader:
         self.pin_memory = pin_memory
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
+        if prefetch_factor is not None and num_workers == 0:
+            raise ValueError(
+                "DataLoader: prefetch_factor option could only be specified in multiprocessing; "
+                "let num_workers > 0 to enable multiprocessing"
+            )
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
+        self.persistent_workers = persistent_workers
+        self.multiprocessing_context = multiprocessing_context
+        self._pool = None
         if sampler is None and not isinstance(dataset, IterableDataset):
             sampler = (
                 RandomSampler(dataset, generator=generator)
@@ -156,6 +174,9 @@ class DataLoader:
     def _iter_batches(self):
         fetch = batch_fetcher(self.dataset)
         fast = fetch is not None and self.collate_fn is default_collate
+        if self.num_workers and not fast:
+            yield from self._iter_workers(self._index_batches(), _Fetch(self, batched=True))
+            return
         for indices in self._index_batches():
             if fast:
                 batch = default_convert(fetch(indices))
@@ -178,6 +199,9 @@ class DataLoader:
         return [self.dataset[i] for i in indices]
 
     def _iter_samples(self):
+        if self.num_workers:
+            yield from self._iter_workers(iter(self.sampler), _Fetch(self, batched=False))
+            return
         for index in self.sampler:
             yield self._transform(self.collate_fn(self.dataset[index]))
 
@@ -194,6 +218,38 @@ class DataLoader:
                 batch = []
         if batch and not self.drop_last:
             yield self._transform(self.collate_fn(batch))
+
+    def _iter_workers(self, tasks, fetch):
+        """Batches loaded by the worker processes (started here, or kept from last epoch)."""
+        pool = self._pool
+        if pool is None or not pool.alive:
+            base_seed = int(_random.resolve(self.generator).integers(2**62))
+            pool = WorkerPool(
+                self.dataset,
+                fetch,
+                self.num_workers,
+                self.prefetch_factor,
+                self.worker_init_fn,
+                base_seed,
+                self.multiprocessing_context,
+            )
+            if self.persistent_workers:
+                self._pool = pool
+        try:
+            for batch in pool.run(tasks, self.timeout):
+                yield self._transform(batch)
+        except BaseException:
+            pool.shutdown()  # an error or Ctrl-C: never leave workers behind
+            self._pool = None
+            raise
+        finally:
+            if not self.persistent_workers:
+                pool.shutdown()
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
 
     def _transform(self, batch):
         """Apply ``transform`` to the inputs: the first field, or the whole batch if it is one."""
@@ -212,3 +268,20 @@ class DataLoader:
                 "dataset instead"
             )
         return self.transform(batch)
+
+
+class _Fetch:
+    """What a worker does with one task: fetch the samples and collate them."""
+
+    def __init__(self, loader, batched):
+        self.dataset = loader.dataset
+        self.collate_fn = loader.collate_fn
+        self.batched = batched
+
+    def __call__(self, task):
+        if not self.batched:
+            return self.collate_fn(self.dataset[task])
+        indices = task.tolist() if hasattr(task, "tolist") else list(task)
+        getitems = getattr(self.dataset, "__getitems__", None)
+        samples = getitems(indices) if callable(getitems) else [self.dataset[i] for i in indices]
+        return self.collate_fn(samples)

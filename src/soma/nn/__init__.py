@@ -1,12 +1,6 @@
 """Layers, containers, losses and initialisers: PyTorch's ``torch.nn``."""
 
-# PyTorch's one-device DataParallel and the nn.parallel namespace (issue 11)
-from soma.nn import (
-    functional,
-    init,
-    parallel,  # noqa: E402
-    utils,
-)
+from soma.nn import functional, init, parallel, utils
 from soma.nn.module import Module
 from soma.nn.modules.activation import (
     CELU,
@@ -160,7 +154,7 @@ from soma.nn.modules.upsampling import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
-from soma.nn.parallel import DataParallel  # noqa: E402
+from soma.nn.parallel import DataParallel  # PyTorch's one-device pass-through (issue 11)
 from soma.nn.parameter import Buffer, Parameter
 
 __all__ = [
@@ -309,3 +303,17 @@ __all__ = [
     "DataParallel",
     "parallel",
 ]
+
+
+def __getattr__(name):
+    # NOTE: a lazy import guarding a cycle: SyncBatchNorm lives in soma.distributed (above nn
+    # in the tree), which imports nn.
+    if name == "SyncBatchNorm":
+        from soma.distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    if name == "parallel":
+        from soma.nn import parallel
+
+        return parallel
+    raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")

@@ -83,7 +83,8 @@ class Module:
                 self._forget(name)
                 params[name] = value
             elif isinstance(value, Module):
-                self._forget(name)
+                if name not in modules:  # a replaced child keeps its place (as PyTorch)
+                    self._forget(name)
                 modules[name] = value
             elif isinstance(value, Buffer):
                 self._forget(name)

@@ -1,7 +1,8 @@
-"""``nn.DataParallel`` on one device: a pass-through wrapper, as PyTorch's is without GPUs.
+"""``soma.nn.parallel``: PyTorch's home of ``DataParallel`` and ``DistributedDataParallel``.
 
-``model = nn.DataParallel(model)`` keeps the model as ``model.module`` and calls it unchanged,
-so its ``state_dict`` keys gain the ``module.`` prefix exactly as in PyTorch.
+``DataParallel`` runs on the one (CPU) device: a pass-through wrapper, as PyTorch's is without
+GPUs. ``DistributedDataParallel`` lives in ``soma.distributed`` (MPI underneath); it is
+imported on first use so that ``import soma.nn`` never needs mpi4py.
 """
 
 from soma.nn.module import Module
@@ -9,6 +10,9 @@ from soma.nn.module import Module
 
 class DataParallel(Module):
     """Runs ``module`` on the one (CPU) device; ``device_ids``/``output_device`` are accepted.
+
+    ``model = nn.DataParallel(model)`` keeps the model as ``model.module`` and calls it
+    unchanged, so its ``state_dict`` keys gain the ``module.`` prefix exactly as in PyTorch.
 
     Example:
         >>> import soma
@@ -27,4 +31,13 @@ class DataParallel(Module):
         return self.module(*inputs, **kwargs)
 
 
-__all__ = ["DataParallel"]
+def __getattr__(name):
+    # NOTE: lazy: soma.distributed sits above nn in the tree and imports it.
+    if name == "DistributedDataParallel":
+        from soma.distributed.data_parallel import DistributedDataParallel
+
+        return DistributedDataParallel
+    raise AttributeError(f"module 'soma.nn.parallel' has no attribute {name!r}")
+
+
+__all__ = ["DataParallel"]  # DistributedDataParallel is lazy (needs the dist extra)
