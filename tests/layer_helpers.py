@@ -1,10 +1,10 @@
 """Run a soma layer and its ``torch.nn`` twin on the same input; compare outputs and gradients."""
 
 import numpy as np
-import torch
 
 import soma
 from tests.conftest import copy_weights
+from tests.torch_oracle import torch
 
 
 def outputs(out):

@@ -5,10 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 import soma
 from tests.conftest import copy_weights
+from tests.torch_oracle import torch
 
 S = soma.nn.functional
 
@@ -108,7 +108,7 @@ def test_repr_matches_torch(name, kw):
     assert repr(ours) == repr(theirs)
 
 
-def test_module_defaults_match_torch_signatures():
+def test_module_defaults_match_torch_signatures(torch_or_skip):
     import inspect
 
     for name, _ in TWINS:

@@ -4,11 +4,11 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 import soma
 import soma.nn.functional as F
 from tests.conftest import copy_weights
+from tests.torch_oracle import torch
 
 L, S, N, E = 4, 6, 3, 8
 MASKS = ["none", "bool", "float", "bool_3d", "padding_bool", "padding_float", "both"]

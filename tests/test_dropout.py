@@ -10,8 +10,7 @@ import soma
 from soma import nn
 from soma.nn.functional import alpha_dropout, dropout, dropout2d, feature_alpha_dropout
 from soma.nn.utils import mc_dropout_predict
-
-torch = pytest.importorskip("torch")
+from tests.torch_oracle import torch
 
 N = 200_000
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-import torch
 
 import soma
 import soma.nn.functional as F
 from tests.conftest import copy_weights
+from tests.torch_oracle import torch
 
 
 @pytest.mark.parametrize("padding_idx", [None, 3, -1])

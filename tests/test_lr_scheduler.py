@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 
 import soma
-from tests.conftest import torch
-
-pytestmark = pytest.mark.skipif(torch is None, reason="PyTorch (the reference oracle) is missing")
+from tests.torch_oracle import torch
 
 
 class Scale:

@@ -162,7 +162,9 @@ def test_mlp_dropout_and_features():
 def test_registry(monkeypatch):
     from soma.models import registry
 
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # undone after the test
+    monkeypatch.setattr(
+        registry.MODELS, "_entries", dict(registry.MODELS._entries)
+    )  # undone after the test
     models = list_models()
     assert {"mlp", "lenet5", "simplecnn"} <= set(models)
     assert all(isinstance(d, str) and d for d in models.values())

@@ -6,8 +6,7 @@ import pytest
 import soma
 from soma import nn
 from tests.layer_helpers import compare_layers
-
-torch = pytest.importorskip("torch")
+from tests.torch_oracle import torch
 
 BN_CASES = [
     ("BatchNorm1d", (6, 4)),

@@ -6,6 +6,7 @@ import pytest
 import soma
 from soma.testing import gradcheck
 from tests.op_specs import all_specs
+from tests.op_specs.forward_only import ALIASES
 
 SPECS = all_specs()
 IDS = [s.id for s in SPECS]
@@ -78,3 +79,45 @@ def test_forward_and_gradients_match_pytorch(spec, torch_or_skip):
             atol=spec.atol,
             err_msg=f"{spec.id}: gradient of input {i}",
         )
+
+
+@pytest.mark.parametrize(
+    "spec", [s for s in SPECS if s.reference], ids=[s.id for s in SPECS if s.reference]
+)
+def test_forward_matches_numpy_reference(spec):
+    """Forward-only rows: values and dtype against NumPy, with or without PyTorch."""
+    arrays = spec.inputs()
+    out = spec.soma(*_soma_inputs(spec, arrays, []))
+    expected = np.asarray(spec.reference(*arrays))
+    assert out.dtype == expected.dtype, f"{spec.id}: dtype {out.dtype} != {expected.dtype}"
+    np.testing.assert_array_equal(out.numpy(), expected, err_msg=spec.id)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_ops_keep_the_graph(spec):
+    """An op fed an input that requires grad records a node on every float output: one that
+    silently returned a plain tensor would cut the graph, and backward would miss it."""
+    arrays = spec.inputs()
+    requires = spec.differentiable(arrays)
+    if not requires:
+        pytest.skip("op has no differentiable input")
+    inputs = _soma_inputs(spec, arrays, requires)
+    outs = _outputs(spec.soma(*inputs))
+    # an input handed back unchanged (dropout in eval mode) is still on the graph
+    floats = [
+        o
+        for o in outs
+        if isinstance(o, soma.Tensor) and o.dtype.kind == "f" and not any(o is x for x in inputs)
+    ]
+    if not spec.keeps_graph:
+        # NOTE: PyTorch records a node whose backward raises "not implemented"; soma records
+        # none, so the result simply does not require grad.
+        assert all(o.grad_fn is None and not o.requires_grad for o in floats), spec.id
+        return
+    dropped = [i for i, o in enumerate(floats) if o.grad_fn is None or not o.requires_grad]
+    assert not dropped, f"{spec.id}: outputs {dropped} lost the graph (no grad_fn)"
+
+
+@pytest.mark.parametrize("alias, name", sorted(ALIASES.items()))
+def test_aliases_are_the_same_functions(alias, name):
+    assert getattr(soma, alias) is getattr(soma, name)

@@ -8,8 +8,7 @@ import pytest
 import soma
 from soma import nn
 from tests.layer_helpers import compare_layers, distinct
-
-torch = pytest.importorskip("torch")
+from tests.torch_oracle import torch
 
 # N·C ≥ 16 planes: windows with more than 4 elements are pooled in the pixels layout
 SHAPES_2D = [(1, 1, 7, 9), (2, 3, 8, 8), (3, 6, 5), (4, 8, 7, 9), (20, 5, 6)]

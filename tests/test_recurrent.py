@@ -9,11 +9,11 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 import soma
 from soma.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tests.conftest import copy_weights
+from tests.torch_oracle import torch
 
 KINDS = {
     "rnn_tanh": ("RNN", {"nonlinearity": "tanh"}),

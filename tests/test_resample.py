@@ -8,8 +8,7 @@ from soma import nn
 from soma.nn.functional import interpolate
 from soma.testing import gradcheck
 from tests.layer_helpers import compare_layers
-
-torch = pytest.importorskip("torch")
+from tests.torch_oracle import torch
 
 MODES = [
     ("nearest", 1),

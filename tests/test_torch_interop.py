@@ -17,8 +17,8 @@ from soma.io import (
     load_pytorch_checkpoint,
     to_torch,
 )
+from tests.torch_oracle import torch
 
-torch = pytest.importorskip("torch")
 nn = soma.nn
 
 DTYPES = [
@@ -325,7 +325,7 @@ def test_flipped_storage_bytes_fail_the_zip_checksum(tmp_path):
         load_pytorch_checkpoint(path)
 
 
-def test_a_view_reaching_past_its_storage_is_refused(tmp_path):
+def test_a_view_reaching_past_its_storage_is_refused(tmp_path, torch_or_skip):
     class Pickler(pickle.Pickler):
         def persistent_id(self, obj):
             return ("storage", torch.FloatStorage, "0", "cpu", 4) if obj == "S" else None

@@ -4,11 +4,11 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 import soma
 from soma.nn.modules.transformer import generate_square_subsequent_mask
 from tests.conftest import copy_weights
+from tests.torch_oracle import torch
 
 D, HEADS, FF, N, SRC, TGT = 8, 2, 16, 3, 5, 4
 

@@ -6,6 +6,9 @@ The public surface mirrors PyTorch: tensors and their factories here, layers in 
 optimizers in ``soma.optim``, data in ``soma.data`` (also ``soma.utils.data``).
 """
 
+import builtins
+import os as _os
+
 from soma._version import __version__
 from soma.autograd import (
     Function,
@@ -74,6 +77,7 @@ from soma.functional import (
     argmax,
     argmin,
     argsort,
+    bitwise_not,
     bmm,
     broadcast_to,
     cat,
@@ -101,12 +105,16 @@ from soma.functional import (
     fmod,
     gather,
     ge,
+    greater,
+    greater_equal,
     gt,
     index_select,
     isfinite,
     isinf,
     isnan,
     le,
+    less,
+    less_equal,
     log,
     log1p,
     log2,
@@ -134,6 +142,7 @@ from soma.functional import (
     negative,
     nonzero,
     norm,
+    not_equal,
     outer,
     permute,
     pow,
@@ -183,6 +192,7 @@ half = float16
 long = int64
 int = int32
 
+# issue 11 (optim helper): sparse COO tensors
 from soma import (  # noqa: E402  # noqa: E402
     autograd,
     backend,
@@ -192,8 +202,11 @@ from soma import (  # noqa: E402  # noqa: E402
     nn,  # noqa: E402
     onnx,  # noqa: E402
     optim,  # noqa: E402
+    sparse,  # noqa: E402
     utils,
 )
+from soma.functional.sparse import mm as spmm  # noqa: E402
+from soma.functional.sparse import sparse_coo, sparse_coo_tensor  # noqa: E402
 from soma.inspection import summary  # noqa: E402
 from soma.io import load, save  # noqa: E402
 
@@ -212,14 +225,12 @@ def get_num_threads() -> int:
     Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
     the number of CPUs.
     """
-    import builtins  # NOTE: this module's own `int` is soma.int32 (PyTorch's name)
-    import os
-
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(name, "")
+        value = _os.environ.get(name, "")
+        # NOTE: builtins.int: this module's own `int` is soma.int32 (PyTorch's name)
         if value.isdigit() and builtins.int(value) > 0:
             return builtins.int(value)
-    return os.cpu_count() or 1
+    return _os.cpu_count() or 1
 
 
 # PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …

@@ -5,6 +5,7 @@
     soma lr-find --model lenet5 --data digits
     soma summary --model lenet5 --input 1,32,32
     soma models | soma datasets
+    soma train --model vae --data digits; soma sample runs/vae-digits --n 64 --out grid.png
     soma run SCRIPT.py [ARGS…]     # a PyTorch program, unchanged, on soma
 
 Exit codes: 0 success, 2 bad usage (unknown names, invalid options), 1 failure (missing files,
@@ -16,6 +17,7 @@ import argparse
 import os
 import sys
 
+from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 from soma.train.workflow import RunError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -65,13 +67,13 @@ def _add_model_data(p, data_required=True):
     p.add_argument(
         "--optimizer",
         default="adam",
-        help="adam (default), adamw, sgd (momentum 0.9), rmsprop, adagrad",
+        help=f"one of {', '.join(OPTIMIZERS.names())} (default adam)",
     )
     p.add_argument(
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: adam/adamw 3e-3, sgd 0.05, rmsprop 1e-3, adagrad 1e-2)",
+        help="learning rate (default: the optimizer's registered rate, e.g. adam 3e-3, sgd 0.05)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler",
         default="cosine",
-        help="cosine (default, per batch), none, step, exponential, plateau, onecycle",
+        help=f"none or one of {', '.join(SCHEDULERS.names())} (default cosine)",
     )
     p.add_argument(
         "--augment",
@@ -164,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="classes of the model's output (default: 1000 for the ImageNet models, else 10)",
     )
     _add_model_args(p)
+
+    p = sub.add_parser("sample", help="draw samples from a generative run into a PNG grid")
+    p.add_argument("run", help="run folder or checkpoint of a vae, dcgan or ddpm run")
+    p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
+    p.add_argument("--out", default=None, help="PNG file (default RUN/grid.png)")
+    p.add_argument(
+        "--steps", type=_positive_int, default=None, help="DDIM steps (ddpm; default: all)"
+    )
+    p.add_argument("--seed", type=int, default=0)
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
@@ -287,7 +298,11 @@ def _make_trainer(args, prepared, task, out):
 
 def cmd_train(args) -> int:
     import soma
+    from soma.train.generative_workflow import is_generative, train_generative
     from soma.train.workflow import check_names, check_writable, model_kwargs_for
+
+    if is_generative(args.model):  # autoencoders, VAE, DCGAN, DDPM: their own loop and pictures
+        return train_generative(args)
 
     check_names(args.model, args.optimizer, args.scheduler)
     soma.manual_seed(args.seed)
@@ -391,6 +406,8 @@ def cmd_evaluate(args) -> int:
         raise RunError(
             f"'{path}' is not a checkpoint of `soma train` (it does not name its model)"
         )
+    if extra.get("task") == "generative":
+        raise RunError(f"'{path}' is a generative run: use `soma sample {args.run}`", usage=True)
     args.data = args.data or extra["data"]
     prepared = _prepare(
         args, extra["model"], seed=extra.get("seed", 0), mean=extra["mean"], std=extra["std"]
@@ -481,6 +498,10 @@ def cmd_summary(args) -> int:
             )
     num_classes = args.num_classes or (1000 if reference else 10)
     model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
+    from soma.train.generative_workflow import is_generative, summarise
+
+    if is_generative(args.model):  # inputs are latent codes or (x_t, t): their own summary
+        return summarise(model, args.model, tuple(args.input))
     try:
         with soma.no_grad():
             out = model.eval()(soma.zeros(1, *args.input))
@@ -515,6 +536,12 @@ def cmd_datasets(args) -> int:
     return EXIT_OK
 
 
+def cmd_sample(args) -> int:
+    from soma.train.generative_workflow import sample_run
+
+    return sample_run(args)
+
+
 def cmd_launch(args) -> int:
     from soma.distributed.launch import launch
 
@@ -529,6 +556,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "models": cmd_models,
     "datasets": cmd_datasets,
+    "sample": cmd_sample,
     "launch": cmd_launch,
 }
 

@@ -5,13 +5,12 @@ kinks themselves are checked against PyTorch in ``tests/test_activations.py``.
 """
 
 import numpy as np
-import torch
 
 import soma
-from tests.op_specs.spec import OpSpec, away_from
+from tests.op_specs.spec import TF as T
+from tests.op_specs.spec import OpSpec, away_from, torch
 
 S = soma.nn.functional
-T = torch.nn.functional
 
 
 def _away(*points, shape=(3, 4), low=-4.0, high=4.0):

@@ -6,10 +6,8 @@ Each row is (input shape, weight shape, keyword arguments); bias is the third in
 sizes, asymmetric kernels and padding, batch 1, one channel, 1×1 kernels and output_padding.
 """
 
-import torch
-
 import soma
-from tests.op_specs.spec import OpSpec
+from tests.op_specs.spec import OpSpec, torch
 
 F, TF = soma.nn.functional, torch.nn.functional
 

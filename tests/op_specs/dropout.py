@@ -4,7 +4,6 @@ applies by hand (PyTorch's own masks come from a different random stream)."""
 import math
 
 import numpy as np
-import torch
 
 import soma
 from soma.functional.dropout import (
@@ -16,7 +15,7 @@ from soma.functional.dropout import (
     feature_alpha_dropout,
     keep_mask,
 )
-from tests.op_specs.spec import OpSpec
+from tests.op_specs.spec import OpSpec, torch
 
 SEED = 7
 SATURATION = 1.7580993408473766

@@ -1,10 +1,9 @@
 """Element-wise arithmetic and math functions, with broadcasting."""
 
 import numpy as np
-import torch
 
 import soma
-from tests.op_specs.spec import OpSpec, away_from
+from tests.op_specs.spec import OpSpec, away_from, torch
 
 BROADCASTS = [
     ((3, 4), (3, 4)),

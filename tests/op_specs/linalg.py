@@ -1,9 +1,7 @@
 """Matrix products in every shape combination."""
 
-import torch
-
 import soma
-from tests.op_specs.spec import OpSpec
+from tests.op_specs.spec import OpSpec, torch
 
 SHAPES = [
     ((3, 4), (4, 5)),

@@ -3,13 +3,12 @@
 import warnings
 
 import numpy as np
-import torch
 
 import soma
+from tests.op_specs.spec import TF as T
 from tests.op_specs.spec import OpSpec
 
 S = soma.nn.functional
-T = torch.nn.functional
 REDUCTIONS = ["mean", "sum", "none"]
 
 

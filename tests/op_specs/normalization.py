@@ -1,15 +1,12 @@
 """Normalization: batch, layer, group, instance and local response normalization."""
 
 import numpy as np
-import torch
 
 import soma
 from soma.functional.normalization.batch import batch_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from soma.functional.normalization.local_response import local_response_norm
-from tests.op_specs.spec import OpSpec
-
-TF = torch.nn.functional
+from tests.op_specs.spec import TF, OpSpec, torch
 
 
 def _stats(c, seed=5):

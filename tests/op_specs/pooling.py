@@ -1,15 +1,12 @@
 """Pooling: max, average, LP, min, sum, adaptive, unpooling."""
 
 import numpy as np
-import torch
 
 from soma.functional.pooling import adaptive as SA
 from soma.functional.pooling import lp_min_sum as SV
 from soma.functional.pooling import max_avg as SP
 from soma.functional.pooling import unpooling as SU
-from tests.op_specs.spec import OpSpec
-
-TF = torch.nn.functional
+from tests.op_specs.spec import TF, OpSpec, torch
 
 
 def distinct(shape):

@@ -1,11 +1,7 @@
 """Resampling: interpolate in every mode, pixel shuffle and unshuffle."""
 
-import torch
-
 from soma.functional.resample import interpolate, pixel_shuffle, pixel_unshuffle
-from tests.op_specs.spec import OpSpec
-
-TF = torch.nn.functional
+from tests.op_specs.spec import TF, OpSpec
 
 SHAPES = {1: (2, 3, 5), 2: (2, 2, 5, 7), 3: (1, 2, 3, 4, 5)}
 MODES = [

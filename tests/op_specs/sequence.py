@@ -1,10 +1,9 @@
 """Sequence ops: recurrent cells and fused layers, embeddings, attention."""
 
 import numpy as np
-import torch
 
 import soma.nn.functional as F
-from tests.op_specs.spec import OpSpec
+from tests.op_specs.spec import OpSpec, torch
 
 T, B, I, H = 4, 2, 3, 5
 

@@ -1,10 +1,9 @@
 """Reshaping, joining, splitting and indexing."""
 
 import numpy as np
-import torch
 
 import soma
-from tests.op_specs.spec import OpSpec
+from tests.op_specs.spec import OpSpec, torch
 
 SPECS = [
     OpSpec("reshape", lambda a: a.reshape(4, -1), lambda a: a.reshape(4, -1), shapes=((2, 3, 4),)),

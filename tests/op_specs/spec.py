@@ -5,6 +5,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tests.torch_oracle import torch  # a stand-in that skips when PyTorch is missing
+
+TF = torch.nn.functional
+
 
 @dataclass
 class OpSpec:
@@ -21,6 +25,10 @@ class OpSpec:
         atol, rtol: float64 comparison tolerances against PyTorch.
         gradcheck: run the finite-difference check (False for ops with kinks at random points).
         variant: distinguishes several rows of the same op.
+        reference: optional NumPy ``f(*arrays)`` giving the expected output, checked without
+            PyTorch (forward-only rows of ops that have no gradient use it).
+        keeps_graph: False for an op PyTorch itself gives no gradient (``floor_divide``); any
+            other op with a float output must record a ``grad_fn`` when an input requires grad.
     """
 
     name: str
@@ -36,6 +44,8 @@ class OpSpec:
     gradcheck: bool = True
     variant: str = ""
     kwargs: dict = field(default_factory=dict)
+    reference: Callable | None = None
+    keeps_graph: bool = True
 
     @property
     def id(self) -> str:

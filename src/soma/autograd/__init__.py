@@ -9,6 +9,8 @@ from soma.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from soma.autograd import engine
+from soma.autograd.gradcheck import gradcheck, numerical_jacobian_vector
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
@@ -16,8 +18,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
 
     No tensor's ``.grad`` changes.
     """
-    from soma.autograd import engine
-
     single = isinstance(inputs, Tensor)
     inputs = (inputs,) if single else tuple(inputs)
     arrays = engine.backward(outputs, grad_outputs, retain_graph, inputs=inputs)
@@ -29,28 +29,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
             )
         result.append(None if g is None else Tensor._wrap(g))
     return tuple(result)
-
-
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
-    """Compare ``fn``'s analytic gradients with central finite differences (float64)."""
-    from soma.testing.gradcheck import gradcheck as _gradcheck
-
-    return _gradcheck(fn, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
-
-
-__all__ = [
-    "Context",
-    "Function",
-    "Size",
-    "Tensor",
-    "enable_grad",
-    "grad",
-    "gradcheck",
-    "inference_mode",
-    "is_grad_enabled",
-    "no_grad",
-    "set_grad_enabled",
-]
 
 
 def Variable(data, requires_grad=False, volatile=False):  # noqa: N802  (PyTorch's old name)

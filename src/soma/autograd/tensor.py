@@ -10,6 +10,9 @@ NOTE: ``.data`` is a Tensor sharing this tensor's memory, as in PyTorch (so code
 ``w.data -= lr * w.grad`` works); the raw array is ``.array``.
 """
 
+import copy
+import weakref
+
 from soma import backend
 from soma.autograd.errors import ShapeError
 from soma.autograd.size import Size
@@ -262,8 +265,6 @@ class Tensor(TensorMethods):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._ctx is None:
             return
-        import weakref
-
         ref = weakref.ref(self)
 
         def keep(grad):
@@ -332,8 +333,6 @@ class Tensor(TensorMethods):
 
     def __deepcopy__(self, memo):
         """``copy.deepcopy``: a leaf with its own memory (and a copy of ``.grad``), as in PyTorch."""
-        import copy
-
         if self._ctx is not None:
             raise RuntimeError(
                 "only tensors created by the user (graph leaves) support deepcopy; "

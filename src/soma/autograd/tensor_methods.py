@@ -51,6 +51,12 @@ class TensorMethods:
     def __mod__(self, other):
         return _F.remainder(self, other)
 
+    def remainder(self, other):
+        return _F.remainder(self, other)
+
+    def fmod(self, other):
+        return _F.fmod(self, other)
+
     def __pow__(self, other):
         return _F.pow(self, other)
 
@@ -113,7 +119,7 @@ class TensorMethods:
         return _F.logical_xor(self, other)
 
     def __invert__(self):
-        return _F.logical_not(self)
+        return _F.bitwise_not(self)
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
@@ -479,6 +485,20 @@ class TensorMethods:
 
     def lerp_(self, end, weight):
         return self._assign(self.lerp(end, weight))
+
+    # ------------------------------------------------------------------ sparse (issue 11)
+    is_sparse = False  # a SparseTensor (functional/sparse.py) says True
+
+    def to_sparse(self, sparse_dim=None):
+        """The nonzero entries as a sparse COO tensor (gradients reach this tensor)."""
+        # NOTE: lazy, like every call into functional here (functional imports Tensor)
+        from soma.functional.sparse import to_sparse
+
+        return to_sparse(self, sparse_dim)
+
+    def to_dense(self):
+        """A dense tensor is its own dense form."""
+        return self
 
 
 # NOTE: ``soma.functional`` imports ``Tensor``, so it cannot be imported here while

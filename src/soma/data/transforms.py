@@ -22,18 +22,9 @@ import numbers
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, sliding_windows
 from soma.backend import random as _random
+from soma.functional._utils import ntuple
 
 _xp = get_xp()
-
-
-def _pair(size, name: str) -> tuple:
-    if isinstance(size, numbers.Integral):
-        return int(size), int(size)
-    if len(size) == 1:
-        return int(size[0]), int(size[0])
-    if len(size) != 2:
-        raise ValueError(f"{name}: size should be an int or (height, width), got {size!r}")
-    return int(size[0]), int(size[1])
 
 
 class Transform:
@@ -185,7 +176,9 @@ class Resize(Transform):
     """
 
     def __init__(self, size):
-        self.size = size if isinstance(size, numbers.Integral) else _pair(size, "Resize")
+        self.size = (
+            size if isinstance(size, numbers.Integral) else ntuple(size, 2, "Resize", "size")
+        )
 
     def _output_size(self, h: int, w: int) -> tuple:
         if not isinstance(self.size, numbers.Integral):
@@ -206,7 +199,7 @@ class CenterCrop(Transform):
     """Crop the central (height, width) region (torchvision's rounding of the offsets)."""
 
     def __init__(self, size):
-        self.size = _pair(size, "CenterCrop")
+        self.size = ntuple(size, 2, "CenterCrop", "size")
 
     def _batch(self, x, rng):
         (h, w), (height, width) = self.size, x.shape[2:]
@@ -266,7 +259,7 @@ class RandomCrop(Transform):
                 f"RandomCrop: padding_mode should be one of {list(_PAD_MODES)}, "
                 f"got {padding_mode!r}"
             )
-        self.size = _pair(size, "RandomCrop")
+        self.size = ntuple(size, 2, "RandomCrop", "size")
         self.padding = padding
         self.pad_if_needed = pad_if_needed
         self.fill = fill

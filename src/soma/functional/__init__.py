@@ -4,6 +4,8 @@ The public name is ``soma.nn.functional`` (PyTorch's), which re-exports this pac
 tensor-level ops (``soma.exp``, ``soma.cat`` …) are also exported at the top of ``soma``.
 """
 
+# issue 11 (optim helper): distances, gating, RMS norm, channel shuffle, more losses
+from soma.functional.activation.gated import glu
 from soma.functional.activation.piecewise import (
     celu,
     elu,
@@ -44,6 +46,7 @@ from soma.functional.conv.convolution import (
     conv_transpose3d,
 )
 from soma.functional.conv.fold import fold, unfold
+from soma.functional.distance import cosine_similarity, normalize, pairwise_distance
 from soma.functional.dropout import (
     alpha_dropout,
     dropout,
@@ -55,6 +58,7 @@ from soma.functional.dropout import (
 from soma.functional.elementwise import (
     add,
     allclose,
+    bitwise_not,
     cast,
     clamp,
     clip,
@@ -66,11 +70,15 @@ from soma.functional.elementwise import (
     floor_divide,
     fmod,
     ge,
+    greater,
+    greater_equal,
     gt,
     isfinite,
     isinf,
     isnan,
     le,
+    less,
+    less_equal,
     logical_and,
     logical_not,
     logical_or,
@@ -82,6 +90,7 @@ from soma.functional.elementwise import (
     mul,
     multiply,
     ne,
+    not_equal,
     pow,
     remainder,
     square,
@@ -106,12 +115,31 @@ from soma.functional.loss.classification import (
     cross_entropy,
     nll_loss,
 )
+from soma.functional.loss.ctc import ctc_loss
 from soma.functional.loss.divergence import kl_div
 from soma.functional.loss.embedding import cosine_embedding_loss
+from soma.functional.loss.generative import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gaussian_kl,
+    vae_loss,
+)
+from soma.functional.loss.probabilistic import gaussian_nll_loss, poisson_nll_loss
+from soma.functional.loss.ranking import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 from soma.functional.loss.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from soma.functional.normalization.batch import batch_norm
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from soma.functional.normalization.local_response import local_response_norm
+from soma.functional.normalization.rms import rms_norm
 from soma.functional.padding import pad
 from soma.functional.pooling.adaptive import (
     adaptive_avg_pool1d,
@@ -172,6 +200,7 @@ from soma.functional.reduction import (
     var,
 )
 from soma.functional.resample import (
+    channel_shuffle,
     interpolate,
     pixel_shuffle,
     pixel_unshuffle,

@@ -98,21 +98,37 @@ def _cast_operand(x, dtype):
 
 
 def cast(x: Tensor, dtype) -> Tensor:
+    # NOTE: lazy: functional/elementwise.py imports this module (a cycle at load time).
     from soma.functional.elementwise import cast as _cast
 
     return _cast(x, dtype)
 
 
-def pair(value, n=2, name="argument"):
-    """Expand an int to an n-tuple (``3`` → ``(3, 3)``); check a given tuple's length."""
+def ntuple(value, n: int, op: str, name: str) -> tuple:
+    """``value`` as a tuple of ``n`` ints: an int (or a 1-tuple) is repeated, ``n`` ints are kept.
+
+    PyTorch's ``_ntuple``, the one such helper in soma (functional ops, layers and transforms all
+    use it). Errors name the op and the argument.
+
+    Example:
+        >>> ntuple(3, 2, "conv2d", "stride"), ntuple((1, 2), 2, "conv2d", "stride")
+        ((3, 3), (1, 2))
+    """
     if isinstance(value, numbers.Integral):
         return (int(value),) * n
-    value = tuple(int(v) for v in value)
+    try:
+        value = tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}"
+        ) from None
     if len(value) == 1:
-        return value * n
+        value = value * n
+    if not all(isinstance(v, numbers.Integral) for v in value):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     if len(value) != n:
-        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value}")
-    return value
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    return tuple(int(v) for v in value)
 
 
 def shape_str(shape) -> str:

@@ -11,11 +11,16 @@ the whole backward pass) so that no (L, S) intermediate becomes a graph node of 
 
 import math
 
+from soma.autograd.factory import zeros
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import random as _random
 from soma.functional._utils import as_tensor, shape_str, unbroadcast
+from soma.functional.elementwise import add
+from soma.functional.linalg import linear
+from soma.functional.reduction import mean
+from soma.functional.shape import cat, chunk, expand, permute, reshape, squeeze, unsqueeze
 
 _xp = get_xp()
 
@@ -187,8 +192,6 @@ def scaled_dot_product_attention(
 
 def _grouped(query, key, value, mask, scale, dropout_p, generator):
     """Grouped-query attention by broadcasting: q heads (Hk, G), k and v heads (Hk, 1)."""
-    from soma.functional.shape import reshape, unsqueeze
-
     heads, kv_heads = query.shape[-3], key.shape[-3]
     if heads % kv_heads:
         raise ValueError(
@@ -209,9 +212,6 @@ def _grouped(query, key, value, mask, scale, dropout_p, generator):
 # ---------------------------------------------------------------------------- multi-head attention
 def _project(query, key, value, w, b, separate):
     """q, k, v from the packed (3E, E) in_proj weight, or from three separate weights."""
-    from soma.functional.linalg import linear
-    from soma.functional.shape import chunk
-
     embed = query.shape[-1]
     if separate is not None:
         bq, bk, bv = (None,) * 3 if b is None else chunk(b, 3)
@@ -233,16 +233,11 @@ def _project(query, key, value, w, b, separate):
 
 def _heads(x, batch, heads):
     """(L, N, E) → (N, heads, L, E / heads)."""
-    from soma.functional.shape import permute, reshape
-
     return permute(reshape(x, (x.shape[0], batch, heads, -1)), (1, 2, 0, 3))
 
 
 def _merged_mask(attn_mask, key_padding_mask, batch, heads, length, source, dtype):
     """attn_mask (L, S) or (N·heads, L, S) and key_padding_mask (N, S) as one additive mask."""
-    from soma.functional.elementwise import add
-    from soma.functional.shape import reshape
-
     op = "multi_head_attention_forward"
     mask = _additive_mask(attn_mask, dtype, op, False)
     if mask is not None:
@@ -278,9 +273,6 @@ def _same_objects(fn, query, key, value):
 
 def _pad_source(mask, extra):
     """One more (zero) column at the end of an additive mask's source axis."""
-    from soma.autograd.factory import zeros
-    from soma.functional.shape import cat
-
     if mask is None:
         return None
     return cat([mask, zeros(*mask.shape[:-1], extra, dtype=mask.dtype)], -1)
@@ -288,8 +280,6 @@ def _pad_source(mask, extra):
 
 def _append_bias_kv(k, v, bias_k, bias_v):
     """add_bias_kv: a learned key and value appended to the (S, N, E) sequences."""
-    from soma.functional.shape import cat, expand
-
     batch = k.shape[1]
     k = cat([k, expand(bias_k, (1, batch, k.shape[2]))], 0)
     v = cat([v, expand(bias_v, (1, batch, v.shape[2]))], 0)
@@ -298,9 +288,6 @@ def _append_bias_kv(k, v, bias_k, bias_v):
 
 def _append_zero_attn(k, v):
     """add_zero_attn: a zero key and value appended to every head's (N, H, S, d) sequence."""
-    from soma.autograd.factory import zeros
-    from soma.functional.shape import cat
-
     k = cat([k, zeros(*k.shape[:2], 1, k.shape[3], dtype=k.dtype)], 2)
     v = cat([v, zeros(*v.shape[:2], 1, v.shape[3], dtype=v.dtype)], 2)
     return k, v
@@ -377,10 +364,6 @@ def multi_head_attention_forward(
     Returns:
         ``(output (L, N, E), weights (N, L, S) or (N, num_heads, L, S) or None)``.
     """
-    from soma.functional.linalg import linear
-    from soma.functional.reduction import mean
-    from soma.functional.shape import permute, reshape, squeeze, unsqueeze
-
     op = "multi_head_attention_forward"
     separate = (q_proj_weight, k_proj_weight, v_proj_weight) if use_separate_proj_weight else None
     _check_embed(op, query, key, value, embed_dim_to_check, num_heads, separate)

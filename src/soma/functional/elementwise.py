@@ -8,7 +8,9 @@ sqrt, sin, tanh, rounding …) are in ``unary.py``.
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.backend.dtypes import get_default_dtype
 from soma.functional._utils import as_tensor, binary_operands, shape_str, unbroadcast
+from soma.functional.indexing import nonzero
 
 _xp = get_xp()
 
@@ -150,8 +152,6 @@ true_divide = divide = div
 
 
 def _default_float():
-    from soma.backend.dtypes import get_default_dtype
-
     return get_default_dtype()
 
 
@@ -193,7 +193,27 @@ def remainder(a, b):
     return Remainder.apply(*binary_operands(a, b))
 
 
-fmod = remainder
+class Fmod(Function):
+    """y = a - trunc(a / b) * b (C's ``%``, sign of a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save(a, b)
+        return _xp.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved
+        # dy/da = 1, dy/db = -trunc(a / b)
+        ga = unbroadcast(gy, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gy * _xp.trunc(a / b), _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def fmod(a, b):
+    """Element-wise remainder with the sign of the dividend (C's ``%``): ``fmod(-3, 2) = -1``,
+    where ``remainder(-3, 2) = 1``."""
+    return Fmod.apply(*binary_operands(a, b))
 
 
 def _raw(x):
@@ -354,8 +374,6 @@ class Where(Function):
 def where(condition, a=None, b=None):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (one argument: ``nonzero``)."""
     if a is None and b is None:
-        from soma.functional.indexing import nonzero
-
         return nonzero(condition, as_tuple=True)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # where(cond, 1.0, 0.0)
         from soma.autograd.factory import tensor
@@ -446,6 +464,7 @@ def ge(a, b):
 
 
 greater, greater_equal, less, less_equal, equal_elementwise = gt, ge, lt, le, eq
+not_equal = ne
 
 
 def logical_and(a, b):
@@ -461,8 +480,14 @@ def logical_xor(a, b):
 
 
 def logical_not(x):
-    if x.array.dtype == bool:
-        return Tensor._wrap(~x.array)
+    """``x == 0`` as booleans, for every dtype (``~x`` is the bitwise complement of integers)."""
+    return Tensor._wrap(_xp.logical_not(x.array))
+
+
+def bitwise_not(x):
+    """The bitwise complement of an integer tensor (``~x``; logical not of a boolean one)."""
+    if x.array.dtype.kind not in "biu":
+        raise TypeError(f"bitwise_not: expected an integer or bool tensor, got {x.array.dtype}")
     return Tensor._wrap(_xp.invert(x.array))
 
 

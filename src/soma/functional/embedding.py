@@ -12,6 +12,9 @@ from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, scatter_add
 from soma.functional._utils import shape_str
+from soma.functional.elementwise import div, masked_fill, mul
+from soma.functional.reduction import max as _max
+from soma.functional.reduction import sum as _sum
 
 _xp = get_xp()
 
@@ -211,9 +214,6 @@ def embedding_bag(
         >>> embedding_bag(soma.tensor([0, 2, 1]), table, soma.tensor([0, 2]), mode="sum").tolist()
         [[4.0, 6.0], [2.0, 3.0]]
     """
-    from soma.functional.elementwise import div, masked_fill, mul
-    from soma.functional.reduction import max as _max
-    from soma.functional.reduction import sum as _sum
 
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got '{mode}'")

@@ -1,6 +1,7 @@
 """Indexing: ``x[index]`` and ``x[index] = v`` with PyTorch's rules, gather and scatter along a
 dimension, ``index_select``, ``nonzero``."""
 
+from soma.autograd import grad_mode
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -84,8 +85,6 @@ class IndexPut(Function):
 
 def setitem_(x, index, value):
     """``x[index] = value``: in the array when no gradient is recorded, else in the graph."""
-    from soma.autograd import grad_mode
-
     index, _ = _to_index(index)
     tracked = grad_mode.is_grad_enabled() and (
         x.requires_grad or (isinstance(value, Tensor) and value.requires_grad)

@@ -5,6 +5,7 @@ from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import binary_operands, shape_str, unbroadcast
 from soma.functional.shape import reshape, squeeze, unsqueeze
+from soma.functional.sparse import mm as sparse_mm
 
 _xp = get_xp()
 
@@ -45,6 +46,8 @@ def matmul(a, b):
         >>> soma.matmul(soma.ones(2, 3), soma.ones(3)).tolist()
         [3.0, 3.0]
     """
+    if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):
+        return _sparse_mm(a, b)
     a, b = binary_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(
@@ -75,6 +78,8 @@ def matmul(a, b):
 
 def mm(a, b):
     """Product of two matrices."""
+    if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):
+        return _sparse_mm(a, b)
     if a.ndim != 2 or b.ndim != 2:
         raise ShapeError(
             f"mm: expects two 2-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
@@ -211,3 +216,8 @@ def einsum(equation, *operands):
     if len(inputs) != len(operands):
         raise ShapeError(f"einsum: '{equation}' names {len(inputs)} operands, got {len(operands)}")
     return Einsum.apply(*operands, inputs=inputs, output=rhs)
+
+
+def _sparse_mm(a, b):
+    """A product with a sparse COO operand (``functional/sparse.py``)."""
+    return sparse_mm(a, b)

@@ -11,7 +11,10 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axes, normalize_axis
-from soma.functional.unary import _float
+from soma.functional.elementwise import maximum, minimum
+from soma.functional.elementwise import pow as _pow
+from soma.functional.unary import _float, sqrt
+from soma.functional.unary import abs as _abs
 
 _xp = get_xp()
 
@@ -183,8 +186,6 @@ def max(x, dim=None, keepdim=False):
     ``max(a, b)`` with two tensors is the element-wise ``maximum``.
     """
     if isinstance(dim, Tensor):
-        from soma.functional.elementwise import maximum
-
         return maximum(x, dim)
     return _extreme(x, dim, keepdim, True, "max")
 
@@ -192,8 +193,6 @@ def max(x, dim=None, keepdim=False):
 def min(x, dim=None, keepdim=False):
     """Smallest value; with ``dim`` also the index of the first smallest, as (values, indices)."""
     if isinstance(dim, Tensor):
-        from soma.functional.elementwise import minimum
-
         return minimum(x, dim)
     return _extreme(x, dim, keepdim, False, "min")
 
@@ -275,8 +274,6 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    from soma.functional.unary import sqrt
-
     return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
@@ -326,8 +323,6 @@ class Norm2(Function):
 
 def norm(x, p=2, dim=None, keepdim=False):
     """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``."""
-    from soma.functional.elementwise import pow as _pow
-    from soma.functional.unary import abs as _abs
 
     x = _float(x)
     axes = normalize_axes(dim, x.array.ndim, "norm")

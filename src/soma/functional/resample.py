@@ -324,3 +324,24 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = x.permute(tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3))
     return x.reshape(lead + (c * r * r, h // r, w // r))
+
+
+# ---------------------------------------------------------------------------- channel shuffle
+def channel_shuffle(input, groups):
+    """Interleave the channels of ``groups`` groups (ShuffleNet): (N, g·k, *) viewed as
+    (N, g, k, *), transposed to (N, k, g, *) and flattened back.
+
+    Example:
+        >>> import soma
+        >>> channel_shuffle(soma.arange(4.0).reshape(1, 4, 1), 2).flatten().tolist()
+        [0.0, 2.0, 1.0, 3.0]
+    """
+    g = int(groups)
+    if input.ndim < 3 or g < 1 or input.shape[1] % g:
+        raise ValueError(
+            f"channel_shuffle: expected input (N, C, *) with C divisible by groups = {groups}, "
+            f"got {tuple(input.shape)}"
+        )
+    n, c, *rest = input.shape
+    x = input.reshape((n, g, c // g, *rest))
+    return x.transpose(1, 2).reshape((n, c, *rest))

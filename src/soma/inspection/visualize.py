@@ -4,39 +4,18 @@ Needs matplotlib (``pip install soma[plot]``); figures are drawn off-screen (Agg
 """
 
 import math
-import os
 
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.inspection.gradients import gradient_report
+from soma.train.plots import pyplot, save_figure
 
 _xp = get_xp()
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install soma[plot]") from None
-    return plt
-
-
-def _save(fig, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    os.replace(tmp, path)  # never leave a half-written image behind
-    _pyplot().close(fig)
-    return path
-
-
 def _grid(images, titles, path, title, cmap="gray", columns=8):
-    plt = _pyplot()
+    plt = pyplot()
     n = len(images)
     columns = min(columns, n)
     rows = math.ceil(n / columns)
@@ -49,7 +28,7 @@ def _grid(images, titles, path, title, cmap="gray", columns=8):
         ax.imshow(image, cmap=cmap, interpolation="nearest")
         ax.set_title(label, fontsize=7)
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path, tight_bbox=True)
 
 
 def _normalise(a):
@@ -120,7 +99,7 @@ def plot_feature_maps(model, x, layer, path, max_maps=32):
 def plot_gradient_flow(model, path, **report_options):
     """Bar chart of each layer's gradient norm (log scale), vanishing/exploding ones in red."""
     report = gradient_report(model, **report_options)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(report.rows)), 3.5))
     norms = [max(r.grad_norm, 1e-30) for r in report.rows]
     colours = [
@@ -131,4 +110,4 @@ def plot_gradient_flow(model, path, **report_options):
     ax.set_xticks(range(len(norms)), [r.name for r in report.rows], rotation=90, fontsize=7)
     ax.set_ylabel("gradient norm")
     ax.set_title("Gradient flow (red: vanishing or exploding)")
-    return _save(fig, path)
+    return save_figure(fig, path, tight_bbox=True)

@@ -28,7 +28,7 @@ OPSETS = range(17, 22)
 
 def _onnx():
     try:
-        import onnx
+        import onnx  # optional dependency (soma[onnx])
     except ImportError:
         raise ImportError("ONNX export needs the 'onnx' package: pip install soma[onnx]") from None
     return onnx

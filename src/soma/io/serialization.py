@@ -35,7 +35,7 @@ class CheckpointError(ValueError):
 
 def _safetensors_numpy():
     try:
-        import safetensors.numpy
+        import safetensors.numpy  # optional dependency (soma[io])
     except ImportError:
         raise ImportError(
             "saving and loading tensors needs the 'safetensors' package: pip install soma[io]"

@@ -20,7 +20,7 @@ _xp = get_xp()
 
 def _torch():
     try:
-        import torch
+        import torch  # optional dependency: only interop needs PyTorch
     except ImportError:
         raise ImportError(
             "converting to or from PyTorch needs PyTorch installed: pip install torch"

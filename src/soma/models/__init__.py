@@ -6,8 +6,16 @@ soma.models.list_models()     # {"lenet5": "LeNet-5 (LeCun 1998) â€¦", "mlp": â€
 
 from soma.models import blocks  # noqa: E402
 from soma.models.alexnet import AlexNet, alexnet  # noqa: E402
+from soma.models.autoencoder import (  # noqa: E402
+    ConvAutoencoder,
+    DenseAutoencoder,
+    autoencoder,
+    denoising_autoencoder,
+)
 from soma.models.densenet import DenseNet, densenet121  # noqa: E402
+from soma.models.diffusion import DDPM, MLPDenoiser, UNetDenoiser, ddpm  # noqa: E402
 from soma.models.efficientnet import EfficientNet, efficientnet_b0  # noqa: E402
+from soma.models.gan import DCGAN, DCGANDiscriminator, DCGANGenerator, dcgan  # noqa: E402
 from soma.models.googlenet import GoogLeNet, googlenet  # noqa: E402
 from soma.models.lenet import LeNet5  # noqa: E402
 from soma.models.mlp import MLP  # noqa: E402  (importing a model registers it)
@@ -28,6 +36,7 @@ from soma.models.resnet import (  # noqa: E402
 )
 from soma.models.simplecnn import SimpleCNN  # noqa: E402
 from soma.models.squeezenet import SqueezeNet, squeezenet1_1  # noqa: E402
+from soma.models.vae import VAE, vae  # noqa: E402
 from soma.models.vgg import (  # noqa: E402
     VGG,
     vgg11,
@@ -42,6 +51,23 @@ from soma.models.vgg import (  # noqa: E402
 from soma.models.vit import VisionTransformer  # noqa: E402
 
 __all__ = [
+    "ConvAutoencoder",
+    "DCGAN",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "DDPM",
+    "DenseAutoencoder",
+    "MLPDenoiser",
+    "UNetDenoiser",
+    "VAE",
+    "autoencoder",
+    "dcgan",
+    "ddpm",
+    "denoising_autoencoder",
+    "vae",
+]
+
+__all__ += [
     "AlexNet",
     "DenseNet",
     "EfficientNet",

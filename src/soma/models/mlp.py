@@ -2,25 +2,12 @@
 
 from soma import nn
 from soma.models.registry import register_model
-
-ACTIVATIONS = {
-    "relu": "ReLU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "gelu": "GELU",
-    "silu": "SiLU",
-    "elu": "ELU",
-    "leaky_relu": "LeakyReLU",
-}
+from soma.nn.registry import ACTIVATIONS
 
 
 def make_activation(name: str):
-    """A fresh activation module from its name (``"relu"``, ``"tanh"`` …)."""
-    cls = getattr(nn, ACTIVATIONS.get(name, ""), None)
-    if cls is None:
-        known = sorted(k for k, v in ACTIVATIONS.items() if hasattr(nn, v))
-        raise ValueError(f"unknown activation {name!r}; available: {known}")
-    return cls()
+    """A fresh activation module from its registered name (``"relu"``, ``"tanh"`` …)."""
+    return ACTIVATIONS.get(name).builder()
 
 
 @register_model("mlp", "multilayer perceptron: flatten, hidden Linear+activation(+dropout) layers")

@@ -1,4 +1,4 @@
-"""Models by name: ``register_model`` adds a builder, ``get_model("lenet5", num_classes=10)``
+"""Models by name (a ``soma._registry.Registry``): ``register_model`` adds a builder, ``get_model("lenet5", num_classes=10)``
 builds one, ``list_models()`` lists them with one line each.
 
 Every builder takes ``num_classes`` and ``in_channels``. A model that needs inputs of one size
@@ -9,6 +9,8 @@ images are enlarged to it), and ``reference_input=(C, H, W)`` names the setting 
 """
 
 from dataclasses import dataclass
+
+from soma._registry import Registry
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class ModelInfo:
     min_input_size: tuple | None = None  # smallest (H, W) accepted when input_size is None
 
 
-_REGISTRY: dict = {}
+MODELS = Registry("model", entry=ModelInfo)
 
 
 def register_model(
@@ -39,33 +41,18 @@ def register_model(
         >>> get_model("tiny_doc_example", num_classes=3).out_features
         3
     """
-
-    def add(builder):
-        if name in _REGISTRY and _REGISTRY[name].builder is not builder:
-            raise ValueError(f"register_model: a model named {name!r} is already registered")
-        text = description
-        if not text and builder.__doc__:
-            text = builder.__doc__.strip().splitlines()[0]
-        _REGISTRY[name] = ModelInfo(
-            name,
-            builder,
-            text,
-            tuple(input_size) if input_size else None,
-            tuple(reference_input) if reference_input else None,
-            tuple(min_input_size) if min_input_size else None,
-        )
-        return builder
-
-    return add
+    return MODELS.register(
+        name,
+        description,
+        input_size=tuple(input_size) if input_size else None,
+        reference_input=tuple(reference_input) if reference_input else None,
+        min_input_size=tuple(min_input_size) if min_input_size else None,
+    )
 
 
 def model_info(name: str) -> ModelInfo:
     """The registry entry of ``name``; an unknown name lists the valid ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        names = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown model {name!r}; available models: {names}") from None
+    return MODELS.get(name)
 
 
 def get_model(name: str, **kwargs):
@@ -75,4 +62,4 @@ def get_model(name: str, **kwargs):
 
 def list_models() -> dict:
     """``{name: one-line description}`` of every registered model, sorted by name."""
-    return {name: _REGISTRY[name].description for name in sorted(_REGISTRY)}
+    return MODELS.descriptions()

@@ -73,6 +73,7 @@ from soma.nn.modules.dropout import (
 )
 from soma.nn.modules.embedding import Embedding, EmbeddingBag
 from soma.nn.modules.fold import Fold, Unfold
+from soma.nn.modules.generative_loss import GANLoss, VAELoss
 from soma.nn.modules.linear import Bilinear, Identity, Linear
 from soma.nn.modules.loss import (
     BCELoss,
@@ -156,8 +157,11 @@ from soma.nn.modules.upsampling import (
 )
 from soma.nn.parallel import DataParallel  # PyTorch's one-device pass-through (issue 11)
 from soma.nn.parameter import Buffer, Parameter
+from soma.nn.registry import list_activations, list_losses, register_activation, register_loss
 
 __all__ = [
+    "GANLoss",
+    "VAELoss",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
@@ -304,6 +308,51 @@ __all__ = [
     "parallel",
 ]
 
+# issue 11 (optim helper): more layers and losses, lazy layers
+from soma.nn.modules.activation import GLU, Softmax2d
+from soma.nn.modules.distance import CosineSimilarity, PairwiseDistance
+from soma.nn.modules.lazy import LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear, LazyModuleMixin
+from soma.nn.modules.loss import (
+    CTCLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
+)
+from soma.nn.modules.normalization import RMSNorm
+from soma.nn.modules.reshape import ChannelShuffle
+
+__all__ += [
+    "CTCLoss",
+    "ChannelShuffle",
+    "CosineSimilarity",
+    "GLU",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyLinear",
+    "LazyModuleMixin",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "PairwiseDistance",
+    "PoissonNLLLoss",
+    "RMSNorm",
+    "SoftMarginLoss",
+    "Softmax2d",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+]
+
 
 def __getattr__(name):
     # NOTE: a lazy import guarding a cycle: SyncBatchNorm lives in soma.distributed (above nn
@@ -312,8 +361,7 @@ def __getattr__(name):
         from soma.distributed.sync_batchnorm import SyncBatchNorm
 
         return SyncBatchNorm
-    if name == "parallel":
-        from soma.nn import parallel
-
-        return parallel
     raise AttributeError(f"module 'soma.nn' has no attribute {name!r}")
+
+
+__all__ += ["list_activations", "list_losses", "register_activation", "register_loss"]

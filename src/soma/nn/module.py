@@ -6,6 +6,7 @@ whole tree. Calling a module runs its hooks and ``forward``; when a layer fails,
 the layer's path in the model (``while running layer 'features.3' (Conv2d)``).
 """
 
+import copy
 import itertools
 import threading
 from collections import OrderedDict, namedtuple
@@ -364,6 +365,9 @@ class Module:
         Values may be soma tensors, NumPy arrays or PyTorch tensors. With ``strict``, missing
         keys, unexpected keys and wrong shapes are all listed in one error.
         """
+        for name, module in self.named_modules():  # lazy layers take their shapes first
+            if hasattr(module, "_materialize_from_state"):
+                module._materialize_from_state(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -424,8 +428,6 @@ class Module:
 
     def __deepcopy__(self, memo):
         """``copy.deepcopy``: an independent module tree (shared parameters stay shared)."""
-        import copy
-
         new = object.__new__(type(self))
         memo[id(self)] = new
         for name, value in self.__dict__.items():

@@ -4,8 +4,15 @@ import math
 import numbers
 
 from soma.optim._scheduler import LRScheduler, check_positive_int, group_values
+from soma.optim.registry import register_scheduler
 
 
+@register_scheduler(
+    "cosine",
+    "cosine annealing every batch, to 0 at the end of the last epoch (CosineAnnealingLR)",
+    interval="batch",
+    arguments=lambda epochs, steps_per_epoch, lr: {"T_max": epochs * steps_per_epoch},
+)
 class CosineAnnealingLR(LRScheduler):
     """Anneal the rate along a half cosine from its initial value to ``eta_min`` in ``T_max``.
 

@@ -5,6 +5,7 @@ import types
 
 from soma.optim._scheduler import LRScheduler, check_positive_int, per_group
 from soma.optim.optimizer import Optimizer
+from soma.optim.registry import register_scheduler
 
 
 class CyclicLR(LRScheduler):
@@ -149,6 +150,15 @@ class CyclicLR(LRScheduler):
 _MODE_SCALE = {"triangular": "cycle", "triangular2": "cycle", "exp_range": "iterations"}
 
 
+@register_scheduler(
+    "onecycle",
+    "one cycle up to the rate and down again over the run, every batch (OneCycleLR)",
+    interval="batch",
+    arguments=lambda epochs, steps_per_epoch, lr: {
+        "max_lr": lr,
+        "total_steps": epochs * steps_per_epoch,
+    },
+)
 class OneCycleLR(LRScheduler):
     """The 1cycle policy (Smith & Topin, 2018): warm up to ``max_lr``, then anneal far below.
 

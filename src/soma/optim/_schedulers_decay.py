@@ -4,6 +4,7 @@ import types
 from collections import Counter
 
 from soma.optim._scheduler import LRScheduler, check_positive_int, group_values
+from soma.optim.registry import register_scheduler
 
 
 class _LambdaScheduler(LRScheduler):
@@ -112,6 +113,12 @@ class MultiplicativeLR(_LambdaScheduler):
         ]
 
 
+@register_scheduler(
+    "step",
+    "the rate x0.1 after each third of the epochs (StepLR)",
+    interval="epoch",
+    arguments=lambda epochs, steps_per_epoch, lr: {"step_size": max(1, epochs // 3), "gamma": 0.1},
+)
 class StepLR(LRScheduler):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs.
 
@@ -303,6 +310,12 @@ class LinearLR(LRScheduler):
         ]
 
 
+@register_scheduler(
+    "exponential",
+    "the rate x0.9 every epoch (ExponentialLR)",
+    interval="epoch",
+    arguments=lambda epochs, steps_per_epoch, lr: {"gamma": 0.9},
+)
 class ExponentialLR(LRScheduler):
     """Multiply the rate by ``gamma`` every epoch: η_t = η₀ · γᵗ.
 

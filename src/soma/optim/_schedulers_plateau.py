@@ -4,8 +4,15 @@ import math
 
 from soma.optim._scheduler import LRScheduler, group_values, per_group
 from soma.optim.optimizer import Optimizer
+from soma.optim.registry import register_scheduler
 
 
+@register_scheduler(
+    "plateau",
+    "the rate x0.5 when the monitored loss stalls for 2 epochs (ReduceLROnPlateau)",
+    interval="epoch",
+    arguments=lambda epochs, steps_per_epoch, lr: {"factor": 0.5, "patience": 2},
+)
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the rates by ``factor`` once the metric has not improved for ``patience`` epochs.
 

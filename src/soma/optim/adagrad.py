@@ -2,10 +2,14 @@
 
 from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer(
+    "adagrad", "Adagrad (Duchi et al. 2011): steps scaled by summed squared gradients", lr=1e-2
+)
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011), as ``torch.optim.Adagrad``.
 

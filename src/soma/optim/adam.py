@@ -2,10 +2,12 @@
 
 from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number, lerp_
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer("adam", "Adam (Kingma & Ba 2015): adaptive first and second moments", lr=3e-3)
 class Adam(Optimizer):
     """Adam, as ``torch.optim.Adam``.
 
@@ -117,6 +119,9 @@ class Adam(Optimizer):
         p.array += tmp
 
 
+@register_optimizer(
+    "adamw", "AdamW (Loshchilov & Hutter 2019): Adam, decoupled weight decay", lr=3e-3
+)
 class AdamW(Adam):
     """Adam with decoupled weight decay, as ``torch.optim.AdamW``.
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from soma.autograd.grad_mode import enable_grad, no_grad
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_default_dtype, get_xp
 
 _xp = get_xp()
 
@@ -289,3 +289,29 @@ def lerp_(a, b, weight: float, tmp):
     else:  # NOTE: torch's second form, exact at w = 1; keep it for matching roundings.
         tmp *= 1 - weight
         _xp.subtract(b, tmp, out=a)
+
+
+def scalar_dtype():
+    """The dtype PyTorch keeps an optimizer's scalar state in (``eta``, ``mu``, ``mu_product``).
+
+    float64 when the default dtype is float64, float32 otherwise (PyTorch's
+    ``_get_scalar_dtype``); soma keeps such values as Python floats rounded to it, so that a
+    trajectory matches PyTorch's to the last bit the rounding decides.
+    """
+    return _xp.float64 if get_default_dtype() == _xp.float64 else _xp.float32
+
+
+def round_scalar(value: float) -> float:
+    """``value`` rounded to ``scalar_dtype()``, as a Python float."""
+    return float(_xp.asarray(value, dtype=scalar_dtype()))
+
+
+def check_betas(owner: str, group: dict) -> None:
+    """Check ``lr``, ``eps`` and the pair ``betas`` of an Adam-like group."""
+    check_number(owner, "learning rate", group["lr"])
+    check_number(owner, "epsilon value", group["eps"])
+    betas = group["betas"]
+    if len(betas) != 2:
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas}")
+    for i, beta in enumerate(betas):
+        check_number(owner, f"beta parameter at index {i}", beta, high=1.0, high_open=True)

@@ -2,10 +2,14 @@
 
 from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number, lerp_
+from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
 
 
+@register_optimizer(
+    "rmsprop", "RMSprop (Hinton 2012): steps scaled by a running RMS of gradients", lr=1e-3
+)
 class RMSprop(Optimizer):
     """RMSprop, as ``torch.optim.RMSprop``.
 

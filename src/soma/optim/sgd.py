@@ -1,8 +1,12 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
 
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
+from soma.optim.registry import register_optimizer
 
 
+@register_optimizer(
+    "sgd", "stochastic gradient descent, with momentum 0.9 here", lr=0.05, momentum=0.9
+)
 class SGD(Optimizer):
     """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
 

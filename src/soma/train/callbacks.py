@@ -24,6 +24,8 @@ import os
 import sys
 
 from soma.autograd.grad_mode import no_grad
+from soma.nn import utils as nn_utils
+from soma.nn.utils import l1_penalty, l2_penalty
 
 _HIGHER_IS_BETTER = ("acc", "f1", "precision", "recall", "auc")
 
@@ -250,13 +252,11 @@ class GradientClipping(Callback):
         self.last_norm = None
 
     def on_after_backward(self, trainer):
-        from soma.nn import utils
-
         params = [p for p in trainer.model.parameters() if p.grad is not None]
         if self.max_norm is not None:
-            self.last_norm = float(utils.clip_grad_norm_(params, self.max_norm, self.norm_type))
+            self.last_norm = float(nn_utils.clip_grad_norm_(params, self.max_norm, self.norm_type))
         else:
-            utils.clip_grad_value_(params, self.clip_value)
+            nn_utils.clip_grad_value_(params, self.clip_value)
 
 
 class WeightPenalty(Callback):
@@ -272,8 +272,6 @@ class WeightPenalty(Callback):
         self.l1, self.l2, self.include_bias = l1, l2, include_bias
 
     def penalty(self, model):
-        from soma.nn.utils import l1_penalty, l2_penalty
-
         params = list(model.parameters()) if self.include_bias else model
         total = 0.0
         if self.l1:
@@ -338,6 +336,8 @@ class GradientMonitor(Callback):
     def on_after_backward(self, trainer):
         if (trainer.batch - 1) % self.every:
             return
+        # NOTE: lazy, and an upward import (inspection sits above train and re-exports train's
+        # plots): importing it here keeps the two packages from needing each other at load time.
         from soma.inspection.gradients import gradient_report
 
         report = self.last_report = gradient_report(trainer.model, **self.thresholds)

@@ -7,58 +7,28 @@ data may be a DataLoader, a Dataset (batched here) or a pair ``(inputs, targets)
 from soma.autograd.tensor import Tensor
 from soma.backend import is_array
 from soma.data import DataLoader, Dataset, TensorDataset
-
-LOSSES = {
-    "cross_entropy": "CrossEntropyLoss",
-    "nll": "NLLLoss",
-    "mse": "MSELoss",
-    "l1": "L1Loss",
-    "mae": "L1Loss",
-    "smooth_l1": "SmoothL1Loss",
-    "huber": "HuberLoss",
-    "bce": "BCELoss",
-    "bce_with_logits": "BCEWithLogitsLoss",
-}
-
-OPTIMIZERS = {
-    "sgd": "SGD",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-}
+from soma.nn.registry import LOSSES
+from soma.optim.registry import OPTIMIZERS
 
 
 def get_loss(loss):
-    """A loss module from a name in ``LOSSES`` (or ``loss`` itself when it is callable)."""
+    """A loss module from a registered name (``soma.nn.registry``), or ``loss`` if callable."""
     if callable(loss):
         return loss
-    from soma import nn
-
-    if not isinstance(loss, str) or loss.lower() not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; give a callable or one of {sorted(LOSSES)}")
-    cls = getattr(nn, LOSSES[loss.lower()], None)
-    if cls is None:
-        raise ValueError(
-            f"loss {loss!r} needs soma.nn.{LOSSES[loss.lower()]}, which this build lacks"
-        )
-    return cls()
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; give a callable or one of {LOSSES.names(True)}")
+    return LOSSES.get(loss).builder()
 
 
 def get_optimizer(optimizer, model, lr: float | None = None):
-    """An optimizer over ``model``'s parameters from a name in ``OPTIMIZERS`` (or as given)."""
+    """An optimizer over ``model``'s parameters from a registered name (``soma.optim.registry``),
+    with the class's own defaults; or ``optimizer`` as given."""
     if not isinstance(optimizer, str):
         if lr is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr
         return optimizer
-    from soma import optim
-
-    name = OPTIMIZERS.get(optimizer.lower())
-    cls = getattr(optim, name, None) if name else None
-    if cls is None:
-        known = sorted(k for k, v in OPTIMIZERS.items() if hasattr(optim, v))
-        raise ValueError(f"unknown optimizer {optimizer!r}; known: {known}")
+    cls = OPTIMIZERS.get(optimizer).builder
     kwargs = {} if lr is None else {"lr": lr}
     return cls(model.parameters(), **kwargs)
 

@@ -13,6 +13,7 @@ import sys
 import time
 
 from soma.autograd.grad_mode import no_grad
+from soma.functional import cat
 from soma.io.checkpoint import load_checkpoint, save_checkpoint
 from soma.train.callbacks import GradientClipping, LRSchedulerCallback, TerminateOnNaN
 from soma.train.components import (
@@ -324,8 +325,6 @@ def predict(model, data, batch_size: int = 256):
         >>> predict(soma.nn.Identity(), soma.arange(5.0).reshape(5, 1), batch_size=2).flatten()
         tensor([0., 1., 2., 3., 4.])
     """
-    from soma.functional import cat
-
     loader = as_loader(data, batch_size)
     was_training = model.training
     model.eval()

@@ -13,6 +13,7 @@ import math
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.train.components import as_loader, forward, get_loss, get_optimizer, split_batch
+from soma.train.plots import plot_lr_find
 
 _xp = get_xp()
 
@@ -47,8 +48,6 @@ class LRFinderResult:
 
     def plot(self, path, title: str = "learning-rate finder") -> str:
         """Save the curve (log lr vs smoothed loss, suggestion marked) as a PNG."""
-        from soma.inspection.plots import plot_lr_find
-
         return plot_lr_find(self, path, title=title)
 
     def __repr__(self):

@@ -53,7 +53,7 @@ class ProgressBar(Callback):
 
     def __init__(self, file=None):
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # optional dependency (soma[progress])
         except ImportError:
             raise ImportError(
                 "the progress bar needs tqdm: pip install soma[progress] (or use verbose='plain')"

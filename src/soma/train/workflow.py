@@ -12,7 +12,10 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from soma import data
+from soma.data import datasets, transforms
 from soma.models import get_model, model_info
+from soma.optim.registry import OPTIMIZERS, SCHEDULERS
 
 
 class RunError(Exception):
@@ -43,8 +46,6 @@ class PreparedData:
 
 
 def _unknown_dataset(name: str, error: ValueError) -> RunError:
-    from soma.data import datasets
-
     names = ", ".join(datasets.available())
     return RunError(f"unknown dataset {name!r}; available datasets: {names}", usage=True)
 
@@ -54,8 +55,6 @@ def _fit_split(dataset, target_size, mean, std):
     them, applied per batch (the stored images are shared, not copied)."""
     if dataset is None:
         return None
-    from soma.data import transforms
-
     steps = []
     if tuple(dataset.tensors[0].shape[2:]) != tuple(target_size):
         steps.append(transforms.Resize(tuple(target_size)))
@@ -87,8 +86,6 @@ def prepare_data(
     Images are normalised per channel with the training split's mean and std, or with
     ``mean``/``std`` when given (to evaluate with the statistics a model was trained with).
     """
-    from soma import data
-
     try:
         splits = data.load(name, root=root, val_split=val_split, seed=seed, download=download)
     except ValueError as error:
@@ -213,77 +210,47 @@ def build_model(name: str, num_classes: int, input_shape: tuple, **kwargs):
     return model, kwargs
 
 
-SCHEDULERS = ("none", "step", "cosine", "exponential", "plateau", "onecycle")
-
-
 def check_names(
     model: str | None = None, optimizer: str | None = None, scheduler: str | None = None
 ) -> None:
     """Usage errors for unknown model, optimizer or scheduler names, before any work."""
-    from soma import optim
-    from soma.train.components import OPTIMIZERS
-
-    if model is not None:
-        try:
+    try:
+        if model is not None:
             model_info(model)
-        except ValueError as error:
-            raise RunError(str(error), usage=True) from None
-    if optimizer is not None and not hasattr(optim, OPTIMIZERS.get(optimizer.lower(), "-")):
-        known = sorted(k for k, v in OPTIMIZERS.items() if hasattr(optim, v))
-        raise RunError(
-            f"unknown optimizer {optimizer!r}; available: {', '.join(known)}", usage=True
-        )
-    if scheduler is not None and scheduler not in SCHEDULERS:
-        raise RunError(
-            f"unknown scheduler {scheduler!r}; available: {', '.join(SCHEDULERS)}", usage=True
-        )
-
-
-# Rates that train the registered models well in a few epochs (tuned on digits with LeNet-5).
-OPTIMIZER_DEFAULTS = {
-    "sgd": {"lr": 0.05, "momentum": 0.9},
-    "adam": {"lr": 3e-3},
-    "adamw": {"lr": 3e-3},
-    "rmsprop": {"lr": 1e-3},
-    "adagrad": {"lr": 1e-2},
-}
+        if optimizer is not None:
+            OPTIMIZERS.get(optimizer)
+        if scheduler is not None and scheduler != "none":
+            SCHEDULERS.get(scheduler)
+    except ValueError as error:
+        raise RunError(str(error), usage=True) from None
 
 
 def make_optimizer(name: str, model, lr: float | None = None):
-    """Optimizer ``name`` over ``model``'s parameters with ``OPTIMIZER_DEFAULTS`` (SGD gets
-    momentum 0.9); ``lr`` overrides the default rate."""
-    from soma import optim
-    from soma.train.components import OPTIMIZERS
-
+    """Optimizer ``name`` over ``model``'s parameters with the defaults it was registered with
+    (``soma.optim.registry``: SGD gets momentum 0.9); ``lr`` overrides the default rate."""
     check_names(optimizer=name)
-    kwargs = dict(OPTIMIZER_DEFAULTS.get(name.lower(), {}))
+    entry = OPTIMIZERS.get(name)
+    kwargs = dict(entry.options["defaults"])
     if lr is not None:
         kwargs["lr"] = lr
-    return getattr(optim, OPTIMIZERS[name.lower()])(model.parameters(), **kwargs)
+    return entry.builder(model.parameters(), **kwargs)
 
 
 def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: float):
-    """(scheduler, interval) for a name in ``SCHEDULERS`` (``(None, "epoch")`` for "none")."""
+    """(scheduler, interval) for a registered schedule name (``(None, "epoch")`` for "none")."""
     if name == "none":
         return None, "epoch"
-    from soma.optim import lr_scheduler as S
-
-    if name == "step":
-        return S.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
-    if name == "cosine":  # annealed every batch, to 0 at the end of the last epoch
-        return S.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch), "batch"
-    if name == "exponential":
-        return S.ExponentialLR(optimizer, gamma=0.9), "epoch"
-    if name == "plateau":
-        return S.ReduceLROnPlateau(optimizer, factor=0.5, patience=2), "epoch"
-    if name == "onecycle":
-        return S.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch), "batch"
-    raise RunError(f"unknown scheduler {name!r}; available: {', '.join(SCHEDULERS)}", usage=True)
+    check_names(scheduler=name)
+    entry = SCHEDULERS.get(name)
+    kwargs = entry.options["arguments"](epochs, steps_per_epoch, lr)
+    return entry.builder(optimizer, **kwargs), entry.options["interval"]
 
 
 def model_summary(model, input_shape) -> str:
     """The model summary the CLI prints: ``soma.summary``'s layer table (shapes, parameters,
     mult-adds) for one input of ``input_shape``."""
+    # NOTE: lazy, and an upward import (inspection sits above train and re-exports train's
+    # plots): this is the CLI's glue, importing it here keeps the packages free of a cycle.
     from soma.inspection import summary
 
     return str(summary(model, input_size=(1, *input_shape)))

@@ -5,7 +5,13 @@
 PyTorch-style classes (``Digits``, ``MNIST``, ``FashionMNIST``, ``CIFAR10``) give one split each.
 """
 
-from soma.data.datasets.base import DatasetSplits, ImageDataset, stratified_split
+from soma.data.datasets.base import (
+    DATASETS,
+    DatasetSplits,
+    ImageDataset,
+    register_dataset,
+    stratified_split,
+)
 from soma.data.datasets.cifar import CIFAR10, load_cifar10
 from soma.data.datasets.digits import Digits, load_digits
 from soma.data.datasets.files import ChecksumError, DatasetFileError, download, soma_home
@@ -25,44 +31,20 @@ from soma.data.datasets.synthetic import (
     make_xor,
 )
 
-_LOADERS = {
-    "digits": load_digits,
-    "mnist": load_mnist,
-    "fashion_mnist": load_fashion_mnist,
-    "cifar10": load_cifar10,
-    "sin": load_sin,
-    "xor": load_xor,
-    "spirals": load_spirals,
-    "moons": load_moons,
-    "circles": load_circles,
-}
-
-
-_DESCRIPTIONS = {
-    "digits": "8x8 handwritten digits from scikit-learn (1,797 images, 10 classes; bundled)",
-    "mnist": "28x28 handwritten digits, IDX files (70,000 images, 10 classes; download)",
-    "fashion_mnist": "28x28 clothing images, IDX files (70,000 images, 10 classes; download)",
-    "cifar10": "32x32 colour photos, CIFAR-10 batches (60,000 images, 10 classes; download)",
-    "sin": "regression of sin(3x) on [-1, 1], the lecture's first network (synthetic)",
-    "xor": "the four XOR points, or a noisy sample of them (synthetic)",
-    "spirals": "two interleaved spirals, 2 classes (synthetic)",
-    "moons": "two interleaving half circles, 2 classes (synthetic)",
-    "circles": "a small circle inside a large one, 2 classes (synthetic)",
-}
-
 
 def describe(name: str) -> str:
     """One line saying what the dataset is and where it comes from."""
-    return _DESCRIPTIONS[_normalise(name)]
-
-
-def _normalise(name: str) -> str:
-    return name.lower().replace("-", "_")
+    return DATASETS.get(name).description
 
 
 def available() -> list:
     """The names ``load`` accepts."""
-    return sorted(_LOADERS)
+    return DATASETS.names()
+
+
+def list_datasets() -> dict:
+    """``{name: one-line description}`` of every registered dataset."""
+    return DATASETS.descriptions()
 
 
 def load(
@@ -84,14 +66,18 @@ def load(
         >>> splits.num_classes, len(splits.train), len(splits.test), splits.val is None
         (10, 1438, 359, True)
     """
-    key = _normalise(name)
-    if key not in _LOADERS:
-        raise ValueError(f"soma.data.load: unknown dataset {name!r}; available: {available()}")
-    return _LOADERS[key](root=root, val_split=val_split, seed=seed, download=download, **options)
+    try:
+        loader = DATASETS.get(name).builder
+    except ValueError as error:
+        raise ValueError(f"soma.data.load: {error}") from None
+    return loader(root=root, val_split=val_split, seed=seed, download=download, **options)
 
 
 __all__ = [
+    "DATASETS",
     "describe",
+    "list_datasets",
+    "register_dataset",
     "CIFAR10",
     "ChecksumError",
     "DatasetFileError",

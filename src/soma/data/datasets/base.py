@@ -7,6 +7,7 @@ classes, input shape, class names, per-channel mean/std of the training images).
 
 from dataclasses import dataclass
 
+from soma._registry import Registry
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.random import Generator
@@ -14,6 +15,11 @@ from soma.data.dataloader import DataLoader
 from soma.data.dataset import TensorDataset
 
 _xp = get_xp()
+
+# Datasets by name: ``@register_dataset(name, description)`` on a ``load_*`` function that
+# returns ``DatasetSplits``; ``soma.data.load``, ``available()`` and the CLI read it.
+DATASETS = Registry("dataset")
+register_dataset = DATASETS.register
 
 
 def _to_float(images):

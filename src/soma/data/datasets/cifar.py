@@ -16,7 +16,12 @@ already one (3, 32, 32) image.
 from pathlib import Path
 
 from soma.backend import get_xp
-from soma.data.datasets.base import DatasetSplits, ImageDataset, load_image_splits
+from soma.data.datasets.base import (
+    DatasetSplits,
+    ImageDataset,
+    load_image_splits,
+    register_dataset,
+)
 from soma.data.datasets.files import (
     DatasetFileError,
     default_root,
@@ -194,6 +199,9 @@ class CIFAR10(ImageDataset):
         )
 
 
+@register_dataset(
+    "cifar10", "32x32 colour photos, CIFAR-10 batches (60,000 images, 10 classes; download)"
+)
 def load_cifar10(
     root=None,
     val_split: float = 0.0,

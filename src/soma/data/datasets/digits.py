@@ -12,6 +12,7 @@ from soma.data.datasets.base import (
     DatasetSplits,
     ImageDataset,
     load_image_splits,
+    register_dataset,
     stratified_split,
 )
 
@@ -26,6 +27,7 @@ CLASSES = tuple(str(d) for d in range(10))
 def _digits_arrays():
     """Images (1797, 1, 8, 8) float32 in [0, 1] and labels (1797,) int64 (read once)."""
     try:
+        # optional dependency (scikit-learn ships the digits images)
         from sklearn.datasets import load_digits as _sklearn_load_digits
     except ImportError:
         raise ImportError(
@@ -74,6 +76,9 @@ class Digits(ImageDataset):
         super().__init__(images[idx], labels[idx], transform, target_transform, CLASSES)
 
 
+@register_dataset(
+    "digits", "8x8 handwritten digits from scikit-learn (1,797 images, 10 classes; bundled)"
+)
 def load_digits(
     root=None, val_split: float = 0.0, seed: int = 0, download: bool = False, transform=None
 ) -> DatasetSplits:

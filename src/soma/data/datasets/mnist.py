@@ -6,7 +6,12 @@ Files are looked for in ``<root>/mnist`` (``<root>/fashion_mnist``) and in torch
 """
 
 from soma.backend import get_xp
-from soma.data.datasets.base import DatasetSplits, ImageDataset, load_image_splits
+from soma.data.datasets.base import (
+    DatasetSplits,
+    ImageDataset,
+    load_image_splits,
+    register_dataset,
+)
 from soma.data.datasets.files import DatasetFileError, default_root, fetch, find_files
 from soma.data.datasets.idx import read_idx
 
@@ -144,6 +149,9 @@ class FashionMNIST(MNIST):
     )
 
 
+@register_dataset(
+    "mnist", "28x28 handwritten digits, IDX files (70,000 images, 10 classes; download)"
+)
 def load_mnist(
     root=None,
     val_split: float = 0.0,
@@ -158,6 +166,9 @@ def load_mnist(
     )
 
 
+@register_dataset(
+    "fashion_mnist", "28x28 clothing images, IDX files (70,000 images, 10 classes; download)"
+)
 def load_fashion_mnist(
     root=None,
     val_split: float = 0.0,

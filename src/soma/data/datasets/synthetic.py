@@ -21,6 +21,7 @@ from soma.data.dataset import TensorDataset
 from soma.data.datasets.base import (
     DatasetSplits,
     random_split_indices,
+    register_dataset,
     split_off_val,
     stratified_split,
 )
@@ -206,12 +207,21 @@ def _loader(make, name, classification=True):
     return load
 
 
-load_sin = _loader(make_sin, "sin", classification=False)
-load_spirals = _loader(make_spirals, "spirals")
-load_moons = _loader(make_moons, "moons")
-load_circles = _loader(make_circles, "circles")
+load_sin = register_dataset(
+    "sin", "regression of sin(3x) on [-1, 1], the lecture's first network (synthetic)"
+)(_loader(make_sin, "sin", classification=False))
+load_spirals = register_dataset("spirals", "two interleaved spirals, 2 classes (synthetic)")(
+    _loader(make_spirals, "spirals")
+)
+load_moons = register_dataset("moons", "two interleaving half circles, 2 classes (synthetic)")(
+    _loader(make_moons, "moons")
+)
+load_circles = register_dataset(
+    "circles", "a small circle inside a large one, 2 classes (synthetic)"
+)(_loader(make_circles, "circles"))
 
 
+@register_dataset("xor", "the four XOR points, or a noisy sample of them (synthetic)")
 def load_xor(
     root=None,
     val_split: float = 0.0,

@@ -6,23 +6,12 @@ Every check names the op and the sizes involved, e.g. ``conv2d: expected input w
 
 import numbers
 
-from soma.functional._utils import shape_str
-from soma.functional.conv._geometry import Geometry, output_size
+from soma.functional._utils import ntuple, shape_str
+from soma.functional._window_geometry import check_at_least, output_size
+from soma.functional.conv._geometry import Geometry
 
 _LAYOUTS = {1: "L", 2: "H, W", 3: "D, H, W"}
 _KERNELS = {1: "k", 2: "kH, kW", 3: "kD, kH, kW"}
-
-
-def expand(value, nd: int, name: str, op: str) -> tuple:
-    """An int or a tuple of ``nd`` ints as a tuple of ``nd`` ints."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * nd
-    value = tuple(value)
-    if len(value) == 1:
-        value = value * nd
-    if len(value) != nd or not all(isinstance(v, numbers.Integral) for v in value):
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {nd} ints, got {value!r}")
-    return tuple(int(v) for v in value)
 
 
 def check_input(x, weight, nd: int, op: str) -> None:
@@ -75,12 +64,6 @@ def check_channels(x_shape, expected: int, per_group: int, groups: int, name: st
         )
 
 
-def _positive(values, name, op, minimum=1):
-    if any(v < minimum for v in values):
-        bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {bound}, got {values}")
-
-
 def resolve_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
     """(before, after) per dimension from an int, a tuple, 'valid' or 'same'."""
     if isinstance(padding, str):
@@ -97,8 +80,8 @@ def resolve_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
         # PyTorch's rule: total D·(k − 1), the odd one out goes after (right/bottom)
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    pads = expand(padding, nd, "padding", op)
-    _positive(pads, "padding", op, minimum=0)
+    pads = ntuple(padding, nd, op, "padding")
+    check_at_least(op, "padding", pads, 0)
     return tuple((p, p) for p in pads)
 
 
@@ -118,10 +101,10 @@ def check_fits(in_size, kernel, dilation, pads, op):
 def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups, nd, op) -> Geometry:
     """Validate a convolution's arguments (input shape batched) and describe it."""
     kernel = tuple(w_shape[2:])
-    stride = expand(stride, nd, "stride", op)
-    dilation = expand(dilation, nd, "dilation", op)
-    _positive(stride, "stride", op)
-    _positive(dilation, "dilation", op)
+    stride = ntuple(stride, nd, op, "stride")
+    dilation = ntuple(dilation, nd, op, "dilation")
+    check_at_least(op, "stride", stride)
+    check_at_least(op, "dilation", dilation)
     groups = check_groups(groups, w_shape[0], "output", op)
     check_channels(x_shape, w_shape[1] * groups, w_shape[1], groups, "in_channels", op)
     pads = resolve_padding(padding, kernel, stride, dilation, nd, op)
@@ -140,16 +123,16 @@ def transpose_geometry(
     (S − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1 per dimension.
     """
     kernel = tuple(w_shape[2:])
-    stride = expand(stride, nd, "stride", op)
-    dilation = expand(dilation, nd, "dilation", op)
+    stride = ntuple(stride, nd, op, "stride")
+    dilation = ntuple(dilation, nd, op, "dilation")
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
-    pads = expand(padding, nd, "padding", op)
-    extra = expand(output_padding, nd, "output_padding", op)
-    _positive(stride, "stride", op)
-    _positive(dilation, "dilation", op)
-    _positive(pads, "padding", op, minimum=0)
-    _positive(extra, "output_padding", op, minimum=0)
+    pads = ntuple(padding, nd, op, "padding")
+    extra = ntuple(output_padding, nd, op, "output_padding")
+    check_at_least(op, "stride", stride)
+    check_at_least(op, "dilation", dilation)
+    check_at_least(op, "padding", pads, 0)
+    check_at_least(op, "output_padding", extra, 0)
     if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
         raise ValueError(
             f"{op}: output_padding {extra} must be smaller than either stride {stride} or "

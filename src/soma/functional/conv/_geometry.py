@@ -1,14 +1,17 @@
 """Shapes and layouts shared by the convolution kernels (``_im2col*.py``, ``_depthwise.py``…).
 
+The window arithmetic itself (output sizes, the slice of each kernel tap) is shared with
+pooling in ``functional/_window_geometry.py``.
+
 A ``Geometry`` describes one convolution from its input side; the helpers turn (N, C, *S)
 arrays into the padded channels-first or channels-last buffers the kernels slide over.
 """
 
-import itertools
 import math
 from typing import NamedTuple
 
 from soma.backend import get_xp
+from soma.functional._window_geometry import interior_slices, offset_slices
 
 _xp = get_xp()
 
@@ -45,28 +48,14 @@ class Geometry(NamedTuple):
         return any(lo or hi for lo, hi in self.pads)
 
 
-def output_size(in_size, kernel, stride, dilation, pads) -> tuple:
-    """floor((S + before + after − D·(k − 1) − 1) / stride) + 1 per spatial dimension."""
-    return tuple(
-        (s + lo + hi - d * (k - 1) - 1) // st + 1
-        for s, k, st, d, (lo, hi) in zip(in_size, kernel, stride, dilation, pads)
-    )
-
-
 def interior(g, lead=2):
     """Index of the unpadded input inside a padded buffer with ``lead`` leading axes."""
-    return (slice(None),) * lead + tuple(
-        slice(lo, lo + s) for s, (lo, _) in zip(g.in_size, g.pads)
-    )
+    return (slice(None),) * lead + interior_slices(g.in_size, [lo for lo, _ in g.pads])
 
 
 def tap_regions(g):
     """For each kernel tap, the slices of the padded spatial axes it reads at every output."""
-    for tap in itertools.product(*(range(k) for k in g.kernel)):
-        yield tuple(
-            slice(t * d, t * d + st * (o - 1) + 1, st)
-            for t, d, st, o in zip(tap, g.dilation, g.stride, g.out_size)
-        )
+    return offset_slices(g.kernel, g.dilation, g.stride, g.out_size)
 
 
 def channels_first(x, g):

@@ -8,13 +8,13 @@ K = kH·kW values per channel and L blocks. ``fold`` sums such columns back into
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import shape_str
-from soma.functional.conv._args import check_fits, expand
+from soma.functional._utils import ntuple, shape_str
+from soma.functional._window_geometry import output_size
+from soma.functional.conv._args import check_fits
 from soma.functional.conv._geometry import (
     Geometry,
     channels_last,
     interior,
-    output_size,
     tap_regions,
 )
 from soma.functional.conv._im2col import windows
@@ -22,10 +22,10 @@ from soma.functional.shape import squeeze, unsqueeze
 
 
 def _geometry(in_size, kernel_size, dilation, padding, stride, op):
-    kernel = expand(kernel_size, 2, "kernel_size", op)
-    dilation = expand(dilation, 2, "dilation", op)
-    stride = expand(stride, 2, "stride", op)
-    pads = tuple((p, p) for p in expand(padding, 2, "padding", op))
+    kernel = ntuple(kernel_size, 2, op, "kernel_size")
+    dilation = ntuple(dilation, 2, op, "dilation")
+    stride = ntuple(stride, 2, op, "stride")
+    pads = tuple((p, p) for p in ntuple(padding, 2, op, "padding"))
     if min(kernel + dilation + stride) <= 0 or min(p for p, _ in pads) < 0:
         raise ValueError(
             f"{op}: kernel_size, dilation and stride must be positive and padding "
@@ -137,7 +137,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
             fold(unsqueeze(input, 0), output_size, kernel_size, dilation, padding, stride), 0
         )
     g = _geometry(
-        expand(output_size, 2, "output_size", "fold"),
+        ntuple(output_size, 2, "fold", "output_size"),
         kernel_size,
         dilation,
         padding,

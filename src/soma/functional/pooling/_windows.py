@@ -5,6 +5,8 @@ A pooling window over ``d`` spatial dimensions is described per dimension by its
 window: for each kernel offset (``k₁ × … × k_d`` of them) they take one strided view of the
 (padded) input holding that offset of every window, and combine the views element-wise. A loop
 over kernel offsets is short; every operation inside it is vectorised over the whole batch.
+The window arithmetic (output sizes, the slice of each offset) is shared with convolution in
+``functional/_window_geometry.py``; this module adds pooling's layouts and padding values.
 
 Two memory layouts are supported. *Planes* is the input's own (N, C, H, W): a view of one
 offset is strided in H and W, so NumPy's innermost loop runs over one output row only (W_out
@@ -14,37 +16,17 @@ contiguous innermost, and each operation runs at memory speed. Kernels with many
 (overlapping windows) repay the two transpositions; see ``use_pixels``.
 """
 
-import itertools
-import numbers
-
 from soma.backend import get_xp
+from soma.functional._utils import ntuple
+from soma.functional._window_geometry import (
+    check_at_least,
+    interior_slices,
+    kernel_offsets,
+    offset_slices,
+    output_length,
+)
 
 _xp = get_xp()
-
-
-def ntuple(value, n, op, name):
-    """``value`` as an n-tuple of ints (an int is repeated); errors name the op and argument."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * n
-    if len(value) != n:
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value}")
-    return value
-
-
-def pool_output_size(size, k, s, p, dil, ceil_mode):
-    """PyTorch's output length of one pooled dimension.
-
-    ``ceil_mode`` rounds the window count up, but the last window must start inside the input
-    or the left padding (a window starting in the right padding is dropped).
-    """
-    span = size + 2 * p - dil * (k - 1) - 1
-    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (out - 1) * s >= size + p:
-        out -= 1
-    return out
 
 
 def check_input(op, x, d):
@@ -71,7 +53,7 @@ class Windows:
         self.ceil_mode = bool(ceil_mode)
         self._check(op)
         self.out = tuple(
-            pool_output_size(n, k, s, p, dl, ceil_mode)
+            output_length(n, k, s, dl, p, p, ceil_mode)
             for n, k, s, p, dl in zip(
                 self.spatial, self.kernel, self.stride, self.padding, self.dilation
             )
@@ -102,14 +84,10 @@ class Windows:
         self.pixels = False  # layout of the arrays given to pad/slices/crop (see module doc)
 
     def _check(self, op):
-        for name, values, low in (
-            ("kernel_size", self.kernel, 1),
-            ("stride", self.stride, 1),
-            ("dilation", self.dilation, 1),
-            ("padding", self.padding, 0),
-        ):
-            if any(v < low for v in values):
-                raise ValueError(f"{op}: {name} must be at least {low}, got {values}")
+        check_at_least(op, "kernel_size", self.kernel)
+        check_at_least(op, "stride", self.stride)
+        check_at_least(op, "dilation", self.dilation)
+        check_at_least(op, "padding", self.padding, 0)
         if any(2 * p > k for k, p in zip(self.kernel, self.padding)):
             raise ValueError(
                 f"{op}: padding should be at most half of the kernel size, but got "
@@ -126,7 +104,7 @@ class Windows:
 
     def offsets(self):
         """Each kernel offset as a tuple of per-dimension indices, in row-major order."""
-        return itertools.product(*(range(k) for k in self.kernel))
+        return kernel_offsets(self.kernel)
 
     def _index(self, spatial):
         return spatial + (Ellipsis,) if self.pixels else (Ellipsis,) + spatial
@@ -136,17 +114,10 @@ class Windows:
 
     def slices(self):
         """For each offset, the index that views that element of every window (padded input)."""
-        views = []
-        for offset in self.offsets():
-            views.append(
-                self._index(
-                    tuple(
-                        slice(i * dl, i * dl + (o - 1) * s + 1, s)
-                        for i, dl, o, s in zip(offset, self.dilation, self.out, self.stride)
-                    )
-                )
-            )
-        return views
+        return [
+            self._index(region)
+            for region in offset_slices(self.kernel, self.dilation, self.stride, self.out)
+        ]
 
     def pad(self, x, fill):
         """``x`` inside a (copied) frame of ``fill`` wide enough for every window; or ``x``."""
@@ -160,7 +131,7 @@ class Windows:
 
     def interior(self):
         """The index of the unpadded input inside the padded frame."""
-        return self._index(tuple(slice(p, p + n) for p, n in zip(self.padding, self.spatial)))
+        return self._index(interior_slices(self.spatial, self.padding))
 
     def grad_frame(self, batch, dtype):
         """A frame to accumulate the input gradient in (zeros unless windows tile the input)."""

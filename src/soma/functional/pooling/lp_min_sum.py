@@ -6,7 +6,8 @@ sum pooling is its ``lp_pool`` with ``norm_type=1`` (up to ceil-mode edge window
 (an average pool without the division) as small documented additions.
 """
 
-from soma.functional.pooling._windows import Windows, check_input, ntuple
+from soma.functional._utils import ntuple
+from soma.functional.pooling._windows import Windows, check_input
 from soma.functional.pooling.max_avg import (
     SumPool,
     _max_pool,

@@ -4,7 +4,8 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
-from soma.functional.pooling._windows import check_input, ntuple
+from soma.functional._utils import ntuple
+from soma.functional.pooling._windows import check_input
 
 _xp = get_xp()
 

@@ -4,7 +4,9 @@
 * inception: ``InceptionModule``, ``InceptionAux``, ``BasicConv2d`` (GoogLeNet);
 * dense: ``DenseLayer``, ``DenseBlock``, ``Transition`` (DenseNet);
 * mobile: ``DepthwiseSeparableConv`` (MobileNet v1), ``InvertedResidual`` (MobileNet v2),
-  ``SqueezeExcitation``, ``MBConv``, ``StochasticDepth`` (EfficientNet), ``ConvNormActivation``.
+  ``SqueezeExcitation``, ``MBConv``, ``StochasticDepth`` (EfficientNet), ``ConvNormActivation``;
+* time_embedding: ``sinusoidal_embedding``, ``SinusoidalTimeEmbedding``, ``TimeResBlock``
+  (diffusion denoisers).
 
 Example:
     >>> import soma
@@ -27,8 +29,16 @@ from soma.models.blocks.mobile import (
     make_divisible,
 )
 from soma.models.blocks.residual import BasicBlock, Bottleneck, conv1x1, conv3x3, projection
+from soma.models.blocks.time_embedding import (
+    SinusoidalTimeEmbedding,
+    TimeResBlock,
+    sinusoidal_embedding,
+)
 
 __all__ = [
+    "SinusoidalTimeEmbedding",
+    "TimeResBlock",
+    "sinusoidal_embedding",
     "BasicBlock",
     "BasicConv2d",
     "Bottleneck",

@@ -9,9 +9,11 @@ import math
 
 from soma import functional as F
 from soma.autograd.factory import empty
+from soma.functional.activation.gated import glu
 from soma.nn import init
 from soma.nn.module import Module
 from soma.nn.parameter import Parameter
+from soma.nn.registry import register_activation
 
 
 def _inplace_repr(inplace):
@@ -29,6 +31,7 @@ class _Elementwise(Module):
         return _inplace_repr(self.inplace)
 
 
+@register_activation("relu", "max(0, x)")
 class ReLU(_Elementwise):
     """max(x, 0). Shape: any, output the same shape.
 
@@ -49,6 +52,7 @@ class SELU(_Elementwise):
         return F.selu(x, self.inplace)
 
 
+@register_activation("silu", "x·σ(x) (swish)")
 class SiLU(_Elementwise):
     """x · sigmoid(x), also called Swish."""
 
@@ -86,6 +90,7 @@ class Hardswish(_Elementwise):
         return ""  # PyTorch does not show inplace here
 
 
+@register_activation("sigmoid", "σ(x) = 1 / (1 + e^-x)")
 class Sigmoid(Module):
     """1 / (1 + e^-x)."""
 
@@ -93,6 +98,7 @@ class Sigmoid(Module):
         return F.sigmoid(x)
 
 
+@register_activation("tanh", "tanh(x)")
 class Tanh(Module):
     """tanh x."""
 
@@ -128,6 +134,7 @@ class Exponential(Module):
         return F.exponential(x)
 
 
+@register_activation("leaky_relu", "x for x > 0, 0.01·x below")
 class LeakyReLU(Module):
     """x for x > 0, else ``negative_slope · x``.
 
@@ -148,6 +155,7 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
+@register_activation("elu", "x for x > 0, e^x − 1 below")
 class ELU(Module):
     """x for x > 0, else ``alpha · (e^x - 1)``."""
 
@@ -169,6 +177,7 @@ class CELU(ELU):
         return F.celu(x, self.alpha, self.inplace)
 
 
+@register_activation("gelu", "x·Φ(x), Φ the standard normal CDF")
 class GELU(Module):
     """x Φ(x); ``approximate='tanh'`` uses the tanh formula."""
 
@@ -449,3 +458,37 @@ __all__ = [
     "Tanhshrink",
     "Threshold",
 ]
+
+
+class GLU(Module):
+    """Gated linear unit ``a ⊗ σ(b)``, the input halved along ``dim`` into a and b.
+
+    Shape:
+        (*, 2M, *) → (*, M, *).
+
+    Example:
+        >>> import soma
+        >>> GLU()(soma.zeros(3, 4)).shape
+        soma.Size([3, 2])
+    """
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every spatial position: (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected an input of 3 or 4 dimensions, got {tuple(input.shape)}"
+            )
+        return F.softmax(input, -3)

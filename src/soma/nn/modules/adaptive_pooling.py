@@ -5,9 +5,9 @@ PyTorch); ``GlobalAvgPool2d`` and ``GlobalMaxPool2d`` are soma's small shorthand
 also drop the two size-1 dimensions.
 """
 
+from soma.functional._utils import ntuple
 from soma.functional.pooling import adaptive as A
 from soma.functional.pooling import unpooling as U
-from soma.functional.pooling._windows import ntuple
 from soma.nn.module import Module
 
 

@@ -9,6 +9,7 @@ import math
 import numbers
 
 from soma.autograd.factory import empty
+from soma.functional._utils import ntuple
 from soma.functional.conv import convolution as F
 from soma.functional.padding import pad
 from soma.nn import init
@@ -16,15 +17,6 @@ from soma.nn.module import Module
 from soma.nn.parameter import Parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _ntuple(value, n, name, layer):
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) != n:
-        raise ValueError(f"{layer}: {name} must be an int or a tuple of {n} ints, got {value}")
-    return value
 
 
 class _ConvNd(Module):
@@ -62,10 +54,10 @@ class _ConvNd(Module):
                 f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _ntuple(kernel_size, nd, "kernel_size", name)
-        self.stride = _ntuple(stride, nd, "stride", name)
-        self.dilation = _ntuple(dilation, nd, "dilation", name)
-        self.output_padding = _ntuple(output_padding, nd, "output_padding", name)
+        self.kernel_size = ntuple(kernel_size, nd, name, "kernel_size")
+        self.stride = ntuple(stride, nd, name, "stride")
+        self.dilation = ntuple(dilation, nd, name, "dilation")
+        self.output_padding = ntuple(output_padding, nd, name, "output_padding")
         self.transposed, self.groups, self.padding_mode = transposed, groups, padding_mode
         self.padding = self._check_padding(padding, name)
         self._reversed_padding_repeated_twice = self._explicit_padding()
@@ -83,7 +75,7 @@ class _ConvNd(Module):
 
     def _check_padding(self, padding, name):
         if not isinstance(padding, str):
-            return _ntuple(padding, self._nd, "padding", name)
+            return ntuple(padding, self._nd, name, "padding")
         if padding not in ("valid", "same"):
             raise ValueError(
                 f"{name}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}"

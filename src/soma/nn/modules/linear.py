@@ -3,7 +3,7 @@
 import math
 
 from soma.autograd.factory import empty
-from soma.functional.linalg import linear
+from soma.functional.linalg import einsum, linear
 from soma.nn import init
 from soma.nn.module import Module
 from soma.nn.parameter import Parameter
@@ -100,8 +100,6 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
     def forward(self, x1, x2):
-        from soma.functional.linalg import einsum
-
         y = einsum(
             "bi,kij,bj->bk",
             x1.reshape(-1, self.in1_features),

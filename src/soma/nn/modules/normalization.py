@@ -6,6 +6,7 @@ import warnings
 from soma.autograd.factory import ones, zeros
 from soma.functional.normalization.layer import group_norm, instance_norm, layer_norm
 from soma.functional.normalization.local_response import local_response_norm
+from soma.functional.normalization.rms import rms_norm
 from soma.nn.module import Module
 from soma.nn.modules.batchnorm import _NormBase
 from soma.nn.parameter import Parameter
@@ -69,6 +70,48 @@ class LayerNorm(Module):
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation: ``x / √(mean(x²) + ε) · w`` over the last dimensions.
+
+    Args:
+        normalized_shape: the trailing shape the mean square is taken over (int or tuple).
+        eps: added to the mean square (default: the machine epsilon of the input's dtype).
+        elementwise_affine: learn ``weight`` (init 1) of ``normalized_shape``.
+
+    Example:
+        >>> import soma
+        >>> RMSNorm(2, eps=0.0)(soma.tensor([[3.0, 4.0]]))
+        tensor([[0.8485, 1.1314]], grad_fn=<MulBackward>)
+    """
+
+    def __init__(
+        self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None
+    ):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.array[...] = 1
+
+    def forward(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}"
         )
 
 

@@ -8,6 +8,7 @@ import math
 from soma.autograd.factory import empty
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.backend.dtypes import get_default_dtype
 from soma.functional.dropout import dropout
 from soma.functional.shape import unsqueeze
 from soma.nn import init
@@ -25,8 +26,6 @@ def sinusoidal_encoding(max_len: int, d_model: int, dtype=None) -> Tensor:
         >>> [round(v, 4) for v in sinusoidal_encoding(2, 4).tolist()[1]]
         [0.8415, 0.5403, 0.01, 1.0]
     """
-    from soma.backend.dtypes import get_default_dtype
-
     position = _xp.arange(max_len, dtype=_xp.float64)[:, None]
     rate = _xp.exp(_xp.arange(0, d_model, 2, dtype=_xp.float64) * (-math.log(10000.0) / d_model))
     table = _xp.zeros((max_len, d_model))

@@ -1,5 +1,6 @@
 """Shape-only layers: ``Flatten`` and ``Unflatten``."""
 
+from soma.functional.resample import channel_shuffle
 from soma.functional.shape import flatten, unflatten
 from soma.nn.module import Module
 
@@ -30,3 +31,21 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet's channel shuffle).
+
+    Shape:
+        (N, C, *) → same shape, C divisible by ``groups``.
+    """
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        return channel_shuffle(x, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -1,5 +1,6 @@
 """Plots of a training run, saved as PNG files: loss and metric curves, the LR finder's sweep,
-a confusion matrix.
+a confusion matrix. ``soma.inspection`` re-exports them; its pictures of a network's insides
+(``inspection/visualize.py``) draw with ``pyplot`` and ``save_figure`` from here.
 
 matplotlib is imported only when a plot is drawn (``pip install soma[plot]``) and always with
 the non-interactive Agg backend, so plotting works on servers and in CI.
@@ -8,28 +9,34 @@ the non-interactive Agg backend, so plotting works on servers and in CI.
 import os
 
 from soma.backend import get_xp
+from soma.train.history import History
 
 _xp = get_xp()
 
 
-def _pyplot():
-    try:
+def pyplot():
+    """matplotlib's ``pyplot`` with the Agg backend, imported when the first plot is drawn."""
+    try:  # optional dependency: matplotlib stays out of ``import soma``
         import matplotlib
     except ImportError:
         raise ImportError("plots need matplotlib: pip install soma[plot]") from None
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (optional, as above)
 
     return plt
 
 
-def _save(fig, path) -> str:
+def save_figure(fig, path, tight_bbox: bool = False) -> str:
+    """Write ``fig`` as a PNG atomically (temp file + ``os.replace``), close it, return the path."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
+    if not tight_bbox:
+        fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100, bbox_inches="tight" if tight_bbox else None)
+    os.replace(tmp, path)  # never leave a half-written image behind
+    pyplot().close(fig)
     return path
 
 
@@ -50,8 +57,6 @@ def plot_history(history, path, keys=None, title: str | None = None) -> str:
         the path written.
     """
     if isinstance(history, dict):
-        from soma.train.history import History
-
         history = History.from_dict(history)
     if not len(history):
         raise ValueError("plot_history: the history has no epochs")
@@ -65,7 +70,7 @@ def plot_history(history, path, keys=None, title: str | None = None) -> str:
         ]
         if "lr" in history and len(set(history["lr"])) > 1:
             keys.append("lr")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
     epochs = history["epoch"]
     for ax, key in zip(axes[0], keys):
@@ -81,13 +86,13 @@ def plot_history(history, path, keys=None, title: str | None = None) -> str:
         ax.legend()
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lr_find(result, path, title: str = "learning-rate finder") -> str:
     """The LR finder's sweep: raw and smoothed loss against the rate (log axis), suggestion
     marked."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.lrs, result.losses, alpha=0.3, label="loss")
     ax.plot(result.lrs, result.smoothed, label="smoothed loss")
@@ -107,7 +112,7 @@ def plot_lr_find(result, path, title: str = "learning-rate finder") -> str:
         ax.set_ylim(low - 0.1 * abs(low), max(high, low) * 1.5 + 1e-12)
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(
@@ -120,7 +125,7 @@ def plot_confusion_matrix(
     shown = cm / _xp.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     n = len(cm)
     names = [str(c) for c in (class_names if class_names is not None else range(n))]
-    plt = _pyplot()
+    plt = pyplot()
     size = min(max(4.0, 0.5 * n + 2), 16.0)
     fig, ax = plt.subplots(figsize=(size, size))
     image = ax.imshow(shown, cmap="Blues")
@@ -144,4 +149,4 @@ def plot_confusion_matrix(
                     fontsize=8,
                     color="white" if shown[i, j] > threshold else "black",
                 )
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -7,10 +7,11 @@ differentiated. Inputs with more than ``max_full`` elements are checked along a 
 directions instead of element by element (Chainer's ``check_backward``).
 """
 
-import numpy as np
-
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
+from soma.backend import get_xp
+
+_xp = get_xp()
 
 
 def _as_outputs(out):
@@ -58,11 +59,11 @@ def gradcheck(
         eps: the finite-difference step.
         atol, rtol: tolerances, compared as ``|analytic − numeric| ≤ atol + rtol·|numeric|``.
     """
-    rng = np.random.default_rng(seed)
+    rng = _xp.random.default_rng(seed)
     inputs = list(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     for i in checked:
-        if inputs[i].dtype != np.float64:
+        if inputs[i].dtype != _xp.float64:
             raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs")
     with no_grad():
         outs = _as_outputs(fn(*inputs))
@@ -73,9 +74,9 @@ def gradcheck(
     _scalar(fn, inputs, cotangents).backward()
     for i in checked:
         x = inputs[i]
-        analytic = np.zeros(x.shape) if x.grad is None else x.grad.array
+        analytic = _xp.zeros(x.shape) if x.grad is None else x.grad.array
         if x.array.size <= max_full:
-            probes = [np.eye(x.array.size)[k].reshape(x.shape) for k in range(x.array.size)]
+            probes = [_xp.eye(x.array.size)[k].reshape(x.shape) for k in range(x.array.size)]
         else:
             probes = [rng.standard_normal(x.shape) for _ in range(directions)]
         for d in probes:
