@@ -36,8 +36,10 @@ RANK = {
     "io": 5,
     "onnx": 5,  # soma.onnx re-exports io's exporter under PyTorch's name
     "inspection": 6,
+    "compat": 6,  # PyTorch's namespaces and the torch import hook: use every layer below
     "": 7,  # soma/__init__.py, the public surface: imports every layer but the CLI
     "cli": 8,  # the command line is a user of the public surface
+    "run": 8,  # python -m soma.run: the `soma run` command
 }
 
 # (importing module, imported module): the imports allowed to point upward, and why.
@@ -55,6 +57,8 @@ EXCEPTIONS = {
     # lazily (module __getattr__) from soma.distributed, which builds on nn.
     ("soma.nn", "soma.distributed.sync_batchnorm"): "nn.SyncBatchNorm",
     ("soma.nn.parallel", "soma.distributed.data_parallel"): "nn.parallel.DistributedDataParallel",
+    # Tensor.type() answers with PyTorch's tensor-type names, which compat defines (issue 11).
+    ("soma.autograd.tensor", "soma.compat.tensor_types"): "Tensor.type()'s FloatTensor names",
 }
 
 # Files whose function-local imports need no comment each, and why.

@@ -368,6 +368,7 @@ class Tensor(TensorMethods):
     def type(self, dtype=None):
         """PyTorch's type name (``"torch.FloatTensor"``), or a copy converted to ``dtype``
         (a dtype, a tensor type such as ``soma.LongTensor``, or its name)."""
+        # NOTE: lazy, upward: the tensor types (FloatTensor …) live in compat, above autograd
         from soma.compat.tensor_types import dtype_of, type_name
 
         if dtype is None:

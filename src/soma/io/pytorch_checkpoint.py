@@ -192,7 +192,7 @@ def load_pytorch_checkpoint(path, map_location=None, weights_only=True):
         entry = _pickle_entry(zf, where)
         prefix = entry[: -len("data.pkl")]
         data = _read(zf, entry, where)
-        from soma.io import whole_model
+        from soma.io import whole_model  # lazy: whole_model imports this module's reader
 
         classes = whole_model.torch_class_resolver(weights_only, where)
         result = Machine(data, where, _Archive(zf, prefix, where), classes).run()

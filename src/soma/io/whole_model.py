@@ -245,8 +245,9 @@ def torch_to_soma_path(path: str) -> str:
 
 def get_unsafe_globals_in_checkpoint(f) -> list:
     """The class and function paths in file ``f`` that ``weights_only=True`` would refuse."""
-    import json
+    import json  # (stdlib)
 
+    # lazy: serialization imports this module at its end (the cycle of save/load and modules)
     from soma.io.serialization import FORMAT, _read_header
 
     if hasattr(f, "read"):
@@ -297,7 +298,7 @@ _SOMA_ONLY_DEFAULTS = {"generator": None}
 
 def rebuild_torch_objects(value, memo=None):
     """Turn the reader's stand-ins (``Stub`` modules, allowed globals) into soma objects."""
-    from soma.io._torch_pickle import Stub, _Global
+    from soma.io._torch_pickle import Stub, _Global  # lazy: the reader is needed only here
 
     memo = {} if memo is None else memo
     if id(value) in memo:
