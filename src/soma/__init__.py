@@ -77,7 +77,6 @@ from soma.functional import (
     argmax,
     argmin,
     argsort,
-    bitwise_not,
     bmm,
     broadcast_to,
     cat,
@@ -182,6 +181,14 @@ from soma.functional import (
     unsqueeze,
     var,
     where,
+)
+from soma.functional.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
 )
 
 configure_allocator()  # keep freed memory for the next step (see backend/allocator.py)

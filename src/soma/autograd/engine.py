@@ -6,10 +6,23 @@ its outputs' consumers lie in the graph; then it walks from the root, calling a 
 gradient of its outputs), and accumulates the results into ``.grad`` of the leaf tensors that
 require it. Both passes use explicit stacks, so a graph thousands of operations deep needs no
 recursion. Unless ``retain_graph`` is set, every node drops its saved arrays once used.
+
+Edges are the (node, output index) pairs each node recorded for its inputs at forward time
+(``ctx._edges``), so an input changed in place later still routes this node's gradient to the
+value it really used. Before a node's backward runs, the versions of the tensors it saved are
+checked; the gradients it returns are checked too: one per input, of the input's shape (a wrong
+shape raises, naming the op), converted to the input's dtype, always arrays (never NumPy
+scalars).
 """
 
+from soma.autograd import anomaly as _anomaly
+from soma.autograd import grad_mode
+from soma.autograd.function import check_versions
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+
+_xp = get_xp()
+_ndarray = _xp.ndarray
 
 
 def _count_consumers(root_ctx):
@@ -18,15 +31,16 @@ def _count_consumers(root_ctx):
     stack = [root_ctx]
     while stack:
         ctx = stack.pop()
-        for parent, needed in zip(ctx._parents, ctx.needs_input_grad):
-            if not needed or parent._ctx is None:
+        for edge in ctx._edges:
+            if edge is None or edge[0] is None:
                 continue
-            key = id(parent._ctx)
+            parent_ctx = edge[0]
+            key = id(parent_ctx)
             if key in consumers:
                 consumers[key] += 1
             else:
                 consumers[key] = 1
-                stack.append(parent._ctx)
+                stack.append(parent_ctx)
     return consumers
 
 
@@ -35,7 +49,7 @@ def _run_hooks(hooks, grad_array):
     for hook in hooks:
         result = hook(Tensor._wrap(grad_array))
         if result is not None:
-            grad_array = result.array if isinstance(result, Tensor) else result
+            grad_array = result.array if isinstance(result, Tensor) else _xp.asarray(result)
     return grad_array
 
 
@@ -47,10 +61,6 @@ POST_ACCUMULATE_HOOKS = {}
 def _accumulate_leaf(leaf, g, handed_out):
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, g)
-    if g.dtype != leaf.array.dtype:
-        g = g.astype(leaf.array.dtype)
-    if g.shape != leaf.array.shape:
-        g = get_xp(g).broadcast_to(g, leaf.array.shape)
     if leaf.grad is None:
         # NOTE: a kernel may hand one array to several inputs (add does); copy before a second
         # leaf owns it, so that an in-place change to one .grad cannot reach another.
@@ -59,7 +69,8 @@ def _accumulate_leaf(leaf, g, handed_out):
         handed_out.add(id(g))
         leaf.grad = Tensor._wrap(g)
     else:
-        leaf.grad.array = leaf.grad.array + g
+        total = leaf.grad.array + g
+        leaf.grad.array = total if total.__class__ is _ndarray else _xp.asarray(total)
     if POST_ACCUMULATE_HOOKS:
         entry = POST_ACCUMULATE_HOOKS.get(id(leaf))
         if entry is not None:
@@ -72,9 +83,9 @@ def _seed(root, gradient):
     if gradient is None:
         if root.array.size != 1:
             raise RuntimeError(
-                f"backward(): grad can be implicitly created only for scalar outputs, but this "
-                f"tensor has shape {tuple(root.shape)}; reduce it first (e.g. loss.sum() or "
-                f".mean()) or pass gradient= of that shape"
+                f"grad can be implicitly created only for scalar outputs, but this tensor has "
+                f"shape {tuple(root.shape)}; reduce it first (e.g. loss.sum() or .mean()) or pass "
+                f"gradient= of that shape"
             )
         return xp.ones_like(root.array)
     seed = xp.asarray(gradient.array if isinstance(gradient, Tensor) else gradient)
@@ -85,6 +96,21 @@ def _seed(root, gradient):
     return seed.astype(root.array.dtype, copy=True)
 
 
+def _checked(ctx, i, g, parent):
+    """The gradient for input ``i``: an array of the input's shape and dtype, or an error."""
+    if g.__class__ is not _ndarray:
+        g = _xp.asarray(g)
+    shape = parent.array.shape
+    if g.shape != shape:
+        raise RuntimeError(
+            f"Function {ctx.name()} returned an invalid gradient at index {i} - got "
+            f"{list(g.shape)} but expected shape compatible with {list(shape)}"
+        )
+    if g.dtype != parent.array.dtype and parent.array.dtype.kind in "fc":
+        g = g.astype(parent.array.dtype)
+    return g
+
+
 def backward(root, gradient=None, retain_graph=False, inputs=None):
     """Backpropagate from ``root`` (a Tensor) and accumulate into the leaves' ``.grad``.
 
@@ -93,8 +119,9 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
     """
     if not root.requires_grad:
         raise RuntimeError(
-            "backward(): this tensor does not require grad and has no grad_fn; "
-            "did you create it under no_grad(), call .detach(), or forget requires_grad=True?"
+            "element 0 of tensors does not require grad and does not have a grad_fn: this "
+            "tensor has no graph; did you create it under no_grad(), call .detach(), or forget "
+            "requires_grad=True?"
         )
     seed = _seed(root, gradient)
     handed_out = set()
@@ -111,6 +138,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             if t._ctx is not None:
                 wanted.setdefault(id(t._ctx), []).append(t)
 
+    anomaly = grad_mode.anomaly_mode
     consumers = _count_consumers(root_ctx)
     root_ctx._grads = [None] * root_ctx.n_outputs
     root_ctx._grads[root._output_index] = seed
@@ -128,8 +156,12 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             for index, hooks in ctx._output_hooks.items():
                 if out_grads[index] is not None:
                     out_grads[index] = _run_hooks(hooks, out_grads[index])
+        if ctx._pre_hooks:
+            out_grads = _run_node_prehooks(ctx, out_grads)
         for t in wanted.get(id(ctx), ()):
             capture[id(t)] = out_grads[t._output_index]
+        if ctx._versions is not None:
+            check_versions(ctx)
         # NOTE: a multi-output op receives None for outputs that got no gradient.
         if all(g is None for g in out_grads):
             in_grads = (None,) * len(ctx._parents)
@@ -137,25 +169,38 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             in_grads = ctx._fn.backward(ctx, *out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        for parent, g, needed in zip(ctx._parents, in_grads, ctx.needs_input_grad):
-            if not needed:
+        if ctx._post_hooks:
+            in_grads = _run_node_posthooks(ctx, in_grads, out_grads)
+        if anomaly:
+            _anomaly.on_backward(ctx, in_grads)
+        parents = ctx._parents
+        for i, g in enumerate(in_grads):  # NOTE: kernels return none for trailing constants
+            edge = ctx._edges[i]
+            if edge is None:
                 continue
-            parent_ctx = parent._ctx
+            parent_ctx = edge[0]
+            if g is not None:
+                g = _checked(ctx, i, g, parents[i])
             if parent_ctx is None:
                 if g is None:
                     continue
+                parent = parents[i]
                 if capture is None:
                     _accumulate_leaf(parent, g, handed_out)
                 elif id(parent) in capture:
                     old = capture[id(parent)]
-                    capture[id(parent)] = g if old is None else old + g
+                    capture[id(parent)] = g if old is None else _xp.asarray(old + g)
                 continue
             if g is not None:
                 slot = parent_ctx._grads
                 if slot is None:
                     slot = parent_ctx._grads = [None] * parent_ctx.n_outputs
-                index = parent._output_index
-                slot[index] = g if slot[index] is None else slot[index] + g
+                index = edge[1]
+                if slot[index] is None:
+                    slot[index] = g
+                else:
+                    total = slot[index] + g
+                    slot[index] = total if total.__class__ is _ndarray else _xp.asarray(total)
             key = id(parent_ctx)
             consumers[key] -= 1
             if consumers[key] == 0:
@@ -170,3 +215,27 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
     if capture is not None:
         return [capture[id(t)] for t in inputs]
     return None
+
+
+def _wrap_all(grads):
+    return tuple(None if g is None else Tensor._wrap(g) for g in grads)
+
+
+def _unwrap_all(grads):
+    return [None if g is None else (g.array if isinstance(g, Tensor) else g) for g in grads]
+
+
+def _run_node_prehooks(ctx, out_grads):
+    for hook in ctx._pre_hooks:
+        result = hook(_wrap_all(out_grads))
+        if result is not None:
+            out_grads = _unwrap_all(result)
+    return list(out_grads)
+
+
+def _run_node_posthooks(ctx, in_grads, out_grads):
+    for hook in ctx._post_hooks:
+        result = hook(_wrap_all(in_grads), _wrap_all(out_grads))
+        if result is not None:
+            in_grads = tuple(_unwrap_all(result))
+    return in_grads

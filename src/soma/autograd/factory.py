@@ -40,8 +40,12 @@ def _finish(array, dtype, requires_grad, device):
     return Tensor._wrap(array, requires_grad)
 
 
-def _infer_array(data):
-    """An array from nested lists/numbers/tensors, with PyTorch's dtype inference."""
+def _infer_array(data, exact=False):
+    """An array from nested lists/numbers/tensors, with PyTorch's dtype inference.
+
+    ``exact``: a dtype will be applied next; keep Python floats in float64 until then (so
+    ``tensor(0.3, dtype=float64)`` is not rounded through float32).
+    """
     if isinstance(data, Tensor):
         return data.array.copy()
     if isinstance(data, _xp.ndarray):
@@ -49,7 +53,7 @@ def _infer_array(data):
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
         data = [d.array if isinstance(d, Tensor) else d for d in data]
     array = _xp.array(data)
-    if array.dtype == _xp.float64 and not isinstance(data, _xp.generic):
+    if array.dtype == _xp.float64 and not isinstance(data, _xp.generic) and not exact:
         array = array.astype(dtypes.get_default_dtype())
     elif array.dtype.kind == "i":
         array = array.astype(_xp.int64)
@@ -67,7 +71,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         >>> tensor([0.5, 1.5]).dtype
         dtype('float32')
     """
-    return _finish(_infer_array(data), dtype, requires_grad, device)
+    return _finish(_infer_array(data, exact=dtype is not None), dtype, requires_grad, device)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

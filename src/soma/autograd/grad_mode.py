@@ -85,3 +85,7 @@ class inference_mode(no_grad):
 
     def __init__(self, mode: bool = True):
         self.enabled = not mode
+
+
+# Anomaly detection (``soma.autograd.anomaly``): a plain module flag, read once per recorded op.
+anomaly_mode = False

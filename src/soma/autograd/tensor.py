@@ -44,6 +44,8 @@ class Tensor(TensorMethods):
         "_ctx",
         "_output_index",
         "_hooks",
+        "_vc",
+        "_base",
         "__weakref__",
     )
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
@@ -70,6 +72,8 @@ class Tensor(TensorMethods):
         self._ctx = None
         self._output_index = 0
         self._hooks = None
+        self._vc = None
+        self._base = None
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
@@ -81,6 +85,8 @@ class Tensor(TensorMethods):
         t._ctx = None
         t._output_index = 0
         t._hooks = None
+        t._vc = None
+        t._base = None
         return t
 
     @staticmethod
@@ -95,6 +101,8 @@ class Tensor(TensorMethods):
         t._ctx = ctx
         t._output_index = index
         t._hooks = None
+        t._vc = None
+        t._base = None
         return t
 
     # ------------------------------------------------------------------ description
@@ -193,30 +201,82 @@ class Tensor(TensorMethods):
     def is_leaf(self) -> bool:
         return self._ctx is None
 
-    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has seen (shared with its views)."""
+        vc = getattr(self, "_vc", None)
+        return 0 if vc is None else vc[0]
+
+    def _bump_version(self) -> None:
+        vc = getattr(self, "_vc", None)
+        if vc is None:
+            self._vc = [1, None]
+        else:
+            vc[0] += 1
+
+    @property
+    def is_view(self) -> bool:
+        return getattr(self, "_base", None) is not None
+
+    @property
+    def retains_grad(self) -> bool:
+        """True once ``retain_grad()`` was called on this non-leaf tensor."""
+        hooks = self._ctx._output_hooks if self._ctx is not None else None
+        return bool(hooks) and any(
+            getattr(h, "_retains", False) for h in hooks.get(self._output_index, ())
+        )
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute d(self)/d(leaf) for every leaf that requires grad, into ``leaf.grad``.
 
         Args:
             gradient: d(loss)/d(self) when ``self`` is not a scalar.
             retain_graph: keep the saved arrays so backward can run through the graph again.
+            inputs: accumulate only into these tensors' ``.grad`` (leaves or not).
         """
         if create_graph:
             raise NotImplementedError(
-                "soma's autograd is first-order: create_graph=True is not supported"
+                "backward(create_graph=True): soma's autograd is first-order (kernels compute "
+                "gradients on raw arrays, so the backward pass is not itself recorded); "
+                "double backward (gradient penalties, Hessian-vector products) is not supported"
             )
-        _engine.backward(self, gradient, retain_graph)
+        if inputs is None:
+            _engine.backward(self, gradient, retain_graph)
+            return
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        grads = _engine.backward(self, gradient, retain_graph, inputs=inputs)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t.grad = (
+                    Tensor._wrap(g.copy()) if t.grad is None else Tensor._wrap(t.grad.array + g)
+                )
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
         if self._ctx is not None and not requires_grad:
             raise RuntimeError(
-                "requires_grad_(False) is only allowed on leaf tensors; use .detach()"
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if requires_grad and self.array.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only Tensors of floating point and complex dtype can require gradients, "
+                f"got {self.array.dtype}"
             )
         self.requires_grad = requires_grad
         return self
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's memory, cut off from the graph."""
-        return Tensor._wrap(self.array)
+        """A tensor sharing this one's memory (and version counter), cut off from the graph."""
+        from soma.autograd.function import mark_viewed  # NOTE: lazy: function.py imports tensor.py
+
+        t = Tensor._wrap(self.array)
+        base = getattr(self, "_base", None)
+        if base is None:
+            base = self
+        mark_viewed(base)
+        t._vc = getattr(base, "_vc", None)
+        return t
 
     def detach_(self) -> "Tensor":
         self._ctx = None
@@ -244,7 +304,9 @@ class Tensor(TensorMethods):
             if self._ctx._output_hooks is None:
                 self._ctx._output_hooks = {}
             hooks = self._ctx._output_hooks.setdefault(self._output_index, [])
-            hooks.append(hook)
+            # NOTE: retain_grad's hook runs last, after hooks registered later (as PyTorch)
+            at = len(hooks) - 1 if hooks and getattr(hooks[-1], "_retains", False) else len(hooks)
+            hooks.insert(at, hook)
         return _RemovableHook(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -267,11 +329,16 @@ class Tensor(TensorMethods):
             return
         ref = weakref.ref(self)
 
+        if self.retains_grad:
+            return
+
         def keep(grad):
             me = ref()
             if me is not None:
-                me.grad = grad if me.grad is None else Tensor._wrap(me.grad.array + grad.array)
+                g = grad.array.copy()
+                me.grad = Tensor._wrap(g) if me.grad is None else Tensor._wrap(me.grad.array + g)
 
+        keep._retains = True
         self.register_hook(keep)
 
     # ------------------------------------------------------------------ conversion
@@ -346,6 +413,8 @@ class Tensor(TensorMethods):
         new._ctx = None
         new._output_index = 0
         new._hooks = None
+        new._vc = None
+        new._base = None
         for name, value in getattr(self, "__dict__", {}).items():  # Parameter/Buffer extras
             setattr(new, name, copy.deepcopy(value, memo))
         return new
@@ -438,32 +507,8 @@ class Tensor(TensorMethods):
 
     # ------------------------------------------------------------------ in-place operations
     def _assign(self, result: "Tensor") -> "Tensor":
-        """Make ``self`` hold ``result``: write into its memory, or rebind it in the graph."""
-        if result.requires_grad:
-            if self._ctx is None and self.requires_grad:
-                raise RuntimeError(
-                    "a leaf Variable that requires grad is being used in an in-place operation; "
-                    "wrap the update in soma.no_grad() or operate on .data"
-                )
-            # NOTE: the graph keeps the old array; rebinding (not writing) keeps backward right.
-            # The op recorded ``self`` as a parent; point it at a stand-in for the old value,
-            # or the node would become its own parent once ``self`` is rebound below.
-            before = Tensor._from_op(self.array, self._ctx, self._output_index)
-            before.requires_grad = self.requires_grad
-            ctx = result._ctx
-            ctx._parents = tuple(before if p is self else p for p in ctx._parents)
-            self.array = result.array.astype(self.array.dtype, copy=False)
-            self._ctx = result._ctx
-            self._output_index = result._output_index
-            self.requires_grad = True
-            return self
-        if not _xp.can_cast(result.array.dtype, self.array.dtype, casting="same_kind"):
-            raise RuntimeError(
-                f"result type {result.array.dtype} can't be cast to the desired output type "
-                f"{self.array.dtype}"
-            )
-        self.array[...] = result.array
-        return self
+        """Make ``self`` hold ``result`` (an in-place op): see ``autograd/inplace.py``."""
+        return _inplace.assign(self, result)
 
     def copy_(self, src):
         src = src if isinstance(src, Tensor) else Tensor._wrap(_xp.asarray(src))
@@ -471,7 +516,12 @@ class Tensor(TensorMethods):
 
     def _fill_with(self, values) -> "Tensor":
         """Overwrite the memory with values that carry no graph (initialisers, fill_)."""
+        if self.requires_grad and _grad_mode.is_grad_enabled():
+            # recorded as an op whose gradient is zero (PyTorch's FillBackward)
+            filled = _F.add(_F.mul(self, 0), Tensor._wrap(_xp.asarray(values, self.array.dtype)))
+            return self._assign(filled)
         self.array[...] = values
+        self._bump_version()
         return self
 
     def zero_(self):
@@ -538,6 +588,8 @@ class _PostAccumulateHook:
 from soma import functional as _F  # noqa: E402
 from soma.autograd import engine as _engine  # noqa: E402
 from soma.autograd import factory as _factory  # noqa: E402
+from soma.autograd import grad_mode as _grad_mode  # noqa: E402
+from soma.autograd import inplace as _inplace  # noqa: E402
 from soma.autograd import tensor_methods as _methods  # noqa: E402
 
 _methods._F = _F

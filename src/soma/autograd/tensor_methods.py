@@ -110,16 +110,82 @@ class TensorMethods:
         return _F.ge(self, other)
 
     def __and__(self, other):
-        return _F.logical_and(self, other)
+        return _F.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _F.bitwise_and(other, self)
+
+    def __iand__(self, other):
+        return self._assign(_F.bitwise_and(self, other))
 
     def __or__(self, other):
-        return _F.logical_or(self, other)
+        return _F.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _F.bitwise_or(other, self)
+
+    def __ior__(self, other):
+        return self._assign(_F.bitwise_or(self, other))
 
     def __xor__(self, other):
-        return _F.logical_xor(self, other)
+        return _F.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _F.bitwise_xor(other, self)
+
+    def __ixor__(self, other):
+        return self._assign(_F.bitwise_xor(self, other))
 
     def __invert__(self):
         return _F.bitwise_not(self)
+
+    def __lshift__(self, other):
+        return _F.bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other):
+        return _F.bitwise_left_shift(other, self)
+
+    def __ilshift__(self, other):
+        return self._assign(_F.bitwise_left_shift(self, other))
+
+    def __rshift__(self, other):
+        return _F.bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other):
+        return _F.bitwise_right_shift(other, self)
+
+    def __irshift__(self, other):
+        return self._assign(_F.bitwise_right_shift(self, other))
+
+    def bitwise_and(self, other):
+        return _F.bitwise_and(self, other)
+
+    def bitwise_or(self, other):
+        return _F.bitwise_or(self, other)
+
+    def bitwise_xor(self, other):
+        return _F.bitwise_xor(self, other)
+
+    def bitwise_not(self):
+        return _F.bitwise_not(self)
+
+    def bitwise_left_shift(self, other):
+        return _F.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other):
+        return _F.bitwise_right_shift(self, other)
+
+    def bitwise_and_(self, other):
+        return self._assign(_F.bitwise_and(self, other))
+
+    def bitwise_or_(self, other):
+        return self._assign(_F.bitwise_or(self, other))
+
+    def bitwise_xor_(self, other):
+        return self._assign(_F.bitwise_xor(self, other))
+
+    def bitwise_not_(self):
+        return self._assign(_F.bitwise_not(self))
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
@@ -362,8 +428,35 @@ class TensorMethods:
 
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
-            return self.to(shape[0])
+            return self._view_dtype(shape[0])
         return _F.reshape(self, dims_of(shape))
+
+    def _view_dtype(self, dtype):
+        """``view(dtype)``: the same bytes read as another dtype (no gradient), as PyTorch."""
+        # NOTE: lazy: tensor.py (which function.py imports) is being defined when this loads
+        from soma.autograd.function import mark_viewed
+        from soma.autograd.tensor import Tensor
+        from soma.backend import dtypes
+
+        dtype = dtypes.to_dtype(dtype)
+        array = self.array
+        if dtype.itemsize != array.dtype.itemsize and (
+            array.ndim == 0 or array.strides[-1] != array.itemsize
+        ):
+            raise RuntimeError(
+                f"view(dtype): to view a {array.dtype} tensor of shape {tuple(array.shape)} as "
+                f"{dtype} (another element size), its last dimension must be contiguous and "
+                f"the tensor at least 1-d"
+            )
+        try:
+            out = array.view(dtype)
+        except ValueError as e:
+            raise RuntimeError(f"view(dtype): {e} (shape {tuple(array.shape)})") from None
+        t = Tensor._wrap(out)
+        base = self._base if getattr(self, "_base", None) is not None else self
+        mark_viewed(base)
+        t._base, t._vc = base, base._vc
+        return t
 
     def view_as(self, other):
         return _F.reshape(self, other.shape)

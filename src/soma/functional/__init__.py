@@ -37,6 +37,14 @@ from soma.functional.activation.piecewise import (
     threshold,
 )
 from soma.functional.attention import multi_head_attention_forward, scaled_dot_product_attention
+from soma.functional.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+)
 from soma.functional.conv.convolution import (
     conv1d,
     conv2d,
@@ -58,7 +66,6 @@ from soma.functional.dropout import (
 from soma.functional.elementwise import (
     add,
     allclose,
-    bitwise_not,
     cast,
     clamp,
     clip,

@@ -1,5 +1,7 @@
 """Helpers shared by the ops: operand promotion, gradient un-broadcasting, axis handling."""
 
+import functools
+import inspect
 import numbers
 
 from soma.autograd.tensor import Tensor
@@ -134,3 +136,27 @@ def ntuple(value, n: int, op: str, name: str) -> tuple:
 def shape_str(shape) -> str:
     """A shape as a plain tuple: ``(2, 3)``, ``(4,)``, ``()``."""
     return str(tuple(int(s) for s in shape))
+
+
+def lift_0d(fn):
+    """Run an elementwise function on a 0-d tensor as on shape (1,), then back to shape ().
+
+    NumPy turns the results of ufuncs on 0-d arrays into scalars, which kernels that write with
+    ``out=`` (or call array methods) cannot take; lifting once here keeps every such kernel
+    free of 0-d special cases. Costs one ``ndim`` test for other inputs.
+    """
+    params = list(inspect.signature(fn).parameters)
+    inplace_at = params.index("inplace") if "inplace" in params else None
+
+    @functools.wraps(fn)
+    def wrapper(input, *args, **kwargs):
+        if not (isinstance(input, Tensor) and input.array.ndim == 0):
+            return fn(input, *args, **kwargs)
+        inplace = kwargs.get("inplace", False)
+        if inplace_at is not None and len(args) >= inplace_at:
+            inplace = args[inplace_at - 1]
+        lifted = input.reshape(1) if not inplace else input.view(1)
+        out = fn(lifted, *args, **kwargs)
+        return input if inplace else out.reshape(())
+
+    return wrapper

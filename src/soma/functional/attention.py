@@ -69,6 +69,8 @@ class Attention(Function):
         ds -= (dw * p).sum(axis=-1, keepdims=True)
         ds *= p
         gmask = unbroadcast(ds, mask_shape) if need_mask else None
+        if gmask is ds:  # NOTE: same shape: unbroadcast handed back ds, which is scaled next
+            gmask = ds.copy()
         ds *= scale
         gq = unbroadcast(ds @ k, q.shape) if need_q else None  # dq = ds k
         gk = unbroadcast(ds.swapaxes(-1, -2) @ q, k.shape) if need_k else None  # dk = dsᵀ q

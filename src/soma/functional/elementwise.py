@@ -90,7 +90,11 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # NOTE: save only what a gradient needs (as PyTorch): an in-place change of an operand
+        # that no gradient reads is allowed
+        ctx.save(a if need_b else None, b if need_a else None)
+        ctx.shapes = (_shape(a), _shape(b))
         return _broadcasting("mul", _xp.multiply, a, b)
 
     @staticmethod
@@ -98,8 +102,8 @@ class Mul(Function):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         # dy/da = b, dy/db = a
-        ga = unbroadcast(gy * b, _shape(a)) if need_a else None
-        gb = unbroadcast(gy * a, _shape(b)) if need_b else None
+        ga = unbroadcast(gy * b, ctx.shapes[0]) if need_a else None
+        gb = unbroadcast(gy * a, ctx.shapes[1]) if need_b else None
         return ga, gb
 
 
@@ -143,8 +147,10 @@ def div(a, b, *, rounding_mode=None):
             _xp.trunc(q.array).astype(q.dtype if _is_float_op(a, b) else _int_dtype(a, b))
         )
     a, b = binary_operands(a, b)
-    if not _is_float_op(a, b):
+    if not _is_float_op(a, b):  # integers divide into the default float dtype (PyTorch)
         a = cast(as_tensor(a), _default_float())
+        if isinstance(b, Tensor):
+            b = cast(b, _default_float())
     return Div.apply(a, b)
 
 
@@ -252,9 +258,21 @@ class Pow(Function):
 def pow(a, b):
     """``a ** b`` element-wise."""
     a, b = binary_operands(a, b)
-    if isinstance(a, Tensor) and isinstance(b, int) and a.array.dtype.kind in "iu" and b < 0:
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if _xp.result_type(_raw(a), _raw(b)).kind in "iu" and _xp.any(_xp.less(_raw(b), 0)):
+        if not isinstance(b, Tensor):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return _int_pow(_raw(a), b.array)
     return Pow.apply(a, b)
+
+
+def _int_pow(a, b):
+    """Integer powers with negative exponent tensors, as PyTorch: 1 → 1, −1 → ±1, else 0."""
+    dtype = _xp.result_type(a, b)
+    a, b = _xp.broadcast_arrays(_xp.asarray(a, dtype), _xp.asarray(b, dtype))
+    out = _xp.power(a, _xp.maximum(b, 0))
+    odd = _xp.not_equal(_xp.remainder(b, 2), 0)
+    at_neg = _xp.where(_xp.equal(a, 1), 1, _xp.where(_xp.equal(a, -1), _xp.where(odd, -1, 1), 0))
+    return Tensor._wrap(_xp.where(_xp.less(b, 0), at_neg, out).astype(dtype))
 
 
 def square(x):
@@ -482,13 +500,6 @@ def logical_xor(a, b):
 def logical_not(x):
     """``x == 0`` as booleans, for every dtype (``~x`` is the bitwise complement of integers)."""
     return Tensor._wrap(_xp.logical_not(x.array))
-
-
-def bitwise_not(x):
-    """The bitwise complement of an integer tensor (``~x``; logical not of a boolean one)."""
-    if x.array.dtype.kind not in "biu":
-        raise TypeError(f"bitwise_not: expected an integer or bool tensor, got {x.array.dtype}")
-    return Tensor._wrap(_xp.invert(x.array))
 
 
 def isnan(x):

@@ -38,7 +38,10 @@ class GetItem(Function):
     def forward(ctx, x, index, advanced):
         ctx.x_shape, ctx.dtype = x.shape, x.dtype
         ctx.index, ctx.advanced = index, advanced
-        return x[index]
+        y = x[index]
+        if not isinstance(y, _xp.ndarray):  # integers only: a 0-d view, not a NumPy scalar copy
+            y = x[index + (Ellipsis,)]
+        return y
 
     @staticmethod
     def backward(ctx, gy):
@@ -50,9 +53,35 @@ class GetItem(Function):
         return gx
 
 
+def _ints_first(index):
+    """PyTorch's order for integers mixed with advanced indices, as two NumPy indices.
+
+    PyTorch applies integer indices as selections before the advanced ones, so that
+    ``x[1, :, idx]`` puts idx's dimension where idx stands; NumPy counts the integer as an
+    advanced index too, and when the two are separated by a slice it moves the indexed
+    dimensions to the front. Returns (selection, rest) or None when the orders agree.
+    """
+    if not any(isinstance(i, int) and not isinstance(i, bool) for i in index):
+        return None
+    first, rest = [], []
+    for i in index:
+        if i is None:
+            rest.append(None)
+        elif isinstance(i, int) and not isinstance(i, bool):
+            first.append(i)
+        else:
+            first.append(Ellipsis if i is Ellipsis else slice(None))
+            rest.append(i)
+    return tuple(first), tuple(rest)
+
+
 def getitem(x, index):
     """``x[index]`` for basic slicing, integer arrays and boolean masks."""
     index, advanced = _to_index(index)
+    if advanced:
+        split = _ints_first(index)
+        if split is not None:
+            return getitem(getitem(x, split[0]), split[1])
     try:
         return GetItem.apply(x, index, advanced)
     except IndexError as e:
@@ -85,12 +114,17 @@ class IndexPut(Function):
 
 def setitem_(x, index, value):
     """``x[index] = value``: in the array when no gradient is recorded, else in the graph."""
-    index, _ = _to_index(index)
+    index, advanced = _to_index(index)
     tracked = grad_mode.is_grad_enabled() and (
         x.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
     )
+    split = _ints_first(index) if advanced else None
+    if split is not None:  # PyTorch's dimension order: select with the integers first
+        setitem_(getitem(x, split[0]), split[1], value)  # a view: writes reach x
+        return x
     if not tracked:
         x.array[index] = value.array if isinstance(value, Tensor) else value
+        x._bump_version()
         return x
     if isinstance(value, Tensor) and value.dtype != x.dtype:
         value = value.to(x.dtype)
@@ -181,6 +215,11 @@ def scatter_add(x, dim, index, src):
 
 def nonzero(x, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) tensor, or one index tensor per dim."""
+    if x.array.ndim == 0:  # as PyTorch: (1, 0) or (0, 0); as a tuple, a 1-d index
+        n = int(bool(x.array))
+        if as_tuple:
+            return (Tensor._wrap(_xp.zeros(n, dtype=_xp.int64)),)
+        return Tensor._wrap(_xp.zeros((n, 0), dtype=_xp.int64))
     idx = _xp.nonzero(x.array)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(_xp.int64)) for i in idx)

@@ -114,6 +114,8 @@ class Prod(Function):
 def prod(x, dim=None, keepdim=False):
     """Product of elements over one ``dim`` (all when None)."""
     axis = None if dim is None else normalize_axis(dim, x.array.ndim, "prod")
+    if x.array.ndim == 0 and axis is not None:  # a 0-d tensor has one element along "dim 0"
+        axis = None
     return Prod.apply(x, axis, keepdim)
 
 
@@ -350,7 +352,11 @@ class CumSum(Function):
 
 
 def cumsum(x, dim):
-    return CumSum.apply(x, normalize_axis(dim, x.array.ndim, "cumsum"))
+    """Running sums along ``dim``: y_i = Σ_{j ≤ i} x_j; a 0-d tensor stays 0-d."""
+    axis = normalize_axis(dim, x.array.ndim, "cumsum")
+    if x.array.ndim == 0:
+        return CumSum.apply(x.reshape(1), 0).reshape(())
+    return CumSum.apply(x, axis)
 
 
 def all(x, dim=None, keepdim=False):

@@ -11,11 +11,14 @@ import itertools
 import threading
 from collections import OrderedDict, namedtuple
 
+from soma.autograd import anomaly as _anomaly
+from soma.autograd import grad_mode as _grad_mode
 from soma.autograd.errors import as_pytorch_error
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp
 from soma.backend.device import check_available
+from soma.nn import _backward_hooks
 from soma.nn.parameter import Buffer, Parameter
 
 _xp = get_xp()
@@ -80,15 +83,16 @@ class Module:
             )
         if registries is not None:
             params, buffers, modules = self._parameters, self._buffers, self._modules
+            # NOTE: a name re-assigned in its own registry keeps its slot (dict order), as in
+            # PyTorch: children(), state_dict() and Sequential slicing depend on that order
             if isinstance(value, Parameter):
-                self._forget(name)
+                self._forget(name, keep=params)
                 params[name] = value
             elif isinstance(value, Module):
-                if name not in modules:  # a replaced child keeps its place (as PyTorch)
-                    self._forget(name)
+                self._forget(name, keep=modules)
                 modules[name] = value
             elif isinstance(value, Buffer):
-                self._forget(name)
+                self._forget(name, keep=buffers)
                 buffers[name] = value
                 if not value.persistent:
                     self._non_persistent.add(name)
@@ -113,9 +117,10 @@ class Module:
                 modules[name] = None
         object.__setattr__(self, name, value)
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent.discard(name)
 
     def __delattr__(self, name):
@@ -180,7 +185,19 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
-            out = self.forward(*args, **kwargs)
+            hook_state = None
+            if self.__dict__.get("_backward_hooks"):
+                args, hook_state = _backward_hooks.wrap_inputs(self, args)
+            if _grad_mode.anomaly_mode:  # anomaly detection names the module of each op
+                _anomaly.push_module(self)
+                try:
+                    out = self.forward(*args, **kwargs)
+                finally:
+                    _anomaly.pop_module()
+            else:
+                out = self.forward(*args, **kwargs)
+            if hook_state is not None:
+                out = _backward_hooks.attach(hook_state, out)
             for hook in tuple(self._forward_hooks.values()):
                 result = hook(self, args, out)
                 if result is not None:
@@ -212,6 +229,16 @@ class Module:
         key = next(_hook_ids)
         self._forward_pre_hooks[key] = hook
         return _HookHandle(self._forward_pre_hooks, key)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to this
+        module's tensor inputs are computed; it may return a new grad_input (tuple)."""
+        return _backward_hooks.register(self, hook, pre=False)
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` before the gradients of this module's inputs are
+        computed; it may return a new grad_output (tuple)."""
+        return _backward_hooks.register(self, hook, pre=True)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):

@@ -33,6 +33,8 @@ class Parameter(Tensor):
         self._ctx = None
         self._output_index = 0
         self._hooks = None
+        self._vc = None
+        self._base = None
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -51,4 +53,6 @@ class Buffer(Tensor):
         self._ctx = None
         self._output_index = 0
         self._hooks = None
+        self._vc = None
+        self._base = None
         self.persistent = persistent

@@ -92,9 +92,10 @@ class Adagrad(Optimizer):
             g = g + group["weight_decay"] * p.array
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
-        tmp = g * g
+        # NOTE: out= keeps 0-d results arrays (NumPy returns scalars from ufuncs on 0-d arrays)
+        tmp = _xp.multiply(g, g, out=_xp.empty_like(p.array))
         s += tmp
-        std = _xp.sqrt(s)
+        std = _xp.sqrt(s, out=_xp.empty_like(s))
         std += group["eps"]
         _xp.multiply(g, -clr, out=tmp)  # θ ← θ + (−η_t·g)/std, as torch.addcdiv_
         tmp /= std

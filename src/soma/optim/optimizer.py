@@ -131,6 +131,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self._update(p, p.grad.array, state[p], group)
+                    p._bump_version()  # an in-place change: graphs that saved p now raise
         return loss
 
     def _update(self, p: Tensor, g, state: dict, group: dict) -> None:

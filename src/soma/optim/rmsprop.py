@@ -96,18 +96,19 @@ class RMSprop(Optimizer):
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p.array
         v = state["square_avg"]
-        tmp = _xp.multiply(g, 1 - alpha)  # v ← αv + ((1 − α)g)g, as torch.addcmul_
+        # NOTE: out= keeps 0-d results arrays (NumPy returns scalars from ufuncs on 0-d arrays)
+        tmp = _xp.multiply(g, 1 - alpha, out=_xp.empty_like(p.array))  # v ← αv + ((1 − α)g)g
         tmp *= g
         v *= alpha
         v += tmp
         if group["centered"]:
             grad_avg = state["grad_avg"]
             lerp_(grad_avg, g, 1 - alpha, tmp)
-            avg = grad_avg * grad_avg
+            avg = _xp.multiply(grad_avg, grad_avg, out=_xp.empty_like(v))
             _xp.subtract(v, avg, out=avg)
             _xp.sqrt(avg, out=avg)
         else:
-            avg = _xp.sqrt(v)
+            avg = _xp.sqrt(v, out=_xp.empty_like(v))
         avg += group["eps"]
         if momentum > 0:
             buf = state["momentum_buffer"]

@@ -1,7 +1,10 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
 
+from soma.backend import get_xp
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
 from soma.optim.registry import register_optimizer
+
+_xp = get_xp()
 
 
 @register_optimizer(
@@ -91,7 +94,9 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                buf = state["momentum_buffer"] = _xp.array(
+                    g, dtype=p.array.dtype
+                )  # never a scalar
             else:
                 buf *= momentum
                 dampening = group["dampening"]

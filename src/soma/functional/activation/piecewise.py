@@ -15,7 +15,7 @@ when it is part of a graph, takes the result's place in it); a leaf that require
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import normalize_axis, shape_str
+from soma.functional._utils import lift_0d, normalize_axis, shape_str
 from soma.functional.shape import unflatten
 from soma.functional.unary import _float, sigmoid, tanh
 
@@ -43,6 +43,7 @@ class ReLU(Function):
         return gy * (y > 0)  # dy/dx = 1 for x > 0, else 0
 
 
+@lift_0d
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """Rectified linear unit, ``max(x, 0)`` element-wise.
 
@@ -75,6 +76,7 @@ class LeakyReLU(Function):
         return gy * factor
 
 
+@lift_0d
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """Leaky ReLU: ``x`` for ``x > 0``, else ``negative_slope · x``.
 
@@ -169,6 +171,7 @@ class Hardtanh(Function):
         return gy * inside  # dy/dx = 1 strictly inside (lo, hi), else 0
 
 
+@lift_0d
 def hardtanh(
     input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
 ) -> Tensor:
@@ -191,6 +194,7 @@ def hardtanh(
     return _result(input, Hardtanh.apply(_float(input), lo=min_val, hi=max_val), inplace)
 
 
+@lift_0d
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """ReLU capped at 6: ``min(max(x, 0), 6)``.
 
@@ -218,6 +222,7 @@ class Threshold(Function):
         return gy * above
 
 
+@lift_0d
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """Keep ``x`` where ``x > threshold``, replace it by ``value`` elsewhere.
 
@@ -249,6 +254,7 @@ class Hardsigmoid(Function):
         return gy * inside * gy.dtype.type(1 / 6)  # dy/dx = 1/6 on (-3, 3), else 0
 
 
+@lift_0d
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """Piecewise-linear sigmoid: 0 below -3, 1 above 3, ``x/6 + 1/2`` between.
 
@@ -284,6 +290,7 @@ class Hardswish(Function):
         return gy * d
 
 
+@lift_0d
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """Hard swish (MobileNetV3): ``x · relu6(x + 3) / 6``.
 
@@ -311,6 +318,7 @@ class Hardshrink(Function):
         return gy * outside
 
 
+@lift_0d
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """Zero the entries with ``|x| <= lambd``, keep the others.
 
@@ -337,6 +345,7 @@ class Softshrink(Function):
         return gy * (y != 0)  # dy/dx = 1 for |x| > λ (exactly where y ≠ 0), else 0
 
 
+@lift_0d
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """Soft thresholding: shrink every entry towards 0 by ``lambd`` (entries within it become 0).
 

@@ -13,6 +13,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.special import log1p, normal_cdf
+from soma.functional._utils import lift_0d
 from soma.functional.unary import _float, exp
 
 _xp = get_xp()
@@ -65,6 +66,7 @@ class ELU(Function):
         return gy * d
 
 
+@lift_0d
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Exponential linear unit: ``x`` for ``x > 0``, else ``alpha · (e^x - 1)``.
 
@@ -82,6 +84,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _result(input, y, inplace)
 
 
+@lift_0d
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """Scaled ELU, ``scale · elu(x, alpha)`` with the self-normalising constants
     alpha ≈ 1.6733 and scale ≈ 1.0507.
@@ -95,6 +98,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     return _result(input, y, inplace)
 
 
+@lift_0d
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Continuously differentiable ELU: ``x`` for ``x > 0``, else ``alpha · (e^{x/alpha} - 1)``.
 
@@ -163,6 +167,7 @@ class GELUTanh(Function):
         return gy * d
 
 
+@lift_0d
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x Φ(x)`` (Φ the standard normal CDF).
 
@@ -205,6 +210,7 @@ class SiLU(Function):
         return gy * d
 
 
+@lift_0d
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """Sigmoid-weighted linear unit (Swish): ``x · sigmoid(x)``.
 
@@ -251,6 +257,7 @@ class Mish(Function):
         return gy * d
 
 
+@lift_0d
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """Mish: ``x · tanh(softplus(x))``.
 
@@ -296,6 +303,7 @@ class Softplus(Function):
         return gy * d
 
 
+@lift_0d
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Smooth ReLU ``log(1 + e^{beta·x}) / beta``; linear (``x``) where ``beta·x > threshold``.
 
@@ -331,6 +339,7 @@ class LogSigmoid(Function):
         return gy * d
 
 
+@lift_0d
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x))``, computed without overflow or log(0).
 
@@ -359,6 +368,7 @@ class Softsign(Function):
         return gy / (d * d)  # dy/dx = 1 / (1 + |x|)²
 
 
+@lift_0d
 def softsign(input: Tensor) -> Tensor:
     """Softsign ``x / (1 + |x|)``.
 
@@ -385,6 +395,7 @@ class Tanhshrink(Function):
         return gy * (t * t)  # dy/dx = 1 - (1 - tanh²x) = tanh²x
 
 
+@lift_0d
 def tanhshrink(input: Tensor) -> Tensor:
     """``x - tanh(x)``.
 

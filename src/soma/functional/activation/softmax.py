@@ -6,7 +6,7 @@ Each shifts its input by the maximum along the axis first, so no exponential ove
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import normalize_axis
+from soma.functional._utils import lift_0d, normalize_axis
 from soma.functional.unary import _float, neg
 
 _xp = get_xp()
@@ -39,6 +39,7 @@ def _softmax_dim(x, dim, name):
     return normalize_axis(dim, x.ndim, name)
 
 
+@lift_0d
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """Normalised exponentials along ``dim``: non-negative, summing to one.
 
@@ -75,6 +76,7 @@ class LogSoftmax(Function):
         return gy - _xp.exp(y) * gy.sum(axis=ctx.axis, keepdims=True)
 
 
+@lift_0d
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """Logarithm of ``softmax`` along ``dim``, computed without forming the softmax.
 
@@ -87,6 +89,7 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     return LogSoftmax.apply(x, _softmax_dim(x, dim, "log_softmax"))
 
 
+@lift_0d
 def softmin(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """``softmax(-x)`` along ``dim``: the smallest entries get the largest weights.
 

@@ -345,7 +345,7 @@ class PReLU(Module):
     Example:
         >>> import soma
         >>> PReLU()(soma.tensor([-2.0, 1.0]))
-        tensor([-0.5,  1. ], grad_fn=<PReLUBackward>)
+        tensor([-0.5,  1. ], grad_fn=<PReLUBackward0>)
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):

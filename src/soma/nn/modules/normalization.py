@@ -84,7 +84,7 @@ class RMSNorm(Module):
     Example:
         >>> import soma
         >>> RMSNorm(2, eps=0.0)(soma.tensor([[3.0, 4.0]]))
-        tensor([[0.8485, 1.1314]], grad_fn=<MulBackward>)
+        tensor([[0.8485, 1.1314]], grad_fn=<MulBackward0>)
     """
 
     def __init__(

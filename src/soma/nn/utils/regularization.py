@@ -57,7 +57,7 @@ def l1_penalty(parameters, weight: float) -> Tensor:
         >>> layer = soma.nn.Linear(2, 1)
         >>> layer.weight.data = soma.tensor([[1.0, -2.0]])
         >>> l1_penalty(layer, 0.1)  # the bias is not penalised
-        tensor(0.3000, grad_fn=<MulBackward>)
+        tensor(0.3000, grad_fn=<MulBackward0>)
     """
     return _penalty(parameters, weight, lambda p: p.abs().sum())
 
@@ -79,6 +79,6 @@ def l2_penalty(parameters, weight: float) -> Tensor:
         >>> penalty = l2_penalty([w], 0.1)
         >>> penalty.backward()
         >>> penalty, w.grad
-        (tensor(0.5000, grad_fn=<MulBackward>), tensor([ 0.2000, -0.4000]))
+        (tensor(0.5000, grad_fn=<MulBackward0>), tensor([ 0.2000, -0.4000]))
     """
     return _penalty(parameters, weight, lambda p: (p * p).sum())
