@@ -24,7 +24,7 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(HERE)), "src")
 
 def _needs():
     """program -> the reason it cannot run on soma today (None when it can)."""
-    ctx = soma.autograd.Context
+    ctx = getattr(soma.autograd, "FunctionCtx", soma.autograd.Context)
     return {
         "transformer_tril": None if hasattr(soma, "tril") else "needs torch.tril (helper ops)",
         "gcn_sparse": None
