@@ -38,10 +38,12 @@ RANK = {
     "io": 5,
     "onnx": 5,  # soma.onnx re-exports io's exporter under PyTorch's name
     "inspection": 6,
+    "compat": 6,  # PyTorch's namespaces and the torch import hook: use every layer below
     "": 7,  # soma/__init__.py, the public surface: imports every layer but the CLI
     "cli": 8,  # the command line is a user of the public surface
     "cli_train": 9,  # soma train's flow (issue 14): uses cli's shared helpers
     "cli_segmentation": 8,  # the command line's segmentation steps (issue 13)
+    "run": 8,  # python -m soma.run: the `soma run` command
 }
 
 # (importing module, imported module): the imports allowed to point upward, and why.
@@ -61,6 +63,8 @@ EXCEPTIONS = {
     # `soma train` dispatches (lazily) to its flow in cli_train, which uses cli's helpers.
     ("soma.cli", "soma.cli_train"): "soma train's flow",
     ("soma.nn.parallel", "soma.distributed.data_parallel"): "nn.parallel.DistributedDataParallel",
+    # Tensor.type() answers with PyTorch's tensor-type names, which compat defines (issue 11).
+    ("soma.autograd.tensor", "soma.compat.tensor_types"): "Tensor.type()'s FloatTensor names",
 }
 
 # Files whose function-local imports need no comment each, and why.

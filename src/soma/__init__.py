@@ -6,6 +6,7 @@ The public surface mirrors PyTorch: tensors and their factories here, layers in 
 optimizers in ``soma.optim``, data in ``soma.data`` (also ``soma.utils.data``).
 """
 
+import builtins
 import os as _os
 
 from soma._version import __version__
@@ -433,30 +434,45 @@ def get_num_threads() -> int:
     """
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         value = _os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
+        # NOTE: builtins.int: this module's own `int` is soma.int32 (PyTorch's name)
+        if value.isdigit() and builtins.int(value) > 0:
+            return builtins.int(value)
     return _os.cpu_count() or 1
 
 
-class cuda:  # noqa: N801  (mirrors the torch.cuda namespace)
-    """soma has only the CPU backend today."""
-
-    @staticmethod
-    def is_available() -> bool:
-        return False
-
-    @staticmethod
-    def device_count() -> int:
-        return 0
-
-    @staticmethod
-    def manual_seed(seed) -> None:
-        pass
-
-    @staticmethod
-    def manual_seed_all(seed) -> None:
-        pass
-
+# PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …
+from soma.backend.device import get_default_device, set_default_device  # noqa: E402
+from soma.backend.dtypes import dtype, finfo, iinfo  # noqa: E402
+from soma.compat import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    accelerator,
+    amp,
+    backends,
+    cuda,
+    install_as_torch,
+    serialization,
+)
+from soma.compat.amp import autocast  # noqa: E402
+from soma.compat.runtime import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_float32_matmul_precision,
+    get_rng_state,
+    initial_seed,
+    seed,
+    set_float32_matmul_precision,
+    set_num_threads,
+    set_rng_state,
+    use_deterministic_algorithms,
+)
 
 # ---------------------------------------------------------------------- lazy attributes (PEP 562)
 # `import soma` stays light; `soma.models.resnet18`, `soma.train.fit` … import on first use, as

@@ -6,6 +6,7 @@
     soma summary --model lenet5 --input 1,32,32
     soma models | soma datasets
     soma train --model vae --data digits; soma sample runs/vae-digits --n 64 --out grid.png
+    soma run SCRIPT.py [ARGS…]     # a PyTorch program, unchanged, on soma
 
 Exit codes: 0 success, 2 bad usage (unknown names, invalid options), 1 failure (missing files,
 unwritable folders, labels the model cannot predict, a diverged run), 130 interrupted (Ctrl-C;
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the registered models")
     sub.add_parser("datasets", help="list the datasets")
+    sub.add_parser("run", help="run a PyTorch script unchanged on soma: soma run SCRIPT.py [ARGS]")
 
     p = sub.add_parser("launch", help="run a command as an N-process MPI job (mpiexec)")
     p.add_argument("-n", "--nproc", type=_positive_int, required=True, help="processes")
@@ -474,6 +476,11 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:  # the script's own arguments must not meet argparse
+        from soma.compat.runner import main as run_script
+
+        return run_script(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

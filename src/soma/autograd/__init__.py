@@ -103,6 +103,14 @@ def grad(
     return tuple(result)
 
 
+def Variable(data, requires_grad=False, volatile=False):  # noqa: N802  (PyTorch's old name)
+    """Old PyTorch's tensor wrapper (deprecated there since 0.4): returns ``data`` itself,
+    with ``requires_grad`` set when asked, as PyTorch does today."""
+    if requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
 def backward(
     tensors,
     grad_tensors=None,
@@ -136,6 +144,7 @@ __all__ = [
     "NestedIOFunction",
     "Size",
     "Tensor",
+    "Variable",
     "backward",
     "detect_anomaly",
     "enable_grad",

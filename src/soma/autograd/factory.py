@@ -14,7 +14,12 @@ from soma.backend.device import check_available
 _xp = get_xp()
 
 
-def _shape(size):
+def _shape(size, keyword=None):
+    """The shape from ``f(2, 3)``, ``f((2, 3))`` or PyTorch's keyword form ``f(size=(2, 3))``."""
+    if keyword is not None:
+        if size:
+            raise TypeError("pass the sizes either positionally or as size=, not both")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     for s in size:
@@ -85,21 +90,21 @@ def from_numpy(array) -> Tensor:
     return Tensor._wrap(array)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(
-        _xp.zeros(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
+        _xp.zeros(_shape(sizes, size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
     )
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(
-        _xp.ones(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
+        _xp.ones(_shape(sizes, size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
     )
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(
-        _xp.empty(_shape(size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
+        _xp.empty(_shape(sizes, size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
     )
 
 
@@ -154,17 +159,21 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- random
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(
+    *sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Uniform samples from [0, 1)."""
     rng = _random.resolve(generator)
-    array = rng.random(_shape(size), dtype=_xp.float64).astype(dtypes.to_dtype(dtype))
+    array = rng.random(_shape(sizes, size), dtype=_xp.float64).astype(dtypes.to_dtype(dtype))
     return _finish(array, None, requires_grad, device)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(
+    *sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Samples from the standard normal distribution."""
     rng = _random.resolve(generator)
-    array = rng.standard_normal(_shape(size)).astype(dtypes.to_dtype(dtype))
+    array = rng.standard_normal(_shape(sizes, size)).astype(dtypes.to_dtype(dtype))
     return _finish(array, None, requires_grad, device)
 
 

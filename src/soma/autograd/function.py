@@ -24,6 +24,7 @@ PyTorch's Tensor-level API (``@staticmethod forward(ctx, ...)`` working on Tenso
 import weakref
 
 from soma.autograd import anomaly, grad_mode
+from soma.autograd.errors import as_pytorch_error
 from soma.autograd.tensor import Tensor
 
 _TYPE_NAMES = {
@@ -203,7 +204,13 @@ class Function:
             ctx._edges = tuple(
                 [(a._ctx, a._output_index) if n else None for a, n in zip(args, needs)]
             )
-        out = cls.forward(ctx, *arrays, **kwargs)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except (ValueError, TypeError) as error:  # PyTorch code catches RuntimeError
+            converted = as_pytorch_error(error)
+            if converted is error:
+                raise
+            raise converted from None
         if not isinstance(out, tuple):
             t = Tensor._from_op(out, ctx if record else None, 0)
             if t.array.base is not None:

@@ -14,12 +14,13 @@ import copy
 import weakref
 
 from soma import backend
+from soma.autograd.errors import ShapeError
 from soma.autograd.size import Size
 from soma.autograd.tensor_inplace_methods import TensorInplaceMethods
 from soma.autograd.tensor_methods import TensorMethods
 from soma.autograd.tensor_ops_methods import TensorOpsMethods
 from soma.backend import dtypes
-from soma.backend.device import Device, check_available
+from soma.backend.device import Device, check_available, is_device_spec
 
 _xp = backend.get_xp()
 
@@ -51,10 +52,23 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     )
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data=(), requires_grad=False):
-        self.array = _xp.asarray(
-            data.array if isinstance(data, Tensor) else data, dtype=dtypes.get_default_dtype()
-        )
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        """``Tensor(*sizes)``: a new tensor of that shape (zeros: PyTorch leaves it
+        uninitialised); ``Tensor(data)``: a copy of ``data``; both of the default float dtype."""
+        if device is not None:
+            check_available(device)
+        dtype = dtypes.to_dtype(dtype)
+        if _is_sizes(args):
+            shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else args
+            self.array = _xp.zeros(tuple(int(n) for n in shape), dtype=dtype)
+        elif len(args) <= 1:
+            data = args[0] if args else ()
+            self.array = _xp.array(data.array if isinstance(data, Tensor) else data, dtype=dtype)
+        else:
+            raise TypeError(
+                f"Tensor(): expected sizes (ints) or one data argument, got {len(args)} "
+                f"arguments of types {[type(a).__name__ for a in args]}"
+            )
         self.grad = None
         self.requires_grad = requires_grad
         self._ctx = None
@@ -135,6 +149,28 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     @property
     def is_cuda(self) -> bool:
         return False
+
+    # NOTE: soma's tensors live on the CPU; programs test these to pick code paths
+    is_cpu = property(lambda self: True, doc="True: every soma tensor is on the CPU")
+    is_xpu = property(lambda self: False, doc="False (no XPU backend)")
+    is_mps = property(lambda self: False, doc="False (no MPS backend)")
+    is_meta = property(lambda self: False, doc="False (no meta tensors)")
+    is_quantized = property(lambda self: False, doc="False (no quantized tensors)")
+
+    def get_device(self) -> int:
+        """-1 for a CPU tensor, as in PyTorch."""
+        return -1
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; others only with an empty spec."""
+        if self.array.ndim == 0:
+            return format(self.array.item(), spec)
+        if spec:
+            raise TypeError(
+                f"unsupported format string {spec!r} passed to Tensor.__format__ "
+                f"(only 0-d tensors take a format spec; this one has shape {tuple(self.shape)})"
+            )
+        return str(self)
 
     def is_floating_point(self) -> bool:
         return self.array.dtype.kind == "f"
@@ -325,7 +361,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
         if self.array.size != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"item(): only one-element tensors can be converted to Python scalars, "
                 f"got shape {tuple(self.array.shape)}"
             )
@@ -390,7 +426,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+            elif is_device_spec(a):
                 device = a
             else:
                 dtype = a
@@ -401,9 +437,39 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return _F.cast(self, dtypes.to_dtype(dtype))
 
     def type(self, dtype=None):
+        """PyTorch's type name (``"torch.FloatTensor"``), or a copy converted to ``dtype``
+        (a dtype, a tensor type such as ``soma.LongTensor``, or its name)."""
+        # NOTE: lazy, upward: the tensor types (FloatTensor …) live in compat, above autograd
+        from soma.compat.tensor_types import dtype_of, type_name
+
         if dtype is None:
-            return f"soma.{self.array.dtype}"
-        return self.to(dtype)
+            return type_name(self.array.dtype)
+        return self.to(dtype_of(dtype) or dtype)
+
+    # ------------------------------------------------------------------ new tensors like this one
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        """A copy of ``data`` with this tensor's dtype (unless ``dtype`` is given)."""
+        return _factory.tensor(data, dtype or self.dtype, device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.zeros(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.ones(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.empty(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _factory.full(
+            size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
 
     def type_as(self, other) -> "Tensor":
         return self.to(other.dtype)
@@ -483,6 +549,15 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
 
 
+def _is_sizes(args) -> bool:
+    """``Tensor(2, 3)`` and ``Tensor(soma.Size([2, 3]))`` give sizes, not data (as in PyTorch)."""
+    if len(args) == 1 and isinstance(args[0], Size):
+        return True
+    return bool(args) and all(
+        isinstance(a, (int, _xp.integer)) and not isinstance(a, bool) for a in args
+    )
+
+
 class _RemovableHook:
     """Handle returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
@@ -514,6 +589,7 @@ class _PostAccumulateHook:
 # NOTE: imported last on purpose: both modules need the Tensor class defined above.
 from soma import functional as _F  # noqa: E402
 from soma.autograd import engine as _engine  # noqa: E402
+from soma.autograd import factory as _factory  # noqa: E402
 from soma.autograd import grad_mode as _grad_mode  # noqa: E402
 from soma.autograd import inplace as _inplace  # noqa: E402
 from soma.autograd import tensor_inplace_methods as _inplace_methods  # noqa: E402

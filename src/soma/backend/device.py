@@ -9,9 +9,14 @@ class Device:
     def __init__(self, spec="cpu", index=None):
         if isinstance(spec, Device):
             spec, index = spec.type, spec.index
+        if isinstance(spec, int) and not isinstance(spec, bool):  # torch.device(0) is cuda:0
+            spec, index = "cuda", spec
         kind, _, number = str(spec).partition(":")
-        if kind not in ("cpu", "cuda"):
-            raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda[:N]'")
+        if kind not in DEVICE_TYPES:
+            raise RuntimeError(
+                f"unknown device {spec!r}; expected one of {', '.join(DEVICE_TYPES)} "
+                "(with an optional ':N')"
+            )
         self.type = kind
         self.index = int(number) if number else index
 
@@ -34,7 +39,27 @@ class Device:
         )
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")  # names PyTorch accepts; only cpu works
+
 cpu = Device("cpu")
+_default = cpu
+
+
+def is_device_spec(value) -> bool:
+    """Whether ``value`` names a device (``Device``, ``"cuda:0"``, an index), not a dtype."""
+    if isinstance(value, Device) or isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str) and value.partition(":")[0] in DEVICE_TYPES
+
+
+def set_default_device(device) -> None:
+    """Where factories put new tensors; only the CPU exists (``None`` resets to it)."""
+    global _default
+    _default = cpu if device is None else check_available(device)
+
+
+def get_default_device() -> Device:
+    return _default
 
 
 def check_available(device) -> Device:

@@ -106,3 +106,16 @@ def promote_types(a, b, a_rank: int = DIMENSIONED, b_rank: int = DIMENSIONED) ->
     if a_rank != b_rank:
         return a if a_rank > b_rank else b
     return numpy.promote_types(a, b)
+
+
+dtype = numpy.dtype  # ``isinstance(x.dtype, soma.dtype)``: soma's dtypes are NumPy's
+
+
+def finfo(type=None):
+    """Limits of a floating dtype (``eps``, ``max``, ``tiny``/``smallest_normal`` …); default float."""
+    return numpy.finfo(to_dtype(type))
+
+
+def iinfo(type):
+    """Limits of an integer dtype (``min``, ``max``, ``bits``)."""
+    return numpy.iinfo(to_dtype(type))

@@ -4,6 +4,7 @@ import functools
 import inspect
 import numbers
 
+from soma.autograd.errors import ShapeError  # noqa: F401  (re-exported for the ops)
 from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp
 from soma.backend.dtypes import DIMENSIONED, PYTHON_NUMBER, ZERO_DIM
@@ -160,8 +161,3 @@ def lift_0d(fn):
         return input if inplace else out.reshape(())
 
     return wrapper
-
-
-class ShapeError(ValueError, RuntimeError):
-    """A shape that does not fit an op: PyTorch raises RuntimeError there, soma's older code
-    ValueError; this is both, so ``except RuntimeError`` and ``except ValueError`` catch it."""

@@ -393,6 +393,10 @@ def where(condition, a=None, b=None):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (one argument: ``nonzero``)."""
     if a is None and b is None:
         return nonzero(condition, as_tuple=True)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # where(cond, 1.0, 0.0)
+        from soma.autograd.factory import tensor
+
+        a = tensor(a)
     a, b = binary_operands(a, b)
     cond = condition.array if isinstance(condition, Tensor) else _xp.asarray(condition)
     return Where.apply(cond.astype(bool, copy=False), a, b)

@@ -1,5 +1,6 @@
 """Matrix products: ``matmul`` (1-D, 2-D and batched with broadcasting), ``linear``, ``einsum``."""
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import binary_operands, shape_str, unbroadcast
@@ -49,14 +50,14 @@ def matmul(a, b):
         return _sparse_mm(a, b)
     a, b = binary_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: both arguments need at least 1 dimension, got shapes "
             f"{shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: shapes {shape_str(a.shape)} and {shape_str(b.shape)} cannot be multiplied "
             f"({ka} columns in the first, {kb} rows in the second)"
         )
@@ -69,7 +70,7 @@ def matmul(a, b):
     try:
         return MatMul.apply(a, b)
     except ValueError:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: batch dimensions of {shape_str(a.shape)} and {shape_str(b.shape)} cannot be "
             f"broadcast together"
         ) from None
@@ -80,7 +81,7 @@ def mm(a, b):
     if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):
         return _sparse_mm(a, b)
     if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(
+        raise ShapeError(
             f"mm: expects two 2-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     return matmul(a, b)
@@ -89,7 +90,7 @@ def mm(a, b):
 def bmm(a, b):
     """Batched product of (B, m, n) and (B, n, p)."""
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
-        raise ValueError(
+        raise ShapeError(
             f"bmm: expects (B, m, n) and (B, n, p) tensors, got {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     return matmul(a, b)
@@ -98,7 +99,7 @@ def bmm(a, b):
 def dot(a, b):
     """Inner product of two 1-D tensors."""
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(
+        raise ShapeError(
             f"dot: expects 1-D tensors, got shapes {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
     return matmul(a, b)
@@ -148,7 +149,7 @@ def linear(x, weight, bias=None):
         → (*, out_features)
     """
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(
+        raise ShapeError(
             f"linear: input of shape {shape_str(x.shape)} does not fit weight of shape "
             f"{shape_str(weight.shape)} (expected last dimension {weight.shape[-1]})"
         )
@@ -284,7 +285,7 @@ def einsum(equation, *operands):
     lhs, arrow, rhs = eq.partition("->")
     inputs = lhs.split(",")
     if len(inputs) != len(operands):
-        raise ValueError(f"einsum: '{equation}' names {len(inputs)} operands, got {len(operands)}")
+        raise ShapeError(f"einsum: '{equation}' names {len(inputs)} operands, got {len(operands)}")
     for spec, op in zip(inputs, operands):
         named = len(spec.replace("...", ""))
         if ("..." in spec and named > op.ndim) or ("..." not in spec and named != op.ndim):

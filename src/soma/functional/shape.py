@@ -3,6 +3,7 @@ cat, stack, split. Their backward passes move the gradient back the same way. In
 and scatter are in ``indexing.py``.
 """
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
@@ -34,16 +35,16 @@ def _resolve_shape(x, shape, op):
             known *= s
     size = x.array.size
     if len(free) > 1:
-        raise ValueError(f"{op}: only one dimension can be -1, got shape {shape_str(shape)}")
+        raise ShapeError(f"{op}: only one dimension can be -1, got shape {shape_str(shape)}")
     if free:
         if known == 0 or size % known:
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: shape {shape_str(shape)} is invalid for input of shape "
                 f"{shape_str(x.shape)} ({size} elements)"
             )
         shape = shape[: free[0]] + (size // known,) + shape[free[0] + 1 :]
     elif known != size:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: shape {shape_str(shape)} is invalid for input of shape {shape_str(x.shape)} "
             f"({size} elements)"
         )
@@ -114,7 +115,7 @@ def permute(x, dims):
     """Reorder the dimensions: ``y.shape[i] == x.shape[dims[i]]``."""
     axes = tuple(normalize_axis(d, x.array.ndim, "permute") for d in dims)
     if sorted(axes) != list(range(x.array.ndim)):
-        raise ValueError(
+        raise ShapeError(
             f"permute: dims {tuple(dims)} are not a permutation of {x.array.ndim} dimensions"
         )
     return Permute.apply(x, axes)
@@ -156,11 +157,11 @@ def expand(x, sizes):
     sizes = tuple(sizes)
     lead = len(sizes) - x.array.ndim
     if lead < 0:
-        raise ValueError(f"expand: cannot expand shape {shape_str(x.shape)} to {shape_str(sizes)}")
+        raise ShapeError(f"expand: cannot expand shape {shape_str(x.shape)} to {shape_str(sizes)}")
     shape = tuple(x.array.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     for have, want in zip(x.array.shape, shape[lead:]):
         if have != want and have != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"expand: cannot expand shape {shape_str(x.shape)} to {shape_str(sizes)}"
             )
     if shape == x.array.shape:
@@ -196,7 +197,7 @@ def repeat(x, sizes):
     """Tile the tensor (``x.repeat(2, 3)``); there must be at least ``x.ndim`` sizes."""
     sizes = tuple(sizes)
     if len(sizes) < x.array.ndim:
-        raise ValueError(
+        raise ShapeError(
             f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the number of "
             f"tensor dims ({x.array.ndim})"
         )
@@ -267,7 +268,7 @@ def cat(tensors, dim=0):
     """Concatenate tensors along ``dim``; all other sizes must match."""
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
+        raise ShapeError("cat: expected a non-empty list of tensors")
     tensors = [t for t in tensors if not (t.array.ndim == 1 and t.array.size == 0)] or tensors[:1]
     ref = tensors[0]
     axis = normalize_axis(dim, ref.array.ndim, "cat")
@@ -276,7 +277,7 @@ def cat(tensors, dim=0):
         if t.array.ndim != ref.array.ndim or any(
             a != b for k, (a, b) in enumerate(zip(t.array.shape, ref.array.shape)) if k != axis
         ):
-            raise ValueError(
+            raise ShapeError(
                 f"cat: sizes of tensors must match except in dimension {dim}; tensor 0 has shape "
                 f"{shape_str(ref.shape)}, tensor {i} has shape {shape_str(t.shape)}"
             )
@@ -292,10 +293,10 @@ def stack(tensors, dim=0):
     """Join tensors of equal shape along a new dimension ``dim``."""
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise ShapeError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(
+            raise ShapeError(
                 f"stack: expects each tensor to be equal size, but got {shape_str(tensors[0].shape)} "
                 f"at entry 0 and {shape_str(t.shape)} at entry {i}"
             )
@@ -332,12 +333,12 @@ def split(x, split_size_or_sections, dim=0):
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0:
-            raise ValueError(f"split: split_size must be positive, got {step}")
+            raise ShapeError(f"split: split_size must be positive, got {step}")
         sizes = [step] * (n // step) + ([n % step] if n % step else [])
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not sum to the dimension's length {n}")
+            raise ShapeError(f"split: sizes {sizes} do not sum to the dimension's length {n}")
     bounds = list(_xp.cumsum(sizes)[:-1])
     out = Split.apply(x, bounds, axis)
     return out if isinstance(out, tuple) else (out,)

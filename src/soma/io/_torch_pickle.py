@@ -41,6 +41,13 @@ class _Global:
         self.role, self.arg = role, arg
 
 
+class Stub:
+    """An object of an allowed class (a module) the pickle builds: rebuilt after the run."""
+
+    def __init__(self, cls):
+        self.cls, self.state = cls, None
+
+
 class Storage:
     """A storage the pickle refers to: its element type, its key in the archive, its size."""
 
@@ -49,6 +56,8 @@ class Storage:
 
 
 def _allowed_global(module: str, name: str):
+    if module in ("builtins", "__builtin__") and name == "set":  # protocol 2 says __builtin__
+        return _Global("set")
     if module == "collections" and name == "OrderedDict":
         return _Global("ordered_dict")
     if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_parameter"):
@@ -70,15 +79,24 @@ class Machine(SafeUnpickler):
     unsafe_error = UnsafeCheckpointError
     malformed_error = CheckpointError
 
-    def __init__(self, data: bytes, where: str, storage):
+    def __init__(self, data: bytes, where: str, storage, classes=None):
         super().__init__(data, where)
         self.storage = storage
+        # ``classes(module, name)``: the allowed class or function a global names, or None
+        self.classes = classes
+        self.ops[0x81] = self._newobj  # NEWOBJ: a whole module (torch.save(model))
+        self.ops[0x8F] = lambda: self._push(set())  # EMPTY_SET
+        self.ops[0x90] = self._additems  # ADDITEMS
 
     def message(self, reason: str) -> str:
         return f"cannot load {self.where}: byte {self.pos} of data.pkl: {reason}"
 
     def find_global(self, module, name):
-        return _allowed_global(module, name)
+        allowed = _allowed_global(module, name)
+        if allowed is None and self.classes is not None:
+            found = self.classes(module, name)
+            allowed = None if found is None else _Global("object", found)
+        return allowed
 
     def allowed_globals(self) -> str:
         return "only PyTorch's tensor constructors and plain containers are allowed (never code)"
@@ -88,6 +106,8 @@ class Machine(SafeUnpickler):
             raise TypeError("REDUCE applies an allowed global to a tuple")
         if fn.role == "ordered_dict" and not args:
             return {}
+        if fn.role == "set" and len(args) == 1 and isinstance(args[0], list):
+            return set(args[0])
         if fn.role == "size" and len(args) == 1 and isinstance(args[0], tuple):
             return tuple(int(s) for s in args[0])
         if fn.role == "_rebuild_tensor_v2" and len(args) in (6, 7):
@@ -98,7 +118,22 @@ class Machine(SafeUnpickler):
             return args[0]
         raise TypeError(f"unexpected arguments for {fn.role}")
 
+    def _newobj(self):
+        args, cls = self.stack.pop(), self.stack.pop()
+        if not (isinstance(cls, _Global) and cls.role == "object" and isinstance(cls.arg, type)):
+            self.refuse("NEWOBJ on something other than an allowed class")
+        if args != ():
+            raise TypeError("NEWOBJ with arguments")
+        self._push(Stub(cls.arg))
+
+    def _additems(self):
+        items = self._pop_mark()
+        self._container(set, "ADDITEMS").update(items)
+
     def build(self, target, state):
+        if isinstance(target, Stub) and isinstance(state, dict) and target.state is None:
+            target.state = state
+            return
         # OrderedDict state (a state dict's ``_metadata``) carries no tensors: it is dropped
         if not (isinstance(target, dict) and isinstance(state, dict)):
             self.refuse(f"BUILD on a {type(target).__name__} is not allowed")

@@ -155,13 +155,17 @@ def _pickle_entry(zf: zipfile.ZipFile, where: str) -> str:
     return names[0]
 
 
-def load_pytorch_checkpoint(path, map_location=None):
+def load_pytorch_checkpoint(path, map_location=None, weights_only=True):
     """Load a file written by ``torch.save`` (a state dict or a checkpoint) without pickle.
 
     Tensors come back as soma Tensors with their dtypes (bfloat16 is widened to float32, which
     NumPy lacks); dicts, lists, tuples, numbers and strings as themselves. Nothing in the file
-    is executed: anything but tensors and plain data is refused. ``map_location`` is accepted
-    for PyTorch compatibility (everything loads to the CPU).
+    is executed: anything but tensors and plain data is refused, except whole modules
+    (``torch.save(model)``) of allowed classes, rebuilt as soma modules: PyTorch's layers
+    (``torch.nn.modules.linear.Linear`` is soma's ``Linear``), classes passed to
+    ``soma.serialization.add_safe_globals`` and, with ``weights_only=False``, ``Module``
+    subclasses the program has already imported. ``map_location`` is accepted for PyTorch
+    compatibility (everything loads to the CPU).
 
     Args:
         path: a ``.pt``/``.pth`` file from ``torch.save`` (PyTorch ≥ 1.6 zip format).
@@ -188,4 +192,8 @@ def load_pytorch_checkpoint(path, map_location=None):
         entry = _pickle_entry(zf, where)
         prefix = entry[: -len("data.pkl")]
         data = _read(zf, entry, where)
-        return Machine(data, where, _Archive(zf, prefix, where)).run()
+        from soma.io import whole_model  # lazy: whole_model imports this module's reader
+
+        classes = whole_model.torch_class_resolver(weights_only, where)
+        result = Machine(data, where, _Archive(zf, prefix, where), classes).run()
+    return whole_model.rebuild_torch_objects(result)

@@ -20,6 +20,7 @@ import tempfile
 
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.nn.module import Module as _Module
 
 _xp = get_xp()
 
@@ -48,6 +49,7 @@ class _Flattener:
 
     def __init__(self):
         self.tensors = {}
+        self.refs = {}  # id(tensor) -> (name, tensor): parameters shared by modules
 
     def encode(self, value, path):
         if isinstance(value, Tensor):
@@ -66,6 +68,8 @@ class _Flattener:
             return [self.encode(v, f"{path}.{i}") for i, v in enumerate(value)]
         if isinstance(value, dict):
             return self._encode_dict(value, path)
+        if isinstance(value, _Module):  # a whole model: class path + attributes + tensors
+            return _whole_model.encode(value, self, path)
         where = f" at '{path}'" if path else ""
         if hasattr(value, "state_dict"):
             raise TypeError(
@@ -86,6 +90,13 @@ class _Flattener:
                 raise TypeError(f"soma.save: dict key {k!r} at '{path}' is not a str or number")
         return {"__dict__": [[k, self.encode(v, join(k))] for k, v in value.items()]}
 
+    def tensor_ref(self, tensor, path):
+        """The name of ``tensor`` in the file, stored once however often it is referenced."""
+        key = id(tensor)
+        if key not in self.refs:
+            self.refs[key] = (self._add(tensor.detach().array, path), tensor)
+        return self.refs[key][0]
+
     def _add(self, array, path):
         name = path or "tensor"
         n = 1
@@ -96,11 +107,15 @@ class _Flattener:
         return name
 
 
-def _decode(value, tensors):
+def _decode(value, tensors, rebuild=None):
     if isinstance(value, list):
-        return [_decode(v, tensors) for v in value]
+        return [_decode(v, tensors, rebuild) for v in value]
     if not isinstance(value, dict):
         return value
+    if "__module__" in value:
+        if rebuild is None:
+            raise CheckpointError("a whole module can only be loaded by soma.load")
+        return rebuild.module(value, tensors, lambda v: _decode(v, tensors, rebuild))
     if "__tensor__" in value:
         return Tensor._wrap(tensors[value["__tensor__"]])
     if "__ndarray__" in value:
@@ -108,10 +123,10 @@ def _decode(value, tensors):
     if "__dtype__" in value:
         return _xp.dtype(value["__dtype__"])
     if "__tuple__" in value:
-        return tuple(_decode(v, tensors) for v in value["__tuple__"])
+        return tuple(_decode(v, tensors, rebuild) for v in value["__tuple__"])
     if "__dict__" in value:
-        return {k: _decode(v, tensors) for k, v in value["__dict__"]}
-    return {k: _decode(v, tensors) for k, v in value.items()}
+        return {k: _decode(v, tensors, rebuild) for k, v in value["__dict__"]}
+    return {k: _decode(v, tensors, rebuild) for k, v in value.items()}
 
 
 def _checksum(meta_json: str, tensors: dict) -> str:
@@ -189,13 +204,15 @@ def write_atomic(path: str, blob: bytes) -> None:
 
 
 # ---------------------------------------------------------------------- load
-def load(f, map_location=None, weights_only: bool = True):
+def load(f, map_location=None, weights_only: bool = True, **pickle_load_args):
     """Load what ``save`` wrote (or any safetensors file, as a dict of tensors).
 
     The file is checked before anything is returned: a truncated file, flipped bytes or a
-    header that does not describe the data raise ``CheckpointError``. ``map_location`` and
-    ``weights_only`` are accepted for PyTorch compatibility (soma is CPU-only and never
-    unpickles, so loading is always weights-only).
+    header that does not describe the data raise ``CheckpointError``. ``map_location`` is
+    accepted for PyTorch compatibility (soma is CPU-only). A whole saved ``Module`` is rebuilt
+    only from allowed classes (see ``whole_model.py``): soma's own, those passed to
+    ``soma.serialization.add_safe_globals`` and, with ``weights_only=False``, ``Module``
+    subclasses the program has already imported; nothing from the file is ever run.
 
     Example:
         >>> import io, soma
@@ -212,6 +229,12 @@ def load(f, map_location=None, weights_only: bool = True):
         with open(name, "rb") as handle:
             blob = handle.read()
     where = f"'{name}'" if name else "the file"
+    if blob[:4] == b"PK\x03\x04" and name and os.path.exists(name):
+        # a torch.save zip archive (e.g. loaded by a program under `soma run`): read its
+        # tensors and plain data without unpickling
+        from soma.io.pytorch_checkpoint import load_pytorch_checkpoint
+
+        return load_pytorch_checkpoint(name, weights_only=weights_only)
     try:
         header = _read_header(blob, where)
     except CheckpointError:
@@ -226,7 +249,8 @@ def load(f, map_location=None, weights_only: bool = True):
     meta_json = header.get("__metadata__", {}).get(FORMAT)
     if meta_json is None:  # a safetensors file written by another tool: a flat dict
         return {k: Tensor._wrap(v) for k, v in arrays.items()}
-    return _restore(meta_json, header["__metadata__"], arrays, where)
+    rebuild = _whole_model.Rebuilder(weights_only, where)
+    return _restore(meta_json, header["__metadata__"], arrays, where, rebuild)
 
 
 def _read_header(blob: bytes, where: str) -> dict:
@@ -271,7 +295,7 @@ def _read_tensors(blob: bytes, where: str) -> dict:
     return {k: v.copy() for k, v in arrays.items()}  # frombuffer views are read-only
 
 
-def _restore(meta_json: str, metadata: dict, arrays: dict, where: str):
+def _restore(meta_json: str, metadata: dict, arrays: dict, where: str, rebuild=None):
     if _checksum(meta_json, arrays) != metadata.get("soma.sha256"):
         raise CheckpointError(
             f"cannot load {where}: checksum mismatch, the file is corrupt "
@@ -289,4 +313,8 @@ def _restore(meta_json: str, metadata: dict, arrays: dict, where: str):
             raise CheckpointError(
                 f"cannot load {where}: tensor '{name}' does not match its metadata"
             )
-    return _decode(meta["structure"], arrays)
+    return _decode(meta["structure"], arrays, rebuild)
+
+
+# NOTE: imported last: whole_model imports CheckpointError's module family
+from soma.io import whole_model as _whole_model  # noqa: E402

@@ -155,6 +155,7 @@ from soma.nn.modules.upsampling import (
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from soma.nn.parallel import DataParallel  # PyTorch's one-device pass-through (issue 11)
 from soma.nn.parameter import Buffer, Parameter
 from soma.nn.registry import list_activations, list_losses, register_activation, register_loss
 
@@ -303,6 +304,8 @@ __all__ = [
     "functional",
     "init",
     "utils",
+    "DataParallel",
+    "parallel",
 ]
 
 # issue 11 (optim helper): more layers and losses, lazy layers

@@ -13,6 +13,7 @@ from collections import OrderedDict, namedtuple
 
 from soma.autograd import anomaly as _anomaly
 from soma.autograd import grad_mode as _grad_mode
+from soma.autograd.errors import as_pytorch_error
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp
@@ -210,6 +211,9 @@ class Module:
                     pass
             if depth == 0:
                 _name_failing_layer(self, error)
+                converted = as_pytorch_error(error)  # PyTorch code catches RuntimeError
+                if converted is not error:
+                    raise converted from None
             raise
         finally:
             _calls.depth = depth

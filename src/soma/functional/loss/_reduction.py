@@ -1,5 +1,6 @@
 """Helpers every loss shares: the ``reduction`` argument, its gradient, target checks."""
 
+from soma.autograd.errors import ShapeError
 from soma.functional._utils import shape_str
 
 
@@ -29,7 +30,7 @@ def _grad_of_reduction(gy, shape, reduction, dtype):
 
 def _check_same_shape(x, t, op):
     if tuple(x.shape) != tuple(t.shape):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: input shape {shape_str(x.shape)} and target shape {shape_str(t.shape)} "
             f"differ; they must match (did you forget .squeeze() or .unsqueeze(1)?)"
         )

@@ -144,6 +144,9 @@ class RNNBase(Module):
             states = [index_select(s, 1, sorted_indices) for s in states]
         return states
 
+    def flatten_parameters(self) -> None:
+        """PyTorch packs cuDNN's weights into one block here; soma's weights need no packing."""
+
     def forward(self, input, hx=None):
         packed = isinstance(input, PackedSequence)
         batch_sizes = sorted_indices = None

@@ -1,0 +1,46 @@
+"""Error classes that both soma's habits and PyTorch's programs catch.
+
+soma reports a wrong shape as ``ValueError`` and a dtype mismatch as ``TypeError``, with
+messages that name the op and the shapes; PyTorch raises ``RuntimeError`` for both. Errors of
+these two classes leave every ``Function`` and ``Module`` call as ``ShapeError`` (a
+``ValueError`` *and* a ``RuntimeError``) or ``DTypeError`` (a ``TypeError`` and a
+``RuntimeError``), message unchanged, so ``except ValueError:`` and PyTorch code's
+``except RuntimeError:`` both work.
+
+Example:
+    >>> import soma
+    >>> try:
+    ...     soma.ones(2, 3) @ soma.ones(2, 3)
+    ... except RuntimeError as error:
+    ...     print(type(error).__name__, isinstance(error, ValueError))
+    ShapeError True
+"""
+
+
+class ShapeError(ValueError, RuntimeError):
+    """Shapes or sizes that do not fit the operation (PyTorch: ``RuntimeError``)."""
+
+
+class DTypeError(TypeError, RuntimeError):
+    """Dtypes that do not fit the operation (PyTorch: ``RuntimeError``)."""
+
+
+_DUAL = {ValueError: ShapeError, TypeError: DTypeError}
+
+
+def as_pytorch_error(error: BaseException) -> BaseException:
+    """``error`` as its dual class (same message, attributes and traceback), or unchanged.
+
+    Only plain ``ValueError``/``TypeError`` change; subclasses (``CheckpointError`` …) keep
+    their own class.
+    """
+    dual = _DUAL.get(type(error))
+    if dual is None:
+        return error
+    new = dual(*error.args)
+    new.__dict__.update(getattr(error, "__dict__", {}))
+    new.__cause__ = error.__cause__
+    new.__suppress_context__ = error.__suppress_context__
+    for note in getattr(error, "__notes__", ()):
+        new.add_note(note)
+    return new.with_traceback(error.__traceback__)
