@@ -106,12 +106,15 @@ def test_load_model_returns_the_trained_model_with_its_weights(workdir, capsys):
     assert type(best).__name__ == "MLP"
 
 
-def test_soma_load_points_a_pytorch_file_to_its_reader(tmp_path):
+def test_soma_load_reads_a_torch_save_zip_and_points_a_legacy_pickle_to_its_reader(tmp_path):
     path = tmp_path / "model.pt"
-    with zipfile.ZipFile(path, "w") as archive:  # torch.save's container
+    with zipfile.ZipFile(path, "w") as archive:  # torch.save's container (issue 11: readable)
         archive.writestr("model/data.pkl", b"\x80\x02}q\x00.")
+    assert soma.load(path) == {}
+    legacy = tmp_path / "legacy.pt"  # a bare pickle (torch.save's pre-1.6 format)
+    legacy.write_bytes(b"\x80\x02}q\x00." + b"\x00" * 16)
     with pytest.raises(CheckpointError, match=r"soma.io.load_pytorch_checkpoint\(path\)"):
-        soma.load(path)
+        soma.load(legacy)
 
 
 def test_lenet5_has_a_constructor_like_every_other_model():
