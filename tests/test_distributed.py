@@ -203,3 +203,51 @@ def test_soma_launch_needs_a_command():
 
     with pytest.raises(ValueError, match="give the command"):
         launch_command(2, [])
+
+
+@needs_mpi
+def test_fit_distributed_equals_one_process_on_the_merged_batch():
+    done = run_mpi(2, "fit_worker.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, diff, _, ours, single = done.stdout.split()
+    assert float(diff) < 1e-10
+    assert abs(float(ours) - float(single)) < 1e-10  # the logged loss is the whole epoch's
+
+
+@needs_mpi
+def test_soma_train_distributed_writes_one_run_from_rank_0(tmp_path):
+    env = dict(
+        os.environ,
+        PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    out = tmp_path / "run"
+    train = [
+        sys.executable,
+        "-m",
+        "soma.cli",
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "digits",
+        "--epochs",
+        "1",
+        "--distributed",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "soma.cli", "launch", "-n", "2", "--", *train],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("test: loss") == 1  # one rank reports
+    assert {"last.safetensors", "history.json"} <= set(os.listdir(out))
+    assert float(done.stdout.split("accuracy")[1].split()[0]) > 0.8

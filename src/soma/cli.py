@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a dataset and write a run folder")
     _add_model_data(p)
     p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run as one rank of a data-parallel MPI job: start with `soma launch -n N -- soma "
+        "train ...` or `mpiexec -n N soma train ...` (--batch-size is per rank; rank 0 writes)",
+    )
+    p.add_argument(
         "--epochs",
         type=_positive_int,
         default=None,

@@ -97,6 +97,7 @@ def _make_trainer(args, prepared, task, out):
         verbose=_verbosity(args),
         extra=extra,
         interrupt_checkpoint=os.path.join(out, "interrupted.safetensors"),
+        distributed=getattr(args, "distributed", False),
     )
 
 
@@ -198,7 +199,11 @@ def _train(args, out, resume) -> int:
     task = _task(prepared, args.num_classes)
     model_kwargs_for(args.model, prepared.input_shape)  # a model that cannot take the data: usage
     check_writable(out)
-    claim_folder(out, resuming_from=resume, overwrite=args.overwrite)
+    main_rank = _join_job(args)
+    if main_rank:
+        claim_folder(out, resuming_from=resume, overwrite=args.overwrite)
+    if args.distributed:
+        soma.distributed.barrier()  # the folder is claimed before any rank trains
     trainer = _make_trainer(args, prepared, task, out)
     if resume is not None:
         _check_resume(trainer, resume)
@@ -221,7 +226,24 @@ def _train(args, out, resume) -> int:
         return stop.exit_code
     if trainer.failed:
         raise RunError(f"training failed: {trainer.stop_reason}")
+    if not main_rank:  # rank 0 evaluates on the test split and writes the run's files
+        return EXIT_OK
     return _finish_run(trainer, prepared, task, out)
+
+
+def _join_job(args) -> bool:
+    """With --distributed, join the MPI job; True on the rank that prints and writes."""
+    if not getattr(args, "distributed", False):
+        return True
+    import soma.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    if dist.get_rank() == 0:
+        return True
+    args.quiet = True
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the other ranks print nothing)
+    return False
 
 
 def _finish_run(trainer, prepared, task, out) -> int:

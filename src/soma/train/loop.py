@@ -79,6 +79,8 @@ class Trainer:
             (None: no file; ``fit`` raises ``TrainingInterrupted`` either way).
         task: ``"classification"``, ``"segmentation"`` or ``"regression"``: picks the default
             metrics (segmentation: pixel accuracy and mean IoU); default: the loss decides.
+        distributed: run as one rank of an MPI job (``soma.train.distributed``): gradients
+            averaged, data sharded, metrics summed over the ranks, files written by rank 0.
     """
 
     def __init__(
@@ -98,8 +100,17 @@ class Trainer:
         extra=None,
         interrupt_checkpoint=None,
         task=None,
+        distributed=False,
     ):
         self.model = model
+        self.parallel = None  # a DataParallelRun when this trainer is one rank of an MPI job
+        if distributed:
+            # NOTE: lazy: the `dist` extra (mpi4py) is needed only for distributed runs
+            from soma.train.distributed import DataParallelRun
+
+            self.parallel = DataParallelRun()
+            self._ddp = self.parallel.wrap(model)
+            verbose = verbose if self.parallel.is_main else False
         self.interrupt_checkpoint = interrupt_checkpoint
         self.loss_fn = get_loss(loss)
         self.optimizer = get_optimizer(optimizer, model, lr)
@@ -115,6 +126,8 @@ class Trainer:
         guard = [TerminateOnNaN()] if nan_guard else []
         progress = make_progress(verbose)
         self.callbacks = own + list(callbacks) + guard + ([progress] if progress else [])
+        if self.parallel is not None:
+            self.callbacks = self.parallel.callbacks(self.callbacks)
         self.history = History()
         self.epoch, self.epochs, self.batch = 0, 0, 0
         self.train_loader = None
@@ -142,6 +155,8 @@ class Trainer:
         current batch (and after writing ``interrupt_checkpoint`` when one is set).
         """
         self.train_loader = as_loader(train_data, batch_size, shuffle)
+        if self.parallel is not None:
+            self.train_loader = self.parallel.shard(self.train_loader)
         val_loader = None if val_data is None else as_loader(val_data, batch_size)
         self.epochs = epochs
         self.stop_training, self.stop_reason, self.failed = False, None, False
@@ -163,10 +178,12 @@ class Trainer:
     def _check_signals(self) -> None:
         """At a batch or epoch boundary: act on a deferred SIGINT/SIGTERM."""
         signum = self._signals.received
+        if self.parallel is not None:  # every rank stops at the same batch
+            signum = self.parallel.agree_on_signal(signum)
         if signum is None:
             return
         path = self.interrupt_checkpoint
-        if path is not None:
+        if path is not None and (self.parallel is None or self.parallel.is_main):
             self.save_checkpoint(path)
         raise TrainingInterrupted(signum, path)
 
@@ -176,12 +193,16 @@ class Trainer:
             self.optimizer.param_groups[0]["lr"], self.metrics
         )
         self._resume_position, self.position = None, position
+        if self.parallel is not None:
+            self.parallel.start_epoch(self.train_loader, epoch)
         start = time.perf_counter() - position.elapsed
         self._call("on_epoch_begin", epoch)
         own_logs = self._train_one_epoch(position)  # a subclass with its own loop returns logs
         if self.stop_training:  # cut short inside the epoch: it does not count
             return
         self.position = None
+        if self.parallel is not None and own_logs is None:  # the whole epoch's metrics
+            self.parallel.reduce_counters(position.loss_mean, position.metrics)
         logs = own_logs if own_logs is not None else position.results()
         if val_loader is not None:
             with _xp.errstate(all="ignore"):
@@ -224,7 +245,7 @@ class Trainer:
         """``(output, loss)`` of one training batch; ``output`` feeds the metrics (None: no
         metrics). The place for trainers whose loss is not ``loss_fn(model(x), y)``, such as
         ``DiffusionTrainer`` (the model's own loss)."""
-        output = forward(self.model, x)
+        output = forward(self.model if self.parallel is None else self._ddp, x)
         return output, self.loss_fn(output, y)
 
     def _call(self, hook: str, *args):
@@ -245,7 +266,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path, extra: dict | None = None) -> None:
-        """Write everything needed to continue this run exactly (see ``soma.io``)."""
+        """Write everything needed to continue this run exactly (see ``soma.io``).
+
+        In a distributed run only rank 0 writes (every rank holds the same state)."""
+        if self.parallel is not None and not self.parallel.is_main:
+            return
         states = [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]
         position = self.position.state_dict() if self.position is not None else None
         save_checkpoint(
@@ -302,6 +327,7 @@ def fit(
     resume=None,
     verbose=True,
     task=None,
+    distributed: bool = False,
 ) -> History:
     """Train ``model`` on ``train_data`` for ``epochs`` epochs and return the ``History``.
 
@@ -309,7 +335,9 @@ def fit(
     ``batch_size``) or a pair ``(inputs, targets)``. ``resume`` is a checkpoint written by
     ``ModelCheckpoint`` or ``Trainer.save_checkpoint``: training continues after its last
     finished epoch with the same weights, optimizer, scheduler and random state, so 2 epochs
-    plus 2 resumed equal 4 straight. See ``Trainer`` for the other arguments.
+    plus 2 resumed equal 4 straight. ``distributed=True`` makes this process one rank of a
+    data-parallel MPI job (see ``soma.train.distributed``; ``batch_size`` is per rank). See
+    ``Trainer`` for the other arguments.
 
     Raises:
         TrainingFailed: training stopped on a NaN/Inf loss (``error.history`` holds the epochs
@@ -339,6 +367,7 @@ def fit(
         nan_guard=nan_guard,
         verbose=verbose,
         task=task,
+        distributed=distributed,
     )
     history = trainer.fit(
         train_data,
