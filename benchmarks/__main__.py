@@ -148,6 +148,7 @@ def main(argv=None):
         fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, RESULTS / (name + suffix))
 
 

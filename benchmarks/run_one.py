@@ -12,6 +12,19 @@ import sys
 from benchmarks.harness import all_cases, time_step
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. NOTE: /proc's VmHWM, not ru_maxrss, which Linux
+    carries over from the parent across fork+exec (the harness parent has PyTorch loaded)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("case")
@@ -27,7 +40,7 @@ def main(argv=None):
     step = case.build(fw)
     result = time_step(step, min_time=args.min_time)
     result.update(case=case.name, framework=args.framework)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = _peak_rss_mb()
     if args.framework == "torch":
         result["threads"] = fw.get_num_threads()
     else:
