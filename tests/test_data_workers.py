@@ -148,3 +148,29 @@ def test_in_memory_datasets_keep_the_single_slice_path():
         [5.0, 6.0, 7.0, 8.0, 9.0],
     ]
     assert loader._pool is None
+
+
+def test_no_shared_memory_is_reported_leaked_at_exit():
+    # the blocks a worker creates and the main process frees must not be reported as leaked by
+    # a tracker of the worker's own (it was, before the tracker was started ahead of the fork)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np, soma.data as d\n"
+        "class D:\n"
+        "    def __len__(self): return 64\n"
+        "    def __getitem__(self, i): return np.full(4096, i, np.float32)\n"
+        "for _ in d.DataLoader(D(), batch_size=8, num_workers=2): pass\n"
+    )
+    src = Path(__file__).resolve().parents[1] / "src"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(src)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resource_tracker" not in done.stderr, done.stderr[-2000:]

@@ -23,7 +23,7 @@ import random
 import signal
 import traceback
 from dataclasses import dataclass
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -150,6 +150,9 @@ class WorkerPool:
             ctx = multiprocessing.get_context(context)
         else:
             ctx = context
+        # NOTE: start Python's shared-memory tracker here, before forking: otherwise every
+        # worker starts its own, which reports the blocks the main process frees as leaked
+        resource_tracker.ensure_running()
         self.num_workers = num_workers
         self.in_flight = num_workers * prefetch_factor
         self.result_queue = ctx.Queue()
