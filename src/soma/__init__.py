@@ -441,6 +441,9 @@ def get_num_threads() -> int:
 
 
 # PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …
+# PyTorch's keyword names on every function above: input=/other=, axis=/keepdims=, and out= on
+# those PyTorch gives it (soma/autograd/keywords.py); soma.functional keeps the plain kernels.
+from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
 from soma.backend.device import get_default_device, set_default_device  # noqa: E402
 from soma.backend.dtypes import dtype, finfo, iinfo  # noqa: E402
 from soma.compat import (  # noqa: E402
@@ -473,6 +476,8 @@ from soma.compat.runtime import (  # noqa: E402
     set_rng_state,
     use_deterministic_algorithms,
 )
+
+_adapt_namespace(globals())
 
 # ---------------------------------------------------------------------- lazy attributes (PEP 562)
 # `import soma` stays light; `soma.models.resnet18`, `soma.train.fit` … import on first use, as

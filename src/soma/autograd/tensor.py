@@ -599,3 +599,14 @@ from soma.autograd import tensor_ops_methods as _ops_methods  # noqa: E402
 _methods._F = _F
 _ops_methods._F = _F
 _inplace_methods._F = _F
+
+# PyTorch's keyword names on the methods (``x.sum(axis=0, keepdims=True)``, ``x.mm(mat2=w)``)
+from soma.autograd import keywords as _keywords  # noqa: E402
+
+for _table in (
+    _methods.TensorMethods,
+    _ops_methods.TensorOpsMethods,
+    _inplace_methods.TensorInplaceMethods,
+    Tensor,
+):
+    _keywords.adapt_methods(_table)
