@@ -2,7 +2,7 @@
 
 PyTorch programs call ops by keyword: ``torch.add(input=x, other=y)``, ``torch.mm(x,
 mat2=w)``, the NumPy spellings PyTorch's argument parser also accepts (``x.sum(axis=0)``,
-``keepdims=True``, ``x1=``/``x2=``), and ``out=`` on the torch functions that have it
+``keepdims=True``), and ``out=`` on the torch functions that have it
 (``torch.matmul(a, b, out=c)``). soma's kernels keep their short parameter names (``a``, ``b``,
 ``x``); ``adapt_namespace`` wraps each exported function once, where a namespace is exported
 (``soma``, ``soma.nn.functional``) and ``adapt_methods`` does the same for ``Tensor``'s method
@@ -28,7 +28,17 @@ _RENAMED = {
     "outer": {"b": "vec2", "other": "vec2"},
     "ger": {"b": "vec2", "other": "vec2"},
     "swapaxes": {"dim0": "axis0", "dim1": "axis1"},
-    "split": {"split_size_or_sections": "split_size"},
+    "split": {"split_size_or_sections": "split_size", "x": "tensor"},
+    "dsplit": {"sections": "indices_or_sections"},
+    "hsplit": {"sections": "indices_or_sections"},
+    "vsplit": {"sections": "indices_or_sections"},
+    "bernoulli": {"p": "input"},
+    "multinomial": {"probs": "input"},
+    "searchsorted": {"input": "values"},
+    "threshold_": {"threshold_value": "threshold"},
+    "from_numpy": {"array": "ndarray"},
+    "set_default_dtype": {"dtype": "d"},
+    "set_rng_state": {"state": "new_state"},
     # ``*shape`` methods: PyTorch also takes the shape as one keyword
     "view": {"shape": "size"},
     "reshape": {"shape": "shape"},
@@ -37,9 +47,10 @@ _RENAMED = {
     "permute": {"dims": "dims"},
     "flip": {"dims": "dims"},
 }
-# NumPy's names that PyTorch's argument parser accepts for its own (python_arg_parser.cpp)
-_NUMPY_NAMES = (("axis", "dim"), ("keepdims", "keepdim"), ("x", "input"), ("a", "input"))
-_NUMPY_NAMES += (("x1", "input"), ("x2", "other"))
+# NumPy's names that PyTorch's argument parser accepts for its own (python_arg_parser.cpp; its
+# ``x1=``/``x2=`` spellings of input/other are left out: no program uses them, and each would
+# put an adapter on every function)
+_NUMPY_NAMES = (("axis", "dim"), ("keepdims", "keepdim"))
 _VARARGS = "*"  # an alias that stands for the ``*shape`` positional parameter
 
 # The torch-namespace functions soma has that take ``out=`` in PyTorch (from PyTorch's
@@ -50,11 +61,11 @@ OUT_FUNCTIONS = frozenset(
     any arange arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin asinh atan atan2 atanh
     baddbmm bernoulli bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift
     bitwise_xor bmm bucketize cat ceil chain_matmul clamp clip column_stack concat concatenate
-    copysign cos cosh cross cummax cummin cumprod cumsum deg2rad diag digamma div divide dot
+    copysign cos cosh cross cummax cummin cumprod cumsum deg2rad diag diff digamma div divide dot
     dstack empty eq erf erfc erfinv exp exp2 expm1 eye fix float_power floor floor_divide fmax
-    fmin fmod frac full gather gcd ge ger greater greater_equal gt heaviside histc hstack hypot
+    fmin fmod frac full gather gcd ge ger greater greater_equal gt heaviside histc histogram hstack hypot
     index_add index_copy index_select inner isneginf isposinf kron kthvalue lcm ldexp le less
-    less_equal lgamma linspace log log10 log1p log2 logaddexp logaddexp2 logcumsumexp
+    lerp less_equal lgamma linspace log log10 log1p log2 logaddexp logaddexp2 logcumsumexp
     logical_and logical_not logical_or logical_xor logit logspace logsumexp lt masked_select
     matmul matrix_power max maximum mean median min minimum mm mode msort mul multinomial
     multiply mv mvlgamma nan_to_num nanmean nanmedian nanquantile nansum ne neg negative nonzero
@@ -196,8 +207,9 @@ def adapt_namespace(namespace, *, out_names=OUT_FUNCTIONS):
         if name.startswith("_") or not inspect.isfunction(fn) or hasattr(fn, "_torch_keywords"):
             continue
         adapted = namespace[name] = adapt(name, fn, out=name in out_names)
-        if adapted is not fn:  # found (pickled, saved whole-model) under its public home
+        if adapted is not fn:  # found (pickled, saved whole-model) under its public name
             adapted.__module__ = namespace.get("__name__", adapted.__module__)
+            adapted.__name__ = adapted.__qualname__ = name
 
 
 def adapt_methods(cls):

@@ -195,10 +195,10 @@ class TensorMethods:
 
     # ------------------------------------------------------------------ math methods
     def add(self, other, alpha=1):
-        return _F.add(self, other if alpha == 1 else _F.mul(other, alpha))
+        return _F.add(self, other, alpha=alpha)
 
     def sub(self, other, alpha=1):
-        return _F.sub(self, other if alpha == 1 else _F.mul(other, alpha))
+        return _F.sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _F.mul(self, other)
