@@ -78,13 +78,16 @@ OUT_FUNCTIONS = frozenset(
 )
 
 
-def _aliases(name, fn, *, method):
-    """``{keyword a PyTorch program may pass: fn's parameter}`` for the names fn lacks."""
+def _aliases(names, fn, *, method):
+    """``{keyword a PyTorch program may pass: fn's parameter}`` for the names fn lacks, when
+    fn is exported under ``names``."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return {}
-    renamed = _RENAMED.get(name, {})
+    renamed = {}
+    for name in names:
+        renamed.update(_RENAMED.get(name, {}))
     aliases = {}
     for p, param in params.items():
         torch_name = renamed.get(p) or (None if method else _TORCH_NAME.get(p))
@@ -176,10 +179,11 @@ def _call_with_out(name, fn, aliases, args, kwargs):
     return type(result)(*outs) if hasattr(result, "_fields") else tuple(outs)
 
 
-def adapt(name, fn, *, out=False, method=False):
+def adapt(name, fn, *, out=False, method=False, aliases_of=()):
     """``fn`` taking PyTorch's keywords too (and ``out=`` when ``out``); fn itself when there
-    is nothing to translate. The adapter's ``__wrapped__`` is fn."""
-    aliases = _aliases(name, fn, method=method)
+    is nothing to translate. ``aliases_of``: the other names fn is exported under (``clip``
+    for ``clamp``), which share the one adapter. The adapter's ``__wrapped__`` is fn."""
+    aliases = _aliases((name, *aliases_of), fn, method=method)
     if not aliases and not out:
         return fn
     takes_out = out
@@ -203,21 +207,31 @@ def adapt(name, fn, *, out=False, method=False):
 def adapt_namespace(namespace, *, out_names=OUT_FUNCTIONS):
     """Replace each public function in ``namespace`` (a module's ``globals()``) by its adapter;
     functions in ``out_names`` also take ``out=``. Idempotent."""
-    for name, fn in list(namespace.items()):
-        if name.startswith("_") or not inspect.isfunction(fn) or hasattr(fn, "_torch_keywords"):
-            continue
-        adapted = namespace[name] = adapt(name, fn, out=name in out_names)
-        if adapted is not fn:  # found (pickled, saved whole-model) under its public name
-            adapted.__module__ = namespace.get("__name__", adapted.__module__)
-            adapted.__name__ = adapted.__qualname__ = name
+    exported = {}  # fn -> the names it is exported under (an alias is the same function)
+    for name, fn in namespace.items():
+        if not name.startswith("_") and inspect.isfunction(fn):
+            if not hasattr(fn, "_torch_keywords"):
+                exported.setdefault(fn, []).append(name)
+    for fn, names in exported.items():
+        name = fn.__name__ if fn.__name__ in names else names[0]
+        # NOTE: the adapter keeps fn's __module__ and __name__: a whole-model save records
+        # the kernel's path, and doctest does not run fn's examples again under this namespace
+        adapted = adapt(name, fn, out=any(n in out_names for n in names), aliases_of=tuple(names))
+        for n in names:
+            namespace[n] = adapted
 
 
 def adapt_methods(cls):
     """Give the methods defined in ``cls`` PyTorch's keyword names (``axis=``, ``keepdims=``,
     ``mat2=`` …). Methods take no ``out=``, as in PyTorch."""
-    for name, fn in list(vars(cls).items()):
-        if name.startswith("_") or not inspect.isfunction(fn) or hasattr(fn, "_torch_keywords"):
-            continue
-        adapted = adapt(name, fn, method=True)
+    exported = {}
+    for name, fn in vars(cls).items():
+        if not name.startswith("_") and inspect.isfunction(fn):
+            if not hasattr(fn, "_torch_keywords"):
+                exported.setdefault(fn, []).append(name)
+    for fn, names in exported.items():
+        name = fn.__name__ if fn.__name__ in names else names[0]
+        adapted = adapt(name, fn, method=True, aliases_of=tuple(names))
         if adapted is not fn:
-            setattr(cls, name, adapted)
+            for n in names:
+                setattr(cls, n, adapted)
