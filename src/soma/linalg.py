@@ -105,3 +105,15 @@ def vecdot(x, y, *, dim=-1):
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """The diagonals of a batch of matrices (``torch.linalg.diagonal``'s defaults)."""
     return _diagonal(A, offset, dim1, dim2)
+
+
+# PyTorch's keyword names, and out= where torch.linalg has it (soma/autograd/keywords.py)
+from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
+
+_adapt_namespace(
+    globals(),
+    out_names=frozenset(
+        "cholesky cross det eigh eigvalsh inv matmul matrix_norm matrix_power matrix_rank "
+        "multi_dot norm pinv qr slogdet solve svd svdvals vecdot vector_norm".split()
+    ),
+)

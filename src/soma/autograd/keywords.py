@@ -29,6 +29,7 @@ _RENAMED = {
     "ger": {"b": "vec2", "other": "vec2"},
     "swapaxes": {"dim0": "axis0", "dim1": "axis1"},
     "split": {"split_size_or_sections": "split_size", "x": "tensor"},
+    "norm": {"A": "input"},  # torch.linalg.norm
     "dsplit": {"sections": "indices_or_sections"},
     "hsplit": {"sections": "indices_or_sections"},
     "vsplit": {"sections": "indices_or_sections"},
@@ -201,6 +202,7 @@ def adapt(name, fn, *, out=False, method=False, aliases_of=()):
 
     functools.update_wrapper(adapted, fn)
     adapted._torch_keywords = aliases  # for tests and introspection
+    adapted._takes_out = out
     return adapted
 
 
