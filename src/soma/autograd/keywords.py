@@ -151,12 +151,17 @@ def _write(name, out, result):
 
 
 def _call_with_out(name, fn, aliases, args, kwargs):
-    """``fn(*args, **kwargs)`` written into ``kwargs["out"]`` (a tensor, or a tuple of tensors
-    for a tuple result)."""
+    """``fn(*args, **kwargs)`` written into ``kwargs["out"]``."""
     out = kwargs.pop("out")
     args, kwargs = _rename(name, aliases, args, kwargs)
     if out is None:
         return fn(*args, **kwargs)
+    return _into(name, fn, args, kwargs, out)
+
+
+def _into(name, fn, args, kwargs, out):
+    """``fn(*args, **kwargs)`` written into ``out`` (a tensor, or a tuple of tensors for a
+    tuple result), which is returned."""
     outs = out if isinstance(out, (tuple, list)) else (out,)
     result = fn(*args, **kwargs)
     results = result if isinstance(result, tuple) else (result,)
@@ -187,7 +192,18 @@ def adapt(name, fn, *, out=False, method=False, aliases_of=()):
     aliases = _aliases((name, *aliases_of), fn, method=method)
     if not aliases and not out:
         return fn
-    takes_out = out
+    adapted = _generated(name, fn, aliases, out)
+    if adapted is None:
+        adapted = _forwarding(name, fn, aliases, out)
+    functools.update_wrapper(adapted, fn)
+    adapted._torch_keywords = aliases  # for tests and introspection
+    adapted._takes_out = out
+    return adapted
+
+
+def _forwarding(name, fn, aliases, takes_out):
+    """The adapter as ``(*args, **kwargs)`` forwarding (for signatures ``_generated`` does not
+    handle: ``**kwargs`` or positional-only parameters)."""
 
     def adapted(*args, **kwargs):
         if kwargs:
@@ -200,10 +216,94 @@ def adapt(name, fn, *, out=False, method=False, aliases_of=()):
             return fn(*args, **kwargs)
         return fn(*args)
 
-    functools.update_wrapper(adapted, fn)
-    adapted._torch_keywords = aliases  # for tests and introspection
-    adapted._takes_out = out
     return adapted
+
+
+class _Missing:
+    def __repr__(self):
+        return "<not given>"
+
+
+_MISSING = _Missing()
+
+
+def _generated(name, fn, aliases, takes_out):
+    """The adapter with fn's own signature plus PyTorch's names as keyword-only parameters,
+    compiled once: a keyword call then costs one plain call more than fn itself (a
+    ``**kwargs`` forwarder costs several times that). None where fn's signature has
+    ``**kwargs`` or positional-only parameters."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.POSITIONAL_ONLY, p.VAR_KEYWORD) for p in params):
+        return None
+    names = {p.name for p in params}
+    if not str(name).isidentifier() or any(n.startswith("_") for n in names):
+        return None
+    by_target = {}
+    for alias, target in aliases.items():
+        by_target.setdefault(target, []).append(alias)
+    head, kwonly, body, pos_call, kw_call = [], [], [], [], []
+    defaults, optional = {}, False
+    for p in params:
+        own = by_target.get(p.name, [])
+        if p.kind is p.VAR_POSITIONAL:
+            head.append("*_va")  # its own name may be an alias ("shape")
+            for alias in by_target.get(_VARARGS, []):
+                kwonly.append(f"{alias}=_M")
+                body += [
+                    f"    if {alias} is not _M:",
+                    "        if _va:",
+                    f'            raise TypeError("{name}() got multiple values for argument '
+                    f"'{alias}'\")",
+                    f"        _va = ({alias},)",
+                ]
+            pos_call.append("*_va")
+            continue
+        has_default = p.default is not p.empty
+        if has_default:
+            default = f"_d{len(defaults)}"
+            defaults[default] = p.default
+        else:  # required: left out (_M) when another name may fill it, or one before may
+            default = "_M" if own or optional else None
+        optional = optional or default is not None
+        spec = p.name if default is None else f"{p.name}={default}"
+        (kwonly if p.kind is p.KEYWORD_ONLY else head).append(spec)
+        for alias in own:
+            kwonly.append(f"{alias}=_M")
+            body += [
+                f"    if {alias} is not _M:",
+                f"        if {p.name} is not {default}:",
+                f'            raise TypeError("{name}() got multiple values for argument '
+                f"'{p.name}'\")",
+                f"        {p.name} = {alias}",
+            ]
+        if default == "_M":
+            body += [
+                f"    if {p.name} is _M:",
+                f"        raise TypeError(\"{name}() missing required argument: '{p.name}'\")",
+            ]
+        (kw_call if p.kind is p.KEYWORD_ONLY else pos_call).append(
+            f"{p.name}={p.name}" if p.kind is p.KEYWORD_ONLY else p.name
+        )
+    if takes_out:
+        kwonly.append("out=None")
+    if kwonly and not any(h.startswith("*") for h in head):
+        head.append("*")
+    call = ", ".join(pos_call + kw_call)
+    if takes_out:
+        body += [
+            "    if out is not None:",
+            f"        return _into({name!r}, _fn, ({', '.join(pos_call)}{',' if pos_call else ''}), "
+            f"{{{', '.join(f'{k!r}: {k}' for k in (c.split('=')[0] for c in kw_call))}}}, out)",
+        ]
+    source = "\n".join(
+        [f"def {name}({', '.join(head + kwonly)}):", *body, f"    return _fn({call})"]
+    )
+    scope = {"_fn": fn, "_M": _MISSING, "_into": _into, **defaults}
+    exec(compile(source, f"<soma keywords: {name}>", "exec"), scope)  # noqa: S102
+    return scope[name]
 
 
 def adapt_namespace(namespace, *, out_names=OUT_FUNCTIONS):
