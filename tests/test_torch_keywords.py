@@ -141,3 +141,39 @@ def test_nothing_changes_without_keywords():
     assert soma.add(x, x).tolist() == (x + x).tolist()
     np.testing.assert_array_equal(soma.sum(x, 1, True).numpy(), [[6], [15]])
     assert x.sum(0).tolist() == [5, 7, 9]
+
+
+def test_compiled_adapter_checks_its_arguments_as_python_does():
+    from soma.autograd.keywords import adapt
+
+    def mm(a, b, *, scale=1):
+        return (a, b, scale)
+
+    adapted = adapt("mm", mm, out=True)
+    assert adapted(1, 2) == (1, 2, 1)
+    assert adapted(input=1, mat2=2, scale=3) == (1, 2, 3)
+    assert adapted(1, b=2) == (1, 2, 1)
+    with pytest.raises(TypeError, match=r"mm\(\) missing required argument: 'b'"):
+        adapted(1)
+    with pytest.raises(TypeError, match=r"mm\(\) got multiple values for argument 'a'"):
+        adapted(1, 2, input=1)
+    with pytest.raises(TypeError, match=r"mm\(\) got an unexpected keyword argument 'other'"):
+        adapted(1, other=2)  # PyTorch's mm names it mat2
+    assert inspect.signature(adapted) == inspect.signature(mm)
+
+
+def test_signatures_with_var_keywords_use_the_forwarding_adapter():
+    from soma.autograd.keywords import adapt
+
+    def total(x, dim=None, **options):
+        return soma.sum(x, dim), options
+
+    adapted = adapt("total", total, out=True)
+    x = soma.tensor(X)
+    value, options = adapted(input=x, axis=1, flag=True)
+    assert value.tolist() == [6, 15] and options == {"flag": True}
+    out = soma.empty(0)
+    with pytest.raises(TypeError, match="must be a tuple of 2 tensors"):
+        adapted(x, axis=0, out=out)  # the result is a pair: out= must be too
+    with pytest.raises(TypeError, match=r"total\(\) got multiple values for argument 'dim'"):
+        adapted(x, dim=0, axis=1)
