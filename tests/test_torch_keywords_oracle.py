@@ -445,3 +445,59 @@ def test_out_undocumented_in_pytorch_is_real():
         assert fn(x, 0, out=out) is out
     out = torch.empty(0)
     assert torch.take(x, torch.tensor([0]), out=out) is out
+
+
+# the other arguments some dim methods need; PyTorch's Python-level methods refuse axis=
+_METHOD_ARGS = {
+    "chunk": {"chunks": 2},
+    "kthvalue": {"k": 2},
+    "topk": {"k": 2},
+    "quantile": {"q": 0.5},
+    "nanquantile": {"q": 0.5},
+    "narrow": {"start": 1, "length": 2},
+    "repeat_interleave": {"repeats": 2},
+    "split": {"split_size": 2},
+    "tensor_split": {"sections": 2},
+    "select": {"index": 1},
+    "index_select": {"index": [2, 0]},
+    "gather": {"index": [[0, 1, 2, 0]]},
+    "take_along_dim": {"indices": [[0, 1, 2, 0]]},
+}
+_METHODS_REFUSING_AXIS = {"norm", "unique", "unique_consecutive"}
+
+
+def _dim_methods():
+    for name in sorted(dir(soma.Tensor)):
+        fn = getattr(soma.Tensor, name)
+        if name.startswith("_") or name in _METHODS_REFUSING_AXIS or not inspect.isfunction(fn):
+            continue
+        params = inspect.signature(fn).parameters
+        if "dim" not in params or not hasattr(torch.Tensor, name):
+            continue
+        required = {
+            p
+            for p, v in params.items()
+            if p != "self" and v.default is v.empty and v.kind is not v.VAR_POSITIONAL
+        }
+        if required - {"dim"} <= set(_METHOD_ARGS.get(name, {})):
+            yield name, "keepdim" in params
+
+
+def test_every_dim_method_takes_axis_and_keepdims_as_pytorch():
+    """Each Tensor method soma has with a ``dim`` parameter, called as ``x.m(axis=0[,
+    keepdims=True])`` on both libraries: the same values."""
+    checked = 0
+    for name, has_keepdim in _dim_methods():
+        results = []
+        for T in (soma, torch):
+            x = T.tensor(_FLOATS["x"])
+            kwargs = {"axis": 0, **({"keepdims": True} if has_keepdim else {})}
+            for key, value in _METHOD_ARGS.get(name, {}).items():
+                kwargs[key] = T.tensor(value) if key in ("index", "indices") else value
+            results.append(_tensors(getattr(x, name)(**kwargs)))
+        got, want = results
+        assert len(got) == len(want), name
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(_np(g), _np(w), rtol=1e-12, err_msg=name)
+        checked += 1
+    assert checked >= 45
