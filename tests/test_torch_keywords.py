@@ -177,3 +177,17 @@ def test_signatures_with_var_keywords_use_the_forwarding_adapter():
         adapted(x, axis=0, out=out)  # the result is a pair: out= must be too
     with pytest.raises(TypeError, match=r"total\(\) got multiple values for argument 'dim'"):
         adapted(x, dim=0, axis=1)
+
+
+def test_random_factories_take_device_and_requires_grad():
+    x = soma.zeros(2, 3)
+    for made in (
+        soma.rand_like(x, requires_grad=True, device="cpu"),
+        soma.randn_like(x, requires_grad=True),
+        soma.logspace(0, 1, 4, requires_grad=True),
+    ):
+        assert made.requires_grad and made.is_leaf
+    assert soma.randint_like(x, 5, device="cpu").shape == (2, 3)
+    assert soma.randperm(4, requires_grad=False).sort().values.tolist() == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="only tensors of floating point dtype"):
+        soma.randint(0, 5, (2,), requires_grad=True)  # as PyTorch
