@@ -343,8 +343,8 @@ class TensorMethods:
     def mean(self, dim=None, keepdim=False, dtype=None):
         return _F.mean(self, dim, keepdim, dtype=dtype)
 
-    def prod(self, dim=None, keepdim=False):
-        return _F.prod(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        return _F.prod(self, dim, keepdim, dtype=dtype)
 
     def max(self, dim=None, keepdim=False):
         return _F.max(self, dim, keepdim)
@@ -373,8 +373,8 @@ class TensorMethods:
     def logsumexp(self, dim, keepdim=False):
         return _F.logsumexp(self, dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        return _F.norm(self, p, dim, keepdim)
+    def norm(self, p=2, dim=None, keepdim=False, dtype=None):
+        return _F.norm(self, p, dim, keepdim, dtype=dtype)
 
     def cumsum(self, dim):
         return _F.cumsum(self, dim)
