@@ -46,6 +46,11 @@ def test_shape_methods_take_the_shape_as_one_keyword():
     assert x.reshape(shape=(6,)).shape == (6,)
     assert x.permute(dims=(1, 0)).shape == (3, 2)
     assert x.repeat(repeats=(2, 1)).shape == (4, 3)
+    assert x.new_zeros(size=(1, 2)).tolist() == [[0, 0]]
+    assert x.new_ones(size=(2,), dtype=soma.int64).tolist() == [1, 1]
+    assert x.new_empty(size=(0, 3)).shape == (0, 3)
+    with pytest.raises(TypeError, match="got multiple values for argument 'size'"):
+        x.new_zeros(2, size=(1, 2))
 
 
 def test_gradients_flow_through_keyword_calls():

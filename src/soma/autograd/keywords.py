@@ -47,6 +47,9 @@ _RENAMED = {
     "repeat": {"sizes": "repeats"},
     "permute": {"dims": "dims"},
     "flip": {"dims": "dims"},
+    "new_zeros": {"size": "size"},
+    "new_ones": {"size": "size"},
+    "new_empty": {"size": "size"},
 }
 # NumPy's names that PyTorch's argument parser accepts for its own (python_arg_parser.cpp; its
 # ``x1=``/``x2=`` spellings of input/other are left out: no program uses them, and each would
