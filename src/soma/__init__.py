@@ -441,9 +441,6 @@ def get_num_threads() -> int:
 
 
 # PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …
-# PyTorch's keyword names on every function above: input=/other=, axis=/keepdims=, and out= on
-# those PyTorch gives it (soma/autograd/keywords.py); soma.functional keeps the plain kernels.
-from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
 from soma.backend.device import get_default_device, set_default_device  # noqa: E402
 from soma.backend.dtypes import dtype, finfo, iinfo  # noqa: E402
 from soma.compat import (  # noqa: E402
@@ -477,8 +474,6 @@ from soma.compat.runtime import (  # noqa: E402
     use_deterministic_algorithms,
 )
 
-_adapt_namespace(globals())
-
 # ---------------------------------------------------------------------- lazy attributes (PEP 562)
 # `import soma` stays light; `soma.models.resnet18`, `soma.train.fit` … import on first use, as
 # SciPy's submodules do. `soma.load_model(run)` reads a trained run back (soma.train.workflow).
@@ -499,3 +494,11 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"load_model"})
+
+
+# PyTorch's keyword names on every function of this module: input=/other=, axis=/keepdims=, and
+# out= on those PyTorch gives it (soma/autograd/keywords.py); soma.functional keeps the plain
+# kernels. Keep this last: a function exported below it would not be adapted.
+from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
+
+_adapt_namespace(globals())
