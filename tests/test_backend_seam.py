@@ -202,3 +202,16 @@ def test_models_train_on_the_second_backend(name, optimizer):
     for k, (ours, reference) in enumerate(zip(got, expected)):
         assert isinstance(ours, RecordingArray), f"{name}: state {k} is a {type(ours).__name__}"
         np.testing.assert_array_equal(host(ours), reference, err_msg=f"{name}: state {k}")
+
+
+def test_a_name_the_backend_lacks_gets_its_stand_in_or_a_clear_error():
+    """CuPy has no ``errstate`` (GPU math raises no floating-point flags): a no-op stands in."""
+    import types
+
+    bare = types.ModuleType("bare")
+    backend.register_backend("bare", bare, RecordingArray)
+    with backend.use_backend("bare"):
+        with backend.get_xp().errstate(divide="ignore"):
+            pass
+        with pytest.raises(AttributeError, match="exp"):
+            backend.get_xp().exp  # noqa: B018

@@ -78,8 +78,12 @@ def transpose2d(a):
 
 
 def as_strided(x, shape, strides):
-    """Strided view of ``x`` with the given shape and byte strides (read-only)."""
-    return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    """Strided view of ``x`` with the given shape and byte strides (read-only where the backend
+    has read-only arrays, as NumPy does)."""
+    view = xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+    if hasattr(view.flags, "writeable"):
+        view.flags.writeable = False
+    return view
 
 
 __all__ = [

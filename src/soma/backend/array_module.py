@@ -36,9 +36,19 @@ _BACKENDS = {"numpy": Backend("numpy", numpy, numpy.ndarray)}
 _active = _BACKENDS["numpy"]
 
 
+# NumPy names another array library may lack, and what stands in for them there: GPU libraries
+# do not signal floating-point errors, so NumPy's error-state context has nothing to set.
+_STAND_INS = {"errstate": lambda **settings: contextlib.nullcontext()}
+
+
 def _forward(name):
     """Module ``__getattr__`` (PEP 562) of ``xp``: runs only for a name not forwarded yet."""
-    value = getattr(_active.module, name)
+    try:
+        value = getattr(_active.module, name)
+    except AttributeError:
+        if name not in _STAND_INS:
+            raise
+        value = _STAND_INS[name]
     xp.__dict__[name] = value
     return value
 

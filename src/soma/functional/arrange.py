@@ -9,6 +9,7 @@ of the ops it is built on.
 """
 
 import itertools
+import math
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
@@ -252,7 +253,7 @@ def unravel_index(indices, shape):
     """The coordinates, one tensor per dimension, of flat ``indices`` into ``shape``."""
     idx = indices.array if isinstance(indices, Tensor) else _xp.asarray(indices)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    total = int(_xp.prod(shape)) if shape else 1
+    total = math.prod(shape)
     if idx.size and (idx.min() < -total or idx.max() >= total):
         raise RuntimeError(f"unravel_index: index out of range for shape {shape}")
     coords = _xp.unravel_index(idx % max(total, 1), shape)

@@ -1,6 +1,8 @@
 """Indexing: ``x[index]`` and ``x[index] = v`` with PyTorch's rules, gather and scatter along a
 dimension, ``index_select``, ``nonzero``."""
 
+import math
+
 from soma.autograd import grad_mode
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
@@ -275,7 +277,7 @@ class MaskedScatter(Function):
         if ctx.needs_input_grad[0]:
             gx = gy * ~mask
         if ctx.needs_input_grad[1]:
-            gs = _xp.zeros(int(_xp.prod(ctx.source_shape)), dtype=gy.dtype)
+            gs = _xp.zeros(math.prod(ctx.source_shape), dtype=gy.dtype)
             picked = gy[mask]
             gs[: picked.size] = picked
             gs = gs.reshape(ctx.source_shape)

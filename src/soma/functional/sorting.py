@@ -189,7 +189,11 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         values_of = _xp.moveaxis(a, axis, 0)
         diff = values_of[1:] != values_of[:-1]
         change = diff.reshape(diff.shape[0], -1).any(axis=1)
-    starts = _xp.concatenate([[True], change]) if values_of.shape[0] else _xp.zeros(0, bool)
+    starts = (
+        _xp.concatenate([_xp.ones(1, dtype=bool), change])
+        if values_of.shape[0]
+        else _xp.zeros(0, bool)
+    )
     keep = _xp.nonzero(starts)[0]
     values = values_of[keep]
     if dim is not None:
