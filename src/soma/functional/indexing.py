@@ -241,7 +241,7 @@ def _mask_array(mask, op):
 
 def masked_select(input, mask):
     """The elements of ``input`` where ``mask`` (broadcast with it) is True, as a 1-D tensor."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
+    # lazy: soma.functional.shape imports this module at load time (directly and via elementwise)
     from soma.functional.shape import expand
 
     m = _mask_array(mask, "masked_select")
@@ -298,7 +298,7 @@ def masked_scatter(input, mask, source):
 
 def take(input, index):
     """Elements of ``input`` viewed as 1-D at ``index`` (the result has the index's shape)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
+    # lazy: soma.functional.shape imports this module at load time (directly and via elementwise)
     from soma.functional.shape import reshape
 
     idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
@@ -311,7 +311,7 @@ def take(input, index):
 def take_along_dim(input, indices, dim=None):
     """``gather`` along ``dim`` with ``input`` and ``indices`` broadcast against each other
     (except in ``dim``); without ``dim``, ``take`` on the flattened tensor."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
+    # lazy: soma.functional.shape imports this module at load time (directly and via elementwise)
     from soma.functional.shape import expand, reshape
 
     idx = indices.array if isinstance(indices, Tensor) else _xp.asarray(indices)

@@ -12,7 +12,7 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axes, normalize_axis
-from soma.functional.elementwise import maximum, minimum
+from soma.functional.elementwise import div, maximum, minimum
 from soma.functional.elementwise import pow as _pow
 from soma.functional.unary import _float, sqrt
 from soma.functional.unary import abs as _abs
@@ -447,7 +447,7 @@ _AMinMax = namedtuple("aminmax", ["min", "max"])
 
 def nansum(x, dim=None, keepdim=False, *, dtype=None):
     """``sum`` with NaN counted as zero."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
+    # lazy: soma.functional.pointwise imports this module at load time (through special)
     from soma.functional.pointwise import nan_to_num
 
     return sum(_nan_as_zero(x, nan_to_num), dim, keepdim, dtype=dtype)
@@ -455,10 +455,7 @@ def nansum(x, dim=None, keepdim=False, *, dtype=None):
 
 def nanmean(x, dim=None, keepdim=False, *, dtype=None):
     """``mean`` over the non-NaN elements."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.elementwise import div
-
-    # lazy: a sibling module that imports this one, or one loaded only when used
+    # lazy: soma.functional.pointwise imports this module at load time (through special)
     from soma.functional.pointwise import nan_to_num
 
     if x.array.dtype.kind != "f":

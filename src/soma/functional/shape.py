@@ -7,6 +7,7 @@ from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
+from soma.functional.elementwise import clone
 from soma.functional.indexing import getitem
 
 _xp = get_xp()
@@ -220,8 +221,6 @@ class Flip(Function):
 def flip(x, dims):
     axes = tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims)
     if x.array.ndim == 0:  # a 0-d tensor has nothing to reverse
-        from soma.functional.elementwise import clone
-
         return clone(x)
     return Flip.apply(x, axes)
 

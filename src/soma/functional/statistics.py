@@ -11,9 +11,11 @@ import math
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str
+from soma.functional.distance import _pnorm
 from soma.functional.elementwise import add, clamp, div, mul, sub, where
 from soma.functional.indexing import gather
-from soma.functional.reduction import sort
+from soma.functional.matrix import diagonal
+from soma.functional.reduction import cumsum, sort
 from soma.functional.reduction import sum as _sum
 from soma.functional.shape import movedim, narrow, reshape, unsqueeze
 from soma.functional.unary import _float, sqrt
@@ -132,8 +134,6 @@ def corrcoef(input):
     c = cov(input)
     if c.ndim == 0:
         return div(c, c)
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.matrix import diagonal
 
     d = sqrt(diagonal(c))
     r = div(div(c, unsqueeze(d, 1)), unsqueeze(d, 0))
@@ -178,9 +178,6 @@ trapz = trapezoid
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoidal integral along ``dim`` (one element shorter than ``y``)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.reduction import cumsum
-
     y = _float(y)
     axis = normalize_axis(dim, y.ndim, "cumulative_trapezoid")
     n = y.shape[axis]
@@ -192,18 +189,12 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
 
 def dist(input, other, p=2):
     """The p-norm of ``input - other`` over all elements."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.distance import _pnorm
-
     d = sub(_float(input), _float(other))
     return _pnorm(reshape(d, (-1,)), p, 0)
 
 
 def renorm(input, p, dim, maxnorm):
     """Rescale each slice along ``dim`` whose p-norm exceeds ``maxnorm`` to norm ``maxnorm``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.distance import _pnorm
-
     x = _float(input)
     axis = normalize_axis(dim, x.ndim, "renorm")
     rows = reshape(movedim(x, axis, 0), (x.shape[axis], -1))
