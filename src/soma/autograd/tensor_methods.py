@@ -584,7 +584,7 @@ class TensorMethods:
 
     def to_sparse(self, sparse_dim=None):
         """The nonzero entries as a sparse COO tensor (gradients reach this tensor)."""
-        # NOTE: lazy, like every call into functional here (functional imports Tensor)
+        # lazy: soma.functional.sparse imports tensor.py, which imports this module at load time
         from soma.functional.sparse import to_sparse
 
         return to_sparse(self, sparse_dim)

@@ -17,14 +17,13 @@ from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
 from soma.functional.cumulative import cumprod
 from soma.functional.elementwise import clone, sub
-from soma.functional.indexing import _to_index, getitem, setitem_
+from soma.functional.indexing import _to_index, getitem, narrow, setitem_
 from soma.functional.matrix import _diagonal_positions
 from soma.functional.shape import (
     cat,
     expand,
     flip,
     movedim,
-    narrow,
     repeat,
     reshape,
     split,

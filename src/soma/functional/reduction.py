@@ -12,7 +12,7 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axes, normalize_axis
-from soma.functional.elementwise import div, maximum, minimum
+from soma.functional.elementwise import maximum, minimum
 from soma.functional.elementwise import pow as _pow
 from soma.functional.unary import _float, sqrt
 from soma.functional.unary import abs as _abs
@@ -443,33 +443,6 @@ def aminmax(x, *, dim=None, keepdim=False):
 
 
 _AMinMax = namedtuple("aminmax", ["min", "max"])
-
-
-def nansum(x, dim=None, keepdim=False, *, dtype=None):
-    """``sum`` with NaN counted as zero."""
-    # lazy: soma.functional.pointwise imports this module at load time (through special)
-    from soma.functional.pointwise import nan_to_num
-
-    return sum(_nan_as_zero(x, nan_to_num), dim, keepdim, dtype=dtype)
-
-
-def nanmean(x, dim=None, keepdim=False, *, dtype=None):
-    """``mean`` over the non-NaN elements."""
-    # lazy: soma.functional.pointwise imports this module at load time (through special)
-    from soma.functional.pointwise import nan_to_num
-
-    if x.array.dtype.kind != "f":
-        return mean(x, dim, keepdim, dtype=dtype)
-    kept = Tensor._wrap((~_xp.isnan(x.array)).astype(x.array.dtype))
-    total = sum(_nan_as_zero(x, nan_to_num), dim, keepdim)
-    with _xp.errstate(invalid="ignore", divide="ignore"):
-        return div(total, sum(kept, dim, keepdim))
-
-
-def _nan_as_zero(x, nan_to_num):
-    if x.array.dtype.kind != "f":
-        return x
-    return nan_to_num(x, 0.0, float("inf"), float("-inf"))
 
 
 def count_nonzero(x, dim=None):
