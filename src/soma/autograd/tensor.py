@@ -533,19 +533,19 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self._fill_with(value.array if isinstance(value, Tensor) else value)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.uniform(a, b, self.array.shape))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.normal(mean, std, self.array.shape))
 
     def bernoulli_(self, p=0.5, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.random(self.array.shape) < p)
 
     def exponential_(self, lambd=1.0, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
 
 
