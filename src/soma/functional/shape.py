@@ -9,7 +9,6 @@ from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
-from soma.functional.indexing import getitem
 
 _xp = get_xp()
 
@@ -222,6 +221,7 @@ class Flip(Function):
 def flip(x, dims):
     axes = tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims)
     if x.array.ndim == 0:  # a 0-d tensor has nothing to reverse
+        # lazy: soma.functional.elementwise imports indexing, which imports this one at load time
         from soma.functional.elementwise import clone
 
         return clone(x)
@@ -356,13 +356,6 @@ def chunk(x, chunks, dim=0):
 def unbind(x, dim=0):
     """The slices along ``dim``, with that dimension removed."""
     return tuple(squeeze(p, dim) for p in split(x, 1, dim))
-
-
-def narrow(x, dim, start, length):
-    axis = normalize_axis(dim, x.array.ndim, "narrow")
-    index = [slice(None)] * x.array.ndim
-    index[axis] = slice(start, start + length)
-    return getitem(x, tuple(index))
 
 
 def movedim(x, source, destination):

@@ -12,7 +12,7 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axis, shape_str
-from soma.functional.reduction import SelectAlongAxis
+from soma.functional.reduction import SelectAlongAxis, sort
 
 _xp = get_xp()
 
@@ -151,9 +151,6 @@ def mode(input, dim=-1, keepdim=False):
 
 def msort(input):
     """``sort(input, dim=0).values``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.reduction import sort
-
     return sort(input, 0).values
 
 
