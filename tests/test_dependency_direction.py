@@ -67,14 +67,9 @@ EXCEPTIONS = {
     ("soma.autograd.tensor", "soma.compat.tensor_types"): "Tensor.type()'s FloatTensor names",
 }
 
-# Files whose function-local imports need no comment each, and why.
-LAZY_IMPORT_EXEMPT = {
-    # The CLI imports each command's stack inside the command (ROADMAP: hoist them once the
-    # CLI work of issue 14 has merged; they guard no cycle).
-    "cli.py",
-    "cli_train.py",
-    "cli_segmentation.py",  # the same, for the CLI's segmentation steps
-}
+# Files whose function-local imports need no comment each, and why (none today: the CLI's
+# command imports were hoisted in issue 10, and its few lazy ones say why).
+LAZY_IMPORT_EXEMPT = set()
 
 
 def _module_name(path: Path) -> str:

@@ -6,6 +6,7 @@ MPICH wheel, whose ``mpiexec`` sits beside the venv's python); they skip without
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -251,3 +252,65 @@ def test_soma_train_distributed_writes_one_run_from_rank_0(tmp_path):
     assert done.stdout.count("test: loss") == 1  # one rank reports
     assert {"last.safetensors", "history.json"} <= set(os.listdir(out))
     assert float(done.stdout.split("accuracy")[1].split()[0]) > 0.8
+
+
+def _train_distributed(out, *extra, epochs=4):
+    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "soma.cli", "train"]
+    command += ["--model", "mlp", "--data", "spirals", "--epochs", str(epochs)]
+    command += ["--batch-size", "32", "--seed", "5", "--distributed", "--quiet"]
+    return [*command, "--out", str(out), *extra]
+
+
+def _env():
+    return dict(
+        os.environ,
+        PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+    )
+
+
+def _final_weights(out):
+    state = soma.load(os.path.join(out, "last.safetensors"))["model"]
+    return {k: v.numpy() for k, v in state.items()}
+
+
+@needs_mpi
+def test_a_killed_distributed_run_resumes_from_its_last_checkpoint(tmp_path):
+    """SIGKILL of the whole job (as a lost node) once an epoch's checkpoint exists; --resume
+    then ends with exactly the weights of an uninterrupted run: only the running epoch is lost."""
+    straight = tmp_path / "straight"
+    done = subprocess.run(
+        _train_distributed(straight), env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    out = tmp_path / "killed"
+    job = subprocess.Popen(
+        _train_distributed(out),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while not (out / "last.safetensors").exists() and job.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=60)
+    assert job.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    soma.load(out / "last.safetensors")  # intact: a kill never corrupts a checkpoint
+
+    resumed = subprocess.run(
+        _train_distributed(out, "--resume", str(out)),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    expected = _final_weights(straight)
+    for key, value in _final_weights(out).items():
+        np.testing.assert_array_equal(value, expected[key], err_msg=key)

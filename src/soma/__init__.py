@@ -7,6 +7,7 @@ optimizers in ``soma.optim``, data in ``soma.data`` (also ``soma.utils.data``).
 """
 
 import builtins
+import importlib.util
 import os as _os
 
 from soma._version import __version__
@@ -481,8 +482,6 @@ _LAZY_SUBMODULES = ("models", "train", "inspection", "distributed", "testing")
 
 
 def __getattr__(name):
-    import importlib.util  # lazy by design (PEP 562): only when a submodule is first asked for
-
     if name in _LAZY_SUBMODULES and importlib.util.find_spec(f"soma.{name}") is not None:
         return importlib.import_module(f"soma.{name}")
     if name == "load_model":

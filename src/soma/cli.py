@@ -14,13 +14,38 @@ unwritable folders, labels the model cannot predict, a diverged run), 130 interr
 """
 
 import argparse
+import ast
+import inspect
 import os
 import signal
 import sys
+import threading
 import warnings
 
+import soma
+from soma._version import __version__
+from soma.cli_segmentation import segmentation_task, test_metrics
+from soma.compat.runner import main as run_script
+from soma.data import DataLoader, datasets
+from soma.models import list_models, model_info
 from soma.optim.registry import OPTIMIZERS, SCHEDULERS
-from soma.train.workflow import RunError
+from soma.train import evaluate, lr_find
+from soma.train.generative_workflow import is_generative, sample_run, summarise, train_generative
+from soma.train.interrupts import TrainingInterrupted
+from soma.train.metrics import ConfusionMatrix
+from soma.train.progress import format_logs
+from soma.train.workflow import (
+    RunError,
+    build_model,
+    check_labels,
+    check_names,
+    check_writable,
+    load_model,
+    make_optimizer,
+    model_summary,
+    prepare_data,
+    run_checkpoint,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -110,8 +135,6 @@ def _add_model_data(p, data_required=True):
 
 def _model_arg(text):
     """``KEY=VALUE`` with VALUE a Python literal (``True``, ``0.25``, ``(6, 12)``) or a word."""
-    import ast
-
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -133,8 +156,6 @@ def _add_model_args(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from soma._version import __version__
-
     parser = argparse.ArgumentParser(
         prog="soma", description="Train and inspect soma models.", formatter_class=_HelpFormatter
     )
@@ -250,8 +271,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- commands
 def _prepare(args, model: str, **overrides):
-    from soma.train.workflow import check_names, prepare_data
-
     check_names(model=model)
     try:
         return prepare_data(
@@ -265,8 +284,6 @@ def _prepare(args, model: str, **overrides):
 
 
 def _loader(dataset, batch_size, shuffle=False, transform=None):
-    from soma.data import DataLoader
-
     return (
         None
         if dataset is None
@@ -276,11 +293,7 @@ def _loader(dataset, batch_size, shuffle=False, transform=None):
 
 def _task(prepared, num_classes=None) -> dict:
     """Loss, metrics and number of model outputs for the dataset's task."""
-    from soma.train.workflow import check_labels
-
     if prepared.task == "segmentation":
-        from soma.cli_segmentation import segmentation_task
-
         return segmentation_task(prepared, num_classes)
     if prepared.task == "regression":
         targets = prepared.train.tensors[1]
@@ -298,34 +311,24 @@ def _task(prepared, num_classes=None) -> dict:
 
 def cmd_train(args) -> int:
     """`soma train`: the run's flow (folder, resume checks, interruptions) is in soma.cli_train."""
-    from soma.train.generative_workflow import is_generative, train_generative
-
     if is_generative(args.model):  # autoencoders, VAE, DCGAN, DDPM: their own loop and pictures
         args.epochs = 10 if args.epochs is None else args.epochs
         return train_generative(args)
+    # lazy: soma.cli_train imports this module's helpers at load time (a cycle)
     from soma.cli_train import cmd_train as train
 
     return train(args)
 
 
 def _test_metrics(task) -> list:
-    from soma.train.metrics import ConfusionMatrix
-
     if task["task"] == "regression":
         return ["mae"]
     if task["task"] == "segmentation":
-        from soma.cli_segmentation import test_metrics
-
         return test_metrics(task)
     return ["accuracy", "f1", ConfusionMatrix(task["num_classes"])]
 
 
 def cmd_evaluate(args) -> int:
-    import soma
-    from soma.train import evaluate
-    from soma.train.progress import format_logs
-    from soma.train.workflow import load_model, run_checkpoint
-
     path = run_checkpoint(args.run)
     extra = soma.load(path).get("extra") or {}
     if extra.get("task") == "generative":
@@ -351,10 +354,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_lr_find(args) -> int:
-    import soma
-    from soma.train import lr_find
-    from soma.train.workflow import build_model, check_names, check_writable, make_optimizer
-
     check_names(args.model, args.optimizer)
     check_writable(os.path.dirname(os.path.abspath(args.out)))
     soma.manual_seed(args.seed)
@@ -393,8 +392,6 @@ def _default_input(info):
         return info.reference_input
     if info.input_size is None:
         return None
-    import inspect
-
     channels = inspect.signature(info.builder).parameters.get("in_channels")
     default = (
         1 if channels is None or channels.default is inspect.Parameter.empty else channels.default
@@ -403,10 +400,6 @@ def _default_input(info):
 
 
 def cmd_summary(args) -> int:
-    import soma
-    from soma.models import model_info
-    from soma.train.workflow import build_model, check_names, model_summary
-
     check_names(model=args.model)
     reference = model_info(args.model).reference_input
     if args.input is None:
@@ -417,7 +410,6 @@ def cmd_summary(args) -> int:
             )
     num_classes = args.num_classes or (1000 if reference else 10)
     model, _ = build_model(args.model, num_classes, args.input, **dict(args.model_arg))
-    from soma.train.generative_workflow import is_generative, summarise
 
     if is_generative(args.model):  # inputs are latent codes or (x_t, t): their own summary
         return summarise(model, args.model, tuple(args.input))
@@ -434,8 +426,6 @@ def cmd_summary(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from soma.models import list_models, model_info
-
     for name, description in list_models().items():
         info = model_info(name)
         size, reference = info.input_size, info.reference_input
@@ -447,8 +437,6 @@ def cmd_models(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from soma.data import datasets
-
     describe = getattr(datasets, "describe", None)
     for name in datasets.available():
         print(f"{name:<14}{describe(name) if describe else ''}".rstrip())
@@ -456,12 +444,11 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from soma.train.generative_workflow import sample_run
-
     return sample_run(args)
 
 
 def cmd_launch(args) -> int:
+    # lazy: soma.distributed stays out of start-up (and of `import soma`) until a command needs it
     from soma.distributed.launch import launch
 
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
@@ -484,8 +471,6 @@ def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["run"]:  # the script's own arguments must not meet argparse
-        from soma.compat.runner import main as run_script
-
         return run_script(argv[1:])
     parser = build_parser()
     try:
@@ -524,10 +509,6 @@ def _show_warning(command):
 def _terminate_like_ctrl_c():
     """SIGTERM raises (like Ctrl-C) so files being written are cleaned up; returns the old
     handler (None off the main thread). ``soma train`` defers both to a batch boundary."""
-    import threading
-
-    from soma.train.interrupts import TrainingInterrupted
-
     if threading.current_thread() is not threading.main_thread():
         return None
 

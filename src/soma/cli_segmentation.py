@@ -9,6 +9,14 @@ masks together.
 
 import os
 
+from soma.data.mask_transforms import (
+    JointCompose,
+    JointRandomCrop,
+    JointRandomHorizontalFlip,
+    JointRandomVerticalFlip,
+)
+from soma.inspection.segmentation import plot_segmentation, predict_masks
+from soma.train.metrics_segmentation import IoU
 from soma.train.workflow import RunError, check_labels
 
 SEGMENTATION_METRICS = ["pixel_accuracy", "mean_iou"]
@@ -35,20 +43,11 @@ def segmentation_task(prepared, num_classes=None) -> dict:
 
 def test_metrics(task) -> list:
     """Pixel accuracy, mean IoU and the per-class IoU (popped as ``"iou"`` from the results)."""
-    from soma.train.metrics_segmentation import IoU
-
     return [*SEGMENTATION_METRICS, IoU(task["num_classes"])]
 
 
 def augment_jointly(prepared) -> None:
     """Random flips and shifts (by up to 1/16 of the size) of training images and masks."""
-    from soma.data.mask_transforms import (
-        JointCompose,
-        JointRandomCrop,
-        JointRandomHorizontalFlip,
-        JointRandomVerticalFlip,
-    )
-
     size = tuple(prepared.input_shape[1:])
     pad = max(1, round(size[0] / 16))
     prepared.train.transforms = JointCompose(
@@ -65,11 +64,6 @@ def segmentation_outputs(model, prepared, per_class_iou, out) -> list:
     names = list(prepared.classes) or [str(c) for c in range(len(per_class_iou))]
     shown = "  ".join(f"{name} {value:.3f}" for name, value in zip(names, per_class_iou))
     print(f"test IoU per class: {shown}")
-    try:
-        from soma.inspection.segmentation import plot_segmentation, predict_masks
-    except ImportError as error:
-        print(f"(no mask picture: {error})")
-        return []
     test = prepared.test
     images, masks = test.get_batch(list(range(min(8, len(test)))))
     predictions = predict_masks(model, images)

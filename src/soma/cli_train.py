@@ -10,15 +10,41 @@ import os
 import sys
 import warnings
 
+import soma
 from soma.cli import EXIT_OK, _loader, _prepare, _task, _test_metrics
 from soma.cli_segmentation import augment_jointly, segmentation_outputs
-from soma.train.workflow import RunError
+from soma.data import transforms
+from soma.inspection import plot_confusion_matrix, plot_history
+from soma.train import (
+    CSVLogger,
+    JSONLogger,
+    ModelCheckpoint,
+    Trainer,
+    TrainingInterrupted,
+    evaluate,
+)
+from soma.train.progress import format_logs
+from soma.train.run_folder import (
+    ExtendSchedule,
+    check_extras,
+    claim_folder,
+    release_folder,
+    resume_differences,
+)
+from soma.train.workflow import (
+    RunError,
+    build_model,
+    check_names,
+    check_writable,
+    make_optimizer,
+    make_scheduler,
+    model_kwargs_for,
+    model_summary,
+)
 
 
 def _augmentation(input_shape):
     """Random shifts by up to 1/16 of the image size (edge-padded, cropped back), per image."""
-    from soma.data import transforms
-
     pad = max(1, round(input_shape[1] / 16))
     return transforms.RandomCrop(tuple(input_shape[1:]), padding=pad, padding_mode="edge")
 
@@ -52,9 +78,6 @@ def _run_options(args, optimizer) -> dict:
 
 def _make_trainer(args, prepared, task, out):
     """Model, optimizer, schedule and callbacks of a `soma train` run, in a Trainer."""
-    from soma.train import CSVLogger, JSONLogger, ModelCheckpoint, Trainer
-    from soma.train.workflow import build_model, make_optimizer, make_scheduler, model_summary
-
     model, model_kwargs = build_model(
         args.model, task["num_classes"], prepared.input_shape, **dict(args.model_arg)
     )
@@ -110,8 +133,6 @@ def _verbosity(args):
 
 def _resume_checkpoint(path: str) -> str:
     """--resume PATH: a checkpoint file, or a run folder (its most advanced checkpoint)."""
-    import soma
-
     if not os.path.isdir(path):
         if not os.path.exists(path):
             raise RunError(f"--resume: no such checkpoint: '{path}'")
@@ -130,9 +151,6 @@ def _resume_checkpoint(path: str) -> str:
 
 def _check_resume(trainer, path) -> None:
     """Refuse to resume a different run; re-plan the schedule for a larger --epochs."""
-    import soma
-    from soma.train.run_folder import ExtendSchedule, resume_differences
-
     extra = soma.load(path).get("extra") or {}
     if "model" not in extra:
         raise RunError(f"--resume: '{path}' was not written by `soma train`", usage=True)
@@ -158,15 +176,11 @@ def _check_resume(trainer, path) -> None:
 
 def _planned_epochs(path) -> int:
     """The --epochs a checkpoint's run was started with (its finished epochs if unrecorded)."""
-    import soma
-
     ckpt = soma.load(path)
     return ((ckpt.get("extra") or {}).get("run") or {}).get("epochs") or max(1, ckpt["epoch"])
 
 
 def cmd_train(args) -> int:
-    from soma.train.run_folder import release_folder
-
     out = args.out
     resume = _resume_checkpoint(args.resume) if args.resume else None
     if out is None:
@@ -186,11 +200,6 @@ def cmd_train(args) -> int:
 
 
 def _train(args, out, resume) -> int:
-    import soma
-    from soma.train import TrainingInterrupted
-    from soma.train.run_folder import check_extras, claim_folder
-    from soma.train.workflow import check_names, check_writable, model_kwargs_for
-
     check_names(args.model, args.optimizer, args.scheduler)
     for note in check_extras(plots=True):
         print(f"note: {note}", file=sys.stderr)
@@ -235,6 +244,7 @@ def _join_job(args) -> bool:
     """With --distributed, join the MPI job; True on the rank that prints and writes."""
     if not getattr(args, "distributed", False):
         return True
+    # lazy: soma.distributed stays out of start-up (and of `import soma`) until a command needs it
     import soma.distributed as dist
 
     if not dist.is_initialized():
@@ -247,9 +257,6 @@ def _join_job(args) -> bool:
 
 
 def _finish_run(trainer, prepared, task, out) -> int:
-    from soma.train import evaluate
-    from soma.train.progress import format_logs
-
     test = evaluate(
         trainer.model, _loader(prepared.test, 256), loss=task["loss"], metrics=_test_metrics(task)
     )
@@ -277,8 +284,6 @@ def _finish_run(trainer, prepared, task, out) -> int:
 
 def _plots(history, confusion, classes, out) -> list:
     try:
-        from soma.inspection import plot_confusion_matrix, plot_history
-
         paths = [plot_history(history, os.path.join(out, "curves.png"))]
         if confusion is not None:
             path = os.path.join(out, "confusion_matrix.png")

@@ -24,6 +24,7 @@ from soma.functional import lgamma as gammaln  # noqa: F401
 from soma.functional import mvlgamma as multigammaln  # noqa: F401
 from soma.functional import sigmoid as expit  # noqa: F401
 from soma.functional.elementwise import mul
+from soma.functional.unary import log
 
 
 def ndtr(input):
@@ -38,9 +39,6 @@ def ndtri(input):
 
 def log_ndtr(input):
     """``log Φ(x)``, accurate in the left tail (through erfc)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.unary import log
-
     return log(mul(erfc(mul(input, -1 / math.sqrt(2))), 0.5))
 
 

@@ -1,8 +1,9 @@
 """The op table: one ``OpSpec`` per public op, grouped by family (one module per family).
 
 Adding an op means adding an entry to its family's ``SPECS`` list; ``tests/test_op_table.py``
-then checks it three ways: backward against finite differences in float64, forward and every
-input gradient against PyTorch, and (marked ``gpu``) NumPy/CuPy parity.
+then checks it against finite differences in float64 and against PyTorch (forward and every
+input gradient); ``tests/test_backend_seam.py`` runs it on a recording second backend, and
+``tests/test_cupy_backend.py`` (marked ``gpu``) on CuPy.
 """
 
 import importlib

@@ -64,7 +64,7 @@ def _accumulate_leaf(leaf, g, handed_out):
     if leaf.grad is None:
         # NOTE: a kernel may hand one array to several inputs (add does); copy before a second
         # leaf owns it, so that an in-place change to one .grad cannot reach another.
-        if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+        if id(g) in handed_out or g.base is not None or not getattr(g.flags, "writeable", True):
             g = g.copy()
         handed_out.add(id(g))
         leaf.grad = Tensor._wrap(g)

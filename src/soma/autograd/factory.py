@@ -48,8 +48,8 @@ def _infer_array(data, exact=False):
     """
     if isinstance(data, Tensor):
         return data.array.copy()
-    if isinstance(data, _xp.ndarray):
-        return data.copy()
+    if isinstance(data, _xp.ndarray) or hasattr(data, "__array_interface__"):
+        return _xp.array(data)  # a copy on the active backend, of a backend or a host array
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
         data = [d.array if isinstance(d, Tensor) else d for d in data]
     array = _xp.array(data)
@@ -163,7 +163,7 @@ def rand(
     *sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False
 ) -> Tensor:
     """Uniform samples from [0, 1)."""
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     array = rng.random(_shape(sizes, size), dtype=_xp.float64).astype(dtypes.to_dtype(dtype))
     return _finish(array, None, requires_grad, device)
 
@@ -172,7 +172,7 @@ def randn(
     *sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False
 ) -> Tensor:
     """Samples from the standard normal distribution."""
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     array = rng.standard_normal(_shape(sizes, size)).astype(dtypes.to_dtype(dtype))
     return _finish(array, None, requires_grad, device)
 
@@ -183,7 +183,7 @@ def randint(
     """Integers uniformly from ``[low, high)``; ``randint(high, size)`` starts at 0."""
     if size is None:
         low, high, size = 0, low, high
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     array = rng.integers(low, high, _shape((tuple(size),)), dtype=_xp.int64)
     return _finish(array, dtype or dtypes.int64, requires_grad, device)
 
@@ -191,7 +191,7 @@ def randint(
 def randperm(n, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
     return _finish(
-        _random.resolve(generator).permutation(n).astype(_xp.int64), dtype, requires_grad, device
+        _random.draws(generator).permutation(n).astype(_xp.int64), dtype, requires_grad, device
     )
 
 
@@ -203,20 +203,18 @@ def normal(mean, std, size=None, generator=None) -> Tensor:
     dtype = next(
         (t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype()
     )
-    return Tensor._wrap(_random.resolve(generator).normal(m, s, shape).astype(dtype))
+    return Tensor._wrap(_random.draws(generator).normal(m, s, shape).astype(dtype))
 
 
 def bernoulli(p, generator=None) -> Tensor:
     """1 with probability ``p`` (element-wise), else 0."""
     probs = p.array if isinstance(p, Tensor) else _xp.asarray(p)
-    return Tensor._wrap(
-        (_random.resolve(generator).random(probs.shape) < probs).astype(probs.dtype)
-    )
+    return Tensor._wrap((_random.draws(generator).random(probs.shape) < probs).astype(probs.dtype))
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
     """Sample category indices from (rows of) non-negative weights ``probs``."""
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     p = probs.array.astype(_xp.float64)
     rows = p.reshape(-1, p.shape[-1])
     out = _xp.empty((rows.shape[0], num_samples), dtype=_xp.int64)

@@ -15,7 +15,7 @@ import weakref
 
 from soma import backend
 from soma.autograd.errors import ShapeError
-from soma.autograd.size import Size
+from soma.autograd.size import Size, display_name
 from soma.autograd.tensor_inplace_methods import TensorInplaceMethods
 from soma.autograd.tensor_methods import TensorMethods
 from soma.autograd.tensor_ops_methods import TensorOpsMethods
@@ -184,7 +184,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         body = _xp.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
-            extras.append(f"dtype=soma.{self.array.dtype}")
+            extras.append(f"dtype={display_name()}.{self.array.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
         elif self.requires_grad:
@@ -533,19 +533,19 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self._fill_with(value.array if isinstance(value, Tensor) else value)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.uniform(a, b, self.array.shape))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.normal(mean, std, self.array.shape))
 
     def bernoulli_(self, p=0.5, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.random(self.array.shape) < p)
 
     def exponential_(self, lambd=1.0, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
 
 

@@ -327,22 +327,22 @@ class TensorInplaceMethods:
     # random fills (no graph, like uniform_ and normal_)
     def random_(self, from_=0, to=None, *, generator=None):
         """Integers drawn uniformly from [from_, to) (``random_(n)``: from [0, n))."""
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         if to is None:
             top = 2**24 if self.array.dtype.kind == "f" else 2**31  # exact in the dtype
             from_, to = (0, from_) if from_ else (0, top)
         return self._fill_with(rng.integers(from_, to, self.array.shape))
 
     def geometric_(self, p, *, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.geometric(p, self.array.shape))
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(rng.lognormal(mean, std, self.array.shape))
 
     def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
-        rng = backend.random.resolve(generator)
+        rng = backend.random.draws(generator)
         return self._fill_with(median + sigma * rng.standard_cauchy(self.array.shape))
 
 

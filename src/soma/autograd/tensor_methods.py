@@ -8,6 +8,7 @@ upward dependency in the tree (see ``docs/DEVELOPING.md``).
 
 from soma import backend
 from soma.autograd.size import Size, dims_of
+from soma.backend import dtypes
 
 _xp = backend.get_xp()
 
@@ -433,10 +434,9 @@ class TensorMethods:
 
     def _view_dtype(self, dtype):
         """``view(dtype)``: the same bytes read as another dtype (no gradient), as PyTorch."""
-        # NOTE: lazy: tensor.py (which function.py imports) is being defined when this loads
+        # lazy: soma.autograd.tensor imports this module at load time (function.py imports tensor)
         from soma.autograd.function import mark_viewed
         from soma.autograd.tensor import Tensor
-        from soma.backend import dtypes
 
         dtype = dtypes.to_dtype(dtype)
         array = self.array
@@ -584,7 +584,7 @@ class TensorMethods:
 
     def to_sparse(self, sparse_dim=None):
         """The nonzero entries as a sparse COO tensor (gradients reach this tensor)."""
-        # NOTE: lazy, like every call into functional here (functional imports Tensor)
+        # lazy: soma.functional.sparse imports tensor.py, which imports this module at load time
         from soma.functional.sparse import to_sparse
 
         return to_sparse(self, sparse_dim)

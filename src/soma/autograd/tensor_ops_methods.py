@@ -465,7 +465,7 @@ class TensorOpsMethods:
         return _F.put(self, index, source, accumulate)
 
     def multinomial(self, num_samples, replacement=False, *, generator=None):
-        # lazy: a sibling module that imports this one, or one loaded only when used
+        # lazy: soma.autograd.factory imports tensor.py, which imports this module at load time
         from soma.autograd.factory import multinomial
 
         return multinomial(self, num_samples, replacement, generator=generator)

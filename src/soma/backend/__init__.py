@@ -1,12 +1,21 @@
 """The one place where soma names its array library.
 
-Every kernel asks ``get_xp(x)`` for the module that owns its arrays and writes NumPy-dialect
-code against it. Today that is always NumPy; a CuPy backend plugs in here (see ``device.py``)
-without touching the ops.
+Every kernel asks ``get_xp()`` for the array module and writes NumPy-dialect code against it.
+What it gets is the seam of ``array_module.py``: a stand-in that forwards to the active
+backend's module at call time (NumPy unless ``use_backend`` chose another), so a CuPy backend
+is one ``register_backend`` call, without touching the ops. No module outside ``soma.backend``
+imports NumPy (a test checks it).
 """
 
-import numpy
-
+from soma.backend.array_module import (
+    Backend,
+    active_backend,
+    available_backends,
+    register_backend,
+    set_backend,
+    use_backend,
+    xp,
+)
 from soma.backend.device import Device, cpu
 from soma.backend.dtypes import (
     bool_,
@@ -25,28 +34,30 @@ from soma.backend.dtypes import (
     uint8,
 )
 
-ndarray = numpy.ndarray
-
 
 def get_xp(*arrays):
-    """Return the array module (``numpy`` today) that owns ``arrays``."""
-    return numpy
+    """Return the array module for ``arrays``: the active backend's, resolved at call time.
+
+    The arrays are accepted for Chainer's ``xp = get_xp(x)`` idiom; with one process-wide
+    backend they do not change the answer.
+    """
+    return xp
 
 
 def is_array(value) -> bool:
     """True when ``value`` is an array of the active backend."""
-    return isinstance(value, numpy.ndarray)
+    return isinstance(value, active_backend().array_type)
 
 
 def scatter_add(target, index, values):
     """``target[index] += values`` with repeated indices accumulating (unbuffered)."""
-    numpy.add.at(target, index, values)
+    xp.add.at(target, index, values)
     return target
 
 
 def sliding_windows(x, window_shape, axis):
     """Read-only strided view of every window of ``x`` (no copy)."""
-    return numpy.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
+    return xp.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)
 
 
 def transpose2d(a):
@@ -59,7 +70,7 @@ def transpose2d(a):
     of 6-15 ms for 1.6 M float32 values).
     """
     rows, cols = a.shape
-    out = numpy.empty((cols, rows), dtype=a.dtype)
+    out = xp.empty((cols, rows), dtype=a.dtype)
     block = 8 if (cols * a.itemsize) % 4096 == 0 else 256
     for i in range(0, rows, block):
         out[:, i : i + block] = a[i : i + block].T
@@ -67,12 +78,23 @@ def transpose2d(a):
 
 
 def as_strided(x, shape, strides):
-    """Strided view of ``x`` with the given shape and byte strides (read-only)."""
-    return numpy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    """Strided view of ``x`` with the given shape and byte strides (read-only where the backend
+    has read-only arrays, as NumPy does)."""
+    view = xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+    if hasattr(view.flags, "writeable"):
+        view.flags.writeable = False
+    return view
 
 
 __all__ = [
+    "Backend",
     "Device",
+    "active_backend",
+    "available_backends",
+    "register_backend",
+    "set_backend",
+    "use_backend",
+    "xp",
     "as_strided",
     "bool_",
     "cpu",
@@ -87,7 +109,6 @@ __all__ = [
     "int64",
     "is_array",
     "is_floating",
-    "ndarray",
     "promote_types",
     "scatter_add",
     "set_default_dtype",

@@ -2,6 +2,8 @@
 
 import numpy
 
+from soma.backend.array_module import xp
+
 
 class Generator:
     """A seeded source of random numbers (wraps NumPy's PCG64 ``Generator``).
@@ -42,3 +44,33 @@ def manual_seed(seed: int) -> Generator:
 def resolve(generator) -> numpy.random.Generator:
     """The NumPy generator behind ``generator`` (the global one when ``None``)."""
     return (generator or default_generator).numpy
+
+
+class _BackendDraws:
+    """A NumPy generator whose array results are moved to the active backend.
+
+    Random streams are drawn on the host, so a seed gives the same numbers on every backend;
+    kernels then receive arrays of the backend they run on.
+    """
+
+    __slots__ = ("_rng",)
+
+    def __init__(self, rng):
+        self._rng = rng
+
+    def __getattr__(self, name):
+        method = getattr(self._rng, name)
+
+        def draw(*args, **kwargs):
+            result = method(*args, **kwargs)
+            return xp.asarray(result) if isinstance(result, numpy.ndarray) else result
+
+        return draw
+
+
+def draws(generator) -> _BackendDraws:
+    """Random draws for kernels: ``resolve(generator)`` with arrays on the active backend.
+
+    The data pipeline (samplers, datasets, transforms) works on the host and uses ``resolve``.
+    """
+    return _BackendDraws(resolve(generator))

@@ -7,7 +7,7 @@ NaN that could leak into the blend, and no floating-point warnings are raised. P
 evaluated in place, since every fresh temporary array costs page faults.
 """
 
-import numpy
+from soma.backend.array_module import xp
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
 # (1969) 631-638: coefficients of the three intervals (|x| <= 0.46875, <= 4, > 4).
@@ -68,7 +68,7 @@ _HUGE = 27.0  # erfc underflows to 0 in float64 well before this
 
 def _horner(z, top, coefs, out):
     """``out`` ← (((top·z + c₀)·z + c₁)·z + …)·z, in place (fresh temporaries are costly)."""
-    numpy.multiply(z, top, out=out)
+    xp.multiply(z, top, out=out)
     for c in coefs:
         out += c
         out *= z
@@ -77,8 +77,8 @@ def _horner(z, top, coefs, out):
 
 def _rational(z, p, q, p_top, q_last):
     """(p(z) + p_last) / (q(z) + q_last) with Cody's monic denominators, in two buffers."""
-    num = _horner(z, p_top, p[:-1], numpy.empty_like(z))
-    den = _horner(z, 1.0, q, numpy.empty_like(z))
+    num = _horner(z, p_top, p[:-1], xp.empty_like(z))
+    den = _horner(z, 1.0, q, xp.empty_like(z))
     num += p[-1]
     den += q_last
     num /= den
@@ -96,23 +96,23 @@ def _erf_small(x):
 def _erfc_mid(y):
     """erfc on 0.46875 <= y <= 4: e^{-y²} P(y) / Q(y)."""
     r = _rational(y, _C[:8], _D[:7], _C[8], _D[7])
-    g = numpy.multiply(y, y)
-    numpy.negative(g, out=g)
-    r *= numpy.exp(g, out=g)
+    g = xp.multiply(y, y)
+    xp.negative(g, out=g)
+    r *= xp.exp(g, out=g)
     return r
 
 
 def _erfc_large(y):
     """erfc on y >= 4: e^{-y²} / y (1/√π + y⁻² P(y⁻²) / Q(y⁻²))."""
-    s = numpy.multiply(y, y)
-    numpy.reciprocal(s, out=s)
+    s = xp.multiply(y, y)
+    xp.reciprocal(s, out=s)
     r = _rational(s, _P[:5], _Q[:4], _P[5], _Q[4])
     r *= s
-    numpy.subtract(_INV_SQRT_PI, r, out=r)
+    xp.subtract(_INV_SQRT_PI, r, out=r)
     r /= y
-    numpy.reciprocal(s, out=s)
-    numpy.negative(s, out=s)
-    r *= numpy.exp(s, out=s)
+    xp.reciprocal(s, out=s)
+    xp.negative(s, out=s)
+    r *= xp.exp(s, out=s)
     return r
 
 
@@ -122,24 +122,24 @@ def erf(x):
     Cody's rational approximations (relative error below 1e-15 in float64 over the whole
     line); ±inf give ±1 and NaN stays NaN.
     """
-    x = numpy.asarray(x)
+    x = xp.asarray(x)
     if x.dtype.kind != "f":
-        x = x.astype(numpy.float64)
+        x = x.astype(xp.float64)
     if x.ndim == 0:  # the kernels write into their buffers, which a 0-d array cannot be
         return erf(x.reshape(1)).reshape(())
     if x.dtype.itemsize < 4:  # half precision: the polynomials would overflow
-        return erf(x.astype(numpy.float32)).astype(x.dtype)
-    ax = numpy.abs(x)
+        return erf(x.astype(xp.float32)).astype(x.dtype)
+    ax = xp.abs(x)
     inner = ax <= _SMALL
-    erfc = _erfc_mid(numpy.clip(ax, _SMALL, _MID))
+    erfc = _erfc_mid(xp.clip(ax, _SMALL, _MID))
     if x.dtype.itemsize > 4 and bool((ax > _MID).any()):
         outer = ax > _MID
         erfc *= ~outer
-        erfc += _erfc_large(numpy.clip(ax, _MID, _HUGE, out=ax)) * outer
-    numpy.subtract(1.0, erfc, out=erfc)
-    result = numpy.copysign(erfc, x, out=erfc)
+        erfc += _erfc_large(xp.clip(ax, _MID, _HUGE, out=ax)) * outer
+    xp.subtract(1.0, erfc, out=erfc)
+    result = xp.copysign(erfc, x, out=erfc)
     result *= ~inner
-    small = _erf_small(numpy.clip(x, -_SMALL, _SMALL))
+    small = _erf_small(xp.clip(x, -_SMALL, _SMALL))
     small *= inner
     result += small
     return result
@@ -166,13 +166,13 @@ _SQRT_HALF = 0.7071067811865476
 def _erfc_float32(z):
     """erfc(z) for z >= 0 in float32: relative error about 2e-6 (exponent rounding)."""
     u = z + 2.0
-    numpy.divide(z, u, out=u)
-    r = _horner(u, _R[0], _R[1:-1], numpy.empty_like(u))
+    xp.divide(z, u, out=u)
+    r = _horner(u, _R[0], _R[1:-1], xp.empty_like(u))
     r += _R[-1]
     r *= u
     r -= z * z
-    numpy.exp(r, out=r)
-    numpy.subtract(1.0, u, out=u)
+    xp.exp(r, out=r)
+    xp.subtract(1.0, u, out=u)
     r *= u
     return r
 
@@ -184,19 +184,19 @@ def normal_cdf(x):
     whose absolute error is below 1e-7 everywhere and whose relative error stays small in the
     left tail, where ½ (1 + erf) would cancel.
     """
-    x = numpy.asarray(x)
+    x = xp.asarray(x)
     if x.dtype.kind == "f" and x.dtype.itemsize < 4:
-        return normal_cdf(x.astype(numpy.float32)).astype(x.dtype)
-    if x.dtype != numpy.float32:
+        return normal_cdf(x.astype(xp.float32)).astype(x.dtype)
+    if x.dtype != xp.float32:
         cdf = erf(x * _SQRT_HALF)
         cdf += 1.0
         cdf *= 0.5
         return cdf
-    z = numpy.abs(x)
+    z = xp.abs(x)
     z *= _SQRT_HALF
-    tail = _erfc_float32(numpy.clip(z, 0.0, 11.0, out=z))  # erfc(11) underflows float32
+    tail = _erfc_float32(xp.clip(z, 0.0, 11.0, out=z))  # erfc(11) underflows float32
     tail *= 0.5  # Φ(-|x|)
-    cdf = numpy.multiply(tail, -2.0)
+    cdf = xp.multiply(tail, -2.0)
     cdf += 1.0
     cdf *= x > 0
     cdf += tail  # Φ(x) = 1 - Φ(-|x|) for x > 0, else Φ(-|x|)
@@ -213,11 +213,11 @@ def log1p(x):
     """
     u = x + 1.0
     w = u - 1.0
-    with numpy.errstate(divide="ignore"):
-        numpy.log(u, out=u)
+    with xp.errstate(divide="ignore"):
+        xp.log(u, out=u)
     rounds_to_one = w == 0
     w += rounds_to_one
-    numpy.divide(x, w, out=w)
+    xp.divide(x, w, out=w)
     u *= w
     u += x * rounds_to_one
     return u
@@ -229,22 +229,22 @@ def erfc(x):
     Computed in float64 (Cody's erfc branches are evaluated directly, never as 1 - erf, so
     erfc(10) = 2.1e-45 keeps its digits) and returned in ``x``'s float dtype.
     """
-    x = numpy.asarray(x)
-    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
-    return _erfc64(x.astype(numpy.float64).reshape(-1)).reshape(x.shape).astype(dtype)
+    x = xp.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else xp.dtype(xp.float64)
+    return _erfc64(x.astype(xp.float64).reshape(-1)).reshape(x.shape).astype(dtype)
 
 
 def _erfc64(z):
-    az = numpy.abs(z)
-    tail = _erfc_mid(numpy.clip(az, _SMALL, _MID))
+    az = xp.abs(z)
+    tail = _erfc_mid(xp.clip(az, _SMALL, _MID))
     outer = az > _MID
     if bool(outer.any()):
-        tail = numpy.where(outer, _erfc_large(numpy.clip(az, _MID, _HUGE)), tail)
-    tail = numpy.where(z < 0, 2.0 - tail, tail)  # erfc(-x) = 2 - erfc(x)
+        tail = xp.where(outer, _erfc_large(xp.clip(az, _MID, _HUGE)), tail)
+    tail = xp.where(z < 0, 2.0 - tail, tail)  # erfc(-x) = 2 - erfc(x)
     inner = az <= _SMALL
-    small = 1.0 - _erf_small(numpy.clip(z, -_SMALL, _SMALL))
-    out = numpy.where(inner, small, tail)
-    return numpy.where(numpy.isnan(z), numpy.nan, out)
+    small = 1.0 - _erf_small(xp.clip(z, -_SMALL, _SMALL))
+    out = xp.where(inner, small, tail)
+    return xp.where(xp.isnan(z), xp.nan, out)
 
 
 # M. Giles, "Approximating the erfinv function", GPU Computing Gems (2011): single-precision
@@ -281,35 +281,35 @@ def erfinv(y):
     ln erfc(z) = ln(1 - |y|) beyond (1 - |y| is exact near 1, where erf(z) could no longer tell
     neighbouring z apart).
     """
-    y = numpy.asarray(y)
-    dtype = y.dtype if y.dtype.kind == "f" else numpy.dtype(numpy.float64)
-    v = y.astype(numpy.float64).reshape(-1)
-    inside = numpy.abs(v) < 1
-    u = numpy.where(inside, numpy.abs(v), 0.0)
-    w = -numpy.log((1.0 - u) * (1.0 + u))
+    y = xp.asarray(y)
+    dtype = y.dtype if y.dtype.kind == "f" else xp.dtype(xp.float64)
+    v = y.astype(xp.float64).reshape(-1)
+    inside = xp.abs(v) < 1
+    u = xp.where(inside, xp.abs(v), 0.0)
+    w = -xp.log((1.0 - u) * (1.0 + u))
     central = w < 5.0
     wc = w - 2.5
-    wt = numpy.sqrt(numpy.maximum(w, 5.0)) - 3.0
-    pc = numpy.full_like(u, _GILES_CENTRAL[0])
-    pt = numpy.full_like(u, _GILES_TAIL[0])
+    wt = xp.sqrt(xp.maximum(w, 5.0)) - 3.0
+    pc = xp.full_like(u, _GILES_CENTRAL[0])
+    pt = xp.full_like(u, _GILES_TAIL[0])
     for a, b in zip(_GILES_CENTRAL[1:], _GILES_TAIL[1:]):
         pc = a + pc * wc
         pt = b + pt * wt
-    z = numpy.where(central, pc, pt) * u
+    z = xp.where(central, pc, pt) * u
     t = 1.0 - u
     tail = u > 0.5
-    log_t = numpy.log(numpy.where(tail, t, 1.0))
+    log_t = xp.log(xp.where(tail, t, 1.0))
     for _ in range(3):
         c = _erfc64(z)
-        slope = _TWO_OVER_SQRT_PI * numpy.exp(-z * z)
+        slope = _TWO_OVER_SQRT_PI * xp.exp(-z * z)
         # Newton on erf z = u near 0, and on ln erfc z = ln t in the tail (nearly linear there)
-        with numpy.errstate(divide="ignore", invalid="ignore"):
-            step_tail = (numpy.log(c) - log_t) * c / slope
-        z = z + numpy.where(tail, step_tail, (u - erf(z)) / slope)
-    z = numpy.copysign(z, v)
-    with numpy.errstate(invalid="ignore"):
-        edge = numpy.where(numpy.abs(v) == 1, numpy.copysign(numpy.inf, v), numpy.nan)
-    return numpy.where(inside, z, edge).reshape(y.shape).astype(dtype)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            step_tail = (xp.log(c) - log_t) * c / slope
+        z = z + xp.where(tail, step_tail, (u - erf(z)) / slope)
+    z = xp.copysign(z, v)
+    with xp.errstate(invalid="ignore"):
+        edge = xp.where(xp.abs(v) == 1, xp.copysign(xp.inf, v), xp.nan)
+    return xp.where(inside, z, edge).reshape(y.shape).astype(dtype)
 
 
 # Lanczos approximation of Γ (g = 7, 9 terms; relative error about 1e-15), as in Numerical
@@ -332,34 +332,32 @@ _HALF_LOG_TWO_PI = 0.9189385332046728
 def _lgamma_right(x):
     """ln Γ(x) for x >= 0.5."""
     z = x - 1.0
-    series = numpy.full_like(z, _LANCZOS[0])
+    series = xp.full_like(z, _LANCZOS[0])
     for k, c in enumerate(_LANCZOS[1:], start=1):
         series += c / (z + k)
     t = z + _LANCZOS_G + 0.5
-    return _HALF_LOG_TWO_PI + (z + 0.5) * numpy.log(t) - t + numpy.log(series)
+    return _HALF_LOG_TWO_PI + (z + 0.5) * xp.log(t) - t + xp.log(series)
 
 
 def lgamma(x):
     """ln |Γ(x)| element-wise, in float64 then ``x``'s float dtype (+inf at 0, -1, -2 …)."""
-    x = numpy.asarray(x)
-    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
-    v = x.astype(numpy.float64)
-    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        right = _lgamma_right(numpy.maximum(v, 0.5))
+    x = xp.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else xp.dtype(xp.float64)
+    v = x.astype(xp.float64)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        right = _lgamma_right(xp.maximum(v, 0.5))
         # reflection: ln|Γ(x)| = ln(π / |sin πx|) - ln Γ(1 - x) for x < 0.5
-        left = numpy.log(numpy.pi / numpy.abs(numpy.sin(numpy.pi * v))) - _lgamma_right(
-            numpy.maximum(1.0 - v, 0.5)
-        )
-        out = numpy.where(v >= 0.5, right, left)
-        pole = (v <= 0) & (v == numpy.floor(v))
-        out = numpy.where(pole, numpy.inf, out)
-        out = numpy.where(numpy.isposinf(v), numpy.inf, out)
+        left = xp.log(xp.pi / xp.abs(xp.sin(xp.pi * v))) - _lgamma_right(xp.maximum(1.0 - v, 0.5))
+        out = xp.where(v >= 0.5, right, left)
+        pole = (v <= 0) & (v == xp.floor(v))
+        out = xp.where(pole, xp.inf, out)
+        out = xp.where(xp.isposinf(v), xp.inf, out)
     return out.astype(dtype)
 
 
 def _shifted_series(v, shift_terms, asymptotic):
     """Sum ``shift_terms(x + k)`` for k = 0..9 and the asymptotic series at x + 10."""
-    total = numpy.zeros_like(v)
+    total = xp.zeros_like(v)
     x = v.copy()
     for _ in range(10):
         total += shift_terms(x)
@@ -369,35 +367,35 @@ def _shifted_series(v, shift_terms, asymptotic):
 
 def digamma(x):
     """ψ(x) = d ln Γ(x) / dx element-wise (NaN at 0, -1, -2 …)."""
-    x = numpy.asarray(x)
-    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
-    v = x.astype(numpy.float64)
-    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        pos = numpy.where(v >= 0.5, v, 1.0 - v)  # reflection below ½: ψ(1-x) - π cot(πx)
+    x = xp.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else xp.dtype(xp.float64)
+    v = x.astype(xp.float64)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = xp.where(v >= 0.5, v, 1.0 - v)  # reflection below ½: ψ(1-x) - π cot(πx)
 
         def asymptotic(z):
             inv2 = 1.0 / (z * z)
             return (
-                numpy.log(z)
+                xp.log(z)
                 - 0.5 / z
                 - inv2
                 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
             )
 
         psi = _shifted_series(pos, lambda z: -1.0 / z, asymptotic)
-        psi = numpy.where(v >= 0.5, psi, psi - numpy.pi / numpy.tan(numpy.pi * v))
-        pole = (v <= 0) & (v == numpy.floor(v))
-        psi = numpy.where(pole, numpy.nan, psi)
+        psi = xp.where(v >= 0.5, psi, psi - xp.pi / xp.tan(xp.pi * v))
+        pole = (v <= 0) & (v == xp.floor(v))
+        psi = xp.where(pole, xp.nan, psi)
     return psi.astype(dtype)
 
 
 def trigamma(x):
     """ψ'(x) = d ψ(x) / dx element-wise (inf at 0, -1, -2 …)."""
-    x = numpy.asarray(x)
-    dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
-    v = x.astype(numpy.float64)
-    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        pos = numpy.where(v >= 0.5, v, 1.0 - v)  # reflection: π² / sin²(πx) - ψ'(1 - x)
+    x = xp.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else xp.dtype(xp.float64)
+    v = x.astype(xp.float64)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pos = xp.where(v >= 0.5, v, 1.0 - v)  # reflection: π² / sin²(πx) - ψ'(1 - x)
 
         def asymptotic(z):
             inv = 1.0 / z
@@ -409,8 +407,8 @@ def trigamma(x):
             )
 
         psi1 = _shifted_series(pos, lambda z: 1.0 / (z * z), asymptotic)
-        reflected = (numpy.pi / numpy.sin(numpy.pi * v)) ** 2 - psi1
-        psi1 = numpy.where(v >= 0.5, psi1, reflected)
-        pole = (v <= 0) & (v == numpy.floor(v))
-        psi1 = numpy.where(pole, numpy.inf, psi1)
+        reflected = (xp.pi / xp.sin(xp.pi * v)) ** 2 - psi1
+        psi1 = xp.where(v >= 0.5, psi1, reflected)
+        pole = (v <= 0) & (v == xp.floor(v))
+        psi1 = xp.where(pole, xp.inf, psi1)
     return psi1.astype(dtype)

@@ -27,7 +27,8 @@ _xp = get_xp()
 def _default(value, what):
     if value is not None:
         return value
-    from soma.distributed.process_group import communicator  # NOTE: optional `dist` extra
+    # lazy: soma.distributed stays out of `import soma` (soma._LAZY_SUBMODULES) until used
+    from soma.distributed.process_group import communicator
 
     comm = communicator()
     return comm.Get_size() if what == "num_replicas" else comm.Get_rank()

@@ -11,6 +11,7 @@ collective for a partner that is gone.
 """
 
 import sys
+import time
 
 _STATE = {"comm": None, "previous_excepthook": None}
 
@@ -115,6 +116,9 @@ def _install_abort_on_error(comm):
             f"{kind.__name__}: {value}; aborting every rank\n"
         )
         sys.stderr.flush()
+        # mpiexec forwards each rank's output through its proxy; an abort at once can drop what
+        # is still in flight (seen on a loaded machine: the whole message lost), so wait a beat.
+        time.sleep(0.5)
         comm.Abort(1)
 
     _STATE["previous_excepthook"] = previous

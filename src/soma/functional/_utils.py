@@ -101,7 +101,7 @@ def _cast_operand(x, dtype):
 
 
 def cast(x: Tensor, dtype) -> Tensor:
-    # NOTE: lazy: functional/elementwise.py imports this module (a cycle at load time).
+    # lazy: soma.functional.elementwise imports this module at load time
     from soma.functional.elementwise import cast as _cast
 
     return _cast(x, dtype)

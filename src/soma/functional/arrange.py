@@ -9,19 +9,22 @@ of the ops it is built on.
 """
 
 import itertools
+import math
 
 from soma.autograd.function import Function
+from soma.autograd.size import Size
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
-from soma.functional.elementwise import sub
-from soma.functional.indexing import getitem, setitem_
+from soma.functional.cumulative import cumprod
+from soma.functional.elementwise import clone, sub
+from soma.functional.indexing import _to_index, getitem, narrow, setitem_
+from soma.functional.matrix import _diagonal_positions
 from soma.functional.shape import (
     cat,
     expand,
     flip,
     movedim,
-    narrow,
     repeat,
     reshape,
     split,
@@ -174,9 +177,6 @@ def flipud(input):
 
 def broadcast_shapes(*shapes):
     """The shape that the given shapes broadcast to."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.autograd.size import Size
-
     try:
         return Size(
             _xp.broadcast_shapes(*[tuple(s) if not isinstance(s, int) else (s,) for s in shapes])
@@ -236,9 +236,6 @@ def combinations(input, r=2, with_replacement=False):
 
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix: columns x^(N-1), …, x, 1 (reversed with ``increasing``)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.cumulative import cumprod
-
     n = x.shape[0] if N is None else int(N)
     if n == 0:
         return Tensor._wrap(_xp.zeros((x.shape[0], 0), dtype=x.array.dtype))
@@ -252,7 +249,7 @@ def unravel_index(indices, shape):
     """The coordinates, one tensor per dimension, of flat ``indices`` into ``shape``."""
     idx = indices.array if isinstance(indices, Tensor) else _xp.asarray(indices)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    total = int(_xp.prod(shape)) if shape else 1
+    total = math.prod(shape)
     if idx.size and (idx.min() < -total or idx.max() >= total):
         raise RuntimeError(f"unravel_index: index out of range for shape {shape}")
     coords = _xp.unravel_index(idx % max(total, 1), shape)
@@ -262,8 +259,6 @@ def unravel_index(indices, shape):
 # ---------------------------------------------------------------------------- writes
 def _written(input, index, src):
     """A copy of ``input`` with ``src`` written at ``index`` (gradients flow to both)."""
-    from soma.functional.elementwise import clone
-
     out = clone(input)
     return setitem_(out, index, src)
 
@@ -282,9 +277,6 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
 
 def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     """A copy of ``input`` with ``src`` written onto the ``offset`` diagonal of dims dim1, dim2."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.matrix import _diagonal_positions
-
     n = input.ndim
     a1, a2 = (
         normalize_axis(dim1, n, "diagonal_scatter"),
@@ -319,8 +311,6 @@ def index_put(input, indices, values, accumulate=False):
     positions of the index tensors ``indices``."""
     if not accumulate:
         return _written(input, tuple(indices), values)
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.indexing import _to_index
 
     idx, _ = _to_index(tuple(indices))
     values = as_tensor(values)

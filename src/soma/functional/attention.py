@@ -40,7 +40,7 @@ class Attention(Function):
         p = _softmax_(s, zero_empty_rows)
         keep = None
         if dropout_p > 0:
-            keep = _random.resolve(generator).random(p.shape) >= dropout_p
+            keep = _random.draws(generator).random(p.shape) >= dropout_p
             weights = p * keep * (1 / (1 - dropout_p))
         else:
             weights = p

@@ -12,6 +12,7 @@ from soma.backend import get_xp
 from soma.backend import scatter_add as _scatter_add
 from soma.functional._utils import normalize_axis
 from soma.functional.indexing import _full_index
+from soma.functional.shape import reshape
 from soma.functional.unary import _float
 
 _xp = get_xp()
@@ -28,16 +29,10 @@ def _axis(x, dim, op):
 
 def _as_1d(x):
     """0-d tensors are accumulated as one-element vectors (then reshaped back)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import reshape
-
     return reshape(x, (1,)) if x.array.ndim == 0 else x
 
 
 def _back_to_0d(x, y):
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import reshape
-
     return reshape(y, ()) if x.array.ndim == 0 else y
 
 

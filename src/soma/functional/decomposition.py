@@ -10,6 +10,9 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import shape_str
+from soma.functional.elementwise import where
+from soma.functional.linalg import matmul
+from soma.functional.shape import transpose
 from soma.functional.unary import _float
 
 _xp = get_xp()
@@ -61,9 +64,6 @@ def cholesky(A, *, upper=False):
     _square(a, "cholesky")
     lower = Cholesky.apply(a)
     if upper:
-        # lazy: a sibling module that imports this one, or one loaded only when used
-        from soma.functional.shape import transpose
-
         return transpose(lower, -1, -2)
     return lower
 
@@ -98,9 +98,6 @@ def eigh(A, UPLO="L"):
     a = _float(A)
     _square(a, "eigh")
     if UPLO != "L":
-        # lazy: a sibling module that imports this one, or one loaded only when used
-        from soma.functional.shape import transpose
-
         a = transpose(a, -1, -2)
     w, v = Eigh.apply(a)
     return _EighResult(w, v)
@@ -250,9 +247,6 @@ class _QRResult(tuple):
 def pinv(A, *, rtol=None, hermitian=False):
     """The Moore–Penrose pseudo-inverse ``V diag(1/s) Uᵀ``, singular values below
     ``rtol · max(s)`` treated as zero (default rtol: ``max(m, n) · eps``)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.elementwise import where
-
     a = _float(A)
     u, s, vh = svd(a, full_matrices=False)
     if rtol is None:
@@ -265,9 +259,6 @@ def pinv(A, *, rtol=None, hermitian=False):
 
 
 def _t_tensor(x):
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import transpose
-
     return transpose(x, -1, -2)
 
 
@@ -280,9 +271,6 @@ def lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares solution X minimising ‖A X − B‖ (through the pseudo-inverse), as
     ``(solution, residuals, rank, singular_values)``; only ``solution`` is filled in (the
     others are empty, as PyTorch's default CPU driver leaves them)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.linalg import matmul
-
     a, b = _float(A), _float(B)
     solution = matmul(pinv(a, rtol=rcond), b)
     empty = Tensor._wrap(_xp.zeros((0,), dtype=a.array.dtype))

@@ -12,6 +12,7 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import ShapeError, normalize_axis, shape_str
 from soma.functional.elementwise import clamp, div, mul, sub
+from soma.functional.indexing import getitem
 from soma.functional.reduction import sum as _sum
 from soma.functional.shape import expand, reshape, unsqueeze
 from soma.functional.unary import _float
@@ -154,9 +155,6 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 def pdist(input, p=2.0):
     """The distances between every pair of rows i < j of a (N, M) tensor, as a 1-D tensor."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.indexing import getitem
-
     x = _float(input)
     if x.array.ndim != 2:
         raise RuntimeError(f"pdist: expected a 2-D tensor, got shape {shape_str(x.shape)}")

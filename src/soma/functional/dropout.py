@@ -24,7 +24,7 @@ _SELU_SATURATION = 1.7580993408473766
 
 def keep_mask(shape, p, generator=None):
     """A boolean array of ``shape``: True (keep) with probability 1 − p."""
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     n = math.prod(shape)
     if float(p * 256).is_integer():
         bits = rng.integers(0, 256, n, dtype=_xp.uint8)

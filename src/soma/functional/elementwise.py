@@ -5,6 +5,7 @@ gradient back to its operand's shape with ``unbroadcast``. Functions of one tens
 sqrt, sin, tanh, rounding …) are in ``unary.py``.
 """
 
+from soma.autograd.factory import tensor
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -394,8 +395,6 @@ def where(condition, a=None, b=None):
     if a is None and b is None:
         return nonzero(condition, as_tuple=True)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # where(cond, 1.0, 0.0)
-        from soma.autograd.factory import tensor
-
         a = tensor(a)
     a, b = binary_operands(a, b)
     cond = condition.array if isinstance(condition, Tensor) else _xp.asarray(condition)

@@ -1,5 +1,7 @@
 """Indexing: ``x[index]`` and ``x[index] = v`` with PyTorch's rules, gather and scatter along a
-dimension, ``index_select``, ``nonzero``."""
+dimension, ``index_select``, ``narrow``, ``nonzero``."""
+
+import math
 
 from soma.autograd import grad_mode
 from soma.autograd.function import Function
@@ -7,6 +9,7 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import scatter_add as _scatter_add
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
+from soma.functional.shape import expand, reshape
 
 _xp = get_xp()
 
@@ -139,6 +142,13 @@ def index_select(x, dim, index):
     return GetItem.apply(x, full, True)
 
 
+def narrow(x, dim, start, length):
+    axis = normalize_axis(dim, x.array.ndim, "narrow")
+    index = [slice(None)] * x.array.ndim
+    index[axis] = slice(start, start + length)
+    return getitem(x, tuple(index))
+
+
 class Gather(Function):
     """y[i][j] = x[i][index[i][j]] (for dim = 1): picks along one axis."""
 
@@ -241,9 +251,6 @@ def _mask_array(mask, op):
 
 def masked_select(input, mask):
     """The elements of ``input`` where ``mask`` (broadcast with it) is True, as a 1-D tensor."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import expand
-
     m = _mask_array(mask, "masked_select")
     try:
         shape = _xp.broadcast_shapes(input.array.shape, m.shape)
@@ -275,7 +282,7 @@ class MaskedScatter(Function):
         if ctx.needs_input_grad[0]:
             gx = gy * ~mask
         if ctx.needs_input_grad[1]:
-            gs = _xp.zeros(int(_xp.prod(ctx.source_shape)), dtype=gy.dtype)
+            gs = _xp.zeros(math.prod(ctx.source_shape), dtype=gy.dtype)
             picked = gy[mask]
             gs[: picked.size] = picked
             gs = gs.reshape(ctx.source_shape)
@@ -298,9 +305,6 @@ def masked_scatter(input, mask, source):
 
 def take(input, index):
     """Elements of ``input`` viewed as 1-D at ``index`` (the result has the index's shape)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import reshape
-
     idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
     n = input.array.size
     if idx.size and (idx.min() < -n or idx.max() >= n):
@@ -311,9 +315,6 @@ def take(input, index):
 def take_along_dim(input, indices, dim=None):
     """``gather`` along ``dim`` with ``input`` and ``indices`` broadcast against each other
     (except in ``dim``); without ``dim``, ``take`` on the flattened tensor."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import expand, reshape
-
     idx = indices.array if isinstance(indices, Tensor) else _xp.asarray(indices)
     if dim is None:
         return take(reshape(input, (-1,)), Tensor._wrap(idx.reshape(-1)))

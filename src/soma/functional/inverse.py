@@ -8,6 +8,8 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import shape_str, unbroadcast
+from soma.functional.elementwise import where
+from soma.functional.shape import squeeze, transpose, unsqueeze
 from soma.functional.unary import _float
 
 _xp = get_xp()
@@ -48,13 +50,8 @@ def solve(A, B, *, left=True):
     a, b = _float(A), _float(B)
     _square(a, "solve")
     if not left:
-        # lazy: a sibling module that imports this one, or one loaded only when used
-        from soma.functional.shape import transpose
-
         return transpose(solve(transpose(a, -1, -2), transpose(b, -1, -2)), -1, -2)
     if b.ndim == a.ndim - 1:  # a batch of vectors
-        from soma.functional.shape import squeeze, unsqueeze
-
         return squeeze(Solve.apply(a, unsqueeze(b, -1)), -1)
     return Solve.apply(a, b)
 
@@ -142,9 +139,6 @@ def slogdet(A):
 
 def logdet(A):
     """``log det A`` (NaN where the determinant is negative, -inf where it is 0)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.elementwise import where
-
     sign, logabs = slogdet(A)
     return where(sign.array < 0, float("nan"), logabs)
 

@@ -2,9 +2,11 @@
 
 from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
+from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import binary_operands, shape_str, unbroadcast
-from soma.functional.shape import reshape, squeeze, unsqueeze
+from soma.functional.indexing import index_select
+from soma.functional.shape import cat, reshape, squeeze, unsqueeze
 from soma.functional.sparse import mm as sparse_mm
 
 _xp = get_xp()
@@ -408,12 +410,6 @@ def cross(input, other, dim=None):
 
     ``torch.linalg.cross`` defaults to the last dimension; this follows ``torch.cross``.
     """
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.indexing import index_select
-
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import cat
-
     a, b = binary_operands(input, other)
     shape = _xp.broadcast_shapes(tuple(a.shape), tuple(b.shape))
     if dim is None:
@@ -428,9 +424,6 @@ def cross(input, other, dim=None):
     a, b = a.expand(*shape), b.expand(*shape)
 
     def part(t, i):
-        # lazy: a sibling module that imports this one, or one loaded only when used
-        from soma.autograd.tensor import Tensor
-
         return index_select(t, axis, Tensor._wrap(_xp.asarray([i])))
 
     x = part(a, 1) * part(b, 2) - part(a, 2) * part(b, 1)
@@ -441,9 +434,6 @@ def cross(input, other, dim=None):
 
 def matrix_power(input, n):
     """``input`` multiplied by itself ``n`` times (n >= 0; 0 gives the identity)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.autograd.tensor import Tensor
-
     if n < 0:
         raise NotImplementedError("matrix_power: negative powers need a matrix inverse")
     if input.ndim < 2 or input.shape[-1] != input.shape[-2]:

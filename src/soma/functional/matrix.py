@@ -11,6 +11,8 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.device import check_available
 from soma.functional._utils import as_tensor, normalize_axis, shape_str
+from soma.functional.indexing import index_select
+from soma.functional.reduction import sum as _sum
 from soma.functional.shape import cat, expand, flip, reshape, stack, transpose
 
 _xp = get_xp()
@@ -156,8 +158,6 @@ def trace(input):
     """The sum of the main diagonal of a 2-D tensor."""
     if input.array.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, got shape {shape_str(input.shape)}")
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.reduction import sum as _sum
 
     return _sum(Diagonal.apply(input, 0, 0, 1))
 
@@ -211,9 +211,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
     ``repeat_interleave(counts)`` alone gives ``[0]*counts[0] + [1]*counts[1] + …``.
     """
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.indexing import index_select
-
     if repeats is None:  # the one-argument form: indices repeated by the counts
         counts = input.array
         return Tensor._wrap(_xp.repeat(_xp.arange(counts.size), counts).astype(_xp.int64))

@@ -11,7 +11,9 @@ from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp
 from soma.functional._utils import as_tensor, binary_operands, unbroadcast
 from soma.functional.elementwise import _raw, add, cast, clamp, div, mul, pow, sub
-from soma.functional.unary import _float, trunc
+from soma.functional.indexing import nonzero
+from soma.functional.special import exp2
+from soma.functional.unary import _float, sign, trunc
 
 _xp = get_xp()
 
@@ -179,9 +181,6 @@ def signbit(input):
 
 def argwhere(input):
     """The indices of the non-zero elements, one row per element: shape (n, ndim)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.indexing import nonzero
-
     return nonzero(input)
 
 
@@ -216,9 +215,6 @@ def isreal(input):
 
 def sgn(input):
     """The sign (−1, 0 or 1) for real tensors, as ``sign``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.unary import sign
-
     return sign(input)
 
 
@@ -249,9 +245,6 @@ def lcm(input, other):
 
 def ldexp(input, other):
     """``input * 2 ** other``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.special import exp2
-
     return mul(input, exp2(other if isinstance(other, Tensor) else as_tensor(other)))
 
 

@@ -447,36 +447,6 @@ def aminmax(x, *, dim=None, keepdim=False):
 _AMinMax = namedtuple("aminmax", ["min", "max"])
 
 
-def nansum(x, dim=None, keepdim=False, *, dtype=None):
-    """``sum`` with NaN counted as zero."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.pointwise import nan_to_num
-
-    return sum(_nan_as_zero(x, nan_to_num), dim, keepdim, dtype=dtype)
-
-
-def nanmean(x, dim=None, keepdim=False, *, dtype=None):
-    """``mean`` over the non-NaN elements."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.elementwise import div
-
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.pointwise import nan_to_num
-
-    if x.array.dtype.kind != "f":
-        return mean(x, dim, keepdim, dtype=dtype)
-    kept = Tensor._wrap((~_xp.isnan(x.array)).astype(x.array.dtype))
-    total = sum(_nan_as_zero(x, nan_to_num), dim, keepdim)
-    with _xp.errstate(invalid="ignore", divide="ignore"):
-        return div(total, sum(kept, dim, keepdim))
-
-
-def _nan_as_zero(x, nan_to_num):
-    if x.array.dtype.kind != "f":
-        return x
-    return nan_to_num(x, 0.0, float("inf"), float("-inf"))
-
-
 def count_nonzero(x, dim=None):
     """The number of non-zero elements over ``dim`` (all when None), as int64."""
     axes = normalize_axes(dim, x.array.ndim, "count_nonzero")

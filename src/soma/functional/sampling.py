@@ -9,6 +9,7 @@ outside the image read zeros, the nearest border pixel, or the image reflected a
 """
 
 import itertools
+import math
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
@@ -141,7 +142,7 @@ class GridSample(Function):
         g = _xp.moveaxis(gy, 1, -1)  # (N, *out, C)
         gx = ggrid = None
         if ctx.needs_input_grad[0]:
-            gflat = _xp.zeros((n * int(_xp.prod(sizes)), c), dtype=gy.dtype)
+            gflat = _xp.zeros((n * math.prod(sizes), c), dtype=gy.dtype)
             for _, lin, valid, wgt, _ in ctx.reads:
                 _xp.add.at(gflat, lin.reshape(-1), (g * (wgt * valid)[..., None]).reshape(-1, c))
             gx = _xp.moveaxis(gflat.reshape((n, *sizes, c)), -1, 1)

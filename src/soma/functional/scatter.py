@@ -13,6 +13,7 @@ from soma.backend import get_xp
 from soma.backend import scatter_add as _scatter_add
 from soma.functional._utils import as_tensor, normalize_axis, shape_str
 from soma.functional.indexing import _full_index, scatter_add
+from soma.functional.shape import reshape
 
 _xp = get_xp()
 
@@ -225,16 +226,10 @@ def _slice_index(input, dim, index, op):
 
 
 def _vector(x):
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import reshape
-
     return reshape(as_tensor(x), (-1,))
 
 
 def _scalar(x):
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import reshape
-
     return reshape(x, ())
 
 

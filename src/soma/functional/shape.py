@@ -3,11 +3,12 @@ cat, stack, split. Their backward passes move the gradient back the same way. In
 and scatter are in ``indexing.py``.
 """
 
+import itertools
+
 from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
-from soma.functional.indexing import getitem
 
 _xp = get_xp()
 
@@ -108,7 +109,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        return gy.transpose(_xp.argsort(ctx.axes))
+        return gy.transpose(sorted(range(len(ctx.axes)), key=ctx.axes.__getitem__))  # inverse
 
 
 def permute(x, dims):
@@ -220,6 +221,7 @@ class Flip(Function):
 def flip(x, dims):
     axes = tuple(normalize_axis(d, x.array.ndim, "flip") for d in dims)
     if x.array.ndim == 0:  # a 0-d tensor has nothing to reverse
+        # lazy: soma.functional.elementwise imports indexing, which imports this one at load time
         from soma.functional.elementwise import clone
 
         return clone(x)
@@ -255,7 +257,7 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, *xs, axis):
         ctx.axis = axis
-        ctx.bounds = _xp.cumsum([x.shape[axis] for x in xs])[:-1]
+        ctx.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
         return _xp.concatenate(xs, axis=axis)
 
     @staticmethod
@@ -315,7 +317,8 @@ class Split(Function):
 
     @staticmethod
     def backward(ctx, *gys):
-        sizes = _xp.diff([0, *ctx.bounds, ctx.x_shape[ctx.axis]])
+        edges = [0, *ctx.bounds, ctx.x_shape[ctx.axis]]
+        sizes = [stop - start for start, stop in zip(edges, edges[1:])]
         parts = []
         for g, n in zip(gys, sizes):
             if g is None:
@@ -339,7 +342,7 @@ def split(x, split_size_or_sections, dim=0):
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise ShapeError(f"split: sizes {sizes} do not sum to the dimension's length {n}")
-    bounds = list(_xp.cumsum(sizes)[:-1])
+    bounds = list(itertools.accumulate(sizes))[:-1]
     out = Split.apply(x, bounds, axis)
     return out if isinstance(out, tuple) else (out,)
 
@@ -353,13 +356,6 @@ def chunk(x, chunks, dim=0):
 def unbind(x, dim=0):
     """The slices along ``dim``, with that dimension removed."""
     return tuple(squeeze(p, dim) for p in split(x, 1, dim))
-
-
-def narrow(x, dim, start, length):
-    axis = normalize_axis(dim, x.array.ndim, "narrow")
-    index = [slice(None)] * x.array.ndim
-    index[axis] = slice(start, start + length)
-    return getitem(x, tuple(index))
 
 
 def movedim(x, source, destination):

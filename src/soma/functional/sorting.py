@@ -12,7 +12,7 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import normalize_axis, shape_str
-from soma.functional.reduction import SelectAlongAxis
+from soma.functional.reduction import SelectAlongAxis, sort
 
 _xp = get_xp()
 
@@ -151,9 +151,6 @@ def mode(input, dim=-1, keepdim=False):
 
 def msort(input):
     """``sort(input, dim=0).values``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.reduction import sort
-
     return sort(input, 0).values
 
 
@@ -189,7 +186,11 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         values_of = _xp.moveaxis(a, axis, 0)
         diff = values_of[1:] != values_of[:-1]
         change = diff.reshape(diff.shape[0], -1).any(axis=1)
-    starts = _xp.concatenate([[True], change]) if values_of.shape[0] else _xp.zeros(0, bool)
+    starts = (
+        _xp.concatenate([_xp.ones(1, dtype=bool), change])
+        if values_of.shape[0]
+        else _xp.zeros(0, bool)
+    )
     keep = _xp.nonzero(starts)[0]
     values = values_of[keep]
     if dim is not None:

@@ -12,6 +12,8 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import special as _special
 from soma.functional._utils import binary_operands, unbroadcast
+from soma.functional.reduction import sum as _sum
+from soma.functional.shape import unsqueeze
 from soma.functional.unary import _float
 
 _xp = get_xp()
@@ -276,12 +278,6 @@ def polygamma(n, input):
 
 def mvlgamma(input, p):
     """The multivariate log-gamma ``p(p-1)/4 · ln π + Σ_{i<p} lgamma(x - i/2)``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.reduction import sum as _sum
-
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.shape import unsqueeze
-
     x = _float(input)
     offsets = Tensor._wrap(-_xp.arange(p, dtype=x.array.dtype) / 2)
     return _sum(lgamma(unsqueeze(x, -1) + offsets), -1) + p * (p - 1) / 4 * math.log(math.pi)

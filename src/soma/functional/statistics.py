@@ -1,5 +1,5 @@
-"""Statistics of samples: quantile / nanquantile, cov / corrcoef, histogram, the trapezoidal
-rule (trapezoid, cumulative_trapezoid), dist and renorm.
+"""Statistics of samples: quantile / nanquantile, nansum / nanmean, cov / corrcoef, histogram,
+the trapezoidal rule (trapezoid, cumulative_trapezoid), dist and renorm.
 
 All are composites of differentiable ops (sort, gather, matmul, sums), so their gradients are
 those of the ops they are built on; quantile's gradient goes to the (at most two) order
@@ -11,11 +11,14 @@ import math
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str
+from soma.functional.distance import _pnorm
 from soma.functional.elementwise import add, clamp, div, mul, sub, where
-from soma.functional.indexing import gather
-from soma.functional.reduction import sort
+from soma.functional.indexing import gather, narrow
+from soma.functional.matrix import diagonal
+from soma.functional.pointwise import nan_to_num
+from soma.functional.reduction import cumsum, mean, sort
 from soma.functional.reduction import sum as _sum
-from soma.functional.shape import movedim, narrow, reshape, unsqueeze
+from soma.functional.shape import movedim, reshape, unsqueeze
 from soma.functional.unary import _float, sqrt
 
 _xp = get_xp()
@@ -132,8 +135,6 @@ def corrcoef(input):
     c = cov(input)
     if c.ndim == 0:
         return div(c, c)
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.matrix import diagonal
 
     d = sqrt(diagonal(c))
     r = div(div(c, unsqueeze(d, 1)), unsqueeze(d, 0))
@@ -178,9 +179,6 @@ trapz = trapezoid
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoidal integral along ``dim`` (one element shorter than ``y``)."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.reduction import cumsum
-
     y = _float(y)
     axis = normalize_axis(dim, y.ndim, "cumulative_trapezoid")
     n = y.shape[axis]
@@ -190,20 +188,35 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     return cumsum(mul(pairs, _spacing(y, x, dx, axis)), axis) / 2
 
 
+def nansum(x, dim=None, keepdim=False, *, dtype=None):
+    """``sum`` with NaN counted as zero."""
+    return _sum(_nan_as_zero(x), dim, keepdim, dtype=dtype)
+
+
+def nanmean(x, dim=None, keepdim=False, *, dtype=None):
+    """``mean`` over the non-NaN elements."""
+    if x.array.dtype.kind != "f":
+        return mean(x, dim, keepdim, dtype=dtype)
+    kept = Tensor._wrap((~_xp.isnan(x.array)).astype(x.array.dtype))
+    total = _sum(_nan_as_zero(x), dim, keepdim)
+    with _xp.errstate(invalid="ignore", divide="ignore"):
+        return div(total, _sum(kept, dim, keepdim))
+
+
+def _nan_as_zero(x):
+    if x.array.dtype.kind != "f":
+        return x
+    return nan_to_num(x, 0.0, float("inf"), float("-inf"))
+
+
 def dist(input, other, p=2):
     """The p-norm of ``input - other`` over all elements."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.distance import _pnorm
-
     d = sub(_float(input), _float(other))
     return _pnorm(reshape(d, (-1,)), p, 0)
 
 
 def renorm(input, p, dim, maxnorm):
     """Rescale each slice along ``dim`` whose p-norm exceeds ``maxnorm`` to norm ``maxnorm``."""
-    # lazy: a sibling module that imports this one, or one loaded only when used
-    from soma.functional.distance import _pnorm
-
     x = _float(input)
     axis = normalize_axis(dim, x.ndim, "renorm")
     rows = reshape(movedim(x, axis, 0), (x.shape[axis], -1))

@@ -14,6 +14,7 @@ import zipfile
 
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.io import whole_model
 from soma.io._torch_pickle import Machine, Storage, UnsafeCheckpointError
 from soma.io.serialization import CheckpointError
 
@@ -192,8 +193,6 @@ def load_pytorch_checkpoint(path, map_location=None, weights_only=True):
         entry = _pickle_entry(zf, where)
         prefix = entry[: -len("data.pkl")]
         data = _read(zf, entry, where)
-        from soma.io import whole_model  # lazy: whole_model imports this module's reader
-
         classes = whole_model.torch_class_resolver(weights_only, where)
         result = Machine(data, where, _Archive(zf, prefix, where), classes).run()
     return whole_model.rebuild_torch_objects(result)

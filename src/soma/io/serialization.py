@@ -231,7 +231,8 @@ def load(f, map_location=None, weights_only: bool = True, **pickle_load_args):
     where = f"'{name}'" if name else "the file"
     if blob[:4] == b"PK\x03\x04" and name and os.path.exists(name):
         # a torch.save zip archive (e.g. loaded by a program under `soma run`): read its
-        # tensors and plain data without unpickling
+        # tensors and plain data without unpickling (lazy: soma.io.pytorch_checkpoint imports
+        # this module at load time)
         from soma.io.pytorch_checkpoint import load_pytorch_checkpoint
 
         return load_pytorch_checkpoint(name, weights_only=weights_only)

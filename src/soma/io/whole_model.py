@@ -20,12 +20,13 @@ attributes; its own ``__init__`` is not run. PyTorch's class paths
 """
 
 import importlib
+import json
 import sys
 import types
 
 from soma.autograd.tensor import Tensor
 from soma.backend.device import Device
-from soma.io._torch_pickle import UnsafeCheckpointError
+from soma.io._torch_pickle import Stub, UnsafeCheckpointError, _Global
 from soma.nn.module import Module
 from soma.nn.parameter import Parameter
 
@@ -245,8 +246,6 @@ def torch_to_soma_path(path: str) -> str:
 
 def get_unsafe_globals_in_checkpoint(f) -> list:
     """The class and function paths in file ``f`` that ``weights_only=True`` would refuse."""
-    import json  # (stdlib)
-
     # lazy: serialization imports this module at its end (the cycle of save/load and modules)
     from soma.io.serialization import FORMAT, _read_header
 
@@ -298,8 +297,6 @@ _SOMA_ONLY_DEFAULTS = {"generator": None}
 
 def rebuild_torch_objects(value, memo=None):
     """Turn the reader's stand-ins (``Stub`` modules, allowed globals) into soma objects."""
-    from soma.io._torch_pickle import Stub, _Global  # lazy: the reader is needed only here
-
     memo = {} if memo is None else memo
     if id(value) in memo:
         return memo[id(value)]

@@ -106,21 +106,21 @@ def _fan(tensor, mode):
 @no_grad()
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
-    return tensor._fill_with(_random.resolve(generator).uniform(a, b, tensor.shape))
+    return tensor._fill_with(_random.draws(generator).uniform(a, b, tensor.shape))
 
 
 @_skippable
 @no_grad()
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std²)."""
-    return tensor._fill_with(_random.resolve(generator).normal(mean, std, tensor.shape))
+    return tensor._fill_with(_random.draws(generator).normal(mean, std, tensor.shape))
 
 
 @_skippable
 @no_grad()
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std²) redrawn until every value lies in [a, b]."""
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     values = rng.normal(mean, std, tensor.shape)
     bad = (values < a) | (values > b)
     while bad.any():
@@ -197,7 +197,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     """Fill with a (semi-)orthogonal matrix, scaled by ``gain`` (Saxe et al., 2013)."""
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _random.resolve(generator).normal(0.0, 1.0, (rows, cols))
+    flat = _random.draws(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = _xp.linalg.qr(flat)

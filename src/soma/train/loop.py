@@ -105,7 +105,8 @@ class Trainer:
         self.model = model
         self.parallel = None  # a DataParallelRun when this trainer is one rank of an MPI job
         if distributed:
-            # NOTE: lazy: the `dist` extra (mpi4py) is needed only for distributed runs
+            # lazy: soma.distributed stays out of `import soma` (soma._LAZY_SUBMODULES); it is
+            # loaded only for a distributed run (mpi4py, the `dist` extra, later still)
             from soma.train.distributed import DataParallelRun
 
             self.parallel = DataParallelRun()

@@ -130,7 +130,7 @@ class ExtendSchedule(Callback):
 def check_extras(plots: bool = True) -> list:
     """Fail now if saving checkpoints is impossible; return notes on missing nice-to-haves."""
     try:
-        import safetensors.numpy  # noqa: F401
+        import safetensors.numpy  # noqa: F401  (optional dependency, soma[io]: only probed)
     except ImportError:
         raise RunError(
             "soma train writes checkpoints with the 'safetensors' package, which is not "
@@ -139,7 +139,7 @@ def check_extras(plots: bool = True) -> list:
     notes = []
     if plots:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # noqa: F401  (optional dependency, soma[plot]: only probed)
         except ImportError:
             notes.append("no plots will be drawn: matplotlib is missing (pip install soma[plot])")
     return notes

@@ -74,7 +74,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, ge
     element while training, and is (lower + upper) / 2 otherwise."""
     x = _float(input)
     if training:
-        rng = _random.resolve(generator)
+        rng = _random.draws(generator)
         slope = rng.uniform(lower, upper, x.array.shape).astype(x.array.dtype)
     else:
         slope = (lower + upper) / 2
@@ -89,7 +89,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1, generator=Non
     With ``hard=True`` the result is the one-hot vector of the sample's argmax, with the soft
     sample's gradient (the straight-through estimator).
     """
-    rng = _random.resolve(generator)
+    rng = _random.draws(generator)
     x = _float(logits)
     gumbels = -_xp.log(rng.exponential(1.0, x.array.shape)).astype(x.array.dtype)
     y = softmax((x + Tensor._wrap(gumbels)) / tau, dim)

@@ -19,7 +19,7 @@ multiplier, out_channels / in_channels) reads input channel ``c``.
 import functools
 import math
 
-from soma.backend import get_xp
+from soma.backend import active_backend, get_xp
 from soma.functional.conv._geometry import channel_major, channels_first, interior, tap_regions
 
 _xp = get_xp()
@@ -111,9 +111,16 @@ class Taps:
         return gw.reshape(w_shape)
 
 
-@functools.lru_cache(maxsize=64)
 def _patterns(g, dtype):
-    """0/1 tensor P (K, Sin, L): P[t, i, l] = 1 when tap t reads input pixel i at output l."""
+    """0/1 tensor P (K, Sin, L): P[t, i, l] = 1 when tap t reads input pixel i at output l.
+
+    Cached per array backend: an array built under one backend is never handed to another.
+    """
+    return _cached_patterns(g, dtype, active_backend().name)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_patterns(g, dtype, backend_name):
     axes = []
     for s, k, st, d, (lo, _), o in zip(
         g.in_size, g.kernel, g.stride, g.dilation, g.pads, g.out_size

@@ -158,7 +158,9 @@ def ctc_loss(
     rows = _target_rows(tg, tg_len, N)
     if (in_len > T).any() or (in_len < 1).any():
         raise ValueError(f"ctc_loss: input_lengths must be in [1, {T}], got {in_len.tolist()}")
-    labels = _xp.full((N, 2 * max(int(tg_len.max(initial=0)), 0) + 1), blank, dtype=_xp.int64)
+    labels = _xp.full(
+        (N, 2 * (int(tg_len.max()) if tg_len.size else 0) + 1), blank, dtype=_xp.int64
+    )
     for i, row in enumerate(rows):
         labels[i, 1 : 2 * len(row) : 2] = row
     if ((labels < 0) | (labels >= C)).any():

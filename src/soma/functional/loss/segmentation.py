@@ -16,18 +16,17 @@ backward of their own; their gradients are those of the ops they are built on.
 
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.functional.activation.softmax import log_softmax, softmax
+from soma.functional.embedding import one_hot
+from soma.functional.indexing import gather
 from soma.functional.loss._reduction import _check_reduction, _reduce_tensor
+from soma.functional.loss.classification import binary_cross_entropy_with_logits
+from soma.functional.unary import sigmoid
 
 
 def _probabilities_and_onehot(input, target, ignore_index, op):
     """(p, g): class probabilities and one-hot targets (N, C, M) over the M pixels, both zero at
     ignored pixels; binary (N, 1, …) inputs use the sigmoid."""
-    from soma.functional import (  # soma.functional re-exports this module: imported at call time (cycle)
-        one_hot,
-        sigmoid,
-        softmax,
-    )
-
     if input.ndim < 2:
         raise ValueError(f"{op}: expected scores (N, C, ...), got shape {tuple(input.shape)}")
     n, c = input.shape[0], input.shape[1]
@@ -127,11 +126,6 @@ def focal_loss(
         >>> abs(focal_loss(x, t).item() - (1 - p) ** 2 * ce) < 1e-6
         True
     """
-    from soma.functional import (  # soma.functional re-exports this module: imported at call time (cycle)
-        gather,
-        log_softmax,
-    )
-
     _check_reduction(reduction, "focal_loss")
     if input.ndim < 2 or tuple(target.shape) != (input.shape[0], *input.shape[2:]):
         raise ValueError(
@@ -176,9 +170,6 @@ def sigmoid_focal_loss(
         alpha, gamma: as above (0.25 and 2 in the paper).
         reduction: ``"none"`` (torchvision's default), ``"mean"`` or ``"sum"``.
     """
-    # soma.functional re-exports this module: imported at call time (cycle)
-    from soma.functional import binary_cross_entropy_with_logits, sigmoid
-
     _check_reduction(reduction, "sigmoid_focal_loss")
     target = target.to(input.dtype)
     p = sigmoid(input)
