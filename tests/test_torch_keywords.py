@@ -196,3 +196,14 @@ def test_random_factories_take_device_and_requires_grad():
     assert soma.randperm(4, requires_grad=False).sort().values.tolist() == [0, 1, 2, 3]
     with pytest.raises(RuntimeError, match="only tensors of floating point dtype"):
         soma.randint(0, 5, (2,), requires_grad=True)  # as PyTorch
+
+
+def test_regression_losses_take_weight():
+    x, t = soma.tensor([1.0, 2.0, 4.0]), soma.tensor([0.0, 0.0, 0.0])
+    w = soma.tensor([1.0, 0.0, 3.0])
+    # mse and l1 'mean' divide by the weights' sum, huber's by the count (as PyTorch 2.13)
+    assert F.mse_loss(x, t, weight=w).item() == pytest.approx((1 + 48) / 4)
+    assert F.l1_loss(x, t, weight=w, reduction="sum").item() == pytest.approx(13)
+    assert F.huber_loss(x, t, weight=w, delta=1.0).item() == pytest.approx((0.5 + 3 * 3.5) / 3)
+    with pytest.raises(ValueError, match=r"mse_loss: weight must have the input's shape \(3,\)"):
+        F.mse_loss(x, t, weight=soma.ones(2))
