@@ -207,6 +207,10 @@ CALLS = [
     "T.linalg.matmul(input=x, other=m)",
     "T.linalg.inv(A=sq)",
     "T.linalg.det(A=sq)",
+    "T.linalg.pinv(sq, atol=0.5)",
+    "T.linalg.pinv(sq, atol=0.1, rtol=0.5)",
+    "T.linalg.matrix_norm(x.to(T.float32), dtype=T.float64)",
+    "T.linalg.svdvals(A=sq, driver=None)",
     "T.special.expit(input=x)",
     "T.special.logsumexp(x, axis=1, keepdims=True)",
     "T.special.xlogy(input=x, other=y)",
@@ -332,6 +336,23 @@ def test_out_errors_and_resize_as_pytorch():
             T.mul(x.detach(), 2, out=T.empty(0))
 
 
+def test_pinv_cutoffs_as_pytorch():
+    # values only: where a cutoff drops singular values, PyTorch's pinv backward and soma's
+    # (through the SVD) give different gradients (not settled here; without a drop they agree,
+    # see the pinv cases of CALLS)
+    sq = _FLOATS["sq"]  # singular values about 2.47, 1.88, 1.67
+    for kwargs in ({"atol": 1.8}, {"atol": 0.1, "rtol": 0.9}, {"atol": 2.0, "rtol": 0.1}):
+        got = soma.linalg.pinv(soma.tensor(sq), **kwargs).numpy()
+        want = torch.linalg.pinv(torch.tensor(sq), **kwargs).numpy()
+        np.testing.assert_allclose(got, want, atol=1e-12, err_msg=str(kwargs))
+
+
+def test_svd_driver_is_cuda_only_as_pytorch():
+    for T in (soma, torch):
+        with pytest.raises(RuntimeError, match="driver=` is only supported on CUDA"):
+            T.linalg.svd(T.eye(2), driver="gesvd")
+
+
 def test_unknown_or_repeated_keyword_raises_type_error_naming_the_function():
     for T in (soma, torch):
         x = T.ones(2, 3)
@@ -381,10 +402,6 @@ _KNOWN_MISSING = {
     "sparse_coo_tensor": "check_invariants= not taken yet",
     "true_divide": "PyTorch's docstring says dividend/divisor, PyTorch takes input/other (as soma)",
     "rot90": "PyTorch's docstring signature does not parse (dims=[0, 1])",
-    "matrix_norm": "dtype= not taken yet",
-    "pinv": "atol= not taken yet (rtol= is)",
-    "svd": "driver= (a CUDA solver choice) not taken",
-    "svdvals": "driver= (a CUDA solver choice) not taken",
     "matrix_power": "torch.linalg's docstring says A, PyTorch takes input (as soma)",
 }
 

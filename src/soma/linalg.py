@@ -51,10 +51,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     return y
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """The Frobenius norm (``'fro'``) or the largest absolute column (``1``) / row (``inf``) sum
-    — with ``-1``/``-inf`` the smallest — of the matrices over ``dim``."""
-    A = _float(A)
+    — with ``-1``/``-inf`` the smallest — of the matrices over ``dim`` (A cast to ``dtype``
+    first when given)."""
+    A = _float(A) if dtype is None else A.to(dtype)
     r, c = (d % A.ndim for d in dim)
     if ord == "fro":
         return vector_norm(A, 2, (r, c), keepdim)
