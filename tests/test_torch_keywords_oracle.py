@@ -399,7 +399,6 @@ _KNOWN_MISSING = {
     "compile": "soma.compile returns the model: torch.compile's options have no meaning here",
     "load": "no pickle: mmap and pickle_module do not apply",
     "save": "no pickle: pickle_module/protocol do not apply",
-    "sparse_coo_tensor": "check_invariants= not taken yet",
     "true_divide": "PyTorch's docstring says dividend/divisor, PyTorch takes input/other (as soma)",
     "rot90": "PyTorch's docstring signature does not parse (dims=[0, 1])",
     "matrix_power": "torch.linalg's docstring says A, PyTorch takes input (as soma)",
