@@ -402,6 +402,7 @@ _KNOWN_MISSING = {
     "true_divide": "PyTorch's docstring says dividend/divisor, PyTorch takes input/other (as soma)",
     "rot90": "PyTorch's docstring signature does not parse (dims=[0, 1])",
     "matrix_power": "torch.linalg's docstring says A, PyTorch takes input (as soma)",
+    "qr": "the type annotation in PyTorch's docstring (Union[..., List[Tensor]]) parses as a name",
 }
 
 

@@ -61,6 +61,7 @@ _VARARGS = "*"  # an alias that stands for the ``*shape`` positional parameter
 # signatures; tests/test_torch_keywords.py checks this list against the installed PyTorch).
 OUT_FUNCTIONS = frozenset(
     """
+    inverse qr range svd
     abs absolute acos acosh add addbmm addcdiv addcmul addmm addmv addr all amax amin aminmax
     any arange arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin asinh atan atan2 atanh
     baddbmm bernoulli bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift

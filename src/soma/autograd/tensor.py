@@ -492,6 +492,25 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     def bool(self) -> "Tensor":
         return self.to(dtypes.bool_)
 
+    def byte(self) -> "Tensor":
+        return self.to(dtypes.uint8)
+
+    def char(self) -> "Tensor":
+        return self.to(dtypes.int8)
+
+    def short(self) -> "Tensor":
+        return self.to(dtypes.int16)
+
+    def ndimension(self) -> int:
+        return self.array.ndim
+
+    @property
+    def itemsize(self) -> int:
+        return self.array.itemsize
+
+    def is_signed(self) -> bool:
+        return self.array.dtype.kind in "if"
+
     def cpu(self) -> "Tensor":
         return self
 

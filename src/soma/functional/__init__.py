@@ -270,6 +270,9 @@ from soma.functional.unary import (
 
 # isort: split
 # ---- tensor operations added for PyTorch parity (issue 11 §3)
+# PyTorch's top-level spellings (torch.det, torch.svd, windows…): Tensor methods reach them as
+# ``torch_spellings.X`` (``inverse`` would shadow the ``functional.inverse`` module)
+from soma.functional import torch_spellings  # noqa: E402
 from soma.functional.activation.gated import (
     celu_,
     elu_,
