@@ -129,3 +129,58 @@ def test_constants_predicates_and_dtype_helpers():
     assert x.byte().dtype == soma.uint8 and x.char().dtype == soma.int8
     assert x.short().dtype == soma.int16 and x.ndimension() == 2 and x.itemsize == 4
     assert x.is_signed() and not x.byte().is_signed()
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_pooling_with_indices_spellings_match_pytorch(nd):
+    a = np.random.default_rng(nd).standard_normal((2, 3) + (6,) * nd)
+    F, TF = soma.nn.functional, torch.nn.functional
+    for name, args in (
+        (f"max_pool{nd}d_with_indices", (2,)),
+        (f"adaptive_max_pool{nd}d_with_indices", (3,)),
+    ):
+        values, indices = getattr(F, name)(soma.tensor(a), *args)
+        t_values, t_indices = getattr(TF, name)(torch.tensor(a), *args)
+        np.testing.assert_array_equal(values.numpy(), t_values.numpy())
+        np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+
+
+def test_rrelu_module_matches_pytorch_in_eval_and_draws_in_its_range_in_training():
+    a = np.linspace(-3, 3, 13)
+    ours, theirs = soma.nn.RReLU(0.1, 0.3), torch.nn.RReLU(0.1, 0.3)
+    assert repr(ours) == repr(theirs)
+    ours.eval(), theirs.eval()
+    np.testing.assert_allclose(ours(soma.tensor(a)).numpy(), theirs(torch.tensor(a)).numpy())
+    ours.train()
+    y = ours(soma.tensor(a)).numpy()
+    slope = y[a < 0] / a[a < 0]
+    assert ((slope >= 0.1) & (slope <= 0.3)).all() and np.array_equal(y[a >= 0], a[a >= 0])
+
+
+def test_nllloss2d_is_nllloss_on_images():
+    logp = np.log(np.random.default_rng(0).dirichlet(np.ones(4), size=(2, 3, 3))).transpose(
+        0, 3, 1, 2
+    )
+    target = np.random.default_rng(1).integers(0, 4, (2, 3, 3))
+    ours = soma.nn.NLLLoss2d()(soma.tensor(logp), soma.tensor(target))
+    with pytest.warns(Warning):  # PyTorch deprecates the name
+        theirs = torch.nn.NLLLoss2d()(torch.tensor(logp), torch.tensor(target))
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+
+
+def test_iterable_datasets_chain_with_plus_as_pytorch():
+    class Count(soma.utils.data.IterableDataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+        def __len__(self):
+            return self.n
+
+    chained = Count(2) + Count(3)
+    assert isinstance(chained, soma.utils.data.ChainDataset)
+    assert list(chained) == [0, 1, 0, 1, 2] and len(chained) == 5
+    with pytest.raises(TypeError, match="only supports IterableDataset"):
+        list(soma.utils.data.ChainDataset([[1, 2]]))

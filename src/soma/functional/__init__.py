@@ -388,6 +388,16 @@ from soma.functional.pointwise import (
     sgn,
     signbit,
 )
+from soma.functional.pooling.adaptive import (  # noqa: E402
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
+)
+from soma.functional.pooling.max_avg import (  # noqa: E402
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d_with_indices,
+)
 from soma.functional.reduction import (
     aminmax,
     count_nonzero,
