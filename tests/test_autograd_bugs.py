@@ -261,3 +261,14 @@ def test_tensor_with_float64_dtype_is_not_rounded_through_float32():
     assert soma.tensor([0.3], dtype=soma.float64).tolist() == [0.3]
     assert soma.tensor(0.1, dtype=soma.float64).item() == 0.1
     assert soma.tensor([0.3]).dtype == soma.float32
+
+
+@pytest.mark.parametrize("name", ["xlogy", "logaddexp", "logaddexp2", "atan2", "hypot"])
+def test_a_python_float_operand_keeps_a_float64_tensors_precision(name):
+    """xlogy(float64 tensor, 3.0) took ln 3 in float32 (the scalar became a default-dtype
+    tensor): 7e-8 off. The scalar now takes the tensor's dtype (found by the CuPy run)."""
+    a = np.array([0.3, 0.7, 1.9])
+    ours = getattr(soma, name)(soma.tensor(a), 3.1)
+    expected = getattr(torch, name)(torch.tensor(a), torch.tensor(3.1, dtype=torch.float64))
+    assert ours.dtype == soma.float64
+    np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-15)

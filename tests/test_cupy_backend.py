@@ -39,7 +39,6 @@ KNOWN_GAPS = {
     "scatter_reduce[0d]": _MISSING.format("multiply.at"),
     "scatter_reduce[amax,": "values rounded to float32 on the CuPy path (not traced yet)",
     "scatter_reduce[amin,": "values rounded to float32 on the CuPy path (not traced yet)",
-    "xlogy[scalar]": "the Python-scalar operand rounded to float32 on the CuPy path",
 }
 
 

@@ -184,3 +184,44 @@ def test_iterable_datasets_chain_with_plus_as_pytorch():
     assert list(chained) == [0, 1, 0, 1, 2] and len(chained) == 5
     with pytest.raises(TypeError, match="only supports IterableDataset"):
         list(soma.utils.data.ChainDataset([[1, 2]]))
+
+
+_UNARY_INPLACE = """abs_ acos_ arccos_ arcsin_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_
+    cos_ cosh_ deg2rad_ erf_ erfc_ exp2_ exp_ expm1_ fix_ floor_ frac_ log10_ log1p_ log2_ log_
+    logit_ nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ round_ rsqrt_ sigmoid_ sin_ sinc_
+    sinh_ sqrt_ square_ tan_ tanh_ trunc_ zero_""".split()
+
+
+@pytest.mark.parametrize("name", _UNARY_INPLACE)
+def test_top_level_inplace_functions_match_pytorch(name):
+    a = np.random.default_rng(3).uniform(0.1, 0.9, (2, 3))
+    ours, theirs = soma.tensor(a), torch.tensor(a)
+    assert getattr(soma, name)(ours) is ours
+    getattr(torch, name)(theirs)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("clamp_", (0.3, 0.6)), ("clip_", (0.3,)), ("clamp_min_", (0.5,)), ("clamp_max_", (0.5,)),
+     ("fill_", (2.5,)), ("xlogy_", (3.0,)), ("ldexp_", (2,))],
+)  # fmt: skip
+def test_top_level_inplace_functions_with_arguments_match_pytorch(name, args):
+    a = np.random.default_rng(4).uniform(0.1, 0.9, (2, 3))
+    ours, theirs = soma.tensor(a), torch.tensor(a)
+    wrap = (lambda lib, v: lib.tensor(v)) if name == "ldexp_" else (lambda lib, v: v)
+    getattr(soma, name)(ours, *[wrap(soma, v) for v in args])
+    getattr(torch, name)(theirs, *[wrap(torch, v) for v in args])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_a_top_level_inplace_function_keeps_the_graph_as_pytorch():
+    a = np.random.default_rng(5).uniform(0.1, 0.9, 4)
+    grads = []
+    for lib in (soma, torch):
+        x = lib.tensor(a, requires_grad=True)
+        y = x * 2
+        lib.sin_(y)
+        y.sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

@@ -496,6 +496,10 @@ def __dir__():
 
 
 # PyTorch's top-level older spellings and helpers (torch.det, torch.svd, torch.pi, windows …)
+from soma.functional.torch_spellings import INPLACE_FUNCTIONS as _INPLACE  # noqa: E402
+
+globals().update({name: fn for name, fn in _INPLACE.items() if name not in globals()})
+
 # PyTorch's keyword names on every function of this module: input=/other=, axis=/keepdims=, and
 # out= on those PyTorch gives it (soma/autograd/keywords.py); soma.functional keeps the plain
 # kernels. Keep this last: a function exported below it would not be adapted.

@@ -13,7 +13,7 @@ from soma.functional._utils import as_tensor, binary_operands, unbroadcast
 from soma.functional.elementwise import _raw, add, cast, clamp, div, mul, pow, sub
 from soma.functional.indexing import nonzero
 from soma.functional.special import exp2
-from soma.functional.unary import _float, sign, trunc
+from soma.functional.unary import _float, _float_pair, sign, trunc
 
 _xp = get_xp()
 
@@ -102,7 +102,7 @@ class Hypot(Function):
 def hypot(input, other):
     """``sqrt(input**2 + other**2)`` element-wise."""
     a, b = binary_operands(input, other)
-    return Hypot.apply(_float(a), _float(b))
+    return Hypot.apply(*_float_pair(a, b))
 
 
 class FMax(Function):

@@ -14,7 +14,7 @@ from soma.backend import special as _special
 from soma.functional._utils import binary_operands, unbroadcast
 from soma.functional.reduction import sum as _sum
 from soma.functional.shape import unsqueeze
-from soma.functional.unary import _float
+from soma.functional.unary import _float, _float_pair
 
 _xp = get_xp()
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -126,13 +126,13 @@ class LogAddExp(Function):
 def logaddexp(input, other):
     """``log(exp(input) + exp(other))``, computed without overflow."""
     a, c = binary_operands(input, other)
-    return LogAddExp.apply(_float(a), _float(c), False)
+    return LogAddExp.apply(*_float_pair(a, c), False)
 
 
 def logaddexp2(input, other):
     """``log2(2**input + 2**other)``, computed without overflow."""
     a, c = binary_operands(input, other)
-    return LogAddExp.apply(_float(a), _float(c), True)
+    return LogAddExp.apply(*_float_pair(a, c), True)
 
 
 class XLogY(Function):
@@ -163,7 +163,7 @@ class XLogY(Function):
 def xlogy(input, other):
     """``input * log(other)``, with 0 wherever ``input`` is 0."""
     a, c = binary_operands(input, other)
-    return XLogY.apply(_float(a), _float(c))
+    return XLogY.apply(*_float_pair(a, c))
 
 
 class Logit(Function):

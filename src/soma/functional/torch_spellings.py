@@ -167,6 +167,28 @@ def _cosine_sum(a0, a1, a2):
     return taper
 
 
+# ---------------------------------------------------------------------------- in-place forms
+# torch.sin_(x) is x.sin_(): PyTorch's top-level in-place functions, each the Tensor method.
+INPLACE_NAMES = """
+    abs_ acos_ acosh_ addmv_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_
+    atan_ atanh_ ceil_ clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ detach_ erf_ erfc_
+    exp2_ exp_ expm1_ fill_ fix_ floor_ frac_ gcd_ index_put_ lcm_ ldexp_ log10_ log1p_ log2_
+    log_ logit_ nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ round_ rsqrt_ sigmoid_ sin_
+    sinc_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ xlogy_ zero_
+""".split()
+
+
+def _inplace_function(name):
+    def inplace(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    inplace.__name__ = inplace.__qualname__ = name
+    inplace.__doc__ = f"``input.{name}(...)``: the tensor method, modifying ``input`` in place."
+    return inplace
+
+
+INPLACE_FUNCTIONS = {name: _inplace_function(name) for name in INPLACE_NAMES}
+
 __all__ = [
     "bartlett_window",
     "blackman_window",

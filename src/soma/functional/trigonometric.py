@@ -13,7 +13,7 @@ from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional._utils import binary_operands, unbroadcast
 from soma.functional.elementwise import mul
-from soma.functional.unary import _float
+from soma.functional.unary import _float, _float_pair
 
 _xp = get_xp()
 
@@ -128,8 +128,7 @@ def atan2(input, other):
         2.3562
     """
     a, b = binary_operands(input, other)
-    a, b = _float(a), _float(b)
-    return Atan2.apply(a, b)
+    return Atan2.apply(*_float_pair(a, b))
 
 
 arctan2 = atan2

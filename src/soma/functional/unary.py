@@ -23,6 +23,14 @@ def _float(x):
     return x
 
 
+def _float_pair(a, b):
+    """Two operands (after ``binary_operands``) as float tensors of one dtype: a Python number
+    takes the tensor's float dtype, so ``xlogy(float64, 3.0)`` takes ln 3 in float64."""
+    a, b = (_float(x) if isinstance(x, Tensor) else x for x in (a, b))
+    dtype = (a if isinstance(a, Tensor) else b).array.dtype
+    return tuple(x if isinstance(x, Tensor) else as_tensor(x, dtype=dtype) for x in (a, b))
+
+
 # ---------------------------------------------------------------------------- unary
 class Neg(Function):
     """y = -x."""
