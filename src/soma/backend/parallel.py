@@ -130,9 +130,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _splits(array, rows):
+def _splits(array, rows, ndim):
     """True when ``array`` spans the leading axis (so it is cut into blocks with ``out``)."""
-    return getattr(array, "ndim", 0) > 0 and array.shape[0] == rows and rows > 1
+    return getattr(array, "ndim", 0) == ndim and array.shape[0] == rows
 
 
 def _run_blocks(fn, inputs, split, out, bounds):
@@ -166,7 +166,7 @@ def elementwise(fn, *inputs, out, work=1):
         return out
     pool, threads = _get_pool()
     rows = first.shape[0] if first.ndim else 0
-    split = [_splits(x, rows) for x in inputs]
+    split = [_splits(x, rows, first.ndim) for x in inputs]
     if pool is None or rows < 2 or active_backend().name != "numpy":
         fn(*inputs, out=out)
         return out
