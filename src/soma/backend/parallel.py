@@ -166,10 +166,10 @@ def elementwise(fn, *inputs, out, work=1):
         return out
     pool, threads = _get_pool()
     rows = first.shape[0] if first.ndim else 0
-    split = [_splits(x, rows, first.ndim) for x in inputs]
     if pool is None or rows < 2 or active_backend().name != "numpy":
         fn(*inputs, out=out)
         return out
+    split = [_splits(x, rows, first.ndim) for x in inputs]
     rows_per_block = max(1, min(-(-rows // threads), BLOCK_ELEMENTS * rows // first.size))
     blocks = [(i, min(i + rows_per_block, rows)) for i in range(0, rows, rows_per_block)]
     shares = [blocks[t::threads] for t in range(min(threads, len(blocks)))]
