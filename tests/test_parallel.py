@@ -261,3 +261,25 @@ def test_kernel_blocks_really_run_on_the_pool(pooled, monkeypatch):
     x = soma.randn(40, 8, requires_grad=True)
     soma.tanh(x).sum().backward()
     assert len(threads) == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 5, 9, 11), (2, 3, 9, 11)], ids=["pixels", "planes"])
+@pytest.mark.parametrize("return_indices", [False, True])
+def test_max_pool_equals_its_plain_path_bit_for_bit(pooled, dtype, shape, return_indices):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    x[0, 0, :3, :3] = 1.0  # ties: the gradient goes to the first maximum
+    x[-1, -1, 2, 2] = np.nan
+
+    def run():
+        t = soma.tensor(x, requires_grad=True)
+        out = F.max_pool2d(t, 3, 2, 1, return_indices=return_indices)
+        y, idx = out if return_indices else (out, None)
+        y.backward(soma.ones_like(y))
+        return [
+            a.numpy().copy() for a in (y.detach(), t.grad) + ((idx,) if idx is not None else ())
+        ]
+
+    for e, r in zip(_plain(run), run()):
+        np.testing.assert_array_equal(r, e, strict=True)
