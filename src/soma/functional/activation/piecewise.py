@@ -44,7 +44,8 @@ class ReLU(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved
         # dy/dx = 1 for x > 0, else 0
-        return parallel.elementwise(_times_positive, gy, y, out=_xp.empty(gy.shape, gy.dtype))
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_times_positive, gy, y, out=out, work=2)
 
 
 def _relu(x, out):

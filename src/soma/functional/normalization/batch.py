@@ -99,7 +99,7 @@ class BatchNormTrain(Function):
                 k2.reshape(bshape),
                 k3.reshape(bshape),
                 out=gx,
-                work=5,
+                work=11,
             )
         gw = sum_gxc * invstd if need_w else None
         return gx, gw, sum_g if need_b else None
@@ -108,7 +108,7 @@ class BatchNormTrain(Function):
 def _scale_shift(x, scale, shift):
     """x·scale + shift (per-channel scale and shift in their broadcast shape), in blocks."""
     y = _xp.empty(x.shape, _xp.result_type(x, scale))
-    return parallel.elementwise(_multiply_add, x, scale, shift, out=y, work=3)
+    return parallel.elementwise(_multiply_add, x, scale, shift, out=y, work=4)
 
 
 def _multiply_add(x, scale, shift, out):

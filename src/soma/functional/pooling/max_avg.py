@@ -96,10 +96,10 @@ class MaxPool(Function):
         # overlapping windows add into shared rows of the gradient, so it stays one pass
         if return_indices or ctx.needs_input_grad[0]:
             kidx = _xp.empty(y.shape, _offset_dtype(len(windows)))
-            work = 4 * len(windows)
+            work = 8 * len(windows)
             parallel.elementwise(_window_max_and_argmax, *windows, out=(y, kidx), work=work)
         else:
-            parallel.elementwise(_window_max, *windows, out=y, work=len(windows))
+            parallel.elementwise(_window_max, *windows, out=y, work=3 * len(windows))
         ctx.save(kidx)
         ctx.win = win
         if win.pixels:
@@ -118,15 +118,37 @@ class MaxPool(Function):
         win = ctx.win
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
-        # dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere
-        for k, view in enumerate(win.slices()):
-            hit = kidx == k
-            if win.disjoint:
-                _xp.multiply(g, hit, out=gframe[view])
-            else:
-                gframe[view] += g * hit
+        # NOTE: overlapping windows add into shared pixels, so the blocks for soma's threads are
+        # blocks of planes (independent), moved to the front from the pixels layout's last axis
+        regions = [view[:-1] if win.pixels else view[1:] for view in win.slices()]
+        first = (lambda a: _xp.moveaxis(a, -1, 0)) if win.pixels else (lambda a: a)
+        work = 3 * len(regions)
+        parallel.elementwise(
+            _route_to_max,
+            first(g),
+            first(kidx),
+            regions,
+            win.disjoint,
+            out=first(gframe),
+            work=work,
+        )
         gx = win.crop(gframe)
         return to_planes(gx, ctx.lead) if win.pixels else gx
+
+
+def _route_to_max(g, kidx, regions, disjoint, out):
+    """out (a frame, planes first) ← g routed to each window's first maximum (offset ``kidx``).
+
+    dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere.
+    """
+    for k, region in enumerate(regions):
+        view = (Ellipsis,) + region
+        hit = kidx == k
+        if disjoint:
+            _xp.multiply(g, hit, out=out[view])
+        else:
+            out[view] += g * hit
+    return out
 
 
 def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
