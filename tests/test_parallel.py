@@ -7,6 +7,8 @@ so that test-sized arrays take the pool, with block boundaries at odd rows.
 """
 
 import os
+import select
+import signal
 import threading
 
 import numpy as np
@@ -154,6 +156,26 @@ def test_one_thread_runs_nothing_on_the_pool(pooled):
     y = soma.randn(50, 3, requires_grad=True)
     soma.tanh(y).sum().backward()
     assert parallel._pool is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_builds_its_own_pool(pooled):
+    x = np.random.default_rng(7).standard_normal((30, 4))
+    parallel.elementwise(np.tanh, x, out=np.empty_like(x))  # the parent's pool exists now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: a pool-sized pass must finish (the parent's workers are gone)
+        ok = np.array_equal(parallel.elementwise(np.tanh, x, out=np.empty_like(x)), np.tanh(x))
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    ready = select.select([read], [], [], 20)[0]
+    answer = os.read(read, 1) if ready else b"timeout"
+    os.close(read)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
 
 
 def test_small_arrays_take_one_plain_call():

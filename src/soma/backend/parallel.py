@@ -129,8 +129,8 @@ def _get_pool():
 def _forget_pool_after_fork():
     # NOTE: a forked child has none of the parent's worker threads; its executor would queue
     # work that nobody runs, so the child builds its own pool at its first large pass
-    global _pool, _pool_threads
-    _pool, _pool_threads = None, None
+    global _pool, _pool_threads, _lock
+    _pool, _pool_threads, _lock = None, None, threading.Lock()  # the lock may have been held
 
 
 if hasattr(os, "register_at_fork"):
@@ -160,9 +160,8 @@ def elementwise(fn, *inputs, out, work=1):
             else (passed whole to every block: scalars, broadcast per-channel arrays).
         out: the preallocated result, or a tuple of results of one shape (each block of ``fn``
             then gets the tuple of their blocks).
-        work: about how many simple arithmetic passes (add, multiply) one call of ``fn`` costs
-            per element; a tanh or exp counts about 4. The pass is split when
-            ``out.size * work >= min_elements()``.
+        work: what one call of ``fn`` costs per element, in float32 multiplies of two arrays
+            (a tanh costs about 3). The pass is split when ``out.size * work >= min_elements()``.
 
     Returns:
         ``out``. An exception in any block is raised here, after every block has finished.
@@ -185,12 +184,16 @@ def elementwise(fn, *inputs, out, work=1):
     shares = [blocks[t::threads] for t in range(min(threads, len(blocks)))]
     # NOTE: interleaved shares keep the threads' blocks equally many when rows do not divide
     # evenly; each worker runs in a copy of the caller's context, so np.errstate applies there
-    futures = [
-        pool.submit(contextvars.copy_context().run, _run_blocks, fn, inputs, split, out, share)
-        for share in shares[1:]
-    ]
+    futures, local = [], [shares[0]]
+    for share in shares[1:]:
+        context = contextvars.copy_context()
+        try:
+            futures.append(pool.submit(context.run, _run_blocks, fn, inputs, split, out, share))
+        except RuntimeError:  # the interpreter is shutting down: the pool takes no more work
+            local.append(share)
     try:
-        _run_blocks(fn, inputs, split, out, shares[0])
+        for share in local:
+            _run_blocks(fn, inputs, split, out, share)
     finally:
         errors = [f.exception() for f in futures]
     for error in errors:
