@@ -244,7 +244,9 @@ def _forward_backward(fn, x_array, g_array, transpose):
 
 @pytest.mark.parametrize("name", list(KERNELS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(37, 13), (7, 5, 3, 3)], ids=["2d", "nchw"])
+@pytest.mark.parametrize(
+    "shape", [(37, 13), (7, 5, 3, 3), (4, 6, 40, 40)], ids=["2d", "nchw", "long-planes"]
+)
 @pytest.mark.parametrize("transpose", [False, True], ids=["contiguous", "transposed"])
 def test_kernels_equal_their_plain_path_bit_for_bit(pooled, name, dtype, shape, transpose):
     rng = np.random.default_rng(4)

@@ -6,8 +6,11 @@ cut into row blocks that run at the same time on plain Python threads. ``element
 out=y)`` does that: it calls ``fn(x_rows, out=y_rows)`` on consecutive blocks of rows (the
 leading axis), one share of the blocks per thread, the calling thread taking the first share.
 Every element is computed by the same ufunc calls as in ``fn(x, out=y)``, so the result is the
-same bit for bit; ``fn`` must therefore be elementwise along the leading axis (operands that do
-not span that axis, such as per-channel scales of shape ``(1, C, 1, 1)``, are passed whole).
+same bit for bit; ``fn`` must therefore treat the rows independently: row i of the result
+depends on row i of the split inputs only. Operands that do not span that axis (per-channel
+scales of shape ``(C, 1, 1)``, scalars) are passed whole. A reduction over the other axes
+qualifies too (BatchNorm's per-channel sums, channels first): each row's sum is the same call
+over the same values in the same order.
 
 The pass stays one plain call ``fn(*inputs, out=out)`` when
 
@@ -138,8 +141,12 @@ if hasattr(os, "register_at_fork"):
 
 
 def _splits(array, rows, ndim):
-    """True when ``array`` spans the leading axis (so it is cut into blocks with ``out``)."""
-    return getattr(array, "ndim", 0) == ndim and array.shape[0] == rows
+    """True when ``array`` spans the leading axis (so it is cut into blocks with ``out``).
+
+    An array of lower rank than ``out`` broadcasts along its trailing axes and is passed whole;
+    one of higher rank is a reduction's input whose leading axis is kept (BatchNorm's sums).
+    """
+    return getattr(array, "ndim", 0) >= ndim and array.shape[0] == rows
 
 
 def _run_blocks(fn, inputs, split, out, bounds):
