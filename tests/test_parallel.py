@@ -2,8 +2,8 @@
 bit, for the helper itself and for every kernel that uses it (forward and gradients), and
 what falls back to one call.
 
-The threshold is forced low (``set_min_elements(1)``) and the blocks small (``BLOCK_ELEMENTS``)
-so that test-sized arrays take the pool, with block boundaries at odd rows.
+The threshold is forced low (``set_min_elements(1)``) so that test-sized arrays take the pool,
+on three threads, so that blocks end at odd rows.
 """
 
 import os
@@ -22,10 +22,9 @@ F = soma.nn.functional
 
 @pytest.fixture
 def pooled(monkeypatch):
-    """Two threads, every array split, blocks of a few rows."""
-    monkeypatch.setattr(parallel, "BLOCK_ELEMENTS", 40)
+    """Three threads (three blocks, at odd rows), every array split."""
     previous_threads = parallel._num_threads
-    parallel.set_num_threads(2)
+    parallel.set_num_threads(3)
     previous_min = parallel.set_min_elements(1)
     yield
     parallel.set_min_elements(previous_min)
@@ -284,7 +283,7 @@ def test_kernel_blocks_really_run_on_the_pool(pooled, monkeypatch):
     monkeypatch.setattr(parallel, "_run_blocks", spy)
     x = soma.randn(40, 8, requires_grad=True)
     soma.tanh(x).sum().backward()
-    assert len(threads) == 2
+    assert len(threads) >= 2  # the caller and at least one worker (which may take both)
 
 
 POOLS = {

@@ -8,9 +8,9 @@ leading axis), one share of the blocks per thread, the calling thread taking the
 Every element is computed by the same ufunc calls as in ``fn(x, out=y)``, so the result is the
 same bit for bit; ``fn`` must therefore treat the rows independently: row i of the result
 depends on row i of the split inputs only. Operands that do not span that axis (per-channel
-scales of shape ``(C, 1, 1)``, scalars) are passed whole. A reduction over the other axes
-qualifies too (BatchNorm's per-channel sums, channels first): each row's sum is the same call
-over the same values in the same order.
+scales of shape ``(C, 1, 1)``, scalars) are passed whole. Reductions are left alone: NumPy
+may sum a block in another order than the same values inside the whole array (BatchNorm's
+per-channel sums over a block of one channel differed in the last bit).
 
 The pass stays one plain call ``fn(*inputs, out=out)`` when
 
@@ -21,27 +21,26 @@ The pass stays one plain call ``fn(*inputs, out=out)`` when
 * the leading axis has one row.
 
 Any strides work (a block of rows of a strided or broadcast view is a view with the same
-strides); C-contiguous arrays split into contiguous blocks, which is what pays best.
+strides); C-contiguous arrays split into contiguous blocks.
 
 Threads: ``get_num_threads()`` is soma's intra-op thread count, by default what the environment
 gives BLAS (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, else the CPU
 count); ``set_num_threads(n)`` changes soma's pool only, never BLAS's threads. The pool
 (``n - 1`` workers) is created at the first large pass and again in a forked child.
 
-Threshold: a pass is split when ``out.size * work >= min_elements()``, ``work`` being the
-caller's estimate of the pass's cost per element in units of one float32 multiply of two arrays
-(measured for each kernel that calls this: tanh 3, sigmoid 5, exact GELU 27, BatchNorm's
-backward 11 ...). The default, 2^20 (``SOMA_PARALLEL_MIN_ELEMENTS`` or ``set_min_elements``),
-is a pass of about 140 µs on one thread of the 2-core development machine (a multiply ran at
-0.13 ns per float32 element). Handing blocks to the pool and collecting them costs about 25 µs
-there (best of 60 samples; median 38 µs, while other processes ran), so at the threshold two
-threads take about 70 + 25-38 µs instead of 140, and the share the handoff costs falls as the
-pass grows; at a quarter of it the handoff would eat the gain.
+Threshold: a pass is split when ``out.size * work >= min_elements()``. ``work`` is how long
+one ufunc call of ``fn`` takes per element, against a float32 multiply of two arrays (tanh 3,
+a strided maximum 2, a broadcast multiply 2, plain arithmetic 1): a thread re-takes the GIL
+after every ufunc call, and on the 2-core development VM each such handoff between threads
+costs tens of µs, so what must be long is each call on a thread's block, not the whole ``fn``.
+Measured there, two threads each running ten float32 multiplies in a loop were slower than
+one thread (0.85x) at 64 K elements per thread (6 µs per call), and 1.4-1.6x faster at
+512 K-1 M per thread (48-108 µs per call); handing a block to the pool and collecting it cost
+25-40 µs (best and median of 60 samples). The default, 2^20 (``SOMA_PARALLEL_MIN_ELEMENTS``
+or ``set_min_elements``), gives each of two threads calls of about 50 µs or more. The
+``activations`` benchmark's 1000x128 batch stays on one thread: its kernels are chains of
+short calls that two threads ran slower, not faster.
 
-Each block of a C-contiguous result has at most ``BLOCK_ELEMENTS`` (2^18) elements, so a ``fn``
-of several in-place steps keeps its block in the core's cache between steps (the exact GELU on
-1.6 M float32 values: 10.6 ms in one pass, 7.2-7.7 ms in blocks of 200-400 K, one thread); a
-strided result is cut into one block per thread.
 """
 
 import contextvars
@@ -52,7 +51,6 @@ from concurrent.futures import ThreadPoolExecutor
 from soma.backend.array_module import active_backend
 
 DEFAULT_MIN_ELEMENTS = 1 << 20
-BLOCK_ELEMENTS = 1 << 18
 
 
 def _env_min_elements():
@@ -143,10 +141,9 @@ if hasattr(os, "register_at_fork"):
 def _splits(array, rows, ndim):
     """True when ``array`` spans the leading axis (so it is cut into blocks with ``out``).
 
-    An array of lower rank than ``out`` broadcasts along its trailing axes and is passed whole;
-    one of higher rank is a reduction's input whose leading axis is kept (BatchNorm's sums).
+    An array of lower rank than ``out`` broadcasts along its trailing axes and is passed whole.
     """
-    return getattr(array, "ndim", 0) >= ndim and array.shape[0] == rows
+    return getattr(array, "ndim", 0) == ndim and array.shape[0] == rows
 
 
 def _run_blocks(fn, inputs, split, out, bounds):
@@ -167,8 +164,9 @@ def elementwise(fn, *inputs, out, work=1):
             else (passed whole to every block: scalars, broadcast per-channel arrays).
         out: the preallocated result, or a tuple of results of one shape (each block of ``fn``
             then gets the tuple of their blocks).
-        work: what one call of ``fn`` costs per element, in float32 multiplies of two arrays
-            (a tanh costs about 3). The pass is split when ``out.size * work >= min_elements()``.
+        work: how long one ufunc call of ``fn`` takes per element, in float32 multiplies of
+            two arrays (a tanh about 3); the pass is split when
+            ``out.size * work >= min_elements()`` (see the module's Threshold).
 
     Returns:
         ``out``. An exception in any block is raised here, after every block has finished.
@@ -183,14 +181,10 @@ def elementwise(fn, *inputs, out, work=1):
         fn(*inputs, out=out)
         return out
     split = [_splits(x, rows, first.ndim) for x in inputs]
-    # NOTE: blocks of a strided result are one per thread: short runs of rows cost more
-    # (max pooling's backward, split by planes: 2.4x the plain pass in blocks of 72 planes)
-    block = BLOCK_ELEMENTS * rows // first.size if first.flags.c_contiguous else rows
-    rows_per_block = max(1, min(-(-rows // threads), block))
-    blocks = [(i, min(i + rows_per_block, rows)) for i in range(0, rows, rows_per_block)]
-    shares = [blocks[t::threads] for t in range(min(threads, len(blocks)))]
-    # NOTE: interleaved shares keep the threads' blocks equally many when rows do not divide
-    # evenly; each worker runs in a copy of the caller's context, so np.errstate applies there
+    # NOTE: one block of rows per thread: each ufunc call must be long against the GIL
+    # handoffs between calls (see Threshold); the calling thread takes the first block
+    step = -(-rows // threads)
+    shares = [[(i, min(i + step, rows))] for i in range(0, rows, step)]
     futures, local = [], [shares[0]]
     for share in shares[1:]:
         context = contextvars.copy_context()

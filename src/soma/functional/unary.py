@@ -232,7 +232,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype), work=2)
+        return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype))
 
 
 def _tanh_grad(gy, y, out):
@@ -254,7 +254,7 @@ class Sigmoid(Function):
     def forward(ctx, x):
         # NOTE: e^-x overflows to inf for x ≪ 0 and 1/(1 + inf) = 0 is the right limit
         with _xp.errstate(over="ignore"):
-            y = parallel.elementwise(_sigmoid, x, out=_xp.empty(x.shape, x.dtype), work=5)
+            y = parallel.elementwise(_sigmoid, x, out=_xp.empty(x.shape, x.dtype))
         ctx.save(y)
         return y
 
@@ -262,7 +262,7 @@ class Sigmoid(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_sigmoid_grad, gy, y, out=out, work=3)
+        return parallel.elementwise(_sigmoid_grad, gy, y, out=out)
 
 
 def _sigmoid(x, out):

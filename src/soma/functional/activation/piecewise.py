@@ -45,7 +45,7 @@ class ReLU(Function):
         (y,) = ctx.saved
         # dy/dx = 1 for x > 0, else 0
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_times_positive, gy, y, out=out, work=2)
+        return parallel.elementwise(_times_positive, gy, y, out=out)
 
 
 def _relu(x, out):
@@ -80,7 +80,7 @@ class LeakyReLU(Function):
     def forward(ctx, x, *, slope):
         # NOTE: one factor array (1 or slope) serves both passes: y = x·f, dy/dx = f
         factor, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
-        parallel.elementwise(_leaky_relu, x, slope, out=(factor, y), work=4)
+        parallel.elementwise(_leaky_relu, x, slope, out=(factor, y))
         ctx.save(factor)
         return y
 

@@ -47,7 +47,7 @@ class ELU(Function):
     def forward(ctx, x, *, alpha, scale, input_scale):
         e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         with _xp.errstate(over="ignore"):
-            parallel.elementwise(_elu, x, alpha, scale, input_scale, out=(e, y), work=8)
+            parallel.elementwise(_elu, x, alpha, scale, input_scale, out=(e, y), work=2)
         ctx.save(x, e)
         ctx.slope, ctx.scale = alpha * scale * input_scale, scale
         return y
@@ -56,7 +56,7 @@ class ELU(Function):
     def backward(ctx, gy):
         x, e = ctx.saved
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out, work=5)
+        return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out)
 
 
 def _elu(x, alpha, scale, input_scale, out):
@@ -134,7 +134,7 @@ class GELU(Function):
     def forward(ctx, x):
         cdf, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
-            parallel.elementwise(_gelu, x, out=(cdf, y), work=27)
+            parallel.elementwise(_gelu, x, out=(cdf, y))
         ctx.save(x, cdf)
         return y
 
@@ -142,7 +142,7 @@ class GELU(Function):
     def backward(ctx, gy):
         x, cdf = ctx.saved
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out, work=7)
+        return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out)
 
 
 def _gelu(x, out):
@@ -222,7 +222,7 @@ class SiLU(Function):
     def forward(ctx, x):
         s, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
-            parallel.elementwise(_silu, x, out=(s, y), work=7)
+            parallel.elementwise(_silu, x, out=(s, y))
         ctx.save(x, s)
         return y
 
@@ -230,7 +230,7 @@ class SiLU(Function):
     def backward(ctx, gy):
         x, s = ctx.saved
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_silu_grad, gy, x, s, out=out, work=3)
+        return parallel.elementwise(_silu_grad, gy, x, s, out=out)
 
 
 def _silu(x, out):
@@ -316,7 +316,7 @@ class Softplus(Function):
     def forward(ctx, x, *, beta, threshold):
         t = x * beta if beta != 1 else x
         e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
-        parallel.elementwise(_softplus, t, out=(e, y), work=18)
+        parallel.elementwise(_softplus, t, out=(e, y))
         if beta != 1:
             y /= beta
         linear = t > threshold
@@ -330,7 +330,7 @@ class Softplus(Function):
     def backward(ctx, gy):
         t, e, linear = ctx.saved
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_softplus_grad, gy, t, e, linear, out=out, work=6)
+        return parallel.elementwise(_softplus_grad, gy, t, e, linear, out=out)
 
 
 def _softplus(t, out):

@@ -11,7 +11,7 @@ The backward pass is the closed form (M values per channel, x̂ the normalised i
 
 computed in three passes over the data instead of a graph of a dozen small ops. The
 elementwise passes (``x·scale + shift``, ``g·k1 + x·k2 + k3``) run on blocks of samples across
-soma's threads (``backend.parallel``), the per-channel sums on blocks of channels.
+soma's threads (``backend.parallel``); the per-channel sums stay single calls.
 """
 
 from soma.autograd.function import Function
@@ -31,24 +31,12 @@ def channel_view(x):
 def _sums(g3, other3, spec):
     """Per channel: Σ g and Σ g·other (both given in their reduction view).
 
-    Blocks of channels run on soma's threads (``backend.parallel``): each channel's sums are
-    the same calls over the same values in the same order, so the results are unchanged.
+    NOTE: one call each, not blocks of channels on soma's threads: NumPy sums a block of one
+    channel in another order than the same channel inside the whole array (measured), so the
+    split would change the last bits.
     """
-    dtype = _xp.result_type(g3, other3)
-    out = (_xp.empty(g3.shape[1], g3.dtype), _xp.empty(g3.shape[1], dtype))
-    work = 3 * (g3.size // max(1, g3.shape[1]))  # about 3 multiplies per value summed
-    # NOTE: the channels are moved to the front (views) for the pool, and back for the sums
-    parallel.elementwise(
-        _channel_sums, g3.swapaxes(0, 1), other3.swapaxes(0, 1), spec, out=out, work=work
-    )
-    return out
-
-
-def _channel_sums(g, other, spec, out):
-    """out ← (Σ g, Σ g·other) per channel, of channel-first views (C, N[, L])."""
-    g, other = g.swapaxes(0, 1), other.swapaxes(0, 1)
-    g.sum(axis=(0,) if g.ndim == 2 else (0, 2), out=out[0])
-    return _xp.einsum(spec, g, other, out=out[1])
+    axes = (0,) if g3.ndim == 2 else (0, 2)
+    return g3.sum(axis=axes), _xp.einsum(spec, g3, other3)
 
 
 def _batch_stats(x3, spec, m):
@@ -59,8 +47,8 @@ def _batch_stats(x3, spec, m):
     centred x − mean is returned too (else None).
     """
     t = x3.dtype.type
-    total, total_sq = _sums(x3, x3, spec)
-    mean, sq = total / t(m), total_sq / t(m)
+    mean = x3.sum(axis=(0,) if x3.ndim == 2 else (0, 2)) / t(m)
+    sq = _xp.einsum(spec, x3, x3) / t(m)
     mean2 = mean * mean
     var = sq - mean2
     # NOTE: E[x²] − mean² loses about log10(E[x²]/var) digits: with |mean| ≤ 2·std at most
@@ -116,7 +104,7 @@ class BatchNormTrain(Function):
                 k2.reshape(bshape),
                 k3.reshape(bshape),
                 out=gx,
-                work=11,
+                work=2,
             )
         gw = sum_gxc * invstd if need_w else None
         return gx, gw, sum_g if need_b else None
@@ -125,7 +113,7 @@ class BatchNormTrain(Function):
 def _scale_shift(x, scale, shift):
     """x·scale + shift (per-channel scale and shift in their broadcast shape), in blocks."""
     y = _xp.empty(x.shape, _xp.result_type(x, scale))
-    return parallel.elementwise(_multiply_add, x, scale, shift, out=y, work=4)
+    return parallel.elementwise(_multiply_add, x, scale, shift, out=y, work=2)
 
 
 def _multiply_add(x, scale, shift, out):

@@ -96,10 +96,9 @@ class MaxPool(Function):
         # overlapping windows add into shared rows of the gradient, so it stays one pass
         if return_indices or ctx.needs_input_grad[0]:
             kidx = _xp.empty(y.shape, _offset_dtype(len(windows)))
-            work = 8 * len(windows)
-            parallel.elementwise(_window_max_and_argmax, *windows, out=(y, kidx), work=work)
+            parallel.elementwise(_window_max_and_argmax, *windows, out=(y, kidx), work=2)
         else:
-            parallel.elementwise(_window_max, *windows, out=y, work=3 * len(windows))
+            parallel.elementwise(_window_max, *windows, out=y, work=2)
         ctx.save(kidx)
         ctx.win = win
         if win.pixels:
@@ -122,7 +121,6 @@ class MaxPool(Function):
         # blocks of planes (independent), moved to the front from the pixels layout's last axis
         regions = [view[:-1] if win.pixels else view[1:] for view in win.slices()]
         first = (lambda a: _xp.moveaxis(a, -1, 0)) if win.pixels else (lambda a: a)
-        work = 3 * len(regions)
         parallel.elementwise(
             _route_to_max,
             first(g),
@@ -130,7 +128,7 @@ class MaxPool(Function):
             regions,
             win.disjoint,
             out=first(gframe),
-            work=work,
+            work=2,
         )
         gx = win.crop(gframe)
         return to_planes(gx, ctx.lead) if win.pixels else gx
