@@ -4,7 +4,7 @@ NumPy's ufuncs run on the calling thread only, while PyTorch's elementwise kerne
 intra-op thread. NumPy releases the GIL inside a ufunc loop, so a pass over a large array can be
 cut into row blocks that run at the same time on plain Python threads. ``elementwise(fn, x,
 out=y)`` does that: it calls ``fn(x_rows, out=y_rows)`` on consecutive blocks of rows (the
-leading axis), one share of the blocks per thread, the calling thread taking the first share.
+leading axis), one block per thread, the calling thread taking the first.
 Every element is computed by the same ufunc calls as in ``fn(x, out=y)``, so the result is the
 same bit for bit; ``fn`` must therefore treat the rows independently: row i of the result
 depends on row i of the split inputs only. Operands that do not span that axis (per-channel
@@ -39,7 +39,10 @@ one thread (0.85x) at 64 K elements per thread (6 µs per call), and 1.4-1.6x fa
 25-40 µs (best and median of 60 samples). The default, 2^20 (``SOMA_PARALLEL_MIN_ELEMENTS``
 or ``set_min_elements``), gives each of two threads calls of about 50 µs or more. The
 ``activations`` benchmark's 1000x128 batch stays on one thread: its kernels are chains of
-short calls that two threads ran slower, not faster.
+short calls that two threads ran slower, not faster (the exact GELU's forward: 435 µs on one
+thread, 564 µs on two). Above the threshold, on the idle machine: BatchNorm's forward pass
+``x·scale + shift`` on (64, 32, 28, 28) float32 went from 0.65 to 0.39 ms, its input gradient
+from 1.82 to 1.24 ms, and max pooling's gradient routing (3x3, stride 2) from 2.4 to 1.8 ms.
 
 """
 
