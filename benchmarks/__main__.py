@@ -71,6 +71,11 @@ def main(argv=None):
     parser.add_argument("--profile", metavar="CASE", help="split one case's step time")
     parser.add_argument("--steps", type=int, default=20, help="steps profiled (--profile)")
     parser.add_argument(
+        "--split",
+        action="store_true",
+        help="where soma's step goes, every case (or --cases), into results/split.md",
+    )
+    parser.add_argument(
         "--allow-noisy",
         action="store_true",
         help="write results even when other processes used the CPU during a measurement",
@@ -81,6 +86,14 @@ def main(argv=None):
         from benchmarks.profile import main as profile
 
         profile(next(c for c in cases if c.name == args.profile), args.steps)
+        return 0
+    if args.split:
+        from benchmarks.profile import split_table
+
+        chosen = [c for c in cases if not args.cases or c.name in args.cases]
+        table = split_table(chosen, args.steps)
+        if not args.cases:
+            _write_atomically(RESULTS / "split.md", table + "\n")
         return 0
     if args.list:
         for c in cases:
@@ -145,11 +158,15 @@ def main(argv=None):
         (".json", json.dumps({"machine": machine, "rows": rows}, indent=2)),
         (".md", table + "\n"),
     ):
-        fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, RESULTS / (name + suffix))
+        _write_atomically(RESULTS / (name + suffix), text)
+
+
+def _write_atomically(path, text):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

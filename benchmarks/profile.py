@@ -79,7 +79,11 @@ class _Timers:
             setattr(cls, phase, original)
 
 
-def profile_soma(case, steps):
+def measure_soma(case, steps, budget=None):
+    """Time ``steps`` plain steps, then the same with every kernel timed; the split as a dict.
+
+    ``budget`` (seconds): fewer steps (at least 3) when ``steps`` would take longer than that.
+    """
     import soma
     from soma.autograd.function import Function
 
@@ -87,6 +91,10 @@ def profile_soma(case, steps):
     step = case.build(soma)
     for _ in range(3):
         step()
+    if budget is not None:
+        start = time.perf_counter()
+        step()
+        steps = max(3, min(steps, int(budget / max(time.perf_counter() - start, 1e-6))))
     start = time.perf_counter()
     for _ in range(steps):
         step()
@@ -100,32 +108,61 @@ def profile_soma(case, steps):
     finally:
         timers.restore()
     kernel = sum(timers.seconds.values()) / steps
-    nodes = sum(n for (_, _, phase), n in timers.calls.items() if phase == "forward") / steps
     families = defaultdict(float)
     for (_, family, _), seconds in timers.seconds.items():
         families[family] += seconds / steps
-    ops = sorted(timers.seconds.items(), key=lambda kv: -kv[1])[:15]
-    overhead = max(timed - kernel, 0.0)
+    return {
+        "plain": plain,
+        "timed": timed,
+        "kernel": kernel,
+        "overhead": max(timed - kernel, 0.0),
+        "nodes": sum(n for (_, _, phase), n in timers.calls.items() if phase == "forward") / steps,
+        "families": dict(families),
+        "ops": {key: (timers.calls[key] / steps, s / steps) for key, s in timers.seconds.items()},
+    }
+
+
+def profile_soma(case, steps):
+    m = measure_soma(case, steps)
+    timed, overhead, nodes = m["timed"], m["overhead"], m["nodes"]
     lines = [
-        f"soma step {plain * 1e3:.2f} ms ({timed * 1e3:.2f} ms with timers), kernels "
-        f"{kernel * 1e3:.2f} ms, Python overhead {overhead * 1e3:.2f} ms for {nodes:.0f} graph "
-        f"nodes ({overhead / max(nodes, 1) * 1e6:.1f} µs per node, forward + backward)",
+        f"soma step {m['plain'] * 1e3:.2f} ms ({timed * 1e3:.2f} ms with timers), kernels "
+        f"{m['kernel'] * 1e3:.2f} ms, Python overhead {overhead * 1e3:.2f} ms for {nodes:.0f} "
+        f"graph nodes ({overhead / max(nodes, 1) * 1e6:.1f} µs per node, forward + backward)",
         "",
         "| family | ms per step | share of step |",
         "| --- | ---: | ---: |",
     ]
-    for family, seconds in sorted(families.items(), key=lambda kv: -kv[1]):
+    for family, seconds in sorted(m["families"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {family} | {seconds * 1e3:.2f} | {seconds / timed:.0%} |")
     lines.append(
         f"| Python overhead (apply, engine, modules, optimizer) | {overhead * 1e3:.2f} "
         f"| {overhead / timed:.0%} |"
     )
     lines += ["", "| op | phase | calls per step | ms per step |", "| --- | --- | ---: | ---: |"]
-    for (name, _, phase), seconds in ops:
+    ops = sorted(m["ops"].items(), key=lambda kv: -kv[1][1])[:15]
+    for (name, _, phase), (calls, seconds) in ops:
+        lines.append(f"| {name} | {phase} | {calls:.0f} | {seconds * 1e3:.2f} |")
+    return "\n".join(lines)
+
+
+def split_table(cases, steps):
+    """One row per case: where soma's step goes, by family, and the Python overhead."""
+    lines = [
+        "| case | soma step (ms) | largest kernel families (share of step) | Python overhead |",
+        "| --- | ---: | --- | ---: |",
+    ]
+    for case in cases:
+        m = measure_soma(case, steps, budget=3.0)
+        timed = m["timed"]
+        top = sorted(m["families"].items(), key=lambda kv: -kv[1])[:3]
+        families = "; ".join(f"{name} {seconds / timed:.0%}" for name, seconds in top)
+        per_node = m["overhead"] / max(m["nodes"], 1) * 1e6
         lines.append(
-            f"| {name} | {phase} | {timers.calls[(name, _, phase)] / steps:.0f} | "
-            f"{seconds / steps * 1e3:.2f} |"
+            f"| {case.name} | {m['plain'] * 1e3:.2f} | {families} | "
+            f"{m['overhead'] / timed:.0%} ({m['nodes']:.0f} nodes, {per_node:.0f} µs each) |"
         )
+        print(lines[-1], flush=True)
     return "\n".join(lines)
 
 

@@ -490,3 +490,36 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"load_model"})
+
+
+# PyTorch's top-level older spellings and helpers (torch.det, torch.svd, torch.pi, windows …)
+# PyTorch's keyword names on every function of this module: input=/other=, axis=/keepdims=, and
+# out= on those PyTorch gives it (soma/autograd/keywords.py); soma.functional keeps the plain
+# kernels. Keep this last: a function exported below it would not be adapted.
+from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
+from soma.functional.torch_spellings import (  # noqa: E402
+    bartlett_window,
+    blackman_window,
+    det,
+    e,
+    hamming_window,
+    hann_window,
+    inf,
+    inverse,
+    is_floating_point,
+    is_nonzero,
+    is_same_size,
+    logdet,
+    nan,
+    newaxis,
+    pi,
+    promote_types,
+    qr,
+    range,
+    result_type,
+    scalar_tensor,
+    slogdet,
+    svd,
+)
+
+_adapt_namespace(globals())

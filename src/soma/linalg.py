@@ -51,10 +51,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     return y
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """The Frobenius norm (``'fro'``) or the largest absolute column (``1``) / row (``inf``) sum
-    — with ``-1``/``-inf`` the smallest — of the matrices over ``dim``."""
-    A = _float(A)
+    — with ``-1``/``-inf`` the smallest — of the matrices over ``dim`` (A cast to ``dtype``
+    first when given)."""
+    A = _float(A) if dtype is None else A.to(dtype)
     r, c = (d % A.ndim for d in dim)
     if ord == "fro":
         return vector_norm(A, 2, (r, c), keepdim)
@@ -105,3 +106,15 @@ def vecdot(x, y, *, dim=-1):
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """The diagonals of a batch of matrices (``torch.linalg.diagonal``'s defaults)."""
     return _diagonal(A, offset, dim1, dim2)
+
+
+# PyTorch's keyword names, and out= where torch.linalg has it (soma/autograd/keywords.py)
+from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
+
+_adapt_namespace(
+    globals(),
+    out_names=frozenset(
+        "cholesky cross det eigh eigvalsh inv matmul matrix_norm matrix_power matrix_rank "
+        "multi_dot norm pinv qr slogdet solve svd svdvals vecdot vector_norm".split()
+    ),
+)

@@ -40,3 +40,15 @@ def ndtri(input):
 def log_ndtr(input):
     """``log Φ(x)``, accurate in the left tail (through erfc)."""
     return log(mul(erfc(mul(input, -1 / math.sqrt(2))), 0.5))
+
+
+# PyTorch's keyword names, and out= where torch.special has it (soma/autograd/keywords.py)
+from soma.autograd.keywords import adapt_namespace as _adapt_namespace  # noqa: E402
+
+_adapt_namespace(
+    globals(),
+    out_names=frozenset(
+        "digamma erf erfc erfinv exp2 expit expm1 gammaln log1p log_ndtr logit logsumexp "
+        "multigammaln ndtr ndtri polygamma psi round sinc xlogy".split()
+    ),
+)

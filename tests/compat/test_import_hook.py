@@ -176,3 +176,24 @@ def test_uninstall_restores_plain_imports(tmp_path):
     done = _python(_script(tmp_path, code))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False []"
+
+
+def test_reprs_name_torch_while_soma_runs_as_torch(tmp_path):
+    """A program printing shapes and tensors prints what it prints under PyTorch."""
+    code = """
+    import soma
+    print(soma.zeros(2, 3).shape, soma.zeros(1, dtype=soma.float64))
+    soma.install_as_torch()
+    import torch
+    print(torch.zeros(2, 3).shape, torch.zeros(1, dtype=torch.float64))
+    from soma.compat import uninstall_torch
+    uninstall_torch()
+    print(soma.zeros(2).shape)
+    """
+    done = _python(_script(tmp_path, code))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "soma.Size([2, 3]) tensor([0.], dtype=soma.float64)",
+        "torch.Size([2, 3]) tensor([0.], dtype=torch.float64)",
+        "soma.Size([2])",
+    ]

@@ -145,11 +145,11 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
     )
 
 
-def logspace(start, end, steps, base=10.0, dtype=None, device=None) -> Tensor:
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(
         _xp.logspace(start, end, steps, base=base).astype(dtypes.to_dtype(dtype)),
         None,
-        False,
+        requires_grad,
         device,
     )
 
@@ -177,18 +177,22 @@ def randn(
     return _finish(array, None, requires_grad, device)
 
 
-def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
+def randint(
+    low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Integers uniformly from ``[low, high)``; ``randint(high, size)`` starts at 0."""
     if size is None:
         low, high, size = 0, low, high
     rng = _random.draws(generator)
     array = rng.integers(low, high, _shape((tuple(size),)), dtype=_xp.int64)
-    return _finish(array, dtype or dtypes.int64, False, device)
+    return _finish(array, dtype or dtypes.int64, requires_grad, device)
 
 
-def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
-    return _finish(_random.draws(generator).permutation(n).astype(_xp.int64), dtype, False, device)
+    return _finish(
+        _random.draws(generator).permutation(n).astype(_xp.int64), dtype, requires_grad, device
+    )
 
 
 def normal(mean, std, size=None, generator=None) -> Tensor:
@@ -245,13 +249,18 @@ def full_like(x, fill_value, dtype=None, requires_grad=False, device=None) -> Te
     )
 
 
-def rand_like(x, dtype=None, generator=None) -> Tensor:
-    return rand(*x.shape, generator=generator, dtype=_like(x, dtype))
+def rand_like(x, dtype=None, generator=None, *, device=None, requires_grad=False) -> Tensor:
+    t = rand(*x.shape, generator=generator, dtype=_like(x, dtype))
+    return _finish(t.array, None, requires_grad, device)
 
 
-def randn_like(x, dtype=None, generator=None) -> Tensor:
-    return randn(*x.shape, generator=generator, dtype=_like(x, dtype))
+def randn_like(x, dtype=None, generator=None, *, device=None, requires_grad=False) -> Tensor:
+    t = randn(*x.shape, generator=generator, dtype=_like(x, dtype))
+    return _finish(t.array, None, requires_grad, device)
 
 
-def randint_like(x, low, high=None, dtype=None, generator=None) -> Tensor:
-    return randint(low, high, tuple(x.shape), generator=generator, dtype=_like(x, dtype))
+def randint_like(
+    x, low, high=None, dtype=None, generator=None, *, device=None, requires_grad=False
+) -> Tensor:
+    t = randint(low, high, tuple(x.shape), generator=generator, dtype=_like(x, dtype))
+    return _finish(t.array, None, requires_grad, device)

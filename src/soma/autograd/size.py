@@ -2,12 +2,25 @@
 
 from collections import namedtuple
 
+# The library name printed in reprs (``soma.Size([2, 3])``, ``dtype=soma.float64``). Running a
+# PyTorch program as ``torch`` (``soma run``, ``install_as_torch``) sets it to "torch", so the
+# program prints what it prints under PyTorch.
+_display = {"name": "soma"}
+
+
+def display_name() -> str:
+    return _display["name"]
+
+
+def set_display_name(name: str) -> None:
+    _display["name"] = name
+
 
 class Size(tuple):
     """The shape of a tensor: a tuple that prints like PyTorch's ``torch.Size``."""
 
     def __repr__(self):
-        return f"soma.Size({list(self)})"
+        return f"{_display['name']}.Size({list(self)})"
 
     def numel(self) -> int:
         n = 1

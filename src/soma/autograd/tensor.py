@@ -15,7 +15,7 @@ import weakref
 
 from soma import backend
 from soma.autograd.errors import ShapeError
-from soma.autograd.size import Size
+from soma.autograd.size import Size, display_name
 from soma.autograd.tensor_inplace_methods import TensorInplaceMethods
 from soma.autograd.tensor_methods import TensorMethods
 from soma.autograd.tensor_ops_methods import TensorOpsMethods
@@ -184,7 +184,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         body = _xp.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
-            extras.append(f"dtype=soma.{self.array.dtype}")
+            extras.append(f"dtype={display_name()}.{self.array.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
         elif self.requires_grad:
@@ -492,6 +492,25 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     def bool(self) -> "Tensor":
         return self.to(dtypes.bool_)
 
+    def byte(self) -> "Tensor":
+        return self.to(dtypes.uint8)
+
+    def char(self) -> "Tensor":
+        return self.to(dtypes.int8)
+
+    def short(self) -> "Tensor":
+        return self.to(dtypes.int16)
+
+    def ndimension(self) -> int:
+        return self.array.ndim
+
+    @property
+    def itemsize(self) -> int:
+        return self.array.itemsize
+
+    def is_signed(self) -> bool:
+        return self.array.dtype.kind in "if"
+
     def cpu(self) -> "Tensor":
         return self
 
@@ -599,3 +618,14 @@ from soma.autograd import tensor_ops_methods as _ops_methods  # noqa: E402
 _methods._F = _F
 _ops_methods._F = _F
 _inplace_methods._F = _F
+
+# PyTorch's keyword names on the methods (``x.sum(axis=0, keepdims=True)``, ``x.mm(mat2=w)``)
+from soma.autograd import keywords as _keywords  # noqa: E402
+
+for _table in (
+    _methods.TensorMethods,
+    _ops_methods.TensorOpsMethods,
+    _inplace_methods.TensorInplaceMethods,
+    Tensor,
+):
+    _keywords.adapt_methods(_table)

@@ -196,10 +196,10 @@ class TensorMethods:
 
     # ------------------------------------------------------------------ math methods
     def add(self, other, alpha=1):
-        return _F.add(self, other if alpha == 1 else _F.mul(other, alpha))
+        return _F.add(self, other, alpha=alpha)
 
     def sub(self, other, alpha=1):
-        return _F.sub(self, other if alpha == 1 else _F.mul(other, alpha))
+        return _F.sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _F.mul(self, other)
@@ -344,8 +344,8 @@ class TensorMethods:
     def mean(self, dim=None, keepdim=False, dtype=None):
         return _F.mean(self, dim, keepdim, dtype=dtype)
 
-    def prod(self, dim=None, keepdim=False):
-        return _F.prod(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        return _F.prod(self, dim, keepdim, dtype=dtype)
 
     def max(self, dim=None, keepdim=False):
         return _F.max(self, dim, keepdim)
@@ -374,8 +374,8 @@ class TensorMethods:
     def logsumexp(self, dim, keepdim=False):
         return _F.logsumexp(self, dim, keepdim)
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        return _F.norm(self, p, dim, keepdim)
+    def norm(self, p=2, dim=None, keepdim=False, dtype=None):
+        return _F.norm(self, p, dim, keepdim, dtype=dtype)
 
     def cumsum(self, dim):
         return _F.cumsum(self, dim)

@@ -470,6 +470,32 @@ class TensorOpsMethods:
 
         return multinomial(self, num_samples, replacement, generator=generator)
 
+    # NOTE: bound by ``tensor.py`` once ``Tensor`` exists (see ``tensor_methods.py``).
 
-# NOTE: bound by ``tensor.py`` once ``Tensor`` exists (see ``tensor_methods.py``).
+    # ------------------------------------------------------------------ PyTorch's older names
+    def det(self):
+        return _F.torch_spellings.det(self)
+
+    def inverse(self):
+        return _F.torch_spellings.inverse(self)
+
+    def slogdet(self):
+        return _F.torch_spellings.slogdet(self)
+
+    def logdet(self):
+        return _F.torch_spellings.logdet(self)
+
+    def svd(self, some=True, compute_uv=True):
+        return _F.torch_spellings.svd(self, some, compute_uv)
+
+    def qr(self, some=True):
+        return _F.torch_spellings.qr(self, some)
+
+    def is_nonzero(self):
+        return _F.torch_spellings.is_nonzero(self)
+
+    def is_same_size(self, other):
+        return _F.torch_spellings.is_same_size(self, other)
+
+
 _F = None

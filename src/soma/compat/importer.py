@@ -15,6 +15,8 @@ import importlib.util
 import sys
 import types
 
+from soma.autograd.size import set_display_name
+
 # torch paths whose soma twin lives under another path; everything else maps by name
 # (``torch.a.b`` → ``soma.a.b``, as a submodule or an attribute of ``soma.a``).
 _RENAMED = {
@@ -177,6 +179,7 @@ def install_as_torch() -> None:
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
     importlib.import_module("torch")
+    set_display_name("torch")  # reprs print torch.Size(...), dtype=torch.float64 as PyTorch's
 
 
 def uninstall_torch() -> None:
@@ -185,6 +188,7 @@ def uninstall_torch() -> None:
         sys.meta_path.remove(_FINDER)
     for name in [n for n, m in sys.modules.items() if isinstance(m, TorchAlias)]:
         del sys.modules[name]
+    set_display_name("soma")
 
 
 def is_installed() -> bool:

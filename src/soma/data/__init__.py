@@ -16,6 +16,7 @@ from soma.data import datasets, mask_transforms, transforms
 from soma.data.collate import default_collate, default_convert
 from soma.data.dataloader import DataLoader
 from soma.data.dataset import (
+    ChainDataset,
     ConcatDataset,
     Dataset,
     IterableDataset,
@@ -37,6 +38,7 @@ from soma.data.worker_pool import WorkerInfo, get_worker_info
 
 __all__ = [
     "BatchSampler",
+    "ChainDataset",
     "ConcatDataset",
     "DataLoader",
     "Dataset",

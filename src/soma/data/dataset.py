@@ -44,7 +44,26 @@ class IterableDataset(Dataset):
         raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
 
     def __add__(self, other):
-        raise TypeError("IterableDataset does not support concatenation with +")
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets, one after another (what ``a + b`` gives for them)."""
+
+    def __init__(self, datasets):
+        super().__init__()
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for dataset in self.datasets:
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(
+                    f"ChainDataset only supports IterableDataset, got {type(dataset).__name__}"
+                )
+            yield from dataset
+
+    def __len__(self):
+        return sum(len(dataset) for dataset in self.datasets)
 
 
 def _defining_class(cls, name):

@@ -270,6 +270,9 @@ from soma.functional.unary import (
 
 # isort: split
 # ---- tensor operations added for PyTorch parity (issue 11 §3)
+# PyTorch's top-level spellings (torch.det, torch.svd, windows…): Tensor methods reach them as
+# ``torch_spellings.X`` (``inverse`` would shadow the ``functional.inverse`` module)
+from soma.functional import torch_spellings  # noqa: E402
 from soma.functional.activation.gated import (
     celu_,
     elu_,
@@ -384,6 +387,16 @@ from soma.functional.pointwise import (
     rsub,
     sgn,
     signbit,
+)
+from soma.functional.pooling.adaptive import (  # noqa: E402
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d_with_indices,
+)
+from soma.functional.pooling.max_avg import (  # noqa: E402
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d_with_indices,
 )
 from soma.functional.reduction import (
     aminmax,

@@ -164,12 +164,14 @@ class SVD(Function):
         return u @ inner @ vh + extra
 
 
-def svd(A, full_matrices=True):
+def svd(A, full_matrices=True, *, driver=None):
     """The singular value decomposition ``A = U diag(S) Vh`` as ``(U, S, Vh)``.
 
     Only the reduced form (``full_matrices=False``) carries gradients; ``full_matrices=True``
-    is computed without a graph when ``A`` is not square.
+    is computed without a graph when ``A`` is not square. ``driver`` picks a cuSOLVER routine
+    in PyTorch; on the CPU it must be None, as there.
     """
+    _no_driver("svd", driver)
     a = _float(A)
     if a.ndim < 2:
         raise RuntimeError(f"svd: expected (*, m, n) matrices, got shape {shape_str(a.shape)}")
@@ -180,9 +182,17 @@ def svd(A, full_matrices=True):
     return _SVDResult(*SVD.apply(a))
 
 
-def svdvals(A):
+def svdvals(A, *, driver=None):
     """The singular values of each matrix, in descending order."""
-    return svd(A, full_matrices=False)[1]
+    return svd(A, full_matrices=False, driver=driver)[1]
+
+
+def _no_driver(name, driver):
+    if driver is not None:
+        raise RuntimeError(
+            f"linalg.{name}: keyword argument `driver=` is only supported on CUDA inputs with "
+            f"cuSOLVER backend (soma runs on the CPU), got driver={driver!r}"
+        )
 
 
 class _SVDResult(tuple):
@@ -244,14 +254,17 @@ class _QRResult(tuple):
     R = property(lambda self: self[1])
 
 
-def pinv(A, *, rtol=None, hermitian=False):
+def pinv(A, *, atol=None, rtol=None, hermitian=False):
     """The Moore–Penrose pseudo-inverse ``V diag(1/s) Uᵀ``, singular values below
-    ``rtol · max(s)`` treated as zero (default rtol: ``max(m, n) · eps``)."""
+    ``max(atol, rtol · max(s))`` treated as zero (default rtol: ``max(m, n) · eps``, or 0 when
+    a positive ``atol`` is given, as PyTorch)."""
     a = _float(A)
     u, s, vh = svd(a, full_matrices=False)
+    atol = 0.0 if atol is None else float(atol)
     if rtol is None:
-        rtol = max(a.shape[-2:]) * float(_xp.finfo(a.array.dtype).eps)
+        rtol = 0.0 if atol > 0 else max(a.shape[-2:]) * float(_xp.finfo(a.array.dtype).eps)
     cutoff = s.array.max(axis=-1, keepdims=True) * rtol if s.array.size else 0.0
+    cutoff = _xp.maximum(cutoff, atol)
     keep = s.array > cutoff
     safe = where(Tensor._wrap(keep), s, 1.0)
     inv_s = where(Tensor._wrap(keep), 1.0 / safe, 0.0)

@@ -55,7 +55,7 @@ class Add(Function):
 def add(a, b, *, alpha=1):
     """``a + alpha * b`` element-wise, with broadcasting."""
     if alpha != 1:
-        b = mul(b, alpha)
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha  # a Python number stays one
     return Add.apply(*binary_operands(a, b))
 
 
@@ -78,7 +78,7 @@ class Sub(Function):
 def sub(a, b, *, alpha=1):
     """``a - alpha * b`` element-wise, with broadcasting."""
     if alpha != 1:
-        b = mul(b, alpha)
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha  # a Python number stays one
     return Sub.apply(*binary_operands(a, b))
 
 

@@ -9,6 +9,7 @@ Each backward moves the gradient back to the positions the forward read.
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
+from soma.backend.device import check_available
 from soma.functional._utils import as_tensor, normalize_axis, shape_str
 from soma.functional.indexing import index_select
 from soma.functional.reduction import sum as _sum
@@ -58,14 +59,18 @@ def triu(input, diagonal=0):
     return _triangle(input, diagonal, False, "triu")
 
 
-def tril_indices(row, col, offset=0, *, dtype=None):
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
     """The (2, N) coordinates of the lower triangle of a row × col matrix, row by row."""
+    if device is not None:
+        check_available(device)
     r, c = _xp.nonzero(_xp.tril(_xp.ones((row, col), dtype=bool), offset))
     return Tensor._wrap(_xp.stack([r, c]).astype(dtype or _xp.int64))
 
 
-def triu_indices(row, col, offset=0, *, dtype=None):
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     """The (2, N) coordinates of the upper triangle of a row × col matrix, row by row."""
+    if device is not None:
+        check_available(device)
     r, c = _xp.nonzero(_xp.triu(_xp.ones((row, col), dtype=bool), offset))
     return Tensor._wrap(_xp.stack([r, c]).astype(dtype or _xp.int64))
 

@@ -112,8 +112,10 @@ class Prod(Function):
         return _xp.moveaxis(others, -1, axis) * g
 
 
-def prod(x, dim=None, keepdim=False):
-    """Product of elements over one ``dim`` (all when None)."""
+def prod(x, dim=None, keepdim=False, *, dtype=None):
+    """Product of elements over one ``dim`` (all when None); ``dtype``: x is cast to it first."""
+    if dtype is not None:
+        x = x.to(dtype)
     axis = None if dim is None else normalize_axis(dim, x.array.ndim, "prod")
     if x.array.ndim == 0 and axis is not None:  # a 0-d tensor has one element along "dim 0"
         axis = None
@@ -324,10 +326,10 @@ class Norm2(Function):
             return _xp.where(y == 0, 0, g * x / y).astype(gy.dtype, copy=False)  # dy/dx = x / y
 
 
-def norm(x, p=2, dim=None, keepdim=False):
-    """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``."""
-
-    x = _float(x)
+def norm(x, p=2, dim=None, keepdim=False, *, dtype=None):
+    """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``;
+    ``dtype``: x is cast to it first."""
+    x = _float(x) if dtype is None else x.to(dtype)
     axes = normalize_axes(dim, x.array.ndim, "norm")
     if p == 2 or p == "fro":
         return Norm2.apply(x, axes, keepdim)

@@ -316,6 +316,7 @@ def sparse_coo_tensor(
     dtype=None,
     device=None,
     requires_grad=False,
+    check_invariants=None,
     is_coalesced=None,
 ) -> SparseTensor:
     """A sparse COO tensor with ``values`` at ``indices``, as ``torch.sparse_coo_tensor``.
@@ -326,6 +327,7 @@ def sparse_coo_tensor(
         size: the dense shape (default: one past the largest index in each dimension).
         dtype: cast the values.
         requires_grad: make the values a leaf that collects gradients.
+        check_invariants: PyTorch's switch for the bounds check; soma always checks them.
         is_coalesced: declare the indices sorted and unique (unchecked, as PyTorch).
 
     Example:

@@ -370,3 +370,9 @@ __all__ += ["list_activations", "list_losses", "register_activation", "register_
 from soma.nn.modules.loss_segmentation import DiceCELoss, DiceLoss, FocalLoss  # noqa: E402
 
 __all__ += ["DiceCELoss", "DiceLoss", "FocalLoss"]
+
+# PyTorch's randomised leaky ReLU and the older name of NLLLoss for images
+from soma.nn.modules.activation import RReLU  # noqa: E402
+from soma.nn.modules.loss import NLLLoss2d  # noqa: E402
+
+__all__ += ["NLLLoss2d", "RReLU"]

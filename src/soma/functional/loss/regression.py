@@ -17,6 +17,23 @@ from soma.functional.loss._reduction import (
 _xp = get_xp()
 
 
+def _weighted(loss, weight, reduction, name, *, mean_over_weights):
+    """PyTorch's ``weight=`` (2.13) on a regression loss: the element losses times ``weight``
+    (input's shape), then reduced; ``'mean'`` is ``Σ w·l / Σ w`` for mse and l1 and
+    ``mean(w·l)`` for huber, as PyTorch computes them."""
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ValueError(
+            f"{name}: weight must have the input's shape {tuple(loss.shape)}, "
+            f"got {tuple(weight.shape)}"
+        )
+    weighted = loss * weight
+    if reduction == "none":
+        return weighted
+    if reduction == "sum":
+        return weighted.sum()
+    return weighted.sum() / weight.sum() if mean_over_weights else weighted.mean()
+
+
 # ---------------------------------------------------------------------------- MSE, L1
 class MSE(Function):
     """L = reduce((x - t)²)."""
@@ -35,7 +52,9 @@ class MSE(Function):
         return _pair_grads(ctx, 2 * d * _grad_of_reduction(gy, d.shape, ctx.reduction, d.dtype))
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
+) -> Tensor:
     """Mean squared error, the lectures' regression loss: ``mean((input - target)²)``.
 
     Shape:
@@ -47,6 +66,9 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         tensor(2.5)
     """
     input, target = _prepare(input, target, reduction, "mse_loss")
+    if weight is not None:
+        loss = MSE.apply(input, target, "none")
+        return _weighted(loss, weight, reduction, "mse_loss", mean_over_weights=True)
     return MSE.apply(input, target, reduction)
 
 
@@ -68,7 +90,9 @@ class L1(Function):
         return _pair_grads(ctx, _xp.sign(d) * scale)
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
+) -> Tensor:
     """Mean absolute error ``mean(|input - target|)``.
 
     Example:
@@ -77,6 +101,9 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         tensor(1.5)
     """
     input, target = _prepare(input, target, reduction, "l1_loss")
+    if weight is not None:
+        loss = L1.apply(input, target, "none")
+        return _weighted(loss, weight, reduction, "l1_loss", mean_over_weights=True)
     return L1.apply(input, target, reduction)
 
 
@@ -108,7 +135,11 @@ class Huber(Function):
 
 
 def huber_loss(
-    input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Huber loss: squared error ``d²/2`` for ``|d| < delta``, linear ``delta (|d| - delta/2)``
     beyond (``d = input - target``): robust to outliers.
@@ -121,6 +152,9 @@ def huber_loss(
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     input, target = _prepare(input, target, reduction, "huber_loss")
+    if weight is not None:
+        loss = Huber.apply(input, target, delta=float(delta), scale=1.0, reduction="none")
+        return _weighted(loss, weight, reduction, "huber_loss", mean_over_weights=False)
     return Huber.apply(input, target, delta=float(delta), scale=1.0, reduction=reduction)
 
 

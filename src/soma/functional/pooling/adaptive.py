@@ -278,3 +278,18 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
         [7.0]
     """
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool1d(..., return_indices=True)``: (values, indices)."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool2d(..., return_indices=True)``: (values, indices)."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    """``adaptive_max_pool3d(..., return_indices=True)``: (values, indices)."""
+    return adaptive_max_pool3d(input, output_size, True)

@@ -155,6 +155,23 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
+class RReLU(Module):
+    """Randomised leaky ReLU: x for x ≥ 0, else a · x with a drawn from U(lower, upper) per
+    element while training, and a = (lower + upper) / 2 in evaluation."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (
+            ", inplace=True" if self.inplace else ""
+        )
+
+
 @register_activation("elu", "x for x > 0, e^x − 1 below")
 class ELU(Module):
     """x for x > 0, else ``alpha · (e^x - 1)``."""

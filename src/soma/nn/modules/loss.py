@@ -222,6 +222,10 @@ class NLLLoss(_WeightedLoss):
         )
 
 
+class NLLLoss2d(NLLLoss):
+    """PyTorch's older name of ``NLLLoss`` for (N, C, H, W) inputs: the same loss."""
+
+
 class CosineEmbeddingLoss(_Loss):
     """1 − cos(x1, x2) for target 1, max(0, cos(x1, x2) − margin) for target −1."""
 
