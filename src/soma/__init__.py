@@ -428,20 +428,17 @@ def numel(x) -> int:
 
 
 def get_num_threads() -> int:
-    """Threads NumPy's BLAS may use, as the environment sets them (soma never changes this).
+    """soma's intra-op threads (for large elementwise passes; ``soma.backend.parallel``).
 
-    Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
-    the number of CPUs.
+    ``set_num_threads``'s value, else what the environment gives BLAS: ``OPENBLAS_NUM_THREADS``,
+    ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``, falling back to the number of CPUs. soma never
+    changes BLAS's own threads.
     """
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = _os.environ.get(name, "")
-        # NOTE: builtins.int: this module's own `int` is soma.int32 (PyTorch's name)
-        if value.isdigit() and builtins.int(value) > 0:
-            return builtins.int(value)
-    return _os.cpu_count() or 1
+    return _parallel.get_num_threads()
 
 
 # PyTorch's namespaces and conventions (issue 11): soma.cuda, soma.backends, soma.FloatTensor, …
+from soma.backend import parallel as _parallel  # noqa: E402
 from soma.backend.device import get_default_device, set_default_device  # noqa: E402
 from soma.backend.dtypes import dtype, finfo, iinfo  # noqa: E402
 from soma.compat import (  # noqa: E402

@@ -200,7 +200,8 @@ def test_factories_take_size_as_a_keyword(name):
         getattr(soma, name)(2, size=(2,))
 
 
-def test_process_wide_switches_are_remembered_and_harmless():
+def test_process_wide_switches_are_remembered_and_harmless(monkeypatch):
+    monkeypatch.setattr(soma.backend.parallel, "_num_threads", None)  # restored after the test
     soma.set_float32_matmul_precision("high")
     assert soma.get_float32_matmul_precision() == "high"
     soma.set_float32_matmul_precision("highest")
@@ -266,4 +267,5 @@ def test_assert_close_follows_pytorchs_defaults():
 def test_get_num_threads_reads_the_environment(monkeypatch):
     # regression: soma's module-level `int` (soma.int32) shadowed the builtin here
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    monkeypatch.setattr(soma.backend.parallel, "_num_threads", None)  # no set_num_threads value
     assert soma.get_num_threads() == 3

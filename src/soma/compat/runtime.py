@@ -6,9 +6,10 @@ back, and change nothing:
 
 * ``set_float32_matmul_precision("high")`` / ``get_float32_matmul_precision()``;
 * ``use_deterministic_algorithms(True)`` / ``are_deterministic_algorithms_enabled()``;
-* ``set_num_threads(n)`` (NumPy's BLAS threads are set by the environment, see
-  ``soma.get_num_threads``);
 * ``compile(model)`` returns ``model`` itself (also as ``@compile`` and ``@compile(...)``).
+
+``set_num_threads(n)`` does act: it sets soma's own threads for large elementwise passes
+(``soma.backend.parallel``); NumPy's BLAS threads stay as the environment set them.
 
 ``initial_seed``/``seed``/``get_rng_state``/``set_rng_state`` act on soma's global generator
 (the state is the generator's own, not PyTorch's byte tensor: save and restore it as a whole).
@@ -16,6 +17,7 @@ back, and change nothing:
 
 import random as _random
 
+from soma.backend import parallel as _parallel
 from soma.backend import random as _rng
 
 _matmul_precision = "highest"
@@ -47,9 +49,8 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 
 def set_num_threads(n: int) -> None:
-    """Accepted and ignored: NumPy's BLAS threads come from the environment."""
-    if int(n) < 1:
-        raise RuntimeError(f"set_num_threads: expected a positive number of threads, got {n}")
+    """Use ``n`` threads for soma's large elementwise passes; BLAS's threads are unchanged."""
+    _parallel.set_num_threads(n)
 
 
 def compile(model=None, **options):  # noqa: A001  (PyTorch's name)

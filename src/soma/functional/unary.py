@@ -7,7 +7,7 @@ Each ``Function`` saves what its derivative needs (often its own output: d eˣ =
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_xp, parallel
 from soma.functional._utils import as_tensor
 from soma.functional.elementwise import _default_float, div
 
@@ -233,14 +233,21 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _xp.tanh(x)
+        y = parallel.elementwise(_xp.tanh, x, out=_xp.empty(x.shape, x.dtype), work=3)
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        return gy * (1 - y * y)  # dy/dx = 1 - tanh²x
+        return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype))
+
+
+def _tanh_grad(gy, y, out):
+    """out ← gy · (1 − y²): dy/dx = 1 − tanh²x."""
+    _xp.multiply(y, y, out=out)
+    _xp.subtract(1, out, out=out)
+    return _xp.multiply(gy, out, out=out)
 
 
 def tanh(x):
@@ -255,14 +262,29 @@ class Sigmoid(Function):
     def forward(ctx, x):
         # NOTE: e^-x overflows to inf for x ≪ 0 and 1/(1 + inf) = 0 is the right limit
         with _xp.errstate(over="ignore"):
-            y = 1 / (1 + _xp.exp(-x))
+            y = parallel.elementwise(_sigmoid, x, out=_xp.empty(x.shape, x.dtype))
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        return gy * y * (1 - y)  # dy/dx = σ(x)(1 - σ(x))
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_sigmoid_grad, gy, y, out=out)
+
+
+def _sigmoid(x, out):
+    """out ← 1 / (1 + e^-x)."""
+    _xp.negative(x, out=out)
+    _xp.exp(out, out=out)
+    _xp.add(1, out, out=out)
+    return _xp.divide(1, out, out=out)
+
+
+def _sigmoid_grad(gy, y, out):
+    """out ← gy · y · (1 − y): dy/dx = σ(x)(1 − σ(x))."""
+    _xp.multiply(gy, y, out=out)
+    return _xp.multiply(out, _xp.subtract(1, y), out=out)
 
 
 def sigmoid(x):

@@ -14,7 +14,7 @@ when it is part of a graph, takes the result's place in it); a leaf that require
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_xp, parallel
 from soma.functional._utils import lift_0d, normalize_axis, shape_str
 from soma.functional.shape import unflatten
 from soma.functional.unary import _float, sigmoid, tanh
@@ -33,14 +33,28 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _xp.clip(x, 0, _xp.inf) if x.dtype.kind == "f" else x * (x > 0)
+        if x.dtype.kind == "f":
+            y = parallel.elementwise(_relu, x, out=_xp.empty(x.shape, x.dtype))
+        else:
+            y = x * (x > 0)
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        return gy * (y > 0)  # dy/dx = 1 for x > 0, else 0
+        # dy/dx = 1 for x > 0, else 0
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_times_positive, gy, y, out=out)
+
+
+def _relu(x, out):
+    return _xp.clip(x, 0, _xp.inf, out=out)
+
+
+def _times_positive(gy, y, out):
+    """out ← gy · (y > 0)."""
+    return _xp.multiply(gy, y > 0, out=out)
 
 
 @lift_0d
@@ -65,15 +79,23 @@ class LeakyReLU(Function):
     @staticmethod
     def forward(ctx, x, *, slope):
         # NOTE: one factor array (1 or slope) serves both passes: y = x·f, dy/dx = f
-        factor = (x > 0) * x.dtype.type(1 - slope)
-        factor += slope
+        factor, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
+        parallel.elementwise(_leaky_relu, x, slope, out=(factor, y))
         ctx.save(factor)
-        return x * factor
+        return y
 
     @staticmethod
     def backward(ctx, gy):
         (factor,) = ctx.saved
-        return gy * factor
+        return parallel.elementwise(_xp.multiply, gy, factor, out=_xp.empty(gy.shape, gy.dtype))
+
+
+def _leaky_relu(x, slope, out):
+    """out ← (f, x·f) with f = 1 for x > 0, else slope."""
+    factor, y = out
+    _xp.multiply(x > 0, x.dtype.type(1 - slope), out=factor)
+    factor += slope
+    return _xp.multiply(x, factor, out=y)
 
 
 @lift_0d

@@ -11,7 +11,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_xp, parallel
 from soma.backend.special import log1p, normal_cdf
 from soma.functional._utils import lift_0d
 from soma.functional.unary import _float, exp
@@ -30,9 +30,9 @@ def _result(x, y, inplace):
     return x._assign(y) if inplace else y
 
 
-def _sigmoid_array(x):
-    """σ(x) = 1 / (1 + e^-x) as a new array; e^-x overflowing to inf gives the right limit 0."""
-    s = _xp.negative(x)
+def _sigmoid_array(x, out=None):
+    """σ(x) = 1 / (1 + e^-x) (in ``out`` if given); e^-x overflowing to inf gives the limit 0."""
+    s = _xp.negative(x, out=out)
     with _xp.errstate(over="ignore"):
         _xp.exp(s, out=s)
     s += 1.0
@@ -45,13 +45,9 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, *, alpha, scale, input_scale):
-        n = _xp.clip(x, -_xp.inf, 0.0)
-        if input_scale != 1:
-            n *= input_scale
+        e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         with _xp.errstate(over="ignore"):
-            e = _xp.expm1(n, out=n)  # one transcendental call
-        y = e * (alpha * scale)
-        y += _xp.clip(x, 0.0, _xp.inf) * scale
+            parallel.elementwise(_elu, x, alpha, scale, input_scale, out=(e, y), work=2)
         ctx.save(x, e)
         ctx.slope, ctx.scale = alpha * scale * input_scale, scale
         return y
@@ -59,11 +55,28 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, e = ctx.saved
-        # dy/dx = scale for x > 0, scale·α·s·e^{x·s} = c (e + 1) for x <= 0 (e is 0 for x > 0)
-        d = e + 1.0
-        d *= ctx.slope
-        d += (x > 0) * gy.dtype.type(ctx.scale - ctx.slope)
-        return gy * d
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out)
+
+
+def _elu(x, alpha, scale, input_scale, out):
+    """out ← (e, y): e = e^{min(x, 0)·s} − 1 (one transcendental call), y the ELU."""
+    e, y = out
+    _xp.clip(x, -_xp.inf, 0.0, out=e)
+    if input_scale != 1:
+        e *= input_scale
+    _xp.expm1(e, out=e)
+    _xp.multiply(e, alpha * scale, out=y)
+    y += _xp.clip(x, 0.0, _xp.inf) * scale
+    return out
+
+
+def _elu_grad(gy, x, e, slope, scale, out):
+    """out ← gy · dy/dx: dy/dx = scale for x > 0, slope·(e + 1) for x <= 0 (e is 0 for x > 0)."""
+    _xp.add(e, 1.0, out=out)
+    out *= slope
+    out += (x > 0) * gy.dtype.type(scale - slope)
+    return _xp.multiply(gy, out, out=out)
 
 
 @lift_0d
@@ -119,22 +132,35 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        cdf = normal_cdf(x)
-        ctx.save(x, cdf)
+        cdf, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
-            return x * cdf
+            parallel.elementwise(_gelu, x, out=(cdf, y))
+        ctx.save(x, cdf)
+        return y
 
     @staticmethod
     def backward(ctx, gy):
         x, cdf = ctx.saved
-        # dy/dx = Φ(x) + x φ(x),  φ(x) = e^{-x²/2} / √(2π)
-        d = x * x
-        d *= -0.5
-        _xp.exp(d, out=d)
-        d *= x
-        d *= _INV_SQRT_2PI
-        d += cdf
-        return gy * d
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out)
+
+
+def _gelu(x, out):
+    """out ← (Φ(x), x Φ(x))."""
+    cdf, y = out
+    _xp.copyto(cdf, normal_cdf(x))
+    return _xp.multiply(x, cdf, out=y)
+
+
+def _gelu_grad(gy, x, cdf, out):
+    """out ← gy · (Φ(x) + x φ(x)),  φ(x) = e^{-x²/2} / √(2π)."""
+    _xp.multiply(x, x, out=out)
+    out *= -0.5
+    _xp.exp(out, out=out)
+    out *= x
+    out *= _INV_SQRT_2PI
+    out += cdf
+    return _xp.multiply(gy, out, out=out)
 
 
 class GELUTanh(Function):
@@ -194,20 +220,33 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s = _sigmoid_array(x)
-        ctx.save(x, s)
+        s, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
-            return x * s
+            parallel.elementwise(_silu, x, out=(s, y))
+        ctx.save(x, s)
+        return y
 
     @staticmethod
     def backward(ctx, gy):
         x, s = ctx.saved
-        # dy/dx = σ (1 + x (1 - σ))
-        d = 1.0 - s
-        d *= x
-        d += 1.0
-        d *= s
-        return gy * d
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_silu_grad, gy, x, s, out=out)
+
+
+def _silu(x, out):
+    """out ← (σ(x), x σ(x))."""
+    s, y = out
+    _sigmoid_array(x, out=s)
+    return _xp.multiply(x, s, out=y)
+
+
+def _silu_grad(gy, x, s, out):
+    """out ← gy · σ (1 + x (1 - σ))."""
+    _xp.subtract(1.0, s, out=out)
+    out *= x
+    out += 1.0
+    out *= s
+    return _xp.multiply(gy, out, out=out)
 
 
 @lift_0d
@@ -276,11 +315,8 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx, x, *, beta, threshold):
         t = x * beta if beta != 1 else x
-        e = _xp.abs(t)
-        _xp.negative(e, out=e)
-        _xp.exp(e, out=e)  # e^{-|βx|} <= 1: never overflows
-        y = log1p(e)
-        y += _xp.clip(t, 0.0, _xp.inf)  # log(1 + e^t) = max(t, 0) + log(1 + e^{-|t|})
+        e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
+        parallel.elementwise(_softplus, t, out=(e, y))
         if beta != 1:
             y /= beta
         linear = t > threshold
@@ -293,14 +329,30 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, gy):
         t, e, linear = ctx.saved
-        # dy/dx = σ(βx) = (1 or e)/(1 + e) for βx >= 0 or < 0; 1 where the output is linear
-        d = 1.0 - e
-        d *= t >= 0
-        d += e
-        d /= e + 1.0
-        if linear is not None:
-            d[linear] = 1.0
-        return gy * d
+        out = _xp.empty(gy.shape, gy.dtype)
+        return parallel.elementwise(_softplus_grad, gy, t, e, linear, out=out)
+
+
+def _softplus(t, out):
+    """out ← (e^{-|t|}, log(1 + e^t)), with log(1 + e^t) = max(t, 0) + log(1 + e^{-|t|})."""
+    e, y = out
+    _xp.abs(t, out=e)
+    _xp.negative(e, out=e)
+    _xp.exp(e, out=e)  # e^{-|βx|} <= 1: never overflows
+    _xp.copyto(y, log1p(e))
+    y += _xp.clip(t, 0.0, _xp.inf)
+    return out
+
+
+def _softplus_grad(gy, t, e, linear, out):
+    """out ← gy · dy/dx: σ(βx) = (1 or e)/(1 + e) for βx >= 0 or < 0; 1 where y is linear."""
+    _xp.subtract(1.0, e, out=out)
+    out *= t >= 0
+    out += e
+    out /= e + 1.0
+    if linear is not None:
+        out[linear] = 1.0
+    return _xp.multiply(gy, out, out=out)
 
 
 @lift_0d

@@ -9,11 +9,13 @@ The backward pass is the closed form (M values per channel, x̂ the normalised i
 
     dL/dβ = Σ g        dL/dγ = Σ g·x̂        dL/dx = γ/σ · (g − Σ g / M − x̂ · Σ g·x̂ / M)
 
-computed in three passes over the data instead of a graph of a dozen small ops.
+computed in three passes over the data instead of a graph of a dozen small ops. The
+elementwise passes (``x·scale + shift``, ``g·k1 + x·k2 + k3``) run on blocks of samples across
+soma's threads (``backend.parallel``); the per-channel sums stay single calls.
 """
 
 from soma.autograd.function import Function
-from soma.backend import get_xp
+from soma.backend import get_xp, parallel
 
 _xp = get_xp()
 
@@ -27,7 +29,12 @@ def channel_view(x):
 
 
 def _sums(g3, other3, spec):
-    """Per channel: Σ g and Σ g·other (both given in their reduction view)."""
+    """Per channel: Σ g and Σ g·other (both given in their reduction view).
+
+    NOTE: one call each, not blocks of channels on soma's threads: NumPy sums a block of one
+    channel in another order than the same channel inside the whole array (measured), so the
+    split would change the last bits.
+    """
     axes = (0,) if g3.ndim == 2 else (0, 2)
     return g3.sum(axis=axes), _xp.einsum(spec, g3, other3)
 
@@ -67,8 +74,7 @@ class BatchNormTrain(Function):
         invstd = 1.0 / _xp.sqrt(var + x.dtype.type(eps))
         scale = invstd if w is None else invstd * w
         shift = -mean * scale if b is None else b - mean * scale
-        y = x * scale.reshape(bshape)
-        y += shift.reshape(bshape)
+        y = _scale_shift(x, scale.reshape(bshape), shift.reshape(bshape))
         ctx.save(x, mean, invstd, w)
         ctx.bshape, ctx.spec = bshape, spec
         return y
@@ -89,11 +95,37 @@ class BatchNormTrain(Function):
             #       = k1·g + k2·x + k3
             k2 = -k1 * invstd * invstd * sum_gxc / m
             k3 = -k1 * sum_g / m - k2 * mean
-            gx = gy * k1.reshape(bshape)
-            gx += x * k2.reshape(bshape)
-            gx += k3.reshape(bshape)
+            gx = _xp.empty(gy.shape, _xp.result_type(gy, k1))
+            parallel.elementwise(
+                _grad_input,
+                gy,
+                x,
+                k1.reshape(bshape),
+                k2.reshape(bshape),
+                k3.reshape(bshape),
+                out=gx,
+                work=2,
+            )
         gw = sum_gxc * invstd if need_w else None
         return gx, gw, sum_g if need_b else None
+
+
+def _scale_shift(x, scale, shift):
+    """x·scale + shift (per-channel scale and shift in their broadcast shape), in blocks."""
+    y = _xp.empty(x.shape, _xp.result_type(x, scale))
+    return parallel.elementwise(_multiply_add, x, scale, shift, out=y, work=2)
+
+
+def _multiply_add(x, scale, shift, out):
+    _xp.multiply(x, scale, out=out)
+    return _xp.add(out, shift, out=out)
+
+
+def _grad_input(gy, x, k1, k2, k3, out):
+    """out ← gy·k1 + x·k2 + k3 (the closed-form dL/dx)."""
+    _xp.multiply(gy, k1, out=out)
+    out += x * k2
+    return _xp.add(out, k3, out=out)
 
 
 def _update_running(running, mean, var, m):
@@ -118,8 +150,7 @@ class BatchNormEval(Function):
         shift = -mean.astype(x.dtype) * scale
         if b is not None:
             shift = shift + b
-        y = x * scale.reshape(bshape)
-        y += shift.reshape(bshape)
+        y = _scale_shift(x, scale.reshape(bshape), shift.reshape(bshape))
         ctx.save(x, invstd, w, mean.astype(x.dtype))
         ctx.bshape, ctx.spec = bshape, spec
         return y
