@@ -284,38 +284,3 @@ def test_kernel_blocks_really_run_on_the_pool(pooled, monkeypatch):
     x = soma.randn(40, 8, requires_grad=True)
     soma.tanh(x).sum().backward()
     assert len(threads) >= 2  # the caller and at least one worker (which may take both)
-
-
-POOLS = {
-    "2d_3x3s2_pixels": ((7, 5, 9, 11), lambda t, r: F.max_pool2d(t, 3, 2, 1, return_indices=r)),
-    "2d_3x3s2_planes": ((2, 3, 9, 11), lambda t, r: F.max_pool2d(t, 3, 2, 1, return_indices=r)),
-    "2d_2x2_disjoint": ((7, 5, 8, 10), lambda t, r: F.max_pool2d(t, 2, return_indices=r)),
-    "1d_3s1": ((6, 7, 13), lambda t, r: F.max_pool1d(t, 3, 1, return_indices=r)),
-    "3d_3s2": ((3, 6, 5, 7, 6), lambda t, r: F.max_pool3d(t, 3, 2, 1, return_indices=r)),
-}
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("pool", list(POOLS))
-@pytest.mark.parametrize("return_indices", [False, True])
-def test_max_pool_equals_its_plain_path_bit_for_bit(pooled, dtype, pool, return_indices):
-    shape, fn = POOLS[pool]
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal(shape).astype(dtype)
-    x[0, 0, :3] = 1.0  # ties: the gradient goes to the first maximum
-    x[(-1,) * len(shape)] = np.nan
-
-    def run():
-        t = soma.tensor(x, requires_grad=True)
-        out = fn(t, return_indices)
-        y, idx = out if return_indices else (out, None)
-        y.backward(soma.tensor(rng.standard_normal(y.shape).astype(dtype)))
-        return [
-            a.numpy().copy() for a in (y.detach(), t.grad) + ((idx,) if idx is not None else ())
-        ]
-
-    rng = np.random.default_rng(6)
-    expected = _plain(run)
-    rng = np.random.default_rng(6)
-    for e, r in zip(expected, run()):
-        np.testing.assert_array_equal(r, e, strict=True)

@@ -13,7 +13,7 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 import math
 
 from soma.autograd.function import Function
-from soma.backend import get_xp, parallel, transpose2d
+from soma.backend import get_xp, transpose2d
 from soma.functional.pooling._windows import Windows, check_input
 
 _xp = get_xp()
@@ -56,31 +56,21 @@ def _offset_dtype(n):
     return _xp.uint8 if n <= 255 else _xp.int32
 
 
-def _window_max(*windows, out):
-    """out ← the element-wise maximum of the windows' views (NaN wins, as in PyTorch)."""
-    _xp.copyto(out, windows[0])
-    for window in windows[1:]:
-        _xp.maximum(out, window, out=out)
-    return out
-
-
-def _window_max_and_argmax(*windows, out):
-    """out ← (y, k): the maximum, and the index (into ``windows``) of the first view equal to it.
+def _first_argmax(frame, views, y):
+    """Index (into ``views``) of the first view equal to ``y`` at each output position.
 
     NOTE: a window whose maximum is NaN matches no view and reports offset 0 (its gradient goes
     to the window's first element; PyTorch's goes to the NaN). The forward value is NaN in both.
     """
-    y, kidx = out
-    _window_max(*windows, out=y)
-    kidx[...] = 0
-    found = windows[0] == y
-    for k in range(1, len(windows)):
-        eq = windows[k] == y
+    kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
+    found = frame[views[0]] == y
+    for k in range(1, len(views)):
+        eq = frame[views[k]] == y
         _xp.greater(eq, found, out=eq)  # equal here and not at an earlier offset
-        if k + 1 < len(windows):
+        if k + 1 < len(views):
             found |= eq
         kidx += eq.view(_xp.uint8) * kidx.dtype.type(k)
-    return out
+    return kidx
 
 
 # ---------------------------------------------------------------------------- max pooling
@@ -90,15 +80,13 @@ class MaxPool(Function):
     @staticmethod
     def forward(ctx, x, *, win, return_indices):
         frame = win.pad(_enter(ctx, x, win), -_xp.inf)
-        windows = [frame[view] for view in win.slices()]  # each of the output's shape
-        y, kidx = _xp.empty(windows[0].shape, frame.dtype), None
-        # NOTE: blocks of output rows across soma's threads (backend.parallel); the backward's
-        # overlapping windows add into shared rows of the gradient, so it stays one pass
+        views = win.slices()
+        y = frame[views[0]].copy()
+        for view in views[1:]:
+            _xp.maximum(y, frame[view], out=y)
+        kidx = None
         if return_indices or ctx.needs_input_grad[0]:
-            kidx = _xp.empty(y.shape, _offset_dtype(len(windows)))
-            parallel.elementwise(_window_max_and_argmax, *windows, out=(y, kidx), work=2)
-        else:
-            parallel.elementwise(_window_max, *windows, out=y, work=2)
+            kidx = _first_argmax(frame, views, y)
         ctx.save(kidx)
         ctx.win = win
         if win.pixels:
@@ -117,36 +105,15 @@ class MaxPool(Function):
         win = ctx.win
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
-        # NOTE: overlapping windows add into shared pixels, so the blocks for soma's threads are
-        # blocks of planes (independent), moved to the front from the pixels layout's last axis
-        regions = [view[:-1] if win.pixels else view[1:] for view in win.slices()]
-        first = (lambda a: _xp.moveaxis(a, -1, 0)) if win.pixels else (lambda a: a)
-        parallel.elementwise(
-            _route_to_max,
-            first(g),
-            first(kidx),
-            regions,
-            win.disjoint,
-            out=first(gframe),
-            work=2,
-        )
+        # dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere
+        for k, view in enumerate(win.slices()):
+            hit = kidx == k
+            if win.disjoint:
+                _xp.multiply(g, hit, out=gframe[view])
+            else:
+                gframe[view] += g * hit
         gx = win.crop(gframe)
         return to_planes(gx, ctx.lead) if win.pixels else gx
-
-
-def _route_to_max(g, kidx, regions, disjoint, out):
-    """out (a frame, planes first) ← g routed to each window's first maximum (offset ``kidx``).
-
-    dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere.
-    """
-    for k, region in enumerate(regions):
-        view = (Ellipsis,) + region
-        hit = kidx == k
-        if disjoint:
-            _xp.multiply(g, hit, out=out[view])
-        else:
-            out[view] += g * hit
-    return out
 
 
 def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
