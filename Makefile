@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[plot,data,progress,io]"
+	$(BIN)/pip install --quiet -e ".[plot,data,progress,io,fast]"
 	touch $@
 
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml

@@ -1,0 +1,117 @@
+"""Compiled kernels: a few hot loops written once more for Numba (the ``fast`` extra).
+
+Every op of soma is NumPy code. A few need many passes over memory in NumPy where one loop
+would do (BatchNorm, the activations' derivatives, max pooling's windows, the LSTM's gates);
+for those, a plain Python function of loops over raw arrays is also kept, and compiled by Numba
+when it is installed (``pip install soma[fast]``). The NumPy form stays the reference: it runs
+when Numba is absent or turned off, and the tests compare the two with each other and with
+PyTorch.
+
+Usage, in a kernel module::
+
+    @compiled.kernel
+    def _relu_grad(x, gy, out):          # loops over raw arrays, nothing else
+        for i in range(x.size): ...
+
+    if compiled.enabled():
+        _relu_grad(x, gy, out)            # compiled on its first call
+    else:
+        ...                               # the NumPy form
+
+Rules the kernels follow:
+
+* **Compiled lazily, one kernel at a time**, at its first call (Numba's import alone costs
+  about 0.3 s, so ``import soma`` never imports it), and cached on disk (``cache=True``): a
+  second process loads the machine code instead of compiling again.
+* **One thread each, no GIL.** Kernels are compiled with ``nogil=True`` and without Numba's
+  ``parallel``: Numba's own thread pool spins against OpenBLAS's (a measured 20x slowdown of a
+  small network). Work is spread over soma's one pool (``parallel.py``), which calls a kernel
+  on blocks of rows; a kernel call is one long GIL-free stretch, so two threads scale well.
+* **Exact arithmetic**: ``fastmath=False`` (no reassociation), ``error_model="numpy"`` (a
+  division by zero gives inf or nan as in NumPy, instead of raising; Python's error model also
+  blocks vectorisation).
+* Only for the NumPy backend: on another backend ``enabled()`` is False.
+
+``SOMA_FAST=0`` in the environment, ``set_enabled(False)`` or ``with disabled():`` turns the
+compiled kernels off (the NumPy forms run).
+"""
+
+import contextlib
+import importlib.util
+import os
+import threading
+
+from soma.backend.array_module import active_backend
+
+_installed = importlib.util.find_spec("numba") is not None
+_wanted = os.environ.get("SOMA_FAST", "1") != "0"
+
+
+def installed() -> bool:
+    """True when Numba can be imported (the ``fast`` extra is installed)."""
+    return _installed
+
+
+def enabled() -> bool:
+    """True when compiled kernels run: Numba installed, not turned off, NumPy backend active."""
+    return _installed and _wanted and active_backend().name == "numpy"
+
+
+def set_enabled(flag: bool) -> bool:
+    """Turn the compiled kernels on or off for this process; returns the previous setting."""
+    global _wanted
+    previous, _wanted = _wanted, bool(flag)
+    return previous
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run the NumPy forms inside this block (tests compare them with the compiled ones)."""
+    previous = set_enabled(False)
+    try:
+        yield
+    finally:
+        set_enabled(previous)
+
+
+class Kernel:
+    """A Python function of loops, compiled by Numba at its first call.
+
+    ``kernel(...)`` runs the compiled form; ``kernel.python(...)`` the function as written
+    (slow; for tests on tiny inputs).
+    """
+
+    _compile_lock = threading.Lock()
+
+    def __init__(self, fn):
+        self.python = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self._compiled = None
+
+    def __call__(self, *args, **kwargs):
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compile()
+        return compiled(*args, **kwargs)
+
+    def _compile(self):
+        with self._compile_lock:
+            if self._compiled is None:
+                import numba  # NOTE: optional package, imported at the first compiled call
+
+                options = dict(nogil=True, fastmath=False, error_model="numpy")
+                try:
+                    self._compiled = numba.njit(cache=True, **options)(self.python)
+                except RuntimeError:  # no file to cache beside (a kernel typed at a prompt)
+                    self._compiled = numba.njit(**options)(self.python)
+        return self._compiled
+
+    def __repr__(self):
+        state = "compiled" if self._compiled is not None else "not compiled yet"
+        return f"<soma compiled kernel {self.__name__} ({state})>"
+
+
+def kernel(fn) -> Kernel:
+    """Decorator: mark ``fn`` (loops over arrays and numbers only) as a compiled kernel."""
+    return Kernel(fn)

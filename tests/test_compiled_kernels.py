@@ -1,0 +1,62 @@
+"""The compiled-kernel switch (``soma.backend.compiled``): when kernels run and how to stop them."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from soma.backend import compiled, register_backend, use_backend
+
+
+@compiled.kernel
+def _axpy(a, x, y, out):
+    """out = a·x + y over flat arrays."""
+    for i in range(x.size):
+        out[i] = a * x[i] + y[i]
+
+
+def test_the_python_form_of_a_kernel_runs_without_numba():
+    x, y = np.arange(4.0), np.ones(4)
+    out = np.empty(4)
+    _axpy.python(2.0, x, y, out)
+    np.testing.assert_array_equal(out, [1.0, 3.0, 5.0, 7.0])
+
+
+def test_a_kernel_compiles_at_its_first_call_and_agrees_with_its_python_form():
+    pytest.importorskip("numba")
+    x = np.linspace(-1, 1, 7, dtype=np.float32)
+    y = np.full(7, 0.25, dtype=np.float32)
+    out, expected = np.empty_like(x), np.empty_like(x)
+    _axpy(np.float32(3.0), x, y, out=out)
+    _axpy.python(np.float32(3.0), x, y, expected)
+    np.testing.assert_array_equal(out, expected)
+    assert "(compiled)" in repr(_axpy)
+
+
+def test_disabled_turns_the_kernels_off_inside_the_block_only():
+    before = compiled.enabled()
+    assert before == compiled.installed()  # on by default where Numba is installed
+    with compiled.disabled():
+        assert not compiled.enabled()
+    assert compiled.enabled() == before
+
+
+def test_kernels_are_off_on_a_backend_other_than_numpy():
+    register_backend("numpy-under-another-name", np, np.ndarray)
+    with use_backend("numpy-under-another-name"):
+        assert not compiled.enabled()
+
+
+def test_soma_fast_0_in_the_environment_turns_them_off():
+    code = "from soma.backend import compiled; print(compiled.enabled())"
+    env = dict(os.environ, SOMA_FAST="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_import_soma_does_not_import_numba():
+    code = "import sys, soma; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
