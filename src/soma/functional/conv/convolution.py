@@ -8,10 +8,11 @@ kernel is not flipped,
 for output position p, kernel tap t, stride s and dilation d, over the input channels c of
 o's group g.
 
-The work is done by one of four kernel sets, picked per call by ``_kernels``: im2col and BLAS
+The work is done by one of five kernel sets, picked per call by ``_kernels``: im2col and BLAS
 matrix products over strided views, channels-last (``_im2col.py``) or, for inputs with few
-channels, channel-major (``_im2col_narrow.py``); plain products for 1×1 convolutions
-(``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
+channels, channel-major (``_im2col_narrow.py``); Winograd F(2×2, 3×3) for 3×3 stride-1
+convolutions with enough channels and tiles (``_winograd.py``); plain products for 1×1
+convolutions (``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
 (``_depthwise.py``). Each set provides prepare/forward (y), prepare_grad/grad_input (∂x) and
 grad_weight (∂W). A transposed convolution is the adjoint (the input gradient) of a convolution,
 so it runs the same kernels in the other order.
@@ -24,6 +25,7 @@ from soma.functional.conv import _depthwise as _depthwise
 from soma.functional.conv import _im2col as _im2col
 from soma.functional.conv import _im2col_narrow as _im2col_narrow
 from soma.functional.conv import _pointwise as _pointwise
+from soma.functional.conv import _winograd as _winograd
 from soma.functional.conv._args import (
     check_bias,
     check_input,
@@ -61,14 +63,19 @@ class _EmptyBatch:
 
 
 def _kernels(g, in_per_group, batch):
-    """The kernel set for this call: depthwise, pointwise, im2col + BLAS (or an empty batch)."""
+    """The kernel set for this call: depthwise, pointwise, Winograd or im2col + BLAS (or an empty
+    batch)."""
     if batch == 0:
         return _EmptyBatch
     if in_per_group == 1 and g.groups > 1:
         return _depthwise.Dense if _depthwise.use_dense(g) else _depthwise.Taps
     if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
         return _pointwise
-    return _im2col_narrow if in_per_group < _NARROW else _im2col
+    if in_per_group < _NARROW:
+        return _im2col_narrow
+    if _winograd.applies(g) and _winograd.worth_it(g, in_per_group, batch):
+        return _winograd
+    return _im2col
 
 
 def _bias_grad(gy):

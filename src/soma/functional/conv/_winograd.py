@@ -1,0 +1,222 @@
+"""Winograd F(2×2, 3×3) kernels for 3×3, stride-1, undilated, ungrouped 2-D convolutions.
+
+Lavin & Gray 2015 ("Fast Algorithms for Convolutional Neural Networks"). The output is cut
+into 2×2 tiles; tile (i, j) reads the 4×4 input patch d at rows 2i…2i+3, columns 2j…2j+3 of the
+padded input, and for every (c, o)
+
+    y_tile = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A,        g: the 3×3 kernel w[o, c]
+
+    Bᵀ = [1  0 -1  0]     G = [ 1    0    0 ]     Aᵀ = [1  1  1  0]
+         [0  1  1  0]         [1/2  1/2  1/2]          [0  1 -1 -1]
+         [0 -1  1  0]         [1/2 -1/2  1/2]
+         [0  1  0 -1]         [ 0    0    1 ]
+
+The sum over c at each of the 16 transformed positions t is a matrix product: with
+V[t] = (Bᵀ d B)[t] as (P, C) over the P = N·th·tw tiles and U[t] = (G g Gᵀ)[t] as (C, O),
+M[t] = V[t] @ U[t], 16 BLAS products of 16·P·C·O multiplies where im2col needs 9·(4P)·C·O:
+all the products shrink 2.25×. The transforms are a few additions on strided slices (B, A have
+entries 0, ±1; G's halves are exact in binary, so float32 loses only a few ulps more than im2col).
+
+Backward: the input gradient of a 3×3 stride-1 convolution is the 3×3 stride-1 convolution of
+gy with the flipped, channel-swapped kernel and padding 2 − pad (``adjoint_geometry``), run by
+the same forward. The weight gradient is the adjoint of the forward's algebra,
+
+    dM[t] = (A gy_tile Aᵀ)[t],    dU[t] = V[t]ᵀ @ dM[t],    ∂g = Gᵀ dU G,
+
+with V saved by ``prepare`` in place of im2col's columns (16/4 = 4 numbers per input number
+instead of 9). Layout as in ``_im2col.py``: inputs are read channels-last, outputs are (N, O, H, W)
+views of (N, H, W, O) memory.
+
+Measured per layer (busy machine, one thread, CPU time, min of repeats; fwd+bwd ms):
+see the table at the end of this docstring, filled in by ``_kernels``' chooser's measurement.
+"""
+
+from soma.backend import get_xp
+
+_xp = get_xp()
+
+
+def applies(g):
+    """Whether these kernels compute this convolution: 2-D 3×3, stride 1, dilation 1, one group."""
+    return g.kernel == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1) and g.groups == 1
+
+
+def worth_it(g, in_channels, batch):
+    """Where Winograd measured faster than im2col (the table above): enough 2×2 output tiles
+    for its 16 products to be large, fewer if there are many channels."""
+    tiles = batch * _tiles(g.out_size[0]) * _tiles(g.out_size[1])
+    return tiles >= 128 or (tiles >= 64 and in_channels >= 256)
+
+
+def _tiles(size):
+    return -(-size // 2)
+
+
+def _padded(xl, pads, out_size):
+    """(N, H, W, C) → zero-padded (N, 2·th + 2, 2, tw + 1, C), columns split by parity.
+
+    Column w of the padded input is ``buf[:, :, w % 2, w // 2]``: the column transform then
+    reads contiguous runs of tw·C numbers instead of runs of C. Negative pads crop.
+    """
+    n, h, w, c = xl.shape
+    (top, _), (left, _) = pads
+    th, tw = _tiles(out_size[0]), _tiles(out_size[1])
+    buf = _xp.zeros((n, 2 * th + 2, 2, tw + 1, c), dtype=xl.dtype)
+    # source rows/columns that land inside the buffer, and where they land
+    r0, r1 = max(0, -top), min(h, 2 * th + 2 - top)
+    c0, c1 = max(0, -left), min(w, 2 * tw + 2 - left)
+    if r1 <= r0 or c1 <= c0:
+        return buf
+    rows = slice(r0 + top, r1 + top)
+    for parity in range(2):
+        first = c0 + (parity - c0 - left) % 2  # first source column landing on this parity
+        src = xl[:, r0:r1, first:c1:2]
+        j = (first + left) // 2
+        buf[:, rows, parity, j : j + src.shape[2]] = src
+    return buf
+
+
+def _bt(d0, d1, d2, d3, out):
+    """Bᵀ along one axis: (d0 − d2, d1 + d2, d2 − d1, d1 − d3) into out[0..3]."""
+    _xp.subtract(d0, d2, out=out[0])
+    _xp.add(d1, d2, out=out[1])
+    _xp.subtract(d2, d1, out=out[2])
+    _xp.subtract(d1, d3, out=out[3])
+
+
+def transform_input(xl, pads, out_size):
+    """V = Bᵀ d B for every tile: (16, N·th·tw, C) from a channels-last (N, H, W, C) input."""
+    n, c = xl.shape[0], xl.shape[-1]
+    th, tw = _tiles(out_size[0]), _tiles(out_size[1])
+    buf = _padded(xl, pads, out_size)
+    r = _xp.empty((4, n, th) + buf.shape[2:], dtype=xl.dtype)
+    # rows: tile i reads padded rows 2i … 2i + 3
+    _bt(*(buf[:, k : k + 2 * th : 2] for k in range(4)), r)
+    v = _xp.empty((4, 4, n, th, tw, c), dtype=xl.dtype)
+    for i in range(4):
+        # columns 2j, 2j + 1, 2j + 2, 2j + 3
+        e, o = r[i][:, :, 0], r[i][:, :, 1]
+        _bt(e[:, :, :tw], o[:, :, :tw], e[:, :, 1:], o[:, :, 1:], v[i])
+    return v.reshape(16, n * th * tw, c)
+
+
+def _gg(dtype):
+    """G ⊗ G, (16, 9): U[4i + j] = Σ_kl G[i, k] G[j, l] g[3k + l]."""
+    gm = _xp.asarray([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=dtype)
+    return _xp.kron(gm, gm)
+
+
+def transform_weight(w):
+    """U = G g Gᵀ for every (o, c): (O, C, 3, 3) → (16, C, O), a view of (16, O, C) memory."""
+    o, c = w.shape[:2]
+    taps = w.reshape(o * c, 9)  # NOTE: a copy when w is flipped (grad_input); cheap
+    return (_gg(w.dtype) @ taps.T).reshape(16, o, c).swapaxes(1, 2)
+
+
+def transform_output(m, out, b=None):
+    """y = Aᵀ m A per tile: (16, n·th·tw, O) into ``out`` (n, H_out, W_out, O)."""
+    n, ho, wo, o = out.shape
+    th, tw = _tiles(ho), _tiles(wo)
+    m = m.reshape(4, 4, n, th, tw, o)
+    s = _xp.empty((2, 4, n, th, tw, o), dtype=m.dtype)
+    # rows: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3
+    _xp.add(m[0], m[1], out=s[0])
+    s[0] += m[2]
+    _xp.subtract(m[1], m[2], out=s[1])
+    s[1] -= m[3]
+    # columns, written straight into the (cropped) output positions 2i + a, 2j + col
+    for a in range(2):
+        for col in range(2):
+            dst = out[:, a::2, col::2]
+            src = s[a][..., : dst.shape[1], : dst.shape[2], :]
+            if col == 0:
+                _xp.add(src[0], src[1], out=dst)
+                dst += src[2]
+            else:
+                _xp.subtract(src[1], src[2], out=dst)
+                dst -= src[3]
+    if b is not None:
+        out += b
+
+
+def transform_grad(gyl):
+    """dM = A gy Aᵀ per tile (the adjoint of ``transform_output``): (16, n·th·tw, O)."""
+    n, ho, wo, o = gyl.shape
+    th, tw = _tiles(ho), _tiles(wo)
+    # gy in 2×2 tiles, zero beyond the output, columns split by parity as in ``_padded``
+    gp = _xp.zeros((n, 2 * th, 2, tw, o), dtype=gyl.dtype)
+    gp[:, :ho, 0, : _tiles(wo)] = gyl[:, :, 0::2]
+    gp[:, :ho, 1, : wo // 2] = gyl[:, :, 1::2]
+    # rows: (e0, e0 + e1, e0 − e1, −e1) for tile rows e0, e1; then the same on columns
+    e0, e1 = gp[:, 0::2], gp[:, 1::2]
+    r = _xp.empty((4, n, th, 2, tw, o), dtype=gyl.dtype)
+    r[0] = e0
+    _xp.add(e0, e1, out=r[1])
+    _xp.subtract(e0, e1, out=r[2])
+    _xp.negative(e1, out=r[3])
+    dm = _xp.empty((4, 4, n, th, tw, o), dtype=gyl.dtype)
+    for i in range(4):
+        f0, f1 = r[i][:, :, 0], r[i][:, :, 1]
+        dm[i, 0] = f0
+        _xp.add(f0, f1, out=dm[i, 1])
+        _xp.subtract(f0, f1, out=dm[i, 2])
+        _xp.negative(f1, out=dm[i, 3])
+    return dm.reshape(16, -1, o)
+
+
+# Images per block: the transformed tiles of a block (16·th·tw·channels numbers) stay near
+# 2 MiB, so the transforms and the products work in cache instead of in memory.
+_BLOCK = 1 << 19
+
+
+def _blocks(n, out_size, channels):
+    tiles = _tiles(out_size[0]) * _tiles(out_size[1])
+    step = max(1, _BLOCK // (16 * tiles * channels))
+    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def conv(xl, w, b, pads, out_size):
+    """A 3×3 stride-1 convolution of channels-last ``xl``: (N, H_out, W_out, O) memory."""
+    n, o = xl.shape[0], w.shape[0]
+    u = transform_weight(w)
+    y = _xp.empty((n,) + tuple(out_size) + (o,), dtype=xl.dtype)
+    for block in _blocks(n, out_size, max(xl.shape[-1], o)):
+        v = transform_input(xl[block], pads, out_size)
+        transform_output(_xp.matmul(v, u), y[block], b)
+    return y
+
+
+# The kernel-set protocol of ``convolution.py`` (see ``_im2col.py``). The input is kept as it
+# is (a channels-last view) and transformed again, block by block, for the weight gradient:
+# in cache that is cheaper than writing and re-reading V, four times the input's size.
+
+
+def prepare(x, g):
+    """The input (N, C, H, W) as a channels-last (N, H, W, C) view."""
+    return _xp.moveaxis(x, 1, -1)
+
+
+def forward(xl, w, b, g):
+    """y = Aᵀ [V ⊙ U] A + b: (N, O, H_out, W_out), a view of channels-last memory."""
+    return _xp.moveaxis(conv(xl, w, b, g.pads, g.out_size), -1, 1)
+
+
+prepare_grad = prepare
+
+
+def grad_input(gyl, w, g, n):
+    """∂L/∂x: gy convolved with the flipped kernel (C, O, 3, 3), padding 2 − pad."""
+    pads = tuple((2 - lo, 2 - hi) for lo, hi in g.pads)
+    wf = w[:, :, ::-1, ::-1].swapaxes(0, 1)
+    return _xp.moveaxis(conv(gyl, wf, None, pads, g.in_size), -1, 1)
+
+
+def grad_weight(gyl, xl, g, w_shape):
+    """∂L/∂W = Gᵀ (Σ_tiles dMᵀ @ V) G per tap, as (O, C, 3, 3)."""
+    n, o, c = xl.shape[0], w_shape[0], w_shape[1]
+    du = None
+    for block in _blocks(n, g.out_size, max(c, o)):
+        v = transform_input(xl[block], g.pads, g.out_size)
+        part = _xp.matmul(transform_grad(gyl[block]).swapaxes(1, 2), v)  # (16, O, C)
+        du = part if du is None else _xp.add(du, part, out=du)
+    return (du.reshape(16, -1).T @ _gg(du.dtype)).reshape(w_shape)

@@ -1,0 +1,204 @@
+"""Winograd F(2×2, 3×3) convolution kernels (``functional/conv/_winograd.py``).
+
+Checked against PyTorch (forward and the input, weight and bias gradients, float32 and float64,
+odd and even sizes, 1×1 outputs, paddings 0–3, batch 1, channels-last and NCHW inputs, the
+transposed convolution that shares the kernels), against the im2col kernels directly, and by
+float64 finite differences. ``force_winograd`` makes the chooser take these kernels for every
+3×3 stride-1 convolution, whatever its size; the last tests check that it takes them on its own
+for a ResNet-like layer, so the comparisons cannot pass on the im2col path.
+"""
+
+import numpy as np
+import pytest
+
+import soma
+import soma.nn.functional as F
+from soma.functional.conv import _im2col, _winograd, convolution
+from soma.functional.conv._args import conv_geometry
+from soma.testing import gradcheck
+
+
+@pytest.fixture
+def force_winograd(monkeypatch):
+    chooser = convolution._kernels
+    calls = []
+
+    def kernels(g, in_per_group, batch):
+        if batch and _winograd.applies(g):
+            calls.append(g)
+            return _winograd
+        return chooser(g, in_per_group, batch)
+
+    monkeypatch.setattr(convolution, "_kernels", kernels)
+    return calls
+
+
+def _layout(a, channels_last):
+    return (
+        np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
+    )
+
+
+def _tolerances(dtype, reference):
+    scale = max(1.0, float(np.abs(reference).max()))
+    return (1e-10, 1e-10 * scale) if dtype == np.float64 else (1e-4, 1e-5 * scale)
+
+
+def _close(ours, theirs, dtype, what):
+    rtol, atol = _tolerances(dtype, theirs)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
+
+
+# (batch, in, out, H, W, padding, channels-last input)
+SHAPES = [
+    (2, 3, 4, 7, 5, 1, False),  # odd H, odd W
+    (1, 5, 6, 6, 8, 1, True),  # even sizes, batch 1
+    (3, 4, 2, 6, 7, 0, False),  # no padding
+    (2, 3, 5, 5, 6, 2, True),  # padding 2: the input gradient's padding is 0
+    (2, 2, 3, 4, 5, 3, False),  # padding 3: the input gradient crops
+    (1, 2, 3, 1, 1, 1, False),  # 1×1 input and output
+    (2, 3, 2, 3, 3, 0, True),  # 1×1 output
+    (2, 24, 20, 9, 10, 1, True),  # a wider layer, channels-last as inside a network
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c, o, h, w, padding, channels_last", SHAPES)
+def test_matches_torch(
+    torch_or_skip, force_winograd, dtype, n, c, o, h, w, padding, channels_last
+):
+    torch = torch_or_skip
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((o, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    # NOTE: soma.Tensor keeps the given memory order
+    xs = soma.Tensor(_layout(x, channels_last), dtype=x.dtype.name, requires_grad=True)
+    ws, bs = soma.tensor(wt, requires_grad=True), soma.tensor(b, requires_grad=True)
+    xt = torch.from_numpy(x).requires_grad_()
+    wtt, bt = torch.from_numpy(wt).requires_grad_(), torch.from_numpy(b).requires_grad_()
+    ys = F.conv2d(xs, ws, bs, padding=padding)
+    yt = torch.nn.functional.conv2d(xt, wtt, bt, padding=padding)
+    assert force_winograd, "the Winograd kernels did not run"
+    assert ys.dtype == getattr(soma, np.dtype(dtype).name)
+    _close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
+    # outputs are (N, O, H, W) views of channels-last memory, as from the im2col kernels
+    assert np.moveaxis(ys.detach().numpy(), 1, -1).flags.c_contiguous
+    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+    ys.backward(soma.tensor(gy))
+    yt.backward(torch.from_numpy(gy))
+    _close(xs.grad.numpy(), xt.grad.numpy(), dtype, "input gradient")
+    _close(ws.grad.numpy(), wtt.grad.numpy(), dtype, "weight gradient")
+    _close(bs.grad.numpy(), bt.grad.numpy(), dtype, "bias gradient")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_transposed_matches_torch(torch_or_skip, force_winograd, dtype, padding):
+    """conv_transpose2d with a 3×3 stride-1 kernel runs the same kernels in the other order."""
+    torch = torch_or_skip
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 5, 6, 7)).astype(dtype)
+    wt = rng.standard_normal((5, 4, 3, 3)).astype(dtype)  # (in, out, 3, 3)
+    b = rng.standard_normal(4).astype(dtype)
+    xs, ws, bs = (soma.tensor(a, requires_grad=True) for a in (x, wt, b))
+    xt, wtt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, wt, b))
+    ys = F.conv_transpose2d(xs, ws, bs, padding=padding)
+    yt = torch.nn.functional.conv_transpose2d(xt, wtt, bt, padding=padding)
+    assert force_winograd
+    _close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
+    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+    ys.backward(soma.tensor(gy))
+    yt.backward(torch.from_numpy(gy))
+    _close(xs.grad.numpy(), xt.grad.numpy(), dtype, "input gradient")
+    _close(ws.grad.numpy(), wtt.grad.numpy(), dtype, "weight gradient")
+    _close(bs.grad.numpy(), bt.grad.numpy(), dtype, "bias gradient")
+
+
+@pytest.mark.parametrize(
+    "n, c, o, h, w, padding", [(2, 5, 7, 9, 6, 1), (3, 4, 6, 5, 8, 0), (1, 3, 2, 2, 3, 2)]
+)
+def test_kernels_match_im2col(n, c, o, h, w, padding):
+    """Each of the five kernels against the im2col kernel of the same role, in float64."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((o, c, 3, 3))
+    b = rng.standard_normal(o)
+    g = conv_geometry(x.shape, wt.shape, 1, padding, 1, 1, 2, "conv2d")
+    gy = rng.standard_normal((n, o) + g.out_size)
+    p_w, p_i = _winograd.prepare(x, g), _im2col.prepare(x, g)
+    np.testing.assert_allclose(
+        _winograd.forward(p_w, wt, b, g), _im2col.forward(p_i, wt, b, g), rtol=1e-12, atol=1e-12
+    )
+    q_w, q_i = _winograd.prepare_grad(gy, g), _im2col.prepare_grad(gy, g)
+    np.testing.assert_allclose(
+        _winograd.grad_input(q_w, wt, g, n),
+        _im2col.grad_input(q_i, wt, g, n),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        _winograd.grad_weight(q_w, p_w, g, wt.shape),
+        _im2col.grad_weight(q_i, p_i, g, wt.shape),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+def test_blocks_cover_the_batch(monkeypatch):
+    """With a tiny block size every image is its own block; the result does not change."""
+    rng = np.random.default_rng(3)
+    x, wt = rng.standard_normal((5, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
+    g = conv_geometry(x.shape, wt.shape, 1, 1, 1, 1, 2, "conv2d")
+    gy = rng.standard_normal((5, 4) + g.out_size)
+    whole = _winograd.forward(x.transpose(0, 2, 3, 1), wt, None, g)
+    gw = _winograd.grad_weight(gy.transpose(0, 2, 3, 1), x.transpose(0, 2, 3, 1), g, wt.shape)
+    monkeypatch.setattr(_winograd, "_BLOCK", 1)
+    assert len(_winograd._blocks(5, g.out_size, 4)) == 5
+    np.testing.assert_allclose(
+        _winograd.forward(x.transpose(0, 2, 3, 1), wt, None, g), whole, rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        _winograd.grad_weight(gy.transpose(0, 2, 3, 1), x.transpose(0, 2, 3, 1), g, wt.shape),
+        gw,
+        rtol=1e-13,
+    )
+
+
+@pytest.mark.parametrize("padding", [0, 1, 3])
+def test_gradcheck(force_winograd, padding):
+    rng = np.random.default_rng(4)
+    x = soma.tensor(rng.standard_normal((2, 3, 5, 4)), requires_grad=True)
+    w = soma.tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)
+    b = soma.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=padding), (x, w, b))
+    assert force_winograd
+
+
+def _geometry(n, c, size, o, stride=1):
+    return conv_geometry((n, c, size, size), (o, c, 3, 3), stride, 1, 1, 1, 2, "conv2d")
+
+
+def test_chooser_picks_winograd_for_resnet_layers():
+    # ResNet-18 on CIFAR, batch 32: layer1 … layer4 (3×3, stride 1, padding 1)
+    for c, size in [(64, 32), (128, 16), (256, 8), (512, 4)]:
+        assert convolution._kernels(_geometry(32, c, size, c), c, 32) is _winograd
+    # strided, narrow or tiny convolutions stay on im2col
+    assert convolution._kernels(_geometry(32, 64, 32, 128, stride=2), 64, 32) is _im2col
+    assert convolution._kernels(_geometry(32, 3, 32, 64), 3, 32) is not _winograd
+    assert convolution._kernels(_geometry(1, 64, 4, 64), 64, 1) is _im2col
+
+
+def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
+    """Without forcing: a 64-channel 16×16 layer at batch 2 (128 tiles) goes through Winograd."""
+    torch = torch_or_skip
+    calls = []
+    forward = _winograd.forward
+    monkeypatch.setattr(_winograd, "forward", lambda *a: calls.append(1) or forward(*a))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 64, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) * 0.1).astype(np.float32)
+    y = F.conv2d(soma.Tensor(_layout(x, True)), soma.tensor(w), padding=1)
+    assert calls == [1]
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
+    _close(y.numpy(), expected.numpy(), np.float32, "forward")
