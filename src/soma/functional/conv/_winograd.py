@@ -18,17 +18,47 @@ all the products shrink 2.25×. The transforms are a few additions on strided sl
 entries 0, ±1; G's halves are exact in binary, so float32 loses only a few ulps more than im2col).
 
 Backward: the input gradient of a 3×3 stride-1 convolution is the 3×3 stride-1 convolution of
-gy with the flipped, channel-swapped kernel and padding 2 − pad (``adjoint_geometry``), run by
-the same forward. The weight gradient is the adjoint of the forward's algebra,
+gy with the flipped, channel-swapped kernel and padding 2 − pad (as ``adjoint_geometry``; a
+negative padding crops), run by the same forward. The weight gradient is the adjoint of the
+forward's algebra,
 
-    dM[t] = (A gy_tile Aᵀ)[t],    dU[t] = V[t]ᵀ @ dM[t],    ∂g = Gᵀ dU G,
+    dM[t] = (A gy_tile Aᵀ)[t],    dU[t] = Σ_tiles dM[t]ᵀ V[t],    ∂g = Gᵀ dU G.
 
-with V saved by ``prepare`` in place of im2col's columns (16/4 = 4 numbers per input number
-instead of 9). Layout as in ``_im2col.py``: inputs are read channels-last, outputs are (N, O, H, W)
-views of (N, H, W, O) memory.
+Everything runs in blocks of a few images (``_blocks``), so that V, M and the transforms'
+intermediates stay in cache: the forward measured 1.25–1.45× faster than in one pass over the whole batch. For
+the same reason V is not saved for the weight gradient: ``prepare`` keeps the input itself (a
+channels-last view, no copy) and ``grad_weight`` transforms it again block by block. Layout as
+in ``_im2col.py``: inputs are read channels-last, outputs are (N, O, H, W) views of
+(N, H, W, O) memory.
 
-Measured per layer (busy machine, one thread, CPU time, min of repeats; fwd+bwd ms):
-see the table at the end of this docstring, filled in by ``_kernels``' chooser's measurement.
+``_kernels`` (``convolution.py``) takes these kernels from 16 input channels and 128 output
+tiles (64 tiles with 256 channels): below that the weight transforms (16·C·O numbers, three
+times per step) and the small products cost more than they save. Measured per layer, ms of CPU
+time on one thread (NumPy's BLAS and PyTorch), min of 7, on a busy machine (other jobs on both
+cores), input channels-last as inside a network; fwd+bwd includes all three gradients:
+
+    layer          N  C→O    size | forward: PyTorch im2col Winograd | fwd+bwd: PyTorch im2col Winograd
+    simplecnn 2   64  32→64   14  |            4.58   7.62   5.81    |          14.84  25.30  18.89
+    resnet18 l1   32  64→64   32  |           22.74  44.06  23.59    |          74.31 122.20  83.70
+    resnet18 l2   32 128→128  16  |           22.13  31.82  22.67    |          66.69  94.36  66.97
+    resnet18 l3   32 256→256   8  |           19.26  28.14  19.07    |          61.34  83.01  55.99
+    resnet18 l4   32 512→512   4  |           17.09  27.26  23.87    |          62.95  85.80  68.98
+    vgg11         16  64→128  16  |            5.69   8.01   5.46    |          18.02  24.61  18.45
+    vgg11         16 256→256   8  |            9.83  14.26  10.74    |          33.43  43.13  30.96
+    vgg11         16 256→512   4  |            5.03   7.62   7.37    |          17.59  22.67  20.49
+    vgg11         16 512→512   4  |            9.41  15.21  12.66    |          31.54  49.68  38.62
+    vgg11 (im2col) 16 512→512  2  |            2.74   5.25   7.42    |          12.23  21.77  23.03
+    unet           8  16→16   64  |            1.97   4.37   3.93    |           6.44  15.43  12.79
+    unet           8  32→32   32  |            1.45   2.18   2.07    |           4.81   8.06   6.86
+    unet           8  64→64   16  |            1.31   1.97   1.46    |           5.06   6.99   4.88
+    unet           8 128→128   8  |            1.26   1.76   1.50    |           4.18   5.99   4.38
+    unet (im2col)  8 256→256   4  |            1.14   2.30   2.77    |           4.70   6.99   6.93
+    unet           8  32→16   64  |            4.34  11.19   6.79    |          11.83  27.14  20.12
+    densenet121   16 128→32   32  |           12.05  27.00  16.46    |          37.28  65.71  48.27
+    densenet121   16 128→32    8  |            0.64   1.08   1.01    |           2.43   3.62   3.75
+    densenet (im2col) 16 128→32 4 |            0.19   0.32   0.40    |           0.76   0.92   1.15
+    ddpm          16  32→32   16  |            0.75   1.33   1.25    |           2.40   4.21   3.79
+    ddpm          16 128→64    8  |            1.23   2.08   1.65    |           4.52   6.07   4.45
 """
 
 from soma.backend import get_xp
@@ -109,7 +139,7 @@ def _gg(dtype):
 def transform_weight(w):
     """U = G g Gᵀ for every (o, c): (O, C, 3, 3) → (16, C, O), a view of (16, O, C) memory."""
     o, c = w.shape[:2]
-    taps = w.reshape(o * c, 9)  # NOTE: a copy when w is flipped (grad_input); cheap
+    taps = w.reshape(o * c, 9)
     return (_gg(w.dtype) @ taps.T).reshape(16, o, c).swapaxes(1, 2)
 
 
@@ -175,15 +205,20 @@ def _blocks(n, out_size, channels):
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
 
-def conv(xl, w, b, pads, out_size):
-    """A 3×3 stride-1 convolution of channels-last ``xl``: (N, H_out, W_out, O) memory."""
-    n, o = xl.shape[0], w.shape[0]
-    u = transform_weight(w)
+def conv(xl, u, b, pads, out_size):
+    """A 3×3 stride-1 convolution of channels-last ``xl`` with transformed weights ``u``
+    (16, C, O): (N, H_out, W_out, O) memory, computed block by block."""
+    n, c, o = xl.shape[0], u.shape[1], u.shape[2]
     y = _xp.empty((n,) + tuple(out_size) + (o,), dtype=xl.dtype)
-    for block in _blocks(n, out_size, max(xl.shape[-1], o)):
+    for block in _blocks(n, out_size, max(c, o)):
         v = transform_input(xl[block], pads, out_size)
         transform_output(_xp.matmul(v, u), y[block], b)
     return y
+
+
+# The flipped kernel's G g Gᵀ is U's with rows and columns 0 and 3 swapped (G J = R G, J the
+# reversal of 3 taps, R the swap of 0 and 3): the input gradient reuses the transform.
+_FLIP = [4 * i + j for i in (3, 1, 2, 0) for j in (3, 1, 2, 0)]
 
 
 # The kernel-set protocol of ``convolution.py`` (see ``_im2col.py``). The input is kept as it
@@ -198,7 +233,7 @@ def prepare(x, g):
 
 def forward(xl, w, b, g):
     """y = Aᵀ [V ⊙ U] A + b: (N, O, H_out, W_out), a view of channels-last memory."""
-    return _xp.moveaxis(conv(xl, w, b, g.pads, g.out_size), -1, 1)
+    return _xp.moveaxis(conv(xl, transform_weight(w), b, g.pads, g.out_size), -1, 1)
 
 
 prepare_grad = prepare
@@ -207,8 +242,8 @@ prepare_grad = prepare
 def grad_input(gyl, w, g, n):
     """∂L/∂x: gy convolved with the flipped kernel (C, O, 3, 3), padding 2 − pad."""
     pads = tuple((2 - lo, 2 - hi) for lo, hi in g.pads)
-    wf = w[:, :, ::-1, ::-1].swapaxes(0, 1)
-    return _xp.moveaxis(conv(gyl, wf, None, pads, g.in_size), -1, 1)
+    uf = transform_weight(w).swapaxes(1, 2)[_FLIP]  # (16, O, C): the flipped kernel's U
+    return _xp.moveaxis(conv(gyl, uf, None, pads, g.in_size), -1, 1)
 
 
 def grad_weight(gyl, xl, g, w_shape):
