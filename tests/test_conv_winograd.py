@@ -189,6 +189,11 @@ def test_chooser_picks_winograd_for_resnet_layers():
     assert convolution._kernels(_geometry(1, 64, 4, 64), 64, 1) is _im2col
 
 
+def test_switch_off_keeps_im2col(monkeypatch):
+    monkeypatch.setattr(_winograd, "ENABLED", False)
+    assert convolution._kernels(_geometry(32, 64, 32, 64), 64, 32) is _im2col
+
+
 def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
     """Without forcing: a 64-channel 16×16 layer at batch 2 (128 tiles) goes through Winograd."""
     torch = torch_or_skip

@@ -35,7 +35,10 @@ in ``_im2col.py``: inputs are read channels-last, outputs are (N, O, H, W) views
 tiles (64 tiles with 256 channels): below that the weight transforms (16·C·O numbers, three
 times per step) and the small products cost more than they save. Measured per layer, ms of CPU
 time on one thread (NumPy's BLAS and PyTorch), min of 7, on a busy machine (other jobs on both
-cores), input channels-last as inside a network; fwd+bwd includes all three gradients:
+cores), input channels-last as inside a network; fwd+bwd includes all three gradients. With
+BLAS on two threads im2col's one large product splits better than these per-block products;
+that regime was too noisy to measure on the busy machine: ``SOMA_WINOGRAD=0`` turns these
+kernels off to compare.
 
     layer          N  C→O    size | forward: PyTorch im2col Winograd | fwd+bwd: PyTorch im2col Winograd
     simplecnn 2   64  32→64   14  |            4.58   7.62   5.81    |          14.84  25.30  18.89
@@ -61,9 +64,14 @@ cores), input channels-last as inside a network; fwd+bwd includes all three grad
     ddpm          16 128→64    8  |            1.23   2.08   1.65    |           4.52   6.07   4.45
 """
 
+import os
+
 from soma.backend import get_xp
 
 _xp = get_xp()
+
+# SOMA_WINOGRAD=0 in the environment leaves every convolution on im2col (to compare the two)
+ENABLED = os.environ.get("SOMA_WINOGRAD", "1") != "0"
 
 
 def applies(g):
@@ -75,7 +83,7 @@ def worth_it(g, in_channels, batch):
     """Where Winograd measured faster than im2col (the table above): enough 2×2 output tiles
     for its 16 products to be large, fewer if there are many channels."""
     tiles = batch * _tiles(g.out_size[0]) * _tiles(g.out_size[1])
-    return tiles >= 128 or (tiles >= 64 and in_channels >= 256)
+    return ENABLED and (tiles >= 128 or (tiles >= 64 and in_channels >= 256))
 
 
 def _tiles(size):
