@@ -1,10 +1,12 @@
 """Adam and AdamW: adaptive moment estimation (Kingma & Ba, 2015; Loshchilov & Hutter, 2019)."""
 
 from soma.backend import get_xp
+from soma.optim import _kernels
 from soma.optim.optimizer import Optimizer, check_implementation, check_number, lerp_
 from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
+_MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
 @register_optimizer("adam", "Adam (Kingma & Ba 2015): adaptive first and second moments", lr=3e-3)
@@ -94,14 +96,43 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        if group["maximize"]:
+        fused = (
+            type(lr) in (float, int)
+            and type(wd) in (float, int)
+            and _kernels.fusable(p.array, g, *(state[k] for k in _MOMENTS if k in state))
+        )
+        if not fused and group["maximize"]:
             g = -g
-        if wd != 0:
+        if not fused and wd != 0:
             if group["decoupled_weight_decay"]:
                 p.array *= 1 - lr * wd
             else:
                 g = g + wd * p.array
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if fused:
+            dt = p.array.dtype.type  # NOTE: scalars rounded to the dtype, as NumPy rounds them
+            w1 = 1 - beta1
+            _kernels.adam_step(
+                p.array.reshape(-1),
+                g.reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                state.get("max_exp_avg_sq", m).reshape(-1),
+                dt(1 - lr * wd),
+                dt(wd),
+                abs(w1) < 0.5,
+                dt(w1),
+                dt(1 - w1),
+                dt(1 - beta2),
+                dt(beta2),
+                dt((1 - beta2**t) ** 0.5),
+                dt(group["eps"]),
+                dt(-(lr / (1 - beta1**t))),
+                bool(group["maximize"]),
+                bool(group["decoupled_weight_decay"]),
+                bool(group["amsgrad"]),
+            )
+            return
         tmp = _xp.empty_like(m)
         lerp_(m, g, 1 - beta1, tmp)
         _xp.multiply(g, 1 - beta2, out=tmp)  # v ← β₂v + ((1 − β₂)g)g, as torch.addcmul_
