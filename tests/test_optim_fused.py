@@ -59,6 +59,7 @@ CASES.append(_adam(dict(lr=0.01, weight_decay=0.1, amsgrad=True), "AdamW"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_equals_numpy_path_bit_for_bit(make, dtype, monkeypatch):
     pytest.importorskip("numba")
+    monkeypatch.setattr(_kernels, "SGD_MIN_ELEMENTS", 1)  # the small test shapes fuse too
     calls = []
     for name in ("sgd_step", "adam_step"):
         kernel = getattr(_kernels, name)
@@ -142,3 +143,27 @@ def test_adam_nan_gradient_propagates_through_amsgrad():
             assert np.isfinite(p.array[1])
         finally:
             compiled.set_enabled(previous)
+
+
+@pytest.mark.parametrize("size", [_kernels.SGD_MIN_ELEMENTS - 1, _kernels.SGD_MIN_ELEMENTS])
+def test_sgd_fuses_from_its_threshold_with_the_same_result(size, monkeypatch):
+    pytest.importorskip("numba")
+    calls = []
+    kernel = _kernels.sgd_step
+    monkeypatch.setattr(_kernels, "sgd_step", lambda *a: calls.append(kernel(*a)))
+    rng = np.random.default_rng(2)
+    grads = [rng.standard_normal(size).astype(np.float32) for _ in range(3)]
+    results = []
+    for flag in (True, False):
+        previous = compiled.set_enabled(flag)
+        try:
+            p = soma.nn.Parameter(soma.ones(size))
+            opt = soma.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+            for g in grads:
+                p.grad = soma.tensor(g)
+                opt.step()
+            results.append(p.detach().numpy().copy())
+        finally:
+            compiled.set_enabled(previous)
+    assert len(calls) == (2 if size >= _kernels.SGD_MIN_ELEMENTS else 0)
+    np.testing.assert_array_equal(results[0], results[1])

@@ -89,7 +89,12 @@ class SGD(Optimizer):
     def _update(self, p, g, state, group):
         momentum = group["momentum"]
         buf = state.get("momentum_buffer") if momentum != 0 else p.array  # (unused then)
-        if buf is not None and _plain(group) and _kernels.fusable(p.array, g, *state.values()):
+        if (
+            buf is not None
+            and p.array.size >= _kernels.SGD_MIN_ELEMENTS
+            and _plain(group)
+            and _kernels.fusable(p.array, g, *state.values())
+        ):
             dt = p.array.dtype.type  # NOTE: scalars rounded to the dtype, as NumPy rounds them
             _kernels.sgd_step(
                 p.array.reshape(-1),
