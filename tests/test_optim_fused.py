@@ -167,3 +167,29 @@ def test_sgd_fuses_from_its_threshold_with_the_same_result(size, monkeypatch):
             compiled.set_enabled(previous)
     assert len(calls) == (2 if size >= _kernels.SGD_MIN_ELEMENTS else 0)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_adam_scalars_follow_groups_and_lr_changes():
+    # the fused path keeps the last scalar set; two groups and a changed lr must not reuse it
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    grads = [[rng.standard_normal(5).astype(np.float32) for _ in range(3)] for _ in range(4)]
+    results = []
+    for flag in (True, False):
+        previous = compiled.set_enabled(flag)
+        try:
+            ps = [soma.nn.Parameter(soma.ones(5)) for _ in range(3)]
+            opt = soma.optim.Adam(
+                [{"params": ps[:2]}, {"params": ps[2:], "lr": 0.5, "betas": (0.5, 0.9)}], lr=0.1
+            )
+            for i, step in enumerate(grads):
+                if i == 2:
+                    opt.param_groups[0]["lr"] = 0.01
+                for p, g in zip(ps, step):
+                    p.grad = soma.tensor(g)
+                opt.step()
+            results.append([p.detach().numpy().copy() for p in ps])
+        finally:
+            compiled.set_enabled(previous)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -86,6 +86,45 @@ class Adam(Optimizer):
         )
         check_number(name, "weight_decay value", group["weight_decay"])
 
+    def _fused_scalars(self, dtype, t, group):
+        """The scalar arguments of ``_kernels.adam_step`` at step ``t``, rounded to ``dtype``.
+
+        Every parameter of a group usually shares them: the last set is kept and reused while
+        its key (dtype, step, hyperparameters) is unchanged.
+        """
+        lr, (beta1, beta2), wd, eps = (
+            group["lr"],
+            group["betas"],
+            group["weight_decay"],
+            group["eps"],
+        )
+        flags = (
+            bool(group["maximize"]),
+            bool(group["decoupled_weight_decay"]),
+            bool(group["amsgrad"]),
+        )
+        key = (dtype, t, lr, beta1, beta2, wd, eps, flags)
+        cached = self.__dict__.get("_fused_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        dt = dtype.type  # NOTE: scalars rounded to the dtype, as NumPy rounds them
+        w1 = 1 - beta1
+        scalars = (
+            dt(1 - lr * wd),
+            dt(wd),
+            abs(w1) < 0.5,
+            dt(w1),
+            dt(1 - w1),
+            dt(1 - beta2),
+            dt(beta2),
+            dt((1 - beta2**t) ** 0.5),
+            dt(eps),
+            dt(-(lr / (1 - beta1**t))),
+            *flags,
+        )
+        self._fused_cache = (key, scalars)
+        return scalars
+
     def _update(self, p, g, state, group):
         if not state:
             state["step"] = 0.0
@@ -110,27 +149,14 @@ class Adam(Optimizer):
                 g = g + wd * p.array
         m, v = state["exp_avg"], state["exp_avg_sq"]
         if fused:
-            dt = p.array.dtype.type  # NOTE: scalars rounded to the dtype, as NumPy rounds them
-            w1 = 1 - beta1
+            vmax = state.get("max_exp_avg_sq", m)
             _kernels.adam_step(
                 p.array.reshape(-1),
                 g.reshape(-1),
                 m.reshape(-1),
                 v.reshape(-1),
-                state.get("max_exp_avg_sq", m).reshape(-1),
-                dt(1 - lr * wd),
-                dt(wd),
-                abs(w1) < 0.5,
-                dt(w1),
-                dt(1 - w1),
-                dt(1 - beta2),
-                dt(beta2),
-                dt((1 - beta2**t) ** 0.5),
-                dt(group["eps"]),
-                dt(-(lr / (1 - beta1**t))),
-                bool(group["maximize"]),
-                bool(group["decoupled_weight_decay"]),
-                bool(group["amsgrad"]),
+                vmax.reshape(-1),
+                *self._fused_scalars(p.array.dtype, t, group),
             )
             return
         tmp = _xp.empty_like(m)
