@@ -158,12 +158,13 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                     out_grads[index] = _run_hooks(hooks, out_grads[index])
         if ctx._pre_hooks:
             out_grads = _run_node_prehooks(ctx, out_grads)
-        for t in wanted.get(id(ctx), ()):
-            capture[id(t)] = out_grads[t._output_index]
+        if wanted:
+            for t in wanted.get(id(ctx), ()):
+                capture[id(t)] = out_grads[t._output_index]
         if ctx._versions is not None:
             check_versions(ctx)
         # NOTE: a multi-output op receives None for outputs that got no gradient.
-        if all(g is None for g in out_grads):
+        if out_grads[0] is None if len(out_grads) == 1 else all(g is None for g in out_grads):
             in_grads = (None,) * len(ctx._parents)
         else:
             in_grads = ctx._fn.backward(ctx, *out_grads)
@@ -174,13 +175,20 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
         if anomaly:
             _anomaly.on_backward(ctx, in_grads)
         parents = ctx._parents
+        edges = ctx._edges
         for i, g in enumerate(in_grads):  # NOTE: kernels return none for trailing constants
-            edge = ctx._edges[i]
+            edge = edges[i]
             if edge is None:
                 continue
             parent_ctx = edge[0]
             if g is not None:
-                g = _checked(ctx, i, g, parents[i])
+                expected = parents[i].array
+                if (
+                    g.__class__ is not _ndarray
+                    or g.shape != expected.shape
+                    or g.dtype != expected.dtype
+                ):
+                    g = _checked(ctx, i, g, parents[i])
             if parent_ctx is None:
                 if g is None:
                     continue

@@ -27,6 +27,8 @@ from soma.autograd import anomaly, grad_mode
 from soma.autograd.errors import as_pytorch_error
 from soma.autograd.tensor import Tensor
 
+_grad_state = grad_mode._state
+
 _TYPE_NAMES = {
     "float32": "FloatTensor",
     "float64": "DoubleTensor",
@@ -195,9 +197,22 @@ class Function:
         is passed through and treated as a constant. Keyword arguments are options, never
         differentiated.
         """
-        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = True in needs and grad_mode.is_grad_enabled()
+        # NOTE: one loop over the arguments (this runs for every op; see the module)
+        arrays = []
+        needs = []
+        wanted = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.array)
+                r = a.requires_grad
+                needs.append(r)
+                if r:
+                    wanted = True
+            else:
+                arrays.append(a)
+                needs.append(False)
+        needs = tuple(needs)
+        record = wanted and getattr(_grad_state, "enabled", True)  # is_grad_enabled()
         ctx = Context(cls, args if record else None, needs)
         if record:
             ctx._options = kwargs  # read by graph walkers (ONNX export), never by backward
@@ -273,8 +288,10 @@ _MISSING = object()
 
 def _record_versions(ctx, args, outs):
     """Version records for saved arrays that are (or view) an input's or output's storage."""
-    records = []
+    records = None
     for pos, s in enumerate(ctx.saved):
+        if s is None:
+            continue
         base = getattr(s, "base", _MISSING)
         if base is _MISSING:  # not an array
             continue
@@ -285,7 +302,7 @@ def _record_versions(ctx, args, outs):
                 vc = getattr(a, "_vc", None)
                 if vc is None:
                     vc = a._vc = [0, None]
-                records.append((pos, vc, vc[0], a, -1))
+                record = (pos, vc, vc[0], a, -1)
                 break
         else:
             for i, o in enumerate(outs):
@@ -293,9 +310,15 @@ def _record_versions(ctx, args, outs):
                     vc = getattr(o, "_vc", None)
                     if vc is None:
                         vc = o._vc = [0, None]
-                    records.append((pos, vc, vc[0], None, i))
+                    record = (pos, vc, vc[0], None, i)
                     break
-    if records:
+            else:
+                continue
+        if records is None:
+            records = [record]
+        else:
+            records.append(record)
+    if records is not None:
         ctx._versions = records
 
 

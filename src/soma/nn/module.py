@@ -181,10 +181,12 @@ class Module:
         depth = getattr(_calls, "depth", 0)
         _calls.depth = depth + 1
         try:
-            for hook in tuple(self._forward_pre_hooks.values()):
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
+            hooks = self._forward_pre_hooks
+            if hooks:
+                for hook in tuple(hooks.values()):
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
             hook_state = None
             if self.__dict__.get("_backward_hooks"):
                 args, hook_state = _backward_hooks.wrap_inputs(self, args)
@@ -198,10 +200,12 @@ class Module:
                 out = self.forward(*args, **kwargs)
             if hook_state is not None:
                 out = _backward_hooks.attach(hook_state, out)
-            for hook in tuple(self._forward_hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    out = result
+            hooks = self._forward_hooks
+            if hooks:
+                for hook in tuple(hooks.values()):
+                    result = hook(self, args, out)
+                    if result is not None:
+                        out = result
             return out
         except Exception as error:
             if not hasattr(error, "_soma_layer"):

@@ -1,10 +1,12 @@
 """Adam and AdamW: adaptive moment estimation (Kingma & Ba, 2015; Loshchilov & Hutter, 2019)."""
 
 from soma.backend import get_xp
+from soma.optim import _kernels
 from soma.optim.optimizer import Optimizer, check_implementation, check_number, lerp_
 from soma.optim.registry import register_optimizer
 
 _xp = get_xp()
+_MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
 @register_optimizer("adam", "Adam (Kingma & Ba 2015): adaptive first and second moments", lr=3e-3)
@@ -84,6 +86,45 @@ class Adam(Optimizer):
         )
         check_number(name, "weight_decay value", group["weight_decay"])
 
+    def _fused_scalars(self, dtype, t, group):
+        """The scalar arguments of ``_kernels.adam_step`` at step ``t``, rounded to ``dtype``.
+
+        Every parameter of a group usually shares them: the last set is kept and reused while
+        its key (dtype, step, hyperparameters) is unchanged.
+        """
+        lr, (beta1, beta2), wd, eps = (
+            group["lr"],
+            group["betas"],
+            group["weight_decay"],
+            group["eps"],
+        )
+        flags = (
+            bool(group["maximize"]),
+            bool(group["decoupled_weight_decay"]),
+            bool(group["amsgrad"]),
+        )
+        key = (dtype, t, lr, beta1, beta2, wd, eps, flags)
+        cached = self.__dict__.get("_fused_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        dt = dtype.type  # NOTE: scalars rounded to the dtype, as NumPy rounds them
+        w1 = 1 - beta1
+        scalars = (
+            dt(1 - lr * wd),
+            dt(wd),
+            abs(w1) < 0.5,
+            dt(w1),
+            dt(1 - w1),
+            dt(1 - beta2),
+            dt(beta2),
+            dt((1 - beta2**t) ** 0.5),
+            dt(eps),
+            dt(-(lr / (1 - beta1**t))),
+            *flags,
+        )
+        self._fused_cache = (key, scalars)
+        return scalars
+
     def _update(self, p, g, state, group):
         if not state:
             state["step"] = 0.0
@@ -94,14 +135,30 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        if group["maximize"]:
+        fused = (
+            type(lr) in (float, int)
+            and type(wd) in (float, int)
+            and _kernels.fusable(p.array, g, *(state[k] for k in _MOMENTS if k in state))
+        )
+        if not fused and group["maximize"]:
             g = -g
-        if wd != 0:
+        if not fused and wd != 0:
             if group["decoupled_weight_decay"]:
                 p.array *= 1 - lr * wd
             else:
                 g = g + wd * p.array
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if fused:
+            vmax = state.get("max_exp_avg_sq", m)
+            _kernels.adam_step(
+                p.array.reshape(-1),
+                g.reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                vmax.reshape(-1),
+                *self._fused_scalars(p.array.dtype, t, group),
+            )
+            return
         tmp = _xp.empty_like(m)
         lerp_(m, g, 1 - beta1, tmp)
         _xp.multiply(g, 1 - beta2, out=tmp)  # v ← β₂v + ((1 − β₂)g)g, as torch.addcmul_

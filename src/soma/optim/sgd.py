@@ -1,6 +1,7 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
 
 from soma.backend import get_xp
+from soma.optim import _kernels
 from soma.optim.optimizer import Optimizer, check_implementation, check_number
 from soma.optim.registry import register_optimizer
 
@@ -86,11 +87,32 @@ class SGD(Optimizer):
             )
 
     def _update(self, p, g, state, group):
+        momentum = group["momentum"]
+        buf = state.get("momentum_buffer") if momentum != 0 else p.array  # (unused then)
+        if (
+            buf is not None
+            and p.array.size >= _kernels.SGD_MIN_ELEMENTS
+            and _plain(group)
+            and _kernels.fusable(p.array, g, *state.values())
+        ):
+            dt = p.array.dtype.type  # NOTE: scalars rounded to the dtype, as NumPy rounds them
+            _kernels.sgd_step(
+                p.array.reshape(-1),
+                g.reshape(-1),
+                buf.reshape(-1),
+                dt(group["lr"]),
+                dt(momentum),
+                dt(1 - group["dampening"]),
+                dt(group["weight_decay"]),
+                bool(group["maximize"]),
+                bool(group["nesterov"]),
+                momentum != 0,
+            )
+            return
         if group["maximize"]:
             g = -g
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p.array
-        momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -103,3 +125,10 @@ class SGD(Optimizer):
                 buf += g if dampening == 0 else (1 - dampening) * g
             g = g + momentum * buf if group["nesterov"] else buf
         p.array -= group["lr"] * g
+
+
+def _plain(group) -> bool:
+    """True when the group's hyperparameters are Python numbers (the fused kernel's inputs)."""
+    return all(
+        type(group[k]) in (float, int) for k in ("lr", "momentum", "dampening", "weight_decay")
+    )
