@@ -14,6 +14,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp, transpose2d
+from soma.functional.pooling import _max_kernels
 from soma.functional.pooling._windows import Windows, check_input
 
 _xp = get_xp()
@@ -79,6 +80,16 @@ class MaxPool(Function):
 
     @staticmethod
     def forward(ctx, x, *, win, return_indices):
+        ctx.win = win
+        if _max_kernels.applies(win, x):  # compiled: value and index in one pass
+            y, idx, ctx.pixels = _max_kernels.forward(x, win)
+            ctx.compiled, ctx.x_shape = True, x.shape
+            ctx.save(idx)
+            if not return_indices:
+                return y
+            ctx.mark_non_differentiable(1)
+            return y, idx
+        ctx.compiled = False
         frame = win.pad(_enter(ctx, x, win), -_xp.inf)
         views = win.slices()
         y = frame[views[0]].copy()
@@ -88,7 +99,6 @@ class MaxPool(Function):
         if return_indices or ctx.needs_input_grad[0]:
             kidx = _first_argmax(frame, views, y)
         ctx.save(kidx)
-        ctx.win = win
         if win.pixels:
             y = to_planes(y, ctx.lead)
         if not return_indices:
@@ -103,6 +113,8 @@ class MaxPool(Function):
     def backward(ctx, gy, _gi=None):
         (kidx,) = ctx.saved
         win = ctx.win
+        if ctx.compiled:
+            return _max_kernels.backward(gy, kidx, ctx.x_shape, ctx.pixels, win)
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
         # dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere
