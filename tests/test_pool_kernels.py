@@ -114,11 +114,16 @@ def test_split_across_threads_gives_the_same_result():
     _needs_kernels()
     x, g = _data((6, 5, 9, 9), dict(kernel_size=3, stride=2), np.float32, seed=3)
     one = _pool(x, dict(kernel_size=3, stride=2), g, "cl")
-    previous = parallel.set_min_elements(1)
+    previous, threads = parallel.set_min_elements(1), parallel.get_num_threads()
+    parallel.set_num_threads(2)
     try:
         two = _pool(x, dict(kernel_size=3, stride=2), g, "cl")
+        two_planes = _pool(x, dict(kernel_size=3, stride=2), g, "planes")
     finally:
         parallel.set_min_elements(previous)
+        parallel.set_num_threads(threads)
+    for a, b in zip(one, two_planes):
+        np.testing.assert_array_equal(a, b)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
 

@@ -22,6 +22,14 @@ Semantics, those of PyTorch's CPU kernel:
     dL/dx[n, c, index] += dL/dy[n, c, oy, ox]   (one thread per block of batch items: no race)
 
 Batch items are split across soma's threads (``parallel.elementwise``).
+
+Measured (CPU time on one thread, float32, forward + backward through autograd, on a busy
+2-core VM; NumPy form → compiled, PyTorch 2.13 for reference): 3x3 stride 2 padding 1 on
+(64, 32, 28, 28): 9.7 → 2.9 ms (PyTorch 13.2) contiguous, 11.8 → 3.5 ms (5.5) channels-last;
+on (32, 128, 16, 16): 6.1 → 2.3 ms (8.5), 6.8 → 1.6 ms (2.9). 2x2 on (64, 32, 28, 28): 3.7 →
+2.5 ms (9.5), 4.7 → 3.1 ms (4.8). A window-by-window loop over contiguous planes took 12-15 ms
+forward alone (a serial chain of unpredictable comparisons), hence the staging in
+``_max_planes``.
 """
 
 import functools

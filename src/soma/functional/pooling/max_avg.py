@@ -4,7 +4,10 @@ One kernel per reduction serves every dimensionality: it loops over the kernel o
 ``k₁·…·k_d`` short iterations), each an element-wise operation on a strided view of the whole
 batch (see ``_windows.py``). Max pooling routes the gradient to the first maximum of each window
 (row-major scan order, as PyTorch's CPU kernel does); its position is recorded as a small
-integer per output element during the forward pass.
+integer per output element during the forward pass. With the compiled kernels on (Numba),
+1-D and 2-D max pooling run ``_max_kernels`` instead: value and index in one pass over each
+window, in the input's own layout (NCHW or channels-last); this NumPy form stays the
+reference.
 
 Min pooling (``min_pool2d``) and sum pooling (``sum_pool2d``) are soma's additions named by the
 lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
@@ -62,6 +65,7 @@ def _first_argmax(frame, views, y):
 
     NOTE: a window whose maximum is NaN matches no view and reports offset 0 (its gradient goes
     to the window's first element; PyTorch's goes to the NaN). The forward value is NaN in both.
+    The compiled kernels (``_max_kernels``) index the NaN as PyTorch does.
     """
     kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
     found = frame[views[0]] == y

@@ -20,6 +20,13 @@ backward (one kernel pass per step, then one BLAS product):
 The input projection of all steps (x Wᵢₕᵀ + b) and the weight gradients are one matrix
 product each. Exponentials stay in NumPy: Numba, without Intel's SVML, calls a scalar exp per
 element; NumPy's are vectorised (AVX-512 here).
+
+Measured (CPU time on one thread, float32, LSTM(32→128), sequence 50, batch 32, batch_first,
+busy 2-core VM; NumPy form → compiled, PyTorch 2.13 for reference): forward + backward
+13.7 → 11.0 ms (PyTorch 9.5), forward alone 5.6 → 4.8 ms (3.0). What is left is mostly BLAS:
+the per-step products take 2.4 ms forward and 2.35 ms backward, dWₕₕ 2.1 ms, the input
+projection and dWᵢₕ 0.6 ms each; per step the gate kernel takes 3 µs and its backward 4 µs
+(32x512; 21 µs before the per-gate row views, which let the loops vectorise).
 """
 
 import numpy as np
