@@ -146,3 +146,20 @@ def test_gradcheck_float64_through_the_layer(reverse):
         return out
 
     assert gradcheck(layer, args)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_in_place_change_of_the_output_is_an_error_before_backward(fast, batch_first):
+    # the output views the hidden states backward reads: PyTorch raises here, so must soma
+    # (before, the gradient of weight_hh was silently computed from the changed values)
+    lstm = soma.nn.LSTM(3, 4, batch_first=batch_first)
+    x = soma.tensor(np.random.default_rng(6).standard_normal((5, 2, 3)))
+    previous = compiled.set_enabled(fast)
+    try:
+        out, (h, _) = lstm(x.to(soma.float32))
+        out.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            (out.sum() + h.sum()).backward()
+    finally:
+        compiled.set_enabled(previous)

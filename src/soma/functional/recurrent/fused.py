@@ -214,12 +214,11 @@ class LSTMLayer(Function):
                 lambda s: _track(s, steps, batch_sizes, reverse),
                 batch_sizes is not None,
             )
-            ctx.save(x, w_ih, w_hh, acts, hs, cs, tcs)
-            return (
-                _outputs(hs, batch_sizes, reverse)[0],
-                _final(hs, batch_sizes, reverse),
-                _final(cs, batch_sizes, reverse),
-            )
+            ys = _outputs(hs, batch_sizes, reverse)[0]
+            # NOTE: ys (a view of hs) is saved so that an in-place change of the output is
+            # caught before backward reads hs, as PyTorch raises
+            ctx.save(x, w_ih, w_hh, acts, hs, cs, tcs, ys)
+            return ys, _final(hs, batch_sizes, reverse), _final(cs, batch_sizes, reverse)
         hid = c0.shape[-1]
         g_rows = slice(2 * hid, 3 * hid)
         # NOTE: pre-activations are kept negated, with the g rows doubled, so that one
@@ -251,9 +250,10 @@ class LSTMLayer(Function):
                 else:
                     _xp.multiply(a[3 * hid :], tc, out=ms[t][:, :n])
                     hs[k + 1][:, :n] = w_hr @ ms[t][:, :n]
-        ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms)
+        ys = _feature_major_outputs(hs, batch_sizes, reverse)
+        ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms, ys)  # ys: see the compiled path
         return (
-            _feature_major_outputs(hs, batch_sizes, reverse),
+            ys,
             _feature_major_final(hs, batch_sizes, reverse),
             _feature_major_final(cs, batch_sizes, reverse),
         )
@@ -262,7 +262,7 @@ class LSTMLayer(Function):
     def backward(ctx, gy, gh, gc):
         if ctx.compiled:
             return _compiled_lstm_backward(ctx, gy, gh, gc)
-        x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms = ctx.saved
+        x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms, _ = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
         hid = cs.shape[1]
@@ -291,7 +291,7 @@ class LSTMLayer(Function):
 
 
 def _compiled_lstm_backward(ctx, gy, gh, gc):
-    x, w_ih, w_hh, acts, hs, cs, tcs = ctx.saved
+    x, w_ih, w_hh, acts, hs, cs, tcs, _ = ctx.saved
     batch_sizes, reverse = ctx.options
     steps, batch, _ = x.shape
     schedule = _schedule(steps, batch, batch_sizes, reverse)
