@@ -34,9 +34,9 @@ forward alone (a serial chain of unpredictable comparisons), hence the staging i
 
 import functools
 
-import numpy as np
+from soma.backend import compiled, get_xp, parallel
 
-from soma.backend import compiled, parallel
+_xp = get_xp()
 
 
 @compiled.kernel
@@ -78,18 +78,16 @@ def _max_pixels(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @compiled.kernel
-def _max_planes(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+def _max_planes(x, y, idx, buf, best, where, kh, kw, sh, sw, ph, pw, dh, dw):
     """The same for x (N, C, H, W) with planes contiguous, y and idx (N, C, H_out, W_out).
 
-    Each batch item is first copied to a channels-last (H, W, C) buffer: window after window
+    Each batch item is first copied to ``buf``, a channels-last (H, W, C) scratch array
+    (``best`` and ``where``: C values and indices): window after window
     in planes runs a chain of unpredictable comparisons (measured 5-7x slower); in the buffer
     the comparisons of C channels are independent and vectorised, as in ``_max_pixels``.
     """
     batch, chans, height, width = x.shape
     out_h, out_w = y.shape[2], y.shape[3]
-    buf = np.empty((height, width, chans), dtype=x.dtype)
-    best = np.empty(chans, dtype=x.dtype)
-    where = np.empty(chans, dtype=np.int64)
     for n in range(batch):
         for c in range(chans):
             for iy in range(height):
@@ -180,7 +178,16 @@ def _geometry(win):
 
 
 def _run_forward(kernel, params, x, out):
-    kernel(x, out[0], out[1], *params)
+    if kernel is _max_planes:  # scratch arrays of its own for each block of batch items
+        chans, height, width = x.shape[1:]
+        scratch = (
+            _xp.empty((height, width, chans), dtype=x.dtype),
+            _xp.empty(chans, dtype=x.dtype),
+            _xp.empty(chans, dtype=_xp.int64),
+        )
+        kernel(x, out[0], out[1], *scratch, *params)
+    else:
+        kernel(x, out[0], out[1], *params)
 
 
 def _run_backward(kernel, gy, idx, out):
@@ -203,14 +210,14 @@ def forward(x, win):
     batch, chans = x4.shape[:2]
     pixels = _channels_last(x4)
     if pixels:  # results channels-last too, as PyTorch gives
-        y = np.empty((batch,) + out_hw + (chans,), dtype=x.dtype)
-        idx = np.empty(y.shape, dtype=np.int64)
+        y = _xp.empty((batch,) + out_hw + (chans,), dtype=x.dtype)
+        idx = _xp.empty(y.shape, dtype=_xp.int64)
         fn = functools.partial(_run_forward, _max_pixels, params)
         parallel.elementwise(fn, x4.transpose(0, 2, 3, 1), out=(y, idx), work=win.size)
         y, idx = y.transpose(0, 3, 1, 2), idx.transpose(0, 3, 1, 2)
     else:
-        y = np.empty((batch, chans) + out_hw, dtype=x.dtype)
-        idx = np.empty(y.shape, dtype=np.int64)
+        y = _xp.empty((batch, chans) + out_hw, dtype=x.dtype)
+        idx = _xp.empty(y.shape, dtype=_xp.int64)
         fn = functools.partial(_run_forward, _max_planes, params)
         parallel.elementwise(fn, x4, out=(y, idx), work=win.size)
     return _from_4d(y, d, batched), _from_4d(idx, d, batched), pixels
@@ -224,14 +231,14 @@ def backward(gy, idx, x_shape, pixels, win):
     batch, chans = gy4.shape[:2]
     in_hw = (1, win.spatial[0]) if d == 1 else win.spatial
     if pixels:
-        gx = np.empty((batch,) + in_hw + (chans,), dtype=gy.dtype)
+        gx = _xp.empty((batch,) + in_hw + (chans,), dtype=gy.dtype)
         fn = functools.partial(_run_backward, _scatter_pixels)
         parallel.elementwise(
             fn, gy4.transpose(0, 2, 3, 1), idx4.transpose(0, 2, 3, 1), out=gx, work=2
         )
         gx = gx.transpose(0, 3, 1, 2)
     else:
-        gx = np.empty((batch, chans) + in_hw, dtype=gy.dtype)
+        gx = _xp.empty((batch, chans) + in_hw, dtype=gy.dtype)
         fn = functools.partial(_run_backward, _scatter_planes)
         parallel.elementwise(fn, gy4, idx4, out=gx, work=2)
     return _from_4d(gx, d, batched)
