@@ -99,7 +99,7 @@ def test_projection_takes_the_numpy_path_and_matches_torch():
     proj = soma.nn.LSTM(IN, HID, proj_size=3).to(soma.float64)
     ref = torch.nn.LSTM(IN, HID, proj_size=3).double()
     copy_weights(proj, ref)
-    assert not kernels.applies(proj.weight_hr_l0)
+    assert not kernels.applies(proj.weight_hh_l0.array, proj.weight_hr_l0.array)
     out, (h, c) = proj(soma.tensor(x))
     out_t, (h_t, c_t) = ref(torch.tensor(x))
     np.testing.assert_allclose(out.detach().numpy(), out_t.detach().numpy(), atol=1e-12)
@@ -163,3 +163,13 @@ def test_in_place_change_of_the_output_is_an_error_before_backward(fast, batch_f
             (out.sum() + h.sum()).backward()
     finally:
         compiled.set_enabled(previous)
+
+
+def test_float16_takes_the_numpy_path():
+    lstm = soma.nn.LSTM(3, 4).to(soma.float16)
+    x = soma.tensor(np.random.default_rng(8).standard_normal((5, 2, 3)).astype(np.float16))
+    assert not kernels.applies(lstm.weight_hh_l0.array, None)
+    out, _ = lstm(x)
+    with compiled.disabled():
+        out0, _ = lstm(x)
+    np.testing.assert_array_equal(out.detach().numpy(), out0.detach().numpy())

@@ -133,3 +133,13 @@ def test_gradcheck_float64(layout):
     x_np = np.random.default_rng(4).permutation(2 * 3 * 5 * 6).reshape(2, 3, 5, 6) / 7.0
     x = soma.tensor(_channels_last(x_np) if layout == "cl" else x_np, requires_grad=True)
     assert gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1), [x])
+
+
+def test_float16_input_takes_the_numpy_path():
+    # Numba has no float16 arithmetic: the kernels must not be handed float16 arrays
+    x = soma.tensor(np.random.default_rng(7).standard_normal((2, 3, 8, 8)).astype(np.float16))
+    y = F.max_pool2d(x, 3, 2, 1)
+    with compiled.disabled():
+        y0 = F.max_pool2d(x, 3, 2, 1)
+    assert y.dtype == soma.float16
+    np.testing.assert_array_equal(y.numpy(), y0.numpy())

@@ -32,6 +32,7 @@ projection and dWᵢₕ 0.6 ms each; per step the gate kernel takes 3 µs and it
 from soma.backend import compiled, get_xp
 
 _xp = get_xp()
+_KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))
 
 
 @compiled.kernel
@@ -92,9 +93,10 @@ def _gates_backward(a, c_prev, tc, dh, gy, has_gy, dc, dz, one):
             dcb[j] = d_c * f
 
 
-def applies(w_hr):
-    """The compiled path: kernels enabled and no projection (``proj_size`` 0)."""
-    return compiled.enabled() and w_hr is None
+def applies(w_hh, w_hr):
+    """The compiled path: kernels enabled, float32 or float64 (Numba has no float16 math),
+    and no projection (``proj_size`` 0)."""
+    return compiled.enabled() and w_hr is None and w_hh.dtype in _KERNEL_DTYPES
 
 
 def _scaled(w, hid):
@@ -128,8 +130,9 @@ def forward(x, h0, c0, w_ih, w_hh, bias, schedule, track, packed):
     return acts, hs, cs, tcs
 
 
-def backward(gy, gh, gc, acts, cs, tcs, w_hh, schedule, packed):
-    """Back through time: (dz (T, B, 4H) in time order, dh₀, dc₀)."""
+def backward(gy, gh, gc, acts, cs, tcs, w_hh, schedule, packed, need_h0=True):
+    """Back through time: (dz (T, B, 4H) in time order, dh₀, dc₀); without ``need_h0`` the
+    last product (dh₀ = dz Wₕₕ) is skipped and dh₀ is meaningless."""
     steps, batch, four_h = acts.shape
     hid = four_h // 4
     dz = (_xp.zeros if packed else _xp.empty)(acts.shape, dtype=acts.dtype)
@@ -151,5 +154,6 @@ def backward(gy, gh, gc, acts, cs, tcs, w_hh, schedule, packed):
             dz[t, :n],
             one,
         )
-        _xp.matmul(dz[t, :n], w_hh, out=dh[:n])
+        if k or need_h0:
+            _xp.matmul(dz[t, :n], w_hh, out=dh[:n])
     return dz, dh, dc

@@ -201,7 +201,7 @@ class LSTMLayer(Function):
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, *, batch_sizes, reverse):
         steps, batch, _ = x.shape
         ctx.options = (batch_sizes, reverse)
-        ctx.compiled = _lstm_kernels.applies(w_hr)
+        ctx.compiled = _lstm_kernels.applies(w_hh, w_hr)
         if ctx.compiled:  # batch-major, gate arithmetic fused (see _lstm_kernels)
             acts, hs, cs, tcs = _lstm_kernels.forward(
                 x,
@@ -295,10 +295,10 @@ def _compiled_lstm_backward(ctx, gy, gh, gc):
     batch_sizes, reverse = ctx.options
     steps, batch, _ = x.shape
     schedule = _schedule(steps, batch, batch_sizes, reverse)
-    dz, dh, dc = _lstm_kernels.backward(
-        gy, gh, gc, acts, cs, tcs, w_hh, schedule, batch_sizes is not None
-    )
     needs = ctx.needs_input_grad
+    dz, dh, dc = _lstm_kernels.backward(
+        gy, gh, gc, acts, cs, tcs, w_hh, schedule, batch_sizes is not None, needs[1]
+    )
     gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
     gw_hh = _hidden_weight_grad(dz, hs, reverse) if needs[4] else None
     return gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb, gb, None
