@@ -143,3 +143,21 @@ def test_float16_input_takes_the_numpy_path():
         y0 = F.max_pool2d(x, 3, 2, 1)
     assert y.dtype == soma.float16
     np.testing.assert_array_equal(y.numpy(), y0.numpy())
+
+
+def test_strided_slice_input_matches_torch():
+    # neither layout: every other channel and column of a bigger array
+    _needs_kernels()
+    rng = np.random.default_rng(9)
+    big = rng.standard_normal((3, 8, 9, 14))
+    x_np = big[:, ::2, :, 1::2]
+    x = soma.tensor(x_np, requires_grad=True)
+    y, idx = F.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+    g = rng.standard_normal(y.shape)
+    y.backward(soma.tensor(g))
+    xt = torch.tensor(np.ascontiguousarray(x_np), requires_grad=True)
+    yt, it = torch.nn.functional.max_pool2d(xt, 3, 2, 1, ceil_mode=True, return_indices=True)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
