@@ -4,7 +4,10 @@ One kernel per reduction serves every dimensionality: it loops over the kernel o
 ``k₁·…·k_d`` short iterations), each an element-wise operation on a strided view of the whole
 batch (see ``_windows.py``). Max pooling routes the gradient to the first maximum of each window
 (row-major scan order, as PyTorch's CPU kernel does); its position is recorded as a small
-integer per output element during the forward pass.
+integer per output element during the forward pass. With the compiled kernels on (Numba),
+1-D and 2-D max pooling run ``_max_kernels`` instead: value and index in one pass over each
+window, in the input's own layout (NCHW or channels-last); this NumPy form stays the
+reference.
 
 Min pooling (``min_pool2d``) and sum pooling (``sum_pool2d``) are soma's additions named by the
 lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
@@ -14,6 +17,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp, transpose2d
+from soma.functional.pooling import _max_kernels
 from soma.functional.pooling._windows import Windows, check_input
 
 _xp = get_xp()
@@ -61,6 +65,7 @@ def _first_argmax(frame, views, y):
 
     NOTE: a window whose maximum is NaN matches no view and reports offset 0 (its gradient goes
     to the window's first element; PyTorch's goes to the NaN). The forward value is NaN in both.
+    The compiled kernels (``_max_kernels``) index the NaN as PyTorch does.
     """
     kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
     found = frame[views[0]] == y
@@ -79,6 +84,16 @@ class MaxPool(Function):
 
     @staticmethod
     def forward(ctx, x, *, win, return_indices):
+        ctx.win = win
+        if _max_kernels.applies(win, x):  # compiled: value and index in one pass
+            y, idx, ctx.pixels = _max_kernels.forward(x, win)
+            ctx.compiled, ctx.x_shape = True, x.shape
+            ctx.save(idx)
+            if not return_indices:
+                return y
+            ctx.mark_non_differentiable(1)
+            return y, idx
+        ctx.compiled = False
         frame = win.pad(_enter(ctx, x, win), -_xp.inf)
         views = win.slices()
         y = frame[views[0]].copy()
@@ -88,7 +103,6 @@ class MaxPool(Function):
         if return_indices or ctx.needs_input_grad[0]:
             kidx = _first_argmax(frame, views, y)
         ctx.save(kidx)
-        ctx.win = win
         if win.pixels:
             y = to_planes(y, ctx.lead)
         if not return_indices:
@@ -103,6 +117,8 @@ class MaxPool(Function):
     def backward(ctx, gy, _gi=None):
         (kidx,) = ctx.saved
         win = ctx.win
+        if ctx.compiled:
+            return _max_kernels.backward(gy, kidx, ctx.x_shape, ctx.pixels, win)
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
         # dL/dx at the first maximum of a window = dL/dy of that window; 0 elsewhere

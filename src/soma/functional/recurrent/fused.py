@@ -20,6 +20,7 @@ The public functions (stacked and bidirectional layers, single-step cells) are i
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
+from soma.functional.recurrent import _lstm_kernels
 
 _xp = get_xp()
 
@@ -199,6 +200,25 @@ class LSTMLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, *, batch_sizes, reverse):
         steps, batch, _ = x.shape
+        ctx.options = (batch_sizes, reverse)
+        ctx.compiled = _lstm_kernels.applies(w_hh, w_hr)
+        if ctx.compiled:  # batch-major, gate arithmetic fused (see _lstm_kernels)
+            acts, hs, cs, tcs = _lstm_kernels.forward(
+                x,
+                h0,
+                c0,
+                w_ih,
+                w_hh,
+                _sum_bias(b_ih, b_hh),
+                _schedule(steps, batch, batch_sizes, reverse),
+                lambda s: _track(s, steps, batch_sizes, reverse),
+                batch_sizes is not None,
+            )
+            ys = _outputs(hs, batch_sizes, reverse)[0]
+            # NOTE: ys (a view of hs) is saved so that an in-place change of the output is
+            # caught before backward reads hs, as PyTorch raises
+            ctx.save(x, w_ih, w_hh, acts, hs, cs, tcs, ys)
+            return ys, _final(hs, batch_sizes, reverse), _final(cs, batch_sizes, reverse)
         hid = c0.shape[-1]
         g_rows = slice(2 * hid, 3 * hid)
         # NOTE: pre-activations are kept negated, with the g rows doubled, so that one
@@ -230,17 +250,19 @@ class LSTMLayer(Function):
                 else:
                     _xp.multiply(a[3 * hid :], tc, out=ms[t][:, :n])
                     hs[k + 1][:, :n] = w_hr @ ms[t][:, :n]
-        ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms)
-        ctx.options = (batch_sizes, reverse)
+        ys = _feature_major_outputs(hs, batch_sizes, reverse)
+        ctx.save(x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms, ys)  # ys: see the compiled path
         return (
-            _feature_major_outputs(hs, batch_sizes, reverse),
+            ys,
             _feature_major_final(hs, batch_sizes, reverse),
             _feature_major_final(cs, batch_sizes, reverse),
         )
 
     @staticmethod
     def backward(ctx, gy, gh, gc):
-        x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms = ctx.saved
+        if ctx.compiled:
+            return _compiled_lstm_backward(ctx, gy, gh, gc)
+        x, w_ih, w_hh, w_hr, acts, hs, cs, tcs, ms, _ = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
         hid = cs.shape[1]
@@ -266,6 +288,20 @@ class LSTMLayer(Function):
             dcn *= forget[t][:, :n]  # dcₜ₋₁ = dcₜ f
             dh[:, :n] = w_hh_t @ dz[t][:, :n]  # dhₜ₋₁ = Wₕₕᵀ dzₜ
         return _lstm_grads(ctx.needs_input_grad, dz, dh, dc, dhs, x, w_ih, hs, ms, reverse)
+
+
+def _compiled_lstm_backward(ctx, gy, gh, gc):
+    x, w_ih, w_hh, acts, hs, cs, tcs, _ = ctx.saved
+    batch_sizes, reverse = ctx.options
+    steps, batch, _ = x.shape
+    schedule = _schedule(steps, batch, batch_sizes, reverse)
+    needs = ctx.needs_input_grad
+    dz, dh, dc = _lstm_kernels.backward(
+        gy, gh, gc, acts, cs, tcs, w_hh, schedule, batch_sizes is not None, needs[1]
+    )
+    gx, gw_ih, gb = _input_side_grads((needs[0], needs[3], needs[5] or needs[6]), dz, x, w_ih)
+    gw_hh = _hidden_weight_grad(dz, hs, reverse) if needs[4] else None
+    return gx, dh if needs[1] else None, dc if needs[2] else None, gw_ih, gw_hh, gb, gb, None
 
 
 def _feature_major_outputs(track, batch_sizes, reverse):

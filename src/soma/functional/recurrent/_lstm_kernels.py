@@ -1,0 +1,159 @@
+"""The LSTM layer with its per-step gate arithmetic fused in compiled kernels (batch-major).
+
+``LSTMLayer`` in ``fused.py`` runs this path when the compiled kernels are enabled and the
+layer has no projection (``proj_size``); its NumPy form stays the reference. Everything is
+batch-major, as the sequence arrives: a step's gates are one (batch, 4·hidden) block of the
+(T, B, 4H) pre-activation array, so there is no layout transposition at all, and nothing is
+allocated inside the time loop. Per step, forward:
+
+    e = exp(-(zₜ + hₜ₋₁ W̃ₕₕᵀ))          (BLAS product, then NumPy's SIMD exp, in place)
+    i, f, o = 1 / (1 + e),  g = 2 / (1 + e_g) - 1   (W̃: the g rows doubled, all negated,
+    cₜ = f cₜ₋₁ + i g                      so that tanh(z) = 2σ(2z) - 1; one kernel pass)
+    hₜ = o tanh(cₜ)                        (NumPy tanh; the products in one ufunc)
+
+backward (one kernel pass per step, then one BLAS product):
+
+    dh = dhₜ (carried) + dyₜ,   dc = dcₜ (carried) + dh · o (1 - tanh²cₜ)
+    dzᵢ = dc g i(1-i),  dz_f = dc cₜ₋₁ f(1-f),  dz_g = dc i (1-g²),  dzₒ = dh tanh(cₜ) o(1-o)
+    dcₜ₋₁ = dc f,   dhₜ₋₁ = dzₜ Wₕₕ
+
+The input projection of all steps (x Wᵢₕᵀ + b) and the weight gradients are one matrix
+product each. Exponentials stay in NumPy: Numba, without Intel's SVML, calls a scalar exp per
+element; NumPy's are vectorised (AVX-512 here).
+
+Measured (CPU time on one thread, float32, LSTM(32→128), sequence 50, batch 32, batch_first,
+busy 2-core VM; NumPy form → compiled, PyTorch 2.13 for reference): forward + backward
+13.7 → 11.0 ms (PyTorch 9.5), forward alone 5.6 → 4.8 ms (3.0). What is left is mostly BLAS:
+the per-step products take 2.4 ms forward and 2.35 ms backward, dWₕₕ 2.1 ms, the input
+projection and dWᵢₕ 0.6 ms each; per step the gate kernel takes 3 µs and its backward 4 µs
+(32x512; 21 µs before the per-gate row views, which let the loops vectorise).
+"""
+
+from soma.backend import compiled, get_xp
+
+_xp = get_xp()
+_KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))
+
+
+@compiled.kernel
+def _gates(a, c_prev, c, one):
+    """a (n, 4H) holds e = exp(-z̃) on entry, the activated gates (i, f, g, o) on exit;
+    c (n, H) = f cₜ₋₁ + i g. ``one`` is 1 in the arrays' dtype (float32 math for float32).
+
+    NOTE: one view per gate block and row: with them the loop vectorises (measured 2.9 µs for
+    32x512 float32, against 21 µs indexing a[b, k·H + j] with float64 constants).
+    """
+    rows, four_h = a.shape
+    hid = four_h // 4
+    two = one + one
+    for b in range(rows):
+        ai, af = a[b, :hid], a[b, hid : 2 * hid]
+        ag, ao = a[b, 2 * hid : 3 * hid], a[b, 3 * hid :]
+        cp, cb = c_prev[b], c[b]
+        for j in range(hid):
+            i = one / (one + ai[j])
+            f = one / (one + af[j])
+            g = two / (one + ag[j]) - one
+            o = one / (one + ao[j])
+            ai[j] = i
+            af[j] = f
+            ag[j] = g
+            ao[j] = o
+            cb[j] = f * cp[j] + i * g
+
+
+@compiled.kernel
+def _gates_backward(a, c_prev, tc, dh, gy, has_gy, dc, dz, one):
+    """From the activated gates a (n, 4H), cₜ₋₁, tanh cₜ and the carried dh, dc (n, H) (plus
+    dyₜ when ``has_gy``): dz (n, 4H) of the pre-activations, and dc ← dc · f in place."""
+    rows, four_h = a.shape
+    hid = four_h // 4
+    for b in range(rows):
+        ai, af = a[b, :hid], a[b, hid : 2 * hid]
+        ag, ao = a[b, 2 * hid : 3 * hid], a[b, 3 * hid :]
+        di, df = dz[b, :hid], dz[b, hid : 2 * hid]
+        dg, do = dz[b, 2 * hid : 3 * hid], dz[b, 3 * hid :]
+        cp, tb, dhb, dcb = c_prev[b], tc[b], dh[b], dc[b]
+        if has_gy:  # dh's row is free to change: the step's product rewrites it
+            gb = gy[b]
+            for j in range(hid):
+                dhb[j] += gb[j]
+        for j in range(hid):
+            i = ai[j]
+            f = af[j]
+            g = ag[j]
+            o = ao[j]
+            t = tb[j]
+            d_h = dhb[j]
+            d_c = dcb[j] + d_h * o * (one - t * t)
+            di[j] = d_c * g * i * (one - i)
+            df[j] = d_c * cp[j] * f * (one - f)
+            dg[j] = d_c * i * (one - g * g)
+            do[j] = d_h * t * o * (one - o)
+            dcb[j] = d_c * f
+
+
+def applies(w_hh, w_hr):
+    """The compiled path: kernels enabled, float32 or float64 (Numba has no float16 math),
+    and no projection (``proj_size`` 0)."""
+    return compiled.enabled() and w_hr is None and w_hh.dtype in _KERNEL_DTYPES
+
+
+def _scaled(w, hid):
+    """-w with the g block doubled: exp(-(z̃)) then gives every gate from one σ (see doc)."""
+    out = _xp.negative(w)
+    out[2 * hid : 3 * hid] *= 2
+    return out
+
+
+def forward(x, h0, c0, w_ih, w_hh, bias, schedule, track, packed):
+    """Run the layer; returns (acts, hs, cs, tcs): activated gates (T, B, 4H) in time order,
+    the h and c tracks (T+1, B, H) in processing order, tanh c (T, B, H) in time order."""
+    steps, batch, _ = x.shape
+    hid = c0.shape[-1]
+    acts = (x.reshape(steps * batch, -1) @ _scaled(w_ih, hid).T).reshape(steps, batch, -1)
+    if bias is not None:
+        acts += _scaled(bias, hid)
+    w_t = _xp.ascontiguousarray(_scaled(w_hh, hid).T)  # (measured: 1.5x faster products)
+    hs, cs = track(h0), track(c0)
+    tcs = (_xp.zeros if packed else _xp.empty)((steps, batch, hid), dtype=acts.dtype)
+    hh = _xp.empty((batch, 4 * hid), dtype=acts.dtype)
+    one = acts.dtype.type(1)
+    with _xp.errstate(over="ignore"):  # exp(-z) = inf for z ≪ 0 gives the limits 0 and -1
+        for k, (t, n) in enumerate(schedule):
+            a = acts[t, :n]
+            a += _xp.matmul(hs[k, :n], w_t, out=hh[:n])
+            _xp.exp(a, out=a)
+            _gates(a, cs[k, :n], cs[k + 1, :n], one)
+            tc = _xp.tanh(cs[k + 1, :n], out=tcs[t, :n])
+            _xp.multiply(a[:, 3 * hid :], tc, out=hs[k + 1, :n])
+    return acts, hs, cs, tcs
+
+
+def backward(gy, gh, gc, acts, cs, tcs, w_hh, schedule, packed, need_h0=True):
+    """Back through time: (dz (T, B, 4H) in time order, dh₀, dc₀); without ``need_h0`` the
+    last product (dh₀ = dz Wₕₕ) is skipped and dh₀ is meaningless."""
+    steps, batch, four_h = acts.shape
+    hid = four_h // 4
+    dz = (_xp.zeros if packed else _xp.empty)(acts.shape, dtype=acts.dtype)
+    dh = _xp.zeros((batch, hid), acts.dtype) if gh is None else gh.astype(acts.dtype, copy=True)
+    dc = _xp.zeros((batch, hid), acts.dtype) if gc is None else gc.astype(acts.dtype, copy=True)
+    none = _xp.zeros((0, hid), dtype=acts.dtype)
+    one = acts.dtype.type(1)
+    for k in range(len(schedule) - 1, -1, -1):
+        t, n = schedule[k]
+        gy_t = none if gy is None else gy[t, :n]
+        _gates_backward(
+            acts[t, :n],
+            cs[k, :n],
+            tcs[t, :n],
+            dh[:n],
+            gy_t,
+            gy is not None,
+            dc[:n],
+            dz[t, :n],
+            one,
+        )
+        if k or need_h0:
+            _xp.matmul(dz[t, :n], w_hh, out=dh[:n])
+    return dz, dh, dc

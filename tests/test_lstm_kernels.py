@@ -1,0 +1,175 @@
+"""The LSTM layer's compiled path (``recurrent/_lstm_kernels.py``) against its NumPy path and
+PyTorch: outputs, final states and every gradient, in float32 and float64."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import soma
+import soma.functional.recurrent._lstm_kernels as kernels
+from soma.autograd.gradcheck import gradcheck
+from soma.backend import compiled
+from soma.functional.recurrent.fused import LSTMLayer
+from tests.conftest import copy_weights
+from tests.torch_oracle import torch
+
+SEQ, BATCH, IN, HID = 6, 4, 5, 7
+LENGTHS = [4, 6, 1, 3]
+GRID = list(itertools.product((1, 2), (False, True), (False, True), (False, True)))
+IDS = [
+    f"L{n}-{'bi' if b else 'uni'}-{'bf' if bf else 'tm'}-{'varlen' if v else 'full'}"
+    for n, b, bf, v in GRID
+]
+
+
+def _needs_kernels():
+    """Compiled-path tests: skip without Numba, or with the kernels turned off (SOMA_FAST=0)."""
+    pytest.importorskip("numba")
+    if not compiled.enabled():
+        pytest.skip("compiled kernels turned off")
+
+
+def _run(framework, module, x, states, lengths, batch_first, seed=1):
+    """Forward and backward of a random loss on (output, h_n, c_n); returns the values and the
+    gradients of the input, the states and every parameter."""
+    rnn = framework.nn.utils.rnn
+    xt = framework.tensor(x, requires_grad=True)
+    hs = [framework.tensor(s, requires_grad=True) for s in states]
+    inp = xt
+    if lengths is not None:
+        inp = rnn.pack_padded_sequence(
+            xt, framework.tensor(lengths), batch_first=batch_first, enforce_sorted=False
+        )
+    out, (h, c) = module(inp, tuple(hs))
+    if lengths is not None:
+        out, _ = rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=SEQ)
+    rng = np.random.default_rng(seed)
+    loss = 0
+    for o in (out, h, c):
+        w = framework.tensor(rng.standard_normal(tuple(o.shape)).astype(x.dtype))
+        loss = loss + (o * w).sum()
+    loss.backward()
+    values = [v.detach().numpy() for v in (out, h, c)]
+    grads = [t.grad.numpy() for t in [xt] + hs]
+    grads += [p.grad.numpy() for _, p in module.named_parameters()]
+    return values, grads
+
+
+def _case(num_layers, bidirectional, batch_first, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
+    theirs = torch.nn.LSTM(IN, HID, **kwargs)
+    theirs = theirs.double() if dtype == np.float64 else theirs
+    ours = soma.nn.LSTM(IN, HID, **kwargs).to(soma.float64 if dtype == np.float64 else None)
+    copy_weights(ours, theirs)
+    x = rng.standard_normal((BATCH, SEQ, IN) if batch_first else (SEQ, BATCH, IN)).astype(dtype)
+    rows = num_layers * (2 if bidirectional else 1)
+    states = [rng.standard_normal((rows, BATCH, HID)).astype(dtype) for _ in range(2)]
+    return ours, theirs, x, states
+
+
+def _close(ours, theirs, dtype, what):
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a, b, **tol, err_msg=f"{what} {i}")
+
+
+@pytest.mark.parametrize("num_layers,bidirectional,batch_first,varlen", GRID, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_matches_numpy_path_and_torch(
+    num_layers, bidirectional, batch_first, varlen, dtype
+):
+    _needs_kernels()
+    ours, theirs, x, states = _case(num_layers, bidirectional, batch_first, dtype)
+    lengths = LENGTHS if varlen else None
+    values, grads = _run(soma, ours, x, states, lengths, batch_first)
+    with compiled.disabled():
+        ours.zero_grad()
+        values0, grads0 = _run(soma, ours, x, states, lengths, batch_first)
+    values_t, grads_t = _run(torch, theirs, x, states, lengths, batch_first)
+    _close(values, values0, dtype, "value (numpy path)")
+    _close(grads, grads0, dtype, "gradient (numpy path)")
+    _close(values, values_t, dtype, "value (torch)")
+    _close(grads, grads_t, dtype, "gradient (torch)")
+
+
+def test_projection_takes_the_numpy_path_and_matches_torch():
+    x = np.random.default_rng(2).standard_normal((SEQ, BATCH, IN))
+    proj = soma.nn.LSTM(IN, HID, proj_size=3).to(soma.float64)
+    ref = torch.nn.LSTM(IN, HID, proj_size=3).double()
+    copy_weights(proj, ref)
+    assert not kernels.applies(proj.weight_hh_l0.array, proj.weight_hr_l0.array)
+    out, (h, c) = proj(soma.tensor(x))
+    out_t, (h_t, c_t) = ref(torch.tensor(x))
+    np.testing.assert_allclose(out.detach().numpy(), out_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c.detach().numpy(), c_t.detach().numpy(), atol=1e-12)
+
+
+def test_only_the_final_state_used_and_saturated_gates():
+    # no output gradient (gy is None inside the layer), and pre-activations far past the
+    # sigmoid's range: exp(-z) overflows to inf, the gates reach their limits 0, 1 and -1
+    _needs_kernels()
+    ours, theirs, x, states = _case(1, False, True, np.float64, seed=3)
+    x = x * 200
+    with soma.no_grad(), torch.no_grad():
+        for p in ours.parameters():
+            p.mul_(30)
+        for p in theirs.parameters():
+            p.mul_(30)
+    xs, xt = soma.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    _, (h, c) = ours(xs)
+    _, (h_t, c_t) = theirs(xt)
+    (h.sum() + 2 * c.sum()).backward()
+    (h_t.sum() + 2 * c_t.sum()).backward()
+    assert np.isfinite(h.detach().numpy()).all()
+    np.testing.assert_allclose(h.detach().numpy(), h_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(c.detach().numpy(), c_t.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradcheck_float64_through_the_layer(reverse):
+    rng = np.random.default_rng(5)
+    steps, batch, inp, hid = 3, 2, 3, 2
+
+    def leaf(*shape):
+        return soma.tensor(rng.standard_normal(shape) * 0.5, requires_grad=True)
+
+    args = [leaf(steps, batch, inp), leaf(batch, hid), leaf(batch, hid)]
+    args += [leaf(4 * hid, inp), leaf(4 * hid, hid), leaf(4 * hid), leaf(4 * hid)]
+
+    def layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        out = LSTMLayer.apply(
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh, None, batch_sizes=None, reverse=reverse
+        )
+        return out
+
+    assert gradcheck(layer, args)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_in_place_change_of_the_output_is_an_error_before_backward(fast, batch_first):
+    # the output views the hidden states backward reads: PyTorch raises here, so must soma
+    # (before, the gradient of weight_hh was silently computed from the changed values)
+    lstm = soma.nn.LSTM(3, 4, batch_first=batch_first)
+    x = soma.tensor(np.random.default_rng(6).standard_normal((5, 2, 3)))
+    previous = compiled.set_enabled(fast)
+    try:
+        out, (h, _) = lstm(x.to(soma.float32))
+        out.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            (out.sum() + h.sum()).backward()
+    finally:
+        compiled.set_enabled(previous)
+
+
+def test_float16_takes_the_numpy_path():
+    lstm = soma.nn.LSTM(3, 4).to(soma.float16)
+    x = soma.tensor(np.random.default_rng(8).standard_normal((5, 2, 3)).astype(np.float16))
+    assert not kernels.applies(lstm.weight_hh_l0.array, None)
+    out, _ = lstm(x)
+    with compiled.disabled():
+        out0, _ = lstm(x)
+    np.testing.assert_array_equal(out.detach().numpy(), out0.detach().numpy())
