@@ -240,6 +240,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
+        if _kernels.usable(y) and _kernels.usable(gy):
+            return _kernels.grad("tanh", gy, (y,))
         return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype))
 
 
@@ -269,6 +273,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
+        if _kernels.usable(y) and _kernels.usable(gy):
+            return _kernels.grad("sigmoid", gy, (y,))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_sigmoid_grad, gy, y, out=out)
 
