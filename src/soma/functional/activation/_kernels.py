@@ -26,7 +26,10 @@ import numpy as np
 from soma.backend import compiled, parallel
 from soma.backend.special import _R
 
-_R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7, _R8 = _R
+# float32 globals: Numba types them float32, so gelu32_exponent computes in float32 (as the
+# NumPy form does) at twice float64's vector width
+_R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7, _R8 = (np.float32(c) for c in _R)
+_H32, _TWO32, _ELEVEN32 = np.float32(1 / math.sqrt(2)), np.float32(2), np.float32(11)
 
 BLOCK = 8192  # elements per unit of work handed to a thread
 _SQRT_HALF = 1 / math.sqrt(2)
@@ -42,15 +45,15 @@ def gelu32_exponent(x, r, u, lo, hi):
     """float32 Φ, first half: z = min(|x|/√2, 11), u = z/(2 + z), r = u·R(u) − z² (then e^r).
 
     erfc(z) = (1 − u)·e^{u R(u) − z²} is ``special._erfc_float32``'s fit (R of degree 8,
-    evaluated here in float64); erfc(11) underflows float32.
+    in float32); erfc(11) underflows float32.
     """
     x = x[lo:hi]
     r = r[lo:hi]
     u = u[lo:hi]
     for i in range(hi - lo):
-        z = abs(np.float64(x[i])) * _SQRT_HALF
-        z = z if z < 11.0 else 11.0
-        w = z / (z + 2.0)
+        z = abs(x[i]) * _H32
+        z = z if z < _ELEVEN32 else _ELEVEN32
+        w = z / (z + _TWO32)
         p = ((((((_R0 * w + _R1) * w + _R2) * w + _R3) * w + _R4) * w + _R5) * w + _R6) * w
         r[i] = ((p + _R7) * w + _R8) * w - z * z
         u[i] = w
@@ -93,15 +96,23 @@ def gelu_backward(gy, x, cdf, c, out, lo, hi):
 
 
 @compiled.kernel
-def silu_finish(x, s, y, lo, hi):
-    """s holds e^{−x}: s = 1/(1 + e^{−x}) = σ(x), y = x·σ(x)."""
+def silu_finish(x, one, s, y, lo, hi):
+    """s holds e^{−x}: s = 1/(1 + e^{−x}) = σ(x), y = x·σ(x) (in the dtype of ``one``)."""
     x = x[lo:hi]
     s = s[lo:hi]
     y = y[lo:hi]
     for i in range(hi - lo):
-        sv = 1 / (1 + s[i])
+        sv = one / (one + s[i])
         s[i] = sv
         y[i] = x[i] * sv
+
+
+@compiled.kernel
+def sigmoid_finish(one, y, lo, hi):
+    """y holds e^{−x}: y = 1/(1 + e^{−x}) (e^{−x} = inf gives the limit 0)."""
+    y = y[lo:hi]
+    for i in range(hi - lo):
+        y[i] = one / (one + y[i])
 
 
 @compiled.kernel
@@ -263,13 +274,14 @@ def tanh_backward(gy, y, out, lo, hi):
 
 
 # ---------------------------------------------------------------------------- drivers
-def usable(x):
-    """True when the compiled kernels run on x: enabled, float32/64, and dense in memory."""
+def usable(x, dense=True):
+    """True when the compiled kernels run on x: enabled, float32/64, and (``dense``) with no
+    gaps in memory. An upstream gradient need not be dense: ``flat_like`` copies it."""
     return (
         compiled.enabled()
         and x.dtype in (np.float32, np.float64)
-        and flat(x) is not None
         and x.size > 0
+        and (not dense or flat(x) is not None)
     )
 
 
@@ -350,8 +362,17 @@ def silu(x):
     (s, y), (sf, yf) = _empty(x, 2)
     np.negative(flat(x), out=sf)
     _exp(sf, sf)
-    run(silu_finish, [flat(x)], [sf, yf])
+    run(silu_finish, [flat(x)], [sf, yf], _typed(x, 1))
     return s, y
+
+
+def sigmoid(x):
+    """σ(x) with NumPy's SIMD exp, then one fused pass."""
+    (y,), (yf,) = _empty(x, 1)
+    np.negative(flat(x), out=yf)
+    _exp(yf, yf)
+    run(sigmoid_finish, [], [yf], _typed(x, 1))
+    return y
 
 
 def elu(x, alpha, scale, input_scale):

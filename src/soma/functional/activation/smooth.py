@@ -60,7 +60,7 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, e = ctx.saved
-        if ctx.fast and _kernels.usable(gy):
+        if ctx.fast and _kernels.usable(gy, dense=False):
             return _kernels.grad("elu", gy, (x, e), (ctx.slope, ctx.scale))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out)
@@ -151,7 +151,7 @@ class GELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, cdf = ctx.saved
-        if _kernels.usable(x) and _kernels.usable(gy) and cdf.strides == x.strides:
+        if _kernels.usable(x) and _kernels.usable(gy, dense=False) and cdf.strides == x.strides:
             return _kernels.gelu_grad(gy, x, cdf)
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out)
@@ -246,7 +246,7 @@ class SiLU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, s = ctx.saved
-        if ctx.fast and _kernels.usable(gy):
+        if ctx.fast and _kernels.usable(gy, dense=False):
             return _kernels.grad("silu", gy, (x, s))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_silu_grad, gy, x, s, out=out)
