@@ -133,7 +133,8 @@ def elu_finish(x, e, alpha_scale, scale, y, lo, hi):
     y = y[lo:hi]
     for i in range(hi - lo):
         v = x[i]
-        y[i] = v * scale if v > 0 else e[i] * alpha_scale
+        ev = e[i]  # NOTE: every load outside the condition, so that the loop vectorises
+        y[i] = v * scale if v > 0 else ev * alpha_scale
 
 
 @compiled.kernel
@@ -168,20 +169,22 @@ def softplus_finish(x, e, beta, threshold, one, y, lo, hi):
         v = x[i]
         t = v * beta
         ev = e[i]
+        ln = y[i]  # NOTE: every load outside the condition, so that the loop vectorises
         u = ev + one
-        lp = ev if u == one else y[i] * (ev / (u - one))
+        lp = ev if u == one else ln * (ev / (u - one))
         y[i] = v if t > threshold else ((t if t > 0 else 0.0) + lp) / beta
 
 
 # ---------------------------------------------------------------------------- ReLU family
 @compiled.kernel
-def relu_backward(gy, y, out, lo, hi):
+def relu_backward(gy, y, zero, out, lo, hi):
     """out = gy where y > 0, else 0."""
     gy = gy[lo:hi]
     y = y[lo:hi]
     out = out[lo:hi]
     for i in range(hi - lo):
-        out[i] = gy[i] if y[i] > 0 else 0.0
+        g = gy[i]  # NOTE: every load outside the condition, so that the loop vectorises
+        out[i] = g if y[i] > 0 else zero
 
 
 @compiled.kernel
@@ -229,7 +232,8 @@ def elu_backward(gy, x, e, slope, scale, out, lo, hi):
     e = e[lo:hi]
     out = out[lo:hi]
     for i in range(hi - lo):
-        out[i] = gy[i] * (scale if x[i] > 0 else slope * (e[i] + 1.0))
+        ev = e[i]  # NOTE: every load outside the condition, so that the loop vectorises
+        out[i] = gy[i] * (scale if x[i] > 0 else slope * (ev + 1.0))
 
 
 # ---------------------------------------------------------------------------- Softplus

@@ -45,7 +45,7 @@ class ReLU(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved
         if _kernels.usable(y) and _kernels.usable(gy, dense=False):
-            return _kernels.grad("relu", gy, (y,))
+            return _kernels.grad("relu", gy, (y,), (0.0,))
         # dy/dx = 1 for x > 0, else 0
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_times_positive, gy, y, out=out)
