@@ -203,3 +203,30 @@ def test_module_cumulative_average(kind):
     np.testing.assert_allclose(
         mine.running_var.detach().numpy(), ref.running_var.numpy(), rtol=1e-6
     )
+
+
+def test_parallel_ranges_cover_every_item_once_and_raise():
+    # the helper the kernels use: contiguous ranges of [0, n), one per thread, all finished
+    # before an error in any of them is raised
+    seen = np.zeros(10, int)
+
+    def mark(start, stop):
+        seen[start:stop] += 1
+
+    old_threads, old_min = parallel.get_num_threads(), parallel.set_min_elements(1)
+    try:
+        parallel.set_num_threads(2)
+        parallel.ranges(mark, 10, 10)
+        np.testing.assert_array_equal(seen, np.ones(10, int))
+
+        def fail(start, stop):
+            mark(start, stop)
+            if start > 0:
+                raise ValueError("second range")
+
+        with pytest.raises(ValueError, match="second range"):
+            parallel.ranges(fail, 10, 10)
+        np.testing.assert_array_equal(seen, np.full(10, 2))
+    finally:
+        parallel.set_num_threads(old_threads)
+        parallel.set_min_elements(old_min)

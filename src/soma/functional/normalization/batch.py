@@ -189,7 +189,7 @@ class BatchNormEval(Function):
         _, bshape, spec = channel_view(x)
         invstd = (1.0 / _xp.sqrt(var + eps)).astype(x.dtype)
         scale = invstd if w is None else invstd * w
-        kind = _fast.layout(x) if compiled.enabled() else None
+        ctx.kind = kind = _fast.layout(x) if compiled.enabled() else None
         if kind is not None:  # one compiled pass, in x's memory layout
             bias = _xp.zeros_like(scale) if b is None else b
             y = _fast.affine(kind, _fast.view(x, kind), mean, scale, bias, x.shape)
@@ -206,6 +206,8 @@ class BatchNormEval(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.kind is not None:
+            return _eval_compiled_backward(ctx, gy)
         x, invstd, w, mean = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         gx = None
@@ -220,6 +222,25 @@ class BatchNormEval(Function):
         # dL/dw = Σ g·x̂ = (Σ g·x − mean·Σ g)/σ
         gw = (sum_gx - mean * sum_g) * invstd if need_w else None
         return gx, gw, sum_g if need_b else None
+
+
+def _eval_compiled_backward(ctx, gy):
+    """dL/dx = g·γ·invstd, dL/dγ = invstd·Σ g·(x − mean), dL/dβ = Σ g, on the kernels."""
+    x, invstd, w, mean = ctx.saved
+    kind = ctx.kind
+    need_x, need_w, need_b = ctx.needs_input_grad
+    xv, gv = _fast.view(x, kind), _fast.view(gy.astype(x.dtype, copy=False), kind)
+    gx = None
+    if need_x:
+        k = invstd if w is None else invstd * w
+        zero = _xp.zeros_like(k)
+        gx = _fast.grad_input(kind, gv, xv, zero, k, zero, zero, x.shape)
+    if not (need_w or need_b):
+        return gx, None, None
+    sum_g, sum_gxc = _fast.grad_sums(kind, gv, xv, mean.astype(_xp.float64))
+    gw = (sum_gxc * invstd).astype(w.dtype) if need_w else None
+    gb = sum_g.astype(w.dtype if w is not None else x.dtype) if need_b else None
+    return gx, gw, gb
 
 
 def _check_channels(op, x, arrays):
