@@ -27,9 +27,8 @@ The formulas, forward and backward::
 
 import math
 
-import numpy as np
-
 from soma.backend import compiled, parallel
+from soma.backend.compiled import np
 from soma.backend.special import _R
 
 # float32 globals: Numba types them float32, so gelu32_exponent computes in float32 (as the

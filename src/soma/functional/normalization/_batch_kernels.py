@@ -28,9 +28,8 @@ for rows), combined in block order: the result is the same whatever the number o
 The blocks are shared among soma's threads (``parallel.ranges``).
 """
 
-import numpy as np
-
 from soma.backend import compiled, parallel
+from soma.backend.compiled import np
 
 ROW_BLOCK = 512  # rows of C channels summed into one partial sum (rows layout)
 LANES = 32  # interleaved partial sums of a plane (lets LLVM vectorise the reduction)
