@@ -23,6 +23,12 @@ The formulas, forward and backward::
     Tanh      (NumPy's tanh)                             dy/dx = 1 − y²
     ReLU      (NumPy's clip)                             dy/dx = 1 (y > 0), else 0
     LeakyReLU y = x (x > 0), slope·x                     dy/dx = 1 (x > 0), else slope
+
+Measured (CPU time on one thread, min of 30, a shared 2-core VM; 1000x128 float32, forward
+and forward+backward in µs, NumPy form → compiled): GELU 435 → 164 and 585 → 285, SiLU
+128 → 101 and 200 → 165, ELU 125 → 98 and 222 → 158, softplus 383 → 208 and 526 → 288,
+leaky ReLU 63 → 22 and 98 → 64, ReLU f+b 80 → 68, sigmoid f+b 157 → 150 (forward equal),
+tanh equal. The ``activations`` benchmark step: 2.4-2.9 ms → 2.0-2.1 ms (PyTorch 1.7-1.8).
 """
 
 import math
