@@ -356,7 +356,7 @@ def _exp(a, out, fn=np.exp):
 def gelu(x):
     """(Φ(x), x·Φ(x)) for float32 x (float64 stays on ``special.erf``)."""
     (cdf, y), (cf, yf) = _empty(x, 2)
-    run(gelu32_exponent, [flat(x)], [cf, yf], work=2)
+    run(gelu32_exponent, [flat(x)], [cf, yf])
     _exp(cf, cf)
     run(gelu32_finish, [flat(x)], [cf, yf])
     return cdf, y
