@@ -100,7 +100,9 @@ def _run(spec, arrays, requires):
 def test_every_op_runs_on_the_second_backend(spec):
     arrays = spec.inputs()
     requires = spec.differentiable(arrays)
-    with compiled.disabled():  # the second backend runs the NumPy forms of compiled kernels
+    # NOTE: the NumPy forms on both backends (compiled kernels run on the NumPy backend only
+    # and may differ from the NumPy forms in the last bit)
+    with compiled.disabled():
         outs_np, grads_np = _run(spec, arrays, requires)
     with backend.use_backend("recording"):
         xp = backend.get_xp()
@@ -198,7 +200,7 @@ def test_models_train_on_the_second_backend(name, optimizer):
     def opt(params):
         return make(params, lr=0.1, momentum=0.9) if optimizer == "SGD" else make(params)
 
-    with compiled.disabled():  # as the second backend does
+    with compiled.disabled():  # the NumPy forms on both backends, as above
         expected = _train_steps(build, shape, opt)
     with backend.use_backend("recording"):
         got = _train_steps(build, shape, opt)

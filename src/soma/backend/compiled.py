@@ -41,6 +41,8 @@ import importlib.util
 import os
 import threading
 
+import numpy as np  # noqa: F401  NOTE: for kernels (NumPy arrays only) outside backend/
+
 from soma.backend.array_module import active_backend
 
 _installed = importlib.util.find_spec("numba") is not None

@@ -204,3 +204,38 @@ def elementwise(fn, *inputs, out, work=1):
         if error is not None:
             raise error
     return out
+
+
+def ranges(fn, n, size):
+    """``fn(start, stop)`` on consecutive ranges of ``[0, n)``, one per thread when it pays.
+
+    For compiled kernels (``backend.compiled``), which hold no GIL for a whole call: each
+    thread gets one contiguous range of the ``n`` items (samples, blocks of rows) and writes
+    its own part of the result. ``size`` is the work in elements; below a quarter of
+    ``min_elements()`` (a kernel call has no GIL handoffs inside, so smaller passes pay), on
+    one thread, or with ``n < 2``, it is the single call ``fn(0, n)``. An exception in any range
+    is raised here, after every range has finished.
+    """
+    if size * 4 < _min_elements or n < 2:
+        fn(0, n)
+        return
+    pool, threads = _get_pool()
+    if pool is None:
+        fn(0, n)
+        return
+    step = -(-n // min(threads, n))
+    bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
+    futures, local = [], [bounds[0]]
+    for start, stop in bounds[1:]:
+        try:
+            futures.append(pool.submit(contextvars.copy_context().run, fn, start, stop))
+        except RuntimeError:  # the interpreter is shutting down: the pool takes no more work
+            local.append((start, stop))
+    try:
+        for start, stop in local:
+            fn(start, stop)
+    finally:
+        errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error

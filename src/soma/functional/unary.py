@@ -240,6 +240,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
+        if _kernels.usable(y) and _kernels.usable(gy, dense=False):
+            return _kernels.grad("tanh", gy, (y,))
         return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype))
 
 
@@ -260,15 +264,24 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
         # NOTE: e^-x overflows to inf for x ≪ 0 and 1/(1 + inf) = 0 is the right limit
         with _xp.errstate(over="ignore"):
-            y = parallel.elementwise(_sigmoid, x, out=_xp.empty(x.shape, x.dtype))
+            if _kernels.usable(x):
+                y = _kernels.sigmoid(x)
+            else:
+                y = parallel.elementwise(_sigmoid, x, out=_xp.empty(x.shape, x.dtype))
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
+        if _kernels.usable(y) and _kernels.usable(gy, dense=False):
+            return _kernels.grad("sigmoid", gy, (y,))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_sigmoid_grad, gy, y, out=out)
 

@@ -16,6 +16,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, parallel
 from soma.functional._utils import lift_0d, normalize_axis, shape_str
+from soma.functional.activation import _kernels
 from soma.functional.shape import unflatten
 from soma.functional.unary import _float, sigmoid, tanh
 
@@ -33,8 +34,8 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.dtype.kind == "f":
-            y = parallel.elementwise(_relu, x, out=_xp.empty(x.shape, x.dtype))
+        if x.dtype.kind == "f":  # NOTE: empty_like keeps a channels-last input's layout
+            y = parallel.elementwise(_relu, x, out=_xp.empty_like(x))
         else:
             y = x * (x > 0)
         ctx.save(y)
@@ -43,6 +44,8 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
+        if _kernels.usable(y) and _kernels.usable(gy, dense=False):
+            return _kernels.grad("relu", gy, (y,), (0.0,))
         # dy/dx = 1 for x > 0, else 0
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_times_positive, gy, y, out=out)
@@ -78,6 +81,12 @@ class LeakyReLU(Function):
 
     @staticmethod
     def forward(ctx, x, *, slope):
+        ctx.slope = slope
+        if _kernels.usable(x):  # one pass each way; the backward reads x
+            ctx.save(x)
+            ctx.fast = True
+            return _kernels.leaky_relu(x, slope)
+        ctx.fast = False
         # NOTE: one factor array (1 or slope) serves both passes: y = x·f, dy/dx = f
         factor, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         parallel.elementwise(_leaky_relu, x, slope, out=(factor, y))
@@ -86,6 +95,11 @@ class LeakyReLU(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.fast:
+            (x,) = ctx.saved
+            if _kernels.usable(gy, dense=False):
+                return _kernels.grad("leaky_relu", gy, (x,), (ctx.slope,))
+            return gy * _xp.where(x > 0, x.dtype.type(1), x.dtype.type(ctx.slope))
         (factor,) = ctx.saved
         return parallel.elementwise(_xp.multiply, gy, factor, out=_xp.empty(gy.shape, gy.dtype))
 

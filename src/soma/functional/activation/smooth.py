@@ -14,6 +14,7 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, parallel
 from soma.backend.special import log1p, normal_cdf
 from soma.functional._utils import lift_0d
+from soma.functional.activation import _kernels
 from soma.functional.unary import _float, exp
 
 _xp = get_xp()
@@ -45,9 +46,13 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, *, alpha, scale, input_scale):
-        e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
-        with _xp.errstate(over="ignore"):
-            parallel.elementwise(_elu, x, alpha, scale, input_scale, out=(e, y), work=2)
+        ctx.fast = _kernels.usable(x)
+        if ctx.fast:
+            e, y = _kernels.elu(x, alpha, scale, input_scale)
+        else:
+            e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
+            with _xp.errstate(over="ignore"):
+                parallel.elementwise(_elu, x, alpha, scale, input_scale, out=(e, y), work=2)
         ctx.save(x, e)
         ctx.slope, ctx.scale = alpha * scale * input_scale, scale
         return y
@@ -55,6 +60,8 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, e = ctx.saved
+        if ctx.fast and _kernels.usable(gy, dense=False):
+            return _kernels.grad("elu", gy, (x, e), (ctx.slope, ctx.scale))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out)
 
@@ -132,15 +139,20 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        cdf, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
-        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
-            parallel.elementwise(_gelu, x, out=(cdf, y))
+        if x.dtype == _xp.float32 and _kernels.usable(x):
+            cdf, y = _kernels.gelu(x)  # float64 stays on special.erf's Cody fit
+        else:
+            cdf, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
+            with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+                parallel.elementwise(_gelu, x, out=(cdf, y))
         ctx.save(x, cdf)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         x, cdf = ctx.saved
+        if _kernels.usable(x) and _kernels.usable(gy, dense=False) and cdf.strides == x.strides:
+            return _kernels.gelu_grad(gy, x, cdf)
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out)
 
@@ -220,15 +232,22 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
-        with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
-            parallel.elementwise(_silu, x, out=(s, y))
+        ctx.fast = _kernels.usable(x)
+        if ctx.fast:
+            with _xp.errstate(over="ignore"):  # e^-x = inf gives σ = 0, the right limit
+                s, y = _kernels.silu(x)
+        else:
+            s, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
+            with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
+                parallel.elementwise(_silu, x, out=(s, y))
         ctx.save(x, s)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         x, s = ctx.saved
+        if ctx.fast and _kernels.usable(gy, dense=False):
+            return _kernels.grad("silu", gy, (x, s))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_silu_grad, gy, x, s, out=out)
 
@@ -314,6 +333,11 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x, *, beta, threshold):
+        ctx.fast, ctx.beta, ctx.threshold = _kernels.usable(x), beta, threshold
+        if ctx.fast:
+            e, y = _kernels.softplus(x, beta, threshold)
+            ctx.save(x, e, None)
+            return y
         t = x * beta if beta != 1 else x
         e, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
         parallel.elementwise(_softplus, t, out=(e, y))
@@ -329,6 +353,8 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, gy):
         t, e, linear = ctx.saved
+        if ctx.fast:  # t is x here
+            return _kernels.grad("softplus", gy, (t, e), (ctx.beta, ctx.threshold))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_softplus_grad, gy, t, e, linear, out=out)
 

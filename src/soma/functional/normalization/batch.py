@@ -12,10 +12,15 @@ The backward pass is the closed form (M values per channel, x̂ the normalised i
 computed in three passes over the data instead of a graph of a dozen small ops. The
 elementwise passes (``x·scale + shift``, ``g·k1 + x·k2 + k3``) run on blocks of samples across
 soma's threads (``backend.parallel``); the per-channel sums stay single calls.
+
+With Numba (``backend.compiled``), channels-last and contiguous NCHW inputs take the compiled
+kernels of ``_batch_kernels.py`` instead: one pass for the statistics, one for y, two for the
+gradients, the output in the input's memory layout.
 """
 
 from soma.autograd.function import Function
-from soma.backend import get_xp, parallel
+from soma.backend import compiled, get_xp, parallel
+from soma.functional.normalization import _batch_kernels as _fast
 
 _xp = get_xp()
 
@@ -64,6 +69,9 @@ class BatchNormTrain(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, eps, running):
+        ctx.kind = _fast.layout(x) if compiled.enabled() else None
+        if ctx.kind is not None:
+            return _train_compiled(ctx, x, w, b, eps, running)
         x3, bshape, spec = channel_view(x)
         m = x3.size // x3.shape[1]
         mean, var, xc = _batch_stats(x3, spec, m)
@@ -81,6 +89,8 @@ class BatchNormTrain(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.kind is not None:
+            return _train_compiled_backward(ctx, gy)
         x, mean, invstd, w = ctx.saved
         bshape = ctx.bshape
         x3, _, spec = channel_view(x)
@@ -108,6 +118,38 @@ class BatchNormTrain(Function):
             )
         gw = sum_gxc * invstd if need_w else None
         return gx, gw, sum_g if need_b else None
+
+
+def _train_compiled(ctx, x, w, b, eps, running):
+    """The training forward on the compiled kernels (statistics in float64)."""
+    kind = ctx.kind
+    xv = _fast.view(x, kind)
+    mean, var = _fast.stats(kind, xv)
+    if running is not None:
+        _update_running(running, mean, var, xv.size // xv.shape[1])
+    invstd = 1.0 / _xp.sqrt(var + eps)
+    scale = invstd if w is None else invstd * w
+    bias = _xp.zeros_like(mean) if b is None else b
+    ctx.save(x, mean, invstd, w)
+    return _fast.affine(kind, xv, mean, scale, bias, x.shape)
+
+
+def _train_compiled_backward(ctx, gy):
+    """dL/dx, dL/dγ, dL/dβ on the compiled kernels (the sums in float64)."""
+    x, mean, invstd, w = ctx.saved
+    kind = ctx.kind
+    xv, gv = _fast.view(x, kind), _fast.view(gy.astype(x.dtype, copy=False), kind)
+    m = xv.size // xv.shape[1]
+    sum_g, sum_gxc = _fast.grad_sums(kind, gv, xv, mean)
+    need_x, need_w, need_b = ctx.needs_input_grad
+    gx = None
+    if need_x:
+        k = invstd if w is None else invstd * w
+        a = -k * invstd * invstd * sum_gxc / m
+        gx = _fast.grad_input(kind, gv, xv, mean, k, a, -k * sum_g / m, x.shape)
+    gw = (sum_gxc * invstd).astype(w.dtype) if need_w else None
+    gb = sum_g.astype(w.dtype if w is not None else x.dtype) if need_b else None
+    return gx, gw, gb
 
 
 def _scale_shift(x, scale, shift):
@@ -147,6 +189,13 @@ class BatchNormEval(Function):
         _, bshape, spec = channel_view(x)
         invstd = (1.0 / _xp.sqrt(var + eps)).astype(x.dtype)
         scale = invstd if w is None else invstd * w
+        ctx.kind = kind = _fast.layout(x) if compiled.enabled() else None
+        if kind is not None:  # one compiled pass, in x's memory layout
+            bias = _xp.zeros_like(scale) if b is None else b
+            y = _fast.affine(kind, _fast.view(x, kind), mean, scale, bias, x.shape)
+            ctx.save(x, invstd, w, mean.astype(x.dtype))
+            ctx.bshape, ctx.spec = bshape, spec
+            return y
         shift = -mean.astype(x.dtype) * scale
         if b is not None:
             shift = shift + b
@@ -157,6 +206,8 @@ class BatchNormEval(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.kind is not None:
+            return _eval_compiled_backward(ctx, gy)
         x, invstd, w, mean = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         gx = None
@@ -171,6 +222,25 @@ class BatchNormEval(Function):
         # dL/dw = Σ g·x̂ = (Σ g·x − mean·Σ g)/σ
         gw = (sum_gx - mean * sum_g) * invstd if need_w else None
         return gx, gw, sum_g if need_b else None
+
+
+def _eval_compiled_backward(ctx, gy):
+    """dL/dx = g·γ·invstd, dL/dγ = invstd·Σ g·(x − mean), dL/dβ = Σ g, on the kernels."""
+    x, invstd, w, mean = ctx.saved
+    kind = ctx.kind
+    need_x, need_w, need_b = ctx.needs_input_grad
+    xv, gv = _fast.view(x, kind), _fast.view(gy.astype(x.dtype, copy=False), kind)
+    gx = None
+    if need_x:
+        k = invstd if w is None else invstd * w
+        zero = _xp.zeros_like(k)
+        gx = _fast.grad_input(kind, gv, xv, zero, k, zero, zero, x.shape)
+    if not (need_w or need_b):
+        return gx, None, None
+    sum_g, sum_gxc = _fast.grad_sums(kind, gv, xv, mean.astype(_xp.float64))
+    gw = (sum_gxc * invstd).astype(w.dtype) if need_w else None
+    gb = sum_g.astype(w.dtype if w is not None else x.dtype) if need_b else None
+    return gx, gw, gb
 
 
 def _check_channels(op, x, arrays):

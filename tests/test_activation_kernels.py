@@ -1,0 +1,159 @@
+"""The activations' compiled kernels (``activation/_kernels.py``) against the NumPy path and PyTorch.
+
+Each case runs the activation in soma twice (compiled, and ``with compiled.disabled()``) and in
+PyTorch, and compares the output and the input gradient: float32 and float64, odd sizes,
+channels-last and transposed inputs (dense in another axis order: the kernels walk their
+memory), a strided slice (the NumPy path), and an upstream gradient in another layout.
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+
+import soma
+from soma.backend import compiled, parallel
+from soma.functional.activation import _kernels
+from soma.testing import gradcheck
+
+F = soma.nn.functional
+
+# name: (soma function, torch function name, extra args)
+OPS = {
+    "relu": (F.relu, "relu", ()),
+    "leaky_relu": (F.leaky_relu, "leaky_relu", (0.2,)),
+    "gelu": (F.gelu, "gelu", ()),
+    "silu": (F.silu, "silu", ()),
+    "elu": (F.elu, "elu", (0.7,)),
+    "selu": (F.selu, "selu", ()),
+    "celu": (F.celu, "celu", (2.0,)),
+    "softplus": (F.softplus, "softplus", ()),
+    "softplus_beta": (F.softplus, "softplus", (2.0, 5.0)),
+    "sigmoid": (soma.sigmoid, "sigmoid", ()),
+    "tanh": (soma.tanh, "tanh", ()),
+}
+TOL = {np.float32: 3e-6, np.float64: 1e-12}
+
+
+def _arrange(a, layout):
+    if layout == "cl":  # (N, C, H, W) view of (N, H, W, C) memory
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
+    if layout == "transposed":
+        return np.ascontiguousarray(a.T).T
+    if layout == "strided":
+        return np.repeat(a, 2, axis=-1)[..., ::2]
+    return np.ascontiguousarray(a)
+
+
+def _soma(name, xa, ga, fast):
+    fn, _, args = OPS[name]
+    x = soma.tensor(xa, requires_grad=True)
+    x.array = xa  # keep the layout under test (tensor() copies to C order)
+    g = soma.tensor(ga)
+    g.array = ga
+    with contextlib.nullcontext() if fast else compiled.disabled():
+        y = fn(x, *args)
+        y.backward(g)
+    return y.detach().numpy(), x.grad.numpy()
+
+
+def _torch(name, xa, ga):
+    torch = pytest.importorskip("torch")
+    _, tname, args = OPS[name]
+    fn = (
+        getattr(torch, tname)
+        if tname in ("sigmoid", "tanh")
+        else getattr(torch.nn.functional, tname)
+    )
+    x = torch.tensor(np.ascontiguousarray(xa), requires_grad=True)
+    y = fn(x, *args)
+    y.backward(torch.tensor(np.ascontiguousarray(ga)))
+    return y.detach().numpy(), x.grad.numpy()
+
+
+def _inputs(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    xa = (rng.standard_normal(shape) * 4).astype(dtype)
+    flat = xa.reshape(-1)
+    flat[:8] = [0.0, -0.0, 25.0, -25.0, 60.0, -60.0, 1e-4, -1e-4]  # tails, thresholds, zero
+    return xa, rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_matches_numpy_path_and_torch(name, dtype):
+    xa, ga = _inputs((37, 129), dtype)
+    ref = _torch(name, xa, ga)
+    for fast in (True, False):
+        for ours, theirs, what in zip(_soma(name, xa, ga, fast), ref, ("y", "grad")):
+            tol = TOL[dtype]
+            np.testing.assert_allclose(
+                ours, theirs, rtol=tol, atol=tol, err_msg=f"{name} {what} fast={fast}"
+            )
+
+
+@pytest.mark.parametrize("layout", ["cl", "transposed", "strided"])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_layouts(name, layout):
+    xa, ga = _inputs((3, 5, 4, 7), np.float32, seed=1)
+    ref = _torch(name, xa, ga)
+    # the upstream gradient in C order while x is not (or the reverse): copied to x's layout
+    ours = _soma(name, _arrange(xa, layout), np.ascontiguousarray(ga), True)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=3e-6, atol=3e-6)
+    ours = _soma(name, np.ascontiguousarray(xa), _arrange(ga, layout), True)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=3e-6, atol=3e-6)
+
+
+def test_flat_views():
+    a = np.zeros((3, 5, 4, 7), np.float32)
+    assert _kernels.flat(_arrange(a, "cl")) is not None
+    assert _kernels.flat(_arrange(a, "transposed")) is not None
+    assert _kernels.flat(_arrange(a, "strided")) is None
+    b = _arrange(np.arange(24.0).reshape(2, 3, 4), "cl")
+    np.testing.assert_array_equal(_kernels.flat_like(np.ascontiguousarray(b), b), _kernels.flat(b))
+
+
+def test_relu_keeps_channels_last():
+    xa = _arrange(np.random.default_rng(2).standard_normal((2, 6, 3, 3)), "cl")
+    x = soma.tensor(xa)
+    x.array = xa
+    assert np.moveaxis(F.relu(x).numpy(), 1, -1).flags.c_contiguous
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_nan_and_infinity(name):
+    # the mathematical limits (not PyTorch's values, which depend on the CPU): NaN stays NaN
+    x = np.array([np.nan, np.inf, -np.inf, 0.5], np.float32)
+    y, _ = _soma(name, x, np.ones(4, np.float32), True)
+    z, _ = _soma(name, x, np.ones(4, np.float32), False)
+    assert np.isnan(y[0])
+    np.testing.assert_array_equal(y[1:3], z[1:3])  # the NumPy path's limits, tested elsewhere
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_threads_give_the_same_bits(name):
+    pytest.importorskip("numba")
+    xa, ga = _inputs((64, 1000), np.float32, seed=3)
+    old_threads, old_min = parallel.get_num_threads(), parallel.set_min_elements(1)
+    try:
+        parallel.set_num_threads(1)
+        one = _soma(name, xa, ga, True)
+        parallel.set_num_threads(2)
+        two = _soma(name, xa, ga, True)
+    finally:
+        parallel.set_num_threads(old_threads)
+        parallel.set_min_elements(old_min)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradcheck_float64(name):
+    fn, _, args = OPS[name]
+    rng = np.random.default_rng(4)
+    xa = _arrange(rng.standard_normal((2, 3, 2, 4)) * 2 + 0.05, "cl")  # away from relu's kink
+    x = soma.tensor(xa, requires_grad=True)
+    x.array = xa
+    assert gradcheck(lambda t: fn(t, *args), (x,))
