@@ -126,10 +126,14 @@ def test_relu_keeps_channels_last():
 def test_nan_and_infinity(name):
     # the mathematical limits (not PyTorch's values, which depend on the CPU): NaN stays NaN
     x = np.array([np.nan, np.inf, -np.inf, 0.5], np.float32)
-    y, _ = _soma(name, x, np.ones(4, np.float32), True)
-    z, _ = _soma(name, x, np.ones(4, np.float32), False)
+    y, gy = _soma(name, x, np.ones(4, np.float32), True)
+    z, gz = _soma(name, x, np.ones(4, np.float32), False)
     assert np.isnan(y[0])
     np.testing.assert_array_equal(y[1:3], z[1:3])  # the NumPy path's limits, tested elsewhere
+    # NOTE: the gradients at ±inf agree between the paths (to the last bit but one: selu's
+    # scale is rounded once or twice) and raise no warning; for gelu and silu both give NaN
+    # there (x·φ(x) and x·(1 - σ) are inf·0), as PyTorch does, not the limits 1 and 0
+    np.testing.assert_allclose(gy[1:3], gz[1:3], rtol=2e-7, equal_nan=True)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

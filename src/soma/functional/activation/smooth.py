@@ -154,7 +154,9 @@ class GELU(Function):
         if _kernels.usable(x) and _kernels.usable(gy, dense=False) and cdf.strides == x.strides:
             return _kernels.gelu_grad(gy, x, cdf)
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out)
+        # NOTE: at x = ±inf, x·φ(x) is inf·0 = NaN, as in PyTorch and the compiled kernel
+        with _xp.errstate(invalid="ignore"):
+            return parallel.elementwise(_gelu_grad, gy, x, cdf, out=out)
 
 
 def _gelu(x, out):
@@ -249,7 +251,9 @@ class SiLU(Function):
         if ctx.fast and _kernels.usable(gy, dense=False):
             return _kernels.grad("silu", gy, (x, s))
         out = _xp.empty(gy.shape, gy.dtype)
-        return parallel.elementwise(_silu_grad, gy, x, s, out=out)
+        # NOTE: at x = -inf, x·(1 - σ) is inf·0 = NaN, as in PyTorch and the compiled kernel
+        with _xp.errstate(invalid="ignore"):
+            return parallel.elementwise(_silu_grad, gy, x, s, out=out)
 
 
 def _silu(x, out):
