@@ -71,6 +71,16 @@ def _torch(name, xa, ga):
     return y.detach().numpy(), x.grad.numpy()
 
 
+DEFAULT_SMALL = _kernels.SMALL
+
+
+@pytest.fixture(autouse=True)
+def _kernels_at_every_size(monkeypatch):
+    # the kernels of relu, sigmoid, ... run from _kernels.SMALL elements up; these tests' arrays
+    # are smaller, and must reach the kernels
+    monkeypatch.setattr(_kernels, "SMALL", 1)
+
+
 def _inputs(shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
     xa = (rng.standard_normal(shape) * 4).astype(dtype)
@@ -161,3 +171,12 @@ def test_gradcheck_float64(name):
     x = soma.tensor(xa, requires_grad=True)
     x.array = xa
     assert gradcheck(lambda t: fn(t, *args), (x,))
+
+
+def test_small_arrays_keep_the_numpy_forms_of_the_cheap_activations():
+    pytest.importorskip("numba")
+    small = np.zeros((32, 128), np.float32)  # one LSTM gate block: NumPy measured faster
+    large = np.zeros((256, 128), np.float32)
+    _kernels.SMALL = DEFAULT_SMALL  # undone by the fixture's monkeypatch
+    assert not _kernels.usable(small) and _kernels.usable(large) == compiled.enabled()
+    assert _kernels.usable(small, min_size=1) == compiled.enabled()  # GELU, ELU, softplus

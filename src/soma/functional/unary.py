@@ -240,10 +240,8 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        from soma.functional.activation import _kernels  # NOTE: activation imports this module
-
-        if _kernels.usable(y) and _kernels.usable(gy, dense=False):
-            return _kernels.grad("tanh", gy, (y,))
+        # NOTE: no compiled kernel: it measured slower than these three passes at every size
+        # tried, (32, 128) to (1000, 128) (135 vs 122 µs fwd+bwd at the largest)
         return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype))
 
 

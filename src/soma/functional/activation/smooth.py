@@ -46,7 +46,7 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, *, alpha, scale, input_scale):
-        ctx.fast = _kernels.usable(x)
+        ctx.fast = _kernels.usable(x, min_size=1)
         if ctx.fast:
             e, y = _kernels.elu(x, alpha, scale, input_scale)
         else:
@@ -60,7 +60,7 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, e = ctx.saved
-        if ctx.fast and _kernels.usable(gy, dense=False):
+        if ctx.fast and _kernels.usable(gy, dense=False, min_size=1):
             return _kernels.grad("elu", gy, (x, e), (ctx.slope, ctx.scale))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out)
@@ -139,7 +139,7 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.dtype == _xp.float32 and _kernels.usable(x):
+        if x.dtype == _xp.float32 and _kernels.usable(x, min_size=1):
             cdf, y = _kernels.gelu(x)  # float64 stays on special.erf's Cody fit
         else:
             cdf, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
@@ -151,7 +151,11 @@ class GELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, cdf = ctx.saved
-        if _kernels.usable(x) and _kernels.usable(gy, dense=False) and cdf.strides == x.strides:
+        if (
+            _kernels.usable(x, min_size=1)
+            and _kernels.usable(gy, dense=False, min_size=1)
+            and cdf.strides == x.strides
+        ):
             return _kernels.gelu_grad(gy, x, cdf)
         out = _xp.empty(gy.shape, gy.dtype)
         # NOTE: at x = ±inf, x·φ(x) is inf·0 = NaN, as in PyTorch and the compiled kernel
@@ -337,7 +341,7 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x, *, beta, threshold):
-        ctx.fast, ctx.beta, ctx.threshold = _kernels.usable(x), beta, threshold
+        ctx.fast, ctx.beta, ctx.threshold = _kernels.usable(x, min_size=1), beta, threshold
         if ctx.fast:
             e, y = _kernels.softplus(x, beta, threshold)
             ctx.save(x, e, None)
