@@ -278,7 +278,7 @@ class Sigmoid(Function):
         (y,) = ctx.saved
         from soma.functional.activation import _kernels  # NOTE: activation imports this module
 
-        if _kernels.usable(y) and _kernels.usable(gy, dense=False):
+        if _kernels.usable(y) and _kernels.usable(gy, dense=False, like=y):
             return _kernels.grad("sigmoid", gy, (y,))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_sigmoid_grad, gy, y, out=out)

@@ -286,10 +286,14 @@ def sigmoid_backward(gy, y, out, lo, hi):
 SMALL = 32768
 
 
-def usable(x, dense=True, min_size=None):
+def usable(x, dense=True, min_size=None, like=None):
     """True when the compiled kernels run on x: enabled, float32/64, at least ``min_size``
     elements (default ``SMALL``), and (``dense``) with no gaps in memory. An upstream gradient
-    need not be dense: ``flat_like`` copies it."""
+    is checked ``like`` the array its forward saved: same strides and dtype, so that neither it
+    nor the result is copied to another layout (MobileNet's ReLU backward took 13.3 ms with
+    such copies against 6.7 ms in NumPy, and its convolutions' backward 46 against 38 ms)."""
+    if like is not None and (x.strides != like.strides or x.dtype != like.dtype):
+        return False
     return (
         x.size >= max(SMALL if min_size is None else min_size, 1)
         and compiled.enabled()

@@ -44,7 +44,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        if _kernels.usable(y) and _kernels.usable(gy, dense=False):
+        if _kernels.usable(y) and _kernels.usable(gy, dense=False, like=y):
             return _kernels.grad("relu", gy, (y,), (0.0,))
         # dy/dx = 1 for x > 0, else 0
         out = _xp.empty(gy.shape, gy.dtype)
@@ -97,7 +97,7 @@ class LeakyReLU(Function):
     def backward(ctx, gy):
         if ctx.fast:
             (x,) = ctx.saved
-            if _kernels.usable(gy, dense=False):
+            if _kernels.usable(gy, dense=False, like=x):
                 return _kernels.grad("leaky_relu", gy, (x,), (ctx.slope,))
             return gy * _xp.where(x > 0, x.dtype.type(1), x.dtype.type(ctx.slope))
         (factor,) = ctx.saved

@@ -60,7 +60,7 @@ class ELU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, e = ctx.saved
-        if ctx.fast and _kernels.usable(gy, dense=False, min_size=1):
+        if ctx.fast and _kernels.usable(gy, dense=False, min_size=1, like=x):
             return _kernels.grad("elu", gy, (x, e), (ctx.slope, ctx.scale))
         out = _xp.empty(gy.shape, gy.dtype)
         return parallel.elementwise(_elu_grad, gy, x, e, ctx.slope, ctx.scale, out=out)
@@ -153,7 +153,7 @@ class GELU(Function):
         x, cdf = ctx.saved
         if (
             _kernels.usable(x, min_size=1)
-            and _kernels.usable(gy, dense=False, min_size=1)
+            and _kernels.usable(gy, dense=False, min_size=1, like=x)
             and cdf.strides == x.strides
         ):
             return _kernels.gelu_grad(gy, x, cdf)
@@ -252,7 +252,7 @@ class SiLU(Function):
     @staticmethod
     def backward(ctx, gy):
         x, s = ctx.saved
-        if ctx.fast and _kernels.usable(gy, dense=False):
+        if ctx.fast and _kernels.usable(gy, dense=False, like=x):
             return _kernels.grad("silu", gy, (x, s))
         out = _xp.empty(gy.shape, gy.dtype)
         # NOTE: at x = -inf, x·(1 - σ) is inf·0 = NaN, as in PyTorch and the compiled kernel
