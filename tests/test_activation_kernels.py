@@ -180,3 +180,12 @@ def test_small_arrays_keep_the_numpy_forms_of_the_cheap_activations():
     _kernels.SMALL = DEFAULT_SMALL  # undone by the fixture's monkeypatch
     assert not _kernels.usable(small) and _kernels.usable(large) == compiled.enabled()
     assert _kernels.usable(small, min_size=1) == compiled.enabled()  # GELU, ELU, softplus
+
+
+def test_a_broadcast_gradient_reaches_the_kernels_and_another_layout_does_not():
+    pytest.importorskip("numba")
+    y = np.zeros((256, 128), np.float32)
+    broadcast = np.broadcast_to(np.float32(1), y.shape)  # the gradient of y.sum()
+    transposed = np.ascontiguousarray(y.T).T
+    assert _kernels.usable(broadcast, dense=False, like=y) == compiled.enabled()
+    assert not _kernels.usable(transposed, dense=False, like=y)
