@@ -17,7 +17,7 @@ from collections import defaultdict
 
 FAMILIES = (
     ("linalg", "matrix products (GEMM)"),
-    ("conv", "convolutions (im2col + GEMM)"),
+    ("conv", "convolutions (im2col or Winograd + GEMM)"),
     ("recurrent", "recurrent layers"),
     ("attention", "attention"),
     ("normalization", "normalization"),
