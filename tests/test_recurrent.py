@@ -267,3 +267,16 @@ def test_repr_lists_arguments():
         == "LSTM(4, 6, num_layers=2, batch_first=True)"
     )
     assert repr(soma.nn.GRUCell(3, 5, bias=False)) == "GRUCell(3, 5, bias=False)"
+
+
+@pytest.mark.parametrize("layer", ["RNN", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_in_place_change_of_an_rnn_or_gru_output_is_an_error_before_backward(layer, batch_first):
+    # the output views the hidden states that backward reads: PyTorch raises here; soma
+    # computed weight_hh's gradient from the changed values without a word
+    net = getattr(soma.nn, layer)(3, 4, batch_first=batch_first)
+    x = soma.tensor(np.random.default_rng(6).standard_normal((5, 2, 3)).astype(np.float32))
+    out, h = net(x)
+    out.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (out.sum() + h.sum()).backward()

@@ -159,13 +159,16 @@ class RNNLayer(Function):
                 h *= h > 0
             else:
                 _xp.tanh(h, out=h)
-        ctx.save(x, w_ih, w_hh, hs)
+        ys, h_n = _outputs(hs, batch_sizes, reverse)
+        # NOTE: ys (a view of hs) is saved so that an in-place change of the output is caught
+        # before backward reads hs, as PyTorch raises
+        ctx.save(x, w_ih, w_hh, hs, ys)
         ctx.options = (relu, batch_sizes, reverse)
-        return _outputs(hs, batch_sizes, reverse)
+        return ys, h_n
 
     @staticmethod
     def backward(ctx, gy, gh):
-        x, w_ih, w_hh, hs = ctx.saved
+        x, w_ih, w_hh, hs, _ = ctx.saved
         relu, batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
         ys = _in_time_order(hs, reverse)
@@ -407,16 +410,14 @@ class GRULayer(Function):
                 h = _xp.subtract(hs[k][:, :n], new, out=hs[k + 1][:, :n])  # h ← n + z (h - n)
                 h *= a[hid : 2 * hid]
                 h += new
-        ctx.save(x, w_ih, w_hh, acts, hs, hn_part)
+        ys = _feature_major_outputs(hs, batch_sizes, reverse)
+        ctx.save(x, w_ih, w_hh, acts, hs, hn_part, ys)  # ys: see RNNLayer
         ctx.options = (batch_sizes, reverse)
-        return (
-            _feature_major_outputs(hs, batch_sizes, reverse),
-            _feature_major_final(hs, batch_sizes, reverse),
-        )
+        return ys, _feature_major_final(hs, batch_sizes, reverse)
 
     @staticmethod
     def backward(ctx, gy, gh):
-        x, w_ih, w_hh, acts, hs, hn_part = ctx.saved
+        x, w_ih, w_hh, acts, hs, hn_part, _ = ctx.saved
         batch_sizes, reverse = ctx.options
         steps, batch, _ = x.shape
         hid = hs.shape[1]
