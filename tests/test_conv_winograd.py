@@ -23,11 +23,11 @@ def force_winograd(monkeypatch):
     chooser = convolution._kernels
     calls = []
 
-    def kernels(g, in_per_group, batch):
+    def kernels(g, in_per_group, batch, dtype=None):
         if batch and _winograd.applies(g):
             calls.append(g)
             return _winograd
-        return chooser(g, in_per_group, batch)
+        return chooser(g, in_per_group, batch, dtype)
 
     monkeypatch.setattr(convolution, "_kernels", kernels)
     return calls
@@ -182,16 +182,18 @@ def _geometry(n, c, size, o, stride=1):
 def test_chooser_picks_winograd_for_resnet_layers():
     # ResNet-18 on CIFAR, batch 32: layer1 … layer4 (3×3, stride 1, padding 1)
     for c, size in [(64, 32), (128, 16), (256, 8), (512, 4)]:
-        assert convolution._kernels(_geometry(32, c, size, c), c, 32) is _winograd
+        assert convolution._kernels(_geometry(32, c, size, c), c, 32, np.float32) is _winograd
     # strided, narrow or tiny convolutions stay on im2col
-    assert convolution._kernels(_geometry(32, 64, 32, 128, stride=2), 64, 32) is _im2col
-    assert convolution._kernels(_geometry(32, 3, 32, 64), 3, 32) is not _winograd
-    assert convolution._kernels(_geometry(1, 64, 4, 64), 64, 1) is _im2col
+    assert (
+        convolution._kernels(_geometry(32, 64, 32, 128, stride=2), 64, 32, np.float32) is _im2col
+    )
+    assert convolution._kernels(_geometry(32, 3, 32, 64), 3, 32, np.float32) is not _winograd
+    assert convolution._kernels(_geometry(1, 64, 4, 64), 64, 1, np.float32) is _im2col
 
 
 def test_switch_off_keeps_im2col(monkeypatch):
     monkeypatch.setattr(_winograd, "ENABLED", False)
-    assert convolution._kernels(_geometry(32, 64, 32, 64), 64, 32) is _im2col
+    assert convolution._kernels(_geometry(32, 64, 32, 64), 64, 32, np.float32) is _im2col
 
 
 def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
@@ -207,3 +209,9 @@ def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
     assert calls == [1]
     expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
     _close(y.numpy(), expected.numpy(), np.float32, "forward")
+
+
+def test_float16_convolutions_stay_on_im2col():
+    g = _geometry(32, 64, 32, 64)
+    assert convolution._kernels(g, 64, 32, np.float32) is _winograd
+    assert convolution._kernels(g, 64, 32, np.float16) is _im2col
