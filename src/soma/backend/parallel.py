@@ -47,6 +47,7 @@ from 1.82 to 1.24 ms, and max pooling's gradient routing (3x3, stride 2) from 2.
 """
 
 import contextvars
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -187,22 +188,12 @@ def elementwise(fn, *inputs, out, work=1):
     # NOTE: one block of rows per thread: each ufunc call must be long against the GIL
     # handoffs between calls (see Threshold); the calling thread takes the first block
     step = -(-rows // threads)
-    shares = [[(i, min(i + step, rows))] for i in range(0, rows, step)]
-    futures, local = [], [shares[0]]
-    for share in shares[1:]:
-        context = contextvars.copy_context()
-        try:
-            futures.append(pool.submit(context.run, _run_blocks, fn, inputs, split, out, share))
-        except RuntimeError:  # the interpreter is shutting down: the pool takes no more work
-            local.append(share)
-    try:
-        for share in local:
-            _run_blocks(fn, inputs, split, out, share)
-    finally:
-        errors = [f.exception() for f in futures]
-    for error in errors:
-        if error is not None:
-            raise error
+    _spread(
+        [
+            functools.partial(_run_blocks, fn, inputs, split, out, [(i, min(i + step, rows))])
+            for i in range(0, rows, step)
+        ]
+    )
     return out
 
 
@@ -224,16 +215,23 @@ def ranges(fn, n, size):
         fn(0, n)
         return
     step = -(-n // min(threads, n))
-    bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
-    futures, local = [], [bounds[0]]
-    for start, stop in bounds[1:]:
+    _spread([functools.partial(fn, i, min(i + step, n)) for i in range(0, n, step)])
+
+
+def _spread(jobs):
+    """Run ``jobs`` (calls without arguments) at once: the first on the calling thread, the rest
+    on the pool. An exception in any job is raised here, after every job has finished."""
+    pool, _ = _get_pool()
+    futures, local = [], [jobs[0]]
+    for job in jobs[1:]:
+        context = contextvars.copy_context()
         try:
-            futures.append(pool.submit(contextvars.copy_context().run, fn, start, stop))
+            futures.append(pool.submit(context.run, job))
         except RuntimeError:  # the interpreter is shutting down: the pool takes no more work
-            local.append((start, stop))
+            local.append(job)
     try:
-        for start, stop in local:
-            fn(start, stop)
+        for job in local:
+            job()
     finally:
         errors = [f.exception() for f in futures]
     for error in errors:
