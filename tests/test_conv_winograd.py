@@ -154,7 +154,9 @@ def test_blocks_cover_the_batch(monkeypatch):
     whole = _winograd.forward(x.transpose(0, 2, 3, 1), wt, None, g)
     gw = _winograd.grad_weight(gy.transpose(0, 2, 3, 1), x.transpose(0, 2, 3, 1), g, wt.shape)
     monkeypatch.setattr(_winograd, "_BLOCK", 1)
+    monkeypatch.setattr(_winograd, "_BLOCK_GW", 1)
     assert len(_winograd._blocks(5, g.out_size, 4)) == 5
+    assert len(_winograd._blocks(5, g.out_size, 4, _winograd._BLOCK_GW)) == 5
     np.testing.assert_allclose(
         _winograd.forward(x.transpose(0, 2, 3, 1), wt, None, g), whole, rtol=1e-13
     )

@@ -25,8 +25,10 @@ forward's algebra,
     dM[t] = (A gy_tile Aᵀ)[t],    dU[t] = Σ_tiles dM[t]ᵀ V[t],    ∂g = Gᵀ dU G.
 
 Everything runs in blocks of a few images (``_blocks``), so that V, M and the transforms'
-intermediates stay in cache: the forward measured 1.25–1.45× faster than in one pass over the whole batch. For
-the same reason V is not saved for the weight gradient: ``prepare`` keeps the input itself (a
+intermediates stay in cache: the forward measured 1.25–1.45× faster than in one pass over the
+whole batch. With Numba installed the three transforms are compiled kernels
+(``_winograd_kernels.py``: one pass each instead of about twenty, split over soma's threads,
+the same bits); the NumPy forms here stay the reference and the fallback. For the same reason V is not saved for the weight gradient: ``prepare`` keeps the input itself (a
 channels-last view, no copy) and ``grad_weight`` transforms it again block by block. Layout as
 in ``_im2col.py``: inputs are read channels-last, outputs are (N, O, H, W) views of
 (N, H, W, O) memory.
@@ -67,6 +69,7 @@ kernels off to compare.
 import os
 
 from soma.backend import get_xp
+from soma.functional.conv import _winograd_kernels as _fast
 
 _xp = get_xp()
 
@@ -124,6 +127,8 @@ def _bt(d0, d1, d2, d3, out):
 
 def transform_input(xl, pads, out_size):
     """V = Bᵀ d B for every tile: (16, N·th·tw, C) from a channels-last (N, H, W, C) input."""
+    if _fast.applies(xl):
+        return _fast.transform_input(xl, pads, out_size)
     n, c = xl.shape[0], xl.shape[-1]
     th, tw = _tiles(out_size[0]), _tiles(out_size[1])
     buf = _padded(xl, pads, out_size)
@@ -153,6 +158,8 @@ def transform_weight(w):
 
 def transform_output(m, out, b=None):
     """y = Aᵀ m A per tile: (16, n·th·tw, O) into ``out`` (n, H_out, W_out, O)."""
+    if _fast.applies(m):
+        return _fast.transform_output(m, out, b)
     n, ho, wo, o = out.shape
     th, tw = _tiles(ho), _tiles(wo)
     m = m.reshape(4, 4, n, th, tw, o)
@@ -179,6 +186,8 @@ def transform_output(m, out, b=None):
 
 def transform_grad(gyl):
     """dM = A gy Aᵀ per tile (the adjoint of ``transform_output``): (16, n·th·tw, O)."""
+    if _fast.applies(gyl):
+        return _fast.transform_grad(gyl)
     n, ho, wo, o = gyl.shape
     th, tw = _tiles(ho), _tiles(wo)
     # gy in 2×2 tiles, zero beyond the output, columns split by parity as in ``_padded``
@@ -205,11 +214,16 @@ def transform_grad(gyl):
 # Images per block: the transformed tiles of a block (16·th·tw·channels numbers) stay near
 # 2 MiB, so the transforms and the products work in cache instead of in memory.
 _BLOCK = 1 << 19
+# The weight gradient's blocks are larger (16 MiB of float32): its products dMᵀ V sum over the
+# block's tiles with a transposed operand, and OpenBLAS's two-thread product of that form was
+# slower than its one-thread product at small sizes (64×512 by 512×64: 1.0 ms against 0.74 ms
+# on the 2-core VM). ResNet-18's training step, one process alternating the two: 1055 → 873 ms.
+_BLOCK_GW = 1 << 22
 
 
-def _blocks(n, out_size, channels):
+def _blocks(n, out_size, channels, block=None):
     tiles = _tiles(out_size[0]) * _tiles(out_size[1])
-    step = max(1, _BLOCK // (16 * tiles * channels))
+    step = max(1, (block or _BLOCK) // (16 * tiles * channels))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
 
@@ -258,7 +272,7 @@ def grad_weight(gyl, xl, g, w_shape):
     """∂L/∂W = Gᵀ (Σ_tiles dMᵀ @ V) G per tap, as (O, C, 3, 3)."""
     n, o, c = xl.shape[0], w_shape[0], w_shape[1]
     du = None
-    for block in _blocks(n, g.out_size, max(c, o)):
+    for block in _blocks(n, g.out_size, max(c, o), _BLOCK_GW):
         v = transform_input(xl[block], g.pads, g.out_size)
         part = _xp.matmul(transform_grad(gyl[block]).swapaxes(1, 2), v)  # (16, O, C)
         du = part if du is None else _xp.add(du, part, out=du)

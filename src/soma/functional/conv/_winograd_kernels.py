@@ -1,0 +1,201 @@
+"""Compiled Winograd F(2×2, 3×3) transforms: one pass each instead of NumPy's many.
+
+``_winograd.py`` builds V = Bᵀ d B, y = Aᵀ M A and dM = A gy Aᵀ from whole-array additions on
+strided slices: about twenty passes over arrays several times the input's size, all on one
+thread. The kernels here compute each tile's 16 numbers in registers, channel after channel
+(the contiguous axis, so the loops vectorise), reading their source once and writing their
+result once; soma's pool runs them on blocks of images (``parallel.ranges``), so the transforms
+use every core while the 16 products between them stay BLAS's.
+
+Each kernel performs the NumPy form's additions in the same order, so both give the same bits
+(the tests compare them exactly). Layouts are those of ``_winograd.py``: x and gy channels-last
+(N, H, W, C), V, M and dM (16, P, C) with P = images·th·tw tiles numbered (image, i, j),
+transformed position t = 4a + b (a: the row transform's output, b: the column's).
+"""
+
+from soma.backend import compiled, get_xp, parallel
+
+_xp = get_xp()
+KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
+
+
+@compiled.kernel
+def _input_tiles(x, v, d, r, top, left, th, tw, n0, n1):
+    """V for images n0 … n1 − 1 of x into v[:, n·th·tw + i·tw + j, :].
+
+    The 4×4 patch of tile (i, j) starts at input row 2i − top, column 2j − left; it is first
+    copied into the scratch ``d`` (4, 4, C), zero outside the input, then
+
+        r = Bᵀ d   (rows: d0 − d2, d1 + d2, d2 − d1, d1 − d3, for each column),
+        V = r B    (the same on the columns of each row of r).
+
+    Every loop over channels has one store stream (so it vectorises without alias checks).
+    """
+    height, width, chans = x.shape[1], x.shape[2], x.shape[3]
+    for n in range(n0, n1):
+        for i in range(th):
+            for j in range(tw):
+                p = (n * th + i) * tw + j
+                for a in range(4):
+                    row = 2 * i - top + a
+                    for b in range(4):
+                        col = 2 * j - left + b
+                        if 0 <= row < height and 0 <= col < width:
+                            for c in range(chans):
+                                d[a, b, c] = x[n, row, col, c]
+                        else:
+                            for c in range(chans):
+                                d[a, b, c] = 0
+                for b in range(4):
+                    for c in range(chans):
+                        r[0, b, c] = d[0, b, c] - d[2, b, c]
+                    for c in range(chans):
+                        r[1, b, c] = d[1, b, c] + d[2, b, c]
+                    for c in range(chans):
+                        r[2, b, c] = d[2, b, c] - d[1, b, c]
+                    for c in range(chans):
+                        r[3, b, c] = d[1, b, c] - d[3, b, c]
+                for a in range(4):
+                    t = 4 * a
+                    for c in range(chans):
+                        v[t, p, c] = r[a, 0, c] - r[a, 2, c]
+                    for c in range(chans):
+                        v[t + 1, p, c] = r[a, 1, c] + r[a, 2, c]
+                    for c in range(chans):
+                        v[t + 2, p, c] = r[a, 2, c] - r[a, 1, c]
+                    for c in range(chans):
+                        v[t + 3, p, c] = r[a, 1, c] - r[a, 3, c]
+
+
+@compiled.kernel
+def _output_tiles(m, y, s, bias, has_bias, th, tw, n0, n1):
+    """y = Aᵀ M A (+ bias) for images n0 … n1 − 1 of y from m[:, n·th·tw + i·tw + j, :].
+
+    Rows into the scratch ``s`` (2, 4, O): s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (m_a: the
+    four numbers 4a … 4a + 3); then the same on the columns of each row of s. Outputs beyond
+    y's edge (odd sizes) are dropped.
+    """
+    out_h, out_w, chans = y.shape[1], y.shape[2], y.shape[3]
+    for n in range(n0, n1):
+        for i in range(th):
+            for j in range(tw):
+                p = (n * th + i) * tw + j
+                for b in range(4):
+                    for c in range(chans):
+                        s[0, b, c] = m[b, p, c] + m[4 + b, p, c] + m[8 + b, p, c]
+                    for c in range(chans):
+                        s[1, b, c] = m[4 + b, p, c] - m[8 + b, p, c] - m[12 + b, p, c]
+                for a in range(min(2, out_h - 2 * i)):
+                    row = 2 * i + a
+                    for c in range(chans):
+                        y[n, row, 2 * j, c] = s[a, 0, c] + s[a, 1, c] + s[a, 2, c]
+                    if has_bias:
+                        for c in range(chans):
+                            y[n, row, 2 * j, c] += bias[c]
+                    if 2 * j + 1 < out_w:
+                        for c in range(chans):
+                            y[n, row, 2 * j + 1, c] = s[a, 1, c] - s[a, 2, c] - s[a, 3, c]
+                        if has_bias:
+                            for c in range(chans):
+                                y[n, row, 2 * j + 1, c] += bias[c]
+
+
+@compiled.kernel
+def _grad_tiles(gy, dm, e, r, th, tw, n0, n1):
+    """dM = A gy Aᵀ for images n0 … n1 − 1 of gy into dm[:, n·th·tw + i·tw + j, :].
+
+    The tile's 2×2 block of gy is copied into the scratch ``e`` (2, 2, O), zero beyond the
+    edge; rows into the scratch ``r`` (4, 2, O): (e0, e0 + e1, e0 − e1, −e1); then the same
+    on the two columns of each row of r.
+    """
+    out_h, out_w, chans = gy.shape[1], gy.shape[2], gy.shape[3]
+    for n in range(n0, n1):
+        for i in range(th):
+            for j in range(tw):
+                p = (n * th + i) * tw + j
+                for a in range(2):
+                    for b in range(2):
+                        if 2 * i + a < out_h and 2 * j + b < out_w:
+                            for c in range(chans):
+                                e[a, b, c] = gy[n, 2 * i + a, 2 * j + b, c]
+                        else:
+                            for c in range(chans):
+                                e[a, b, c] = 0
+                for b in range(2):
+                    for c in range(chans):
+                        r[0, b, c] = e[0, b, c]
+                    for c in range(chans):
+                        r[1, b, c] = e[0, b, c] + e[1, b, c]
+                    for c in range(chans):
+                        r[2, b, c] = e[0, b, c] - e[1, b, c]
+                    for c in range(chans):
+                        r[3, b, c] = -e[1, b, c]
+                for a in range(4):
+                    t = 4 * a
+                    for c in range(chans):
+                        dm[t, p, c] = r[a, 0, c]
+                    for c in range(chans):
+                        dm[t + 1, p, c] = r[a, 0, c] + r[a, 1, c]
+                    for c in range(chans):
+                        dm[t + 2, p, c] = r[a, 0, c] - r[a, 1, c]
+                    for c in range(chans):
+                        dm[t + 3, p, c] = -r[a, 1, c]
+
+
+def applies(x):
+    """Whether the compiled transforms run for this array (Numba on, float32 or float64)."""
+    return compiled.enabled() and x.dtype in KERNEL_DTYPES
+
+
+def _channels_last(a):
+    """``a`` itself when its channels are contiguous, else a channels-last copy: the kernels
+    read C numbers in a row (an NCHW array seen as NHWC was measured 3x slower in place)."""
+    return a if a.strides[-1] == a.itemsize else _xp.ascontiguousarray(a)
+
+
+def _tiles(size):
+    return -(-size // 2)
+
+
+def transform_input(xl, pads, out_size):
+    """V (16, N·th·tw, C) from channels-last xl (N, H, W, C), images split across threads."""
+    xl = _channels_last(xl)
+    n, c = xl.shape[0], xl.shape[-1]
+    th, tw = _tiles(out_size[0]), _tiles(out_size[1])
+    v = _xp.empty((16, n * th * tw, c), dtype=xl.dtype)
+    top, left = pads[0][0], pads[1][0]
+
+    def run(n0, n1):
+        d, r = _xp.empty((2, 4, 4, c), dtype=xl.dtype)
+        _input_tiles(xl, v, d, r, top, left, th, tw, n0, n1)
+
+    parallel.ranges(run, n, v.size)
+    return v
+
+
+def transform_output(m, out, b=None):
+    """y = Aᵀ M A (+ b) from M (16, n·th·tw, O) into out (n, H_out, W_out, O)."""
+    n, ho, wo, o = out.shape
+    bias = b if b is not None else _xp.zeros(1, dtype=out.dtype)
+    m = m.reshape(16, -1, o)
+
+    def run(n0, n1):
+        scratch = _xp.empty((2, 4, o), dtype=out.dtype)
+        _output_tiles(m, out, scratch, bias, b is not None, _tiles(ho), _tiles(wo), n0, n1)
+
+    parallel.ranges(run, n, m.size)
+
+
+def transform_grad(gyl):
+    """dM = A gy Aᵀ (16, n·th·tw, O) from channels-last gy (n, H_out, W_out, O)."""
+    gyl = _channels_last(gyl)
+    n, ho, wo, o = gyl.shape
+    th, tw = _tiles(ho), _tiles(wo)
+    dm = _xp.empty((16, n * th * tw, o), dtype=gyl.dtype)
+
+    def run(n0, n1):
+        e, r = _xp.empty((2, 2, o), dtype=gyl.dtype), _xp.empty((4, 2, o), dtype=gyl.dtype)
+        _grad_tiles(gyl, dm, e, r, th, tw, n0, n1)
+
+    parallel.ranges(run, n, dm.size)
+    return dm
