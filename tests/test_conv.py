@@ -267,6 +267,32 @@ def test_pointwise_gradients_whatever_the_layouts(torch_or_skip, x_layout, gy_la
     )
 
 
+@pytest.mark.parametrize("gy_layout", ["nchw", "nhwc", "cnhw"])
+@pytest.mark.parametrize("groups", [1, 3])
+def test_narrow_input_convolution_is_channels_last(torch_or_skip, groups, gy_layout):
+    """A first layer on pixels (3 channels): with one group its output is channels-last memory
+    (as every other convolution's, so the layers after it need no copy); the input and weight
+    gradients agree with torch whatever the gradient's layout (channels-last gradients are
+    read as a transposed view)."""
+    torch = torch_or_skip
+    ours, theirs = _twins(torch, "Conv2d", 3, 6, 3, groups=groups, stride=2, padding=1)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    xs, xt = soma.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ys, yt = ours(xs), theirs(xt)
+    np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=RTOL, atol=ATOL)
+    assert np.moveaxis(ys.detach().numpy(), 1, -1).flags.c_contiguous == (groups == 1)
+    order = {"nchw": (0, 1, 2, 3), "nhwc": (0, 3, 1, 2), "cnhw": (1, 0, 2, 3)}[gy_layout]
+    stored = tuple(yt.shape[i] for i in np.argsort(order))
+    gy = rng.standard_normal(stored).astype(np.float32).transpose(order)
+    ys.backward(soma.from_numpy(gy))
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=RTOL, atol=ATOL * 10
+    )
+
+
 @pytest.mark.parametrize(
     "name, cin, cout, groups",
     [
