@@ -270,12 +270,12 @@ def test_pointwise_gradients_whatever_the_layouts(torch_or_skip, x_layout, gy_la
 @pytest.mark.parametrize("gy_layout", ["nchw", "nhwc", "cnhw"])
 @pytest.mark.parametrize("groups", [1, 3])
 def test_narrow_input_convolution_is_channels_last(torch_or_skip, groups, gy_layout):
-    """A first layer on pixels (3 channels): with one group its output is channels-last memory
-    (as every other convolution's, so the layers after it need no copy); the input and weight
-    gradients agree with torch whatever the gradient's layout (channels-last gradients are
-    read as a transposed view)."""
+    """A first layer on pixels (3 channels): with one group and 64 output channels its output is
+    channels-last memory (as the other convolutions', so the layers after it need no copy); the
+    input and weight gradients agree with torch whatever the gradient's layout (channels-last
+    gradients are read as a transposed view)."""
     torch = torch_or_skip
-    ours, theirs = _twins(torch, "Conv2d", 3, 6, 3, groups=groups, stride=2, padding=1)
+    ours, theirs = _twins(torch, "Conv2d", 3, 66, 3, groups=groups, stride=2, padding=1)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
     xs, xt = soma.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)

@@ -6,12 +6,16 @@ Same products as ``_im2col.py`` in the other orientation, channel-major:
 
 With few channels a channels-last row holds only K·C numbers in runs of C, so building it
 moves tiny pieces; channel-major columns are copied in runs of a whole output row instead
-(measured 1.4–1.6× faster for 3 and 6 input channels). With one group the product is taken
-the other way round, y = colᵀ @ Wᵀ, so that the output is channels-last memory like every other
-convolution's: the (N, O, *out) view of (N, *out, O) memory that the layers after it
-(BatchNorm's rows, the activations, the residual sums) keep, and that the Winograd layers
-after a ResNet's stem read without a copy; with several groups outputs are (N, O, *out) views
-of (O, N, *out) memory. Kernel signatures follow ``_im2col.py``.
+(measured 1.4–1.6× faster for 3 and 6 input channels). Outputs are (N, O, *out) views of
+(O, N, *out) memory, except with one group and at least ``CHANNELS_LAST_FROM`` output channels:
+there the product is taken the other way round, y = colᵀ @ Wᵀ, and the output is channels-last
+memory like the other convolutions', which the layers after it (BatchNorm's rows, the
+activations, the residual sums) keep and the Winograd layers after a ResNet's stem read without
+a copy. Measured at two threads, each network's training step alternating the two forms in one
+process (median of 20): ResNet-18 (stem 3→64) ~700–1030 → 632–645 ms, VGG-11 (3→64) 114.6 →
+111.6 ms; with fewer channels the channel-major form was faster: LeNet-5 (1→6) 7.23 vs 7.88 ms,
+SimpleCNN (1→32) 38.7 vs 45.5 ms, MobileNet (3→16) 95.3 vs 97.5 ms. Kernel signatures follow
+``_im2col.py``.
 """
 
 from soma.backend import as_strided, get_xp
@@ -24,6 +28,8 @@ from soma.functional.conv._geometry import (
 )
 
 _xp = get_xp()
+
+CHANNELS_LAST_FROM = 64  # output channels from which a one-group output is channels-last
 
 
 def im2col(x, g):
@@ -59,9 +65,10 @@ prepare = im2col
 
 
 def forward(col, w, b, g):
-    """y = W @ col + b, per group: (N, O, *out); with one group (colᵀ @ Wᵀ)ᵀ, channels-last."""
+    """y = W @ col + b, per group: (N, O, *out); channels-last (colᵀ @ Wᵀ) with one group and
+    at least ``CHANNELS_LAST_FROM`` output channels."""
     o = w.shape[0]
-    if g.groups == 1:
+    if g.groups == 1 and o >= CHANNELS_LAST_FROM:
         y = col[0].T @ w.reshape(o, -1).T  # (N·L, O)
         if b is not None:
             y += b
