@@ -249,8 +249,11 @@ _FLIP = [4 * i + j for i in (3, 1, 2, 0) for j in (3, 1, 2, 0)]
 
 
 def prepare(x, g):
-    """The input (N, C, H, W) as a channels-last (N, H, W, C) view."""
-    return _xp.moveaxis(x, 1, -1)
+    """The input (N, C, H, W) as a channels-last (N, H, W, C) view; with the compiled transforms,
+    a channels-last copy when x is not channels-last (made once here for the forward and the
+    weight gradient, instead of once per block in each: they read C contiguous numbers)."""
+    xl = _xp.moveaxis(x, 1, -1)
+    return _fast.channels_last(xl) if _fast.applies(xl) else xl
 
 
 def forward(xl, w, b, g):
