@@ -358,3 +358,28 @@ def test_grids_cover_both_layouts():
     assert use_pixels(win, (4, 8)) and use_pixels(win, (20,))
     assert not use_pixels(win, (2, 3)) and not use_pixels(win, (1, 1))
     assert not use_pixels(Windows("test", (8, 8), 2, 2, 0), (4, 8))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1)])
+def test_avgpool2d_keeps_a_channels_last_layout(kw):
+    """A channels-last input (as convolutions return) gives a channels-last output and input
+    gradient in the planes layout (DenseNet's transitions feed the next block's concatenation,
+    which then runs in that layout); values as torch's."""
+    rng = np.random.default_rng(7)
+    x_np = rng.standard_normal((2, 6, 8, 8)).astype(np.float32)
+    x_cl = np.ascontiguousarray(x_np.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    x = soma.from_numpy(x_cl).requires_grad_()
+    h = x * 1.0  # not a leaf: its gradient is seen as it arrives (a leaf's is copied)
+    seen = []
+    h.register_hook(lambda grad: seen.append(grad.numpy()))
+    y = nn.AvgPool2d(**kw)(h)
+    g_np = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    g_cl = np.ascontiguousarray(g_np.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    y.backward(soma.from_numpy(g_cl))
+    for a in (y.detach().numpy(), seen[0]):
+        assert np.moveaxis(a, 1, -1).flags.c_contiguous
+    xt = torch.tensor(x_np, requires_grad=True)
+    yt = torch.nn.AvgPool2d(**kw)(xt)
+    yt.backward(torch.tensor(g_np))
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)

@@ -133,11 +133,15 @@ class Windows:
         """The index of the unpadded input inside the padded frame."""
         return self._index(interior_slices(self.spatial, self.padding))
 
-    def grad_frame(self, batch, dtype):
-        """A frame to accumulate the input gradient in (zeros unless windows tile the input)."""
-        if self.tiles:
-            return _xp.empty(self._frame_shape(batch), dtype=dtype)
-        return _xp.zeros(self._frame_shape(batch), dtype=dtype)
+    def grad_frame(self, batch, dtype, channels_last=False):
+        """A frame to accumulate the input gradient in (zeros unless windows tile the input);
+        with ``channels_last`` (planes of an (N, C, H, W) input) an (N, C, H, W) view of
+        (N, H, W, C) memory, the layout of such an input."""
+        shape = self._frame_shape(batch)
+        make = _xp.empty if self.tiles else _xp.zeros
+        if channels_last:
+            return _xp.moveaxis(make(shape[:1] + shape[2:] + shape[1:2], dtype=dtype), -1, 1)
+        return make(shape, dtype=dtype)
 
     def crop(self, frame):
         """The input-sized part of a padded frame."""

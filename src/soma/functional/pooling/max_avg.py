@@ -217,10 +217,13 @@ class SumPool(Function):
     def forward(ctx, x, *, win, divisor):
         frame = win.pad(_enter(ctx, x, win), 0)
         views = win.slices()
-        y = frame[views[0]].copy()
+        # NOTE: order "K" keeps a channels-last input's layout (a DenseNet's transitions feed it
+        # to the next block's concatenation, whose layout the whole block then runs in)
+        y = frame[views[0]].copy(order="K")
         for view in views[1:]:
             y += frame[view]
         ctx.win = win
+        ctx.channels_last = not win.pixels and _is_channels_last(y)
         if win.pixels and hasattr(divisor, "ndim"):
             divisor = divisor[..., None]  # one per output pixel, broadcast over the batch
         ctx.divisor = divisor
@@ -231,9 +234,9 @@ class SumPool(Function):
     def backward(ctx, gy):
         win = ctx.win
         # dL/dx_j = Σ over the windows w containing j of dL/dy_w / divisor_w
-        g = to_pixels(gy, len(win.spatial)) if win.pixels else gy.copy()
+        g = to_pixels(gy, len(win.spatial)) if win.pixels else gy.copy(order="K")
         _divide(g, ctx.divisor)
-        gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype)
+        gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype, ctx.channels_last)
         for view in win.slices():
             if win.disjoint:
                 gframe[view] = g
@@ -241,6 +244,11 @@ class SumPool(Function):
                 gframe[view] += g
         gx = win.crop(gframe)
         return to_planes(gx, ctx.lead) if win.pixels else gx
+
+
+def _is_channels_last(a):
+    """True for an (N, C, H, W) view of (N, H, W, C) memory (and not also C-contiguous)."""
+    return a.ndim == 4 and not a.flags.c_contiguous and _xp.moveaxis(a, 1, -1).flags.c_contiguous
 
 
 def _divide(y, divisor):
