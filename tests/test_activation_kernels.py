@@ -132,6 +132,26 @@ def test_relu_keeps_channels_last():
     assert np.moveaxis(F.relu(x).numpy(), 1, -1).flags.c_contiguous
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_relu_gradient_takes_the_activation_layout_from_a_strided_gradient(fast):
+    """A strided upstream gradient (the interior of a padded depthwise convolution's buffer)
+    gives an input gradient in the activation's own layout, channel-major here, so the layers
+    before keep theirs; values are gy · (x > 0)."""
+    rng = np.random.default_rng(9)
+    xa = np.ascontiguousarray(rng.standard_normal((3, 4, 6, 6)).swapaxes(0, 1)).swapaxes(0, 1)
+    padded = rng.standard_normal((4, 3, 8, 8)).astype(np.float64)
+    ga = padded[:, :, 1:-1, 1:-1].swapaxes(0, 1)  # strided, like Taps.grad_input's result
+    x = soma.tensor(xa, requires_grad=True)
+    x.array = xa
+    h = x * 1.0  # not a leaf: the gradient is seen as it arrives (a leaf's is copied)
+    seen = []
+    h.register_hook(lambda grad: seen.append(grad.numpy()))
+    with contextlib.nullcontext() if fast else compiled.disabled():
+        F.relu(h).backward(soma.from_numpy(ga))
+    assert seen[0].swapaxes(0, 1).flags.c_contiguous
+    np.testing.assert_array_equal(seen[0], ga * (xa > 0))
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_nan_and_infinity(name):
     # the mathematical limits (not PyTorch's values, which depend on the CPU): NaN stays NaN

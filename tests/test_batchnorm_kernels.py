@@ -2,8 +2,9 @@
 
 Every case runs the op twice in soma (compiled, and ``with compiled.disabled()``) and once in
 PyTorch, and compares the output, every gradient and the running statistics. Inputs come in
-both memory layouts the kernels walk (contiguous NCHW and channels-last) and in one they do not
-(a strided slice, which must take the NumPy path).
+the three memory layouts the kernels walk (contiguous NCHW, channels-last, and channel-major as
+depthwise and pointwise convolutions return) and in one they do not (a strided slice, which
+must take the NumPy path).
 """
 
 import contextlib
@@ -22,6 +23,8 @@ TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol
 def _layout(a, kind):
     if kind == "cl":  # (N, C, *S) view of (N, *S, C) memory, as soma's convolutions return
         return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
+    if kind == "cm":  # (N, C, *S) view of (C, N, *S) memory, as depthwise convolutions return
+        return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
     if kind == "strided":
         wide = np.repeat(a, 2, axis=-1)  # every value twice; the view takes one of each
         return wide[..., ::2]
@@ -88,7 +91,7 @@ def _compare(shape, dtype, kind, *, affine=True, training=True, momentum=0.1, tr
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["nchw", "cl", "strided"])
+@pytest.mark.parametrize("kind", ["nchw", "cl", "cm", "strided"])
 @pytest.mark.parametrize("shape", [(5, 7, 3, 9), (2, 3, 17, 40), (3, 5, 17), (2, 3, 2, 3, 4)])
 def test_train_matches_numpy_path_and_torch(shape, dtype, kind):
     _compare(shape, dtype, kind)
@@ -100,7 +103,7 @@ def test_batchnorm1d_matrix(shape, dtype):
     _compare(shape, dtype, "nchw")  # (N, C): the rows layout, several row blocks for 1100
 
 
-@pytest.mark.parametrize("kind", ["nchw", "cl"])
+@pytest.mark.parametrize("kind", ["nchw", "cl", "cm"])
 @pytest.mark.parametrize(
     "options",
     [
@@ -119,19 +122,26 @@ def test_layouts_chosen():
     a = np.zeros((2, 8, 5, 5), np.float32)
     assert kernels.layout(a) == "planes"
     assert kernels.layout(_layout(a, "cl")) == "rows"
+    assert kernels.layout(_layout(a, "cm")) == "cm"
     assert kernels.layout(np.zeros((7, 3), np.float32)) == "rows"
     assert kernels.layout(_layout(a, "strided")) is None
     assert kernels.layout(a.astype(np.float16)) is None
 
 
-def test_output_keeps_channels_last_layout():
+@pytest.mark.parametrize("kind", ["cl", "cm"])
+def test_output_keeps_the_input_layout(kind):
+    """Channels-last stays channels-last, channel-major stays channel-major (a MobileNet's
+    depthwise → BatchNorm → ReLU → pointwise chain then never changes layout)."""
     if not compiled.enabled():
         pytest.skip("the NumPy path writes C order")
     x = soma.tensor(np.zeros((2, 8, 5, 5), np.float32))
-    x.array = _layout(np.random.default_rng(0).standard_normal((2, 8, 5, 5)), "cl")
+    x.array = _layout(np.random.default_rng(0).standard_normal((2, 8, 5, 5)), kind)
     x.array = x.array.astype(np.float32)
     y = soma.nn.functional.batch_norm(x, None, None, training=True)
-    assert np.moveaxis(y.numpy(), 1, -1).flags.c_contiguous
+    if kind == "cl":
+        assert np.moveaxis(y.numpy(), 1, -1).flags.c_contiguous
+    else:
+        assert y.numpy().swapaxes(0, 1).flags.c_contiguous
 
 
 def test_large_mean_float32_variance():
@@ -148,7 +158,7 @@ def test_large_mean_float32_variance():
         np.testing.assert_allclose(mean, xa.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["nchw", "cl"])
+@pytest.mark.parametrize("kind", ["nchw", "cl", "cm"])
 def test_threads_give_the_same_bits(kind):
     # the partial sums are per fixed block, combined in block order: one thread or two, the
     # same result bit for bit
@@ -170,7 +180,7 @@ def test_threads_give_the_same_bits(kind):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kind", ["nchw", "cl"])
+@pytest.mark.parametrize("kind", ["nchw", "cl", "cm"])
 def test_gradcheck_float64(kind):
     rng = np.random.default_rng(3)
     xa = _layout(rng.standard_normal((3, 4, 2, 5)), kind)

@@ -46,8 +46,10 @@ class ReLU(Function):
         (y,) = ctx.saved
         if _kernels.usable(y) and _kernels.usable(gy, dense=False, like=y):
             return _kernels.grad("relu", gy, (y,), (0.0,))
-        # dy/dx = 1 for x > 0, else 0
-        out = _xp.empty(gy.shape, gy.dtype)
+        # dy/dx = 1 for x > 0, else 0; the result in the activation's layout (a strided
+        # gradient, e.g. from a padded depthwise convolution, must not turn the layers before
+        # this one to another layout)
+        out = _xp.empty_like(y, dtype=gy.dtype)
         return parallel.elementwise(_times_positive, gy, y, out=out)
 
 

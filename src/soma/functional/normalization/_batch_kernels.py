@@ -6,6 +6,10 @@ The data is walked in memory order, in one of two layouts of an (N, C, *S) array
   row of C channels per position; the inner loop runs over channels.
 * **planes** (C-contiguous NCHW): an (N, C, L) array, L = |S|; the inner loop runs over one
   plane of a channel.
+* **cm** (channel-major memory, (C, N, *S), as depthwise and pointwise convolutions return
+  it): seen as planes of one "sample", (1, C, N·L), each channel one contiguous plane; the
+  planes kernels run on ranges of channels, one range per thread. The results keep that
+  layout, so a MobileNet's depthwise → BatchNorm → ReLU → pointwise chain never changes it.
 
 Any other strides take the NumPy path of ``batch.py``. Per channel c, with M values each:
 
@@ -233,7 +237,9 @@ def layout(x):
         return "planes"
     if np.moveaxis(x, 1, -1).flags.c_contiguous:
         return "rows"
-    return "planes" if planes else None
+    if planes:
+        return "planes"
+    return "cm" if x.ndim > 2 and x.swapaxes(0, 1).flags.c_contiguous else None
 
 
 def view(x, kind):
@@ -241,6 +247,8 @@ def view(x, kind):
     n, c = x.shape[:2]
     if kind == "rows":
         return np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, c)
+    if kind == "cm":
+        return np.ascontiguousarray(x.swapaxes(0, 1)).reshape(1, c, -1)
     return np.ascontiguousarray(x).reshape(n, c, -1)
 
 
@@ -249,6 +257,9 @@ def empty(shape, dtype, kind):
     if kind == "rows":
         buf = np.empty((shape[0],) + tuple(shape[2:]) + (shape[1],), dtype)
         return np.moveaxis(buf, -1, 1), buf.reshape(-1, shape[1])
+    if kind == "cm":
+        buf = np.empty((shape[1], shape[0]) + tuple(shape[2:]), dtype)
+        return buf.swapaxes(0, 1), buf.reshape(1, shape[1], -1)
     buf = np.empty(shape, dtype)
     return buf, buf.reshape(shape[0], shape[1], -1)
 
@@ -277,6 +288,9 @@ def stats(kind, v):
         parallel.ranges(
             lambda start, stop: rows_stats(flat, k, c, start, stop, s1, s2), nb, v.size
         )
+    elif kind == "cm":
+        shift = v[0, :, 0].astype(np.float64)
+        _channel_ranges(planes_stats, [v], [shift, LANES], [s1, s2], v.size)
     else:
         shift = v[0, :, 0].astype(np.float64)
         parallel.ranges(
@@ -288,11 +302,32 @@ def stats(kind, v):
     return mean, var
 
 
+def _channel_ranges(kernel, arrays, per_channel, results, size):
+    """A planes kernel on a "cm" view (1, C, L): kernel(*arrays, *per_channel, 0, 1, *results)
+    on ranges [c0, c1) of channels, one per thread; arrays and results are sliced on axis 1,
+    per-channel arrays (1-D) on axis 0, numbers passed whole."""
+
+    def part(c0, c1):
+        kernel(
+            *[a[:, c0:c1] for a in arrays],
+            *[q[c0:c1] if getattr(q, "ndim", 0) == 1 else q for q in per_channel],
+            0,
+            1,
+            *[r[:, c0:c1] for r in results],
+        )
+
+    parallel.ranges(part, arrays[0].shape[1], size)
+
+
 def _elementwise(kind, fn, arrays, coefficients, shape, work):
     """out (N, C, *) in kind's layout from fn(*arrays, *coefficients, start, stop, out view)."""
     t = arrays[0].dtype
     c = shape[1]
     out, ov = empty(shape, t, kind)
+    if kind == "cm":
+        coefficients = [q.astype(t) for q in coefficients]
+        _channel_ranges(fn, arrays, coefficients, [ov], arrays[0].size * work)
+        return out
     if kind == "rows":
         rows = tile(c)
         coefficients = [np.tile(q.astype(t), rows) for q in coefficients]
@@ -323,6 +358,8 @@ def grad_sums(kind, gv, v, mean):
         parallel.ranges(
             lambda start, stop: rows_grad_sums(g, x, k, c, start, stop, s1, s2), nb, v.size
         )
+    elif kind == "cm":
+        _channel_ranges(planes_grad_sums, [gv, v], [mean, LANES], [s1, s2], v.size)
     else:
         parallel.ranges(
             lambda start, stop: planes_grad_sums(gv, v, mean, LANES, start, stop, s1, s2),
