@@ -552,3 +552,21 @@ def test_fold_and_unfold_layers_match_torch(torch_or_skip):
 def test_fold_checks_the_number_of_blocks():
     with pytest.raises(ValueError, match=r"fold: input of shape \(1, 4, 5\) does not fit"):
         soma.nn.functional.fold(soma.zeros(1, 4, 5), (3, 3), 2)
+
+
+def test_thin_weight_gradient_over_many_positions(torch_or_skip):
+    """LeNet's first layer: 6 filters of 25 taps summed over 12·28·28 = 9408 positions, the
+    product that ``reduce_positions`` cuts into runs of 4096 (two runs and a remainder)."""
+    from soma.functional.conv._geometry import reduce_positions
+
+    torch = torch_or_skip
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((1, 6, 9408)), rng.standard_normal((1, 9408, 25))
+    np.testing.assert_allclose(reduce_positions(a, b), a @ b, rtol=1e-12, atol=1e-10)
+    ours, theirs = _twins(torch, "Conv2d", 1, 6, 5)
+    x = rng.standard_normal((12, 1, 32, 32)).astype(np.float32)
+    ours(soma.tensor(x)).sum().backward()
+    theirs(torch.tensor(x)).sum().backward()
+    np.testing.assert_allclose(
+        ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-3
+    )

@@ -25,6 +25,7 @@ from soma.functional.conv._geometry import (
     flipped,
     interior,
     matmul,
+    reduce_positions,
     tap_regions,
 )
 
@@ -130,6 +131,6 @@ def grad_input(gy_rows, w, g, n):
 def grad_weight(gy_rows, col, g, w_shape):
     """∂L/∂W = gYᵀ @ col per group, back in (O, C/G, *k) layout."""
     o, cg = w_shape[:2]
-    gw = matmul(gy_rows.swapaxes(1, 2), col)  # (G, O/G, K·C/G)
+    gw = reduce_positions(gy_rows.swapaxes(1, 2), col)  # (G, O/G, K·C/G)
     gw = gw.reshape(o, -1, cg).swapaxes(1, 2)
     return gw.reshape(w_shape)

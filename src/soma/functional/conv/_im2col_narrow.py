@@ -24,6 +24,7 @@ from soma.functional.conv._geometry import (
     channels_first,
     interior,
     matmul,
+    reduce_positions,
     tap_regions,
 )
 
@@ -96,4 +97,4 @@ def grad_input(gy_cm, w, g, n):
 
 def grad_weight(gy_cm, col, g, w_shape):
     """∂L/∂W = gY @ colᵀ."""
-    return matmul(gy_cm, col.swapaxes(1, 2)).reshape(w_shape)
+    return reduce_positions(gy_cm, col.swapaxes(1, 2)).reshape(w_shape)
