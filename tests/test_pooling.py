@@ -383,3 +383,34 @@ def test_avgpool2d_keeps_a_channels_last_layout(kw):
     yt.backward(torch.tensor(g_np))
     np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shape, kw",
+    [
+        ((2, 1, 4, 4), dict(kernel_size=2)),
+        ((1, 2, 5, 5), dict(kernel_size=3, stride=2, padding=1)),
+        ((1, 2, 3, 4, 4), dict(kernel_size=2)),
+    ],
+)
+def test_maxpool_numpy_path_indexes_the_last_nan_as_torch(shape, kw):
+    """Without the compiled kernels (no Numba, SOMA_FAST=0, float16, 3-D pooling) a window
+    holding NaN gives NaN, indexed, and its gradient routed, at its last NaN, as PyTorch's CPU
+    kernel does (the window's first element, not a NaN at all, got it before)."""
+    from soma.backend import compiled
+
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    flat = x.reshape(-1)
+    flat[[1, 4, 5, 13, 22]] = np.nan
+    layer = nn.MaxPool3d if len(shape) == 5 else nn.MaxPool2d
+    twin = torch.nn.MaxPool3d if len(shape) == 5 else torch.nn.MaxPool2d
+    with compiled.disabled():
+        xs = soma.tensor(x, requires_grad=True)
+        y, idx = layer(**kw, return_indices=True)(xs)
+        y.sum().backward()
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = twin(**kw, return_indices=True)(xt)
+    yt.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())  # NaN where NaN
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())

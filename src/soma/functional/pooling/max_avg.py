@@ -61,12 +61,9 @@ def _offset_dtype(n):
 
 
 def _first_argmax(frame, views, y):
-    """Index (into ``views``) of the first view equal to ``y`` at each output position.
-
-    NOTE: a window whose maximum is NaN matches no view and reports offset 0 (its gradient goes
-    to the window's first element; PyTorch's goes to the NaN). The forward value is NaN in both.
-    The compiled kernels (``_max_kernels``) index the NaN as PyTorch does.
-    """
+    """Index (into ``views``) of the first view equal to ``y`` at each output position; where
+    the maximum is NaN, of the window's last NaN (PyTorch's CPU rule, as in ``_max_kernels``:
+    a NaN replaces the running maximum, so the last one is kept)."""
     kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
     found = frame[views[0]] == y
     for k in range(1, len(views)):
@@ -75,6 +72,11 @@ def _first_argmax(frame, views, y):
         if k + 1 < len(views):
             found |= eq
         kidx += eq.view(_xp.uint8) * kidx.dtype.type(k)
+    if y.dtype.kind == "f":
+        nan = _xp.isnan(y)
+        if nan.any():  # NaN equals nothing: the loop above left these windows at offset 0
+            for k, view in enumerate(views):
+                kidx[nan & _xp.isnan(frame[view])] = k  # a later NaN overwrites an earlier
     return kidx
 
 
