@@ -164,7 +164,11 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
         if ctx._versions is not None:
             check_versions(ctx)
         # NOTE: a multi-output op receives None for outputs that got no gradient.
-        if out_grads[0] is None if len(out_grads) == 1 else all(g is None for g in out_grads):
+        if len(out_grads) == 1:  # NOTE: the common case, without a generator
+            no_grads = out_grads[0] is None
+        else:
+            no_grads = all(g is None for g in out_grads)
+        if no_grads:
             in_grads = (None,) * len(ctx._parents)
         else:
             in_grads = ctx._fn.backward(ctx, *out_grads)

@@ -288,7 +288,7 @@ _MISSING = object()
 
 def _record_versions(ctx, args, outs):
     """Version records for saved arrays that are (or view) an input's or output's storage."""
-    records = None
+    records = []
     for pos, s in enumerate(ctx.saved):
         if s is None:
             continue
@@ -302,7 +302,7 @@ def _record_versions(ctx, args, outs):
                 vc = getattr(a, "_vc", None)
                 if vc is None:
                     vc = a._vc = [0, None]
-                record = (pos, vc, vc[0], a, -1)
+                records.append((pos, vc, vc[0], a, -1))
                 break
         else:
             for i, o in enumerate(outs):
@@ -310,15 +310,9 @@ def _record_versions(ctx, args, outs):
                     vc = getattr(o, "_vc", None)
                     if vc is None:
                         vc = o._vc = [0, None]
-                    record = (pos, vc, vc[0], None, i)
+                    records.append((pos, vc, vc[0], None, i))
                     break
-            else:
-                continue
-        if records is None:
-            records = [record]
-        else:
-            records.append(record)
-    if records is not None:
+    if records:
         ctx._versions = records
 
 
