@@ -570,3 +570,21 @@ def test_thin_weight_gradient_over_many_positions(torch_or_skip):
     np.testing.assert_allclose(
         ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-3
     )
+
+
+def test_channels_last_stem_gradcheck_float64():
+    """Finite differences through the channels-last stem path (64 output channels, one group),
+    with a channels-last upstream gradient reaching it through a ReLU."""
+    from soma.testing import gradcheck
+
+    rng = np.random.default_rng(12)
+    x = soma.tensor(rng.standard_normal((2, 3, 5, 4)), requires_grad=True)
+    w = soma.tensor(rng.standard_normal((64, 3, 3, 3)) * 0.3, requires_grad=True)
+    b = soma.tensor(rng.standard_normal(64), requires_grad=True)
+
+    def stem(x, w, b):
+        y = soma.nn.functional.conv2d(x, w, b, stride=2, padding=1)
+        assert np.moveaxis(y.detach().numpy(), 1, -1).flags.c_contiguous
+        return soma.relu(y)
+
+    assert gradcheck(stem, (x, w, b))

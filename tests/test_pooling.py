@@ -414,3 +414,13 @@ def test_maxpool_numpy_path_indexes_the_last_nan_as_torch(shape, kw):
     np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())  # NaN where NaN
     np.testing.assert_array_equal(idx.numpy(), it.numpy())
     np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1)])
+def test_avgpool2d_channels_last_gradcheck_float64(kw):
+    from soma.testing import gradcheck
+
+    x_np = np.random.default_rng(8).standard_normal((2, 3, 5, 6))
+    x = soma.from_numpy(np.ascontiguousarray(x_np.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2))
+    x.requires_grad_()
+    assert gradcheck(lambda t: nn.functional.avg_pool2d(t, **kw), (x,))
