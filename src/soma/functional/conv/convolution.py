@@ -22,6 +22,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional.conv import _depthwise as _depthwise
+from soma.functional.conv import _depthwise_kernels as _depthwise_kernels
 from soma.functional.conv import _im2col as _im2col
 from soma.functional.conv import _im2col_narrow as _im2col_narrow
 from soma.functional.conv import _pointwise as _pointwise
@@ -69,7 +70,13 @@ def _kernels(g, in_per_group, batch, dtype=None):
     if batch == 0:
         return _EmptyBatch
     if in_per_group == 1 and g.groups > 1:
-        return _depthwise.Dense if _depthwise.use_dense(g) else _depthwise.Taps
+        if _depthwise.use_dense(g):
+            return _depthwise.Dense
+        return (
+            _depthwise_kernels.Compiled
+            if _depthwise_kernels.applies(g, dtype)
+            else _depthwise.Taps
+        )
     if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
         return _pointwise
     if in_per_group < _NARROW:
