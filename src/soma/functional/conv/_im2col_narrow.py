@@ -19,6 +19,7 @@ SimpleCNN (1→32) 38.7 vs 45.5 ms, MobileNet (3→16) 95.3 vs 97.5 ms. Kernel s
 """
 
 from soma.backend import as_strided, get_xp
+from soma.functional.conv import _im2col_narrow_kernels as _kernels
 from soma.functional.conv._geometry import (
     channel_major,
     channels_first,
@@ -49,7 +50,10 @@ def im2col(x, g):
 
 
 def col2im(gcol, g, n, c):
-    """Adjoint of ``im2col``: (G, C/G·K, N·L) → (N, C, *S), a view of channel-major memory."""
+    """Adjoint of ``im2col``: (G, C/G·K, N·L) → (N, C, *S), a view of channel-major memory
+    (compiled, one pass on soma's threads, when ``_im2col_narrow_kernels`` applies)."""
+    if _kernels.applies(g, gcol.dtype):
+        return _kernels.col2im(gcol, g, n, c)
     buf = _xp.zeros((c, n) + g.padded_size, dtype=gcol.dtype)
     taps = gcol.reshape((c, g.taps, n) + g.out_size)
     for t, region in enumerate(tap_regions(g)):
