@@ -176,3 +176,20 @@ def test_tensors_are_not_picklable():
 
     with pytest.raises(TypeError, match="not picklable"):
         pickle.dumps(soma.ones(2))
+
+
+def test_contiguous_returns_c_contiguous_memory():
+    """As in PyTorch: ``contiguous()`` is ``self`` when already contiguous, else a copy in
+    C order through which gradients flow (it returned the permuted view itself, so
+    ``is_contiguous()`` stayed False)."""
+    x = soma.arange(24.0).reshape(2, 3, 4).requires_grad_()
+    assert x.contiguous() is x
+    p = x.permute(2, 0, 1)
+    assert not p.is_contiguous()
+    c = p.contiguous()
+    assert c.is_contiguous() and c is not p
+    np.testing.assert_array_equal(c.detach().numpy(), p.detach().numpy())
+    (c * soma.arange(24.0).reshape(4, 2, 3)).sum().backward()
+    np.testing.assert_array_equal(
+        x.grad.numpy(), np.arange(24.0).reshape(4, 2, 3).transpose(1, 2, 0)
+    )

@@ -521,7 +521,8 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return _F.clone(self)
 
     def contiguous(self) -> "Tensor":
-        return self
+        """``self`` when its memory is C-contiguous, else a differentiable copy that is."""
+        return self if self.is_contiguous() else _F.clone(self)
 
     def is_contiguous(self) -> bool:
         return bool(self.array.flags.c_contiguous)

@@ -16,6 +16,7 @@ import math
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
+from soma.functional.normalization import _group_kernels
 from soma.functional.normalization.batch import BatchNormEval
 
 _xp = get_xp()
@@ -106,10 +107,30 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     )
 
 
+class GroupNormChannelsLast(Function):
+    """GroupNorm of channels-last memory on the compiled kernels of ``_group_kernels`` (same
+    formulas as ``RowNorm``); the output and the input gradient keep the layout."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, groups, eps):
+        y, xhat, invstd = _group_kernels.forward(x, w, b, groups, eps)
+        ctx.save(xhat, invstd, w)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        xhat, invstd, w = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx, gw, gb = _group_kernels.backward(gy, xhat, w, invstd)
+        return gx if need_x else None, gw if need_w else None, gb if need_b else None
+
+
 def _grouped(op, x, groups, weight, bias, eps, on_stats=None):
     n, c = x.shape[:2]
     _check_param(op, "weight", weight, (c,))
     _check_param(op, "bias", bias, (c,))
+    if on_stats is None and _group_kernels.applies(x.array):
+        return GroupNormChannelsLast.apply(x, weight, bias, groups=groups, eps=eps)
     per_group = x.numel() // (n * groups) if n * groups else 0
     return RowNorm.apply(
         x,

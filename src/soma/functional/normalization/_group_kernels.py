@@ -1,0 +1,165 @@
+"""Compiled GroupNorm on channels-last memory (Numba, through ``soma.backend.compiled``).
+
+``layer.RowNorm`` normalises rows of the (N·G, C/G·L) view of an NCHW array. A channels-last
+array (what the convolutions return) has no such view: NumPy copied it to NCHW first and
+returned NCHW, so the convolution after it copied back (a DDPM denoiser does this at every
+GroupNorm). These kernels walk the channels-last memory itself, an (N, L, C) array with one
+row of C channels per position, inner loops over channels (they vectorise), one sample after
+another; soma's pool runs ranges of samples (``parallel.ranges``). The output keeps the layout.
+
+For sample n and group g (channels c ∈ g, S = |g|·L values), in float64 accumulators::
+
+    mean = Σ x / S,   var = Σ (x − mean)² / S,   invstd = 1/√(var + ε)
+    x̂ = (x − mean)·invstd,   y = x̂·γ_c + β_c
+
+and the backward pass (h = g·γ_c, g the upstream gradient)::
+
+    dL/dx = (h − Σh/S − x̂·Σh·x̂/S)·invstd,   dL/dγ_c = Σ_{n,l} g·x̂,   dL/dβ_c = Σ_{n,l} g
+
+The per-channel sums of dL/dγ and dL/dβ are kept per sample and added in sample order, so the
+result does not depend on the number of threads.
+"""
+
+from soma.backend import compiled, get_xp, parallel
+
+_xp = get_xp()
+KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
+
+
+@compiled.kernel
+def _forward_samples(x, w, b, groups, eps, xhat, y, invstd, s1, s2, n0, n1):
+    """x̂, y and invstd (N, G) for samples n0 … n1 − 1; s1, s2 (C,) float64 scratch."""
+    positions, chans = x.shape[1], x.shape[2]
+    per = chans // groups
+    count = positions * per
+    for n in range(n0, n1):
+        for c in range(chans):
+            s1[c] = 0.0
+        for p in range(positions):
+            row = x[n, p]
+            for c in range(chans):
+                s1[c] += row[c]
+        for g in range(groups):  # s2[c] ← the mean of c's group
+            total = 0.0
+            for c in range(g * per, (g + 1) * per):
+                total += s1[c]
+            for c in range(g * per, (g + 1) * per):
+                s2[c] = total / count
+        for c in range(chans):
+            s1[c] = 0.0
+        for p in range(positions):
+            row = x[n, p]
+            for c in range(chans):
+                d = row[c] - s2[c]
+                s1[c] += d * d
+        for g in range(groups):  # s1[c] ← the invstd of c's group
+            total = 0.0
+            for c in range(g * per, (g + 1) * per):
+                total += s1[c]
+            inv = 1.0 / (total / count + eps) ** 0.5
+            invstd[n, g] = inv
+            for c in range(g * per, (g + 1) * per):
+                s1[c] = inv
+        for p in range(positions):
+            row, h_row, y_row = x[n, p], xhat[n, p], y[n, p]
+            for c in range(chans):
+                h = (row[c] - s2[c]) * s1[c]
+                h_row[c] = h
+                y_row[c] = h * w[c] + b[c]
+
+
+@compiled.kernel
+def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, s1, s2, s3, n0, n1):
+    """dL/dx for samples n0 … n1 − 1, and their per-sample sums gw, gb (N, C) float64."""
+    positions, chans = gy.shape[1], gy.shape[2]
+    per = chans // groups
+    count = positions * per
+    for n in range(n0, n1):
+        for c in range(chans):
+            s1[c] = 0.0
+            s2[c] = 0.0
+            gw[n, c] = 0.0
+            gb[n, c] = 0.0
+        gw_n, gb_n = gw[n], gb[n]
+        for p in range(positions):
+            g_row, h_row = gy[n, p], xhat[n, p]
+            for c in range(chans):
+                gv, hv = g_row[c], h_row[c]
+                gb_n[c] += gv
+                gw_n[c] += gv * hv
+                gh = gv * w[c]
+                s1[c] += gh
+                s2[c] += gh * hv
+        for g in range(groups):  # s1, s2 ← Σh/S and Σh·x̂/S of c's group, s3 ← its invstd
+            sum_h, sum_hx = 0.0, 0.0
+            for c in range(g * per, (g + 1) * per):
+                sum_h += s1[c]
+                sum_hx += s2[c]
+            for c in range(g * per, (g + 1) * per):
+                s1[c] = sum_h / count
+                s2[c] = sum_hx / count
+                s3[c] = invstd[n, g]
+        for p in range(positions):
+            g_row, h_row, out = gy[n, p], xhat[n, p], gx[n, p]
+            for c in range(chans):
+                out[c] = (g_row[c] * w[c] - s1[c] - h_row[c] * s2[c]) * s3[c]
+
+
+def applies(x) -> bool:
+    """Whether the compiled kernels run: Numba on, float32/float64, channels-last memory with
+    spatial positions (an (N, C) array is NCHW too and stays on the NumPy rows)."""
+    return (
+        compiled.enabled()
+        and x.dtype in KERNEL_DTYPES
+        and x.ndim > 2
+        and x.size > 0
+        and not x.flags.c_contiguous
+        and _xp.moveaxis(x, 1, -1).flags.c_contiguous
+    )
+
+
+def _rows(a):
+    """(N, C, *S) → (N, L, C) view of channels-last memory."""
+    return _xp.moveaxis(a, 1, -1).reshape(a.shape[0], -1, a.shape[1])
+
+
+def _from_rows(rows, shape):
+    """(N, L, C) → (N, C, *S) view."""
+    return _xp.moveaxis(rows.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
+
+
+def forward(x, w, b, groups, eps):
+    """(y, x̂ rows, invstd (N, G)) for channels-last x; w, b (C,) or None."""
+    xr = _rows(x)
+    n, _, c = xr.shape
+    one = _xp.ones(c, dtype=x.dtype) if w is None else w
+    zero = _xp.zeros(c, dtype=x.dtype) if b is None else b
+    xhat, y = _xp.empty_like(xr), _xp.empty_like(xr)
+    invstd = _xp.empty((n, groups))
+
+    def run(n0, n1):
+        s1, s2 = _xp.empty(c), _xp.empty(c)
+        _forward_samples(xr, one, zero, groups, float(eps), xhat, y, invstd, s1, s2, n0, n1)
+
+    parallel.ranges(run, n, xr.size * 3)
+    return _from_rows(y, x.shape), xhat, invstd
+
+
+def backward(gy, xhat, w, invstd):
+    """(dL/dx, dL/dγ, dL/dβ) from the upstream gradient gy (N, C, *S), any layout."""
+    gr = _rows(gy)
+    if not gr.flags.c_contiguous:
+        gr = _xp.ascontiguousarray(gr)
+    n, _, c = gr.shape
+    one = _xp.ones(c, dtype=gy.dtype) if w is None else w
+    gx = _xp.empty_like(gr)
+    gw, gb = _xp.empty((n, c)), _xp.empty((n, c))
+    groups = invstd.shape[1]
+
+    def run(n0, n1):
+        s1, s2, s3 = _xp.empty(c), _xp.empty(c), _xp.empty(c)
+        _backward_samples(gr, xhat, one, invstd, groups, gx, gw, gb, s1, s2, s3, n0, n1)
+
+    parallel.ranges(run, n, gr.size * 3)
+    dtype = gy.dtype
+    return _from_rows(gx, gy.shape), gw.sum(axis=0).astype(dtype), gb.sum(axis=0).astype(dtype)

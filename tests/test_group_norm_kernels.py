@@ -1,0 +1,133 @@
+"""Compiled GroupNorm on channels-last memory (``normalization/_group_kernels.py``).
+
+Checked against the NumPy rows of ``RowNorm`` and against PyTorch (outputs and all three
+gradients, float32 and float64, 1-D to 3-D spatial shapes, with and without affine
+parameters), for the layout it keeps, for its independence from the thread count, and by
+finite differences.
+"""
+
+import numpy as np
+import pytest
+
+import soma
+from soma.backend import compiled, parallel
+from soma.functional.normalization import _group_kernels
+
+# (batch, channels, spatial size, groups)
+SHAPES = [(3, 32, (8, 8), 8), (2, 12, (5, 7), 3), (2, 6, (9,), 6), (2, 8, (3, 4, 2), 2)]
+
+
+def _needs_kernels():
+    pytest.importorskip("numba")
+    if not compiled.enabled():
+        pytest.skip("compiled kernels turned off")
+
+
+def _channels_last(a):
+    """The values of NCHW array ``a`` in channels-last memory."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
+
+
+def _is_channels_last(a):
+    return np.moveaxis(a, 1, -1).flags.c_contiguous
+
+
+def _run(x, w, b, gy, groups):
+    xs = soma.from_numpy(x.copy(order="K"))
+    xs.requires_grad = True
+    ws = None if w is None else soma.tensor(w, requires_grad=True)
+    bs = None if b is None else soma.tensor(b, requires_grad=True)
+    y = soma.nn.functional.group_norm(xs, groups, ws, bs)
+    y.backward(soma.from_numpy(gy.copy(order="K")))
+    grads = [xs.grad.numpy()] + [t.grad.numpy() for t in (ws, bs) if t is not None]
+    return [y.detach().numpy()] + grads
+
+
+def _arrays(n, c, size, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = _channels_last((rng.standard_normal((n, c) + size) * 3 + 2).astype(dtype))
+    gy = _channels_last(rng.standard_normal((n, c) + size).astype(dtype))
+    return x, rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype), gy
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c, size, groups", SHAPES)
+def test_matches_the_numpy_rows_and_keeps_the_layout(n, c, size, groups, dtype, affine):
+    _needs_kernels()
+    x, w, b, gy = _arrays(n, c, size, dtype)
+    if not affine:
+        w = b = None
+    ours = _run(x, w, b, gy, groups)
+    assert _is_channels_last(ours[0])
+    with compiled.disabled():
+        reference = _run(x, w, b, gy, groups)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for a, r in zip(ours, reference):
+        np.testing.assert_allclose(a, r, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c, size, groups", SHAPES)
+def test_matches_torch(torch_or_skip, n, c, size, groups, dtype):
+    torch = torch_or_skip
+    x, w, b, gy = _arrays(n, c, size, dtype, seed=1)
+    ours = _run(x, w, b, gy, groups)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = torch.nn.functional.group_norm(xt, groups, wt, bt)
+    yt.backward(torch.tensor(gy))
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for name, a, t in zip(("y", "x", "weight", "bias"), ours, (yt, xt.grad, wt.grad, bt.grad)):
+        np.testing.assert_allclose(a, t.detach().numpy(), rtol=tol, atol=tol, err_msg=name)
+
+
+def test_same_result_on_one_and_two_threads():
+    _needs_kernels()
+    x, w, b, gy = _arrays(6, 16, (5, 5), np.float32, seed=2)
+    results = []
+    previous = parallel.get_num_threads()
+    try:
+        for threads in (1, 2):
+            parallel.set_num_threads(threads)
+            with parallel_everything():
+                results.append(_run(x, w, b, gy, 4))
+    finally:
+        parallel.set_num_threads(previous)
+    for a, r in zip(*results):
+        np.testing.assert_array_equal(a, r)
+
+
+def parallel_everything():
+    """Split every compiled pass, however small (the test's arrays are tiny)."""
+
+    class _Scope:
+        def __enter__(self):
+            self.previous = parallel.set_min_elements(1)
+
+        def __exit__(self, *exc):
+            parallel.set_min_elements(self.previous)
+
+    return _Scope()
+
+
+def test_nchw_input_stays_on_the_numpy_rows():
+    x = np.zeros((2, 8, 3, 3), np.float32)
+    assert not _group_kernels.applies(x)
+    assert not _group_kernels.applies(np.zeros((4, 8), np.float32))  # (N, C): no positions
+    assert _group_kernels.applies(_channels_last(x)) == compiled.enabled()
+
+
+def test_gradcheck_float64_channels_last():
+    from soma.testing import gradcheck
+
+    rng = np.random.default_rng(3)
+    x = soma.tensor(rng.standard_normal((2, 6, 3, 4)), requires_grad=True)
+    w = soma.tensor(rng.standard_normal(6), requires_grad=True)
+    b = soma.tensor(rng.standard_normal(6), requires_grad=True)
+
+    def norm(x, w, b):
+        x_cl = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)  # channels-last memory
+        assert _is_channels_last(x_cl.array)
+        return soma.nn.functional.group_norm(x_cl, 3, w, b)
+
+    assert gradcheck(norm, (x, w, b))
