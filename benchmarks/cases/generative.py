@@ -100,6 +100,5 @@ CASES = [
         "generative",
         "DDPM U-Net denoiser (32/64 ch, time embedding), 1x16x16, batch 16, Adam",
         ddpm_denoiser_training_step,
-        goal=1.5,
     ),
 ]

@@ -78,7 +78,6 @@ CASES = [
         "sequence",
         "LSTM 32→128 batch_first, seq 50, batch 32, linear head, Adam",
         lstm_training_step,
-        goal=1.5,
     ),
     Case(
         "lstm_unrolled_train",
@@ -91,6 +90,5 @@ CASES = [
         "sequence",
         "2-layer TransformerEncoder d128 h4 ff512, seq 64, batch 16, Adam",
         transformer_encoder_training_step,
-        goal=1.5,
     ),
 ]

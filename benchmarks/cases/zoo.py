@@ -137,13 +137,11 @@ CASES = [
         "zoo",
         "VGG-11 (CIFAR head), 3x32x32, batch 16, SGD-momentum",
         _training_step(_vgg11),
-        goal=1.5,
     ),
     Case(
         "densenet121_train",
         "zoo",
         "DenseNet-121 (CIFAR stem), 3x32x32, batch 16, SGD-momentum",
         _training_step(_densenet121),
-        goal=1.5,
     ),
 ]
