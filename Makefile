@@ -20,10 +20,11 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.demo-installed
 
 # The demo's matrix products are small: one BLAS thread beats several that spin waiting for the
-# cores (set for the demo run only; soma itself never changes threading settings).
+# cores (set for the demo run only; soma itself never changes threading settings). Each run
+# replaces the previous demo's runs/demo (--overwrite), so `make demo` can be run again.
 demo: $(VENV)/.demo-installed
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --augment --out runs/demo
+	$(BIN)/soma train --model lenet5 --data digits --epochs 12 --augment --out runs/demo --overwrite
 
 # Two test workers on two cores: each worker's BLAS/OpenMP gets one thread (set for the test run
 # only; soma itself never changes threading settings).
