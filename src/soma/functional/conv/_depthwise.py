@@ -12,8 +12,11 @@ instead, chosen by the size of the spatial input:
   0/1 tap patterns ``P_t``. Then y = x @ T, ∂x = gy @ Tᵀ and ∂T = xᵀ @ gy are batched BLAS
   products over channels, and ∂w_ct = ⟨∂T_c, P_t⟩ one more product.
 
-Layout and kernel signatures follow ``_im2col.py``; the output channel ``c·m + j`` (m = channel
-multiplier, out_channels / in_channels) reads input channel ``c``.
+With Numba, inputs too large for the dense form run on ``_depthwise_kernels.py`` instead of
+the tap loop (one vectorised loop per tap over a padded, stride-phased layout, channels on
+soma's threads); the tap loop stays the reference, and the fallback for 3-D, float16 and
+non-finite weights. Layout and kernel signatures follow ``_im2col.py``; the output channel
+``c·m + j`` (m = channel multiplier, out_channels / in_channels) reads input channel ``c``.
 """
 
 import functools

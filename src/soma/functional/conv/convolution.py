@@ -13,7 +13,7 @@ matrix products over strided views, channels-last (``_im2col.py``) or, for input
 channels, channel-major (``_im2col_narrow.py``); Winograd F(2×2, 3×3) for 3×3 stride-1
 convolutions with enough channels and tiles (``_winograd.py``); plain products for 1×1
 convolutions (``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
-(``_depthwise.py``). Each set provides prepare/forward (y), prepare_grad/grad_input (∂x) and
+(``_depthwise.py``, compiled in ``_depthwise_kernels.py``). Each set provides prepare/forward (y), prepare_grad/grad_input (∂x) and
 grad_weight (∂W). A transposed convolution is the adjoint (the input gradient) of a convolution,
 so it runs the same kernels in the other order.
 """
