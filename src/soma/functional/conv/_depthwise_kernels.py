@@ -3,9 +3,9 @@
 ``_depthwise.Taps`` streams the whole batch through memory once per tap (nine multiply-add
 passes for a 3×3 kernel) on one thread, and its weight gradient is one ``einsum`` per tap;
 loops along single output rows (16 or 32 numbers) measured little better (2.1 against 2.6 ms
-forward on 64 channels of 16×16). These kernels
-take one channel at a time, a few images of it at once (``_CHUNK``), and lay them out so
-that each tap is one contiguous loop over all those outputs:
+forward on 64 channels of 16×16). These kernels take one channel at a time, a few images of
+it at once (``_CHUNK``), and lay them out so that each tap is one contiguous loop over all
+those outputs:
 
 * the images' planes are copied, zero-padded, into rows Wq wide (Wq ≥ Wo + the kernel's
   reach), split by stride phase: padded pixel (r, s) goes to phase (r mod sh, s mod sw), row
