@@ -45,6 +45,9 @@ import numpy as np  # noqa: F401  NOTE: for kernels (NumPy arrays only) outside 
 
 from soma.backend.array_module import active_backend
 
+# The dtypes compiled kernels take (Numba has no float16 arithmetic): the others stay NumPy.
+FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
 _installed = importlib.util.find_spec("numba") is not None
 _wanted = os.environ.get("SOMA_FAST", "1") != "0"
 

@@ -52,7 +52,6 @@ from soma.functional.conv import _depthwise
 from soma.functional.conv._geometry import channel_major
 
 _xp = get_xp()
-KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
 _BLOCK = 128  # running sums per tap in the weight gradient
 _CHUNK = 1 << 11  # elements of the phases scratch (8 KiB in float32); images per chunk fill it
 
@@ -196,7 +195,7 @@ def _grad_weight_channels(gy, x, gw, xs, gys, acc, offsets, geometry, m, c0, c1)
 
 def applies(g, dtype) -> bool:
     """Whether the compiled kernels run: Numba on, float32/float64, one or two spatial axes."""
-    return compiled.enabled() and dtype in KERNEL_DTYPES and len(g.kernel) <= 2
+    return compiled.enabled() and dtype in compiled.FLOAT_DTYPES and len(g.kernel) <= 2
 
 
 class _Plan(NamedTuple):

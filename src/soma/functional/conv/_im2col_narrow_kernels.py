@@ -15,7 +15,6 @@ order t = a·kw + b, as in the NumPy form, so both give the same bits.
 from soma.backend import compiled, get_xp, parallel
 
 _xp = get_xp()
-KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
 
 
 @compiled.kernel
@@ -53,7 +52,7 @@ def _add_columns(col, gx, q_lo, q_hi, geometry, kernel_w, out_h, out_w, n0, n1):
 
 def applies(g, dtype) -> bool:
     """Whether the compiled col2im runs: Numba on, float32/float64, two spatial axes."""
-    return compiled.enabled() and dtype in KERNEL_DTYPES and len(g.kernel) == 2
+    return compiled.enabled() and dtype in compiled.FLOAT_DTYPES and len(g.kernel) == 2
 
 
 def _column_ranges(g):

@@ -16,7 +16,6 @@ transformed position t = 4a + b (a: the row transform's output, b: the column's)
 from soma.backend import compiled, get_xp, parallel
 
 _xp = get_xp()
-KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
 
 
 @compiled.kernel
@@ -144,7 +143,7 @@ def _grad_tiles(gy, dm, e, r, th, tw, n0, n1):
 
 def applies(x):
     """Whether the compiled transforms run for this array (Numba on, float32 or float64)."""
-    return compiled.enabled() and x.dtype in KERNEL_DTYPES
+    return compiled.enabled() and x.dtype in compiled.FLOAT_DTYPES
 
 
 def _copy(a, out):

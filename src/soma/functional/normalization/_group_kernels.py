@@ -23,7 +23,6 @@ result does not depend on the number of threads.
 from soma.backend import compiled, get_xp, parallel
 
 _xp = get_xp()
-KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
 
 
 @compiled.kernel
@@ -110,7 +109,7 @@ def applies(x) -> bool:
     spatial positions (an (N, C) array is NCHW too and stays on the NumPy rows)."""
     return (
         compiled.enabled()
-        and x.dtype in KERNEL_DTYPES
+        and x.dtype in compiled.FLOAT_DTYPES
         and x.ndim > 2
         and x.size > 0
         and not x.flags.c_contiguous

@@ -37,7 +37,6 @@ import functools
 from soma.backend import compiled, get_xp, parallel
 
 _xp = get_xp()
-_KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))  # Numba has no float16 math
 
 
 @compiled.kernel
@@ -150,7 +149,7 @@ def _scatter_pixels(gy, idx, gx):
 
 def applies(win, x):
     """The kernels serve 1-D and 2-D pooling of batched or unbatched float32/float64 input."""
-    return compiled.enabled() and len(win.spatial) in (1, 2) and x.dtype in _KERNEL_DTYPES
+    return compiled.enabled() and len(win.spatial) in (1, 2) and x.dtype in compiled.FLOAT_DTYPES
 
 
 def _as_4d(a, d, batched):

@@ -32,7 +32,6 @@ projection and dWᵢₕ 0.6 ms each; per step the gate kernel takes 3 µs and it
 from soma.backend import compiled, get_xp
 
 _xp = get_xp()
-_KERNEL_DTYPES = (_xp.dtype("float32"), _xp.dtype("float64"))
 
 
 @compiled.kernel
@@ -96,7 +95,7 @@ def _gates_backward(a, c_prev, tc, dh, gy, has_gy, dc, dz, one):
 def applies(w_hh, w_hr):
     """The compiled path: kernels enabled, float32 or float64 (Numba has no float16 math),
     and no projection (``proj_size`` 0)."""
-    return compiled.enabled() and w_hr is None and w_hh.dtype in _KERNEL_DTYPES
+    return compiled.enabled() and w_hr is None and w_hh.dtype in compiled.FLOAT_DTYPES
 
 
 def _scaled(w, hid):
