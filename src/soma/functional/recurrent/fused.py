@@ -20,6 +20,7 @@ The public functions (stacked and bidirectional layers, single-step cells) are i
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
+from soma.functional.linalg import column_sums
 from soma.functional.recurrent import _lstm_kernels
 
 _xp = get_xp()
@@ -116,7 +117,7 @@ def _input_side_grads(needs, dz, x, w_ih):
     dz2, x2 = _flat(dz), _flat(x)
     gx = (dz2 @ w_ih).reshape(x.shape) if needs[0] else None
     gw = dz2.T @ x2 if needs[1] else None
-    gb = dz2.sum(axis=0) if needs[2] else None
+    gb = column_sums(dz2) if needs[2] else None
     return gx, gw, gb
 
 
@@ -457,5 +458,5 @@ def _gru_grads(needs, dzh, dzn, dh, x, w_ih, hs, reverse):
     if needs[3]:  # dWₕₕ = Σₜ dzₜᵀ hₜ₋₁
         hprev = _xp.ascontiguousarray(_previous(hs, reverse).transpose(0, 2, 1))
         gw_hh = _flat(dzh).T @ _flat(hprev)
-    gb_hh = _flat(dzh).sum(axis=0) if needs[5] else None
+    gb_hh = column_sums(_flat(dzh)) if needs[5] else None
     return gx, dh.T.copy() if needs[1] else None, gw_ih, gw_hh, gb_ih, gb_hh
