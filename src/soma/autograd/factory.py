@@ -6,6 +6,7 @@ random factories draw from the global generator (``soma.manual_seed``) or ``gene
 
 import numbers
 
+from soma.autograd import memory_format as _formats
 from soma.autograd.tensor import Size, Tensor
 from soma.backend import dtypes, get_xp
 from soma.backend import random as _random
@@ -102,10 +103,18 @@ def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False) -> Ten
     )
 
 
-def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _finish(
-        _xp.empty(_shape(sizes, size), dtype=dtypes.to_dtype(dtype)), None, requires_grad, device
-    )
+def empty(
+    *sizes,
+    size=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    memory_format=_formats.contiguous_format,
+) -> Tensor:
+    """An uninitialised tensor; ``memory_format=soma.channels_last`` lays a 4-D one out NHWC."""
+    shape = _shape(sizes, size)
+    array = _formats.empty(shape, dtypes.to_dtype(dtype), memory_format)
+    return _finish(array, None, requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -227,40 +236,92 @@ def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor
 
 
 # ---------------------------------------------------------------------------- *_like
+# NOTE: as in PyTorch, the result is laid out in memory as x (``memory_format``, default
+# ``soma.preserve_format``): the zeros_like of a channels-last tensor is channels-last.
 def _like(x, dtype):
     return x.dtype if dtype is None else dtypes.to_dtype(dtype)
 
 
-def zeros_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _finish(_xp.zeros(x.shape, dtype=_like(x, dtype)), None, requires_grad, device)
+def _filled_like(x, value, dtype, memory_format, op):
+    array = x.array if isinstance(x, Tensor) else _xp.asarray(x)
+    out = _formats.empty_like(array, memory_format, _like(x, dtype), op)
+    if value is not None:
+        out[...] = value
+    return out
 
 
-def ones_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _finish(_xp.ones(x.shape, dtype=_like(x, dtype)), None, requires_grad, device)
+def zeros_like(
+    x, dtype=None, requires_grad=False, device=None, memory_format=_formats.preserve_format
+) -> Tensor:
+    out = _filled_like(x, 0, dtype, memory_format, "zeros_like")
+    return _finish(out, None, requires_grad, device)
 
 
-def empty_like(x, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _finish(_xp.empty(x.shape, dtype=_like(x, dtype)), None, requires_grad, device)
+def ones_like(
+    x, dtype=None, requires_grad=False, device=None, memory_format=_formats.preserve_format
+) -> Tensor:
+    out = _filled_like(x, 1, dtype, memory_format, "ones_like")
+    return _finish(out, None, requires_grad, device)
 
 
-def full_like(x, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return _finish(
-        _xp.full(x.shape, fill_value, dtype=_like(x, dtype)), None, requires_grad, device
-    )
+def empty_like(
+    x, dtype=None, requires_grad=False, device=None, memory_format=_formats.preserve_format
+) -> Tensor:
+    out = _filled_like(x, None, dtype, memory_format, "empty_like")
+    return _finish(out, None, requires_grad, device)
 
 
-def rand_like(x, dtype=None, generator=None, *, device=None, requires_grad=False) -> Tensor:
+def full_like(
+    x,
+    fill_value,
+    dtype=None,
+    requires_grad=False,
+    device=None,
+    memory_format=_formats.preserve_format,
+) -> Tensor:
+    out = _filled_like(x, fill_value, dtype, memory_format, "full_like")
+    return _finish(out, None, requires_grad, device)
+
+
+def rand_like(
+    x,
+    dtype=None,
+    generator=None,
+    *,
+    device=None,
+    requires_grad=False,
+    memory_format=_formats.preserve_format,
+) -> Tensor:
     t = rand(*x.shape, generator=generator, dtype=_like(x, dtype))
-    return _finish(t.array, None, requires_grad, device)
+    out = _filled_like(x, t.array, dtype, memory_format, "rand_like")
+    return _finish(out, None, requires_grad, device)
 
 
-def randn_like(x, dtype=None, generator=None, *, device=None, requires_grad=False) -> Tensor:
+def randn_like(
+    x,
+    dtype=None,
+    generator=None,
+    *,
+    device=None,
+    requires_grad=False,
+    memory_format=_formats.preserve_format,
+) -> Tensor:
     t = randn(*x.shape, generator=generator, dtype=_like(x, dtype))
-    return _finish(t.array, None, requires_grad, device)
+    out = _filled_like(x, t.array, dtype, memory_format, "randn_like")
+    return _finish(out, None, requires_grad, device)
 
 
 def randint_like(
-    x, low, high=None, dtype=None, generator=None, *, device=None, requires_grad=False
+    x,
+    low,
+    high=None,
+    dtype=None,
+    generator=None,
+    *,
+    device=None,
+    requires_grad=False,
+    memory_format=_formats.preserve_format,
 ) -> Tensor:
     t = randint(low, high, tuple(x.shape), generator=generator, dtype=_like(x, dtype))
-    return _finish(t.array, None, requires_grad, device)
+    out = _filled_like(x, t.array, dtype, memory_format, "randint_like")
+    return _finish(out, None, requires_grad, device)

@@ -14,6 +14,7 @@ import copy
 import weakref
 
 from soma import backend
+from soma.autograd import memory_format as _formats
 from soma.autograd.errors import ShapeError
 from soma.autograd.size import Size, display_name
 from soma.autograd.tensor_inplace_methods import TensorInplaceMethods
@@ -421,8 +422,17 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             setattr(new, name, copy.deepcopy(value, memo))
         return new
 
-    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False) -> "Tensor":
-        """Convert dtype and/or device: ``t.to(soma.float64)``, ``t.to("cpu")``, ``t.to(other)``."""
+    def to(
+        self,
+        *args,
+        dtype=None,
+        device=None,
+        copy=False,
+        non_blocking=False,
+        memory_format=_formats.preserve_format,
+    ) -> "Tensor":
+        """Convert dtype, device and/or memory layout: ``t.to(soma.float64)``, ``t.to("cpu")``,
+        ``t.to(other)``, ``t.to(memory_format=soma.channels_last)``."""
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
@@ -433,8 +443,12 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         if device is not None:
             check_available(device)
         if dtype is None or dtypes.to_dtype(dtype) == self.array.dtype:
-            return _F.clone(self) if copy else self
-        return _F.cast(self, dtypes.to_dtype(dtype))
+            out = _F.clone(self, memory_format=memory_format) if copy else self
+        else:
+            out = _F.cast(self, dtypes.to_dtype(dtype))
+        if memory_format is _formats.preserve_format or out.is_contiguous(memory_format):
+            return out
+        return _F.clone(out, memory_format=memory_format)
 
     def type(self, dtype=None):
         """PyTorch's type name (``"torch.FloatTensor"``), or a copy converted to ``dtype``
@@ -517,15 +531,26 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
     def cuda(self, device=None) -> "Tensor":
         check_available("cuda")
 
-    def clone(self) -> "Tensor":
-        return _F.clone(self)
+    def clone(self, *, memory_format=_formats.preserve_format) -> "Tensor":
+        """A differentiable copy; ``memory_format`` lays it out (default: as ``self``)."""
+        return _F.clone(self, memory_format=memory_format)
 
-    def contiguous(self) -> "Tensor":
-        """``self`` when its memory is C-contiguous, else a differentiable copy that is."""
-        return self if self.is_contiguous() else _F.clone(self)
+    def contiguous(self, memory_format=_formats.contiguous_format) -> "Tensor":
+        """``self`` when its memory is laid out in ``memory_format`` (default: C order), else
+        a differentiable copy that is."""
+        if self.is_contiguous(memory_format):
+            return self
+        return _F.clone(self, memory_format=memory_format)
 
-    def is_contiguous(self) -> bool:
-        return bool(self.array.flags.c_contiguous)
+    def is_contiguous(self, memory_format=_formats.contiguous_format) -> bool:
+        """True when the memory is laid out in ``memory_format`` (``soma.channels_last``: NHWC)."""
+        return _formats.is_contiguous_as(self.array, memory_format)
+
+    def stride(self, dim=None):
+        """The step in memory, in elements, from one index to the next along each dimension
+        (or along ``dim``): (12, 4, 1) for a contiguous (2, 3, 4) tensor."""
+        strides = _formats.element_strides(self.array)
+        return strides if dim is None else strides[dim]
 
     # ------------------------------------------------------------------ in-place operations
     def _assign(self, result: "Tensor") -> "Tensor":

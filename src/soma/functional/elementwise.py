@@ -5,6 +5,7 @@ gradient back to its operand's shape with ``unbroadcast``. Functions of one tens
 sqrt, sin, tanh, rounding …) are in ``unary.py``.
 """
 
+from soma.autograd import memory_format as _formats
 from soma.autograd.factory import tensor
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
@@ -435,19 +436,20 @@ def cast(x, dtype):
 
 
 class Clone(Function):
-    """y = a copy of x."""
+    """y = a copy of x, laid out in ``memory_format`` (``soma.preserve_format``: as x)."""
 
     @staticmethod
-    def forward(ctx, x):
-        return x.copy()
+    def forward(ctx, x, memory_format):
+        return _formats.copy(x, memory_format)
 
     @staticmethod
     def backward(ctx, gy):
-        return gy
+        return gy, None
 
 
-def clone(x):
-    return Clone.apply(x)
+def clone(x, *, memory_format=_formats.preserve_format):
+    """A differentiable copy of ``x``; ``memory_format`` chooses its layout in memory."""
+    return Clone.apply(x, memory_format)
 
 
 # ---------------------------------------------------------------------------- comparisons

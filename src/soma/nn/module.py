@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict, namedtuple
 
 from soma.autograd import anomaly as _anomaly
+from soma.autograd import memory_format as _formats
 from soma.autograd import grad_mode as _grad_mode
 from soma.autograd.errors import as_pytorch_error
 from soma.autograd.grad_mode import no_grad
@@ -333,9 +334,11 @@ class Module:
 
     # ------------------------------------------------------------------ conversion
     def to(self, *args, **kwargs):
-        """Move/convert parameters and buffers in place: ``model.to(soma.float64)``, ``.to("cpu")``."""
+        """Move/convert parameters and buffers in place: ``model.to(soma.float64)``, ``.to("cpu")``,
+        ``.to(memory_format=soma.channels_last)`` (4-D and 5-D ones laid out channels-last)."""
         dtype = kwargs.get("dtype")
         device = kwargs.get("device")
+        memory_format = kwargs.get("memory_format")
         for a in args:
             if isinstance(a, str) or type(a).__name__ == "Device":
                 device = a
@@ -348,7 +351,18 @@ class Module:
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
             self._convert_floats(dtype)
+        if memory_format is not None and memory_format is not _formats.preserve_format:
+            self._convert_layouts(memory_format)
         return self
+
+    def _convert_layouts(self, memory_format):
+        """Lay every 4-D and 5-D parameter and buffer (and its gradient) out in
+        ``memory_format``, as PyTorch's ``Module.to(memory_format=...)`` does."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            if t.array.ndim in (4, 5):
+                t.array = _formats.converted(t.array, memory_format, "Module.to")
+                if t.grad is not None:
+                    t.grad.array = _formats.converted(t.grad.array, memory_format, "Module.to")
 
     def _convert_floats(self, dtype):
         for t in itertools.chain(self.parameters(), self.buffers()):

@@ -1,0 +1,131 @@
+"""Memory formats: the order in which a tensor's elements lie in memory (``torch.memory_format``).
+
+A tensor of shape (N, C, H, W) is *contiguous* (``soma.contiguous_format``) when its elements
+lie row after row, W fastest: strides (CHW, HW, W, 1) in elements. It is *channels-last*
+(``soma.channels_last``, NHWC in memory) when the C values of one pixel lie side by side:
+strides (HWC, 1, WC, C). ``soma.channels_last_3d`` is the same for (N, C, D, H, W). The shape,
+the values and every op's result are the same in either format; only the strides differ, and
+with them the speed of the kernels that read the memory (soma's convolutions, pooling and
+normalizations work on either without converting; a channels-last input gives a channels-last
+output, as in PyTorch).
+
+``soma.preserve_format`` is what ``clone`` and the ``*_like`` factories take by default: keep
+the input's strides when its memory has no gaps and no overlaps, else dense strides in the
+order of the input's (a copy of a channels-last slice is channels-last).
+
+Strides here are PyTorch's: in elements, not bytes (``Tensor.stride()``).
+
+Rules, as in PyTorch (size-1 dimensions never break contiguity, their stride is free):
+
+    contiguous:     stride[d] = Π size[d+1:]        for every d with size[d] > 1
+    channels_last:  stride[1] = 1, stride[3] = C, stride[2] = WC, stride[0] = HWC   (idem)
+"""
+
+from soma.backend import get_xp
+
+_xp = get_xp()
+
+
+class memory_format:
+    """One memory format; the four instances are ``soma.contiguous_format``,
+    ``soma.channels_last``, ``soma.channels_last_3d`` and ``soma.preserve_format``."""
+
+    __slots__ = ("name", "axes")
+
+    def __init__(self, name, axes=None):
+        self.name = name
+        self.axes = axes  # the axes from outermost to innermost in memory; None: row-major
+
+    def __repr__(self):
+        return f"soma.{self.name}"
+
+    def __reduce__(self):  # copy/deepcopy of modules keep the singletons
+        return self.name
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last", (0, 2, 3, 1))
+channels_last_3d = memory_format("channels_last_3d", (0, 2, 3, 4, 1))
+preserve_format = memory_format("preserve_format")
+FORMATS = (contiguous_format, channels_last, channels_last_3d, preserve_format)
+
+
+def _check(fmt, op):
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{op}: memory_format must be a soma.memory_format, got {fmt!r}")
+
+
+def _check_rank(fmt, ndim, op):
+    if fmt.axes is not None and len(fmt.axes) != ndim:
+        raise RuntimeError(
+            f"{op}: required rank {len(fmt.axes)} tensor to use {fmt.name} format, "
+            f"got a tensor of rank {ndim}"
+        )
+
+
+def element_strides(array):
+    """The strides of ``array`` in elements (PyTorch's ``Tensor.stride()``)."""
+    size = array.itemsize
+    return tuple(s // size for s in array.strides)
+
+
+def is_contiguous_as(array, fmt, op="is_contiguous"):
+    """True when ``array`` lies in memory exactly as ``fmt`` lays out its shape (size-1
+    dimensions ignored). A tensor of another rank than ``fmt``'s is not channels-last."""
+    _check(fmt, op)
+    if fmt is preserve_format:
+        raise RuntimeError(f"{op}: preserve memory format is unsupported")
+    if fmt.axes is None:
+        return bool(array.flags.c_contiguous)
+    if array.ndim != len(fmt.axes):
+        return False
+    strides = element_strides(array)
+    expected = 1
+    for d in reversed(fmt.axes):
+        if array.shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= array.shape[d]
+    return True
+
+
+def empty(shape, dtype, fmt, op="empty"):
+    """An uninitialised array of ``shape`` laid out in ``fmt`` (not preserve_format)."""
+    _check(fmt, op)
+    if fmt is preserve_format:
+        raise RuntimeError(f"{op}: preserve memory format is unsupported here")
+    _check_rank(fmt, len(shape), op)
+    if fmt.axes is None:
+        return _xp.empty(shape, dtype)
+    order = fmt.axes
+    inverse = [order.index(d) for d in range(len(order))]
+    return _xp.empty([shape[d] for d in order], dtype).transpose(inverse)
+
+
+def converted(array, fmt, op="contiguous"):
+    """``array`` itself when it is already laid out in ``fmt``, else a copy that is."""
+    if is_contiguous_as(array, fmt, op):
+        return array
+    _check_rank(fmt, array.ndim, op)
+    out = empty(array.shape, array.dtype, fmt, op)
+    out[...] = array
+    return out
+
+
+def empty_like(array, fmt=preserve_format, dtype=None, op="empty_like"):
+    """An uninitialised array shaped as ``array`` in ``fmt``. ``preserve_format`` keeps the
+    order of ``array``'s strides, made dense: the same strides when ``array`` has no gaps, and
+    for a sliced or permuted view the dense strides that follow its axis order (PyTorch's
+    ``infer_dense_strides``; NumPy's ``order="K"`` is the same rule)."""
+    _check(fmt, op)
+    dtype = array.dtype if dtype is None else dtype
+    if fmt is preserve_format:
+        return _xp.empty_like(array, dtype=dtype, order="K")
+    return empty(array.shape, dtype, fmt, op)
+
+
+def copy(array, fmt=preserve_format, op="clone"):
+    """A copy of ``array`` in ``fmt`` (``clone``'s kernel)."""
+    out = empty_like(array, fmt, op=op)
+    out[...] = array
+    return out
