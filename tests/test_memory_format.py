@@ -21,7 +21,9 @@ def _views(fw):
         "permuted_nhwc": base.permute(0, 2, 3, 1),
         "channels_last_view": base.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
         "sliced_permuted": base.permute(0, 2, 1, 3)[:, :, ::2],
-        "sliced_channels_last": base.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)[..., ::2],
+        "sliced_channels_last": base.permute(0, 2, 3, 1)
+        .contiguous()
+        .permute(0, 3, 1, 2)[..., ::2],
         "strided_rows": base[:, ::2],
         "expanded": fw.arange(3, dtype=fw.float32).reshape(3, 1).expand(3, 4),
         "expanded_4d": fw.arange(6, dtype=fw.float32).reshape(2, 3, 1, 1).expand(2, 3, 4, 5),
@@ -210,9 +212,10 @@ def test_module_to_channels_last_matches_torch(torch_or_skip):
     theirs = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
     assert ours.weight.stride() == theirs.weight.stride()
     assert ours.bias.stride() == theirs.bias.stride()
-    assert soma.empty(2, 3, 4, 5, memory_format=soma.channels_last).stride() == torch.empty(
-        2, 3, 4, 5, memory_format=torch.channels_last
-    ).stride()
+    assert (
+        soma.empty(2, 3, 4, 5, memory_format=soma.channels_last).stride()
+        == torch.empty(2, 3, 4, 5, memory_format=torch.channels_last).stride()
+    )
 
 
 def test_a_torch_script_runs_channels_last(torch_or_skip):

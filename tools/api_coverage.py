@@ -55,10 +55,9 @@ LEFT_OUT = [
         "compressed sparse layouts",
     ),
     (
-        r"storage|Storage|data_ptr|share_memory|is_shared|set_$|is_set_to|stride|"
-        r"as_strided|_unsafe|unsafe_|dim_order|is_nonoverlapping|resize|contiguous_format"
-        r"|memory_format|channels_last|preserve_format|strided|layout",
-        "storage and memory layout",
+        r"storage|Storage|data_ptr|share_memory|is_shared|set_$|is_set_to|"
+        r"as_strided|_unsafe|unsafe_|dim_order|is_nonoverlapping|resize|strided|layout",
+        "storage and strided views (memory formats and stride() are in)",
     ),
     (r"names|rename|refine_names|align_to|align_as", "named tensors (a PyTorch prototype)"),
     (r"nested", "nested tensors"),

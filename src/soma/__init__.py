@@ -21,13 +21,6 @@ from soma.autograd import (
     no_grad,
     set_grad_enabled,
 )
-from soma.autograd.memory_format import (
-    channels_last,
-    channels_last_3d,
-    contiguous_format,
-    memory_format,
-    preserve_format,
-)
 from soma.autograd.factory import (
     arange,
     as_tensor,
@@ -54,6 +47,13 @@ from soma.autograd.factory import (
     tensor,
     zeros,
     zeros_like,
+)
+from soma.autograd.memory_format import (
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
 )
 from soma.backend import (
     bool_ as bool,

@@ -12,8 +12,8 @@ import threading
 from collections import OrderedDict, namedtuple
 
 from soma.autograd import anomaly as _anomaly
-from soma.autograd import memory_format as _formats
 from soma.autograd import grad_mode as _grad_mode
+from soma.autograd import memory_format as _formats
 from soma.autograd.errors import as_pytorch_error
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
