@@ -13,11 +13,18 @@ value it really used. Before a node's backward runs, the versions of the tensors
 checked; the gradients it returns are checked too: one per input, of the input's shape (a wrong
 shape raises, naming the op), converted to the input's dtype, always arrays (never NumPy
 scalars).
+
+Gradients reaching one node from several consumers are summed into the first sum the engine
+made, in place (a kernel's own result may be shared: ``Add`` hands one array to both inputs,
+so it is never written). ``x[index]`` returns a ``SliceGradient`` (zero outside the block it
+read), which is added block-wise and written out in full only when a backward, a hook or a
+leaf needs it (``slice_gradient.py``).
 """
 
 from soma.autograd import anomaly as _anomaly
 from soma.autograd import grad_mode
 from soma.autograd.function import check_versions
+from soma.autograd.slice_gradient import SliceGradient, accumulate, densified
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 
@@ -125,6 +132,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
         )
     seed = _seed(root, gradient)
     handed_out = set()
+    owned = set()  # ids of the gradient sums the engine made (see slice_gradient.accumulate)
     capture = None if inputs is None else {id(t): None for t in inputs}
     root_ctx = root._ctx
     if root_ctx is None:
@@ -147,6 +155,10 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
         ctx = ready.pop()
         out_grads = ctx._grads
         ctx._grads = None
+        if owned:  # NOTE: a sum handed to a kernel may be shared from now on
+            for g in out_grads:
+                owned.discard(id(g))
+        out_grads = densified(out_grads)
         if ctx._released:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (at {ctx.name()}); its "
@@ -174,6 +186,8 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             in_grads = ctx._fn.backward(ctx, *out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        if ctx._post_hooks or anomaly:
+            in_grads = densified(in_grads)
         if ctx._post_hooks:
             in_grads = _run_node_posthooks(ctx, in_grads, out_grads)
         if anomaly:
@@ -185,7 +199,9 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             if edge is None:
                 continue
             parent_ctx = edge[0]
-            if g is not None:
+            if g.__class__ is SliceGradient and parent_ctx is None:
+                g = g.dense()
+            if g is not None and g.__class__ is not SliceGradient:
                 expected = parents[i].array
                 if (
                     g.__class__ is not _ndarray
@@ -207,12 +223,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 slot = parent_ctx._grads
                 if slot is None:
                     slot = parent_ctx._grads = [None] * parent_ctx.n_outputs
-                index = edge[1]
-                if slot[index] is None:
-                    slot[index] = g
-                else:
-                    total = slot[index] + g
-                    slot[index] = total if total.__class__ is _ndarray else _xp.asarray(total)
+                accumulate(slot, edge[1], g, owned)
             key = id(parent_ctx)
             consumers[key] -= 1
             if consumers[key] == 0:

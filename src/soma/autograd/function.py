@@ -25,6 +25,7 @@ import weakref
 
 from soma.autograd import anomaly, grad_mode
 from soma.autograd.errors import as_pytorch_error
+from soma.autograd.slice_gradient import densified
 from soma.autograd.tensor import Tensor
 
 _grad_state = grad_mode._state
@@ -140,7 +141,7 @@ class Context:
         """Run this node's backward on arrays or Tensors (introspection / tests)."""
         arrays = [g.array if isinstance(g, Tensor) else g for g in grads]
         out = self._fn.backward(self, *arrays)
-        out = out if isinstance(out, tuple) else (out,)
+        out = densified(out if isinstance(out, tuple) else (out,))
         return tuple(None if g is None else Tensor._wrap(g) for g in out)
 
 

@@ -5,6 +5,7 @@ import math
 
 from soma.autograd import grad_mode
 from soma.autograd.function import Function
+from soma.autograd.slice_gradient import SliceGradient
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import scatter_add as _scatter_add
@@ -48,6 +49,9 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if not ctx.advanced and gy.dtype == ctx.dtype:
+            # zero outside the block read: the engine adds the block only (slice_gradient.py)
+            return SliceGradient(ctx.x_shape, ctx.index, gy)
         gx = _xp.zeros(ctx.x_shape, dtype=gy.dtype)
         if ctx.advanced:
             _scatter_add(gx, ctx.index, gy)
