@@ -161,3 +161,14 @@ def lift_0d(fn):
         return input if inplace else out.reshape(())
 
     return wrapper
+
+
+def flat(x):
+    """x's memory as a 1-D view (any axis order without gaps), else None: element k of the
+    view is the k-th in memory, so an element at index (i₀, i₁, …) of ``x`` is at
+    Σ iₖ·strideₖ (strides in elements)."""
+    if x.flags.c_contiguous:
+        return x.reshape(-1)
+    order = _xp.argsort([-s for s in x.strides], kind="stable")
+    xt = x.transpose(order)
+    return xt.reshape(-1) if xt.flags.c_contiguous else None

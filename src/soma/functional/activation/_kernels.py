@@ -37,6 +37,7 @@ import math
 from soma.backend import compiled, parallel
 from soma.backend.compiled import np
 from soma.backend.special import _R
+from soma.functional._utils import flat
 
 # float32 globals: Numba types them float32, so gelu32_exponent computes in float32 (as the
 # NumPy form does) at twice float64's vector width
@@ -300,15 +301,6 @@ def usable(x, dense=True, min_size=None, like=None):
         and x.dtype in (np.float32, np.float64)
         and (not dense or flat(x) is not None)
     )
-
-
-def flat(x):
-    """x's memory as a 1-D view (any axis order without gaps), else None."""
-    if x.flags.c_contiguous:
-        return x.reshape(-1)
-    order = np.argsort([-s for s in x.strides], kind="stable")
-    xt = x.transpose(order)
-    return xt.reshape(-1) if xt.flags.c_contiguous else None
 
 
 def flat_like(a, like):

