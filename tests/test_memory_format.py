@@ -240,3 +240,13 @@ def test_a_torch_script_runs_channels_last(torch_or_skip):
         results.append((y.detach().numpy(), xt.grad.numpy(), net[0].weight.grad.numpy()))
     for a, b in zip(*results):
         assert np.allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_deepcopy_keeps_the_layout():
+    import copy
+
+    net = soma.nn.Conv2d(3, 4, 3).to(memory_format=soma.channels_last)
+    twin = copy.deepcopy(net)
+    assert twin.weight.stride() == net.weight.stride() == (27, 1, 9, 3)
+    assert np.array_equal(twin.weight.detach().numpy(), net.weight.detach().numpy())
+    assert not np.shares_memory(twin.weight.array, net.weight.array)

@@ -410,7 +410,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             )
         new = object.__new__(type(self))
         memo[id(self)] = new
-        new.array = self.array.copy()
+        new.array = _formats.copy(self.array)  # the layout too, as PyTorch keeps strides
         new.grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
         new.requires_grad = self.requires_grad
         new._ctx = None
