@@ -15,6 +15,12 @@ order of the input's (a copy of a channels-last slice is channels-last).
 
 Strides here are PyTorch's: in elements, not bytes (``Tensor.stride()``).
 
+Where soma differs: its kernels choose the layout of what they return for speed, so a
+convolution's output may be channels-last or channel-major ((C, N, H, W) in memory) whatever
+the input's, where PyTorch's follows the input. Shapes and values never differ; ``stride()``
+and ``is_contiguous()`` report the memory as it is, and ``view`` copies when the memory does not
+allow a view.
+
 Rules, as in PyTorch (size-1 dimensions never break contiguity, their stride is free):
 
     contiguous:     stride[d] = Π size[d+1:]        for every d with size[d] > 1
