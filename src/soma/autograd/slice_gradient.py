@@ -69,7 +69,7 @@ def accumulate(slots, index, g, owned):
         owned.add(id(old))
     elif id(old) not in owned:
         if g.__class__ is SliceGradient:
-            old = old.copy()
+            old = old.copy(order="K")  # NOTE: keeps the layout the next kernel expects
         else:
             old = old + g
             if old.__class__ is not _xp.ndarray:  # a 0-d sum comes back as a NumPy scalar
