@@ -6,8 +6,7 @@ lie row after row, W fastest: strides (CHW, HW, W, 1) in elements. It is *channe
 strides (HWC, 1, WC, C). ``soma.channels_last_3d`` is the same for (N, C, D, H, W). The shape,
 the values and every op's result are the same in either format; only the strides differ, and
 with them the speed of the kernels that read the memory (soma's convolutions, pooling and
-normalizations work on either without converting; a channels-last input gives a channels-last
-output, as in PyTorch).
+normalizations work on either without converting).
 
 ``soma.preserve_format`` is what ``clone`` and the ``*_like`` factories take by default: keep
 the input's strides when its memory has no gaps and no overlaps, else dense strides in the
@@ -53,7 +52,6 @@ contiguous_format = memory_format("contiguous_format")
 channels_last = memory_format("channels_last", (0, 2, 3, 1))
 channels_last_3d = memory_format("channels_last_3d", (0, 2, 3, 4, 1))
 preserve_format = memory_format("preserve_format")
-FORMATS = (contiguous_format, channels_last, channels_last_3d, preserve_format)
 
 
 def _check(fmt, op):
