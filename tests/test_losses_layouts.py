@@ -89,3 +89,16 @@ def test_nll_loss_matches_torch_in_every_layout(torch_or_skip, layout):
         results.append((loss.detach().numpy(), leaf.grad.numpy()))
     assert np.allclose(results[0][0], results[1][0], rtol=1e-12)
     assert np.allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_cross_entropy_passes_float64_finite_differences(layout):
+    _, t = _case(layout)
+    leaf, _ = _input(soma, layout)
+    targets = soma.tensor(t)
+
+    def fn(leaf):
+        x = _view(leaf, layout)
+        return soma.nn.functional.cross_entropy(x, targets, label_smoothing=0.05)
+
+    assert soma.autograd.gradcheck(fn, (leaf,))

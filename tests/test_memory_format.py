@@ -250,3 +250,15 @@ def test_deepcopy_keeps_the_layout():
     assert twin.weight.stride() == net.weight.stride() == (27, 1, 9, 3)
     assert np.array_equal(twin.weight.detach().numpy(), net.weight.detach().numpy())
     assert not np.shares_memory(twin.weight.array, net.weight.array)
+
+
+def test_layout_changes_pass_float64_finite_differences():
+    rng = np.random.default_rng(5)
+    x = soma.tensor(rng.standard_normal((2, 3, 2, 3)), requires_grad=True)
+    w = soma.tensor(rng.standard_normal((2, 3, 2, 3)))
+
+    def fn(x):
+        y = x.to(memory_format=soma.channels_last).sin()
+        return (y.clone(memory_format=soma.contiguous_format) * w).sum()
+
+    assert soma.autograd.gradcheck(fn, (x,))

@@ -144,3 +144,15 @@ def test_unrolled_lstm_gradients_match_torch(torch_or_skip):
 
     for ours, theirs in zip(run(soma), run(torch)):
         assert np.allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+def test_slice_gradients_pass_float64_finite_differences():
+    """Overlapping blocks, a 0-d pick, an empty slice and a dense use of one interior node."""
+    rng = np.random.default_rng(4)
+    x = soma.tensor(rng.standard_normal((4, 5)), requires_grad=True)
+
+    def fn(x):
+        h = x.tanh()
+        return (h[1:3] * h[0:2]).sum() + h[2, 3] ** 2 + h[3:3].sum() + (h * h[:, 1:2]).sum()
+
+    assert soma.autograd.gradcheck(fn, (x,))
