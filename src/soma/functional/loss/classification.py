@@ -8,6 +8,7 @@ targets, exactly as PyTorch does.
 """
 
 from soma.autograd.function import Function
+from soma.autograd.memory_format import element_strides
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.special import log1p
@@ -49,7 +50,7 @@ def _target_offsets(a, t):
     For (N, C, d1, …) inputs this one gather index replaces ``take_along_axis`` and
     ``put_along_axis``, which build an index array per axis: on (8, 4, 64, 64) float32 logits
     the pick took 158 µs and the update 330 µs that way (measured)."""
-    steps = [s // a.itemsize for s in a.strides]
+    steps = element_strides(a)
     offsets = _xp.multiply(t, steps[1], dtype=_xp.intp)
     for axis, size in enumerate(t.shape):
         shape = [1] * t.ndim
