@@ -203,6 +203,29 @@ def test_set_num_threads_sets_soma_threads_not_blas(monkeypatch):
     assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
 
 
+def test_without_set_num_threads_every_block_runs_on_the_calling_thread(monkeypatch):
+    # BLAS's spinning workers hold the other cores between products (see the module's Threads):
+    # soma's pool waits for an explicit set_num_threads, whatever the environment gives BLAS
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    previous_min = parallel.set_min_elements(1)
+    with parallel._lock:
+        saved = parallel._pool, parallel._pool_threads, parallel._num_threads
+        parallel._pool, parallel._pool_threads, parallel._num_threads = None, None, None
+    try:
+        x = np.arange(60, dtype=np.float32).reshape(20, 3)
+        fn, calls = _recording(np.negative)
+        assert np.array_equal(parallel.elementwise(fn, x, out=np.empty_like(x)), -x)
+        ranges = []
+        parallel.ranges(lambda start, stop: ranges.append((start, stop)), 20, 10**9)
+        assert calls == [(threading.get_ident(), 20)] and ranges == [(0, 20)]
+        assert parallel._pool is None
+        assert soma.get_num_threads() == 3 and parallel.pool_threads() == 1
+    finally:
+        parallel.set_min_elements(previous_min)
+        with parallel._lock:
+            parallel._pool, parallel._pool_threads, parallel._num_threads = saved
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="set_min_elements"):
         parallel.set_min_elements(0)

@@ -435,11 +435,12 @@ def numel(x) -> int:
 
 
 def get_num_threads() -> int:
-    """soma's intra-op threads (for large elementwise passes; ``soma.backend.parallel``).
+    """soma's intra-op threads.
 
     ``set_num_threads``'s value, else what the environment gives BLAS: ``OPENBLAS_NUM_THREADS``,
     ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``, falling back to the number of CPUs. soma never
-    changes BLAS's own threads.
+    changes BLAS's own threads; its own large passes use more than the calling thread only
+    after ``set_num_threads`` (``soma.backend.parallel`` says why).
     """
     return _parallel.get_num_threads()
 

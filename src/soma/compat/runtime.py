@@ -8,8 +8,9 @@ back, and change nothing:
 * ``use_deterministic_algorithms(True)`` / ``are_deterministic_algorithms_enabled()``;
 * ``compile(model)`` returns ``model`` itself (also as ``@compile`` and ``@compile(...)``).
 
-``set_num_threads(n)`` does act: it sets soma's own threads for large elementwise passes
-(``soma.backend.parallel``); NumPy's BLAS threads stay as the environment set them.
+``set_num_threads(n)`` does act: it sets soma's own threads for large passes (elementwise
+ones and compiled kernels, ``soma.backend.parallel``; without it they run on the calling
+thread); NumPy's BLAS threads stay as the environment set them.
 
 ``initial_seed``/``seed``/``get_rng_state``/``set_rng_state`` act on soma's global generator
 (the state is the generator's own, not PyTorch's byte tensor: save and restore it as a whole).
@@ -49,7 +50,7 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for soma's large elementwise passes; BLAS's threads are unchanged."""
+    """Use ``n`` threads for soma's large passes; BLAS's threads are unchanged."""
     _parallel.set_num_threads(n)
 
 
