@@ -2,7 +2,8 @@
 
 A diagnostic next to the case table: one convolution's forward + backward (input, weight and
 bias gradients) for every layer shape of the conv cases (LeNet-5, SimpleCNN, CIFAR ResNet-18,
-MobileNet v1 ×0.5). Both frameworks run in this process, alternating, and the minimum over
+MobileNet v1 ×0.5, VGG-11; the 3×3 layers of
+DenseNet-121, the U-Net and the DDPM denoiser). Both frameworks run in this process, alternating, and the minimum over
 ``--repeats`` runs is reported. With ``--single-thread`` (the default) PyTorch runs on one thread
 and times are CPU times, which a busy machine disturbs least; pass ``--all-threads`` for wall
 times with every framework's default threads (run it with ``OPENBLAS_NUM_THREADS=1`` unset).
@@ -44,6 +45,26 @@ LAYERS = {
     "mobilenet pw 64-64 @16": (32, 64, 16, 64, 1, 1, 0, 1, "cm"),
     "mobilenet pw 256-256 @4": (32, 256, 4, 256, 1, 1, 0, 1, "cm"),
     "mobilenet pw 512-512 @2": (32, 512, 2, 512, 1, 1, 0, 1, "cm"),
+    "vgg11 conv1": (16, 3, 32, 64, 3, 1, 1, 1, "nchw"),
+    "vgg11 conv2": (16, 64, 16, 128, 3, 1, 1, 1, "cl"),
+    "vgg11 conv3": (16, 128, 8, 256, 3, 1, 1, 1, "cl"),
+    "vgg11 conv4": (16, 256, 8, 256, 3, 1, 1, 1, "cl"),
+    "vgg11 conv5": (16, 256, 4, 512, 3, 1, 1, 1, "cl"),
+    "vgg11 conv6": (16, 512, 4, 512, 3, 1, 1, 1, "cl"),
+    "vgg11 conv7": (16, 512, 2, 512, 3, 1, 1, 1, "cl"),
+    "densenet121 3x3 @32": (16, 128, 32, 32, 3, 1, 1, 1, "cl"),
+    "densenet121 3x3 @16": (16, 128, 16, 32, 3, 1, 1, 1, "cl"),
+    "densenet121 3x3 @8": (16, 128, 8, 32, 3, 1, 1, 1, "cl"),
+    "densenet121 3x3 @4": (16, 128, 4, 32, 3, 1, 1, 1, "cl"),
+    "unet 16 @64": (8, 16, 64, 16, 3, 1, 1, 1, "cl"),
+    "unet 32 @32": (8, 32, 32, 32, 3, 1, 1, 1, "cl"),
+    "unet 64 @16": (8, 64, 16, 64, 3, 1, 1, 1, "cl"),
+    "unet 128 @8": (8, 128, 8, 128, 3, 1, 1, 1, "cl"),
+    "unet 256 @4": (8, 256, 4, 256, 3, 1, 1, 1, "cl"),
+    "unet up 32-16 @64": (8, 32, 64, 16, 3, 1, 1, 1, "cl"),
+    "ddpm 32 @16": (16, 32, 16, 32, 3, 1, 1, 1, "cl"),
+    "ddpm 64 @8": (16, 64, 8, 64, 3, 1, 1, 1, "cl"),
+    "ddpm 128-64 @8": (16, 128, 8, 64, 3, 1, 1, 1, "cl"),
 }
 
 

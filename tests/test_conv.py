@@ -588,3 +588,36 @@ def test_channels_last_stem_gradcheck_float64():
         return soma.relu(y)
 
     assert gradcheck(stem, (x, w, b))
+
+
+@pytest.mark.parametrize("form", ["adjoint", "col2im"])
+@pytest.mark.parametrize("dilation, padding", [(1, 1), (2, 3)])
+def test_both_input_gradient_forms_of_im2col(torch_or_skip, monkeypatch, form, dilation, padding):
+    """im2col's input gradient as a convolution with the flipped kernel or as col2im (the form
+    chosen by positions per output channel: small maps deep in a network take col2im), forced
+    each way on a 16 → 16 stride-1 layer at 4×4 (too few tiles for Winograd), in float64;
+    the cross-check in float64 that the rule cannot make a wrong answer."""
+    from soma.functional.conv import _im2col
+
+    torch = torch_or_skip
+    _col2im = _im2col.col2im
+    monkeypatch.setattr(
+        _im2col, "_ADJOINT_POSITIONS_PER_CHANNEL", 0 if form == "adjoint" else 10**9
+    )
+    calls = []
+    monkeypatch.setattr(_im2col, "col2im", lambda *a: calls.append(1) or _col2im(*a))
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 16, 4, 4))
+    w = rng.standard_normal((16, 16, 3, 3))
+    gy_shape = (2, 16) + (4 + 2 * padding - 2 * dilation,) * 2
+    gy = rng.standard_normal(gy_shape)
+    xs, ws = soma.tensor(x, requires_grad=True), soma.tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    F = soma.nn.functional
+    F.conv2d(xs, ws, padding=padding, dilation=dilation).backward(soma.tensor(gy))
+    torch.nn.functional.conv2d(xt, wt, padding=padding, dilation=dilation).backward(
+        torch.tensor(gy)
+    )
+    assert len(calls) == (form == "col2im")
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ws.grad.numpy(), wt.grad.numpy(), rtol=1e-12, atol=1e-12)
