@@ -621,3 +621,24 @@ def test_both_input_gradient_forms_of_im2col(torch_or_skip, monkeypatch, form, d
     assert len(calls) == (form == "col2im")
     np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ws.grad.numpy(), wt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (lambda: nn.Conv2d(16, 16, 3, padding=1), (2, 16, 4, 4)),  # im2col
+        (lambda: nn.Conv2d(16, 16, 3, padding=1), (2, 16, 16, 16)),  # Winograd
+        (lambda: nn.ConvTranspose2d(16, 8, 2, stride=2), (2, 16, 4, 4)),
+    ],
+    ids=["im2col", "winograd", "transposed"],
+)
+def test_changing_the_kernel_in_place_before_backward_raises(layer, shape):
+    """The prepared kernel is kept for the backward pass; the kernel itself stays saved, so an
+    in-place change between the passes raises as in PyTorch instead of using the old kernel."""
+    conv = layer()
+    x = soma.randn(*shape, requires_grad=True)
+    y = conv(x).sum()
+    with soma.no_grad():
+        conv.weight.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

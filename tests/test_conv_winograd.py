@@ -127,13 +127,14 @@ def test_kernels_match_im2col(n, c, o, h, w, padding):
     g = conv_geometry(x.shape, wt.shape, 1, padding, 1, 1, 2, "conv2d")
     gy = rng.standard_normal((n, o) + g.out_size)
     p_w, p_i = _winograd.prepare(x, g), _im2col.prepare(x, g)
+    u, wm = _winograd.prepare_weight(wt, g), _im2col.prepare_weight(wt, g)
     np.testing.assert_allclose(
-        _winograd.forward(p_w, wt, b, g), _im2col.forward(p_i, wt, b, g), rtol=1e-12, atol=1e-12
+        _winograd.forward(p_w, u, b, g), _im2col.forward(p_i, wm, b, g), rtol=1e-12, atol=1e-12
     )
     q_w, q_i = _winograd.prepare_grad(gy, g), _im2col.prepare_grad(gy, g)
     np.testing.assert_allclose(
-        _winograd.grad_input(q_w, wt, g, n),
-        _im2col.grad_input(q_i, wt, g, n),
+        _winograd.grad_input(q_w, u, g, n),
+        _im2col.grad_input(q_i, wm, g, n),
         rtol=1e-12,
         atol=1e-12,
     )
@@ -151,14 +152,15 @@ def test_blocks_cover_the_batch(monkeypatch):
     x, wt = rng.standard_normal((5, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
     g = conv_geometry(x.shape, wt.shape, 1, 1, 1, 1, 2, "conv2d")
     gy = rng.standard_normal((5, 4) + g.out_size)
-    whole = _winograd.forward(x.transpose(0, 2, 3, 1), wt, None, g)
+    u = _winograd.prepare_weight(wt, g)
+    whole = _winograd.forward(x.transpose(0, 2, 3, 1), u, None, g)
     gw = _winograd.grad_weight(gy.transpose(0, 2, 3, 1), x.transpose(0, 2, 3, 1), g, wt.shape)
     monkeypatch.setattr(_winograd, "_BLOCK", 1)
     monkeypatch.setattr(_winograd, "_BLOCK_GW", 1)
     assert len(_winograd._blocks(5, g.out_size, 4)) == 5
     assert len(_winograd._blocks(5, g.out_size, 4, _winograd._BLOCK_GW)) == 5
     np.testing.assert_allclose(
-        _winograd.forward(x.transpose(0, 2, 3, 1), wt, None, g), whole, rtol=1e-13
+        _winograd.forward(x.transpose(0, 2, 3, 1), u, None, g), whole, rtol=1e-13
     )
     np.testing.assert_allclose(
         _winograd.grad_weight(gy.transpose(0, 2, 3, 1), x.transpose(0, 2, 3, 1), g, wt.shape),

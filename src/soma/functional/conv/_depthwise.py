@@ -23,7 +23,13 @@ import functools
 import math
 
 from soma.backend import active_backend, get_xp
-from soma.functional.conv._geometry import channel_major, channels_first, interior, tap_regions
+from soma.functional.conv._geometry import (
+    channel_major,
+    channels_first,
+    interior,
+    same_weight,
+    tap_regions,
+)
 
 _xp = get_xp()
 
@@ -58,6 +64,7 @@ class Taps:
 
     prepare = staticmethod(channels_first)
     prepare_grad = staticmethod(channel_major)
+    prepare_weight = staticmethod(same_weight)
 
     @staticmethod
     def forward(buf, w, b, g):
@@ -145,6 +152,7 @@ class Dense:
     """Per-channel dense (Sin, L) matrices for small spatial inputs (a set of kernels)."""
 
     prepare_grad = staticmethod(channel_major)
+    prepare_weight = staticmethod(same_weight)
 
     @staticmethod
     def prepare(x, g):

@@ -49,7 +49,7 @@ from typing import NamedTuple
 
 from soma.backend import compiled, get_xp, parallel
 from soma.functional.conv import _depthwise
-from soma.functional.conv._geometry import channel_major
+from soma.functional.conv._geometry import channel_major, same_weight
 
 _xp = get_xp()
 _BLOCK = 128  # running sums per tap in the weight gradient
@@ -248,6 +248,7 @@ class Compiled:
         return channel_major(x)
 
     prepare_grad = staticmethod(channel_major)
+    prepare_weight = staticmethod(same_weight)
 
     @staticmethod
     def forward(x_cm, w, b, g):

@@ -92,18 +92,26 @@ def _to_layout(rows, n, size):
     return _xp.moveaxis(flat.reshape((n,) + size + (g * og,)), -1, 1)
 
 
-# The kernels every convolution strategy provides (see ``conv.py``):
+# The kernels every convolution strategy provides (see ``convolution.py``):
 #   prepare(x, g)               what forward and grad_weight need from the input
-#   forward(p, w, b, g)         y
+#   prepare_weight(w, g)        what forward and grad_input need from the kernel (made once
+#                               in the forward pass and kept for the backward one)
+#   forward(p, wp, b, g)        y
 #   prepare_grad(gy, g)         what grad_input and grad_weight need from the output gradient
-#   grad_input(q, w, g, n)      ∂L/∂x
+#   grad_input(q, wp, g, n)     ∂L/∂x
 #   grad_weight(q, p, g, shape) ∂L/∂W
 prepare = im2col
 
 
-def forward(col, w, b, g):
+def prepare_weight(w, g):
+    """(w, W): the kernel as given (the adjoint form flips it) and as the products' matrix
+    (G, O/G, K·C/G), a transposing copy of the whole kernel made once per step."""
+    return w, _weight_matrix(w, g.groups)
+
+
+def forward(col, wp, b, g):
     """y = col @ Wᵀ + b, per group: (N, O, *out)."""
-    y = matmul(col, _weight_matrix(w, g.groups).swapaxes(1, 2))
+    y = matmul(col, wp[1].swapaxes(1, 2))
     if b is not None:
         y += b.reshape(g.groups, 1, -1)
     return _to_layout(y, col.shape[1] // g.positions, g.out_size)
@@ -122,13 +130,14 @@ def prepare_grad(gy, g):
 _ADJOINT_POSITIONS_PER_CHANNEL = 4
 
 
-def grad_input(gy_rows, w, g, n):
+def grad_input(gy_rows, wp, g, n):
     """∂L/∂x: col2im(gY @ W), or for stride 1 the convolution of gY with the flipped kernel.
 
     The second form makes BLAS write C·N·S numbers instead of K times as many; it is used when
     its columns are not larger (out_channels ≤ in_channels) and the batch has at least
     ``_ADJOINT_POSITIONS_PER_CHANNEL`` positions per output channel of a group (above).
     """
+    w, wm = wp
     o, cg = w.shape[:2]
     adjoint = adjoint_geometry(g)
     positions = n * g.positions
@@ -138,8 +147,9 @@ def grad_input(gy_rows, w, g, n):
         and positions >= _ADJOINT_POSITIONS_PER_CHANNEL * o // g.groups
     ):
         gy = _to_layout(gy_rows, n, g.out_size)
-        return forward(im2col(gy, adjoint), flipped(w, g.groups), None, adjoint)
-    gcol = matmul(gy_rows, _weight_matrix(w, g.groups))
+        adjoint_weight = prepare_weight(flipped(w, g.groups), adjoint)
+        return forward(im2col(gy, adjoint), adjoint_weight, None, adjoint)
+    gcol = matmul(gy_rows, wm)
     return col2im(gcol, g, n, cg * g.groups)
 
 

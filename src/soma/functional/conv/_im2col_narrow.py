@@ -26,6 +26,7 @@ from soma.functional.conv._geometry import (
     interior,
     matmul,
     reduce_positions,
+    same_weight,
     tap_regions,
 )
 
@@ -67,6 +68,7 @@ def _grouped(w, groups):
 
 
 prepare = im2col
+prepare_weight = same_weight
 
 
 def forward(col, w, b, g):

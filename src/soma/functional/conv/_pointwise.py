@@ -13,6 +13,7 @@ Signatures follow ``_im2col.py``; a prepared operand is (layout, matrix), where 
 """
 
 from soma.backend import get_xp
+from soma.functional.conv._geometry import same_weight
 
 _xp = get_xp()
 
@@ -59,6 +60,7 @@ def prepare(x, g):
 
 
 prepare_grad = prepare
+prepare_weight = same_weight
 
 
 def forward(p, w, b, g):

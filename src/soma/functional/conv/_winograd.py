@@ -261,18 +261,23 @@ def prepare(x, g):
     return _fast.channels_last(xl) if _fast.applies(xl) else xl
 
 
-def forward(xl, w, b, g):
+def prepare_weight(w, g):
+    """U = G g Gᵀ (16, C, O), made once per step for the forward pass and the input gradient."""
+    return transform_weight(w)
+
+
+def forward(xl, u, b, g):
     """y = Aᵀ [V ⊙ U] A + b: (N, O, H_out, W_out), a view of channels-last memory."""
-    return _xp.moveaxis(conv(xl, transform_weight(w), b, g.pads, g.out_size), -1, 1)
+    return _xp.moveaxis(conv(xl, u, b, g.pads, g.out_size), -1, 1)
 
 
 prepare_grad = prepare
 
 
-def grad_input(gyl, w, g, n):
+def grad_input(gyl, u, g, n):
     """∂L/∂x: gy convolved with the flipped kernel (C, O, 3, 3), padding 2 − pad."""
     pads = tuple((2 - lo, 2 - hi) for lo, hi in g.pads)
-    uf = transform_weight(w).swapaxes(1, 2)[_FLIP]  # (16, O, C): the flipped kernel's U
+    uf = u.swapaxes(1, 2)[_FLIP]  # (16, O, C): the flipped kernel's U
     return _xp.moveaxis(conv(gyl, uf, None, pads, g.in_size), -1, 1)
 
 

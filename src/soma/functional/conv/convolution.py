@@ -13,9 +13,13 @@ matrix products over strided views, channels-last (``_im2col.py``) or, for input
 channels, channel-major (``_im2col_narrow.py``); Winograd F(2×2, 3×3) for 3×3 stride-1
 convolutions with enough channels and tiles (``_winograd.py``); plain products for 1×1
 convolutions (``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
-(``_depthwise.py``, compiled in ``_depthwise_kernels.py``). Each set provides prepare/forward (y), prepare_grad/grad_input (∂x) and
-grad_weight (∂W). A transposed convolution is the adjoint (the input gradient) of a convolution,
-so it runs the same kernels in the other order.
+(``_depthwise.py``, compiled in ``_depthwise_kernels.py``). Each set provides prepare/forward (y),
+prepare_grad/grad_input (∂x) and grad_weight (∂W), and prepare_weight: what forward and
+grad_input read from the kernel, made once in the forward pass and kept for the backward one
+(im2col's weight matrix and Winograd's transformed kernel, a copy of the whole kernel each;
+VGG-11's step, one process alternating with making them twice: 124.8 → 117.1 ms median, 91.6
+→ 87.4 ms best). A transposed convolution is the adjoint (the input gradient) of a
+convolution, so it runs the same kernels in the other order.
 """
 
 from soma.autograd.function import Function
@@ -33,6 +37,7 @@ from soma.functional.conv._args import (
     conv_geometry,
     transpose_geometry,
 )
+from soma.functional.conv._geometry import same_weight
 from soma.functional.shape import squeeze, unsqueeze
 
 _xp = get_xp()
@@ -49,6 +54,7 @@ class _EmptyBatch:
         return x
 
     prepare_grad = prepare
+    prepare_weight = staticmethod(same_weight)
 
     @staticmethod
     def forward(x, w, b, g):
@@ -98,19 +104,22 @@ class ConvNd(Function):
     def forward(ctx, x, w, b, *, geometry):
         kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype)
         prepared = kernels.prepare(x, geometry)
+        weight = kernels.prepare_weight(w, geometry)
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save(prepared if need_w else None, w if need_x else None)
+        # NOTE: w itself is saved beside its prepared form: its version counter is what
+        # catches an in-place change of the kernel between this pass and the backward one
+        ctx.save(prepared if need_w else None, *((w, weight) if need_x else (None, None)))
         ctx.geometry, ctx.kernels, ctx.n, ctx.w_shape = geometry, kernels, x.shape[0], w.shape
-        return kernels.forward(prepared, w, b, geometry)
+        return kernels.forward(prepared, weight, b, geometry)
 
     @staticmethod
     def backward(ctx, gy):
-        prepared, w = ctx.saved
+        prepared, _, weight = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
         q = kernels.prepare_grad(gy, g) if need_x or need_w else None
         # ∂x = Wᵀ ⋆ᵀ gy (a transposed convolution),  ∂W = gy ⋆ x,  ∂b = Σ_{n, p} gy
-        gx = kernels.grad_input(q, w, g, ctx.n) if need_x else None
+        gx = kernels.grad_input(q, weight, g, ctx.n) if need_x else None
         gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
@@ -123,22 +132,23 @@ class ConvTransposeNd(Function):
     def forward(ctx, x, w, b, *, geometry):
         kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype)
         q = kernels.prepare_grad(x, geometry)
-        y = kernels.grad_input(q, w, geometry, x.shape[0])
+        weight = kernels.prepare_weight(w, geometry)
+        y = kernels.grad_input(q, weight, geometry, x.shape[0])
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save(q if need_w else None, w if need_x else None)
+        ctx.save(q if need_w else None, *((w, weight) if need_x else (None, None)))
         ctx.geometry, ctx.kernels, ctx.w_shape = geometry, kernels, w.shape
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        q, w = ctx.saved
+        q, _, weight = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
         # the adjoint of the adjoint is the convolution: ∂x = W ⋆ gy,  ∂W = x ⋆ gy
         prepared = kernels.prepare(gy, g) if need_x or need_w else None
-        gx = kernels.forward(prepared, w, None, g) if need_x else None
+        gx = kernels.forward(prepared, weight, None, g) if need_x else None
         gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
