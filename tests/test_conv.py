@@ -593,10 +593,10 @@ def test_channels_last_stem_gradcheck_float64():
 @pytest.mark.parametrize("form", ["adjoint", "col2im"])
 @pytest.mark.parametrize("dilation, padding", [(1, 1), (2, 3)])
 def test_both_input_gradient_forms_of_im2col(torch_or_skip, monkeypatch, form, dilation, padding):
-    """im2col's input gradient as a convolution with the flipped kernel or as col2im (the form
-    chosen by positions per output channel: small maps deep in a network take col2im), forced
-    each way on a 16 → 16 stride-1 layer at 4×4 (too few tiles for Winograd), in float64;
-    the cross-check in float64 that the rule cannot make a wrong answer."""
+    """im2col's input gradient as a convolution with the flipped kernel or as col2im (chosen by
+    positions per output channel: small maps deep in a network take col2im), forced each way on
+    a 16 → 16 stride-1 layer at 4×4 (too few tiles for Winograd), in float64 against PyTorch:
+    whichever form the rule picks, the gradient is the same."""
     from soma.functional.conv import _im2col
 
     torch = torch_or_skip

@@ -31,8 +31,8 @@ is BLAS: after each product OpenBLAS's worker threads keep spinning on the other
 for the next one, and in a network the next product is never far. A block handed to the pool
 then shares a core with a spinning worker. Measured at two threads (NumPy's BLAS on two, one
 process alternating the two settings step by step, median step), the pool against no pool:
-U-Net 123 → 116 ms, the DDPM denoiser 50.5 → 46.8 ms, MobileNet 76 → 72 ms, VGG-11 156 → 153
-ms; a 3×3 Winograd layer of the U-Net (8 × 64 channels at 16×16, forward and gradients) took
+U-Net 120.1 → 112.6 ms, the DDPM denoiser 49.5 → 46.0 ms, VGG-11 106.2 → 100.0 ms, MobileNet
+75.8 → 71.7 ms (the compiled kernels' split alone accounts for it); a 3×3 Winograd layer of the U-Net (8 × 64 channels at 16×16, forward and gradients) took
 7.4 ms with the pool and 3.1 ms without it. Alone, with no product nearby, the pool does pay:
 3×3 max pooling forward and backward on (64, 32, 28, 28) 3.19 → 1.97 ms, BatchNorm 2.24 → 1.90
 ms. The pool (``n - 1`` workers) is created at the first large pass and again in a forked child.
