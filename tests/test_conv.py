@@ -642,3 +642,19 @@ def test_changing_the_kernel_in_place_before_backward_raises(layer, shape):
         conv.weight.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+@pytest.mark.parametrize("form", ["adjoint", "col2im"])
+def test_both_input_gradient_forms_of_im2col_gradcheck_float64(monkeypatch, form):
+    """Finite differences through each form of im2col's input gradient (forced), stride 1 and
+    dilation 2, on a layer too small for Winograd."""
+    from soma.functional.conv import _im2col
+    from soma.testing import gradcheck
+
+    monkeypatch.setattr(
+        _im2col, "_ADJOINT_POSITIONS_PER_CHANNEL", 0 if form == "adjoint" else 10**9
+    )
+    rng = np.random.default_rng(14)
+    x = soma.tensor(rng.standard_normal((2, 16, 4, 4)), requires_grad=True)
+    w = soma.tensor(rng.standard_normal((4, 16, 3, 3)) * 0.3, requires_grad=True)
+    assert gradcheck(lambda x, w: soma.nn.functional.conv2d(x, w, padding=2, dilation=2), (x, w))
