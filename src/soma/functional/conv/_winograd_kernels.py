@@ -2,10 +2,12 @@
 
 ``_winograd.py`` builds V = Bᵀ d B, y = Aᵀ M A and dM = A gy Aᵀ from whole-array additions on
 strided slices: about twenty passes over arrays several times the input's size, all on one
-thread. The kernels here compute each tile's 16 numbers in registers, channel after channel
-(the contiguous axis, so the loops vectorise), reading their source once and writing their
-result once; soma's pool runs them on blocks of images (``parallel.ranges``), so the transforms
-use every core while the 16 products between them stay BLAS's.
+thread. The kernels here read their source once and write their result once, through a small
+scratch that stays in cache: the input and output transforms a row of tiles at a time (their
+row transform as a few long loops over the whole row), the gradient's tile by tile; every
+loop runs along the contiguous channels, so it vectorises. soma's pool can run them on blocks
+of images (``parallel.ranges``, when ``set_num_threads`` turns it on), while the 16 products
+between them stay BLAS's.
 
 Each kernel performs the NumPy form's additions in the same order, so both give the same bits
 (the tests compare them exactly). Layouts are those of ``_winograd.py``: x and gy channels-last
@@ -81,35 +83,55 @@ def _input_tiles(x, v, d, r, top, left, th, tw, n0, n1):
 
 @compiled.kernel
 def _output_tiles(m, y, s, bias, has_bias, th, tw, n0, n1):
-    """y = Aᵀ M A (+ bias) for images n0 … n1 − 1 of y from m[:, n·th·tw + i·tw + j, :].
+    """y = Aᵀ M A (+ bias) for images n0 … n1 − 1 of y, one row of tiles at a time, from m
+    (16, P·O): M with each transformed position's (P, O) block flattened.
 
-    Rows into the scratch ``s`` (2, 4, O): s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (m_a: the
-    four numbers 4a … 4a + 3); then the same on the columns of each row of s. Outputs beyond
-    y's edge (odd sizes) are dropped.
+    The tw tiles of row i are tw·O consecutive numbers of every m_t, so the row transform runs
+    over the whole row at once into the scratch ``s`` (2, 4, tw·O):
+
+        s0 = m0 + m1 + m2,   s1 = m1 − m2 − m3        (m_a: the four rows 4a … 4a + 3),
+
+    eight long loops instead of eight loops of O per tile; then the same on the columns of each
+    tile, O numbers at a time, into output rows 2i and 2i + 1 (+ bias). Outputs beyond y's edge
+    (odd sizes) are dropped. The kernel alone on one thread, float32, against tile by tile:
+    0.67 → 0.43 ms for 8 images × 16 channels at 64×64, 0.165 → 0.140 ms for 8 × 32 at 32×32,
+    equal (0.77 ms) for 64 × 256 at 8×8. In whole steps the gain is within the noise (one
+    process alternating the two: U-Net 103.5 vs 103.8 ms best, DDPM denoiser 44.3 vs 44.6 ms
+    median).
     """
     out_h, out_w, chans = y.shape[1], y.shape[2], y.shape[3]
+    span = tw * chans
     for n in range(n0, n1):
         for i in range(th):
-            for j in range(tw):
-                p = (n * th + i) * tw + j
-                for b in range(4):
-                    for c in range(chans):
-                        s[0, b, c] = m[b, p, c] + m[4 + b, p, c] + m[8 + b, p, c]
-                    for c in range(chans):
-                        s[1, b, c] = m[4 + b, p, c] - m[8 + b, p, c] - m[12 + b, p, c]
-                for a in range(min(2, out_h - 2 * i)):
-                    row = 2 * i + a
-                    for c in range(chans):
-                        y[n, row, 2 * j, c] = s[a, 0, c] + s[a, 1, c] + s[a, 2, c]
-                    if has_bias:
+            base = (n * th + i) * span
+            for b in range(4):
+                m0, m1 = m[b, base : base + span], m[4 + b, base : base + span]
+                m2, m3 = m[8 + b, base : base + span], m[12 + b, base : base + span]
+                s0, s1 = s[0, b], s[1, b]
+                for k in range(span):
+                    s0[k] = m0[k] + m1[k] + m2[k]
+                for k in range(span):
+                    s1[k] = m1[k] - m2[k] - m3[k]
+            for a in range(min(2, out_h - 2 * i)):
+                y_row = y[n, 2 * i + a]
+                sa0, sa1, sa2, sa3 = s[a, 0], s[a, 1], s[a, 2], s[a, 3]
+                for j in range(tw):
+                    q = j * chans
+                    even = y_row[2 * j]
+                    if has_bias:  # (s0 + s1 + s2) + bias: the NumPy form's order
                         for c in range(chans):
-                            y[n, row, 2 * j, c] += bias[c]
+                            even[c] = sa0[q + c] + sa1[q + c] + sa2[q + c] + bias[c]
+                    else:
+                        for c in range(chans):
+                            even[c] = sa0[q + c] + sa1[q + c] + sa2[q + c]
                     if 2 * j + 1 < out_w:
-                        for c in range(chans):
-                            y[n, row, 2 * j + 1, c] = s[a, 1, c] - s[a, 2, c] - s[a, 3, c]
+                        odd = y_row[2 * j + 1]
                         if has_bias:
                             for c in range(chans):
-                                y[n, row, 2 * j + 1, c] += bias[c]
+                                odd[c] = sa1[q + c] - sa2[q + c] - sa3[q + c] + bias[c]
+                        else:
+                            for c in range(chans):
+                                odd[c] = sa1[q + c] - sa2[q + c] - sa3[q + c]
 
 
 @compiled.kernel
@@ -196,11 +218,12 @@ def transform_output(m, out, b=None):
     """y = Aᵀ M A (+ b) from M (16, n·th·tw, O) into out (n, H_out, W_out, O)."""
     n, ho, wo, o = out.shape
     bias = b if b is not None else _xp.zeros(1, dtype=out.dtype)
-    m = m.reshape(16, -1, o)
+    th, tw = _tiles(ho), _tiles(wo)
+    m = m.reshape(16, -1)
 
     def run(n0, n1):
-        scratch = _xp.empty((2, 4, o), dtype=out.dtype)
-        _output_tiles(m, out, scratch, bias, b is not None, _tiles(ho), _tiles(wo), n0, n1)
+        scratch = _xp.empty((2, 4, tw * o), dtype=out.dtype)
+        _output_tiles(m, out, scratch, bias, b is not None, th, tw, n0, n1)
 
     parallel.ranges(run, n, m.size)
 
