@@ -54,7 +54,8 @@ def _table(rows, machine) -> str:
     )
     lines.append("")
     lines.append(
-        f"{machine['cpu']}, {machine['cores']} cores; Python {machine['python']}; "
+        f"{machine['cpu']} ({machine.get('cpu_generation', 'generation not recorded')}), "
+        f"{machine['cores']} cores; Python {machine['python']}; "
         f"NumPy {machine['numpy']} ({machine['numpy_blas']}); PyTorch {machine['torch']} "
         f"({machine.get('torch_threads')} threads); {env}."
     )

@@ -16,15 +16,33 @@ THREAD_VARS = (
 )
 
 
-def _cpu_model() -> str:
+def _first_cpu() -> dict:
+    """The first processor's fields in /proc/cpuinfo (empty where there is none)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return fields
+
+
+def _cpu_model(fields: dict) -> str:
+    return fields.get("model name") or platform.processor() or "unknown"
+
+
+def _cpu_generation(fields: dict) -> str:
+    """Family, model and widest vector instructions: a VM's "AMD EPYC" alone hides whether it
+    is a Zen 1 with AVX2 or a Zen 4 with AVX-512, which differ 2-3x in the same benchmark."""
+    flags = set(fields.get("flags", "").split())
+    simd = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), "none")
+    if "cpu family" not in fields:
+        return f"simd {simd}"
+    return f"family {fields.get('cpu family')} model {fields.get('model')}, simd {simd}"
 
 
 def _numpy_blas() -> str:
@@ -39,8 +57,10 @@ def _numpy_blas() -> str:
 def describe() -> dict:
     import numpy
 
+    cpu = _first_cpu()
     info = {
-        "cpu": _cpu_model(),
+        "cpu": _cpu_model(cpu),
+        "cpu_generation": _cpu_generation(cpu),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
