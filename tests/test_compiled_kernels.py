@@ -60,3 +60,59 @@ def test_import_soma_does_not_import_numba():
     code = "import sys, soma; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+_HELPER = """
+from soma.backend import compiled
+
+
+@compiled.helper
+def shift(v):
+    return v + {amount}
+"""
+
+_KERNEL = """
+import numpy as np
+from soma.backend import compiled
+import helpers
+
+
+@compiled.kernel
+def add_shift(x, out):
+    for i in range(x.size):
+        out[i] = helpers.shift(x[i])
+
+
+out = np.empty(1)
+add_shift(np.zeros(1), out)
+print(out[0])
+"""
+
+
+def test_an_edited_helper_recompiles_the_cached_kernels_that_call_it(tmp_path):
+    """Numba's disk cache watches a kernel's own file only; a kernel's cache entry also records
+    the helpers' files, so a changed helper in another file is not served stale from the cache."""
+    pytest.importorskip("numba")
+    (tmp_path / "kernels.py").write_text(_KERNEL)
+    helper_file = tmp_path / "helpers.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    seen = []
+    for amount, mtime in ((1, 1_000_000_000), (2, 1_000_000_100)):
+        helper_file.write_text(_HELPER.format(amount=amount))
+        os.utime(helper_file, (mtime, mtime))  # NOTE: two writes within one clock tick
+        run = subprocess.run(
+            [sys.executable, str(tmp_path / "kernels.py")], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        seen.append(float(run.stdout))
+    assert seen == [1.0, 2.0]
+    assert list(tmp_path.glob("__pycache__/kernels.add_shift*.nbi"))  # it was cached
+
+
+def test_a_kernel_cache_records_the_helper_files_it_depends_on():
+    from soma.backend import vecmath
+    from soma.functional.activation import _kernels
+
+    files = [path for path, _, _ in compiled._dependency_stamp(_kernels.sigmoid32_forward.python)]
+    assert files == [vecmath.__file__]
+    assert compiled._dependency_stamp(_axpy.python) == ()

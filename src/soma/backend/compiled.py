@@ -32,12 +32,19 @@ Rules the kernels follow:
   blocks vectorisation).
 * Only for the NumPy backend: on another backend ``enabled()`` is False.
 
+Kernels may call **helpers**: scalar functions marked ``@compiled.helper`` (the vector math of
+``vecmath.py``). A helper is plain Python until a kernel that calls it is compiled; Numba then
+compiles it into that kernel (its own flags: see ``helper``). Numba's disk cache notices a
+change to the kernel's own file only, so a kernel's cache entry also records the files of the
+helpers it calls (``_dependency_stamp``): an edited helper recompiles its callers.
+
 ``SOMA_FAST=0`` in the environment, ``set_enabled(False)`` or ``with disabled():`` turns the
 compiled kernels off (the NumPy forms run).
 """
 
 import contextlib
 import importlib.util
+import inspect
 import os
 import threading
 
@@ -105,11 +112,14 @@ class Kernel:
             if self._compiled is None:
                 import numba  # NOTE: optional package, imported at the first compiled call
 
+                _register_helpers(numba)
                 options = dict(nogil=True, fastmath=False, error_model="numpy")
                 try:
-                    self._compiled = numba.njit(cache=True, **options)(self.python)
+                    compiled = numba.njit(cache=True, **options)(self.python)
+                    compiled = _stamp_dependencies(compiled, self.python, numba, options)
                 except RuntimeError:  # no file to cache beside (a kernel typed at a prompt)
-                    self._compiled = numba.njit(**options)(self.python)
+                    compiled = numba.njit(**options)(self.python)
+                self._compiled = compiled
         return self._compiled
 
     def __repr__(self):
@@ -120,3 +130,76 @@ class Kernel:
 def kernel(fn) -> Kernel:
     """Decorator: mark ``fn`` (loops over arrays and numbers only) as a compiled kernel."""
     return Kernel(fn)
+
+
+# ---------------------------------------------------------------------------- helpers
+_helpers = []  # functions marked @helper, in the order they were defined
+_registered = set()  # ids of the helpers already made known to Numba
+
+# A helper's own flags: ``contract`` lets LLVM fuse a multiply and the add that follows into one
+# FMA instruction (one rounding instead of two, so never less accurate). It applies inside the
+# helper only, even once inlined: a kernel's own arithmetic stays exactly as written.
+HELPER_OPTIONS = dict(error_model="numpy", fastmath={"contract"})
+
+
+def helper(fn):
+    """Decorator: mark ``fn``, a function of scalars, as callable from compiled kernels.
+
+    It stays an ordinary Python function (a kernel's ``.python`` form calls it as such); the
+    first compiled kernel registers it with Numba, which inlines it where a kernel calls it.
+    """
+    fn.__soma_helper__ = True
+    _helpers.append(fn)
+    return fn
+
+
+def _register_helpers(numba):
+    # NOTE: Numba is optional: imported when the first kernel compiles
+    from numba.extending import register_jitable
+
+    for fn in _helpers:
+        if id(fn) not in _registered:
+            register_jitable(**HELPER_OPTIONS)(fn)
+            _registered.add(id(fn))
+
+
+def _helper_files(fn, seen):
+    """The source files of the helpers ``fn`` calls, directly or through other helpers."""
+    names = fn.__code__.co_names
+    candidates = [fn.__globals__.get(name) for name in names]
+    for module in [c for c in candidates if inspect.ismodule(c)]:  # vecmath.exp(...)
+        candidates += [getattr(module, name, None) for name in names]
+    files = set()
+    for value in candidates:
+        if getattr(value, "__soma_helper__", False) and id(value) not in seen:
+            seen.add(id(value))
+            files.add(inspect.getfile(value))
+            files |= _helper_files(value, seen)
+    return files
+
+
+def _dependency_stamp(fn):
+    """(path, mtime, size) of each helper file ``fn`` depends on, sorted; () if none."""
+    stamps = []
+    for path in sorted(_helper_files(fn, set())):
+        st = os.stat(path)
+        stamps.append((path, st.st_mtime, st.st_size))
+    return tuple(stamps)
+
+
+def _stamp_dependencies(compiled, fn, numba, options):
+    """Make the disk cache of ``compiled`` stale when a helper it calls changes.
+
+    Numba keys its cache index on the stamp (mtime, size) of the kernel's own file; the helpers'
+    stamps are appended to it. Should Numba's cache internals differ from what this expects,
+    the kernel is compiled without a disk cache instead: slower to start, never stale.
+    """
+    deps = _dependency_stamp(fn)
+    if not deps:
+        return compiled
+    try:
+        index = compiled._cache._cache_file
+        index._source_stamp = (index._source_stamp, deps)
+    except AttributeError:
+        return numba.njit(**options)(fn)
+    return compiled

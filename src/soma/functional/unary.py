@@ -233,15 +233,22 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = parallel.elementwise(_xp.tanh, x, out=_xp.empty(x.shape, x.dtype), work=3)
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
+        if _kernels.fused(x):
+            y = _kernels.tanh(x)
+        else:
+            y = parallel.elementwise(_xp.tanh, x, out=_xp.empty(x.shape, x.dtype), work=3)
         ctx.save(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved
-        # NOTE: no compiled kernel: it measured slower than these three passes at every size
-        # tried, (32, 128) to (1000, 128) (135 vs 122 µs fwd+bwd at the largest)
+        from soma.functional.activation import _kernels  # NOTE: activation imports this module
+
+        if _kernels.usable(y) and _kernels.usable(gy, dense=False, like=y):
+            return _kernels.grad("tanh", gy, (y,))
         return parallel.elementwise(_tanh_grad, gy, y, out=_xp.empty(gy.shape, gy.dtype))
 
 
@@ -266,7 +273,7 @@ class Sigmoid(Function):
 
         # NOTE: e^-x overflows to inf for x ≪ 0 and 1/(1 + inf) = 0 is the right limit
         with _xp.errstate(over="ignore"):
-            if _kernels.usable(x):
+            if _kernels.fused(x):
                 y = _kernels.sigmoid(x)
             else:
                 y = parallel.elementwise(_sigmoid, x, out=_xp.empty(x.shape, x.dtype))

@@ -1,12 +1,12 @@
-"""Compiled activation kernels (Numba, through ``soma.backend.compiled``): fused passes.
+"""Compiled activation kernels (Numba, through ``soma.backend.compiled``): one pass each.
 
 NumPy computes an activation as a chain of ufunc calls, one pass over memory each (SiLU's
-forward is five, its backward five more); a kernel fuses a chain into one loop. Numba's exp,
-erfc and tanh are scalar libm calls (measured here: erfc 10 ns, exp 3 ns a value) against
-NumPy's SIMD ufuncs (exp 0.2 ns), so a forward pass keeps NumPy's exp/expm1/log and fuses
-the arithmetic around it ("hybrid passes"); the backward passes need no transcendental and are
-one loop each. tanh's forward and float64 GELU's forward stay NumPy; so does everything when
-Numba is absent or turned off (``usable``), and for arrays with gaps in memory.
+forward is five, its backward five more); a kernel fuses the chain into one loop. The float32
+forward passes call ``vecmath``'s exp, expm1, log and tanh, which vectorise inside the loop
+(NumPy's own float32 exp is SIMD on some CPUs only, and Numba's ``math.exp`` is a scalar libm
+call); float64 forward passes stay NumPy. The backward passes need no transcendental and serve
+both dtypes. Everything stays NumPy when Numba is absent or turned off (``usable``), and for
+arrays with gaps in memory.
 
 Every kernel works on flat arrays between element indices [lo, hi): the memory of arrays of one
 layout (``flat``; an upstream gradient in another layout is copied to it by ``flat_like``).
@@ -20,157 +20,119 @@ The formulas, forward and backward::
                                                          dy/dx = (1 or e)/(1 + e) (t ≥ 0 or < 0),
                                                                  1 where t > threshold
     Sigmoid   y = 1/(1 + e^{−x})                         dy/dx = y (1 − y)
+    Tanh      y = tanh x                                 dy/dx = 1 − y²
     ReLU      (NumPy's clip)                             dy/dx = 1 (y > 0), else 0
     LeakyReLU y = x (x > 0), slope·x                     dy/dx = 1 (x > 0), else slope
 
-Measured (CPU time on one thread, min of 30, a shared 2-core VM; 1000x128 float32, forward
-and forward+backward in µs, NumPy form → compiled): GELU 435 → 164 and 585 → 285, SiLU
-128 → 101 and 200 → 165, ELU 125 → 98 and 222 → 158, softplus 383 → 208 and 526 → 288,
-leaky ReLU 63 → 22 and 98 → 64, ReLU f+b 80 → 68, sigmoid f+b 157 → 150 (forward equal),
-tanh equal (so tanh has no kernel: its backward measured 135 vs 122 µs on the quiet machine).
-The ``activations`` benchmark step: 2.4-2.9 ms → 2.0-2.1 ms (PyTorch 1.7-1.8). ReLU, leaky
-ReLU, sigmoid and SiLU use their kernels from ``SMALL`` elements up (see there).
+Measured on a 2-core AVX2 Zen 1 (NumPy 2.4, whose float32 exp there is scalar: 3.75 ns a
+value), 1000x128 float32, the ``activations`` benchmark step (eight activations forward and
+backward, one thread): 11.6 ms with NumPy's exp/expm1/log/tanh between fused passes, 6.5 ms
+with the one-pass kernels (PyTorch 4.2 on two threads). The same machine, per kernel on
+128,000 values: sigmoid's backward 81 → 31 µs and softplus' 381 → 74 µs from the rules in
+the NOTE above the backward kernels. ReLU, leaky ReLU, sigmoid, tanh and SiLU use their
+kernels from ``SMALL`` elements up (see there).
 """
 
 import math
 
-from soma.backend import compiled, parallel
+from soma.backend import compiled, parallel, vecmath
 from soma.backend.compiled import np
 from soma.backend.special import _R
 from soma.functional._utils import flat
 
-# float32 globals: Numba types them float32, so gelu32_exponent computes in float32 (as the
+# float32 globals: Numba types them float32, so gelu32_forward computes in float32 (as the
 # NumPy form does) at twice float64's vector width
 _R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7, _R8 = (np.float32(c) for c in _R)
 _H32, _TWO32, _ELEVEN32 = np.float32(1 / math.sqrt(2)), np.float32(2), np.float32(11)
+_ZERO32, _ONE32, _HALF32, _MINUS_HALF32 = (np.float32(c) for c in (0, 1, 0.5, -0.5))
+_INV_SQRT_2PI32 = np.float32(1 / math.sqrt(2 * math.pi))
 
 BLOCK = 8192  # elements per unit of work handed to a thread
-_SQRT_HALF = 1 / math.sqrt(2)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
 
-# ---------------------------------------------------------------------------- hybrid passes
-# NOTE: Numba's exp/erfc are scalar libm calls (erfc 10 ns, exp 3 ns a value here) while
-# NumPy's exp is SIMD (0.2 ns): the forward passes below leave the exp to NumPy and fuse the
-# arithmetic around it into one loop on each side.
+# ---------------------------------------------------------------------------- float32 forward
+# One pass each, with ``vecmath``'s exp/expm1/log/tanh inlined (float64 stays on NumPy's ufuncs).
 @compiled.kernel
-def gelu32_exponent(x, r, u, lo, hi):
-    """float32 Φ, first half: z = min(|x|/√2, 11), u = z/(2 + z), r = u·R(u) − z² (then e^r).
-
-    erfc(z) = (1 − u)·e^{u R(u) − z²} is ``special._erfc_float32``'s fit (R of degree 8,
-    in float32); erfc(11) underflows float32.
-    """
+def sigmoid32_forward(x, y, lo, hi):
+    """y = σ(x) = 1/(1 + e^{−x})."""
     x = x[lo:hi]
-    r = r[lo:hi]
-    u = u[lo:hi]
+    y = y[lo:hi]
     for i in range(hi - lo):
-        z = abs(x[i]) * _H32
-        z = z if z < _ELEVEN32 else _ELEVEN32
-        w = z / (z + _TWO32)
-        p = ((((((_R0 * w + _R1) * w + _R2) * w + _R3) * w + _R4) * w + _R5) * w + _R6) * w
-        r[i] = ((p + _R7) * w + _R8) * w - z * z
-        u[i] = w
+        y[i] = vecmath.sigmoid(x[i])
 
 
 @compiled.kernel
-def gelu32_finish(x, cdf, y, lo, hi):
-    """cdf holds e^r and y holds u (from ``gelu32_exponent``): Φ(−|x|) = ½(1 − u)e^r, then
-    cdf = Φ(x) (1 − Φ(−|x|) for x > 0) and y = x·Φ(x)."""
+def tanh32_forward(x, y, lo, hi):
+    """y = tanh x."""
+    x = x[lo:hi]
+    y = y[lo:hi]
+    for i in range(hi - lo):
+        y[i] = vecmath.tanh(x[i])
+
+
+@compiled.kernel
+def silu32_forward(x, s, y, lo, hi):
+    """s = σ(x), y = x·σ(x)."""
+    x = x[lo:hi]
+    s = s[lo:hi]
+    y = y[lo:hi]
+    for i in range(hi - lo):
+        v = x[i]
+        sv = vecmath.sigmoid(v)
+        s[i] = sv
+        y[i] = v * sv
+
+
+@compiled.kernel
+def gelu32_forward(x, cdf, y, lo, hi):
+    """cdf = Φ(x), y = x·Φ(x), with Φ(−|x|) = ½ erfc(|x|/√2).
+
+    erfc(z) = (1 − u)·e^{u R(u) − z²}, u = z/(2 + z), z = min(|x|/√2, 11): the float32 fit of
+    ``special._erfc_float32`` (R of degree 8); erfc(11) underflows float32.
+    """
     x = x[lo:hi]
     cdf = cdf[lo:hi]
     y = y[lo:hi]
     for i in range(hi - lo):
         v = x[i]
-        tail = (cdf[i] * (1 - y[i])) * 0.5
-        c = 1 - tail if v > 0 else tail
+        z = abs(v) * _H32
+        z = z if z < _ELEVEN32 else _ELEVEN32
+        w = z / (z + _TWO32)
+        p = ((((((_R0 * w + _R1) * w + _R2) * w + _R3) * w + _R4) * w + _R5) * w + _R6) * w
+        tail = ((_ONE32 - w) * vecmath.exp(((p + _R7) * w + _R8) * w - z * z)) * _HALF32
+        c = _ONE32 - tail if v > 0 else tail
         cdf[i] = c
         y[i] = v * c
 
 
 @compiled.kernel
-def gelu_exponent(x, out, lo, hi):
-    """out = −x²/2 (for φ(x) = e^{−x²/2}/√(2π) in the backward)."""
-    x = x[lo:hi]
-    out = out[lo:hi]
-    for i in range(hi - lo):
-        v = x[i]
-        out[i] = v * v * -0.5
-
-
-@compiled.kernel
-def gelu_backward(gy, x, cdf, c, out, lo, hi):
-    """out holds e^{−x²/2}: out = gy·(Φ(x) + x·c·e^{−x²/2}), c = 1/√(2π)."""
+def gelu32_backward(gy, x, cdf, out, lo, hi):
+    """out = gy·(Φ(x) + x φ(x)), φ(x) = e^{−x²/2}/√(2π)."""
     gy = gy[lo:hi]
     x = x[lo:hi]
     cdf = cdf[lo:hi]
     out = out[lo:hi]
     for i in range(hi - lo):
-        out[i] = gy[i] * (cdf[i] + x[i] * c * out[i])
-
-
-@compiled.kernel
-def silu_finish(x, one, s, y, lo, hi):
-    """s holds e^{−x}: s = 1/(1 + e^{−x}) = σ(x), y = x·σ(x) (in the dtype of ``one``)."""
-    x = x[lo:hi]
-    s = s[lo:hi]
-    y = y[lo:hi]
-    for i in range(hi - lo):
-        sv = one / (one + s[i])
-        s[i] = sv
-        y[i] = x[i] * sv
-
-
-@compiled.kernel
-def sigmoid_finish(one, y, lo, hi):
-    """y holds e^{−x}: y = 1/(1 + e^{−x}) (e^{−x} = inf gives the limit 0)."""
-    y = y[lo:hi]
-    for i in range(hi - lo):
-        y[i] = one / (one + y[i])
-
-
-@compiled.kernel
-def elu_exponent(x, input_scale, e, lo, hi):
-    """e = min(x, 0)·s (then expm1)."""
-    x = x[lo:hi]
-    e = e[lo:hi]
-    for i in range(hi - lo):
         v = x[i]
-        e[i] = (0.0 if v > 0 else v) * input_scale  # NaN stays NaN
+        out[i] = gy[i] * (cdf[i] + v * _INV_SQRT_2PI32 * vecmath.exp(v * v * _MINUS_HALF32))
 
 
 @compiled.kernel
-def elu_finish(x, e, alpha_scale, scale, y, lo, hi):
-    """e holds expm1(min(x, 0)·s): y = λx for x > 0, else λα·e."""
+def elu32_forward(x, alpha_scale, scale, input_scale, e, y, lo, hi):
+    """e = expm1(min(x, 0)·s), y = λx for x > 0, else λα·e."""
     x = x[lo:hi]
     e = e[lo:hi]
     y = y[lo:hi]
     for i in range(hi - lo):
         v = x[i]
-        ev = e[i]  # NOTE: every load outside the condition, so that the loop vectorises
+        ev = vecmath.expm1((_ZERO32 if v > 0 else v) * input_scale)  # NaN stays NaN
+        e[i] = ev
         y[i] = v * scale if v > 0 else ev * alpha_scale
 
 
 @compiled.kernel
-def softplus_exponent(x, beta, e, lo, hi):
-    """e = −|βx| (then e^e)."""
-    x = x[lo:hi]
-    e = e[lo:hi]
-    for i in range(hi - lo):
-        e[i] = -abs(x[i] * beta)
-
-
-@compiled.kernel
-def one_plus(e, one, u, lo, hi):
-    """u = 1 + e, in e's dtype (then ln u)."""
-    e = e[lo:hi]
-    u = u[lo:hi]
-    for i in range(hi - lo):
-        u[i] = e[i] + one
-
-
-@compiled.kernel
-def softplus_finish(x, e, beta, threshold, one, y, lo, hi):
-    """y holds ln(1 + e): y = (max(βx, 0) + log1p(e))/β, or x where βx > threshold.
+def softplus32_forward(x, beta, threshold, e, y, lo, hi):
+    """e = e^{−|βx|}, y = (max(βx, 0) + log1p(e))/β, or x where βx > threshold.
 
     log1p(e) = ln(u)·e/(u − 1) with u = fl(1 + e) (Goldberg; e where u rounds to 1), as
     ``special.log1p`` does.
@@ -181,101 +143,115 @@ def softplus_finish(x, e, beta, threshold, one, y, lo, hi):
     for i in range(hi - lo):
         v = x[i]
         t = v * beta
-        ev = e[i]
-        ln = y[i]  # NOTE: every load outside the condition, so that the loop vectorises
-        u = ev + one
-        lp = ev if u == one else ln * (ev / (u - one))
-        y[i] = v if t > threshold else ((t if t > 0 else 0.0) + lp) / beta
+        ev = vecmath.exp(-abs(t))
+        u = ev + _ONE32
+        lp = ev if u == _ONE32 else vecmath.log(u) * (ev / (u - _ONE32))
+        e[i] = ev
+        y[i] = v if t > threshold else ((t if t > 0 else _ZERO32) + lp) / beta
 
 
-# ---------------------------------------------------------------------------- ReLU family
+# ---------------------------------------------------------------------------- backward
+# NOTE: in these loops every constant comes in the arrays' dtype (``one``; a literal 1.0 or 0
+# would make float32 math float64: sigmoid's backward 81 against 31 µs on 128,000 values),
+# every load comes before the conditions (a load inside one becomes a masked load: softplus'
+# backward 268 against 74 µs on Zen 1), and the slices come first, so that the index is known
+# non-negative. The loops then vectorise.
 @compiled.kernel
-def relu_backward(gy, y, zero, out, lo, hi):
+def relu_backward(gy, y, one, out, lo, hi):
     """out = gy where y > 0, else 0."""
     gy = gy[lo:hi]
     y = y[lo:hi]
     out = out[lo:hi]
+    zero = one - one
     for i in range(hi - lo):
-        g = gy[i]  # NOTE: every load outside the condition, so that the loop vectorises
-        out[i] = g if y[i] > 0 else zero
+        g = gy[i]
+        out[i] = g if y[i] > zero else zero
 
 
 @compiled.kernel
-def leaky_relu_forward(x, slope, y, lo, hi):
+def leaky_relu_forward(x, slope, one, y, lo, hi):
     """y = x for x > 0, else slope·x."""
     x = x[lo:hi]
     y = y[lo:hi]
+    zero = one - one
     for i in range(hi - lo):
         v = x[i]
-        y[i] = v if v > 0 else v * slope
+        y[i] = v if v > zero else v * slope
 
 
 @compiled.kernel
-def leaky_relu_backward(gy, x, slope, out, lo, hi):
+def leaky_relu_backward(gy, x, slope, one, out, lo, hi):
     """out = gy for x > 0, else slope·gy."""
     gy = gy[lo:hi]
     x = x[lo:hi]
     out = out[lo:hi]
+    zero = one - one
     for i in range(hi - lo):
         g = gy[i]
-        out[i] = g if x[i] > 0 else g * slope
+        out[i] = g if x[i] > zero else g * slope
 
 
-# ---------------------------------------------------------------------------- SiLU
 @compiled.kernel
-def silu_backward(gy, x, s, out, lo, hi):
+def silu_backward(gy, x, s, one, out, lo, hi):
     """out = gy·σ(1 + x(1 − σ))."""
-    # NOTE: slices first, so that the index is known non-negative (vectorised loop)
     gy = gy[lo:hi]
     x = x[lo:hi]
     s = s[lo:hi]
     out = out[lo:hi]
     for i in range(hi - lo):
         sv = s[i]
-        out[i] = gy[i] * (sv * (1.0 + x[i] * (1.0 - sv)))
+        out[i] = gy[i] * (sv * (one + x[i] * (one - sv)))
 
 
-# ---------------------------------------------------------------------------- ELU
 @compiled.kernel
-def elu_backward(gy, x, e, slope, scale, out, lo, hi):
+def elu_backward(gy, x, e, slope, scale, one, out, lo, hi):
     """out = gy·λ for x > 0, else gy·slope·(e + 1) (slope = λαs)."""
-    # NOTE: slices first, so that the index is known non-negative (vectorised loop)
     gy = gy[lo:hi]
     x = x[lo:hi]
     e = e[lo:hi]
     out = out[lo:hi]
+    zero = one - one
     for i in range(hi - lo):
-        ev = e[i]  # NOTE: every load outside the condition, so that the loop vectorises
-        out[i] = gy[i] * (scale if x[i] > 0 else slope * (ev + 1.0))
+        ev = e[i]
+        out[i] = gy[i] * (scale if x[i] > zero else slope * (ev + one))
 
 
-# ---------------------------------------------------------------------------- Softplus
 @compiled.kernel
-def softplus_backward(gy, x, e, beta, threshold, out, lo, hi):
+def softplus_backward(gy, x, e, beta, threshold, one, out, lo, hi):
     """out = gy·σ(βx) = gy·(1 or e)/(1 + e), or gy where βx > threshold."""
-    # NOTE: slices first, so that the index is known non-negative (vectorised loop)
     gy = gy[lo:hi]
     x = x[lo:hi]
     e = e[lo:hi]
     out = out[lo:hi]
+    zero = one - one
     for i in range(hi - lo):
         t = x[i] * beta
         ev = e[i]
-        d = (1.0 if t >= 0 else ev) / (1.0 + ev)
-        out[i] = gy[i] if t > threshold else gy[i] * d
+        g = gy[i]
+        d = (one if t >= zero else ev) / (one + ev)
+        out[i] = g if t > threshold else g * d
 
 
-# ---------------------------------------------------------------------------- sigmoid, tanh
 @compiled.kernel
-def sigmoid_backward(gy, y, out, lo, hi):
+def sigmoid_backward(gy, y, one, out, lo, hi):
     """out = gy·y(1 − y)."""
-    # NOTE: slices first, so that the index is known non-negative (vectorised loop)
     gy = gy[lo:hi]
     y = y[lo:hi]
     out = out[lo:hi]
     for i in range(hi - lo):
         v = y[i]
-        out[i] = gy[i] * (v * (1.0 - v))
+        out[i] = gy[i] * (v * (one - v))
+
+
+@compiled.kernel
+def tanh_backward(gy, y, one, out, lo, hi):
+    """out = gy·(1 − y²)."""
+    gy = gy[lo:hi]
+    y = y[lo:hi]
+    out = out[lo:hi]
+    for i in range(hi - lo):
+        v = y[i]
+        out[i] = gy[i] * (one - v * v)
 
 
 # ---------------------------------------------------------------------------- drivers
@@ -301,6 +277,11 @@ def usable(x, dense=True, min_size=None, like=None):
         and x.dtype in (np.float32, np.float64)
         and (not dense or flat(x) is not None)
     )
+
+
+def fused(x, min_size=None):
+    """True when the one-pass float32 forward kernels run on x (``usable``, and float32)."""
+    return x.dtype == np.float32 and usable(x, min_size=min_size)
 
 
 def flat_like(a, like):
@@ -342,78 +323,62 @@ def _grad(kernel, gy, saved, scalars=(), work=1):
     return out
 
 
-def _exp(a, out, fn=np.exp):
-    """NumPy's SIMD exp (or expm1) in place, on soma's threads when large."""
-    parallel.elementwise(fn, a, out=out, work=3)
+def sigmoid(x):
+    """σ(x) of float32 x."""
+    (y,), (yf,) = _empty(x, 1)
+    run(sigmoid32_forward, [flat(x)], [yf])
+    return y
+
+
+def tanh(x):
+    """tanh x of float32 x."""
+    (y,), (yf,) = _empty(x, 1)
+    run(tanh32_forward, [flat(x)], [yf])
+    return y
 
 
 def gelu(x):
-    """(Φ(x), x·Φ(x)) for float32 x (float64 stays on ``special.erf``)."""
+    """(Φ(x), x·Φ(x)) of float32 x."""
     (cdf, y), (cf, yf) = _empty(x, 2)
-    run(gelu32_exponent, [flat(x)], [cf, yf])
-    _exp(cf, cf)
-    run(gelu32_finish, [flat(x)], [cf, yf])
+    run(gelu32_forward, [flat(x)], [cf, yf])
     return cdf, y
 
 
 def gelu_grad(gy, x, cdf):
-    """gy·(Φ(x) + x φ(x))."""
-    (out,), (of,) = _empty(x, 1)
-    xf = flat(x)
-    run(gelu_exponent, [xf], [of])
-    _exp(of, of)
-    run(gelu_backward, [flat_like(gy, x), xf, flat(cdf)], [of], _typed(x, _INV_SQRT_2PI))
-    return out
+    """gy·(Φ(x) + x φ(x)) for float32 x."""
+    return _grad(gelu32_backward, gy, (x, cdf))
 
 
 def silu(x):
-    """(σ(x), x·σ(x))."""
+    """(σ(x), x·σ(x)) of float32 x."""
     (s, y), (sf, yf) = _empty(x, 2)
-    np.negative(flat(x), out=sf)
-    _exp(sf, sf)
-    run(silu_finish, [flat(x)], [sf, yf], _typed(x, 1))
+    run(silu32_forward, [flat(x)], [sf, yf])
     return s, y
 
 
-def sigmoid(x):
-    """σ(x) with NumPy's SIMD exp, then one fused pass."""
-    (y,), (yf,) = _empty(x, 1)
-    np.negative(flat(x), out=yf)
-    _exp(yf, yf)
-    run(sigmoid_finish, [], [yf], _typed(x, 1))
-    return y
-
-
 def elu(x, alpha, scale, input_scale):
-    """(e = expm1(min(x, 0)·s), y) of ELU/SELU/CELU."""
+    """(e = expm1(min(x, 0)·s), y) of ELU/SELU/CELU for float32 x."""
     (e, y), (ef, yf) = _empty(x, 2)
-    run(elu_exponent, [flat(x)], [ef], _typed(x, input_scale))
-    _exp(ef, ef, np.expm1)
-    run(elu_finish, [flat(x), ef], [yf], _typed(x, alpha * scale, scale))
+    run(elu32_forward, [flat(x)], [ef, yf], _typed(x, alpha * scale, scale, input_scale))
     return e, y
 
 
 def softplus(x, beta, threshold):
-    """(e^{−|βx|}, softplus(x)) with NumPy's SIMD exp and log between fused passes."""
+    """(e^{−|βx|}, softplus(x)) of float32 x."""
     (e, y), (ef, yf) = _empty(x, 2)
-    xf = flat(x)
-    run(softplus_exponent, [xf], [ef], _typed(x, beta))
-    _exp(ef, ef)
-    run(one_plus, [ef], [yf], _typed(x, 1))
-    _exp(yf, yf, np.log)
-    run(softplus_finish, [xf, ef], [yf], _typed(x, beta, threshold, 1))
+    run(softplus32_forward, [flat(x)], [ef, yf], _typed(x, beta, threshold))
     return e, y
 
 
 def leaky_relu(x, slope):
     (y,), (yf,) = _empty(x, 1)
-    run(leaky_relu_forward, [flat(x)], [yf], _typed(x, slope))
+    run(leaky_relu_forward, [flat(x)], [yf], _typed(x, slope, 1))
     return y
 
 
 def grad(name, gy, saved, scalars=()):
     """gy·dy/dx of activation ``name`` from what its forward saved (see each kernel)."""
-    return _grad(_BACKWARD[name], gy, saved, scalars)
+    return _grad(_BACKWARD[name], gy, saved, (*scalars, 1))
 
 
 _BACKWARD = {
@@ -423,4 +388,5 @@ _BACKWARD = {
     "elu": elu_backward,
     "softplus": softplus_backward,
     "sigmoid": sigmoid_backward,
+    "tanh": tanh_backward,
 }

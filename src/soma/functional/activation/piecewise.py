@@ -45,7 +45,7 @@ class ReLU(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved
         if _kernels.usable(y) and _kernels.usable(gy, dense=False, like=y):
-            return _kernels.grad("relu", gy, (y,), (0.0,))
+            return _kernels.grad("relu", gy, (y,))
         # dy/dx = 1 for x > 0, else 0; the result in the activation's layout (a strided
         # gradient, e.g. from a padded depthwise convolution, must not turn the layers before
         # this one to another layout)

@@ -46,7 +46,7 @@ class ELU(Function):
 
     @staticmethod
     def forward(ctx, x, *, alpha, scale, input_scale):
-        ctx.fast = _kernels.usable(x, min_size=1)
+        ctx.fast = _kernels.fused(x, min_size=1)
         if ctx.fast:
             e, y = _kernels.elu(x, alpha, scale, input_scale)
         else:
@@ -139,7 +139,7 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        if x.dtype == _xp.float32 and _kernels.usable(x, min_size=1):
+        if _kernels.fused(x, min_size=1):
             cdf, y = _kernels.gelu(x)  # float64 stays on special.erf's Cody fit
         else:
             cdf, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
@@ -152,7 +152,7 @@ class GELU(Function):
     def backward(ctx, gy):
         x, cdf = ctx.saved
         if (
-            _kernels.usable(x, min_size=1)
+            _kernels.fused(x, min_size=1)
             and _kernels.usable(gy, dense=False, min_size=1, like=x)
             and cdf.strides == x.strides
         ):
@@ -238,10 +238,9 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.fast = _kernels.usable(x)
+        ctx.fast = _kernels.fused(x)
         if ctx.fast:
-            with _xp.errstate(over="ignore"):  # e^-x = inf gives σ = 0, the right limit
-                s, y = _kernels.silu(x)
+            s, y = _kernels.silu(x)
         else:
             s, y = _xp.empty(x.shape, x.dtype), _xp.empty(x.shape, x.dtype)
             with _xp.errstate(invalid="ignore"):  # -inf · 0 is NaN, as in PyTorch
@@ -341,7 +340,7 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x, *, beta, threshold):
-        ctx.fast, ctx.beta, ctx.threshold = _kernels.usable(x, min_size=1), beta, threshold
+        ctx.fast, ctx.beta, ctx.threshold = _kernels.fused(x, min_size=1), beta, threshold
         if ctx.fast:
             e, y = _kernels.softplus(x, beta, threshold)
             ctx.save(x, e, None)

@@ -18,8 +18,10 @@ backward (one kernel pass per step, then one BLAS product):
     dcₜ₋₁ = dc f,   dhₜ₋₁ = dzₜ Wₕₕ
 
 The input projection of all steps (x Wᵢₕᵀ + b) and the weight gradients are one matrix
-product each. Exponentials stay in NumPy: Numba, without Intel's SVML, calls a scalar exp per
-element; NumPy's are vectorised (AVX-512 here).
+product each. In float32 the exp, the gates, c, tanh c and h are one kernel pass per step
+(``_gates32``, with ``vecmath``'s exp and tanh); float64 keeps NumPy's exp and tanh around
+``_gates``. On an AVX2 Zen 1, where NumPy's float32 exp and tanh are scalar (3.75 and 7.2 ns a
+value), that took the ``lstm_train`` benchmark step from 26.2 to 20.0 ms (PyTorch 19.7-21.0).
 
 Measured (CPU time on one thread, float32, LSTM(32→128), sequence 50, batch 32, batch_first,
 busy 2-core VM; NumPy form → compiled, PyTorch 2.13 for reference): forward + backward
@@ -29,7 +31,8 @@ projection and dWᵢₕ 0.6 ms each; per step the gate kernel takes 3 µs and it
 (32x512; 21 µs before the per-gate row views, which let the loops vectorise).
 """
 
-from soma.backend import compiled, get_xp
+from soma.backend import compiled, get_xp, vecmath
+from soma.backend.compiled import np
 
 _xp = get_xp()
 
@@ -59,6 +62,35 @@ def _gates(a, c_prev, c, one):
             ag[j] = g
             ao[j] = o
             cb[j] = f * cp[j] + i * g
+
+
+@compiled.kernel
+def _gates32(a, c_prev, c, tc, h):
+    """float32, the whole step after the product in one pass: a (n, 4H) holds z̃ (as for
+    ``_gates``, before the exp) on entry and the activated gates on exit; c = f cₜ₋₁ + i g,
+    tc = tanh c and h = o tanh c (n, H). exp and tanh are ``vecmath``'s, inlined."""
+    rows, four_h = a.shape
+    hid = four_h // 4
+    one = np.float32(1)
+    two = np.float32(2)
+    for b in range(rows):
+        ai, af = a[b, :hid], a[b, hid : 2 * hid]
+        ag, ao = a[b, 2 * hid : 3 * hid], a[b, 3 * hid :]
+        cp, cb, tb, hb = c_prev[b], c[b], tc[b], h[b]
+        for j in range(hid):
+            i = one / (one + vecmath.exp(ai[j]))
+            f = one / (one + vecmath.exp(af[j]))
+            g = two / (one + vecmath.exp(ag[j])) - one
+            o = one / (one + vecmath.exp(ao[j]))
+            ai[j] = i
+            af[j] = f
+            ag[j] = g
+            ao[j] = o
+            cv = f * cp[j] + i * g
+            t = vecmath.tanh(cv)
+            cb[j] = cv
+            tb[j] = t
+            hb[j] = o * t
 
 
 @compiled.kernel
@@ -122,6 +154,9 @@ def forward(x, h0, c0, w_ih, w_hh, bias, schedule, track, packed):
         for k, (t, n) in enumerate(schedule):
             a = acts[t, :n]
             a += _xp.matmul(hs[k, :n], w_t, out=hh[:n])
+            if a.dtype == _xp.float32:
+                _gates32(a, cs[k, :n], cs[k + 1, :n], tcs[t, :n], hs[k + 1, :n])
+                continue
             _xp.exp(a, out=a)
             _gates(a, cs[k, :n], cs[k + 1, :n], one)
             tc = _xp.tanh(cs[k + 1, :n], out=tcs[t, :n])
