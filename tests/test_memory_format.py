@@ -262,3 +262,28 @@ def test_layout_changes_pass_float64_finite_differences():
         return (y.clone(memory_format=soma.contiguous_format) * w).sum()
 
     assert soma.autograd.gradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("formats", [("cl", "cl"), ("cl", "c"), ("c", "c"), ("cl3d", "cl3d")])
+def test_cat_keeps_channels_last_as_pytorch_does(formats):
+    """cat of channels-last inputs is channels-last (a U-Net's skip joins stay in the layout
+    its convolutions and GroupNorm kernels walk); any other mix gives C order."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for fw in (soma, torch):
+        parts = []
+        for k, fmt in enumerate(formats):
+            shape = (2, 3 + k, 4, 5, 2) if fmt == "cl3d" else (2, 3 + k, 4, 5)
+            t = fw.arange(float(np.prod(shape)), dtype=fw.float32).reshape(shape) * (k + 1)
+            layout = {"cl": fw.channels_last, "cl3d": fw.channels_last_3d}.get(fmt)
+            parts.append(t.contiguous(memory_format=layout) if layout else t)
+        for p in parts:
+            p.requires_grad_(True)
+        y = fw.cat(parts, dim=1)
+        (y * fw.arange(float(y.shape[1])).reshape(1, -1, *[1] * (y.dim() - 2))).sum().backward()
+        results.append((y.stride(), y.detach().numpy(), [p.grad.numpy() for p in parts]))
+    (s_stride, s_y, s_grads), (t_stride, t_y, t_grads) = results
+    assert s_stride == t_stride
+    np.testing.assert_array_equal(s_y, t_y)
+    for a, b in zip(s_grads, t_grads):
+        np.testing.assert_array_equal(a, b)

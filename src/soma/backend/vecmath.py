@@ -37,7 +37,7 @@ from soma.backend.compiled import np
 
 _f, _i = np.float32, np.int32
 
-_ONE, _TWO, _HALF = _f(1), _f(2), _f(0.5)
+_ZERO, _ONE, _TWO, _HALF = _f(0), _f(1), _f(2), _f(0.5)
 _INF = _f(np.inf)
 _NAN = _f(np.nan)
 
@@ -135,8 +135,8 @@ def log(x):
     y = p * f * z + ef * _LN2_LO - _HALF * z
     y = (f + y) + ef * _LN2_HI
     y = y if x < _INF else x + x  # inf and NaN pass through (a signalling NaN made quiet)
-    y = -_INF if x == 0 else y
-    return _NAN if x < 0 else y
+    y = -_INF if x == _ZERO else y
+    return _NAN if x < _ZERO else y
 
 
 @compiled.helper
@@ -146,7 +146,7 @@ def tanh(x):
     z = x * x
     small = ((((_T0 * z + _T1) * z + _T2) * z + _T3) * z + _T4) * z * x + x
     large = _ONE - _TWO / (exp(a + a) + _ONE)  # e^{2|x|} = inf gives 1
-    large = large if x >= 0 else -large
+    large = large if x >= _ZERO else -large
     return small if a < _TANH_SMALL else large
 
 

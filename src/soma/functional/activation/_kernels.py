@@ -100,7 +100,7 @@ def gelu32_forward(x, cdf, y, lo, hi):
         w = z / (z + _TWO32)
         p = ((((((_R0 * w + _R1) * w + _R2) * w + _R3) * w + _R4) * w + _R5) * w + _R6) * w
         tail = ((_ONE32 - w) * vecmath.exp(((p + _R7) * w + _R8) * w - z * z)) * _HALF32
-        c = _ONE32 - tail if v > 0 else tail
+        c = _ONE32 - tail if v > _ZERO32 else tail
         cdf[i] = c
         y[i] = v * c
 
@@ -127,7 +127,7 @@ def elu32_forward(x, alpha_scale, scale, input_scale, e, y, lo, hi):
         v = x[i]
         ev = vecmath.expm1((_ZERO32 if v > 0 else v) * input_scale)  # NaN stays NaN
         e[i] = ev
-        y[i] = v * scale if v > 0 else ev * alpha_scale
+        y[i] = v * scale if v > _ZERO32 else ev * alpha_scale
 
 
 @compiled.kernel
@@ -147,7 +147,7 @@ def softplus32_forward(x, beta, threshold, e, y, lo, hi):
         u = ev + _ONE32
         lp = ev if u == _ONE32 else vecmath.log(u) * (ev / (u - _ONE32))
         e[i] = ev
-        y[i] = v if t > threshold else ((t if t > 0 else _ZERO32) + lp) / beta
+        y[i] = v if t > threshold else ((t if t > _ZERO32 else _ZERO32) + lp) / beta
 
 
 # ---------------------------------------------------------------------------- backward
