@@ -1,4 +1,5 @@
-"""Compiled GroupNorm on channels-last memory (``normalization/_group_kernels.py``).
+"""Compiled GroupNorm (``normalization/_group_kernels.py``): channels-last rows, and the planes
+of NCHW and channel-major ((C, N, *S) memory) arrays.
 
 Checked against the NumPy rows of ``RowNorm`` and against PyTorch (outputs and all three
 gradients, float32 and float64, 1-D to 3-D spatial shapes, with and without affine
@@ -32,6 +33,19 @@ def _is_channels_last(a):
     return np.moveaxis(a, 1, -1).flags.c_contiguous
 
 
+def _channel_major(a):
+    """The values of NCHW array ``a`` in (C, N, *S) memory."""
+    return np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+LAYOUTS = {"cl": _channels_last, "nchw": np.ascontiguousarray, "cm": _channel_major}
+KEPT = {
+    "cl": _is_channels_last,
+    "nchw": lambda a: a.flags.c_contiguous,
+    "cm": lambda a: a.swapaxes(0, 1).flags.c_contiguous,
+}
+
+
 def _run(x, w, b, gy, groups):
     xs = soma.from_numpy(x.copy(order="K"))
     xs.requires_grad = True
@@ -43,23 +57,24 @@ def _run(x, w, b, gy, groups):
     return [y.detach().numpy()] + grads
 
 
-def _arrays(n, c, size, dtype, seed=0):
+def _arrays(n, c, size, dtype, seed=0, layout="cl", grad_layout=None):
     rng = np.random.default_rng(seed)
-    x = _channels_last((rng.standard_normal((n, c) + size) * 3 + 2).astype(dtype))
-    gy = _channels_last(rng.standard_normal((n, c) + size).astype(dtype))
+    x = LAYOUTS[layout]((rng.standard_normal((n, c) + size) * 3 + 2).astype(dtype))
+    gy = LAYOUTS[grad_layout or layout](rng.standard_normal((n, c) + size).astype(dtype))
     return x, rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype), gy
 
 
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c, size, groups", SHAPES)
-def test_matches_the_numpy_rows_and_keeps_the_layout(n, c, size, groups, dtype, affine):
+def test_matches_the_numpy_rows_and_keeps_the_layout(n, c, size, groups, dtype, affine, layout):
     _needs_kernels()
-    x, w, b, gy = _arrays(n, c, size, dtype)
+    x, w, b, gy = _arrays(n, c, size, dtype, layout=layout)
     if not affine:
         w = b = None
     ours = _run(x, w, b, gy, groups)
-    assert _is_channels_last(ours[0])
+    assert KEPT[layout](ours[0])
     with compiled.disabled():
         reference = _run(x, w, b, gy, groups)
     tol = 2e-5 if dtype == np.float32 else 1e-12
@@ -67,11 +82,15 @@ def test_matches_the_numpy_rows_and_keeps_the_layout(n, c, size, groups, dtype, 
         np.testing.assert_allclose(a, r, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize(
+    "layouts", [("cl", "cl"), ("nchw", "nchw"), ("cm", "nchw"), ("nchw", "cl")]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c, size, groups", SHAPES)
-def test_matches_torch(torch_or_skip, n, c, size, groups, dtype):
+def test_matches_torch(torch_or_skip, n, c, size, groups, dtype, layouts):
+    """Every layout of x, and an upstream gradient in another layout than x (copied to x's)."""
     torch = torch_or_skip
-    x, w, b, gy = _arrays(n, c, size, dtype, seed=1)
+    x, w, b, gy = _arrays(n, c, size, dtype, seed=1, layout=layouts[0], grad_layout=layouts[1])
     ours = _run(x, w, b, gy, groups)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     yt = torch.nn.functional.group_norm(xt, groups, wt, bt)
@@ -81,9 +100,10 @@ def test_matches_torch(torch_or_skip, n, c, size, groups, dtype):
         np.testing.assert_allclose(a, t.detach().numpy(), rtol=tol, atol=tol, err_msg=name)
 
 
-def test_same_result_on_one_and_two_threads():
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_same_result_on_one_and_two_threads(layout):
     _needs_kernels()
-    x, w, b, gy = _arrays(6, 16, (5, 5), np.float32, seed=2)
+    x, w, b, gy = _arrays(6, 16, (5, 5), np.float32, seed=2, layout=layout)
     results = []
     previous = parallel.get_num_threads()
     try:
@@ -110,11 +130,16 @@ def parallel_everything():
     return _Scope()
 
 
-def test_nchw_input_stays_on_the_numpy_rows():
+def test_which_kernels_walk_which_layout():
     x = np.zeros((2, 8, 3, 3), np.float32)
+    on = compiled.enabled()
     assert not _group_kernels.applies(x)
     assert not _group_kernels.applies(np.zeros((4, 8), np.float32))  # (N, C): no positions
-    assert _group_kernels.applies(_channels_last(x)) == compiled.enabled()
+    assert _group_kernels.applies(_channels_last(x)) == on
+    assert _group_kernels.planes_layout(x) == ("nchw" if on else None)
+    assert _group_kernels.planes_layout(_channel_major(x)) == ("cm" if on else None)
+    assert _group_kernels.planes_layout(np.zeros((4, 8), np.float32)) is None
+    assert _group_kernels.planes_layout(x[:, :, ::2]) is None  # gaps: the NumPy rows
 
 
 def test_gradcheck_float64_channels_last():
@@ -131,3 +156,26 @@ def test_gradcheck_float64_channels_last():
         return soma.nn.functional.group_norm(x_cl, 3, w, b)
 
     assert gradcheck(norm, (x, w, b))
+
+
+def test_gradcheck_float64_planes():
+    from soma.testing import gradcheck
+
+    rng = np.random.default_rng(4)
+    x = soma.tensor(rng.standard_normal((2, 6, 3, 4)) + 5.0, requires_grad=True)
+    w = soma.tensor(rng.standard_normal(6), requires_grad=True)
+    b = soma.tensor(rng.standard_normal(6), requires_grad=True)
+    assert gradcheck(lambda x, w, b: soma.nn.functional.group_norm(x, 3, w, b), (x, w, b))
+
+
+def test_a_large_mean_does_not_cancel_the_variance():
+    """The kernels' one-pass statistics (float64, shifted by the group's first value): values of
+    mean 1e4 and spread 1e-2 normalise as exactly as with float64 statistics of the same
+    float32 values (float32 sums, as in the NumPy rows, were off by 0.006 here)."""
+    _needs_kernels()
+    rng = np.random.default_rng(5)
+    x = (1e4 + rng.standard_normal((2, 4, 16, 16)) * 1e-2).astype(np.float32)
+    y = soma.nn.functional.group_norm(soma.from_numpy(x), 2).numpy()
+    g = x.astype(np.float64).reshape(2, 2, -1)  # the exact statistics of the float32 values
+    ref = (g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, ref.reshape(x.shape), rtol=1e-4, atol=1e-4)

@@ -18,11 +18,25 @@ and the backward pass (h = g·γ_c, g the upstream gradient)::
 
 The per-channel sums of dL/dγ and dL/dβ are kept per sample and added in sample order, so the
 result does not depend on the number of threads.
+
+**Planes**: NCHW memory, and channel-major memory ((C, N, *S), as the depthwise and pointwise
+convolutions return it), are (N, C, L) or (C, N, L) arrays whose planes of L values are
+contiguous. There a group's values are whole planes, and its statistics take one pass, as
+BatchNorm's do: S1 = Σ(x − K), S2 = Σ(x − K)², K the group's first value (so that a large mean
+does not cancel the variance), var = (S2 − S1²/S)/S, in ``LANES`` interleaved float64 partial
+sums (so that the loop vectorises). The backward pass needs per-channel sums only,
+Σg and Σg·x̂ (dL/dβ, dL/dγ), since Σh = γ_c·Σg and Σh·x̂ = γ_c·Σg·x̂ within a channel.
+The output and the input gradient keep the input's layout. Measured on a 2-core AVX2 Zen 1, one
+thread, forward and backward of (16, 96, 16, 16) float32 NCHW with 8 groups (a DDPM decoder's
+GroupNorm after a skip join): NumPy rows 3.44 ms, planes kernels 0.9 ms.
 """
 
 from soma.backend import compiled, get_xp, parallel
+from soma.backend.compiled import np
 
 _xp = get_xp()
+
+LANES = 32  # interleaved partial sums of a plane (lets LLVM vectorise the reduction)
 
 
 @compiled.kernel
@@ -102,6 +116,187 @@ def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, s1, s2, s3, n0, n
             g_row, h_row, out = gy[n, p], xhat[n, p], gx[n, p]
             for c in range(chans):
                 out[c] = (g_row[c] * w[c] - s1[c] - h_row[c] * s2[c]) * s3[c]
+
+
+# ---------------------------------------------------------------------------- planes
+@compiled.helper
+def _accumulate(plane, shift, a1, a2):
+    """a1 += (plane − shift) and a2 += (plane − shift)² lane by lane over the whole runs of
+    ``LANES`` values of one contiguous plane (float64 lanes; with their count a compile-time
+    constant the loop unrolls into vector operations: 0.21 against 0.36 ms a pass over
+    (16, 96, 256) float32 with a run-time count); returns the tail's two sums."""
+    length = plane.shape[0]
+    full = length - length % LANES
+    for l0 in range(0, full, LANES):
+        run = plane[l0 : l0 + LANES]
+        for j in range(LANES):
+            d = np.float64(run[j]) - shift
+            a1[j] += d
+            a2[j] += d * d
+    t1 = 0.0
+    t2 = 0.0
+    for j in range(full, length):
+        d = np.float64(plane[j]) - shift
+        t1 += d
+        t2 += d * d
+    return t1, t2
+
+
+@compiled.helper
+def _fold(a):
+    """Σ a in a fixed pairwise order, halving vectorised loops (a power-of-two size; a is
+    overwritten): a plane of 256 values cost as much as a sequential fold of 32 lanes."""
+    half = a.shape[0] // 2
+    while half > 0:
+        for j in range(half):
+            a[j] += a[j + half]
+        half //= 2
+    return a[0]
+
+
+@compiled.kernel
+def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, n0, n1):
+    """x̂, y and invstd (N, G) for samples n0 … n1 − 1 of x (N, C, L), or (C, N, L) when
+    ``channel_major``; acc (2, LANES) float64 scratch."""
+    chans = x.shape[0] if channel_major else x.shape[1]
+    per = chans // groups
+    count = per * x.shape[2]
+    a1, a2 = acc[0], acc[1]
+    for n in range(n0, n1):
+        for g in range(groups):
+            acc[:] = 0.0
+            shift = np.float64(x[g * per, n, 0] if channel_major else x[n, g * per, 0])
+            s1 = 0.0
+            s2 = 0.0
+            for c in range(g * per, (g + 1) * per):
+                t1, t2 = _accumulate(x[c, n] if channel_major else x[n, c], shift, a1, a2)
+                s1 += t1
+                s2 += t2
+            s1 += _fold(a1)
+            s2 += _fold(a2)
+            mean = shift + s1 / count
+            var = max((s2 - s1 * s1 / count) / count, 0.0)
+            inv = 1.0 / (var + eps) ** 0.5
+            invstd[n, g] = inv
+            for c in range(g * per, (g + 1) * per):
+                plane = x[c, n] if channel_major else x[n, c]
+                hp = xhat[c, n] if channel_major else xhat[n, c]
+                yp = y[c, n] if channel_major else y[n, c]
+                wc, bc = w[c], b[c]
+                for l in range(plane.shape[0]):
+                    h = (plane[l] - mean) * inv
+                    hp[l] = h
+                    yp[l] = h * wc + bc
+
+
+@compiled.kernel
+def _backward_planes(gy, xhat, w, invstd, channel_major, gx, gw, gb, acc, n0, n1):
+    """dL/dx for samples n0 … n1 − 1 (layouts as ``_forward_planes``), and their per-sample
+    sums gw, gb (N, C) float64; acc (2, LANES) float64 scratch."""
+    chans = gy.shape[0] if channel_major else gy.shape[1]
+    groups = invstd.shape[1]
+    per = chans // groups
+    length = gy.shape[2]
+    count = per * length
+    full = length - length % LANES
+    a1, a2 = acc[0], acc[1]
+    for n in range(n0, n1):
+        for g in range(groups):
+            sum_h = 0.0
+            sum_hx = 0.0
+            for c in range(g * per, (g + 1) * per):
+                gp = gy[c, n] if channel_major else gy[n, c]
+                hp = xhat[c, n] if channel_major else xhat[n, c]
+                acc[:] = 0.0
+                for l0 in range(0, full, LANES):
+                    grun = gp[l0 : l0 + LANES]
+                    hrun = hp[l0 : l0 + LANES]
+                    for j in range(LANES):
+                        gv = np.float64(grun[j])
+                        a1[j] += gv
+                        a2[j] += gv * hrun[j]
+                t1 = 0.0
+                t2 = 0.0
+                for j in range(full, length):
+                    gv = np.float64(gp[j])
+                    t1 += gv
+                    t2 += gv * hp[j]
+                t1 += _fold(a1)
+                t2 += _fold(a2)
+                gb[n, c] = t1
+                gw[n, c] = t2
+                sum_h += w[c] * t1
+                sum_hx += w[c] * t2
+            mean_h = sum_h / count
+            mean_hx = sum_hx / count
+            inv = invstd[n, g]
+            for c in range(g * per, (g + 1) * per):
+                gp = gy[c, n] if channel_major else gy[n, c]
+                hp = xhat[c, n] if channel_major else xhat[n, c]
+                out = gx[c, n] if channel_major else gx[n, c]
+                wc = w[c]
+                for l in range(length):
+                    out[l] = (gp[l] * wc - mean_h - hp[l] * mean_hx) * inv
+
+
+def planes_layout(x):
+    """ "nchw" or "cm" (channel-major) when the planes kernels can walk x, else None."""
+    if not (compiled.enabled() and x.dtype in compiled.FLOAT_DTYPES and x.ndim > 2 and x.size):
+        return None
+    if x.flags.c_contiguous:
+        return "nchw"
+    return "cm" if x.swapaxes(0, 1).flags.c_contiguous else None
+
+
+def _planes(a, channel_major):
+    """(N, C, *S) → the C-contiguous (N, C, L) or (C, N, L) view (a copy if a is not so)."""
+    if channel_major:
+        return _xp.ascontiguousarray(a.swapaxes(0, 1)).reshape(a.shape[1], a.shape[0], -1)
+    return _xp.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
+
+
+def _from_planes(p, shape, channel_major):
+    if channel_major:
+        return p.reshape((shape[1], shape[0]) + shape[2:]).swapaxes(0, 1)
+    return p.reshape(shape)
+
+
+def forward_planes(x, w, b, groups, eps):
+    """(y, x̂ planes, invstd (N, G)) for NCHW or channel-major x; w, b (C,) or None."""
+    channel_major = planes_layout(x) == "cm"
+    xp = _planes(x, channel_major)
+    c = x.shape[1]
+    one = _xp.ones(c, dtype=x.dtype) if w is None else w
+    zero = _xp.zeros(c, dtype=x.dtype) if b is None else b
+    xhat, y = _xp.empty_like(xp), _xp.empty_like(xp)
+    invstd = _xp.empty((x.shape[0], groups))
+
+    def run(n0, n1):
+        acc = _xp.empty((2, LANES))
+        _forward_planes(
+            xp, one, zero, groups, float(eps), channel_major, xhat, y, invstd, acc, n0, n1
+        )
+
+    parallel.ranges(run, x.shape[0], x.size * 3)
+    return _from_planes(y, x.shape, channel_major), xhat, invstd
+
+
+def backward_planes(gy, xhat, w, invstd, channel_major):
+    """(dL/dx, dL/dγ, dL/dβ) from gy (any layout; copied to x̂'s if it differs)."""
+    n, c = gy.shape[:2]
+    gp = _planes(gy, channel_major)
+    one = _xp.ones(c, dtype=gy.dtype) if w is None else w
+    gx = _xp.empty_like(gp)
+    gw, gb = _xp.empty((n, c)), _xp.empty((n, c))
+
+    def run(n0, n1):
+        acc = _xp.empty((2, LANES))
+        _backward_planes(gp, xhat, one, invstd, channel_major, gx, gw, gb, acc, n0, n1)
+
+    parallel.ranges(run, n, gy.size * 3)
+    dtype = gy.dtype
+    gx = _from_planes(gx, gy.shape, channel_major)
+    return gx, gw.sum(axis=0).astype(dtype), gb.sum(axis=0).astype(dtype)
 
 
 def applies(x) -> bool:

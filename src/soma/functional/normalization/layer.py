@@ -107,13 +107,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     )
 
 
-class GroupNormChannelsLast(Function):
-    """GroupNorm of channels-last memory on the compiled kernels of ``_group_kernels`` (same
-    formulas as ``RowNorm``); the output and the input gradient keep the layout."""
+class GroupNormKernels(Function):
+    """GroupNorm on the compiled kernels of ``_group_kernels`` (same formulas as ``RowNorm``):
+    channels-last rows, or the planes of NCHW and channel-major memory; the output and the
+    input gradient keep the input's layout."""
 
     @staticmethod
     def forward(ctx, x, w, b, *, groups, eps):
-        y, xhat, invstd = _group_kernels.forward(x, w, b, groups, eps)
+        ctx.layout = _group_kernels.planes_layout(x)
+        if ctx.layout is None:
+            y, xhat, invstd = _group_kernels.forward(x, w, b, groups, eps)
+        else:
+            y, xhat, invstd = _group_kernels.forward_planes(x, w, b, groups, eps)
         ctx.save(xhat, invstd, w)
         return y
 
@@ -121,7 +126,11 @@ class GroupNormChannelsLast(Function):
     def backward(ctx, gy):
         xhat, invstd, w = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
-        gx, gw, gb = _group_kernels.backward(gy, xhat, w, invstd)
+        if ctx.layout is None:
+            gx, gw, gb = _group_kernels.backward(gy, xhat, w, invstd)
+        else:
+            cm = ctx.layout == "cm"
+            gx, gw, gb = _group_kernels.backward_planes(gy, xhat, w, invstd, cm)
         return gx if need_x else None, gw if need_w else None, gb if need_b else None
 
 
@@ -129,8 +138,10 @@ def _grouped(op, x, groups, weight, bias, eps, on_stats=None):
     n, c = x.shape[:2]
     _check_param(op, "weight", weight, (c,))
     _check_param(op, "bias", bias, (c,))
-    if on_stats is None and _group_kernels.applies(x.array):
-        return GroupNormChannelsLast.apply(x, weight, bias, groups=groups, eps=eps)
+    if on_stats is None and (
+        _group_kernels.applies(x.array) or _group_kernels.planes_layout(x.array)
+    ):
+        return GroupNormKernels.apply(x, weight, bias, groups=groups, eps=eps)
     per_group = x.numel() // (n * groups) if n * groups else 0
     return RowNorm.apply(
         x,
