@@ -40,9 +40,10 @@ interleaved lanes of ``planes_stats``), y 0.17, sums 0.45, dL/dx 0.17.
 
 from soma.backend import compiled, parallel
 from soma.backend.compiled import np
+from soma.functional.normalization import _lanes
+from soma.functional.normalization._lanes import LANES
 
 ROW_BLOCK = 512  # rows of C channels summed into one partial sum (rows layout)
-LANES = 32  # interleaved partial sums of a plane (lets LLVM vectorise the reduction)
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -77,39 +78,18 @@ def rows_stats(x, shift, channels, start, stop, s1, s2):
 
 
 @compiled.kernel
-def planes_stats(x, shift, lanes, start, stop, s1, s2):
-    """Samples [start, stop) of x (N, C, L): s1[n, c] = Σ_l (x − K_c), s2[n, c] = Σ_l (x − K_c)².
-
-    Each plane is summed in ``lanes`` interleaved partial sums (a run-time count, so that LLVM
-    vectorises the loop), then the tail, then the lanes in order.
-    """
-    _, channels, length = x.shape
-    a1 = np.zeros(lanes)
-    a2 = np.zeros(lanes)
-    full = length - length % lanes
+def planes_stats(x, shift, start, stop, s1, s2):
+    """Samples [start, stop) of x (N, C, L): s1[n, c] = Σ_l (x − K_c), s2[n, c] = Σ_l (x − K_c)²,
+    each plane in ``_lanes``' interleaved partial sums."""
+    _, channels, _ = x.shape
+    acc = np.zeros((2, LANES))
+    a1, a2 = acc[0], acc[1]
     for n in range(start, stop):
         for c in range(channels):
-            plane = x[n, c]
-            k = shift[c]
-            a1[:] = 0.0
-            a2[:] = 0.0
-            for l0 in range(0, full, lanes):
-                run = plane[l0 : l0 + lanes]
-                for j in range(lanes):
-                    d = np.float64(run[j]) - k
-                    a1[j] += d
-                    a2[j] += d * d
-            t1 = 0.0
-            t2 = 0.0
-            for j in range(lanes):
-                t1 += a1[j]
-                t2 += a2[j]
-            for j in range(full, length):
-                d = np.float64(plane[j]) - k
-                t1 += d
-                t2 += d * d
-            s1[n, c] = t1
-            s2[n, c] = t2
+            acc[:] = 0.0
+            t1, t2 = _lanes.accumulate(x[n, c], shift[c], a1, a2)
+            s1[n, c] = t1 + _lanes.fold(a1)
+            s2[n, c] = t2 + _lanes.fold(a2)
 
 
 # ---------------------------------------------------------------------------- y = (x − mean)·scale + β
@@ -167,37 +147,17 @@ def rows_grad_sums(g, x, mean, channels, start, stop, s1, s2):
 
 
 @compiled.kernel
-def planes_grad_sums(g, x, mean, lanes, start, stop, s1, s2):
+def planes_grad_sums(g, x, mean, start, stop, s1, s2):
     """Samples [start, stop): s1[n, c] = Σ_l g, s2[n, c] = Σ_l g·(x − mean_c) (in lanes)."""
-    _, channels, length = x.shape
-    a1 = np.zeros(lanes)
-    a2 = np.zeros(lanes)
-    full = length - length % lanes
+    _, channels, _ = x.shape
+    acc = np.zeros((2, LANES))
+    a1, a2 = acc[0], acc[1]
     for n in range(start, stop):
         for c in range(channels):
-            gp = g[n, c]
-            plane = x[n, c]
-            m = mean[c]
-            a1[:] = 0.0
-            a2[:] = 0.0
-            for l0 in range(0, full, lanes):
-                grun = gp[l0 : l0 + lanes]
-                run = plane[l0 : l0 + lanes]
-                for j in range(lanes):
-                    gj = np.float64(grun[j])
-                    a1[j] += gj
-                    a2[j] += gj * (np.float64(run[j]) - m)
-            t1 = 0.0
-            t2 = 0.0
-            for j in range(lanes):
-                t1 += a1[j]
-                t2 += a2[j]
-            for j in range(full, length):
-                gj = np.float64(gp[j])
-                t1 += gj
-                t2 += gj * (np.float64(plane[j]) - m)
-            s1[n, c] = t1
-            s2[n, c] = t2
+            acc[:] = 0.0
+            t1, t2 = _lanes.accumulate_products(g[n, c], x[n, c], mean[c], a1, a2)
+            s1[n, c] = t1 + _lanes.fold(a1)
+            s2[n, c] = t2 + _lanes.fold(a2)
 
 
 @compiled.kernel
@@ -290,11 +250,11 @@ def stats(kind, v):
         )
     elif kind == "cm":
         shift = v[0, :, 0].astype(np.float64)
-        _channel_ranges(planes_stats, [v], [shift, LANES], [s1, s2], v.size)
+        _channel_ranges(planes_stats, [v], [shift], [s1, s2], v.size)
     else:
         shift = v[0, :, 0].astype(np.float64)
         parallel.ranges(
-            lambda start, stop: planes_stats(v, shift, LANES, start, stop, s1, s2), nb, v.size
+            lambda start, stop: planes_stats(v, shift, start, stop, s1, s2), nb, v.size
         )
     s1, s2 = s1.sum(axis=0), s2.sum(axis=0)
     mean = shift + s1 / m
@@ -359,10 +319,10 @@ def grad_sums(kind, gv, v, mean):
             lambda start, stop: rows_grad_sums(g, x, k, c, start, stop, s1, s2), nb, v.size
         )
     elif kind == "cm":
-        _channel_ranges(planes_grad_sums, [gv, v], [mean, LANES], [s1, s2], v.size)
+        _channel_ranges(planes_grad_sums, [gv, v], [mean], [s1, s2], v.size)
     else:
         parallel.ranges(
-            lambda start, stop: planes_grad_sums(gv, v, mean, LANES, start, stop, s1, s2),
+            lambda start, stop: planes_grad_sums(gv, v, mean, start, stop, s1, s2),
             nb,
             v.size,
         )

@@ -33,10 +33,10 @@ GroupNorm after a skip join): NumPy rows 3.44 ms, planes kernels 0.9 ms.
 
 from soma.backend import compiled, get_xp, parallel
 from soma.backend.compiled import np
+from soma.functional.normalization import _lanes
+from soma.functional.normalization._lanes import LANES
 
 _xp = get_xp()
-
-LANES = 32  # interleaved partial sums of a plane (lets LLVM vectorise the reduction)
 
 
 @compiled.kernel
@@ -119,41 +119,6 @@ def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, s1, s2, s3, n0, n
 
 
 # ---------------------------------------------------------------------------- planes
-@compiled.helper
-def _accumulate(plane, shift, a1, a2):
-    """a1 += (plane − shift) and a2 += (plane − shift)² lane by lane over the whole runs of
-    ``LANES`` values of one contiguous plane (float64 lanes; with their count a compile-time
-    constant the loop unrolls into vector operations: 0.21 against 0.36 ms a pass over
-    (16, 96, 256) float32 with a run-time count); returns the tail's two sums."""
-    length = plane.shape[0]
-    full = length - length % LANES
-    for l0 in range(0, full, LANES):
-        run = plane[l0 : l0 + LANES]
-        for j in range(LANES):
-            d = np.float64(run[j]) - shift
-            a1[j] += d
-            a2[j] += d * d
-    t1 = 0.0
-    t2 = 0.0
-    for j in range(full, length):
-        d = np.float64(plane[j]) - shift
-        t1 += d
-        t2 += d * d
-    return t1, t2
-
-
-@compiled.helper
-def _fold(a):
-    """Σ a in a fixed pairwise order, halving vectorised loops (a power-of-two size; a is
-    overwritten): a plane of 256 values cost as much as a sequential fold of 32 lanes."""
-    half = a.shape[0] // 2
-    while half > 0:
-        for j in range(half):
-            a[j] += a[j + half]
-        half //= 2
-    return a[0]
-
-
 @compiled.kernel
 def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, n0, n1):
     """x̂, y and invstd (N, G) for samples n0 … n1 − 1 of x (N, C, L), or (C, N, L) when
@@ -169,11 +134,11 @@ def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, n
             s1 = 0.0
             s2 = 0.0
             for c in range(g * per, (g + 1) * per):
-                t1, t2 = _accumulate(x[c, n] if channel_major else x[n, c], shift, a1, a2)
+                t1, t2 = _lanes.accumulate(x[c, n] if channel_major else x[n, c], shift, a1, a2)
                 s1 += t1
                 s2 += t2
-            s1 += _fold(a1)
-            s2 += _fold(a2)
+            s1 += _lanes.fold(a1)
+            s2 += _lanes.fold(a2)
             mean = shift + s1 / count
             var = max((s2 - s1 * s1 / count) / count, 0.0)
             inv = 1.0 / (var + eps) ** 0.5
@@ -198,7 +163,6 @@ def _backward_planes(gy, xhat, w, invstd, channel_major, gx, gw, gb, acc, n0, n1
     per = chans // groups
     length = gy.shape[2]
     count = per * length
-    full = length - length % LANES
     a1, a2 = acc[0], acc[1]
     for n in range(n0, n1):
         for g in range(groups):
@@ -208,21 +172,9 @@ def _backward_planes(gy, xhat, w, invstd, channel_major, gx, gw, gb, acc, n0, n1
                 gp = gy[c, n] if channel_major else gy[n, c]
                 hp = xhat[c, n] if channel_major else xhat[n, c]
                 acc[:] = 0.0
-                for l0 in range(0, full, LANES):
-                    grun = gp[l0 : l0 + LANES]
-                    hrun = hp[l0 : l0 + LANES]
-                    for j in range(LANES):
-                        gv = np.float64(grun[j])
-                        a1[j] += gv
-                        a2[j] += gv * hrun[j]
-                t1 = 0.0
-                t2 = 0.0
-                for j in range(full, length):
-                    gv = np.float64(gp[j])
-                    t1 += gv
-                    t2 += gv * hp[j]
-                t1 += _fold(a1)
-                t2 += _fold(a2)
+                t1, t2 = _lanes.accumulate_products(gp, hp, 0.0, a1, a2)
+                t1 += _lanes.fold(a1)
+                t2 += _lanes.fold(a2)
                 gb[n, c] = t1
                 gw[n, c] = t2
                 sum_h += w[c] * t1
