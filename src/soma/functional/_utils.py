@@ -172,3 +172,26 @@ def flat(x):
     order = _xp.argsort([-s for s in x.strides], kind="stable")
     xt = x.transpose(order)
     return xt.reshape(-1) if xt.flags.c_contiguous else None
+
+
+SHORT_AXIS = 16
+
+
+def reduce_axis(ufunc, a, axis):
+    """``ufunc.reduce(a, axis, keepdims=True)`` (max, add, …), fast along a short axis.
+
+    NumPy reduces an axis that lies innermost in memory one short row at a time: the maximum
+    over the 4 classes of (8, 4, 64, 64) channels-last logits took 1.7 ms, a sum 0.8 ms. Up to
+    ``SHORT_AXIS`` entries the reduction is done as elementwise calls instead, one per entry
+    along the axis (0.15 ms for that maximum; from 32 entries on the plain reduction was faster).
+    """
+    size = a.shape[axis]
+    if a.ndim < 2 or not 1 < size <= SHORT_AXIS or a.strides[axis] != min(a.strides):
+        return ufunc.reduce(a, axis=axis, keepdims=True)
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(0, 1)
+    out = a[tuple(index)].copy()
+    for k in range(1, size):
+        index[axis] = slice(k, k + 1)
+        ufunc(out, a[tuple(index)], out=out)
+    return out

@@ -215,7 +215,13 @@ def _row_norm(g, n):
     o = n.options
     if tuple(o["wshape"]) == (o["rows"][1],) and o["view"] == o["rows"]:
         return _layer_norm(g, n, x, w, b)
-    return _group_norm(g, n, x, w, b)
+    return _group_norm(g, n, x, w, b, o["rows"][0] // o["view"][0])
+
+
+@converts(normalization.GroupNormKernels, dynamic=True)
+def _group_norm_kernels(g, n):
+    x, w, b = n.args
+    return _group_norm(g, n, x, w, b, n.options["groups"])
 
 
 def _layer_norm(g, n, x, w, b):
@@ -240,10 +246,9 @@ def _layer_norm(g, n, x, w, b):
     )
 
 
-def _group_norm(g, n, x, w, b):
+def _group_norm(g, n, x, w, b, groups):
     """(N, C, *) normalised per (sample, group): InstanceNormalization on (N, G, rest)."""
     o = n.options
-    groups = o["rows"][0] // o["view"][0]
     ndim, dtype = len(g.shape(x)), g.dtype(x)
     xv = g.value(x)
     grouped = g.op("Reshape", [xv, g.ints([0, groups, -1])])

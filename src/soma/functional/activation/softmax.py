@@ -6,7 +6,8 @@ Each shifts its input by the maximum along the axis first, so no exponential ove
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.functional._utils import lift_0d, normalize_axis
+from soma.functional._utils import lift_0d, normalize_axis, reduce_axis
+from soma.functional.activation import _kernels
 from soma.functional.unary import _float, neg
 
 _xp = get_xp()
@@ -17,9 +18,9 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        z = x - x.max(axis=axis, keepdims=True)
-        _xp.exp(z, out=z)
-        z /= z.sum(axis=axis, keepdims=True)
+        z = x - reduce_axis(_xp.maximum, x, axis)
+        _kernels.exp(z, out=z)
+        z /= reduce_axis(_xp.add, z, axis)
         ctx.save(z)
         ctx.axis = axis
         return z
@@ -29,7 +30,7 @@ class Softmax(Function):
         (y,) = ctx.saved
         # dL/dx_i = y_i (gy_i - Σ_j gy_j y_j)
         g = gy * y
-        g -= y * g.sum(axis=ctx.axis, keepdims=True)
+        g -= y * reduce_axis(_xp.add, g, ctx.axis)
         return g
 
 
@@ -63,8 +64,8 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = x - x.max(axis=axis, keepdims=True)
-        y -= _xp.log(_xp.exp(y).sum(axis=axis, keepdims=True))
+        y = x - reduce_axis(_xp.maximum, x, axis)
+        y -= _xp.log(reduce_axis(_xp.add, _kernels.exp(y), axis))
         ctx.save(y)
         ctx.axis = axis
         return y
@@ -73,7 +74,7 @@ class LogSoftmax(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved
         # dL/dx_i = gy_i - p_i Σ_j gy_j,  with p = e^y
-        return gy - _xp.exp(y) * gy.sum(axis=ctx.axis, keepdims=True)
+        return gy - _kernels.exp(y) * reduce_axis(_xp.add, gy, ctx.axis)
 
 
 @lift_0d

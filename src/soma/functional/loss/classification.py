@@ -12,7 +12,8 @@ from soma.autograd.memory_format import element_strides
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.special import log1p
-from soma.functional._utils import flat, shape_str
+from soma.functional._utils import flat, reduce_axis, shape_str
+from soma.functional.activation import _kernels
 from soma.functional.loss._reduction import _check_reduction, _grad_of_reduction, _reduce
 from soma.functional.unary import _float
 
@@ -98,9 +99,9 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, t, w, *, ignore_index, any_ignored, smoothing, reduction):
-        z = x - x.max(axis=1, keepdims=True)
-        e = _xp.exp(z)
-        s = e.sum(axis=1, keepdims=True)
+        z = x - reduce_axis(_xp.maximum, x, 1)
+        e = _kernels.exp(z)
+        s = reduce_axis(_xp.add, e, 1)
         log_s = _xp.log(s)[:, 0]
         t, coef, valid = _class_weights(t, w, ignore_index, x.dtype, any_ignored)
         # NOTE: log p never materialises: log p_c = z_c - log Σ e^z
@@ -147,9 +148,9 @@ class SoftCrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, q, w, *, smoothing, reduction):
         n_classes = x.shape[1]
-        z = x - x.max(axis=1, keepdims=True)
-        e = _xp.exp(z)
-        s = e.sum(axis=1, keepdims=True)
+        z = x - reduce_axis(_xp.maximum, x, 1)
+        e = _kernels.exp(z)
+        s = reduce_axis(_xp.add, e, 1)
         log_s = _xp.log(s)
         a = q * (1 - smoothing) + smoothing / n_classes if smoothing else q
         w_b = None if w is None else w.reshape((-1,) + (1,) * (x.ndim - 2))
