@@ -37,7 +37,8 @@ def test_a_kernel_compiles_at_its_first_call_and_agrees_with_its_python_form():
 
 def test_disabled_turns_the_kernels_off_inside_the_block_only():
     before = compiled.enabled()
-    assert before == compiled.installed()  # on by default where Numba is installed
+    # on by default where Numba is installed (unless this run was started with SOMA_FAST=0)
+    assert before == (compiled.installed() and os.environ.get("SOMA_FAST", "1") != "0")
     with compiled.disabled():
         assert not compiled.enabled()
     assert compiled.enabled() == before

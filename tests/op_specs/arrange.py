@@ -1,12 +1,13 @@
 """Arranging helpers, statistics, and the remaining element-wise and product helpers."""
 
 import numpy as np
-import torch
-import torch.nn.functional as TF
 
 import soma
 import soma.nn.functional as F
 from tests.op_specs.spec import OpSpec
+from tests.torch_oracle import torch
+
+TF = torch.nn.functional
 
 
 def _same(name, f, shapes, variant="", **kw):

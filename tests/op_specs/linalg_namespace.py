@@ -3,10 +3,10 @@
 import math
 
 import numpy as np
-import torch
 
 import soma
 from tests.op_specs.spec import OpSpec
+from tests.torch_oracle import torch
 
 
 def _well_conditioned(*shape):
