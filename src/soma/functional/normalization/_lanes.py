@@ -5,8 +5,8 @@ kernels keep ``fastmath`` off). Summing instead into ``LANES`` interleaved parti
 taking the values j, j + LANES, j + 2·LANES, …, gives LLVM independent additions it turns into
 vector instructions; the lanes are folded once at the end, in a fixed order, so a result never
 depends on how work was split among threads. ``LANES`` is a compile-time constant: the inner
-loop unrolls into whole vector operations (a pass over (16, 96, 256) float32 took 0.21 ms with
-it against 0.36 ms with a run-time lane count, on a 2-core AVX2 Zen 1).
+loop unrolls into whole vector operations (a pass over (16, 96, 256) float32 took 0.27–0.29 ms
+with it against 0.36 ms with a run-time lane count, on a 2-core AVX2 Zen 1).
 
 These are ``compiled.helper`` functions, inlined into the kernels of ``_batch_kernels`` and
 ``_group_kernels``; the caller owns the lane arrays (float64, ``LANES`` long, zeroed by it).
