@@ -205,8 +205,10 @@ def test_set_num_threads_sets_soma_threads_not_blas(monkeypatch):
 
 def test_without_set_num_threads_every_block_runs_on_the_calling_thread(monkeypatch):
     # BLAS's spinning workers hold the other cores between products (see the module's Threads):
-    # soma's pool waits for an explicit set_num_threads, whatever the environment gives BLAS
+    # elementwise waits for an explicit set_num_threads, whatever the environment gives BLAS,
+    # and ranges splits only while the machine is idle (tests/test_spin_pool.py), here busy
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    monkeypatch.setattr(parallel, "machine_idle", lambda threads, awake=0: False)
     previous_min = parallel.set_min_elements(1)
     with parallel._lock:
         saved = parallel._pool, parallel._pool_threads, parallel._num_threads

@@ -1,4 +1,4 @@
-"""Large elementwise passes split across a small pool of threads.
+"""Large elementwise passes and compiled kernels split across a small pool of threads.
 
 NumPy's ufuncs run on the calling thread only, while PyTorch's elementwise kernels use every
 intra-op thread. NumPy releases the GIL inside a ufunc loop, so a pass over a large array can be
@@ -16,7 +16,8 @@ The pass stays one plain call ``fn(*inputs, out=out)`` when
 
 * ``out.size * work`` is below ``min_elements()`` (one size check, the only cost small arrays
   pay; see Threshold below),
-* soma's passes run on one thread (the default, or ``soma.set_num_threads(1)``; see Threads),
+* soma's passes run on one thread (``elementwise``'s default, or ``soma.set_num_threads(1)``;
+  see Threads),
 * the active array backend is not NumPy (a GPU library parallelises its own kernels), or
 * the leading axis has one row.
 
@@ -25,17 +26,32 @@ strides); C-contiguous arrays split into contiguous blocks.
 
 Threads: ``get_num_threads()`` is soma's intra-op thread count, by default what the environment
 gives BLAS (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, else the CPU
-count). The pool is used only after ``set_num_threads(n)`` with ``n > 1`` (which changes soma's
-pool only, never BLAS's threads); until then every pass runs on the calling thread. The reason
-is BLAS: after each product OpenBLAS's worker threads keep spinning on the other cores, waiting
-for the next one, and in a network the next product is never far. A block handed to the pool
-then shares a core with a spinning worker. Measured at two threads (NumPy's BLAS on two, one
-process alternating the two settings step by step, median step), the pool against no pool:
-U-Net 120.1 → 112.6 ms, the DDPM denoiser 49.5 → 46.0 ms, VGG-11 106.2 → 100.0 ms, MobileNet
-75.8 → 71.7 ms (the compiled kernels' split alone accounts for it); a 3×3 Winograd layer of the U-Net (8 × 64 channels at 16×16, forward and gradients) took
-7.4 ms with the pool and 3.1 ms without it. Alone, with no product nearby, the pool does pay:
-3×3 max pooling forward and backward on (64, 32, 28, 28) 3.19 → 1.97 ms, BatchNorm 2.24 → 1.90
-ms. The pool (``n - 1`` workers) is created at the first large pass and again in a forked child.
+count); ``set_num_threads(n)`` changes soma's threads only, never BLAS's. The two helpers use
+them differently, because after each product OpenBLAS's worker threads keep spinning on the
+other cores for a while, waiting for the next one, and in a network the next product is never
+far: a block handed to another thread then shares a core with a spinning worker. Measured at
+two threads (NumPy's BLAS on two, one process alternating the two settings step by step,
+median step), splitting everything against nothing: U-Net 120.1 → 112.6 ms, the DDPM denoiser
+49.5 → 46.0 ms, VGG-11 106.2 → 100.0 ms, MobileNet 75.8 → 71.7 ms (the compiled kernels'
+split alone accounts for it); a 3×3 Winograd layer of the U-Net (8 × 64 channels at 16×16,
+forward and gradients) took 7.4 ms split and 3.1 ms not.
+
+* ``elementwise`` (chains of NumPy calls, which take the GIL back between calls) uses the pool
+  only after ``set_num_threads(n)`` with ``n > 1``; until then every pass runs on the calling
+  thread. Its pool (``n - 1`` workers) is created at the first large pass and again in a
+  forked child.
+* ``ranges`` (compiled kernels, no GIL for a whole call) hands its ranges to soma's spinning
+  workers (``_spin.py``, a hand-off of a few µs instead of 50 µs for a sleeping thread) after
+  ``set_num_threads(n > 1)``, and by default whenever the machine's other cores are idle
+  (``machine_idle``: /proc/loadavg counts the runnable threads, OpenBLAS's spinning workers
+  among them). So in a network, where BLAS's workers are always spinning, it stays on one
+  thread, and a pass that runs with no product nearby (a normalization or an activation on
+  its own, inference of a network whose products are too small for BLAS's threads) takes
+  both cores. Measured on the 2-core Zen 1 VM, one process per variant (median step), one
+  thread against this default: BatchNorm2d forward and backward on (64, 32, 28, 28) 6.9-8.6 →
+  5.6-7.1 ms, on (32, 128, 16, 16) 4.82 → 4.31 ms; the ``activations`` case about the same
+  (6.6-7.4 against 6.5-7.0 ms: only its exp-based forwards split, see ``WORK`` in the
+  activations' kernels); U-Net, LeNet-5 and MobileNet unchanged (no pass was split).
 
 Threshold: a pass is split when ``out.size * work >= min_elements()``. ``work`` is how long
 one ufunc call of ``fn`` takes per element, against a float32 multiply of two arrays (tanh 3,
@@ -52,13 +68,18 @@ short calls that two threads ran slower, not faster (the exact GELU's forward: 4
 thread, 564 µs on two). Above the threshold, on the idle machine: BatchNorm's forward pass
 ``x·scale + shift`` on (64, 32, 28, 28) float32 went from 0.65 to 0.39 ms, its input gradient
 from 1.82 to 1.24 ms, and max pooling's gradient routing (3x3, stride 2) from 2.4 to 1.8 ms.
-
+``ranges`` splits from ``size * 2 >= min_elements()`` (512 K by default): its hand-off costs
+microseconds, but on the Zen 1 VM a pass that only moves memory ran no faster on two threads
+below that (128 K float32 values: 48 µs on one thread, 57 on two; 512 K: 214 and 217), since
+the second thread reads data that sit in the first one's cache; a kernel's ``work`` says how
+much more than moving memory it does (sigmoid's forward 5: 259 → 156 µs on 128 K values).
 """
 
 import contextvars
 import functools
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from soma.backend.array_module import active_backend
@@ -109,7 +130,7 @@ def set_num_threads(n: int) -> None:
 
 
 def pool_threads() -> int:
-    """Threads for soma's own passes: ``set_num_threads``'s value, else 1 (no pool)."""
+    """Threads for ``elementwise``: ``set_num_threads``'s value, else 1 (no pool)."""
     return _num_threads or 1
 
 
@@ -151,8 +172,9 @@ def _get_pool():
 def _forget_pool_after_fork():
     # NOTE: a forked child has none of the parent's worker threads; its executor would queue
     # work that nobody runs, so the child builds its own pool at its first large pass
-    global _pool, _pool_threads, _lock
+    global _pool, _pool_threads, _lock, _spin_pool, _idle
     _pool, _pool_threads, _lock = None, None, threading.Lock()  # the lock may have been held
+    _spin_pool, _idle = None, (0.0, False)
 
 
 if hasattr(os, "register_at_fork"):
@@ -219,20 +241,107 @@ def ranges(fn, n, size):
 
     For compiled kernels (``backend.compiled``), which hold no GIL for a whole call: each
     thread gets one contiguous range of the ``n`` items (samples, blocks of rows) and writes
-    its own part of the result. ``size`` is the work in elements; below a quarter of
-    ``min_elements()`` (a kernel call has no GIL handoffs inside, so smaller passes pay), on
-    one thread, or with ``n < 2``, it is the single call ``fn(0, n)``. An exception in any range
-    is raised here, after every range has finished.
+    its own part of the result. ``size`` is the work in elements. The ranges go to soma's
+    spinning workers (``_spin.py``; a hand-off costs microseconds, so passes from
+    ``min_elements() / 16`` up pay) when
+
+    * ``set_num_threads(n)`` asked for ``n > 1`` threads, or, by default, when the machine's
+      other cores are idle (``machine_idle``) and the environment allows more than one thread
+      (``get_num_threads``);
+    * ``n >= 2``, and no other call holds the pool (a second thread, or a range that splits
+      again, runs its work alone).
+
+    Otherwise it is the single call ``fn(0, n)``. An exception in any range is raised here,
+    after every range has finished.
     """
-    if size * 4 < _min_elements or n < 2:
+    if size * 2 < _min_elements or n < 2:
         fn(0, n)
         return
-    pool, threads = _get_pool()
+    pool = _spinning_pool()
     if pool is None:
+        if _num_threads is not None and _num_threads > 1:  # NOTE: Numba absent: plain threads
+            step = -(-n // min(_num_threads, n))
+            _spread([functools.partial(fn, i, min(i + step, n)) for i in range(0, n, step)])
+        else:
+            fn(0, n)
+        return
+    if not pool.try_acquire():
         fn(0, n)
         return
-    step = -(-n // min(threads, n))
-    _spread([functools.partial(fn, i, min(i + step, n)) for i in range(0, n, step)])
+    try:
+        step = -(-n // min(pool.workers + 1, n))
+        pool.run([functools.partial(fn, i, min(i + step, n)) for i in range(0, n, step)])
+    finally:
+        pool.release()
+
+
+# ---------------------------------------------------------------------------- spinning pool
+_spin_pool = None  # the live SpinPool, if any
+_spin_failed = False  # True once Numba could not start one (then ranges runs alone)
+_idle = (0.0, False)  # (when it was read, machine_idle's answer)
+IDLE_RECHECK_SECONDS = 0.001
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _runnable_threads():
+    """Threads runnable on the machine right now (/proc/loadavg's fourth field), or None."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def machine_idle(threads, awake_workers=0) -> bool:
+    """True when ``threads`` threads of soma find idle cores: the runnable threads on the
+    machine, less this caller and soma's ``awake_workers``, leave that many cores free.
+
+    OpenBLAS's workers spin for a while after every product and count as runnable, so in a
+    network this is False and soma's passes stay on one thread (see the module's Threads).
+    Read at most once a millisecond; False where /proc/loadavg is missing.
+    """
+    global _idle
+    now = time.perf_counter()
+    checked, answer = _idle
+    if now - checked < IDLE_RECHECK_SECONDS:
+        return answer
+    running = _runnable_threads()
+    answer = running is not None and (running - 1 - awake_workers) + threads <= _usable_cores()
+    _idle = (now, answer)
+    return answer
+
+
+def _spinning_pool():
+    """The spinning pool for this call of ``ranges``, or None to run on the calling thread."""
+    global _spin_pool, _spin_failed
+    if active_backend().name != "numpy" or _spin_failed:
+        return None
+    explicit = _num_threads is not None
+    threads = get_num_threads()
+    if threads < 2:
+        return None
+    pool = _spin_pool
+    if not explicit and not machine_idle(threads, 0 if pool is None else pool.awake()):
+        return None
+    if pool is None or pool.workers != threads - 1:
+        with _lock:
+            if _spin_pool is None or _spin_pool.workers != threads - 1:
+                if _spin_pool is not None:
+                    _spin_pool.shutdown()
+                try:
+                    from soma.backend import _spin  # NOTE: imports Numba (the fast extra)
+                except ImportError:
+                    _spin_failed = True
+                    return None
+                _spin_pool = _spin.SpinPool(threads - 1)
+            pool = _spin_pool
+    return pool
 
 
 def _spread(jobs):
