@@ -36,7 +36,7 @@ def default_threads(monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     with parallel._lock:
         saved = parallel._num_threads, parallel._spin_pool, parallel._idle
-        parallel._num_threads, parallel._spin_pool = None, None
+        parallel._num_threads, parallel._spin_pool, parallel._idle = None, None, (-float("inf"), 1)
     yield
     with parallel._lock:
         if parallel._spin_pool is not None:
@@ -46,6 +46,7 @@ def default_threads(monkeypatch):
 
 def _idle(monkeypatch, answer):
     monkeypatch.setattr(parallel, "machine_idle", lambda threads, awake=0: answer)
+    monkeypatch.setattr(parallel, "IDLE_RECHECK_SECONDS", 0.0)
 
 
 def test_jobs_run_on_the_caller_and_the_workers(pool):
@@ -157,18 +158,21 @@ def test_machine_idle_counts_the_other_runnable_threads(
 ):
     monkeypatch.setattr(parallel, "_runnable_threads", lambda: running)
     monkeypatch.setattr(parallel, "_usable_cores", lambda: cores)
-    monkeypatch.setattr(parallel, "_idle", (0.0, not idle))
-    monkeypatch.setattr(parallel, "IDLE_RECHECK_SECONDS", 0.0)
     assert parallel.machine_idle(threads, awake) is idle
 
 
-def test_machine_idle_is_read_at_most_once_a_recheck_period(monkeypatch):
+def test_the_default_thread_count_is_decided_at_most_once_a_recheck_period(monkeypatch):
     reads = []
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     monkeypatch.setattr(parallel, "_runnable_threads", lambda: reads.append(1) or 1)
-    monkeypatch.setattr(parallel, "_idle", (0.0, False))
+    monkeypatch.setattr(parallel, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "_idle", (-float("inf"), 1))
     monkeypatch.setattr(parallel, "IDLE_RECHECK_SECONDS", 3600.0)
-    assert parallel.machine_idle(1) and parallel.machine_idle(1)
+    assert parallel._default_threads(None) == 2 and parallel._default_threads(None) == 2
     assert len(reads) == 1
+    monkeypatch.setattr(parallel, "_idle", (-float("inf"), 1))
+    monkeypatch.setattr(parallel, "_runnable_threads", lambda: 2)  # another thread runs
+    assert parallel._default_threads(None) == 1
 
 
 def test_the_runnable_count_is_read_from_proc_loadavg():
