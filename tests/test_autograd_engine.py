@@ -163,3 +163,27 @@ def test_create_graph_is_refused_clearly():
     x = soma.tensor(1.0, requires_grad=True)
     with pytest.raises(NotImplementedError, match="first-order"):
         (x * x).backward(create_graph=True)
+
+
+# ---------------------------------------------------------------------------- the given gradient
+@pytest.mark.parametrize(
+    "op",
+    [lambda x: x + 0.0, lambda x: x.reshape(-1).reshape(3, 4), lambda x: x, lambda x: x * 1.0],
+    ids=["add", "reshape", "leaf", "mul"],
+)
+def test_the_gradient_passed_to_backward_is_never_aliased_by_a_leaf(op):
+    # the engine uses the caller's gradient array without copying it (it never writes into
+    # a gradient it did not make); a leaf that receives it must still own a copy
+    x = soma.randn(3, 4, requires_grad=True)
+    g = soma.randn(3, 4)
+    kept = g.numpy().copy()
+    op(x).backward(g)
+    assert not np.shares_memory(x.grad.numpy(), g.numpy())
+    x.grad.zero_()
+    np.testing.assert_array_equal(g.numpy(), kept)
+
+
+def test_a_gradient_of_another_dtype_is_converted():
+    x = soma.randn(3, requires_grad=True)  # float32
+    (x * 2.0).backward(soma.ones(3, dtype=soma.float64))
+    assert x.grad.dtype == soma.float32 and x.grad.tolist() == [2.0, 2.0, 2.0]

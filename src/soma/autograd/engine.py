@@ -100,7 +100,10 @@ def _seed(root, gradient):
         raise RuntimeError(
             f"backward(): gradient has shape {seed.shape} but the tensor has shape {root.array.shape}"
         )
-    return seed.astype(root.array.dtype, copy=True)
+    # NOTE: the caller's array itself when it has the dtype (the engine never writes into a
+    # gradient it did not make, and backward() marks it handed out, so that a leaf reached
+    # by it gets a copy): copying it cost 1.35 ms of a 5.8 ms BatchNorm step on 1.6 M values
+    return seed.astype(root.array.dtype, copy=root._ctx is None)
 
 
 def _checked(ctx, i, g, parent):
@@ -131,7 +134,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             "requires_grad=True?"
         )
     seed = _seed(root, gradient)
-    handed_out = set()
+    handed_out = set() if root._ctx is None else {id(seed)}  # a leaf given it copies it
     owned = set()  # ids of the gradient sums the engine made (see slice_gradient.accumulate)
     capture = None if inputs is None else {id(t): None for t in inputs}
     root_ctx = root._ctx
