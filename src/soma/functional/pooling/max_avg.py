@@ -220,9 +220,13 @@ class SumPool(Function):
         frame = win.pad(_enter(ctx, x, win), 0)
         views = win.slices()
         # NOTE: order "K" keeps a channels-last input's layout (a DenseNet's transitions feed it
-        # to the next block's concatenation, whose layout the whole block then runs in)
-        y = frame[views[0]].copy(order="K")
-        for view in views[1:]:
+        # to the next block's concatenation, whose layout the whole block then runs in); a
+        # ufunc's result keeps its operands' layout too, so the first two views are added in
+        # one call (a pass less: 2x2 on (64, 32, 28, 28) float32, 5.0 -> 2.7 ms, quiet spell)
+        y = _xp.add(frame[views[0]], frame[views[1]]) if len(views) > 1 else None
+        if y is None:
+            y = frame[views[0]].copy(order="K")
+        for view in views[2:]:
             y += frame[view]
         ctx.win = win
         ctx.channels_last = not win.pixels and _is_channels_last(y)
@@ -236,6 +240,16 @@ class SumPool(Function):
     def backward(ctx, gy):
         win = ctx.win
         # dL/dx_j = Σ over the windows w containing j of dL/dy_w / divisor_w
+        if win.tiles and not win.pixels and not ctx.channels_last:
+            # each input element lies in one window: dL/dy / divisor repeated k times along each
+            # spatial axis (2x2 on (64, 32, 28, 28): 5.2-6.0 -> 2.7 ms against the strided
+            # assignments into a frame)
+            g = gy.copy(order="K")
+            _divide(g, ctx.divisor)
+            for axis, k in zip(range(g.ndim - len(win.kernel), g.ndim), win.kernel):
+                if k > 1:
+                    g = _xp.repeat(g, k, axis=axis)
+            return g
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy.copy(order="K")
         _divide(g, ctx.divisor)
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype, ctx.channels_last)
