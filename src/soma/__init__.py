@@ -439,8 +439,9 @@ def get_num_threads() -> int:
 
     ``set_num_threads``'s value, else what the environment gives BLAS: ``OPENBLAS_NUM_THREADS``,
     ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``, falling back to the number of CPUs. soma never
-    changes BLAS's own threads; its own large passes use more than the calling thread only
-    after ``set_num_threads`` (``soma.backend.parallel`` says why).
+    changes BLAS's own threads. Its compiled kernels use this many threads while the machine's
+    other cores are idle, its NumPy passes only after ``set_num_threads``
+    (``soma.backend.parallel`` says why).
     """
     return _parallel.get_num_threads()
 

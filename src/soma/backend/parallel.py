@@ -122,7 +122,8 @@ def _cpu_count() -> int:
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for soma's large passes (BLAS's threads are unchanged).
 
-    Without this call soma's passes run on the calling thread (see the module's Threads).
+    Without this call ``elementwise`` runs on the calling thread and ``ranges`` splits only
+    while the machine's other cores are idle (see the module's Threads).
     """
     global _num_threads, _pool_threads
     if int(n) < 1:
