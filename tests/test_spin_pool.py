@@ -164,6 +164,7 @@ def test_machine_idle_counts_the_other_runnable_threads(
 def test_the_default_thread_count_is_decided_at_most_once_a_recheck_period(monkeypatch):
     reads = []
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.setattr(parallel, "_num_threads", None)  # another test may have set it
     monkeypatch.setattr(parallel, "_runnable_threads", lambda: reads.append(1) or 1)
     monkeypatch.setattr(parallel, "_usable_cores", lambda: 2)
     monkeypatch.setattr(parallel, "_idle", (-float("inf"), 1))
