@@ -55,3 +55,27 @@ def test_one_and_three_dimensional_tiles():
     np.testing.assert_allclose(y3.detach().numpy(), expected, rtol=1e-14, atol=1e-15)
     y3.sum().backward()
     np.testing.assert_array_equal(x3.grad.numpy(), np.full((2, 3, 4, 4, 4), 0.125))
+
+
+def _memory_order(a):
+    return tuple(int(i) for i in np.argsort([-s for s in a.strides], kind="stable"))
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "channel_major"])
+@pytest.mark.parametrize("grad_layout", ["nchw", "channel_major"])
+def test_gradient_comes_back_in_the_input_layout(layout, grad_layout):
+    """Whatever the layout of dL/dy, dL/dx lies in memory as x does (the layer before reads
+    it beside its own arrays), with the repeated values."""
+    rng = np.random.default_rng(1)
+    x_np = rng.standard_normal((3, 4, 8, 6)).astype(np.float32)
+    x = soma.Tensor(_layout(x_np, layout))  # NOTE: soma.Tensor keeps the memory order
+    x.requires_grad = True
+    seen = []
+    x.register_hook(lambda grad: seen.append(grad.numpy()))
+    y = F.avg_pool2d(x, 2)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(soma.Tensor(_layout(g, grad_layout)))
+    (grad,) = seen
+    assert _memory_order(grad) == _memory_order(x.detach().numpy())
+    expected = np.repeat(np.repeat(g * np.float32(0.25), 2, axis=2), 2, axis=3)
+    np.testing.assert_array_equal(grad, expected)

@@ -101,7 +101,18 @@ def empty(shape, dtype, fmt, op="empty"):
     _check_rank(fmt, len(shape), op)
     if fmt.axes is None:
         return _xp.empty(shape, dtype)
-    order = fmt.axes
+    return empty_in_order(shape, dtype, fmt.axes)
+
+
+def axis_order(array):
+    """``array``'s axes from the largest stride to the smallest: the order its memory runs in
+    (ties, as size-1 axes may give, keep the axes' order)."""
+    return tuple(sorted(range(array.ndim), key=lambda d: -abs(array.strides[d])))
+
+
+def empty_in_order(shape, dtype, order):
+    """An uninitialised dense array of ``shape`` whose memory runs over the axes in ``order``
+    (outermost first), e.g. ``axis_order`` of another array of that shape."""
     inverse = [order.index(d) for d in range(len(order))]
     return _xp.empty([shape[d] for d in order], dtype).transpose(inverse)
 

@@ -13,6 +13,7 @@ Global pooling is adaptive pooling to size 1: ``adaptive_avg_pool2d(x, 1)``.
 import math
 
 from soma.autograd.function import Function
+from soma.autograd.memory_format import axis_order, empty_in_order
 from soma.backend import get_xp
 from soma.functional.pooling._windows import Windows, check_input
 from soma.functional.pooling.max_avg import MaxPool, SumPool
@@ -98,7 +99,7 @@ class GlobalAvg(Function):
     @staticmethod
     def forward(ctx, x, *, d):
         axes = tuple(range(x.ndim - d, x.ndim))
-        ctx.shape = x.shape
+        ctx.shape, ctx.order = x.shape, axis_order(x)
         ctx.count = 1
         for a in axes:
             ctx.count *= x.shape[a]
@@ -106,8 +107,10 @@ class GlobalAvg(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        # dL/dx = dL/dy / (number of elements in the plane), at every position of the plane
-        gx = _xp.empty(ctx.shape, dtype=gy.dtype)
+        # dL/dx = dL/dy / (number of elements in the plane), at every position of the plane;
+        # laid out as x was, so that the layer before reads it beside its own arrays in one
+        # order (ResNet-18's last ReLU backward: 1.46 ms with a C-ordered gradient, 0.45 ms)
+        gx = empty_in_order(ctx.shape, gy.dtype, ctx.order)
         gx[...] = gy * gy.dtype.type(1.0 / ctx.count)
         return gx
 

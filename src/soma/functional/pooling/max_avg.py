@@ -16,6 +16,7 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 import math
 
 from soma.autograd.function import Function
+from soma.autograd.memory_format import axis_order
 from soma.backend import get_xp, transpose2d
 from soma.functional.pooling import _max_kernels
 from soma.functional.pooling._windows import Windows, check_input
@@ -229,6 +230,7 @@ class SumPool(Function):
         for view in views[2:]:
             y += frame[view]
         ctx.win = win
+        ctx.order = axis_order(y)  # x's memory order (order "K" kept it)
         ctx.channels_last = not win.pixels and _is_channels_last(y)
         if win.pixels and hasattr(divisor, "ndim"):
             divisor = divisor[..., None]  # one per output pixel, broadcast over the batch
@@ -243,13 +245,17 @@ class SumPool(Function):
         if win.tiles and not win.pixels and not ctx.channels_last:
             # each input element lies in one window: dL/dy / divisor repeated k times along each
             # spatial axis (2x2 on (64, 32, 28, 28): 5.2-6.0 -> 2.7 ms against the strided
-            # assignments into a frame)
+            # assignments into a frame), in x's memory order: the layer before reads it beside
+            # its own arrays (LeNet-5's channel-major tanh: a C-ordered gradient sent its
+            # backward down NumPy's strided loops)
             g = gy.copy(order="K")
             _divide(g, ctx.divisor)
+            order = ctx.order
+            g = g.transpose(order)
             for axis, k in zip(range(g.ndim - len(win.kernel), g.ndim), win.kernel):
                 if k > 1:
-                    g = _xp.repeat(g, k, axis=axis)
-            return g
+                    g = _xp.repeat(g, k, axis=order.index(axis))
+            return g.transpose(_xp.argsort(order))
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy.copy(order="K")
         _divide(g, ctx.divisor)
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype, ctx.channels_last)
