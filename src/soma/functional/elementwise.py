@@ -29,11 +29,32 @@ def _broadcast_error(op, a, b):
 
 
 def _broadcasting(op, fn, a, b):
-    """``fn(a, b)``, turning NumPy's broadcast error into one that names the op and shapes."""
+    """``fn(a, b)``, turning NumPy's broadcast error into one that names the op and shapes.
+
+    Two floating arrays of one shape and dtype in different memory orders give a result laid
+    out as ``a``: PyTorch's rule (the first operand decides); NumPy's order "K" would fall back
+    to C order, and every layer after the sum would then run in another layout than before it.
+    """
     try:
+        if _mixed_layouts(a, b):
+            return fn(a, b, out=_formats.empty_like(a))
         return fn(a, b)
     except ValueError:
         raise _broadcast_error(op, a, b) from None
+
+
+def _mixed_layouts(a, b):
+    """True for two floating arrays of one shape and dtype whose memory orders differ."""
+    return (
+        getattr(b, "strides", None) is not None
+        and getattr(a, "strides", None) is not None
+        and a.strides != b.strides
+        and a.ndim > 1
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.dtype.kind in "fc"
+        and _formats.axis_order(a) != _formats.axis_order(b)
+    )
 
 
 # ---------------------------------------------------------------------------- add / sub
