@@ -169,8 +169,10 @@ def flat(x):
     Σ iₖ·strideₖ (strides in elements)."""
     if x.flags.c_contiguous:
         return x.reshape(-1)
-    order = _xp.argsort([-s for s in x.strides], kind="stable")
-    xt = x.transpose(order)
+    # NOTE: a Python sort (stable, as argsort's "stable"): NumPy's argsort of a short list cost
+    # 12 µs, a third of a compiled ReLU backward on 32 K values
+    strides = x.strides
+    xt = x.transpose(sorted(range(x.ndim), key=lambda d: -strides[d]))
     return xt.reshape(-1) if xt.flags.c_contiguous else None
 
 

@@ -309,7 +309,8 @@ def flat_like(a, like):
     """a's values as a 1-D array in the memory order of ``like`` (copied when it differs)."""
     if a.strides == like.strides and a.dtype == like.dtype:
         return flat(a)
-    order = np.argsort([-s for s in like.strides], kind="stable")
+    strides = like.strides
+    order = sorted(range(like.ndim), key=lambda d: -strides[d])  # stable, as in ``flat``
     return np.ascontiguousarray(a.transpose(order), dtype=like.dtype).reshape(-1)
 
 
