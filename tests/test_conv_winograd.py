@@ -219,3 +219,47 @@ def test_float16_convolutions_stay_on_im2col():
     g = _geometry(32, 64, 32, 64)
     assert convolution._kernels(g, 64, 32, np.float32) is _winograd
     assert convolution._kernels(g, 64, 32, np.float16) is _im2col
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_forward_passs_input_transform_serves_the_weight_gradient(dtype, monkeypatch):
+    """A one-block forward keeps V; the weight gradient from it has the bits of the one that
+    transforms the input again. With several blocks nothing is kept."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 6, 8, 7)).astype(dtype).transpose(0, 2, 3, 1)
+    wt = rng.standard_normal((5, 6, 3, 3)).astype(dtype)
+    g = conv_geometry((3, 6, 8, 7), wt.shape, 1, 1, 1, 1, 2, "conv2d")
+    gy = rng.standard_normal((3,) + g.out_size + (5,)).astype(dtype)
+    u = _winograd.prepare_weight(wt, g)
+    kept = []
+    y = _winograd.forward(x, u, None, g, kept)
+    assert len(kept) == 1 and kept[0].shape == (16, 3 * 4 * 4, 6)
+    np.testing.assert_array_equal(y, _winograd.forward(x, u, None, g))
+    again = _winograd.grad_weight(gy, x, g, wt.shape)
+    np.testing.assert_array_equal(_winograd.grad_weight(gy, x, g, wt.shape, kept), again)
+    monkeypatch.setattr(_winograd, "_BLOCK", 1)
+    split = []
+    _winograd.forward(x, u, None, g, split)
+    assert split == []
+
+
+def test_a_layer_keeps_its_input_transform_only_for_the_weight_gradient(force_winograd):
+    """Through the layer: the gradients equal those of a layer that transforms again (the
+    kept V is the same input's), and nothing is kept when no weight gradient is wanted."""
+    rng = np.random.default_rng(5)
+    x_np = rng.standard_normal((2, 4, 6, 6)).astype(np.float32)
+    w_np = rng.standard_normal((3, 4, 3, 3)).astype(np.float32)
+    grads = []
+    for keeps in (True, False):
+        _winograd.KEEPS_INPUT_TRANSFORM = keeps
+        try:
+            x, w = soma.tensor(x_np, requires_grad=True), soma.tensor(w_np, requires_grad=True)
+            F.conv2d(x, w, padding=1).square().sum().backward()
+            grads.append((x.grad.numpy(), w.grad.numpy()))
+        finally:
+            _winograd.KEEPS_INPUT_TRANSFORM = True
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    assert convolution._kept_list(_winograd, need_w=True) == ([],)
+    assert convolution._kept_list(_winograd, need_w=False) == ()
+    assert convolution._kept_list(_im2col, need_w=True) == ()

@@ -110,7 +110,8 @@ class ConvNd(Function):
         # catches an in-place change of the kernel between this pass and the backward one
         ctx.save(prepared if need_w else None, *((w, weight) if need_x else (None, None)))
         ctx.geometry, ctx.kernels, ctx.n, ctx.w_shape = geometry, kernels, x.shape[0], w.shape
-        return kernels.forward(prepared, weight, b, geometry)
+        ctx.kept = _kept_list(kernels, need_w)
+        return kernels.forward(prepared, weight, b, geometry, *ctx.kept)
 
     @staticmethod
     def backward(ctx, gy):
@@ -120,9 +121,15 @@ class ConvNd(Function):
         q = kernels.prepare_grad(gy, g) if need_x or need_w else None
         # ∂x = Wᵀ ⋆ᵀ gy (a transposed convolution),  ∂W = gy ⋆ x,  ∂b = Σ_{n, p} gy
         gx = kernels.grad_input(q, weight, g, ctx.n) if need_x else None
-        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape, *ctx.kept) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
+
+
+def _kept_list(kernels, need_w):
+    """Arguments for a kernel set that can keep what its forward made of the input for the
+    weight gradient (Winograd's V): ``[list]`` to fill, or none."""
+    return ([],) if need_w and getattr(kernels, "KEEPS_INPUT_TRANSFORM", False) else ()
 
 
 class ConvTransposeNd(Function):
@@ -148,8 +155,9 @@ class ConvTransposeNd(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         # the adjoint of the adjoint is the convolution: ∂x = W ⋆ gy,  ∂W = x ⋆ gy
         prepared = kernels.prepare(gy, g) if need_x or need_w else None
-        gx = kernels.forward(prepared, weight, None, g) if need_x else None
-        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape) if need_w else None
+        kept = _kept_list(kernels, need_w and need_x)
+        gx = kernels.forward(prepared, weight, None, g, *kept) if need_x else None
+        gw = kernels.grad_weight(q, prepared, g, ctx.w_shape, *kept) if need_w else None
         gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
 
