@@ -50,3 +50,19 @@ def test_gradient_keeps_the_input_layout_and_values(layout, pool):
     assert grad.flags.c_contiguous or grad.transpose(LAYOUTS[layout]).flags.c_contiguous
     expected = np.broadcast_to(weights * np.float32(1 / 15), base.shape)
     np.testing.assert_array_equal(grad, expected)
+
+
+def test_a_c_ordered_input_gets_a_gradient_its_leaf_keeps_without_a_copy():
+    """In C order the gradient is a plain new array (no base), so a leaf takes it as its .grad
+    without copying it (a transposed view, even with axes in order, was copied: GAP's step on
+    (64, 32, 28, 28) went from 1.46 to 2.76 ms)."""
+    seen = []
+    for pool in (
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        lambda x: F.avg_pool2d(x, 2),
+    ):
+        x = soma.tensor(np.ones((2, 3, 4, 4), np.float32), requires_grad=True)
+        x.register_hook(lambda g: seen.append(g.numpy()))
+        pool(x).sum().backward()
+        assert seen[-1].base is None and seen[-1].flags.c_contiguous
+        assert x.grad.numpy() is seen[-1] or np.shares_memory(x.grad.numpy(), seen[-1])

@@ -251,11 +251,13 @@ class SumPool(Function):
             g = gy.copy(order="K")
             _divide(g, ctx.divisor)
             order = ctx.order
-            g = g.transpose(order)
+            in_order = all(a < b for a, b in zip(order, order[1:]))
+            # NOTE: no transposed views in C order: a view's base makes a leaf copy its .grad
+            g = g if in_order else g.transpose(order)
             for axis, k in zip(range(g.ndim - len(win.kernel), g.ndim), win.kernel):
                 if k > 1:
                     g = _xp.repeat(g, k, axis=order.index(axis))
-            return g.transpose(_xp.argsort(order))
+            return g if in_order else g.transpose(_xp.argsort(order))
         g = to_pixels(gy, len(win.spatial)) if win.pixels else gy.copy(order="K")
         _divide(g, ctx.divisor)
         gframe = win.grad_frame(_batch_shape(win, ctx.lead, g), gy.dtype, ctx.channels_last)
