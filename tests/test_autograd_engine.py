@@ -187,3 +187,32 @@ def test_a_gradient_of_another_dtype_is_converted():
     x = soma.randn(3, requires_grad=True)  # float32
     (x * 2.0).backward(soma.ones(3, dtype=soma.float64))
     assert x.grad.dtype == soma.float32 and x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def _channels_last(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def test_a_leafs_grad_takes_the_leafs_memory_layout():
+    """As in PyTorch, the .grad of a channels-last leaf is channels-last whatever layout its
+    gradient arrived in (a view the engine must copy, a C-ordered array, an accumulation),
+    with the values unchanged; a C-ordered leaf keeps C order."""
+    base = np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5)
+    x = soma.Tensor(_channels_last(base))  # NOTE: soma.Tensor keeps the memory order
+    x.requires_grad = True
+    cl_strides = x.detach().numpy().strides
+    (x * 2).sum().backward()  # a gradient of x's own layout
+    assert x.grad.numpy().strides == cl_strides
+    x.grad = None
+    soma.nn.functional.adaptive_avg_pool2d(x, 1).sum().backward()
+    assert x.grad.numpy().strides == cl_strides
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(base.shape, 1 / 20, np.float32))
+    x.grad = None
+    x.contiguous().mul(2).sum().backward()  # arrives in C order
+    assert x.grad.numpy().strides == cl_strides
+    x.contiguous().mul(3).sum().backward()  # accumulated: still the leaf's layout
+    assert x.grad.numpy().strides == cl_strides
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(base.shape, 5, np.float32))
+    c = soma.tensor(base, requires_grad=True)
+    soma.Tensor(_channels_last(np.ones_like(base))).mul(c).sum().backward()
+    assert c.grad.numpy().flags.c_contiguous

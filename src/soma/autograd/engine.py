@@ -23,6 +23,7 @@ leaf needs it (``slice_gradient.py``).
 
 from soma.autograd import anomaly as _anomaly
 from soma.autograd import grad_mode
+from soma.autograd import memory_format as _formats
 from soma.autograd.function import check_versions
 from soma.autograd.slice_gradient import SliceGradient, accumulate, densified
 from soma.autograd.tensor import Tensor
@@ -70,11 +71,18 @@ def _accumulate_leaf(leaf, g, handed_out):
         g = _run_hooks(leaf._hooks, g)
     if leaf.grad is None:
         # NOTE: a kernel may hand one array to several inputs (add does); copy before a second
-        # leaf owns it, so that an in-place change to one .grad cannot reach another.
-        if id(g) in handed_out or g.base is not None or not getattr(g.flags, "writeable", True):
-            g = g.copy()
+        # leaf owns it, so that an in-place change to one .grad cannot reach another. A copy,
+        # and a gradient in another memory order, take the leaf's layout (PyTorch's rule: the
+        # .grad of a channels-last input is channels-last).
+        shared = (
+            id(g) in handed_out or g.base is not None or not getattr(g.flags, "writeable", True)
+        )
+        if shared or _other_layout(g, leaf.array):
+            g = _in_layout_of(leaf.array, g)
         handed_out.add(id(g))
         leaf.grad = Tensor._wrap(g)
+    elif _other_layout(g, leaf.grad.array):
+        leaf.grad.array = _xp.add(leaf.grad.array, g, out=_formats.empty_like(leaf.grad.array))
     else:
         total = leaf.grad.array + g
         leaf.grad.array = total if total.__class__ is _ndarray else _xp.asarray(total)
@@ -83,6 +91,23 @@ def _accumulate_leaf(leaf, g, handed_out):
         if entry is not None:
             for hook in list(entry[1]):
                 hook(leaf)
+
+
+def _other_layout(g, like):
+    """True when ``g`` lies in memory in another axis order than ``like`` (same shape)."""
+    return (
+        g.ndim > 1
+        and g.strides != like.strides
+        and g.shape == like.shape
+        and _formats.axis_order(g) != _formats.axis_order(like)
+    )
+
+
+def _in_layout_of(like, g):
+    """A copy of ``g`` laid out as ``like`` (dense, in like's axis order)."""
+    out = _formats.empty_like(like, dtype=g.dtype) if g.shape == like.shape else _xp.empty_like(g)
+    out[...] = g
+    return out
 
 
 def _seed(root, gradient):
