@@ -77,11 +77,11 @@ def _accumulate_leaf(leaf, g, handed_out):
         shared = (
             id(g) in handed_out or g.base is not None or not getattr(g.flags, "writeable", True)
         )
-        if shared or _other_layout(g, leaf.array):
+        if shared or _formats.differ_in_layout(g, leaf.array):
             g = _in_layout_of(leaf.array, g)
         handed_out.add(id(g))
         leaf.grad = Tensor._wrap(g)
-    elif _other_layout(g, leaf.grad.array):
+    elif _formats.differ_in_layout(g, leaf.grad.array):
         leaf.grad.array = _xp.add(leaf.grad.array, g, out=_formats.empty_like(leaf.grad.array))
     else:
         total = leaf.grad.array + g
@@ -93,19 +93,9 @@ def _accumulate_leaf(leaf, g, handed_out):
                 hook(leaf)
 
 
-def _other_layout(g, like):
-    """True when ``g`` lies in memory in another axis order than ``like`` (same shape)."""
-    return (
-        g.ndim > 1
-        and g.strides != like.strides
-        and g.shape == like.shape
-        and _formats.axis_order(g) != _formats.axis_order(like)
-    )
-
-
 def _in_layout_of(like, g):
-    """A copy of ``g`` laid out as ``like`` (dense, in like's axis order)."""
-    out = _formats.empty_like(like, dtype=g.dtype) if g.shape == like.shape else _xp.empty_like(g)
+    """A copy of ``g`` (of like's shape) laid out as ``like`` (dense, in like's axis order)."""
+    out = _formats.empty_like(like, dtype=g.dtype)
     out[...] = g
     return out
 

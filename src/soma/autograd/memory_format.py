@@ -110,10 +110,25 @@ def axis_order(array):
     return tuple(sorted(range(array.ndim), key=lambda d: -abs(array.strides[d])))
 
 
+def is_c_order(order):
+    """True when ``order`` (an ``axis_order``) is the axes' own order, C order's."""
+    return all(a < b for a, b in zip(order, order[1:]))
+
+
+def differ_in_layout(a, b):
+    """True for two arrays of one shape whose memory runs over the axes in different orders."""
+    return (
+        a.ndim > 1
+        and a.strides != b.strides
+        and a.shape == b.shape
+        and axis_order(a) != axis_order(b)
+    )
+
+
 def empty_in_order(shape, dtype, order):
     """An uninitialised dense array of ``shape`` whose memory runs over the axes in ``order``
     (outermost first), e.g. ``axis_order`` of another array of that shape."""
-    if all(a < b for a, b in zip(order, order[1:])):
+    if is_c_order(order):
         return _xp.empty(shape, dtype)  # NOTE: C order, and no base: a leaf keeps it uncopied
     inverse = [order.index(d) for d in range(len(order))]
     return _xp.empty([shape[d] for d in order], dtype).transpose(inverse)

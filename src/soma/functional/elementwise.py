@@ -48,12 +48,9 @@ def _mixed_layouts(a, b):
     return (
         getattr(b, "strides", None) is not None
         and getattr(a, "strides", None) is not None
-        and a.strides != b.strides
-        and a.ndim > 1
-        and a.shape == b.shape
         and a.dtype == b.dtype
         and a.dtype.kind in "fc"
-        and _formats.axis_order(a) != _formats.axis_order(b)
+        and _formats.differ_in_layout(a, b)
     )
 
 

@@ -35,6 +35,7 @@ kernels from ``SMALL`` elements up (see there).
 
 import math
 
+from soma.autograd.memory_format import axis_order
 from soma.backend import compiled, get_xp, parallel, vecmath
 from soma.backend.compiled import np
 from soma.backend.special import _R
@@ -309,8 +310,7 @@ def flat_like(a, like):
     """a's values as a 1-D array in the memory order of ``like`` (copied when it differs)."""
     if a.strides == like.strides and a.dtype == like.dtype:
         return flat(a)
-    strides = like.strides
-    order = sorted(range(like.ndim), key=lambda d: -strides[d])  # stable, as in ``flat``
+    order = axis_order(like)
     return np.ascontiguousarray(a.transpose(order), dtype=like.dtype).reshape(-1)
 
 

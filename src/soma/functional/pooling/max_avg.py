@@ -16,7 +16,7 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 import math
 
 from soma.autograd.function import Function
-from soma.autograd.memory_format import axis_order
+from soma.autograd.memory_format import axis_order, is_c_order
 from soma.backend import get_xp, transpose2d
 from soma.functional.pooling import _max_kernels
 from soma.functional.pooling._windows import Windows, check_input
@@ -251,7 +251,7 @@ class SumPool(Function):
             g = gy.copy(order="K")
             _divide(g, ctx.divisor)
             order = ctx.order
-            in_order = all(a < b for a, b in zip(order, order[1:]))
+            in_order = is_c_order(order)
             # NOTE: no transposed views in C order: a view's base makes a leaf copy its .grad
             g = g if in_order else g.transpose(order)
             for axis, k in zip(range(g.ndim - len(win.kernel), g.ndim), win.kernel):
