@@ -213,7 +213,7 @@ class Function:
                 arrays.append(a)
                 needs.append(False)
         needs = tuple(needs)
-        record = wanted and getattr(_grad_state, "enabled", True)  # is_grad_enabled()
+        record = wanted and _grad_state.enabled  # is_grad_enabled()
         ctx = Context(cls, args if record else None, needs)
         if record:
             ctx._options = kwargs  # read by graph walkers (ONNX export), never by backward

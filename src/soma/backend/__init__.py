@@ -7,6 +7,8 @@ is one ``register_backend`` call, without touching the ops. No module outside ``
 imports NumPy (a test checks it).
 """
 
+from numpy import ndarray as _numpy_array
+
 from soma.backend.array_module import (
     Backend,
     active_backend,
@@ -53,6 +55,21 @@ def scatter_add(target, index, values):
     """``target[index] += values`` with repeated indices accumulating (unbuffered)."""
     xp.add.at(target, index, values)
     return target
+
+
+def repeated(value, shape):
+    """A read-only view of ``shape`` whose every element is the one element of ``value`` (an
+    array of size 1): the gradient a full sum or mean hands back, with no copy.
+
+    The same array as ``broadcast_to(value.reshape(()), shape)``, built directly on NumPy:
+    2.7 µs against 13 µs for broadcast_to after expand_dims (the Zen 1 VM), paid by every
+    ``loss.sum()`` or ``.mean()`` in a backward pass.
+    """
+    if value.__class__ is not _numpy_array or not value.flags.c_contiguous:
+        return xp.broadcast_to(value.reshape(()), shape)
+    view = _numpy_array(shape, value.dtype, buffer=value, strides=(0,) * len(shape))
+    view.flags.writeable = False
+    return view
 
 
 def sliding_windows(x, window_shape, axis):

@@ -10,7 +10,7 @@ from collections import namedtuple
 from soma.autograd.function import Function
 from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_xp, repeated
 from soma.functional._utils import normalize_axes, normalize_axis
 from soma.functional.elementwise import maximum, minimum
 from soma.functional.elementwise import pow as _pow
@@ -22,6 +22,8 @@ _xp = get_xp()
 
 def _expand_back(g, x_shape, axes, keepdim):
     """Broadcast a reduced gradient back to ``x_shape`` (a read-only view, no copy)."""
+    if g.size == 1:
+        return repeated(g, x_shape)
     if not keepdim and axes:
         g = _xp.expand_dims(g, axes)
     return _xp.broadcast_to(g, x_shape)
