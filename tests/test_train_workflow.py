@@ -52,3 +52,24 @@ def test_check_writable(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(RunError, match="cannot write to the output folder"):
         check_writable(tmp_path / "f" / "run")
+
+
+def test_check_writable_while_another_rank_checks_the_same_folder(tmp_path, monkeypatch):
+    # the ranks of a distributed run check the same --out folder at the same moment: while one
+    # rank's probe file is open, another rank's whole check runs (and removes its own probe)
+    import builtins
+
+    real_open = builtins.open
+    nested = []
+
+    def open_during_another_check(path, *args, **kwargs):
+        handle = real_open(path, *args, **kwargs)
+        if not nested:
+            nested.append("running")
+            nested.append(check_writable(tmp_path))
+        return handle
+
+    monkeypatch.setattr(builtins, "open", open_during_another_check)
+    assert check_writable(tmp_path) == str(tmp_path)
+    assert nested == ["running", str(tmp_path)]
+    assert list(tmp_path.iterdir()) == []

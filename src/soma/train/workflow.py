@@ -10,6 +10,7 @@ import copy
 import inspect
 import math
 import os
+import uuid
 from dataclasses import dataclass, field
 
 from soma import data
@@ -164,12 +165,17 @@ def check_labels(prepared: PreparedData, num_classes: int) -> None:
 
 
 def check_writable(folder) -> str:
-    """Create ``folder`` if needed and prove it is writable (fails before any training)."""
+    """Create ``folder`` if needed and prove it is writable (fails before any training).
+
+    The probe file has a name of its own per call: the ranks of a distributed run check the
+    same folder at once, and with one shared name a rank could remove another's probe before
+    that one did (FileNotFoundError on one rank; the others then waited for it forever).
+    """
     folder = os.fspath(folder)
     try:
         os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, ".soma-write-test")
-        with open(probe, "wb") as f:
+        probe = os.path.join(folder, f".soma-write-test-{uuid.uuid4().hex}")
+        with open(probe, "xb") as f:
             f.write(b"ok")
         os.remove(probe)
     except OSError as error:
