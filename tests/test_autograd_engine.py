@@ -216,3 +216,44 @@ def test_a_leafs_grad_takes_the_leafs_memory_layout():
     c = soma.tensor(base, requires_grad=True)
     soma.Tensor(_channels_last(np.ones_like(base))).mul(c).sum().backward()
     assert c.grad.numpy().flags.c_contiguous
+
+
+def _leaf_used_three_times():
+    """w = [1, 1, 1] read by three terms: ∂/∂w of Σ w·x + Σ 2w + Σ w² is x + 2 + 2w = [5, 6, 7]."""
+    w = soma.ones(3, requires_grad=True)
+    y = (w * soma.tensor([1.0, 2.0, 3.0])).sum() + (w * 2).sum() + (w * w).sum()
+    return w, y
+
+
+def test_a_leaf_hook_sees_the_summed_gradient_once():
+    # PyTorch sums a leaf's gradients before its hooks (AccumulateGrad): a clipping hook clips
+    # the sum, [5, 6, 7] → [4, 4, 4]; clipping each part (1..3, 2, 2) would leave [5, 6, 7]
+    w, y = _leaf_used_three_times()
+    seen = []
+
+    def clip(g):
+        seen.append(g.numpy().copy())
+        return g.clamp(max=4.0)
+
+    w.register_hook(clip)
+    y.backward()
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], [5.0, 6.0, 7.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [4.0, 4.0, 4.0])
+
+
+def test_a_post_accumulate_hook_runs_once_per_backward_with_the_whole_gradient():
+    w, y = _leaf_used_three_times()
+    grads = []
+    w.register_post_accumulate_grad_hook(lambda p: grads.append(p.grad.numpy().copy()))
+    y.backward(retain_graph=True)
+    y.backward()  # a second pass accumulates onto the first: the hook sees [10, 12, 14]
+    assert len(grads) == 2
+    np.testing.assert_array_equal(grads[0], [5.0, 6.0, 7.0])
+    np.testing.assert_array_equal(grads[1], [10.0, 12.0, 14.0])
+
+
+def test_slices_of_a_leaf_sum_into_one_gradient():
+    x = soma.zeros(4, requires_grad=True)
+    (x[0] * 2 + x[1:3].sum() + x.sum() + x[1:3].sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0, 1.0])

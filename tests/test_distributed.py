@@ -55,7 +55,7 @@ def test_collectives_match_numpy_for_every_op_dtype_and_async_mode(n):
     assert "collectives ok" in done.stdout
 
 
-CASES = [(m, o) for m in ("mlp", "cnn", "lstm") for o in ("sgd", "adam")]
+CASES = [(m, o) for m in ("mlp", "cnn", "lstm") for o in ("sgd", "adam")] + [("tied", "sgd")]
 
 
 @needs_mpi

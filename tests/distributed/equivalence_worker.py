@@ -30,7 +30,21 @@ def build(name):
         )
     if name == "lstm":
         return _LSTMNet()
+    if name == "tied":
+        return _TiedNet()
     raise ValueError(name)
+
+
+class _TiedNet(nn.Module):
+    """One Linear applied twice: its weight gets two gradients a step (summed, then averaged)."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(10, 10)
+        self.head = nn.Linear(10, 3)
+
+    def forward(self, x):
+        return self.head(self.shared(self.shared(x).tanh()))
 
 
 class _LSTMNet(nn.Module):
@@ -47,7 +61,12 @@ class _LSTMNet(nn.Module):
 def data(name, world, dtype):
     rng = np.random.default_rng(1)
     n = world * LOCAL_BATCH
-    shape = {"mlp": (STEPS, n, 10), "cnn": (STEPS, n, 1, 8, 8), "lstm": (STEPS, n, 6, 5)}[name]
+    shape = {
+        "mlp": (STEPS, n, 10),
+        "tied": (STEPS, n, 10),
+        "cnn": (STEPS, n, 1, 8, 8),
+        "lstm": (STEPS, n, 6, 5),
+    }[name]
     x = rng.normal(size=shape).astype(dtype)
     y = rng.integers(0, 3, size=(STEPS, n))
     return x, y

@@ -4,7 +4,9 @@
 its outputs' consumers lie in the graph; then it walks from the root, calling a node's
 ``backward`` once all its consumers have handed it their gradients (so each node sees the summed
 gradient of its outputs), and accumulates the results into ``.grad`` of the leaf tensors that
-require it. Both passes use explicit stacks, so a graph thousands of operations deep needs no
+require it: a leaf's gradients are summed first, and once its last one has arrived the sum
+passes through its hooks into ``.grad`` and its post-accumulate hooks run, once per backward
+pass (PyTorch's AccumulateGrad node). Both passes use explicit stacks, so a graph thousands of operations deep needs no
 recursion. Unless ``retain_graph`` is set, every node drops its saved arrays once used.
 
 Edges are the (node, output index) pairs each node recorded for its inputs at forward time
@@ -34,15 +36,20 @@ _ndarray = _xp.ndarray
 
 
 def _count_consumers(root_ctx):
-    """For each node (by id) reachable from the root: how many graph edges lead into it."""
+    """For each node and each leaf (by id) reachable from the root: how many graph edges lead
+    into it."""
     consumers = {id(root_ctx): 0}
     stack = [root_ctx]
     while stack:
         ctx = stack.pop()
-        for edge in ctx._edges:
-            if edge is None or edge[0] is None:
+        for i, edge in enumerate(ctx._edges):
+            if edge is None:
                 continue
             parent_ctx = edge[0]
+            if parent_ctx is None:  # a leaf: its contributions are summed before .grad
+                key = id(ctx._parents[i])
+                consumers[key] = consumers.get(key, 0) + 1
+                continue
             key = id(parent_ctx)
             if key in consumers:
                 consumers[key] += 1
@@ -91,6 +98,29 @@ def _accumulate_leaf(leaf, g, handed_out):
         if entry is not None:
             for hook in list(entry[1]):
                 hook(leaf)
+
+
+def _sum_for_leaf(leaf, g, leaf_sums, consumers, owned, handed_out):
+    """Add ``g`` (None: nothing) to the leaf's running sum; at its last edge, accumulate the
+    sum into ``.grad``. As in PyTorch, a leaf's hooks, its post-accumulate hooks and its .grad
+    see the summed gradient of one backward pass once, not each contribution (a hook that
+    clips would otherwise clip the parts)."""
+    key = id(leaf)
+    if g is not None:
+        slot = leaf_sums.get(key)
+        if slot is None:
+            leaf_sums[key] = [g]
+        else:
+            accumulate(slot, 0, g, owned)
+    consumers[key] -= 1
+    if consumers[key] == 0:
+        slot = leaf_sums.pop(key, None)
+        if slot is not None:
+            total = slot[0]
+            if total.__class__ is SliceGradient:
+                total = total.dense()
+            owned.discard(id(total))  # NOTE: its id may be reused once .grad has absorbed it
+            _accumulate_leaf(leaf, total, handed_out)
 
 
 def _in_layout_of(like, g):
@@ -166,6 +196,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
 
     anomaly = grad_mode.anomaly_mode
     consumers = _count_consumers(root_ctx)
+    leaf_sums = {}  # id(leaf) → [sum of its gradients so far], until its last one arrives
     root_ctx._grads = [None] * root_ctx.n_outputs
     root_ctx._grads[root._output_index] = seed
     ready = [root_ctx]
@@ -217,8 +248,6 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
             if edge is None:
                 continue
             parent_ctx = edge[0]
-            if g.__class__ is SliceGradient and parent_ctx is None:
-                g = g.dense()
             if g is not None and g.__class__ is not SliceGradient:
                 expected = parents[i].array
                 if (
@@ -228,12 +257,11 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 ):
                     g = _checked(ctx, i, g, parents[i])
             if parent_ctx is None:
-                if g is None:
-                    continue
                 parent = parents[i]
                 if capture is None:
-                    _accumulate_leaf(parent, g, handed_out)
-                elif id(parent) in capture:
+                    _sum_for_leaf(parent, g, leaf_sums, consumers, owned, handed_out)
+                elif g is not None and id(parent) in capture:
+                    g = g.dense() if g.__class__ is SliceGradient else g
                     old = capture[id(parent)]
                     capture[id(parent)] = g if old is None else _xp.asarray(old + g)
                 continue

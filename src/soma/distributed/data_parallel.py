@@ -87,7 +87,8 @@ def _tensors_in(output):
 
 
 def _count_uses(outputs, wanted):
-    """How many gradient contributions each wanted leaf (by id) will receive from ``outputs``."""
+    """1 for each wanted leaf (by id) that ``outputs`` reach, else 0: the engine sums a leaf's
+    contributions and calls its post-accumulate hook once per backward pass."""
     uses = dict.fromkeys(wanted, 0)
     seen, stack = set(), [t._ctx for t in outputs if t._ctx is not None]
     while stack:
@@ -100,7 +101,7 @@ def _count_uses(outputs, wanted):
                 continue
             if parent._ctx is None:
                 if id(parent) in uses:
-                    uses[id(parent)] += 1
+                    uses[id(parent)] = 1
             else:
                 stack.append(parent._ctx)
     return uses
