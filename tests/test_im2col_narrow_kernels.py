@@ -1,6 +1,7 @@
-"""Compiled col2im for channel-major columns (``conv/_im2col_narrow_kernels.py``).
+"""Compiled im2col and col2im for channel-major columns (``conv/_im2col_narrow_kernels.py``).
 
-Every input position receives its taps in the NumPy form's order, so the tests ask for the
+im2col copies values, and in col2im every input position receives its taps in the NumPy
+form's order, so the tests ask for the
 NumPy form's bits, over strides, dilations, paddings (asymmetric included), groups, float32 and
 float64, one and two threads; and the input gradient of a narrow convolution against PyTorch.
 """
@@ -23,6 +24,7 @@ GRID = [
     (1, 1, (9, 9), 2, (2, 3), 1, (0, 1), 1, 1),
     (5, 2, (7, 10), 3, (3, 3), 3, 2, 1, 1),
     (4, 1, (32, 32), 6, (5, 5), 1, 0, 1, 1),
+    (16, 1, (32, 32), 6, (5, 5), 1, 0, 1, 1),  # large enough for two threads to split it
 ]
 
 
@@ -52,6 +54,33 @@ def test_col2im_gives_the_numpy_bits(
         parallel.set_num_threads(previous)
     with compiled.disabled():
         reference = np.asarray(_im2col_narrow.col2im(gcol, g, n, c))
+    np.testing.assert_array_equal(ours, reference)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["plain", "channel-major"])
+@pytest.mark.parametrize("n, c, size, o, k, stride, padding, dilation, groups", GRID)
+def test_im2col_gives_the_numpy_bits(
+    n, c, size, o, k, stride, padding, dilation, groups, dtype, layout, threads
+):
+    _needs_kernels()
+    g = conv_geometry(
+        (n, c) + size, (o, c // groups) + k, stride, padding, dilation, groups, 2, "conv"
+    )
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c) + size).astype(dtype)
+    if layout == "channel-major":
+        x = np.ascontiguousarray(x.swapaxes(0, 1)).swapaxes(0, 1)
+    previous = parallel.get_num_threads()
+    parallel.set_num_threads(threads)
+    try:
+        ours = _im2col_narrow.im2col(x, g)
+    finally:
+        parallel.set_num_threads(previous)
+    with compiled.disabled():
+        reference = _im2col_narrow.im2col(x, g)
+    assert ours.shape == reference.shape == (groups, c // groups * g.taps, n * g.positions)
     np.testing.assert_array_equal(ours, reference)
 
 

@@ -36,8 +36,11 @@ CHANNELS_LAST_FROM = 64  # output channels from which a one-group output is chan
 
 
 def im2col(x, g):
-    """Columns (G, C/G·K, N·L) of ``x`` (N, C, *S): every kernel tap at every output position."""
+    """Columns (G, C/G·K, N·L) of ``x`` (N, C, *S): every kernel tap at every output position
+    (compiled, one pass on soma's threads, when ``_im2col_narrow_kernels`` applies)."""
     buf = channels_first(x, g)
+    if _kernels.applies(g, x.dtype):
+        return _kernels.im2col(buf, g)
     sc, sn, *ss = buf.strides
     shape = (buf.shape[0], *g.kernel, buf.shape[1], *g.out_size)
     strides = (
