@@ -6,8 +6,9 @@ its outputs' consumers lie in the graph; then it walks from the root, calling a 
 gradient of its outputs), and accumulates the results into ``.grad`` of the leaf tensors that
 require it: a leaf's gradients are summed first, and once its last one has arrived the sum
 passes through its hooks into ``.grad`` and its post-accumulate hooks run, once per backward
-pass (PyTorch's AccumulateGrad node). Both passes use explicit stacks, so a graph thousands of operations deep needs no
-recursion. Unless ``retain_graph`` is set, every node drops its saved arrays once used.
+pass (PyTorch's AccumulateGrad node). Both passes use explicit stacks, so a graph thousands of
+operations deep needs no recursion. Unless ``retain_graph`` is set, every node drops its saved
+arrays once used.
 
 Edges are the (node, output index) pairs each node recorded for its inputs at forward time
 (``ctx._edges``), so an input changed in place later still routes this node's gradient to the
