@@ -101,11 +101,12 @@ def _accumulate_leaf(leaf, g, handed_out):
                 hook(leaf)
 
 
-def _sum_for_leaf(leaf, g, leaf_sums, consumers, owned, handed_out):
+def _sum_for_leaf(leaf, g, leaf_sums, consumers, owned, handed_out, capture=None):
     """Add ``g`` (None: nothing) to the leaf's running sum; at its last edge, accumulate the
-    sum into ``.grad``. As in PyTorch, a leaf's hooks, its post-accumulate hooks and its .grad
-    see the summed gradient of one backward pass once, not each contribution (a hook that
-    clips would otherwise clip the parts)."""
+    sum into ``.grad`` (or, for ``autograd.grad``, pass it through the leaf's hooks into
+    ``capture``). As in PyTorch, a leaf's hooks, its post-accumulate hooks and its .grad see
+    the summed gradient of one backward pass once, not each contribution (a hook that clips
+    would otherwise clip the parts)."""
     key = id(leaf)
     if g is not None:
         slot = leaf_sums.get(key)
@@ -121,7 +122,10 @@ def _sum_for_leaf(leaf, g, leaf_sums, consumers, owned, handed_out):
             if total.__class__ is SliceGradient:
                 total = total.dense()
             owned.discard(id(total))  # NOTE: its id may be reused once .grad has absorbed it
-            _accumulate_leaf(leaf, total, handed_out)
+            if capture is None:
+                _accumulate_leaf(leaf, total, handed_out)
+            else:
+                capture[key] = _run_hooks(leaf._hooks, total) if leaf._hooks else total
 
 
 def _in_layout_of(like, g):
@@ -261,10 +265,8 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 parent = parents[i]
                 if capture is None:
                     _sum_for_leaf(parent, g, leaf_sums, consumers, owned, handed_out)
-                elif g is not None and id(parent) in capture:
-                    g = g.dense() if g.__class__ is SliceGradient else g
-                    old = capture[id(parent)]
-                    capture[id(parent)] = g if old is None else _xp.asarray(old + g)
+                elif id(parent) in capture:
+                    _sum_for_leaf(parent, g, leaf_sums, consumers, owned, handed_out, capture)
                 continue
             if g is not None:
                 slot = parent_ctx._grads
