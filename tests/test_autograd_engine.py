@@ -273,3 +273,18 @@ def test_autograd_grad_passes_the_summed_gradient_of_an_input_leaf_through_its_h
     (g,) = soma.autograd.grad((w * w).sum() + (w * 3).sum(), [w])
     np.testing.assert_array_equal(g.numpy(), [50.0, 50.0, 50.0])
     assert len(calls) == 1 and w.grad is None
+
+
+@pytest.mark.parametrize("hook_kind", ["tensor hook", "node pre-hook"])
+def test_autograd_grad_captures_an_intermediate_before_its_hooks(hook_kind):
+    # torch 2.13: h = 3w, L = Σ h²: the captured ∂L/∂h is the raw 2h = 6, while the ×7 of the
+    # hook still flows on to w: ∂L/∂w = 7 · 6 · 3 = 126
+    w = soma.ones(2, requires_grad=True)
+    h = w * 3
+    if hook_kind == "tensor hook":
+        h.register_hook(lambda g: g * 7)
+    else:
+        h.grad_fn.register_prehook(lambda grads: (grads[0] * 7,))
+    gh, gw = soma.autograd.grad((h * h).sum(), [h, w])
+    np.testing.assert_array_equal(gh.numpy(), [6.0, 6.0])
+    np.testing.assert_array_equal(gw.numpy(), [126.0, 126.0])

@@ -218,15 +218,15 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 f"Trying to backward through the graph a second time (at {ctx.name()}); its "
                 f"saved arrays were freed. Pass retain_graph=True to the first backward()."
             )
+        if wanted:  # NOTE: as torch 2.13, before the output's hooks and the node's pre-hooks
+            for t in wanted.get(id(ctx), ()):
+                capture[id(t)] = out_grads[t._output_index]
         if ctx._output_hooks:
             for index, hooks in ctx._output_hooks.items():
                 if out_grads[index] is not None:
                     out_grads[index] = _run_hooks(hooks, out_grads[index])
         if ctx._pre_hooks:
             out_grads = _run_node_prehooks(ctx, out_grads)
-        if wanted:
-            for t in wanted.get(id(ctx), ()):
-                capture[id(t)] = out_grads[t._output_index]
         if ctx._versions is not None:
             check_versions(ctx)
         # NOTE: a multi-output op receives None for outputs that got no gradient.
