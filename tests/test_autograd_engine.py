@@ -288,3 +288,39 @@ def test_autograd_grad_captures_an_intermediate_before_its_hooks(hook_kind):
     gh, gw = soma.autograd.grad((h * h).sum(), [h, w])
     np.testing.assert_array_equal(gh.numpy(), [6.0, 6.0])
     np.testing.assert_array_equal(gw.numpy(), [126.0, 126.0])
+
+
+@pytest.mark.parametrize("retain", [False, True])
+def test_backward_inputs_accumulates_an_intermediate_once_after_its_hooks(retain):
+    # torch 2.13: h = 2w, L = Σ h²: ∂L/∂h = 2h = 4, ×10 by the hook; retain_grad() must not
+    # make it count twice, and a second pass adds once more
+    w = soma.ones(2, requires_grad=True)
+    h = w * 2
+    if retain:
+        h.retain_grad()
+    h.register_hook(lambda g: g * 10)
+    loss = (h * h).sum()
+    loss.backward(inputs=[h], retain_graph=True)
+    np.testing.assert_array_equal(h.grad.numpy(), [40.0, 40.0])
+    loss.backward(inputs=[h])
+    np.testing.assert_array_equal(h.grad.numpy(), [80.0, 80.0])
+    assert w.grad is None
+
+
+def test_backward_inputs_runs_a_leafs_hooks_and_post_accumulate_hooks():
+    # ∂/∂w Σ (w² + w·b) at w = b = 1 is 3, ×10 by the hook; b is not among the inputs
+    w = soma.ones(2, requires_grad=True)
+    b = soma.ones(2, requires_grad=True)
+    w.register_hook(lambda g: g * 10)
+    after = []
+    w.register_post_accumulate_grad_hook(lambda p: after.append(p.grad.numpy().copy()))
+    ((w * w).sum() + (w * b).sum()).backward(inputs=[w])
+    np.testing.assert_array_equal(w.grad.numpy(), [30.0, 30.0])
+    assert b.grad is None and len(after) == 1
+    np.testing.assert_array_equal(after[0], [30.0, 30.0])
+
+
+def test_backward_inputs_with_a_leaf_root():
+    w = soma.ones(3, requires_grad=True)
+    w.backward(gradient=soma.full((3,), 2.0), inputs=[w])
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])

@@ -171,11 +171,17 @@ def _checked(ctx, i, g, parent):
     return g
 
 
-def backward(root, gradient=None, retain_graph=False, inputs=None):
+def backward(root, gradient=None, retain_graph=False, inputs=None, into_grad=False):
     """Backpropagate from ``root`` (a Tensor) and accumulate into the leaves' ``.grad``.
 
-    With ``inputs`` (a tuple of tensors), nothing is accumulated: the gradients with respect
-    to those tensors are returned as a list of arrays (None where a tensor was not reached).
+    With ``inputs`` (a tuple of tensors), only those are reached, as torch 2.13 treats them:
+
+    * ``into_grad=False`` (``autograd.grad``): nothing is accumulated; the gradients are
+      returned as a list of arrays (None where a tensor was not reached), a leaf's after its
+      hooks, an intermediate's before its hooks and its node's pre-hooks;
+    * ``into_grad=True`` (``Tensor.backward(inputs=...)``): the leaves among them accumulate
+      as in a full backward pass (hooks, ``.grad``, post-accumulate hooks) and get None in the
+      list; an intermediate's gradient is returned after its hooks, for the caller's ``.grad``.
     """
     if not root.requires_grad:
         raise RuntimeError(
@@ -189,10 +195,11 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
     capture = None if inputs is None else {id(t): None for t in inputs}
     root_ctx = root._ctx
     if root_ctx is None:
-        if capture is not None:
+        if capture is not None and not into_grad:
             return [seed if t is root else None for t in inputs]
-        _accumulate_leaf(root, seed, handed_out)
-        return None
+        if capture is None or id(root) in capture:
+            _accumulate_leaf(root, seed, handed_out)
+        return None if capture is None else [None] * len(inputs)
     wanted = {}
     if capture is not None:
         for t in inputs:
@@ -218,13 +225,16 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 f"Trying to backward through the graph a second time (at {ctx.name()}); its "
                 f"saved arrays were freed. Pass retain_graph=True to the first backward()."
             )
-        if wanted:  # NOTE: as torch 2.13, before the output's hooks and the node's pre-hooks
+        if wanted and not into_grad:  # NOTE: torch 2.13: before the tensor and node hooks
             for t in wanted.get(id(ctx), ()):
                 capture[id(t)] = out_grads[t._output_index]
         if ctx._output_hooks:
             for index, hooks in ctx._output_hooks.items():
                 if out_grads[index] is not None:
                     out_grads[index] = _run_hooks(hooks, out_grads[index])
+        if wanted and into_grad:  # NOTE: for .grad, after the tensor's hooks
+            for t in wanted.get(id(ctx), ()):
+                capture[id(t)] = out_grads[t._output_index]
         if ctx._pre_hooks:
             out_grads = _run_node_prehooks(ctx, out_grads)
         if ctx._versions is not None:
@@ -266,7 +276,8 @@ def backward(root, gradient=None, retain_graph=False, inputs=None):
                 if capture is None:
                     _sum_for_leaf(parent, g, leaf_sums, consumers, owned, handed_out)
                 elif id(parent) in capture:
-                    _sum_for_leaf(parent, g, leaf_sums, consumers, owned, handed_out, capture)
+                    into = None if into_grad else capture  # None: into .grad
+                    _sum_for_leaf(parent, g, leaf_sums, consumers, owned, handed_out, into)
                 continue
             if g is not None:
                 slot = parent_ctx._grads

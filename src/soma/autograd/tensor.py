@@ -247,9 +247,10 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             _engine.backward(self, gradient, retain_graph)
             return
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-        grads = _engine.backward(self, gradient, retain_graph, inputs=inputs)
+        grads = _engine.backward(self, gradient, retain_graph, inputs=inputs, into_grad=True)
         for t, g in zip(inputs, grads):
-            if g is not None:
+            # NOTE: leaves accumulated in the engine; retain_grad's hook has set an intermediate
+            if g is not None and not t.retains_grad:
                 t.grad = (
                     Tensor._wrap(g.copy()) if t.grad is None else Tensor._wrap(t.grad.array + g)
                 )
