@@ -35,6 +35,30 @@ def test_a_kernel_compiles_at_its_first_call_and_agrees_with_its_python_form():
     assert "(compiled)" in repr(_axpy)
 
 
+@compiled.helper(exact=True)
+def _exact_multiply_add(a, b, c):
+    return a * b + c
+
+
+@compiled.kernel
+def _call_exact_helper(a, b, c, out):
+    for i in range(a.size):
+        out[i] = _exact_multiply_add(a[i], b[i], c[i])
+
+
+def test_an_exact_helper_rounds_its_product_before_the_sum():
+    """(1 + 2⁻¹²)² = 1 + 2⁻¹¹ + 2⁻²⁴ rounds to 1 + 2⁻¹¹ in float32 (a tie, to even), so with
+    c = −(1 + 2⁻¹¹) the product rounded on its own gives exactly 0, as NumPy does; a fused
+    multiply-add would keep the 2⁻²⁴."""
+    pytest.importorskip("numba")
+    a = np.full(1, 1 + 2.0**-12, dtype=np.float32)
+    c = np.full(1, -(1 + 2.0**-11), dtype=np.float32)
+    assert a * a + c == 0  # NumPy's rounding
+    out = np.empty(1, dtype=np.float32)
+    _call_exact_helper(a, a, c, out)
+    assert out[0] == 0.0
+
+
 def test_disabled_turns_the_kernels_off_inside_the_block_only():
     before = compiled.enabled()
     # on by default where Numba is installed (unless this run was started with SOMA_FAST=0)

@@ -32,9 +32,10 @@ Rules the kernels follow:
   blocks vectorisation).
 * Only for the NumPy backend: on another backend ``enabled()`` is False.
 
-Kernels may call **helpers**: scalar functions marked ``@compiled.helper`` (the vector math of
-``vecmath.py``). A helper is plain Python until a kernel that calls it is compiled; Numba then
-compiles it into that kernel (its own flags: see ``helper``). Numba's disk cache notices a
+Kernels may call **helpers**: functions of scalars or arrays marked ``@compiled.helper`` (the
+vector math of ``vecmath.py``, the copies and tap sums of the depthwise convolution). A helper
+is plain Python until a kernel that calls it is compiled; Numba then compiles it into that
+kernel (its own flags: see ``helper``). Numba's disk cache notices a
 change to the kernel's own file only, so a kernel's cache entry also records the files of the
 helpers it calls (``_dependency_stamp``): an edited helper recompiles its callers.
 
@@ -138,17 +139,30 @@ _registered = set()  # ids of the helpers already made known to Numba
 
 # A helper's own flags: ``contract`` lets LLVM fuse a multiply and the add that follows into one
 # FMA instruction (one rounding instead of two, so never less accurate). It applies inside the
-# helper only, even once inlined: a kernel's own arithmetic stays exactly as written.
+# helper only, even once inlined: a kernel's own arithmetic stays exactly as written. A helper
+# whose results must equal a NumPy form's bit for bit is marked ``exact`` and gets no FMA; one
+# that computes a dot product may be marked ``reorder_sums``: LLVM may then add its terms in
+# any order (``reassoc``), which lets it keep several vectors of running sums, as BLAS does.
 HELPER_OPTIONS = dict(error_model="numpy", fastmath={"contract"})
+EXACT_HELPER_OPTIONS = dict(error_model="numpy")
+REORDERING_HELPER_OPTIONS = dict(error_model="numpy", fastmath={"contract", "reassoc"})
 
 
-def helper(fn):
-    """Decorator: mark ``fn``, a function of scalars, as callable from compiled kernels.
+def helper(fn=None, *, exact=False, reorder_sums=False):
+    """Decorator: mark ``fn``, a function of scalars or arrays, as callable from compiled
+    kernels (``@helper``; ``@helper(exact=True)`` keeps every multiply and add rounded on its
+    own, as NumPy does; ``@helper(reorder_sums=True)`` lets its sums be reassociated).
 
     It stays an ordinary Python function (a kernel's ``.python`` form calls it as such); the
     first compiled kernel registers it with Numba, which inlines it where a kernel calls it.
     """
+    if fn is None:
+        return lambda f: helper(f, exact=exact, reorder_sums=reorder_sums)
     fn.__soma_helper__ = True
+    if exact:
+        fn.__soma_helper_options__ = EXACT_HELPER_OPTIONS
+    else:
+        fn.__soma_helper_options__ = REORDERING_HELPER_OPTIONS if reorder_sums else HELPER_OPTIONS
     _helpers.append(fn)
     return fn
 
@@ -159,7 +173,7 @@ def _register_helpers(numba):
 
     for fn in _helpers:
         if id(fn) not in _registered:
-            register_jitable(**HELPER_OPTIONS)(fn)
+            register_jitable(**fn.__soma_helper_options__)(fn)
             _registered.add(id(fn))
 
 
