@@ -134,9 +134,8 @@ def test_depthwise_gradcheck_float64(stride, dilation):
     """Finite differences through the compiled path (16×16 planes: not the dense path)."""
     from soma.testing import gradcheck
 
-    assert not _depthwise.use_dense(
-        _geometry(np.empty((1, 2, 16, 16)), np.empty((4, 1, 3, 3)), stride, 1, dilation)
-    )
+    g = _geometry(np.empty((1, 2, 16, 16)), np.empty((4, 1, 3, 3)), stride, 1, dilation)
+    assert not _depthwise.use_dense(g) and not _depthwise_kernels.dense_is_faster(g)
     rng = np.random.default_rng(5)
     x = soma.tensor(rng.standard_normal((2, 2, 16, 16)), requires_grad=True)
     w = soma.tensor(rng.standard_normal((4, 1, 3, 3)), requires_grad=True)
@@ -174,16 +173,23 @@ def test_non_finite_values_give_the_numpy_results():
 
 
 def test_dispatch_keeps_small_planes_dense():
-    """Small planes (8×8 and less for 3×3) stay on the dense products, measured faster."""
+    """Planes whose dense matrix is small stay on the dense products, measured faster (3×3:
+    6×6 and less at stride 1, 8×8 at stride 2); with the compiled kernels 8×8 at stride 1 runs
+    on them, without them on the dense products still (the NumPy tap loop is slower)."""
     from soma.functional.conv.convolution import _kernels
 
     w = np.empty((64, 1, 3, 3), np.float32)
-    small = _geometry(np.empty((2, 64, 8, 8)), w, 1, 1, 1)
-    large = _geometry(np.empty((2, 64, 16, 16)), w, 1, 1, 1)
-    assert _kernels(small, 1, 2, np.dtype("float32")) is _depthwise.Dense
-    expected = _depthwise_kernels.Compiled if compiled.enabled() else _depthwise.Taps
-    assert _kernels(large, 1, 2, np.dtype("float32")) is expected
-    assert _kernels(large, 1, 2, np.dtype("float16")) is _depthwise.Taps
+
+    def kernels(size, stride, dtype=np.float32):
+        g = _geometry(np.empty((2, 64, size, size)), w, stride, 1, 1)
+        return _kernels(g, 1, 2, np.dtype(dtype))
+
+    fast = compiled.enabled()
+    assert kernels(6, 1) is _depthwise.Dense
+    assert kernels(8, 2) is _depthwise.Dense
+    assert kernels(8, 1) is (_depthwise_kernels.Compiled if fast else _depthwise.Dense)
+    assert kernels(16, 1) is (_depthwise_kernels.Compiled if fast else _depthwise.Taps)
+    assert kernels(16, 1, np.float16) is _depthwise.Taps
 
 
 @st.composite

@@ -40,7 +40,8 @@ _DENSE_PIXELS_PER_TAP = 12
 
 
 def use_dense(g) -> bool:
-    """Whether the dense formulation is the cheaper one for this geometry."""
+    """Whether the dense formulation is cheaper than the tap loop for this geometry (with
+    Numba, ``_depthwise_kernels.dense_is_faster`` decides against the compiled kernels)."""
     return math.prod(g.in_size) <= _DENSE_PIXELS_PER_TAP * g.taps
 
 

@@ -76,13 +76,11 @@ def _kernels(g, in_per_group, batch, dtype=None):
     if batch == 0:
         return _EmptyBatch
     if in_per_group == 1 and g.groups > 1:
-        if _depthwise.use_dense(g):
-            return _depthwise.Dense
-        return (
-            _depthwise_kernels.Compiled
-            if _depthwise_kernels.applies(g, dtype)
-            else _depthwise.Taps
-        )
+        if _depthwise_kernels.applies(g, dtype):
+            if _depthwise_kernels.dense_is_faster(g):
+                return _depthwise.Dense
+            return _depthwise_kernels.Compiled
+        return _depthwise.Dense if _depthwise.use_dense(g) else _depthwise.Taps
     if g.groups == 1 and g.taps == 1 and not g.padded and all(s == 1 for s in g.stride):
         return _pointwise
     if in_per_group < _NARROW:
