@@ -11,6 +11,7 @@ from soma.autograd.function import Function
 from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, repeated
+from soma.functional import _reduction_kernels
 from soma.functional._utils import normalize_axes, normalize_axis
 from soma.functional.elementwise import maximum, minimum
 from soma.functional.elementwise import pow as _pow
@@ -29,6 +30,17 @@ def _expand_back(g, x_shape, axes, keepdim):
     return _xp.broadcast_to(g, x_shape)
 
 
+def _whole(x, axes, keepdim, scale=1):
+    """The compiled float32 sum of every element of x, times ``scale``, shaped as NumPy's
+    result; None where it does not apply (see ``_reduction_kernels``)."""
+    if len(axes) != x.ndim:
+        return None
+    total = _reduction_kernels.total(x)
+    if total is None:
+        return None
+    return _xp.full((1,) * x.ndim if keepdim else (), total * scale, dtype=x.dtype)
+
+
 def _count(shape, axes):
     n = 1
     for a in axes:
@@ -42,7 +54,8 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, dtype=None):
         ctx.x_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        return x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        whole = None if dtype is not None else _whole(x, axes, keepdim)
+        return whole if whole is not None else x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, gy):
@@ -64,7 +77,8 @@ class Mean(Function):
     def forward(ctx, x, axes, keepdim):
         ctx.x_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         ctx.n = _count(x.shape, axes)
-        return x.mean(axis=axes, keepdims=keepdim)
+        whole = _whole(x, axes, keepdim, 1 / ctx.n) if ctx.n else None
+        return whole if whole is not None else x.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, gy):

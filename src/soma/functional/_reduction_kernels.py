@@ -1,0 +1,67 @@
+"""A compiled sum of every element of a float32 array (Numba, through ``soma.backend.compiled``).
+
+NumPy sums float32 pairwise, in float32, and on this project's AVX2 Zen 1 VM took 43 µs for
+128,000 values (0.33 ns a value). Here the
+array is cut into blocks of ``BLOCK`` values; each block is summed in float32 with its terms
+added in any order (``compiled.helper(reorder_sums=True)``: LLVM keeps several vectors of
+running sums, as a BLAS dot product does), and the blocks' sums are added in float64::
+
+    Σ x = Σ_blocks fl32(Σ_{i in block} x_i)        (the outer sum in float64)
+
+11.5 µs for the same 128,000 values, and as accurate as NumPy's pairwise sum or more: over
+20 arrays of 128,000 normal values (offsets 0 to 2) the rounded result was off the exact sum
+by 0.0010 on average (largest 0.0064) against NumPy's 0.0020 (0.015). A sum in another order
+gives other last bits: the same values in another memory layout, or split otherwise, may sum
+to a neighbouring float32; and a total that overflows float32 only part of the way
+(3e38 + 3e38 − 3e38) may come out as inf, NaN or the finite value, where NumPy's order gives
+one of them.
+
+The ``activations`` benchmark step (eight such sums) went from 5.04 / 4.84 / 4.87 to
+4.62 / 4.59 / 4.53 ms (median steps, the two versions in alternating processes).
+
+Used by ``reduction.Sum`` and ``reduction.Mean`` for full reductions of dense float32 arrays
+of ``SMALL`` elements or more; the rest stays NumPy, as does everything without Numba.
+"""
+
+from soma.backend import compiled
+from soma.backend.compiled import np
+from soma.functional._utils import flat
+
+BLOCK = 512  # values per float32 block sum (256-4096: 10-12 µs on 128,000; 64: 20 µs)
+
+# Below this many elements NumPy's sum costs about as much as a kernel call.
+SMALL = 8192
+
+
+@compiled.helper(reorder_sums=True)
+def _block_sum(values, zero):
+    """Σ values in the arrays' dtype, the terms in any order."""
+    total = zero
+    for i in range(values.shape[0]):
+        total += values[i]
+    return total
+
+
+@compiled.kernel
+def _total(values, zero):
+    """Σ values in float64 over float32 block sums."""
+    size = values.shape[0]
+    full = size - size % BLOCK
+    total = 0.0
+    for start in range(0, full, BLOCK):
+        total += _block_sum(values[start : start + BLOCK], zero)
+    for i in range(full, size):
+        total += values[i]
+    return total
+
+
+def total(x):
+    """Σ x of float32 x as a Python float (float64; the caller rounds it once), or None where
+    the compiled sum does not apply (not float32, fewer than ``SMALL`` elements, gaps in
+    memory, Numba absent or turned off)."""
+    if x.dtype != np.float32 or x.size < SMALL or not compiled.enabled():
+        return None
+    values = flat(x)
+    if values is None:
+        return None
+    return float(_total(values, np.float32(0)))
