@@ -168,14 +168,18 @@ def test_gradcheck_float64_planes():
     assert gradcheck(lambda x, w, b: soma.nn.functional.group_norm(x, 3, w, b), (x, w, b))
 
 
-def test_a_large_mean_does_not_cancel_the_variance():
-    """The kernels' one-pass statistics (float64, shifted by the group's first value): values of
-    mean 1e4 and spread 1e-2 normalise as exactly as with float64 statistics of the same
-    float32 values (float32 sums, as in the NumPy rows, were off by 0.006 here)."""
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_large_mean_does_not_cancel_the_variance(channels_last):
+    """The kernels' one-pass statistics (float64, shifted by the group's or the channel's first
+    value): values of mean 1e4 and spread 1e-2 normalise as exactly as with float64 statistics
+    of the same float32 values (float32 sums, as in the NumPy rows, were off by 0.006 here)."""
     _needs_kernels()
     rng = np.random.default_rng(5)
     x = (1e4 + rng.standard_normal((2, 4, 16, 16)) * 1e-2).astype(np.float32)
-    y = soma.nn.functional.group_norm(soma.from_numpy(x), 2).numpy()
+    x[:, 1] += 3.0  # channels of one group far apart: the per-channel shifts differ
+    xs = soma.from_numpy(_channels_last(x) if channels_last else x)
+    assert _group_kernels.applies(xs.array) == channels_last
+    y = soma.nn.functional.group_norm(xs, 2).numpy()
     g = x.astype(np.float64).reshape(2, 2, -1)  # the exact statistics of the float32 values
     ref = (g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + 1e-5)
     np.testing.assert_allclose(y, ref.reshape(x.shape), rtol=1e-4, atol=1e-4)

@@ -17,7 +17,13 @@ and the backward pass (h = g·γ_c, g the upstream gradient)::
     dL/dx = (h − Σh/S − x̂·Σh·x̂/S)·invstd,   dL/dγ_c = Σ_{n,l} g·x̂,   dL/dβ_c = Σ_{n,l} g
 
 The per-channel sums of dL/dγ and dL/dβ are kept per sample and added in sample order, so the
-result does not depend on the number of threads.
+result does not depend on the number of threads. The statistics take one pass (each channel's
+sums shifted by its first value, combined per group in float64), and the per-element passes
+run in the array's dtype with per-channel coefficients (see the kernels). One thread, the
+kernels through ``forward``/``backward``, (16, C, H, W) float32 with 8 groups, before → after
+these two changes, µs forward / backward: C 32 at 16×16 272 / 314 → 213 / 197; 64 at 8×8
+157 / 190 → 131 / 130; 96 at 16×16 848 / 920 → 597 / 506. The DDPM denoiser's step (two
+threads, alternating processes, medians): 105.8 / 106.4 / 92.9 → 105.0 / 104.8 / 91.0 ms.
 
 **Planes**: NCHW memory, and channel-major memory ((C, N, *S), as the depthwise and pointwise
 convolutions return it), are (N, C, L) or (C, N, L) arrays whose planes of L values are
@@ -41,82 +47,89 @@ _xp = get_xp()
 
 
 @compiled.kernel
-def _forward_samples(x, w, b, groups, eps, xhat, y, invstd, s1, s2, n0, n1):
-    """x̂, y and invstd (N, G) for samples n0 … n1 − 1; s1, s2 (C,) float64 scratch."""
+def _forward_samples(x, w, b, groups, eps, xhat, y, invstd, s1, s2, high, low, inv, n0, n1):
+    """x̂, y and invstd (N, G) for samples n0 … n1 − 1; s1, s2 (C,) float64 scratch, high, low
+    and inv (C,) scratch in x's dtype.
+
+    One pass for the statistics: per channel S1 = Σ(x − K), S2 = Σ(x − K)², K the channel's
+    first value; then per group, with k = K − mean, Σ(x − mean)² = S2 + 2k·S1 + L·k². The
+    statistics are float64; x̂ = ((x − high) − low)·invstd and y are computed in x's dtype
+    (in float64 the pass took twice as long: 132 against 62 µs on (16, 256, 32) float32), the
+    mean split in two parts high + low of that dtype: x − high is exact near the mean, so a
+    mean far larger than the spread (1e4 ± 0.01) loses nothing to its rounding."""
     positions, chans = x.shape[1], x.shape[2]
     per = chans // groups
     count = positions * per
     for n in range(n0, n1):
+        first = x[n, 0]
         for c in range(chans):
             s1[c] = 0.0
+            s2[c] = 0.0
         for p in range(positions):
             row = x[n, p]
             for c in range(chans):
-                s1[c] += row[c]
-        for g in range(groups):  # s2[c] ← the mean of c's group
+                d = np.float64(row[c]) - first[c]
+                s1[c] += d
+                s2[c] += d * d
+        for g in range(groups):  # mean[c], inv[c] ← the mean and invstd of c's group
             total = 0.0
             for c in range(g * per, (g + 1) * per):
-                total += s1[c]
+                total += first[c] * positions + s1[c]
+            group_mean = total / count
+            squares = 0.0
             for c in range(g * per, (g + 1) * per):
-                s2[c] = total / count
-        for c in range(chans):
-            s1[c] = 0.0
-        for p in range(positions):
-            row = x[n, p]
-            for c in range(chans):
-                d = row[c] - s2[c]
-                s1[c] += d * d
-        for g in range(groups):  # s1[c] ← the invstd of c's group
-            total = 0.0
+                k = first[c] - group_mean
+                squares += s2[c] + k * (2.0 * s1[c] + k * positions)
+            group_inv = 1.0 / (max(squares / count, 0.0) + eps) ** 0.5
+            invstd[n, g] = group_inv
             for c in range(g * per, (g + 1) * per):
-                total += s1[c]
-            inv = 1.0 / (total / count + eps) ** 0.5
-            invstd[n, g] = inv
-            for c in range(g * per, (g + 1) * per):
-                s1[c] = inv
+                high[c] = group_mean
+                low[c] = group_mean - high[c]
+                inv[c] = group_inv
         for p in range(positions):
             row, h_row, y_row = x[n, p], xhat[n, p], y[n, p]
             for c in range(chans):
-                h = (row[c] - s2[c]) * s1[c]
+                h = ((row[c] - high[c]) - low[c]) * inv[c]
                 h_row[c] = h
                 y_row[c] = h * w[c] + b[c]
 
 
 @compiled.kernel
-def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, s1, s2, s3, n0, n1):
-    """dL/dx for samples n0 … n1 − 1, and their per-sample sums gw, gb (N, C) float64."""
+def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, scale, shift, slope, n0, n1):
+    """dL/dx for samples n0 … n1 − 1, and their per-sample sums gw, gb (N, C) float64; scale,
+    shift, slope (C,) scratch in gy's dtype.
+
+    Σh = γ_c·Σg and Σh·x̂ = γ_c·Σg·x̂ within a channel, so the one pass over the sample sums
+    Σg and Σg·x̂ per channel (dL/dβ, dL/dγ) only; then per element, in gy's dtype,
+    dL/dx = g·(γ_c·invstd) − Σh/S·invstd − x̂·(Σh·x̂/S·invstd)."""
     positions, chans = gy.shape[1], gy.shape[2]
     per = chans // groups
     count = positions * per
     for n in range(n0, n1):
-        for c in range(chans):
-            s1[c] = 0.0
-            s2[c] = 0.0
-            gw[n, c] = 0.0
-            gb[n, c] = 0.0
         gw_n, gb_n = gw[n], gb[n]
+        for c in range(chans):
+            gw_n[c] = 0.0
+            gb_n[c] = 0.0
         for p in range(positions):
             g_row, h_row = gy[n, p], xhat[n, p]
             for c in range(chans):
-                gv, hv = g_row[c], h_row[c]
+                gv = np.float64(g_row[c])
                 gb_n[c] += gv
-                gw_n[c] += gv * hv
-                gh = gv * w[c]
-                s1[c] += gh
-                s2[c] += gh * hv
-        for g in range(groups):  # s1, s2 ← Σh/S and Σh·x̂/S of c's group, s3 ← its invstd
+                gw_n[c] += gv * h_row[c]
+        for g in range(groups):
             sum_h, sum_hx = 0.0, 0.0
             for c in range(g * per, (g + 1) * per):
-                sum_h += s1[c]
-                sum_hx += s2[c]
+                sum_h += w[c] * gb_n[c]
+                sum_hx += w[c] * gw_n[c]
+            inv = invstd[n, g]
             for c in range(g * per, (g + 1) * per):
-                s1[c] = sum_h / count
-                s2[c] = sum_hx / count
-                s3[c] = invstd[n, g]
+                scale[c] = w[c] * inv
+                shift[c] = sum_h / count * inv
+                slope[c] = sum_hx / count * inv
         for p in range(positions):
             g_row, h_row, out = gy[n, p], xhat[n, p], gx[n, p]
             for c in range(chans):
-                out[c] = (g_row[c] * w[c] - s1[c] - h_row[c] * s2[c]) * s3[c]
+                out[c] = g_row[c] * scale[c] - shift[c] - h_row[c] * slope[c]
 
 
 # ---------------------------------------------------------------------------- planes
@@ -286,7 +299,10 @@ def forward(x, w, b, groups, eps):
 
     def run(n0, n1):
         s1, s2 = _xp.empty(c), _xp.empty(c)
-        _forward_samples(xr, one, zero, groups, float(eps), xhat, y, invstd, s1, s2, n0, n1)
+        high, low, inv = (_xp.empty(c, dtype=x.dtype) for _ in range(3))
+        _forward_samples(
+            xr, one, zero, groups, float(eps), xhat, y, invstd, s1, s2, high, low, inv, n0, n1
+        )
 
     parallel.ranges(run, n, xr.size * 3)
     return _from_rows(y, x.shape), xhat, invstd
@@ -304,8 +320,8 @@ def backward(gy, xhat, w, invstd):
     groups = invstd.shape[1]
 
     def run(n0, n1):
-        s1, s2, s3 = _xp.empty(c), _xp.empty(c), _xp.empty(c)
-        _backward_samples(gr, xhat, one, invstd, groups, gx, gw, gb, s1, s2, s3, n0, n1)
+        scale, shift, slope = (_xp.empty(c, dtype=gy.dtype) for _ in range(3))
+        _backward_samples(gr, xhat, one, invstd, groups, gx, gw, gb, scale, shift, slope, n0, n1)
 
     parallel.ranges(run, n, gr.size * 3)
     dtype = gy.dtype
