@@ -65,10 +65,11 @@ def _gates(a, c_prev, c, one):
 
 
 @compiled.kernel
-def _gates32(a, c_prev, c, tc, h):
-    """float32, the whole step after the product in one pass: a (n, 4H) holds z̃ (as for
-    ``_gates``, before the exp) on entry and the activated gates on exit; c = f cₜ₋₁ + i g,
-    tc = tanh c and h = o tanh c (n, H). exp and tanh are ``vecmath``'s, inlined."""
+def _gates32(a, hh, c_prev, c, tc, h):
+    """float32, the whole step after the product in one pass: a (n, 4H) holds the input's
+    part of z̃ (as for ``_gates``, before the exp) on entry, hh (n, 4H) the product's part
+    (hₜ₋₁ W̃ₕₕᵀ), and a the activated gates on exit; c = f cₜ₋₁ + i g, tc = tanh c and
+    h = o tanh c (n, H). exp and tanh are ``vecmath``'s, inlined."""
     rows, four_h = a.shape
     hid = four_h // 4
     one = np.float32(1)
@@ -76,12 +77,14 @@ def _gates32(a, c_prev, c, tc, h):
     for b in range(rows):
         ai, af = a[b, :hid], a[b, hid : 2 * hid]
         ag, ao = a[b, 2 * hid : 3 * hid], a[b, 3 * hid :]
+        hi, hf = hh[b, :hid], hh[b, hid : 2 * hid]
+        hg, ho = hh[b, 2 * hid : 3 * hid], hh[b, 3 * hid :]
         cp, cb, tb, hb = c_prev[b], c[b], tc[b], h[b]
         for j in range(hid):
-            i = one / (one + vecmath.exp(ai[j]))
-            f = one / (one + vecmath.exp(af[j]))
-            g = two / (one + vecmath.exp(ag[j])) - one
-            o = one / (one + vecmath.exp(ao[j]))
+            i = one / (one + vecmath.exp(ai[j] + hi[j]))
+            f = one / (one + vecmath.exp(af[j] + hf[j]))
+            g = two / (one + vecmath.exp(ag[j] + hg[j])) - one
+            o = one / (one + vecmath.exp(ao[j] + ho[j]))
             ai[j] = i
             af[j] = f
             ag[j] = g
@@ -153,10 +156,11 @@ def forward(x, h0, c0, w_ih, w_hh, bias, schedule, track, packed):
     with _xp.errstate(over="ignore"):  # exp(-z) = inf for z ≪ 0 gives the limits 0 and -1
         for k, (t, n) in enumerate(schedule):
             a = acts[t, :n]
-            a += _xp.matmul(hs[k, :n], w_t, out=hh[:n])
-            if a.dtype == _xp.float32:
-                _gates32(a, cs[k, :n], cs[k + 1, :n], tcs[t, :n], hs[k + 1, :n])
+            product = _xp.matmul(hs[k, :n], w_t, out=hh[:n])
+            if a.dtype == _xp.float32:  # NOTE: the kernel adds the product (one pass less)
+                _gates32(a, product, cs[k, :n], cs[k + 1, :n], tcs[t, :n], hs[k + 1, :n])
                 continue
+            a += product
             _xp.exp(a, out=a)
             _gates(a, cs[k, :n], cs[k + 1, :n], one)
             tc = _xp.tanh(cs[k + 1, :n], out=tcs[t, :n])
