@@ -158,6 +158,28 @@ def test_large_mean_float32_variance():
         np.testing.assert_allclose(mean, xa.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["nchw", "cl"])
+def test_large_mean_float32_weight_gradient(kind):
+    """dL/dγ = invstd·Σg·(x − mean) with mean 1e4 and spread 1e-2: x − mean computed against
+    a float32 mean would be off by its rounding (about 5e-4, 5 % of the spread); the kernels
+    subtract the mean in two parts and match float64 arithmetic on the same float32 values."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    xa = (1e4 + rng.standard_normal((8, 4, 8, 8)) * 1e-2).astype(np.float32)
+    ga = rng.standard_normal(xa.shape).astype(np.float32)
+    x = soma.tensor(xa)
+    x.array = _layout(xa, kind)
+    w = soma.tensor(np.ones(4, np.float32), requires_grad=True)
+    g = soma.tensor(ga)
+    g.array = _layout(ga, kind)
+    soma.nn.functional.batch_norm(x, None, None, w, None, training=True).backward(g)
+    x64, g64 = xa.astype(np.float64), ga.astype(np.float64)
+    centred = x64 - x64.mean(axis=(0, 2, 3), keepdims=True)
+    invstd = 1 / np.sqrt((centred**2).mean(axis=(0, 2, 3)) + 1e-5)
+    expected = (g64 * centred).sum(axis=(0, 2, 3)) * invstd
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("kind", ["nchw", "cl", "cm"])
 def test_threads_give_the_same_bits(kind):
     # the partial sums are per fixed block, combined in block order: one thread or two, the

@@ -29,6 +29,13 @@ Backward, one pass for the sums and one for the input gradient (x̂ = (x − mea
 
 Every sum is made of partial sums over fixed blocks (a sample for planes, ``ROW_BLOCK`` rows
 for rows), combined in block order: the result is the same whatever the number of threads.
+In the rows layout the four values of one channel in four consecutive runs are first added in
+the array's dtype, then into the float64 partial sums (two conversions and float64 additions
+per four values instead of per value), and the backward's x − mean is (x − high) − low, the
+mean in two parts of the array's dtype; the variance stays within 4e-8 of float64's (measured
+on (8, 16, 64, 64) and (8, 64, 16, 16), mean 5, spread 2). One thread, channels-last float32,
+statistics / backward sums, µs: (8, 16, 64, 64) 430 / 545 → 277 / 368; (8, 32, 32, 32)
+226 / 277 → 150 / 169; (8, 64, 16, 16) 137 / 142 → 101 / 108.
 The blocks are shared among soma's threads (``parallel.ranges``).
 
 Measured (CPU time on one thread, min of 20, a shared 2-core VM; BatchNorm2d fwd+bwd, float32;
@@ -51,8 +58,9 @@ ROW_BLOCK = 512  # rows of C channels summed into one partial sum (rows layout)
 def rows_stats(x, shift, channels, start, stop, s1, s2):
     """Blocks [start, stop) of ``ROW_BLOCK`` rows of flat x (R·C,): s1[b] = Σ(x − K), s2[b] = Σ(x − K)².
 
-    ``shift`` holds K tiled over a run of whole rows (see ``tile``); each block is summed in
-    that run's interleaved partial sums, which are then folded row by row.
+    ``shift`` holds K (in x's dtype) tiled over a run of whole rows (see ``tile``); each block
+    is summed in that run's interleaved float64 partial sums, four runs at a time (their four
+    values added in x's dtype first: ``QUADS``), which are then folded row by row.
     """
     width = shift.shape[0]
     a1 = np.empty(width)
@@ -61,12 +69,22 @@ def rows_stats(x, shift, channels, start, stop, s1, s2):
     for b in range(start, stop):
         a1[:] = 0.0
         a2[:] = 0.0
-        for lo in range(b * block, min(b * block + block, x.shape[0]), width):
-            run = x[lo : lo + width]
+        lo, end = b * block, min(b * block + block, x.shape[0])
+        while lo + 4 * width <= end:
+            r0, r1 = x[lo : lo + width], x[lo + width : lo + 2 * width]
+            r2, r3 = x[lo + 2 * width : lo + 3 * width], x[lo + 3 * width : lo + 4 * width]
+            for i in range(width):
+                k = shift[i]
+                d0, d1, d2, d3 = r0[i] - k, r1[i] - k, r2[i] - k, r3[i] - k
+                a1[i] += np.float64((d0 + d1) + (d2 + d3))
+                a2[i] += np.float64((d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3))
+            lo += 4 * width
+        for rest in range(lo, end, width):  # the block's last runs, one at a time
+            run = x[rest : rest + width]
             for i in range(run.shape[0]):
-                d = np.float64(run[i]) - shift[i]
-                a1[i] += d
-                a2[i] += d * d
+                d = run[i] - shift[i]
+                a1[i] += np.float64(d)
+                a2[i] += np.float64(d * d)
         for j in range(channels):
             t1 = 0.0
             t2 = 0.0
@@ -120,22 +138,36 @@ def planes_affine(x, mean, scale, bias, start, stop, out):
 
 # ---------------------------------------------------------------------------- backward
 @compiled.kernel
-def rows_grad_sums(g, x, mean, channels, start, stop, s1, s2):
-    """Blocks [start, stop) of ``ROW_BLOCK`` rows (flat, mean tiled): Σ g, Σ g·(x − mean)."""
-    width = mean.shape[0]
+def rows_grad_sums(g, x, high, low, channels, start, stop, s1, s2):
+    """Blocks [start, stop) of ``ROW_BLOCK`` rows (flat): Σ g, Σ g·(x − mean), the mean given
+    as high + low in x's dtype (tiled), so that x − mean = (x − high) − low loses nothing to
+    the mean's rounding; four runs at a time, as in ``rows_stats``."""
+    width = high.shape[0]
     a1 = np.empty(width)
     a2 = np.empty(width)
     block = ROW_BLOCK * channels
     for b in range(start, stop):
         a1[:] = 0.0
         a2[:] = 0.0
-        for lo in range(b * block, min(b * block + block, x.shape[0]), width):
-            grun = g[lo : lo + width]
-            run = x[lo : lo + width]
+        lo, end = b * block, min(b * block + block, x.shape[0])
+        while lo + 4 * width <= end:
+            x0, x1 = x[lo : lo + width], x[lo + width : lo + 2 * width]
+            x2, x3 = x[lo + 2 * width : lo + 3 * width], x[lo + 3 * width : lo + 4 * width]
+            g0, g1 = g[lo : lo + width], g[lo + width : lo + 2 * width]
+            g2, g3 = g[lo + 2 * width : lo + 3 * width], g[lo + 3 * width : lo + 4 * width]
+            for i in range(width):
+                h, m = high[i], low[i]
+                p0, p1 = g0[i] * ((x0[i] - h) - m), g1[i] * ((x1[i] - h) - m)
+                p2, p3 = g2[i] * ((x2[i] - h) - m), g3[i] * ((x3[i] - h) - m)
+                a1[i] += np.float64((g0[i] + g1[i]) + (g2[i] + g3[i]))
+                a2[i] += np.float64((p0 + p1) + (p2 + p3))
+            lo += 4 * width
+        for rest in range(lo, end, width):
+            grun = g[rest : rest + width]
+            run = x[rest : rest + width]
             for i in range(run.shape[0]):
-                gi = np.float64(grun[i])
-                a1[i] += gi
-                a2[i] += gi * (np.float64(run[i]) - mean[i])
+                a1[i] += np.float64(grun[i])
+                a2[i] += np.float64(grun[i] * ((run[i] - high[i]) - low[i]))
         for j in range(channels):
             t1 = 0.0
             t2 = 0.0
@@ -244,7 +276,7 @@ def stats(kind, v):
     s1, s2 = np.empty((nb, c)), np.empty((nb, c))
     if kind == "rows":
         shift = v[0].astype(np.float64)
-        k, flat = np.tile(shift, tile(c)), v.reshape(-1)
+        k, flat = np.tile(v[0], tile(c)), v.reshape(-1)
         parallel.ranges(
             lambda start, stop: rows_stats(flat, k, c, start, stop, s1, s2), nb, v.size
         )
@@ -314,9 +346,14 @@ def grad_sums(kind, gv, v, mean):
     nb = _blocks(kind, v)
     s1, s2 = np.empty((nb, c)), np.empty((nb, c))
     if kind == "rows":
-        k, g, x = np.tile(mean, tile(c)), gv.reshape(-1), v.reshape(-1)
+        high = mean.astype(v.dtype)
+        low = (mean - high).astype(v.dtype)
+        high, low = np.tile(high, tile(c)), np.tile(low, tile(c))
+        g, x = gv.reshape(-1), v.reshape(-1)
         parallel.ranges(
-            lambda start, stop: rows_grad_sums(g, x, k, c, start, stop, s1, s2), nb, v.size
+            lambda start, stop: rows_grad_sums(g, x, high, low, c, start, stop, s1, s2),
+            nb,
+            v.size,
         )
     elif kind == "cm":
         _channel_ranges(planes_grad_sums, [gv, v], [mean], [s1, s2], v.size)
