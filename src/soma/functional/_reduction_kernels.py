@@ -64,4 +64,7 @@ def total(x):
     values = flat(x)
     if values is None:
         return None
-    return float(_total(values, np.float32(0)))
+    return float(_total(values, _ZERO32))
+
+
+_ZERO32 = np.float32(0)
