@@ -75,3 +75,17 @@ def test_non_finite_values():
     assert _reduction_kernels.total(x) == np.inf
     x[19000] = -np.inf
     assert np.isnan(_reduction_kernels.total(x))
+
+
+def test_a_total_beyond_float32_is_inf_without_a_warning():
+    """10,000 values of 3e35 sum to 3e39: inf in float32, as PyTorch returns it (its float32
+    sum overflows too), and no NumPy overflow warning on the way."""
+    _needs_kernels()
+    import warnings
+
+    x = soma.tensor(np.full(10000, 3e35, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert x.sum().item() == np.inf
+        assert (-x).sum().item() == -np.inf
+        assert x.mean().item() == np.float32(3e35)
