@@ -126,3 +126,32 @@ def test_python_form_gives_the_same_values(name):
         slow = _run(name, x, python=True)
     # NOTE: the compiled form may fuse multiply-adds (one rounding instead of two)
     np.testing.assert_allclose(fast, slow, rtol=3e-7, atol=0)
+
+
+@compiled.kernel
+def _log1p_unit(x, out):
+    for i in range(x.size):
+        out[i] = vecmath.log1p_unit(x[i])
+
+
+def test_log1p_unit_within_an_ulp_and_a_quarter_on_its_interval():
+    """ln(1 + x) for 0 <= x <= 1 (softplus' ln(1 + e^{−|t|})): every exponent of that range,
+    subnormals, the ends, and NaN."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate(
+        [
+            rng.uniform(0, 1, 1_000_000),
+            10.0 ** rng.uniform(-45, 0, 200_000),
+            [0.0, 1.0, 1.4e-45, TINY, 0.5, 1 - 2**-24, 2**-24],
+        ]
+    ).astype(np.float32)
+    out = np.empty_like(x)
+    _log1p_unit(x, out)
+    ref = np.log1p(x.astype(np.float64))
+    assert _ulp_errors(out.astype(np.float64), ref).max() <= 1.25
+    subnormal = ref < TINY
+    np.testing.assert_allclose(out[subnormal], ref[subnormal], rtol=0, atol=1.5e-45)
+    assert out[-7] == 0.0 and out[-6] == np.float32(np.log(2.0))
+    nan = np.float32([np.nan])
+    _log1p_unit(nan, out[:1])
+    assert np.isnan(out[0])
