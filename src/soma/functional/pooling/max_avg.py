@@ -18,7 +18,7 @@ import math
 from soma.autograd.function import Function
 from soma.autograd.memory_format import axis_order, is_c_order
 from soma.backend import get_xp, transpose2d
-from soma.functional.pooling import _max_kernels
+from soma.functional.pooling import _max_kernels, _tile_kernels
 from soma.functional.pooling._windows import Windows, check_input
 
 _xp = get_xp()
@@ -219,6 +219,10 @@ class SumPool(Function):
     @staticmethod
     def forward(ctx, x, *, win, divisor):
         frame = win.pad(_enter(ctx, x, win), 0)
+        ctx.tiled = _tile_kernels.applies(win, frame, divisor)
+        if ctx.tiled:  # compiled: one pass each way over windows that tile the planes
+            ctx.win, ctx.divisor, ctx.x_shape = win, divisor, x.shape
+            return _tile_kernels.forward(frame, win, divisor)
         views = win.slices()
         # NOTE: order "K" keeps a channels-last input's layout (a DenseNet's transitions feed it
         # to the next block's concatenation, whose layout the whole block then runs in); a
@@ -241,6 +245,8 @@ class SumPool(Function):
     @staticmethod
     def backward(ctx, gy):
         win = ctx.win
+        if ctx.tiled:
+            return _tile_kernels.backward(gy, ctx.x_shape, win, ctx.divisor)
         # dL/dx_j = Σ over the windows w containing j of dL/dy_w / divisor_w
         if win.tiles and not win.pixels and not ctx.channels_last:
             # each input element lies in one window: dL/dy / divisor repeated k times along each
@@ -313,6 +319,8 @@ def _avg_pool(
         if divisor_override == 0:
             raise ValueError(f"{op}: divisor_override must be non-zero")
         divisor = divisor_override
+    elif win.tiles:  # no padding, every window whole
+        divisor = win.size
     else:
         divisor = _window_counts(win, count_include_pad)
     return SumPool.apply(x, win=win, divisor=divisor)
