@@ -56,16 +56,43 @@ def _data(shape, k, dtype, seed=0):
 @pytest.mark.parametrize("shape,k", CASES, ids=str)
 def test_compiled_equals_numpy_path_bit_for_bit(shape, k, dtype, monkeypatch):
     _needs_kernels()
+    x, g = _data(shape, k, dtype)
     calls = []
     forward = _tile_kernels.forward
     monkeypatch.setattr(_tile_kernels, "forward", lambda *a: calls.append(1) or forward(*a))
-    x, g = _data(shape, k, dtype)
     fast = _run(x, g, k, True)
     assert calls, "the compiled path did not run"
     slow = _run(x, g, k, False)
     for a, b in zip(fast, slow):
         assert a.dtype == b.dtype == dtype
         np.testing.assert_array_equal(a, b)
+
+
+def test_channel_major_planes_run_in_place_and_keep_their_layout(monkeypatch):
+    """(C, N, H, W) memory (a convolution's output in soma) has dense planes too: the kernels
+    read it where it lies, and y and dL/dx come back in that layout."""
+    _needs_kernels()
+    x_np, g = _data((3, 4, 8, 6), 2, np.float32, seed=7)
+    calls = []
+    forward = _tile_kernels.forward
+    monkeypatch.setattr(_tile_kernels, "forward", lambda *a: calls.append(1) or forward(*a))
+    x_cm = np.ascontiguousarray(x_np.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    results = []
+    for fast in (True, False):
+        x = soma.Tensor(x_cm)  # NOTE: soma.Tensor keeps the memory order
+        x.requires_grad = True
+        seen = []
+        x.register_hook(lambda grad, seen=seen: seen.append(grad.numpy()))
+        with contextlib.nullcontext() if fast else compiled.disabled():
+            y = F.avg_pool2d(x, 2)
+            y.backward(soma.tensor(g))
+        results.append((y.detach().numpy(), seen[0]))
+    assert calls == [1]
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    y, gx = results[0]
+    assert np.argsort(y.strides)[::-1].tolist() == [1, 0, 2, 3]
+    assert gx.strides == x_cm.strides
 
 
 @pytest.mark.parametrize("shape,k", CASES[:4], ids=str)
@@ -135,5 +162,8 @@ def test_other_windows_take_the_numpy_path():
     assert not _tile_kernels.applies(overlapping, x, 9)
     assert not _tile_kernels.applies(tiles, x[..., ::1, :].transpose(0, 1, 3, 2), 4)
     assert not _tile_kernels.applies(tiles, x.astype(np.float16), 4)
+    channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    assert not _tile_kernels.applies(tiles, channels_last, 4)
+    assert _tile_kernels.planes_order(x[..., ::2], 2) is None  # rows with gaps
     large = Windows("avg_pool2d", (8, 8), 8, None, 0)  # one 64-element window per plane
     assert not _tile_kernels.applies(large, x, 64)

@@ -23,6 +23,7 @@ the 2-core Zen 1 VM through autograd, one thread, float32, 2x2, forward / forwar
 take 111 and 59 µs forward); (64, 32, 28, 28) 3796 / 6999 → 1089 / 2561 µs.
 """
 
+from soma.autograd.memory_format import axis_order, empty_in_order
 from soma.backend import compiled, get_xp, parallel
 
 _xp = get_xp()
@@ -84,9 +85,20 @@ def _tile_spread(gy, gx, kh, kw, scale, lo, hi):
                 dst[row_start + w] = dst[w]
 
 
+def planes_order(x, d):
+    """x's axes in memory order (outermost first) when its planes, the last ``d`` axes, are
+    dense and innermost, so that ``x.transpose(order)`` is C-contiguous: NCHW memory, or the
+    (C, N, H, W) memory soma's convolutions may give; else None."""
+    order = axis_order(x)
+    if order[x.ndim - d :] != tuple(range(x.ndim - d, x.ndim)):
+        return None
+    return order if x.transpose(order).flags.c_contiguous else None
+
+
 def applies(win, x, divisor):
-    """True where the kernels serve this call: compiled kernels on, float32/64 C-contiguous
-    input, 1-D or 2-D tiles of at most ``MAX_WINDOW`` elements, one divisor for every window."""
+    """True where the kernels serve this call: compiled kernels on, float32/64 input whose
+    planes are dense (``planes_order``), 1-D or 2-D tiles of at most ``MAX_WINDOW`` elements,
+    one divisor for every window."""
     return (
         win.tiles
         and not win.pixels
@@ -94,8 +106,8 @@ def applies(win, x, divisor):
         and 1 < win.size <= MAX_WINDOW
         and isinstance(divisor, (int, float))
         and x.dtype in compiled.FLOAT_DTYPES
-        and x.flags.c_contiguous
         and compiled.enabled()
+        and planes_order(x, len(win.spatial)) is not None
     )
 
 
@@ -106,8 +118,9 @@ def _shape(win):
 
 
 def _run(kernel, source, target, win, scale):
+    """The kernel over C-contiguous source and target, one row per output row: the input as
+    (rows, kh·W), the output as (rows, out_w)."""
     kh, kw, out_w = _shape(win)
-    # (rows, kh·W) for the input, (rows, out_w) for the output: one row per output row
     wide, narrow = (source, target) if kernel is _tile_sums else (target, source)
     wide = wide.reshape(-1, kh * kw * out_w)
     narrow = narrow.reshape(-1, out_w)
@@ -121,14 +134,17 @@ def _run(kernel, source, target, win, scale):
 
 
 def forward(x, win, divisor):
-    """Σ over each window / divisor, in a new C-contiguous array."""
-    y = _xp.empty(x.shape[: x.ndim - len(win.spatial)] + win.out, dtype=x.dtype)
-    _run(_tile_sums, x, y, win, 1.0 / divisor)
+    """Σ over each window / divisor, laid out in memory as x is."""
+    order = planes_order(x, len(win.spatial))
+    shape = x.shape[: x.ndim - len(win.spatial)] + win.out
+    y = empty_in_order(shape, x.dtype, order)
+    _run(_tile_sums, x.transpose(order), y.transpose(order), win, 1.0 / divisor)
     return y
 
 
-def backward(gy, x_shape, win, divisor):
-    """dL/dx: dL/dy / divisor at every element of its window, C-contiguous."""
-    gx = _xp.empty(x_shape, dtype=gy.dtype)
-    _run(_tile_spread, _xp.ascontiguousarray(gy), gx, win, 1.0 / divisor)
+def backward(gy, x_shape, order, win, divisor):
+    """dL/dx: dL/dy / divisor at every element of its window, in x's memory ``order``."""
+    gx = empty_in_order(x_shape, gy.dtype, order)
+    source = _xp.ascontiguousarray(gy.transpose(order))
+    _run(_tile_spread, source, gx.transpose(order), win, 1.0 / divisor)
     return gx

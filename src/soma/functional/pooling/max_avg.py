@@ -222,6 +222,7 @@ class SumPool(Function):
         ctx.tiled = _tile_kernels.applies(win, frame, divisor)
         if ctx.tiled:  # compiled: one pass each way over windows that tile the planes
             ctx.win, ctx.divisor, ctx.x_shape = win, divisor, x.shape
+            ctx.order = _tile_kernels.planes_order(frame, len(win.spatial))
             return _tile_kernels.forward(frame, win, divisor)
         views = win.slices()
         # NOTE: order "K" keeps a channels-last input's layout (a DenseNet's transitions feed it
@@ -246,7 +247,7 @@ class SumPool(Function):
     def backward(ctx, gy):
         win = ctx.win
         if ctx.tiled:
-            return _tile_kernels.backward(gy, ctx.x_shape, win, ctx.divisor)
+            return _tile_kernels.backward(gy, ctx.x_shape, ctx.order, win, ctx.divisor)
         # dL/dx_j = Σ over the windows w containing j of dL/dy_w / divisor_w
         if win.tiles and not win.pixels and not ctx.channels_last:
             # each input element lies in one window: dL/dy / divisor repeated k times along each
