@@ -144,12 +144,13 @@ def test_output_keeps_the_input_layout(kind):
         assert y.numpy().swapaxes(0, 1).flags.c_contiguous
 
 
-def test_large_mean_float32_variance():
+@pytest.mark.parametrize("shape", [(16, 4, 8, 8), (4, 4, 16, 16)])  # planes of 256: quads
+def test_large_mean_float32_variance(shape):
     # mean 1e4 with std 1: E[x²] − mean² would lose every digit in float32; the shifted
     # float64 sums keep the variance to float32 precision
     pytest.importorskip("numba")
     rng = np.random.default_rng(1)
-    xa = (rng.standard_normal((16, 4, 8, 8)) + 1e4).astype(np.float32)
+    xa = (rng.standard_normal(shape) + 1e4).astype(np.float32)
     var = xa.astype(np.float64).var(axis=(0, 2, 3))
     for kind in ("nchw", "cl"):
         a = _layout(xa, kind)
@@ -158,14 +159,15 @@ def test_large_mean_float32_variance():
         np.testing.assert_allclose(mean, xa.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(8, 4, 8, 8), (4, 4, 16, 16)])
 @pytest.mark.parametrize("kind", ["nchw", "cl"])
-def test_large_mean_float32_weight_gradient(kind):
+def test_large_mean_float32_weight_gradient(kind, shape):
     """dL/dγ = invstd·Σg·(x − mean) with mean 1e4 and spread 1e-2: x − mean computed against
     a float32 mean would be off by its rounding (about 5e-4, 5 % of the spread); the kernels
     subtract the mean in two parts and match float64 arithmetic on the same float32 values."""
     pytest.importorskip("numba")
     rng = np.random.default_rng(4)
-    xa = (1e4 + rng.standard_normal((8, 4, 8, 8)) * 1e-2).astype(np.float32)
+    xa = (1e4 + rng.standard_normal(shape) * 1e-2).astype(np.float32)
     ga = rng.standard_normal(xa.shape).astype(np.float32)
     x = soma.tensor(xa)
     x.array = _layout(xa, kind)
