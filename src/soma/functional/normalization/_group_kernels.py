@@ -24,6 +24,10 @@ kernels through ``forward``/``backward``, (16, C, H, W) float32 with 8 groups, b
 these two changes, µs forward / backward: C 32 at 16×16 272 / 314 → 213 / 197; 64 at 8×8
 157 / 190 → 131 / 130; 96 at 16×16 848 / 920 → 597 / 506. The DDPM denoiser's step (two
 threads, alternating processes, medians): 105.8 / 106.4 / 92.9 → 105.0 / 104.8 / 91.0 ms.
+The sums then took four positions at a time (their terms added in x's dtype, then into the
+float64 sums, which live in memory: loaded and stored once per four rows instead of each):
+measured again before → after, 218 / 202 → 167 / 180 (C 32 at 16×16), 133 / 131 → 106 / 115
+(64 at 8×8), 733 / 668 → 558 / 614 µs (96 at 16×16).
 
 **Planes**: NCHW memory, and channel-major memory ((C, N, *S), as the depthwise and pointwise
 convolutions return it), are (N, C, L) or (C, N, L) arrays whose planes of L values are
@@ -68,7 +72,16 @@ def _forward_samples(x, w, b, groups, eps, xhat, y, invstd, s1, s2, high, low, i
         for c in range(chans):
             s1[c] = 0.0
             s2[c] = 0.0
-        for p in range(positions):
+        p = 0
+        while p + 4 <= positions:  # four rows' terms added in x's dtype, then in float64
+            r0, r1, r2, r3 = x[n, p], x[n, p + 1], x[n, p + 2], x[n, p + 3]
+            for c in range(chans):
+                k = first[c]
+                d0, d1, d2, d3 = r0[c] - k, r1[c] - k, r2[c] - k, r3[c] - k
+                s1[c] += np.float64((d0 + d1) + (d2 + d3))
+                s2[c] += np.float64((d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3))
+            p += 4
+        for p in range(p, positions):
             row = x[n, p]
             for c in range(chans):
                 d = np.float64(row[c]) - first[c]
@@ -113,7 +126,17 @@ def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, scale, shift, slo
         for c in range(chans):
             gw_n[c] = 0.0
             gb_n[c] = 0.0
-        for p in range(positions):
+        p = 0
+        while p + 4 <= positions:  # as in the forward: four rows at a time
+            g0, g1, g2, g3 = gy[n, p], gy[n, p + 1], gy[n, p + 2], gy[n, p + 3]
+            h0, h1, h2, h3 = xhat[n, p], xhat[n, p + 1], xhat[n, p + 2], xhat[n, p + 3]
+            for c in range(chans):
+                gb_n[c] += np.float64((g0[c] + g1[c]) + (g2[c] + g3[c]))
+                gw_n[c] += np.float64(
+                    (g0[c] * h0[c] + g1[c] * h1[c]) + (g2[c] * h2[c] + g3[c] * h3[c])
+                )
+            p += 4
+        for p in range(p, positions):
             g_row, h_row = gy[n, p], xhat[n, p]
             for c in range(chans):
                 gv = np.float64(g_row[c])
