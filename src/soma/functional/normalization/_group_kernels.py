@@ -81,8 +81,8 @@ def _forward_samples(x, w, b, groups, eps, xhat, y, invstd, s1, s2, high, low, i
                 s1[c] += np.float64((d0 + d1) + (d2 + d3))
                 s2[c] += np.float64((d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3))
             p += 4
-        for p in range(p, positions):
-            row = x[n, p]
+        for q in range(p, positions):
+            row = x[n, q]
             for c in range(chans):
                 d = np.float64(row[c]) - first[c]
                 s1[c] += d
@@ -136,8 +136,8 @@ def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, scale, shift, slo
                     (g0[c] * h0[c] + g1[c] * h1[c]) + (g2[c] * h2[c] + g3[c] * h3[c])
                 )
             p += 4
-        for p in range(p, positions):
-            g_row, h_row = gy[n, p], xhat[n, p]
+        for q in range(p, positions):
+            g_row, h_row = gy[n, q], xhat[n, q]
             for c in range(chans):
                 gv = np.float64(g_row[c])
                 gb_n[c] += gv
