@@ -42,7 +42,7 @@ def _tile_sums(x, y, kh, kw, scale, lo, hi):
     for r in range(lo, hi):
         src = x[r]
         dst = y[r]
-        if kh == 2 and kw == 2:  # NOTE: written out, the loop vectorises (4.7 → 1.1 ns)
+        if kh == 2 and kw == 2:  # NOTE: written out, the loop vectorises (4.7 → 1.5 ns an output)
             top = src[:width]
             bottom = src[width:]
             for ox in range(out_w):
