@@ -157,13 +157,13 @@ def test_other_windows_take_the_numpy_path():
 
     x = np.zeros((2, 3, 8, 8), np.float32)
     tiles = Windows("avg_pool2d", (8, 8), 2, None, 0)
-    assert _tile_kernels.applies(tiles, x, 4) == compiled.enabled()
+    assert (_tile_kernels.tile_order(tiles, x, 4) is not None) == compiled.enabled()
     overlapping = Windows("avg_pool2d", (8, 8), 3, 1, 0)
-    assert not _tile_kernels.applies(overlapping, x, 9)
-    assert not _tile_kernels.applies(tiles, x[..., ::1, :].transpose(0, 1, 3, 2), 4)
-    assert not _tile_kernels.applies(tiles, x.astype(np.float16), 4)
+    assert _tile_kernels.tile_order(overlapping, x, 9) is None
+    assert _tile_kernels.tile_order(tiles, x[..., ::1, :].transpose(0, 1, 3, 2), 4) is None
+    assert _tile_kernels.tile_order(tiles, x.astype(np.float16), 4) is None
     channels_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    assert not _tile_kernels.applies(tiles, channels_last, 4)
+    assert _tile_kernels.tile_order(tiles, channels_last, 4) is None
     assert _tile_kernels.planes_order(x[..., ::2], 2) is None  # rows with gaps
     large = Windows("avg_pool2d", (8, 8), 8, None, 0)  # one 64-element window per plane
-    assert not _tile_kernels.applies(large, x, 64)
+    assert _tile_kernels.tile_order(large, x, 64) is None

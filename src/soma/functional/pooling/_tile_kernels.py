@@ -62,8 +62,9 @@ def _tile_sums(x, y, kh, kw, scale, lo, hi):
 
 
 @compiled.kernel
-def _tile_spread(gy, gx, kh, kw, scale, lo, hi):
-    """gx[r, i·W + ox·kw + j] = gy[r, ox]·scale for rows r in [lo, hi) (shapes as above)."""
+def _tile_spread(gx, gy, kh, kw, scale, lo, hi):
+    """gx[r, i·W + ox·kw + j] = gy[r, ox]·scale for rows r in [lo, hi) (shapes as above; the
+    input side first, as in ``_tile_sums``)."""
     out_w = gy.shape[1]
     width = out_w * kw
     for r in range(lo, hi):
@@ -95,11 +96,11 @@ def planes_order(x, d):
     return order if x.transpose(order).flags.c_contiguous else None
 
 
-def applies(win, x, divisor):
-    """True where the kernels serve this call: compiled kernels on, float32/64 input whose
-    planes are dense (``planes_order``), 1-D or 2-D tiles of at most ``MAX_WINDOW`` elements,
+def tile_order(win, x, divisor):
+    """x's ``planes_order`` where the kernels serve this call, else None: compiled kernels on,
+    float32/64 input with dense planes, 1-D or 2-D tiles of at most ``MAX_WINDOW`` elements,
     one divisor for every window."""
-    return (
+    if (
         win.tiles
         and not win.pixels
         and len(win.spatial) in (1, 2)
@@ -107,8 +108,9 @@ def applies(win, x, divisor):
         and isinstance(divisor, (int, float))
         and x.dtype in compiled.FLOAT_DTYPES
         and compiled.enabled()
-        and planes_order(x, len(win.spatial)) is not None
-    )
+    ):
+        return planes_order(x, len(win.spatial))
+    return None
 
 
 def _shape(win):
@@ -117,25 +119,22 @@ def _shape(win):
     return (1, kernel[0], out[0]) if len(kernel) == 1 else (kernel[0], kernel[1], out[1])
 
 
-def _run(kernel, source, target, win, scale):
-    """The kernel over C-contiguous source and target, one row per output row: the input as
-    (rows, kh·W), the output as (rows, out_w)."""
+def _run(kernel, wide, narrow, win, scale):
+    """kernel(wide, narrow, …) over C-contiguous arrays, one row per output row: the input side
+    as (rows, kh·W), the output side as (rows, out_w)."""
     kh, kw, out_w = _shape(win)
-    wide, narrow = (source, target) if kernel is _tile_sums else (target, source)
     wide = wide.reshape(-1, kh * kw * out_w)
     narrow = narrow.reshape(-1, out_w)
-    scale = source.dtype.type(scale)
-    args = (wide, narrow) if kernel is _tile_sums else (narrow, wide)
+    scale = wide.dtype.type(scale)
 
     def part(lo, hi):
-        kernel(*args, kh, kw, scale, lo, hi)
+        kernel(wide, narrow, kh, kw, scale, lo, hi)
 
     parallel.ranges(part, narrow.shape[0], wide.size)
 
 
-def forward(x, win, divisor):
-    """Σ over each window / divisor, laid out in memory as x is."""
-    order = planes_order(x, len(win.spatial))
+def forward(x, win, divisor, order):
+    """Σ over each window / divisor, laid out in memory as x is (``order``: ``tile_order``)."""
     shape = x.shape[: x.ndim - len(win.spatial)] + win.out
     y = empty_in_order(shape, x.dtype, order)
     _run(_tile_sums, x.transpose(order), y.transpose(order), win, 1.0 / divisor)
@@ -146,5 +145,5 @@ def backward(gy, x_shape, order, win, divisor):
     """dL/dx: dL/dy / divisor at every element of its window, in x's memory ``order``."""
     gx = empty_in_order(x_shape, gy.dtype, order)
     source = _xp.ascontiguousarray(gy.transpose(order))
-    _run(_tile_spread, source, gx.transpose(order), win, 1.0 / divisor)
+    _run(_tile_spread, gx.transpose(order), source, win, 1.0 / divisor)
     return gx

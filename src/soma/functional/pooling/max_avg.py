@@ -219,11 +219,11 @@ class SumPool(Function):
     @staticmethod
     def forward(ctx, x, *, win, divisor):
         frame = win.pad(_enter(ctx, x, win), 0)
-        ctx.tiled = _tile_kernels.applies(win, frame, divisor)
+        ctx.order = _tile_kernels.tile_order(win, frame, divisor)
+        ctx.tiled = ctx.order is not None
         if ctx.tiled:  # compiled: one pass each way over windows that tile the planes
             ctx.win, ctx.divisor, ctx.x_shape = win, divisor, x.shape
-            ctx.order = _tile_kernels.planes_order(frame, len(win.spatial))
-            return _tile_kernels.forward(frame, win, divisor)
+            return _tile_kernels.forward(frame, win, divisor, ctx.order)
         views = win.slices()
         # NOTE: order "K" keeps a channels-last input's layout (a DenseNet's transitions feed it
         # to the next block's concatenation, whose layout the whole block then runs in); a
