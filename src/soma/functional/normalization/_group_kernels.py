@@ -160,9 +160,9 @@ def _backward_samples(gy, xhat, w, invstd, groups, gx, gw, gb, scale, shift, slo
 
 # ---------------------------------------------------------------------------- planes
 @compiled.kernel
-def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, coef, n0, n1):
+def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, n0, n1):
     """x̂, y and invstd (N, G) for samples n0 … n1 − 1 of x (N, C, L), or (C, N, L) when
-    ``channel_major``; acc (2, LANES) float64 scratch, coef (3,) scratch in x's dtype.
+    ``channel_major``; acc (2, LANES) float64 scratch.
 
     x̂ = ((x − high) − low)·invstd and y in x's dtype, the mean split in two parts of it
     (as ``_forward_samples`` does)."""
@@ -186,10 +186,9 @@ def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, c
             var = max((s2 - s1 * s1 / count) / count, 0.0)
             inv = 1.0 / (var + eps) ** 0.5
             invstd[n, g] = inv
-            coef[0] = mean
-            coef[1] = mean - coef[0]
-            coef[2] = inv
-            high, low, inv_x = coef[0], coef[1], coef[2]
+            high = x.dtype.type(mean)
+            low = x.dtype.type(mean - high)
+            inv_x = x.dtype.type(inv)
             for c in range(g * per, (g + 1) * per):
                 plane = x[c, n] if channel_major else x[n, c]
                 hp = xhat[c, n] if channel_major else xhat[n, c]
@@ -202,10 +201,10 @@ def _forward_planes(x, w, b, groups, eps, channel_major, xhat, y, invstd, acc, c
 
 
 @compiled.kernel
-def _backward_planes(gy, xhat, w, invstd, channel_major, gx, gw, gb, acc, coef, n0, n1):
+def _backward_planes(gy, xhat, w, invstd, channel_major, gx, gw, gb, acc, n0, n1):
     """dL/dx for samples n0 … n1 − 1 (layouts as ``_forward_planes``), and their per-sample
-    sums gw, gb (N, C) float64; acc (2, LANES) float64 scratch, coef (3,) scratch in gy's
-    dtype: dL/dx = g·(γ_c·invstd) − Σh/S·invstd − x̂·(Σh·x̂/S·invstd) in that dtype."""
+    sums gw, gb (N, C) float64; acc (2, LANES) float64 scratch. dL/dx = g·(γ_c·invstd) −
+    Σh/S·invstd − x̂·(Σh·x̂/S·invstd), in gy's dtype."""
     chans = gy.shape[0] if channel_major else gy.shape[1]
     groups = invstd.shape[1]
     per = chans // groups
@@ -228,15 +227,13 @@ def _backward_planes(gy, xhat, w, invstd, channel_major, gx, gw, gb, acc, coef, 
                 sum_h += w[c] * t1
                 sum_hx += w[c] * t2
             inv = invstd[n, g]
-            coef[1] = sum_h / count * inv
-            coef[2] = sum_hx / count * inv
-            shift, slope = coef[1], coef[2]
+            shift = gy.dtype.type(sum_h / count * inv)
+            slope = gy.dtype.type(sum_hx / count * inv)
             for c in range(g * per, (g + 1) * per):
                 gp = gy[c, n] if channel_major else gy[n, c]
                 hp = xhat[c, n] if channel_major else xhat[n, c]
                 out = gx[c, n] if channel_major else gx[n, c]
-                coef[0] = w[c] * inv
-                scale = coef[0]
+                scale = gy.dtype.type(w[c] * inv)
                 for l in range(length):
                     out[l] = gp[l] * scale - shift - hp[l] * slope
 
@@ -274,9 +271,9 @@ def forward_planes(x, w, b, groups, eps):
     invstd = _xp.empty((x.shape[0], groups))
 
     def run(n0, n1):
-        acc, coef = _xp.empty((2, LANES)), _xp.empty(3, dtype=x.dtype)
+        acc = _xp.empty((2, LANES))
         _forward_planes(
-            xp, one, zero, groups, float(eps), channel_major, xhat, y, invstd, acc, coef, n0, n1
+            xp, one, zero, groups, float(eps), channel_major, xhat, y, invstd, acc, n0, n1
         )
 
     parallel.ranges(run, x.shape[0], x.size * 3)
@@ -292,8 +289,8 @@ def backward_planes(gy, xhat, w, invstd, channel_major):
     gw, gb = _xp.empty((n, c)), _xp.empty((n, c))
 
     def run(n0, n1):
-        acc, coef = _xp.empty((2, LANES)), _xp.empty(3, dtype=gy.dtype)
-        _backward_planes(gp, xhat, one, invstd, channel_major, gx, gw, gb, acc, coef, n0, n1)
+        acc = _xp.empty((2, LANES))
+        _backward_planes(gp, xhat, one, invstd, channel_major, gx, gw, gb, acc, n0, n1)
 
     parallel.ranges(run, n, gy.size * 3)
     dtype = gy.dtype
