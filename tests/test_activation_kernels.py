@@ -209,3 +209,47 @@ def test_a_broadcast_gradient_reaches_the_kernels_and_another_layout_does_not():
     transposed = np.ascontiguousarray(y.T).T
     assert _kernels.usable(broadcast, dense=False, like=y) == compiled.enabled()
     assert not _kernels.usable(transposed, dense=False, like=y)
+
+
+def test_repeated_flat_is_kept_for_the_same_value_and_remade_for_another(monkeypatch):
+    monkeypatch.setattr(_kernels, "_repeated", [None])
+    one = np.broadcast_to(np.float32(1), (4, 6))
+    first = _kernels.repeated_flat(one, one.size)
+    assert first.shape == (24,) and not first.flags.writeable and np.all(first == 1)
+    again = _kernels.repeated_flat(np.broadcast_to(np.float32(1), (2, 5)), 10)
+    assert np.shares_memory(again, first) and again.size == 10
+    # another value, another dtype, a larger size: a new array, never the kept one's numbers
+    cases = [(np.float32(3), 24), (np.float64(1), 24), (np.float32(1), 30)]
+    for value, size in cases:
+        made = _kernels.repeated_flat(np.broadcast_to(value, (size,)), size)
+        assert made.dtype == value.dtype and made.size == size and np.all(made == value)
+    # −0.0 equals 0.0 but its products carry the sign: compared by bits, it is not reused
+    _kernels.repeated_flat(np.broadcast_to(np.float32(0.0), (24,)), 24)
+    negative = _kernels.repeated_flat(np.broadcast_to(np.float32(-0.0), (24,)), 24)
+    assert np.all(np.signbit(negative))
+    # beyond REPEATED_KEPT elements nothing is kept
+    monkeypatch.setattr(_kernels, "REPEATED_KEPT", 8)
+    big = _kernels.repeated_flat(np.broadcast_to(np.float32(5), (24,)), 24)
+    assert np.all(big == 5) and _kernels._repeated[0][0] != 5
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "silu", "gelu", "softplus", "elu"])
+def test_sums_with_different_scales_in_turn_give_each_its_own_gradient(name):
+    """The gradient of c·Σ f(x) reaches f's backward as a broadcast c; after a backward with
+    c = 1 the next with c = 3, then −0.0, must not reuse the kept array of ones."""
+    pytest.importorskip("numba")
+    fn, _, args = OPS[name]
+    xa, _ = _inputs((40, 50), np.float32, seed=3)
+    x = soma.tensor(xa, requires_grad=True)
+    grads = {}
+    for scale in (1.0, 3.0, -0.0, 3.0):
+        x.grad = None
+        (fn(x, *args).sum() * scale).backward()
+        grads.setdefault(scale, []).append(x.grad.numpy().copy())
+    x.grad = None
+    fn(x, *args).backward(soma.ones(40, 50))  # a dense gradient of ones: the reference
+    reference = x.grad.numpy()
+    np.testing.assert_array_equal(grads[1.0][0], reference)
+    np.testing.assert_allclose(grads[3.0][0], 3 * reference, rtol=1e-6)
+    np.testing.assert_array_equal(grads[3.0][0], grads[3.0][1])
+    assert np.all(np.signbit(grads[-0.0][0]) != np.signbit(reference))  # −0 · f'(x)

@@ -327,8 +327,38 @@ def flat_like(a, like):
     """a's values as a 1-D array in the memory order of ``like`` (copied when it differs)."""
     if a.strides == like.strides and a.dtype == like.dtype:
         return flat(a)
+    if not any(a.strides) and a.dtype == like.dtype:  # every element the same: a sum's gradient
+        return repeated_flat(a, a.size)
     order = axis_order(like)
     return np.ascontiguousarray(a.transpose(order), dtype=like.dtype).reshape(-1)
+
+
+# The gradient of ``y.sum()`` (or of a sum of such terms) reaches each activation's backward as
+# a broadcast view of one number; the kernels read it as a flat array of that number. One such
+# array, read-only, is kept from call to call while the number, the dtype and the size allow
+# (here up to ``REPEATED_KEPT`` elements: 16 MiB of float32), instead of writing it anew for
+# every activation: the ``activations`` step (eight of them over one 1000x128 batch, two
+# threads, alternating processes, median of five) 4.40 → 4.21 ms.
+REPEATED_KEPT = 1 << 22
+_repeated = [None]  # the array kept
+
+
+def repeated_flat(a, size):
+    """A flat read-only array of ``size`` copies of the one value of broadcast ``a``."""
+    value = a.reshape(-1)[:1]  # NOTE: compared by bytes: −0.0 and NaN payloads are kept apart
+    kept = _repeated[0]
+    if (
+        kept is not None
+        and kept.dtype == value.dtype
+        and kept.size >= size
+        and kept[:1].tobytes() == value.tobytes()
+    ):
+        return kept[:size]
+    flat_copy = np.full(size, value[0])
+    flat_copy.flags.writeable = False
+    if size <= REPEATED_KEPT:
+        _repeated[0] = flat_copy
+    return flat_copy
 
 
 def run(kernel, inputs, outputs, scalars=(), work=1):
