@@ -21,9 +21,16 @@ The ``activations`` benchmark step (eight such sums) went from 5.04 / 4.84 / 4.8
 
 Used by ``reduction.Sum`` and ``reduction.Mean`` for full reductions of dense float32 arrays
 of ``SMALL`` elements or more; the rest stays NumPy, as does everything without Numba.
+
+``plane_sums`` sums each row of a C-ordered float32 matrix the same way (every block, the last
+short one included, summed in float32, the blocks in float64), rows split across soma's
+threads: global average pooling of NCHW planes (``pooling.adaptive.GlobalAvg``). Forward of
+(64, 32, 28, 28) through autograd, two threads, Zen 1: NumPy's ``mean`` over the planes 630
+µs, these sums 206-260 µs; the benchmark steps (forward and backward, alternating processes,
+medians) ``gap_64x32x28`` 1.44-1.54 → 1.31-1.33 ms, ``gap_32x128x16`` 0.92-1.02 → 0.63-0.82.
 """
 
-from soma.backend import compiled
+from soma.backend import compiled, parallel
 from soma.backend.compiled import np
 from soma.functional._utils import flat
 
@@ -65,6 +72,38 @@ def total(x):
     if values is None:
         return None
     return float(_total(values, _ZERO32))
+
+
+@compiled.kernel
+def _plane_sums(planes, zero, sums, p0, p1):
+    """sums[p] = Σ planes[p] (float64 over float32 block sums) for rows p0 … p1 − 1."""
+    size = planes.shape[1]
+    for p in range(p0, p1):
+        row = planes[p]
+        total = 0.0
+        for start in range(0, size, BLOCK):
+            total += _block_sum(row[start : min(start + BLOCK, size)], zero)
+        sums[p] = total
+
+
+def plane_sums(planes):
+    """Σ of each row of the C-ordered float32 matrix ``planes`` as float64 (rows,), or None
+    where it does not apply (as ``total``: not float32, fewer than ``SMALL`` elements, Numba
+    absent or turned off; or not C-ordered)."""
+    if (
+        planes.dtype != np.float32
+        or planes.size < SMALL
+        or not compiled.enabled()
+        or not planes.flags.c_contiguous
+    ):
+        return None
+    sums = np.empty(planes.shape[0])
+
+    def run(p0, p1):
+        _plane_sums(planes, _ZERO32, sums, p0, p1)
+
+    parallel.ranges(run, planes.shape[0], planes.size)
+    return sums
 
 
 _ZERO32 = np.float32(0)

@@ -15,6 +15,7 @@ import math
 from soma.autograd.function import Function
 from soma.autograd.memory_format import axis_order, empty_in_order
 from soma.backend import get_xp
+from soma.functional import _reduction_kernels
 from soma.functional.pooling._windows import Windows, check_input
 from soma.functional.pooling.max_avg import MaxPool, SumPool
 
@@ -103,6 +104,11 @@ class GlobalAvg(Function):
         ctx.count = 1
         for a in axes:
             ctx.count *= x.shape[a]
+        keep = x.shape[: x.ndim - d] + (1,) * d
+        if ctx.count and x.flags.c_contiguous:  # NCHW planes: compiled float32 sums, if any
+            sums = _reduction_kernels.plane_sums(x.reshape(-1, ctx.count))
+            if sums is not None:  # float64, rounded once
+                return (sums / ctx.count).astype(x.dtype).reshape(keep)
         return x.mean(axis=axes, keepdims=True)
 
     @staticmethod
