@@ -214,22 +214,22 @@ def test_a_broadcast_gradient_reaches_the_kernels_and_another_layout_does_not():
 def test_repeated_flat_is_kept_for_the_same_value_and_remade_for_another(monkeypatch):
     monkeypatch.setattr(_kernels, "_repeated", [None])
     one = np.broadcast_to(np.float32(1), (4, 6))
-    first = _kernels.repeated_flat(one, one.size)
+    first = _kernels.repeated_flat(one)
     assert first.shape == (24,) and not first.flags.writeable and np.all(first == 1)
-    again = _kernels.repeated_flat(np.broadcast_to(np.float32(1), (2, 5)), 10)
+    again = _kernels.repeated_flat(np.broadcast_to(np.float32(1), (2, 5)))
     assert np.shares_memory(again, first) and again.size == 10
     # another value, another dtype, a larger size: a new array, never the kept one's numbers
     cases = [(np.float32(3), 24), (np.float64(1), 24), (np.float32(1), 30)]
     for value, size in cases:
-        made = _kernels.repeated_flat(np.broadcast_to(value, (size,)), size)
+        made = _kernels.repeated_flat(np.broadcast_to(value, (size,)))
         assert made.dtype == value.dtype and made.size == size and np.all(made == value)
     # −0.0 equals 0.0 but its products carry the sign: compared by bits, it is not reused
-    _kernels.repeated_flat(np.broadcast_to(np.float32(0.0), (24,)), 24)
-    negative = _kernels.repeated_flat(np.broadcast_to(np.float32(-0.0), (24,)), 24)
+    _kernels.repeated_flat(np.broadcast_to(np.float32(0.0), (24,)))
+    negative = _kernels.repeated_flat(np.broadcast_to(np.float32(-0.0), (24,)))
     assert np.all(np.signbit(negative))
     # beyond REPEATED_KEPT elements nothing is kept
     monkeypatch.setattr(_kernels, "REPEATED_KEPT", 8)
-    big = _kernels.repeated_flat(np.broadcast_to(np.float32(5), (24,)), 24)
+    big = _kernels.repeated_flat(np.broadcast_to(np.float32(5), (24,)))
     assert np.all(big == 5) and _kernels._repeated[0][0] != 5
 
 

@@ -328,7 +328,7 @@ def flat_like(a, like):
     if a.strides == like.strides and a.dtype == like.dtype:
         return flat(a)
     if not any(a.strides) and a.dtype == like.dtype:  # every element the same: a sum's gradient
-        return repeated_flat(a, a.size)
+        return repeated_flat(a)
     order = axis_order(like)
     return np.ascontiguousarray(a.transpose(order), dtype=like.dtype).reshape(-1)
 
@@ -343,8 +343,9 @@ REPEATED_KEPT = 1 << 22
 _repeated = [None]  # the array kept
 
 
-def repeated_flat(a, size):
-    """A flat read-only array of ``size`` copies of the one value of broadcast ``a``."""
+def repeated_flat(a):
+    """A flat read-only array of a.size copies of the one value of broadcast ``a``."""
+    size = a.size
     value = a.reshape(-1)[:1]  # NOTE: compared by bytes: −0.0 and NaN payloads are kept apart
     kept = _repeated[0]
     if (

@@ -104,10 +104,10 @@ class GlobalAvg(Function):
         ctx.count = 1
         for a in axes:
             ctx.count *= x.shape[a]
-        keep = x.shape[: x.ndim - d] + (1,) * d
         if ctx.count and x.flags.c_contiguous:  # NCHW planes: compiled float32 sums, if any
             sums = _reduction_kernels.plane_sums(x.reshape(-1, ctx.count))
             if sums is not None:  # float64, rounded once
+                keep = x.shape[: x.ndim - d] + (1,) * d
                 return (sums / ctx.count).astype(x.dtype).reshape(keep)
         return x.mean(axis=axes, keepdims=True)
 
