@@ -1,5 +1,5 @@
 """The compiled float32 sum of every element (``functional/_reduction_kernels.py``) against
-float64 sums, NumPy's float32 sum and the NumPy path of ``soma.sum``/``soma.mean``."""
+float64 sums and the NumPy path of ``soma.sum``/``soma.mean``."""
 
 import numpy as np
 import pytest
@@ -15,19 +15,34 @@ def _needs_kernels():
         pytest.skip("compiled kernels turned off")
 
 
+# Sums are held to within ROUNDOFFS · u · Σ|x| of the exact sum (u = 2^-24, float32's unit
+# roundoff): the scale of the a-priori error bound of a float32 sum in any order, with a margin
+# over the worst seen (2.6 on rows of 9 values, 2.0 on rows of 1,000, 0.4 on whole arrays of
+# 8,192+; a running float32 sum: 15-26 on rows of 512+).
+U32 = 2.0**-24
+ROUNDOFFS = 4
+
+
 @pytest.mark.parametrize("size", [8192, 8193, 128_000, 1_000_003])
 @pytest.mark.parametrize("offset", [0.0, 2.0])
-def test_the_total_is_as_close_to_the_exact_sum_as_numpys(size, offset):
-    """Error against the float64 sum of the same float32 values: the float64 total before its
-    one rounding is within a few float32 ulps of the block sums' size; after rounding, no worse
-    than NumPy's pairwise float32 sum by more than one ulp of the result."""
+def test_the_total_is_within_a_few_roundoffs_of_the_exact_sum(size, offset):
+    """Error against the float64 sum of the same float32 values, on the problem's own scale
+    u·Σ|x|: within ``ROUNDOFFS`` of it before the one rounding, and within that plus half an ulp
+    of the result after.
+
+    Not a comparison with NumPy's float32 sum, value by value: both add in an order that
+    depends on the CPU's vector width (AVX2 or AVX-512), so on a sum that cancels either can
+    come out a few ulps closer (seen on Zen 4: ours 4 ulps off, NumPy's 1, on one array; over
+    40 arrays ours 2.1 ulps on average against NumPy's 2.8). Measured worst here: 0.41 u·Σ|x|.
+    """
     _needs_kernels()
     x = (np.random.default_rng(size).standard_normal(size) + offset).astype(np.float32)
     exact = x.astype(np.float64).sum()
+    scale = ROUNDOFFS * U32 * np.abs(x).astype(np.float64).sum()
     ours = _reduction_kernels.total(x)
-    assert abs(ours - exact) <= 1e-6 * np.abs(x).astype(np.float64).sum()
-    ulp = float(np.spacing(np.float32(abs(exact))))
-    assert abs(float(np.float32(ours)) - exact) <= abs(float(x.sum()) - exact) + ulp
+    assert abs(ours - exact) <= scale
+    half_ulp = float(np.spacing(np.float32(abs(exact)))) / 2
+    assert abs(float(np.float32(ours)) - exact) <= scale + half_ulp
 
 
 def test_the_total_reads_any_dense_layout_and_refuses_the_rest():
@@ -92,22 +107,20 @@ def test_a_total_beyond_float32_is_inf_without_a_warning():
 
 
 @pytest.mark.parametrize("length", [784, 512, 1000, 9])
-def test_plane_sums_are_each_rows_sum_as_close_as_numpys(length):
+def test_plane_sums_are_each_rows_sum_within_a_few_roundoffs(length):
     """Each row summed in float32 blocks of ``BLOCK`` (the last short one too), the blocks in
-    float64: within a few float32 ulps of the row's size of the exact sum, and, rounded, no
-    row further from it (in ulps of its sum) than NumPy's worst row plus one ulp (rows of 9
-    values: ours 1.9 ulps at worst, NumPy's 2.1; of 784: 0.84 and 0.79)."""
+    float64: every row within ``ROUNDOFFS`` · u · Σ|row| of its exact sum before rounding, and
+    within that plus half an ulp after (the bound of the test above, and why not NumPy's)."""
     _needs_kernels()
     rows = max(2, 2 * _reduction_kernels.SMALL // length)
     x = (np.random.default_rng(length).standard_normal((rows, length)) + 1.5).astype(np.float32)
     ours = _reduction_kernels.plane_sums(x)
     exact = x.astype(np.float64).sum(axis=1)
     assert ours.dtype == np.float64 and ours.shape == (rows,)
-    assert np.all(np.abs(ours - exact) <= 1e-6 * np.abs(x).astype(np.float64).sum(axis=1))
-    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
-    ours_ulps = np.abs(ours.astype(np.float32) - exact) / ulp
-    numpy_ulps = np.abs(x.sum(axis=1) - exact) / ulp
-    assert ours_ulps.max() <= numpy_ulps.max() + 1
+    scale = ROUNDOFFS * U32 * np.abs(x).astype(np.float64).sum(axis=1)
+    assert np.all(np.abs(ours - exact) <= scale)
+    half_ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64) / 2
+    assert np.all(np.abs(ours.astype(np.float32) - exact) <= scale + half_ulp)
 
 
 def test_plane_sums_refuse_what_they_do_not_read():
