@@ -29,15 +29,17 @@ from soma.functional._window_geometry import (
 _xp = get_xp()
 
 
-def check_input(op, x, d):
-    """Pooling takes (N, C, *spatial) or unbatched (C, *spatial) floating-point input."""
+def check_input(op, x, d, integers=()):
+    """Pooling takes (N, C, *spatial) or unbatched (C, *spatial) floating-point input, or one of
+    the integer dtypes named in ``integers`` (where PyTorch pools them too)."""
     if x.ndim not in (d + 1, d + 2):
         raise ValueError(
             f"{op}: expected a {d + 1}D (unbatched) or {d + 2}D (batched) input, got shape "
             f"{tuple(x.shape)}"
         )
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got {x.dtype}")
+    if x.dtype.kind != "f" and str(x.dtype) not in integers:
+        kinds = "floating-point" if not integers else f"floating-point or {'/'.join(integers)}"
+        raise TypeError(f"{op}: expected a {kinds} input, got {x.dtype}")
 
 
 class Windows:

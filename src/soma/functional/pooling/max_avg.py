@@ -61,14 +61,22 @@ def _offset_dtype(n):
     return _xp.uint8 if n <= 255 else _xp.int32
 
 
-def _first_argmax(frame, views, y):
+def _first_argmax(frame, views, y, inside=None):
     """Index (into ``views``) of the first view equal to ``y`` at each output position; where
     the maximum is NaN, of the window's last NaN (PyTorch's CPU rule, as in ``_max_kernels``:
-    a NaN replaces the running maximum, so the last one is kept)."""
+    a NaN replaces the running maximum, so the last one is kept).
+
+    ``inside`` (a frame of booleans, False on the padding) keeps the padding from being chosen
+    where a window's maximum equals the padding value (−inf, or an integer dtype's smallest
+    value): PyTorch then points at the window's first element inside the input."""
     kidx = _xp.zeros(y.shape, dtype=_offset_dtype(len(views)))
     found = frame[views[0]] == y
+    if inside is not None:
+        found &= inside[views[0]]
     for k in range(1, len(views)):
         eq = frame[views[k]] == y
+        if inside is not None:
+            eq &= inside[views[k]]
         _xp.greater(eq, found, out=eq)  # equal here and not at an earlier offset
         if k + 1 < len(views):
             found |= eq
@@ -97,14 +105,18 @@ class MaxPool(Function):
             ctx.mark_non_differentiable(1)
             return y, idx
         ctx.compiled = False
-        frame = win.pad(_enter(ctx, x, win), -_xp.inf)
+        entered, lowest = _enter(ctx, x, win), _lowest(x.dtype)
+        frame = win.pad(entered, lowest)
         views = win.slices()
         y = frame[views[0]].copy()
         for view in views[1:]:
             _xp.maximum(y, frame[view], out=y)
         kidx = None
         if return_indices or ctx.needs_input_grad[0]:
-            kidx = _first_argmax(frame, views, y)
+            inside = None
+            if win.needs_pad and (y == lowest).any():  # a maximum the padding could match
+                inside = win.pad(_xp.ones(entered.shape, dtype=bool), False)
+            kidx = _first_argmax(frame, views, y, inside)
         ctx.save(kidx)
         if win.pixels:
             y = to_planes(y, ctx.lead)
@@ -135,8 +147,19 @@ class MaxPool(Function):
         return to_planes(gx, ctx.lead) if win.pixels else gx
 
 
+def _lowest(dtype):
+    """The padding of max pooling: −inf, or the smallest integer of an integer dtype."""
+    return _xp.iinfo(dtype).min if dtype.kind in "iu" else -_xp.inf
+
+
+# PyTorch max-pools integer tensors (not bool) and average-pools int64 ones (its average of
+# integers is C's integer division of the window's sum: truncated toward zero).
+MAX_POOL_INTEGERS = ("int8", "int16", "int32", "int64", "uint8")
+AVG_POOL_INTEGERS = ("int64",)
+
+
 def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    check_input(op, x, d)
+    check_input(op, x, d, MAX_POOL_INTEGERS)
     win = Windows(op, x.shape[-d:], kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool.apply(x, win=win, return_indices=return_indices)
 
@@ -283,7 +306,13 @@ def _is_channels_last(a):
 
 
 def _divide(y, divisor):
-    if isinstance(divisor, (int, float)):
+    """y /= divisor in place; for integer y, C's integer division (truncated toward zero)."""
+    if y.dtype.kind in "iu":
+        d = divisor if isinstance(divisor, int) else divisor.astype(y.dtype, copy=False)
+        q = y // d  # floor: one too low where the exact quotient is negative and not whole
+        q += ((y % d) != 0) & ((y < 0) != (d < 0))
+        y[...] = q
+    elif isinstance(divisor, (int, float)):
         if divisor != 1:
             y *= y.dtype.type(1.0 / divisor)
     else:
@@ -314,7 +343,7 @@ def _window_counts(win, count_include_pad):
 def _avg_pool(
     op, d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
 ):
-    check_input(op, x, d)
+    check_input(op, x, d, AVG_POOL_INTEGERS)
     win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
