@@ -64,7 +64,10 @@ class Sum(Function):
     def forward(ctx, x, axes, keepdim, dtype=None):
         ctx.x_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         whole = None if dtype is not None else _whole(x, axes, keepdim)
-        return whole if whole is not None else x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        if whole is not None:
+            return whole
+        with _xp.errstate(invalid="ignore", over="ignore"):  # inf − inf = NaN, and a float
+            return x.sum(axis=axes, keepdims=keepdim, dtype=dtype)  # overflow = inf: no warning
 
     @staticmethod
     def backward(ctx, gy):
@@ -86,7 +89,9 @@ class Mean(Function):
     def forward(ctx, x, axes, keepdim):
         ctx.x_shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         ctx.n = _count(x.shape, axes)
-        whole = _whole(x, axes, keepdim, 1 / ctx.n) if ctx.n else None
+        if not ctx.n:  # the mean of nothing: NaN, as PyTorch (NumPy would warn)
+            return _xp.full_like(x.sum(axis=axes, keepdims=keepdim), _xp.nan)
+        whole = _whole(x, axes, keepdim, 1 / ctx.n)
         return whole if whole is not None else x.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
@@ -105,7 +110,7 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
             f"got {x.array.dtype}; convert with .float() first"
         )
     axes = normalize_axes(dim, x.array.ndim, "mean")
-    with _xp.errstate(invalid="ignore", divide="ignore"):
+    with _xp.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return Mean.apply(x, axes, keepdim)
 
 
@@ -269,7 +274,9 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
-        centered = x - x.mean(axis=axes, keepdims=True)
+        # over nothing the variance is NaN (0 / 0 below); NumPy's mean would warn on the way
+        mean = x.mean(axis=axes, keepdims=True) if _count(x.shape, axes) else 0
+        centered = x - mean
         ctx.save(centered)
         ctx.axes, ctx.keepdim = axes, keepdim
         ctx.denom = builtins.max(_count(x.shape, axes) - correction, 0)
@@ -312,8 +319,11 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        m = x.max(axis=axes, keepdims=True)
-        m = _xp.where(_xp.isfinite(m), m, 0)
+        if _count(x.shape, axes):
+            m = x.max(axis=axes, keepdims=True)
+            m = _xp.where(_xp.isfinite(m), m, 0)
+        else:  # log Σ over nothing = log 0 = −inf, as PyTorch
+            m = x.sum(axis=axes, keepdims=True)
         with _xp.errstate(divide="ignore"):
             y = _xp.log(_xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         ctx.save(x, y)

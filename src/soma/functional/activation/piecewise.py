@@ -229,7 +229,26 @@ def hardtanh(
         raise ValueError(
             f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})"
         )
+    kind = input.array.dtype.kind if isinstance(input, Tensor) else "f"
+    if kind in "iub":  # PyTorch clips integers in their own dtype
+        return _result(
+            input, Hardtanh.apply(input, **_integer_limits(input, min_val, max_val)), inplace
+        )
     return _result(input, Hardtanh.apply(_float(input), lo=min_val, hi=max_val), inplace)
+
+
+def _integer_limits(x, min_val, max_val):
+    """hardtanh's limits for an integer tensor, truncated toward zero as PyTorch does (−1.5 →
+    −1); bool inputs, and negative limits for unsigned ones, refused as PyTorch refuses them."""
+    dtype = x.array.dtype
+    if dtype.kind == "b":
+        raise RuntimeError("hardtanh: bool inputs are not supported")
+    if dtype.kind == "u" and min_val < 0:
+        raise RuntimeError(
+            f"hardtanh: an unsigned input ({dtype}) cannot be clipped with a negative limit "
+            f"(min_val={min_val})"
+        )
+    return dict(lo=int(min_val), hi=int(max_val))
 
 
 @lift_0d

@@ -13,12 +13,20 @@ from soma.functional.unary import _float, neg
 _xp = get_xp()
 
 
+def _row_max(x, axis):
+    """The maximum along ``axis`` (kept as a length-1 axis), the shift that keeps e^x finite;
+    0 along an empty axis, where there is nothing to shift (NumPy's maximum has no identity)."""
+    if x.shape[axis] == 0:
+        return _xp.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1 :], dtype=x.dtype)
+    return reduce_axis(_xp.maximum, x, axis)
+
+
 class Softmax(Function):
     """y_i = e^{x_i} / Σ_j e^{x_j} along one axis (shifted by the max: no overflow)."""
 
     @staticmethod
     def forward(ctx, x, axis):
-        z = x - reduce_axis(_xp.maximum, x, axis)
+        z = x - _row_max(x, axis)
         _kernels.exp(z, out=z)
         z /= reduce_axis(_xp.add, z, axis)
         ctx.save(z)
@@ -64,8 +72,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = x - reduce_axis(_xp.maximum, x, axis)
-        y -= _xp.log(reduce_axis(_xp.add, _kernels.exp(y), axis))
+        y = x - _row_max(x, axis)
+        with _xp.errstate(divide="ignore"):  # the sum is ≥ 1 (e^0 at the maximum), or 0 over
+            y -= _xp.log(reduce_axis(_xp.add, _kernels.exp(y), axis))  # an empty axis
         ctx.save(y)
         ctx.axis = axis
         return y

@@ -12,6 +12,8 @@ def _check_reduction(reduction, op, allowed=("mean", "sum", "none")):
 
 def _reduce(values, reduction):
     if reduction == "mean":
+        if values.size == 0:  # the mean of no losses: NaN, as PyTorch (NumPy's mean warns)
+            return values.dtype.type("nan")
         return values.mean()
     if reduction == "sum":
         return values.sum()
@@ -25,7 +27,7 @@ def _grad_of_reduction(gy, shape, reduction, dtype):
     n = 1
     for s in shape:
         n *= s
-    return gy / dtype.type(n) if reduction == "mean" else gy
+    return gy / dtype.type(n) if reduction == "mean" and n else gy  # n = 0: nothing to spread
 
 
 def _check_same_shape(x, t, op):

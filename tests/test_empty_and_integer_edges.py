@@ -1,0 +1,82 @@
+"""PyTorch's results at the edges of reductions and clipping, with no NumPy warning on the way:
+reductions over nothing (NaN means and variances, −inf log-sum-exp, empty softmaxes, NaN mean
+losses), sums that meet inf − inf or overflow float32, and hardtanh/relu6 on integers, which
+PyTorch clips in the integers' own dtype."""
+
+import math
+import warnings
+
+import pytest
+
+import soma
+from soma.nn import functional as F
+
+
+@pytest.fixture(autouse=True)
+def _warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def test_mean_var_std_over_nothing_are_nan():
+    x = soma.zeros(0, 3, requires_grad=True)
+    assert math.isnan(x.mean().item())
+    assert [math.isnan(v) for v in x.mean(0).tolist()] == [True] * 3
+    assert x.mean(1).shape == (0,)  # nothing reduced to nothing: empty, not NaN
+    assert math.isnan(x.var().item()) and math.isnan(x.std(0, unbiased=False)[0].item())
+    (x.mean() + x.std(0).sum()).backward()
+    assert x.grad.shape == (0, 3)
+
+
+def test_logsumexp_over_nothing_is_minus_infinity():
+    x = soma.zeros(0, 3, requires_grad=True)
+    assert soma.logsumexp(x, 0).tolist() == [-math.inf] * 3
+    assert soma.logsumexp(x, (0, 1)).item() == -math.inf
+    assert soma.logsumexp(x, 1).shape == (0,)
+    soma.logsumexp(x, 0).sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax, F.softmin])
+def test_softmaxes_of_nothing_are_empty(fn):
+    x = soma.zeros(0, 2, requires_grad=True)
+    y = fn(x, dim=0)
+    assert y.shape == (0, 2)
+    y.sum().backward()
+    assert x.grad.shape == (0, 2)
+    assert fn(soma.zeros(0), dim=0).shape == (0,)
+
+
+def test_a_mean_loss_over_no_samples_is_nan():
+    x = soma.zeros(0, 4, requires_grad=True)
+    loss = F.mse_loss(x, soma.zeros(0, 4))
+    assert math.isnan(loss.item())
+    loss.backward()
+    assert x.grad.shape == (0, 4)
+
+
+def test_sums_meeting_infinities_or_overflowing_give_ieee_results_silently():
+    inf = math.inf
+    assert math.isnan(soma.tensor([inf, -inf]).sum().item())
+    assert math.isnan(soma.tensor([inf, -inf]).mean().item())
+    big = soma.tensor([3e38, 3e38])  # float32: the exact sum 6e38 is beyond its range
+    assert big.sum().item() == inf and big.mean().item() == inf
+
+
+def test_hardtanh_and_relu6_clip_integers_in_their_dtype():
+    x = soma.tensor([-3, -1, 0, 1, 2, 5])
+    y = F.hardtanh(x, -2.7, 0.9)  # limits truncated toward zero: -2 and 0
+    assert y.dtype == soma.int64 and y.tolist() == [-2, -1, 0, 0, 0, 0]
+    assert F.hardtanh(x).tolist() == [-1, -1, 0, 1, 1, 1]
+    u = soma.tensor([0, 3, 9]).to(soma.uint8)
+    assert F.relu6(u).dtype == soma.uint8 and F.relu6(u).tolist() == [0, 3, 6]
+    x6 = soma.tensor([-3, 8], dtype=soma.int32)
+    assert F.relu6(x6, inplace=True) is x6 and x6.tolist() == [0, 6]
+
+
+def test_hardtanh_refuses_bools_and_negative_limits_for_unsigned_integers():
+    with pytest.raises(RuntimeError, match="hardtanh: bool inputs are not supported"):
+        F.hardtanh(soma.tensor([True, False]))
+    with pytest.raises(RuntimeError, match=r"unsigned input \(uint8\).*min_val=-1"):
+        F.hardtanh(soma.tensor([3]).to(soma.uint8))
