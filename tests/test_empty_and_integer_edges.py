@@ -1,7 +1,8 @@
-"""PyTorch's results at the edges of reductions and clipping, with no NumPy warning on the way:
+"""PyTorch's results at the edges of reductions, clipping and shapes, with no NumPy warning:
 reductions over nothing (NaN means and variances, −inf log-sum-exp, empty softmaxes, NaN mean
-losses), sums that meet inf − inf or overflow float32, and hardtanh/relu6 on integers, which
-PyTorch clips in the integers' own dtype."""
+losses), sums that meet inf − inf or overflow float32, hardtanh/relu6 on integers (clipped in
+their own dtype), clamp's type promotion, masked_fill's kept dtype, flatten and chunk of empty
+tensors."""
 
 import math
 import warnings
@@ -80,3 +81,29 @@ def test_hardtanh_refuses_bools_and_negative_limits_for_unsigned_integers():
         F.hardtanh(soma.tensor([True, False]))
     with pytest.raises(RuntimeError, match=r"unsigned input \(uint8\).*min_val=-1"):
         F.hardtanh(soma.tensor([3]).to(soma.uint8))
+
+
+def test_clamp_promotes_as_pytorch_does():
+    ints = soma.tensor([1, 5])
+    y = soma.clamp(ints, -0.5, 2.5)  # float bounds on integers: the default float dtype
+    assert y.dtype == soma.float32 and y.tolist() == [1.0, 2.5]
+    y = soma.clamp(ints.to(soma.int32), 0, 3)  # integer bounds keep the dtype
+    assert y.dtype == soma.int32 and y.tolist() == [1, 3]
+    y = soma.clamp(soma.tensor([True, False]), 0, 2)  # bool with integer bounds: int64
+    assert y.dtype == soma.int64 and y.tolist() == [1, 0]
+
+
+def test_masked_fill_keeps_the_tensors_dtype():
+    mask = soma.tensor([True, False])
+    y = soma.tensor([1, 5]).masked_fill(mask, 0.5)
+    assert y.dtype == soma.int64 and y.tolist() == [0, 5]  # 0.5 as an int64: 0
+    y = soma.tensor([False, False]).masked_fill(mask, 0.5)
+    assert y.dtype == soma.bool and y.tolist() == [True, False]
+
+
+def test_flatten_and_chunk_of_empty_tensors():
+    assert soma.zeros(0, 3, 4).flatten(1).shape == (0, 12)
+    assert soma.zeros(0, 3).flatten().shape == (0,)
+    assert [p.shape for p in soma.zeros(0, 4).chunk(2)] == [(0, 4), (0, 4)]
+    assert [p.shape for p in soma.zeros(5).chunk(3)] == [(2,), (2,), (1,)]
+    assert [p.shape for p in soma.zeros(4).chunk(3)] == [(2,), (2,)]  # as PyTorch: two

@@ -337,6 +337,9 @@ def clamp(x, min=None, max=None):
     """Limit ``x`` to ``[min, max]``; either bound may be None, a number or a Tensor."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    for bound in (min, max):  # PyTorch's promotion: an int tensor clamped to 0.5 turns float
+        if bound is not None:
+            x = binary_operands(x, bound)[0]
     if isinstance(min, Tensor) and min.dtype != x.dtype:
         min = cast(min, x.dtype)
     if isinstance(max, Tensor) and max.dtype != x.dtype:
@@ -425,8 +428,10 @@ def masked_fill(x, mask, value):
     mask = mask.array if isinstance(mask, Tensor) else _xp.asarray(mask)
     if isinstance(value, Tensor):
         value = value.to(x.dtype)
-    else:
-        value = float(value) if x.array.dtype.kind == "f" else value
+    elif x.array.dtype.kind == "f":
+        value = float(value)
+    else:  # the result keeps x's dtype, as PyTorch: 0.5 into int64 is 0, into bool True
+        value = _xp.asarray(value).astype(x.array.dtype)
     return Where.apply(mask.astype(bool, copy=False), value, x)
 
 

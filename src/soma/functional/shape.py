@@ -4,6 +4,7 @@ and scatter are in ``indexing.py``.
 """
 
 import itertools
+import math
 
 from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
@@ -70,7 +71,8 @@ def flatten(x, start_dim=0, end_dim=-1):
     s = normalize_axis(start_dim, x.array.ndim, "flatten")
     e = normalize_axis(end_dim, x.array.ndim, "flatten")
     shape = x.array.shape
-    return reshape(x, shape[:s] + (-1 if shape[s : e + 1] else 1,) + shape[e + 1 :])
+    merged = math.prod(shape[s : e + 1])  # not -1: an empty tensor leaves -1 undetermined
+    return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
 
 def unflatten(x, dim, sizes):
@@ -350,7 +352,9 @@ def split(x, split_size_or_sections, dim=0):
 def chunk(x, chunks, dim=0):
     """Split into ``chunks`` nearly equal pieces (the last may be smaller)."""
     n = x.array.shape[normalize_axis(dim, x.array.ndim, "chunk")]
-    return split(x, max(-(-n // chunks), 1), dim)
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return split(x, [0] * chunks, dim)
+    return split(x, -(-n // chunks), dim)
 
 
 def unbind(x, dim=0):
