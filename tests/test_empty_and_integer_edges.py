@@ -1,12 +1,14 @@
 """PyTorch's results at the edges of reductions, clipping and shapes, with no NumPy warning:
 reductions over nothing (NaN means and variances, −inf log-sum-exp, empty softmaxes, NaN mean
 losses), sums that meet inf − inf or overflow float32, hardtanh/relu6 on integers (clipped in
-their own dtype), clamp's type promotion, masked_fill's kept dtype, flatten and chunk of empty
-tensors."""
+their own dtype), clamp's type promotion, masked_fill's and threshold's kept dtype, square of bools, local
+response normalisation of integers (in float: it returned the integers unchanged), flatten and
+chunk of empty tensors."""
 
 import math
 import warnings
 
+import numpy as np
 import pytest
 
 import soma
@@ -107,3 +109,26 @@ def test_flatten_and_chunk_of_empty_tensors():
     assert [p.shape for p in soma.zeros(0, 4).chunk(2)] == [(0, 4), (0, 4)]
     assert [p.shape for p in soma.zeros(5).chunk(3)] == [(2,), (2,), (1,)]
     assert [p.shape for p in soma.zeros(4).chunk(3)] == [(2,), (2,)]  # as PyTorch: two
+
+
+def test_threshold_keeps_integers_and_square_lifts_bools():
+    y = F.threshold(soma.tensor([-3, 0, 2, 5]), 1.5, -7.5)  # the value truncated: -7
+    assert y.dtype == soma.int64 and y.tolist() == [-7, -7, 2, 5]
+    with pytest.raises(NotImplementedError, match="threshold: bool"):
+        F.threshold(soma.tensor([True]), 0.5, 0)
+    y = soma.square(soma.tensor([True, False]))
+    assert y.dtype == soma.int64 and y.tolist() == [1, 0]
+
+
+def test_local_response_norm_of_integers_normalises_in_float():
+    x = soma.tensor([[[-3, 0, 2, 5], [1, 1, 1, 1]]])
+    y = F.local_response_norm(x, 2, alpha=2.0, beta=1.0, k=1.0)
+    # y_c = x_c / (k + α/n Σ x²) over channels c-1 … c: channel 0 sees only itself (and the
+    # missing channel -1), channel 1 sees channels 0 and 1
+    expected = [
+        [[-3 / 10, 0.0, 2 / 5, 5 / 26], [1 / 11, 1 / 2, 1 / 6, 1 / 27]],
+    ]
+    assert y.dtype == soma.float32
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="local_response_norm: bool"):
+        F.local_response_norm(x > 0, 2)

@@ -296,7 +296,9 @@ def _int_pow(a, b):
 
 
 def square(x):
-    """``x * x``."""
+    """``x * x`` (of a bool tensor as int64, as PyTorch)."""
+    if isinstance(x, Tensor) and x.array.dtype.kind == "b":
+        x = cast(x, _xp.int64)
     return mul(x, x)
 
 

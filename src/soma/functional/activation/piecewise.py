@@ -288,7 +288,13 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
         >>> threshold(soma.tensor([0.5, 1.5]), 1.0, -9.0)
         tensor([-9. ,  1.5])
     """
-    y = Threshold.apply(_float(input), threshold=float(threshold), value=float(value))
+    kind = input.array.dtype.kind if isinstance(input, Tensor) else "f"
+    if kind == "b":
+        raise NotImplementedError("threshold: bool inputs are not supported (as in PyTorch)")
+    if kind in "iu":  # PyTorch keeps the integers' dtype: value truncated toward zero
+        y = Threshold.apply(input, threshold=float(threshold), value=int(value))
+    else:
+        y = Threshold.apply(_float(input), threshold=float(threshold), value=float(value))
     return _result(input, y, inplace)
 
 

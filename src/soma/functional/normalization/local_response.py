@@ -2,6 +2,7 @@
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
+from soma.functional.unary import _float
 
 _xp = get_xp()
 
@@ -68,4 +69,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         )
     if size < 1:
         raise ValueError(f"local_response_norm: size must be positive, got {size}")
-    return LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
+    if input.array.dtype.kind == "b":
+        raise NotImplementedError("local_response_norm: bool inputs are not supported")
+    # integers normalise in the default float dtype, as PyTorch
+    return LocalResponseNorm.apply(_float(input), size=size, alpha=alpha, beta=beta, k=k)
