@@ -2,8 +2,8 @@
 reductions over nothing (NaN means and variances, −inf log-sum-exp, empty softmaxes, NaN mean
 losses), sums that meet inf − inf or overflow float32, hardtanh/relu6 on integers (clipped in
 their own dtype), clamp's type promotion, masked_fill's and threshold's kept dtype, square of bools, local
-response normalisation of integers (in float: it returned the integers unchanged), flatten and
-chunk of empty tensors."""
+response normalisation of integers (in float: it returned the integers unchanged), sign of
+bools; flatten, chunk, norms, renorm and prod's gradient of empty tensors."""
 
 import math
 import warnings
@@ -132,3 +132,19 @@ def test_local_response_norm_of_integers_normalises_in_float():
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
     with pytest.raises(NotImplementedError, match="local_response_norm: bool"):
         F.local_response_norm(x > 0, 2)
+
+
+def test_norms_renorm_and_prod_gradients_of_empty_tensors():
+    assert soma.linalg.norm(soma.zeros(0, 4), dim=1).shape == (0,)
+    assert soma.linalg.matrix_norm(soma.zeros(0, 3, 4)).shape == (0,)
+    assert soma.linalg.vector_norm(soma.zeros(3, 0), dim=1).tolist() == [0.0, 0.0, 0.0]
+    assert soma.renorm(soma.zeros(0, 4), 2, 0, 1.0).shape == (0, 4)
+    x = soma.zeros(0, 4, requires_grad=True)
+    assert x.prod().item() == 1.0  # the empty product
+    x.prod().backward()
+    assert x.grad.shape == (0, 4)
+
+
+def test_sign_of_bools_is_the_bools():
+    y = soma.sign(soma.tensor([True, False]))
+    assert y.dtype == soma.bool and y.tolist() == [True, False]

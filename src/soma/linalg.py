@@ -43,7 +43,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return _pnorm(reshape(x, (1,)), ord, 0)
     rest = [d for d in range(x.ndim) if d not in dims]
     moved = movedim(x, dims, tuple(range(len(rest), x.ndim)))
-    flat = reshape(moved, tuple(x.shape[d] for d in rest) + (-1,))
+    reduced = math.prod(x.shape[d] for d in dims)  # not -1: empty tensors leave it undetermined
+    flat = reshape(moved, tuple(x.shape[d] for d in rest) + (reduced,))
     y = _pnorm(flat, ord, -1)
     if keepdim:
         shape = tuple(1 if d in dims else n for d, n in enumerate(x.shape))

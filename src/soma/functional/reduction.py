@@ -128,6 +128,8 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, gy):
         (x,) = ctx.saved
+        if x.size == 0:  # nothing to differentiate with respect to
+            return _xp.zeros_like(x)
         axis = ctx.axis
         flat = x.reshape(-1) if axis is None else _xp.moveaxis(x, axis, -1)
         # dy/dx_i = Π_{j≠i} x_j = (product left of i) · (product right of i): exact with zeros

@@ -340,7 +340,7 @@ class Round(_PiecewiseConstant):
 class Sign(_PiecewiseConstant):
     @staticmethod
     def forward(ctx, x):
-        return _xp.sign(x)
+        return x.copy() if x.dtype.kind == "b" else _xp.sign(x)  # sign of a bool: itself
 
 
 class Trunc(_PiecewiseConstant):
