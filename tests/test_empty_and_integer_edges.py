@@ -3,7 +3,7 @@ reductions over nothing (NaN means and variances, −inf log-sum-exp, empty soft
 losses), sums that meet inf − inf or overflow float32, hardtanh/relu6 on integers (clipped in
 their own dtype), clamp's type promotion, masked_fill's and threshold's kept dtype, square of bools, local
 response normalisation of integers (in float: it returned the integers unchanged), sign of
-bools; flatten, chunk, norms, renorm and prod's gradient of empty tensors."""
+bools; flatten, chunk, norms, renorm, prod's gradient, batch and instance norm of empty tensors."""
 
 import math
 import warnings
@@ -148,3 +148,22 @@ def test_norms_renorm_and_prod_gradients_of_empty_tensors():
 def test_sign_of_bools_is_the_bools():
     y = soma.sign(soma.tensor([True, False]))
     assert y.dtype == soma.bool and y.tolist() == [True, False]
+
+
+def test_batch_and_instance_norm_of_an_empty_batch():
+    """An empty output, the running statistics untouched, zero gradients for weight and bias
+    (PyTorch's; its instance_norm alone turns the running statistics to NaN there)."""
+    x = soma.zeros(0, 3, 5, requires_grad=True)
+    weight, bias = soma.ones(3, requires_grad=True), soma.zeros(3, requires_grad=True)
+    mean, var = soma.zeros(3), soma.ones(3)
+    y = F.batch_norm(x, mean, var, weight, bias, training=True)
+    assert y.shape == (0, 3, 5)
+    y.sum().backward()
+    assert weight.grad.tolist() == [0.0] * 3 and bias.grad.tolist() == [0.0] * 3
+    assert x.grad.shape == (0, 3, 5)
+    assert mean.tolist() == [0.0] * 3 and var.tolist() == [1.0] * 3
+    assert F.batch_norm(x, mean, var, training=False).shape == (0, 3, 5)
+    assert F.instance_norm(soma.zeros(0, 3, 6), mean, var).shape == (0, 3, 6)
+    assert mean.tolist() == [0.0] * 3
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(soma.zeros(1, 3), None, None, training=True)

@@ -298,6 +298,8 @@ def batch_norm(
             ("bias", bias),
         ],
     )
+    if input.numel() == 0:
+        return normalized_nothing(input, weight, bias)
     if training:
         if input.numel() // input.shape[1] <= 1:
             raise ValueError(
@@ -317,3 +319,15 @@ def batch_norm(
 
 def _array(t):
     return None if t is None else t.array
+
+
+def normalized_nothing(input, weight, bias):
+    """Normalisation of an empty batch, as PyTorch: an empty output, the running statistics
+    untouched, still joined to input, weight and bias in the graph (their gradients are 0)."""
+    channels = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    y = input * 0.0
+    if weight is not None:
+        y = y * weight.reshape(channels)
+    if bias is not None:
+        y = y + bias.reshape(channels)
+    return y

@@ -17,7 +17,7 @@ import math
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional.normalization import _group_kernels
-from soma.functional.normalization.batch import BatchNormEval
+from soma.functional.normalization.batch import BatchNormEval, normalized_nothing
 
 _xp = get_xp()
 
@@ -208,6 +208,8 @@ def instance_norm(
         raise ValueError(
             f"instance_norm: expected input of shape (N, C, *spatial), got {tuple(input.shape)}"
         )
+    if input.numel() == 0:  # NOTE: PyTorch turns running statistics to NaN here; kept as is
+        return normalized_nothing(input, weight, bias)
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise ValueError(
