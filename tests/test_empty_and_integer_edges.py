@@ -1,9 +1,10 @@
 """PyTorch's results at the edges of reductions, clipping and shapes, with no NumPy warning:
 reductions over nothing (NaN means and variances, −inf log-sum-exp, empty softmaxes, NaN mean
 losses), sums that meet inf − inf or overflow float32, hardtanh/relu6 on integers (clipped in
-their own dtype), clamp's type promotion, masked_fill's and threshold's kept dtype, square of bools, local
-response normalisation of integers (in float: it returned the integers unchanged), sign of
-bools; flatten, chunk, norms, renorm, prod's gradient, batch and instance norm of empty tensors."""
+their own dtype), clamp's type promotion, masked_fill's and threshold's kept dtype, square and
+sign of bools, local response normalisation of integers (in float: it returned the integers
+unchanged); flatten, chunk, norms, renorm, prod's gradient, batch and instance norm of empty
+tensors."""
 
 import math
 import warnings
