@@ -276,12 +276,12 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
+        count = _count(x.shape, axes)
         # over nothing the variance is NaN (0 / 0 below); NumPy's mean would warn on the way
-        mean = x.mean(axis=axes, keepdims=True) if _count(x.shape, axes) else 0
-        centered = x - mean
+        centered = x - (x.mean(axis=axes, keepdims=True) if count else 0)
         ctx.save(centered)
         ctx.axes, ctx.keepdim = axes, keepdim
-        ctx.denom = builtins.max(_count(x.shape, axes) - correction, 0)
+        ctx.denom = builtins.max(count - correction, 0)
         with _xp.errstate(divide="ignore", invalid="ignore"):
             return (centered * centered).sum(axis=axes, keepdims=keepdim) / x.dtype.type(ctx.denom)
 

@@ -219,7 +219,7 @@ def renorm(input, p, dim, maxnorm):
     """Rescale each slice along ``dim`` whose p-norm exceeds ``maxnorm`` to norm ``maxnorm``."""
     x = _float(input)
     axis = normalize_axis(dim, x.ndim, "renorm")
-    width = x.numel() // x.shape[axis] if x.shape[axis] else 0  # not -1: empty tensors
+    width = math.prod(n for d, n in enumerate(x.shape) if d != axis)  # not -1: empty tensors
     rows = reshape(movedim(x, axis, 0), (x.shape[axis], width))
     norm = _pnorm(rows, p, 1, keepdim=True)
     factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
