@@ -12,6 +12,7 @@ import pytest
 
 import soma
 import soma.nn as nn
+from soma.functional.conv._args import conv_geometry
 from tests.conftest import copy_weights, to_torch
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -556,7 +557,7 @@ def test_fold_checks_the_number_of_blocks():
 
 def test_thin_weight_gradient_over_many_positions(torch_or_skip):
     """LeNet's first layer: 6 filters of 25 taps summed over 12·28·28 = 9408 positions, the
-    product that ``reduce_positions`` cuts into runs of 4096 (two runs and a remainder)."""
+    product that ``reduce_positions`` cuts into runs of 2048 (four runs and a remainder)."""
     from soma.functional.conv._geometry import reduce_positions
 
     torch = torch_or_skip
@@ -570,6 +571,63 @@ def test_thin_weight_gradient_over_many_positions(torch_or_skip):
     np.testing.assert_allclose(
         ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-3
     )
+
+
+@pytest.mark.parametrize(
+    "stack, m, k, n, runs",
+    [(1, 6, 9408, 25, 4), (16, 16, 8192, 16, 4), (3, 32, 4100, 64, 16), (2, 16, 9000, 16, 4)],
+)
+def test_long_reductions_are_cut_into_runs(stack, m, k, n, runs):
+    """Stacks of products with a small M·N and a long K (Winograd's 16 weight-gradient
+    products, a group's filters) are summed over runs of K; the result is the product's, the
+    remainder included, for transposed left operands as the weight gradients pass them."""
+    from soma.functional.conv import _geometry
+
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((stack, k, m)).swapaxes(1, 2)
+    b = rng.standard_normal((stack, k, n))
+    assert k // _geometry._run_length(m, n) == runs
+    np.testing.assert_allclose(_geometry.reduce_positions(a, b), a @ b, rtol=1e-12, atol=1e-10)
+
+
+def test_wide_outputs_are_not_cut():
+    """Above 2048 outputs (a 16-filter layer of 144 taps) the product stays one call."""
+    from soma.functional.conv import _geometry
+
+    rng = np.random.default_rng(14)
+    a, b = rng.standard_normal((1, 16, 9000)), rng.standard_normal((1, 9000, 144))
+    calls = []
+    real = _geometry._xp.matmul
+    try:
+        _geometry._xp.matmul = lambda *args: calls.append(args) or real(*args)
+        np.testing.assert_allclose(_geometry.reduce_positions(a, b), a @ b, rtol=1e-12)
+    finally:
+        _geometry._xp.matmul = real
+    assert not calls  # the one-group product is one 2-D call, not a batch of runs
+
+
+@pytest.mark.parametrize("kernel, chooses", [(1, "_pointwise"), (3, "_winograd")])
+def test_weight_gradient_over_many_positions_matches_float64(kernel, chooses):
+    """A 1×1 and a Winograd 3×3 layer whose weight gradients are cut into runs (32768
+    positions, 8192 Winograd tiles), against the sum over positions written out in float64."""
+    from soma.functional.conv import convolution
+
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 16, 128, 128)).astype(np.float32)
+    w = (rng.standard_normal((8, 16, kernel, kernel)) * 0.2).astype(np.float32)
+    g = conv_geometry(x.shape, w.shape, 1, kernel // 2, 1, 1, 2, "conv2d")
+    assert convolution._kernels(g, 16, 2, np.float32).__name__.endswith(chooses)
+    gy = rng.standard_normal((2, 8, 128, 128)).astype(np.float32)
+    xs, ws = soma.tensor(x), soma.tensor(w, requires_grad=True)
+    soma.nn.functional.conv2d(xs, ws, padding=kernel // 2).backward(soma.tensor(gy))
+    pad = kernel // 2
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    expected = np.empty(w.shape)
+    for i in range(kernel):
+        for j in range(kernel):
+            window = xp[:, :, i : i + 128, j : j + 128]
+            expected[:, :, i, j] = np.einsum("nohw,nchw->oc", gy.astype(np.float64), window)
+    np.testing.assert_allclose(ws.grad.numpy(), expected, rtol=1e-4, atol=1e-3)
 
 
 def test_channels_last_stem_gradcheck_float64():

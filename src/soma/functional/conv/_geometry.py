@@ -124,26 +124,40 @@ def matmul(a, b):
 
 
 # A weight gradient sums over every position of the batch: (M, K) @ (K, N) with K = N·L in the
-# tens of thousands. When M or N is tiny (a first layer's 6 filters of 25 taps) OpenBLAS's
-# product is slow: (6, 50176) @ (50176, 25) took 1.02 ms on the 2-core VM, 0.22 ms cut into
-# products over 4096-long runs of K and summed; with 12 or more rows no gain was measured.
-_THIN, _LONG, _RUN = 8, 8192, 4096
+# tens of thousands and a small M·N (the filters times their taps, or Winograd's channels). For
+# such a product OpenBLAS is slow at one thread as at two: cut into products over runs of K
+# (each small enough, M·N·run <= 2^19, for OpenBLAS to run it on one thread) and summed, it
+# measured 1.5-5x faster on the 2-core Zen 4 VM, at one BLAS thread and at two (ms, one
+# product / cut): (6, 50176) @ (50176, 25) 0.65 / 0.35, (16, 32768) @ (32768, 9) 0.30 / 0.12,
+# (32, 32768) @ (32768, 32) 1.77 / 0.59, Winograd's 16 products (16, 8192) @ (8192, 16) 1.40 /
+# 0.61 and (16, 8192) @ (8192, 32) 6.86 / 1.29; with M·N above 2048 it was slower: (16, 32768)
+# @ (32768, 144) 2.85 / 3.5, (512, 1600) @ (1600, 32) 0.32 / 0.46.
+_SMALL_OUTPUT, _RUN_WORK, _RUN_LIMITS = 2048, 1 << 19, (256, 4096)
+
+
+def _run_length(m, n):
+    """The largest power of two within _RUN_LIMITS with m·n·run <= _RUN_WORK."""
+    run = _RUN_LIMITS[1]
+    while run > _RUN_LIMITS[0] and m * n * run > _RUN_WORK:
+        run //= 2
+    return run
 
 
 def reduce_positions(a, b):
-    """``matmul(a, b)`` for a long reduction axis (weight gradients): a thin one-group product
-    (``min(M, N) <= 8``, ``K >= 8192``) is cut into runs of K, multiplied as one batch and
-    summed."""
+    """``matmul(a, b)`` of stacks (B, M, K) @ (B, K, N) with a long reduction axis K (weight
+    gradients): where M·N is small the products run over runs of K, as one batch, and are
+    summed (see ``_SMALL_OUTPUT``)."""
     m, k, n = a.shape[1], a.shape[2], b.shape[2]
-    if a.shape[0] != 1 or min(m, n) > _THIN or k < _LONG:
+    run = _run_length(m, n)
+    if m * n > _SMALL_OUTPUT or k < 2 * run:
         return matmul(a, b)
-    runs = k // _RUN
-    whole = runs * _RUN
+    stack, runs = a.shape[0], k // run
+    whole = runs * run
     parts = _xp.matmul(
-        a[0, :, :whole].reshape(m, runs, _RUN).swapaxes(0, 1),
-        b[0, :whole].reshape(runs, _RUN, n),
+        a[:, :, :whole].reshape(stack, m, runs, run).swapaxes(1, 2),
+        b[:, :whole].reshape(stack, runs, run, n),
     )
-    total = parts.sum(axis=0)
+    total = parts.sum(axis=1)
     if whole < k:
-        total += a[0, :, whole:] @ b[0, whole:]
-    return total[None]
+        total += _xp.matmul(a[:, :, whole:], b[:, whole:])
+    return total

@@ -13,7 +13,7 @@ Signatures follow ``_im2col.py``; a prepared operand is (layout, matrix), where 
 """
 
 from soma.backend import get_xp
-from soma.functional.conv._geometry import same_weight
+from soma.functional.conv._geometry import reduce_positions, same_weight
 
 _xp = get_xp()
 
@@ -89,4 +89,4 @@ def grad_weight(q, p, g, w_shape):
     # ∂W = gy xᵀ summed over every position: (O, N·L) @ (N·L, C) in whichever layouts they are
     if q[0] == p[0] == "nc":  # one product per image, then the sum over the batch
         return _xp.matmul(q[1], p[1].swapaxes(1, 2)).sum(axis=0).reshape(w_shape)
-    return (_rows(q).T @ _rows(p)).reshape(w_shape)
+    return reduce_positions(_rows(q).T[None], _rows(p)[None]).reshape(w_shape)

@@ -70,6 +70,7 @@ import os
 
 from soma.backend import get_xp
 from soma.functional.conv import _winograd_kernels as _fast
+from soma.functional.conv._geometry import reduce_positions
 
 _xp = get_xp()
 
@@ -299,11 +300,11 @@ def grad_weight(gyl, xl, g, w_shape, kept=None):
     forward pass kept it, else made again from xl block by block."""
     n, o, c = xl.shape[0], w_shape[0], w_shape[1]
     if kept:
-        du = _xp.matmul(transform_grad(gyl).swapaxes(1, 2), kept[0])
+        du = reduce_positions(transform_grad(gyl).swapaxes(1, 2), kept[0])
         return (du.reshape(16, -1).T @ _gg(du.dtype)).reshape(w_shape)
     du = None
     for block in _blocks(n, g.out_size, max(c, o), _BLOCK_GW):
         v = transform_input(xl[block], g.pads, g.out_size)
-        part = _xp.matmul(transform_grad(gyl[block]).swapaxes(1, 2), v)  # (16, O, C)
+        part = reduce_positions(transform_grad(gyl[block]).swapaxes(1, 2), v)  # (16, O, C)
         du = part if du is None else _xp.add(du, part, out=du)
     return (du.reshape(16, -1).T @ _gg(du.dtype)).reshape(w_shape)
