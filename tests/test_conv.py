@@ -716,3 +716,25 @@ def test_both_input_gradient_forms_of_im2col_gradcheck_float64(monkeypatch, form
     x = soma.tensor(rng.standard_normal((2, 16, 4, 4)), requires_grad=True)
     w = soma.tensor(rng.standard_normal((4, 16, 3, 3)) * 0.3, requires_grad=True)
     assert gradcheck(lambda x, w: soma.nn.functional.conv2d(x, w, padding=2, dilation=2), (x, w))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("layout", ["nchw", "channels-last", "channel-major"])
+def test_bias_gradient_in_every_gradient_layout(dims, layout):
+    """∂b = Σ gy over the batch and positions, whichever memory order gy arrives in (the
+    channels-last one is summed as one (positions, O) matrix down its columns)."""
+    rng = np.random.default_rng(16)
+    x = soma.tensor(rng.standard_normal((3, 2) + (6,) * dims))
+    w = soma.tensor(rng.standard_normal((5, 2) + (3,) * dims))
+    b = soma.tensor(np.zeros(5), requires_grad=True)
+    conv = getattr(soma.nn.functional, f"conv{dims}d")
+    y = conv(x, w, b, padding=1)
+    gy = rng.standard_normal(y.shape)
+    if layout == "channels-last":
+        gy = np.ascontiguousarray(np.moveaxis(gy, 1, -1))
+        gy = np.moveaxis(gy, -1, 1)
+    elif layout == "channel-major":
+        gy = np.ascontiguousarray(gy.swapaxes(0, 1)).swapaxes(0, 1)
+    y.backward(soma.from_numpy(gy))  # float64, in gy's memory order
+    expected = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+    np.testing.assert_allclose(b.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
