@@ -28,11 +28,29 @@ def check_input(x, weight, nd: int, op: str) -> None:
             f"{_KERNELS[nd]}), "
             f"got a {weight.ndim}-D weight of shape {shape_str(weight.shape)}"
         )
-    if x.dtype != weight.dtype or x.dtype.kind != "f":
+    if x.dtype != weight.dtype or x.dtype.kind not in "fiub":
         raise TypeError(
             f"{op}: input ({x.dtype}) and weight ({weight.dtype}) must have the same floating "
-            f"dtype; convert the input (x.to({weight.dtype})) or the model (model.to(...))"
+            f"or integer dtype; convert the input (x.to({weight.dtype})) or the model "
+            f"(model.to(...))"
         )
+
+
+def check_dtype_support(dtype, g, op: str, transposed: bool = False) -> None:
+    """The dtypes PyTorch convolves on the CPU: floats; int64 in every convolution; int8, int16,
+    int32 and uint8 in the plain, undilated one only; no bool. Elsewhere it raises
+    NotImplementedError, and so does soma."""
+    if dtype.kind == "f" or dtype == "int64":
+        return
+    if dtype.kind == "b":
+        problem = "bool tensors"
+    elif transposed or any(d != 1 for d in g.dilation):
+        problem = f"{dtype} tensors in a {'transposed' if transposed else 'dilated'} convolution"
+    else:
+        return
+    raise NotImplementedError(
+        f"{op}: no convolution of {problem}, as in PyTorch; use int64 or a floating dtype"
+    )
 
 
 def check_bias(bias, channels: int, op: str) -> None:

@@ -33,6 +33,7 @@ from soma.functional.conv import _pointwise as _pointwise
 from soma.functional.conv import _winograd as _winograd
 from soma.functional.conv._args import (
     check_bias,
+    check_dtype_support,
     check_input,
     conv_geometry,
     transpose_geometry,
@@ -76,6 +77,8 @@ def _kernels(g, in_per_group, batch, dtype=None):
     not in float16."""
     if batch == 0:
         return _EmptyBatch
+    if dtype is not None and _xp.dtype(dtype).kind in "iu":  # exact integer products (no BLAS)
+        return _im2col
     if in_per_group == 1 and g.groups > 1:
         if _depthwise_kernels.applies(g, dtype):
             if _depthwise_kernels.dense_is_faster(g):
@@ -183,6 +186,7 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
         g = conv_geometry(
             tuple(xb.shape), tuple(weight.shape), stride, padding, dilation, groups, nd, op
         )
+        check_dtype_support(xb.dtype, g, op)
         return ConvNd.apply(xb, weight, bias, geometry=g)
 
     return _batched(x, nd, run)
@@ -205,6 +209,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
             op,
         )
         check_bias(bias, weight.shape[1] * g.groups, op)
+        check_dtype_support(xb.dtype, g, op, transposed=True)
         return ConvTransposeNd.apply(xb, weight, bias, geometry=g)
 
     return _batched(x, nd, run)
