@@ -33,9 +33,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """The ``ord``-norm of the vectors along ``dim`` (all elements when None): ``ord`` may be
     any p >= 0, ``inf`` (largest |x|) or ``-inf`` (smallest |x|)."""
     x = _float(x) if dtype is None else x.to(dtype)
-    dims = (
-        tuple(range(x.ndim)) if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
-    )
+    every = dim is None or (isinstance(dim, (tuple, list)) and not dim)  # () means all, too
+    dims = tuple(range(x.ndim)) if every else ((dim,) if isinstance(dim, int) else tuple(dim))
     dims = tuple(d % max(x.ndim, 1) for d in dims)
     if ord == -math.inf:
         return amin(_abs(x), dims if x.ndim else None, keepdim)

@@ -36,9 +36,14 @@ def normalize_axis(dim, ndim, op="op"):
     return dim % n
 
 
-def normalize_axes(dim, ndim, op="op"):
-    """``dim`` as a tuple of axes (None → all axes); scalars have none."""
-    if dim is None:
+def normalize_axes(dim, ndim, op="op", *, empty_means_all=True):
+    """``dim`` as a tuple of axes (None → all axes); scalars have none.
+
+    An empty ``dim`` (``()`` or ``[]``) means every axis too, as in PyTorch's reductions
+    (``x.sum(dim=())`` is the total); ``all`` and ``any`` are the exception there, reducing
+    nothing: they pass ``empty_means_all=False``.
+    """
+    if dim is None or (empty_means_all and isinstance(dim, (tuple, list)) and not dim):
         return tuple(range(ndim))
     if isinstance(dim, (tuple, list)):
         return tuple(sorted(normalize_axis(d, ndim, op) for d in dim))

@@ -12,7 +12,7 @@ from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, repeated
 from soma.functional import _reduction_kernels
-from soma.functional._utils import normalize_axes, normalize_axis
+from soma.functional._utils import normalize_axes, normalize_axis, shape_str
 from soma.functional.elementwise import maximum, minimum
 from soma.functional.elementwise import pow as _pow
 from soma.functional.unary import _float, sqrt
@@ -195,9 +195,34 @@ class Extreme(Function):
         return (share * g).astype(gy.dtype, copy=False)
 
 
+def check_selectable(x, axes, whole, name):
+    """PyTorch's errors for a max/min-like reduction of an empty tensor: over the whole tensor
+    (``whole``) a RuntimeError for max/min/amax/amin (an IndexError for argmax/argmin), over an
+    empty dimension an IndexError; over non-empty dimensions of an empty tensor the result is
+    empty, not an error."""
+    if x.array.size:
+        return
+    shape = shape_str(x.shape)
+    if whole:
+        error = IndexError if name.startswith("arg") else RuntimeError
+        raise error(
+            f"{name}(): input of shape {shape} has no elements; name a non-empty dimension (dim=)"
+        )
+    for axis in axes:
+        if x.array.shape[axis] == 0:
+            raise IndexError(
+                f"{name}(): reduction dimension {axis} of the input of shape {shape} is empty"
+            )
+
+
+def _names_no_dim(dim):
+    """dim=None, () or []: a reduction over the whole tensor without naming a dimension."""
+    return dim is None or (isinstance(dim, (tuple, list)) and not dim)
+
+
 def _extreme(x, dim, keepdim, largest, name):
-    if x.array.size == 0:
-        raise RuntimeError(f"{name}(): expected a non-empty tensor, got shape {tuple(x.shape)}")
+    axes = () if dim is None else (normalize_axis(dim, x.array.ndim, name),)
+    check_selectable(x, axes, dim is None, name)
     if dim is None:
         return Extreme.apply(x, tuple(range(x.array.ndim)), False, largest)
     axis = normalize_axis(dim, x.array.ndim, name)
@@ -236,16 +261,26 @@ def min(x, dim=None, keepdim=False):
 
 def amax(x, dim=None, keepdim=False):
     """Largest value over ``dim`` (several dims allowed); ties share the gradient."""
-    return Extreme.apply(x, normalize_axes(dim, x.array.ndim, "amax"), keepdim, True)
+    axes = normalize_axes(dim, x.array.ndim, "amax")
+    check_selectable(x, axes, _names_no_dim(dim), "amax")
+    return Extreme.apply(x, axes, keepdim, True)
 
 
 def amin(x, dim=None, keepdim=False):
     """Smallest value over ``dim`` (several dims allowed); ties share the gradient."""
-    return Extreme.apply(x, normalize_axes(dim, x.array.ndim, "amin"), keepdim, False)
+    axes = normalize_axes(dim, x.array.ndim, "amin")
+    check_selectable(x, axes, _names_no_dim(dim), "amin")
+    return Extreme.apply(x, axes, keepdim, False)
 
 
 def argmax(x, dim=None, keepdim=False):
     """Index of the first largest value (over the flattened tensor when ``dim`` is None)."""
+    check_selectable(
+        x,
+        () if dim is None else (normalize_axis(dim, x.array.ndim, "argmax"),),
+        dim is None,
+        "argmax",
+    )
     if dim is None:
         out = _xp.argmax(_nan_first(x.array, True))
         return Tensor._wrap(
@@ -259,6 +294,12 @@ def argmax(x, dim=None, keepdim=False):
 
 def argmin(x, dim=None, keepdim=False):
     """Index of the first smallest value (over the flattened tensor when ``dim`` is None)."""
+    check_selectable(
+        x,
+        () if dim is None else (normalize_axis(dim, x.array.ndim, "argmin"),),
+        dim is None,
+        "argmin",
+    )
     if dim is None:
         out = _xp.argmin(_nan_first(x.array, False))
         return Tensor._wrap(
@@ -340,8 +381,15 @@ class LogSumExp(Function):
 
 
 def logsumexp(x, dim, keepdim=False):
-    """``log(sum(exp(x), dim))``, computed stably."""
+    """``log(sum(exp(x), dim))``, computed stably; an empty ``dim`` reduces every axis."""
     x = _float(x)
+    if isinstance(dim, (tuple, list)) and not dim and x.ndim and not keepdim:
+        # NOTE: PyTorch 2.13 raises here (its output shape check fails), though it reduces every
+        # axis with keepdim=True; raising keeps code that runs on soma running on PyTorch
+        raise RuntimeError(
+            f"logsumexp(): dim=() with keepdim=False is refused for an input of shape "
+            f"{tuple(x.shape)}, as in PyTorch; pass every dimension, or keepdim=True"
+        )
     return LogSumExp.apply(x, normalize_axes(dim, x.array.ndim, "logsumexp"), keepdim)
 
 
@@ -404,12 +452,12 @@ def cumsum(x, dim, *, dtype=None):
 
 
 def all(x, dim=None, keepdim=False):
-    axes = normalize_axes(dim, x.array.ndim, "all")
+    axes = normalize_axes(dim, x.array.ndim, "all", empty_means_all=False)
     return Tensor._wrap(_xp.asarray(x.array.all(axis=axes, keepdims=keepdim)))
 
 
 def any(x, dim=None, keepdim=False):
-    axes = normalize_axes(dim, x.array.ndim, "any")
+    axes = normalize_axes(dim, x.array.ndim, "any", empty_means_all=False)
     return Tensor._wrap(_xp.asarray(x.array.any(axis=axes, keepdims=keepdim)))
 
 

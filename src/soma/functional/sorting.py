@@ -40,6 +40,10 @@ def _length(input, dim, op):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The ``k``-th smallest value along ``dim`` (k counts from 1) and its index."""
     axis, n = _length(input, dim, "kthvalue")
+    if n == 0:
+        raise IndexError(
+            f"kthvalue(): expected a non-empty dimension {dim}, got shape {shape_str(input.shape)}"
+        )
     if not 1 <= k <= n:
         raise RuntimeError(
             f"kthvalue(): selected number k={k} out of range for dimension of size {n}"
