@@ -9,6 +9,7 @@ import math
 
 from soma.functional import amax, amin, matmul, matrix_power, vdot  # noqa: F401
 from soma.functional import cross as _cross
+from soma.functional import norm as _norm
 from soma.functional import sum as _sum
 from soma.functional.decomposition import (  # noqa: F401
     cholesky,
@@ -52,8 +53,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
-    """The Frobenius norm (``'fro'``) or the largest absolute column (``1``) / row (``inf``) sum
-    — with ``-1``/``-inf`` the smallest — of the matrices over ``dim`` (A cast to ``dtype``
+    """The Frobenius norm (``'fro'``), the nuclear norm (``'nuc'``: Σ singular values), the
+    spectral norm (``2``: the largest singular value; ``-2`` the smallest) or the largest
+    absolute column (``1``) / row (``inf``) sum — with ``-1``/``-inf`` the smallest — of the
+    matrices over ``dim`` (A cast to ``dtype``
     first when given)."""
     A = _float(A) if dtype is None else A.to(dtype)
     r, c = (d % A.ndim for d in dim)
@@ -69,15 +72,24 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
             if keepdim
             else reshape(out, tuple(n for d, n in enumerate(A.shape) if d not in (r, c)))
         )
-    raise NotImplementedError(
-        f"linalg.matrix_norm: ord={ord!r} is not implemented (fro, ±1, ±inf)"
-    )
+    if ord == "nuc":  # the sum of the singular values
+        return _norm(A, "nuc", (r, c), keepdim)
+    if ord in (2, -2):  # the largest or the smallest singular value
+        out = (amax if ord == 2 else amin)(svdvals(movedim(A, (r, c), (-2, -1))), -1)
+        if keepdim:
+            out = reshape(out, tuple(1 if d in (r, c) else n for d, n in enumerate(A.shape)))
+        return out
+    raise RuntimeError(f"linalg.matrix_norm: order {ord!r} not supported (fro, nuc, ±1, ±2, ±inf)")
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     """``vector_norm`` for one dim (or a flattened tensor), ``matrix_norm`` for two dims."""
     if ord is None and dim is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    if isinstance(dim, (tuple, list)) and len(dim) not in (1, 2):
+        raise RuntimeError(
+            f"linalg.norm: dim must name 1 or 2 dimensions when given, got {list(dim)}"
+        )
     if dim is None:
         dim = tuple(range(A.ndim)) if A.ndim <= 2 else None
     if isinstance(dim, (tuple, list)) and len(dim) == 2:

@@ -4,6 +4,7 @@ dimension, ``index_select``, ``narrow``, ``nonzero``."""
 import math
 
 from soma.autograd import grad_mode
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.autograd.slice_gradient import SliceGradient
 from soma.autograd.tensor import Tensor
@@ -147,7 +148,25 @@ def index_select(x, dim, index):
 
 
 def narrow(x, dim, start, length):
+    """``length`` elements along ``dim`` from ``start`` (negative: counted from the end), a view.
+
+    As PyTorch, start must lie in [-size, size] (IndexError) and the run inside the dimension
+    (RuntimeError): Python's slicing would silently clip it instead.
+    """
     axis = normalize_axis(dim, x.array.ndim, "narrow")
+    size = x.array.shape[axis]
+    start, length = int(start), int(length)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"narrow(): start {start} out of range [-{size}, {size}] for dimension {dim} of "
+            f"shape {shape_str(x.shape)}"
+        )
+    start = start + size if start < 0 else start
+    if length < 0 or start + length > size:
+        raise ShapeError(
+            f"narrow(): start ({start}) + length ({length}) must stay within dimension {dim} "
+            f"of size {size} (length non-negative)"
+        )
     index = [slice(None)] * x.array.ndim
     index[axis] = slice(start, start + length)
     return getitem(x, tuple(index))

@@ -412,9 +412,26 @@ class Norm2(Function):
 
 
 def norm(x, p=2, dim=None, keepdim=False, *, dtype=None):
-    """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``;
-    ``dtype``: x is cast to it first."""
+    """The p-norm over ``dim`` (all when None): ``(Σ |x|^p)^(1/p)``; p may be ``inf``, or
+    ``'nuc'`` (the nuclear norm of the matrices over two dims); ``dtype``: x is cast to it
+    first."""
     x = _float(x) if dtype is None else x.to(dtype)
+    if p == "nuc":  # the sum of the singular values of the matrices over two dims
+        # lazy: the decomposition and shape modules are built on this one
+        from soma.functional.decomposition import svdvals
+        from soma.functional.shape import movedim, reshape
+
+        pair = (-2, -1) if dim is None and x.ndim == 2 else dim
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise RuntimeError(
+                f"norm: p='nuc' needs two dimensions (dim=(r, c)), got dim={dim} for an input "
+                f"of shape {shape_str(x.shape)}"
+            )
+        r, c = (normalize_axis(d, x.array.ndim, "norm") for d in pair)
+        out = sum(svdvals(movedim(x, (r, c), (-2, -1))), -1)
+        if keepdim:
+            out = reshape(out, tuple(1 if d in (r, c) else n for d, n in enumerate(x.shape)))
+        return out
     axes = normalize_axes(dim, x.array.ndim, "norm")
     if p == 2 or p == "fro":
         return Norm2.apply(x, axes, keepdim)

@@ -70,6 +70,11 @@ def flatten(x, start_dim=0, end_dim=-1):
         return reshape(x, (1,))
     s = normalize_axis(start_dim, x.array.ndim, "flatten")
     e = normalize_axis(end_dim, x.array.ndim, "flatten")
+    if s > e:
+        raise ShapeError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for an input of "
+            f"shape {shape_str(x.shape)}"
+        )
     shape = x.array.shape
     merged = math.prod(shape[s : e + 1])  # not -1: an empty tensor leaves -1 undetermined
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
@@ -245,11 +250,19 @@ class Roll(Function):
 
 
 def roll(x, shifts, dims=None):
-    if isinstance(shifts, list):
-        shifts = tuple(shifts)
-    if isinstance(dims, list):
-        dims = tuple(dims)
-    return Roll.apply(x, shifts, dims)
+    """Shift cyclically by ``shifts[i]`` along ``dims[i]``; without dims (None or ``()``), the
+    flattened tensor by one shift, shape kept. Shifts and dims must pair up, as in PyTorch."""
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = () if dims is None else tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != (len(dims) or 1):
+        raise ShapeError(
+            f"roll: shifts {list(shifts)} and dims {list(dims)} must pair up (one shift per "
+            f"dim, or one shift and no dims)"
+        )
+    if not dims:
+        return Roll.apply(x, int(shifts[0]), None)
+    axes = tuple(normalize_axis(d, x.array.ndim, "roll") for d in dims)
+    return Roll.apply(x, tuple(int(k) for k in shifts), axes)
 
 
 # ---------------------------------------------------------------------------- joining and splitting
@@ -351,6 +364,8 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     """Split into ``chunks`` nearly equal pieces (the last may be smaller)."""
+    if chunks <= 0:
+        raise ShapeError(f"chunk: chunks must be greater than 0, got {chunks}")
     n = x.array.shape[normalize_axis(dim, x.array.ndim, "chunk")]
     if n == 0:  # PyTorch: ``chunks`` empty pieces
         return split(x, [0] * chunks, dim)
@@ -373,6 +388,9 @@ def movedim(x, source, destination):
         )
     src = [normalize_axis(d, n, "movedim") for d in src]
     dst = [normalize_axis(d, n, "movedim") for d in dst]
+    for name, given, axes in (("source", source, src), ("destination", destination, dst)):
+        if len(set(axes)) < len(axes):
+            raise ShapeError(f"movedim: repeated dim in {name} {given}")
     order = [d for d in range(n) if d not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
