@@ -25,6 +25,21 @@ class DTypeError(TypeError, RuntimeError):
     """Dtypes that do not fit the operation (PyTorch: ``RuntimeError``)."""
 
 
+class ValueOverflowError(OverflowError, RuntimeError):
+    """A number that the tensor's dtype cannot hold, given to a filling op (PyTorch:
+    ``RuntimeError``)."""
+
+
+class IndexOutOfRange(IndexError, RuntimeError):
+    """An index outside its dimension (PyTorch raises ``RuntimeError`` from gather, scatter and
+    index_select, ``IndexError`` from indexing and index_copy: code catching either works)."""
+
+
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """An integer division or remainder by zero (PyTorch: ``RuntimeError: ZeroDivisionError``);
+    float division gives inf or NaN instead."""
+
+
 _DUAL = {ValueError: ShapeError, TypeError: DTypeError}
 
 

@@ -4,7 +4,10 @@ import functools
 import inspect
 import numbers
 
-from soma.autograd.errors import ShapeError  # noqa: F401  (re-exported for the ops)
+from soma.autograd.errors import (
+    ShapeError,  # noqa: F401  (re-exported for the ops)
+    ValueOverflowError,
+)
 from soma.autograd.memory_format import axis_order
 from soma.autograd.tensor import Tensor
 from soma.backend import dtypes, get_xp
@@ -103,7 +106,36 @@ def _cast_operand(x, dtype):
         return x if x.array.dtype == dtype else cast(x, dtype)
     if dtype.kind == "f" or isinstance(x, bool) or dtype.kind == "b":
         return x
-    return int(x) if dtype.kind in "iu" else x
+    return wrapped_int(int(x), dtype) if dtype.kind in "iu" else x
+
+
+def check_fill_value(value, dtype, op: str) -> None:
+    """A Python int written into an integer tensor as it is (where, masked_fill) must fit its
+    dtype: PyTorch refuses, where arithmetic would wrap it (``wrapped_int``)."""
+    if (
+        dtype.kind not in "iu"
+        or isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+    ):
+        return
+    limits = _xp.iinfo(dtype)
+    if not limits.min <= value <= limits.max:
+        raise ValueOverflowError(
+            f"{op}: value {value} cannot be converted to {dtype} without overflow (range "
+            f"{limits.min} to {limits.max})"
+        )
+
+
+def wrapped_int(value: int, dtype) -> int:
+    """A Python int as the integer dtype holds it, wrapping around as C does: PyTorch's
+    ``int8_tensor * 200`` multiplies by -56 (200 - 256), ``uint8_tensor + -1`` adds 255, and
+    comparisons see the same wrapped number. Values beyond int64 are left for NumPy to refuse.
+    """
+    bits = 8 * dtype.itemsize
+    if not -(1 << 63) <= value < (1 << 64) or bits >= 64:
+        return value
+    value %= 1 << bits
+    return value - (1 << bits) if dtype.kind == "i" and value >= 1 << (bits - 1) else value
 
 
 def cast(x: Tensor, dtype) -> Tensor:

@@ -6,12 +6,19 @@ sqrt, sin, tanh, rounding …) are in ``unary.py``.
 """
 
 from soma.autograd import memory_format as _formats
+from soma.autograd.errors import IntegerDivisionByZero
 from soma.autograd.factory import tensor
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.dtypes import get_default_dtype
-from soma.functional._utils import as_tensor, binary_operands, shape_str, unbroadcast
+from soma.functional._utils import (
+    as_tensor,
+    binary_operands,
+    check_fill_value,
+    shape_str,
+    unbroadcast,
+)
 from soma.functional.indexing import nonzero
 
 _xp = get_xp()
@@ -162,10 +169,10 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
+        if not _is_float_op(a, b):
+            return _integer_trunc_divide(*binary_operands(a, b))
         q = div(a, b)
-        return Tensor._wrap(
-            _xp.trunc(q.array).astype(q.dtype if _is_float_op(a, b) else _int_dtype(a, b))
-        )
+        return Tensor._wrap(_xp.trunc(q.array).astype(q.dtype))
     a, b = binary_operands(a, b)
     if not _is_float_op(a, b):  # integers divide into the default float dtype (PyTorch)
         a = cast(as_tensor(a), _default_float())
@@ -187,14 +194,33 @@ def _is_float_op(a, b):
     )
 
 
-def _int_dtype(a, b):
-    return next(x.array.dtype for x in (a, b) if isinstance(x, Tensor))
+def _integer_divisor(a, b, op):
+    """Whether this is an integer division; one by zero raises, as in PyTorch (NumPy would
+    return 0 with a warning)."""
+    if _is_float_op(a, b):
+        return False
+    if _xp.any(_xp.asarray(_raw(b)) == 0):
+        raise IntegerDivisionByZero(f"{op}: integer division by zero (ZeroDivisionError)")
+    return True
+
+
+def _integer_trunc_divide(a, b):
+    """a / b rounded toward zero, exactly in the integers (through floats, 2^24 + 1 in float32
+    or 2^53 + 1 in float64 would lose its last digit)."""
+    _integer_divisor(a, b, "div(rounding_mode='trunc')")
+    ra, rb = _raw(a), _raw(b)
+    with _xp.errstate(over="ignore"):  # int min // -1 wraps, as in PyTorch
+        q = _xp.asarray(ra // rb)
+        inexact_negative = (_xp.asarray(ra % rb) != 0) & ((_xp.asarray(ra) < 0) != (rb < 0))
+        return Tensor._wrap((q + inexact_negative).astype(q.dtype))
 
 
 def floor_divide(a, b):
-    """``floor(a / b)``; carries no gradient."""
+    """``floor(a / b)``; carries no gradient. Integers: exact, by zero raises."""
     a, b = binary_operands(a, b)
-    return Tensor._wrap(_xp.asarray(_raw(a) // _raw(b)))
+    _integer_divisor(a, b, "floor_divide")
+    with _xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return Tensor._wrap(_xp.asarray(_raw(a) // _raw(b)))
 
 
 class Remainder(Function):
@@ -203,7 +229,8 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save(a, b)
-        return _xp.mod(a, b)
+        with _xp.errstate(divide="ignore", invalid="ignore"):  # x % 0.0 is NaN, silently
+            return _xp.mod(a, b)
 
     @staticmethod
     def backward(ctx, gy):
@@ -215,8 +242,11 @@ class Remainder(Function):
 
 
 def remainder(a, b):
-    """Element-wise remainder with the sign of the divisor (Python's ``%``)."""
-    return Remainder.apply(*binary_operands(a, b))
+    """Element-wise remainder with the sign of the divisor (Python's ``%``); an integer one by
+    zero raises, as in PyTorch."""
+    a, b = binary_operands(a, b)
+    _integer_divisor(a, b, "remainder")
+    return Remainder.apply(a, b)
 
 
 class Fmod(Function):
@@ -225,7 +255,8 @@ class Fmod(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save(a, b)
-        return _xp.fmod(a, b)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return _xp.fmod(a, b)
 
     @staticmethod
     def backward(ctx, gy):
@@ -238,8 +269,10 @@ class Fmod(Function):
 
 def fmod(a, b):
     """Element-wise remainder with the sign of the dividend (C's ``%``): ``fmod(-3, 2) = -1``,
-    where ``remainder(-3, 2) = 1``."""
-    return Fmod.apply(*binary_operands(a, b))
+    where ``remainder(-3, 2) = 1``; an integer one by zero raises, as in PyTorch."""
+    a, b = binary_operands(a, b)
+    _integer_divisor(a, b, "fmod")
+    return Fmod.apply(a, b)
 
 
 def _raw(x):
@@ -420,6 +453,9 @@ def where(condition, a=None, b=None):
         return nonzero(condition, as_tuple=True)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # where(cond, 1.0, 0.0)
         a = tensor(a)
+    for scalar, other in ((a, b), (b, a)):
+        if isinstance(other, Tensor) and not isinstance(scalar, Tensor):
+            check_fill_value(scalar, other.array.dtype, "where")
     a, b = binary_operands(a, b)
     cond = condition.array if isinstance(condition, Tensor) else _xp.asarray(condition)
     return Where.apply(cond.astype(bool, copy=False), a, b)
@@ -433,6 +469,7 @@ def masked_fill(x, mask, value):
     elif x.array.dtype.kind == "f":
         value = float(value)
     else:  # the result keeps x's dtype, as PyTorch: 0.5 into int64 is 0, into bool True
+        check_fill_value(value, x.array.dtype, "masked_fill")
         value = _xp.asarray(value).astype(x.array.dtype)
     return Where.apply(mask.astype(bool, copy=False), value, x)
 

@@ -4,7 +4,7 @@ dimension, ``index_select``, ``narrow``, ``nonzero``."""
 import math
 
 from soma.autograd import grad_mode
-from soma.autograd.errors import ShapeError
+from soma.autograd.errors import IndexOutOfRange, ShapeError
 from soma.autograd.function import Function
 from soma.autograd.slice_gradient import SliceGradient
 from soma.autograd.tensor import Tensor
@@ -139,10 +139,25 @@ def setitem_(x, index, value):
     return x._assign(IndexPut.apply(x, value, index))
 
 
+def check_index_bounds(idx, size, axis, op, negative_ok=False):
+    """Every index in [0, size), as gather, scatter, index_select, index_add and index_copy
+    require in PyTorch (NumPy would silently count a negative one from the end); with
+    ``negative_ok``, in [-size, size) (index_fill, indexing)."""
+    if not idx.size:
+        return
+    low, high = idx.min(), idx.max()
+    if low < (-size if negative_ok else 0) or high >= size:
+        bad = int(high) if high >= size else int(low)
+        raise IndexOutOfRange(
+            f"{op}(): index {bad} is out of bounds for dimension {axis} with size {size}"
+        )
+
+
 def index_select(x, dim, index):
     """Entries of ``x`` at ``index`` (1-D integers) along ``dim``."""
     axis = normalize_axis(dim, x.array.ndim, "index_select")
     idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
+    check_index_bounds(idx, x.array.shape[axis] if x.array.ndim else 1, axis, "index_select")
     full = (slice(None),) * axis + (idx,)
     return GetItem.apply(x, full, True)
 
@@ -219,6 +234,7 @@ def gather(x, dim, index):
             f"gather: index of shape {shape_str(idx.shape)} is larger than the input of shape "
             f"{shape_str(x.shape)} in dimension {too_big[0]} (only dimension {dim} may differ)"
         )
+    check_index_bounds(idx, x.array.shape[axis] if x.array.ndim else 1, axis, "gather")
     return Gather.apply(x, idx.astype(_xp.int64, copy=False), axis)
 
 
@@ -248,6 +264,7 @@ class ScatterAdd(Function):
 def scatter_add(x, dim, index, src):
     axis = normalize_axis(dim, x.array.ndim, "scatter_add")
     idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
+    check_index_bounds(idx, x.array.shape[axis] if x.array.ndim else 1, axis, "scatter_add")
     return ScatterAdd.apply(x, as_tensor(src), idx.astype(_xp.int64, copy=False), axis)
 
 
@@ -356,4 +373,7 @@ def take_along_dim(input, indices, dim=None):
     want_i = common.copy()
     want_i[axis] = idx.shape[axis]
     x = expand(input, tuple(want_x)) if tuple(want_x) != input.array.shape else input
+    size = input.array.shape[axis]
+    check_index_bounds(idx, size, axis, "take_along_dim", negative_ok=True)
+    idx = _xp.where(idx < 0, idx + size, idx)  # unlike gather, negatives count from the end
     return gather(x, axis, Tensor._wrap(_xp.broadcast_to(idx, tuple(want_i))))

@@ -12,7 +12,7 @@ from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import scatter_add as _scatter_add
 from soma.functional._utils import as_tensor, normalize_axis, shape_str
-from soma.functional.indexing import _full_index, scatter_add
+from soma.functional.indexing import _full_index, check_index_bounds, scatter_add
 from soma.functional.shape import reshape
 
 _xp = get_xp()
@@ -27,12 +27,8 @@ def _index_array(index, x, axis, op):
             f"{op}(): index of shape {shape_str(idx.shape)} must have as many dimensions as the "
             f"input of shape {shape_str(x.shape)}"
         )
-    n = x.array.shape[axis] if x.array.ndim else 1
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(
-            f"{op}(): index {int(idx.max())} is out of bounds for dimension {axis} with size {n}"
-        )
-    return (idx % max(n, 1)).astype(_xp.int64).reshape(idx.shape if x.array.ndim else (-1,))
+    check_index_bounds(idx, x.array.shape[axis] if x.array.ndim else 1, axis, op)
+    return idx.astype(_xp.int64).reshape(idx.shape if x.array.ndim else (-1,))
 
 
 def _corner(src, index):
@@ -213,8 +209,9 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 
 # ---------------------------------------------------------------------------- index_*
-def _slice_index(input, dim, index, op):
-    """The axis and the index tuple ``(:, …, :, index)`` that addresses the slices."""
+def _slice_index(input, dim, index, op, negative_ok=False):
+    """The axis and the index tuple ``(:, …, :, index)`` that addresses the slices (negative
+    indices only for index_fill, as in PyTorch)."""
     axis = normalize_axis(dim, input.array.ndim, op)
     idx = index.array if isinstance(index, Tensor) else _xp.asarray(index)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
@@ -222,6 +219,7 @@ def _slice_index(input, dim, index, op):
             f"{op}(): index must be a 1-D integer tensor, got dtype {idx.dtype} and shape "
             f"{shape_str(idx.shape)}"
         )
+    check_index_bounds(idx, input.array.shape[axis], axis, op, negative_ok)
     return axis, (slice(None),) * axis + (idx.reshape(-1).astype(_xp.int64),)
 
 
@@ -296,7 +294,7 @@ def index_fill(input, dim, index, value):
     """Fill the slices of a copy of ``input`` at positions ``index`` along dim with ``value``."""
     if input.array.ndim == 0:
         return _scalar(index_fill(_vector(input), 0, index, value))
-    axis, where = _slice_index(input, dim, index, "index_fill")
+    axis, where = _slice_index(input, dim, index, "index_fill", negative_ok=True)
     if isinstance(value, Tensor):
         value = value.item()
     return IndexCopy.apply(input, value, where)
