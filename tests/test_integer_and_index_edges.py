@@ -129,3 +129,24 @@ def test_the_same_as_pytorch(torch_or_skip, case):
 def test_negative_indices_as_pytorch(torch_or_skip, op):
     with pytest.raises((RuntimeError, IndexError)):
         NEGATIVE[op](torch_or_skip, torch_or_skip.tensor(T))
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [((0, 2.5, 1), [0, 1]), ((-2.5, 2.5, 1.5), [-2, -1, 0, 1]), ((0.9, 3.2), [0, 1, 2])],
+)
+def test_integer_arange_truncates_its_bounds_and_step_first(args, expected):
+    assert soma.arange(*args, dtype=soma.int64).tolist() == expected
+
+
+def test_integer_arange_whose_step_truncates_to_zero_is_refused():
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        soma.arange(1, 4, 0.5, dtype=soma.int64)
+
+
+def test_topk_counts_nan_as_the_largest_value():
+    x = soma.tensor([1.0, float("nan"), 2.0, float("nan"), 0.0])
+    values, indices = x.topk(3)
+    assert np.isnan(values.tolist()[:2]).all() and values.tolist()[2] == 2.0
+    assert indices.tolist() == [1, 3, 2]
+    assert [v.tolist() for v in x.topk(2, largest=False)] == [[0.0, 1.0], [4, 0]]

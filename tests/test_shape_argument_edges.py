@@ -123,3 +123,17 @@ def test_the_same_as_pytorch(torch_or_skip, case):
         assert theirs == ours
     else:
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, float("inf")])
+@pytest.mark.parametrize("dim", [(1, 2), [0, 2], (0, 1, 2)])
+def test_normalize_over_several_dimensions(p, dim):
+    """F.normalize with a tuple of dims divides by the norm over all of them (it raised)."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 4))
+    got = soma.nn.functional.normalize(soma.tensor(x), p=p, dim=dim).numpy()
+    axes = tuple(d % 3 for d in dim)
+    if p == float("inf"):
+        length = np.abs(x).max(axis=axes, keepdims=True)
+    else:
+        length = (np.abs(x) ** p).sum(axis=axes, keepdims=True) ** (1 / p)
+    np.testing.assert_allclose(got, x / length, rtol=1e-12)

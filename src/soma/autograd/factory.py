@@ -143,6 +143,12 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     integral = all(isinstance(v, numbers.Integral) for v in values)
     if dtype is None:
         dtype = dtypes.int64 if integral else dtypes.get_default_dtype()
+    elif not integral and dtypes.to_dtype(dtype).kind in "iu":
+        # as PyTorch: an integer arange truncates its bounds and step first (0.5 → 0)
+        start, end, step = int(start), int(end), int(step)
+        integral = True
+    if step == 0:
+        raise ValueError(f"arange: step must be nonzero (start {start}, end {end})")
     array = _xp.arange(start, end, step, dtype=_xp.float64 if not integral else _xp.int64)
     return _finish(array, dtype, requires_grad, device)
 

@@ -13,6 +13,7 @@ from soma.backend import get_xp
 from soma.functional._utils import ShapeError, normalize_axis, shape_str
 from soma.functional.elementwise import clamp, div, mul, sub
 from soma.functional.indexing import getitem
+from soma.functional.reduction import norm as _norm_over
 from soma.functional.reduction import sum as _sum
 from soma.functional.shape import expand, reshape, unsqueeze
 from soma.functional.unary import _float
@@ -108,8 +109,11 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     if x.array.ndim == 0:
         x = reshape(x, (1,))
         return reshape(normalize(x, p, 0, eps), ())
-    norm = clamp(_pnorm(x, p, dim, keepdim=True), eps, None)
-    return div(x, norm)
+    if isinstance(dim, (tuple, list)):  # the norm over several dimensions at once
+        length = _norm_over(x, p, tuple(dim), keepdim=True)
+    else:
+        length = _pnorm(x, p, dim, keepdim=True)
+    return div(x, clamp(length, eps, None))
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

@@ -487,9 +487,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError(f"topk(): k={k} is out of range for dimension {dim} of size {n}")
     if x.array.ndim == 0:  # the one element (k = 1) or nothing (k = 0) — PyTorch keeps 0-d
         return MinMax(x.clone(), Tensor._wrap(_xp.zeros((), dtype=_xp.int64)))
-    key = -x.array if largest else x.array
-    index = _xp.argsort(key, axis=axis, kind="stable")
-    index = _xp.take(index, _xp.arange(k), axis=axis)
+    # NaN counts as the largest value, as in sort (negating the values would sort it last)
+    index = _xp.take(argsort(x, dim, descending=largest).array, _xp.arange(k), axis=axis)
     values = SelectAlongAxis.apply(x, index, axis, True)
     return MinMax(values, Tensor._wrap(index.astype(_xp.int64)))
 
