@@ -24,6 +24,7 @@ from soma.functional import lgamma as gammaln  # noqa: F401
 from soma.functional import mvlgamma as multigammaln  # noqa: F401
 from soma.functional import sigmoid as expit  # noqa: F401
 from soma.functional.elementwise import mul
+from soma.functional.special import entr, xlog1py  # noqa: F401
 from soma.functional.unary import log
 
 
@@ -49,6 +50,6 @@ _adapt_namespace(
     globals(),
     out_names=frozenset(
         "digamma erf erfc erfinv exp2 expit expm1 gammaln log1p log_ndtr logit logsumexp "
-        "multigammaln ndtr ndtri polygamma psi round sinc xlogy".split()
+        "multigammaln ndtr ndtri polygamma psi round sinc xlogy xlog1py entr".split()
     ),
 )

@@ -287,13 +287,14 @@ class Pow(Function):
     def forward(ctx, a, b):
         with _xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
             y = _broadcasting("pow", _xp.power, a, b)
-        ctx.save(a, b, y)
+        # NOTE: y only when the exponent needs a gradient (dy/db = y ln a), as PyTorch: so
+        # ``x.pow(2).pow_(2)`` may change y in place before backward
+        ctx.save(a, b, y if ctx.needs_input_grad[1] else None)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        a, b = ctx.saved[:2]
-        y = ctx.saved[2]
+        a, b, y = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         with _xp.errstate(divide="ignore", invalid="ignore"):

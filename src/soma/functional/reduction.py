@@ -15,7 +15,7 @@ from soma.functional import _reduction_kernels
 from soma.functional._utils import normalize_axes, normalize_axis, shape_str
 from soma.functional.elementwise import maximum, minimum
 from soma.functional.elementwise import pow as _pow
-from soma.functional.unary import _float, sqrt
+from soma.functional.unary import _float
 from soma.functional.unary import abs as _abs
 
 _xp = get_xp()
@@ -335,6 +335,16 @@ class Var(Function):
             return g * centered * (2 / centered.dtype.type(ctx.denom))
 
 
+def _spread_arguments(x, dim, unbiased, correction, op):
+    """var/std's arguments checked: (float x, axes, correction)."""
+    if isinstance(unbiased, (tuple, list)) or (
+        isinstance(unbiased, int) and not isinstance(unbiased, bool)
+    ):
+        raise TypeError(f"{op}(): pass dims as dim=, unbiased must be a bool")
+    x = _float(x)
+    return x, normalize_axes(dim, x.array.ndim, op), _correction(unbiased, correction)
+
+
 def _correction(unbiased, correction):
     if correction is not None:
         return correction
@@ -343,18 +353,37 @@ def _correction(unbiased, correction):
 
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim``; unbiased (Bessel's correction, n − 1) unless told otherwise."""
-    if isinstance(unbiased, (tuple, list)) or (
-        isinstance(unbiased, int) and not isinstance(unbiased, bool)
-    ):
-        raise TypeError("var(): pass dims as dim=, unbiased must be a bool")
-    x = _float(x)
-    axes = normalize_axes(dim, x.array.ndim, "var")
-    return Var.apply(x, axes, keepdim, _correction(unbiased, correction))
+    x, axes, correction = _spread_arguments(x, dim, unbiased, correction, "var")
+    return Var.apply(x, axes, keepdim, correction)
+
+
+class Std(Function):
+    """y = √(Σ (x - x̄)² / (n - correction)) over ``axes``."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, correction):
+        variance = Var.forward(ctx, x, axes, keepdim, correction)
+        y = _xp.sqrt(variance)
+        ctx.save(*ctx.saved, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        centered, y = ctx.saved
+        g = gy if ctx.keepdim else _xp.expand_dims(gy, ctx.axes)
+        s = y if ctx.keepdim else _xp.expand_dims(y, ctx.axes)
+        # dy/dx_i = (x_i - x̄) / ((n - correction) y); where y = 0 (all values equal) PyTorch
+        # takes it as 0 rather than 0/0: every value moving together leaves y at 0
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            share = _xp.where(s == 0, 0, g / (s * centered.dtype.type(ctx.denom)))
+        return (share * centered).astype(gy.dtype, copy=False)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments; its gradient is 0 where
+    the values are all equal (PyTorch's choice for the 0/0 there)."""
+    x, axes, correction = _spread_arguments(x, dim, unbiased, correction, "std")
+    return Std.apply(x, axes, keepdim, correction)
 
 
 class LogSumExp(Function):

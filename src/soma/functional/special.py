@@ -160,6 +160,59 @@ class XLogY(Function):
         return ga, gc
 
 
+class XLog1pY(Function):
+    """y = a · ln(1 + c), taken as 0 where a = 0 (even where c = -1)."""
+
+    @staticmethod
+    def forward(ctx, a, c):
+        ctx.save(a, c)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            y = _xp.where(a == 0, 0, a * _xp.log1p(c))
+        return _xp.where(_xp.isnan(c), _xp.nan, y).astype(_xp.result_type(a, c), copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, c = ctx.saved
+        need_a, need_c = ctx.needs_input_grad
+        ga = gc = None
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            if need_a:
+                # dy/da = ln(1 + c) (0 where a = 0 and c <= -1, as xlogy's)
+                g = _xp.where((a == 0) & (c <= -1), 0, gy * _xp.log1p(c))
+                ga = unbroadcast(g.astype(gy.dtype, copy=False), _xp.shape(a))
+            if need_c:
+                gc = unbroadcast(gy * a / (1 + c), _xp.shape(c))  # dy/dc = a / (1 + c)
+        return ga, gc
+
+
+def xlog1py(input, other):
+    """``input * log1p(other)``, with 0 wherever ``input`` is 0 (torch.special.xlog1py)."""
+    a, c = binary_operands(input, other)
+    return XLog1pY.apply(*_float_pair(a, c))
+
+
+class Entr(Function):
+    """y = -x ln x for x > 0, 0 at x = 0, -inf for x < 0 (the entropy of one probability)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            y = _xp.where(x > 0, -x * _xp.log(x), _xp.where(x == 0, 0, -_xp.inf))
+        return _xp.where(_xp.isnan(x), _xp.nan, y).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved
+        with _xp.errstate(divide="ignore", invalid="ignore"):
+            return gy * -(_xp.log(x) + 1)  # dy/dx = -(ln x + 1): +inf at 0, NaN below
+
+
+def entr(input):
+    """Element-wise entropy term ``-x ln x`` (torch.special.entr)."""
+    return Entr.apply(_float(input))
+
+
 def xlogy(input, other):
     """``input * log(other)``, with 0 wherever ``input`` is 0."""
     a, c = binary_operands(input, other)

@@ -113,9 +113,11 @@ class Atan2(Function):
         need_a, need_b = ctx.needs_input_grad
         with _xp.errstate(invalid="ignore", divide="ignore"):
             r2 = a * a + b * b
-            # dy/da = b / (a² + b²),  dy/db = -a / (a² + b²)
-            ga = unbroadcast(gy * b / r2, _xp.shape(a)) if need_a else None
-            gb = unbroadcast(-gy * a / r2, _xp.shape(b)) if need_b else None
+            # dy/da = b / (a² + b²),  dy/db = -a / (a² + b²); at the origin, where atan2 has no
+            # derivative, 0 as PyTorch (not 0/0)
+            inv = _xp.where(r2 == 0, 0, 1 / r2)
+            ga = unbroadcast(gy * b * inv, _xp.shape(a)) if need_a else None
+            gb = unbroadcast(-gy * a * inv, _xp.shape(b)) if need_b else None
         return ga, gb
 
 
