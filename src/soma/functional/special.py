@@ -136,13 +136,15 @@ def logaddexp2(input, other):
 
 
 class XLogY(Function):
-    """y = a · ln c, taken as 0 where a = 0 (even where c = 0)."""
+    """y = a · ln(c + s), taken as 0 where a = 0 (even where c + s = 0): ``xlogy`` (s = 0) and
+    ``xlog1py`` (s = 1, through ``log1p``)."""
 
     @staticmethod
-    def forward(ctx, a, c):
+    def forward(ctx, a, c, *, shift):
         ctx.save(a, c)
+        ctx.shift, ctx.log = shift, _xp.log1p if shift else _xp.log
         with _xp.errstate(divide="ignore", invalid="ignore"):
-            y = _xp.where(a == 0, 0, a * _xp.log(c))
+            y = _xp.where(a == 0, 0, a * ctx.log(c))
         return _xp.where(_xp.isnan(c), _xp.nan, y).astype(_xp.result_type(a, c), copy=False)
 
     @staticmethod
@@ -152,43 +154,18 @@ class XLogY(Function):
         ga = gc = None
         with _xp.errstate(divide="ignore", invalid="ignore"):
             if need_a:
-                # dy/da = ln c (PyTorch's convention: 0 where a = 0 and c <= 0)
-                g = _xp.where((a == 0) & (c <= 0), 0, gy * _xp.log(c))
+                # dy/da = ln(c + s) (PyTorch's convention: 0 where a = 0 and c + s <= 0)
+                g = _xp.where((a == 0) & (c <= -ctx.shift), 0, gy * ctx.log(c))
                 ga = unbroadcast(g.astype(gy.dtype, copy=False), _xp.shape(a))
             if need_c:
-                gc = unbroadcast(gy * a / c, _xp.shape(c))  # dy/dc = a / c
-        return ga, gc
-
-
-class XLog1pY(Function):
-    """y = a · ln(1 + c), taken as 0 where a = 0 (even where c = -1)."""
-
-    @staticmethod
-    def forward(ctx, a, c):
-        ctx.save(a, c)
-        with _xp.errstate(divide="ignore", invalid="ignore"):
-            y = _xp.where(a == 0, 0, a * _xp.log1p(c))
-        return _xp.where(_xp.isnan(c), _xp.nan, y).astype(_xp.result_type(a, c), copy=False)
-
-    @staticmethod
-    def backward(ctx, gy):
-        a, c = ctx.saved
-        need_a, need_c = ctx.needs_input_grad
-        ga = gc = None
-        with _xp.errstate(divide="ignore", invalid="ignore"):
-            if need_a:
-                # dy/da = ln(1 + c) (0 where a = 0 and c <= -1, as xlogy's)
-                g = _xp.where((a == 0) & (c <= -1), 0, gy * _xp.log1p(c))
-                ga = unbroadcast(g.astype(gy.dtype, copy=False), _xp.shape(a))
-            if need_c:
-                gc = unbroadcast(gy * a / (1 + c), _xp.shape(c))  # dy/dc = a / (1 + c)
+                gc = unbroadcast(gy * a / (c + ctx.shift), _xp.shape(c))  # dy/dc = a / (c + s)
         return ga, gc
 
 
 def xlog1py(input, other):
     """``input * log1p(other)``, with 0 wherever ``input`` is 0 (torch.special.xlog1py)."""
     a, c = binary_operands(input, other)
-    return XLog1pY.apply(*_float_pair(a, c))
+    return XLogY.apply(*_float_pair(a, c), shift=1)
 
 
 class Entr(Function):
@@ -216,7 +193,7 @@ def entr(input):
 def xlogy(input, other):
     """``input * log(other)``, with 0 wherever ``input`` is 0."""
     a, c = binary_operands(input, other)
-    return XLogY.apply(*_float_pair(a, c))
+    return XLogY.apply(*_float_pair(a, c), shift=0)
 
 
 class Logit(Function):
