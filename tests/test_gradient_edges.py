@@ -90,3 +90,22 @@ def test_the_same_as_pytorch(torch_or_skip):
             expected = (y.detach().numpy(), x.grad.numpy())
     np.testing.assert_allclose(y.detach().numpy(), expected[0], rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), expected[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        (lambda: soma.tensor(0.0), RuntimeError, r"different size: \(\) for a tensor of shape"),
+        (lambda: soma.zeros(2, 3), RuntimeError, "different size"),
+        (lambda: soma.zeros(3, dtype=soma.float64), RuntimeError, "different type: float64"),
+        (lambda: [0.0, 0.0, 0.0], TypeError, "Tensor or None"),
+    ],
+)
+def test_an_assigned_grad_must_fit_the_tensor(value, error, message):
+    """As PyTorch: a 0-d grad would otherwise broadcast into every element of an update."""
+    x = soma.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(error, match=message):
+        x.grad = value()
+    x.grad = soma.ones(3)
+    x.grad = None
+    assert x.grad is None

@@ -88,7 +88,7 @@ def _accumulate_leaf(leaf, g, handed_out):
         if shared or _formats.differ_in_layout(g, leaf.array):
             g = _in_layout_of(leaf.array, g)
         handed_out.add(id(g))
-        leaf.grad = Tensor._wrap(g)
+        leaf._grad = Tensor._wrap(g)
     elif _formats.differ_in_layout(g, leaf.grad.array):
         leaf.grad.array = _xp.add(leaf.grad.array, g, out=_formats.empty_like(leaf.grad.array))
     else:

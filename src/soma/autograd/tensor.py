@@ -42,7 +42,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
 
     __slots__ = (
         "array",
-        "grad",
+        "_grad",
         "requires_grad",
         "_ctx",
         "_output_index",
@@ -70,7 +70,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
                 f"Tensor(): expected sizes (ints) or one data argument, got {len(args)} "
                 f"arguments of types {[type(a).__name__ for a in args]}"
             )
-        self.grad = None
+        self._grad = None
         self.requires_grad = requires_grad
         self._ctx = None
         self._output_index = 0
@@ -83,7 +83,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         """Wrap an array without copying it (the fast internal constructor)."""
         t = object.__new__(cls)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = None
         t._output_index = 0
@@ -92,6 +92,32 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         t._base = None
         return t
 
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward`` (None until then); assigning one checks it
+        as PyTorch does: a tensor of this tensor's shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if tuple(value.shape) != tuple(self.array.shape):
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: {tuple(value.shape)} for a "
+                    f"tensor of shape {tuple(self.array.shape)}"
+                )
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: {value.array.dtype} for a "
+                    f"{self.array.dtype} tensor"
+                )
+        self._grad = value
+
     @staticmethod
     def _from_op(array, ctx, index):
         """Wrap the output of an operation; ``ctx`` is its graph node or None."""
@@ -99,7 +125,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             array = _xp.asarray(array)
         t = object.__new__(Tensor)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
         t._output_index = index
@@ -251,7 +277,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         for t, g in zip(inputs, grads):
             # NOTE: leaves accumulated in the engine; retain_grad's hook has set an intermediate
             if g is not None and not t.retains_grad:
-                t.grad = (
+                t._grad = (
                     Tensor._wrap(g.copy()) if t.grad is None else Tensor._wrap(t.grad.array + g)
                 )
 
@@ -340,7 +366,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             me = ref()
             if me is not None:
                 g = grad.array.copy()
-                me.grad = Tensor._wrap(g) if me.grad is None else Tensor._wrap(me.grad.array + g)
+                me._grad = Tensor._wrap(g) if me.grad is None else Tensor._wrap(me.grad.array + g)
 
         keep._retains = True
         self.register_hook(keep)
@@ -412,7 +438,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         new = object.__new__(type(self))
         memo[id(self)] = new
         new.array = _formats.copy(self.array)  # the layout too, as PyTorch keeps strides
-        new.grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
+        new._grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
         new.requires_grad = self.requires_grad
         new._ctx = None
         new._output_index = 0
