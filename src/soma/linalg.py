@@ -9,7 +9,6 @@ import math
 
 from soma.functional import amax, amin, matmul, matrix_power, vdot  # noqa: F401
 from soma.functional import cross as _cross
-from soma.functional import norm as _norm
 from soma.functional import sum as _sum
 from soma.functional.decomposition import (  # noqa: F401
     cholesky,
@@ -25,6 +24,7 @@ from soma.functional.decomposition import (  # noqa: F401
 from soma.functional.distance import _pnorm
 from soma.functional.inverse import det, inv, logdet, slogdet, solve  # noqa: F401
 from soma.functional.matrix import diagonal as _diagonal
+from soma.functional.reduction import singular_value_norm
 from soma.functional.shape import movedim, reshape
 from soma.functional.unary import _float
 from soma.functional.unary import abs as _abs
@@ -72,13 +72,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
             if keepdim
             else reshape(out, tuple(n for d, n in enumerate(A.shape) if d not in (r, c)))
         )
-    if ord == "nuc":  # the sum of the singular values
-        return _norm(A, "nuc", (r, c), keepdim)
-    if ord in (2, -2):  # the largest or the smallest singular value
-        out = (amax if ord == 2 else amin)(svdvals(movedim(A, (r, c), (-2, -1))), -1)
-        if keepdim:
-            out = reshape(out, tuple(1 if d in (r, c) else n for d, n in enumerate(A.shape)))
-        return out
+    if ord in ("nuc", 2, -2):  # from the singular values
+        return singular_value_norm(A, ord, (r, c), keepdim)
     raise RuntimeError(f"linalg.matrix_norm: order {ord!r} not supported (fro, nuc, ±1, ±2, ±inf)")
 
 

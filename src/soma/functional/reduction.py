@@ -225,7 +225,7 @@ def _extreme(x, dim, keepdim, largest, name):
     check_selectable(x, axes, dim is None, name)
     if dim is None:
         return Extreme.apply(x, tuple(range(x.array.ndim)), False, largest)
-    axis = normalize_axis(dim, x.array.ndim, name)
+    (axis,) = axes
     if x.array.ndim == 0:
         return MinMax(x, Tensor._wrap(_xp.zeros((), dtype=_xp.int64)))
     pick = _xp.argmax if largest else _xp.argmin
@@ -275,40 +275,23 @@ def amin(x, dim=None, keepdim=False):
 
 def argmax(x, dim=None, keepdim=False):
     """Index of the first largest value (over the flattened tensor when ``dim`` is None)."""
-    check_selectable(
-        x,
-        () if dim is None else (normalize_axis(dim, x.array.ndim, "argmax"),),
-        dim is None,
-        "argmax",
-    )
-    if dim is None:
-        out = _xp.argmax(_nan_first(x.array, True))
-        return Tensor._wrap(
-            _xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ())
-        )
-    axis = normalize_axis(dim, x.array.ndim, "argmax")
-    return Tensor._wrap(
-        _xp.argmax(_nan_first(x.array, True), axis=axis, keepdims=keepdim).astype(_xp.int64)
-    )
+    return _arg_extreme(x, dim, keepdim, True, "argmax")
 
 
 def argmin(x, dim=None, keepdim=False):
     """Index of the first smallest value (over the flattened tensor when ``dim`` is None)."""
-    check_selectable(
-        x,
-        () if dim is None else (normalize_axis(dim, x.array.ndim, "argmin"),),
-        dim is None,
-        "argmin",
-    )
-    if dim is None:
-        out = _xp.argmin(_nan_first(x.array, False))
-        return Tensor._wrap(
-            _xp.asarray(out, dtype=_xp.int64).reshape((1,) * x.ndim if keepdim else ())
-        )
-    axis = normalize_axis(dim, x.array.ndim, "argmin")
-    return Tensor._wrap(
-        _xp.argmin(_nan_first(x.array, False), axis=axis, keepdims=keepdim).astype(_xp.int64)
-    )
+    return _arg_extreme(x, dim, keepdim, False, "argmin")
+
+
+def _arg_extreme(x, dim, keepdim, largest, name):
+    axis = None if dim is None else normalize_axis(dim, x.array.ndim, name)
+    check_selectable(x, () if axis is None else (axis,), axis is None, name)
+    pick = _xp.argmax if largest else _xp.argmin
+    a = _nan_first(x.array, largest)
+    if axis is None:
+        out = _xp.asarray(pick(a), dtype=_xp.int64)
+        return Tensor._wrap(out.reshape((1,) * x.ndim if keepdim else ()))
+    return Tensor._wrap(pick(a, axis=axis, keepdims=keepdim).astype(_xp.int64))
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -446,21 +429,13 @@ def norm(x, p=2, dim=None, keepdim=False, *, dtype=None):
     first."""
     x = _float(x) if dtype is None else x.to(dtype)
     if p == "nuc":  # the sum of the singular values of the matrices over two dims
-        # lazy: the decomposition and shape modules are built on this one
-        from soma.functional.decomposition import svdvals
-        from soma.functional.shape import movedim, reshape
-
         pair = (-2, -1) if dim is None and x.ndim == 2 else dim
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise RuntimeError(
                 f"norm: p='nuc' needs two dimensions (dim=(r, c)), got dim={dim} for an input "
                 f"of shape {shape_str(x.shape)}"
             )
-        r, c = (normalize_axis(d, x.array.ndim, "norm") for d in pair)
-        out = sum(svdvals(movedim(x, (r, c), (-2, -1))), -1)
-        if keepdim:
-            out = reshape(out, tuple(1 if d in (r, c) else n for d, n in enumerate(x.shape)))
-        return out
+        return singular_value_norm(x, "nuc", pair, keepdim)
     axes = normalize_axes(dim, x.array.ndim, "norm")
     if p == 2 or p == "fro":
         return Norm2.apply(x, axes, keepdim)
@@ -469,6 +444,21 @@ def norm(x, p=2, dim=None, keepdim=False, *, dtype=None):
     if p == 1:
         return sum(_abs(x), dim, keepdim)
     return _pow(sum(_pow(_abs(x), p), dim, keepdim), 1.0 / p)
+
+
+def singular_value_norm(x, order, pair, keepdim):
+    """The norm of the matrices over dims ``pair`` from their singular values: their sum
+    (``'nuc'``), the largest (``2``) or the smallest (``-2``)."""
+    # lazy: the decomposition and shape modules are built on this one
+    from soma.functional.decomposition import svdvals
+    from soma.functional.shape import movedim, reshape
+
+    r, c = (normalize_axis(d, x.array.ndim, "norm") for d in pair)
+    values = svdvals(movedim(x, (r, c), (-2, -1)))
+    out = {"nuc": sum, 2: amax, -2: amin}[order](values, -1)
+    if keepdim:
+        out = reshape(out, tuple(1 if d in (r, c) else n for d, n in enumerate(x.shape)))
+    return out
 
 
 class CumSum(Function):
