@@ -109,3 +109,17 @@ def test_an_assigned_grad_must_fit_the_tensor(value, error, message):
     x.grad = soma.ones(3)
     x.grad = None
     assert x.grad is None
+
+
+def test_xlog1py_as_pytorch(torch_or_skip):
+    torch = torch_or_skip
+    a_values, c_values = [0.0, 0.0, 2.0, 1.0, 0.5], [-1.0, 3.0, 0.5, -2.0, float("nan")]
+    results = []
+    for L in (torch, soma):
+        a = L.tensor(a_values, dtype=L.float64, requires_grad=True)
+        c = L.tensor(c_values, dtype=L.float64, requires_grad=True)
+        y = L.special.xlog1py(a, c)
+        y.sum().backward()
+        results.append([y.detach().numpy(), a.grad.numpy(), c.grad.numpy()])
+    for theirs, ours in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
