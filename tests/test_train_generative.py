@@ -59,7 +59,9 @@ def test_gan_generator_step_sees_the_updated_discriminator_and_detached_fakes():
     opt_g = soma.optim.Adam(ref.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = soma.optim.Adam(ref.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loss = soma.nn.GANLoss()
+    loader = soma.data.DataLoader(soma.data.TensorDataset(x, y), batch_size=8)
     soma.manual_seed(11)
+    iter(loader)  # the trainer's epoch starts with the loader's base-seed draw, as in PyTorch
     fake = ref.generator(soma.randn(8, 8))
     opt_d.zero_grad()
     loss.discriminator(ref.discriminator(x), ref.discriminator(fake.detach())).backward()
@@ -68,9 +70,7 @@ def test_gan_generator_step_sees_the_updated_discriminator_and_detached_fakes():
     loss.generator(ref.discriminator(fake)).backward()
     opt_g.step()
     soma.manual_seed(11)
-    fit_gan(
-        gan, soma.data.DataLoader(soma.data.TensorDataset(x, y), batch_size=8), 1, verbose=False
-    )
+    fit_gan(gan, loader, 1, verbose=False)
     for k, v in _state(ref).items():
         np.testing.assert_allclose(_state(gan)[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
 

@@ -55,6 +55,7 @@ from soma.autograd.memory_format import (
     memory_format,
     preserve_format,
 )
+from soma.autograd.tensor_str import get_printoptions, printoptions, set_printoptions
 from soma.backend import (
     bool_ as bool,
 )

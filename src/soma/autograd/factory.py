@@ -4,6 +4,7 @@ Floating factories give the default dtype (float32 unless changed); Python integ
 random factories draw from the global generator (``soma.manual_seed``) or ``generator=``.
 """
 
+import math
 import numbers
 
 from soma.autograd import memory_format as _formats
@@ -33,7 +34,8 @@ def _finish(array, dtype, requires_grad, device):
     if device is not None:
         check_available(device)
     if dtype is not None:
-        array = array.astype(dtypes.to_dtype(dtype), copy=False)
+        with _xp.errstate(over="ignore"):  # as PyTorch: 3e8 in float16 is inf, without a warning
+            array = array.astype(dtypes.to_dtype(dtype), copy=False)
     if requires_grad and array.dtype.kind != "f":
         raise RuntimeError(
             f"only tensors of floating point dtype can require gradients, got {array.dtype}"
@@ -174,22 +176,37 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 # ---------------------------------------------------------------------------- random
+def _is_float(dtype) -> bool:
+    return _xp.dtype(dtype).kind == "f"
+
+
 def rand(
     *sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False
 ) -> Tensor:
-    """Uniform samples from [0, 1)."""
-    rng = _random.draws(generator)
-    array = rng.random(_shape(sizes, size), dtype=_xp.float64).astype(dtypes.to_dtype(dtype))
-    return _finish(array, None, requires_grad, device)
+    """Uniform samples from [0, 1): PyTorch's numbers for the same seed (``mersenne.py``)."""
+    dtype = dtypes.to_dtype(dtype)
+    shape = _shape(sizes, size)
+    if _is_float(dtype):
+        count = math.prod(shape)
+        array = _random.stream(generator).uniform(count, 0.0, 1.0, dtype).reshape(shape)
+    else:
+        array = _random.draws(generator).random(shape, dtype=_xp.float64).astype(dtype)
+    return _finish(_xp.asarray(array), None, requires_grad, device)
 
 
 def randn(
     *sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False
 ) -> Tensor:
-    """Samples from the standard normal distribution."""
-    rng = _random.draws(generator)
-    array = rng.standard_normal(_shape(sizes, size)).astype(dtypes.to_dtype(dtype))
-    return _finish(array, None, requires_grad, device)
+    """Samples from the standard normal distribution (PyTorch's for the same seed)."""
+    dtype = dtypes.to_dtype(dtype)
+    shape = _shape(sizes, size)
+    if _is_float(dtype):
+        count = math.prod(shape)
+        array = _random.stream(generator).normal(count, 0.0, 1.0, dtype, blocked=True)
+        array = array.reshape(shape)
+    else:
+        array = _random.draws(generator).standard_normal(shape).astype(dtype)
+    return _finish(_xp.asarray(array), None, requires_grad, device)
 
 
 def randint(
@@ -198,27 +215,44 @@ def randint(
     """Integers uniformly from ``[low, high)``; ``randint(high, size)`` starts at 0."""
     if size is None:
         low, high, size = 0, low, high
-    rng = _random.draws(generator)
-    array = rng.integers(low, high, _shape((tuple(size),)), dtype=_xp.int64)
-    return _finish(array, dtype or dtypes.int64, requires_grad, device)
+    shape = _shape((tuple(size),))
+    _random.check_range(low, high)
+    dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
+    array = _random.stream(generator).integers(math.prod(shape), low, high, dtype)
+    return _finish(_xp.asarray(array.reshape(shape)), None, requires_grad, device)
 
 
 def randperm(n, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A random permutation of ``0 .. n-1``."""
-    return _finish(
-        _random.draws(generator).permutation(n).astype(_xp.int64), dtype, requires_grad, device
-    )
+    """A random permutation of ``0 .. n-1`` (PyTorch's for the same seed)."""
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    perm = _random.stream(generator).permutation(n)
+    return _finish(_xp.asarray(perm), dtype, requires_grad, device)
 
 
 def normal(mean, std, size=None, generator=None) -> Tensor:
-    """Samples from N(mean, std²); mean and std may be tensors (broadcast) or numbers."""
+    """Samples from N(mean, std²); mean and std may be tensors (broadcast) or numbers.
+
+    As PyTorch: standard normals drawn for the result's shape, then ``· std + mean`` (a
+    number std scales the draws themselves)."""
     m = mean.array if isinstance(mean, Tensor) else mean
     s = std.array if isinstance(std, Tensor) else std
-    shape = _shape((tuple(size),)) if size is not None else _xp.broadcast(m, s).shape
+    if size is not None and not (isinstance(mean, Tensor) or isinstance(std, Tensor)):
+        shape = _shape((tuple(size),))
+    else:
+        shape = _xp.broadcast(m, s).shape
     dtype = next(
         (t.dtype for t in (mean, std) if isinstance(t, Tensor)), dtypes.get_default_dtype()
     )
-    return Tensor._wrap(_random.draws(generator).normal(m, s, shape).astype(dtype))
+    center = 0.0 if isinstance(mean, Tensor) or isinstance(std, Tensor) else m
+    scale = 1.0 if isinstance(std, Tensor) else s
+    draws = _random.stream(generator).normal(math.prod(shape), center, scale, dtype, blocked=True)
+    array = _xp.asarray(draws.reshape(shape))
+    if isinstance(std, Tensor):
+        array = array * s + _xp.asarray(m, dtype=dtype)
+    elif isinstance(mean, Tensor):
+        array = array + m
+    return Tensor._wrap(array.astype(dtype, copy=False))
 
 
 def bernoulli(p, generator=None) -> Tensor:
@@ -298,9 +332,8 @@ def rand_like(
     requires_grad=False,
     memory_format=_formats.preserve_format,
 ) -> Tensor:
-    t = rand(*x.shape, generator=generator, dtype=_like(x, dtype))
-    out = _filled_like(x, t.array, dtype, memory_format, "rand_like")
-    return _finish(out, None, requires_grad, device)
+    out = Tensor._wrap(_filled_like(x, None, dtype, memory_format, "rand_like"))
+    return _finish(out.uniform_(generator=generator).array, None, requires_grad, device)
 
 
 def randn_like(
@@ -312,9 +345,8 @@ def randn_like(
     requires_grad=False,
     memory_format=_formats.preserve_format,
 ) -> Tensor:
-    t = randn(*x.shape, generator=generator, dtype=_like(x, dtype))
-    out = _filled_like(x, t.array, dtype, memory_format, "randn_like")
-    return _finish(out, None, requires_grad, device)
+    out = Tensor._wrap(_filled_like(x, None, dtype, memory_format, "randn_like"))
+    return _finish(out.normal_(generator=generator).array, None, requires_grad, device)
 
 
 def randint_like(
@@ -328,6 +360,6 @@ def randint_like(
     requires_grad=False,
     memory_format=_formats.preserve_format,
 ) -> Tensor:
-    t = randint(low, high, tuple(x.shape), generator=generator, dtype=_like(x, dtype))
-    out = _filled_like(x, t.array, dtype, memory_format, "randint_like")
-    return _finish(out, None, requires_grad, device)
+    low, high = (0, low) if high is None else (low, high)
+    out = Tensor._wrap(_filled_like(x, None, dtype, memory_format, "randint_like"))
+    return _finish(out.random_(low, high, generator=generator).array, None, requires_grad, device)

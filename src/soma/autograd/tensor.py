@@ -12,9 +12,11 @@ NOTE: ``.data`` is a Tensor sharing this tensor's memory, as in PyTorch (so code
 
 import copy
 import weakref
+from functools import partial
 
 from soma import backend
 from soma.autograd import memory_format as _formats
+from soma.autograd import tensor_str as _tensor_str
 from soma.autograd.errors import ShapeError
 from soma.autograd.size import Size, display_name
 from soma.autograd.tensor_inplace_methods import TensorInplaceMethods
@@ -208,15 +210,13 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self.array.shape[0]
 
     def __repr__(self):
-        body = _xp.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
-        extras = []
-        if self.array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
-            extras.append(f"dtype={display_name()}.{self.array.dtype}")
+        """PyTorch's print format (``tensor_str.py``)."""
         if self._ctx is not None:
-            extras.append(f"grad_fn={self._ctx!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+            extras = [f"grad_fn={self._ctx!r}"]
+        else:
+            extras = ["requires_grad=True"] if self.requires_grad else []
+        dtype_name = f"{display_name()}.{self.array.dtype}"
+        return _tensor_str.tensor_repr(_xp.asarray(self.array), extras, dtype_name)
 
     __hash__ = object.__hash__
 
@@ -605,12 +605,26 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self._fill_with(value.array if isinstance(value, Tensor) else value)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(rng.uniform(a, b, self.array.shape))
+        """Fill with U(a, b): PyTorch's numbers for the same seed (``backend/mersenne.py``)."""
+        if self.array.dtype.kind != "f":
+            raise RuntimeError(f"uniform_: not implemented for dtype {self.array.dtype}")
+        if not a <= b:
+            raise RuntimeError(
+                f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
+            )
+        stream = backend.random.stream(generator)
+        draw = partial(stream.uniform, low=a, high=b, dtype=self.array.dtype)
+        return self._fill_with(backend.random.filled(self.array, draw))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(rng.normal(mean, std, self.array.shape))
+        """Fill with N(mean, std²): PyTorch's numbers for the same seed."""
+        if self.array.dtype.kind != "f":
+            raise RuntimeError(f"normal_: not implemented for dtype {self.array.dtype}")
+        if not std >= 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        stream, blocked = backend.random.stream(generator), backend.random.is_blocked(self.array)
+        draw = partial(stream.normal, mean=mean, std=std, dtype=self.array.dtype, blocked=blocked)
+        return self._fill_with(backend.random.filled(self.array, draw))
 
     def bernoulli_(self, p=0.5, generator=None):
         rng = backend.random.draws(generator)

@@ -3,6 +3,8 @@
 takes its place with ``_assign`` (a write into the tensor's memory, or a rebinding in the graph).
 """
 
+from functools import partial
+
 from soma import backend
 
 _xp = backend.get_xp()
@@ -326,12 +328,17 @@ class TensorInplaceMethods:
 
     # random fills (no graph, like uniform_ and normal_)
     def random_(self, from_=0, to=None, *, generator=None):
-        """Integers drawn uniformly from [from_, to) (``random_(n)``: from [0, n))."""
-        rng = backend.random.draws(generator)
-        if to is None:
-            top = 2**24 if self.array.dtype.kind == "f" else 2**31  # exact in the dtype
-            from_, to = (0, from_) if from_ else (0, top)
-        return self._fill_with(rng.integers(from_, to, self.array.shape))
+        """Integers drawn uniformly from [from_, to) (``random_(n)``: from [0, n); with no
+        bounds, [0, max + 1) of an integer dtype, [0, 2^mantissa] of a float one)."""
+        stream = backend.random.stream(generator)
+        dtype = self.array.dtype
+        if to is None and not from_:
+            draw = partial(stream.bits, dtype=dtype)
+        else:
+            low, high = (0, from_) if to is None else (from_, to)
+            backend.random.check_range(low, high)
+            draw = partial(stream.integers, low=low, high=high, dtype=dtype)
+        return self._fill_with(backend.random.filled(self.array, draw))
 
     def geometric_(self, p, *, generator=None):
         rng = backend.random.draws(generator)

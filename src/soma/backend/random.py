@@ -1,25 +1,45 @@
-"""Random numbers: one global generator, reseeded by ``manual_seed``, and explicit generators."""
+"""Random numbers: one global generator, reseeded by ``manual_seed``, and explicit generators.
+
+A generator holds two streams. ``stream`` is PyTorch's own (``mersenne.py``): the ops PyTorch
+code seeds and compares — ``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, the
+``uniform_``/``normal_``/``random_`` fills, the ``nn.init`` initialisers and the data samplers —
+draw from it, so ``manual_seed(s)`` gives them PyTorch's numbers. ``numpy`` (NumPy's PCG64,
+seeded with the same seed) serves the rest (dropout masks, Bernoulli and multinomial draws,
+transforms), whose numbers are soma's own.
+"""
 
 import numpy
 
 from soma.backend.array_module import xp
+from soma.backend.mersenne import MersenneStream
+
+# the seed of a new ``Generator()`` (PyTorch's default_rng_seed_val)
+DEFAULT_SEED = 67280421310721
 
 
 class Generator:
-    """A seeded source of random numbers (wraps NumPy's PCG64 ``Generator``).
+    """A seeded source of random numbers: PyTorch's stream and a NumPy generator.
 
     Example:
         >>> g = Generator().manual_seed(0)
-        >>> g.numpy.integers(0, 10, 3).tolist() == Generator().manual_seed(0).numpy.integers(0, 10, 3).tolist()
-        True
+        >>> g.stream.random(2).tolist()       # torch.manual_seed(0)'s first two 32-bit draws
+        [2357136044, 2546248239]
     """
 
-    def __init__(self, device="cpu"):
-        self._seed = None
-        self.numpy = numpy.random.default_rng()
+    def __init__(self, device="cpu", seed: int = DEFAULT_SEED):
+        self.stream = MersenneStream()
+        self.manual_seed(seed)
 
     def manual_seed(self, seed: int) -> "Generator":
-        self._seed = int(seed)
+        """Restart both streams from ``seed`` (any integer in [−2⁶³, 2⁶⁴))."""
+        seed = int(seed)
+        if not -(2**63) <= seed < 2**64:
+            raise RuntimeError(
+                f"manual_seed: seed must be within the range [-0x8000_0000_0000_0000, "
+                f"0xffff_ffff_ffff_ffff], got {seed}"
+            )
+        self._seed = seed % 2**64
+        self.stream.seed(self._seed)
         self.numpy = numpy.random.default_rng(self._seed)
         return self
 
@@ -27,18 +47,53 @@ class Generator:
         return self._seed
 
     def get_state(self) -> dict:
-        return self.numpy.bit_generator.state
+        """Both streams' positions, as plain JSON-able values."""
+        mt = self.stream.get_state()
+        mt["key"] = mt["key"].tolist()
+        return {"seed": self._seed, "mersenne": mt, "numpy": self.numpy.bit_generator.state}
 
     def set_state(self, state: dict) -> None:
-        self.numpy.bit_generator.state = state
+        if "mersenne" not in state:  # a NumPy-only state (soma's checkpoints before the stream)
+            self.numpy.bit_generator.state = state
+            return
+        self._seed = state.get("seed", self._seed)
+        self.stream.set_state(state["mersenne"])
+        self.numpy.bit_generator.state = state["numpy"]
 
 
-default_generator = Generator()
+default_generator = Generator(seed=int(numpy.random.SeedSequence().entropy) % 2**64)
 
 
 def manual_seed(seed: int) -> Generator:
     """Reseed the global generator so runs are reproducible."""
     return default_generator.manual_seed(seed)
+
+
+def stream(generator) -> MersenneStream:
+    """PyTorch's stream of ``generator`` (the global one when ``None``)."""
+    return (generator or default_generator).stream
+
+
+def filled(array, draw):
+    """``draw(count)``'s values shaped as ``array``, in the order PyTorch's kernels fill its
+    elements: memory order (dimensions by decreasing stride), so a transposed or channels-last
+    tensor gets the numbers a contiguous one would at the same places in memory."""
+    order = sorted(range(array.ndim), key=lambda d: -abs(array.strides[d]))
+    values = draw(array.size).reshape([array.shape[d] for d in order])
+    return xp.asarray(values.transpose(numpy.argsort(order)))
+
+
+def check_range(low, high) -> None:
+    """``random_``'s rule for a range [low, high): it must not be empty."""
+    if not low < high:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
+
+
+def is_blocked(array) -> bool:
+    """Whether PyTorch's normal fill runs its blocked Box–Muller on this array."""
+    return array.dtype.kind == "f" and array.flags.c_contiguous and array.size >= 16
 
 
 def resolve(generator) -> numpy.random.Generator:

@@ -164,6 +164,9 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self) -> Iterator:
+        # PyTorch's iterator draws a base seed for worker processes at once, with or without
+        # workers: drawn here too, so that a seeded script's later draws match PyTorch's
+        self._base_seed = int(_random.stream(self.generator).bits(1, _xp.int64)[0])
         if isinstance(self.dataset, IterableDataset):
             return self._iter_stream()
         if self.batch_sampler is None:
@@ -241,7 +244,9 @@ class DataLoader:
         """Batches loaded by the worker processes (started here, or kept from last epoch)."""
         pool = self._pool
         if pool is None or not pool.alive:
-            base_seed = int(_random.resolve(self.generator).integers(2**62))
+            base_seed = getattr(self, "_base_seed", None)
+            if base_seed is None:  # batches of a trainer's epoch plan, not of ``iter(loader)``
+                base_seed = int(_random.stream(self.generator).bits(1, _xp.int64)[0])
             pool = WorkerPool(
                 self.dataset,
                 fetch,

@@ -284,7 +284,7 @@ def random_split(dataset, lengths, generator=None) -> list:
             f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of "
             f"the input dataset ({n})"
         )
-    perm = _random.resolve(generator).permutation(n).tolist()
+    perm = _random.stream(generator).permutation(n).tolist()
     subsets, offset = [], 0
     for length in lengths:
         subsets.append(Subset(dataset, perm[offset : offset + length]))

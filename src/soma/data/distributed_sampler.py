@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator
 
 from soma.backend import get_xp
-from soma.backend.random import Generator, resolve
+from soma.backend.random import Generator
 from soma.data.sampler import Sampler
 
 _xp = get_xp()
@@ -92,8 +92,8 @@ class DistributedSampler(Sampler):
     def epoch_indices(self):
         n = len(self.dataset)
         if self.shuffle:
-            rng = resolve(Generator().manual_seed(self.seed + self.epoch))
-            indices = rng.permutation(n).astype(_xp.int64)
+            stream = Generator().manual_seed(self.seed + self.epoch).stream
+            indices = _xp.asarray(stream.permutation(n))
         else:
             indices = _xp.arange(n, dtype=_xp.int64)
         if self.drop_last:

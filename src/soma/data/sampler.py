@@ -86,12 +86,18 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def epoch_indices(self):
-        rng = _random.resolve(self.generator)
+        """As PyTorch, for the same numbers: without a generator, a new one seeded by one
+        64-bit draw of the global stream; then ``count // n + 1`` permutations (the last one
+        cut to ``count mod n``), or ``count`` draws in [0, n) with replacement."""
+        generator = self.generator
+        if generator is None:
+            seed = int(_random.stream(None).bits(1, _xp.int64)[0])
+            generator = _random.Generator(seed=seed)
         n, count = len(self.data_source), self.num_samples
         if self.replacement:
-            return rng.integers(0, n, size=count, dtype=_xp.int64)
-        perms = [rng.permutation(n) for _ in range(-(-count // n))]  # ceil(count / n) passes
-        return _xp.concatenate(perms)[:count].astype(_xp.int64, copy=False)
+            return _xp.asarray(generator.stream.integers(count, 0, n, _xp.int64))
+        perms = [generator.stream.permutation(n) for _ in range(count // n + 1)]
+        return _xp.asarray(_xp.concatenate(perms)[:count])
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.epoch_indices().tolist())
@@ -115,8 +121,9 @@ class SubsetRandomSampler(Sampler):
         self._index_array = _xp.asarray(indices, dtype=_xp.int64).reshape(-1)
 
     def epoch_indices(self):
-        rng = _random.resolve(self.generator)
-        return self._index_array[rng.permutation(len(self._index_array))]
+        return self._index_array[
+            _random.stream(self.generator).permutation(len(self._index_array))
+        ]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.epoch_indices().tolist())

@@ -232,7 +232,7 @@ def interpolate(
     Example:
         >>> import soma
         >>> interpolate(soma.tensor([[[1.0, 2.0]]]), scale_factor=2, mode="linear")
-        tensor([[[1.  , 1.25, 1.75, 2.  ]]])
+        tensor([[[1.0000, 1.2500, 1.7500, 2.0000]]])
     """
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")

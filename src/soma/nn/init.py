@@ -7,10 +7,10 @@ fan_out = out·Πkernel. Each function takes an optional ``generator=`` for repr
 import contextlib
 import functools
 import math
+import warnings
 
 from soma.autograd.grad_mode import no_grad
 from soma.backend import get_xp
-from soma.backend import random as _random
 
 _xp = get_xp()
 
@@ -105,28 +105,75 @@ def _fan(tensor, mode):
 @_skippable
 @no_grad()
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with U(a, b)."""
-    return tensor._fill_with(_random.draws(generator).uniform(a, b, tensor.shape))
+    """Fill with U(a, b) (PyTorch's numbers for the same seed)."""
+    return tensor.uniform_(a, b, generator=generator)
 
 
 @_skippable
 @no_grad()
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with N(mean, std²)."""
-    return tensor._fill_with(_random.draws(generator).normal(mean, std, tensor.shape))
+    """Fill with N(mean, std²) (PyTorch's numbers for the same seed)."""
+    return tensor.normal_(mean, std, generator=generator)
 
 
 @_skippable
 @no_grad()
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std²) redrawn until every value lies in [a, b]."""
-    rng = _random.draws(generator)
-    values = rng.normal(mean, std, tensor.shape)
-    bad = (values < a) | (values > b)
-    while bad.any():
-        values[bad] = rng.normal(mean, std, int(bad.sum()))
-        bad = (values < a) | (values > b)
-    return tensor._fill_with(values)
+    """Fill with N(mean, std²) truncated to [a, b], by PyTorch's two rejection samplers (so the
+    same seed gives the same values). With P = Φ(β) − Φ(α) the mass inside, α = (a − mean)/std,
+    β = (b − mean)/std, Φ(z) = (1 + erf(z/√2))/2:
+
+    * P > 0.3: normal draws; the values outside [a, b] are replaced by those of a fresh draw
+      of the whole tensor, until none is left outside;
+    * else: uniform proposals x on [a, b], each accepted when ln u ≤ −((x − mean)/std)²/2 − ln
+      peak (u uniform on [0, 1), peak the density's top inside [a, b]), pending ones proposed
+      again.
+    """
+
+    def cdf(z):
+        return (1.0 + math.erf(z / math.sqrt(2.0))) / 2.0
+
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=3,
+        )
+    dtype = tensor.array.dtype
+    if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+        low, high = dtype.type(a), dtype.type(b)
+        tensor.normal_(mean, std, generator=generator)
+        while True:
+            outside = (tensor.array < low) | (tensor.array > high)
+            if not outside.any():
+                return tensor
+            fresh = _draw_like(tensor, "normal_", mean, std, generator)
+            tensor._fill_with(_xp.where(outside, fresh, tensor.array))
+
+    log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+    def log_density(x):  # in the tensor's dtype, step by step as PyTorch's in-place ops
+        return (((x - dtype.type(mean)) / dtype.type(std)) ** 2 * dtype.type(-0.5)) - dtype.type(
+            log_peak
+        )
+
+    def rejected(x):
+        return _xp.log(_draw_like(tensor, "uniform_", 0.0, 1.0, generator)) > log_density(x)
+
+    tensor.uniform_(a, b, generator=generator)
+    result = tensor.array.copy()
+    pending = rejected(result)
+    while pending.any():
+        proposals = _draw_like(tensor, "uniform_", a, b, generator)
+        result = _xp.where(pending, proposals, result)
+        pending = _xp.where(pending, rejected(proposals), pending)
+    return tensor._fill_with(result)
+
+
+def _draw_like(tensor, fill, first, second, generator):
+    """A fresh array of ``tensor``'s shape and dtype filled by its ``fill`` method."""
+    fresh = tensor.new_empty(tuple(tensor.shape))
+    return getattr(fresh, fill)(first, second, generator=generator).array
 
 
 @_skippable
@@ -197,7 +244,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     """Fill with a (semi-)orthogonal matrix, scaled by ``gain`` (Saxe et al., 2013)."""
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _random.draws(generator).normal(0.0, 1.0, (rows, cols))
+    flat = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator).array
     if rows < cols:
         flat = flat.T
     q, r = _xp.linalg.qr(flat)

@@ -126,7 +126,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     Example:
         >>> import soma
         >>> leaky_relu(soma.tensor([-2.0, 3.0]), 0.1)
-        tensor([-0.2,  3. ])
+        tensor([-0.2000,  3.0000])
     """
     return _result(input, LeakyReLU.apply(_float(input), slope=float(negative_slope)), inplace)
 
@@ -178,7 +178,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     Example:
         >>> import soma
         >>> prelu(soma.tensor([[-2.0, 1.0]]), soma.tensor([0.25]))
-        tensor([[-0.5,  1. ]])
+        tensor([[-0.5000,  1.0000]])
     """
     input = _float(input)
     n = weight.numel()
@@ -223,7 +223,7 @@ def hardtanh(
     Example:
         >>> import soma
         >>> hardtanh(soma.tensor([-3.0, 0.5, 2.0]))
-        tensor([-1. ,  0.5,  1. ])
+        tensor([-1.0000,  0.5000,  1.0000])
     """
     if min_val > max_val:
         raise ValueError(
@@ -286,7 +286,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     Example:
         >>> import soma
         >>> threshold(soma.tensor([0.5, 1.5]), 1.0, -9.0)
-        tensor([-9. ,  1.5])
+        tensor([-9.0000,  1.5000])
     """
     kind = input.array.dtype.kind if isinstance(input, Tensor) else "f"
     if kind == "b":
@@ -324,7 +324,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     Example:
         >>> import soma
         >>> hardsigmoid(soma.tensor([-4.0, 0.0, 4.0]))
-        tensor([0. , 0.5, 1. ])
+        tensor([0.0000, 0.5000, 1.0000])
     """
     return _result(input, Hardsigmoid.apply(_float(input)), inplace)
 
@@ -360,7 +360,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     Example:
         >>> import soma
         >>> hardswish(soma.tensor([-4.0, 1.0, 4.0]))
-        tensor([-0.    ,  0.6667,  4.    ])
+        tensor([-0.0000, 0.6667, 4.0000])
     """
     return _result(input, Hardswish.apply(_float(input)), inplace)
 
@@ -388,7 +388,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     Example:
         >>> import soma
         >>> hardshrink(soma.tensor([-1.0, 0.2, 0.7]))
-        tensor([-1. ,  0. ,  0.7])
+        tensor([-1.0000,  0.0000,  0.7000])
     """
     return Hardshrink.apply(_float(input), lambd=float(lambd))
 
@@ -415,7 +415,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     Example:
         >>> import soma
         >>> softshrink(soma.tensor([-1.0, 0.2, 0.75]))
-        tensor([-0.5 ,  0.  ,  0.25])
+        tensor([-0.5000,  0.0000,  0.2500])
     """
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")

@@ -98,7 +98,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Example:
         >>> import soma
         >>> elu(soma.tensor([-1.0, 2.0]))
-        tensor([-0.6321,  2.    ])
+        tensor([-0.6321,  2.0000])
     """
     y = ELU.apply(_float(input), alpha=float(alpha), scale=1.0, input_scale=1.0)
     return _result(input, y, inplace)
@@ -125,7 +125,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Example:
         >>> import soma
         >>> celu(soma.tensor([-1.0, 2.0]), alpha=2.0)
-        tensor([-0.7869,  2.    ])
+        tensor([-0.7869,  2.0000])
     """
     if alpha == 0:
         raise ValueError("celu: alpha must be non-zero (the input is divided by it)")
@@ -223,7 +223,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     Example:
         >>> import soma
         >>> gelu(soma.tensor([-1.0, 0.0, 2.0]))
-        tensor([-0.1587,  0.    ,  1.9545])
+        tensor([-0.1587,  0.0000,  1.9545])
     """
     if approximate == "none":
         return GELU.apply(_float(input))
@@ -329,7 +329,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     Example:
         >>> import soma
         >>> mish(soma.tensor([-1.0, 2.0]))
-        tensor([-0.3034,  1.944 ])
+        tensor([-0.3034,  1.9440])
     """
     return _result(input, Mish.apply(_float(input)), inplace)
 
@@ -395,7 +395,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     Example:
         >>> import soma
         >>> softplus(soma.tensor([-1.0, 0.0, 30.0]))
-        tensor([ 0.3133,  0.6931, 30.    ])
+        tensor([ 0.3133,  0.6931, 30.0000])
     """
     return Softplus.apply(_float(input), beta=float(beta), threshold=float(threshold))
 
@@ -431,7 +431,7 @@ def logsigmoid(input: Tensor) -> Tensor:
     Example:
         >>> import soma
         >>> logsigmoid(soma.tensor([-100.0, 0.0]))
-        tensor([-100.    ,   -0.6931])
+        tensor([-100.0000,   -0.6931])
     """
     return LogSigmoid.apply(_float(input))
 
@@ -460,7 +460,7 @@ def softsign(input: Tensor) -> Tensor:
     Example:
         >>> import soma
         >>> softsign(soma.tensor([-3.0, 1.0]))
-        tensor([-0.75,  0.5 ])
+        tensor([-0.7500,  0.5000])
     """
     return Softsign.apply(_float(input))
 
@@ -487,7 +487,7 @@ def tanhshrink(input: Tensor) -> Tensor:
     Example:
         >>> import soma
         >>> tanhshrink(soma.tensor([0.0, 2.0]))
-        tensor([0.   , 1.036])
+        tensor([0.0000, 1.0360])
     """
     return Tanhshrink.apply(_float(input))
 
@@ -498,6 +498,6 @@ def exponential(input: Tensor) -> Tensor:
     Example:
         >>> import soma
         >>> exponential(soma.tensor([0.0, 1.0]))
-        tensor([1.    , 2.7183])
+        tensor([1.0000, 2.7183])
     """
     return exp(input)

@@ -32,7 +32,7 @@ def margin_ranking_loss(
         >>> import soma
         >>> x1, x2 = soma.tensor([0.5, 0.2]), soma.tensor([0.1, 0.4])
         >>> margin_ranking_loss(x1, x2, soma.tensor([1.0, 1.0]), reduction="none")
-        tensor([0. , 0.2])
+        tensor([0.0000, 0.2000])
     """
     _check_reduction(reduction, "margin_ranking_loss")
     _check_same("margin_ranking_loss", input1=input1, input2=input2, target=target)

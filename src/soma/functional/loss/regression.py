@@ -63,7 +63,7 @@ def mse_loss(
     Example:
         >>> import soma
         >>> mse_loss(soma.tensor([1.0, 2.0]), soma.tensor([0.0, 4.0]))
-        tensor(2.5)
+        tensor(2.5000)
     """
     input, target = _prepare(input, target, reduction, "mse_loss")
     if weight is not None:
@@ -98,7 +98,7 @@ def l1_loss(
     Example:
         >>> import soma
         >>> l1_loss(soma.tensor([1.0, 2.0]), soma.tensor([0.0, 4.0]))
-        tensor(1.5)
+        tensor(1.5000)
     """
     input, target = _prepare(input, target, reduction, "l1_loss")
     if weight is not None:
@@ -147,7 +147,7 @@ def huber_loss(
     Example:
         >>> import soma
         >>> huber_loss(soma.tensor([0.5, 3.0]), soma.tensor([0.0, 0.0]), reduction="none")
-        tensor([0.125, 2.5  ])
+        tensor([0.1250, 2.5000])
     """
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -167,7 +167,7 @@ def smooth_l1_loss(
     Example:
         >>> import soma
         >>> smooth_l1_loss(soma.tensor([0.5, 3.0]), soma.tensor([0.0, 0.0]), reduction="none")
-        tensor([0.125, 2.5  ])
+        tensor([0.1250, 2.5000])
     """
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")

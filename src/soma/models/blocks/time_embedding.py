@@ -28,8 +28,8 @@ def sinusoidal_embedding(t, dim: int, max_period: float = 10000.0):
     Example:
         >>> import soma
         >>> sinusoidal_embedding(soma.tensor([0, 1]), 4)
-        tensor([[0.    , 0.    , 1.    , 1.    ],
-                [0.8415, 0.01  , 0.5403, 0.9999]])
+        tensor([[0.0000, 0.0000, 1.0000, 1.0000],
+                [0.8415, 0.0100, 0.5403, 0.9999]])
     """
     if dim % 2:
         raise ValueError(f"sinusoidal_embedding: dim must be even, got {dim}")

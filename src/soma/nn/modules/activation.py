@@ -141,7 +141,7 @@ class LeakyReLU(Module):
     Example:
         >>> import soma
         >>> LeakyReLU(0.1)(soma.tensor([-2.0, 3.0]))
-        tensor([-0.2,  3. ])
+        tensor([-0.2000,  3.0000])
     """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
@@ -328,7 +328,7 @@ class Softmax(_Softmaxes):
     Example:
         >>> import soma
         >>> Softmax(dim=0)(soma.tensor([0.0, 0.0]))
-        tensor([0.5, 0.5])
+        tensor([0.5000, 0.5000])
     """
 
     def forward(self, x):
@@ -362,7 +362,7 @@ class PReLU(Module):
     Example:
         >>> import soma
         >>> PReLU()(soma.tensor([-2.0, 1.0]))
-        tensor([-0.5,  1. ], grad_fn=<PReLUBackward0>)
+        tensor([-0.5000,  1.0000], grad_fn=<PReLUBackward0>)
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
