@@ -518,3 +518,11 @@ def test_matrix_rank_by_hand():
     assert soma.linalg.matrix_rank(a).item() == 1
     assert soma.linalg.matrix_rank(soma.eye(3)).item() == 3
     assert soma.linalg.matrix_rank(soma.eye(3) * 1e-3, atol=0.01).item() == 0
+
+
+def test_sign_of_nan_is_zero_as_pytorch():
+    # PyTorch computes sign as [x > 0] − [x < 0]: NaN fails both comparisons (NumPy gives NaN)
+    x = soma.tensor([float("nan"), -0.0, 0.0, -2.5, float("inf"), -float("inf")])
+    assert soma.sign(x).tolist() == [0.0, 0.0, 0.0, -1.0, 1.0, -1.0]
+    assert soma.sgn(x.double()).tolist() == [0.0, 0.0, 0.0, -1.0, 1.0, -1.0]
+    assert x.sign().dtype == soma.float32

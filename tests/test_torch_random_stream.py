@@ -274,3 +274,27 @@ def test_distributed_sampler_orders_as_pytorch():
     )
     got = list(DistributedSampler(range(11), num_replicas=3, rank=1, seed=5, shuffle=True))
     assert got == expected
+
+
+def _seeded_training(m):
+    """A tutorial's loop: seeded data, a shuffling loader, an MLP, SGD with momentum."""
+    m.manual_seed(0)
+    x = m.randn(256, 10)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    loader = m.utils.data.DataLoader(m.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
+    model = m.nn.Sequential(m.nn.Linear(10, 32), m.nn.ReLU(), m.nn.Linear(32, 2))
+    opt = m.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for _ in range(3):
+        for xb, yb in loader:
+            loss = m.nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return np.array(losses)
+
+
+def test_a_seeded_training_script_gives_pytorchs_losses():
+    # the same data, weights and batch order: the losses agree to float32 rounding
+    np.testing.assert_allclose(_seeded_training(soma), _seeded_training(torch), rtol=0, atol=1e-5)

@@ -338,9 +338,17 @@ class Round(_PiecewiseConstant):
 
 
 class Sign(_PiecewiseConstant):
+    """sign(x) = [x > 0] − [x < 0]: −1, 0 or 1, and 0 for NaN (both comparisons false), as
+    PyTorch computes it (NumPy's sign gives NaN there)."""
+
     @staticmethod
     def forward(ctx, x):
-        return x.copy() if x.dtype.kind == "b" else _xp.sign(x)  # sign of a bool: itself
+        if x.dtype.kind == "b":
+            return x.copy()  # sign of a bool: itself
+        y = _xp.sign(x)
+        if x.dtype.kind == "f":
+            y[_xp.isnan(y)] = 0
+        return y
 
 
 class Trunc(_PiecewiseConstant):
