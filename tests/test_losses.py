@@ -350,7 +350,11 @@ X = soma.zeros(4, 3)
             ValueError,
             r"pos_weight of shape \(2,\) does not broadcast to the input shape \(4, 3\)",
         ),
-        (lambda: S.mse_loss(soma.zeros(4, 1), soma.zeros(4)), ValueError, r"\(4, 1\).*\(4,\)"),
+        (
+            lambda: S.mse_loss(soma.zeros(4, 2), soma.zeros(3)),
+            ValueError,
+            r"\(4, 2\).*\(3,\) differ and do not broadcast",
+        ),
         (lambda: S.huber_loss(X, X, delta=0.0), ValueError, "delta"),
         (lambda: S.smooth_l1_loss(X, X, beta=-1.0), ValueError, "beta"),
         (lambda: S.kl_div(X, X, reduction="batch"), ValueError, "batchmean"),
@@ -376,3 +380,25 @@ def test_module_errors_name_the_layer():
     model = soma.nn.Sequential(soma.nn.Linear(3, 2), soma.nn.CrossEntropyLoss())
     with pytest.raises(IndexError, match="target class"):
         model[1](model[0](soma.zeros(2, 3)), soma.tensor([0, 5]))
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_regression_losses_broadcast_a_differing_target_with_pytorchs_warning(
+    name, reduction, torch_or_skip
+):
+    # an (N, 1) prediction against an (N,) target: PyTorch warns and computes the (N, N) loss
+    torch = torch_or_skip
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((4, 1)), rng.standard_normal(4)
+    xs = soma.tensor(x, requires_grad=True)
+    with pytest.warns(UserWarning, match=r"target size \(soma.Size\(\[4\]\)\) that is different"):
+        got = getattr(S, name)(xs, soma.tensor(t), reduction=reduction)
+    xt = torch.tensor(x, requires_grad=True)
+    with pytest.warns(UserWarning):
+        expected = getattr(torch.nn.functional, name)(xt, torch.tensor(t), reduction=reduction)
+    assert tuple(got.shape) == tuple(expected.shape) == ((4, 4) if reduction == "none" else ())
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-12)
+    got.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
