@@ -98,6 +98,24 @@ def test_permutation_kernel_and_python_loop_agree():
     np.testing.assert_array_equal(MersenneStream(5).permutation(1000), python_loop)
 
 
+def test_bernoulli_kernel_and_numpy_draws_agree():
+    from soma.backend import compiled
+
+    stream = MersenneStream(9)
+    stream.random(623)  # the next 64-bit draw straddles two blocks of 624 words
+    got = [stream.bernoulli(n, p) for n, p in ((5, 0.5), (2000, 0.3), (1, 1.0), (3, 0.0))]
+    with compiled.disabled():
+        reference = MersenneStream(9)
+        reference.random(623)
+        expected = [
+            reference.bernoulli(n, p) for n, p in ((5, 0.5), (2000, 0.3), (1, 1.0), (3, 0.0))
+        ]
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+    assert got[2].all() and not got[3].any()
+    assert stream.random(2).tolist() == reference.random(2).tolist()
+
+
 # ---------------------------------------------------------------------------- against PyTorch
 torch = pytest.importorskip("torch")
 
@@ -298,3 +316,86 @@ def _seeded_training(m):
 def test_a_seeded_training_script_gives_pytorchs_losses():
     # the same data, weights and batch order: the losses agree to float32 rounding
     np.testing.assert_allclose(_seeded_training(soma), _seeded_training(torch), rtol=0, atol=1e-5)
+
+
+DROPOUT_CASES = {
+    "bernoulli": lambda m: (
+        m.bernoulli(m.rand(50)),
+        m.bernoulli(m.zeros(7), 0.3),
+        m.empty(40).bernoulli_(0.2),
+        m.empty(3, 5).bernoulli_(m.rand(5)),
+    ),
+    "dropout": lambda m: (
+        m.nn.functional.dropout(m.ones(100), 0.3),
+        m.nn.functional.dropout(m.ones(50, dtype=m.float64), 0.1),
+        m.nn.functional.dropout2d(m.ones(2, 5, 3, 3), 0.5),
+        m.nn.functional.dropout1d(m.ones(3, 4, 2), 0.5),
+        m.nn.functional.dropout(m.ones(10), 1.0),  # no draws at p = 1
+        m.nn.functional.dropout(m.ones(10), 0.0),  # nor at p = 0
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DROPOUT_CASES))
+def test_dropout_and_bernoulli_draw_pytorchs_masks(name):
+    _same(lambda m: DROPOUT_CASES[name](m) + (m.rand(3),), seed=6)
+
+
+def _transformer_training_step(m):
+    layer = m.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.2, batch_first=True)
+    x = m.randn(3, 5, 16)
+    y = layer(x)  # training mode: attention, residual and feed-forward dropout
+    y.square().mean().backward()
+    return y, layer.linear1.weight.grad, layer.self_attn.in_proj_weight.grad, m.rand(2)
+
+
+def test_a_transformer_layer_with_dropout_trains_as_pytorch():
+    # the same weights and masks; float32 sums in another order, so agreement to 1e-5
+    _same(_transformer_training_step, seed=2, atol=1e-5)
+
+
+class _DropoutNet:
+    """Convolution, dropout, channel dropout, a batch-first LSTM (whose output is a transposed
+    view in both frameworks: its mask follows memory order) and a linear head."""
+
+    @staticmethod
+    def build(m):
+        class Net(m.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = m.nn.Conv2d(1, 4, 3)
+                self.drop, self.drop2d = m.nn.Dropout(0.3), m.nn.Dropout2d(0.2)
+                self.lstm = m.nn.LSTM(5, 6, batch_first=True)
+                self.fc = m.nn.Linear(4 * 5 * 5 + 6, 3)
+
+            def forward(self, x, s):
+                h = self.drop2d(self.drop(m.relu(self.conv(x))))
+                h = m.nn.functional.max_pool2d(h, 2).flatten(1)
+                o = self.drop(self.lstm(s)[0])[:, -1]
+                return self.fc(m.cat([h, o], 1))
+
+        return Net()
+
+
+def _seeded_training_with_dropout(m):
+    m.manual_seed(0)
+    x, y, seq = m.randn(16, 1, 12, 12), m.randint(0, 3, (16,)), m.randn(16, 7, 5)
+    net = _DropoutNet.build(m)
+    opt = m.optim.Adam(net.parameters(), 1e-2)
+    losses = []
+    for _ in range(5):
+        loss = m.nn.functional.cross_entropy(net(x, seq), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses)
+
+
+def test_a_seeded_network_with_dropout_trains_as_pytorch():
+    np.testing.assert_allclose(
+        _seeded_training_with_dropout(soma),
+        _seeded_training_with_dropout(torch),
+        rtol=0,
+        atol=1e-5,
+    )

@@ -255,10 +255,18 @@ def normal(mean, std, size=None, generator=None) -> Tensor:
     return Tensor._wrap(array.astype(dtype, copy=False))
 
 
-def bernoulli(p, generator=None) -> Tensor:
-    """1 with probability ``p`` (element-wise), else 0."""
-    probs = p.array if isinstance(p, Tensor) else _xp.asarray(p)
-    return Tensor._wrap((_random.draws(generator).random(probs.shape) < probs).astype(probs.dtype))
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """1 with probability ``input`` (element-wise), else 0; with ``p``, 1 with probability p
+    everywhere (``input`` then gives only the shape and dtype). PyTorch's draws for the same
+    seed: a float32 uniform per element below the probability, or with a number p a float64
+    one (as ``bernoulli_``)."""
+    probs = input.array if isinstance(input, Tensor) else _xp.asarray(input)
+    stream = _random.stream(generator)
+    if p is not None:
+        values = stream.bernoulli(probs.size, p)
+    else:
+        values = stream.bernoulli_each(probs.reshape(-1))
+    return Tensor._wrap(_xp.asarray(values.reshape(probs.shape)).astype(probs.dtype))
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:

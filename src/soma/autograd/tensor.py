@@ -627,12 +627,24 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self._fill_with(backend.random.filled(self.array, draw))
 
     def bernoulli_(self, p=0.5, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(rng.random(self.array.shape) < p)
+        """Fill with 1 at probability p (a number, or a tensor that broadcasts), else 0: PyTorch's
+        draws for the same seed (``backend/mersenne.py``)."""
+        stream = backend.random.stream(generator)
+        if isinstance(p, Tensor):
+            probs = _xp.broadcast_to(p.array, self.array.shape)
+            draw = partial(_draws_each, stream, probs)
+        else:
+            draw = partial(stream.bernoulli, p=p)
+        return self._fill_with(backend.random.filled(self.array, draw))
 
     def exponential_(self, lambd=1.0, generator=None):
         rng = backend.random.draws(generator)
         return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
+
+
+def _draws_each(stream, probs, count):
+    """``stream.bernoulli_each`` over ``probs`` in C order (``filled``'s draw for a tensor p)."""
+    return stream.bernoulli_each(_xp.ascontiguousarray(probs).reshape(-1)[:count])
 
 
 def _is_sizes(args) -> bool:

@@ -15,8 +15,8 @@ from soma.autograd.factory import zeros
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
-from soma.backend import random as _random
 from soma.functional._utils import as_tensor, shape_str, unbroadcast
+from soma.functional.dropout import keep_mask, keep_scale
 from soma.functional.elementwise import add
 from soma.functional.linalg import linear
 from soma.functional.reduction import mean
@@ -40,8 +40,8 @@ class Attention(Function):
         p = _softmax_(s, zero_empty_rows)
         keep = None
         if dropout_p > 0:
-            keep = _random.draws(generator).random(p.shape) >= dropout_p
-            weights = p * keep * (1 / (1 - dropout_p))
+            keep = keep_mask(p.shape, dropout_p, generator)
+            weights = p * keep * keep_scale(p.dtype, dropout_p)
         else:
             weights = p
         ctx.save(q, k, v, p, keep, weights)
@@ -63,7 +63,7 @@ class Attention(Function):
         if need_v and gy is not None:
             gv = unbroadcast(weights.swapaxes(-1, -2) @ gy, v.shape)  # dv = wᵀ dy
         if keep is not None:
-            dw *= keep * (1 / (1 - dropout_p))
+            dw *= keep * keep_scale(dw.dtype, dropout_p)
         # softmax: ds = p ⊙ (dp - Σ_j dp_j p_j)
         ds = dw
         ds -= (dw * p).sum(axis=-1, keepdims=True)

@@ -1,9 +1,9 @@
 """Dropout: zero random elements (or whole channels) while training, scaling the rest.
 
 Inverted dropout: kept values are multiplied by 1/(1 − p) during training, so that evaluation
-is the identity. The mask is drawn from the generator given (or soma's global one) as random
-integers compared with a threshold: bytes when ``p`` is a multiple of 1/256 (0.5, 0.25, …),
-16-bit integers otherwise (the keep probability is then rounded to a multiple of 1/65536).
+is the identity. The mask is drawn from the generator given (or soma's global one) exactly as
+PyTorch draws it (``backend/mersenne.py``: a float64 uniform per element, kept when below
+1 − p), so the same seed drops the same elements.
 
 Alpha dropout (for SELU networks) sets dropped values to SELU's negative saturation value and
 applies an affine correction so that inputs with zero mean and unit variance keep them.
@@ -11,6 +11,7 @@ applies an affine correction so that inputs with zero mean and unit variance kee
 
 import math
 import warnings
+from functools import partial
 
 from soma.autograd.function import Function
 from soma.backend import get_xp
@@ -22,17 +23,26 @@ _xp = get_xp()
 _SELU_SATURATION = 1.7580993408473766
 
 
-def keep_mask(shape, p, generator=None):
-    """A boolean array of ``shape``: True (keep) with probability 1 − p."""
-    rng = _random.draws(generator)
-    n = math.prod(shape)
-    if float(p * 256).is_integer():
-        bits = rng.integers(0, 256, n, dtype=_xp.uint8)
-        threshold = int(p * 256)
-    else:
-        bits = rng.integers(0, 65536, n, dtype=_xp.uint16)
-        threshold = int(round(p * 65536))
-    return (bits >= threshold).reshape(shape)
+def keep_mask(shape, p, generator=None, like=None):
+    """A boolean array of ``shape``: True (keep) with probability 1 − p, drawn as PyTorch's
+    ``bernoulli_(1 − p)`` draws its mask (one float64 uniform per element), so a seeded script
+    drops the same elements.
+
+    PyTorch fills the mask in the memory order of the tensor dropped. Given ``like`` (that
+    tensor, when the mask has its shape), a view (a transpose, as attention's and the LSTM's
+    batch-first outputs are in both frameworks) is filled in its memory order; anything else in
+    row-major order, as PyTorch's contiguous results are (soma's kernels choose their own
+    layouts, which PyTorch does not share)."""
+    stream = _random.stream(generator)
+    draw = partial(stream.bernoulli, p=1.0 - p)
+    if like is not None and like.is_view:
+        return _random.filled(like.array, draw)
+    return _xp.asarray(draw(math.prod(shape)).reshape(shape))
+
+
+def keep_scale(dtype, p):
+    """1/(1 − p) in ``dtype``, as PyTorch's ``noise.div_(1 − p)`` rounds it."""
+    return dtype.type(1) / dtype.type(1.0 - p)
 
 
 class Dropout(Function):
@@ -82,8 +92,9 @@ def _masked(x, p, training, mask_shape, generator):
         return x
     if p == 1:
         return x * 0.0
-    keep = keep_mask(mask_shape, p, generator)
-    return Dropout.apply(x, keep=keep, scale=1.0 / (1.0 - p))
+    like = x if tuple(mask_shape) == tuple(x.shape) else None
+    keep = keep_mask(mask_shape, p, generator, like)
+    return Dropout.apply(x, keep=keep, scale=keep_scale(x.array.dtype, p))
 
 
 def _inplace(x, y, inplace):
@@ -198,7 +209,7 @@ def _alpha(x, p, training, mask_shape, generator):
         return x
     if p == 1:
         return x * 0.0
-    keep = keep_mask(mask_shape, p, generator)
+    keep = keep_mask(mask_shape, p, generator, x if tuple(mask_shape) == tuple(x.shape) else None)
     a = 1.0 / math.sqrt((_SELU_SATURATION**2 * p + 1) * (1 - p))
     # kept: a·x + a·s·p;  dropped: a·(−s) + a·s·p   (s = SELU's saturation magnitude)
     coef = keep * a
