@@ -73,6 +73,19 @@ def test_state_round_trip_is_json_and_continues_the_stream():
     assert (soma.randn(5, generator=g).tolist(), soma.rand(3, generator=g).tolist()) == expected
 
 
+def test_multinomial_refuses_what_pytorch_refuses():
+    for probs, n, replacement, message in [
+        (soma.zeros(2), 1, False, "sum of probabilities <= 0"),
+        (soma.tensor([1.0, -1.0]), 1, False, "element < 0"),
+        (soma.tensor([1.0, float("nan")]), 1, True, "`nan`"),
+        (soma.tensor([1.0, 2.0]), 3, False, "n_sample > prob_dist.size"),
+        (soma.tensor([1.0, 2.0]), 0, True, "n_sample <= 0"),
+        (soma.ones(2, 2, 2), 1, False, "1 or 2 dim"),
+    ]:
+        with pytest.raises(RuntimeError, match=message):
+            soma.multinomial(probs, n, replacement)
+
+
 def test_bad_seeds_and_empty_ranges_raise():
     with pytest.raises(RuntimeError, match="seed must be within"):
         soma.manual_seed(2**64)
@@ -158,6 +171,31 @@ CASES = {
         0,
     ),
     "randperm": (lambda m: (m.randperm(1), m.randperm(7), m.randperm(1000)), 0),
+    "multinomial": (
+        lambda m: (
+            m.multinomial(m.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 3.0]]), 2),
+            m.multinomial(m.tensor([0.1, 0.2, 0.3, 0.4]), 7, replacement=True),
+            m.multinomial(m.rand(3, 50), 1),
+            m.multinomial(m.rand(3, 50), 10),
+            m.multinomial(m.rand(2, 50, dtype=m.float64), 20, True),
+            m.multinomial(m.tensor([1.0, 0.0]), 2),  # a zero weight still fills the last place
+        ),
+        0,
+    ),
+    "geometric_, log_normal_, cauchy_": (
+        lambda m: (
+            m.empty(50).geometric_(0.3),
+            m.empty(5, dtype=m.int64).geometric_(0.5),
+            m.empty(7, dtype=m.float64).log_normal_(0.5, 0.2),
+            m.empty(3, dtype=m.float64).log_normal_(),  # odd counts: the cached normal carries
+            m.empty(40, dtype=m.float64).cauchy_(1.0, 2.0),
+        ),
+        1e-9,  # float64 exp and tan: NumPy's and PyTorch's libm differ in the last bits
+    ),
+    "exponential_": (
+        lambda m: (m.empty(5).exponential_(2.0), m.empty(3, 4, dtype=m.float64).exponential_()),
+        1e-14,  # float64 log1p: NumPy's and PyTorch's libm differ in the last bit
+    ),
     "uniform_": (
         lambda m: (
             m.empty(3, 4).uniform_(-1, 2),
@@ -236,6 +274,7 @@ def test_modules_start_from_pytorchs_weights():
 
 
 INITS = [
+    "sparse_",
     "uniform_",
     "normal_",
     "xavier_uniform_",
@@ -250,7 +289,10 @@ INITS = [
 def test_initialisers_draw_pytorchs_numbers(init):
     # 60 × 50: the blocked normal kernel; orthogonal_ adds a float32 QR's rounding
     atol = 1e-5 if init == "orthogonal_" else NORMAL32
-    _same(lambda m: getattr(m.nn.init, init)(m.empty(60, 50)), seed=5, atol=atol)
+    args = (0.3,) if init == "sparse_" else ()
+    _same(
+        lambda m: (getattr(m.nn.init, init)(m.empty(60, 50), *args), m.rand(2)), seed=5, atol=atol
+    )
 
 
 @pytest.mark.filterwarnings("ignore:mean is more than 2 std")
@@ -272,6 +314,9 @@ def _loader_draws(m):
     out.append(m.tensor(list(m.utils.data.SubsetRandomSampler([5, 6, 7, 8]))))
     sampler = m.utils.data.RandomSampler(range(5), replacement=True, num_samples=7)
     out.append(m.tensor(list(sampler)))
+    out.append(m.tensor(list(m.utils.data.WeightedRandomSampler([0.1, 0.9, 0.4, 0.0], 6))))
+    weighted = m.utils.data.WeightedRandomSampler([0.1, 0.9, 0.4, 2.0], 3, replacement=False)
+    out.append(m.tensor(list(weighted)))
     g = m.Generator().manual_seed(4)
     out.append(m.tensor(list(m.utils.data.RandomSampler(range(6), num_samples=9, generator=g))))
     out.append(m.rand(3))  # the global stream is where PyTorch's is after all that

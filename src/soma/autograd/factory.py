@@ -269,18 +269,52 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     return Tensor._wrap(_xp.asarray(values.reshape(probs.shape)).astype(probs.dtype))
 
 
-def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
-    """Sample category indices from (rows of) non-negative weights ``probs``."""
-    rng = _random.draws(generator)
-    p = probs.array.astype(_xp.float64)
-    rows = p.reshape(-1, p.shape[-1])
-    out = _xp.empty((rows.shape[0], num_samples), dtype=_xp.int64)
-    for i, row in enumerate(rows):  # one draw per distribution: rows are few, categories many
-        total = row.sum()
-        if not total > 0:
-            raise RuntimeError("multinomial: each row of probs must have a positive sum")
-        out[i] = rng.choice(row.size, size=num_samples, replace=replacement, p=row / total)
-    return Tensor._wrap(out.reshape(p.shape[:-1] + (num_samples,)))
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    """Category indices drawn from (rows of) non-negative weights ``input``, PyTorch's for the
+    same seed.
+
+    With replacement: a float64 uniform u per sample, the category the first whose cumulative
+    weight (normalised, last set to 1) reaches u. Without: Gumbel's trick in exponential form,
+    the ``num_samples`` largest of p / q with q ~ Exp(1) drawn per weight (``topk``; the one
+    largest by ``argmax``).
+    """
+    probs = input.array
+    if probs.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    categories = probs.shape[-1]
+    if not replacement and num_samples > categories:
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
+    rows = probs.reshape(-1, categories)
+    if not (_xp.isfinite(rows).all() and (rows >= 0).all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(axis=1, dtype=_xp.float64) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    stream = _random.stream(generator)
+    if replacement:
+        out = _xp.stack([_inverse_cdf_draws(row, num_samples, stream) for row in rows])
+    else:
+        exponential = stream.exponential(rows.size, 1.0).reshape(rows.shape).astype(rows.dtype)
+        keys = rows / exponential
+        if num_samples == 1:
+            out = keys.argmax(axis=1)[:, None]
+        else:  # the largest first, as topk
+            out = _xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return Tensor._wrap(
+        _xp.asarray(out, dtype=_xp.int64).reshape(probs.shape[:-1] + (num_samples,))
+    )
+
+
+def _inverse_cdf_draws(row, count, stream):
+    """``count`` categories of one row by binary search of u ~ U[0, 1) in its cumulative
+    weights: partial sums in float64 kept in the row's dtype, divided by the total, last 1."""
+    cumulative = _xp.cumsum(row, dtype=_xp.float64).astype(row.dtype)
+    cumulative /= row.dtype.type(row.sum(dtype=_xp.float64))
+    cumulative[-1] = 1
+    return _xp.searchsorted(cumulative, stream.unit(count, _xp.float64), side="left")
 
 
 # ---------------------------------------------------------------------------- *_like

@@ -33,7 +33,6 @@ _RENAMED = {
     "dsplit": {"sections": "indices_or_sections"},
     "hsplit": {"sections": "indices_or_sections"},
     "vsplit": {"sections": "indices_or_sections"},
-    "multinomial": {"probs": "input"},
     "searchsorted": {"input": "values"},
     "threshold_": {"threshold_value": "threshold"},
     "from_numpy": {"array": "ndarray"},

@@ -638,8 +638,9 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
         return self._fill_with(backend.random.filled(self.array, draw))
 
     def exponential_(self, lambd=1.0, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(rng.exponential(1.0 / lambd, self.array.shape))
+        """Fill with Exp(lambd) draws: PyTorch's for the same seed."""
+        draw = partial(backend.random.stream(generator).exponential, rate=lambd)
+        return self._fill_with(backend.random.filled(self.array, draw))
 
 
 def _draws_each(stream, probs, count):

@@ -341,16 +341,22 @@ class TensorInplaceMethods:
         return self._fill_with(backend.random.filled(self.array, draw))
 
     def geometric_(self, p, *, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(rng.geometric(p, self.array.shape))
+        """Fill with geometric draws (trials until a success of probability p)."""
+        return self._draw_fill(generator, "geometric", p=p)
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(rng.lognormal(mean, std, self.array.shape))
+        """Fill with exp(N(mean, std²)) draws."""
+        return self._draw_fill(generator, "log_normal", mean=mean, std=std)
 
     def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
-        rng = backend.random.draws(generator)
-        return self._fill_with(median + sigma * rng.standard_cauchy(self.array.shape))
+        """Fill with Cauchy(median, sigma) draws."""
+        return self._draw_fill(generator, "cauchy", median=median, sigma=sigma)
+
+    def _draw_fill(self, generator, distribution, **parameters):
+        """Fill from PyTorch's stream (``backend/mersenne.py``): its numbers for the same seed,
+        computed in float64 and rounded to the dtype, in memory order."""
+        draw = partial(getattr(backend.random.stream(generator), distribution), **parameters)
+        return self._fill_with(backend.random.filled(self.array, draw))
 
 
 # NOTE: bound by ``tensor.py`` once ``Tensor`` exists (see ``tensor_methods.py``).

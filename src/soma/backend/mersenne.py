@@ -182,6 +182,25 @@ class MersenneStream:
             return perm
         return numpy.asarray(_swap_forward(list(range(n)), offsets.tolist()), dtype=numpy.int64)
 
+    def cauchy(self, count: int, median: float, sigma: float) -> numpy.ndarray:
+        """``count`` float64 Cauchy draws: median + sigma · tan(π (u − ½)), u clipped to
+        [ε, 1 − ε] (ε = 2⁻⁵², so that tan stays finite)."""
+        eps = numpy.finfo(numpy.float64).eps
+        u = numpy.clip(self.unit(count, numpy.float64), eps, 1 - eps)
+        return median + sigma * numpy.tan(numpy.pi * (u - 0.5))
+
+    def geometric(self, count: int, p: float) -> numpy.ndarray:
+        """``count`` float64 geometric draws (trials until the first success): ⌈ln u / ln(1 − p)⌉."""
+        return numpy.ceil(numpy.log(self.unit(count, numpy.float64)) / numpy.log1p(-p))
+
+    def log_normal(self, count: int, mean: float, std: float) -> numpy.ndarray:
+        """``count`` float64 draws of exp(N(mean, std²)), the normals one at a time (cached)."""
+        return numpy.exp(self._normal_serial(count, mean, std))
+
+    def exponential(self, count: int, rate: float) -> numpy.ndarray:
+        """``count`` float64 draws of Exp(rate): −ln(1 − u) / rate for float64 uniforms u."""
+        return -numpy.log1p(-self.unit(count, numpy.float64)) / rate
+
     def bernoulli(self, count: int, p: float) -> numpy.ndarray:
         """``count`` booleans, True with probability p: a float64 uniform u < p each, as ATen's
         ``bernoulli_(p)`` (and so dropout's mask) draws them. u = m · 2⁻⁵³ with m the low 53

@@ -12,6 +12,8 @@ of orders is reproducible from the generator's seed.
 
 from collections.abc import Iterator, Sequence
 
+from soma.autograd.factory import multinomial
+from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend import random as _random
 
@@ -159,10 +161,10 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def epoch_indices(self):
-        rng = _random.resolve(self.generator)
-        p = self.weights / self.weights.sum()
-        picks = rng.choice(p.size, size=self.num_samples, replace=self.replacement, p=p)
-        return picks.astype(_xp.int64)
+        """``multinomial`` of the float64 weights, as PyTorch's sampler draws them."""
+        weights = Tensor._wrap(self.weights)
+        picks = multinomial(weights, self.num_samples, self.replacement, generator=self.generator)
+        return picks.array
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.epoch_indices().tolist())

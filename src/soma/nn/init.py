@@ -11,6 +11,7 @@ import warnings
 
 from soma.autograd.grad_mode import no_grad
 from soma.backend import get_xp
+from soma.backend import random as _random
 
 _xp = get_xp()
 
@@ -236,6 +237,25 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     fan = _fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
     return normal_(tensor, 0.0, std, generator)
+
+
+@_skippable
+@no_grad()
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A 2-D tensor as a sparse matrix (Martens, 2010): N(0, std²) values, then in every column
+    ⌈sparsity · rows⌉ entries, chosen by a random permutation of the rows, set to zero. As in
+    PyTorch, the permutations come from the global generator even when ``generator`` is given
+    (it draws the values)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    zeros_per_column = math.ceil(sparsity * rows)
+    tensor.normal_(0, std, generator=generator)
+    values = tensor.array.copy()
+    stream = _random.stream(None)
+    for column in range(cols):
+        values[stream.permutation(rows)[:zeros_per_column], column] = 0
+    return tensor._fill_with(values)
 
 
 @_skippable
