@@ -50,6 +50,12 @@ class _HookHandle:
 _hook_ids = itertools.count()
 
 
+def indented(text: str, spaces: int = 2) -> str:
+    """``text`` with every line after the first indented by ``spaces``."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [" " * spaces + line for line in rest])
+
+
 class Module:
     """Base class for layers and models; subclasses define ``__init__`` and ``forward``.
 
@@ -451,14 +457,17 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = []
-        for name, child in self._modules.items():
-            child_repr = repr(child).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child_repr}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+        """PyTorch's layout: ``Name(extra)`` for a leaf with one line of ``extra_repr``, else one
+        line per extra line and per child, ``(name): child`` indented by two."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [indented(f"({name}): {child!r}") for name, child in self._modules.items()]
+        lines = extra_lines + child_lines
         if not lines:
-            return head + ")"
-        return head + "\n" + "\n".join(lines) + "\n)"
+            return f"{type(self).__name__}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
     def __dir__(self):
         return sorted(

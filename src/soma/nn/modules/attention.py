@@ -12,7 +12,7 @@ from soma.functional.attention import multi_head_attention_forward
 from soma.functional.shape import transpose
 from soma.nn import init
 from soma.nn.module import Module
-from soma.nn.modules.linear import Linear
+from soma.nn.modules.linear import NonDynamicallyQuantizableLinear
 from soma.nn.parameter import Parameter
 
 
@@ -85,7 +85,9 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(empty(3 * embed_dim, dtype=dtype))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = NonDynamicallyQuantizableLinear(
+            embed_dim, embed_dim, bias=bias, dtype=dtype
+        )
         if add_bias_kv:
             self.bias_k = Parameter(empty(1, 1, embed_dim, dtype=dtype))
             self.bias_v = Parameter(empty(1, 1, embed_dim, dtype=dtype))
@@ -149,14 +151,6 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             out = transpose(out, 0, 1)
         return out, weights
-
-    def extra_repr(self) -> str:
-        s = f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if not self._qkv_same_embed_dim:
-            s += f", kdim={self.kdim}, vdim={self.vdim}"
-        return s + (", batch_first=True" if self.batch_first else "")
 
 
 def _swap_batch(query, key, value):

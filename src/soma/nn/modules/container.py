@@ -2,7 +2,8 @@
 
 from collections import OrderedDict
 
-from soma.nn.module import Module
+from soma.autograd.size import display_name
+from soma.nn.module import Module, indented
 from soma.nn.parameter import Parameter
 
 
@@ -72,6 +73,23 @@ class Sequential(Module):
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered (it has no ``forward``)."""
+
+    def __repr__(self):
+        """As PyTorch: runs of modules that print alike as one line, ``(0-5): 6 x Layer(...)``."""
+        reprs = [repr(m) for m in self._modules.values()]
+        if not reprs:
+            return "ModuleList()"
+        runs = []  # [first index, last index, repr]
+        for i, text in enumerate(reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = [
+            indented(f"({a}): {text}" if a == b else f"({a}-{b}): {b - a + 1} x {text}")
+            for a, b, text in runs
+        ]
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
     def __init__(self, modules=None):
         super().__init__()
@@ -180,6 +198,27 @@ class ParameterList(Module):
     def __iter__(self):
         return iter(list(self._parameters.values()))
 
+    def extra_repr(self):
+        return "\n".join(
+            f"  ({k}): Parameter containing: [{display_name()}.{p.dtype} of size "
+            f"{'x'.join(str(n) for n in p.shape)}]"
+            for k, p in enumerate(self._parameters.values())
+        )
+
+
+# ``Tensor.type()``'s names, which ParameterDict prints
+_TYPE_NAMES = {
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "float16": "HalfTensor",
+    "int64": "LongTensor",
+    "int32": "IntTensor",
+    "int16": "ShortTensor",
+    "int8": "CharTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+
 
 class ParameterDict(Module):
     """A dict of parameters."""
@@ -212,3 +251,10 @@ class ParameterDict(Module):
 
     def values(self):
         return self._parameters.values()
+
+    def extra_repr(self):
+        return "\n".join(
+            f"  ({k}): Parameter containing: [{display_name()}.{_TYPE_NAMES.get(str(p.dtype), p.dtype)}"
+            f" of size {'x'.join(str(n) for n in p.shape)}]"
+            for k, p in self._parameters.items()
+        )

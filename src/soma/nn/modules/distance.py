@@ -20,9 +20,6 @@ class CosineSimilarity(Module):
     def forward(self, x1, x2):
         return cosine_similarity(x1, x2, self.dim, self.eps)
 
-    def extra_repr(self):
-        return f"dim={self.dim}, eps={self.eps}"
-
 
 class PairwiseDistance(Module):
     """p-norm distance ``‖x1 − x2 + ε‖_p`` along the last dimension; see
@@ -34,6 +31,3 @@ class PairwiseDistance(Module):
 
     def forward(self, x1, x2):
         return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
-
-    def extra_repr(self):
-        return f"p={self.norm}, eps={self.eps}, keepdim={self.keepdim}"

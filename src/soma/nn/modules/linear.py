@@ -76,6 +76,11 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A ``Linear`` under PyTorch's name for attention's output projection (PyTorch keeps it
+    apart from dynamic quantisation); soma has it so that models print as PyTorch's."""
+
+
 class Bilinear(Module):
     """y_k = x1ᵀ W_k x2 + b_k."""
 

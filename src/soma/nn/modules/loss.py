@@ -35,9 +35,6 @@ class _Loss(Module):
             )
         self.reduction = reduction
 
-    def extra_repr(self):
-        return f"reduction='{self.reduction}'" if self.reduction != "mean" else ""
-
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight: Tensor | None = None, reduction: str = "mean"):
@@ -80,9 +77,6 @@ class HuberLoss(_Loss):
     def forward(self, input, target):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
-    def extra_repr(self):
-        return ", ".join(filter(None, [super().extra_repr(), f"delta={self.delta}"]))
-
 
 @register_loss("smooth_l1", "smooth L1: Huber divided by beta")
 class SmoothL1Loss(_Loss):
@@ -96,9 +90,6 @@ class SmoothL1Loss(_Loss):
 
     def forward(self, input, target):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
-
-    def extra_repr(self):
-        return ", ".join(filter(None, [super().extra_repr(), f"beta={self.beta}"]))
 
 
 class KLDivLoss(_Loss):
@@ -197,14 +188,6 @@ class CrossEntropyLoss(_WeightedLoss):
             label_smoothing=self.label_smoothing,
         )
 
-    def extra_repr(self):
-        parts = [super().extra_repr()]
-        if self.ignore_index != -100:
-            parts.append(f"ignore_index={self.ignore_index}")
-        if self.label_smoothing:
-            parts.append(f"label_smoothing={self.label_smoothing}")
-        return ", ".join(filter(None, parts))
-
 
 @register_loss("nll", "negative log-likelihood of log-probabilities")
 class NLLLoss(_WeightedLoss):
@@ -235,9 +218,6 @@ class CosineEmbeddingLoss(_Loss):
 
     def forward(self, input1, input2, target):
         return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
-
-    def extra_repr(self):
-        return ", ".join(filter(None, [f"margin={self.margin}", super().extra_repr()]))
 
 
 # ------------------------------------------------------------ issue 11: ranking, probabilistic, CTC
