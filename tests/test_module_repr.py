@@ -67,3 +67,16 @@ def test_modules_print_as_pytorch(expression):
     expected = repr(eval(expression, {"nn": torch.nn, "torch": torch}))
     got = repr(eval(expression, {"nn": soma.nn, "torch": soma}))
     assert got.replace("soma.", "torch.") == expected
+
+
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Rprop", "Adadelta", "Adamax"]
+OPTIMIZERS += ["NAdam", "RAdam", "ASGD"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizers_print_as_pytorch(name):
+    # every param-group key PyTorch keeps (foreach, capturable, ... too), with its default
+    def printed(fw):
+        return repr(getattr(fw.optim, name)([fw.nn.Parameter(fw.zeros(2))], lr=0.1))
+
+    assert printed(soma) == printed(torch)

@@ -49,7 +49,7 @@ class Adadelta(Optimizer):
         lr: float = 1.0,
         rho: float = 0.9,
         eps: float = 1e-6,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         foreach=None,
         *,
         capturable: bool = False,
@@ -57,7 +57,16 @@ class Adadelta(Optimizer):
         differentiable: bool = False,
     ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):

@@ -50,9 +50,9 @@ class Adagrad(Optimizer):
         self,
         params,
         lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
         eps: float = 1e-10,
         *,
         maximize: bool = False,
@@ -69,6 +69,9 @@ class Adagrad(Optimizer):
             weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value,
             maximize=maximize,
+            differentiable=differentiable,
+            foreach=foreach,
+            fused=fused,
         )
         super().__init__(params, defaults)
 

@@ -50,7 +50,7 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         amsgrad: bool = False,
         *,
         maximize: bool = False,
@@ -69,6 +69,10 @@ class Adam(Optimizer):
             amsgrad=amsgrad,
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
+            fused=fused,
         )
         super().__init__(params, defaults)
 

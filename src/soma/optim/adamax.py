@@ -50,7 +50,7 @@ class Adamax(Optimizer):
         lr: float = 2e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         foreach=None,
         *,
         maximize: bool = False,
@@ -58,7 +58,16 @@ class Adamax(Optimizer):
         capturable: bool = False,
     ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):

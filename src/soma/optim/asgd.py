@@ -52,7 +52,7 @@ class ASGD(Optimizer):
         lambd: float = 1e-4,
         alpha: float = 0.75,
         t0: float = 1e6,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         foreach=None,
         maximize: bool = False,
         differentiable: bool = False,
@@ -60,7 +60,15 @@ class ASGD(Optimizer):
     ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
         defaults = dict(
-            lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize
+            lr=lr,
+            lambd=lambd,
+            alpha=alpha,
+            t0=t0,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
         )
         super().__init__(params, defaults)
 

@@ -75,7 +75,7 @@ class NAdam(Optimizer):
         lr: float = 2e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         momentum_decay: float = 4e-3,
         decoupled_weight_decay: bool = False,
         *,
@@ -93,6 +93,9 @@ class NAdam(Optimizer):
             momentum_decay=momentum_decay,
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
         )
         super().__init__(params, defaults)
 
@@ -163,7 +166,7 @@ class RAdam(Optimizer):
         lr: float = 1e-3,
         betas: tuple = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float = 0,
         decoupled_weight_decay: bool = False,
         *,
         foreach=None,
@@ -179,6 +182,9 @@ class RAdam(Optimizer):
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
         )
         super().__init__(params, defaults)
 

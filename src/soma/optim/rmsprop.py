@@ -52,8 +52,8 @@ class RMSprop(Optimizer):
         lr: float = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
+        weight_decay: float = 0,
+        momentum: float = 0,
         centered: bool = False,
         *,
         maximize: bool = False,
@@ -71,6 +71,9 @@ class RMSprop(Optimizer):
             centered=centered,
             weight_decay=weight_decay,
             maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
         )
         super().__init__(params, defaults)
 

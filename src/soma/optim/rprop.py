@@ -60,7 +60,15 @@ class Rprop(Optimizer):
         differentiable: bool = False,
     ) -> None:
         check_implementation(type(self).__name__, capturable, differentiable)
-        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            etas=etas,
+            step_sizes=step_sizes,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            foreach=foreach,
+        )
         super().__init__(params, defaults)
 
     def _validate(self, group):
