@@ -94,8 +94,14 @@ class Context:
 
     # ------------------------------------------------------------------ introspection
     def name(self) -> str:
-        """PyTorch-style node name: ``MulBackward0``."""
-        return getattr(self._fn, "_backward_name", None) or f"{self._fn.__name__}Backward0"
+        """PyTorch's node name (``MulBackward0``): the one a forward set for this call
+        (``ctx.backward_name``, where PyTorch's depends on the arguments), else the Function's
+        ``_backward_name``, else its class name + ``Backward0``."""
+        return (
+            self.__dict__.get("backward_name")
+            or getattr(self._fn, "_backward_name", None)
+            or f"{self._fn.__name__}Backward0"
+        )
 
     @property
     def next_functions(self):
@@ -335,3 +341,13 @@ def check_versions(ctx):
                 "detection to find the operation that failed to compute its gradient, with "
                 "torch.autograd.set_detect_anomaly(True)."
             )
+
+
+def named(result, name: str):
+    """Give ``result``'s graph node PyTorch's name for this call (``grad_fn=<AddmmBackward0>``
+    when a tensor prints), where PyTorch's name depends on the entry point or the arguments
+    rather than on soma's Function. A tensor without a node is returned as it is."""
+    node = getattr(result, "_ctx", None)
+    if node is not None:
+        node.backward_name = name
+    return result

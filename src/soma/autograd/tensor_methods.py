@@ -421,7 +421,7 @@ class TensorMethods:
             raise ValueError(
                 f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}"
             )
-        return self.T
+        return _F.t(self) if self.array.ndim == 2 else self.T
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape):

@@ -48,6 +48,8 @@ def keep_scale(dtype, p):
 class Dropout(Function):
     """y = x · keep / (1 − p), ``keep`` a 0/1 mask (possibly one value per channel)."""
 
+    _backward_name = "MulBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, *, keep, scale):
         y = _xp.multiply(x, keep)

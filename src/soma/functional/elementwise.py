@@ -340,6 +340,8 @@ def square(x):
 class Clamp(Function):
     """y = min(max(x, lo), hi)."""
 
+    _backward_name = "ClampBackward1"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save(x, lo, hi)
@@ -478,6 +480,8 @@ def masked_fill(x, mask, value):
 # ---------------------------------------------------------------------------- dtype and copies
 class Cast(Function):
     """y = x converted to another dtype; the gradient converts back."""
+
+    _backward_name = "ToCopyBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, dtype):

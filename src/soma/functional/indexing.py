@@ -5,7 +5,7 @@ import math
 
 from soma.autograd import grad_mode
 from soma.autograd.errors import IndexOutOfRange, ShapeError
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.autograd.slice_gradient import SliceGradient
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -91,11 +91,30 @@ def getitem(x, index):
         if split is not None:
             return getitem(getitem(x, split[0]), split[1])
     try:
-        return GetItem.apply(x, index, advanced)
+        result = GetItem.apply(x, index, advanced)
     except IndexError as e:
         raise IndexError(
             f"index {index} is invalid for a tensor of shape {shape_str(x.shape)}: {e}"
         ) from None
+    return named(result, _index_node_name(index, advanced))
+
+
+def _index_node_name(index, advanced):
+    """PyTorch's node name for ``x[index]``: an advanced index is one Index op; basic indexing
+    applies its parts left to right (an integer selects, a slice slices, None unsqueezes;
+    whole slices and ``...`` do nothing), and the last that acted names the node."""
+    if advanced:
+        return "IndexBackward0"
+    name = "AliasBackward0"
+    for part in index if isinstance(index, tuple) else (index,):
+        if part is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(part, slice):
+            if part != slice(None):
+                name = "SliceBackward0"
+        elif part is not Ellipsis:
+            name = "SelectBackward0"
+    return name
 
 
 class IndexPut(Function):

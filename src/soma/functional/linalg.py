@@ -1,7 +1,7 @@
 """Matrix products: ``matmul`` (1-D, 2-D and batched with broadcasting), ``linear``, ``einsum``."""
 
 from soma.autograd.errors import ShapeError
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.backend.compiled import FLOAT_DTYPES
@@ -65,13 +65,16 @@ def matmul(a, b):
             f"({ka} columns in the first, {kb} rows in the second)"
         )
     if a.ndim == 1 and b.ndim == 1:
-        return reshape(MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ())
+        return named(reshape(MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ()), "DotBackward0")
     if a.ndim == 1:
         return squeeze(MatMul.apply(unsqueeze(a, 0), b), -2)
     if b.ndim == 1:
-        return squeeze(MatMul.apply(a, unsqueeze(b, 1)), -1)
+        return named(squeeze(MatMul.apply(a, unsqueeze(b, 1)), -1), "MvBackward0")
     try:
-        return MatMul.apply(a, b)
+        # PyTorch's names: a product of matrices is mm; batched operands fold into one
+        return named(
+            MatMul.apply(a, b), "MmBackward0" if a.ndim == b.ndim == 2 else "UnsafeViewBackward0"
+        )
     except ValueError:
         raise ShapeError(
             f"matmul: batch dimensions of {shape_str(a.shape)} and {shape_str(b.shape)} cannot be "
@@ -96,7 +99,7 @@ def bmm(a, b):
         raise ShapeError(
             f"bmm: expects (B, m, n) and (B, n, p) tensors, got {shape_str(a.shape)} and {shape_str(b.shape)}"
         )
-    return matmul(a, b)
+    return named(matmul(a, b), "BmmBackward0")
 
 
 def dot(a, b):
@@ -177,7 +180,12 @@ def linear(x, weight, bias=None):
         )
     if weight.ndim == 1:
         return matmul(x, weight) + (bias if bias is not None else 0.0)
-    return Linear.apply(x, weight, bias)
+    # PyTorch's names: addmm (mm without a bias) for a matrix, a view of it for other ranks
+    if x.ndim == 2:
+        name = "AddmmBackward0" if bias is not None else "MmBackward0"
+    else:
+        name = "ViewBackward0" if bias is not None else "UnsafeViewBackward0"
+    return named(Linear.apply(x, weight, bias), name)
 
 
 class Einsum(Function):

@@ -22,6 +22,8 @@ _MODES = ("constant", "reflect", "replicate", "circular")
 class ConstantPad(Function):
     """y = x surrounded by ``value`` (and cropped where a pad is negative)."""
 
+    _backward_name = "ConstantPadNdBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, *, pads, value):
         lead = x.ndim - len(pads)

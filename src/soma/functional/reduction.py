@@ -7,7 +7,7 @@ backward of a reduction broadcasts the output gradient back over the reduced axe
 import builtins
 from collections import namedtuple
 
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.autograd.size import MinMax
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp, repeated
@@ -79,7 +79,8 @@ def sum(x, dim=None, keepdim=False, *, dtype=None):
     axes = normalize_axes(dim, x.array.ndim, "sum")
     if dtype is None and x.array.dtype.kind in "biu":
         dtype = _xp.int64
-    return Sum.apply(x, axes, keepdim, dtype)
+    # PyTorch's names: SumBackward0 for the whole tensor, SumBackward1 over dims
+    return named(Sum.apply(x, axes, keepdim, dtype), _over_dims("Sum", dim))
 
 
 class Mean(Function):
@@ -111,7 +112,12 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
         )
     axes = normalize_axes(dim, x.array.ndim, "mean")
     with _xp.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return Mean.apply(x, axes, keepdim)
+        return named(Mean.apply(x, axes, keepdim), _over_dims("Mean", dim))
+
+
+def _over_dims(op, dim):
+    """PyTorch's node name of a reduction: ``<op>Backward0`` for all elements, ``1`` over dims."""
+    return f"{op}Backward{0 if dim is None else 1}"
 
 
 class Prod(Function):
@@ -224,13 +230,16 @@ def _extreme(x, dim, keepdim, largest, name):
     axes = () if dim is None else (normalize_axis(dim, x.array.ndim, name),)
     check_selectable(x, axes, dim is None, name)
     if dim is None:
-        return Extreme.apply(x, tuple(range(x.array.ndim)), False, largest)
+        return named(
+            Extreme.apply(x, tuple(range(x.array.ndim)), False, largest),
+            f"{name.title()}Backward1",
+        )
     (axis,) = axes
     if x.array.ndim == 0:
         return MinMax(x, Tensor._wrap(_xp.zeros((), dtype=_xp.int64)))
     pick = _xp.argmax if largest else _xp.argmin
     index = _xp.expand_dims(pick(_nan_first(x.array, largest), axis=axis), axis)
-    values = SelectAlongAxis.apply(x, index, axis, keepdim)
+    values = named(SelectAlongAxis.apply(x, index, axis, keepdim), f"{name.title()}Backward0")
     indices = index if keepdim else index.squeeze(axis)
     return MinMax(values, Tensor._wrap(indices.astype(_xp.int64)))
 
@@ -263,14 +272,14 @@ def amax(x, dim=None, keepdim=False):
     """Largest value over ``dim`` (several dims allowed); ties share the gradient."""
     axes = normalize_axes(dim, x.array.ndim, "amax")
     check_selectable(x, axes, _names_no_dim(dim), "amax")
-    return Extreme.apply(x, axes, keepdim, True)
+    return named(Extreme.apply(x, axes, keepdim, True), "AmaxBackward0")
 
 
 def amin(x, dim=None, keepdim=False):
     """Smallest value over ``dim`` (several dims allowed); ties share the gradient."""
     axes = normalize_axes(dim, x.array.ndim, "amin")
     check_selectable(x, axes, _names_no_dim(dim), "amin")
-    return Extreme.apply(x, axes, keepdim, False)
+    return named(Extreme.apply(x, axes, keepdim, False), "AminBackward0")
 
 
 def argmax(x, dim=None, keepdim=False):
@@ -407,6 +416,8 @@ def logsumexp(x, dim, keepdim=False):
 
 class Norm2(Function):
     """y = √(Σ x²) over ``axes``; the gradient at y = 0 is taken as 0."""
+
+    _backward_name = "LinalgVectorNormBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):

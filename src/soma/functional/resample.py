@@ -21,7 +21,7 @@ copies when the sizes are equal (its forward does not).
 
 import math
 
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.backend import get_xp
 from soma.functional.pooling.adaptive import Separable, _adaptive_avg, along
 
@@ -252,7 +252,7 @@ def interpolate(
             else nearest_index(n, o, s, mode == "nearest-exact", shortcuts)
             for n, o, s in zip(spatial, out, scales)
         )
-        return Nearest.apply(input, indices=indices)
+        return named(Nearest.apply(input, indices=indices), _upsample_name(mode, d))
     build = cubic_matrix if mode == "bicubic" else linear_matrix
     dtype = _xp.dtype(input.dtype)
     # NOTE: like PyTorch, equal sizes copy the input whatever the scale factor says
@@ -260,7 +260,15 @@ def interpolate(
         None if n == o and mode != "bicubic" else build(n, o, s, bool(align_corners), dtype)
         for n, o, s in zip(spatial, out, scales)
     )
-    return Separable.apply(input, matrices=matrices)
+    return named(Separable.apply(input, matrices=matrices), _upsample_name(mode, d))
+
+
+def _upsample_name(mode, d):
+    """PyTorch's node name: ``UpsampleBilinear2DBackward0`` and the like."""
+    kind = {"nearest-exact": "UpsampleNearestExact", "linear": "UpsampleLinear"}.get(
+        mode, "Upsample" + mode.title()
+    )
+    return f"{kind}{d}DBackward0"
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -7,7 +7,7 @@ import itertools
 import math
 
 from soma.autograd.errors import ShapeError
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.backend import get_xp
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
 
@@ -58,7 +58,12 @@ def reshape(x, shape):
     shape = _resolve_shape(x, shape, "reshape")
     if shape == x.array.shape:
         return x
-    return Reshape.apply(x, shape)
+    # PyTorch's names: a view when its memory allows one, else a copy (_unsafe_view). Only a
+    # view (a transpose, say) has a layout PyTorch shares; results of soma's kernels are
+    # contiguous in PyTorch whatever soma's own layout
+    copies = x.is_view and not x.array.flags.c_contiguous
+    name = "UnsafeViewBackward0" if copies else "ViewBackward0"
+    return named(Reshape.apply(x, shape), name)
 
 
 view = reshape
@@ -96,14 +101,14 @@ def squeeze(x, dim=None):
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = {normalize_axis(d, x.array.ndim, "squeeze") for d in dims}
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
-    return reshape(x, new)
+    return named(reshape(x, new), "SqueezeBackward0" if dim is None else "SqueezeBackward1")
 
 
 def unsqueeze(x, dim):
     """Insert a size-1 dimension at ``dim``."""
     axis = normalize_axis(dim, x.array.ndim + 1, "unsqueeze")
     shape = x.array.shape
-    return reshape(x, shape[:axis] + (1,) + shape[axis:])
+    return named(reshape(x, shape[:axis] + (1,) + shape[axis:]), "UnsqueezeBackward0")
 
 
 class Permute(Function):
@@ -137,14 +142,14 @@ def transpose(x, dim0, dim1):
     axes = list(range(n))
     a, b = normalize_axis(dim0, n, "transpose"), normalize_axis(dim1, n, "transpose")
     axes[a], axes[b] = axes[b], axes[a]
-    return Permute.apply(x, tuple(axes))
+    return named(Permute.apply(x, tuple(axes)), "TransposeBackward0")
 
 
 swapaxes = transpose
 
 
 def t(x):
-    return transpose(x, 0, 1)
+    return named(transpose(x, 0, 1), "TBackward0")
 
 
 class Expand(Function):
@@ -318,7 +323,7 @@ def stack(tensors, dim=0):
                 f"at entry 0 and {shape_str(t.shape)} at entry {i}"
             )
     axis = normalize_axis(dim, tensors[0].array.ndim + 1, "stack")
-    return cat([unsqueeze(t, axis) for t in tensors], axis)
+    return named(cat([unsqueeze(t, axis) for t in tensors], axis), "StackBackward0")
 
 
 class Split(Function):

@@ -32,6 +32,8 @@ def _result(x, y, inplace):
 class ReLU(Function):
     """y = max(x, 0)."""
 
+    _backward_name = "ReluBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x):
         if x.dtype.kind == "f":  # NOTE: empty_like keeps a channels-last input's layout
@@ -80,6 +82,8 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 class LeakyReLU(Function):
     """y = x for x > 0, else slope · x (PReLU with a learned slope is ``PReLU``)."""
+
+    _backward_name = "LeakyReluBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, *, slope):

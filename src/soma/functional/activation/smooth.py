@@ -44,6 +44,8 @@ def _sigmoid_array(x, out=None):
 class ELU(Function):
     """y = scale · (max(x, 0) + α (e^{min(x, 0)·s} - 1)), s the input scale (ELU, SELU, CELU)."""
 
+    _backward_name = "EluBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, *, alpha, scale, input_scale):
         ctx.fast = _kernels.fused(x, min_size=1)
@@ -136,6 +138,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 # ---------------------------------------------------------------------------- GELU
 class GELU(Function):
     """y = x Φ(x), Φ the standard normal CDF."""
+
+    _backward_name = "GeluBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x):
@@ -235,6 +239,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 # ---------------------------------------------------------------------------- SiLU, Mish
 class SiLU(Function):
     """y = x σ(x)."""
+
+    _backward_name = "SiluBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x):

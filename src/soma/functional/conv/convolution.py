@@ -108,6 +108,8 @@ def _bias_grad(gy):
 class ConvNd(Function):
     """y = W ⋆ x + b, cross-correlation over any number of spatial dimensions."""
 
+    _backward_name = "ConvolutionBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
         kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype)

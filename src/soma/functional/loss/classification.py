@@ -97,6 +97,8 @@ def _reduce_counted(ctx, loss, coef):
 class CrossEntropy(Function):
     """L = reduce(-(1-ε) w_t log p_t - (ε/C) Σ_c w_c log p_c), p = softmax(x) along axis 1."""
 
+    _backward_name = "NllLossBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, t, w, *, ignore_index, any_ignored, smoothing, reduction):
         z = x - reduce_axis(_xp.maximum, x, 1)
@@ -182,6 +184,8 @@ class SoftCrossEntropy(Function):
 
 class NLL(Function):
     """L = reduce(-w_t x_t): x holds log-probabilities along axis 1."""
+
+    _backward_name = "NllLossBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, t, w, *, ignore_index, any_ignored, reduction):

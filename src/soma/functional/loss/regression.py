@@ -4,7 +4,7 @@ Every loss takes ``reduction``: ``'mean'`` (the default), ``'sum'`` or ``'none'`
 element); the shared handling is in ``_reduction.py``.
 """
 
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 from soma.functional.loss._reduction import (
@@ -37,6 +37,8 @@ def _weighted(loss, weight, reduction, name, *, mean_over_weights):
 # ---------------------------------------------------------------------------- MSE, L1
 class MSE(Function):
     """L = reduce((x - t)²)."""
+
+    _backward_name = "MseLossBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, t, reduction):
@@ -104,7 +106,9 @@ def l1_loss(
     if weight is not None:
         loss = L1.apply(input, target, "none")
         return _weighted(loss, weight, reduction, "l1_loss", mean_over_weights=True)
-    return L1.apply(input, target, reduction)
+    # PyTorch's l1_loss is |d| then the reduction: its node is the last of them
+    name = {"mean": "MeanBackward0", "sum": "SumBackward0", "none": "AbsBackward0"}[reduction]
+    return named(L1.apply(input, target, reduction), name)
 
 
 # ---------------------------------------------------------------------------- Huber, smooth L1
@@ -155,7 +159,8 @@ def huber_loss(
     if weight is not None:
         loss = Huber.apply(input, target, delta=float(delta), scale=1.0, reduction="none")
         return _weighted(loss, weight, reduction, "huber_loss", mean_over_weights=False)
-    return Huber.apply(input, target, delta=float(delta), scale=1.0, reduction=reduction)
+    result = Huber.apply(input, target, delta=float(delta), scale=1.0, reduction=reduction)
+    return named(result, "HuberLossBackward0")
 
 
 def smooth_l1_loss(
@@ -174,4 +179,5 @@ def smooth_l1_loss(
     if beta == 0:
         return l1_loss(input, target, reduction)
     input, target = _prepare(input, target, reduction, "smooth_l1_loss")
-    return Huber.apply(input, target, delta=float(beta), scale=1.0 / beta, reduction=reduction)
+    result = Huber.apply(input, target, delta=float(beta), scale=1.0 / beta, reduction=reduction)
+    return named(result, "SmoothL1LossBackward0")

@@ -67,6 +67,8 @@ def _batch_stats(x3, spec, m):
 class BatchNormTrain(Function):
     """y = (x − mean_batch) / √(var_batch + ε) · w + b, per channel."""
 
+    _backward_name = "NativeBatchNormBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, w, b, *, eps, running):
         ctx.kind = _fast.layout(x) if compiled.enabled() else None
@@ -183,6 +185,8 @@ def _update_running(running, mean, var, m):
 
 class BatchNormEval(Function):
     """y = (x − running_mean) / √(running_var + ε) · w + b = x·scale + shift."""
+
+    _backward_name = "NativeBatchNormBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, w, b, *, mean, var, eps):

@@ -25,6 +25,8 @@ _xp = get_xp()
 class RowNorm(Function):
     """y = (x − mean_row) / √(var_row + ε), then · w + b broadcast as ``wshape`` over ``view``."""
 
+    _backward_name = "NativeLayerNormBackward0"  # PyTorch's node name
+
     @staticmethod
     def forward(ctx, x, w, b, *, rows, view, wshape, spec, eps, on_stats=None):
         xr = x.reshape(rows)
@@ -111,6 +113,8 @@ class GroupNormKernels(Function):
     """GroupNorm on the compiled kernels of ``_group_kernels`` (same formulas as ``RowNorm``):
     channels-last rows, or the planes of NCHW and channel-major memory; the output and the
     input gradient keep the input's layout."""
+
+    _backward_name = "NativeGroupNormBackward0"  # PyTorch's node name
 
     @staticmethod
     def forward(ctx, x, w, b, *, groups, eps):

@@ -12,7 +12,7 @@ Global pooling is adaptive pooling to size 1: ``adaptive_avg_pool2d(x, 1)``.
 
 import math
 
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.autograd.memory_format import axis_order, empty_in_order
 from soma.backend import get_xp
 from soma.functional import _reduction_kernels
@@ -128,7 +128,7 @@ def _adaptive_avg(op, d, x, output_size):
     if size == spatial:
         return SumPool.apply(x, win=Windows(op, spatial, 1, 1, 0), divisor=1)
     if all(o == 1 for o in size):
-        return GlobalAvg.apply(x, d=d)
+        return named(GlobalAvg.apply(x, d=d), "MeanBackward1")  # PyTorch: a mean over H, W
     win = _regular(spatial, size)
     if win is not None:
         return SumPool.apply(x, win=win, divisor=win.size)
@@ -248,6 +248,7 @@ def _adaptive_max(op, d, x, output_size, return_indices):
         y, idx = MaxPool.apply(x, win=win, return_indices=True)
     else:
         y, idx = GatherMax.apply(x, table=_window_table(spatial, size), d=d)
+    named(y, f"AdaptiveMaxPool{d}DBackward0" if d > 1 else "SqueezeBackward1")  # PyTorch's
     return (y, idx) if return_indices else y
 
 

@@ -15,7 +15,7 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 
 import math
 
-from soma.autograd.function import Function
+from soma.autograd.function import Function, named
 from soma.autograd.memory_format import axis_order, is_c_order
 from soma.backend import get_xp, transpose2d
 from soma.functional.pooling import _max_kernels, _tile_kernels
@@ -161,7 +161,9 @@ AVG_POOL_INTEGERS = ("int64",)
 def _max_pool(op, d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     check_input(op, x, d, MAX_POOL_INTEGERS)
     win = Windows(op, x.shape[-d:], kernel_size, stride, padding, dilation, ceil_mode)
-    return MaxPool.apply(x, win=win, return_indices=return_indices)
+    result = MaxPool.apply(x, win=win, return_indices=return_indices)
+    named(result[0] if return_indices else result, _POOL_NAMES["max", d])
+    return result
 
 
 def max_pool1d(
@@ -353,7 +355,18 @@ def _avg_pool(
         divisor = win.size
     else:
         divisor = _window_counts(win, count_include_pad)
-    return SumPool.apply(x, win=win, divisor=divisor)
+    return named(SumPool.apply(x, win=win, divisor=divisor), _POOL_NAMES["avg", d])
+
+
+# PyTorch's node names (its 1-D pooling runs the 2-D kernel on an unsqueezed input)
+_POOL_NAMES = {
+    ("max", 1): "SqueezeBackward1",
+    ("max", 2): "MaxPool2DWithIndicesBackward0",
+    ("max", 3): "MaxPool3DWithIndicesBackward0",
+    ("avg", 1): "SqueezeBackward1",
+    ("avg", 2): "AvgPool2DBackward0",
+    ("avg", 3): "AvgPool3DBackward0",
+}
 
 
 def avg_pool1d(
