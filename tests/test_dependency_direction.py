@@ -39,6 +39,7 @@ RANK = {
     "onnx": 5,  # soma.onnx re-exports io's exporter under PyTorch's name
     "inspection": 6,
     "compat": 6,  # PyTorch's namespaces and the torch import hook: use every layer below
+    "random": 6,  # soma.random (PyTorch's torch.random) re-exports backend's and compat's RNG
     "": 7,  # soma/__init__.py, the public surface: imports every layer but the CLI
     "cli": 8,  # the command line is a user of the public surface
     "cli_train": 9,  # soma train's flow (issue 14): uses cli's shared helpers

@@ -129,6 +129,21 @@ def test_bernoulli_kernel_and_numpy_draws_agree():
     assert stream.random(2).tolist() == reference.random(2).tolist()
 
 
+def test_generator_seed_clone_and_fork_rng():
+    g = soma.Generator()
+    seed = g.seed()
+    assert g.initial_seed() == seed and str(g.device) == "cpu"
+    twin = g.clone_state()
+    assert soma.rand(4, generator=g).tolist() == soma.rand(4, generator=twin).tolist()
+    soma.random.manual_seed(5)
+    first = soma.rand(2).tolist()
+    soma.random.manual_seed(5)
+    with soma.random.fork_rng():
+        soma.rand(7)  # draws inside the block leave the global stream where it was
+    assert soma.rand(2).tolist() == first
+    assert soma.default_generator.initial_seed() == soma.random.initial_seed() == 5
+
+
 # ---------------------------------------------------------------------------- against PyTorch
 torch = pytest.importorskip("torch")
 

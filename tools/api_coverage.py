@@ -90,10 +90,9 @@ LEFT_OUT = [
     (
         r"deterministic|warn_always|set_flush_denormal|set_vital|vitals|autocast|^amp$"
         r"|use_deterministic|float32_matmul_precision|num_interop|set_num_threads|"
-        r"get_device_module|set_printoptions|is_anomaly|anomaly|profil|forward_ad|"
-        r"DeviceType|Stream|Event|default_generator|initial_seed|^seed$|get_rng_state|"
-        r"set_rng_state|fork_rng|tensor_split|lobpcg|pca_lowrank|svd_lowrank",
-        "process-wide switches, profiling and RNG state (soma's are in soma.backend)",
+        r"get_device_module|is_anomaly|anomaly|profil|forward_ad|"
+        r"DeviceType|Stream|Event|tensor_split|lobpcg|pca_lowrank|svd_lowrank",
+        "process-wide switches and profiling",
     ),
 ]
 

@@ -73,7 +73,7 @@ from soma.backend import (
 )
 from soma.backend.allocator import allocator_settings, configure_allocator
 from soma.backend.device import Device as device
-from soma.backend.random import Generator, manual_seed
+from soma.backend.random import Generator, default_generator, manual_seed
 from soma.functional import (
     abs,
     absolute,
@@ -485,7 +485,7 @@ from soma.compat.runtime import (  # noqa: E402
 # ---------------------------------------------------------------------- lazy attributes (PEP 562)
 # `import soma` stays light; `soma.models.resnet18`, `soma.train.fit` … import on first use, as
 # SciPy's submodules do. `soma.load_model(run)` reads a trained run back (soma.train.workflow).
-_LAZY_SUBMODULES = ("models", "train", "inspection", "distributed", "testing")
+_LAZY_SUBMODULES = ("models", "train", "inspection", "distributed", "testing", "random")
 
 
 def __getattr__(name):

@@ -46,6 +46,24 @@ class Generator:
     def initial_seed(self):
         return self._seed
 
+    def seed(self) -> int:
+        """Reseed from the operating system's entropy; returns the new seed."""
+        value = int(numpy.random.SeedSequence().entropy) % 2**63
+        self.manual_seed(value)
+        return value
+
+    @property
+    def device(self):
+        from soma.backend.device import Device  # NOTE: lazy: device.py imports the backend
+
+        return Device("cpu")
+
+    def clone_state(self) -> "Generator":
+        """A new generator at this one's position."""
+        twin = Generator()
+        twin.set_state(self.get_state())
+        return twin
+
     def get_state(self) -> dict:
         """Both streams' positions, as plain JSON-able values."""
         mt = self.stream.get_state()
