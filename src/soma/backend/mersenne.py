@@ -22,10 +22,16 @@ the transforms that ATen applies to it, so that a seeded script draws PyTorch's 
     integers    from + random() mod range   (random64() for ranges of 2²⁸ and more, except
                 in float32 tensors)
     permutation 0 … n−1 shuffled by n − 1 swaps: i ↔ i + random() mod (n − i)
+    bernoulli   a float64 uniform u < p (dropout's mask: keep with p = 1 − drop); with a
+                tensor of probabilities, a float32 uniform each
+    others      from float64 uniforms u: exponential −ln(1 − u)/λ, geometric ⌈ln u / ln(1 − p)⌉,
+                Cauchy median + σ tan(π(u − ½)), log-normal exp of the serial normal
 
-Float32 normals are the one place where PyTorch's bits depend on the CPU (its AVX2 kernel
-uses its own float32 log, sin and cos); soma computes them in float64 and rounds, so they
-agree with PyTorch's to a unit or two in the last place.
+Where PyTorch's own bits depend on the CPU, soma matches its vectorised kernels: float32
+normals (PyTorch's AVX2 kernel has its own float32 log, sin and cos; soma computes in float64
+and rounds, agreeing to about 1e-6) and uniforms between bounds (x · (to − from) + from as one
+fused multiply-add, as PyTorch's AVX2 and AVX-512 kernels compute it; its default-capability
+kernel rounds twice, an ulp away at most).
 """
 
 import math

@@ -1,11 +1,11 @@
 """Random numbers: one global generator, reseeded by ``manual_seed``, and explicit generators.
 
-A generator holds two streams. ``stream`` is PyTorch's own (``mersenne.py``): the ops PyTorch
-code seeds and compares — ``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, the
-``uniform_``/``normal_``/``random_`` fills, the ``nn.init`` initialisers and the data samplers —
-draw from it, so ``manual_seed(s)`` gives them PyTorch's numbers. ``numpy`` (NumPy's PCG64,
-seeded with the same seed) serves the rest (dropout masks, Bernoulli and multinomial draws,
-transforms), whose numbers are soma's own.
+A generator holds two streams. ``stream`` is PyTorch's own (``mersenne.py``): every op PyTorch
+has — ``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, ``bernoulli``,
+``multinomial``, the in-place fills, dropout's masks, the ``nn.init`` initialisers and the data
+samplers — draws from it, so ``manual_seed(s)`` gives them PyTorch's numbers. ``numpy``
+(NumPy's PCG64, seeded with the same seed) serves what is soma's own: its data transforms and
+synthetic datasets.
 """
 
 import numpy
