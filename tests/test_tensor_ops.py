@@ -526,3 +526,32 @@ def test_sign_of_nan_is_zero_as_pytorch():
     assert soma.sign(x).tolist() == [0.0, 0.0, 0.0, -1.0, 1.0, -1.0]
     assert soma.sgn(x.double()).tolist() == [0.0, 0.0, 0.0, -1.0, 1.0, -1.0]
     assert x.sign().dtype == soma.float32
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda x: x.add_(1),
+        lambda x: x.fill_(2.0),
+        lambda x: x.zero_(),
+        lambda x: x.uniform_(),
+        lambda x: x.__setitem__(0, 5.0),
+    ],
+)
+def test_writing_into_an_expanded_tensor_raises_pytorchs_error(write):
+    # its rows share memory: PyTorch refuses with a RuntimeError (soma let NumPy's bare
+    # "assignment destination is read-only" ValueError through)
+    x = soma.zeros(1, 3).expand(2, 3)
+    with pytest.raises(RuntimeError, match=r"refers to a single memory location.*clone\(\)"):
+        write(x)
+    assert x.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_one_hot_errors_are_runtime_errors_as_pytorch():
+    F = soma.nn.functional
+    with pytest.raises(RuntimeError, match="non-negative"):
+        F.one_hot(soma.tensor([-1, 0]))
+    with pytest.raises(RuntimeError, match="does not fit num_classes=2"):
+        F.one_hot(soma.tensor([3]), 2)
+    with pytest.raises(RuntimeError, match="integer tensor"):
+        F.one_hot(soma.tensor([1.0]))

@@ -15,11 +15,29 @@ Either way the storage's version counter goes up by one; nodes that saved the ol
 at backward (see ``function.check_versions``).
 """
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Context, Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
 
 _xp = get_xp()
+
+
+def check_writable(self: Tensor) -> None:
+    """Refuse to write into memory that several elements share (an ``expand``ed tensor), with
+    PyTorch's message and a ``RuntimeError`` (NumPy would raise a bare ValueError)."""
+    if self.array.flags.writeable:
+        return
+    if any(stride == 0 and n > 1 for stride, n in zip(self.array.strides, self.array.shape)):
+        raise ShapeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            f"single memory location (shape {tuple(self.array.shape)}, an expanded tensor). "
+            "Please clone() the tensor before performing the operation."
+        )
+    raise ShapeError(
+        f"in-place operation on a read-only tensor of shape {tuple(self.array.shape)} (its "
+        "memory is a read-only NumPy array); clone() it first"
+    )
 
 
 def assign(self: Tensor, result: Tensor, rebind: bool = False) -> Tensor:
@@ -32,6 +50,7 @@ def assign(self: Tensor, result: Tensor, rebind: bool = False) -> Tensor:
                 f"result type {result.array.dtype} can't be cast to the desired output type "
                 f"{self.array.dtype}"
             )
+        check_writable(self)
         self.array[...] = result.array
         self._bump_version()
         return self
@@ -59,6 +78,7 @@ def assign(self: Tensor, result: Tensor, rebind: bool = False) -> Tensor:
         if any(s is old for s in ctx.saved):  # the op needs self's old value: keep a copy
             kept = old.copy()
             ctx.saved = tuple(kept if s is old else s for s in ctx.saved)
+        check_writable(self)
         self.array[...] = result.array
         written = True
     else:

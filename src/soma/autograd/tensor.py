@@ -594,6 +594,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             # recorded as an op whose gradient is zero (PyTorch's FillBackward)
             filled = _F.add(_F.mul(self, 0), Tensor._wrap(_xp.asarray(values, self.array.dtype)))
             return self._assign(filled)
+        _inplace.check_writable(self)
         self.array[...] = values
         self._bump_version()
         return self

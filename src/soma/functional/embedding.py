@@ -7,6 +7,7 @@ from; repeated ids accumulate. It is one unbuffered scatter-add on the flattened
 tried (2-D ``add.at``, sort + ``reduceat``, one-hot matrix products, rounds of unique rows).
 """
 
+from soma.autograd.errors import DTypeError, ShapeError
 from soma.autograd.function import Function
 from soma.autograd.grad_mode import no_grad
 from soma.autograd.tensor import Tensor
@@ -137,14 +138,14 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """
     ids = tensor.array if isinstance(tensor, Tensor) else _xp.asarray(tensor)
     if ids.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected an integer tensor, got dtype {ids.dtype}")
-    if ids.size and ids.min() < 0:
-        raise ValueError(f"one_hot: class ids must be non-negative, got {int(ids.min())}")
+        raise DTypeError(f"one_hot: expected an integer tensor, got dtype {ids.dtype}")
+    if ids.size and ids.min() < 0:  # PyTorch: RuntimeError; ShapeError is both
+        raise ShapeError(f"one_hot: class ids must be non-negative, got {int(ids.min())}")
     top = int(ids.max()) + 1 if ids.size else 0
     if num_classes == -1:
         num_classes = top
     elif top > num_classes:
-        raise ValueError(f"one_hot: class id {top - 1} does not fit num_classes={num_classes}")
+        raise ShapeError(f"one_hot: class id {top - 1} does not fit num_classes={num_classes}")
     out = (ids[..., None] == _xp.arange(num_classes)).astype(_xp.int64)
     return Tensor._wrap(out)
 

@@ -6,6 +6,7 @@ import math
 from soma.autograd import grad_mode
 from soma.autograd.errors import IndexOutOfRange, ShapeError
 from soma.autograd.function import Function, named
+from soma.autograd.inplace import check_writable
 from soma.autograd.slice_gradient import SliceGradient
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -150,6 +151,7 @@ def setitem_(x, index, value):
         setitem_(getitem(x, split[0]), split[1], value)  # a view: writes reach x
         return x
     if not tracked:
+        check_writable(x)
         x.array[index] = value.array if isinstance(value, Tensor) else value
         x._bump_version()
         return x
