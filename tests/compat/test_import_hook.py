@@ -197,3 +197,20 @@ def test_reprs_name_torch_while_soma_runs_as_torch(tmp_path):
         "torch.Size([2, 3]) tensor([0.], dtype=torch.float64)",
         "soma.Size([2])",
     ]
+
+
+def test_a_seeded_tutorial_prints_what_pytorch_prints():
+    # the same script, run by PyTorch and by `soma run`: identical stdout, byte for byte
+    import pytest
+
+    pytest.importorskip("torch")
+    script = os.path.join(os.path.dirname(__file__), "programs", "seeded_tutorial.py")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with_torch = subprocess.run(
+        [sys.executable, script], capture_output=True, text=True, timeout=300, env=env
+    )
+    with_soma = _python("-m", "soma.run", script)
+    assert with_torch.returncode == 0, with_torch.stderr
+    assert with_soma.returncode == 0, with_soma.stderr
+    assert "grad_fn=<NllLossBackward0>" in with_soma.stdout
+    assert with_soma.stdout == with_torch.stdout
