@@ -204,7 +204,7 @@ def test_a_seeded_tutorial_prints_what_pytorch_prints():
     import pytest
 
     pytest.importorskip("torch")
-    script = os.path.join(os.path.dirname(__file__), "programs", "seeded_tutorial.py")
+    script = os.path.join(os.path.dirname(__file__), "scripts", "seeded_tutorial.py")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with_torch = subprocess.run(
         [sys.executable, script], capture_output=True, text=True, timeout=300, env=env
