@@ -144,6 +144,14 @@ def test_generator_seed_clone_and_fork_rng():
     assert soma.default_generator.initial_seed() == soma.random.initial_seed() == 5
 
 
+def test_bernoulli_with_a_tensor_of_probabilities_pairs_them_with_their_elements():
+    # probabilities 0 and 1 leave nothing to chance, also on a transposed (non-contiguous)
+    # tensor, whose fill visits memory order, not row order
+    p = soma.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+    assert soma.empty(4, 3).t().bernoulli_(p).tolist() == p.tolist()
+    assert soma.empty(3, 4).bernoulli_(p).tolist() == p.tolist()
+
+
 # ---------------------------------------------------------------------------- against PyTorch
 torch = pytest.importorskip("torch")
 
@@ -387,6 +395,7 @@ DROPOUT_CASES = {
         m.bernoulli(m.zeros(7), 0.3),
         m.empty(40).bernoulli_(0.2),
         m.empty(3, 5).bernoulli_(m.rand(5)),
+        m.empty(4, 3).t().bernoulli_(m.rand(3, 4)),
     ),
     "dropout": lambda m: (
         m.nn.functional.dropout(m.ones(100), 0.3),

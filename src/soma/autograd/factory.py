@@ -265,7 +265,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     if p is not None:
         values = stream.bernoulli(probs.size, p)
     else:
-        values = stream.bernoulli_each(probs.reshape(-1))
+        values = stream.bernoulli_each(probs.size, probs.reshape(-1))
     return Tensor._wrap(_xp.asarray(values.reshape(probs.shape)).astype(probs.dtype))
 
 

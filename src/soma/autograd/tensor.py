@@ -12,7 +12,6 @@ NOTE: ``.data`` is a Tensor sharing this tensor's memory, as in PyTorch (so code
 
 import copy
 import weakref
-from functools import partial
 
 from soma import backend
 from soma.autograd import memory_format as _formats
@@ -613,9 +612,7 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             raise RuntimeError(
                 f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
             )
-        stream = backend.random.stream(generator)
-        draw = partial(stream.uniform, low=a, high=b, dtype=self.array.dtype)
-        return self._fill_with(backend.random.filled(self.array, draw))
+        return self._draw_fill(generator, "uniform", low=a, high=b, dtype=self.array.dtype)
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         """Fill with N(mean, std²): PyTorch's numbers for the same seed."""
@@ -623,30 +620,24 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
             raise RuntimeError(f"normal_: not implemented for dtype {self.array.dtype}")
         if not std >= 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-        stream, blocked = backend.random.stream(generator), backend.random.is_blocked(self.array)
-        draw = partial(stream.normal, mean=mean, std=std, dtype=self.array.dtype, blocked=blocked)
-        return self._fill_with(backend.random.filled(self.array, draw))
+        blocked = backend.random.is_blocked(self.array)
+        return self._draw_fill(
+            generator, "normal", mean=mean, std=std, dtype=self.array.dtype, blocked=blocked
+        )
 
     def bernoulli_(self, p=0.5, generator=None):
         """Fill with 1 at probability p (a number, or a tensor that broadcasts), else 0: PyTorch's
         draws for the same seed (``backend/mersenne.py``)."""
-        stream = backend.random.stream(generator)
-        if isinstance(p, Tensor):
-            probs = _xp.broadcast_to(p.array, self.array.shape)
-            draw = partial(_draws_each, stream, probs)
-        else:
-            draw = partial(stream.bernoulli, p=p)
-        return self._fill_with(backend.random.filled(self.array, draw))
+        if not isinstance(p, Tensor):
+            return self._draw_fill(generator, "bernoulli", p=p)
+        # each element meets its own probability: p laid out in the order the fill visits them
+        order = backend.random.memory_order(self.array)
+        probs = _xp.broadcast_to(p.array, self.array.shape).transpose(order).reshape(-1)
+        return self._draw_fill(generator, "bernoulli_each", probs=probs)
 
     def exponential_(self, lambd=1.0, generator=None):
         """Fill with Exp(lambd) draws: PyTorch's for the same seed."""
-        draw = partial(backend.random.stream(generator).exponential, rate=lambd)
-        return self._fill_with(backend.random.filled(self.array, draw))
-
-
-def _draws_each(stream, probs, count):
-    """``stream.bernoulli_each`` over ``probs`` in C order (``filled``'s draw for a tensor p)."""
-    return stream.bernoulli_each(_xp.ascontiguousarray(probs).reshape(-1)[:count])
+        return self._draw_fill(generator, "exponential", rate=lambd)
 
 
 def _is_sizes(args) -> bool:

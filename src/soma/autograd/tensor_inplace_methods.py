@@ -330,15 +330,12 @@ class TensorInplaceMethods:
     def random_(self, from_=0, to=None, *, generator=None):
         """Integers drawn uniformly from [from_, to) (``random_(n)``: from [0, n); with no
         bounds, [0, max + 1) of an integer dtype, [0, 2^mantissa] of a float one)."""
-        stream = backend.random.stream(generator)
         dtype = self.array.dtype
         if to is None and not from_:
-            draw = partial(stream.bits, dtype=dtype)
-        else:
-            low, high = (0, from_) if to is None else (from_, to)
-            backend.random.check_range(low, high)
-            draw = partial(stream.integers, low=low, high=high, dtype=dtype)
-        return self._fill_with(backend.random.filled(self.array, draw))
+            return self._draw_fill(generator, "bits", dtype=dtype)
+        low, high = (0, from_) if to is None else (from_, to)
+        backend.random.check_range(low, high)
+        return self._draw_fill(generator, "integers", low=low, high=high, dtype=dtype)
 
     def geometric_(self, p, *, generator=None):
         """Fill with geometric draws (trials until a success of probability p)."""

@@ -224,10 +224,10 @@ class MersenneStream:
         }
         return out
 
-    def bernoulli_each(self, probs) -> numpy.ndarray:
-        """One boolean per probability: a float32 uniform u < float32(p), as ATen's Bernoulli
-        with a tensor of probabilities draws them."""
-        return self.unit(probs.size, numpy.float32) < probs.astype(numpy.float32)
+    def bernoulli_each(self, count: int, probs) -> numpy.ndarray:
+        """One boolean per probability (``count`` of them): a float32 uniform u < float32(p), as
+        ATen's Bernoulli with a tensor of probabilities draws them."""
+        return self.unit(count, numpy.float32) < probs.astype(numpy.float32)
 
 
 # MT19937's constants (Matsumoto & Nishimura): the twist's matrix row and the tempering masks

@@ -92,11 +92,16 @@ def stream(generator) -> MersenneStream:
     return (generator or default_generator).stream
 
 
+def memory_order(array) -> list:
+    """``array``'s axes by decreasing stride: the order PyTorch's kernels visit its elements."""
+    return sorted(range(array.ndim), key=lambda d: -abs(array.strides[d]))
+
+
 def filled(array, draw):
     """``draw(count)``'s values shaped as ``array``, in the order PyTorch's kernels fill its
     elements: memory order (dimensions by decreasing stride), so a transposed or channels-last
     tensor gets the numbers a contiguous one would at the same places in memory."""
-    order = sorted(range(array.ndim), key=lambda d: -abs(array.strides[d]))
+    order = memory_order(array)
     values = draw(array.size).reshape([array.shape[d] for d in order])
     return xp.asarray(values.transpose(numpy.argsort(order)))
 
