@@ -616,7 +616,7 @@ def test_weight_gradient_over_many_positions_matches_float64(kernel, chooses):
     x = rng.standard_normal((2, 16, 128, 128)).astype(np.float32)
     w = (rng.standard_normal((8, 16, kernel, kernel)) * 0.2).astype(np.float32)
     g = conv_geometry(x.shape, w.shape, 1, kernel // 2, 1, 1, 2, "conv2d")
-    assert convolution._kernels(g, 16, 2, np.float32).__name__.endswith(chooses)
+    assert convolution._kernels(g, 16, 2, np.float32, 8).__name__.endswith(chooses)
     gy = rng.standard_normal((2, 8, 128, 128)).astype(np.float32)
     xs, ws = soma.tensor(x), soma.tensor(w, requires_grad=True)
     soma.nn.functional.conv2d(xs, ws, padding=kernel // 2).backward(soma.tensor(gy))

@@ -13,7 +13,7 @@ import pytest
 
 import soma
 import soma.nn.functional as F
-from soma.functional.conv import _im2col, _winograd, convolution
+from soma.functional.conv import _im2col, _winograd, _winograd4, convolution
 from soma.functional.conv._args import conv_geometry
 from soma.testing import gradcheck
 
@@ -23,11 +23,11 @@ def force_winograd(monkeypatch):
     chooser = convolution._kernels
     calls = []
 
-    def kernels(g, in_per_group, batch, dtype=None):
+    def kernels(g, in_per_group, batch, dtype=None, out_channels=None):
         if batch and _winograd.applies(g):
             calls.append(g)
             return _winograd
-        return chooser(g, in_per_group, batch, dtype)
+        return chooser(g, in_per_group, batch, dtype, out_channels)
 
     monkeypatch.setattr(convolution, "_kernels", kernels)
     return calls
@@ -184,9 +184,12 @@ def _geometry(n, c, size, o, stride=1):
 
 
 def test_chooser_picks_winograd_for_resnet_layers():
-    # ResNet-18 on CIFAR, batch 32: layer1 … layer4 (3×3, stride 1, padding 1)
-    for c, size in [(64, 32), (128, 16), (256, 8), (512, 4)]:
-        assert convolution._kernels(_geometry(32, c, size, c), c, 32, np.float32) is _winograd
+    # ResNet-18 on CIFAR, batch 32: layer1 … layer3 in 4×4 tiles, layer4's 4×4 outputs in 2×2
+    for c, size in [(64, 32), (128, 16), (256, 8)]:
+        assert convolution._kernels(_geometry(32, c, size, c), c, 32, np.float32) is _winograd4
+    assert convolution._kernels(_geometry(32, 512, 4, 512), 512, 32, np.float32) is _winograd
+    # 14×14 outputs: 4×4 tiles would cover 16×16, 2×2 tiles no padding at all
+    assert convolution._kernels(_geometry(64, 32, 14, 64), 32, 64, np.float32) is _winograd
     # strided, narrow or tiny convolutions stay on im2col
     assert (
         convolution._kernels(_geometry(32, 64, 32, 128, stride=2), 64, 32, np.float32) is _im2col
@@ -196,8 +199,12 @@ def test_chooser_picks_winograd_for_resnet_layers():
 
 
 def test_switch_off_keeps_im2col(monkeypatch):
+    g = _geometry(32, 64, 32, 64)
+    monkeypatch.setattr(_winograd4, "ENABLED", False)
+    assert convolution._kernels(g, 64, 32, np.float32) is _winograd
     monkeypatch.setattr(_winograd, "ENABLED", False)
-    assert convolution._kernels(_geometry(32, 64, 32, 64), 64, 32, np.float32) is _im2col
+    monkeypatch.setattr(_winograd4, "ENABLED", True)
+    assert convolution._kernels(g, 64, 32, np.float32) is _im2col
 
 
 def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
@@ -217,7 +224,7 @@ def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
 
 def test_float16_convolutions_stay_on_im2col():
     g = _geometry(32, 64, 32, 64)
-    assert convolution._kernels(g, 64, 32, np.float32) is _winograd
+    assert convolution._kernels(g, 64, 32, np.float32) is _winograd4
     assert convolution._kernels(g, 64, 32, np.float16) is _im2col
 
 

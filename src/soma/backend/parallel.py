@@ -105,8 +105,12 @@ def get_num_threads() -> int:
     Reads ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` and falls back to
     the number of CPUs.
     """
-    if _num_threads is not None:
-        return _num_threads
+    return _num_threads if _num_threads is not None else blas_threads()
+
+
+def blas_threads() -> int:
+    """The threads NumPy's BLAS runs a large product on: its environment variables' count,
+    else the number of CPUs (soma never changes it; ``set_num_threads`` does not either)."""
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         value = os.environ.get(name, "")
         if value.isdigit() and int(value) > 0:

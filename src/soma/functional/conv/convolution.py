@@ -8,10 +8,11 @@ kernel is not flipped,
 for output position p, kernel tap t, stride s and dilation d, over the input channels c of
 o's group g.
 
-The work is done by one of five kernel sets, picked per call by ``_kernels``: im2col and BLAS
+The work is done by one of six kernel sets, picked per call by ``_kernels``: im2col and BLAS
 matrix products over strided views, channels-last (``_im2col.py``) or, for inputs with few
-channels, channel-major (``_im2col_narrow.py``); Winograd F(2×2, 3×3) for 3×3 stride-1
-convolutions with enough channels and tiles (``_winograd.py``); plain products for 1×1
+channels, channel-major (``_im2col_narrow.py``); Winograd F(4×4, 3×3) for 3×3 stride-1
+convolutions whose products stay large in 4×4 tiles (``_winograd4.py``), else F(2×2, 3×3)
+where there are enough channels and tiles (``_winograd.py``); plain products for 1×1
 convolutions (``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
 (``_depthwise.py``, compiled in ``_depthwise_kernels.py``). Each set provides prepare/forward (y),
 prepare_grad/grad_input (∂x) and grad_weight (∂W), and prepare_weight: what forward and
@@ -31,6 +32,7 @@ from soma.functional.conv import _im2col as _im2col
 from soma.functional.conv import _im2col_narrow as _im2col_narrow
 from soma.functional.conv import _pointwise as _pointwise
 from soma.functional.conv import _winograd as _winograd
+from soma.functional.conv import _winograd4
 from soma.functional.conv._args import (
     check_bias,
     check_dtype_support,
@@ -71,7 +73,7 @@ class _EmptyBatch:
         return _xp.zeros(w_shape, dtype=q.dtype)
 
 
-def _kernels(g, in_per_group, batch, dtype=None):
+def _kernels(g, in_per_group, batch, dtype=None, out_channels=None):
     """The kernel set for this call: depthwise, pointwise, Winograd or im2col + BLAS (or an empty
     batch). Winograd only for float32 and float64: its transforms' rounding was measured there,
     not in float16."""
@@ -90,8 +92,11 @@ def _kernels(g, in_per_group, batch, dtype=None):
     if in_per_group < _NARROW:
         return _im2col_narrow
     wide_float = dtype in (_xp.float32, _xp.float64)
-    if wide_float and _winograd.applies(g) and _winograd.worth_it(g, in_per_group, batch):
-        return _winograd
+    if wide_float and _winograd.applies(g):
+        if _winograd4.worth_it(g, in_per_group, batch, out_channels):
+            return _winograd4
+        if _winograd.worth_it(g, in_per_group, batch):
+            return _winograd
     return _im2col
 
 
@@ -112,7 +117,7 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
-        kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype)
+        kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype, w.shape[0])
         prepared = kernels.prepare(x, geometry)
         weight = kernels.prepare_weight(w, geometry)
         need_x, need_w, _ = ctx.needs_input_grad
@@ -147,7 +152,7 @@ class ConvTransposeNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, *, geometry):
-        kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype)
+        kernels = _kernels(geometry, w.shape[1], x.shape[0], x.dtype, w.shape[0])
         q = kernels.prepare_grad(x, geometry)
         weight = kernels.prepare_weight(w, geometry)
         y = kernels.grad_input(q, weight, geometry, x.shape[0])
