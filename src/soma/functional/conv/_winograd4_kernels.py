@@ -15,7 +15,11 @@ rounding (the tests bound the difference), not to the bit.
 """
 
 from soma.backend import compiled, get_xp, parallel
-from soma.functional.conv._winograd_kernels import channels_last, gather_rows
+from soma.functional.conv._winograd_kernels import (  # noqa: F401  applies: re-exported
+    applies,
+    channels_last,
+    gather_rows,
+)
 
 _xp = get_xp()
 
@@ -138,11 +142,6 @@ def _output_tiles(m, y, s, consts, bias, has_bias, th, tw, n0, n1):
                             y_row[4 * j + 2, c] = y2
                         if cols > 3:
                             y_row[4 * j + 3, c] = y3
-
-
-def applies(x):
-    """Whether the compiled transforms run for this array (Numba on, float32 or float64)."""
-    return compiled.enabled() and x.dtype in compiled.FLOAT_DTYPES
 
 
 def _constants(dtype):
