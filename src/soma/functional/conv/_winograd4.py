@@ -226,6 +226,8 @@ prepare_grad = _winograd.prepare_grad
 
 
 def prepare_weight(w, g):
+    """U = G g Gᵀ (36, C, O) for the forward pass, the flipped kernel's made when first needed
+    (see ``Weights``): inference never makes it."""
     return Weights(w)
 
 
