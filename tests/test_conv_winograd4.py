@@ -215,3 +215,11 @@ def test_chooser_takes_4x4_tiles_where_they_measured_faster(
         monkeypatch.setattr(parallel, "blas_threads", lambda threads=threads: threads)
         chosen = convolution._kernels(g, c, n, np.float32, o)
         assert (chosen is _winograd4) == expected, (threads, chosen)
+
+
+def test_chooser_leaves_few_tiles_to_im2col():
+    """A batch-1 512-channel layer at 8×8 has large products but only four 4×4 tiles (sixteen
+    2×2 ones): too few for either Winograd form, whose kernel transforms would then cost more
+    than the products save."""
+    g = conv_geometry((1, 512, 8, 8), (512, 512, 3, 3), 1, 1, 1, 1, 2, "conv2d")
+    assert convolution._kernels(g, 512, 1, np.float32, 512) is _im2col

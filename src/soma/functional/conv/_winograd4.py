@@ -71,7 +71,8 @@ applies = _winograd.applies
 
 
 def worth_it(g, in_channels, batch, out_channels=None):
-    """Where F(4×4, 3×3) measured faster than F(2×2, 3×3) (see the table below): outputs of
+    """Where F(4×4, 3×3) measured faster than F(2×2, 3×3), asked of the convolutions that
+    F(2×2, 3×3) would take (``_winograd.worth_it``: enough tiles; see the table below): outputs of
     at least 8×8 (a 4×4 output would be one tile padded to 6×6 inputs) whose 4×4 tiles cover
     no more padding than 2×2 tiles do (sides of 4k or 4k + 3: SimpleCNN's 14×14 layer, 16×16
     in 4×4 tiles against 14×14 in 2×2 ones, measured 1.07-1.10x PyTorch's time against
