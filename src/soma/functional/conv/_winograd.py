@@ -227,9 +227,11 @@ _BLOCK = 1 << 21
 _BLOCK_GW = 1 << 22
 
 
-def _blocks(n, out_size, channels, block=None):
-    tiles = _tiles(out_size[0]) * _tiles(out_size[1])
-    step = max(1, (block or _BLOCK) // (16 * tiles * channels))
+def _blocks(n, out_size, channels, block=None, tile=2):
+    """Runs of images whose transformed tiles ((tile + 2)² numbers per tile and channel, for
+    outputs in tile × tile tiles) fit ``block`` numbers."""
+    tiles = (-(-out_size[0] // tile)) * (-(-out_size[1] // tile))
+    step = max(1, (block or _BLOCK) // ((tile + 2) ** 2 * tiles * channels))
     return [slice(i, min(n, i + step)) for i in range(0, n, step)]
 
 

@@ -200,20 +200,12 @@ class Weights:
         return self._flipped
 
 
-def _blocks(n, out_size, channels, block=None):
-    """Runs of images whose transformed tiles (36·th·tw·channels numbers) fit ``block``
-    (``_winograd``'s sizes: the same cache argument)."""
-    tiles = _tiles(out_size[0]) * _tiles(out_size[1])
-    step = max(1, (block or _winograd._BLOCK) // (PATCH * PATCH * tiles * channels))
-    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
-
-
 def conv(xl, u, b, pads, out_size):
     """A 3×3 stride-1 convolution of channels-last ``xl`` with transformed weights ``u``
     (36, C, O): (N, H_out, W_out, O) memory, block by block."""
     n, c, o = xl.shape[0], u.shape[1], u.shape[2]
     y = _xp.empty((n,) + tuple(out_size) + (o,), dtype=xl.dtype)
-    for block in _blocks(n, out_size, max(c, o)):
+    for block in _winograd._blocks(n, out_size, max(c, o), tile=TILE):
         v = transform_input(xl[block], pads, out_size)
         transform_output(_xp.matmul(v, u), y[block], b)
     return y
