@@ -35,6 +35,7 @@ reference and the fallback; with Numba the transforms are compiled kernels
 (``_winograd4_kernels.py``) that read their source once and write their result once.
 """
 
+import functools
 import os
 
 from soma.backend import get_xp, parallel
@@ -160,10 +161,11 @@ def transform_output(m, out, b=None):
         out += b
 
 
+@functools.cache
 def _gg(dtype, flip=False):
     """G ⊗ G, (36, 9): U[6i + j] = Σ_kl G[i, k] G[j, l] g[3k + l]. With ``flip``, (G J) ⊗ (G J)
     (J reverses the three taps): the same for the kernel turned by 180°, read from the kernel
-    as it is."""
+    as it is. Made once per dtype and form (see ``_winograd._gg``)."""
     gm = _matrix(G, dtype)
     if flip:
         gm = gm[:, ::-1]
