@@ -10,6 +10,14 @@ times with every framework's default threads (run it with ``OPENBLAS_NUM_THREADS
 
 soma gets its input in the memory layout the layer would see inside the model (channels-last
 after a wide convolution, channel-major after a depthwise one), PyTorch its usual NCHW.
+
+Throughput: each layer's multiply-adds are counted as a direct convolution does them (forward
+N·O·H_out·W_out·(C/groups)·k², the input gradient as many, the weight gradient as many; the
+first layer has no input gradient), so that "GFLOP/s" is 2 × those / time, whichever algorithm
+ran: a layer that im2col and a GEMM at full speed would run at the BLAS peak shows 100 %, and
+Winograd, which does fewer multiplies, can show more. The BLAS peak is NumPy's float32
+product of two 2048 × 2048 matrices, best of five, measured here on the same threads and
+clock before the layers.
 """
 
 import argparse
@@ -77,6 +85,28 @@ def _layout(a, kind):
     return a
 
 
+def direct_multiply_adds(spec):
+    """Multiply-adds of the layer's forward pass and gradients done as a direct convolution."""
+    n, c, size, o, k, s, p, g, kind = spec
+    out = (size + 2 * p - k) // s + 1
+    forward = n * o * out * out * (c // g) * k * k
+    return forward * (2 if kind == "nchw" else 3)  # the first layer has no input gradient
+
+
+def blas_peak_gflops(clock, size=2048, repeats=5):
+    """NumPy's float32 GEMM throughput (GFLOP/s) on a size × size product, best of ``repeats``."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = clock()
+        np.matmul(a, b, out=out)
+        best = min(best, clock() - t0)
+    return 2 * size**3 / best / 1e9
+
+
 def _steps(torch, soma, spec):
     n, c, size, o, k, s, p, g, kind = spec
     rng = np.random.default_rng(0)
@@ -120,7 +150,12 @@ def main(argv=None):
         torch.set_num_threads(1)
         if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
             print("note: set OPENBLAS_NUM_THREADS=1 so that NumPy's BLAS runs on one thread too")
-    print("| layer | PyTorch (ms) | soma (ms) | soma / PyTorch |\n| --- | ---: | ---: | ---: |")
+    peak = blas_peak_gflops(clock)
+    print(f"BLAS peak (float32 2048³ product): {peak:.0f} GFLOP/s\n")
+    print(
+        "| layer | PyTorch (ms) | soma (ms) | soma / PyTorch | soma GFLOP/s | of BLAS peak |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
+    )
     for name in args.layers or LAYERS:
         torch_step, soma_step = _steps(torch, soma, LAYERS[name])
         torch_step(), soma_step()
@@ -131,7 +166,11 @@ def main(argv=None):
                 step()
                 times[step].append(clock() - t0)
         t, s = min(times[torch_step]) * 1e3, min(times[soma_step]) * 1e3
-        print(f"| {name} | {t:.2f} | {s:.2f} | {s / t:.2f} |", flush=True)
+        gflops = 2 * direct_multiply_adds(LAYERS[name]) / s / 1e6
+        print(
+            f"| {name} | {t:.2f} | {s:.2f} | {s / t:.2f} | {gflops:.0f} | {gflops / peak:.0%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ its input without a transposing copy. Inputs with few channels use ``_im2col_nar
 """
 
 from soma.backend import as_strided, get_xp
+from soma.functional.conv import _im2col_kernels as _fast
 from soma.functional.conv._geometry import (
     adjoint_geometry,
     channels_last,
@@ -61,8 +62,11 @@ def im2col(x, g):
 def col2im(gcol, g, n, c):
     """Adjoint of ``im2col``: add each column entry onto the input position it was read from.
 
-    ``gcol`` is (G, N·L, K·C/G); returns (N, C, *S), a view of channels-last memory.
+    ``gcol`` is (G, N·L, K·C/G); returns (N, C, *S), a view of channels-last memory. The
+    compiled form (``_im2col_kernels``) gives the same bits in one pass.
     """
+    if _fast.applies(g, gcol):
+        return _fast.col2im(gcol, g, n, c)
     buf = _xp.zeros((n,) + g.padded_size + (c,), dtype=gcol.dtype)
     taps = gcol.reshape((g.groups, n) + g.out_size + g.kernel + (c // g.groups,))
     taps = _xp.moveaxis(taps, 0, -2).reshape((n,) + g.out_size + (g.taps, c))
