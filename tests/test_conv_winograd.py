@@ -198,6 +198,13 @@ def test_chooser_picks_winograd_for_resnet_layers():
     assert convolution._kernels(_geometry(1, 64, 4, 64), 64, 1, np.float32) is _im2col
 
 
+def test_chooser_takes_winograd_from_64_tiles():
+    # DenseNet-121's last block: 16 images of 4×4 outputs, 64 tiles of 2×2 (measured faster in
+    # Winograd at one and two BLAS threads); 32 tiles stay on im2col
+    assert convolution._kernels(_geometry(16, 128, 4, 32), 128, 16, np.float32, 32) is _winograd
+    assert convolution._kernels(_geometry(8, 256, 4, 256), 256, 8, np.float32, 256) is _im2col
+
+
 def test_switch_off_keeps_im2col(monkeypatch):
     g = _geometry(32, 64, 32, 64)
     monkeypatch.setattr(_winograd4, "ENABLED", False)

@@ -33,9 +33,10 @@ channels-last view, no copy) and ``grad_weight`` transforms it again block by bl
 in ``_im2col.py``: inputs are read channels-last, outputs are (N, O, H, W) views of
 (N, H, W, O) memory.
 
-``_kernels`` (``convolution.py``) takes these kernels from 16 input channels and 128 output
-tiles (64 tiles with 256 channels): below that the weight transforms (16·C·O numbers, three
-times per step) and the small products cost more than they save. Measured per layer, ms of CPU
+``_kernels`` (``convolution.py``) takes these kernels from 16 input channels and 64 output
+tiles: below that the weight transforms (16·C·O numbers, three times per step) and the small
+products cost more than they save (``worth_it`` has the measurements that set it). The table
+below is older (NumPy transforms, before the compiled ones). Measured per layer, ms of CPU
 time on one thread (NumPy's BLAS and PyTorch), min of 7, on a busy machine (other jobs on both
 cores), input channels-last as inside a network; fwd+bwd includes all three gradients. With
 BLAS on two threads im2col's one large product splits better than these per-block products;
@@ -84,11 +85,26 @@ def applies(g):
     return g.kernel == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1) and g.groups == 1
 
 
+# Output tiles (2×2) from which Winograd is taken. Measured with the compiled transforms (Zen 4,
+# float32, forward and all gradients, median of 21 in one process alternating the two, ms
+# im2col → Winograd at one BLAS thread | at two), by tiles:
+#     64 tiles  16×64→64 at 4×4    0.90 → 0.61 | 0.79 → 0.76
+#               16×32→32 at 4×4    0.41 → 0.31 | 0.37 → 0.29
+#               16×128→128 at 4×4  2.96 → 2.11 | 1.81 → 1.62
+#               16×128→32 at 4×4   0.94 → 0.63 | 0.99 → 0.89   (DenseNet-121's last block)
+#     32 tiles  8×256→256 at 4×4   6.33 → 5.81 | 3.85 → 3.69
+#               8×512→512 at 4×4   26.6 → 24.7 | 20.2 → 28.0
+#     16 tiles  16×256→256 at 2×2  4.29 → 4.83 | 3.07 → 3.61
+#               4×256→256 at 4×4   4.04 → 4.80 | 2.62 → 3.23
+# (The threshold was 128 tiles, or 64 with 256 channels, when the transforms were NumPy's.)
+MIN_TILES = 64
+
+
 def worth_it(g, in_channels, batch):
-    """Where Winograd measured faster than im2col (the table above): enough 2×2 output tiles
-    for its 16 products to be large, fewer if there are many channels."""
+    """Where Winograd measured faster than im2col: enough 2×2 output tiles for its 16 products
+    to be large (``MIN_TILES``)."""
     tiles = batch * _tiles(g.out_size[0]) * _tiles(g.out_size[1])
-    return ENABLED and (tiles >= 128 or (tiles >= 64 and in_channels >= 256))
+    return ENABLED and tiles >= MIN_TILES
 
 
 def _tiles(size):
