@@ -100,7 +100,7 @@ def applies(g):
 MIN_TILES = 64
 
 
-def worth_it(g, in_channels, batch):
+def worth_it(g, batch):
     """Where Winograd measured faster than im2col: enough 2×2 output tiles for its 16 products
     to be large (``MIN_TILES``)."""
     tiles = batch * _tiles(g.out_size[0]) * _tiles(g.out_size[1])

@@ -92,7 +92,7 @@ def _kernels(g, in_per_group, batch, dtype=None, out_channels=None):
     if in_per_group < _NARROW:
         return _im2col_narrow
     wide_float = dtype in (_xp.float32, _xp.float64)
-    if wide_float and _winograd.applies(g) and _winograd.worth_it(g, in_per_group, batch):
+    if wide_float and _winograd.applies(g) and _winograd.worth_it(g, batch):
         # among the convolutions Winograd pays for, 4×4 tiles where their products stay large
         if _winograd4.worth_it(g, in_per_group, batch, out_channels):
             return _winograd4
