@@ -201,7 +201,7 @@ def test_by_default_ranges_stays_on_the_caller_while_the_machine_is_busy(
 ):
     _idle(monkeypatch, False)
     assert _record_ranges() == [(threading.get_ident(), 0, 20)]
-    assert parallel._spin_pool is None
+    assert parallel._spin_pool is not None  # started all the same: it serves BLAS's jobs
 
 
 def test_one_thread_from_the_environment_never_splits(default_threads, monkeypatch):

@@ -12,21 +12,26 @@ started its half 10-40 µs after the caller, and each half ran slower than alone
 thread reads and writes memory that sits in the first one's cache).
 
 A worker waits for a job spinning for about ``SPIN_CYCLES`` processor cycles (8 ms at 2 GHz;
-``SPIN_LIMIT`` loop turns where there is no cycle counter), then sleeps on a condition, and
-the caller wakes it. With 1 ms the worker was asleep at 29 % of the hand-overs of the
+``SPIN_LIMIT`` loop turns where there is no cycle counter), then sleeps: on Linux on a futex
+(the system call made by the compiled loop itself), which any thread can ring without the GIL
+(``_ring``); elsewhere on a condition, which the caller notifies. With 1 ms the worker was asleep at 29 % of the hand-overs of the
 ``activations`` case, and each such hand-over cost about 150 µs more. The spin loop issues the
 processor's spin-wait hint (``pause``): without it, a spinning worker slowed the caller's own
 work on the other virtual CPU of the VM (autograd on a small batch, 10 → 17 ms).
 
 A spinning worker holds a core, as OpenBLAS's workers do after every product (they spin for
 their own timeout). ``parallel.ranges`` therefore hands work to this pool only while the
-machine's other cores are idle.
+machine's other cores are idle. On Linux the workers also run OpenBLAS's parallel jobs
+(``_blas_threads``): a worker's wait loop (``_serve``) runs the job handed to its ``blas``
+cache line, so that the thread spinning between two products is this pool's, free for soma's
+next kernel, and not OpenBLAS's.
 
 This module imports Numba (the ``fast`` extra) and is imported only when a pool starts.
 """
 
 import atexit
 import contextvars
+import os
 import platform
 import threading
 import time
@@ -53,37 +58,68 @@ DONE_SPIN_CYCLES = SPIN_CYCLES
 _SLOT = 8  # int64s per slot: one 64-byte cache line each, so that two waiters share none
 
 
-@intrinsic
-def _load_acquire(typingctx, slots, index):
-    """slots[index] read with an atomic (acquire) load: read again at every turn of a loop,
-    never hoisted out of it by the compiler, and it sees what the writer stored before."""
-    if not (isinstance(slots, types.Array) and slots.dtype == types.int64):
-        return None
+def _on_slot(name, access, values=0, result=types.int64):
+    """An intrinsic ``name(slots, index, *values)`` (``values`` of them) on the int64 at
+    ``slots[index]``: ``access(builder, pointer, values)`` emits the (atomic) access and gives
+    its result. NOTE: one typing function per arity (Numba reads a ``*values`` as a tuple)."""
 
-    def codegen(context, builder, signature, args):
-        array_type, _ = signature.args
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        return builder.load_atomic(pointer, "acquire", 8)
+    def signature_of(slots, index, *values):
+        if not (isinstance(slots, types.Array) and slots.dtype == types.int64):
+            return None
 
-    return types.int64(slots, index), codegen
+        def codegen(context, builder, signature, args):
+            array_type = signature.args[0]
+            array = context.make_array(array_type)(context, builder, args[0])
+            pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+            value = access(builder, pointer, args[2:])
+            return context.get_dummy_value() if value is None else value
+
+        return result(slots, index, *values), codegen
+
+    typers = [
+        lambda typingctx, slots, index: signature_of(slots, index),
+        lambda typingctx, slots, index, a: signature_of(slots, index, a),
+        lambda typingctx, slots, index, a, b: signature_of(slots, index, a, b),
+    ]
+    typer = typers[values]
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)
 
 
-@intrinsic
-def _store_release(typingctx, slots, index, value):
-    """slots[index] = value with an atomic (release) store: a reader that sees it also sees
-    everything this thread wrote before (the job's results)."""
-    if not (isinstance(slots, types.Array) and slots.dtype == types.int64):
-        return None
+# slots[index] read with an atomic (acquire) load: read again at every turn of a loop, never
+# hoisted out of it by the compiler, and it sees what the writer stored before.
+_load_acquire = _on_slot(
+    "_load_acquire", lambda b, pointer, _: b.load_atomic(pointer, "acquire", 8)
+)
 
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
-        builder.store_atomic(args[2], pointer, "release", 8)
-        return context.get_dummy_value()
+# slots[index] = value with an atomic (release) store: a reader that sees it also sees
+# everything this thread wrote before (the job's results).
+_store_release = _on_slot(
+    "_store_release",
+    lambda b, pointer, values: b.store_atomic(values[0], pointer, "release", 8),
+    1,
+    types.none,
+)
 
-    return types.none(slots, index, value), codegen
+# slots[index] = value, in sequential order with every other atomic access (a full barrier on
+# x86): the store before a check of the other side's flag. Gives the old value.
+_exchange = _on_slot(
+    "_exchange", lambda b, pointer, values: b.atomic_rmw("xchg", pointer, values[0], "seq_cst"), 1
+)
+
+# slots[index] += value, atomically (a full barrier, as _exchange). Gives the old value.
+_add = _on_slot(
+    "_add", lambda b, pointer, values: b.atomic_rmw("add", pointer, values[0], "seq_cst"), 1
+)
+
+# slots[index] = value if it holds expected, atomically. Gives what it held.
+_compare_exchange = _on_slot(
+    "_compare_exchange",
+    lambda b, pointer, values: b.extract_value(
+        b.cmpxchg(pointer, values[0], values[1], "seq_cst", "seq_cst"), 0
+    ),
+    2,
+)
 
 
 # The spin-wait hint of the processor: it tells a core that shares its execution units with
@@ -121,6 +157,119 @@ def _cycles(typingctx):
     return types.uint64(), codegen
 
 
+@intrinsic
+def _call_job(typingctx, function, position, data, buffers):
+    """A BLAS library's job function ``void f(int position, void *data, int buffers)``, called
+    through its address (see ``_blas_threads``)."""
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        kind = ir.FunctionType(ir.VoidType(), [i32, cgutils.voidptr_t, i32])
+        job = builder.inttoptr(args[0], kind.as_pointer())
+        position, buffers = builder.trunc(args[1], i32), builder.trunc(args[3], i32)
+        builder.call(job, [position, builder.inttoptr(args[2], cgutils.voidptr_t), buffers])
+        return context.get_dummy_value()
+
+    return types.none(types.int64, types.int64, types.int64, types.int64), codegen
+
+
+# The futex system call, made by the compiled code itself (no libc, so the worker's loop stays
+# cacheable): Linux's call number and the instruction's register conventions per machine.
+_FUTEX_ABI = {
+    "x86_64": (202, "syscall", "={rax},{rax},{rdi},{rsi},{rdx},{r10},~{rcx},~{r11},~{memory}"),
+    "aarch64": (98, "svc #0", "={x0},{x8},{x0},{x1},{x2},{x3},~{memory}"),
+}
+_FUTEX_ABI["amd64"] = _FUTEX_ABI["x86_64"]
+_ABI = _FUTEX_ABI.get(platform.machine().lower()) if platform.system() == "Linux" else None
+FUTEX = _ABI is not None and not os.environ.get("SOMA_NO_FUTEX")
+if FUTEX:
+    import llvmlite.binding
+
+    llvmlite.binding.initialize_native_asmparser()  # NOTE: Numba sets up no inline assembly
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129  # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
+
+
+@intrinsic
+def _futex(typingctx, slots, index, operation, value):
+    """futex(&slots[index], operation, value, no timeout): wait while the word's low 32 bits
+    equal ``value``, or wake ``value`` waiters. Returns the call's result."""
+    if _ABI is None or not (isinstance(slots, types.Array) and slots.dtype == types.int64):
+        return None
+    number, instruction, constraints = _ABI
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+        i64 = ir.IntType(64)
+        call = ir.InlineAsm(
+            ir.FunctionType(i64, [i64] * 5), instruction, constraints, side_effect=True
+        )
+        word = builder.ptrtoint(pointer, i64)
+        low = builder.and_(args[3], ir.Constant(i64, 0xFFFFFFFF))
+        no_timeout = ir.Constant(i64, 0)
+        return builder.call(call, [ir.Constant(i64, number), word, args[2], low, no_timeout])
+
+    return types.int64(slots, index, types.int64, types.int64), codegen
+
+
+if FUTEX:
+
+    @numba.njit(nogil=True, cache=True)
+    def _futex_wait(slots, index, expected):
+        """Sleep while the low 32 bits of slots[index] equal ``expected`` (or until woken)."""
+        _futex(slots, index, _FUTEX_WAIT, expected)
+
+    @numba.njit(nogil=True, cache=True)
+    def _futex_wake(slots, index):
+        _futex(slots, index, _FUTEX_WAKE, 1)
+
+    @numba.njit(nogil=True, cache=True)
+    def _ring(slots, index, value, bell):
+        """slots[index] = value (a job number), then wake the worker whose bell is ``bell``
+        if it sleeps. The doorbell's increment orders the two: a worker about to sleep either
+        sees the job or the doorbell changed, or is seen asleep here."""
+        _store_release(slots, index, value)
+        _add(slots, bell, 1)
+        if _load_acquire(slots, bell + 1):
+            _futex_wake(slots, bell)
+
+    @numba.njit(nogil=True, cache=True)
+    def _serve(slots, report, value, ready, old, blas, bell, max_cycles, max_turns, grace):
+        """A worker's wait: report a finished job (``report >= 0``), then wait until
+        ``slots[ready]`` changes from ``old``, running every BLAS job handed over at
+        ``slots[blas:]`` meanwhile; spinning for ``max_cycles`` after the last job, then
+        asleep on the futex of ``slots[bell]``. Holds no GIL."""
+        if report >= 0:
+            _store_release(slots, report, value)
+        served = _load_acquire(slots, blas + 1)
+        start = _cycles()
+        turns = 0
+        while _load_acquire(slots, ready) == old:
+            request = _load_acquire(slots, blas)
+            if request != served:
+                _call_job(slots[blas + 2], slots[blas + 3], slots[blas + 4], slots[blas + 5])
+                _store_release(slots, blas + 1, request)
+                served = request
+                start = _cycles()
+                turns = 0
+                continue
+            _relax()
+            turns += 1
+            if turns & 255 or (_cycles() - start <= max_cycles and turns <= max_turns):
+                continue
+            ring = _load_acquire(slots, bell)
+            _exchange(slots, bell + 1, 1)  # asleep, before the last look
+            if _load_acquire(slots, ready) == old and _load_acquire(slots, blas) == served:
+                _futex_wait(slots, bell, ring)
+            _exchange(slots, bell + 1, 0)
+            start = _cycles()
+            turns = 0
+        seen = _cycles()
+        while _cycles() - seen < grace:
+            turns += 1
+
+
 @numba.njit(nogil=True, cache=True)
 def _report_then_wait(slots, report, value, index, old, max_cycles, max_turns, grace_cycles):
     """Store ``value`` in ``slots[report]`` (if ``report >= 0``), then spin while
@@ -149,17 +298,20 @@ class SpinPool:
     at a time: ``try_acquire`` first (a second caller, or a job that itself splits work, runs
     its work alone instead of waiting).
 
-    Worker ``w`` owns two counters, each alone in a cache line of ``_slots``: ``ready`` (the
-    caller raises it to hand over a job) and ``done`` (the worker raises it to the same number
-    when the job is finished). A worker waits for ``ready`` spinning, then asleep on its
-    condition; the caller wakes it when it is marked asleep. Under the GIL the marking and the
-    check are ordered: a worker about to sleep either sees the new number or is marked asleep
-    before the caller looks.
+    Worker ``w`` owns four cache lines of ``_slots``: ``ready`` (the caller raises it to hand
+    over a job), ``done`` (the worker raises it to the same number when the job is finished),
+    ``blas`` (a BLAS library's job, see ``_blas_threads``: its number, the number done, and the
+    call) and ``bell`` (a doorbell counter and an asleep flag). A worker waits spinning, then,
+    on Linux, asleep on the futex of its doorbell, which any thread rings without the GIL
+    (``_ring``); elsewhere asleep on its condition, which the caller notifies when it is marked
+    asleep (under the GIL the marking and the check are ordered). The last line holds the BLAS
+    callback's lock and its count of calls.
     """
 
     def __init__(self, workers):
         self.workers = workers
-        self._slots = np.zeros(2 * workers * _SLOT, dtype=np.int64)
+        self._slots = np.zeros((4 * workers + 1) * _SLOT, dtype=np.int64)
+        self.shares_blas = False  # set by _blas_threads.share
         self._conditions = [threading.Condition(threading.Lock()) for _ in range(workers)]
         self._asleep = [False] * workers
         self._jobs = [None] * workers
@@ -176,11 +328,22 @@ class SpinPool:
 
     @staticmethod
     def _ready(w):
-        return 2 * w * _SLOT
+        return 4 * w * _SLOT
 
     @staticmethod
     def _done(w):
-        return (2 * w + 1) * _SLOT
+        return (4 * w + 1) * _SLOT
+
+    @staticmethod
+    def _blas(w):
+        return (4 * w + 2) * _SLOT
+
+    @staticmethod
+    def _bell(w):
+        return (4 * w + 3) * _SLOT
+
+    def _lock(self):
+        return 4 * self.workers * _SLOT
 
     def try_acquire(self) -> bool:
         return self._busy.acquire(blocking=False)
@@ -190,9 +353,16 @@ class SpinPool:
 
     def awake(self) -> int:
         """How many workers are spinning or working now (not asleep)."""
+        if FUTEX:
+            return self.workers - sum(
+                int(self._slots[self._bell(w) + 1]) for w in range(self.workers)
+            )
         return self.workers - sum(self._asleep)
 
     def _hand_over(self, w, number):
+        if FUTEX:
+            _ring(self._slots, self._ready(w), number, self._bell(w))
+            return
         self._slots[self._ready(w)] = number
         if self._asleep[w]:
             with self._conditions[w]:
@@ -230,7 +400,21 @@ class SpinPool:
         slots, ready, done = self._slots, self._ready(w), self._done(w)
         seen, report = 0, -1
         while True:
-            if not _report_then_wait(
+            if FUTEX:
+                blas, bell = self._blas(w), self._bell(w)
+                _serve(
+                    slots,
+                    report,
+                    seen,
+                    ready,
+                    seen,
+                    blas,
+                    bell,
+                    SPIN_CYCLES,
+                    SPIN_LIMIT,
+                    GRACE_CYCLES,
+                )
+            elif not _report_then_wait(
                 slots, report, seen, ready, seen, SPIN_CYCLES, SPIN_LIMIT, GRACE_CYCLES
             ):
                 with self._conditions[w]:
@@ -250,6 +434,11 @@ class SpinPool:
                 self._errors[w] = error
 
     def shutdown(self):
-        """Stop the workers (each finishes a job in hand first)."""
+        """Stop the workers (each finishes a job in hand first); BLAS gets its own threads
+        back first."""
+        if self.shares_blas:
+            from soma.backend import _blas_threads  # NOTE: it imports this module
+
+            _blas_threads.unshare(self)
         for w in range(self.workers):
             self._hand_over(w, -1)

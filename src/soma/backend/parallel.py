@@ -350,27 +350,35 @@ def _default_threads(pool):
 
 
 def _spinning_pool():
-    """The spinning pool for this call of ``ranges``, or None to run on the calling thread."""
+    """The spinning pool for this call of ``ranges``, or None to run on the calling thread.
+
+    The pool starts at the first large pass whenever more than one thread is allowed (and
+    then runs OpenBLAS's parallel jobs too, ``_blas_threads``); whether this call splits is
+    decided after: ``set_num_threads``, or by default while the machine's other cores are idle.
+    """
     global _spin_pool, _spin_failed
     if _spin_failed or active_backend().name != "numpy":
         return None
-    pool = _spin_pool
-    threads = _num_threads if _num_threads is not None else _default_threads(pool)
-    if threads < 2:
+    allowed = _num_threads if _num_threads is not None else get_num_threads()
+    if allowed < 2:
         return None
-    if pool is None or pool.workers != threads - 1:
+    pool = _spin_pool
+    if pool is None or pool.workers != allowed - 1:
         with _lock:
-            if _spin_pool is None or _spin_pool.workers != threads - 1:
+            if _spin_pool is None or _spin_pool.workers != allowed - 1:
                 if _spin_pool is not None:
                     _spin_pool.shutdown()
+                    _spin_pool = None
                 try:
-                    from soma.backend import _spin  # NOTE: imports Numba (the fast extra)
+                    from soma.backend import _blas_threads, _spin  # NOTE: imports Numba
                 except ImportError:
                     _spin_failed = True
                     return None
-                _spin_pool = _spin.SpinPool(threads - 1)
+                _spin_pool = _spin.SpinPool(allowed - 1)
+                _blas_threads.share(_spin_pool)
             pool = _spin_pool
-    return pool
+    threads = _num_threads if _num_threads is not None else _default_threads(pool)
+    return pool if threads >= 2 else None
 
 
 def _spread(jobs):
