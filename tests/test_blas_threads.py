@@ -106,6 +106,14 @@ _SCENARIOS = {
         report(shares=shared, moved=moved, same=same_bigger and same(before, multiply(pairs)),
                after_shutdown=bigger.shares_blas, calls=calls, calls_after=count() - calls)
     """,
+    "first_backward": """
+        import soma
+        before = parallel._spin_pool
+        x = soma.ones(3, requires_grad=True)
+        (x * 2).sum().backward()  # small: no pass of it splits, yet the workers start
+        pool = parallel._spin_pool
+        report(before=before is not None, shares=bool(pool and pool.shares_blas))
+    """,
     "training": """
         import hashlib, soma
         soma.manual_seed(0)
@@ -186,6 +194,11 @@ def test_a_new_pool_takes_over_and_shutdown_gives_openblas_its_threads_back(two_
     assert result["moved"] and result["same"]
     assert result["calls"] > 0  # the bigger pool served products
     assert not result["after_shutdown"] and result["calls_after"] == 0
+
+
+def test_the_first_backward_pass_starts_the_workers(two_cpus):
+    result = _shared_or_skip(_run("first_backward"))
+    assert not result["before"]
 
 
 def test_soma_blas_threads_openblas_keeps_openblas_threads(two_cpus):

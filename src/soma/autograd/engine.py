@@ -30,7 +30,7 @@ from soma.autograd import memory_format as _formats
 from soma.autograd.function import check_versions
 from soma.autograd.slice_gradient import SliceGradient, accumulate, densified
 from soma.autograd.tensor import Tensor
-from soma.backend import get_xp
+from soma.backend import get_xp, parallel
 
 _xp = get_xp()
 _ndarray = _xp.ndarray
@@ -189,6 +189,8 @@ def backward(root, gradient=None, retain_graph=False, inputs=None, into_grad=Fal
             "tensor has no graph; did you create it under no_grad(), call .detach(), or forget "
             "requires_grad=True?"
         )
+    if not parallel._started:
+        parallel.start_workers()
     seed = _seed(root, gradient)
     handed_out = set() if root._ctx is None else {id(seed)}  # a leaf given it copies it
     owned = set()  # ids of the gradient sums the engine made (see slice_gradient.accumulate)

@@ -381,6 +381,18 @@ def _spinning_pool():
     return pool if threads >= 2 else None
 
 
+_started = False  # start_workers has run
+
+
+def start_workers():
+    """Start the spinning pool once (the first backward pass calls this): with it OpenBLAS's
+    parallel jobs run on soma's workers (``_blas_threads``) from the first step on, also in
+    networks whose own passes are too small to split (an LSTM's hundred products a step)."""
+    global _started
+    _started = True
+    _spinning_pool()
+
+
 def _spread(jobs):
     """Run ``jobs`` (calls without arguments) at once: the first on the calling thread, the rest
     on the pool. An exception in any job is raised here, after every job has finished."""
