@@ -43,15 +43,16 @@ forward and gradients) took 7.4 ms split and 3.1 ms not.
 * ``ranges`` (compiled kernels, no GIL for a whole call) hands its ranges to soma's spinning
   workers (``_spin.py``, a hand-off of a few µs instead of 50 µs for a sleeping thread) after
   ``set_num_threads(n > 1)``, and by default whenever the machine's other cores are idle
-  (``machine_idle``: /proc/loadavg counts the runnable threads, OpenBLAS's spinning workers
-  among them). So in a network, where BLAS's workers are always spinning, it stays on one
-  thread, and a pass that runs with no product nearby (a normalization or an activation on
-  its own, inference of a network whose products are too small for BLAS's threads) takes
-  both cores. Measured on the 2-core Zen 1 VM, one process per variant (median step), one
-  thread against this default: BatchNorm2d forward and backward on (64, 32, 28, 28) 6.9-8.6 →
-  5.6-7.1 ms, on (32, 128, 16, 16) 4.82 → 4.31 ms; the ``activations`` case about the same
-  (6.6-7.4 against 6.5-7.0 ms: only its exp-based forwards split, see ``WORK`` in the
-  activations' kernels); U-Net, LeNet-5 and MobileNet unchanged (no pass was split).
+  (``machine_idle``: /proc/loadavg counts the runnable threads, less soma's own awake
+  workers). The workers start at the first large pass or the first backward pass whenever
+  more than one thread is allowed, and on Linux with NumPy's OpenBLAS they also run
+  OpenBLAS's parallel jobs (``_blas_threads``): the thread left spinning between two
+  products is then soma's, so inside a network the kernels split too. Before that (OpenBLAS's
+  own workers spinning between products, counted as load) a network's kernels stayed on one
+  thread, and only a pass with no product nearby took both cores: on the 2-core Zen 1 VM,
+  BatchNorm2d forward and backward on (64, 32, 28, 28) 6.9-8.6 → 5.6-7.1 ms, on (32, 128,
+  16, 16) 4.82 → 4.31 ms; the ``activations`` case about the same (6.6-7.4 against 6.5-7.0
+  ms: only its exp-based forwards split, see ``WORK`` in the activations' kernels).
 
 Threshold: a pass is split when ``out.size * work >= min_elements()``. ``work`` is how long
 one ufunc call of ``fn`` takes per element, against a float32 multiply of two arrays (tanh 3,
