@@ -100,13 +100,15 @@ def _integer(typingctx, pointer):
 def _run_jobs(slots, workers, job, jobs, size, data, buffers):
     """OpenBLAS's ``jobs`` jobs (``job(j, data + j·size, buffers)``), at once: 0 here, j on
     worker j - 1; one product at a time (the lock in the pool's last line)."""
-    lock = 4 * workers * 8
+    lines, line = _spin._LINES, _spin._SLOT
+    lock = lines * workers * line
     while _spin._compare_exchange(slots, lock, 0, 1) != 0:
         _spin._relax()
     slots[lock + 1] += 1
     helpers = min(jobs - 1, workers)
     for j in range(1, helpers + 1):
-        blas, bell = (4 * (j - 1) + 2) * 8, (4 * (j - 1) + 3) * 8
+        blas = (lines * (j - 1) + _spin._BLAS) * line
+        bell = (lines * (j - 1) + _spin._BELL) * line
         slots[blas + 2], slots[blas + 3] = job, j
         slots[blas + 4], slots[blas + 5] = data + j * size, buffers
         _spin._ring(slots, blas, slots[blas] + 1, bell)
@@ -114,7 +116,7 @@ def _run_jobs(slots, workers, job, jobs, size, data, buffers):
     for j in range(helpers + 1, jobs):  # NOTE: only if OpenBLAS's count rose after sharing
         _spin._call_job(job, j, data + j * size, buffers)
     for j in range(1, helpers + 1):
-        blas = (4 * (j - 1) + 2) * 8
+        blas = (lines * (j - 1) + _spin._BLAS) * line
         while _spin._load_acquire(slots, blas + 1) != slots[blas]:
             _spin._relax()
     _spin._store_release(slots, lock, 0)

@@ -14,8 +14,9 @@ thread reads and writes memory that sits in the first one's cache).
 A worker waits for a job spinning for about ``SPIN_CYCLES`` processor cycles (8 ms at 2 GHz;
 ``SPIN_LIMIT`` loop turns where there is no cycle counter), then sleeps: on Linux on a futex
 (the system call made by the compiled loop itself), which any thread can ring without the GIL
-(``_ring``); elsewhere on a condition, which the caller notifies. With 1 ms the worker was asleep at 29 % of the hand-overs of the
-``activations`` case, and each such hand-over cost about 150 µs more. The spin loop issues the
+(``_ring``); elsewhere on a condition, which the caller notifies. With 1 ms the worker was
+asleep at 29 % of the hand-overs of the ``activations`` case, and each such hand-over cost
+about 150 µs more. The spin loop issues the
 processor's spin-wait hint (``pause``): without it, a spinning worker slowed the caller's own
 work on the other virtual CPU of the VM (autograd on a small batch, 10 → 17 ms).
 
@@ -31,7 +32,6 @@ This module imports Numba (the ``fast`` extra) and is imported only when a pool 
 
 import atexit
 import contextvars
-import os
 import platform
 import threading
 import time
@@ -56,6 +56,9 @@ GRACE_CYCLES = 8192
 DONE_SPIN_CYCLES = SPIN_CYCLES
 
 _SLOT = 8  # int64s per slot: one 64-byte cache line each, so that two waiters share none
+# each worker's cache lines in the pool's array (SpinPool's docstring): worker w's line k
+# starts at (_LINES * w + k) * _SLOT; after all workers, one line for the BLAS callback
+_LINES, _READY, _DONE, _BLAS, _BELL = 4, 0, 1, 2, 3
 
 
 def _on_slot(name, access, values=0, result=types.int64):
@@ -181,7 +184,7 @@ _FUTEX_ABI = {
 }
 _FUTEX_ABI["amd64"] = _FUTEX_ABI["x86_64"]
 _ABI = _FUTEX_ABI.get(platform.machine().lower()) if platform.system() == "Linux" else None
-FUTEX = _ABI is not None and not os.environ.get("SOMA_NO_FUTEX")
+FUTEX = _ABI is not None
 if FUTEX:
     import llvmlite.binding
 
@@ -310,7 +313,7 @@ class SpinPool:
 
     def __init__(self, workers):
         self.workers = workers
-        self._slots = np.zeros((4 * workers + 1) * _SLOT, dtype=np.int64)
+        self._slots = np.zeros((_LINES * workers + 1) * _SLOT, dtype=np.int64)
         self.shares_blas = False  # set by _blas_threads.share
         self._conditions = [threading.Condition(threading.Lock()) for _ in range(workers)]
         self._asleep = [False] * workers
@@ -328,22 +331,22 @@ class SpinPool:
 
     @staticmethod
     def _ready(w):
-        return 4 * w * _SLOT
+        return (_LINES * w + _READY) * _SLOT
 
     @staticmethod
     def _done(w):
-        return (4 * w + 1) * _SLOT
+        return (_LINES * w + _DONE) * _SLOT
 
     @staticmethod
     def _blas(w):
-        return (4 * w + 2) * _SLOT
+        return (_LINES * w + _BLAS) * _SLOT
 
     @staticmethod
     def _bell(w):
-        return (4 * w + 3) * _SLOT
+        return (_LINES * w + _BELL) * _SLOT
 
     def _lock(self):
-        return 4 * self.workers * _SLOT
+        return _LINES * self.workers * _SLOT
 
     def try_acquire(self) -> bool:
         return self._busy.acquire(blocking=False)
