@@ -183,9 +183,9 @@ def _get_pool():
 def _forget_pool_after_fork():
     # NOTE: a forked child has none of the parent's worker threads; its executor would queue
     # work that nobody runs, so the child builds its own pool at its first large pass
-    global _pool, _pool_threads, _lock, _spin_pool, _idle
+    global _pool, _pool_threads, _lock, _spin_pool, _idle, _allowed
     _pool, _pool_threads, _lock = None, None, threading.Lock()  # the lock may have been held
-    _spin_pool, _idle = None, (-float("inf"), 1)
+    _spin_pool, _idle, _allowed = None, (-float("inf"), 1), (-float("inf"), 1)
 
 
 if hasattr(os, "register_at_fork"):
@@ -350,6 +350,21 @@ def _default_threads(pool):
     return threads
 
 
+_allowed = (-float("inf"), 1)  # (when it was read, get_num_threads's answer)
+
+
+def _allowed_threads():
+    """``get_num_threads()`` read at most once per ``IDLE_RECHECK_SECONDS`` (reading the
+    environment takes 2.4 µs, and ``ranges`` asks on every large pass)."""
+    global _allowed
+    now = time.perf_counter()
+    checked, threads = _allowed
+    if now - checked >= IDLE_RECHECK_SECONDS:
+        threads = get_num_threads()
+        _allowed = (now, threads)
+    return threads
+
+
 def _spinning_pool():
     """The spinning pool for this call of ``ranges``, or None to run on the calling thread.
 
@@ -360,7 +375,7 @@ def _spinning_pool():
     global _spin_pool, _spin_failed
     if _spin_failed or active_backend().name != "numpy":
         return None
-    allowed = _num_threads if _num_threads is not None else get_num_threads()
+    allowed = _num_threads if _num_threads is not None else _allowed_threads()
     if allowed < 2:
         return None
     pool = _spin_pool
