@@ -131,6 +131,57 @@ _SCENARIOS = {
         pool = parallel._spin_pool
         report(shares=bool(pool and pool.shares_blas), digest=digest.hexdigest())
     """,
+    "single_thread_rule": """
+        from soma.backend import blas
+        pool, shared = start()
+        rng = np.random.default_rng(1)
+        def through_callback(m, k, n):
+            a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+            calls = shared.calls()
+            a @ b
+            return shared.calls() - calls
+        small = [(4, 128, 512), (16, 128, 128), (64, 64, 64), (8, 32, 1024), (1, 512, 512)]
+        assert all(m * k * n <= blas.SINGLE_THREAD_WORK for m, k, n in small)
+        report(shares=pool.shares_blas, small=[through_callback(*s) for s in small],
+               large=through_callback(32, 128, 512))
+    """,
+    "lstm_rows_shared": """
+        import soma
+        from soma.backend import _spin, compiled
+        runs = []
+        original = _spin.SpinPool.run
+        def counted(self, jobs):
+            runs.append(len(jobs))
+            return original(self, jobs)
+        _spin.SpinPool.run = counted
+        pool, shared = start()
+        soma.set_num_threads(2)  # split whatever the machine's load
+        soma.manual_seed(0)
+        lstm = soma.nn.LSTM(16, 64, num_layers=2, bidirectional=True)
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((30, 40, 16)).astype(np.float32)
+        lengths = rng.integers(1, 31, 40)
+        lengths[0] = 30
+        weights = rng.standard_normal((30, 40, 128)).astype(np.float32)
+        def run():
+            xt = soma.tensor(x, requires_grad=True)
+            packed = soma.nn.utils.rnn.pack_padded_sequence(
+                xt, soma.tensor(lengths), enforce_sorted=False)
+            out, (h, c) = lstm(packed)
+            out, _ = soma.nn.utils.rnn.pad_packed_sequence(out, total_length=30)
+            ((out * soma.tensor(weights)).sum() + h.sum() + 2 * c.sum()).backward()
+            values = [out, h, c, xt.grad] + [p.grad for p in lstm.parameters()]
+            lstm.zero_grad()
+            return [v.detach().numpy() for v in values]
+        del runs[:]
+        shared_rows = run()
+        split = sum(1 for n in runs if n == 2)
+        with compiled.disabled():
+            numpy_path = run()
+        worst = max(float(np.abs(a - b).max() / (np.abs(b).max() + 1e-30))
+                    for a, b in zip(shared_rows, numpy_path))
+        report(shares=pool.shares_blas, split=split, worst=worst)
+    """,
 }
 
 
@@ -230,3 +281,19 @@ def test_sharing_needs_a_worker_for_every_blas_thread_beyond_the_callers(monkeyp
     threads["count"] = 2
     monkeypatch.setenv("SOMA_BLAS_THREADS", "openblas")
     assert not _blas_threads.available(1)
+
+
+def test_openblas_runs_small_products_on_the_calling_thread(two_cpus):
+    """``blas.SINGLE_THREAD_WORK``: the recurrent kernels call products this small from soma's
+    workers, which must never reach the callback (it would hand jobs to those busy workers)."""
+    result = _shared_or_skip(_run("single_thread_rule"))
+    assert result["small"] == [0] * 5
+    assert result["large"] == 1  # a larger product does go through the callback
+
+
+def test_lstm_rows_shared_among_somas_threads_match_the_numpy_path(two_cpus):
+    """Packed, bidirectional, two layers: each thread runs the whole sequence for its share of
+    the batch's rows (``_lstm_kernels._run_sequence``), forward and backward."""
+    result = _shared_or_skip(_run("lstm_rows_shared"))
+    assert result["split"] >= 8  # 2 layers x 2 directions, forward and backward
+    assert result["worst"] < 1e-5

@@ -173,3 +173,44 @@ def test_float16_takes_the_numpy_path():
     with compiled.disabled():
         out0, _ = lstm(x)
     np.testing.assert_array_equal(out.detach().numpy(), out0.detach().numpy())
+
+
+def test_sequence_kernels_python_forms_match_their_compiled_forms():
+    """``_forward_rows`` / ``_backward_rows`` (the whole sequence in one call, products through
+    ``blas.gemm``) as written in Python and compiled, for a share of the rows (1 to 3 of 5,
+    in products of 2 rows), with rows dropping out as in a packed batch."""
+    _needs_kernels()
+    from soma.backend import blas
+
+    address = blas.gemm_address(np.float32)
+    if not address:
+        pytest.skip("NumPy's BLAS is not its bundled OpenBLAS")
+    steps, batch, hid = 3, 5, 4
+    rng = np.random.default_rng(9)
+    w_t = rng.standard_normal((hid, 4 * hid)).astype(np.float32)
+    w_hh = np.ascontiguousarray(w_t.T)
+    gy = rng.standard_normal((steps, batch, hid)).astype(np.float32)
+    start = [rng.standard_normal((steps, batch, 4 * hid)).astype(np.float32)]
+    start += [rng.standard_normal(4 * hid).astype(np.float32)]
+    start += [rng.standard_normal((steps + 1, batch, hid)).astype(np.float32)]
+    times, counts = kernels._schedule_arrays([(0, 5), (1, 4), (2, 2)])
+    forms = [
+        (kernels._forward_rows, kernels._backward_rows),
+        (kernels._forward_rows.python, kernels._backward_rows.python),
+    ]
+    results = []
+    for forward, backward in forms:
+        acts, bias, hs = (a.copy() for a in start)
+        cs, tcs, hh = hs.copy(), np.zeros((steps, batch, hid), np.float32), np.zeros_like(acts[0])
+        forward(address, 2, acts, bias, w_t, hs, cs, tcs, hh, times, counts, 1, 3)
+        dh, dc, dz = np.ones_like(hs[0]), np.ones_like(hs[0]), np.zeros_like(acts)
+        one = np.float32(1)
+        backward(
+            address, 2, acts, cs, tcs, dh, gy, True, dc, dz, w_hh, one, times, counts, 1, 3, 0
+        )
+        results.append((acts, hs, cs, tcs, dz, dh, dc))
+    for compiled_value, python_value in zip(*results):
+        np.testing.assert_allclose(compiled_value, python_value, rtol=1e-5, atol=1e-6)
+    acts = results[0][0]
+    np.testing.assert_array_equal(acts[:, [0, 3, 4]], start[0][:, [0, 3, 4]])  # not its rows
+    assert not np.array_equal(acts[:, 1:3], start[0][:, 1:3])

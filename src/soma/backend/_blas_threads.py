@@ -31,7 +31,6 @@ Measured on the 2-core Zen 4 VM, two threads, one process per variant, alternati
 
 import ctypes
 import functools
-import glob
 import os
 import time
 
@@ -42,7 +41,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from soma.backend import _spin
+from soma.backend import _spin, blas
 
 _FUNCTIONS = [
     ("scipy_openblas_set_threads_callback_function64_", "scipy_openblas_get_num_threads64_")
@@ -55,18 +54,13 @@ _shared = None  # (pool, callback) while a pool runs OpenBLAS's jobs
 def _openblas():
     """NumPy's bundled OpenBLAS as (set the threads callback, get the thread count), or None
     where it has no callback (before 0.3.27, or another BLAS)."""
-    libraries = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libraries, "lib*openblas*.so*"))):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for setter, counter in _FUNCTIONS:
-            if hasattr(library, setter) and hasattr(library, counter):
-                set_callback, threads = getattr(library, setter), getattr(library, counter)
-                set_callback.argtypes, set_callback.restype = [ctypes.c_void_p], None
-                threads.argtypes, threads.restype = [], ctypes.c_int
-                return set_callback, threads
+    library = blas.library()
+    for setter, counter in _FUNCTIONS:
+        if library is not None and hasattr(library, setter) and hasattr(library, counter):
+            set_callback, threads = getattr(library, setter), getattr(library, counter)
+            set_callback.argtypes, set_callback.restype = [ctypes.c_void_p], None
+            threads.argtypes, threads.restype = [], ctypes.c_int
+            return set_callback, threads
     return None
 
 

@@ -148,17 +148,21 @@ EXACT_HELPER_OPTIONS = dict(error_model="numpy")
 REORDERING_HELPER_OPTIONS = dict(error_model="numpy", fastmath={"contract", "reassoc"})
 
 
-def helper(fn=None, *, exact=False, reorder_sums=False):
+def helper(fn=None, *, exact=False, reorder_sums=False, lowering=None):
     """Decorator: mark ``fn``, a function of scalars or arrays, as callable from compiled
     kernels (``@helper``; ``@helper(exact=True)`` keeps every multiply and add rounded on its
     own, as NumPy does; ``@helper(reorder_sums=True)`` lets its sums be reassociated).
 
     It stays an ordinary Python function (a kernel's ``.python`` form calls it as such); the
     first compiled kernel registers it with Numba, which inlines it where a kernel calls it.
+    ``lowering(numba)``, where given, makes the compiled form instead of ``fn``'s own body: an
+    implementation for ``numba.extending.overload``, for a helper that needs Numba's extension
+    API (``blas.gemm`` calls a C function through its address).
     """
     if fn is None:
-        return lambda f: helper(f, exact=exact, reorder_sums=reorder_sums)
+        return lambda f: helper(f, exact=exact, reorder_sums=reorder_sums, lowering=lowering)
     fn.__soma_helper__ = True
+    fn.__soma_lowering__ = lowering
     if exact:
         fn.__soma_helper_options__ = EXACT_HELPER_OPTIONS
     else:
@@ -169,11 +173,14 @@ def helper(fn=None, *, exact=False, reorder_sums=False):
 
 def _register_helpers(numba):
     # NOTE: Numba is optional: imported when the first kernel compiles
-    from numba.extending import register_jitable
+    from numba.extending import overload, register_jitable
 
     for fn in _helpers:
         if id(fn) not in _registered:
-            register_jitable(**fn.__soma_helper_options__)(fn)
+            if fn.__soma_lowering__ is not None:
+                overload(fn, jit_options=fn.__soma_helper_options__)(fn.__soma_lowering__(numba))
+            else:
+                register_jitable(**fn.__soma_helper_options__)(fn)
             _registered.add(id(fn))
 
 

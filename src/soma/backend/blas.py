@@ -1,0 +1,140 @@
+"""NumPy's BLAS, called from compiled kernels: a matrix product inside a kernel's own loop.
+
+A recurrent layer needs one small product per time step (an LSTM's hₜ₋₁ W̃ₕₕᵀ, 32 × 128 by
+128 × 512 in the ``lstm_train`` case, some 30 µs). Called from Python, each step also pays
+NumPy's and Numba's call overheads and the slicing of a dozen views; called from a kernel, the
+whole sequence is one call. ``gemm(address, a, b, c)`` is that product, c = a @ b:
+
+* in Python (a kernel's ``.python`` form, or Numba absent) it is ``np.matmul(a, b, out=c)``;
+* compiled, it calls the C function at ``address`` directly: ``gemm_address(dtype)`` is
+  ``cblas_sgemm`` / ``cblas_dgemm`` of the OpenBLAS bundled with NumPy, the routine NumPy's own
+  ``matmul`` calls for such arrays, so the result has the same bits.
+
+The arrays are 2-D, of one float dtype, with contiguous rows (unit column stride; rows may be
+a slice of a larger array). ``gemm_address`` is 0 where NumPy's BLAS is not that OpenBLAS (a
+NumPy built against MKL or Accelerate): callers then keep their Python loop.
+
+A kernel that runs on soma's worker threads (``parallel.ranges``) may only call products that
+OpenBLAS runs on the calling thread: a product it splits hands its jobs to those same workers
+(``_blas_threads``), which are busy, and would wait for itself. OpenBLAS splits no product of
+at most ``SINGLE_THREAD_WORK`` multiply-adds (``interface/gemm.c``: 65536 times its build's
+``GEMM_MULTITHREAD_THRESHOLD``, 4 by default; ``tests/test_blas.py`` checks it on the installed
+library), whatever its thread count.
+
+Nothing here imports Numba: the compiled form is made when the first kernel calling ``gemm``
+compiles (``lowering``, through ``compiled.helper``).
+"""
+
+import ctypes
+import functools
+import glob
+import os
+
+import numpy as np
+
+from soma.backend import compiled
+
+# NumPy's wheels bundle OpenBLAS with 64-bit integers and these renamed symbols
+_GEMM = {np.dtype("float32"): "scipy_cblas_sgemm64_", np.dtype("float64"): "scipy_cblas_dgemm64_"}
+_ROW_MAJOR, _NO_TRANSPOSE = 101, 111  # CBLAS's enumerations
+
+# The most multiply-adds (m·n·k) of a product OpenBLAS always runs on the calling thread
+SINGLE_THREAD_WORK = 65536 * 4
+
+
+@functools.cache
+def library():
+    """NumPy's bundled OpenBLAS (a ``ctypes.CDLL``), or None."""
+    libraries = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libraries, "lib*openblas*.so*"))):
+        try:
+            found = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if all(hasattr(found, name) for name in _GEMM.values()):
+            return found
+    return None
+
+
+def gemm_address(dtype) -> int:
+    """The address of NumPy's OpenBLAS ``cblas_?gemm`` for ``dtype`` (float32 or float64),
+    or 0 where there is none."""
+    name, found = _GEMM.get(np.dtype(dtype)), library()
+    if name is None or found is None:
+        return 0
+    return ctypes.cast(getattr(found, name), ctypes.c_void_p).value or 0
+
+
+def _lowering(numba):
+    """The compiled form of ``gemm``: one call of the routine at ``address``."""
+    # NOTE: Numba and llvmlite are optional (soma[fast]): imported when a kernel compiles
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    types = numba.types
+
+    @intrinsic
+    def call(typingctx, address, a, b, c):
+        arrays = (a, b, c)
+        if not all(isinstance(x, types.Array) and x.ndim == 2 for x in arrays):
+            return None
+        if a.dtype not in (types.float32, types.float64) or {b.dtype, c.dtype} != {a.dtype}:
+            return None
+
+        def codegen(context, builder, signature, args):
+            real = ir.FloatType() if a.dtype == types.float32 else ir.DoubleType()
+            i32, i64, pointer = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
+            kind = ir.FunctionType(
+                ir.VoidType(),
+                [
+                    i32,
+                    i32,
+                    i32,
+                    i64,
+                    i64,
+                    i64,
+                    real,
+                    pointer,
+                    i64,
+                    pointer,
+                    i64,
+                    real,
+                    pointer,
+                    i64,
+                ],
+            )
+            function = builder.inttoptr(args[0], kind.as_pointer())
+            size = ir.Constant(i64, context.get_abi_sizeof(context.get_data_type(a.dtype)))
+            made = [
+                context.make_array(kind_)(context, builder, value)
+                for kind_, value in zip(signature.args[1:], args[1:])
+            ]
+            shapes = [cgutils.unpack_tuple(builder, x.shape, 2) for x in made]
+            leading = [
+                builder.sdiv(cgutils.unpack_tuple(builder, x.strides, 2)[0], size) for x in made
+            ]
+            data = [builder.bitcast(x.data, pointer) for x in made]
+            (m, k), n = shapes[0], shapes[1][1]
+            order, no = ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, _NO_TRANSPOSE)
+            one, zero = ir.Constant(real, 1.0), ir.Constant(real, 0.0)
+            builder.call(
+                function,
+                [order, no, no, m, n, k, one, data[0], leading[0], data[1], leading[1], zero]
+                + [data[2], leading[2]],
+            )
+            return context.get_dummy_value()
+
+        return types.none(types.int64, a, b, c), codegen
+
+    def typed(address, a, b, c):
+        return lambda address, a, b, c: call(address, a, b, c)
+
+    return typed
+
+
+@compiled.helper(lowering=_lowering)
+def gemm(address, a, b, c):
+    """c = a @ b (2-D arrays of one float dtype, rows contiguous), through the BLAS routine at
+    ``address`` when compiled (see the module's docstring)."""
+    np.matmul(a, b, out=c)
