@@ -34,7 +34,8 @@ projection and dWᵢₕ 0.6 ms each; per step the gate kernel takes 3 µs and it
 
 Whole sequences (float32, where NumPy's BLAS is its bundled OpenBLAS: ``blas.gemm_address``):
 the time loop itself is compiled (``_forward_rows``, ``_backward_rows``), each step's product
-called from it (``blas.gemm``, the routine NumPy calls, same bits). The batch's rows are
+called from it (``blas.gemm``, the routine NumPy calls: a product of the same shape has the
+same bits; in runs of fewer rows the sums may round differently). The batch's rows are
 independent recurrences, so soma's threads each run the whole sequence for their share of
 the rows (``parallel.ranges``), with no hand-over between steps, in products small enough for
 OpenBLAS to keep on the calling thread (``_rows_per_product``). Measured on the 2-core Zen 4
