@@ -49,3 +49,20 @@ def test_python_form_is_numpys_product():
 def test_address_is_zero_for_other_dtypes():
     assert blas.gemm_address(np.float16) == 0
     assert blas.gemm_address(np.int64) == 0
+
+
+def test_a_single_rows_stride_is_not_trusted():
+    """A (1, k) operand may carry any row stride (here 0, a broadcast row); BLAS refuses a
+    leading dimension below the row's length, so the compiled call must not pass it on."""
+    if not compiled.installed() or not compiled.enabled():
+        pytest.skip("needs Numba (soma[fast]), kernels on")
+    address = blas.gemm_address(np.float32)
+    if not address:
+        pytest.skip("NumPy's BLAS is not its bundled OpenBLAS")
+    rng = np.random.default_rng(3)
+    row = rng.standard_normal(16).astype(np.float32)
+    a = np.lib.stride_tricks.as_strided(row, shape=(1, 16), strides=(0, 4))
+    b = rng.standard_normal((16, 8)).astype(np.float32)
+    c = np.full((1, 8), np.nan, np.float32)
+    _products_by_runs(address, 1, a, b, c)
+    np.testing.assert_allclose(c, row[None] @ b, rtol=1e-5, atol=1e-6)

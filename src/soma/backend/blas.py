@@ -84,39 +84,30 @@ def _lowering(numba):
 
         def codegen(context, builder, signature, args):
             real = ir.FloatType() if a.dtype == types.float32 else ir.DoubleType()
-            i32, i64, pointer = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
+            enum, count, pointer = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
+            # cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             kind = ir.FunctionType(
                 ir.VoidType(),
-                [
-                    i32,
-                    i32,
-                    i32,
-                    i64,
-                    i64,
-                    i64,
-                    real,
-                    pointer,
-                    i64,
-                    pointer,
-                    i64,
-                    real,
-                    pointer,
-                    i64,
-                ],
+                [enum] * 3 + [count] * 3 + [real] + [pointer, count] * 2 + [real, pointer, count],
             )
             function = builder.inttoptr(args[0], kind.as_pointer())
-            size = ir.Constant(i64, context.get_abi_sizeof(context.get_data_type(a.dtype)))
-            made = [
-                context.make_array(kind_)(context, builder, value)
-                for kind_, value in zip(signature.args[1:], args[1:])
-            ]
-            shapes = [cgutils.unpack_tuple(builder, x.shape, 2) for x in made]
-            leading = [
-                builder.sdiv(cgutils.unpack_tuple(builder, x.strides, 2)[0], size) for x in made
-            ]
-            data = [builder.bitcast(x.data, pointer) for x in made]
+            size = ir.Constant(count, context.get_abi_sizeof(context.get_data_type(a.dtype)))
+            data, leading, shapes = [], [], []  # of a, b and c
+            for array_type, value in zip(signature.args[1:], args[1:]):
+                array = context.make_array(array_type)(context, builder, value)
+                rows, columns = cgutils.unpack_tuple(builder, array.shape, 2)
+                stride = builder.sdiv(cgutils.unpack_tuple(builder, array.strides, 2)[0], size)
+                # NOTE: BLAS wants a row stride of at least max(1, columns); a single row's may
+                # be anything (NumPy does not use it)
+                for least in (columns, ir.Constant(count, 1)):
+                    stride = builder.select(
+                        builder.icmp_signed(">=", stride, least), stride, least
+                    )
+                data.append(builder.bitcast(array.data, pointer))
+                leading.append(stride)
+                shapes.append((rows, columns))
             (m, k), n = shapes[0], shapes[1][1]
-            order, no = ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, _NO_TRANSPOSE)
+            order, no = ir.Constant(enum, _ROW_MAJOR), ir.Constant(enum, _NO_TRANSPOSE)
             one, zero = ir.Constant(real, 1.0), ir.Constant(real, 0.0)
             builder.call(
                 function,
