@@ -20,8 +20,10 @@ OpenBLAS's own threads.
 
 NOTE: the jobs of one threaded product wait for each other (each packs a panel the others
 read), so they must run at the same time, each on its own thread: a product called from inside
-a job of the pool would wait for itself (soma's pool runs compiled kernels only, which call no
-BLAS), and OpenBLAS's thread count must not rise above the pool's after sharing began
+a job of the pool would wait for itself (soma's pool runs compiled kernels only, whose products,
+``blas.gemm``'s, are small enough for OpenBLAS to run on the calling thread:
+``blas.SINGLE_THREAD_WORK``), and OpenBLAS's thread count must not rise above the pool's after
+sharing began
 (``openblas_set_num_threads``; lowering it, as ``threadpoolctl``'s limits do, is fine). Two
 threads calling products at once take turns (a lock in the callback).
 
