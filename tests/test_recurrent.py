@@ -280,3 +280,32 @@ def test_in_place_change_of_an_rnn_or_gru_output_is_an_error_before_backward(lay
     out.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         (out.sum() + h.sum()).backward()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_empty_batch_gives_empty_outputs_like_torch(kind, fast):
+    """A batch of no sequences: empty outputs and states, zero weight gradients (it raised a
+    reshape error before)."""
+    shapes = []
+    for fw in (soma, torch):
+        layer = getattr(fw.nn, kind)(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        x = fw.zeros(0, 5, 3, requires_grad=True)
+        previous = soma.backend.compiled.set_enabled(fast)
+        try:
+            y, h = layer(x)
+        finally:
+            soma.backend.compiled.set_enabled(previous)
+        h = h[0] if isinstance(h, tuple) else h
+        (y.sum() + h.sum()).backward()
+        assert not layer.weight_hh_l0.grad.numpy().any()
+        shapes.append((tuple(y.shape), tuple(h.shape), tuple(x.grad.shape)))
+    assert shapes[0] == shapes[1] == ((0, 5, 8), (4, 0, 4), (0, 5, 3))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_a_sequence_of_no_steps_is_an_error_as_in_torch(kind):
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn, kind)(3, 4, batch_first=True)(torch.zeros(2, 0, 3))
+    with pytest.raises(RuntimeError, match="at least one step"):
+        getattr(soma.nn, kind)(3, 4, batch_first=True)(soma.zeros(2, 0, 3))

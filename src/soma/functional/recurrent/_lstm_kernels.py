@@ -270,7 +270,8 @@ def forward(x, h0, c0, w_ih, w_hh, bias, schedule, track, packed):
     the h and c tracks (T+1, B, H) in processing order, tanh c (T, B, H) in time order."""
     steps, batch, _ = x.shape
     hid = c0.shape[-1]
-    acts = (x.reshape(steps * batch, -1) @ _scaled(w_ih, hid).T).reshape(steps, batch, -1)
+    projection = x.reshape(steps * batch, x.shape[-1]) @ _scaled(w_ih, hid).T
+    acts = projection.reshape(steps, batch, 4 * hid)
     fused_bias = acts.dtype == _xp.float32  # _gates32 adds it, one pass over acts less
     if fused_bias:
         bias = _xp.zeros(4 * hid, acts.dtype) if bias is None else _scaled(bias, hid)

@@ -86,10 +86,10 @@ def _final(track, batch_sizes, reverse):
 def _input_projection(x, w_ih, bias):
     """x Wᵢₕᵀ + bias for every time step at once: (T, B, I) → (T, B, G)."""
     steps, batch, _ = x.shape
-    z = x.reshape(steps * batch, -1) @ w_ih.T
+    z = x.reshape(steps * batch, x.shape[-1]) @ w_ih.T
     if bias is not None:
         z += bias
-    return z.reshape(steps, batch, -1)
+    return z.reshape(steps, batch, z.shape[-1])
 
 
 def _sigmoid_of_negated_(a):

@@ -162,6 +162,11 @@ class RNNBase(Module):
             batch_first = self.batch_first and not unbatched
             x = unsqueeze(input, 1) if unbatched else input
         batch = x.shape[0 if batch_first else 1]
+        if x.shape[1 if batch_first else 0] == 0:  # as PyTorch, which raises here
+            raise RuntimeError(
+                f"expected a sequence of at least one step, got input of shape "
+                f"{tuple(input.shape)}"
+            )
         states = self._initial_states(hx, batch, x, unbatched, sorted_indices)
         out, finals = self._run(x, states, batch_first, batch_sizes)
         if packed:
