@@ -189,8 +189,7 @@ def backward(root, gradient=None, retain_graph=False, inputs=None, into_grad=Fal
             "tensor has no graph; did you create it under no_grad(), call .detach(), or forget "
             "requires_grad=True?"
         )
-    if not parallel._started:
-        parallel.start_workers()
+    parallel.start_workers()
     seed = _seed(root, gradient)
     handed_out = set() if root._ctx is None else {id(seed)}  # a leaf given it copies it
     owned = set()  # ids of the gradient sums the engine made (see slice_gradient.accumulate)

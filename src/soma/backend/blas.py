@@ -56,6 +56,7 @@ def library():
     return None
 
 
+@functools.cache
 def gemm_address(dtype) -> int:
     """The address of NumPy's OpenBLAS ``cblas_?gemm`` for ``dtype`` (float32 or float64),
     or 0 where there is none."""

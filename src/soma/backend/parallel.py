@@ -403,10 +403,12 @@ _started = False  # start_workers has run
 def start_workers():
     """Start the spinning pool once (the first backward pass calls this): with it OpenBLAS's
     parallel jobs run on soma's workers (``_blas_threads``) from the first step on, also in
-    networks whose own passes are too small to split (an LSTM's hundred products a step)."""
+    networks whose own passes are too small to split (an LSTM's hundred products a step).
+    Later calls return at once."""
     global _started
-    _started = True
-    _spinning_pool()
+    if not _started:
+        _started = True
+        _spinning_pool()
 
 
 def _spread(jobs):

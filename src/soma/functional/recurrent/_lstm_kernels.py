@@ -162,8 +162,8 @@ def _gates_backward(a, c_prev, tc, dh, gy, has_gy, dc, dz, one):
 # The steps of a sequence in one kernel call, for the batch rows [lo, hi): each row of the
 # batch is its own recurrence (row b of hₜ needs row b of hₜ₋₁ only), so two threads can each
 # run the whole sequence for half of the rows, with no hand-over between steps. Their
-# products are called from the kernel (``blas.gemm``) in runs of ``chunk`` rows, with
-# OpenBLAS at one thread (``blas.single_threaded``).
+# products are called from the kernel (``blas.gemm``) in runs of ``chunk`` rows, each small
+# enough for OpenBLAS to run on the calling thread (``_rows_per_product``).
 @compiled.kernel
 def _forward_rows(gemm, chunk, acts, bias, w_t, hs, cs, tcs, hh, times, counts, lo, hi):
     """float32, every step k (time ``times[k]``, rows below ``counts[k]`` active) for rows
