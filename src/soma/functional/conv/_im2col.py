@@ -159,7 +159,10 @@ def grad_input(gy_rows, wp, g, n):
 
 def grad_weight(gy_rows, col, g, w_shape):
     """∂L/∂W = gYᵀ @ col per group, back in (O, C/G, *k) layout."""
+    return grad_weight_layout(reduce_positions(gy_rows.swapaxes(1, 2), col), w_shape)
+
+
+def grad_weight_layout(gw, w_shape):
+    """The weight matrix's layout (G, O/G, K·C/G) back to (O, C/G, *k): a view, no copy."""
     o, cg = w_shape[:2]
-    gw = reduce_positions(gy_rows.swapaxes(1, 2), col)  # (G, O/G, K·C/G)
-    gw = gw.reshape(o, -1, cg).swapaxes(1, 2)
-    return gw.reshape(w_shape)
+    return gw.reshape(o, -1, cg).swapaxes(1, 2).reshape(w_shape)

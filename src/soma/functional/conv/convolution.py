@@ -8,13 +8,15 @@ kernel is not flipped,
 for output position p, kernel tap t, stride s and dilation d, over the input channels c of
 o's group g.
 
-The work is done by one of six kernel sets, picked per call by ``_kernels``: im2col and BLAS
+The work is done by one of seven kernel sets, picked per call by ``_kernels``: im2col and BLAS
 matrix products over strided views, channels-last (``_im2col.py``) or, for inputs with few
-channels, channel-major (``_im2col_narrow.py``); Winograd F(4×4, 3×3) for 3×3 stride-1
-convolutions whose products stay large in 4×4 tiles (``_winograd4.py``), else F(2×2, 3×3)
-where there are enough channels and tiles (``_winograd.py``); plain products for 1×1
-convolutions (``_pointwise.py``); vectorised tap loops or per-channel dense maps for depthwise ones
-(``_depthwise.py``, compiled in ``_depthwise_kernels.py``). Each set provides prepare/forward (y),
+channels, channel-major (``_im2col_narrow.py``); one product per kernel tap over only the
+positions where the tap reads the input, for small inputs read mostly as padding
+(``_taps.py``); Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions whose products stay large
+in 4×4 tiles (``_winograd4.py``), else F(2×2, 3×3) where there are enough channels and tiles
+(``_winograd.py``); plain products for 1×1 convolutions (``_pointwise.py``); vectorised tap
+loops or per-channel dense maps for depthwise ones (``_depthwise.py``, compiled in
+``_depthwise_kernels.py``). Each set provides prepare/forward (y),
 prepare_grad/grad_input (∂x) and grad_weight (∂W), and prepare_weight: what forward and
 grad_input read from the kernel, made once in the forward pass and kept for the backward one
 (im2col's weight matrix and Winograd's transformed kernel, a copy of the whole kernel each;
@@ -31,6 +33,7 @@ from soma.functional.conv import _depthwise_kernels as _depthwise_kernels
 from soma.functional.conv import _im2col as _im2col
 from soma.functional.conv import _im2col_narrow as _im2col_narrow
 from soma.functional.conv import _pointwise as _pointwise
+from soma.functional.conv import _taps as _taps
 from soma.functional.conv import _winograd as _winograd
 from soma.functional.conv import _winograd4
 from soma.functional.conv._args import (
@@ -74,8 +77,8 @@ class _EmptyBatch:
 
 
 def _kernels(g, in_per_group, batch, dtype=None, out_channels=None):
-    """The kernel set for this call: depthwise, pointwise, Winograd or im2col + BLAS (or an empty
-    batch). Winograd only for float32 and float64: its transforms' rounding was measured there,
+    """The kernel set for this call: depthwise, pointwise, tap by tap, Winograd or im2col + BLAS
+    (or an empty batch). Winograd only for float32 and float64: its transforms' rounding was measured there,
     not in float16."""
     if batch == 0:
         return _EmptyBatch
@@ -91,6 +94,8 @@ def _kernels(g, in_per_group, batch, dtype=None, out_channels=None):
         return _pointwise
     if in_per_group < _NARROW:
         return _im2col_narrow
+    if out_channels is not None and _taps.worth_it(g, in_per_group, out_channels, batch):
+        return _taps
     wide_float = dtype in (_xp.float32, _xp.float64)
     if wide_float and _winograd.applies(g) and _winograd.worth_it(g, batch):
         # among the convolutions Winograd pays for, 4×4 tiles where their products stay large
