@@ -146,6 +146,30 @@ def test_kernels_match_im2col(n, c, o, h, w, padding):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_gradient_reads_the_flipped_kernel_in_place(dtype, monkeypatch):
+    """Above ``_READ_FLIPPED_FROM`` numbers in U the input gradient's products read U in the
+    flipped order in place: the same products as from the permuted copy, so the same bits, and
+    the input gradient of im2col."""
+    rng = np.random.default_rng(7)
+    x, wt = rng.standard_normal((3, 6, 5, 4)).astype(dtype), rng.standard_normal((5, 6, 3, 3))
+    wt = wt.astype(dtype)
+    g = conv_geometry(x.shape, wt.shape, 1, 1, 1, 1, 2, "conv2d")
+    gy = rng.standard_normal((3, 5) + g.out_size).astype(dtype)
+    u, q = _winograd.prepare_weight(wt, g), _winograd.prepare_grad(gy, g)
+    monkeypatch.setattr(_winograd, "_READ_FLIPPED_FROM", u.size + 1)
+    copied = _winograd.grad_input(q, u, g, 3)
+    monkeypatch.setattr(_winograd, "_READ_FLIPPED_FROM", u.size)
+    calls = []
+    products = _winograd._products
+    monkeypatch.setattr(_winograd, "_products", lambda *a: calls.append(a[2]) or products(*a))
+    in_place = _winograd.grad_input(q, u, g, 3)
+    assert calls == [_winograd._FLIP]
+    np.testing.assert_array_equal(in_place, copied)
+    expected = _im2col.grad_input(_im2col.prepare_grad(gy, g), _im2col.prepare_weight(wt, g), g, 3)
+    _close(in_place, expected, dtype, "input gradient")
+
+
 def test_blocks_cover_the_batch(monkeypatch):
     """With a tiny block size every image is its own block; the result does not change."""
     rng = np.random.default_rng(3)
