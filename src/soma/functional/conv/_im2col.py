@@ -20,6 +20,7 @@ its input without a transposing copy. Inputs with few channels use ``_im2col_nar
 
 from soma.backend import as_strided, get_xp
 from soma.functional.conv import _im2col_kernels as _fast
+from soma.functional.conv import _weight_kernels as _weights
 from soma.functional.conv._geometry import (
     adjoint_geometry,
     channels_last,
@@ -76,8 +77,11 @@ def col2im(gcol, g, n, c):
 
 
 def _weight_matrix(w, groups):
-    """(O, C/G, *k) → (G, O/G, K·C/G), taps outer and channels inner like the columns."""
+    """(O, C/G, *k) → (G, O/G, K·C/G), taps outer and channels inner like the columns (for one
+    group of a large kernel, the compiled copy of ``_weight_kernels``)."""
     o, cg = w.shape[:2]
+    if groups == 1 and _weights.applies(w):
+        return _weights.taps_outer(w).reshape(1, o, -1)
     wm = w.reshape(groups, o // groups, cg, -1).swapaxes(2, 3)
     return wm.reshape(groups, o // groups, -1)
 
