@@ -16,12 +16,11 @@ positions where the tap reads the input, for small inputs read mostly as padding
 in 4×4 tiles (``_winograd4.py``), else F(2×2, 3×3) where there are enough channels and tiles
 (``_winograd.py``); plain products for 1×1 convolutions (``_pointwise.py``); vectorised tap
 loops or per-channel dense maps for depthwise ones (``_depthwise.py``, compiled in
-``_depthwise_kernels.py``). Each set provides prepare/forward (y),
-prepare_grad/grad_input (∂x) and grad_weight (∂W), and prepare_weight: what forward and
-grad_input read from the kernel, made once in the forward pass and kept for the backward one
-(im2col's weight matrix and Winograd's transformed kernel, a copy of the whole kernel each;
-VGG-11's step, one process alternating with making them twice: 124.8 → 117.1 ms median, 91.6
-→ 87.4 ms best). A transposed convolution is the adjoint (the input gradient) of a
+``_depthwise_kernels.py``). Each set provides prepare/forward (y), prepare_grad/grad_input
+(∂x) and grad_weight (∂W), and prepare_weight: what forward and grad_input read from the
+kernel, made once in the forward pass and kept for the backward one (im2col's weight matrix
+and Winograd's transformed kernel, a copy of the whole kernel each; VGG-11's step, one process
+alternating with making them twice: 124.8 → 117.1 ms median, 91.6 → 87.4 ms best). A transposed convolution is the adjoint (the input gradient) of a
 convolution, so it runs the same kernels in the other order.
 """
 
@@ -78,8 +77,8 @@ class _EmptyBatch:
 
 def _kernels(g, in_per_group, batch, dtype=None, out_channels=None):
     """The kernel set for this call: depthwise, pointwise, tap by tap, Winograd or im2col + BLAS
-    (or an empty batch). Winograd only for float32 and float64: its transforms' rounding was measured there,
-    not in float16."""
+    (or an empty batch). Winograd only for float32 and float64: its transforms' rounding was
+    measured there, not in float16."""
     if batch == 0:
         return _EmptyBatch
     if dtype is not None and _xp.dtype(dtype).kind in "iu":  # exact integer products (no BLAS)
