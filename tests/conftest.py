@@ -1,9 +1,10 @@
-"""Shared fixtures: the optional PyTorch oracle and deterministic seeds."""
+"""Shared fixtures: the optional PyTorch oracle, deterministic seeds, the compiled-path skip."""
 
 import numpy as np
 import pytest
 
 import soma
+from soma.backend import compiled
 
 try:
     import torch
@@ -28,6 +29,14 @@ def _seed():
         torch.manual_seed(0)
     yield
     soma.set_default_dtype(soma.float32)
+
+
+def needs_compiled():
+    """For tests of the compiled kernels: skip without Numba, or with the kernels turned off
+    (``SOMA_FAST=0``)."""
+    pytest.importorskip("numba")
+    if not compiled.enabled():
+        pytest.skip("compiled kernels turned off")
 
 
 def to_torch(t, requires_grad=False):

@@ -17,6 +17,7 @@ import soma
 from soma.backend import compiled, parallel
 from soma.functional.conv import _depthwise, _depthwise_kernels
 from soma.functional.conv._args import conv_geometry
+from tests.conftest import needs_compiled
 
 # (batch, channels, multiplier, spatial size, kernel, stride, padding, dilation)
 GRID = [
@@ -32,12 +33,6 @@ GRID = [
     (2, 3, 1, (40,), (5,), (1,), (2,), (1,)),  # 1-D
     (3, 2, 2, (41,), (3,), (2,), (0,), (2,)),
 ]
-
-
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
 
 
 def _arrays(n, c, m, size, k, dtype, seed=0):
@@ -73,7 +68,7 @@ def _run_set(kernels, x, w, b, g, gy):
 def test_compiled_matches_the_numpy_tap_loop(
     n, c, m, size, k, stride, padding, dilation, dtype, threads
 ):
-    _needs_kernels()
+    needs_compiled()
     x, w, b = _arrays(n, c, m, size, k, dtype)
     g = _geometry(x, w, stride, padding, dilation)
     gy = np.random.default_rng(1).standard_normal((n, c * m) + g.out_size).astype(dtype)
@@ -92,7 +87,7 @@ def test_compiled_matches_the_numpy_tap_loop(
 
 def test_compiled_reads_any_input_layout():
     """An NCHW or channels-last input is copied channel-major first; same values."""
-    _needs_kernels()
+    needs_compiled()
     x, w, b = _arrays(3, 4, 1, (12, 11), (3, 3), np.float32)
     g = _geometry(x, w, (1, 1), (1, 1), (1, 1))
     cm = _channel_major(x).swapaxes(0, 1)
@@ -151,7 +146,7 @@ def test_non_finite_values_give_the_numpy_results():
     """The wide rows' unused columns hold real input values: with an inf in the input the
     weight gradient must not pick up inf · 0 = NaN from them, and an inf weight (whose products
     with the padding are NaN in the tap loop) takes the tap loop."""
-    _needs_kernels()
+    needs_compiled()
     x, w, b = _arrays(2, 3, 1, (16, 16), (3, 3), np.float64)
     x[0, 1, 5, 0] = np.inf  # first column: read by the previous row's unused columns
     x[1, 2, 7, 15] = -np.inf
@@ -218,7 +213,7 @@ def _geometries(draw):
 def test_random_geometries_match_the_tap_loop(geometry):
     """A sweep beyond the grid: every geometry gives the tap loop's values (3,000 random ones
     were checked this way when the kernels were written)."""
-    _needs_kernels()
+    needs_compiled()
     n, c, m, size, k, stride, padding, dilation = geometry
     x, w, b = _arrays(n, c, m, size, k, np.float64)
     g = _geometry(x, w, stride, padding, dilation)

@@ -13,15 +13,10 @@ import pytest
 import soma
 from soma.backend import compiled, parallel
 from soma.functional.normalization import _group_kernels
+from tests.conftest import needs_compiled
 
 # (batch, channels, spatial size, groups)
 SHAPES = [(3, 32, (8, 8), 8), (2, 12, (5, 7), 3), (2, 6, (9,), 6), (2, 8, (3, 4, 2), 2)]
-
-
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
 
 
 def _channels_last(a):
@@ -69,7 +64,7 @@ def _arrays(n, c, size, dtype, seed=0, layout="cl", grad_layout=None):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c, size, groups", SHAPES)
 def test_matches_the_numpy_rows_and_keeps_the_layout(n, c, size, groups, dtype, affine, layout):
-    _needs_kernels()
+    needs_compiled()
     x, w, b, gy = _arrays(n, c, size, dtype, layout=layout)
     if not affine:
         w = b = None
@@ -102,7 +97,7 @@ def test_matches_torch(torch_or_skip, n, c, size, groups, dtype, layouts):
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_same_result_on_one_and_two_threads(layout):
-    _needs_kernels()
+    needs_compiled()
     x, w, b, gy = _arrays(6, 16, (5, 5), np.float32, seed=2, layout=layout)
     results = []
     previous = parallel.get_num_threads()
@@ -173,7 +168,7 @@ def test_a_large_mean_does_not_cancel_the_variance(channels_last):
     """The kernels' one-pass statistics (float64, shifted by the group's or the channel's first
     value): values of mean 1e4 and spread 1e-2 normalise as exactly as with float64 statistics
     of the same float32 values (float32 sums, as in the NumPy rows, were off by 0.006 here)."""
-    _needs_kernels()
+    needs_compiled()
     rng = np.random.default_rng(5)
     x = (1e4 + rng.standard_normal((2, 4, 16, 16)) * 1e-2).astype(np.float32)
     x[:, 1] += 3.0  # channels of one group far apart: the per-channel shifts differ

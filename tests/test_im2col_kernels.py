@@ -15,6 +15,7 @@ import soma
 from soma.backend import compiled, parallel
 from soma.functional.conv import _im2col, _im2col_kernels
 from soma.functional.conv._args import conv_geometry
+from tests.conftest import needs_compiled
 
 # (batch, channels, size, out channels, kernel, stride, padding, dilation)
 GRID = [
@@ -28,12 +29,6 @@ GRID = [
 ]
 
 
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
-
-
 def _geometry(n, c, size, o, k, stride, padding, dilation):
     return conv_geometry((n, c) + size, (o, c) + k, stride, padding, dilation, 1, 2, "conv")
 
@@ -42,7 +37,7 @@ def _geometry(n, c, size, o, k, stride, padding, dilation):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c, size, o, k, stride, padding, dilation", GRID)
 def test_col2im_gives_the_numpy_bits(n, c, size, o, k, stride, padding, dilation, dtype, threads):
-    _needs_kernels()
+    needs_compiled()
     g = _geometry(n, c, size, o, k, stride, padding, dilation)
     gcol = np.random.default_rng(0).standard_normal((1, n * g.positions, g.taps * c)).astype(dtype)
     assert _im2col_kernels.applies(g, gcol)
@@ -79,7 +74,7 @@ def test_grouped_columns_keep_the_numpy_form():
 def test_random_geometries_give_the_numpy_bits(
     kernel, stride, dilation, padding, size, batch, channels
 ):
-    _needs_kernels()
+    needs_compiled()
     size = tuple(
         max(s, (k - 1) * d + 1 - 2 * p) for s, k, d, p in zip(size, kernel, dilation, padding)
     )
@@ -93,7 +88,7 @@ def test_random_geometries_give_the_numpy_bits(
 
 def test_strided_input_gradient_runs_the_kernel_and_matches_torch(torch_or_skip, monkeypatch):
     """A 3×3 stride-2 layer of 16 → 32 channels: its input gradient is col2im(gY @ W)."""
-    _needs_kernels()
+    needs_compiled()
     torch = torch_or_skip
     calls = []
     kernel = _im2col_kernels.col2im

@@ -15,6 +15,7 @@ import soma
 from soma.backend import compiled, parallel
 from soma.functional.conv import _im2col_narrow
 from soma.functional.conv._args import conv_geometry
+from tests.conftest import needs_compiled
 
 # (batch, channels, size, out channels, kernel, stride, padding, dilation, groups)
 GRID = [
@@ -28,19 +29,13 @@ GRID = [
 ]
 
 
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c, size, o, k, stride, padding, dilation, groups", GRID)
 def test_col2im_gives_the_numpy_bits(
     n, c, size, o, k, stride, padding, dilation, groups, dtype, threads
 ):
-    _needs_kernels()
+    needs_compiled()
     g = conv_geometry(
         (n, c) + size, (o, c // groups) + k, stride, padding, dilation, groups, 2, "conv"
     )
@@ -64,7 +59,7 @@ def test_col2im_gives_the_numpy_bits(
 def test_im2col_gives_the_numpy_bits(
     n, c, size, o, k, stride, padding, dilation, groups, dtype, layout, threads
 ):
-    _needs_kernels()
+    needs_compiled()
     g = conv_geometry(
         (n, c) + size, (o, c // groups) + k, stride, padding, dilation, groups, 2, "conv"
     )
@@ -122,7 +117,7 @@ def test_random_geometries_give_the_numpy_bits(
 ):
     """A sweep beyond the grid (1,700 random geometries were checked this way when the kernel
     was written)."""
-    _needs_kernels()
+    needs_compiled()
     size = tuple(
         max(s, (k - 1) * d + 1 - 2 * p) for s, k, d, p in zip(size, kernel, dilation, padding)
     )

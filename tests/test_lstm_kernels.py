@@ -11,7 +11,7 @@ import soma.functional.recurrent._lstm_kernels as kernels
 from soma.autograd.gradcheck import gradcheck
 from soma.backend import compiled
 from soma.functional.recurrent.fused import LSTMLayer
-from tests.conftest import copy_weights
+from tests.conftest import copy_weights, needs_compiled
 from tests.torch_oracle import torch
 
 SEQ, BATCH, IN, HID = 6, 4, 5, 7
@@ -21,13 +21,6 @@ IDS = [
     f"L{n}-{'bi' if b else 'uni'}-{'bf' if bf else 'tm'}-{'varlen' if v else 'full'}"
     for n, b, bf, v in GRID
 ]
-
-
-def _needs_kernels():
-    """Compiled-path tests: skip without Numba, or with the kernels turned off (SOMA_FAST=0)."""
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
 
 
 def _run(framework, module, x, states, lengths, batch_first, seed=1):
@@ -80,7 +73,7 @@ def _close(ours, theirs, dtype, what):
 def test_compiled_matches_numpy_path_and_torch(
     num_layers, bidirectional, batch_first, varlen, dtype
 ):
-    _needs_kernels()
+    needs_compiled()
     ours, theirs, x, states = _case(num_layers, bidirectional, batch_first, dtype)
     lengths = LENGTHS if varlen else None
     values, grads = _run(soma, ours, x, states, lengths, batch_first)
@@ -109,7 +102,7 @@ def test_projection_takes_the_numpy_path_and_matches_torch():
 def test_only_the_final_state_used_and_saturated_gates():
     # no output gradient (gy is None inside the layer), and pre-activations far past the
     # sigmoid's range: exp(-z) overflows to inf, the gates reach their limits 0, 1 and -1
-    _needs_kernels()
+    needs_compiled()
     ours, theirs, x, states = _case(1, False, True, np.float64, seed=3)
     x = x * 200
     with soma.no_grad(), torch.no_grad():
@@ -179,7 +172,7 @@ def test_sequence_kernels_python_forms_match_their_compiled_forms():
     """``_forward_rows`` / ``_backward_rows`` (the whole sequence in one call, products through
     ``blas.gemm``) as written in Python and compiled, for a share of the rows (1 to 3 of 5,
     in products of 2 rows), with rows dropping out as in a packed batch."""
-    _needs_kernels()
+    needs_compiled()
     from soma.backend import blas
 
     address = blas.gemm_address(np.float32)

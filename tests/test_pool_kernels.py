@@ -7,6 +7,7 @@ import soma
 import soma.nn.functional as F
 from soma.autograd.gradcheck import gradcheck
 from soma.backend import compiled, parallel
+from tests.conftest import needs_compiled
 from tests.torch_oracle import torch
 
 CASES = [
@@ -16,13 +17,6 @@ CASES = [
     ((1, 6, 10, 10), dict(kernel_size=3, stride=2, ceil_mode=True)),
     ((4, 7, 6), dict(kernel_size=3, stride=1, padding=1)),  # unbatched
 ]
-
-
-def _needs_kernels():
-    """Compiled-path tests: skip without Numba, or with the kernels turned off (SOMA_FAST=0)."""
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
 
 
 def _channels_last(x):
@@ -49,7 +43,7 @@ def _data(shape, kw, dtype, seed=0):
 @pytest.mark.parametrize("layout", ["planes", "cl"])
 @pytest.mark.parametrize("shape,kw", CASES, ids=lambda v: str(v))
 def test_compiled_matches_numpy_path_and_torch(shape, kw, layout, dtype):
-    _needs_kernels()
+    needs_compiled()
     x, g = _data(shape, kw, dtype)
     y, idx, gx = _pool(x, kw, g, layout)
     with compiled.disabled():
@@ -66,7 +60,7 @@ def test_compiled_matches_numpy_path_and_torch(shape, kw, layout, dtype):
 
 
 def test_channels_last_input_gives_channels_last_output():
-    _needs_kernels()
+    needs_compiled()
     x = soma.tensor(_channels_last(np.random.default_rng(1).standard_normal((2, 8, 6, 6))))
     y = F.max_pool2d(x, 3, 2, 1)
     assert np.argmin(y.numpy().strides) == 1  # C innermost, as PyTorch's channels_last
@@ -76,7 +70,7 @@ def test_channels_last_input_gives_channels_last_output():
 def test_nan_gives_nan_indexed_at_the_last_nan_of_the_window(layout):
     # PyTorch's CPU kernel replaces its running maximum when v > m or v is NaN; its values at
     # NaN are not asserted (CPU dependent), the rule is: the window's value is NaN
-    _needs_kernels()
+    needs_compiled()
     x = np.arange(2 * 3 * 4 * 4, dtype=np.float64).reshape(2, 3, 4, 4)
     x[0, 1, 0, 1] = np.nan
     x[0, 1, 1, 0] = np.nan
@@ -88,14 +82,14 @@ def test_nan_gives_nan_indexed_at_the_last_nan_of_the_window(layout):
 
 
 def test_all_minus_inf_window_is_indexed_at_its_first_element_inside_the_input():
-    _needs_kernels()
+    needs_compiled()
     x = np.full((1, 1, 3, 3), -np.inf)
     _, idx, _ = _pool(x, dict(kernel_size=2, stride=2, padding=1), np.ones((1, 1, 2, 2)), "p")
     np.testing.assert_array_equal(idx[0, 0], [[0, 1], [3, 4]])
 
 
 def test_1d_pooling_through_the_kernel_matches_torch():
-    _needs_kernels()
+    needs_compiled()
     rng = np.random.default_rng(2)
     x_np = rng.standard_normal((3, 4, 13))
     x = soma.tensor(x_np, requires_grad=True)
@@ -111,7 +105,7 @@ def test_1d_pooling_through_the_kernel_matches_torch():
 
 
 def test_split_across_threads_gives_the_same_result():
-    _needs_kernels()
+    needs_compiled()
     x, g = _data((6, 5, 9, 9), dict(kernel_size=3, stride=2), np.float32, seed=3)
     one = _pool(x, dict(kernel_size=3, stride=2), g, "cl")
     previous, threads = parallel.set_min_elements(1), parallel.get_num_threads()
@@ -147,7 +141,7 @@ def test_float16_input_takes_the_numpy_path():
 
 def test_strided_slice_input_matches_torch():
     # neither layout: every other channel and column of a bigger array
-    _needs_kernels()
+    needs_compiled()
     rng = np.random.default_rng(9)
     big = rng.standard_normal((3, 8, 9, 14))
     x_np = big[:, ::2, :, 1::2]

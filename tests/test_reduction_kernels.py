@@ -7,13 +7,7 @@ import pytest
 import soma
 from soma.backend import compiled
 from soma.functional import _reduction_kernels
-
-
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
-
+from tests.conftest import needs_compiled
 
 # Sums are held to within ROUNDOFFS · u · Σ|x| of the exact sum (u = 2^-24, float32's unit
 # roundoff): the scale of the a-priori error bound of a float32 sum in any order, with a margin
@@ -35,7 +29,7 @@ def test_the_total_is_within_a_few_roundoffs_of_the_exact_sum(size, offset):
     come out a few ulps closer (seen on Zen 4: ours 4 ulps off, NumPy's 1, on one array; over
     40 arrays ours 2.1 ulps on average against NumPy's 2.8). Measured worst here: 0.41 u·Σ|x|.
     """
-    _needs_kernels()
+    needs_compiled()
     x = (np.random.default_rng(size).standard_normal(size) + offset).astype(np.float32)
     exact = x.astype(np.float64).sum()
     scale = ROUNDOFFS * U32 * np.abs(x).astype(np.float64).sum()
@@ -46,7 +40,7 @@ def test_the_total_is_within_a_few_roundoffs_of_the_exact_sum(size, offset):
 
 
 def test_the_total_reads_any_dense_layout_and_refuses_the_rest():
-    _needs_kernels()
+    needs_compiled()
     x = np.random.default_rng(0).standard_normal((16, 32, 40)).astype(np.float32)
     channels_last = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0)
     in_memory_order = np.moveaxis(channels_last, 0, -1).reshape(-1)  # the order it is added in
@@ -58,7 +52,7 @@ def test_the_total_reads_any_dense_layout_and_refuses_the_rest():
 
 
 def test_soma_sum_and_mean_use_it_and_keep_numpys_shapes_and_dtype():
-    _needs_kernels()
+    needs_compiled()
     a = np.random.default_rng(1).standard_normal((1000, 128)).astype(np.float32)
     x = soma.tensor(a, requires_grad=True)
     total = x.sum()
@@ -82,7 +76,7 @@ def test_sums_over_some_axes_and_other_dtypes_stay_numpy():
 
 def test_non_finite_values():
     """NaN anywhere gives NaN, one inf gives inf, inf and −inf give NaN."""
-    _needs_kernels()
+    needs_compiled()
     x = np.ones(20000, np.float32)
     x[7] = np.nan
     assert np.isnan(_reduction_kernels.total(x))
@@ -95,7 +89,7 @@ def test_non_finite_values():
 def test_a_total_beyond_float32_is_inf_without_a_warning():
     """10,000 values of 3e35 sum to 3e39: inf in float32, as PyTorch returns it (its float32
     sum overflows too), and no NumPy overflow warning on the way."""
-    _needs_kernels()
+    needs_compiled()
     import warnings
 
     x = soma.tensor(np.full(10000, 3e35, np.float32))
@@ -111,7 +105,7 @@ def test_plane_sums_are_each_rows_sum_within_a_few_roundoffs(length):
     """Each row summed in float32 blocks of ``BLOCK`` (the last short one too), the blocks in
     float64: every row within ``ROUNDOFFS`` · u · Σ|row| of its exact sum before rounding, and
     within that plus half an ulp after (the bound of the test above, and why not NumPy's)."""
-    _needs_kernels()
+    needs_compiled()
     rows = max(2, 2 * _reduction_kernels.SMALL // length)
     x = (np.random.default_rng(length).standard_normal((rows, length)) + 1.5).astype(np.float32)
     ours = _reduction_kernels.plane_sums(x)
@@ -124,7 +118,7 @@ def test_plane_sums_are_each_rows_sum_within_a_few_roundoffs(length):
 
 
 def test_plane_sums_refuse_what_they_do_not_read():
-    _needs_kernels()
+    needs_compiled()
     x = np.ones((64, 784), np.float32)
     assert _reduction_kernels.plane_sums(x.astype(np.float64)) is None
     assert _reduction_kernels.plane_sums(x[:, ::2]) is None  # gaps: not C-ordered
@@ -134,7 +128,7 @@ def test_plane_sums_refuse_what_they_do_not_read():
 
 
 def test_plane_sums_do_not_depend_on_the_threads():
-    _needs_kernels()
+    needs_compiled()
     from soma.backend import parallel
 
     x = np.random.default_rng(1).standard_normal((301, 784)).astype(np.float32)

@@ -11,6 +11,7 @@ import soma.nn.functional as F
 from soma.autograd.gradcheck import gradcheck
 from soma.backend import compiled, parallel
 from soma.functional.pooling import _tile_kernels
+from tests.conftest import needs_compiled
 
 # (input shape, kernel): 2-D and 1-D tiles, square and not, the 2x2 loop and the general one
 CASES = [
@@ -22,12 +23,6 @@ CASES = [
     ((3, 4, 12), 3),  # 1-D
     ((4, 6), 2),  # unbatched 1-D
 ]
-
-
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
 
 
 def _pool(x, k):
@@ -55,7 +50,7 @@ def _data(shape, k, dtype, seed=0):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,k", CASES, ids=str)
 def test_compiled_equals_numpy_path_bit_for_bit(shape, k, dtype, monkeypatch):
-    _needs_kernels()
+    needs_compiled()
     x, g = _data(shape, k, dtype)
     calls = []
     forward = _tile_kernels.forward
@@ -71,7 +66,7 @@ def test_compiled_equals_numpy_path_bit_for_bit(shape, k, dtype, monkeypatch):
 def test_channel_major_planes_run_in_place_and_keep_their_layout(monkeypatch):
     """(C, N, H, W) memory (a convolution's output in soma) has dense planes too: the kernels
     read it where it lies, and y and dL/dx come back in that layout."""
-    _needs_kernels()
+    needs_compiled()
     x_np, g = _data((3, 4, 8, 6), 2, np.float32, seed=7)
     calls = []
     forward = _tile_kernels.forward
@@ -109,7 +104,7 @@ def test_matches_torch(shape, k):
 
 
 def test_sum_pool_and_divisor_override_scale_as_the_numpy_path():
-    _needs_kernels()
+    needs_compiled()
     x, g = _data((2, 3, 6, 6), 3, np.float32, seed=2)
 
     def override(t, k):
@@ -122,7 +117,7 @@ def test_sum_pool_and_divisor_override_scale_as_the_numpy_path():
 
 
 def test_split_across_threads_gives_the_same_result():
-    _needs_kernels()
+    needs_compiled()
     x, g = _data((6, 5, 12, 12), 2, np.float32, seed=3)
     one = _run(x, g, 2, True)
     previous, threads = parallel.set_min_elements(1), parallel.get_num_threads()
@@ -137,7 +132,7 @@ def test_split_across_threads_gives_the_same_result():
 
 
 def test_gradient_of_a_strided_upstream_gradient():
-    _needs_kernels()
+    needs_compiled()
     x, _ = _data((2, 3, 8, 8), 2, np.float32, seed=4)
     x = soma.tensor(x, requires_grad=True)
     y = F.avg_pool2d(x, 2)

@@ -10,12 +10,7 @@ import soma
 import soma.nn.functional as F
 from soma.backend import compiled, parallel
 from soma.functional.conv import _im2col, _weight_kernels
-
-
-def _needs_kernels():
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
+from tests.conftest import needs_compiled
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -25,7 +20,7 @@ def _needs_kernels():
     [(256, 256, 3, 3), (512, 128, 1, 3), (64, 128, 5, 5), (96, 40, 2, 3, 4), (300, 250, 3)],
 )
 def test_matrix_gives_the_numpy_bits(shape, dtype, threads):
-    _needs_kernels()
+    needs_compiled()
     w = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     assert _weight_kernels.applies(w)
     previous = parallel.get_num_threads()

@@ -13,6 +13,7 @@ import pytest
 
 from soma.backend import compiled, parallel
 from soma.functional.conv import _winograd, _winograd_kernels
+from tests.conftest import needs_compiled
 
 # (batch, channels, height, width, ((top, bottom), (left, right)))
 CASES = [
@@ -24,13 +25,6 @@ CASES = [
     (1, 1, 4, 3, ((3, 3), (3, 3))),
     (2, 7, 1, 1, ((1, 1), (1, 1))),
 ]
-
-
-def _needs_kernels():
-    """Compiled-path tests: skip without Numba, or with the kernels turned off (SOMA_FAST=0)."""
-    pytest.importorskip("numba")
-    if not compiled.enabled():
-        pytest.skip("compiled kernels turned off")
 
 
 def _out_size(h, w, pads):
@@ -59,7 +53,7 @@ def _same_bits(ours, reference):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, c, h, w, pads", CASES)
 def test_input_transform_gives_the_numpy_bits(n, c, h, w, pads, dtype, nchw):
-    _needs_kernels()
+    needs_compiled()
     x = _input(n, c, h, w, dtype, nchw)
     out_size = _out_size(h, w, pads)
     _same_bits(*_both(lambda: _winograd.transform_input(x, pads, out_size))[::-1])
@@ -69,7 +63,7 @@ def test_input_transform_gives_the_numpy_bits(n, c, h, w, pads, dtype, nchw):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, o, ho, wo", [(3, 5, 7, 7), (2, 4, 6, 5), (1, 1, 1, 1), (2, 9, 4, 8)])
 def test_output_transform_gives_the_numpy_bits(n, o, ho, wo, dtype, bias):
-    _needs_kernels()
+    needs_compiled()
     rng = np.random.default_rng(1)
     tiles = n * -(-ho // 2) * -(-wo // 2)
     m = rng.standard_normal((16, tiles, o)).astype(dtype)
@@ -89,13 +83,13 @@ def test_output_transform_gives_the_numpy_bits(n, o, ho, wo, dtype, bias):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n, o, ho, wo", [(3, 5, 7, 7), (2, 4, 6, 5), (1, 1, 1, 1), (2, 9, 4, 8)])
 def test_grad_transform_gives_the_numpy_bits(n, o, ho, wo, dtype, nchw):
-    _needs_kernels()
+    needs_compiled()
     gy = _input(n, o, ho, wo, dtype, nchw, seed=2)
     _same_bits(*_both(lambda: _winograd.transform_grad(gy))[::-1])
 
 
 def test_split_across_threads_gives_the_same_bits():
-    _needs_kernels()
+    needs_compiled()
     x = _input(5, 6, 9, 7, np.float32, False, seed=3)
     pads, out_size = ((1, 1), (1, 1)), (9, 7)
     w = np.random.default_rng(4).standard_normal((4, 6, 3, 3)).astype(np.float32)
