@@ -16,6 +16,7 @@ import soma.nn.functional as F
 from soma.functional.conv import _im2col, _taps, _winograd, convolution
 from soma.functional.conv._args import conv_geometry
 from soma.testing import gradcheck
+from tests.conv_checks import backward_and_compare, close
 
 
 @pytest.fixture
@@ -31,12 +32,6 @@ def force_taps(monkeypatch):
 
     monkeypatch.setattr(convolution, "_kernels", kernels)
     return calls
-
-
-def _close(ours, theirs, dtype, what):
-    scale = max(1.0, float(np.abs(theirs).max()))
-    rtol, atol = (1e-10, 1e-10 * scale) if dtype == np.float64 else (1e-4, 1e-5 * scale)
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
 
 
 def _channels_last(a):
@@ -82,15 +77,11 @@ def test_matches_torch(
     ys = _conv(F, nd)(xs, ws, bs, stride=stride, padding=padding, dilation=dilation)
     yt = _conv(torch.nn.functional, nd)(xt, wtt, bt, stride, padding, dilation)
     assert force_taps, "the tap kernels did not run"
-    _close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
+    close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
     # outputs are (N, O, *out) views of channels-last memory, as from the im2col kernels
     assert np.moveaxis(ys.detach().numpy(), 1, -1).flags.c_contiguous
-    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-    ys.backward(soma.tensor(gy))
-    yt.backward(torch.from_numpy(gy))
-    _close(xs.grad.numpy(), xt.grad.numpy(), dtype, "input gradient")
-    _close(ws.grad.numpy(), wtt.grad.numpy(), dtype, "weight gradient")
-    _close(bs.grad.numpy(), bt.grad.numpy(), dtype, "bias gradient")
+    pairs = [(xs, xt, "input"), (ws, wtt, "weight"), (bs, bt, "bias")]
+    backward_and_compare(torch, ys, yt, pairs, dtype, rng)
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 2)])
@@ -106,13 +97,9 @@ def test_transposed_matches_torch(torch_or_skip, force_taps, stride, padding):
     ys = F.conv_transpose2d(xs, ws, bs, stride=stride, padding=padding)
     yt = torch.nn.functional.conv_transpose2d(xt, wtt, bt, stride=stride, padding=padding)
     assert force_taps
-    _close(ys.detach().numpy(), yt.detach().numpy(), np.float64, "forward")
-    gy = rng.standard_normal(tuple(yt.shape))
-    ys.backward(soma.tensor(gy))
-    yt.backward(torch.from_numpy(gy))
-    _close(xs.grad.numpy(), xt.grad.numpy(), np.float64, "input gradient")
-    _close(ws.grad.numpy(), wtt.grad.numpy(), np.float64, "weight gradient")
-    _close(bs.grad.numpy(), bt.grad.numpy(), np.float64, "bias gradient")
+    close(ys.detach().numpy(), yt.detach().numpy(), np.float64, "forward")
+    pairs = [(xs, xt, "input"), (ws, wtt, "weight"), (bs, bt, "bias")]
+    backward_and_compare(torch, ys, yt, pairs, np.float64, rng)
 
 
 @pytest.mark.parametrize("size, stride", [((2, 2), 1), ((4, 3), 1), ((5, 4), 2)])
@@ -211,4 +198,4 @@ def test_public_conv2d_runs_taps(torch_or_skip, monkeypatch):
     y = F.conv2d(soma.Tensor(_channels_last(x)), soma.tensor(w), padding=1)
     assert calls == [1]
     expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
-    _close(y.numpy(), expected.numpy(), np.float32, "forward")
+    close(y.numpy(), expected.numpy(), np.float32, "forward")

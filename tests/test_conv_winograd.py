@@ -16,6 +16,7 @@ import soma.nn.functional as F
 from soma.functional.conv import _im2col, _winograd, _winograd4, convolution
 from soma.functional.conv._args import conv_geometry
 from soma.testing import gradcheck
+from tests.conv_checks import backward_and_compare, close
 
 
 @pytest.fixture
@@ -37,16 +38,6 @@ def _layout(a, channels_last):
     return (
         np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last else a
     )
-
-
-def _tolerances(dtype, reference):
-    scale = max(1.0, float(np.abs(reference).max()))
-    return (1e-10, 1e-10 * scale) if dtype == np.float64 else (1e-4, 1e-5 * scale)
-
-
-def _close(ours, theirs, dtype, what):
-    rtol, atol = _tolerances(dtype, theirs)
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
 
 
 # (batch, in, out, H, W, padding, channels-last input)
@@ -81,15 +72,11 @@ def test_matches_torch(
     yt = torch.nn.functional.conv2d(xt, wtt, bt, padding=padding)
     assert force_winograd, "the Winograd kernels did not run"
     assert ys.dtype == getattr(soma, np.dtype(dtype).name)
-    _close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
+    close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
     # outputs are (N, O, H, W) views of channels-last memory, as from the im2col kernels
     assert np.moveaxis(ys.detach().numpy(), 1, -1).flags.c_contiguous
-    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-    ys.backward(soma.tensor(gy))
-    yt.backward(torch.from_numpy(gy))
-    _close(xs.grad.numpy(), xt.grad.numpy(), dtype, "input gradient")
-    _close(ws.grad.numpy(), wtt.grad.numpy(), dtype, "weight gradient")
-    _close(bs.grad.numpy(), bt.grad.numpy(), dtype, "bias gradient")
+    pairs = [(xs, xt, "input"), (ws, wtt, "weight"), (bs, bt, "bias")]
+    backward_and_compare(torch, ys, yt, pairs, dtype, rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -106,13 +93,9 @@ def test_transposed_matches_torch(torch_or_skip, force_winograd, dtype, padding)
     ys = F.conv_transpose2d(xs, ws, bs, padding=padding)
     yt = torch.nn.functional.conv_transpose2d(xt, wtt, bt, padding=padding)
     assert force_winograd
-    _close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
-    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-    ys.backward(soma.tensor(gy))
-    yt.backward(torch.from_numpy(gy))
-    _close(xs.grad.numpy(), xt.grad.numpy(), dtype, "input gradient")
-    _close(ws.grad.numpy(), wtt.grad.numpy(), dtype, "weight gradient")
-    _close(bs.grad.numpy(), bt.grad.numpy(), dtype, "bias gradient")
+    close(ys.detach().numpy(), yt.detach().numpy(), dtype, "forward")
+    pairs = [(xs, xt, "input"), (ws, wtt, "weight"), (bs, bt, "bias")]
+    backward_and_compare(torch, ys, yt, pairs, dtype, rng)
 
 
 @pytest.mark.parametrize(
@@ -167,7 +150,7 @@ def test_input_gradient_reads_the_flipped_kernel_in_place(dtype, monkeypatch):
     assert calls == [_winograd._FLIP]
     np.testing.assert_array_equal(in_place, copied)
     expected = _im2col.grad_input(_im2col.prepare_grad(gy, g), _im2col.prepare_weight(wt, g), g, 3)
-    _close(in_place, expected, dtype, "input gradient")
+    close(in_place, expected, dtype, "input gradient")
 
 
 def test_blocks_cover_the_batch(monkeypatch):
@@ -250,7 +233,7 @@ def test_public_conv2d_runs_winograd(torch_or_skip, monkeypatch):
     y = F.conv2d(soma.Tensor(_layout(x, True)), soma.tensor(w), padding=1)
     assert calls == [1]
     expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
-    _close(y.numpy(), expected.numpy(), np.float32, "forward")
+    close(y.numpy(), expected.numpy(), np.float32, "forward")
 
 
 def test_float16_convolutions_stay_on_im2col():
