@@ -66,8 +66,10 @@ def tap_boxes(g):
     return tuple(boxes)
 
 
+@functools.lru_cache(maxsize=512)
 def useful_share(g):
-    """The share of im2col's (tap, output position) pairs that read the input, not padding."""
+    """The share of im2col's (tap, output position) pairs that read the input, not padding
+    (asked by ``worth_it`` at every wide convolution: worked out once per geometry)."""
     pairs = sum(
         math.prod(o.stop - o.start for o in box[0]) for box in tap_boxes(g) if box is not None
     )
