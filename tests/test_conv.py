@@ -294,6 +294,21 @@ def test_narrow_input_convolution_is_channels_last(torch_or_skip, groups, gy_lay
     )
 
 
+@pytest.mark.parametrize("cout, channels_last", [(16, False), (31, False), (32, True)])
+def test_narrow_input_output_layout_follows_output_channels(torch_or_skip, cout, channels_last):
+    """From ``CHANNELS_LAST_FROM`` (32) output channels a narrow-input convolution returns
+    channels-last memory (what the wide layers after it read), below it channel-major memory
+    (what depthwise and narrow layers read); the values are torch's either way."""
+    ours, theirs = _twins(torch_or_skip, "Conv2d", 1, cout, 3, padding=1)
+    x = np.random.default_rng(8).standard_normal((3, 1, 7, 6)).astype(np.float32)
+    ys = ours(soma.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(
+        ys, theirs(torch_or_skip.tensor(x)).detach().numpy(), rtol=RTOL, atol=ATOL
+    )
+    assert np.moveaxis(ys, 1, -1).flags.c_contiguous == channels_last
+    assert ys.swapaxes(0, 1).flags.c_contiguous == (not channels_last)
+
+
 @pytest.mark.parametrize(
     "name, cin, cout, groups",
     [

@@ -40,6 +40,29 @@ def test_dropout_eval_is_identity_and_p_edges():
     assert nn.Dropout(0.3).train()(soma.zeros(0, 3)).shape == (0, 3)
 
 
+@pytest.mark.parametrize("order", [(0, 2, 3, 1), (1, 0, 2, 3)])
+def test_dropout_keeps_a_permuted_layout(order):
+    """A channels-last (or channel-major) input keeps its memory layout through dropout, as
+    PyTorch's dropout preserves channels_last: the layers after it, and the backward passes
+    before it, then work in one layout. The mask is the one a row-major input of the same
+    values gets from the same seed (drawn in logical order), and so is the gradient."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 6, 5, 3)).astype(np.float32)
+    stored = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for a in (x, stored):
+        xs = soma.Tensor(a, requires_grad=True)
+        ys = dropout(xs, 0.4, generator=soma.Generator().manual_seed(11))
+        ys.backward(soma.tensor(gy))
+        results.append((ys.detach().numpy(), xs.grad.numpy()))
+    (y_rows, gx_rows), (y_kept, gx_kept) = results
+    np.testing.assert_array_equal(y_kept, y_rows)
+    np.testing.assert_array_equal(gx_kept, gx_rows)
+    assert y_kept.transpose(order).flags.c_contiguous
+    assert (y_rows == 0).any() and (y_rows != 0).any()
+
+
 @pytest.mark.parametrize("p", [-0.1, 1.5])
 def test_dropout_validates_p(p):
     for make in (nn.Dropout, nn.Dropout2d, nn.AlphaDropout):

@@ -14,6 +14,7 @@ import warnings
 from functools import partial
 
 from soma.autograd.function import Function
+from soma.autograd.memory_format import axis_order, differ_in_layout, empty_in_order
 from soma.backend import get_xp
 from soma.backend import random as _random
 
@@ -52,6 +53,7 @@ class Dropout(Function):
 
     @staticmethod
     def forward(ctx, x, *, keep, scale):
+        keep = _in_layout_of(keep, x)
         y = _xp.multiply(x, keep)
         y *= x.dtype.type(scale)
         ctx.save(keep)
@@ -65,6 +67,20 @@ class Dropout(Function):
         gx = _xp.multiply(gy, keep)
         gx *= gy.dtype.type(ctx.scale)
         return gx
+
+
+def _in_layout_of(keep, x):
+    """The mask laid out in memory as x is (a copy when x is a channels-last or other
+    permuted array: the mask is drawn in row-major order, see ``keep_mask``), so that the
+    product keeps x's layout. NumPy gives a product of two layouts C order: a convolution's
+    channels-last output came out of dropout row-major, and the pooling and convolution after
+    it, and every backward pass before it, then worked across two layouts (the SimpleCNN step
+    with its first layer channels-last: ReLU's backward 5.2 → 11.5 ms)."""
+    if not differ_in_layout(keep, x):
+        return keep
+    laid_out = empty_in_order(keep.shape, keep.dtype, axis_order(x))
+    laid_out[...] = keep
+    return laid_out
 
 
 class AffineNoise(Function):

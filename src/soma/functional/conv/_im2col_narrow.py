@@ -14,8 +14,13 @@ activations, the residual sums) keep and the Winograd layers after a ResNet's st
 a copy. Measured at two threads, each network's training step alternating the two forms in one
 process (median of 20): ResNet-18 (stem 3→64) ~700–1030 → 632–645 ms, VGG-11 (3→64) 114.6 →
 111.6 ms; with fewer channels the channel-major form was faster: LeNet-5 (1→6) 7.23 vs 7.88 ms,
-SimpleCNN (1→32) 38.7 vs 45.5 ms, MobileNet (3→16) 95.3 vs 97.5 ms. Kernel signatures follow
-``_im2col.py``.
+MobileNet (3→16) 95.3 vs 97.5 ms (its depthwise layers read channel-major memory; stop 41,
+paired steps: channels-last 1.070× slower). From 32 channels the channels-last form wins since
+dropout keeps its input's layout (stop 41; it returned row-major memory before, which made
+SimpleCNN's channels-last form 1.22× slower): paired step ratios channels-last / channel-major,
+SimpleCNN (1→32) 0.937, the DDPM denoiser (1→32, GroupNorm and Winograd layers after it) 0.982,
+where the first Winograd layer had copied channel-major input to channels-last in every forward
+pass. Kernel signatures follow ``_im2col.py``.
 """
 
 from soma.backend import as_strided, get_xp
@@ -32,7 +37,7 @@ from soma.functional.conv._geometry import (
 
 _xp = get_xp()
 
-CHANNELS_LAST_FROM = 64  # output channels from which a one-group output is channels-last
+CHANNELS_LAST_FROM = 32  # output channels from which a one-group output is channels-last
 
 
 def im2col(x, g):
