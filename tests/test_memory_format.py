@@ -287,3 +287,18 @@ def test_cat_keeps_channels_last_as_pytorch_does(formats):
     np.testing.assert_array_equal(s_y, t_y)
     for a, b in zip(s_grads, t_grads):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("ndim", [2, 3, 4, 5])
+def test_channel_axis_views_match_moveaxis(ndim):
+    """The kernels' quick channel moves are NumPy's moveaxis (views of the same memory)."""
+    from soma.autograd.memory_format import channels_to_end, channels_to_front
+
+    a = np.arange(2 * 3 * 4 * 5 * 6)[: np.prod((2, 3, 4, 5, 6)[:ndim])].reshape(
+        (2, 3, 4, 5, 6)[:ndim]
+    )
+    assert np.shares_memory(channels_to_end(a), a)
+    np.testing.assert_array_equal(channels_to_end(a), np.moveaxis(a, 1, -1))
+    np.testing.assert_array_equal(channels_to_front(a), np.moveaxis(a, -1, 1))
+    assert channels_to_end(a).strides == np.moveaxis(a, 1, -1).strides
+    assert channels_to_front(channels_to_end(a)).strides == a.strides

@@ -10,6 +10,7 @@ arrays into the padded channels-first or channels-last buffers the kernels slide
 import math
 from typing import NamedTuple
 
+from soma.autograd.memory_format import channels_to_end
 from soma.backend import get_xp
 from soma.functional._window_geometry import interior_slices, offset_slices
 
@@ -70,7 +71,7 @@ def channels_first(x, g):
 
 def channels_last(x, g):
     """(N, C, *S) → zero-padded (N, *Sp, C) array; a free view when there is no padding."""
-    xl = _xp.moveaxis(x, 1, -1)
+    xl = channels_to_end(x)
     if not g.padded:
         return xl
     buf = _xp.zeros((x.shape[0],) + g.padded_size + (x.shape[1],), dtype=x.dtype)

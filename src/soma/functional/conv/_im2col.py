@@ -18,6 +18,7 @@ of (N, *out, O) memory; NumPy's element-wise ops keep that order, so the next co
 its input without a transposing copy. Inputs with few channels use ``_im2col_narrow.py``.
 """
 
+from soma.autograd.memory_format import channels_to_end, channels_to_front
 from soma.backend import as_strided, get_xp
 from soma.functional.conv import _im2col_kernels as _fast
 from soma.functional.conv import _weight_kernels as _weights
@@ -73,7 +74,7 @@ def col2im(gcol, g, n, c):
     taps = _xp.moveaxis(taps, 0, -2).reshape((n,) + g.out_size + (g.taps, c))
     for t, region in enumerate(tap_regions(g)):
         buf[(slice(None),) + region] += taps[..., t, :]
-    return _xp.moveaxis(buf[interior(g, lead=1)], -1, 1)
+    return channels_to_front(buf[interior(g, lead=1)])
 
 
 def _weight_matrix(w, groups):
@@ -89,7 +90,7 @@ def _weight_matrix(w, groups):
 def _rows(a, groups):
     """(N, C, *S) → (G, N·L, C/G): one row per position, channels last (copies if needed)."""
     c = a.shape[1]
-    rows = _xp.moveaxis(a, 1, -1).reshape(-1, c)
+    rows = channels_to_end(a).reshape(-1, c)
     return rows.reshape(-1, groups, c // groups).swapaxes(0, 1)
 
 
@@ -97,7 +98,7 @@ def _to_layout(rows, n, size):
     """(G, N·L, O/G) products → (N, O, *size), a view of channels-last memory."""
     g, nl, og = rows.shape
     flat = rows[0] if g == 1 else rows.swapaxes(0, 1).reshape(nl, g * og)
-    return _xp.moveaxis(flat.reshape((n,) + size + (g * og,)), -1, 1)
+    return channels_to_front(flat.reshape((n,) + size + (g * og,)))
 
 
 # The kernels every convolution strategy provides (see ``convolution.py``):

@@ -22,6 +22,7 @@ ms for that layer; the layer's forward and gradients, old and new alternating in
 images (``parallel.ranges``), which never share an output.
 """
 
+from soma.autograd.memory_format import channels_to_front
 from soma.backend import compiled, get_xp, parallel
 
 _xp = get_xp()
@@ -94,4 +95,4 @@ def col2im(gcol, g, n, c):
         _gather_taps(col, gx, rows_from, cols_from, ho, wo, n0, n1)
 
     parallel.ranges(run, n, col.size)
-    return _xp.moveaxis(gx, -1, 1)
+    return channels_to_front(gx)

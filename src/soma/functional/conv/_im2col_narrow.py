@@ -23,6 +23,7 @@ where the first Winograd layer had copied channel-major input to channels-last i
 pass. Kernel signatures follow ``_im2col.py``.
 """
 
+from soma.autograd.memory_format import channels_to_end, channels_to_front
 from soma.backend import as_strided, get_xp
 from soma.functional.conv import _im2col_narrow_kernels as _kernels
 from soma.functional.conv._geometry import (
@@ -87,7 +88,7 @@ def forward(col, w, b, g):
         y = col[0].T @ w.reshape(o, -1).T  # (N·L, O)
         if b is not None:
             y += b
-        return _xp.moveaxis(y.reshape((-1,) + g.out_size + (o,)), -1, 1)
+        return channels_to_front(y.reshape((-1,) + g.out_size + (o,)))
     y = matmul(_grouped(w, g.groups), col).reshape(o, -1)
     if b is not None:
         y += b[:, None]
@@ -97,7 +98,7 @@ def forward(col, w, b, g):
 def prepare_grad(gy, g):
     """gy as (G, O/G, N·L); a free transposed view of channels-last gy with one group."""
     if g.groups == 1:
-        rows = _xp.moveaxis(gy, 1, -1)
+        rows = channels_to_end(gy)
         if rows.flags.c_contiguous:
             return rows.reshape(-1, gy.shape[1]).T[None]
     return channel_major(gy).reshape(g.groups, gy.shape[1] // g.groups, -1)

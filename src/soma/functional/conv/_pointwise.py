@@ -12,6 +12,7 @@ Signatures follow ``_im2col.py``; a prepared operand is (layout, matrix), where 
 (C, N·L) for "cm", (N, C, L) for "nc" and (N·L, C) for "cl".
 """
 
+from soma.autograd.memory_format import channels_to_end, channels_to_front
 from soma.backend import get_xp
 from soma.functional.conv._geometry import reduce_positions, same_weight
 
@@ -23,7 +24,7 @@ _PER_IMAGE_MIN_POSITIONS = 64
 
 def _channels_last(a):
     """The (N·L, C) matrix of an (N, C, *S) array (a copy unless it is channels-last already)."""
-    return _xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+    return channels_to_end(a).reshape(-1, a.shape[1])
 
 
 def _matrix(a):
@@ -52,7 +53,7 @@ def _array(layout, m, n, size):
         return m.reshape((m.shape[0], n) + size).swapaxes(0, 1)
     if layout == "nc":
         return m.reshape((n, m.shape[1]) + size)
-    return _xp.moveaxis(m.reshape((n,) + size + (m.shape[1],)), -1, 1)
+    return channels_to_front(m.reshape((n,) + size + (m.shape[1],)))
 
 
 def prepare(x, g):

@@ -28,6 +28,7 @@ channels-last inputs, outputs (N, O, *out) views of channels-last memory. ``_ker
 import functools
 import math
 
+from soma.autograd.memory_format import channels_to_end, channels_to_front
 from soma.backend import get_xp
 from soma.functional._window_geometry import kernel_offsets
 from soma.functional.conv import _im2col
@@ -122,7 +123,7 @@ def _block(wm, t, c):
 # The kernel-set protocol of ``convolution.py`` (see ``_im2col.py``).
 def prepare(x, g):
     """The input (N, C, *S) as a channels-last (N, *S, C) view (no copy)."""
-    return _xp.moveaxis(x, 1, -1)
+    return channels_to_end(x)
 
 
 prepare_grad = prepare
@@ -145,7 +146,7 @@ def forward(xl, wp, b, g):
         part = _xp.matmul(_block(wm, t, c), _box_rows(xl, in_box).T)
         dst = y[(slice(None),) + out_box]
         dst += part.T.reshape(dst.shape)
-    return _xp.moveaxis(y, -1, 1)
+    return channels_to_front(y)
 
 
 def grad_input(gyl, wp, g, n):
@@ -160,7 +161,7 @@ def grad_input(gyl, wp, g, n):
         part = _xp.matmul(_box_rows(gyl, out_box), _block(wm, t, c))
         dst = gx[(slice(None),) + in_box]
         dst += part.reshape(dst.shape)
-    return _xp.moveaxis(gx, -1, 1)
+    return channels_to_front(gx)
 
 
 def grad_weight(gyl, xl, g, w_shape):

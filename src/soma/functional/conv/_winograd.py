@@ -70,6 +70,7 @@ kernels off to compare.
 import functools
 import os
 
+from soma.autograd.memory_format import channels_to_end, channels_to_front
 from soma.backend import get_xp
 from soma.functional.conv import _winograd_kernels as _fast
 from soma.functional.conv._geometry import reduce_positions
@@ -307,7 +308,7 @@ def prepare(x, g):
     """The input (N, C, H, W) as a channels-last (N, H, W, C) view; with the compiled transforms,
     a channels-last copy when x is not channels-last (made once here for the forward and the
     weight gradient, instead of once per block in each: they read C contiguous numbers)."""
-    xl = _xp.moveaxis(x, 1, -1)
+    xl = channels_to_end(x)
     return _fast.channels_last(xl) if _fast.applies(xl) else xl
 
 
@@ -319,7 +320,7 @@ def prepare_weight(w, g):
 def forward(xl, u, b, g, kept=None):
     """y = Aᵀ [V ⊙ U] A + b: (N, O, H_out, W_out), a view of channels-last memory (V appended
     to ``kept`` when made in one block)."""
-    return _xp.moveaxis(conv(xl, u, b, g.pads, g.out_size, kept), -1, 1)
+    return channels_to_front(conv(xl, u, b, g.pads, g.out_size, kept))
 
 
 prepare_grad = prepare
@@ -333,7 +334,7 @@ def grad_input(gyl, u, g, n):
         y = conv(gyl, swapped, None, pads, g.in_size, order=_FLIP)
     else:
         y = conv(gyl, swapped[_FLIP], None, pads, g.in_size)  # the flipped kernel's U
-    return _xp.moveaxis(y, -1, 1)
+    return channels_to_front(y)
 
 
 def grad_weight(gyl, xl, g, w_shape, kept=None):

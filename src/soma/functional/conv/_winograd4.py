@@ -38,6 +38,7 @@ reference and the fallback; with Numba the transforms are compiled kernels
 import functools
 import os
 
+from soma.autograd.memory_format import channels_to_front
 from soma.backend import get_xp, parallel
 from soma.functional.conv import _winograd
 from soma.functional.conv import _winograd4_kernels as _fast
@@ -228,13 +229,13 @@ def prepare_weight(w, g):
 
 def forward(xl, weights, b, g):
     """y = Aᵀ [V ⊙ U] A + b: (N, O, H_out, W_out), a view of channels-last memory."""
-    return _xp.moveaxis(conv(xl, weights.u, b, g.pads, g.out_size), -1, 1)
+    return channels_to_front(conv(xl, weights.u, b, g.pads, g.out_size))
 
 
 def grad_input(gyl, weights, g, n):
     """∂L/∂x: gy convolved with the flipped kernel (C, O, 3, 3), padding 2 − pad."""
     pads = tuple((2 - lo, 2 - hi) for lo, hi in g.pads)
-    return _xp.moveaxis(conv(gyl, weights.flipped, None, pads, g.in_size), -1, 1)
+    return channels_to_front(conv(gyl, weights.flipped, None, pads, g.in_size))
 
 
 def grad_weight(gyl, xl, g, w_shape):

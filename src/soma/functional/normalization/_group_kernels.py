@@ -45,6 +45,7 @@ to four runs at a time (``_lanes``): the kernels alone on (16, 32, 16, 16), forw
 backward, 215 / 256 → 126 / 189 µs; on (16, 64, 8, 8) 140 / 202 → 112 / 174 µs.
 """
 
+from soma.autograd.memory_format import channels_to_end, channels_to_front
 from soma.backend import compiled, get_xp, parallel
 from soma.backend.compiled import np
 from soma.functional.normalization import _lanes
@@ -307,18 +308,18 @@ def applies(x) -> bool:
         and x.ndim > 2
         and x.size > 0
         and not x.flags.c_contiguous
-        and _xp.moveaxis(x, 1, -1).flags.c_contiguous
+        and channels_to_end(x).flags.c_contiguous
     )
 
 
 def _rows(a):
     """(N, C, *S) → (N, L, C) view of channels-last memory."""
-    return _xp.moveaxis(a, 1, -1).reshape(a.shape[0], -1, a.shape[1])
+    return channels_to_end(a).reshape(a.shape[0], -1, a.shape[1])
 
 
 def _from_rows(rows, shape):
     """(N, L, C) → (N, C, *S) view."""
-    return _xp.moveaxis(rows.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
+    return channels_to_front(rows.reshape((shape[0],) + shape[2:] + (shape[1],)))
 
 
 def forward(x, w, b, groups, eps):

@@ -16,6 +16,7 @@ contiguous innermost, and each operation runs at memory speed. Kernels with many
 (overlapping windows) repay the two transpositions; see ``use_pixels``.
 """
 
+from soma.autograd.memory_format import channels_to_front
 from soma.backend import get_xp
 from soma.functional._utils import ntuple
 from soma.functional._window_geometry import (
@@ -142,7 +143,7 @@ class Windows:
         shape = self._frame_shape(batch)
         make = _xp.empty if self.tiles else _xp.zeros
         if channels_last:
-            return _xp.moveaxis(make(shape[:1] + shape[2:] + shape[1:2], dtype=dtype), -1, 1)
+            return channels_to_front(make(shape[:1] + shape[2:] + shape[1:2], dtype=dtype))
         return make(shape, dtype=dtype)
 
     def crop(self, frame):

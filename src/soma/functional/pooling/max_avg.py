@@ -16,7 +16,7 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 import math
 
 from soma.autograd.function import Function, named
-from soma.autograd.memory_format import axis_order, is_c_order
+from soma.autograd.memory_format import axis_order, channels_to_end, is_c_order
 from soma.backend import get_xp, transpose2d
 from soma.functional.pooling import _max_kernels, _tile_kernels
 from soma.functional.pooling._windows import Windows, check_input
@@ -304,7 +304,7 @@ class SumPool(Function):
 
 def _is_channels_last(a):
     """True for an (N, C, H, W) view of (N, H, W, C) memory (and not also C-contiguous)."""
-    return a.ndim == 4 and not a.flags.c_contiguous and _xp.moveaxis(a, 1, -1).flags.c_contiguous
+    return a.ndim == 4 and not a.flags.c_contiguous and channels_to_end(a).flags.c_contiguous
 
 
 def _divide(y, divisor):
