@@ -605,10 +605,12 @@ def test_long_reductions_are_cut_into_runs(stack, m, k, n, runs):
     np.testing.assert_allclose(_geometry.reduce_positions(a, b), a @ b, rtol=1e-12, atol=1e-10)
 
 
-def test_wide_outputs_are_not_cut():
-    """Above 2048 outputs (a 16-filter layer of 144 taps) the product stays one call."""
+def test_wide_outputs_are_not_cut(monkeypatch):
+    """In the NumPy form, above 2048 outputs (a 16-filter layer of 144 taps) the product stays
+    one call (the compiled runs, ``test_reduce_kernels.py``, take it where they apply)."""
     from soma.functional.conv import _geometry
 
+    monkeypatch.setattr(_geometry, "COMPILED_REDUCTION", False)
     rng = np.random.default_rng(14)
     a, b = rng.standard_normal((1, 16, 9000)), rng.standard_normal((1, 9000, 144))
     calls = []

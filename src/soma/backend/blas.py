@@ -36,7 +36,7 @@ from soma.backend import compiled
 
 # NumPy's wheels bundle OpenBLAS with 64-bit integers and these renamed symbols
 _GEMM = {np.dtype("float32"): "scipy_cblas_sgemm64_", np.dtype("float64"): "scipy_cblas_dgemm64_"}
-_ROW_MAJOR, _NO_TRANSPOSE = 101, 111  # CBLAS's enumerations
+_ROW_MAJOR, _NO_TRANSPOSE, _TRANSPOSE = 101, 111, 112  # CBLAS's enumerations
 
 # The most multiply-adds (m·n·k) of a product OpenBLAS always runs on the calling thread
 SINGLE_THREAD_WORK = 65536 * 4
@@ -66,8 +66,9 @@ def gemm_address(dtype) -> int:
     return ctypes.cast(getattr(found, name), ctypes.c_void_p).value or 0
 
 
-def _lowering(numba):
-    """The compiled form of ``gemm``: one call of the routine at ``address``."""
+def _lowering(numba, transposable=False):
+    """The compiled form of ``gemm`` (``transposable``: of ``product``): one call of the
+    routine at ``address``."""
     # NOTE: Numba and llvmlite are optional (soma[fast]): imported when a kernel compiles
     from llvmlite import ir
     from numba.core import cgutils
@@ -75,54 +76,98 @@ def _lowering(numba):
 
     types = numba.types
 
-    @intrinsic
-    def call(typingctx, address, a, b, c):
+    def operand(context, builder, array_type, value, size, count, transposed):
+        """(data, leading dimension, rows, columns, CBLAS transpose flag) of a 2-D array.
+        ``transposed``: read an array whose columns are contiguous (a transposed view) as the
+        transpose of a row-major one, instead of requiring contiguous rows."""
+        array = context.make_array(array_type)(context, builder, value)
+        rows, columns = cgutils.unpack_tuple(builder, array.shape, 2)
+        row_stride, column_stride = (
+            builder.sdiv(stride, size)
+            for stride in cgutils.unpack_tuple(builder, array.strides, 2)
+        )
+        one = ir.Constant(count, 1)
+        enum = ir.IntType(32)
+        flag = ir.Constant(enum, _NO_TRANSPOSE)
+        # NOTE: BLAS wants a leading dimension of at least max(1, the stored row's length); a
+        # single row's (or column's) stride may be anything (NumPy does not use it)
+        leading, least = row_stride, columns
+        if transposed:
+            by_columns = builder.icmp_signed("!=", column_stride, one)
+            flag = builder.select(by_columns, ir.Constant(enum, _TRANSPOSE), flag)
+            leading = builder.select(by_columns, column_stride, row_stride)
+            least = builder.select(by_columns, rows, columns)
+        for bound in (least, one):
+            leading = builder.select(builder.icmp_signed(">=", leading, bound), leading, bound)
+        return builder.bitcast(array.data, cgutils.voidptr_t), leading, rows, columns, flag
+
+    def signature_of(address, a, b, c):
         arrays = (a, b, c)
         if not all(isinstance(x, types.Array) and x.ndim == 2 for x in arrays):
             return None
         if a.dtype not in (types.float32, types.float64) or {b.dtype, c.dtype} != {a.dtype}:
             return None
+        return a.dtype
+
+    def emit(context, builder, signature, args, beta):
+        dtype = signature.args[1].dtype
+        real = ir.FloatType() if dtype == types.float32 else ir.DoubleType()
+        enum, count, pointer = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
+        # cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        kind = ir.FunctionType(
+            ir.VoidType(),
+            [enum] * 3 + [count] * 3 + [real] + [pointer, count] * 2 + [real, pointer, count],
+        )
+        function = builder.inttoptr(args[0], kind.as_pointer())
+        size = ir.Constant(count, context.get_abi_sizeof(context.get_data_type(dtype)))
+        a, b, c = (
+            operand(context, builder, t, v, size, count, transposable and i < 2)
+            for i, (t, v) in enumerate(zip(signature.args[1:4], args[1:4]))
+        )
+        m, k, n = a[2], a[3], b[3]
+        order = ir.Constant(enum, _ROW_MAJOR)
+        builder.call(
+            function,
+            [order, a[4], b[4], m, n, k, ir.Constant(real, 1.0), a[0], a[1], b[0], b[1]]
+            + [beta(real), c[0], c[1]],
+        )
+        return context.get_dummy_value()
+
+    if not transposable:
+
+        @intrinsic
+        def call(typingctx, address, a, b, c):
+            if signature_of(address, a, b, c) is None:
+                return None
+
+            def codegen(context, builder, signature, args):
+                return emit(context, builder, signature, args, lambda real: ir.Constant(real, 0))
+
+            return types.none(types.int64, a, b, c), codegen
+
+        def typed(address, a, b, c):
+            return lambda address, a, b, c: call(address, a, b, c)
+
+        return typed
+
+    @intrinsic
+    def call_scaled(typingctx, address, a, b, c, beta):
+        dtype = signature_of(address, a, b, c)
+        if dtype is None:
+            return None
 
         def codegen(context, builder, signature, args):
-            real = ir.FloatType() if a.dtype == types.float32 else ir.DoubleType()
-            enum, count, pointer = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
-            # cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-            kind = ir.FunctionType(
-                ir.VoidType(),
-                [enum] * 3 + [count] * 3 + [real] + [pointer, count] * 2 + [real, pointer, count],
-            )
-            function = builder.inttoptr(args[0], kind.as_pointer())
-            size = ir.Constant(count, context.get_abi_sizeof(context.get_data_type(a.dtype)))
-            data, leading, shapes = [], [], []  # of a, b and c
-            for array_type, value in zip(signature.args[1:], args[1:]):
-                array = context.make_array(array_type)(context, builder, value)
-                rows, columns = cgutils.unpack_tuple(builder, array.shape, 2)
-                stride = builder.sdiv(cgutils.unpack_tuple(builder, array.strides, 2)[0], size)
-                # NOTE: BLAS wants a row stride of at least max(1, columns); a single row's may
-                # be anything (NumPy does not use it)
-                for least in (columns, ir.Constant(count, 1)):
-                    stride = builder.select(
-                        builder.icmp_signed(">=", stride, least), stride, least
-                    )
-                data.append(builder.bitcast(array.data, pointer))
-                leading.append(stride)
-                shapes.append((rows, columns))
-            (m, k), n = shapes[0], shapes[1][1]
-            order, no = ir.Constant(enum, _ROW_MAJOR), ir.Constant(enum, _NO_TRANSPOSE)
-            one, zero = ir.Constant(real, 1.0), ir.Constant(real, 0.0)
-            builder.call(
-                function,
-                [order, no, no, m, n, k, one, data[0], leading[0], data[1], leading[1], zero]
-                + [data[2], leading[2]],
-            )
-            return context.get_dummy_value()
+            def beta_value(real):
+                return context.cast(builder, args[4], signature.args[4], signature.args[1].dtype)
 
-        return types.none(types.int64, a, b, c), codegen
+            return emit(context, builder, signature, args, beta_value)
 
-    def typed(address, a, b, c):
-        return lambda address, a, b, c: call(address, a, b, c)
+        return types.none(types.int64, a, b, c, beta), codegen
 
-    return typed
+    def typed_scaled(address, a, b, c, beta):
+        return lambda address, a, b, c, beta: call_scaled(address, a, b, c, beta)
+
+    return typed_scaled
 
 
 @compiled.helper(lowering=_lowering)
@@ -130,3 +175,19 @@ def gemm(address, a, b, c):
     """c = a @ b (2-D arrays of one float dtype, rows contiguous), through the BLAS routine at
     ``address`` when compiled (see the module's docstring)."""
     np.matmul(a, b, out=c)
+
+
+def _product_lowering(numba):
+    return _lowering(numba, transposable=True)
+
+
+@compiled.helper(lowering=_product_lowering)
+def product(address, a, b, c, beta):
+    """c = a @ b + beta·c, where a and b may each have contiguous rows or contiguous columns (a
+    transposed view, passed to BLAS as the transpose of a row-major array: no copy) and c has
+    contiguous rows (see ``gemm``). beta 0 overwrites c (whatever it held), 1 adds to it."""
+    if beta == 0:
+        np.matmul(a, b, out=c)
+    else:
+        c *= beta
+        c += np.matmul(a, b)

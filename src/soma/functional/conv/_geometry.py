@@ -13,6 +13,7 @@ from typing import NamedTuple
 from soma.autograd.memory_format import channels_to_end
 from soma.backend import get_xp
 from soma.functional._window_geometry import interior_slices, offset_slices
+from soma.functional.conv import _reduce_kernels
 
 _xp = get_xp()
 
@@ -144,10 +145,15 @@ def _run_length(m, n):
     return run
 
 
+COMPILED_REDUCTION = True  # the runs on soma's threads (``_reduce_kernels``) where they apply
+
+
 def reduce_positions(a, b):
     """``matmul(a, b)`` of stacks (B, M, K) @ (B, K, N) with a long reduction axis K (weight
     gradients): where M·N is small the products run over runs of K, as one batch, and are
     summed (see ``_SMALL_OUTPUT``)."""
+    if COMPILED_REDUCTION and _reduce_kernels.applies(a, b):
+        return _reduce_kernels.reduce(a, b)
     m, k, n = a.shape[1], a.shape[2], b.shape[2]
     run = _run_length(m, n)
     if m * n > _SMALL_OUTPUT or k < 2 * run:
