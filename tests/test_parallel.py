@@ -309,3 +309,54 @@ def test_kernel_blocks_really_run_on_the_pool(pooled, monkeypatch):
     x = soma.randn(40, 8, requires_grad=True)
     soma.tanh(x).sum().backward()
     assert len(threads) >= 2  # the caller and at least one worker (which may take both)
+
+
+def _channels_last(shape, seed):
+    a = np.random.default_rng(seed).standard_normal((shape[0], *shape[2:], shape[1]))
+    return a.astype(np.float32).transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_memory_passes_split_by_rows_give_numpys_bits(monkeypatch, threads):
+    """``add`` and ``concatenate`` from ``MEMORY_SPLIT`` elements: the same values and layout
+    as NumPy's add and concatenate, for channel slices of channels-last memory (a dense block's
+    gradients) and in place."""
+    monkeypatch.setattr(parallel, "MEMORY_SPLIT", 64)
+    previous = parallel._num_threads
+    parallel.set_num_threads(threads)
+    try:
+        a = _channels_last((5, 6, 4, 3), 0)
+        wide = _channels_last((5, 10, 4, 3), 1)
+        g = wide[:, 2:8]  # a channel slice: runs of 6 numbers, 10 apart
+        out = parallel.add(a, g, np.empty_like(a))
+        np.testing.assert_array_equal(out, a + g)
+        assert out.strides == a.strides
+        inplace = a.copy(order="K")
+        assert parallel.add(inplace, g, inplace) is inplace
+        np.testing.assert_array_equal(inplace, a + g)
+        parts = [a, wide, g]
+        for axis in (1, 2, 3):
+            joined = [p if axis == 1 else p[:, :6] for p in parts]
+            expected = np.concatenate(joined, axis=axis)
+            out = np.empty_like(expected)
+            np.testing.assert_array_equal(parallel.concatenate(joined, axis, out), expected)
+    finally:
+        parallel._num_threads = previous
+
+
+def test_cat_of_channels_last_inputs_keeps_the_layout_and_sums_gradients(monkeypatch):
+    """soma.cat of channels-last tensors above ``MEMORY_SPLIT`` (copied on soma's threads) is
+    NumPy's concatenation, channels-last; a tensor joined twice gets both gradients summed."""
+    monkeypatch.setattr(parallel, "MEMORY_SPLIT", 64)
+    x = soma.Tensor(_channels_last((4, 3, 5, 6), 2), requires_grad=True)
+    y = soma.Tensor(_channels_last((4, 2, 5, 6), 3), requires_grad=True)
+    joined = soma.cat([x, y, x], 1)
+    values = joined.detach().numpy()
+    np.testing.assert_array_equal(
+        values, np.concatenate([x.detach().numpy(), y.detach().numpy(), x.detach().numpy()], 1)
+    )
+    assert np.moveaxis(values, 1, -1).flags.c_contiguous
+    weights = _channels_last((4, 8, 5, 6), 4)
+    (joined * soma.Tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), weights[:, :3] + weights[:, 5:])
+    np.testing.assert_array_equal(y.grad.numpy(), weights[:, 3:5])

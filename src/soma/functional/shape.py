@@ -6,9 +6,10 @@ and scatter are in ``indexing.py``.
 import itertools
 import math
 
+from soma.autograd import memory_format as _formats
 from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function, named
-from soma.backend import get_xp
+from soma.backend import get_xp, parallel
 from soma.functional._utils import as_tensor, normalize_axis, shape_str, unbroadcast
 
 _xp = get_xp()
@@ -278,7 +279,18 @@ class Cat(Function):
     def forward(ctx, *xs, axis):
         ctx.axis = axis
         ctx.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
-        return _xp.concatenate(xs, axis=axis)
+        orders = {_formats.axis_order(x) for x in xs}
+        size = sum(x.size for x in xs)
+        if axis == 0 or size < parallel.MEMORY_SPLIT or len(orders) > 1 or len(xs) < 2:
+            return _xp.concatenate(xs, axis=axis)
+        # NOTE: laid out as NumPy's concatenate lays out inputs that share one axis order
+        # (DenseNet's channels-last features), then copied block by block on soma's threads:
+        # DenseNet-121's step, see ``parallel.MEMORY_SPLIT``
+        (order,) = orders
+        shape = list(xs[0].shape)
+        shape[axis] = sum(x.shape[axis] for x in xs)
+        out = _formats.empty_in_order(tuple(shape), xs[0].dtype, order)
+        return parallel.concatenate(xs, axis, out)
 
     @staticmethod
     def backward(ctx, gy):
