@@ -84,6 +84,9 @@ def test_stays_off_where_it_does_not_pay_or_cannot_run():
     assert not _reduce_kernels.applies(*wide)
     assert not _reduce_kernels.applies(a.astype(np.float16), b.astype(np.float16))
     assert not _reduce_kernels.applies(a[:, :, ::2], b[:, ::2])  # no unit stride
+    rows_broadcast = np.broadcast_to(a[:, :1], a.shape)  # rows that overlap in memory
+    assert not _reduce_kernels.applies(rows_broadcast, b)
+    assert not _reduce_kernels.applies(a, np.broadcast_to(b[:, :, :1], b.shape))
     with compiled.disabled():
         assert not _reduce_kernels.applies(a, b)
 

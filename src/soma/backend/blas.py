@@ -185,7 +185,9 @@ def _product_lowering(numba):
 def product(address, a, b, c, beta):
     """c = a @ b + beta·c, where a and b may each have contiguous rows or contiguous columns (a
     transposed view, passed to BLAS as the transpose of a row-major array: no copy) and c has
-    contiguous rows (see ``gemm``). beta 0 overwrites c (whatever it held), 1 adds to it."""
+    contiguous rows (see ``gemm``). beta 0 overwrites c (whatever it held), 1 adds to it. The
+    compiled form trusts the layout (a stride of one along one axis, the other a whole row or
+    column): callers check it (``_reduce_kernels.applies``); the Python form takes any."""
     if beta == 0:
         np.matmul(a, b, out=c)
     else:

@@ -281,7 +281,8 @@ class Cat(Function):
         ctx.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
         orders = {_formats.axis_order(x) for x in xs}
         size = sum(x.size for x in xs)
-        if axis == 0 or size < parallel.MEMORY_SPLIT or len(orders) > 1 or len(xs) < 2:
+        one_kind = len(orders) == 1 and len({x.dtype for x in xs}) == 1 and len(xs) > 1
+        if axis == 0 or size < parallel.MEMORY_SPLIT or not one_kind:
             return _xp.concatenate(xs, axis=axis)
         # NOTE: laid out as NumPy's concatenate lays out inputs that share one axis order
         # (DenseNet's channels-last features), then copied block by block on soma's threads:

@@ -59,9 +59,13 @@ def run_length(m, n):
     return run
 
 
-def _unit_stride(x):
-    """True when every (M, K) slice of the stack x has contiguous rows or contiguous columns."""
-    return x.itemsize in (x.strides[1], x.strides[2])
+def _blas_readable(x):
+    """True when every 2-D slice of the stack x is a matrix BLAS reads in place: contiguous rows
+    or contiguous columns, the other axis' stride at least a whole row or column (so no
+    broadcast or overlapping rows, which BLAS would read wrong)."""
+    item, (_, rows, columns), (_, row_stride, column_stride) = x.itemsize, x.shape, x.strides
+    by_rows = column_stride == item and row_stride >= columns * item
+    return by_rows or (row_stride == item and column_stride >= rows * item)
 
 
 def applies(a, b) -> bool:
@@ -75,8 +79,8 @@ def applies(a, b) -> bool:
         and a.dtype in compiled.FLOAT_DTYPES
         and run >= MIN_RUN
         and k >= 2 * run
-        and _unit_stride(a)
-        and _unit_stride(b)
+        and _blas_readable(a)
+        and _blas_readable(b)
         and blas.gemm_address(a.dtype) != 0
     )
 
