@@ -755,3 +755,33 @@ def test_bias_gradient_in_every_gradient_layout(dims, layout):
     y.backward(soma.from_numpy(gy))  # float64, in gy's memory order
     expected = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
     np.testing.assert_allclose(b.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, x_shape, w_shape, padding",
+    [
+        ("conv2d", (16, 32, 16, 16), (32, 32, 3, 3), 1),  # Winograd: a channels-last copy
+        ("conv2d", (4, 3, 8, 8), (8, 3, 3, 3), 1),  # narrow: im2col columns
+        ("conv2d", (4, 16, 8, 8), (8, 16, 1, 1), 0),  # pointwise
+        ("conv_transpose2d", (4, 16, 8, 8), (16, 8, 2, 2), 0),
+    ],
+)
+def test_inplace_change_of_the_input_before_backward_raises(
+    torch_or_skip, name, x_shape, w_shape, padding
+):
+    """PyTorch raises when a convolution's input changes in place before the backward pass;
+    so does soma, also where its kernels saved a copy of the input (whose gradient would
+    still be right)."""
+    torch = torch_or_skip
+    rng = np.random.default_rng(21)
+    x, w = (
+        rng.standard_normal(x_shape).astype(np.float32),
+        rng.standard_normal(w_shape).astype(np.float32),
+    )
+    for fw, make in ((torch, torch.tensor), (soma, soma.tensor)):
+        xs, ws = make(x, requires_grad=True), make(w, requires_grad=True)
+        h = xs * 1.0
+        y = getattr(fw.nn.functional, name)(h, ws, padding=padding)
+        h.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()

@@ -126,16 +126,20 @@ class ConvNd(Function):
         prepared = kernels.prepare(x, geometry)
         weight = kernels.prepare_weight(w, geometry)
         need_x, need_w, _ = ctx.needs_input_grad
-        # NOTE: w itself is saved beside its prepared form: its version counter is what
-        # catches an in-place change of the kernel between this pass and the backward one
-        ctx.save(prepared if need_w else None, *((w, weight) if need_x else (None, None)))
+        # NOTE: w and x themselves are saved beside their prepared forms: their version
+        # counters are what catch an in-place change of the kernel or the input between this
+        # pass and the backward one (as PyTorch raises), also where the prepared form is a copy
+        ctx.save(
+            *((prepared, x) if need_w else (None, None)),
+            *((w, weight) if need_x else (None, None)),
+        )
         ctx.geometry, ctx.kernels, ctx.n, ctx.w_shape = geometry, kernels, x.shape[0], w.shape
         ctx.kept = _kept_list(kernels, need_w)
         return kernels.forward(prepared, weight, b, geometry, *ctx.kept)
 
     @staticmethod
     def backward(ctx, gy):
-        prepared, _, weight = ctx.saved
+        prepared, _, _, weight = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
         q = kernels.prepare_grad(gy, g) if need_x or need_w else None
@@ -164,13 +168,16 @@ class ConvTransposeNd(Function):
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save(q if need_w else None, *((w, weight) if need_x else (None, None)))
+        ctx.save(  # NOTE: x and w for their version counters, as in ConvNd
+            *((q, x) if need_w else (None, None)),
+            *((w, weight) if need_x else (None, None)),
+        )
         ctx.geometry, ctx.kernels, ctx.w_shape = geometry, kernels, w.shape
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        q, _, weight = ctx.saved
+        q, _, _, weight = ctx.saved
         g, kernels = ctx.geometry, ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad
         # the adjoint of the adjoint is the convolution: ∂x = W ⋆ gy,  ∂W = x ⋆ gy
