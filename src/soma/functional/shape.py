@@ -279,10 +279,10 @@ class Cat(Function):
     def forward(ctx, *xs, axis):
         ctx.axis = axis
         ctx.bounds = list(itertools.accumulate(x.shape[axis] for x in xs))[:-1]
+        if axis == 0 or len(xs) < 2 or sum(x.size for x in xs) < parallel.MEMORY_SPLIT:
+            return _xp.concatenate(xs, axis=axis)
         orders = {_formats.axis_order(x) for x in xs}
-        size = sum(x.size for x in xs)
-        one_kind = len(orders) == 1 and len({x.dtype for x in xs}) == 1 and len(xs) > 1
-        if axis == 0 or size < parallel.MEMORY_SPLIT or not one_kind:
+        if len(orders) > 1 or len({x.dtype for x in xs}) > 1:
             return _xp.concatenate(xs, axis=axis)
         # NOTE: laid out as NumPy's concatenate lays out inputs that share one axis order
         # (DenseNet's channels-last features), then copied block by block on soma's threads:

@@ -134,15 +134,12 @@ def matmul(a, b):
 # (32, 32768) @ (32768, 32) 1.77 / 0.59, Winograd's 16 products (16, 8192) @ (8192, 16) 1.40 /
 # 0.61 and (16, 8192) @ (8192, 32) 6.86 / 1.29; with M·N above 2048 it was slower: (16, 32768)
 # @ (32768, 144) 2.85 / 3.5, (512, 1600) @ (1600, 32) 0.32 / 0.46.
-_SMALL_OUTPUT, _RUN_WORK, _RUN_LIMITS = 2048, 1 << 19, (256, 4096)
+_SMALL_OUTPUT, _RUN_WORK, _RUN_SHORTEST = 2048, 1 << 19, 256
 
 
 def _run_length(m, n):
-    """The largest power of two within _RUN_LIMITS with m·n·run <= _RUN_WORK."""
-    run = _RUN_LIMITS[1]
-    while run > _RUN_LIMITS[0] and m * n * run > _RUN_WORK:
-        run //= 2
-    return run
+    """The largest power of two from 256 to 4096 with m·n·run <= _RUN_WORK."""
+    return _reduce_kernels.run_length(m, n, _RUN_WORK, _RUN_SHORTEST)
 
 
 COMPILED_REDUCTION = True  # the runs on soma's threads (``_reduce_kernels``) where they apply

@@ -50,11 +50,13 @@ def _chunk_sums(address, a, b, partial, run, per_chunk, chunks, i0, i1):
             beta = 1.0
 
 
-def run_length(m, n):
-    """The longest run of K (a power of two, at most 4096) for which an (m, run) @ (run, n)
-    product stays on OpenBLAS's calling thread."""
+def run_length(m, n, work=None, shortest=1):
+    """The longest run of K (a power of two, at most 4096, at least ``shortest``) for which an
+    (m, run) @ (run, n) product does at most ``work`` multiply-adds (default: what OpenBLAS
+    keeps on the calling thread, ``blas.SINGLE_THREAD_WORK``)."""
+    work = blas.SINGLE_THREAD_WORK if work is None else work
     run = 4096
-    while run > 1 and m * n * run > blas.SINGLE_THREAD_WORK:
+    while run > shortest and m * n * run > work:
         run //= 2
     return run
 
