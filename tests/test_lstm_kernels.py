@@ -207,3 +207,38 @@ def test_sequence_kernels_python_forms_match_their_compiled_forms():
     acts = results[0][0]
     np.testing.assert_array_equal(acts[:, [0, 3, 4]], start[0][:, [0, 3, 4]])  # not its rows
     assert not np.array_equal(acts[:, 1:3], start[0][:, 1:3])
+
+
+@pytest.mark.parametrize("unpacked", [True, False], ids=["row-runs", "whole-products"])
+def test_row_runs_and_whole_products_match_the_numpy_path(monkeypatch, unpacked):
+    """Hidden size 128: with OpenBLAS's small-matrix kernels the sequence kernels multiply runs
+    of 4 rows (``_rows_per_product``), without them whole products; both match the NumPy path,
+    on a packed batch of 10 rows (runs of 4, 4 and 2, shrinking as sequences end)."""
+    needs_compiled()
+    from soma.backend import blas
+
+    monkeypatch.setattr(blas, "small_products_unpacked", lambda: unpacked)
+    assert kernels._rows_per_product(128) == (4 if unpacked else 0)
+    soma.manual_seed(3)
+    lstm = soma.nn.LSTM(8, 128)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 10, 8)).astype(np.float32)
+    lengths = [7, 3, 5, 1, 7, 2, 6, 4, 7, 5]
+    weights = rng.standard_normal((7, 10, 128)).astype(np.float32)
+
+    def run():
+        xt = soma.tensor(x, requires_grad=True)
+        packed = soma.nn.utils.rnn.pack_padded_sequence(
+            xt, soma.tensor(lengths), enforce_sorted=False
+        )
+        out, (h, c) = lstm(packed)
+        out, _ = soma.nn.utils.rnn.pad_packed_sequence(out, total_length=7)
+        ((out * soma.tensor(weights)).sum() + h.sum() + 2 * c.sum()).backward()
+        values = [out, h, c, xt.grad] + [p.grad for p in lstm.parameters()]
+        lstm.zero_grad()
+        return [v.detach().numpy() for v in values]
+
+    compiled_path = run()
+    with compiled.disabled():
+        numpy_path = run()
+    _close(compiled_path, numpy_path, np.float32, "row runs" if unpacked else "whole")

