@@ -171,7 +171,7 @@ def test_float16_takes_the_numpy_path():
 def test_sequence_kernels_python_forms_match_their_compiled_forms():
     """``_forward_rows`` / ``_backward_rows`` (the whole sequence in one call, products through
     ``blas.gemm``) as written in Python and compiled, for a share of the rows (1 to 3 of 5,
-    in products of 2 rows), with rows dropping out as in a packed batch."""
+    in products of 2 rows by 3 columns), with rows dropping out as in a packed batch."""
     needs_compiled()
     from soma.backend import blas
 
@@ -195,11 +195,11 @@ def test_sequence_kernels_python_forms_match_their_compiled_forms():
     for forward, backward in forms:
         acts, bias, hs = (a.copy() for a in start)
         cs, tcs, hh = hs.copy(), np.zeros((steps, batch, hid), np.float32), np.zeros_like(acts[0])
-        forward(address, 2, acts, bias, w_t, hs, cs, tcs, hh, times, counts, 1, 3)
+        forward(address, 2, 3, acts, bias, w_t, hs, cs, tcs, hh, times, counts, 1, 3)
         dh, dc, dz = np.ones_like(hs[0]), np.ones_like(hs[0]), np.zeros_like(acts)
         one = np.float32(1)
         backward(
-            address, 2, acts, cs, tcs, dh, gy, True, dc, dz, w_hh, one, times, counts, 1, 3, 0
+            address, 2, 3, acts, cs, tcs, dh, gy, True, dc, dz, w_hh, one, times, counts, 1, 3, 0
         )
         results.append((acts, hs, cs, tcs, dz, dh, dc))
     for compiled_value, python_value in zip(*results):
@@ -209,22 +209,27 @@ def test_sequence_kernels_python_forms_match_their_compiled_forms():
     assert not np.array_equal(acts[:, 1:3], start[0][:, 1:3])
 
 
-@pytest.mark.parametrize("unpacked", [True, False], ids=["row-runs", "whole-products"])
-def test_row_runs_and_whole_products_match_the_numpy_path(monkeypatch, unpacked):
-    """Hidden size 128: with OpenBLAS's small-matrix kernels the sequence kernels multiply runs
-    of 4 rows (``_rows_per_product``), without them whole products; both match the NumPy path,
-    on a packed batch of 10 rows (runs of 4, 4 and 2, shrinking as sequences end)."""
+@pytest.mark.parametrize(
+    "unpacked,hid,blocks",
+    [(True, 128, (4, 512, 128)), (False, 128, (16, 128, 32)), (False, 512, None)],
+    ids=["row-runs", "row-and-column-blocks", "whole-products"],
+)
+def test_product_blocks_match_the_numpy_path(monkeypatch, unpacked, hid, blocks):
+    """The sequence kernels' products (``_blocks``): with OpenBLAS's small-matrix kernels runs
+    of 4 rows, without them blocks of 16 rows by a share of the columns, or whole products for
+    a large hidden size; each matches the NumPy path on a packed batch of 20 rows (blocks
+    shrinking as sequences end), forward and backward."""
     needs_compiled()
     from soma.backend import blas
 
     monkeypatch.setattr(blas, "small_products_unpacked", lambda: unpacked)
-    assert kernels._rows_per_product(128) == (4 if unpacked else 0)
+    assert kernels._blocks(hid) == blocks
     soma.manual_seed(3)
-    lstm = soma.nn.LSTM(8, 128)
+    lstm = soma.nn.LSTM(8, hid)
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((7, 10, 8)).astype(np.float32)
-    lengths = [7, 3, 5, 1, 7, 2, 6, 4, 7, 5]
-    weights = rng.standard_normal((7, 10, 128)).astype(np.float32)
+    x = rng.standard_normal((7, 20, 8)).astype(np.float32)
+    lengths = [7, 3, 5, 1, 7, 2, 6, 4, 7, 5, 7, 7, 1, 2, 6, 6, 3, 7, 4, 5]
+    weights = rng.standard_normal((7, 20, hid)).astype(np.float32)
 
     def run():
         xt = soma.tensor(x, requires_grad=True)
@@ -241,4 +246,4 @@ def test_row_runs_and_whole_products_match_the_numpy_path(monkeypatch, unpacked)
     compiled_path = run()
     with compiled.disabled():
         numpy_path = run()
-    _close(compiled_path, numpy_path, np.float32, "row runs" if unpacked else "whole")
+    _close(compiled_path, numpy_path, np.float32, f"blocks {blocks}")

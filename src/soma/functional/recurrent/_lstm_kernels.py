@@ -38,7 +38,7 @@ called from it (``blas.gemm``, the routine NumPy calls: a product of the same sh
 same bits; in runs of fewer rows the sums may round differently). The batch's rows are
 independent recurrences, so soma's threads each run the whole sequence for their share of
 the rows (``parallel.ranges``), with no hand-over between steps, in products small enough for
-OpenBLAS to keep on the calling thread (``_rows_per_product``). Measured on the 2-core Zen 4
+OpenBLAS to keep on the calling thread (``_blocks``). Measured on the 2-core Zen 4
 VM, ``lstm_train``'s layer (median of 50): forward 2.90 ms (Python loop, OpenBLAS's two
 threads on every 32-row product) → 2.58 (the compiled loop, one thread) → 1.75 (two threads
 of 16 rows); the backward loop 2.15 → 1.44 ms.
@@ -162,10 +162,21 @@ def _gates_backward(a, c_prev, tc, dh, gy, has_gy, dc, dz, one):
 # The steps of a sequence in one kernel call, for the batch rows [lo, hi): each row of the
 # batch is its own recurrence (row b of hₜ needs row b of hₜ₋₁ only), so two threads can each
 # run the whole sequence for half of the rows, with no hand-over between steps. Their
-# products are called from the kernel (``blas.gemm``) in runs of ``chunk`` rows, each small
-# enough for OpenBLAS to run on the calling thread (``_rows_per_product``).
+# products are called from the kernel (``blas.gemm``) in blocks of ``chunk`` rows by ``cols``
+# columns, each small enough for OpenBLAS to run on the calling thread (``_product_blocks``).
+@compiled.helper
+def _product_blocks(gemm, chunk, cols, a, b, c):
+    """c = a @ b as products of ``chunk`` rows of a by ``cols`` columns of b (and of c)."""
+    rows, width = c.shape
+    for r in range(0, rows, chunk):
+        stop = min(r + chunk, rows)
+        for j in range(0, width, cols):
+            end = min(j + cols, width)
+            blas.gemm(gemm, a[r:stop], b[:, j:end], c[r:stop, j:end])
+
+
 @compiled.kernel
-def _forward_rows(gemm, chunk, acts, bias, w_t, hs, cs, tcs, hh, times, counts, lo, hi):
+def _forward_rows(gemm, chunk, cols, acts, bias, w_t, hs, cs, tcs, hh, times, counts, lo, hi):
     """float32, every step k (time ``times[k]``, rows below ``counts[k]`` active) for rows
     [lo, hi): hh = hₖ W̃ₕₕᵀ, then ``_step32``."""
     for k in range(times.size):
@@ -173,9 +184,7 @@ def _forward_rows(gemm, chunk, acts, bias, w_t, hs, cs, tcs, hh, times, counts, 
         end = min(hi, counts[k])
         if end <= lo:
             continue
-        for r in range(lo, end, chunk):
-            stop = min(r + chunk, end)
-            blas.gemm(gemm, hs[k, r:stop], w_t, hh[r:stop])
+        _product_blocks(gemm, chunk, cols, hs[k, lo:end], w_t, hh[lo:end])
         rows = slice(lo, end)
         _step32(
             acts[t, rows],
@@ -190,7 +199,24 @@ def _forward_rows(gemm, chunk, acts, bias, w_t, hs, cs, tcs, hh, times, counts, 
 
 @compiled.kernel
 def _backward_rows(
-    gemm, chunk, acts, cs, tcs, dh, gy, has_gy, dc, dz, w_hh, one, times, counts, lo, hi, last
+    gemm,
+    chunk,
+    cols,
+    acts,
+    cs,
+    tcs,
+    dh,
+    gy,
+    has_gy,
+    dc,
+    dz,
+    w_hh,
+    one,
+    times,
+    counts,
+    lo,
+    hi,
+    last,
 ):
     """Back through the steps for rows [lo, hi): ``_step_backward`` (dyₜ = ``gy[t]`` when
     ``has_gy``), then dh = dzₜ Wₕₕ, down to step ``last`` (1 skips dh₀'s product)."""
@@ -213,43 +239,50 @@ def _backward_rows(
             one,
         )
         if k >= last:
-            for r in range(lo, end, chunk):
-                stop = min(r + chunk, end)
-                blas.gemm(gemm, dz[t, r:stop], w_hh, dh[r:stop])
+            _product_blocks(gemm, chunk, cols, dz[t, lo:end], w_hh, dh[lo:end])
 
 
-# The sequence kernels' products run in runs of rows small enough for OpenBLAS to keep each on
-# the calling thread (``blas.SINGLE_THREAD_WORK``), which lets soma's threads each take a share
-# of the batch's rows for the whole sequence. Below MIN_ROWS rows per product (hidden sizes
-# over 128) the products are left whole, split by OpenBLAS, and the kernel runs on the calling
-# thread alone. Measured on ``lstm_train``'s forward (hidden 128: products of 4 rows, 5.7 µs
-# each on one thread), one thread running all 32 rows: products of 4 rows 2.58 ms, of 8 2.55,
-# of 16 3.09, of 32 4.23 (the last two above the threshold: OpenBLAS's own split, slower).
-# That needs OpenBLAS's small-matrix kernels (``blas.small_products_unpacked``): where it packs
-# the operands of every product, 4 rows cost 13.5 µs against 25.8 for 16 (a Zen 5 VM, its
-# "haswell" kernels), and whole products, split by OpenBLAS, took ``lstm_train``'s step from
-# 8.04 to 5.53 ms (paired median, two threads).
+# The sequence kernels' products run in blocks small enough for OpenBLAS to keep each on the
+# calling thread (``blas.SINGLE_THREAD_WORK``), which lets soma's threads each take a share of
+# the batch's rows for the whole sequence. Where OpenBLAS has small-matrix kernels
+# (``blas.small_products_unpacked``) the blocks are runs of rows across all the columns:
+# measured on ``lstm_train``'s forward (hidden 128: products of 4 rows, 5.7 µs each on one
+# thread, Zen 4), one thread running all 32 rows: products of 4 rows 2.58 ms, of 8 2.55, of 16
+# 3.09, of 32 4.23 (the last two above the threshold: OpenBLAS's own split, slower). Where
+# OpenBLAS packs the operands of every product, each run of rows would pack the whole kernel
+# again (4 rows 13.5 µs against 25.8 for 16, a Zen 5 VM's "haswell" kernels), so the blocks are
+# BLOCK_ROWS rows by a share of the columns: four (16, 128) @ (128, 128) products 27.9 µs, four
+# (16, 512) @ (512, 32) 28.5 µs. Blocks narrower than MIN_COLUMNS or shorter than MIN_ROWS
+# (hidden sizes over 256, or 128) leave the products whole, split by OpenBLAS, and the kernel
+# on the calling thread alone (on that Zen 5 VM ``lstm_train``'s step 8.04 → 5.53 ms whole, from
+# runs of 4 rows, paired median, two threads).
 MIN_ROWS = 4
+BLOCK_ROWS = 16
+MIN_COLUMNS = 16
 
 
-def _rows_per_product(hid):
-    """Rows per product of the sequence kernels when soma's threads share the batch, or 0."""
-    if not blas.small_products_unpacked():
-        return 0
-    rows = blas.SINGLE_THREAD_WORK // (4 * hid * hid)
-    return rows if rows >= MIN_ROWS else 0
+def _blocks(hid):
+    """(rows, forward columns, backward columns) of the sequence kernels' products when soma's
+    threads share the batch, or None. The forward products are (rows, H) @ (H, 4H), the
+    backward ones (rows, 4H) @ (4H, H)."""
+    work = blas.SINGLE_THREAD_WORK
+    if blas.small_products_unpacked():
+        rows = work // (4 * hid * hid)
+        return (rows, 4 * hid, hid) if rows >= MIN_ROWS else None
+    forward, backward = work // (BLOCK_ROWS * hid), work // (BLOCK_ROWS * 4 * hid)
+    return (BLOCK_ROWS, forward, backward) if backward >= MIN_COLUMNS else None
 
 
 def _run_sequence(kernel, batch, steps, hid):
-    """``kernel(chunk, lo, hi)`` over the batch's rows: shared among soma's threads in products
-    of ``_rows_per_product`` rows, or whole on this thread."""
-    chunk = _rows_per_product(hid)
-    if chunk:
+    """``kernel(blocks, lo, hi)`` over the batch's rows: shared among soma's threads in products
+    of ``_blocks``, or whole on this thread."""
+    blocks = _blocks(hid)
+    if blocks:
         parallel.ranges(
-            functools.partial(kernel, chunk), batch, steps * batch * 4 * hid * hid // 16
+            functools.partial(kernel, blocks), batch, steps * batch * 4 * hid * hid // 16
         )
     else:
-        kernel(batch, 0, batch)
+        kernel((batch, 4 * hid, hid), 0, batch)
 
 
 def _schedule_arrays(schedule):
@@ -292,8 +325,11 @@ def forward(x, h0, c0, w_ih, w_hh, bias, schedule, track, packed):
     if address:  # the whole sequence in compiled code
         times, counts = _schedule_arrays(schedule)
 
-        def rows(chunk, lo, hi):
-            _forward_rows(address, chunk, acts, bias, w_t, hs, cs, tcs, hh, times, counts, lo, hi)
+        def rows(blocks, lo, hi):
+            chunk, cols = blocks[0], blocks[1]
+            _forward_rows(
+                address, chunk, cols, acts, bias, w_t, hs, cs, tcs, hh, times, counts, lo, hi
+            )
 
         _run_sequence(rows, batch, steps, hid)
         return acts, hs, cs, tcs
@@ -328,9 +364,10 @@ def backward(gy, gh, gc, acts, cs, tcs, w_hh, schedule, packed, need_h0=True):
         has_gy, gy = gy is not None, none[None] if gy is None else gy
         w_hh = _xp.ascontiguousarray(w_hh)
 
-        def rows(chunk, lo, hi):
+        def rows(blocks, lo, hi):
+            chunk, cols = blocks[0], blocks[2]
             _backward_rows(
-                address, chunk, acts, cs, tcs, dh, gy, has_gy, dc, dz, w_hh, one,
+                address, chunk, cols, acts, cs, tcs, dh, gy, has_gy, dc, dz, w_hh, one,
                 times, counts, lo, hi, last,
             )  # fmt: skip
 
