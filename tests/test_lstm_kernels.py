@@ -217,13 +217,21 @@ def test_sequence_kernels_python_forms_match_their_compiled_forms():
 def test_product_blocks_match_the_numpy_path(monkeypatch, unpacked, hid, blocks):
     """The sequence kernels' products (``_blocks``): with OpenBLAS's small-matrix kernels runs
     of 4 rows, without them blocks of 16 rows by a share of the columns, or whole products for
-    a large hidden size; each matches the NumPy path on a packed batch of 20 rows (blocks
-    shrinking as sequences end), forward and backward."""
+    a large hidden size; each matches the NumPy path on a packed batch of 20 rows shared as
+    two threads would (blocks shrinking as sequences end), forward and backward."""
     needs_compiled()
     from soma.backend import blas
 
     monkeypatch.setattr(blas, "small_products_unpacked", lambda: unpacked)
     assert kernels._blocks(hid) == blocks
+    shares = []
+
+    def two_ranges(fn, n, size):  # as two threads would share the rows, one after the other
+        shares.append(n)
+        fn(0, n // 2)
+        fn(n // 2, n)
+
+    monkeypatch.setattr(kernels.parallel, "ranges", two_ranges)
     soma.manual_seed(3)
     lstm = soma.nn.LSTM(8, hid)
     rng = np.random.default_rng(4)
@@ -244,6 +252,7 @@ def test_product_blocks_match_the_numpy_path(monkeypatch, unpacked, hid, blocks)
         return [v.detach().numpy() for v in values]
 
     compiled_path = run()
+    assert len(shares) == (2 if blocks else 0)  # forward and backward share the rows
     with compiled.disabled():
         numpy_path = run()
     _close(compiled_path, numpy_path, np.float32, f"blocks {blocks}")
