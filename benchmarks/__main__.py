@@ -56,7 +56,9 @@ def _table(rows, machine) -> str:
     lines.append(
         f"{machine['cpu']} ({machine.get('cpu_generation', 'generation not recorded')}), "
         f"{machine['cores']} cores; Python {machine['python']}; "
-        f"NumPy {machine['numpy']} ({machine['numpy_blas']}); PyTorch {machine['torch']} "
+        f"NumPy {machine['numpy']} ({machine['numpy_blas']}, "
+        f"{machine.get('blas_kernels', 'kernel set not recorded')} kernels); "
+        f"PyTorch {machine['torch']} "
         f"({machine.get('torch_threads')} threads); {env}."
     )
     return "\n".join(lines)

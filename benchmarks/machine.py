@@ -54,6 +54,15 @@ def _numpy_blas() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def _blas_kernels() -> str:
+    """The kernel set NumPy's OpenBLAS chose for this CPU: the same CPU family can run AVX2 or
+    AVX-512 kernels (a Zen 5 VM got "haswell", a Zen 4 "cooperlake"), and soma's products are
+    OpenBLAS's."""
+    from soma.backend import blas
+
+    return blas.core_name() or "unknown"
+
+
 def describe() -> dict:
     import numpy
 
@@ -65,6 +74,7 @@ def describe() -> dict:
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "numpy_blas": _numpy_blas(),
+        "blas_kernels": _blas_kernels(),
         "env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
     }
     try:

@@ -13,3 +13,13 @@ def test_generation_names_family_model_and_the_widest_vector_set():
 def test_generation_without_cpuinfo_says_what_it_knows():
     assert _cpu_generation({}) == "simd none"
     assert _cpu_model({"model name": "AMD EPYC"}) == "AMD EPYC"
+
+
+def test_record_names_openblas_kernel_set():
+    """Results name the kernels NumPy's OpenBLAS runs (AVX2 or AVX-512 on the same family)."""
+    from benchmarks.machine import _blas_kernels
+
+    from soma.backend import blas
+
+    assert _blas_kernels() == (blas.core_name() or "unknown")
+    assert _blas_kernels() != ""
