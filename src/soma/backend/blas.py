@@ -78,7 +78,7 @@ def small_products_unpacked() -> bool:
     """True where OpenBLAS multiplies a few rows without packing its operands (see
     ``_SMALL_PRODUCT_CORES``). Measured, (4, 128) @ (128, 512) float32 on one thread: 13.5 µs
     with the "haswell" kernels (a Zen 5 VM; 16 rows 25.8 µs), 5.7 µs on a Zen 4 VM (for which
-    OpenBLAS picks "cooperlake")."""
+    OpenBLAS's detection code picks "cooperlake")."""
     return core_name() in _SMALL_PRODUCT_CORES
 
 
