@@ -45,22 +45,26 @@ def _cpu_generation(fields: dict) -> str:
     return f"family {fields.get('cpu family')} model {fields.get('model')}, simd {simd}"
 
 
+def _in_fresh_python(code: str) -> str:
+    """What ``code`` prints, run in a Python of its own (the harness's own process loads
+    neither soma nor anything it would set up)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
 def _numpy_blas() -> str:
     code = (
         "import numpy, json; c = numpy.show_config(mode='dicts'); "
         "b = c['Build Dependencies']['blas']; print(b.get('name'), b.get('version'))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return out.stdout.strip() or "unknown"
+    return _in_fresh_python(code) or "unknown"
 
 
 def _blas_kernels() -> str:
     """The kernel set NumPy's OpenBLAS chose for this CPU: the same CPU family can run AVX2 or
     AVX-512 kernels (a Zen 5 VM got "haswell"; a Zen 4 gets "cooperlake"), and soma's products are
     OpenBLAS's."""
-    from soma.backend import blas
-
-    return blas.core_name() or "unknown"
+    return _in_fresh_python("from soma.backend import blas; print(blas.core_name())") or "unknown"
 
 
 def describe() -> dict:
