@@ -62,7 +62,7 @@ def _numpy_blas() -> str:
 
 def _blas_kernels() -> str:
     """The kernel set NumPy's OpenBLAS chose for this CPU: the same CPU family can run AVX2 or
-    AVX-512 kernels (a Zen 5 VM got "haswell"; a Zen 4 gets "cooperlake"), and soma's products are
+    AVX-512 kernels (a Zen 5 VM got "haswell"; a Zen 4 VM "skylakex"), and soma's products are
     OpenBLAS's."""
     return _in_fresh_python("from soma.backend import blas; print(blas.core_name())") or "unknown"
 

@@ -77,8 +77,8 @@ _SMALL_PRODUCT_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
 def small_products_unpacked() -> bool:
     """True where OpenBLAS multiplies a few rows without packing its operands (see
     ``_SMALL_PRODUCT_CORES``). Measured, (4, 128) @ (128, 512) float32 on one thread: 13.5 µs
-    with the "haswell" kernels (a Zen 5 VM; 16 rows 25.8 µs), 5.7 µs on a Zen 4 VM (for which
-    OpenBLAS's detection code picks "cooperlake")."""
+    with the "haswell" kernels (a Zen 5 VM; 16 rows 25.8 µs), 5.7-7.4 µs with the "skylakex"
+    kernels on a Zen 4 VM (its recorded kernel set from stop 43 on)."""
     return core_name() in _SMALL_PRODUCT_CORES
 
 
