@@ -430,7 +430,7 @@ class TensorMethods:
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, Size)):
             return self._view_dtype(shape[0])
-        return _F.reshape(self, dims_of(shape))
+        return _same_memory(self, _F.reshape(self, dims_of(shape)), "view")
 
     def _view_dtype(self, dtype):
         """``view(dtype)``: the same bytes read as another dtype (no gradient), as PyTorch."""
@@ -459,9 +459,10 @@ class TensorMethods:
         return t
 
     def view_as(self, other):
-        return _F.reshape(self, other.shape)
+        return _same_memory(self, _F.reshape(self, other.shape), "view_as")
 
-    reshape_as = view_as
+    def reshape_as(self, other):
+        return _F.reshape(self, other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return _F.flatten(self, start_dim, end_dim)
@@ -597,3 +598,29 @@ class TensorMethods:
 # NOTE: ``soma.functional`` imports ``Tensor``, so it cannot be imported here while
 # ``tensor.py`` is still defining the class; ``tensor.py`` binds it once ``Tensor`` exists.
 _F = None
+
+
+def _same_memory(x, y, op):
+    """``y`` (x reshaped), or ShapeError where PyTorch's ``view`` raises: x's strides cannot
+    hold the new shape, so NumPy's reshape made a copy, and writes through it would never
+    reach x.
+
+    soma keeps some results in layouts of its own (a convolution's output is channels-last
+    memory) where PyTorch's tensor is contiguous, and there ``view`` copies, as ``reshape``
+    does, rather than refuse what PyTorch accepts (``x.view(x.size(0), -1)`` after a
+    convolution). So it raises only for x made by views (transpose, slicing, expand ...) of a
+    contiguous tensor: there soma's strides are PyTorch's. An empty tensor always views."""
+    if not y.array.size or _xp.may_share_memory(x.array, y.array):
+        return y
+    base = getattr(x, "_base", None)
+    if base is None or not base.array.flags.c_contiguous:
+        return y
+    from soma.autograd.errors import ShapeError  # lazy, like _F
+
+    item = x.array.itemsize
+    raise ShapeError(
+        f"{op}: a tensor of shape {tuple(x.shape)} and strides "
+        f"{tuple(s // item for s in x.array.strides)} cannot be viewed as shape "
+        f"{tuple(y.shape)}: some dimension of the new shape spans memory that is not "
+        f"contiguous; call .reshape(...) (which copies) or .contiguous() first"
+    )
