@@ -11,6 +11,8 @@ their own: ``conv/_geometry.py`` the buffers the convolution kernels slide over,
 
 import itertools
 
+from soma.autograd.errors import ShapeError
+
 
 def output_length(size, k, s, dil, before, after, ceil_mode=False) -> int:
     """Windows along one dimension: ⌊(size + before + after − dil·(k − 1) − 1) / s⌋ + 1.
@@ -59,4 +61,4 @@ def check_at_least(op, name, values, minimum=1) -> None:
     """``{op}: {name} must be positive`` (or non-negative, for ``minimum=0``)."""
     if any(v < minimum for v in values):
         bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {bound}, got {tuple(values)}")
+        raise ShapeError(f"{op}: {name} must be {bound}, got {tuple(values)}")

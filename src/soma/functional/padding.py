@@ -9,6 +9,7 @@ Every non-constant mode is a gather along each padded dimension with an index ar
 gradient sums each output entry back onto the input entry it was copied from.
 """
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -111,7 +112,7 @@ def _check_mode_amounts(mode, shape, pads):
                 "replicate": "used with a non-empty",
                 "circular": "at most",
             }[mode]
-            raise ValueError(
+            raise ShapeError(
                 f"pad: {mode} padding ({lo}, {hi}) of dimension {dim} must be {rule} that "
                 f"dimension's size {n} (input of shape {shape_str(shape)})"
             )
@@ -121,11 +122,11 @@ def _pairs(x, pad, mode):
     """(before, after) per padded dimension, first padded dimension first."""
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:
-        raise ValueError(
+        raise ShapeError(
             f"pad: the padding must have an even length (pairs of before, after), got {pad}"
         )
     if len(pad) // 2 > x.ndim:
-        raise ValueError(
+        raise ShapeError(
             f"pad: {len(pad)} padding values pad {len(pad) // 2} dimensions, but "
             f"the input has shape {shape_str(x.shape)}"
         )
@@ -133,7 +134,7 @@ def _pairs(x, pad, mode):
         len(pad) not in (2, 4, 6) or x.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2)
     ):
         k = len(pad) // 2
-        raise ValueError(
+        raise ShapeError(
             f"pad: {mode} padding of the last {k} dimension(s) needs a {k + 1}-D or {k + 2}-D "
             f"input ((C, …) or (N, C, …)), got shape {shape_str(x.shape)}; only the last 1, 2 "
             f"or 3 dimensions can be padded in this mode"
@@ -169,7 +170,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     lead = input.ndim - len(pairs)
     out = tuple(s + lo + hi for s, (lo, hi) in zip(input.shape[lead:], pairs))
     if any(o < 0 for o in out):
-        raise ValueError(
+        raise ShapeError(
             f"pad: padding {tuple(pad)} leaves a negative size {out} for input of "
             f"shape {shape_str(input.shape)}"
         )

@@ -21,6 +21,7 @@ copies when the sizes are equal (its forward does not).
 
 import math
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function, named
 from soma.backend import get_xp
 from soma.functional.pooling.adaptive import Separable, _adaptive_avg, along
@@ -300,7 +301,7 @@ def pixel_shuffle(input, upscale_factor):
     """
     r = int(upscale_factor)
     if input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
-        raise ValueError(
+        raise ShapeError(
             f"pixel_shuffle: expected input of shape (*, C·r², H, W) with r = "
             f"{upscale_factor}, got {tuple(input.shape)}"
         )
@@ -322,7 +323,7 @@ def pixel_unshuffle(input, downscale_factor):
     """
     r = int(downscale_factor)
     if input.ndim < 3 or r < 1 or input.shape[-1] % r or input.shape[-2] % r:
-        raise ValueError(
+        raise ShapeError(
             f"pixel_unshuffle: expected input of shape (*, C, H·r, W·r) with r = "
             f"{downscale_factor}, got {tuple(input.shape)}"
         )

@@ -6,6 +6,7 @@ Every check names the op and the sizes involved, e.g. ``conv2d: expected input w
 
 import numbers
 
+from soma.autograd.errors import ShapeError
 from soma.functional._utils import ntuple, shape_str
 from soma.functional._window_geometry import check_at_least, output_size
 from soma.functional.conv._geometry import Geometry
@@ -18,12 +19,12 @@ def check_input(x, weight, nd: int, op: str) -> None:
     """Input rank (batched or unbatched), weight rank, and matching float dtypes."""
     layout = _LAYOUTS[nd]
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: expected a {nd + 1}-D unbatched input (C, {layout}) or a {nd + 2}-D batched "
             f"input (N, C, {layout}), got a {x.ndim}-D input of shape {shape_str(x.shape)}"
         )
     if weight.ndim != nd + 2:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: expected a {nd + 2}-D weight (out_channels, in_channels / groups, "
             f"{_KERNELS[nd]}), "
             f"got a {weight.ndim}-D weight of shape {shape_str(weight.shape)}"
@@ -55,7 +56,7 @@ def check_dtype_support(dtype, g, op: str, transposed: bool = False) -> None:
 
 def check_bias(bias, channels: int, op: str) -> None:
     if bias is not None and tuple(bias.shape) != (channels,):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: expected a bias of shape ({channels},) (one per output channel), got shape "
             f"{shape_str(bias.shape)}"
         )
@@ -63,9 +64,9 @@ def check_bias(bias, channels: int, op: str) -> None:
 
 def check_groups(groups, weight_channels: int, role: str, op: str) -> int:
     if not isinstance(groups, numbers.Integral) or groups <= 0:
-        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+        raise ShapeError(f"{op}: groups must be a positive integer, got {groups!r}")
     if weight_channels % groups:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: the weight's {weight_channels} {role} channels (dimension 0) are not "
             f"divisible by groups={groups}"
         )
@@ -76,7 +77,7 @@ def check_channels(x_shape, expected: int, per_group: int, groups: int, name: st
     got = x_shape[1]
     if got != expected:
         detail = "" if groups == 1 else f" = {per_group} per group × groups {groups}"
-        raise ValueError(
+        raise ShapeError(
             f"{op}: expected input with {expected} channels ({name}{detail}), got {got} channels "
             f"in input of shape {shape_str(x_shape)}"
         )
@@ -88,11 +89,11 @@ def resolve_padding(padding, kernel, stride, dilation, nd, op) -> tuple:
         if padding == "valid":
             return ((0, 0),) * nd
         if padding != "same":
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}"
             )
         if any(s != 1 for s in stride):
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: padding='same' is not supported for strided convolutions (stride={stride})"
             )
         # PyTorch's rule: total D·(k − 1), the odd one out goes after (right/bottom)
@@ -110,7 +111,7 @@ def check_fits(in_size, kernel, dilation, pads, op):
         dilated = "" if span == tuple(kernel) else f" (spanning {span} with dilation)"
         symmetric = all(lo == hi for lo, hi in pads)
         shown = tuple(lo for lo, _ in pads) if symmetric else tuple(pads)
-        raise ValueError(
+        raise ShapeError(
             f"{op}: kernel size {tuple(kernel)}{dilated} is larger than the padded input "
             f"{padded} (input {tuple(in_size)} with padding {shown})"
         )
@@ -144,7 +145,7 @@ def transpose_geometry(
     stride = ntuple(stride, nd, op, "stride")
     dilation = ntuple(dilation, nd, op, "dilation")
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
+        raise ShapeError(f"{op}: padding must be an int or a tuple of ints, got {padding!r}")
     pads = ntuple(padding, nd, op, "padding")
     extra = ntuple(output_padding, nd, op, "output_padding")
     check_at_least(op, "stride", stride)
@@ -152,7 +153,7 @@ def transpose_geometry(
     check_at_least(op, "padding", pads, 0)
     check_at_least(op, "output_padding", extra, 0)
     if any(e >= s and e >= d for e, s, d in zip(extra, stride, dilation)):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: output_padding {extra} must be smaller than either stride {stride} or "
             f"dilation {dilation} in each dimension"
         )
@@ -164,7 +165,7 @@ def transpose_geometry(
         for s, st, p, d, k, e in zip(in_size, stride, pads, dilation, kernel, extra)
     )
     if any(o <= 0 for o in out):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: the output size {out} is not positive (input {in_size}, stride {stride}, "
             f"padding {pads}, dilation {dilation}, kernel {kernel}, output_padding {extra})"
         )

@@ -5,6 +5,7 @@ K = kH·kW values per channel and L blocks. ``fold`` sums such columns back into
 ``fold(unfold(x))`` multiplies each pixel by the number of blocks that cover it.
 """
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.autograd.tensor import Tensor
 from soma.backend import get_xp
@@ -27,7 +28,7 @@ def _geometry(in_size, kernel_size, dilation, padding, stride, op):
     stride = ntuple(stride, 2, op, "stride")
     pads = tuple((p, p) for p in ntuple(padding, 2, op, "padding"))
     if min(kernel + dilation + stride) <= 0 or min(p for p, _ in pads) < 0:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: kernel_size, dilation and stride must be positive and padding "
             f"non-negative, got {kernel}, {dilation}, {stride}, {padding}"
         )
@@ -101,7 +102,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
         [[0.0, 1.0, 3.0, 4.0], [1.0, 2.0, 4.0, 5.0], [3.0, 4.0, 6.0, 7.0], [4.0, 5.0, 7.0, 8.0]]
     """
     if input.ndim not in (3, 4):
-        raise ValueError(
+        raise ShapeError(
             f"unfold: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
             f"{shape_str(input.shape)}"
         )
@@ -128,7 +129,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
         [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
     """
     if input.ndim not in (2, 3):
-        raise ValueError(
+        raise ShapeError(
             f"fold: expected a 2-D (C·K, L) or 3-D (N, C·K, L) input, got shape "
             f"{shape_str(input.shape)}"
         )
@@ -146,7 +147,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     )
     rows, blocks = input.shape[1:]
     if rows % g.taps or blocks != g.positions:
-        raise ValueError(
+        raise ShapeError(
             f"fold: input of shape {shape_str(input.shape)} does not fit: dimension 1 must be a "
             f"multiple of the kernel's {g.taps} taps and dimension 2 the number of blocks "
             f"{g.positions} ({g.out_size}) of an output of size {g.in_size}"

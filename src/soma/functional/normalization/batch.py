@@ -18,6 +18,7 @@ kernels of ``_batch_kernels.py`` instead: one pass for the statistics, one for y
 gradients, the output in the input's memory layout.
 """
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import compiled, get_xp, parallel
 from soma.functional.normalization import _batch_kernels as _fast
@@ -251,7 +252,7 @@ def _check_channels(op, x, arrays):
     c = x.shape[1] if x.ndim > 1 else None
     for name, t in arrays:
         if t is not None and (t.ndim != 1 or t.shape[0] != c):
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: {name} has shape {tuple(t.shape)} but the input of shape "
                 f"{tuple(x.shape)} has {c} channels (dimension 1)"
             )
@@ -289,7 +290,7 @@ def batch_norm(
                 [ 1.,  1.]])
     """
     if input.ndim < 2:
-        raise ValueError(
+        raise ShapeError(
             f"batch_norm: expected input of shape (N, C, *), got {tuple(input.shape)}"
         )
     _check_channels(
@@ -306,7 +307,7 @@ def batch_norm(
         return normalized_nothing(input, weight, bias)
     if training:
         if input.numel() // input.shape[1] <= 1:
-            raise ValueError(
+            raise ShapeError(
                 f"Expected more than 1 value per channel when training, got input "
                 f"size {list(input.shape)}"
             )
@@ -315,7 +316,7 @@ def batch_norm(
             running = (_array(running_mean), _array(running_var), momentum)
         return BatchNormTrain.apply(input, weight, bias, eps=eps, running=running)
     if running_mean is None or running_var is None:
-        raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+        raise ShapeError("batch_norm: running_mean and running_var are needed when not training")
     return BatchNormEval.apply(
         input, weight, bias, mean=_array(running_mean), var=_array(running_var), eps=eps
     )

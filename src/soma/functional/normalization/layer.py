@@ -14,6 +14,7 @@ The backward pass is the closed form per row of S values (g = dL/dx̂ = dL/dy ·
 
 import math
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function
 from soma.backend import get_xp
 from soma.functional.normalization import _group_kernels
@@ -76,7 +77,7 @@ class RowNorm(Function):
 
 def _check_param(op, name, t, shape):
     if t is not None and tuple(t.shape) != tuple(shape):
-        raise ValueError(f"{op}: {name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
+        raise ShapeError(f"{op}: {name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -96,7 +97,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape) :]) != shape or len(shape) > input.ndim:
-        raise ValueError(
+        raise ShapeError(
             f"layer_norm: input of shape {tuple(input.shape)} does not end with "
             f"normalized_shape {shape}"
         )
@@ -175,7 +176,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         [-1.0, 1.0, -1.0, 1.0]
     """
     if input.ndim < 2 or input.shape[1] % num_groups:
-        raise ValueError(
+        raise ShapeError(
             f"group_norm: expected input of shape (N, C, *) with C divisible by "
             f"num_groups={num_groups}, got {tuple(input.shape)}"
         )
@@ -209,21 +210,21 @@ def instance_norm(
                  [-1.,  1.]]])
     """
     if input.ndim < 3:
-        raise ValueError(
+        raise ShapeError(
             f"instance_norm: expected input of shape (N, C, *spatial), got {tuple(input.shape)}"
         )
     if input.numel() == 0:  # NOTE: PyTorch turns running statistics to NaN here; kept as is
         return normalized_nothing(input, weight, bias)
     if not use_input_stats:
         if running_mean is None or running_var is None:
-            raise ValueError(
+            raise ShapeError(
                 "instance_norm: running statistics are needed without use_input_stats"
             )
         return BatchNormEval.apply(
             input, weight, bias, mean=running_mean.array, var=running_var.array, eps=eps
         )
     if input.numel() // max(1, input.shape[0] * input.shape[1]) <= 1:
-        raise ValueError(
+        raise ShapeError(
             f"Expected more than 1 spatial element when training, got input size "
             f"{list(input.shape)}"
         )

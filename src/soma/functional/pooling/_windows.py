@@ -16,6 +16,7 @@ contiguous innermost, and each operation runs at memory speed. Kernels with many
 (overlapping windows) repay the two transpositions; see ``use_pixels``.
 """
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.memory_format import channels_to_front
 from soma.backend import get_xp
 from soma.functional._utils import ntuple
@@ -34,7 +35,7 @@ def check_input(op, x, d, integers=()):
     """Pooling takes (N, C, *spatial) or unbatched (C, *spatial) floating-point input, or one of
     the integer dtypes named in ``integers`` (where PyTorch pools them too)."""
     if x.ndim not in (d + 1, d + 2):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: expected a {d + 1}D (unbatched) or {d + 2}D (batched) input, got shape "
             f"{tuple(x.shape)}"
         )
@@ -62,7 +63,7 @@ class Windows:
             )
         )
         if any(o < 1 for o in self.out):
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: input of spatial size {self.spatial} is too small for kernel_size "
                 f"{self.kernel} with padding {self.padding} and dilation {self.dilation}: the "
                 f"output size would be {self.out}"
@@ -92,7 +93,7 @@ class Windows:
         check_at_least(op, "dilation", self.dilation)
         check_at_least(op, "padding", self.padding, 0)
         if any(2 * p > k for k, p in zip(self.kernel, self.padding)):
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: padding should be at most half of the kernel size, but got "
                 f"padding={self.padding} for kernel_size={self.kernel}"
             )

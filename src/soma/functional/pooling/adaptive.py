@@ -12,6 +12,7 @@ Global pooling is adaptive pooling to size 1: ``adaptive_avg_pool2d(x, 1)``.
 
 import math
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function, named
 from soma.autograd.memory_format import axis_order, empty_in_order
 from soma.backend import get_xp
@@ -27,11 +28,11 @@ def _output_size(op, d, x, output_size):
         output_size = (output_size,) * d
     output_size = tuple(output_size)
     if len(output_size) != d:
-        raise ValueError(f"{op}: output_size must have {d} elements, got {output_size}")
+        raise ShapeError(f"{op}: output_size must have {d} elements, got {output_size}")
     spatial = x.shape[-d:]
     size = tuple(n if o is None else int(o) for o, n in zip(output_size, spatial))
     if any(o < 1 for o in size) and all(n > 0 for n in spatial):
-        raise ValueError(f"{op}: output_size must be positive, got {output_size}")
+        raise ShapeError(f"{op}: output_size must be positive, got {output_size}")
     return size
 
 

@@ -15,6 +15,7 @@ lectures; PyTorch spells sum pooling ``lp_pool2d`` with ``norm_type=1``.
 
 import math
 
+from soma.autograd.errors import ShapeError
 from soma.autograd.function import Function, named
 from soma.autograd.memory_format import axis_order, channels_to_end, is_c_order
 from soma.backend import get_xp, transpose2d
@@ -349,7 +350,7 @@ def _avg_pool(
     win = Windows(op, x.shape[-d:], kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
-            raise ValueError(f"{op}: divisor_override must be non-zero")
+            raise ShapeError(f"{op}: divisor_override must be non-zero")
         divisor = divisor_override
     elif win.tiles:  # no padding, every window whole
         divisor = win.size
