@@ -45,6 +45,7 @@ CASES = {
     "pad odd length": lambda L: L.nn.functional.pad(L.zeros(2, 3), (1, 2, 3)),
     "unfold kernel over input": lambda L: L.nn.functional.unfold(L.zeros(1, 1, 2, 2), 3),
     "pixel_shuffle channels": lambda L: L.nn.functional.pixel_shuffle(L.zeros(1, 3, 2, 2), 2),
+    "t of a 3-D tensor": lambda L: L.zeros(2, 3, 4).t(),
 }
 
 

@@ -418,7 +418,9 @@ class TensorMethods:
 
     def t(self):
         if self.array.ndim > 2:
-            raise ValueError(
+            from soma.autograd.errors import ShapeError  # lazy, like _F
+
+            raise ShapeError(
                 f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}"
             )
         return _F.t(self) if self.array.ndim == 2 else self.T
