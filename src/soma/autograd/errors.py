@@ -5,7 +5,9 @@ messages that name the op and the shapes; PyTorch raises ``RuntimeError`` for bo
 these two classes leave every ``Function`` and ``Module`` call as ``ShapeError`` (a
 ``ValueError`` *and* a ``RuntimeError``) or ``DTypeError`` (a ``TypeError`` and a
 ``RuntimeError``), message unchanged, so ``except ValueError:`` and PyTorch code's
-``except RuntimeError:`` both work.
+``except RuntimeError:`` both work. Checks that run before any ``Function`` (a functional op's
+own arguments: pooling windows, convolution geometry, normalization shapes) raise
+``ShapeError`` themselves.
 
 Example:
     >>> import soma

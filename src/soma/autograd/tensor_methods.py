@@ -612,10 +612,10 @@ def _same_memory(x, y, op):
     does, rather than refuse what PyTorch accepts (``x.view(x.size(0), -1)`` after a
     convolution). So it raises only for x made by views (transpose, slicing, expand ...) of a
     contiguous tensor: there soma's strides are PyTorch's. An empty tensor always views."""
-    if not y.array.size or _xp.may_share_memory(x.array, y.array):
+    base = getattr(x, "_base", None)  # NOTE: the cheap tests first: view is on hot paths
+    if base is None or not base.array.flags.c_contiguous or not y.array.size:
         return y
-    base = getattr(x, "_base", None)
-    if base is None or not base.array.flags.c_contiguous:
+    if _xp.may_share_memory(x.array, y.array):
         return y
     from soma.autograd.errors import ShapeError  # lazy, like _F
 

@@ -252,8 +252,8 @@ def _backward_rows(
 # BLOCK_ROWS rows by a share of the columns: four (16, 128) @ (128, 128) products 27.9 µs, four
 # (16, 512) @ (512, 32) 28.5 µs. Blocks narrower than MIN_COLUMNS or shorter than MIN_ROWS
 # (hidden sizes over 256 where OpenBLAS packs, over 128 where it does not) leave the products
-# whole, split by OpenBLAS, and the kernel on the calling thread alone (on that Zen 5 VM ``lstm_train``'s step 8.04 → 5.53 ms whole, from
-# runs of 4 rows, paired median, two threads).
+# whole, split by OpenBLAS, and the kernel on the calling thread alone (on that Zen 5 VM
+# ``lstm_train``'s step 8.04 → 5.53 ms whole, from runs of 4 rows, paired median, two threads).
 MIN_ROWS = 4
 BLOCK_ROWS = 16
 MIN_COLUMNS = 16
