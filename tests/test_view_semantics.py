@@ -35,12 +35,56 @@ def test_a_view_writes_through_to_its_base():
 
 def test_a_layout_of_soma_s_own_is_viewed_as_pytorch_s_contiguous_tensor():
     # a convolution's output is channels-last memory in soma, contiguous in PyTorch, whose
-    # programs flatten it with view: soma copies there (as reshape does) instead of raising
+    # programs flatten it with view: the output moves to PyTorch's layout instead of raising
     conv = soma.nn.Conv2d(1, 64, 3, padding=1)
     x = conv(soma.randn(2, 1, 7, 7))
     assert not x.is_contiguous()
     flat = x.view(x.size(0), -1)
+    assert x.is_contiguous()
     assert np.array_equal(flat.detach().numpy(), x.detach().numpy().reshape(2, -1))
+
+
+def test_a_write_through_a_view_of_a_convolution_output_reaches_it():
+    # before stop 44 the view of soma's channels-last output was a copy: the write was lost
+    conv = soma.nn.Conv2d(1, 4, 3, padding=1)
+    with soma.no_grad():
+        x = conv(soma.randn(2, 1, 5, 5))
+        x.view(2, -1)[:, 0] = 7.0
+        x.view(2, 4, 25)[1, 3, 24] = -1.0
+    assert x[:, 0, 0, 0].tolist() == [7.0, 7.0]
+    assert x[1, 3, 4, 4].item() == -1.0
+
+
+def test_an_in_place_op_on_a_view_of_a_convolution_output_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    images, weight = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    grads = []
+    for lib in (torch, soma):
+        w = lib.tensor(weight, requires_grad=True)
+        h = lib.nn.functional.conv2d(lib.tensor(images), w, padding=1)
+        h.view(2, -1).mul_(3.0)  # PyTorch: this changes h and h's gradient
+        (h * h).sum().backward()
+        grads.append((h.detach().numpy().copy(), w.grad.numpy().copy()))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-12)
+
+
+def test_memory_shared_with_a_numpy_array_stays_shared_after_view():
+    # soma moves a tensor of its own layout to new memory for view (above), but never one
+    # whose memory an array outside soma sees: from_numpy, as_tensor, numpy(), .data
+    a = np.arange(6.0).reshape(2, 3).T
+    t = soma.from_numpy(a)
+    assert t.view(2, 3).tolist() == [[0.0, 3.0, 1.0], [4.0, 2.0, 5.0]]  # a copy, as before
+    t[0, 0] = 9.0
+    assert a[0, 0] == 9.0
+    conv = soma.nn.Conv2d(1, 4, 3)
+    with soma.no_grad():
+        h = conv(soma.randn(1, 1, 4, 4))
+        seen = h.numpy()
+        h.view(1, -1)
+        h.add_(1.0)
+    assert np.array_equal(seen, h.numpy())
 
 
 # (function building the tensor, new shape): each either views or raises in PyTorch 2.13

@@ -8,6 +8,7 @@ import math
 import numbers
 
 from soma.autograd import memory_format as _formats
+from soma.autograd.function import mark_viewed
 from soma.autograd.tensor import Size, Tensor
 from soma.backend import dtypes, get_xp
 from soma.backend import random as _random
@@ -82,7 +83,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor) and (dtype is None or dtypes.to_dtype(dtype) == data.dtype):
         return data
     if isinstance(data, _xp.ndarray):
-        return _finish(data, dtype, False, device)
+        return _shared(_finish(data, dtype, False, device))
     return tensor(data, dtype=dtype, device=device)
 
 
@@ -90,7 +91,14 @@ def from_numpy(array) -> Tensor:
     """A tensor sharing memory with a NumPy array (dtype kept)."""
     if not isinstance(array, _xp.ndarray):
         raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
-    return Tensor._wrap(array)
+    return _shared(Tensor._wrap(array))
+
+
+def _shared(t):
+    """``t``, marked as sharing its memory with an array outside soma (so soma never moves
+    it to new memory, see ``Tensor.view``)."""
+    mark_viewed(t)
+    return t
 
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:

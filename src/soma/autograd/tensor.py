@@ -314,6 +314,9 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
 
     @property
     def data(self) -> "Tensor":
+        from soma.autograd.function import mark_viewed  # NOTE: lazy, as in detach
+
+        mark_viewed(self if getattr(self, "_base", None) is None else self._base)
         return Tensor._wrap(self.array)
 
     @data.setter
@@ -372,11 +375,15 @@ class Tensor(TensorMethods, TensorOpsMethods, TensorInplaceMethods):
 
     # ------------------------------------------------------------------ conversion
     def numpy(self, force=False):
-        """The array behind this tensor (shared memory)."""
+        """The array behind this tensor (shared memory: the tensor is marked as seen from
+        outside, so soma never moves it to new memory, see ``view``)."""
+        from soma.autograd.function import mark_viewed  # NOTE: lazy, as in detach
+
         if self.requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
+        mark_viewed(self if getattr(self, "_base", None) is None else self._base)
         return self.array
 
     def __array__(self, dtype=None, copy=None):

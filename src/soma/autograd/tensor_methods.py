@@ -602,6 +602,25 @@ class TensorMethods:
 _F = None
 
 
+def _adopt_copy(x, y):
+    """Make ``x`` and its reshaped copy ``y`` one memory again, as PyTorch's view is.
+
+    ``x`` owns memory in a layout of soma's own (a convolution's channels-last output) that
+    ``y``'s shape cannot view, so the reshape copied. PyTorch's ``x`` is contiguous there and
+    its view shares memory: writes through ``y`` change ``x``. So ``x`` takes the copy as its
+    memory (the same values, now in PyTorch's layout) and ``y`` becomes its view. Only when no
+    other tensor sees ``x``'s memory: those would lose it (then ``y`` stays a copy)."""
+    vc = getattr(x, "_vc", None)
+    if (vc is not None and vc[1] is not None) or _xp.may_share_memory(x.array, y.array):
+        return
+    from soma.autograd.function import mark_viewed  # lazy, like _F
+
+    x.array = y.array.reshape(x.array.shape)
+    y._base = x
+    mark_viewed(x, y if y._ctx is not None else None)
+    y._vc = x._vc
+
+
 def _same_memory(x, y, op):
     """``y`` (x reshaped), or ShapeError where PyTorch's ``view`` raises: x's strides cannot
     hold the new shape, so NumPy's reshape made a copy, and writes through it would never
@@ -611,9 +630,15 @@ def _same_memory(x, y, op):
     memory) where PyTorch's tensor is contiguous, and there ``view`` copies, as ``reshape``
     does, rather than refuse what PyTorch accepts (``x.view(x.size(0), -1)`` after a
     convolution). So it raises only for x made by views (transpose, slicing, expand ...) of a
-    contiguous tensor: there soma's strides are PyTorch's. An empty tensor always views."""
+    contiguous tensor: there soma's strides are PyTorch's. An empty tensor always views.
+    A tensor that owns its memory in soma's layout takes the copy as its memory instead, so
+    the two share it as in PyTorch (``_adopt_copy``)."""
     base = getattr(x, "_base", None)  # NOTE: the cheap tests first: view is on hot paths
-    if base is None or not base.array.flags.c_contiguous or not y.array.size:
+    if base is None:
+        if not x.array.flags.c_contiguous:
+            _adopt_copy(x, y)
+        return y
+    if not base.array.flags.c_contiguous or not y.array.size:
         return y
     if _xp.may_share_memory(x.array, y.array):
         return y
