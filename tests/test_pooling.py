@@ -323,8 +323,27 @@ def test_errors_name_layer_and_shapes():
         nn.MaxPool2d(2)(soma.zeros(8))
     with pytest.raises(ValueError, match="kernel_size must be positive"):
         nn.MaxPool2d(0)
-    with pytest.raises(ValueError, match="output_size must be positive"):
-        nn.AdaptiveAvgPool2d(0)(soma.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="output_size must be at least 0"):
+        nn.AdaptiveAvgPool2d(-1)(soma.zeros(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("name", ["adaptive_avg_pool", "adaptive_max_pool"])
+@pytest.mark.parametrize("d, size", [(1, 0), (2, 0), (2, (0, 2)), (2, (2, 0)), (3, (1, 0, 1))])
+def test_adaptive_pooling_to_a_size_with_a_zero_is_empty_as_in_pytorch(name, d, size):
+    # PyTorch returns an empty tensor (soma raised before stop 44) and refuses its gradient
+    torch = pytest.importorskip("torch")
+    shape = (2, 3) + (4,) * d
+    outs = []
+    for lib in (torch, soma):
+        x = lib.ones(shape, requires_grad=True)
+        y = getattr(lib.nn.functional, f"{name}{d}d")(x, size)
+        outs.append(tuple(y.shape))
+        with pytest.raises(RuntimeError, match="empty"):
+            y.sum().backward()
+    assert outs[1] == outs[0]
+    if name == "adaptive_max_pool":
+        _, idx = soma.nn.functional.adaptive_max_pool2d(soma.ones(1, 4, 4), (3, 0), True)
+        assert idx.shape == (1, 3, 0) and idx.dtype == soma.int64
 
 
 @pytest.mark.parametrize(

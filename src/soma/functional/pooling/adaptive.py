@@ -31,9 +31,31 @@ def _output_size(op, d, x, output_size):
         raise ShapeError(f"{op}: output_size must have {d} elements, got {output_size}")
     spatial = x.shape[-d:]
     size = tuple(n if o is None else int(o) for o, n in zip(output_size, spatial))
-    if any(o < 1 for o in size) and all(n > 0 for n in spatial):
-        raise ShapeError(f"{op}: output_size must be positive, got {output_size}")
+    if any(o < 0 for o in size):
+        raise ShapeError(f"{op}: output_size must be at least 0, got {output_size}")
     return size
+
+
+class EmptyPool(Function):
+    """Pooling to an output size with a 0 in it: an empty result, as PyTorch's. Like
+    PyTorch's, its backward refuses a gradient with an empty pooled dimension."""
+
+    @staticmethod
+    def forward(ctx, x, *, size, op, indices):
+        shape = x.shape[: x.ndim - len(size)] + size
+        ctx.op, ctx.shape = op, shape
+        y = _xp.empty(shape, dtype=x.dtype)
+        if not indices:
+            return y
+        ctx.mark_non_differentiable(1)
+        return y, _xp.empty(shape, dtype=_xp.int64)
+
+    @staticmethod
+    def backward(ctx, gy, _gi=None):
+        raise ShapeError(
+            f"{ctx.op} backward: the gradient has shape {tuple(ctx.shape)}, empty in a pooled "
+            "dimension (output_size has a 0); PyTorch refuses it too"
+        )
 
 
 def _bounds(length, n):
@@ -126,6 +148,10 @@ def _adaptive_avg(op, d, x, output_size):
     check_input(op, x, d)
     size = _output_size(op, d, x, output_size)
     spatial = x.shape[-d:]
+    if 0 in size:
+        return named(
+            EmptyPool.apply(x, size=size, op=op, indices=False), f"AdaptiveAvgPool{d}DBackward0"
+        )
     if size == spatial:
         return SumPool.apply(x, win=Windows(op, spatial, 1, 1, 0), divisor=1)
     if all(o == 1 for o in size):
@@ -244,8 +270,10 @@ def _adaptive_max(op, d, x, output_size, return_indices):
     check_input(op, x, d)
     size = _output_size(op, d, x, output_size)
     spatial = x.shape[-d:]
-    win = _regular(spatial, size)
-    if win is not None and win.size <= 16:
+    win = None if 0 in size else _regular(spatial, size)
+    if 0 in size:
+        y, idx = EmptyPool.apply(x, size=size, op=op, indices=True)
+    elif win is not None and win.size <= 16:
         y, idx = MaxPool.apply(x, win=win, return_indices=True)
     else:
         y, idx = GatherMax.apply(x, table=_window_table(spatial, size), d=d)
