@@ -149,9 +149,8 @@ def _adaptive_avg(op, d, x, output_size):
     size = _output_size(op, d, x, output_size)
     spatial = x.shape[-d:]
     if 0 in size:
-        return named(
-            EmptyPool.apply(x, size=size, op=op, indices=False), f"AdaptiveAvgPool{d}DBackward0"
-        )
+        name = f"AdaptiveAvgPool{d}DBackward0" if d > 1 else "SqueezeBackward1"  # PyTorch's
+        return named(EmptyPool.apply(x, size=size, op=op, indices=False), name)
     if size == spatial:
         return SumPool.apply(x, win=Windows(op, spatial, 1, 1, 0), divisor=1)
     if all(o == 1 for o in size):
