@@ -118,3 +118,15 @@ def test_view_raises_exactly_where_pytorch_raises(build, shape):
             y[(-1,) * y.dim()] = 1.0
             assert float(np.asarray(x.numpy()).max()) == 1.0
     assert outcomes[1] == outcomes[0]
+
+
+def test_an_in_place_change_through_a_view_of_a_saved_output_raises_as_in_pytorch():
+    # ReLU saves its output; changing it through a view must fail the backward pass, as in
+    # PyTorch (before stop 44 the view of soma's channels-last output was a copy: no error)
+    torch = pytest.importorskip("torch")
+    for lib in (torch, soma):
+        w = lib.ones(4, 3, 3, 3, requires_grad=True)
+        h = lib.relu(lib.nn.functional.conv2d(lib.ones(2, 3, 5, 5), w, padding=1))
+        h.view(2, -1).mul_(2.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            h.sum().backward()
