@@ -7,6 +7,7 @@ upward dependency in the tree (see ``docs/DEVELOPING.md``).
 """
 
 from soma import backend
+from soma.autograd.errors import ShapeError
 from soma.autograd.size import Size, dims_of
 from soma.backend import dtypes
 
@@ -418,8 +419,6 @@ class TensorMethods:
 
     def t(self):
         if self.array.ndim > 2:
-            from soma.autograd.errors import ShapeError  # lazy, like _F
-
             raise ShapeError(
                 f"t() expects a tensor of at most 2 dimensions, got {self.array.ndim}"
             )
@@ -613,7 +612,7 @@ def _adopt_copy(x, y):
     vc = getattr(x, "_vc", None)
     if (vc is not None and vc[1] is not None) or _xp.may_share_memory(x.array, y.array):
         return
-    from soma.autograd.function import mark_viewed  # lazy, like _F
+    from soma.autograd.function import mark_viewed  # lazy: function.py imports tensor.py
 
     x.array = y.array.reshape(x.array.shape)
     y._base = x
@@ -642,8 +641,6 @@ def _same_memory(x, y, op):
         return y
     if _xp.may_share_memory(x.array, y.array):
         return y
-    from soma.autograd.errors import ShapeError  # lazy, like _F
-
     item = x.array.itemsize
     raise ShapeError(
         f"{op}: a tensor of shape {tuple(x.shape)} and strides "
